@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+import { createWriteStream } from "node:fs";
+import { Command, Option } from "commander";
+import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { DomainError } from "../domain/errors.js";
+import type { Vault, VaultSettings } from "../domain/vaults/model.js";
+import { openCore, startStrongroom } from "../main.js";
+
+const program = new Command("strongroom")
+  .description("Self-hosted certificate lifecycle platform with an Azure Key Vault compatible API")
+  .option("--config <file>", "JSON config file (default ./strongroom.json when present)")
+  .option("--data-dir <dir>", "data directory (env STRONGROOM_DATA_DIR, default ./data)")
+  .option("--database <url>", "postgres://… or a SQLite file (env STRONGROOM_DATABASE_URL)")
+  .option("--dns-suffix <suffix>", "serve vaults at {vault}.{suffix} (env STRONGROOM_DNS_SUFFIX)")
+  .option("--public-host <name>", "host name clients use (env STRONGROOM_PUBLIC_HOST)")
+  .addOption(
+    new Option("--log-level <level>", "log level").choices([
+      "fatal",
+      "error",
+      "warn",
+      "info",
+      "debug",
+      "trace",
+      "silent",
+    ]),
+  );
+
+function config(command: Command, extra: Partial<Record<keyof Config, unknown>> = {}): Config {
+  const o = command.optsWithGlobals<Record<string, string | undefined>>();
+  return loadConfig({
+    configFile: o.config,
+    flags: {
+      dataDir: o.dataDir,
+      database: o.database,
+      dnsSuffix: o.dnsSuffix,
+      publicHost: o.publicHost,
+      logLevel: o.logLevel,
+      ...extra,
+    },
+  });
+}
+
+/** Opens storage for a one-off command and always closes it. */
+async function withCore<T>(
+  command: Command,
+  work: (core: Awaited<ReturnType<typeof openCore>>) => Promise<T>,
+) {
+  const core = await openCore(config(command, { logLevel: "silent" }));
+  try {
+    return await work(core);
+  } finally {
+    await core.close();
+  }
+}
+
+program
+  .command("serve")
+  .description("run the HTTPS server")
+  .option("--host <address>", "address to listen on (env STRONGROOM_HOST, default 127.0.0.1)")
+  .option("--port <port>", "HTTPS port (env STRONGROOM_PORT, default 8443)")
+  .action(async (options: { host?: string; port?: string }, command: Command) => {
+    const strongroom = await startStrongroom(config(command, { host: options.host, port: options.port }));
+    console.log(`Strongroom is serving the default vault at ${strongroom.admin.vaultUrl}`);
+    console.log(`Administrator credentials: ${strongroom.core.config.dataDir}/admin.json`);
+    if (strongroom.admin.caFile) console.log(`Trust this CA in clients: ${strongroom.admin.caFile}`);
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      console.log(`${signal} received: finishing requests in flight, then stopping`);
+      await strongroom.stop();
+      process.exit(0);
+    };
+    process.on("SIGTERM", () => void stop("SIGTERM"));
+    process.on("SIGINT", () => void stop("SIGINT"));
+  });
+
+const vault = program.command("vault").description("create, list, show, update and delete vaults");
+
+const settingsOptions = (c: Command) =>
+  c
+    .addOption(
+      new Option("--sku <sku>", "standard or premium (premium vaults may use HSM keys)").choices([
+        "standard",
+        "premium",
+      ]),
+    )
+    .option("--retention-days <days>", "soft-delete retention, 7-90 days")
+    .option(
+      "--purge-protection",
+      "forbid purging deleted objects before their retention ends (irreversible)",
+    );
+
+function settingsFrom(o: {
+  sku?: string;
+  retentionDays?: string;
+  purgeProtection?: boolean;
+}): Partial<VaultSettings> {
+  return {
+    ...(o.sku !== undefined && { sku: o.sku as VaultSettings["sku"] }),
+    ...(o.retentionDays !== undefined && { softDeleteRetentionDays: Number(o.retentionDays) }),
+    ...(o.purgeProtection !== undefined && { purgeProtection: o.purgeProtection }),
+  };
+}
+
+function printVault(v: Vault, c: Config) {
+  const url =
+    v.name === "default" ? `https://${c.publicHost}:${c.port}` : `https://${v.name}.${c.dnsSuffix}:${c.port}`;
+  console.log(
+    [
+      `name:                ${v.name}`,
+      `url:                 ${url}`,
+      `sku:                 ${v.sku}`,
+      `retention days:      ${v.softDeleteRetentionDays}`,
+      `purge protection:    ${v.purgeProtection ? "on" : "off"}`,
+      `created:             ${v.createdAt.toISOString()}`,
+    ].join("\n"),
+  );
+}
+
+settingsOptions(vault.command("create").argument("<name>", "vault name, 3-24 letters, digits and hyphens"))
+  .description("create a vault")
+  .action((name: string, o, command: Command) =>
+    withCore(command, async (core) =>
+      printVault(await core.vaults.create(name, settingsFrom(o)), core.config),
+    ),
+  );
+
+vault
+  .command("list")
+  .description("list vaults")
+  .action((_o, command: Command) =>
+    withCore(command, async (core) => {
+      for (const v of await core.vaults.list()) {
+        console.log(
+          `${v.name}\t${v.sku}\t${v.softDeleteRetentionDays}d\tpurge protection ${v.purgeProtection ? "on" : "off"}`,
+        );
+      }
+    }),
+  );
+
+vault
+  .command("show")
+  .argument("<name>")
+  .description("show one vault")
+  .action((name: string, _o, command: Command) =>
+    withCore(command, async (core) => printVault(await core.vaults.get(name), core.config)),
+  );
+
+settingsOptions(vault.command("update").argument("<name>"))
+  .description("change a vault's settings")
+  .action((name: string, o, command: Command) =>
+    withCore(command, async (core) =>
+      printVault(await core.vaults.update(name, settingsFrom(o)), core.config),
+    ),
+  );
+
+vault
+  .command("delete")
+  .argument("<name>")
+  .description("delete a vault and everything in it")
+  .action((name: string, _o, command: Command) =>
+    withCore(command, async (core) => {
+      await core.vaults.remove(name);
+      console.log(`Vault ${name} deleted`);
+    }),
+  );
+
+const audit = program.command("audit").description("check and export the tamper-evident audit log");
+
+audit
+  .command("verify")
+  .description("walk the hash chain and report the first altered, inserted or deleted row")
+  .action((_o, command: Command) =>
+    withCore(command, async (core) => {
+      const verdict = await core.audit.verify((rows) => process.stderr.write(`\rverified ${rows} rows…`));
+      process.stderr.write("\r");
+      if (verdict.intact) {
+        console.log(`Audit log intact: ${verdict.rows} rows verified`);
+        return;
+      }
+      console.error(
+        `Audit log TAMPERED at row ${verdict.firstBadSeq} (${verdict.problem}): ${verdict.message}`,
+      );
+      console.error(
+        "Restore the database from a backup taken before that row and investigate who had write access.",
+      );
+      process.exitCode = 2;
+    }),
+  );
+
+audit
+  .command("export")
+  .description("write the audit log as JSON lines")
+  .option("-o, --output <file>", "write to a file instead of standard output")
+  .action((o: { output?: string }, command: Command) =>
+    withCore(command, async (core) => {
+      const out: NodeJS.WritableStream = o.output
+        ? createWriteStream(o.output, { mode: 0o600 })
+        : process.stdout;
+      let rows = 0;
+      for await (const record of core.audit.records()) {
+        if (!out.write(`${JSON.stringify(record)}\n`))
+          await new Promise<void>((r) => out.once("drain", () => r()));
+        rows += 1;
+        if (o.output && rows % 10_000 === 0) process.stderr.write(`\rexported ${rows} rows…`);
+      }
+      if (o.output) {
+        await new Promise<void>((resolve, reject) =>
+          out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+        );
+        process.stderr.write(`\rexported ${rows} rows to ${o.output}\n`);
+      }
+    }),
+  );
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof DomainError) {
+    console.error(`strongroom: ${error.message}`);
+  } else {
+    console.error("strongroom: unexpected failure", error);
+  }
+  process.exit(1);
+});

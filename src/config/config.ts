@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+const LogLevel = Type.Union(
+  ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({
+      minLength: 1,
+      description: "Where the SQLite database, TLS files and master key live",
+    }),
+    host: Type.String({ minLength: 1, description: "Address to listen on" }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, description: "HTTPS port" }),
+    database: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "postgres://… or a SQLite file; default <dataDir>/strongroom.db",
+      }),
+    ),
+    dnsSuffix: Type.String({ minLength: 1, description: "Vaults are served at {vault}.{dnsSuffix}" }),
+    publicHost: Type.String({
+      minLength: 1,
+      description: "Host name clients use; goes into URLs and the TLS certificate",
+    }),
+    logLevel: LogLevel,
+    tlsCertFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "PEM certificate chain to serve instead of the bootstrap one",
+      }),
+    ),
+    tlsKeyFile: Type.Optional(Type.String({ minLength: 1, description: "PEM private key for tlsCertFile" })),
+    masterKey: Type.Optional(
+      Type.String({ minLength: 1, description: "Base64 of 32 bytes; default <dataDir>/master.key" }),
+    ),
+    aliases: Type.Record(Type.String(), Type.String(), { description: "host[:port] → vault name" }),
+    metrics: Type.Boolean({ description: "Serve /metrics in Prometheus format" }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Readonly<Static<typeof ConfigSchema>>;
+
+export const DEFAULTS: Static<typeof ConfigSchema> = {
+  dataDir: "./data",
+  host: "127.0.0.1",
+  port: 8443,
+  dnsSuffix: "localhost",
+  publicHost: "localhost",
+  logLevel: "info",
+  aliases: {},
+  metrics: true,
+};
+
+/** Environment variables and the setting each one fills. */
+export const ENV_VARS = {
+  STRONGROOM_DATA_DIR: "dataDir",
+  STRONGROOM_HOST: "host",
+  STRONGROOM_PORT: "port",
+  STRONGROOM_DATABASE_URL: "database",
+  STRONGROOM_DNS_SUFFIX: "dnsSuffix",
+  STRONGROOM_PUBLIC_HOST: "publicHost",
+  STRONGROOM_LOG_LEVEL: "logLevel",
+  STRONGROOM_TLS_CERT_FILE: "tlsCertFile",
+  STRONGROOM_TLS_KEY_FILE: "tlsKeyFile",
+  STRONGROOM_MASTER_KEY: "masterKey",
+  STRONGROOM_ALIASES: "aliases",
+  STRONGROOM_METRICS: "metrics",
+} as const satisfies Record<string, keyof Config>;
+
+export interface ConfigSources {
+  /** Values from command-line flags; undefined entries are ignored. */
+  flags?: Partial<Record<keyof Config, unknown>>;
+  /** Path given with --config; otherwise ./strongroom.json is read when present. */
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [variable, setting] of Object.entries(ENV_VARS)) {
+    const raw = env[variable];
+    if (raw === undefined || raw === "") continue;
+    out[setting] = raw;
+  }
+  return out;
+}
+
+function readFile(path: string, required: boolean): Record<string, unknown> {
+  if (!existsSync(path)) {
+    if (required) throw new ConfigError(`Config file ${path} does not exist`);
+    return {};
+  }
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`Config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Strings from env and flags become numbers, booleans and maps where the schema says so. */
+function coerce(raw: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...raw };
+  if (typeof out.port === "string" && /^\d+$/.test(out.port)) out.port = Number(out.port);
+  if (typeof out.metrics === "string") out.metrics = out.metrics === "true" || out.metrics === "1";
+  if (typeof out.aliases === "string") {
+    out.aliases = Object.fromEntries(
+      out.aliases
+        .split(",")
+        .filter(Boolean)
+        .map((pair) => pair.split("=").map((s) => s.trim())),
+    );
+  }
+  return out;
+}
+
+/** Merges defaults < config file < environment < flags, validates once and freezes the result. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const cwd = sources.cwd ?? process.cwd();
+  const env = sources.env ?? process.env;
+  const file = sources.configFile
+    ? readFile(resolve(cwd, sources.configFile), true)
+    : readFile(resolve(cwd, "strongroom.json"), false);
+  const flags = Object.fromEntries(Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined));
+  const merged = coerce({ ...DEFAULTS, ...file, ...fromEnv(env), ...flags });
+  if (!Value.Check(ConfigSchema, merged)) {
+    const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => `${e.path || "/"}: ${e.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join("\n  ")}`);
+  }
+  if (Boolean(merged.tlsCertFile) !== Boolean(merged.tlsKeyFile)) {
+    throw new ConfigError("tlsCertFile and tlsKeyFile must be given together");
+  }
+  const config = { ...merged, dataDir: resolve(cwd, merged.dataDir) };
+  if (config.database && !/^postgres(ql)?:\/\//.test(config.database) && config.database !== ":memory:") {
+    config.database = resolve(cwd, config.database.replace(/^sqlite:/, ""));
+  }
+  return Object.freeze({ ...config, aliases: Object.freeze({ ...config.aliases }) });
+}
+
+export const databaseUrl = (config: Config): string =>
+  config.database ?? resolve(config.dataDir, "strongroom.db");

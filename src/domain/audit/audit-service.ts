@@ -1,0 +1,111 @@
+import { type AuditEntry, type AuditRecord, type AuditVerdict, GENESIS_HASH } from "./model.js";
+import type { AuditChain, AuditStore } from "./ports.js";
+
+export interface AuditServiceDeps {
+  store: AuditStore;
+  chain: AuditChain;
+}
+
+export type AuditService = ReturnType<typeof createAuditService>;
+
+interface Waiting {
+  entry: AuditEntry;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const MAX_BATCH = 1000;
+const READ_BATCH = 5000;
+
+export function createAuditService({ store, chain }: AuditServiceDeps) {
+  const waiting: Waiting[] = [];
+  let flushing: Promise<void> | undefined;
+
+  // Group commit: entries that arrive while a batch is being written go into the next one, so each
+  // request still waits until its own row is durable, but rows share transactions under load.
+  async function flushAll(): Promise<void> {
+    while (waiting.length > 0) {
+      const batch = waiting.splice(0, MAX_BATCH);
+      try {
+        await store.append(
+          batch.map((w) => w.entry),
+          chain,
+        );
+        for (const w of batch) w.resolve();
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    flushing = undefined;
+  }
+
+  async function* records(): AsyncGenerator<AuditRecord> {
+    let after = 0;
+    for (;;) {
+      const rows = await store.read(after, READ_BATCH);
+      yield* rows;
+      const last = rows[rows.length - 1];
+      if (!last || rows.length < READ_BATCH) return;
+      after = last.seq;
+    }
+  }
+
+  return {
+    /** Resolves once the entry is committed to the chain. */
+    record(entry: AuditEntry): Promise<void> {
+      const done = new Promise<void>((resolve, reject) => waiting.push({ entry, resolve, reject }));
+      flushing ??= flushAll();
+      return done;
+    },
+
+    /** Resolves when every entry recorded so far is written. */
+    async drain(): Promise<void> {
+      while (flushing) await flushing;
+    },
+
+    records,
+
+    /** Walks the chain and reports the first row that was altered, inserted or deleted. */
+    async verify(onProgress?: (rows: number) => void): Promise<AuditVerdict> {
+      let prevHash = GENESIS_HASH;
+      let expectedSeq = 1;
+      let rows = 0;
+      for await (const row of records()) {
+        const bad = (problem: "altered" | "deleted" | "inserted", message: string): AuditVerdict => ({
+          intact: false,
+          rows,
+          firstBadSeq: row.seq,
+          problem,
+          message,
+        });
+        if (row.seq > expectedSeq) {
+          return bad("deleted", `rows ${expectedSeq} to ${row.seq - 1} are missing before row ${row.seq}`);
+        }
+        if (row.prevHash !== prevHash) {
+          return bad(
+            "inserted",
+            `row ${row.seq} does not follow row ${expectedSeq - 1}: a row was inserted or replaced`,
+          );
+        }
+        if (chain.link(prevHash, row.seq, row) !== row.hash) {
+          return bad("altered", `row ${row.seq} does not match its hash: its contents were altered`);
+        }
+        prevHash = row.hash;
+        expectedSeq = row.seq + 1;
+        rows += 1;
+        if (onProgress && rows % 10_000 === 0) onProgress(rows);
+      }
+      const head = await store.head();
+      if (head.seq !== expectedSeq - 1 || head.hash !== prevHash) {
+        return {
+          intact: false,
+          rows,
+          firstBadSeq: expectedSeq,
+          problem: "truncated",
+          message: `the log ends at row ${expectedSeq - 1} but ${head.seq} rows were written: the newest rows were deleted`,
+        };
+      }
+      return { intact: true, rows };
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import { randomBytes, randomUUID } from "node:crypto";
+
+/** Key Vault object versions are 32 lower-case hex digits. */
+export const newVersion = (): string => randomBytes(16).toString("hex");
+
+export const newId = (): string => randomUUID();
+
+const OBJECT_NAME = /^[0-9a-zA-Z-]{1,127}$/;
+const VAULT_NAME = /^[a-zA-Z][0-9a-zA-Z-]{1,22}[0-9a-zA-Z]$/;
+const VERSION = /^[0-9a-f]{32}$/;
+
+/** Key Vault object names: 1-127 characters of 0-9, a-z, A-Z and '-'. */
+export const isObjectName = (name: string): boolean => OBJECT_NAME.test(name);
+
+/** Azure vault names: 3-24 characters, start with a letter, end with a letter or digit, no "--". */
+export const isVaultName = (name: string): boolean => VAULT_NAME.test(name) && !name.includes("--");
+
+export const isVersion = (version: string): boolean => VERSION.test(version);

@@ -1,0 +1,79 @@
+import type { Clock } from "../clock.js";
+import { badParameter, DomainError } from "../errors.js";
+import { isVaultName, newId } from "../ids.js";
+import { DEFAULT_VAULT_SETTINGS, type Vault, type VaultSettings } from "./model.js";
+import type { VaultStore } from "./ports.js";
+
+export interface VaultServiceDeps {
+  store: VaultStore;
+  clock: Clock;
+}
+
+export type VaultService = ReturnType<typeof createVaultService>;
+
+function validateSettings(settings: VaultSettings): void {
+  const days = settings.softDeleteRetentionDays;
+  if (!Number.isInteger(days) || days < 7 || days > 90) {
+    throw badParameter(`softDeleteRetentionDays must be an integer from 7 to 90, got ${String(days)}`);
+  }
+  if (settings.sku !== "standard" && settings.sku !== "premium") {
+    throw badParameter(`sku must be "standard" or "premium", got "${String(settings.sku)}"`);
+  }
+}
+
+export function createVaultService({ store, clock }: VaultServiceDeps) {
+  async function get(name: string): Promise<Vault> {
+    const vault = await store.findByName(name);
+    if (!vault)
+      throw new DomainError("NotFound", `Vault ${name} does not exist`, { reason: "VaultNotFound" });
+    return vault;
+  }
+
+  return {
+    get,
+    find: (name: string) => store.findByName(name),
+    list: () => store.list(),
+
+    async create(name: string, settings: Partial<VaultSettings> = {}): Promise<Vault> {
+      if (!isVaultName(name)) {
+        throw badParameter(
+          `Vault name "${name}" is invalid: use 3-24 letters, digits and single hyphens, starting with a letter`,
+        );
+      }
+      const merged: VaultSettings = { ...DEFAULT_VAULT_SETTINGS, ...settings };
+      validateSettings(merged);
+      const now = clock.now();
+      const vault: Vault = {
+        id: newId(),
+        name: name.toLowerCase(),
+        ...merged,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await store.insert(vault);
+      return vault;
+    },
+
+    async update(name: string, changes: Partial<VaultSettings>): Promise<Vault> {
+      const vault = await get(name);
+      if (vault.purgeProtection && changes.purgeProtection === false) {
+        throw badParameter(`Purge protection is on for vault ${name} and can never be turned off`);
+      }
+      const next: Vault = { ...vault, ...changes, updatedAt: clock.now() };
+      validateSettings(next);
+      await store.update(next);
+      return next;
+    },
+
+    async remove(name: string): Promise<void> {
+      const vault = await get(name);
+      if (vault.purgeProtection) {
+        throw new DomainError(
+          "Forbidden",
+          `Vault ${name} has purge protection on; it cannot be deleted while it may hold recoverable objects`,
+        );
+      }
+      await store.remove(vault.id);
+    },
+  };
+}

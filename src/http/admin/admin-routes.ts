@@ -1,0 +1,88 @@
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { authorize } from "../../domain/access/authorize.js";
+import type { IdentityService } from "../../domain/access/identity-service.js";
+import { DomainError } from "../../domain/errors.js";
+import type { Vault } from "../../domain/vaults/model.js";
+import type { VaultService } from "../../domain/vaults/vault-service.js";
+import { renderKeyVaultError } from "../keyvault/errors.js";
+
+export interface AdminRouteDeps {
+  identity: IdentityService;
+  vaults: VaultService;
+  vaultUrl: (name: string) => string;
+}
+
+const Settings = {
+  sku: Type.Optional(Type.Union([Type.Literal("standard"), Type.Literal("premium")])),
+  softDeleteRetentionDays: Type.Optional(Type.Integer({ minimum: 7, maximum: 90 })),
+  purgeProtection: Type.Optional(Type.Boolean()),
+};
+const CreateVaultBody = Type.Object({ name: Type.String(), ...Settings }, { additionalProperties: false });
+const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
+
+/** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  { identity, vaults, vaultUrl }: AdminRouteDeps,
+): void {
+  const view = (v: Vault) => ({
+    name: v.name,
+    id: v.id,
+    vaultUrl: vaultUrl(v.name),
+    sku: v.sku,
+    softDeleteRetentionDays: v.softDeleteRetentionDays,
+    purgeProtection: v.purgeProtection,
+    createdAt: v.createdAt.toISOString(),
+    updatedAt: v.updatedAt.toISOString(),
+  });
+
+  app.register(async (admin) => {
+    admin.setErrorHandler(renderKeyVaultError);
+    admin.addHook("onRequest", async (request) => {
+      const [scheme, token] = (request.headers.authorization ?? "").split(" ", 2);
+      if (scheme?.toLowerCase() !== "bearer" || !token) {
+        throw new DomainError(
+          "Unauthorized",
+          "The admin API needs 'Authorization: Bearer <token>' from this installation",
+        );
+      }
+      request.caller = await identity.authenticate(token);
+      authorize(request.caller, { action: `admin/${request.method}`, scope: "/" });
+    });
+
+    admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
+      value: (await vaults.list()).map(view),
+    }));
+
+    admin.post<{ Body: Static<typeof CreateVaultBody> }>(
+      "/admin/vaults",
+      { schema: { body: CreateVaultBody }, config: { operation: "VaultCreate" } },
+      async (request, reply) => {
+        const { name, ...settings } = request.body;
+        return reply.status(201).send(view(await vaults.create(name, settings)));
+      },
+    );
+
+    admin.get<{ Params: { name: string } }>(
+      "/admin/vaults/:name",
+      { config: { operation: "VaultGet" } },
+      async (request) => view(await vaults.get(request.params.name)),
+    );
+
+    admin.patch<{ Params: { name: string }; Body: Static<typeof UpdateVaultBody> }>(
+      "/admin/vaults/:name",
+      { schema: { body: UpdateVaultBody }, config: { operation: "VaultUpdate" } },
+      async (request) => view(await vaults.update(request.params.name, request.body)),
+    );
+
+    admin.delete<{ Params: { name: string } }>(
+      "/admin/vaults/:name",
+      { config: { operation: "VaultDelete" } },
+      async (request, reply) => {
+        await vaults.remove(request.params.name);
+        return reply.status(204).send();
+      },
+    );
+  });
+}

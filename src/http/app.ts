@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
+import type { Logger } from "pino";
+import { Histogram, type Registry } from "prom-client";
+import type { IdentityService } from "../domain/access/identity-service.js";
+import type { AuditService } from "../domain/audit/audit-service.js";
+import type { SecretService } from "../domain/secrets/secret-service.js";
+import type { VaultService } from "../domain/vaults/vault-service.js";
+import { registerAdminRoutes } from "./admin/admin-routes.js";
+import { renderKeyVaultError } from "./keyvault/errors.js";
+import { registerKeyVaultHooks } from "./keyvault/keyvault-plugin.js";
+import { registerSecretRoutes } from "./keyvault/secrets-routes.js";
+import type { VaultHostRules } from "./keyvault/vault-host.js";
+import { registerOAuthRoutes } from "./oauth/oauth-routes.js";
+import { registerOpsRoutes, UNAUDITED_PATHS } from "./ops/ops-routes.js";
+import "./request-context.js";
+
+export interface AppDeps {
+  logger: Logger;
+  identity: IdentityService;
+  vaults: VaultService;
+  secrets: SecretService;
+  audit: AuditService;
+  jwks: () => unknown;
+  hostRules: VaultHostRules;
+  /** `https://host:port`, where tokens are issued. */
+  authorityHost: string;
+  vaultUrl: (name: string) => string;
+  checkReady: () => Promise<void>;
+  metrics?: Registry | undefined;
+}
+
+/** Largest request body: a 25 KiB secret or a certificate import fits many times over. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Builds the whole HTTP surface without listening; `serverFactory` lets server.ts supply the TLS server. */
+export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    genReqId: () => randomUUID(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    return503OnClosing: true,
+    ...(serverFactory && { serverFactory }),
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest("caller", undefined);
+  app.decorateRequest("vaultContext", undefined);
+  app.decorateRequest("auditDetail", undefined);
+
+  // The Azure SDK sends Content-Type: application/json with an empty body on its first, challenge-only
+  // request and on body-less POSTs; an empty body is "no body", not malformed JSON.
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-ms-request-id", request.id);
+    const clientRequestId = request.headers["x-ms-client-request-id"];
+    if (typeof clientRequestId === "string") reply.header("x-ms-client-request-id", clientRequestId);
+  });
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (UNAUDITED_PATHS.has(request.url.split("?", 1)[0] ?? "")) return payload;
+    const config = request.routeOptions.config;
+    const vaultContext = request.vaultContext;
+    const params = request.params as { name?: string; version?: string } | undefined;
+    const failed = reply.statusCode >= 400;
+    try {
+      await deps.audit.record({
+        time: new Date(),
+        requestId: request.id,
+        principalId: request.caller?.principalId,
+        clientId: request.caller?.clientId,
+        vault: vaultContext?.vault.name,
+        operation:
+          config.operation ??
+          (request.is404 ? "UnknownRoute" : `${request.method} ${request.routeOptions.url}`),
+        objectId:
+          vaultContext && config.collection && params?.name
+            ? `${vaultContext.baseUrl}/${config.collection}/${params.name}`
+            : undefined,
+        version: params?.version || undefined,
+        outcome: failed ? "failure" : "success",
+        status: reply.statusCode,
+        clientAddress: request.ip,
+        detail: request.auditDetail,
+      });
+    } catch (error) {
+      request.log.error({ err: error }, "audit record failed");
+    }
+    return payload;
+  });
+
+  if (deps.metrics) {
+    const duration = new Histogram({
+      name: "strongroom_http_request_duration_seconds",
+      help: "HTTP request duration by route and status",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [deps.metrics],
+    });
+    app.addHook("onResponse", async (request, reply) => {
+      duration.observe(
+        { method: request.method, route: request.routeOptions.url ?? "unknown", status: reply.statusCode },
+        reply.elapsedTime / 1000,
+      );
+    });
+  }
+
+  const authority = `${deps.authorityHost}/${deps.identity.tenantId}`;
+  registerOpsRoutes(app, { checkReady: deps.checkReady, metrics: deps.metrics });
+  registerOAuthRoutes(app, { identity: deps.identity, authority, jwks: deps.jwks });
+  registerAdminRoutes(app, { identity: deps.identity, vaults: deps.vaults, vaultUrl: deps.vaultUrl });
+
+  app.register(async (keyvault) => {
+    registerKeyVaultHooks(keyvault, {
+      identity: deps.identity,
+      vaults: deps.vaults,
+      hostRules: deps.hostRules,
+      authority,
+      resource: `https://${deps.hostRules.dnsSuffix}`,
+    });
+    registerSecretRoutes(keyvault, deps.secrets);
+  });
+
+  app.setErrorHandler(renderKeyVaultError);
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: "NotFound",
+        message: `No operation ${request.method} ${request.url.split("?", 1)[0]} exists`,
+      },
+    }),
+  );
+  return app;
+}

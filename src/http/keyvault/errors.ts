@@ -1,0 +1,58 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { DomainError, type DomainErrorCode } from "../../domain/errors.js";
+
+export const STATUS: Record<DomainErrorCode, number> = {
+  BadParameter: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  Conflict: 409,
+  Throttled: 429,
+  Unavailable: 503,
+};
+
+export interface KeyVaultErrorBody {
+  error: { code: string; message: string; innererror?: { code: string } };
+}
+
+/** Key Vault's error body: not-found errors name the kind of object in `code`, others use `innererror`. */
+export function keyVaultError(error: DomainError): KeyVaultErrorBody {
+  if (error.code === "NotFound")
+    return { error: { code: error.reason ?? "NotFound", message: error.message } };
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.reason !== undefined && { innererror: { code: error.reason } }),
+    },
+  };
+}
+
+/**
+ * One renderer for every error on Key Vault-shaped surfaces. Fastify's own 4xx errors (malformed JSON,
+ * schema validation, oversize bodies) become BadParameter with their message; anything unexpected is
+ * a 500 that names only the request id, while the cause goes to the log.
+ */
+export function renderKeyVaultError(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  if (error instanceof DomainError) {
+    return reply.status(STATUS[error.code]).send(keyVaultError(error));
+  }
+  const status = (error as FastifyError).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    const message = (error as FastifyError).validation
+      ? `The request is invalid: ${error.message.replace(/^body\//, "")}`
+      : error.message;
+    return reply.status(status).send({ error: { code: "BadParameter", message } });
+  }
+  request.log.error({ err: error }, "unhandled error");
+  return reply.status(500).send({
+    error: {
+      code: "InternalError",
+      message: `The server failed to process request ${request.id}; the cause is in its log.`,
+    },
+  });
+}

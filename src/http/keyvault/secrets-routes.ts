@@ -1,0 +1,193 @@
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { badParameter } from "../../domain/errors.js";
+import type { SecretService } from "../../domain/secrets/secret-service.js";
+import { vaultOf } from "../request-context.js";
+import { listQuery, listResponse } from "./paging.js";
+import { deletedSecretBundle, deletedSecretItem, fromUnixSeconds, secretBundle, secretItem } from "./wire.js";
+
+const Tags = Type.Record(Type.String(), Type.String());
+const Seconds = Type.Union([Type.Integer(), Type.Null()]);
+const Attributes = Type.Object({
+  enabled: Type.Optional(Type.Boolean()),
+  nbf: Type.Optional(Seconds),
+  exp: Type.Optional(Seconds),
+});
+
+// Key Vault ignores read-only fields such as attributes.created that clients echo back.
+const SetSecretBody = Type.Object({
+  value: Type.String(),
+  contentType: Type.Optional(Type.String()),
+  attributes: Type.Optional(Attributes),
+  tags: Type.Optional(Tags),
+});
+
+const UpdateSecretBody = Type.Object({
+  contentType: Type.Optional(Type.String()),
+  attributes: Type.Optional(Attributes),
+  tags: Type.Optional(Tags),
+});
+
+const RestoreBody = Type.Object({ value: Type.String({ minLength: 1 }) });
+
+const NameParams = Type.Object({ name: Type.String() });
+const VersionParams = Type.Object({ name: Type.String(), version: Type.String() });
+
+const optionalDate = (seconds: number | null | undefined) =>
+  seconds === undefined || seconds === null ? undefined : fromUnixSeconds(seconds);
+const changedDate = (seconds: number | null | undefined) =>
+  seconds === undefined ? undefined : seconds === null ? null : fromUnixSeconds(seconds);
+
+const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
+
+/** Key Vault secrets (keyvault-api.md §2, Secrets). */
+export function registerSecretRoutes(app: FastifyInstance, secrets: SecretService): void {
+  const config = (operation: string) => ({ operation, collection: "secrets" as const });
+
+  app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof SetSecretBody> }>(
+    "/secrets/:name",
+    { schema: { body: SetSecretBody, params: NameParams }, config: config("SecretSet") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { value, contentType, attributes, tags } = request.body;
+      const secret = await secrets.set(ctx.vault, request.params.name, {
+        value,
+        contentType,
+        tags,
+        enabled: attributes?.enabled,
+        notBefore: optionalDate(attributes?.nbf),
+        expiresAt: optionalDate(attributes?.exp),
+      });
+      return secretBundle(ctx, secret, value);
+    },
+  );
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/secrets/:name",
+    { config: config("SecretGet") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { secret, value } = await secrets.get(ctx.vault, request.params.name);
+      return secretBundle(ctx, secret, value);
+    },
+  );
+
+  app.get<{ Params: Static<typeof VersionParams> }>(
+    "/secrets/:name/:version",
+    { config: config("SecretGet") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { secret, value } = await secrets.get(ctx.vault, request.params.name, request.params.version);
+      return secretBundle(ctx, secret, value);
+    },
+  );
+
+  const update = async (
+    ctx: ReturnType<typeof vaultOf>,
+    name: string,
+    version: string | undefined,
+    body: Static<typeof UpdateSecretBody> | undefined,
+  ) => {
+    const secret = await secrets.update(ctx.vault, name, version, {
+      contentType: body?.contentType,
+      tags: body?.tags,
+      enabled: body?.attributes?.enabled,
+      notBefore: changedDate(body?.attributes?.nbf),
+      expiresAt: changedDate(body?.attributes?.exp),
+    });
+    return secretBundle(ctx, secret);
+  };
+
+  app.patch<{ Params: Static<typeof NameParams>; Body: Static<typeof UpdateSecretBody> }>(
+    "/secrets/:name",
+    { schema: { body: UpdateSecretBody }, config: config("SecretUpdate") },
+    (request) => update(vaultOf(request), request.params.name, undefined, request.body),
+  );
+
+  app.patch<{ Params: Static<typeof VersionParams>; Body: Static<typeof UpdateSecretBody> }>(
+    "/secrets/:name/:version",
+    { schema: { body: UpdateSecretBody }, config: config("SecretUpdate") },
+    (request) => update(vaultOf(request), request.params.name, request.params.version, request.body),
+  );
+
+  app.get("/secrets", { config: config("SecretList") }, async (request) => {
+    const ctx = vaultOf(request);
+    const { after, maxResults } = listQuery(request);
+    const page = await secrets.list(ctx.vault, after, maxResults);
+    return listResponse(request, ctx.baseUrl, page, (s) => secretItem(ctx, s, false));
+  });
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/secrets/:name/versions",
+    { config: config("SecretListVersions") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await secrets.listVersions(ctx.vault, request.params.name, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (s) => secretItem(ctx, s, true));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    "/secrets/:name",
+    { config: config("SecretDelete") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return deletedSecretBundle(ctx, await secrets.remove(ctx.vault, request.params.name));
+    },
+  );
+
+  app.get("/deletedsecrets", { config: config("SecretListDeleted") }, async (request) => {
+    const ctx = vaultOf(request);
+    const { after, maxResults } = listQuery(request);
+    const page = await secrets.listDeleted(ctx.vault, after, maxResults);
+    return listResponse(request, ctx.baseUrl, page, (d) => deletedSecretItem(ctx, d));
+  });
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/deletedsecrets/:name",
+    { config: config("SecretGetDeleted") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return deletedSecretBundle(ctx, await secrets.getDeleted(ctx.vault, request.params.name));
+    },
+  );
+
+  app.post<{ Params: Static<typeof NameParams> }>(
+    "/deletedsecrets/:name/recover",
+    { config: config("SecretRecover") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return secretBundle(ctx, await secrets.recover(ctx.vault, request.params.name));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    "/deletedsecrets/:name",
+    { config: config("SecretPurge") },
+    async (request, reply) => {
+      await secrets.purge(vaultOf(request).vault, request.params.name);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<{ Params: Static<typeof NameParams> }>(
+    "/secrets/:name/backup",
+    { config: config("SecretBackup") },
+    async (request) => {
+      const blob = await secrets.backup(vaultOf(request).vault, request.params.name);
+      return { value: blob.toString("base64url") };
+    },
+  );
+
+  app.post<{ Body: Static<typeof RestoreBody> }>(
+    "/secrets/restore",
+    { schema: { body: RestoreBody }, config: config("SecretRestore") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      if (!BASE64URL.test(request.body.value)) throw badParameter("value must be a base64url backup blob");
+      const secret = await secrets.restore(ctx.vault, Buffer.from(request.body.value, "base64url"));
+      return secretBundle(ctx, secret);
+    },
+  );
+}

@@ -1,0 +1,26 @@
+import type { Caller } from "../domain/access/model.js";
+import type { VaultContext } from "./keyvault/wire.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated principal, once a surface's auth hook has run. */
+    caller: Caller | undefined;
+    /** The addressed vault, on Key Vault routes. */
+    vaultContext: VaultContext | undefined;
+    /** Short, non-secret context for the audit row, such as the client id of a token request. */
+    auditDetail: string | undefined;
+  }
+  interface FastifyContextConfig {
+    /** The operation name recorded in the audit log, e.g. "SecretGet". */
+    operation?: string;
+    /** The Key Vault collection a route acts on, for the audited object id. */
+    collection?: "secrets" | "keys" | "certificates";
+  }
+}
+
+/** Where a request's vault context is required: set by the Key Vault plugin's hooks. */
+export function vaultOf(request: { vaultContext: VaultContext | undefined }): VaultContext {
+  if (!request.vaultContext)
+    throw new Error("vault context missing: route registered outside the Key Vault plugin");
+  return request.vaultContext;
+}

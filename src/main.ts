@@ -1,0 +1,229 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { sql } from "kysely";
+import pino, { type Logger } from "pino";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { type Config, databaseUrl } from "./config/config.js";
+import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
+import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
+import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
+import { loadMasterKey } from "./crypto/master-key.js";
+import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
+import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
+import { createIdentityService, type IdentityService } from "./domain/access/identity-service.js";
+import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
+import { type Clock, systemClock } from "./domain/clock.js";
+import { DomainError } from "./domain/errors.js";
+import { newId } from "./domain/ids.js";
+import type { Sealer } from "./domain/sealing/ports.js";
+import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
+import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
+import { buildApp } from "./http/app.js";
+import { listenTls } from "./http/server.js";
+import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { createSqlAuditStore } from "./storage/sql-audit-store.js";
+import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
+import { createSqlSecretStore } from "./storage/sql-secret-store.js";
+import { createSqlSettingsStore } from "./storage/sql-settings-store.js";
+import { createSqlVaultStore } from "./storage/sql-vault-store.js";
+
+/** What `<data-dir>/admin.json` holds: everything @azure/identity and a SecretClient need. */
+export interface AdminCredentials {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  authorityHost: string;
+  vaultUrl: string;
+  caFile?: string | undefined;
+}
+
+export interface Core {
+  config: Config;
+  storage: StorageHandle;
+  sealer: Sealer;
+  clock: Clock;
+  vaults: VaultService;
+  secrets: SecretService;
+  audit: AuditService;
+  tenantId: string;
+  close(): Promise<void>;
+}
+
+/** Storage, sealing and the domain services: what both the server and the CLI need. */
+export async function openCore(config: Config, clock: Clock = systemClock): Promise<Core> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const { key: masterKey } = loadMasterKey(join(config.dataDir, "master.key"), config.masterKey);
+  const storage = openDatabase(databaseUrl(config));
+  try {
+    await migrate(storage);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  const sealer = createAesGcmSealer(masterKey);
+  const settings = createSqlSettingsStore(storage);
+  const tenantId = (await settings.putIfAbsent("tenant-id", newId())).value;
+  const vaults = createVaultService({ store: createSqlVaultStore(storage), clock });
+  const audit = createAuditService({
+    store: createSqlAuditStore(storage),
+    chain: createHmacAuditChain(masterKey),
+  });
+  return {
+    config,
+    storage,
+    sealer,
+    clock,
+    vaults,
+    secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
+    audit,
+    tenantId,
+    async close() {
+      await audit.drain();
+      await storage.close();
+    },
+  };
+}
+
+async function ensureDefaultVault(vaults: VaultService): Promise<void> {
+  if (await vaults.find("default")) return;
+  try {
+    await vaults.create("default");
+  } catch (error) {
+    // Another node sharing the database created it first.
+    if (!(error instanceof DomainError && error.code === "Conflict")) throw error;
+  }
+}
+
+async function ensureAdminCredentials(
+  file: string,
+  identity: IdentityService,
+  urls: Omit<AdminCredentials, "clientId" | "clientSecret">,
+  principalExists: (clientId: string) => Promise<boolean>,
+): Promise<{ credentials: AdminCredentials; created: boolean }> {
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as AdminCredentials;
+    if (saved.tenantId === urls.tenantId && (await principalExists(saved.clientId))) {
+      const credentials = { ...saved, ...urls };
+      writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+      return { credentials, created: false };
+    }
+  }
+  const { principal, clientSecret } = await identity.createServicePrincipal("strongroom-admin");
+  const credentials: AdminCredentials = { ...urls, clientId: principal.clientId, clientSecret };
+  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
+  return { credentials, created: true };
+}
+
+export interface Strongroom {
+  app: FastifyInstance;
+  port: number;
+  admin: AdminCredentials;
+  core: Core;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** The composition root: config → storage → services → HTTPS server. */
+export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const core = await openCore(config, options.clock);
+  try {
+    const { storage, sealer, clock, vaults, tenantId } = core;
+    const settings = createSqlSettingsStore(storage);
+    const signingKey = await settings.putIfAbsent(
+      "token-signing-key",
+      "ES256 PKCS#8, sealed",
+      sealer.seal(generateTokenSigningKey(), "settings/token-signing-key"),
+    );
+    if (!signingKey.sealed) throw new Error("The token signing key setting holds no sealed key");
+    const signer = await createJwtTokenSigner(sealer.open(signingKey.sealed, "settings/token-signing-key"));
+
+    const hostNames = [
+      ...new Set([config.publicHost, "localhost", "127.0.0.1", "::1", hostname(), `*.${config.dnsSuffix}`]),
+    ];
+    const tls =
+      config.tlsCertFile && config.tlsKeyFile
+        ? {
+            cert: readFileSync(config.tlsCertFile, "utf8"),
+            key: readFileSync(config.tlsKeyFile, "utf8"),
+            caFile: undefined,
+          }
+        : await ensureBootstrapTls(config.dataDir, sealer, hostNames, clock.now());
+    const { server, port } = await listenTls(tls, config.host, config.port);
+
+    const authorityHost = `https://${config.publicHost}:${port}`;
+    const vaultUrl = (name: string) =>
+      name === "default" ? authorityHost : `https://${name}.${config.dnsSuffix}:${port}`;
+    const identity = createIdentityService({
+      store: createSqlPrincipalStore(storage),
+      hasher: createScryptSecretHasher(),
+      signer,
+      clock,
+      tenantId,
+      issuer: `${authorityHost}/${tenantId}/v2.0`,
+      audiences: [`https://${config.dnsSuffix}`, "https://vault.azure.net"],
+    });
+
+    await ensureDefaultVault(vaults);
+    const principals = createSqlPrincipalStore(storage);
+    const { credentials, created } = await ensureAdminCredentials(
+      join(config.dataDir, "admin.json"),
+      identity,
+      { tenantId, authorityHost, vaultUrl: vaultUrl("default"), caFile: tls.caFile },
+      async (clientId) => (await principals.findByClientId(clientId)) !== undefined,
+    );
+
+    const metrics = config.metrics ? new Registry() : undefined;
+    if (metrics) collectDefaultMetrics({ register: metrics, prefix: "strongroom_" });
+    const app = buildApp(
+      {
+        logger,
+        identity,
+        vaults,
+        secrets: core.secrets,
+        audit: core.audit,
+        jwks: () => signer.jwks(),
+        hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
+        authorityHost,
+        vaultUrl,
+        checkReady: async () => {
+          await sql`select 1`.execute(storage.db);
+        },
+        metrics,
+      },
+      (handler) => {
+        server.on("request", handler);
+        return server;
+      },
+    );
+    await app.ready();
+    logger.info(
+      {
+        vaultUrl: credentials.vaultUrl,
+        credentials: join(config.dataDir, "admin.json"),
+        createdAdmin: created,
+      },
+      "strongroom is serving",
+    );
+
+    return {
+      app,
+      port,
+      admin: credentials,
+      core,
+      async stop() {
+        await app.close();
+        await core.close();
+      },
+    };
+  } catch (error) {
+    await core.close();
+    throw error;
+  }
+}

@@ -1,0 +1,122 @@
+import { type Kysely, sql } from "kysely";
+
+type Engine = "sqlite" | "postgres";
+
+export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
+  const bytes = engine === "postgres" ? "bytea" : "blob";
+  const serial = engine === "postgres" ? "bigserial" : "integer";
+
+  await db.schema
+    .createTable("settings")
+    .addColumn("key", "text", (c) => c.primaryKey())
+    .addColumn("value", "text", (c) => c.notNull())
+    .addColumn("sealed", bytes)
+    .execute();
+
+  await db.schema
+    .createTable("vaults")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("name", "text", (c) => c.notNull().unique())
+    .addColumn("sku", "text", (c) => c.notNull())
+    .addColumn("soft_delete_retention_days", "integer", (c) => c.notNull())
+    .addColumn("purge_protection", "integer", (c) => c.notNull())
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("updated_at", "bigint", (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable("secrets")
+    .addColumn("vault_id", "text", (c) => c.notNull().references("vaults.id").onDelete("cascade"))
+    .addColumn("name_key", "text", (c) => c.notNull())
+    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("latest_version", "text", (c) => c.notNull())
+    .addColumn("deleted_at", "bigint")
+    .addColumn("scheduled_purge_at", "bigint")
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addPrimaryKeyConstraint("secrets_pk", ["vault_id", "name_key"])
+    .execute();
+  await db.schema.createIndex("secrets_deleted").on("secrets").columns(["vault_id", "deleted_at"]).execute();
+
+  await db.schema
+    .createTable("secret_versions")
+    .addColumn("seq", serial, (c) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
+    .addColumn("vault_id", "text", (c) => c.notNull())
+    .addColumn("name_key", "text", (c) => c.notNull())
+    .addColumn("version", "text", (c) => c.notNull())
+    .addColumn("sealed_value", bytes, (c) => c.notNull())
+    .addColumn("content_type", "text")
+    .addColumn("tags", "text", (c) => c.notNull())
+    .addColumn("enabled", "integer", (c) => c.notNull())
+    .addColumn("not_before", "bigint")
+    .addColumn("expires_at", "bigint")
+    .addColumn("managed", "integer", (c) => c.notNull())
+    .addColumn("key_id", "text")
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("updated_at", "bigint", (c) => c.notNull())
+    .addForeignKeyConstraint(
+      "secret_versions_secret",
+      ["vault_id", "name_key"],
+      "secrets",
+      ["vault_id", "name_key"],
+      (fk) => fk.onDelete("cascade"),
+    )
+    .execute();
+  await db.schema
+    .createIndex("secret_versions_version")
+    .on("secret_versions")
+    .columns(["vault_id", "name_key", "version"])
+    .unique()
+    .execute();
+
+  await db.schema
+    .createTable("principals")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("client_id", "text", (c) => c.notNull().unique())
+    .addColumn("display_name", "text", (c) => c.notNull())
+    .addColumn("kind", "text", (c) => c.notNull())
+    .addColumn("enabled", "integer", (c) => c.notNull())
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable("client_secrets")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("principal_id", "text", (c) => c.notNull().references("principals.id").onDelete("cascade"))
+    .addColumn("hash", "text", (c) => c.notNull())
+    .addColumn("hint", "text", (c) => c.notNull())
+    .addColumn("expires_at", "bigint")
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("client_secrets_principal")
+    .on("client_secrets")
+    .column("principal_id")
+    .execute();
+
+  await db.schema
+    .createTable("audit_log")
+    .addColumn("seq", "bigint", (c) => c.primaryKey())
+    .addColumn("time", "bigint", (c) => c.notNull())
+    .addColumn("request_id", "text", (c) => c.notNull())
+    .addColumn("principal_id", "text")
+    .addColumn("client_id", "text")
+    .addColumn("vault", "text")
+    .addColumn("operation", "text", (c) => c.notNull())
+    .addColumn("object_id", "text")
+    .addColumn("version", "text")
+    .addColumn("outcome", "text", (c) => c.notNull())
+    .addColumn("status", "integer", (c) => c.notNull())
+    .addColumn("client_address", "text", (c) => c.notNull())
+    .addColumn("detail", "text")
+    .addColumn("prev_hash", "text", (c) => c.notNull())
+    .addColumn("hash", "text", (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable("audit_head")
+    .addColumn("id", "integer", (c) => c.primaryKey())
+    .addColumn("seq", "bigint", (c) => c.notNull())
+    .addColumn("hash", "text", (c) => c.notNull())
+    .execute();
+  await sql`insert into audit_head (id, seq, hash) values (1, 0, ${"0".repeat(64)})`.execute(db);
+}

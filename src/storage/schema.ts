@@ -1,0 +1,75 @@
+import type { Generated } from "kysely";
+
+/** Times are epoch milliseconds, booleans 0/1, bytes BLOB/bytea: one representation on both engines. */
+export interface Database {
+  settings: { key: string; value: string; sealed: Buffer | null };
+  vaults: {
+    id: string;
+    name: string;
+    sku: string;
+    soft_delete_retention_days: number;
+    purge_protection: number;
+    created_at: number;
+    updated_at: number;
+  };
+  secrets: {
+    vault_id: string;
+    /** Lower-cased name: Key Vault names are case-insensitive. */
+    name_key: string;
+    name: string;
+    latest_version: string;
+    deleted_at: number | null;
+    scheduled_purge_at: number | null;
+    created_at: number;
+  };
+  secret_versions: {
+    seq: Generated<number>;
+    vault_id: string;
+    name_key: string;
+    version: string;
+    sealed_value: Buffer;
+    content_type: string | null;
+    tags: string;
+    enabled: number;
+    not_before: number | null;
+    expires_at: number | null;
+    managed: number;
+    key_id: string | null;
+    created_at: number;
+    updated_at: number;
+  };
+  principals: {
+    id: string;
+    client_id: string;
+    display_name: string;
+    kind: string;
+    enabled: number;
+    created_at: number;
+  };
+  client_secrets: {
+    id: string;
+    principal_id: string;
+    hash: string;
+    hint: string;
+    expires_at: number | null;
+    created_at: number;
+  };
+  audit_log: {
+    seq: number;
+    time: number;
+    request_id: string;
+    principal_id: string | null;
+    client_id: string | null;
+    vault: string | null;
+    operation: string;
+    object_id: string | null;
+    version: string | null;
+    outcome: string;
+    status: number;
+    client_address: string;
+    detail: string | null;
+    prev_hash: string;
+    hash: string;
+  };
+  audit_head: { id: number; seq: number; hash: string };
+}

@@ -1,0 +1,29 @@
+import type { StorageHandle } from "./database.js";
+
+/** Installation-wide values written once at first start (tenant id, token signing key…). */
+export interface SettingsStore {
+  get(key: string): Promise<{ value: string; sealed?: Buffer } | undefined>;
+  /** Writes the value unless the key already exists; returns what is stored afterwards. */
+  putIfAbsent(key: string, value: string, sealed?: Buffer): Promise<{ value: string; sealed?: Buffer }>;
+}
+
+export function createSqlSettingsStore({ db }: StorageHandle): SettingsStore {
+  const get = async (key: string) => {
+    const row = await db.selectFrom("settings").selectAll().where("key", "=", key).executeTakeFirst();
+    if (!row) return undefined;
+    return row.sealed === null ? { value: row.value } : { value: row.value, sealed: Buffer.from(row.sealed) };
+  };
+  return {
+    get,
+    async putIfAbsent(key, value, sealed) {
+      await db
+        .insertInto("settings")
+        .values({ key, value, sealed: sealed ?? null })
+        .onConflict((oc) => oc.column("key").doNothing())
+        .execute();
+      const stored = await get(key);
+      if (!stored) throw new Error(`Setting ${key} vanished after it was written`);
+      return stored;
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { AdminCredentials } from "../../src/main.js";
+
+const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
+
+export interface ServerProcess {
+  dataDir: string;
+  port: number;
+  admin: AdminCredentials;
+  ca: string;
+  output: () => string;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export function tempDataDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "strongroom-test-"));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the built `strongroom serve` on a port of its own and waits until it serves. */
+export async function startServerProcess(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServerProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, "serve", "--data-dir", dataDir, "--port", "0", "--log-level", "warn", ...extraArgs],
+    { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
+    const check = () => {
+      const match = /serving the default vault at https:\/\/[^:]+:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePort(Number(match[1]));
+      }
+    };
+    child.stdout?.on("data", check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  });
+  const admin = JSON.parse(readFileSync(join(dataDir, "admin.json"), "utf8")) as AdminCredentials;
+  return {
+    dataDir,
+    port,
+    admin,
+    ca: readFileSync(join(dataDir, "tls", "ca.pem"), "utf8"),
+    output: () => output,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
