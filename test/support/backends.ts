@@ -1,0 +1,67 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Engine, migrate, openDatabase, type StorageHandle } from "../../src/storage/database.js";
+import { createTestDatabase, postgresAvailable } from "./postgres.js";
+
+/** A database of its own for one suite or test; `drop` removes every trace of it. */
+export interface TestDatabase {
+  engine: Engine;
+  url: string;
+  /** The SQLite database file; absent on PostgreSQL. */
+  file?: string;
+  drop(): Promise<void>;
+}
+
+/** One storage engine the contract suites run against, `for (const backend of backends)`. */
+export interface Backend {
+  engine: Engine;
+  /** False when the engine is missing on this machine (never under CI=true: that throws instead). */
+  available: boolean;
+  createDatabase(): Promise<TestDatabase>;
+}
+
+const sqlite: Backend = {
+  engine: "sqlite",
+  available: true,
+  async createDatabase() {
+    // A directory per database, so files running in parallel never share a path.
+    const dir = await mkdtemp(join(tmpdir(), "strongroom-storage-"));
+    const file = join(dir, "strongroom.db");
+    return { engine: "sqlite", url: file, file, drop: () => rm(dir, { recursive: true, force: true }) };
+  },
+};
+
+const postgres: Backend = {
+  engine: "postgres",
+  available: postgresAvailable,
+  async createDatabase() {
+    const { url, drop } = await createTestDatabase();
+    return { engine: "postgres", url, drop };
+  },
+};
+
+export const backends: readonly Backend[] = [sqlite, postgres];
+
+/** A fresh, migrated database and an open handle on it; `dispose` closes the handle and drops it. */
+export async function openFreshStorage(
+  backend: Backend,
+): Promise<{ database: TestDatabase; storage: StorageHandle; dispose(): Promise<void> }> {
+  const database = await backend.createDatabase();
+  const storage = openDatabase(database.url);
+  try {
+    await migrate(storage);
+  } catch (error) {
+    await storage.close();
+    await database.drop();
+    throw error;
+  }
+  return {
+    database,
+    storage,
+    async dispose() {
+      await storage.close();
+      await database.drop();
+    },
+  };
+}
