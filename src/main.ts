@@ -144,8 +144,17 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     if (!signingKey.sealed) throw new Error("The token signing key setting holds no sealed key");
     const signer = await createJwtTokenSigner(sealer.open(signingKey.sealed, "settings/token-signing-key"));
 
+    const aliasHosts = Object.keys(config.aliases).map((host) => host.replace(/:\d+$/, ""));
     const hostNames = [
-      ...new Set([config.publicHost, "localhost", "127.0.0.1", "::1", hostname(), `*.${config.dnsSuffix}`]),
+      ...new Set([
+        config.publicHost,
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        hostname(),
+        `*.${config.dnsSuffix}`,
+        ...aliasHosts,
+      ]),
     ];
     const tls =
       config.tlsCertFile && config.tlsKeyFile
@@ -155,7 +164,12 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
             caFile: undefined,
           }
         : await ensureBootstrapTls(config.dataDir, sealer, hostNames, clock.now());
-    const { server, port } = await listenTls(tls, config.host, config.port);
+    const listening = await listenTls(
+      tls,
+      config.host.split(",").map((h) => h.trim()),
+      config.port,
+    );
+    const { port } = listening;
 
     const authorityHost = `https://${config.publicHost}:${port}`;
     const vaultUrl = (name: string) =>
@@ -198,8 +212,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         metrics,
       },
       (handler) => {
-        server.on("request", handler);
-        return server;
+        for (const server of [listening.primary, ...listening.others]) server.on("request", handler);
+        return listening.primary;
       },
     );
     await app.ready();
@@ -218,7 +232,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       admin: credentials,
       core,
       async stop() {
-        await app.close();
+        await Promise.all([app.close(), listening.close()]);
         await core.close();
       },
     };

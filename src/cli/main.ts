@@ -58,8 +58,17 @@ program
   .description("run the HTTPS server")
   .option("--host <address>", "address to listen on (env STRONGROOM_HOST, default 127.0.0.1)")
   .option("--port <port>", "HTTPS port (env STRONGROOM_PORT, default 8443)")
-  .action(async (options: { host?: string; port?: string }, command: Command) => {
-    const strongroom = await startStrongroom(config(command, { host: options.host, port: options.port }));
+  .option(
+    "--alias <host=vault>",
+    "serve a vault at another host or IP, e.g. 127.0.0.2=team (repeatable; env STRONGROOM_ALIASES)",
+    (pair: string, all: string[]) => [...all, pair],
+    [],
+  )
+  .action(async (options: { host?: string; port?: string; alias: string[] }, command: Command) => {
+    const aliases = options.alias.length > 0 ? options.alias.join(",") : undefined;
+    const strongroom = await startStrongroom(
+      config(command, { host: options.host, port: options.port, aliases }),
+    );
     console.log(`Strongroom is serving the default vault at ${strongroom.admin.vaultUrl}`);
     console.log(`Administrator credentials: ${strongroom.core.config.dataDir}/admin.json`);
     if (strongroom.admin.caFile) console.log(`Trust this CA in clients: ${strongroom.admin.caFile}`);

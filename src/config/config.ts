@@ -13,7 +13,7 @@ export const ConfigSchema = Type.Object(
       minLength: 1,
       description: "Where the SQLite database, TLS files and master key live",
     }),
-    host: Type.String({ minLength: 1, description: "Address to listen on" }),
+    host: Type.String({ minLength: 1, description: "Addresses to listen on, comma-separated" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, description: "HTTPS port" }),
     database: Type.Optional(
       Type.String({

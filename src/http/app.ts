@@ -41,6 +41,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     return503OnClosing: true,
+    // Key Vault refuses a number where a string belongs; ajv would quietly turn 5 into "5".
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     ...(serverFactory && { serverFactory }),
   }) as unknown as FastifyInstance;
 

@@ -6,23 +6,55 @@ export interface TlsFiles {
   key: string;
 }
 
-/**
- * Creates the HTTPS server and binds it before the app is built, so the real port (port 0 in tests)
- * is known when URLs and the token issuer are derived from it.
- */
-export async function listenTls(
-  tls: TlsFiles,
-  host: string,
-  port: number,
-): Promise<{ server: Server; port: number }> {
-  const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
+export interface Listening {
+  /** The first server; Fastify owns it through its serverFactory. */
+  primary: Server;
+  /** Servers on the other addresses, sharing the same request handler. */
+  others: Server[];
+  port: number;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
       server.off("error", reject);
-      resolve();
+      resolve((server.address() as AddressInfo).port);
     });
   });
-  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/**
+ * Binds HTTPS on every address before the app is built, so the real port (port 0 in tests) is known
+ * when URLs and the token issuer are derived from it. Every address shares the first one's port.
+ */
+export async function listenTls(tls: TlsFiles, hosts: readonly string[], port: number): Promise<Listening> {
+  const make = () => {
+    const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
+    server.keepAliveTimeout = 65_000;
+    return server;
+  };
+  const [first = "127.0.0.1", ...rest] = hosts;
+  const primary = make();
+  const bound = await listen(primary, port, first);
+  const others: Server[] = [];
+  for (const host of rest) {
+    const server = make();
+    await listen(server, bound, host);
+    others.push(server);
+  }
+  return {
+    primary,
+    others,
+    port: bound,
+    async close() {
+      await Promise.all(
+        others.map((s) => {
+          s.closeIdleConnections();
+          return new Promise<void>((resolve) => s.close(() => resolve()));
+        }),
+      );
+    },
+  };
 }

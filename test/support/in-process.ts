@@ -1,0 +1,100 @@
+import pino from "pino";
+import { loadConfig } from "../../src/config/config.js";
+import type { Clock } from "../../src/domain/clock.js";
+import { type Strongroom, startStrongroom } from "../../src/main.js";
+import { tempDataDir } from "./server-process.js";
+
+/** A clock tests move by hand. */
+export function fakeClock(start = new Date("2026-11-23T12:00:00Z")) {
+  let now = start.getTime();
+  return {
+    now: () => new Date(now),
+    advance(ms: number) {
+      now += ms;
+    },
+  } satisfies Clock & { advance(ms: number): void };
+}
+
+export interface InProcess {
+  strongroom: Strongroom;
+  /** A bearer token for the admin principal. */
+  token(): Promise<string>;
+  /** `app.inject` with the default vault's Host and, unless `auth: false`, the admin's token. */
+  kv(options: {
+    method: "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
+    url: string;
+    body?: unknown;
+    payload?: string | Buffer;
+    headers?: Record<string, string>;
+    auth?: boolean;
+  }): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json: () => any }>;
+  stop(): Promise<void>;
+}
+
+/** The whole server in this process on port 0, for app.inject() tests. */
+export async function startInProcess(
+  options: { clock?: Clock; database?: string; dataDir?: string } = {},
+): Promise<InProcess> {
+  const data = options.dataDir ? undefined : tempDataDir();
+  const config = loadConfig({
+    env: {},
+    cwd: options.dataDir ?? data?.dir ?? ".",
+    flags: {
+      dataDir: options.dataDir ?? data?.dir,
+      port: 0,
+      logLevel: "silent",
+      ...(options.database && { database: options.database }),
+    },
+  });
+  const strongroom = await startStrongroom(config, {
+    logger: pino({ level: "silent" }),
+    ...(options.clock && { clock: options.clock }),
+  });
+  const { app, admin, port } = strongroom;
+  const host = `localhost:${port}`;
+  let cached: string | undefined;
+
+  async function token(): Promise<string> {
+    const res = await app.inject({
+      method: "POST",
+      url: `/${admin.tenantId}/oauth2/v2.0/token`,
+      headers: { host, "content-type": "application/x-www-form-urlencoded" },
+      payload: new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: admin.clientId,
+        client_secret: admin.clientSecret,
+        scope: "https://localhost/.default",
+      }).toString(),
+    });
+    if (res.statusCode !== 200) throw new Error(`token request failed: ${res.body}`);
+    return res.json().access_token as string;
+  }
+
+  return {
+    strongroom,
+    token,
+    async kv({ method, url, body, payload, headers = {}, auth = true }) {
+      if (auth) cached ??= await token();
+      const res = await app.inject({
+        method,
+        url,
+        headers: {
+          host,
+          ...(auth && { authorization: `Bearer ${cached}` }),
+          ...(body !== undefined || payload !== undefined ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        ...(payload !== undefined
+          ? { payload }
+          : body !== undefined
+            ? { payload: JSON.stringify(body) }
+            : {}),
+      });
+      return { statusCode: res.statusCode, headers: res.headers, body: res.body, json: () => res.json() };
+    },
+    async stop() {
+      await strongroom.stop();
+      data?.remove();
+    },
+  };
+}
