@@ -27,6 +27,7 @@ export interface InProcess {
     payload?: string | Buffer;
     headers?: Record<string, string>;
     auth?: boolean;
+    // biome-ignore lint/suspicious/noExplicitAny: tests read JSON bodies of many shapes
   }): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string; json: () => any }>;
   stop(): Promise<void>;
 }
