@@ -1,0 +1,39 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { startServerProcess, tempDataDir } from "../support/server-process.js";
+
+const root = resolve(import.meta.dirname, "../..");
+
+/** The first ```js block of README.md: the quick start a newcomer copies. */
+function quickStart(): string {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const block = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error("README.md has no ```js quick start block");
+  return block;
+}
+
+describe("the README quick start", () => {
+  const work = tempDataDir();
+  afterAll(() => work.remove());
+
+  it("runs unchanged against a fresh server and prints the secret", async () => {
+    const dataDir = join(work.dir, "data");
+    mkdirSync(dataDir);
+    const server = await startServerProcess(dataDir);
+    try {
+      symlinkSync(join(root, "node_modules"), join(work.dir, "node_modules"));
+      writeFileSync(join(work.dir, "quickstart.mjs"), quickStart());
+      const out = execFileSync(process.execPath, ["quickstart.mjs"], {
+        cwd: work.dir,
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, "tls", "ca.pem") },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(out.trim()).toBe("hello from Strongroom");
+    } finally {
+      await server.stop();
+    }
+  });
+});
