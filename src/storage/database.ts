@@ -34,6 +34,10 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
         getTypeParser: (oid, format) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)),
       },
     });
+    // An idle connection that the server drops (restart, failover, pg_terminate_backend) is reported
+    // here; the pool has already discarded it and the next query connects afresh. Without a listener
+    // the 'error' event is unhandled and crashes the process.
+    pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: "postgres", close: () => db.destroy() };
   }

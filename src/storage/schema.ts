@@ -12,29 +12,34 @@ export interface Database {
     created_at: number;
     updated_at: number;
   };
-  secrets: {
+  objects: {
     vault_id: string;
+    collection: string;
     /** Lower-cased name: Key Vault names are case-insensitive. */
     name_key: string;
     name: string;
     latest_version: string;
     deleted_at: number | null;
     scheduled_purge_at: number | null;
+    /** JSON of the object's policy (key rotation policy, certificate policy), if any. */
+    policy: string | null;
     created_at: number;
   };
-  secret_versions: {
+  object_versions: {
     seq: Generated<number>;
     vault_id: string;
+    collection: string;
     name_key: string;
     version: string;
-    sealed_value: Buffer;
-    content_type: string | null;
+    /** The sealed secret value, or the key protector's material. */
+    payload: Buffer;
+    /** JSON of the collection's own fields (content type, key type, public key…). */
+    properties: string;
     tags: string;
     enabled: number;
     not_before: number | null;
     expires_at: number | null;
     managed: number;
-    key_id: string | null;
     created_at: number;
     updated_at: number;
   };

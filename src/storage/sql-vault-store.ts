@@ -57,8 +57,8 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
     },
     async remove(id) {
       await writeTransaction(storage, async (trx) => {
-        await trx.deleteFrom("secret_versions").where("vault_id", "=", id).execute();
-        await trx.deleteFrom("secrets").where("vault_id", "=", id).execute();
+        await trx.deleteFrom("object_versions").where("vault_id", "=", id).execute();
+        await trx.deleteFrom("objects").where("vault_id", "=", id).execute();
         await trx.deleteFrom("vaults").where("id", "=", id).execute();
       });
     },

@@ -1,4 +1,10 @@
-import { type AuditEntry, type AuditRecord, type AuditVerdict, GENESIS_HASH } from "./model.js";
+import {
+  type AuditEntry,
+  type AuditProblem,
+  type AuditRecord,
+  type AuditVerdict,
+  GENESIS_HASH,
+} from "./model.js";
 import type { AuditChain, AuditStore } from "./ports.js";
 
 export interface AuditServiceDeps {
@@ -70,25 +76,44 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
       let prevHash = GENESIS_HASH;
       let expectedSeq = 1;
       let rows = 0;
+      const bad = (firstBadSeq: number, problem: AuditProblem, message: string): AuditVerdict => ({
+        intact: false,
+        rows,
+        firstBadSeq,
+        problem,
+        message,
+      });
+      // A row whose hash does not match is judged by what links to it: if the next row (or the head)
+      // still follows its stored hash, only its contents changed; otherwise the whole row was forged,
+      // since whoever wrote it could link it to its predecessor but not compute the keyed hash.
+      const unmatched = (row: AuditRecord, followedBy: string | undefined): AuditVerdict =>
+        followedBy === row.hash
+          ? bad(row.seq, "altered", `row ${row.seq} does not match its hash: its contents were altered`)
+          : bad(
+              row.seq,
+              "inserted",
+              `row ${row.seq} does not match its hash and the chain does not go on from it: a forged row was inserted or replaced one`,
+            );
+      let suspect: AuditRecord | undefined;
       for await (const row of records()) {
-        const bad = (problem: "altered" | "deleted" | "inserted", message: string): AuditVerdict => ({
-          intact: false,
-          rows,
-          firstBadSeq: row.seq,
-          problem,
-          message,
-        });
+        if (suspect) return unmatched(suspect, row.prevHash);
         if (row.seq > expectedSeq) {
-          return bad("deleted", `rows ${expectedSeq} to ${row.seq - 1} are missing before row ${row.seq}`);
+          return bad(
+            expectedSeq,
+            "deleted",
+            `rows ${expectedSeq} to ${row.seq - 1} are missing before row ${row.seq}`,
+          );
         }
         if (row.prevHash !== prevHash) {
           return bad(
+            row.seq,
             "inserted",
             `row ${row.seq} does not follow row ${expectedSeq - 1}: a row was inserted or replaced`,
           );
         }
         if (chain.link(prevHash, row.seq, row) !== row.hash) {
-          return bad("altered", `row ${row.seq} does not match its hash: its contents were altered`);
+          suspect = row;
+          continue;
         }
         prevHash = row.hash;
         expectedSeq = row.seq + 1;
@@ -96,6 +121,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
         if (onProgress && rows % 10_000 === 0) onProgress(rows);
       }
       const head = await store.head();
+      if (suspect) return unmatched(suspect, head.seq === suspect.seq ? head.hash : undefined);
       if (head.seq !== expectedSeq - 1 || head.hash !== prevHash) {
         return {
           intact: false,

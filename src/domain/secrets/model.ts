@@ -1,24 +1,14 @@
+import type { DeletedObject, VersionedObject } from "../objects/model.js";
 import type { Tags } from "../tags.js";
 
-export interface SecretAttributes {
-  enabled: boolean;
-  notBefore?: Date | undefined;
-  expiresAt?: Date | undefined;
-}
-
-/** One immutable version of a secret; only its attributes, content type and tags may change. */
-export interface SecretVersion extends SecretAttributes {
-  vaultId: string;
-  name: string;
-  version: string;
+/**
+ * One immutable version of a secret; only its attributes, content type and tags may change. A
+ * `managed` secret backs a certificate and is changed through the certificate.
+ */
+export interface SecretVersion extends VersionedObject {
   contentType?: string | undefined;
-  tags: Tags;
-  /** Set for the secret that backs a certificate; such secrets are changed through the certificate. */
-  managed: boolean;
   /** The key backing the same certificate version, for managed secrets. */
   keyId?: string | undefined;
-  createdAt: Date;
-  updatedAt: Date;
 }
 
 /** A version as stored: the value only sealed. */
@@ -26,11 +16,7 @@ export interface StoredSecretVersion extends SecretVersion {
   sealedValue: Buffer;
 }
 
-export interface DeletedSecret {
-  latest: SecretVersion;
-  deletedAt: Date;
-  scheduledPurgeAt: Date;
-}
+export type DeletedSecret = DeletedObject<SecretVersion>;
 
 export interface SecretInput {
   value: string;

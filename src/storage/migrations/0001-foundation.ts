@@ -24,47 +24,55 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .execute();
 
+  // One pair of tables for every versioned collection (secrets, keys, certificates): soft delete,
+  // recovery, paging and purge behave the same for all, so they are written once.
   await db.schema
-    .createTable("secrets")
+    .createTable("objects")
     .addColumn("vault_id", "text", (c) => c.notNull().references("vaults.id").onDelete("cascade"))
+    .addColumn("collection", "text", (c) => c.notNull())
     .addColumn("name_key", "text", (c) => c.notNull())
     .addColumn("name", "text", (c) => c.notNull())
     .addColumn("latest_version", "text", (c) => c.notNull())
     .addColumn("deleted_at", "bigint")
     .addColumn("scheduled_purge_at", "bigint")
+    .addColumn("policy", "text")
     .addColumn("created_at", "bigint", (c) => c.notNull())
-    .addPrimaryKeyConstraint("secrets_pk", ["vault_id", "name_key"])
+    .addPrimaryKeyConstraint("objects_pk", ["vault_id", "collection", "name_key"])
     .execute();
-  await db.schema.createIndex("secrets_deleted").on("secrets").columns(["vault_id", "deleted_at"]).execute();
+  await db.schema
+    .createIndex("objects_deleted")
+    .on("objects")
+    .columns(["vault_id", "collection", "deleted_at"])
+    .execute();
 
   await db.schema
-    .createTable("secret_versions")
+    .createTable("object_versions")
     .addColumn("seq", serial, (c) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
     .addColumn("vault_id", "text", (c) => c.notNull())
+    .addColumn("collection", "text", (c) => c.notNull())
     .addColumn("name_key", "text", (c) => c.notNull())
     .addColumn("version", "text", (c) => c.notNull())
-    .addColumn("sealed_value", bytes, (c) => c.notNull())
-    .addColumn("content_type", "text")
+    .addColumn("payload", bytes, (c) => c.notNull())
+    .addColumn("properties", "text", (c) => c.notNull())
     .addColumn("tags", "text", (c) => c.notNull())
     .addColumn("enabled", "integer", (c) => c.notNull())
     .addColumn("not_before", "bigint")
     .addColumn("expires_at", "bigint")
     .addColumn("managed", "integer", (c) => c.notNull())
-    .addColumn("key_id", "text")
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .addForeignKeyConstraint(
-      "secret_versions_secret",
-      ["vault_id", "name_key"],
-      "secrets",
-      ["vault_id", "name_key"],
+      "object_versions_object",
+      ["vault_id", "collection", "name_key"],
+      "objects",
+      ["vault_id", "collection", "name_key"],
       (fk) => fk.onDelete("cascade"),
     )
     .execute();
   await db.schema
-    .createIndex("secret_versions_version")
-    .on("secret_versions")
-    .columns(["vault_id", "name_key", "version"])
+    .createIndex("object_versions_version")
+    .on("object_versions")
+    .columns(["vault_id", "collection", "name_key", "version"])
     .unique()
     .execute();
 

@@ -1,0 +1,129 @@
+import type { Tags } from "../tags.js";
+
+export type KeyKind = "RSA" | "EC" | "oct";
+/** Where the private part lives: sealed in the database, or inside the HSM and never outside it. */
+export type Protection = "software" | "hsm";
+export type CurveName = "P-256" | "P-384" | "P-521" | "P-256K";
+export type KeyOperation =
+  | "encrypt"
+  | "decrypt"
+  | "sign"
+  | "verify"
+  | "wrapKey"
+  | "unwrapKey"
+  | "import"
+  | "export";
+
+export const KEY_OPERATIONS: readonly KeyOperation[] = [
+  "encrypt",
+  "decrypt",
+  "sign",
+  "verify",
+  "wrapKey",
+  "unwrapKey",
+  "import",
+  "export",
+];
+export const CURVES: readonly CurveName[] = ["P-256", "P-384", "P-521", "P-256K"];
+export const RSA_SIZES = [2048, 3072, 4096] as const;
+export const AES_SIZES = [128, 192, 256] as const;
+
+/** The public half as JWK members (base64url), absent for symmetric keys. */
+export interface PublicKeyParts {
+  n?: string;
+  e?: string;
+  crv?: CurveName;
+  x?: string;
+  y?: string;
+}
+
+export interface KeyVersion {
+  vaultId: string;
+  name: string;
+  version: string;
+  kind: KeyKind;
+  protection: Protection;
+  keySize?: number | undefined;
+  curve?: CurveName | undefined;
+  keyOps: KeyOperation[];
+  publicKey: PublicKeyParts;
+  enabled: boolean;
+  notBefore?: Date | undefined;
+  expiresAt?: Date | undefined;
+  exportable: boolean;
+  tags: Tags;
+  /** Set for the key that backs a certificate. */
+  managed: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A version as stored: `material` is the protector's opaque handle (sealed key or HSM object id). */
+export interface StoredKeyVersion extends KeyVersion {
+  material: Buffer;
+}
+
+export interface DeletedKey {
+  latest: KeyVersion;
+  deletedAt: Date;
+  scheduledPurgeAt: Date;
+}
+
+export type RotationAction = "Rotate" | "Notify";
+
+export interface LifetimeAction {
+  /** ISO 8601 durations, e.g. P90D; exactly one is set. */
+  timeAfterCreate?: string | undefined;
+  timeBeforeExpiry?: string | undefined;
+  action: RotationAction;
+}
+
+export interface RotationPolicy {
+  lifetimeActions: LifetimeAction[];
+  /** ISO 8601 duration after which new versions expire, e.g. P1Y. */
+  expiryTime?: string | undefined;
+  createdAt?: Date | undefined;
+  updatedAt?: Date | undefined;
+}
+
+export interface KeyCreateSpec {
+  kind: KeyKind;
+  protection: Protection;
+  keySize?: number | undefined;
+  publicExponent?: number | undefined;
+  curve?: CurveName | undefined;
+}
+
+/** A JWK as clients import it, private members included (RFC 7517, RFC 7518 §6). */
+export interface ImportJwk {
+  kty: string;
+  n?: string;
+  e?: string;
+  d?: string;
+  p?: string;
+  q?: string;
+  dp?: string;
+  dq?: string;
+  qi?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  k?: string;
+  key_hsm?: string;
+  key_ops?: string[];
+}
+
+export interface KeyAttributesInput {
+  enabled?: boolean | undefined;
+  notBefore?: Date | undefined;
+  expiresAt?: Date | undefined;
+  exportable?: boolean | undefined;
+}
+
+export interface KeyUpdate {
+  keyOps?: KeyOperation[] | undefined;
+  tags?: Tags | undefined;
+  enabled?: boolean | undefined;
+  notBefore?: Date | null | undefined;
+  expiresAt?: Date | null | undefined;
+}

@@ -1,0 +1,89 @@
+import type { Page, PageRequest } from "../paging.js";
+import type { EncryptionAlgorithm, SignatureAlgorithm } from "./algorithms.js";
+import type {
+  DeletedKey,
+  ImportJwk,
+  KeyCreateSpec,
+  KeyVersion,
+  Protection,
+  PublicKeyParts,
+  RotationPolicy,
+  StoredKeyVersion,
+} from "./model.js";
+
+export interface ProtectedKey {
+  publicKey: PublicKeyParts;
+  keySize?: number | undefined;
+  /** Opaque to the domain: a sealed private key, or the id of an object inside the HSM. */
+  material: Buffer;
+}
+
+export interface CipherInput {
+  data: Buffer;
+  iv?: Buffer | undefined;
+  aad?: Buffer | undefined;
+  tag?: Buffer | undefined;
+}
+
+export interface CipherOutput {
+  data: Buffer;
+  iv?: Buffer | undefined;
+  tag?: Buffer | undefined;
+  aad?: Buffer | undefined;
+}
+
+/**
+ * Holds private key material and performs every operation that needs it. `context` names the key
+ * version; a software protector binds its sealing to it.
+ */
+export interface KeyProtector {
+  readonly protection: Protection;
+  generate(spec: KeyCreateSpec, context: string): Promise<ProtectedKey>;
+  /** Takes a JWK with its private members; the plaintext never outlives the call. */
+  importJwk(jwk: ImportJwk, context: string): Promise<ProtectedKey>;
+  sign(material: Buffer, context: string, alg: SignatureAlgorithm, digest: Buffer): Promise<Buffer>;
+  encrypt(
+    material: Buffer,
+    context: string,
+    alg: EncryptionAlgorithm,
+    input: CipherInput,
+  ): Promise<CipherOutput>;
+  decrypt(material: Buffer, context: string, alg: EncryptionAlgorithm, input: CipherInput): Promise<Buffer>;
+  /** The private key as PKCS#8 DER for a sealed backup blob; refused where the key may not leave. */
+  exportForBackup(material: Buffer, context: string): Promise<Buffer>;
+  /** Takes back what exportForBackup gave, under a new context. */
+  importFromBackup(pkcs8: Buffer, context: string): Promise<Buffer>;
+  /** Destroys the material for good (purge). */
+  destroy(material: Buffer): Promise<void>;
+}
+
+export interface KeyStore {
+  /** As SecretStore.addVersion: Conflict (ObjectIsDeletedButRecoverable) while a deleted key of that name exists. */
+  addVersion(version: StoredKeyVersion): Promise<void>;
+  findLatest(vaultId: string, name: string): Promise<StoredKeyVersion | undefined>;
+  findVersion(vaultId: string, name: string, version: string): Promise<StoredKeyVersion | undefined>;
+  updateVersion(version: KeyVersion): Promise<void>;
+  listLatest(vaultId: string, page: PageRequest): Promise<Page<KeyVersion>>;
+  listVersions(vaultId: string, name: string, page: PageRequest): Promise<Page<KeyVersion>>;
+  softDelete(
+    vaultId: string,
+    name: string,
+    deletedAt: Date,
+    scheduledPurgeAt: Date,
+  ): Promise<DeletedKey | undefined>;
+  findDeleted(vaultId: string, name: string): Promise<DeletedKey | undefined>;
+  listDeleted(vaultId: string, page: PageRequest): Promise<Page<DeletedKey>>;
+  recover(vaultId: string, name: string): Promise<KeyVersion | undefined>;
+  /** Removes a deleted key and returns the material of every version, for the protector to destroy. */
+  purge(vaultId: string, name: string): Promise<Buffer[] | undefined>;
+  allVersions(vaultId: string, name: string): Promise<StoredKeyVersion[]>;
+  restore(versions: StoredKeyVersion[]): Promise<void>;
+  getRotationPolicy(vaultId: string, name: string): Promise<RotationPolicy | undefined>;
+  putRotationPolicy(vaultId: string, name: string, policy: RotationPolicy): Promise<void>;
+}
+
+/** Where the public-key operations run: no secret involved, so no protector either. */
+export interface PublicKeyCrypto {
+  verify(publicKey: PublicKeyParts, alg: SignatureAlgorithm, digest: Buffer, signature: Buffer): boolean;
+  encrypt(publicKey: PublicKeyParts, alg: EncryptionAlgorithm, plaintext: Buffer): Buffer;
+}

@@ -1,0 +1,345 @@
+import type { Kysely, Selectable } from "kysely";
+import { DomainError } from "../domain/errors.js";
+import type { Collection, DeletedObject, VersionedObject } from "../domain/objects/model.js";
+import type { VersionedStore } from "../domain/objects/ports.js";
+import type { Page } from "../domain/paging.js";
+import type { StorageHandle } from "./database.js";
+import type { Database } from "./schema.js";
+import { fromBool, fromDate, toBool, toDate, writeTransaction } from "./transactions.js";
+
+/** How one collection's versions map to the shared tables. */
+export interface ObjectCodec<V extends VersionedObject, S extends V> {
+  /** "Secret", "Key": used in error messages. */
+  noun: string;
+  /** The collection's own fields, stored as JSON. */
+  properties(version: V): Record<string, unknown>;
+  payload(stored: S): Buffer;
+  fromRow(common: VersionedObject, properties: Record<string, unknown>, payload: Buffer): S;
+}
+
+type JoinedRow = Selectable<Database["object_versions"]> & {
+  name: string;
+  deleted_at: number | null;
+  scheduled_purge_at: number | null;
+};
+
+const nameKey = (name: string) => name.toLowerCase();
+
+function page<T>(rows: T[], limit: number, cursor: (last: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, next: cursor(items[items.length - 1] as T) };
+}
+
+export const deletedButRecoverable = (noun: string, name: string) =>
+  new DomainError(
+    "Conflict",
+    `${noun} ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the ${noun.toLowerCase()} can only be recovered or purged.`,
+    { reason: "ObjectIsDeletedButRecoverable" },
+  );
+
+/** The one SQL implementation of versioned objects with soft delete, over both engines. */
+export function createSqlObjectStore<V extends VersionedObject, S extends V>(
+  storage: StorageHandle,
+  collection: Collection,
+  codec: ObjectCodec<V, S>,
+): VersionedStore<V, S> {
+  const { db } = storage;
+
+  const toStored = (r: JoinedRow): S =>
+    codec.fromRow(
+      {
+        vaultId: r.vault_id,
+        name: r.name,
+        version: r.version,
+        tags: JSON.parse(r.tags) as Record<string, string>,
+        enabled: toBool(r.enabled),
+        notBefore: toDate(r.not_before),
+        expiresAt: toDate(r.expires_at),
+        managed: toBool(r.managed),
+        createdAt: new Date(r.created_at),
+        updatedAt: new Date(r.updated_at),
+      },
+      JSON.parse(r.properties) as Record<string, unknown>,
+      Buffer.from(r.payload),
+    );
+
+  // A version without its payload: the payload never leaves the store unless asked for.
+  const toVersion = (r: JoinedRow): V => toStored({ ...r, payload: Buffer.alloc(0) });
+
+  const toDeleted = (r: JoinedRow): DeletedObject<V> => ({
+    latest: toVersion(r),
+    deletedAt: new Date(r.deleted_at ?? 0),
+    scheduledPurgeAt: new Date(r.scheduled_purge_at ?? 0),
+  });
+
+  const versionRow = (v: S): Omit<Database["object_versions"], "seq"> => ({
+    vault_id: v.vaultId,
+    collection,
+    name_key: nameKey(v.name),
+    version: v.version,
+    payload: codec.payload(v),
+    properties: JSON.stringify(codec.properties(v)),
+    tags: JSON.stringify(v.tags),
+    enabled: fromBool(v.enabled),
+    not_before: fromDate(v.notBefore),
+    expires_at: fromDate(v.expiresAt),
+    managed: fromBool(v.managed),
+    created_at: v.createdAt.getTime(),
+    updated_at: v.updatedAt.getTime(),
+  });
+
+  const joined = (q: Kysely<Database>, vaultId: string) =>
+    q
+      .selectFrom("objects as o")
+      .innerJoin("object_versions as v", (j) =>
+        j
+          .onRef("v.vault_id", "=", "o.vault_id")
+          .onRef("v.collection", "=", "o.collection")
+          .onRef("v.name_key", "=", "o.name_key"),
+      )
+      .selectAll("v")
+      .select(["o.name", "o.deleted_at", "o.scheduled_purge_at"])
+      .where("o.vault_id", "=", vaultId)
+      .where("o.collection", "=", collection);
+
+  const latestOf = (q: Kysely<Database>, vaultId: string) =>
+    joined(q, vaultId).whereRef("v.version", "=", "o.latest_version");
+
+  const objectRow = (q: Kysely<Database>, vaultId: string, name: string) =>
+    q
+      .updateTable("objects")
+      .where("vault_id", "=", vaultId)
+      .where("collection", "=", collection)
+      .where("name_key", "=", nameKey(name));
+
+  const store: VersionedStore<V, S> = {
+    async addVersion(version) {
+      await writeTransaction(storage, async (trx) => {
+        const result = await trx
+          .insertInto("objects")
+          .values({
+            vault_id: version.vaultId,
+            collection,
+            name_key: nameKey(version.name),
+            name: version.name,
+            latest_version: version.version,
+            deleted_at: null,
+            scheduled_purge_at: null,
+            policy: null,
+            created_at: version.createdAt.getTime(),
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(["vault_id", "collection", "name_key"])
+              .doUpdateSet({ latest_version: version.version })
+              .where("objects.deleted_at", "is", null),
+          )
+          .executeTakeFirst();
+        if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
+          throw deletedButRecoverable(codec.noun, version.name);
+        await trx.insertInto("object_versions").values(versionRow(version)).execute();
+      });
+    },
+
+    async findLatest(vaultId, name) {
+      const row = await latestOf(db, vaultId)
+        .where("o.name_key", "=", nameKey(name))
+        .where("o.deleted_at", "is", null)
+        .executeTakeFirst();
+      return row && toStored(row);
+    },
+
+    async findVersion(vaultId, name, version) {
+      const row = await joined(db, vaultId)
+        .where("o.name_key", "=", nameKey(name))
+        .where("o.deleted_at", "is", null)
+        .where("v.version", "=", version)
+        .executeTakeFirst();
+      return row && toStored(row);
+    },
+
+    async updateVersion(v) {
+      await db
+        .updateTable("object_versions")
+        .set({
+          properties: JSON.stringify(codec.properties(v)),
+          tags: JSON.stringify(v.tags),
+          enabled: fromBool(v.enabled),
+          not_before: fromDate(v.notBefore),
+          expires_at: fromDate(v.expiresAt),
+          updated_at: v.updatedAt.getTime(),
+        })
+        .where("vault_id", "=", v.vaultId)
+        .where("collection", "=", collection)
+        .where("name_key", "=", nameKey(v.name))
+        .where("version", "=", v.version)
+        .execute();
+    },
+
+    async listLatest(vaultId, { after, limit }) {
+      let q = latestOf(db, vaultId).where("o.deleted_at", "is", null);
+      if (after !== undefined) q = q.where("o.name_key", ">", after);
+      const rows = await q
+        .orderBy("o.name_key")
+        .limit(limit + 1)
+        .execute();
+      const p = page(rows, limit, (last) => last.name_key);
+      return { ...p, items: p.items.map(toVersion) };
+    },
+
+    async listVersions(vaultId, name, { after, limit }) {
+      let q = joined(db, vaultId).where("o.name_key", "=", nameKey(name)).where("o.deleted_at", "is", null);
+      if (after !== undefined) q = q.where("v.seq", ">", Number(after));
+      const rows = await q
+        .orderBy("v.seq")
+        .limit(limit + 1)
+        .execute();
+      const p = page(rows, limit, (last) => String(last.seq));
+      return { ...p, items: p.items.map(toVersion) };
+    },
+
+    async softDelete(vaultId, name, deletedAt, scheduledPurgeAt) {
+      const result = await objectRow(db, vaultId, name)
+        .set({ deleted_at: deletedAt.getTime(), scheduled_purge_at: scheduledPurgeAt.getTime() })
+        .where("deleted_at", "is", null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return undefined;
+      return store.findDeleted(vaultId, name);
+    },
+
+    async findDeleted(vaultId, name) {
+      const row = await latestOf(db, vaultId)
+        .where("o.name_key", "=", nameKey(name))
+        .where("o.deleted_at", "is not", null)
+        .executeTakeFirst();
+      return row && toDeleted(row);
+    },
+
+    async listDeleted(vaultId, { after, limit }) {
+      let q = latestOf(db, vaultId).where("o.deleted_at", "is not", null);
+      if (after !== undefined) q = q.where("o.name_key", ">", after);
+      const rows = await q
+        .orderBy("o.name_key")
+        .limit(limit + 1)
+        .execute();
+      const p = page(rows, limit, (last) => last.name_key);
+      return { ...p, items: p.items.map(toDeleted) };
+    },
+
+    async recover(vaultId, name) {
+      const result = await objectRow(db, vaultId, name)
+        .set({ deleted_at: null, scheduled_purge_at: null })
+        .where("deleted_at", "is not", null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return undefined;
+      const row = await latestOf(db, vaultId).where("o.name_key", "=", nameKey(name)).executeTakeFirst();
+      return row && toVersion(row);
+    },
+
+    async purgeVersions(vaultId, name) {
+      return writeTransaction(storage, async (trx) => {
+        const deleted = await trx
+          .deleteFrom("objects")
+          .where("vault_id", "=", vaultId)
+          .where("collection", "=", collection)
+          .where("name_key", "=", nameKey(name))
+          .where("deleted_at", "is not", null)
+          .executeTakeFirst();
+        if (Number(deleted.numDeletedRows) === 0) return undefined;
+        const versions = trx
+          .selectFrom("object_versions")
+          .where("vault_id", "=", vaultId)
+          .where("collection", "=", collection)
+          .where("name_key", "=", nameKey(name));
+        const payloads = (await versions.select("payload").execute()).map((r) => Buffer.from(r.payload));
+        await trx
+          .deleteFrom("object_versions")
+          .where("vault_id", "=", vaultId)
+          .where("collection", "=", collection)
+          .where("name_key", "=", nameKey(name))
+          .execute();
+        return payloads;
+      });
+    },
+
+    async allVersions(vaultId, name) {
+      const rows = await joined(db, vaultId)
+        .where("o.name_key", "=", nameKey(name))
+        .where("o.deleted_at", "is", null)
+        .orderBy("v.seq")
+        .execute();
+      return rows.map(toStored);
+    },
+
+    async restore(versions) {
+      const first = versions[0];
+      const last = versions[versions.length - 1];
+      if (!first || !last) return;
+      await writeTransaction(storage, async (trx) => {
+        const existing = await trx
+          .selectFrom("objects")
+          .select("deleted_at")
+          .where("vault_id", "=", first.vaultId)
+          .where("collection", "=", collection)
+          .where("name_key", "=", nameKey(first.name))
+          .executeTakeFirst();
+        if (existing) {
+          if (existing.deleted_at !== null) throw deletedButRecoverable(codec.noun, first.name);
+          throw new DomainError(
+            "Conflict",
+            `A ${codec.noun.toLowerCase()} named ${first.name} already exists in this vault; restore into another vault or delete and purge it first`,
+            { reason: `${codec.noun}AlreadyExists` },
+          );
+        }
+        await trx
+          .insertInto("objects")
+          .values({
+            vault_id: first.vaultId,
+            collection,
+            name_key: nameKey(first.name),
+            name: first.name,
+            latest_version: last.version,
+            deleted_at: null,
+            scheduled_purge_at: null,
+            policy: null,
+            created_at: first.createdAt.getTime(),
+          })
+          .execute();
+        await trx.insertInto("object_versions").values(versions.map(versionRow)).execute();
+      });
+    },
+  };
+  return store;
+}
+
+/** Reads and writes the policy attached to a live object (a key's rotation policy, a certificate's policy). */
+export function createSqlObjectPolicies(storage: StorageHandle, collection: Collection) {
+  const { db } = storage;
+  const row = (vaultId: string, name: string) =>
+    db
+      .selectFrom("objects")
+      .select("policy")
+      .where("vault_id", "=", vaultId)
+      .where("collection", "=", collection)
+      .where("name_key", "=", nameKey(name))
+      .where("deleted_at", "is", null);
+  return {
+    async get<P>(vaultId: string, name: string): Promise<P | undefined> {
+      const found = await row(vaultId, name).executeTakeFirst();
+      return found?.policy ? (JSON.parse(found.policy) as P) : undefined;
+    },
+    /** False when there is no live object of that name. */
+    async put(vaultId: string, name: string, policy: unknown): Promise<boolean> {
+      const result = await db
+        .updateTable("objects")
+        .set({ policy: JSON.stringify(policy) })
+        .where("vault_id", "=", vaultId)
+        .where("collection", "=", collection)
+        .where("name_key", "=", nameKey(name))
+        .where("deleted_at", "is", null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+  };
+}
