@@ -10,13 +10,16 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
+import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
+import { createSoftwareKeyProtector } from "./crypto/software-key-protector.js";
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
 import { createIdentityService, type IdentityService } from "./domain/access/identity-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { newId } from "./domain/ids.js";
+import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -24,6 +27,7 @@ import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
+import { createSqlKeyStore } from "./storage/sql-key-store.js";
 import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
 import { createSqlSecretStore } from "./storage/sql-secret-store.js";
 import { createSqlSettingsStore } from "./storage/sql-settings-store.js";
@@ -46,6 +50,7 @@ export interface Core {
   clock: Clock;
   vaults: VaultService;
   secrets: SecretService;
+  keys: KeyService;
   audit: AuditService;
   tenantId: string;
   close(): Promise<void>;
@@ -77,6 +82,13 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     clock,
     vaults,
     secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
+    keys: createKeyService({
+      store: createSqlKeyStore(storage),
+      software: createSoftwareKeyProtector(sealer),
+      publicCrypto: createPublicKeyCrypto(),
+      sealer,
+      clock,
+    }),
     audit,
     tenantId,
     async close() {
@@ -201,6 +213,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         identity,
         vaults,
         secrets: core.secrets,
+        keys: core.keys,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

@@ -6,7 +6,8 @@ export type DomainErrorCode =
   | "NotFound"
   | "Conflict"
   | "Throttled"
-  | "Unavailable";
+  | "Unavailable"
+  | "NotSupported";
 
 export interface DomainErrorOptions {
   /** A more specific reason that a surface may show, e.g. "SecretNotFound" or "ObjectIsDeletedButRecoverable". */

@@ -4,10 +4,12 @@ import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
 import type { IdentityService } from "../domain/access/identity-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
+import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
 import { renderKeyVaultError } from "./keyvault/errors.js";
+import { registerKeyRoutes } from "./keyvault/keys-routes.js";
 import { registerKeyVaultHooks } from "./keyvault/keyvault-plugin.js";
 import { registerSecretRoutes } from "./keyvault/secrets-routes.js";
 import type { VaultHostRules } from "./keyvault/vault-host.js";
@@ -20,6 +22,7 @@ export interface AppDeps {
   identity: IdentityService;
   vaults: VaultService;
   secrets: SecretService;
+  keys: KeyService;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -39,7 +42,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
     bodyLimit: BODY_LIMIT_BYTES,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    // The SDK asks for the latest version as "/keys/k/" and operations on it as "/keys/k//sign".
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 256 },
     return503OnClosing: true,
     // Key Vault refuses a number where a string belongs; ajv would quietly turn 5 into "5".
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
@@ -126,6 +130,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
       resource: `https://${deps.hostRules.dnsSuffix}`,
     });
     registerSecretRoutes(keyvault, deps.secrets);
+    registerKeyRoutes(keyvault, deps.keys);
   });
 
   app.setErrorHandler(renderKeyVaultError);

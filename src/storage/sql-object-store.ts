@@ -14,7 +14,8 @@ export interface ObjectCodec<V extends VersionedObject, S extends V> {
   /** The collection's own fields, stored as JSON. */
   properties(version: V): Record<string, unknown>;
   payload(stored: S): Buffer;
-  fromRow(common: VersionedObject, properties: Record<string, unknown>, payload: Buffer): S;
+  fromRow(common: VersionedObject, properties: Record<string, unknown>): V;
+  withPayload(version: V, payload: Buffer): S;
 }
 
 type JoinedRow = Selectable<Database["object_versions"]> & {
@@ -46,7 +47,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
 ): VersionedStore<V, S> {
   const { db } = storage;
 
-  const toStored = (r: JoinedRow): S =>
+  const toVersion = (r: JoinedRow): V =>
     codec.fromRow(
       {
         vaultId: r.vault_id,
@@ -61,11 +62,10 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
         updatedAt: new Date(r.updated_at),
       },
       JSON.parse(r.properties) as Record<string, unknown>,
-      Buffer.from(r.payload),
     );
 
-  // A version without its payload: the payload never leaves the store unless asked for.
-  const toVersion = (r: JoinedRow): V => toStored({ ...r, payload: Buffer.alloc(0) });
+  // Only lookups of one version carry the payload; listings never do.
+  const toStored = (r: JoinedRow): S => codec.withPayload(toVersion(r), Buffer.from(r.payload));
 
   const toDeleted = (r: JoinedRow): DeletedObject<V> => ({
     latest: toVersion(r),

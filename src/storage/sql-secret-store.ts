@@ -8,12 +8,12 @@ export function createSqlSecretStore(storage: StorageHandle): SecretStore {
     noun: "Secret",
     properties: (v) => ({ contentType: v.contentType, keyId: v.keyId }),
     payload: (s) => s.sealedValue,
-    fromRow: (common, p, payload) => ({
+    fromRow: (common, p) => ({
       ...common,
       contentType: p.contentType as string | undefined,
       keyId: p.keyId as string | undefined,
-      sealedValue: payload,
     }),
+    withPayload: (version, sealedValue) => ({ ...version, sealedValue }),
   });
   return {
     ...store,

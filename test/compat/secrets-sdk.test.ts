@@ -108,7 +108,9 @@ describe.each(backends)(
       const first = await client.setSecret("rotating", "v1");
       const second = await client.setSecret("rotating", "v2");
       expect((await client.getSecret("rotating")).value).toBe("v2");
-      expect((await client.getSecret("rotating", { version: first.properties.version ?? "" })).value).toBe("v1");
+      expect((await client.getSecret("rotating", { version: first.properties.version ?? "" })).value).toBe(
+        "v1",
+      );
       const versions = await collect(client.listPropertiesOfSecretVersions("rotating"));
       expect(versions.map((v) => v.version)).toEqual([first.properties.version, second.properties.version]);
     });
@@ -192,7 +194,9 @@ describe.each(backends)(
       const restored = await client.restoreSecretBackup(backup as Uint8Array);
       expect(restored.name).toBe("backed-up");
       expect((await client.getSecret("backed-up")).value).toBe("two");
-      expect((await client.getSecret("backed-up", { version: v1.properties.version ?? "" })).value).toBe("one");
+      expect((await client.getSecret("backed-up", { version: v1.properties.version ?? "" })).value).toBe(
+        "one",
+      );
       await expect(client.restoreSecretBackup(backup as Uint8Array)).rejects.toMatchObject({
         statusCode: 409,
       });

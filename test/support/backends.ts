@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "kysely";
 import { type Engine, migrate, openDatabase, type StorageHandle } from "../../src/storage/database.js";
 import { createTestDatabase, postgresAvailable } from "./postgres.js";
 
@@ -64,4 +65,37 @@ export async function openFreshStorage(
       await database.drop();
     },
   };
+}
+
+/**
+ * Every row of every table, one line per row, with bytes as hex: for checks that must hold whatever
+ * the schema looks like (nothing left behind by a purge, no plaintext at rest).
+ */
+export async function dumpAllRows({ db, engine }: StorageHandle): Promise<string> {
+  const lines: string[] = [];
+  if (engine === "postgres") {
+    const tables = await sql<{ name: string }>`
+      select table_name as name from information_schema.tables
+      where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`.execute(db);
+    for (const { name } of tables.rows) {
+      // A row cast to text prints bytea as \x… hex.
+      const rows = await sql<{ row: string }>`select t::text as row from ${sql.table(name)} t`.execute(db);
+      lines.push(...rows.rows.map((r) => `${name} ${r.row}`));
+    }
+    return lines.join("\n");
+  }
+  const tables = await sql<{ name: string }>`
+    select name from sqlite_master where type = 'table' order by name`.execute(db);
+  for (const { name } of tables.rows) {
+    const rows = await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(db);
+    for (const row of rows.rows) {
+      // Buffer's toJSON runs before any replacer would, so convert bytes first.
+      const values = Object.entries(row).map(([column, value]) => [
+        column,
+        value instanceof Uint8Array ? Buffer.from(value).toString("hex") : value,
+      ]);
+      lines.push(`${name} ${JSON.stringify(Object.fromEntries(values))}`);
+    }
+  }
+  return lines.join("\n");
 }

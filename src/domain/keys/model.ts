@@ -121,7 +121,8 @@ export interface KeyAttributesInput {
 }
 
 export interface KeyUpdate {
-  keyOps?: KeyOperation[] | undefined;
+  /** Validated against the key's type by the service. */
+  keyOps?: string[] | undefined;
   tags?: Tags | undefined;
   enabled?: boolean | undefined;
   notBefore?: Date | null | undefined;

@@ -1,7 +1,6 @@
-import type { Page, PageRequest } from "../paging.js";
+import type { VersionedStore } from "../objects/ports.js";
 import type { EncryptionAlgorithm, SignatureAlgorithm } from "./algorithms.js";
 import type {
-  DeletedKey,
   ImportJwk,
   KeyCreateSpec,
   KeyVersion,
@@ -57,28 +56,9 @@ export interface KeyProtector {
   destroy(material: Buffer): Promise<void>;
 }
 
-export interface KeyStore {
-  /** As SecretStore.addVersion: Conflict (ObjectIsDeletedButRecoverable) while a deleted key of that name exists. */
-  addVersion(version: StoredKeyVersion): Promise<void>;
-  findLatest(vaultId: string, name: string): Promise<StoredKeyVersion | undefined>;
-  findVersion(vaultId: string, name: string, version: string): Promise<StoredKeyVersion | undefined>;
-  updateVersion(version: KeyVersion): Promise<void>;
-  listLatest(vaultId: string, page: PageRequest): Promise<Page<KeyVersion>>;
-  listVersions(vaultId: string, name: string, page: PageRequest): Promise<Page<KeyVersion>>;
-  softDelete(
-    vaultId: string,
-    name: string,
-    deletedAt: Date,
-    scheduledPurgeAt: Date,
-  ): Promise<DeletedKey | undefined>;
-  findDeleted(vaultId: string, name: string): Promise<DeletedKey | undefined>;
-  listDeleted(vaultId: string, page: PageRequest): Promise<Page<DeletedKey>>;
-  recover(vaultId: string, name: string): Promise<KeyVersion | undefined>;
-  /** Removes a deleted key and returns the material of every version, for the protector to destroy. */
-  purge(vaultId: string, name: string): Promise<Buffer[] | undefined>;
-  allVersions(vaultId: string, name: string): Promise<StoredKeyVersion[]>;
-  restore(versions: StoredKeyVersion[]): Promise<void>;
+export interface KeyStore extends VersionedStore<KeyVersion, StoredKeyVersion> {
   getRotationPolicy(vaultId: string, name: string): Promise<RotationPolicy | undefined>;
+  /** Stores the policy of a live key. */
   putRotationPolicy(vaultId: string, name: string, policy: RotationPolicy): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ export const STATUS: Record<DomainErrorCode, number> = {
   Conflict: 409,
   Throttled: 429,
   Unavailable: 503,
+  NotSupported: 501,
 };
 
 export interface KeyVaultErrorBody {

@@ -1,18 +1,19 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import { badParameter } from "../../domain/errors.js";
 import type { SecretService } from "../../domain/secrets/secret-service.js";
 import { vaultOf } from "../request-context.js";
 import { listQuery, listResponse } from "./paging.js";
-import { deletedSecretBundle, deletedSecretItem, fromUnixSeconds, secretBundle, secretItem } from "./wire.js";
-
-const Tags = Type.Record(Type.String(), Type.String());
-const Seconds = Type.Union([Type.Integer(), Type.Null()]);
-const Attributes = Type.Object({
-  enabled: Type.Optional(Type.Boolean()),
-  nbf: Type.Optional(Seconds),
-  exp: Type.Optional(Seconds),
-});
+import {
+  Attributes,
+  base64url,
+  changedDate,
+  NameParams,
+  optionalDate,
+  RestoreBody,
+  Tags,
+  type VersionParams,
+} from "./schemas.js";
+import { deletedSecretBundle, deletedSecretItem, secretBundle, secretItem } from "./wire.js";
 
 // Key Vault ignores read-only fields such as attributes.created that clients echo back.
 const SetSecretBody = Type.Object({
@@ -27,18 +28,6 @@ const UpdateSecretBody = Type.Object({
   attributes: Type.Optional(Attributes),
   tags: Type.Optional(Tags),
 });
-
-const RestoreBody = Type.Object({ value: Type.String({ minLength: 1 }) });
-
-const NameParams = Type.Object({ name: Type.String() });
-const VersionParams = Type.Object({ name: Type.String(), version: Type.String() });
-
-const optionalDate = (seconds: number | null | undefined) =>
-  seconds === undefined || seconds === null ? undefined : fromUnixSeconds(seconds);
-const changedDate = (seconds: number | null | undefined) =>
-  seconds === undefined ? undefined : seconds === null ? null : fromUnixSeconds(seconds);
-
-const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
 
 /** Key Vault secrets (keyvault-api.md §2, Secrets). */
 export function registerSecretRoutes(app: FastifyInstance, secrets: SecretService): void {
@@ -185,8 +174,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
     { schema: { body: RestoreBody }, config: config("SecretRestore") },
     async (request) => {
       const ctx = vaultOf(request);
-      if (!BASE64URL.test(request.body.value)) throw badParameter("value must be a base64url backup blob");
-      const secret = await secrets.restore(ctx.vault, Buffer.from(request.body.value, "base64url"));
+      const secret = await secrets.restore(ctx.vault, base64url("value", request.body.value));
       return secretBundle(ctx, secret);
     },
   );

@@ -1,3 +1,4 @@
+import type { VersionedObject } from "../../domain/objects/model.js";
 import type { DeletedSecret, SecretVersion } from "../../domain/secrets/model.js";
 import { recoveryLevel, type Vault } from "../../domain/vaults/model.js";
 
@@ -13,7 +14,7 @@ export interface VaultContext {
   baseUrl: string;
 }
 
-export interface SecretAttributesWire {
+export interface ObjectAttributesWire {
   enabled: boolean;
   nbf?: number;
   exp?: number;
@@ -23,8 +24,9 @@ export interface SecretAttributesWire {
   recoveryLevel: string;
 }
 
-function attributes(vault: Vault, s: SecretVersion): SecretAttributesWire {
-  const wire: SecretAttributesWire = {
+/** The attributes every object has: enabled, validity, timestamps and how it is recovered. */
+export function objectAttributes(vault: Vault, s: VersionedObject): ObjectAttributesWire {
+  const wire: ObjectAttributesWire = {
     enabled: s.enabled,
     created: unixSeconds(s.createdAt),
     updated: unixSeconds(s.updatedAt),
@@ -41,7 +43,7 @@ function attributes(vault: Vault, s: SecretVersion): SecretAttributesWire {
 function common(ctx: VaultContext, s: SecretVersion) {
   return {
     ...(s.contentType !== undefined && { contentType: s.contentType }),
-    attributes: attributes(ctx.vault, s),
+    attributes: objectAttributes(ctx.vault, s),
     tags: s.tags,
     ...(s.keyId !== undefined && { kid: s.keyId }),
     ...(s.managed && { managed: true }),

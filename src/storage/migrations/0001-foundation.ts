@@ -1,10 +1,13 @@
-import { type Kysely, sql } from "kysely";
+import { type ColumnDefinitionBuilder, type Kysely, sql } from "kysely";
 
 type Engine = "sqlite" | "postgres";
 
 export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   const bytes = engine === "postgres" ? "bytea" : "blob";
   const serial = engine === "postgres" ? "bigserial" : "integer";
+  // Names list and page in byte order on both engines; PostgreSQL would otherwise follow the
+  // database's locale and order "a-b" differently from SQLite.
+  const nameKey = (c: ColumnDefinitionBuilder) => (engine === "postgres" ? c.modifyEnd(sql`collate "C"`) : c);
 
   await db.schema
     .createTable("settings")
@@ -30,7 +33,7 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .createTable("objects")
     .addColumn("vault_id", "text", (c) => c.notNull().references("vaults.id").onDelete("cascade"))
     .addColumn("collection", "text", (c) => c.notNull())
-    .addColumn("name_key", "text", (c) => c.notNull())
+    .addColumn("name_key", "text", (c) => nameKey(c.notNull()))
     .addColumn("name", "text", (c) => c.notNull())
     .addColumn("latest_version", "text", (c) => c.notNull())
     .addColumn("deleted_at", "bigint")
@@ -50,7 +53,7 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addColumn("seq", serial, (c) => (engine === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey()))
     .addColumn("vault_id", "text", (c) => c.notNull())
     .addColumn("collection", "text", (c) => c.notNull())
-    .addColumn("name_key", "text", (c) => c.notNull())
+    .addColumn("name_key", "text", (c) => nameKey(c.notNull()))
     .addColumn("version", "text", (c) => c.notNull())
     .addColumn("payload", bytes, (c) => c.notNull())
     .addColumn("properties", "text", (c) => c.notNull())

@@ -1,0 +1,134 @@
+import { constants, createPrivateKey, generateKeyPair, type KeyObject, privateDecrypt } from "node:crypto";
+import { promisify } from "node:util";
+import { badParameter, DomainError } from "../domain/errors.js";
+import {
+  ENCRYPTION_ALGORITHMS,
+  type EncryptionAlgorithm,
+  SIGNATURE_ALGORITHMS,
+} from "../domain/keys/algorithms.js";
+import type { KeyProtector } from "../domain/keys/ports.js";
+import type { Sealer } from "../domain/sealing/ports.js";
+import { OPENSSL_CURVE, privateKeyFromJwk, publicParts, rsaBits } from "./jwk.js";
+import { type NativeKey, nativeDigest, SignatureScheme } from "./native-digest.js";
+
+const generate = promisify(generateKeyPair);
+
+const SCHEME = {
+  pkcs1: SignatureScheme.Pkcs1,
+  pss: SignatureScheme.Pss,
+  ecdsa: SignatureScheme.Ecdsa,
+} as const;
+
+interface Unsealed {
+  material: Buffer;
+  keyObject: KeyObject;
+  native: NativeKey;
+}
+
+const sealContext = (context: string) => `key/${context}`;
+
+const softwareOnlyAsymmetric = () =>
+  badParameter("Symmetric (oct) keys live only in an HSM: use kty oct-HSM in a premium vault");
+
+/**
+ * Keys generated and used by OpenSSL in this process, stored sealed under the master key. Unsealed
+ * keys are kept parsed in memory (bounded), since a versioned key's material never changes.
+ */
+export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): KeyProtector {
+  const cache = new Map<string, Unsealed>();
+
+  function unseal(material: Buffer, context: string): Unsealed {
+    const hit = cache.get(context);
+    if (hit?.material.equals(material)) return hit;
+    const pkcs8 = sealer.open(material, sealContext(context));
+    const entry = {
+      material,
+      keyObject: createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }),
+      native: nativeDigest.privateKey(pkcs8),
+    };
+    pkcs8.fill(0);
+    if (cache.size >= cacheSize) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(context, entry);
+    return entry;
+  }
+
+  function protect(key: KeyObject, context: string) {
+    const publicKey = publicParts(key);
+    const pkcs8 = key.export({ format: "der", type: "pkcs8" });
+    const material = sealer.seal(pkcs8, sealContext(context));
+    pkcs8.fill(0);
+    return { publicKey, keySize: rsaBits(publicKey), material };
+  }
+
+  return {
+    protection: "software",
+
+    async generate(spec, context) {
+      if (spec.kind === "oct") throw softwareOnlyAsymmetric();
+      const { privateKey } =
+        spec.kind === "RSA"
+          ? await generate("rsa", {
+              modulusLength: spec.keySize ?? 2048,
+              publicExponent: spec.publicExponent ?? 65537,
+            })
+          : await generate("ec", { namedCurve: OPENSSL_CURVE[spec.curve ?? "P-256"] });
+      return protect(privateKey, context);
+    },
+
+    async importJwk(jwk, context) {
+      if (jwk.kty.startsWith("oct")) throw softwareOnlyAsymmetric();
+      return protect(privateKeyFromJwk(jwk), context);
+    },
+
+    async sign(material, context, alg, digest) {
+      const spec = SIGNATURE_ALGORITHMS[alg];
+      return nativeDigest.sign(unseal(material, context).native, SCHEME[spec.family], spec.hash, digest);
+    },
+
+    async encrypt() {
+      throw softwareOnlyAsymmetric();
+    },
+
+    async decrypt(material, context, alg: EncryptionAlgorithm, input) {
+      const spec = ENCRYPTION_ALGORITHMS[alg];
+      const key = unseal(material, context);
+      try {
+        if (spec.mode === "rsa1_5") return nativeDigest.decryptPkcs1(key.native, input.data);
+        if (spec.mode === "oaep") {
+          return privateDecrypt(
+            {
+              key: key.keyObject,
+              padding: constants.RSA_PKCS1_OAEP_PADDING,
+              oaepHash: spec.oaepHash ?? "sha1",
+            },
+            input.data,
+          );
+        }
+      } catch (cause) {
+        throw new DomainError(
+          "BadParameter",
+          "The ciphertext could not be decrypted with this key and algorithm",
+          {
+            cause,
+          },
+        );
+      }
+      throw softwareOnlyAsymmetric();
+    },
+
+    async exportForBackup(material, context) {
+      return sealer.open(material, sealContext(context));
+    },
+
+    async importFromBackup(pkcs8, context) {
+      return sealer.seal(pkcs8, sealContext(context));
+    },
+
+    async destroy() {
+      // The sealed material is deleted with its row; nothing else holds it.
+    },
+  };
+}

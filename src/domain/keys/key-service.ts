@@ -1,0 +1,653 @@
+import { randomBytes } from "node:crypto";
+import type { Clock } from "../clock.js";
+import { badParameter, DomainError } from "../errors.js";
+import { isObjectName, isVersion, newVersion } from "../ids.js";
+import { MAX_PAGE_SIZE, type Page } from "../paging.js";
+import type { Sealer } from "../sealing/ports.js";
+import { validateTags } from "../tags.js";
+import type { Vault } from "../vaults/model.js";
+import {
+  type EncryptionAlgorithm,
+  encryptionSpec,
+  type SignatureAlgorithm,
+  signatureSpec,
+} from "./algorithms.js";
+import {
+  AES_SIZES,
+  CURVES,
+  type CurveName,
+  type DeletedKey,
+  type ImportJwk,
+  KEY_OPERATIONS,
+  type KeyAttributesInput,
+  type KeyKind,
+  type KeyOperation,
+  type KeyUpdate,
+  type KeyVersion,
+  type Protection,
+  type RotationPolicy,
+  RSA_SIZES,
+  type StoredKeyVersion,
+} from "./model.js";
+import type { CipherInput, CipherOutput, KeyProtector, KeyStore, PublicKeyCrypto } from "./ports.js";
+import { normalizeRotationPolicy } from "./rotation-policy.js";
+
+export interface KeyServiceDeps {
+  store: KeyStore;
+  software: KeyProtector;
+  /** Present when an HSM is configured; premium vaults keep -HSM keys in it. */
+  hsm?: KeyProtector | undefined;
+  publicCrypto: PublicKeyCrypto;
+  sealer: Sealer;
+  clock: Clock;
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;
+
+export interface KeyCreateRequest extends KeyAttributesInput {
+  kty: string;
+  keySize?: number | undefined;
+  publicExponent?: number | undefined;
+  curve?: string | undefined;
+  keyOps?: string[] | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
+export interface KeyImportRequest extends KeyAttributesInput {
+  jwk: ImportJwk;
+  hsm?: boolean | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
+const DAY_MS = 86_400_000;
+const BACKUP_CONTEXT = "backup/key/v1";
+const MAX_RANDOM_BYTES = 128;
+
+const DEFAULT_OPS: Record<KeyKind, KeyOperation[]> = {
+  RSA: ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
+  EC: ["sign", "verify"],
+  oct: ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
+};
+const ALLOWED_OPS: Record<KeyKind, readonly KeyOperation[]> = {
+  RSA: KEY_OPERATIONS,
+  EC: ["sign", "verify", "import", "export"],
+  oct: ["encrypt", "decrypt", "wrapKey", "unwrapKey", "import", "export"],
+};
+
+export const keyNotFound = (name: string) =>
+  new DomainError(
+    "NotFound",
+    `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command.`,
+    { reason: "KeyNotFound" },
+  );
+const deletedKeyNotFound = (name: string) =>
+  new DomainError("NotFound", `Deleted Key not found: ${name}`, { reason: "KeyNotFound" });
+
+/** "RSA-HSM" → RSA in the HSM; "EC" → EC in software. */
+export function parseKty(kty: string): { kind: KeyKind; protection: Protection } {
+  const match = /^(RSA|EC|oct)(-HSM)?$/.exec(kty);
+  if (!match) throw badParameter(`Unsupported kty "${kty}": use RSA, RSA-HSM, EC, EC-HSM or oct-HSM`);
+  const kind = match[1] as KeyKind;
+  return { kind, protection: match[2] || kind === "oct" ? "hsm" : "software" };
+}
+
+export const wireKty = (k: Pick<KeyVersion, "kind" | "protection">) =>
+  k.protection === "hsm" ? `${k.kind}-HSM` : k.kind;
+
+const contextOf = (vaultId: string, name: string, version: string) =>
+  `${vaultId}/${name.toLowerCase()}/${version}`;
+
+function checkName(name: string): void {
+  if (!isObjectName(name)) {
+    throw badParameter(`The key name "${name}" is invalid: use 1-127 characters of letters, digits and '-'`);
+  }
+}
+
+function keyOps(kind: KeyKind, requested: string[] | undefined): KeyOperation[] {
+  if (requested === undefined) return [...DEFAULT_OPS[kind]];
+  for (const op of requested) {
+    if (!ALLOWED_OPS[kind].includes(op as KeyOperation)) {
+      throw badParameter(
+        `key_ops "${op}" is not valid for ${kind} keys; use ${ALLOWED_OPS[kind].join(", ")}`,
+      );
+    }
+  }
+  return [...new Set(requested as KeyOperation[])];
+}
+
+function pageSize(maxResults: number | undefined): number {
+  if (maxResults === undefined) return MAX_PAGE_SIZE;
+  if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_PAGE_SIZE) {
+    throw badParameter(`maxresults must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return maxResults;
+}
+
+function withoutMaterial({ material: _material, ...version }: StoredKeyVersion): KeyVersion {
+  return version;
+}
+
+interface BackupVersion
+  extends Omit<KeyVersion, "vaultId" | "notBefore" | "expiresAt" | "createdAt" | "updatedAt"> {
+  notBefore?: number | undefined;
+  expiresAt?: number | undefined;
+  createdAt: number;
+  updatedAt: number;
+  pkcs8: string;
+}
+
+export function createKeyService(deps: KeyServiceDeps) {
+  const { store, software, hsm, publicCrypto, sealer, clock } = deps;
+
+  function protectorFor(vault: Vault, protection: Protection): KeyProtector {
+    if (protection === "software") return software;
+    if (vault.sku !== "premium") {
+      throw badParameter(`HSM-protected keys need a premium vault; vault ${vault.name} is ${vault.sku}`);
+    }
+    if (!hsm) {
+      throw badParameter(
+        "This installation has no HSM configured (pkcs11 settings); HSM-protected keys are unavailable",
+      );
+    }
+    return hsm;
+  }
+
+  async function findStored(vault: Vault, name: string, version?: string): Promise<StoredKeyVersion> {
+    checkName(name);
+    if (version && !isVersion(version))
+      throw badParameter(`The version "${version}" is not a 32-digit hexadecimal version`);
+    const found = version
+      ? await store.findVersion(vault.id, name, version)
+      : await store.findLatest(vault.id, name);
+    if (!found) throw keyNotFound(name);
+    return found;
+  }
+
+  /** Refuses an operation the key's state or key_ops do not allow, as Key Vault does. */
+  function checkUsable(key: KeyVersion, op: KeyOperation): void {
+    const now = clock.now().getTime();
+    const refuse = (reason: string, why: string) =>
+      new DomainError("Forbidden", `Operation ${op} is not allowed on ${why}.`, { reason });
+    if (!key.enabled) throw refuse("KeyDisabled", "a disabled key");
+    if (key.notBefore && key.notBefore.getTime() > now)
+      throw refuse("KeyNotYetValid", "a key that is not yet valid");
+    if (key.expiresAt && key.expiresAt.getTime() <= now) throw refuse("KeyExpired", "an expired key");
+    if (!key.keyOps.includes(op))
+      throw refuse("KeyOperationForbidden", `this key: its key_ops do not include ${op}`);
+  }
+
+  function checkValidity(a: { notBefore?: Date | null | undefined; expiresAt?: Date | null | undefined }) {
+    if (a.notBefore && a.expiresAt && a.notBefore.getTime() > a.expiresAt.getTime()) {
+      throw badParameter("attributes.nbf must not be later than attributes.exp");
+    }
+  }
+
+  async function addVersion(
+    vault: Vault,
+    name: string,
+    build: (version: string, context: string) => Promise<StoredKeyVersion>,
+  ): Promise<KeyVersion> {
+    checkName(name);
+    const version = newVersion();
+    const stored = await build(version, contextOf(vault.id, name, version));
+    try {
+      await store.addVersion(stored);
+    } catch (error) {
+      // The version never became visible: release what the protector made for it.
+      await protectorFor(vault, stored.protection).destroy(stored.material);
+      throw error;
+    }
+    return withoutMaterial(stored);
+  }
+
+  function spec(request: KeyCreateRequest) {
+    const { kind, protection } = parseKty(request.kty);
+    if (kind === "RSA") {
+      const size = request.keySize ?? 2048;
+      if (!(RSA_SIZES as readonly number[]).includes(size)) {
+        throw badParameter(`RSA key_size must be 2048, 3072 or 4096, got ${size}`);
+      }
+      const exponent = request.publicExponent ?? 65537;
+      if (!Number.isInteger(exponent) || exponent < 3 || exponent % 2 === 0) {
+        throw badParameter(`public_exponent must be an odd integer of at least 3, got ${exponent}`);
+      }
+      if (request.curve !== undefined) throw badParameter("crv is not allowed for RSA keys");
+      return { kind, protection, keySize: size, publicExponent: exponent };
+    }
+    if (kind === "EC") {
+      const curve = (request.curve ?? "P-256") as CurveName;
+      if (!CURVES.includes(curve))
+        throw badParameter(`Unsupported curve "${curve}": use ${CURVES.join(", ")}`);
+      if (request.keySize !== undefined)
+        throw badParameter("key_size is not allowed for EC keys; the curve sets it");
+      return { kind, protection, curve };
+    }
+    const size = request.keySize ?? 256;
+    if (!(AES_SIZES as readonly number[]).includes(size)) {
+      throw badParameter(`oct key_size must be 128, 192 or 256, got ${size}`);
+    }
+    return { kind, protection, keySize: size };
+  }
+
+  /** Validates attributes and tags before any key material is made for them. */
+  function checkAttributes(input: KeyAttributesInput, tags: Record<string, string> | undefined): void {
+    checkValidity(input);
+    validateTags(tags);
+  }
+
+  function baseVersion(
+    vault: Vault,
+    name: string,
+    version: string,
+    input: KeyAttributesInput,
+    tags: Record<string, string> | undefined,
+  ) {
+    const now = clock.now();
+    return {
+      vaultId: vault.id,
+      name,
+      version,
+      enabled: input.enabled ?? true,
+      notBefore: input.notBefore,
+      expiresAt: input.expiresAt,
+      exportable: input.exportable ?? false,
+      tags: validateTags(tags),
+      managed: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  async function create(vault: Vault, name: string, request: KeyCreateRequest): Promise<KeyVersion> {
+    if (request.exportable) {
+      throw badParameter("Exportable keys must have a release policy, and key release is not supported here");
+    }
+    const s = spec(request);
+    const ops = keyOps(s.kind, request.keyOps);
+    checkAttributes(request, request.tags);
+    const protector = protectorFor(vault, s.protection);
+    return addVersion(vault, name, async (version, context) => {
+      const made = await protector.generate(s, context);
+      return {
+        ...baseVersion(vault, name, version, request, request.tags),
+        kind: s.kind,
+        protection: s.protection,
+        keySize: made.keySize ?? s.keySize,
+        curve: "curve" in s ? s.curve : undefined,
+        keyOps: ops,
+        publicKey: made.publicKey,
+        material: made.material,
+      };
+    });
+  }
+
+  return {
+    create,
+
+    async import(vault: Vault, name: string, request: KeyImportRequest): Promise<KeyVersion> {
+      const { jwk } = request;
+      if (typeof jwk?.kty !== "string") throw badParameter("key.kty is required");
+      const { kind, protection: byKty } = parseKty(jwk.kty);
+      const protection: Protection = request.hsm ? "hsm" : byKty;
+      const ops = keyOps(kind, jwk.key_ops);
+      checkAttributes(request, request.tags);
+      const protector = protectorFor(vault, protection);
+      return addVersion(vault, name, async (version, context) => {
+        const made = await protector.importJwk(jwk, context);
+        return {
+          ...baseVersion(vault, name, version, request, request.tags),
+          kind,
+          protection,
+          keySize: made.keySize,
+          curve: made.publicKey.crv,
+          keyOps: ops,
+          publicKey: made.publicKey,
+          material: made.material,
+        };
+      });
+    },
+
+    async get(vault: Vault, name: string, version?: string): Promise<KeyVersion> {
+      return withoutMaterial(await findStored(vault, name, version));
+    },
+
+    async update(
+      vault: Vault,
+      name: string,
+      version: string | undefined,
+      changes: KeyUpdate,
+    ): Promise<KeyVersion> {
+      const stored = await findStored(vault, name, version);
+      if (stored.managed) {
+        throw new DomainError(
+          "Forbidden",
+          `Key ${name} backs a certificate; update the certificate instead`,
+          {
+            reason: "ManagedKey",
+          },
+        );
+      }
+      const next: KeyVersion = {
+        ...withoutMaterial(stored),
+        ...(changes.keyOps !== undefined && { keyOps: keyOps(stored.kind, changes.keyOps) }),
+        ...(changes.tags !== undefined && { tags: validateTags(changes.tags) }),
+        ...(changes.enabled !== undefined && { enabled: changes.enabled }),
+        ...(changes.notBefore !== undefined && { notBefore: changes.notBefore ?? undefined }),
+        ...(changes.expiresAt !== undefined && { expiresAt: changes.expiresAt ?? undefined }),
+        updatedAt: clock.now(),
+      };
+      checkValidity(next);
+      await store.updateVersion(next);
+      return next;
+    },
+
+    list(vault: Vault, after: string | undefined, maxResults: number | undefined): Promise<Page<KeyVersion>> {
+      return store.listLatest(vault.id, {
+        limit: pageSize(maxResults),
+        ...(after !== undefined && { after }),
+      });
+    },
+
+    async listVersions(
+      vault: Vault,
+      name: string,
+      after: string | undefined,
+      maxResults: number | undefined,
+    ) {
+      checkName(name);
+      const page = await store.listVersions(vault.id, name, {
+        limit: pageSize(maxResults),
+        ...(after !== undefined && { after }),
+      });
+      if (page.items.length === 0 && after === undefined) throw keyNotFound(name);
+      return page;
+    },
+
+    async remove(vault: Vault, name: string): Promise<DeletedKey> {
+      checkName(name);
+      const now = clock.now();
+      const deleted = await store.softDelete(
+        vault.id,
+        name,
+        now,
+        new Date(now.getTime() + vault.softDeleteRetentionDays * DAY_MS),
+      );
+      if (!deleted) throw keyNotFound(name);
+      return deleted;
+    },
+
+    async getDeleted(vault: Vault, name: string): Promise<DeletedKey> {
+      checkName(name);
+      const deleted = await store.findDeleted(vault.id, name);
+      if (!deleted) throw deletedKeyNotFound(name);
+      return deleted;
+    },
+
+    listDeleted(vault: Vault, after: string | undefined, maxResults: number | undefined) {
+      return store.listDeleted(vault.id, {
+        limit: pageSize(maxResults),
+        ...(after !== undefined && { after }),
+      });
+    },
+
+    async recover(vault: Vault, name: string): Promise<KeyVersion> {
+      checkName(name);
+      const recovered = await store.recover(vault.id, name);
+      if (!recovered) throw deletedKeyNotFound(name);
+      return recovered;
+    },
+
+    async purge(vault: Vault, name: string): Promise<void> {
+      const deleted = await this.getDeleted(vault, name);
+      if (vault.purgeProtection) {
+        throw new DomainError(
+          "Forbidden",
+          `Operation "purge" is not allowed because purge protection is enabled for this vault. The key ${name} will be purged automatically on ${deleted.scheduledPurgeAt.toISOString()}.`,
+          { reason: "PurgeProtected" },
+        );
+      }
+      const materials = await store.purgeVersions(vault.id, name);
+      if (!materials) throw deletedKeyNotFound(name);
+      const protector = deleted.latest.protection === "hsm" ? hsm : software;
+      for (const material of materials) await protector?.destroy(material);
+    },
+
+    /** A sealed blob of every version, restorable only where the same master key is held. */
+    async backup(vault: Vault, name: string): Promise<Buffer> {
+      checkName(name);
+      const versions = await store.allVersions(vault.id, name);
+      const first = versions[0];
+      if (!first) throw keyNotFound(name);
+      if (first.managed)
+        throw badParameter(`Key ${name} backs a certificate; back up the certificate instead`);
+      const protector = protectorFor(vault, first.protection);
+      const document: BackupVersion[] = [];
+      for (const { vaultId: _v, material, notBefore, expiresAt, createdAt, updatedAt, ...rest } of versions) {
+        const pkcs8 = await protector.exportForBackup(material, contextOf(vault.id, name, rest.version));
+        document.push({
+          ...rest,
+          notBefore: notBefore?.getTime(),
+          expiresAt: expiresAt?.getTime(),
+          createdAt: createdAt.getTime(),
+          updatedAt: updatedAt.getTime(),
+          pkcs8: pkcs8.toString("base64"),
+        });
+      }
+      return sealer.seal(Buffer.from(JSON.stringify({ kind: "key", versions: document })), BACKUP_CONTEXT);
+    },
+
+    async restore(vault: Vault, blob: Uint8Array): Promise<KeyVersion> {
+      let document: { kind: string; versions: BackupVersion[] };
+      try {
+        document = JSON.parse(sealer.open(blob, BACKUP_CONTEXT).toString("utf8"));
+      } catch (cause) {
+        throw new DomainError(
+          "BadParameter",
+          "The backup blob is corrupt or was made by an installation with a different master key",
+          { cause },
+        );
+      }
+      if (document.kind !== "key" || document.versions.length === 0)
+        throw badParameter("The backup blob does not hold a key");
+      const versions: StoredKeyVersion[] = [];
+      for (const { pkcs8, notBefore, expiresAt, createdAt, updatedAt, ...rest } of document.versions) {
+        const protector = protectorFor(vault, rest.protection);
+        versions.push({
+          ...rest,
+          vaultId: vault.id,
+          notBefore: notBefore === undefined ? undefined : new Date(notBefore),
+          expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt),
+          createdAt: new Date(createdAt),
+          updatedAt: new Date(updatedAt),
+          material: await protector.importFromBackup(
+            Buffer.from(pkcs8, "base64"),
+            contextOf(vault.id, rest.name, rest.version),
+          ),
+        });
+      }
+      await store.restore(versions);
+      return withoutMaterial(versions[versions.length - 1] as StoredKeyVersion);
+    },
+
+    /** A new version with the latest version's type, size, curve, operations and tags. */
+    async rotate(vault: Vault, name: string): Promise<KeyVersion> {
+      const latest = await findStored(vault, name);
+      const policy = await store.getRotationPolicy(vault.id, name);
+      const expiresAt = policy?.expiryTime ? addDuration(clock.now(), policy.expiryTime) : undefined;
+      return create(vault, name, {
+        kty: wireKty(latest),
+        keySize: latest.kind === "EC" ? undefined : latest.keySize,
+        curve: latest.curve,
+        keyOps: latest.keyOps,
+        tags: latest.tags,
+        expiresAt,
+        ...(latest.publicKey.e && { publicExponent: exponentOf(latest.publicKey.e) }),
+      });
+    },
+
+    async getRotationPolicy(vault: Vault, name: string): Promise<RotationPolicy> {
+      await findStored(vault, name);
+      return (
+        (await store.getRotationPolicy(vault.id, name)) ?? normalizeRotationPolicy({ lifetimeActions: [] })
+      );
+    },
+
+    async putRotationPolicy(vault: Vault, name: string, policy: RotationPolicy): Promise<RotationPolicy> {
+      await findStored(vault, name);
+      const existing = await store.getRotationPolicy(vault.id, name);
+      const now = clock.now();
+      const next = {
+        ...normalizeRotationPolicy(policy),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await store.putRotationPolicy(vault.id, name, next);
+      return next;
+    },
+
+    async sign(vault: Vault, name: string, version: string | undefined, alg: string, digest: Buffer) {
+      const key = await findStored(vault, name, version);
+      checkUsable(key, "sign");
+      const s = signatureSpec(alg);
+      checkAlgorithm(key, alg, s.family === "ecdsa" ? "EC" : "RSA", s.curve);
+      if (digest.length !== s.digestBytes) {
+        throw badParameter(`${alg} signs a ${s.digestBytes}-byte digest; got ${digest.length} bytes`);
+      }
+      const signature = await protectorFor(vault, key.protection).sign(
+        key.material,
+        contextOf(vault.id, key.name, key.version),
+        alg as SignatureAlgorithm,
+        digest,
+      );
+      return { key: withoutMaterial(key), value: signature };
+    },
+
+    async verify(
+      vault: Vault,
+      name: string,
+      version: string | undefined,
+      alg: string,
+      digest: Buffer,
+      signature: Buffer,
+    ) {
+      const key = await findStored(vault, name, version);
+      checkUsable(key, "verify");
+      const s = signatureSpec(alg);
+      checkAlgorithm(key, alg, s.family === "ecdsa" ? "EC" : "RSA", s.curve);
+      if (digest.length !== s.digestBytes) {
+        throw badParameter(`${alg} verifies a ${s.digestBytes}-byte digest; got ${digest.length} bytes`);
+      }
+      return publicCrypto.verify(key.publicKey, alg as SignatureAlgorithm, digest, signature);
+    },
+
+    /** encrypt and wrapKey: RSA with the public key here, AES inside the HSM. */
+    async encrypt(
+      vault: Vault,
+      name: string,
+      version: string | undefined,
+      op: "encrypt" | "wrapKey",
+      alg: string,
+      input: CipherInput,
+    ): Promise<{ key: KeyVersion; result: CipherOutput }> {
+      const key = await findStored(vault, name, version);
+      checkUsable(key, op);
+      const s = encryptionSpec(alg);
+      checkAlgorithm(key, alg, s.kind);
+      checkWrapMode(op, s.mode, alg);
+      if (s.kind === "RSA") {
+        return {
+          key: withoutMaterial(key),
+          result: { data: publicCrypto.encrypt(key.publicKey, alg as EncryptionAlgorithm, input.data) },
+        };
+      }
+      checkAesSize(key, s.aesBits, alg);
+      const result = await protectorFor(vault, key.protection).encrypt(
+        key.material,
+        contextOf(vault.id, key.name, key.version),
+        alg as EncryptionAlgorithm,
+        input,
+      );
+      return { key: withoutMaterial(key), result };
+    },
+
+    /** decrypt and unwrapKey, always by the key's protector. */
+    async decrypt(
+      vault: Vault,
+      name: string,
+      version: string | undefined,
+      op: "decrypt" | "unwrapKey",
+      alg: string,
+      input: CipherInput,
+    ): Promise<{ key: KeyVersion; data: Buffer }> {
+      const key = await findStored(vault, name, version);
+      checkUsable(key, op);
+      const s = encryptionSpec(alg);
+      checkAlgorithm(key, alg, s.kind);
+      checkWrapMode(op, s.mode, alg);
+      if (s.kind === "oct") checkAesSize(key, s.aesBits, alg);
+      const data = await protectorFor(vault, key.protection).decrypt(
+        key.material,
+        contextOf(vault.id, key.name, key.version),
+        alg as EncryptionAlgorithm,
+        input,
+      );
+      return { key: withoutMaterial(key), data };
+    },
+
+    randomBytes(count: number): Buffer {
+      if (!Number.isInteger(count) || count < 1 || count > MAX_RANDOM_BYTES) {
+        throw badParameter(`count must be an integer from 1 to ${MAX_RANDOM_BYTES}`);
+      }
+      return randomBytes(count);
+    },
+  };
+}
+
+function checkAlgorithm(key: KeyVersion, alg: string, kind: KeyKind, curve?: CurveName): void {
+  if (key.kind !== kind || (curve !== undefined && key.curve !== curve)) {
+    throw badParameter(
+      `Key and algorithm are incompatible: ${alg} needs ${curve ? `an EC ${curve}` : `an ${kind}`} key, and this is ${key.kind === "EC" ? `an EC ${key.curve}` : `an ${key.kind}`} key.`,
+    );
+  }
+}
+
+function checkWrapMode(op: string, mode: string, alg: string): void {
+  const wrapOnly = mode === "kw";
+  const isWrap = op === "wrapKey" || op === "unwrapKey";
+  if (wrapOnly && !isWrap)
+    throw badParameter(`${alg} is a key-wrapping algorithm: use wrapKey and unwrapKey`);
+  if (isWrap && (mode === "gcm" || mode === "cbc" || mode === "cbcpad")) {
+    throw badParameter(
+      `${alg} is not a key-wrapping algorithm: use A128KW, A192KW, A256KW or an RSA algorithm`,
+    );
+  }
+}
+
+function checkAesSize(key: KeyVersion, bits: number | undefined, alg: string): void {
+  if (bits !== undefined && key.keySize !== bits) {
+    throw badParameter(
+      `Key and algorithm are incompatible: ${alg} needs a ${bits}-bit key, and this key has ${key.keySize} bits`,
+    );
+  }
+}
+
+const exponentOf = (e: string): number => {
+  const bytes = Buffer.from(e, "base64url");
+  return bytes.readUIntBE(0, bytes.length);
+};
+
+/** Adds an ISO 8601 duration (years, months, weeks, days, time) to a date. */
+export function addDuration(from: Date, duration: string): Date {
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(
+    duration,
+  );
+  if (!m) throw badParameter(`"${duration}" is not an ISO 8601 duration`);
+  const [, y, mo, w, d, h, mi, s] = m.map((v) => Number(v ?? 0));
+  const date = new Date(from);
+  date.setUTCFullYear(
+    date.getUTCFullYear() + (y ?? 0),
+    date.getUTCMonth() + (mo ?? 0),
+    date.getUTCDate() + (w ?? 0) * 7 + (d ?? 0),
+  );
+  return new Date(date.getTime() + ((h ?? 0) * 3600 + (mi ?? 0) * 60 + (s ?? 0)) * 1000);
+}

@@ -1,0 +1,31 @@
+import { Type } from "@sinclair/typebox";
+import { badParameter } from "../../domain/errors.js";
+import { fromUnixSeconds } from "./wire.js";
+
+export const Tags = Type.Record(Type.String(), Type.String());
+const Seconds = Type.Union([Type.Integer(), Type.Null()]);
+export const Attributes = Type.Object({
+  enabled: Type.Optional(Type.Boolean()),
+  nbf: Type.Optional(Seconds),
+  exp: Type.Optional(Seconds),
+  exportable: Type.Optional(Type.Boolean()),
+});
+export const NameParams = Type.Object({ name: Type.String() });
+export const VersionParams = Type.Object({ name: Type.String(), version: Type.String() });
+export const RestoreBody = Type.Object({ value: Type.String({ minLength: 1 }) });
+
+/** Unix seconds from the wire, for a create: null and absent both mean "not set". */
+export const optionalDate = (seconds: number | null | undefined) =>
+  seconds === undefined || seconds === null ? undefined : fromUnixSeconds(seconds);
+
+/** Unix seconds from the wire, for an update: absent keeps the value, null clears it. */
+export const changedDate = (seconds: number | null | undefined) =>
+  seconds === undefined ? undefined : seconds === null ? null : fromUnixSeconds(seconds);
+
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Decodes a base64url field, refusing anything else with a message naming the field. */
+export function base64url(field: string, value: string): Buffer {
+  if (!BASE64URL.test(value)) throw badParameter(`${field} must be base64url encoded`);
+  return Buffer.from(value, "base64url");
+}
