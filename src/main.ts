@@ -10,6 +10,7 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
+import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
 import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
 import { createSoftwareKeyProtector } from "./crypto/software-key-protector.js";
@@ -75,6 +76,15 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     store: createSqlAuditStore(storage),
     chain: createHmacAuditChain(masterKey),
   });
+  const hsm = config.pkcs11Module
+    ? createPkcs11KeyProtector({
+        module: config.pkcs11Module,
+        tokenLabel: config.pkcs11TokenLabel,
+        slot: config.pkcs11Slot,
+        pin: config.pkcs11Pin,
+        pinFile: config.pkcs11PinFile,
+      })
+    : undefined;
   return {
     config,
     storage,
@@ -85,6 +95,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     keys: createKeyService({
       store: createSqlKeyStore(storage),
       software: createSoftwareKeyProtector(sealer),
+      hsm,
       publicCrypto: createPublicKeyCrypto(),
       sealer,
       clock,
@@ -94,6 +105,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     async close() {
       await audit.drain();
       await storage.close();
+      hsm?.close();
     },
   };
 }

@@ -39,6 +39,15 @@ export const ConfigSchema = Type.Object(
     ),
     aliases: Type.Record(Type.String(), Type.String(), { description: "host[:port] → vault name" }),
     metrics: Type.Boolean({ description: "Serve /metrics in Prometheus format" }),
+    pkcs11Module: Type.Optional(
+      Type.String({ minLength: 1, description: "PKCS#11 module for HSM-protected keys" }),
+    ),
+    pkcs11TokenLabel: Type.Optional(Type.String({ minLength: 1, description: "Label of the token to use" })),
+    pkcs11Slot: Type.Optional(
+      Type.Integer({ minimum: 0, description: "Slot index, when no token label is given" }),
+    ),
+    pkcs11Pin: Type.Optional(Type.String({ minLength: 1, description: "User PIN of the token" })),
+    pkcs11PinFile: Type.Optional(Type.String({ minLength: 1, description: "File holding the user PIN" })),
   },
   { additionalProperties: false },
 );
@@ -70,6 +79,11 @@ export const ENV_VARS = {
   STRONGROOM_MASTER_KEY: "masterKey",
   STRONGROOM_ALIASES: "aliases",
   STRONGROOM_METRICS: "metrics",
+  STRONGROOM_PKCS11_MODULE: "pkcs11Module",
+  STRONGROOM_PKCS11_TOKEN_LABEL: "pkcs11TokenLabel",
+  STRONGROOM_PKCS11_SLOT: "pkcs11Slot",
+  STRONGROOM_PKCS11_PIN: "pkcs11Pin",
+  STRONGROOM_PKCS11_PIN_FILE: "pkcs11PinFile",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -110,7 +124,10 @@ function readFile(path: string, required: boolean): Record<string, unknown> {
 /** Strings from env and flags become numbers, booleans and maps where the schema says so. */
 function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   const out = { ...raw };
-  if (typeof out.port === "string" && /^\d+$/.test(out.port)) out.port = Number(out.port);
+  for (const key of ["port", "pkcs11Slot"]) {
+    const value = out[key];
+    if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
+  }
   if (typeof out.metrics === "string") out.metrics = out.metrics === "true" || out.metrics === "1";
   if (typeof out.aliases === "string") {
     out.aliases = Object.fromEntries(

@@ -1,0 +1,442 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as asn1 from "asn1js";
+import * as graphene from "graphene-pk11";
+import { badParameter, DomainError } from "../domain/errors.js";
+import { ENCRYPTION_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../domain/keys/algorithms.js";
+import type { CurveName, ImportJwk, KeyCreateSpec, PublicKeyParts } from "../domain/keys/model.js";
+import type { CipherOutput, KeyProtector, ProtectedKey } from "../domain/keys/ports.js";
+import { privateKeyFromJwk, publicParts } from "./jwk.js";
+
+export interface Pkcs11Settings {
+  /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
+  module: string;
+  tokenLabel?: string | undefined;
+  slot?: number | undefined;
+  pin?: string | undefined;
+  pinFile?: string | undefined;
+}
+
+// RFC 5480 §2.1.1.1 and SEC 2 curve OIDs, DER encoded, as CKA_EC_PARAMS wants them.
+const EC_PARAMS: Record<CurveName, string> = {
+  "P-256": "06082a8648ce3d030107",
+  "P-384": "06052b81040022",
+  "P-521": "06052b81040023",
+  "P-256K": "06052b8104000a",
+};
+const CURVE_BYTES: Record<CurveName, number> = { "P-256": 32, "P-384": 48, "P-521": 66, "P-256K": 32 };
+
+// RFC 8017 §9.2 note 1: the DigestInfo prefix CKM_RSA_PKCS expects in front of a bare digest.
+const DIGEST_INFO: Record<string, Buffer> = {
+  sha256: Buffer.from("3031300d060960864801650304020105000420", "hex"),
+  sha384: Buffer.from("3041300d060960864801650304020205000430", "hex"),
+  sha512: Buffer.from("3051300d060960864801650304020305000440", "hex"),
+};
+const MECH_HASH: Record<string, [graphene.MechanismEnum, graphene.RsaMgf]> = {
+  sha1: [graphene.MechanismEnum.SHA1, graphene.RsaMgf.MGF1_SHA1],
+  sha256: [graphene.MechanismEnum.SHA256, graphene.RsaMgf.MGF1_SHA256],
+  sha384: [graphene.MechanismEnum.SHA384, graphene.RsaMgf.MGF1_SHA384],
+  sha512: [graphene.MechanismEnum.SHA512, graphene.RsaMgf.MGF1_SHA512],
+};
+const mechHash = (hash: string): [graphene.MechanismEnum, graphene.RsaMgf] =>
+  MECH_HASH[hash] as [graphene.MechanismEnum, graphene.RsaMgf];
+
+const PRIVATE = { token: true, private: true, sensitive: true, extractable: false };
+
+function pin(settings: Pkcs11Settings): string {
+  if (settings.pin) return settings.pin;
+  if (settings.pinFile) return readFileSync(settings.pinFile, "utf8").trim();
+  throw new Error("The HSM needs a user PIN: set STRONGROOM_PKCS11_PIN or pkcs11PinFile");
+}
+
+/** The EC point from CKA_EC_POINT: a DER OCTET STRING around 04‖x‖y (SEC 1 §2.3.3). */
+function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
+  const parsed = asn1.fromBER(new Uint8Array(pointDer));
+  const point =
+    parsed.offset !== -1 && parsed.result instanceof asn1.OctetString
+      ? Buffer.from(parsed.result.valueBlock.valueHexView)
+      : pointDer;
+  const size = CURVE_BYTES[curve];
+  if (point[0] !== 4 || point.length !== 1 + 2 * size)
+    throw new Error("The HSM returned an unexpected EC point");
+  return {
+    crv: curve,
+    x: point.subarray(1, 1 + size).toString("base64url"),
+    y: point.subarray(1 + size).toString("base64url"),
+  };
+}
+
+const stripZeros = (b: Buffer) => {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i);
+};
+
+function run<T>(start: (cb: (error: Error | null, result: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) =>
+    start((error, result) => (error ? reject(error) : resolve(result))),
+  );
+}
+
+/**
+ * Keys generated inside a PKCS#11 token as sensitive and non-extractable; every private operation is
+ * the token's. The stored material is only the object's CKA_ID.
+ */
+export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
+  const mod = graphene.Module.load(settings.module);
+  mod.initialize();
+  const slots = mod.getSlots(true);
+  let slot: graphene.Slot | undefined;
+  for (let i = 0; i < slots.length; i++) {
+    const candidate = slots.items(i);
+    if (
+      settings.tokenLabel !== undefined
+        ? candidate.getToken().label === settings.tokenLabel
+        : i === (settings.slot ?? 0)
+    ) {
+      slot = candidate;
+      break;
+    }
+  }
+  if (!slot) {
+    mod.finalize();
+    throw new Error(
+      `No PKCS#11 token ${settings.tokenLabel ? `labelled "${settings.tokenLabel}"` : `in slot ${settings.slot ?? 0}`} in ${settings.module}`,
+    );
+  }
+  const session = slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION);
+  session.login(pin(settings), graphene.UserType.USER);
+
+  function find(id: Buffer, objectClass: graphene.ObjectClass): graphene.Key {
+    const found = session.find({ class: objectClass, id });
+    if (found.length === 0) {
+      throw new DomainError("Unavailable", "The key's object is missing from the HSM token", {
+        reason: "HsmKeyMissing",
+      });
+    }
+    return found.items(0).toType<graphene.Key>();
+  }
+
+  const privateOf = (material: Buffer) => {
+    const id = material;
+    const secret = session.find({ class: graphene.ObjectClass.SECRET_KEY, id });
+    return secret.length > 0
+      ? secret.items(0).toType<graphene.Key>()
+      : find(id, graphene.ObjectClass.PRIVATE_KEY);
+  };
+
+  function rsaPublic(publicKey: graphene.PublicKey): PublicKeyParts {
+    const attrs = publicKey.getAttribute({ modulus: null, publicExponent: null });
+    return {
+      n: stripZeros(attrs.modulus as Buffer).toString("base64url"),
+      e: stripZeros(attrs.publicExponent as Buffer).toString("base64url"),
+    };
+  }
+
+  function generate(spec: KeyCreateSpec, id: Buffer): ProtectedKey {
+    const label = `strongroom-${id.toString("hex")}`;
+    if (spec.kind === "oct") {
+      session.generateKey(graphene.KeyGenMechanism.AES, {
+        ...PRIVATE,
+        class: graphene.ObjectClass.SECRET_KEY,
+        keyType: graphene.KeyType.AES,
+        valueLen: (spec.keySize ?? 256) / 8,
+        encrypt: true,
+        decrypt: true,
+        wrap: true,
+        unwrap: true,
+        id,
+        label,
+      });
+      return { publicKey: {}, keySize: spec.keySize ?? 256, material: id };
+    }
+    if (spec.kind === "RSA") {
+      const exponent = Buffer.alloc(4);
+      exponent.writeUInt32BE(spec.publicExponent ?? 65537);
+      const pair = session.generateKeyPair(
+        graphene.KeyGenMechanism.RSA,
+        {
+          keyType: graphene.KeyType.RSA,
+          token: true,
+          modulusBits: spec.keySize ?? 2048,
+          publicExponent: stripZeros(exponent),
+          verify: true,
+          encrypt: true,
+          wrap: true,
+          id,
+          label,
+        },
+        { ...PRIVATE, keyType: graphene.KeyType.RSA, sign: true, decrypt: true, unwrap: true, id, label },
+      );
+      return { publicKey: rsaPublic(pair.publicKey), keySize: spec.keySize ?? 2048, material: id };
+    }
+    const curve = spec.curve ?? "P-256";
+    const pair = session.generateKeyPair(
+      graphene.KeyGenMechanism.EC,
+      {
+        keyType: graphene.KeyType.EC,
+        token: true,
+        paramsEC: Buffer.from(EC_PARAMS[curve], "hex"),
+        verify: true,
+        id,
+        label,
+      },
+      { ...PRIVATE, keyType: graphene.KeyType.EC, sign: true, id, label },
+    );
+    return {
+      publicKey: ecPublicParts(curve, pair.publicKey.getAttribute({ pointEC: null }).pointEC as Buffer),
+      material: id,
+    };
+  }
+
+  function importJwk(jwk: ImportJwk, id: Buffer): ProtectedKey {
+    const label = `strongroom-${id.toString("hex")}`;
+    if (jwk.kty.startsWith("oct")) {
+      if (!jwk.k) throw badParameter('The oct JWK needs "k"');
+      const value = Buffer.from(jwk.k, "base64url");
+      if (![16, 24, 32].includes(value.length)) throw badParameter("oct keys must be 128, 192 or 256 bits");
+      session.create({
+        ...PRIVATE,
+        class: graphene.ObjectClass.SECRET_KEY,
+        keyType: graphene.KeyType.AES,
+        value,
+        encrypt: true,
+        decrypt: true,
+        wrap: true,
+        unwrap: true,
+        id,
+        label,
+      });
+      value.fill(0);
+      return { publicKey: {}, keySize: value.length * 8, material: id };
+    }
+    // Parse through node:crypto first: it validates the key and gives every CRT member.
+    const key = privateKeyFromJwk(jwk);
+    const full = key.export({ format: "jwk" });
+    const b = (member: string) => Buffer.from(String(full[member as keyof typeof full]), "base64url");
+    const parts = publicParts(key);
+    if (full.kty === "RSA") {
+      session.create({
+        class: graphene.ObjectClass.PUBLIC_KEY,
+        keyType: graphene.KeyType.RSA,
+        token: true,
+        modulus: b("n"),
+        publicExponent: b("e"),
+        verify: true,
+        encrypt: true,
+        wrap: true,
+        id,
+        label,
+      });
+      session.create({
+        ...PRIVATE,
+        class: graphene.ObjectClass.PRIVATE_KEY,
+        keyType: graphene.KeyType.RSA,
+        modulus: b("n"),
+        publicExponent: b("e"),
+        privateExponent: b("d"),
+        prime1: b("p"),
+        prime2: b("q"),
+        exponent1: b("dp"),
+        exponent2: b("dq"),
+        coefficient: b("qi"),
+        sign: true,
+        decrypt: true,
+        unwrap: true,
+        id,
+        label,
+      });
+      return { publicKey: parts, keySize: b("n").length * 8, material: id };
+    }
+    const curve = parts.crv as CurveName;
+    const point = Buffer.concat([Buffer.of(4), b("x"), b("y")]);
+    const pointEC = Buffer.from(new asn1.OctetString({ valueHex: point }).toBER());
+    const paramsEC = Buffer.from(EC_PARAMS[curve], "hex");
+    session.create({
+      class: graphene.ObjectClass.PUBLIC_KEY,
+      keyType: graphene.KeyType.EC,
+      token: true,
+      paramsEC,
+      pointEC,
+      verify: true,
+      id,
+      label,
+    });
+    session.create({
+      ...PRIVATE,
+      class: graphene.ObjectClass.PRIVATE_KEY,
+      keyType: graphene.KeyType.EC,
+      paramsEC,
+      value: b("d"),
+      sign: true,
+      id,
+      label,
+    });
+    return { publicKey: parts, material: id };
+  }
+
+  function aesMechanism(mode: string, iv: Buffer | undefined, aad: Buffer | undefined): graphene.IAlgorithm {
+    if (mode === "gcm") {
+      return { name: "AES_GCM", params: new graphene.AesGcmParams(iv ?? randomBytes(12), aad, 128) };
+    }
+    if (!iv || iv.length !== 16) throw badParameter("AES-CBC needs a 16-byte iv");
+    return { name: mode === "cbcpad" ? "AES_CBC_PAD" : "AES_CBC", params: new graphene.AesCbcParams(iv) };
+  }
+
+  // A token that lacks a mechanism says so with these codes; anything else is about the data.
+  const cipherFailed = (cause: unknown, alg: string) =>
+    /CKR_(MECHANISM_INVALID|MECHANISM_PARAM_INVALID|ARGUMENTS_BAD)/.test(String(cause))
+      ? new DomainError(
+          "BadParameter",
+          `The HSM does not support ${alg} with this key; choose another algorithm`,
+          {
+            cause,
+            reason: "AlgorithmNotSupportedByHsm",
+          },
+        )
+      : new DomainError(
+          "BadParameter",
+          "The data could not be processed with this key and algorithm (wrong length, iv, tag or key)",
+          { cause },
+        );
+
+  return {
+    protection: "hsm",
+
+    async generate(spec) {
+      return generate(spec, randomBytes(16));
+    },
+
+    async importJwk(jwk) {
+      return importJwk(jwk, randomBytes(16));
+    },
+
+    async sign(material, _context, alg, digest) {
+      const spec = SIGNATURE_ALGORITHMS[alg];
+      const key = find(material, graphene.ObjectClass.PRIVATE_KEY);
+      if (spec.family === "ecdsa")
+        return run<Buffer>((cb) => session.createSign("ECDSA", key).once(digest, cb));
+      if (spec.family === "pss") {
+        const [hash, mgf] = mechHash(spec.hash);
+        const mechanism = {
+          name: "RSA_PKCS_PSS",
+          params: new graphene.RsaPssParams(hash, mgf, spec.digestBytes),
+        };
+        return run<Buffer>((cb) => session.createSign(mechanism, key).once(digest, cb));
+      }
+      const encoded = Buffer.concat([DIGEST_INFO[spec.hash] as Buffer, digest]);
+      return run<Buffer>((cb) => session.createSign("RSA_PKCS", key).once(encoded, cb));
+    },
+
+    async encrypt(material, _context, alg, input): Promise<CipherOutput> {
+      const spec = ENCRYPTION_ALGORITHMS[alg];
+      const key = privateOf(material);
+      try {
+        if (spec.mode === "kw") return { data: wrapBytes(key, input.data) };
+        const iv = spec.mode === "gcm" ? (input.iv ?? randomBytes(12)) : input.iv;
+        const out = session
+          .createCipher(aesMechanism(spec.mode, iv, input.aad), key)
+          .once(input.data, Buffer.alloc(input.data.length + 32));
+        if (spec.mode === "gcm") {
+          return {
+            data: out.subarray(0, out.length - 16),
+            tag: out.subarray(out.length - 16),
+            iv,
+            aad: input.aad,
+          };
+        }
+        return { data: Buffer.from(out), iv };
+      } catch (error) {
+        throw cipherFailed(error, alg);
+      }
+    },
+
+    async decrypt(material, _context, alg, input) {
+      const spec = ENCRYPTION_ALGORITHMS[alg];
+      const key = privateOf(material);
+      try {
+        if (spec.mode === "rsa1_5" || spec.mode === "oaep") {
+          const mechanism =
+            spec.mode === "rsa1_5"
+              ? "RSA_PKCS"
+              : {
+                  name: "RSA_PKCS_OAEP",
+                  params: new graphene.RsaOaepParams(...mechHash(spec.oaepHash ?? "sha1")),
+                };
+          const out = await run<Buffer>((cb) =>
+            session.createDecipher(mechanism, key).once(input.data, Buffer.alloc(input.data.length), cb),
+          );
+          return Buffer.from(out);
+        }
+        if (spec.mode === "kw") return unwrapBytes(key, input.data);
+        const data =
+          spec.mode === "gcm" ? Buffer.concat([input.data, input.tag ?? Buffer.alloc(0)]) : input.data;
+        if (spec.mode === "gcm" && (!input.iv || !input.tag))
+          throw badParameter("AES-GCM decryption needs iv and tag");
+        return Buffer.from(
+          session
+            .createDecipher(aesMechanism(spec.mode, input.iv, input.aad), key)
+            .once(data, Buffer.alloc(data.length + 16)),
+        );
+      } catch (error) {
+        if (error instanceof DomainError) throw error;
+        throw cipherFailed(error, alg);
+      }
+    },
+
+    async exportForBackup() {
+      throw badParameter(
+        "Keys in the HSM never leave it, so they cannot be backed up through the API; back up the HSM token with its own tools",
+      );
+    },
+
+    async importFromBackup() {
+      throw badParameter("A backup of an HSM key cannot exist: HSM keys never leave the token");
+    },
+
+    async destroy(material) {
+      session.destroy({ id: material });
+    },
+
+    close() {
+      session.logout();
+      session.close();
+      mod.finalize();
+    },
+  };
+
+  // RFC 3394 key wrap of caller-supplied bytes: the bytes enter the token as a short-lived session
+  // object, since PKCS#11 wraps keys, not data.
+  function wrapBytes(kek: graphene.Key, bytes: Buffer): Buffer {
+    if (bytes.length < 16 || bytes.length % 8 !== 0)
+      throw badParameter("AES key wrap takes 16 or more bytes in multiples of 8");
+    const temporary = session.create({
+      class: graphene.ObjectClass.SECRET_KEY,
+      keyType: graphene.KeyType.GENERIC_SECRET,
+      token: false,
+      value: bytes,
+      extractable: true,
+      sensitive: false,
+    });
+    try {
+      return session.wrapKey("AES_KEY_WRAP", kek, temporary.toType<graphene.Key>());
+    } finally {
+      temporary.destroy();
+    }
+  }
+
+  function unwrapBytes(kek: graphene.Key, wrapped: Buffer): Buffer {
+    const key = session.unwrapKey("AES_KEY_WRAP", kek, wrapped, {
+      class: graphene.ObjectClass.SECRET_KEY,
+      keyType: graphene.KeyType.GENERIC_SECRET,
+      token: false,
+      extractable: true,
+      sensitive: false,
+    });
+    try {
+      return Buffer.from(key.getAttribute({ value: null }).value as Buffer);
+    } finally {
+      key.destroy();
+    }
+  }
+}
