@@ -41,8 +41,35 @@ export function rsaBits(parts: PublicKeyParts): number | undefined {
   return parts.n === undefined ? undefined : Buffer.from(parts.n, "base64url").length * 8;
 }
 
+const PROBE = Buffer.from("strongroom pairwise consistency probe");
+
+/**
+ * Refuses keys Key Vault would not hold (RSA outside 2048-4096 bits) and keys whose private and
+ * public members do not belong together: node:crypto parses such JWKs without complaint.
+ */
+function checkImported(key: KeyObject): KeyObject {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (key.asymmetricKeyType === "rsa" && (bits === undefined || bits < 2048 || bits > 4096)) {
+    throw badParameter(
+      `RSA keys must have 2048 to 4096 bits; this one has ${bits ?? "an unknown number of"}`,
+    );
+  }
+  let consistent = false;
+  try {
+    consistent = verify("sha256", PROBE, createPublicKey(key), sign("sha256", PROBE, key));
+  } catch {
+    consistent = false;
+  }
+  if (!consistent) throw badParameter("The JWK's private and public members do not form one key pair");
+  return key;
+}
+
 /** Parses a private JWK (RSA or EC) into a KeyObject, with a message that says what is wrong. */
 export function privateKeyFromJwk(jwk: ImportJwk): KeyObject {
+  return checkImported(parsePrivateJwk(jwk));
+}
+
+function parsePrivateJwk(jwk: ImportJwk): KeyObject {
   const kty = jwk.kty.replace(/-HSM$/, "");
   try {
     if (kty === "RSA") {

@@ -1,0 +1,223 @@
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
+
+const V = "api-version=7.6";
+const digest32 = createHash("sha256").update("x").digest().toString("base64url");
+
+describe("the keys API refuses bad input with Key Vault's errors", () => {
+  const clock = fakeClock(new Date());
+  let server: InProcess;
+  const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
+
+  beforeAll(async () => {
+    server = await startInProcess({ clock });
+    await server.kv({ method: "POST", url: `/keys/rsa/create?${V}`, body: { kty: "RSA" } });
+    await server.kv({ method: "POST", url: `/keys/ec/create?${V}`, body: { kty: "EC", crv: "P-256" } });
+  });
+  afterAll(() => server?.stop());
+
+  const create = (name: string, body: unknown) =>
+    server.kv({ method: "POST", url: `/keys/${name}/create?${V}`, body });
+
+  it.each([
+    ["an unknown kty", { kty: "DSA" }, /Unsupported kty "DSA"/],
+    ["an unsupported curve", { kty: "EC", crv: "P-192" }, /Unsupported curve "P-192"/],
+    [
+      "an RSA size Key Vault does not offer",
+      { kty: "RSA", key_size: 1024 },
+      /key_size must be 2048, 3072 or 4096/,
+    ],
+    [
+      "a key size on an EC key",
+      { kty: "EC", crv: "P-256", key_size: 2048 },
+      /key_size is not allowed for EC keys/,
+    ],
+    ["an even public exponent", { kty: "RSA", public_exponent: 4 }, /public_exponent/],
+    [
+      "key_ops an EC key cannot do",
+      { kty: "EC", key_ops: ["encrypt"] },
+      /key_ops "encrypt" is not valid for EC keys/,
+    ],
+    ["an oct key in a standard vault", { kty: "oct-HSM" }, /premium vault/],
+    [
+      "an exportable key without a release policy",
+      { kty: "RSA", attributes: { exportable: true } },
+      /release policy/,
+    ],
+    ["nbf after exp", { kty: "EC", attributes: { nbf: 2_000_000_000, exp: 1_900_000_000 } }, /nbf/],
+  ])("refuses %s at creation with 400", async (_name, body, message) => {
+    const res = await create("bad", body);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: "BadParameter" });
+    expect(res.json().error.message).toMatch(message);
+  });
+
+  it("has created nothing after the refused requests", async () => {
+    const res = await server.kv({ method: "GET", url: `/keys/bad?${V}` });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.code).toBe("KeyNotFound");
+  });
+
+  it("creates an RSA key with a custom public exponent", async () => {
+    const res = await create("e3", { kty: "RSA", public_exponent: 3 });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().key.e).toBe("Aw");
+  });
+
+  it.each([
+    ["a JWK without its private members", { kty: "RSA", n: "AQAB", e: "AQAB" }, /lacks its "d" member/],
+    [
+      "an EC JWK on an unknown curve",
+      { kty: "EC", crv: "P-999", d: "AA", x: "AA", y: "AA" },
+      /Unsupported curve/,
+    ],
+    [
+      "an RSA JWK whose members do not form a key",
+      { kty: "RSA", n: "AQAB", e: "AQAB", d: "AQ", p: "AQ", q: "AQ", dp: "AQ", dq: "AQ", qi: "AQ" },
+      /2048 to 4096 bits|not a valid RSA private key/,
+    ],
+    ["an oct JWK in a standard vault", { kty: "oct", k: "AAAAAAAAAAAAAAAAAAAAAA" }, /premium vault/],
+  ])("refuses to import %s with 400", async (_name, key, message) => {
+    const res = await server.kv({ method: "PUT", url: `/keys/imported?${V}`, body: { key } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(message);
+  });
+
+  it.each([
+    ["an algorithm for another key type", "rsa", { alg: "ES256", value: digest32 }, 400, /incompatible/],
+    ["an unknown algorithm", "rsa", { alg: "RS1", value: digest32 }, 400, /Unknown signature algorithm/],
+    [
+      "a digest of the wrong length",
+      "rsa",
+      { alg: "RS256", value: Buffer.alloc(20).toString("base64url") },
+      400,
+      /32-byte digest/,
+    ],
+    ["an ES384 signature with a P-256 key", "ec", { alg: "ES384", value: digest32 }, 400, /P-384/],
+    ["a value that is not base64url", "ec", { alg: "ES256", value: "***" }, 400, /base64url/],
+  ])("refuses to sign with %s", async (_name, key, body, status, message) => {
+    const res = await server.kv({ method: "POST", url: `/keys/${key}/sign?${V}`, body });
+    expect(res.statusCode).toBe(status);
+    expect(res.json().error.message).toMatch(message);
+  });
+
+  it("refuses to encrypt with an EC key and to wrap with a content-encryption algorithm", async () => {
+    const ec = await server.kv({
+      method: "POST",
+      url: `/keys/ec/encrypt?${V}`,
+      body: { alg: "RSA-OAEP", value: "AQID" },
+    });
+    expect(ec.statusCode).toBe(403);
+    const wrap = await server.kv({
+      method: "POST",
+      url: `/keys/rsa/wrapkey?${V}`,
+      body: { alg: "A256GCM", value: "AQID" },
+    });
+    expect(wrap.statusCode).toBe(400);
+  });
+
+  it("refuses a ciphertext the key did not make with 400", async () => {
+    const res = await server.kv({
+      method: "POST",
+      url: `/keys/rsa/decrypt?${V}`,
+      body: { alg: "RSA-OAEP", value: Buffer.alloc(256, 1).toString("base64url") },
+    });
+    expect(res.statusCode).toBe(400);
+  });
+
+  it("refuses operations its key_ops do not allow with 403", async () => {
+    await create("verify-only", { kty: "EC", key_ops: ["verify"] });
+    const res = await server.kv({
+      method: "POST",
+      url: `/keys/verify-only/sign?${V}`,
+      body: { alg: "ES256", value: digest32 },
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error).toMatchObject({
+      code: "Forbidden",
+      innererror: { code: "KeyOperationForbidden" },
+    });
+  });
+
+  it.each([
+    ["a disabled key", { enabled: false }, "KeyDisabled"],
+    ["a key that is not yet valid", { nbf: 4_000_000_000 }, "KeyNotYetValid"],
+  ])("refuses to sign with %s with 403", async (_name, attributes, reason) => {
+    const name = `state-${reason}`;
+    await create(name, { kty: "EC", attributes });
+    const res = await server.kv({
+      method: "POST",
+      url: `/keys/${name}/sign?${V}`,
+      body: { alg: "ES256", value: digest32 },
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error.innererror.code).toBe(reason);
+  });
+
+  it("refuses to sign with a key once it has expired", async () => {
+    await create("expiring", { kty: "EC", attributes: { exp: nowSeconds() + 60 } });
+    const sign = () =>
+      server.kv({ method: "POST", url: `/keys/expiring/sign?${V}`, body: { alg: "ES256", value: digest32 } });
+    expect((await sign()).statusCode).toBe(200);
+    clock.advance(120_000);
+    const res = await sign();
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error.innererror.code).toBe("KeyExpired");
+  });
+
+  it("never returns private key members", async () => {
+    for (const url of [`/keys/rsa?${V}`, `/keys/ec?${V}`, `/keys?${V}`, `/keys/rsa/versions?${V}`]) {
+      const body = (await server.kv({ method: "GET", url })).body;
+      for (const member of ['"d"', '"p"', '"q"', '"dp"', '"dq"', '"qi"', '"k"'])
+        expect(body).not.toContain(`${member}:`);
+    }
+  });
+
+  it("refuses a random byte count outside 1-128", async () => {
+    const res = await server.kv({ method: "POST", url: `/rng?${V}`, body: { count: 129 } });
+    expect(res.statusCode).toBe(400);
+  });
+
+  it("refuses a rotation policy with a malformed duration or two Rotate actions", async () => {
+    const bad = await server.kv({
+      method: "PUT",
+      url: `/keys/rsa/rotationpolicy?${V}`,
+      body: { lifetimeActions: [{ trigger: { timeAfterCreate: "90 days" }, action: { type: "Rotate" } }] },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toMatch(/ISO 8601/);
+    const twice = await server.kv({
+      method: "PUT",
+      url: `/keys/rsa/rotationpolicy?${V}`,
+      body: {
+        lifetimeActions: [
+          { trigger: { timeAfterCreate: "P90D" }, action: { type: "Rotate" } },
+          { trigger: { timeAfterCreate: "P30D" }, action: { type: "Rotate" } },
+        ],
+      },
+    });
+    expect(twice.statusCode).toBe(400);
+  });
+});
+
+describe("importing a key whose halves do not match", () => {
+  it("is refused with 400 and stores nothing", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const server = await startInProcess();
+    try {
+      const a = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+      const b = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+      const res = await server.kv({
+        method: "PUT",
+        url: `/keys/mixed?${V}`,
+        body: { key: { ...a, n: b.n } },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.message).toMatch(/do not form one key pair/);
+      expect((await server.kv({ method: "GET", url: `/keys/mixed?${V}` })).statusCode).toBe(404);
+    } finally {
+      await server.stop();
+    }
+  });
+});
