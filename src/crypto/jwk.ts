@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto";
 import { badParameter } from "../domain/errors.js";
 import type { CurveName, ImportJwk, PublicKeyParts } from "../domain/keys/model.js";
 
