@@ -125,7 +125,7 @@ export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector
       : find(id, graphene.ObjectClass.PRIVATE_KEY);
   };
 
-  function rsaPublic(publicKey: graphene.PublicKey): PublicKeyParts {
+  function rsaPublic(publicKey: graphene.Key): PublicKeyParts {
     const attrs = publicKey.getAttribute({ modulus: null, publicExponent: null });
     return {
       n: stripZeros(attrs.modulus as Buffer).toString("base64url"),
@@ -381,6 +381,70 @@ export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector
       } catch (error) {
         if (error instanceof DomainError) throw error;
         throw cipherFailed(error, alg);
+      }
+    },
+
+    async importWrapped(kekMaterial, transfer, kind) {
+      if (kind !== "RSA") throw badParameter("Bring-your-own-key transfers are supported for RSA keys");
+      const kek = find(kekMaterial, graphene.ObjectClass.PRIVATE_KEY);
+      const kekBytes = (kek.getAttribute({ modulus: null }).modulus as Buffer).length;
+      if (transfer.length <= kekBytes)
+        throw badParameter("The transfer blob is shorter than its wrapped AES key");
+      const id = randomBytes(16);
+      const label = `strongroom-${id.toString("hex")}`;
+      let transport: graphene.Key | undefined;
+      try {
+        transport = session.unwrapKey(
+          { name: "RSA_PKCS_OAEP", params: new graphene.RsaOaepParams(...mechHash("sha1")) },
+          kek,
+          transfer.subarray(0, kekBytes),
+          {
+            class: graphene.ObjectClass.SECRET_KEY,
+            keyType: graphene.KeyType.AES,
+            token: false,
+            unwrap: true,
+            sensitive: true,
+            extractable: false,
+          },
+        );
+        const target = session.unwrapKey("AES_KEY_WRAP_PAD", transport, transfer.subarray(kekBytes), {
+          ...PRIVATE,
+          class: graphene.ObjectClass.PRIVATE_KEY,
+          keyType: graphene.KeyType.RSA,
+          sign: true,
+          decrypt: true,
+          unwrap: true,
+          id,
+          label,
+        });
+        const attrs = target.getAttribute({ modulus: null, publicExponent: null });
+        session.create({
+          class: graphene.ObjectClass.PUBLIC_KEY,
+          keyType: graphene.KeyType.RSA,
+          token: true,
+          modulus: attrs.modulus as Buffer,
+          publicExponent: attrs.publicExponent as Buffer,
+          verify: true,
+          encrypt: true,
+          wrap: true,
+          id,
+          label,
+        });
+        const publicKey = {
+          n: stripZeros(attrs.modulus as Buffer).toString("base64url"),
+          e: stripZeros(attrs.publicExponent as Buffer).toString("base64url"),
+        };
+        return { publicKey, keySize: (attrs.modulus as Buffer).length * 8, material: id };
+      } catch (error) {
+        session.destroy({ id });
+        if (error instanceof DomainError) throw error;
+        throw new DomainError(
+          "BadParameter",
+          "The transfer blob could not be unwrapped: it was not made for this key-exchange key, or it is corrupt",
+          { cause: error },
+        );
+      } finally {
+        transport?.destroy();
       }
     },
 

@@ -193,6 +193,53 @@ describe.skipIf(!softHsmAvailable)("HSM-protected keys in a premium vault backed
     ).toBe(true);
   });
 
+  it("imports a key brought in a BYOK transfer blob wrapped under a vault key-exchange key", async () => {
+    const { createCipheriv, generateKeyPairSync, publicEncrypt: encrypt } = await import("node:crypto");
+    const kek = await client.createKey("byok-kek", "RSA-HSM", { keySize: 3072, keyOps: ["import"] });
+    expect(kek.keyOperations).toEqual(["import"]);
+
+    // What an HSM vendor's BYOK tool does with the KEK's public key (CKM_RSA_AES_KEY_WRAP).
+    const target = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const transportKey = randomBytes(32);
+    const wrappedTransport = encrypt(
+      { key: nodePublicKey(kek), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" },
+      transportKey,
+    );
+    const kwp = createCipheriv("id-aes256-wrap-pad", transportKey, Buffer.from("a65959a6", "hex"));
+    const pkcs8 = target.privateKey.export({ format: "der", type: "pkcs8" });
+    const wrappedKey = Buffer.concat([kwp.update(pkcs8), kwp.final()]);
+    const blob = {
+      schema_version: "1.0.0",
+      header: { kid: kek.id, alg: "dir", enc: "CKM_RSA_AES_KEY_WRAP" },
+      ciphertext: Buffer.concat([wrappedTransport, wrappedKey]).toString("base64url"),
+      generator: "strongroom test",
+    };
+
+    const imported = await client.importKey("byok-target", {
+      kty: "RSA-HSM",
+      keyOps: ["sign", "verify"],
+      t: Buffer.from(JSON.stringify(blob)),
+    } as JsonWebKey);
+    expect(imported.keyType).toBe("RSA-HSM");
+    expect(b64(imported.key?.n)).toBe(target.publicKey.export({ format: "jwk" }).n);
+    const digest = createHash("sha256").update("brought my own").digest();
+    const { result } = await crypto(imported).sign("RS256", digest);
+    expect(nodeVerify("sha256", Buffer.from("brought my own"), target.publicKey, Buffer.from(result))).toBe(
+      true,
+    );
+
+    const tampered = {
+      ...blob,
+      ciphertext: Buffer.concat([wrappedTransport, Buffer.alloc(wrappedKey.length)]).toString("base64url"),
+    };
+    await expect(
+      client.importKey("byok-bad", {
+        kty: "RSA-HSM",
+        t: Buffer.from(JSON.stringify(tampered)),
+      } as JsonWebKey),
+    ).rejects.toMatchObject({ statusCode: 400 });
+  });
+
   it("refuses to back up an HSM key, since it never leaves the token", async () => {
     await client.createKey("hsm-no-backup", "RSA-HSM");
     await expect(client.backupKey("hsm-no-backup")).rejects.toMatchObject({ statusCode: 400 });

@@ -200,6 +200,44 @@ export function createKeyService(deps: KeyServiceDeps) {
     return withoutMaterial(stored);
   }
 
+  /**
+   * Reads a BYOK transfer blob (Azure's .byok format: a JSON header naming the key-exchange key and
+   * a ciphertext made with CKM_RSA_AES_KEY_WRAP) and finds its key-exchange key in this vault.
+   */
+  async function byokTransfer(vault: Vault, keyHsm: string) {
+    let blob: { header?: { kid?: string; enc?: string }; ciphertext?: string };
+    try {
+      blob = JSON.parse(Buffer.from(keyHsm, "base64url").toString("utf8"));
+    } catch {
+      throw badParameter("key.key_hsm must be the base64url of a BYOK transfer blob (JSON)");
+    }
+    if (blob.header?.enc !== "CKM_RSA_AES_KEY_WRAP" || !blob.ciphertext || !blob.header.kid) {
+      throw badParameter('The BYOK blob needs header.kid, header.enc "CKM_RSA_AES_KEY_WRAP" and ciphertext');
+    }
+    const path = /\/keys\/([0-9a-zA-Z-]+)\/([0-9a-f]{32})$/.exec(
+      new URL(blob.header.kid, "https://x").pathname,
+    );
+    if (!path)
+      throw badParameter("The BYOK blob's header.kid must be the versioned id of a key-exchange key");
+    const kek = await findStored(vault, path[1] as string, path[2]);
+    if (kek.protection !== "hsm" || kek.kind !== "RSA" || !kek.keyOps.includes("import")) {
+      throw badParameter(
+        `Key ${kek.name} is not a key-exchange key: it must be RSA-HSM with key_ops ["import"]`,
+      );
+    }
+    checkUsable(kek, "import");
+    return { kek, ciphertext: Buffer.from(blob.ciphertext, "base64url") };
+  }
+
+  async function importWrapped(
+    protector: KeyProtector,
+    transfer: { kek: StoredKeyVersion; ciphertext: Buffer },
+    kind: KeyKind,
+  ) {
+    if (!protector.importWrapped) throw badParameter("This key protector cannot import BYOK transfer blobs");
+    return protector.importWrapped(transfer.kek.material, transfer.ciphertext, kind);
+  }
+
   function spec(request: KeyCreateRequest) {
     const { kind, protection } = parseKty(request.kty);
     if (kind === "RSA") {
@@ -288,12 +326,15 @@ export function createKeyService(deps: KeyServiceDeps) {
       const { jwk } = request;
       if (typeof jwk?.kty !== "string") throw badParameter("key.kty is required");
       const { kind, protection: byKty } = parseKty(jwk.kty);
-      const protection: Protection = request.hsm ? "hsm" : byKty;
+      const protection: Protection = request.hsm || jwk.key_hsm ? "hsm" : byKty;
       const ops = keyOps(kind, jwk.key_ops);
       checkAttributes(request, request.tags);
       const protector = protectorFor(vault, protection);
+      const transfer = jwk.key_hsm === undefined ? undefined : await byokTransfer(vault, jwk.key_hsm);
       return addVersion(vault, name, async (version, context) => {
-        const made = await protector.importJwk(jwk, context);
+        const made = transfer
+          ? await importWrapped(protector, transfer, kind)
+          : await protector.importJwk(jwk, context);
         return {
           ...baseVersion(vault, name, version, request, request.tags),
           kind,

@@ -3,6 +3,7 @@ import type { EncryptionAlgorithm, SignatureAlgorithm } from "./algorithms.js";
 import type {
   ImportJwk,
   KeyCreateSpec,
+  KeyKind,
   KeyVersion,
   Protection,
   PublicKeyParts,
@@ -48,6 +49,12 @@ export interface KeyProtector {
     input: CipherInput,
   ): Promise<CipherOutput>;
   decrypt(material: Buffer, context: string, alg: EncryptionAlgorithm, input: CipherInput): Promise<Buffer>;
+  /**
+   * Bring your own key: unwraps a key transferred under the key-exchange key `kekMaterial` with
+   * CKM_RSA_AES_KEY_WRAP (RSA-OAEP-SHA1 wrapped AES-256 key, then RFC 5649 AES key wrap of the PKCS#8
+   * key), without the key ever existing in plaintext outside the HSM. Absent where unsupported.
+   */
+  importWrapped?(kekMaterial: Buffer, transfer: Buffer, kind: KeyKind): Promise<ProtectedKey>;
   /** The private key as PKCS#8 DER for a sealed backup blob; refused where the key may not leave. */
   exportForBackup(material: Buffer, context: string): Promise<Buffer>;
   /** Takes back what exportForBackup gave, under a new context. */
