@@ -71,7 +71,6 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
   const sealer = createAesGcmSealer(masterKey);
   const settings = createSqlSettingsStore(storage);
   const tenantId = (await settings.putIfAbsent("tenant-id", newId())).value;
-  const vaults = createVaultService({ store: createSqlVaultStore(storage), clock });
   const audit = createAuditService({
     store: createSqlAuditStore(storage),
     chain: createHmacAuditChain(masterKey),
@@ -85,6 +84,19 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
         pinFile: config.pkcs11PinFile,
       })
     : undefined;
+  const keys = createKeyService({
+    store: createSqlKeyStore(storage),
+    software: createSoftwareKeyProtector(sealer),
+    hsm,
+    publicCrypto: createPublicKeyCrypto(),
+    sealer,
+    clock,
+  });
+  const vaults = createVaultService({
+    store: createSqlVaultStore(storage),
+    clock,
+    removalGuards: [(vault) => keys.hsmKeysBlockingRemoval(vault)],
+  });
   return {
     config,
     storage,
@@ -92,14 +104,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     clock,
     vaults,
     secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
-    keys: createKeyService({
-      store: createSqlKeyStore(storage),
-      software: createSoftwareKeyProtector(sealer),
-      hsm,
-      publicCrypto: createPublicKeyCrypto(),
-      sealer,
-      clock,
-    }),
+    keys,
     audit,
     tenantId,
     async close() {

@@ -54,6 +54,18 @@ export function createSqlKeyStore(storage: StorageHandle): KeyStore {
         updatedAt: stored.updatedAt === undefined ? undefined : new Date(stored.updatedAt),
       };
     },
+    async countHsmKeys(vaultId) {
+      const rows = await storage.db
+        .selectFrom("object_versions")
+        .select(["name_key", "properties"])
+        .where("vault_id", "=", vaultId)
+        .where("collection", "=", "keys")
+        .execute();
+      const hsm = rows.filter(
+        (r) => (JSON.parse(r.properties) as { protection?: string }).protection === "hsm",
+      );
+      return new Set(hsm.map((r) => r.name_key)).size;
+    },
     async putRotationPolicy(vaultId, name, policy) {
       await policies.put(vaultId, name, {
         ...policy,

@@ -245,6 +245,20 @@ describe.skipIf(!softHsmAvailable)("HSM-protected keys in a premium vault backed
     await expect(client.backupKey("hsm-no-backup")).rejects.toMatchObject({ statusCode: 400 });
   });
 
+  it("refuses to delete the vault while its HSM keys would be orphaned in the token", async () => {
+    const http = httpsClient(server.ca);
+    const bearer = await adminToken(http, server.admin);
+    const res = await http.send(`${server.admin.authorityHost}/admin/vaults/hsm`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    http.close();
+    expect(res.status).toBe(409);
+    expect(res.json<{ error: { message: string } }>().error.message).toMatch(
+      /HSM key\(s\); delete and purge them/,
+    );
+  });
+
   it("keeps every private key in the token sensitive and non-extractable", async () => {
     await server.stop();
     process.env.SOFTHSM2_CONF = token.env.SOFTHSM2_CONF;

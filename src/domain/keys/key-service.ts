@@ -635,6 +635,14 @@ export function createKeyService(deps: KeyServiceDeps) {
       return { key: withoutMaterial(key), data };
     },
 
+    /** A vault removal guard: HSM objects outlive database rows, so their keys must be purged first. */
+    async hsmKeysBlockingRemoval(vault: Vault): Promise<string | undefined> {
+      const count = await store.countHsmKeys(vault.id);
+      return count > 0
+        ? `it holds ${count} HSM key(s); delete and purge them so their HSM objects are destroyed`
+        : undefined;
+    },
+
     randomBytes(count: number): Buffer {
       if (!Number.isInteger(count) || count < 1 || count > MAX_RANDOM_BYTES) {
         throw badParameter(`count must be an integer from 1 to ${MAX_RANDOM_BYTES}`);

@@ -67,6 +67,8 @@ export interface KeyStore extends VersionedStore<KeyVersion, StoredKeyVersion> {
   getRotationPolicy(vaultId: string, name: string): Promise<RotationPolicy | undefined>;
   /** Stores the policy of a live key. */
   putRotationPolicy(vaultId: string, name: string, policy: RotationPolicy): Promise<void>;
+  /** How many keys of the vault, live or deleted, have versions in the HSM. */
+  countHsmKeys(vaultId: string): Promise<number>;
 }
 
 /** Where the public-key operations run: no secret involved, so no protector either. */

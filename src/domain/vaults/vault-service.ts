@@ -7,6 +7,11 @@ import type { VaultStore } from "./ports.js";
 export interface VaultServiceDeps {
   store: VaultStore;
   clock: Clock;
+  /**
+   * Checks run before a vault is removed; each may name a reason to refuse, such as key material
+   * held outside the database that only purging its keys destroys.
+   */
+  removalGuards?: ReadonlyArray<(vault: Vault) => Promise<string | undefined>>;
 }
 
 export type VaultService = ReturnType<typeof createVaultService>;
@@ -21,7 +26,7 @@ function validateSettings(settings: VaultSettings): void {
   }
 }
 
-export function createVaultService({ store, clock }: VaultServiceDeps) {
+export function createVaultService({ store, clock, removalGuards = [] }: VaultServiceDeps) {
   async function get(name: string): Promise<Vault> {
     const vault = await store.findByName(name);
     if (!vault)
@@ -72,6 +77,10 @@ export function createVaultService({ store, clock }: VaultServiceDeps) {
           "Forbidden",
           `Vault ${name} has purge protection on; it cannot be deleted while it may hold recoverable objects`,
         );
+      }
+      for (const guard of removalGuards) {
+        const reason = await guard(vault);
+        if (reason) throw new DomainError("Conflict", `Vault ${name} cannot be deleted yet: ${reason}`);
       }
       await store.remove(vault.id);
     },
