@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
@@ -41,6 +42,52 @@ describe("a server process across restarts", () => {
     expect(got.json().value).toBe("survives restarts");
     http.close();
     expect(await second.stop()).toBe(0);
+  });
+});
+
+describe("a server with the operator's own TLS certificate", () => {
+  const data = tempDataDir();
+  afterAll(() => data.remove());
+
+  it("serves that certificate and makes no bootstrap CA", async () => {
+    const cert = join(data.dir, "own.pem");
+    const key = join(data.dir, "own-key.pem");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
+    const server = await startServerProcess(join(data.dir, "server"), [], {
+      STRONGROOM_TLS_CERT_FILE: cert,
+      STRONGROOM_TLS_KEY_FILE: key,
+    });
+    try {
+      expect(server.admin.caFile).toBeUndefined();
+      expect(existsSync(join(data.dir, "server", "tls", "ca.pem"))).toBe(false);
+      const http = httpsClient(readFileSync(cert, "utf8"));
+      expect((await http.send(`${server.admin.vaultUrl}/healthz`)).status).toBe(200);
+      http.close();
+    } finally {
+      await server.stop();
+    }
   });
 });
 

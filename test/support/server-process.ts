@@ -60,7 +60,7 @@ export async function startServerProcess(
     dataDir,
     port,
     admin,
-    ca: readFileSync(join(dataDir, "tls", "ca.pem"), "utf8"),
+    ca: admin.caFile ? readFileSync(admin.caFile, "utf8") : "",
     output: () => output,
     async stop() {
       child.kill("SIGTERM");
