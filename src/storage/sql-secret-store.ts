@@ -4,7 +4,7 @@ import type { StorageHandle } from "./database.js";
 import { createSqlObjectStore } from "./sql-object-store.js";
 
 export function createSqlSecretStore(storage: StorageHandle): SecretStore {
-  const store = createSqlObjectStore<SecretVersion, StoredSecretVersion>(storage, "secrets", {
+  return createSqlObjectStore<SecretVersion, StoredSecretVersion>(storage, "secrets", {
     noun: "Secret",
     properties: (v) => ({ contentType: v.contentType, keyId: v.keyId }),
     payload: (s) => s.sealedValue,
@@ -15,8 +15,4 @@ export function createSqlSecretStore(storage: StorageHandle): SecretStore {
     }),
     withPayload: (version, sealedValue) => ({ ...version, sealedValue }),
   });
-  return {
-    ...store,
-    purge: async (vaultId, name) => (await store.purgeVersions(vaultId, name)) !== undefined,
-  };
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
-import { isObjectName, isVersion, newVersion } from "../ids.js";
-import { MAX_PAGE_SIZE, type Page } from "../paging.js";
+import { newVersion } from "../ids.js";
+import { checkValidityWindow, createObjectLifecycle, openBackup } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
@@ -59,7 +59,6 @@ export interface KeyImportRequest extends KeyAttributesInput {
   tags?: Record<string, string> | undefined;
 }
 
-const DAY_MS = 86_400_000;
 const BACKUP_CONTEXT = "backup/key/v1";
 const MAX_RANDOM_BYTES = 128;
 
@@ -73,15 +72,6 @@ const ALLOWED_OPS: Record<KeyKind, readonly KeyOperation[]> = {
   EC: ["sign", "verify", "import", "export"],
   oct: ["encrypt", "decrypt", "wrapKey", "unwrapKey", "import", "export"],
 };
-
-export const keyNotFound = (name: string) =>
-  new DomainError(
-    "NotFound",
-    `A key with (name/id) ${name} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command.`,
-    { reason: "KeyNotFound" },
-  );
-const deletedKeyNotFound = (name: string) =>
-  new DomainError("NotFound", `Deleted Key not found: ${name}`, { reason: "KeyNotFound" });
 
 /** "RSA-HSM" → RSA in the HSM; "EC" → EC in software. */
 export function parseKty(kty: string): { kind: KeyKind; protection: Protection } {
@@ -97,12 +87,6 @@ export const wireKty = (k: Pick<KeyVersion, "kind" | "protection">) =>
 const contextOf = (vaultId: string, name: string, version: string) =>
   `${vaultId}/${name.toLowerCase()}/${version}`;
 
-function checkName(name: string): void {
-  if (!isObjectName(name)) {
-    throw badParameter(`The key name "${name}" is invalid: use 1-127 characters of letters, digits and '-'`);
-  }
-}
-
 function keyOps(kind: KeyKind, requested: string[] | undefined): KeyOperation[] {
   if (requested === undefined) return [...DEFAULT_OPS[kind]];
   for (const op of requested) {
@@ -113,14 +97,6 @@ function keyOps(kind: KeyKind, requested: string[] | undefined): KeyOperation[] 
     }
   }
   return [...new Set(requested as KeyOperation[])];
-}
-
-function pageSize(maxResults: number | undefined): number {
-  if (maxResults === undefined) return MAX_PAGE_SIZE;
-  if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_PAGE_SIZE) {
-    throw badParameter(`maxresults must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-  }
-  return maxResults;
 }
 
 function withoutMaterial({ material: _material, ...version }: StoredKeyVersion): KeyVersion {
@@ -152,16 +128,8 @@ export function createKeyService(deps: KeyServiceDeps) {
     return hsm;
   }
 
-  async function findStored(vault: Vault, name: string, version?: string): Promise<StoredKeyVersion> {
-    checkName(name);
-    if (version && !isVersion(version))
-      throw badParameter(`The version "${version}" is not a 32-digit hexadecimal version`);
-    const found = version
-      ? await store.findVersion(vault.id, name, version)
-      : await store.findLatest(vault.id, name);
-    if (!found) throw keyNotFound(name);
-    return found;
-  }
+  const objects = createObjectLifecycle({ store, clock, noun: "key", notFoundCode: "KeyNotFound" });
+  const findStored = objects.find;
 
   /** Refuses an operation the key's state or key_ops do not allow, as Key Vault does. */
   function checkUsable(key: KeyVersion, op: KeyOperation): void {
@@ -176,18 +144,12 @@ export function createKeyService(deps: KeyServiceDeps) {
       throw refuse("KeyOperationForbidden", `this key: its key_ops do not include ${op}`);
   }
 
-  function checkValidity(a: { notBefore?: Date | null | undefined; expiresAt?: Date | null | undefined }) {
-    if (a.notBefore && a.expiresAt && a.notBefore.getTime() > a.expiresAt.getTime()) {
-      throw badParameter("attributes.nbf must not be later than attributes.exp");
-    }
-  }
-
   async function addVersion(
     vault: Vault,
     name: string,
     build: (version: string, context: string) => Promise<StoredKeyVersion>,
   ): Promise<KeyVersion> {
-    checkName(name);
+    objects.checkName(name);
     const version = newVersion();
     const stored = await build(version, contextOf(vault.id, name, version));
     try {
@@ -269,7 +231,7 @@ export function createKeyService(deps: KeyServiceDeps) {
 
   /** Validates attributes and tags before any key material is made for them. */
   function checkAttributes(input: KeyAttributesInput, tags: Record<string, string> | undefined): void {
-    checkValidity(input);
+    checkValidityWindow(input);
     validateTags(tags);
   }
 
@@ -377,88 +339,32 @@ export function createKeyService(deps: KeyServiceDeps) {
         ...(changes.expiresAt !== undefined && { expiresAt: changes.expiresAt ?? undefined }),
         updatedAt: clock.now(),
       };
-      checkValidity(next);
+      checkValidityWindow(next);
       await store.updateVersion(next);
       return next;
     },
 
-    list(vault: Vault, after: string | undefined, maxResults: number | undefined): Promise<Page<KeyVersion>> {
-      return store.listLatest(vault.id, {
-        limit: pageSize(maxResults),
-        ...(after !== undefined && { after }),
-      });
-    },
+    list: objects.list,
+    listVersions: objects.listVersions,
+    remove: objects.remove,
+    getDeleted: objects.getDeleted,
+    listDeleted: objects.listDeleted,
+    recover: objects.recover,
 
-    async listVersions(
-      vault: Vault,
-      name: string,
-      after: string | undefined,
-      maxResults: number | undefined,
-    ) {
-      checkName(name);
-      const page = await store.listVersions(vault.id, name, {
-        limit: pageSize(maxResults),
-        ...(after !== undefined && { after }),
-      });
-      if (page.items.length === 0 && after === undefined) throw keyNotFound(name);
-      return page;
-    },
-
-    async remove(vault: Vault, name: string): Promise<DeletedKey> {
-      checkName(name);
-      const now = clock.now();
-      const deleted = await store.softDelete(
-        vault.id,
-        name,
-        now,
-        new Date(now.getTime() + vault.softDeleteRetentionDays * DAY_MS),
-      );
-      if (!deleted) throw keyNotFound(name);
-      return deleted;
-    },
-
-    async getDeleted(vault: Vault, name: string): Promise<DeletedKey> {
-      checkName(name);
-      const deleted = await store.findDeleted(vault.id, name);
-      if (!deleted) throw deletedKeyNotFound(name);
-      return deleted;
-    },
-
-    listDeleted(vault: Vault, after: string | undefined, maxResults: number | undefined) {
-      return store.listDeleted(vault.id, {
-        limit: pageSize(maxResults),
-        ...(after !== undefined && { after }),
-      });
-    },
-
-    async recover(vault: Vault, name: string): Promise<KeyVersion> {
-      checkName(name);
-      const recovered = await store.recover(vault.id, name);
-      if (!recovered) throw deletedKeyNotFound(name);
-      return recovered;
-    },
-
+    /** Purges the rows, then destroys what the protector holds (HSM objects) for every version. */
     async purge(vault: Vault, name: string): Promise<void> {
-      const deleted = await this.getDeleted(vault, name);
-      if (vault.purgeProtection) {
-        throw new DomainError(
-          "Forbidden",
-          `Operation "purge" is not allowed because purge protection is enabled for this vault. The key ${name} will be purged automatically on ${deleted.scheduledPurgeAt.toISOString()}.`,
-          { reason: "PurgeProtected" },
-        );
-      }
-      const materials = await store.purgeVersions(vault.id, name);
-      if (!materials) throw deletedKeyNotFound(name);
-      const protector = deleted.latest.protection === "hsm" ? hsm : software;
+      const { latest } = await objects.getDeleted(vault, name);
+      const materials = await objects.purge(vault, name);
+      const protector = latest.protection === "hsm" ? hsm : software;
       for (const material of materials) await protector?.destroy(material);
     },
 
     /** A sealed blob of every version, restorable only where the same master key is held. */
     async backup(vault: Vault, name: string): Promise<Buffer> {
-      checkName(name);
+      objects.checkName(name);
       const versions = await store.allVersions(vault.id, name);
       const first = versions[0];
-      if (!first) throw keyNotFound(name);
+      if (!first) throw objects.notFound(name);
       if (first.managed)
         throw badParameter(`Key ${name} backs a certificate; back up the certificate instead`);
       const protector = protectorFor(vault, first.protection);
@@ -478,16 +384,7 @@ export function createKeyService(deps: KeyServiceDeps) {
     },
 
     async restore(vault: Vault, blob: Uint8Array): Promise<KeyVersion> {
-      let document: { kind: string; versions: BackupVersion[] };
-      try {
-        document = JSON.parse(sealer.open(blob, BACKUP_CONTEXT).toString("utf8"));
-      } catch (cause) {
-        throw new DomainError(
-          "BadParameter",
-          "The backup blob is corrupt or was made by an installation with a different master key",
-          { cause },
-        );
-      }
+      const document = openBackup<{ kind: string; versions: BackupVersion[] }>(sealer, BACKUP_CONTEXT, blob);
       if (document.kind !== "key" || document.versions.length === 0)
         throw badParameter("The backup blob does not hold a key");
       const versions: StoredKeyVersion[] = [];

@@ -1,12 +1,11 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
-import { isObjectName, isVersion, newVersion } from "../ids.js";
-import { MAX_PAGE_SIZE, type Page } from "../paging.js";
+import { newVersion } from "../ids.js";
+import { checkValidityWindow, createObjectLifecycle, openBackup } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
 import {
-  type DeletedSecret,
   MAX_CONTENT_TYPE_LENGTH,
   MAX_SECRET_BYTES,
   type SecretInput,
@@ -24,7 +23,6 @@ export interface SecretServiceDeps {
 
 export type SecretService = ReturnType<typeof createSecretService>;
 
-const DAY_MS = 86_400_000;
 const BACKUP_CONTEXT = "backup/secret/v1";
 
 /** Associated data binding a sealed value to its row; names are case-insensitive, as in Key Vault. */
@@ -49,38 +47,9 @@ interface BackupDocument {
   versions: BackupVersion[];
 }
 
-export const secretNotFound = (name: string) =>
-  new DomainError(
-    "NotFound",
-    `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command.`,
-    { reason: "SecretNotFound" },
-  );
-
-const deletedSecretNotFound = (name: string) =>
-  new DomainError("NotFound", `Deleted Secret not found: ${name}`, { reason: "SecretNotFound" });
-
-function checkName(name: string): void {
-  if (!isObjectName(name)) {
-    throw badParameter(
-      `The secret name "${name}" is invalid: use 1-127 characters of letters, digits and '-'`,
-    );
-  }
-}
-
-function checkVersion(version: string): void {
-  if (!isVersion(version))
-    throw badParameter(`The version "${version}" is not a 32-digit hexadecimal version`);
-}
-
 function checkContentType(contentType: string | undefined): void {
   if (contentType !== undefined && contentType.length > MAX_CONTENT_TYPE_LENGTH) {
     throw badParameter(`contentType must be at most ${MAX_CONTENT_TYPE_LENGTH} characters`);
-  }
-}
-
-function checkValidityWindow(notBefore: Date | undefined | null, expiresAt: Date | undefined | null): void {
-  if (notBefore && expiresAt && notBefore.getTime() > expiresAt.getTime()) {
-    throw badParameter("attributes.nbf must not be later than attributes.exp");
   }
 }
 
@@ -89,27 +58,12 @@ function withoutSealed({ sealedValue: _sealed, ...version }: StoredSecretVersion
 }
 
 export function createSecretService({ store, sealer, clock }: SecretServiceDeps) {
-  async function findStored(vault: Vault, name: string, version?: string): Promise<StoredSecretVersion> {
-    checkName(name);
-    if (version) checkVersion(version);
-    const found = version
-      ? await store.findVersion(vault.id, name, version)
-      : await store.findLatest(vault.id, name);
-    if (!found) throw secretNotFound(name);
-    return found;
-  }
-
-  function pageSize(maxResults: number | undefined): number {
-    if (maxResults === undefined) return MAX_PAGE_SIZE;
-    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_PAGE_SIZE) {
-      throw badParameter(`maxresults must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-    }
-    return maxResults;
-  }
+  const objects = createObjectLifecycle({ store, clock, noun: "secret", notFoundCode: "SecretNotFound" });
+  const findStored = objects.find;
 
   return {
     async set(vault: Vault, name: string, input: SecretInput): Promise<SecretVersion> {
-      checkName(name);
+      objects.checkName(name);
       if (typeof input.value !== "string") throw badParameter("value must be a string");
       const bytes = Buffer.from(input.value, "utf8");
       if (bytes.length > MAX_SECRET_BYTES) {
@@ -118,7 +72,7 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
         );
       }
       checkContentType(input.contentType);
-      checkValidityWindow(input.notBefore, input.expiresAt);
+      checkValidityWindow(input);
       const now = clock.now();
       const version = newVersion();
       const stored: StoredSecretVersion = {
@@ -174,87 +128,28 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
         ...(changes.expiresAt !== undefined && { expiresAt: changes.expiresAt ?? undefined }),
         updatedAt: clock.now(),
       };
-      checkValidityWindow(next.notBefore, next.expiresAt);
+      checkValidityWindow(next);
       await store.updateVersion(next);
       return next;
     },
 
-    list(
-      vault: Vault,
-      after: string | undefined,
-      maxResults: number | undefined,
-    ): Promise<Page<SecretVersion>> {
-      return store.listLatest(vault.id, {
-        limit: pageSize(maxResults),
-        ...(after !== undefined && { after }),
-      });
-    },
-
-    async listVersions(
-      vault: Vault,
-      name: string,
-      after: string | undefined,
-      maxResults: number | undefined,
-    ) {
-      checkName(name);
-      const limit = pageSize(maxResults);
-      const page = await store.listVersions(vault.id, name, { limit, ...(after !== undefined && { after }) });
-      if (page.items.length === 0 && after === undefined && !(await store.findLatest(vault.id, name))) {
-        throw secretNotFound(name);
-      }
-      return page;
-    },
-
-    async remove(vault: Vault, name: string): Promise<DeletedSecret> {
-      checkName(name);
-      const now = clock.now();
-      const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * DAY_MS);
-      const deleted = await store.softDelete(vault.id, name, now, purgeAt);
-      if (!deleted) throw secretNotFound(name);
-      return deleted;
-    },
-
-    async getDeleted(vault: Vault, name: string): Promise<DeletedSecret> {
-      checkName(name);
-      const deleted = await store.findDeleted(vault.id, name);
-      if (!deleted) throw deletedSecretNotFound(name);
-      return deleted;
-    },
-
-    listDeleted(vault: Vault, after: string | undefined, maxResults: number | undefined) {
-      return store.listDeleted(vault.id, {
-        limit: pageSize(maxResults),
-        ...(after !== undefined && { after }),
-      });
-    },
-
-    async recover(vault: Vault, name: string): Promise<SecretVersion> {
-      checkName(name);
-      const recovered = await store.recover(vault.id, name);
-      if (!recovered) throw deletedSecretNotFound(name);
-      return recovered;
-    },
+    list: objects.list,
+    listVersions: objects.listVersions,
+    remove: objects.remove,
+    getDeleted: objects.getDeleted,
+    listDeleted: objects.listDeleted,
+    recover: objects.recover,
 
     async purge(vault: Vault, name: string): Promise<void> {
-      checkName(name);
-      if (vault.purgeProtection) {
-        const deleted = await store.findDeleted(vault.id, name);
-        if (!deleted) throw deletedSecretNotFound(name);
-        throw new DomainError(
-          "Forbidden",
-          `Operation "purge" is not allowed because purge protection is enabled for this vault. The secret ${name} will be purged automatically after its retention period, on ${deleted.scheduledPurgeAt.toISOString()}.`,
-          { reason: "PurgeProtected" },
-        );
-      }
-      if (!(await store.purge(vault.id, name))) throw deletedSecretNotFound(name);
+      await objects.purge(vault, name);
     },
 
     /** A blob that only an installation holding the same master key can restore. */
     async backup(vault: Vault, name: string): Promise<Buffer> {
-      checkName(name);
+      objects.checkName(name);
       const versions = await store.allVersions(vault.id, name);
       const first = versions[0];
-      if (!first) throw secretNotFound(name);
+      if (!first) throw objects.notFound(name);
       if (first.managed) {
         throw badParameter(`Secret ${name} backs a certificate; back up the certificate instead`);
       }
@@ -277,16 +172,7 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
     },
 
     async restore(vault: Vault, blob: Uint8Array): Promise<SecretVersion> {
-      let document: BackupDocument;
-      try {
-        document = JSON.parse(sealer.open(blob, BACKUP_CONTEXT).toString("utf8")) as BackupDocument;
-      } catch (cause) {
-        throw new DomainError(
-          "BadParameter",
-          "The backup blob is corrupt or was made by an installation with a different master key",
-          { cause },
-        );
-      }
+      const document = openBackup<BackupDocument>(sealer, BACKUP_CONTEXT, blob);
       if (document.kind !== "secret" || document.versions.length === 0) {
         throw badParameter("The backup blob does not hold a secret");
       }

@@ -1,0 +1,161 @@
+import type { Clock } from "../clock.js";
+import { badParameter, DomainError } from "../errors.js";
+import { isObjectName, isVersion } from "../ids.js";
+import { MAX_PAGE_SIZE, type Page } from "../paging.js";
+import type { Sealer } from "../sealing/ports.js";
+import type { Vault } from "../vaults/model.js";
+import type { DeletedObject, VersionedObject } from "./model.js";
+import type { VersionedStore } from "./ports.js";
+
+const DAY_MS = 86_400_000;
+
+/** Refuses a validity window that closes before it opens. */
+export function checkValidityWindow(a: {
+  notBefore?: Date | null | undefined;
+  expiresAt?: Date | null | undefined;
+}): void {
+  if (a.notBefore && a.expiresAt && a.notBefore.getTime() > a.expiresAt.getTime()) {
+    throw badParameter("attributes.nbf must not be later than attributes.exp");
+  }
+}
+
+/** Opens a backup blob sealed under `context`, with a message that says why it may not open. */
+export function openBackup<T>(sealer: Sealer, context: string, blob: Uint8Array): T {
+  try {
+    return JSON.parse(sealer.open(blob, context).toString("utf8")) as T;
+  } catch (cause) {
+    throw new DomainError(
+      "BadParameter",
+      "The backup blob is corrupt or was made by an installation with a different master key",
+      {
+        cause,
+      },
+    );
+  }
+}
+
+export interface ObjectLifecycleDeps<V extends VersionedObject, S extends V> {
+  store: VersionedStore<V, S>;
+  clock: Clock;
+  /** "secret", "key", "certificate": how messages name the object. */
+  noun: string;
+  /** Key Vault's not-found code for the collection, e.g. "SecretNotFound". */
+  notFoundCode: string;
+}
+
+/**
+ * What every versioned collection does alike, with Key Vault's messages: names, paging, lookup,
+ * soft delete, recovery and the purge-protection refusal.
+ */
+export function createObjectLifecycle<V extends VersionedObject, S extends V>(
+  deps: ObjectLifecycleDeps<V, S>,
+) {
+  const { store, clock, noun, notFoundCode } = deps;
+  const Noun = noun.charAt(0).toUpperCase() + noun.slice(1);
+
+  const notFound = (name: string) =>
+    new DomainError(
+      "NotFound",
+      `A ${noun} with (name/id) ${name} was not found in this key vault. If you recently deleted this ${noun} you may be able to recover it using the correct recovery command.`,
+      { reason: notFoundCode },
+    );
+  const deletedNotFound = (name: string) =>
+    new DomainError("NotFound", `Deleted ${Noun} not found: ${name}`, { reason: notFoundCode });
+
+  function checkName(name: string): void {
+    if (!isObjectName(name)) {
+      throw badParameter(
+        `The ${noun} name "${name}" is invalid: use 1-127 characters of letters, digits and '-'`,
+      );
+    }
+  }
+
+  function pageRequest(after: string | undefined, maxResults: number | undefined) {
+    if (
+      maxResults !== undefined &&
+      (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_PAGE_SIZE)
+    ) {
+      throw badParameter(`maxresults must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    return { limit: maxResults ?? MAX_PAGE_SIZE, ...(after !== undefined && { after }) };
+  }
+
+  async function getDeleted(vault: Vault, name: string): Promise<DeletedObject<V>> {
+    checkName(name);
+    const deleted = await store.findDeleted(vault.id, name);
+    if (!deleted) throw deletedNotFound(name);
+    return deleted;
+  }
+
+  return {
+    notFound,
+    deletedNotFound,
+    checkName,
+
+    /** The latest version, or the named one, of a live object, with its payload. */
+    async find(vault: Vault, name: string, version?: string): Promise<S> {
+      checkName(name);
+      if (version && !isVersion(version))
+        throw badParameter(`The version "${version}" is not a 32-digit hexadecimal version`);
+      const found = version
+        ? await store.findVersion(vault.id, name, version)
+        : await store.findLatest(vault.id, name);
+      if (!found) throw notFound(name);
+      return found;
+    },
+
+    list(vault: Vault, after: string | undefined, maxResults: number | undefined): Promise<Page<V>> {
+      return store.listLatest(vault.id, pageRequest(after, maxResults));
+    },
+
+    async listVersions(
+      vault: Vault,
+      name: string,
+      after: string | undefined,
+      maxResults: number | undefined,
+    ) {
+      checkName(name);
+      const page = await store.listVersions(vault.id, name, pageRequest(after, maxResults));
+      if (page.items.length === 0 && after === undefined) throw notFound(name);
+      return page;
+    },
+
+    /** Soft delete: the object stays recoverable for the vault's retention period. */
+    async remove(vault: Vault, name: string): Promise<DeletedObject<V>> {
+      checkName(name);
+      const now = clock.now();
+      const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * DAY_MS);
+      const deleted = await store.softDelete(vault.id, name, now, purgeAt);
+      if (!deleted) throw notFound(name);
+      return deleted;
+    },
+
+    getDeleted,
+
+    listDeleted(vault: Vault, after: string | undefined, maxResults: number | undefined) {
+      return store.listDeleted(vault.id, pageRequest(after, maxResults));
+    },
+
+    async recover(vault: Vault, name: string): Promise<V> {
+      checkName(name);
+      const recovered = await store.recover(vault.id, name);
+      if (!recovered) throw deletedNotFound(name);
+      return recovered;
+    },
+
+    /** Removes a deleted object's rows, unless purge protection forbids it; returns their payloads. */
+    async purge(vault: Vault, name: string): Promise<Buffer[]> {
+      const deleted = await getDeleted(vault, name);
+      if (vault.purgeProtection) {
+        throw new DomainError(
+          "Forbidden",
+          `Operation "purge" is not allowed because purge protection is enabled for this vault. The ${noun} ${name} will be purged automatically after its retention period, on ${deleted.scheduledPurgeAt.toISOString()}.`,
+          { reason: "PurgeProtected" },
+        );
+      }
+      const payloads = await store.purgeVersions(vault.id, name);
+      if (!payloads) throw deletedNotFound(name);
+      return payloads;
+    },
+  };
+}
