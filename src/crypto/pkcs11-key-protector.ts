@@ -279,8 +279,8 @@ export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector
     if (mode === "gcm") {
       return { name: "AES_GCM", params: new graphene.AesGcmParams(iv ?? randomBytes(12), aad, 128) };
     }
-    if (!iv || iv.length !== 16) throw badParameter("AES-CBC needs a 16-byte iv");
-    return { name: mode === "cbcpad" ? "AES_CBC_PAD" : "AES_CBC", params: new graphene.AesCbcParams(iv) };
+    if (iv?.length !== 16) throw badParameter("AES-CBC needs a 16-byte iv");
+    return { name: mode === "cbcpad" ? "AES_CBC_PAD" : "AES_CBC", params: new graphene.AesCbcParams(iv as Buffer) };
   }
 
   // A token that lacks a mechanism says so with these codes; anything else is about the data.

@@ -16,7 +16,6 @@ import {
   AES_SIZES,
   CURVES,
   type CurveName,
-  type DeletedKey,
   type ImportJwk,
   KEY_OPERATIONS,
   type KeyAttributesInput,
