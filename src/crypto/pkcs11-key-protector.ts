@@ -280,7 +280,10 @@ export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector
       return { name: "AES_GCM", params: new graphene.AesGcmParams(iv ?? randomBytes(12), aad, 128) };
     }
     if (iv?.length !== 16) throw badParameter("AES-CBC needs a 16-byte iv");
-    return { name: mode === "cbcpad" ? "AES_CBC_PAD" : "AES_CBC", params: new graphene.AesCbcParams(iv as Buffer) };
+    return {
+      name: mode === "cbcpad" ? "AES_CBC_PAD" : "AES_CBC",
+      params: new graphene.AesCbcParams(iv as Buffer),
+    };
   }
 
   // A token that lacks a mechanism says so with these codes; anything else is about the data.
