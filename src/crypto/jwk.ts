@@ -30,7 +30,7 @@ export function curveFromNode(crv: string): CurveName {
 
 /** The public members of a key as Key Vault shows them. */
 export function publicParts(key: KeyObject): PublicKeyParts {
-  const jwk = createPublicKey(key).export({ format: "jwk" });
+  const jwk = (key.type === "public" ? key : createPublicKey(key)).export({ format: "jwk" });
   if (jwk.kty === "RSA") return { n: jwk.n as string, e: jwk.e as string };
   if (jwk.kty === "EC")
     return { crv: curveFromNode(jwk.crv as string), x: jwk.x as string, y: jwk.y as string };
