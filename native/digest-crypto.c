@@ -8,6 +8,7 @@
 #include <node_api.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -113,6 +114,7 @@ static void sign_execute(napi_env env, void *data) {
 done:
   free(der);
   EVP_PKEY_CTX_free(ctx);
+  ERR_clear_error();
 }
 
 static void sign_complete(napi_env env, napi_status status, void *data) {
@@ -151,6 +153,7 @@ static void free_key(napi_env env, void *data, void *hint) {
 /* Parsing a key costs more than an RSA signature under OpenSSL 3, so callers keep parsed handles. */
 static napi_value wrap_key(napi_env env, EVP_PKEY *key) {
   napi_value handle;
+  ERR_clear_error();
   if (!key) {
     napi_throw_error(env, NULL, "the key could not be parsed");
     return NULL;
@@ -262,6 +265,9 @@ static napi_value verify(napi_env env, napi_callback_info info) {
   }
   OPENSSL_free(der);
   EVP_PKEY_CTX_free(ctx);
+  /* A failed check leaves errors on this thread's OpenSSL queue; Node's TLS reads that queue and
+     would take them for its own, failing the next record on some connection. */
+  ERR_clear_error();
   napi_value result;
   CHECK(env, napi_get_boolean(env, ok, &result));
   return result;
@@ -294,7 +300,18 @@ static napi_value decrypt_pkcs1(napi_env env, napi_callback_info info) {
   if (out) OPENSSL_cleanse(out, out_len);
   free(out);
   EVP_PKEY_CTX_free(ctx);
+  ERR_clear_error();
   return result;
+}
+
+/* clearErrors(): empties this thread's OpenSSL error queue. Libraries loaded into the process (a
+   PKCS#11 module linked against OpenSSL) share Node's exported OpenSSL and may leave errors behind. */
+static napi_value clear_errors(napi_env env, napi_callback_info info) {
+  (void)info;
+  ERR_clear_error();
+  napi_value undefined;
+  napi_get_undefined(env, &undefined);
+  return undefined;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -304,6 +321,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sign", NULL, sign, NULL, NULL, NULL, napi_enumerable, NULL},
       {"verify", NULL, verify, NULL, NULL, NULL, napi_enumerable, NULL},
       {"decryptPkcs1", NULL, decrypt_pkcs1, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clearErrors", NULL, clear_errors, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -15,6 +15,11 @@ interface NativeDigestCrypto {
   verify(key: NativeKey, scheme: SignatureScheme, md: string, digest: Buffer, signature: Buffer): boolean;
   /** RSAES-PKCS1-v1_5 decryption, which node:crypto refuses since CVE-2023-46809. */
   decryptPkcs1(key: NativeKey, ciphertext: Buffer): Buffer;
+  /**
+   * Empties the main thread's OpenSSL error queue. A PKCS#11 module linked against OpenSSL shares
+   * Node's copy in this process; errors it leaves behind would fail Node's next TLS record.
+   */
+  clearErrors(): void;
 }
 
 // src/crypto and dist/crypto both sit two levels below the project root, beside build/.

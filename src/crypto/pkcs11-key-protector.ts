@@ -7,6 +7,7 @@ import { ENCRYPTION_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../domain/keys/algo
 import type { CurveName, ImportJwk, KeyCreateSpec, PublicKeyParts } from "../domain/keys/model.js";
 import type { CipherOutput, KeyProtector, ProtectedKey } from "../domain/keys/ports.js";
 import { privateKeyFromJwk, publicParts } from "./jwk.js";
+import { nativeDigest } from "./native-digest.js";
 
 export interface Pkcs11Settings {
   /** Path of the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so. */
@@ -83,6 +84,33 @@ function run<T>(start: (cb: (error: Error | null, result: T) => void) => void): 
  * the token's. The stored material is only the object's CKA_ID.
  */
 export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
+  try {
+    return withCleanOpenSslErrors(openPkcs11KeyProtector(settings));
+  } finally {
+    nativeDigest.clearErrors();
+  }
+}
+
+/** Every call leaves OpenSSL's error queue empty, however the token's own OpenSSL use ended. */
+function withCleanOpenSslErrors<T extends object>(protector: T): T {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, value] of Object.entries(protector)) {
+    wrapped[name] =
+      typeof value === "function"
+        ? (...args: unknown[]) => {
+            try {
+              const result = value(...args);
+              return result instanceof Promise ? result.finally(() => nativeDigest.clearErrors()) : result;
+            } finally {
+              nativeDigest.clearErrors();
+            }
+          }
+        : value;
+  }
+  return wrapped as T;
+}
+
+function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
   const mod = graphene.Module.load(settings.module);
   mod.initialize();
   const slots = mod.getSlots(true);
