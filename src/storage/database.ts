@@ -18,6 +18,12 @@ export type Engine = "sqlite" | "postgres";
 export interface StorageHandle {
   db: Kysely<Database>;
   engine: Engine;
+  /**
+   * On SQLite, runs `work` synchronously against the raw connection while holding Kysely's lock on
+   * it, so a multi-statement write holds the single connection for microseconds instead of across
+   * event-loop turns. Undefined on PostgreSQL.
+   */
+  sqliteExclusive?: <T>(work: (sqlite: SQLite.Database) => T) => Promise<T>;
   close(): Promise<void>;
 }
 
@@ -48,8 +54,43 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, engine: "sqlite", close: () => db.destroy() };
+  const cached = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+  return {
+    db,
+    engine: "sqlite",
+    sqliteExclusive: (work) => db.connection().execute(async () => work(cached)),
+    close: () => db.destroy(),
+  };
+}
+
+const STATEMENT_CACHE_SIZE = 1000;
+
+/**
+ * Kysely's SQLite driver prepares every statement anew, which costs more than running it; the
+ * queries are few and fixed, so prepared statements are kept by their SQL text (bounded).
+ */
+function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      statement = sqlite.prepare(source);
+      if (cache.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+      cache.set(source, statement);
+    }
+    return statement;
+  };
+  return new Proxy(sqlite, {
+    get: (target, property) => {
+      if (property === "prepare") return prepare;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promise<void>> = {

@@ -1,5 +1,5 @@
-import type { AuditOutcome, AuditRecord } from "../domain/audit/model.js";
-import type { AuditStore } from "../domain/audit/ports.js";
+import type { AuditEntry, AuditOutcome, AuditRecord } from "../domain/audit/model.js";
+import type { AuditChain, AuditStore } from "../domain/audit/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
 import { writeTransaction } from "./transactions.js";
@@ -22,49 +22,105 @@ const toRecord = (r: Database["audit_log"]): AuditRecord => ({
   hash: r.hash,
 });
 
+const COLUMNS = [
+  "seq",
+  "time",
+  "request_id",
+  "principal_id",
+  "client_id",
+  "vault",
+  "operation",
+  "object_id",
+  "version",
+  "outcome",
+  "status",
+  "client_address",
+  "detail",
+  "prev_hash",
+  "hash",
+] as const satisfies readonly (keyof Database["audit_log"])[];
+
+/** Numbers and links the entries after `head`, as rows. */
+function link(
+  head: { seq: number; hash: string },
+  entries: AuditEntry[],
+  chain: AuditChain,
+): Database["audit_log"][] {
+  let { seq, hash } = head;
+  return entries.map((e) => {
+    seq += 1;
+    const next = chain.link(hash, seq, e);
+    const row: Database["audit_log"] = {
+      seq,
+      time: e.time.getTime(),
+      request_id: e.requestId,
+      principal_id: e.principalId ?? null,
+      client_id: e.clientId ?? null,
+      vault: e.vault ?? null,
+      operation: e.operation,
+      object_id: e.objectId ?? null,
+      version: e.version ?? null,
+      outcome: e.outcome,
+      status: e.status,
+      client_address: e.clientAddress,
+      detail: e.detail ?? null,
+      prev_hash: hash,
+      hash: next,
+    };
+    hash = next;
+    return row;
+  });
+}
+
 export function createSqlAuditStore(storage: StorageHandle): AuditStore {
-  const { db, engine } = storage;
+  const { db } = storage;
   return {
     async append(entries, chain) {
       if (entries.length === 0) return;
+      if (storage.sqliteExclusive) {
+        // The hot path on SQLite: one synchronous transaction, so the connection is not held while
+        // other requests wait for it.
+        await storage.sqliteExclusive((sqlite) =>
+          sqlite
+            .transaction(() => {
+              const head = sqlite.prepare("select seq, hash from audit_head where id = 1").get() as {
+                seq: number;
+                hash: string;
+              };
+              const rows = link(head, entries, chain);
+              const insert = sqlite.prepare(
+                `insert into audit_log (${COLUMNS.join(", ")}) values (${COLUMNS.map(() => "?").join(", ")})`,
+              );
+              for (const row of rows) insert.run(COLUMNS.map((c) => row[c]));
+              const last = rows[rows.length - 1] as Database["audit_log"];
+              sqlite.prepare("update audit_head set seq = ?, hash = ? where id = 1").run(last.seq, last.hash);
+            })
+            .immediate(),
+        );
+        return;
+      }
       await writeTransaction(storage, async (trx) => {
-        // The head row is the chain's lock: on PostgreSQL other nodes wait here; SQLite's write lock
-        // is already held by BEGIN IMMEDIATE.
-        let headQuery = trx.selectFrom("audit_head").select(["seq", "hash"]).where("id", "=", 1);
-        if (engine === "postgres") headQuery = headQuery.forUpdate();
-        const head = await headQuery.executeTakeFirstOrThrow();
-        let { seq, hash } = head;
-        const rows: Database["audit_log"][] = [];
-        for (const e of entries) {
-          seq += 1;
-          const next = chain.link(hash, seq, e);
-          rows.push({
-            seq,
-            time: e.time.getTime(),
-            request_id: e.requestId,
-            principal_id: e.principalId ?? null,
-            client_id: e.clientId ?? null,
-            vault: e.vault ?? null,
-            operation: e.operation,
-            object_id: e.objectId ?? null,
-            version: e.version ?? null,
-            outcome: e.outcome,
-            status: e.status,
-            client_address: e.clientAddress,
-            detail: e.detail ?? null,
-            prev_hash: hash,
-            hash: next,
-          });
-          hash = next;
-        }
-        // Stay under SQLite's 32,766 bound parameters per statement.
+        // The head row is the chain's lock: other nodes wait here until this transaction ends.
+        const head = await trx
+          .selectFrom("audit_head")
+          .select(["seq", "hash"])
+          .where("id", "=", 1)
+          .forUpdate()
+          .executeTakeFirstOrThrow();
+        const rows = link(head, entries, chain);
+        // Stay well under the bound-parameter limit per statement.
         for (let i = 0; i < rows.length; i += 500) {
           await trx
             .insertInto("audit_log")
             .values(rows.slice(i, i + 500))
             .execute();
         }
-        await trx.updateTable("audit_head").set({ seq, hash }).where("id", "=", 1).execute();
+        const last = rows[rows.length - 1] as Database["audit_log"];
+        await trx
+          .updateTable("audit_head")
+          .set({ seq: last.seq, hash: last.hash })
+          .where("id", "=", 1)
+          .execute();
       });
     },
     async read(afterSeq, limit) {

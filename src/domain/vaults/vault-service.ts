@@ -12,6 +12,11 @@ export interface VaultServiceDeps {
    * held outside the database that only purging its keys destroys.
    */
   removalGuards?: ReadonlyArray<(vault: Vault) => Promise<string | undefined>>;
+  /**
+   * How long a looked-up vault may be reused: every data-plane request looks its vault up. Changes
+   * made here are seen at once; changes by other processes within this time.
+   */
+  cacheMs?: number;
 }
 
 export type VaultService = ReturnType<typeof createVaultService>;
@@ -26,9 +31,21 @@ function validateSettings(settings: VaultSettings): void {
   }
 }
 
-export function createVaultService({ store, clock, removalGuards = [] }: VaultServiceDeps) {
+export function createVaultService({ store, clock, removalGuards = [], cacheMs = 2000 }: VaultServiceDeps) {
+  const cache = new Map<string, { vault: Vault | undefined; until: number }>();
+
+  async function find(name: string): Promise<Vault | undefined> {
+    const key = name.toLowerCase();
+    const now = clock.now().getTime();
+    const hit = cache.get(key);
+    if (hit && hit.until > now) return hit.vault;
+    const vault = await store.findByName(key);
+    cache.set(key, { vault, until: now + cacheMs });
+    return vault;
+  }
+
   async function get(name: string): Promise<Vault> {
-    const vault = await store.findByName(name);
+    const vault = await find(name);
     if (!vault)
       throw new DomainError("NotFound", `Vault ${name} does not exist`, { reason: "VaultNotFound" });
     return vault;
@@ -36,7 +53,7 @@ export function createVaultService({ store, clock, removalGuards = [] }: VaultSe
 
   return {
     get,
-    find: (name: string) => store.findByName(name),
+    find,
     list: () => store.list(),
 
     async create(name: string, settings: Partial<VaultSettings> = {}): Promise<Vault> {
@@ -56,6 +73,7 @@ export function createVaultService({ store, clock, removalGuards = [] }: VaultSe
         updatedAt: now,
       };
       await store.insert(vault);
+      cache.delete(vault.name);
       return vault;
     },
 
@@ -67,6 +85,7 @@ export function createVaultService({ store, clock, removalGuards = [] }: VaultSe
       const next: Vault = { ...vault, ...changes, updatedAt: clock.now() };
       validateSettings(next);
       await store.update(next);
+      cache.delete(next.name);
       return next;
     },
 
@@ -83,6 +102,7 @@ export function createVaultService({ store, clock, removalGuards = [] }: VaultSe
         if (reason) throw new DomainError("Conflict", `Vault ${name} cannot be deleted yet: ${reason}`);
       }
       await store.remove(vault.id);
+      cache.delete(vault.name);
     },
   };
 }
