@@ -7,6 +7,7 @@ import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { type Config, databaseUrl } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
+import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
@@ -15,8 +16,13 @@ import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
 import { createSoftwareKeyProtector } from "./crypto/software-key-protector.js";
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
+import { createX509Factory } from "./crypto/x509-factory.js";
 import { createIdentityService, type IdentityService } from "./domain/access/identity-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
+import {
+  type CertificateService,
+  createCertificateService,
+} from "./domain/certificates/certificate-service.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { newId } from "./domain/ids.js";
@@ -28,6 +34,7 @@ import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
+import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlKeyStore } from "./storage/sql-key-store.js";
 import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
 import { createSqlSecretStore } from "./storage/sql-secret-store.js";
@@ -52,6 +59,7 @@ export interface Core {
   vaults: VaultService;
   secrets: SecretService;
   keys: KeyService;
+  certificates: CertificateService;
   audit: AuditService;
   tenantId: string;
   close(): Promise<void>;
@@ -105,6 +113,14 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     vaults,
     secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
     keys,
+    certificates: createCertificateService({
+      store: createSqlCertificateStore(storage),
+      keys: keys.certificateKeys,
+      x509: createX509Factory(),
+      codec: createCertificateBundleCodec(),
+      sealer,
+      clock,
+    }),
     audit,
     tenantId,
     async close() {
@@ -231,6 +247,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         vaults,
         secrets: core.secrets,
         keys: core.keys,
+        certificates: core.certificates,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

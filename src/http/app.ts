@@ -4,10 +4,12 @@ import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
 import type { IdentityService } from "../domain/access/identity-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
+import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
+import { registerCertificateRoutes } from "./keyvault/certificates-routes.js";
 import { renderKeyVaultError } from "./keyvault/errors.js";
 import { registerKeyRoutes } from "./keyvault/keys-routes.js";
 import { registerKeyVaultHooks } from "./keyvault/keyvault-plugin.js";
@@ -23,6 +25,7 @@ export interface AppDeps {
   vaults: VaultService;
   secrets: SecretService;
   keys: KeyService;
+  certificates: CertificateService;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -131,6 +134,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     });
     registerSecretRoutes(keyvault, deps.secrets);
     registerKeyRoutes(keyvault, deps.keys);
+    registerCertificateRoutes(keyvault, deps.certificates);
   });
 
   app.setErrorHandler(renderKeyVaultError);

@@ -11,6 +11,7 @@ import {
 } from "kysely";
 import pg from "pg";
 import * as foundation from "./migrations/0001-foundation.js";
+import * as certificates from "./migrations/0002-certificates.js";
 import type { Database } from "./schema.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -95,6 +96,7 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
 
 const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promise<void>> = {
   "0001-foundation": foundation.up,
+  "0002-certificates": certificates.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

@@ -77,4 +77,38 @@ export interface Database {
     hash: string;
   };
   audit_head: { id: number; seq: number; hash: string };
+  certificate_operations: {
+    vault_id: string;
+    name_key: string;
+    name: string;
+    request_id: string;
+    status: string;
+    status_details: string | null;
+    issuer_name: string;
+    csr: Buffer;
+    cancellation_requested: number;
+    error_code: string | null;
+    error_message: string | null;
+    policy: string;
+    tags: string;
+    target_version: string | null;
+    key_material: Buffer | null;
+    key_version: string;
+    created_at: number;
+    updated_at: number;
+  };
+  certificate_issuers: {
+    vault_id: string;
+    name_key: string;
+    name: string;
+    provider: string;
+    account_id: string | null;
+    sealed_password: Buffer | null;
+    organization_id: string | null;
+    administrators: string;
+    enabled: number;
+    created_at: number;
+    updated_at: number;
+  };
+  certificate_contacts: { vault_id: string; contacts: string };
 }

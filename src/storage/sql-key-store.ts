@@ -10,38 +10,40 @@ import type {
 } from "../domain/keys/model.js";
 import type { KeyStore } from "../domain/keys/ports.js";
 import type { StorageHandle } from "./database.js";
-import { createSqlObjectPolicies, createSqlObjectStore } from "./sql-object-store.js";
+import { createSqlObjectPolicies, createSqlObjectStore, type ObjectCodec } from "./sql-object-store.js";
 
 interface StoredPolicy extends Omit<RotationPolicy, "createdAt" | "updatedAt"> {
   createdAt?: number;
   updatedAt?: number;
 }
 
+export const keyCodec: ObjectCodec<KeyVersion, StoredKeyVersion> = {
+  noun: "Key",
+  properties: (v) => ({
+    kind: v.kind,
+    protection: v.protection,
+    keySize: v.keySize,
+    curve: v.curve,
+    keyOps: v.keyOps,
+    publicKey: v.publicKey,
+    exportable: v.exportable,
+  }),
+  payload: (s) => s.material,
+  fromRow: (common, p) => ({
+    ...common,
+    kind: p.kind as KeyKind,
+    protection: p.protection as Protection,
+    keySize: p.keySize as number | undefined,
+    curve: p.curve as CurveName | undefined,
+    keyOps: p.keyOps as KeyOperation[],
+    publicKey: p.publicKey as PublicKeyParts,
+    exportable: Boolean(p.exportable),
+  }),
+  withPayload: (version, material) => ({ ...version, material }),
+};
+
 export function createSqlKeyStore(storage: StorageHandle): KeyStore {
-  const store = createSqlObjectStore<KeyVersion, StoredKeyVersion>(storage, "keys", {
-    noun: "Key",
-    properties: (v) => ({
-      kind: v.kind,
-      protection: v.protection,
-      keySize: v.keySize,
-      curve: v.curve,
-      keyOps: v.keyOps,
-      publicKey: v.publicKey,
-      exportable: v.exportable,
-    }),
-    payload: (s) => s.material,
-    fromRow: (common, p) => ({
-      ...common,
-      kind: p.kind as KeyKind,
-      protection: p.protection as Protection,
-      keySize: p.keySize as number | undefined,
-      curve: p.curve as CurveName | undefined,
-      keyOps: p.keyOps as KeyOperation[],
-      publicKey: p.publicKey as PublicKeyParts,
-      exportable: Boolean(p.exportable),
-    }),
-    withPayload: (version, material) => ({ ...version, material }),
-  });
+  const store = createSqlObjectStore(storage, "keys", keyCodec);
   const policies = createSqlObjectPolicies(storage, "keys");
   return {
     ...store,

@@ -39,6 +39,66 @@ export const deletedButRecoverable = (noun: string, name: string) =>
     { reason: "ObjectIsDeletedButRecoverable" },
   );
 
+function toVersionRow<V extends VersionedObject, S extends V>(
+  collection: Collection,
+  codec: ObjectCodec<V, S>,
+  v: S,
+): Omit<Database["object_versions"], "seq"> {
+  return {
+    vault_id: v.vaultId,
+    collection,
+    name_key: nameKey(v.name),
+    version: v.version,
+    payload: codec.payload(v),
+    properties: JSON.stringify(codec.properties(v)),
+    tags: JSON.stringify(v.tags),
+    enabled: fromBool(v.enabled),
+    not_before: fromDate(v.notBefore),
+    expires_at: fromDate(v.expiresAt),
+    managed: fromBool(v.managed),
+    created_at: v.createdAt.getTime(),
+    updated_at: v.updatedAt.getTime(),
+  };
+}
+
+/**
+ * Adds a version inside the caller's transaction and makes it the latest, creating the object on
+ * first use; Conflict while a deleted object of that name awaits recovery or purge.
+ */
+export async function insertVersion<V extends VersionedObject, S extends V>(
+  trx: Kysely<Database>,
+  collection: Collection,
+  codec: ObjectCodec<V, S>,
+  version: S,
+): Promise<void> {
+  const result = await trx
+    .insertInto("objects")
+    .values({
+      vault_id: version.vaultId,
+      collection,
+      name_key: nameKey(version.name),
+      name: version.name,
+      latest_version: version.version,
+      deleted_at: null,
+      scheduled_purge_at: null,
+      policy: null,
+      created_at: version.createdAt.getTime(),
+    })
+    .onConflict((oc) =>
+      oc
+        .columns(["vault_id", "collection", "name_key"])
+        .doUpdateSet({ latest_version: version.version })
+        .where("objects.deleted_at", "is", null),
+    )
+    .executeTakeFirst();
+  if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
+    throw deletedButRecoverable(codec.noun, version.name);
+  await trx
+    .insertInto("object_versions")
+    .values(toVersionRow(collection, codec, version))
+    .execute();
+}
+
 /** The one SQL implementation of versioned objects with soft delete, over both engines. */
 export function createSqlObjectStore<V extends VersionedObject, S extends V>(
   storage: StorageHandle,
@@ -73,21 +133,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     scheduledPurgeAt: new Date(r.scheduled_purge_at ?? 0),
   });
 
-  const versionRow = (v: S): Omit<Database["object_versions"], "seq"> => ({
-    vault_id: v.vaultId,
-    collection,
-    name_key: nameKey(v.name),
-    version: v.version,
-    payload: codec.payload(v),
-    properties: JSON.stringify(codec.properties(v)),
-    tags: JSON.stringify(v.tags),
-    enabled: fromBool(v.enabled),
-    not_before: fromDate(v.notBefore),
-    expires_at: fromDate(v.expiresAt),
-    managed: fromBool(v.managed),
-    created_at: v.createdAt.getTime(),
-    updated_at: v.updatedAt.getTime(),
-  });
+  const versionRow = (v: S) => toVersionRow(collection, codec, v);
 
   const joined = (q: Kysely<Database>, vaultId: string) =>
     q
@@ -115,31 +161,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
 
   const store: VersionedStore<V, S> = {
     async addVersion(version) {
-      await writeTransaction(storage, async (trx) => {
-        const result = await trx
-          .insertInto("objects")
-          .values({
-            vault_id: version.vaultId,
-            collection,
-            name_key: nameKey(version.name),
-            name: version.name,
-            latest_version: version.version,
-            deleted_at: null,
-            scheduled_purge_at: null,
-            policy: null,
-            created_at: version.createdAt.getTime(),
-          })
-          .onConflict((oc) =>
-            oc
-              .columns(["vault_id", "collection", "name_key"])
-              .doUpdateSet({ latest_version: version.version })
-              .where("objects.deleted_at", "is", null),
-          )
-          .executeTakeFirst();
-        if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
-          throw deletedButRecoverable(codec.noun, version.name);
-        await trx.insertInto("object_versions").values(versionRow(version)).execute();
-      });
+      await writeTransaction(storage, (trx) => insertVersion(trx, collection, codec, version));
     },
 
     async findLatest(vaultId, name) {

@@ -57,6 +57,13 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
     },
     async remove(id) {
       await writeTransaction(storage, async (trx) => {
+        for (const table of [
+          "certificate_operations",
+          "certificate_issuers",
+          "certificate_contacts",
+        ] as const) {
+          await trx.deleteFrom(table).where("vault_id", "=", id).execute();
+        }
         await trx.deleteFrom("object_versions").where("vault_id", "=", id).execute();
         await trx.deleteFrom("objects").where("vault_id", "=", id).execute();
         await trx.deleteFrom("vaults").where("id", "=", id).execute();

@@ -103,7 +103,13 @@ describe("operations endpoints", () => {
       expect((await http.send(`${base}/healthz`)).json()).toEqual({ status: "ok" });
       expect((await http.send(`${base}/readyz`)).json()).toEqual({ status: "ready" });
       await http.send(`${base}/secrets?${V}`);
-      const metrics = await http.send(`${base}/metrics`);
+      // The histogram is observed once the response has gone out, which can be after the client
+      // has read it; scrape until that request shows.
+      let metrics = await http.send(`${base}/metrics`);
+      for (let i = 0; i < 20 && !metrics.text.includes('route="/secrets",status="401"'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        metrics = await http.send(`${base}/metrics`);
+      }
       expect(metrics.status).toBe(200);
       expect(metrics.text).toMatch(
         /strongroom_http_request_duration_seconds_count\{method="GET",route="\/secrets",status="401"\} 1/,

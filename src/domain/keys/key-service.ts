@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { CertificateKeys } from "../certificates/ports.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersion } from "../ids.js";
@@ -28,7 +29,14 @@ import {
   RSA_SIZES,
   type StoredKeyVersion,
 } from "./model.js";
-import type { CipherInput, CipherOutput, KeyProtector, KeyStore, PublicKeyCrypto } from "./ports.js";
+import type {
+  CipherInput,
+  CipherOutput,
+  KeyProtector,
+  KeyStore,
+  ProtectedKey,
+  PublicKeyCrypto,
+} from "./ports.js";
 import { normalizeRotationPolicy } from "./rotation-policy.js";
 
 export interface KeyServiceDeps {
@@ -197,6 +205,28 @@ export function createKeyService(deps: KeyServiceDeps) {
   ) {
     if (!protector.importWrapped) throw badParameter("This key protector cannot import BYOK transfer blobs");
     return protector.importWrapped(transfer.kek.material, transfer.ciphertext, kind);
+  }
+
+  function certificateKey(
+    vault: Vault,
+    name: string,
+    version: string,
+    kind: KeyKind,
+    protection: Protection,
+    made: ProtectedKey,
+    curve: CurveName | undefined,
+  ): StoredKeyVersion {
+    return {
+      ...baseVersion(vault, name, version, {}, {}),
+      kind,
+      protection,
+      keySize: made.keySize,
+      curve,
+      keyOps: [...DEFAULT_OPS[kind]],
+      publicKey: made.publicKey,
+      material: made.material,
+      managed: true,
+    };
   }
 
   function spec(request: KeyCreateRequest) {
@@ -530,6 +560,40 @@ export function createKeyService(deps: KeyServiceDeps) {
       );
       return { key: withoutMaterial(key), data };
     },
+
+    /** The key side of certificates: same protectors, contexts and rules as keys made directly. */
+    certificateKeys: {
+      async generate(vault, name, version, policy) {
+        const { kind, protection } = parseKty(policy.key.kty);
+        const protector = protectorFor(vault, protection);
+        const made = await protector.generate(
+          { kind, protection, keySize: policy.key.keySize, curve: policy.key.curve },
+          contextOf(vault.id, name, version),
+        );
+        return certificateKey(vault, name, version, kind, protection, made, policy.key.curve);
+      },
+      async importKey(vault, name, version, jwk, policy) {
+        const { protection } = parseKty(policy.key.kty);
+        const { kind } = parseKty(jwk.kty);
+        const made = await protectorFor(vault, protection).importJwk(jwk, contextOf(vault.id, name, version));
+        return certificateKey(vault, name, version, kind, protection, made, made.publicKey.crv);
+      },
+      signer(vault, key) {
+        const protector = protectorFor(vault, key.protection);
+        const context = contextOf(vault.id, key.name, key.version);
+        return {
+          publicKey: key.publicKey,
+          sign: (alg, digest) => protector.sign(key.material, context, alg, digest),
+        };
+      },
+      async exportable(vault, key, policy) {
+        if (!policy.key.exportable || key.protection !== "software") return undefined;
+        return software.exportForBackup(key.material, contextOf(vault.id, key.name, key.version));
+      },
+      async destroy(key) {
+        await (key.protection === "hsm" ? hsm : software)?.destroy(key.material);
+      },
+    } satisfies CertificateKeys,
 
     /** A vault removal guard: HSM objects outlive database rows, so their keys must be purged first. */
     async hsmKeysBlockingRemoval(vault: Vault): Promise<string | undefined> {

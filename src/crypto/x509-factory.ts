@@ -1,0 +1,228 @@
+import "reflect-metadata";
+import { createHash, createPublicKey, webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import type { CertificatePolicy, KeyUsage } from "../domain/certificates/model.js";
+import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
+import { badParameter } from "../domain/errors.js";
+import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
+import type { CurveName } from "../domain/keys/model.js";
+import { publicKeyFromParts, publicParts } from "./jwk.js";
+
+const USAGE_FLAGS: Record<KeyUsage, number> = {
+  digitalSignature: x509.KeyUsageFlags.digitalSignature,
+  nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
+  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
+  dataEncipherment: x509.KeyUsageFlags.dataEncipherment,
+  keyAgreement: x509.KeyUsageFlags.keyAgreement,
+  keyCertSign: x509.KeyUsageFlags.keyCertSign,
+  cRLSign: x509.KeyUsageFlags.cRLSign,
+  encipherOnly: x509.KeyUsageFlags.encipherOnly,
+  decipherOnly: x509.KeyUsageFlags.decipherOnly,
+};
+
+const EC_HASH: Record<CurveName, string> = {
+  "P-256": "SHA-256",
+  "P-384": "SHA-384",
+  "P-521": "SHA-512",
+  "P-256K": "SHA-256",
+};
+const JWS_BY_HASH = { "SHA-256": "256", "SHA-384": "384", "SHA-512": "512" } as const;
+
+/**
+ * A WebCrypto face for a key held by a KeyProtector, so @peculiar/x509 can build and sign
+ * certificates and CSRs with keys that never leave their protector (HSM included): `sign` hashes
+ * the to-be-signed bytes here and hands the digest to the protector.
+ */
+function protectorCrypto(signer: CertificateSigner) {
+  const spki = publicKeyFromParts(signer.publicKey).export({ format: "der", type: "spki" });
+  const curve = signer.publicKey.crv;
+  if (curve === "P-256K") throw badParameter("Certificates with secp256k1 (P-256K) keys are not supported");
+  const hash = curve ? EC_HASH[curve] : "SHA-256";
+  const algorithm = curve
+    ? { name: "ECDSA", namedCurve: curve, hash }
+    : { name: "RSASSA-PKCS1-v1_5", hash: { name: hash } };
+  const privateKey = {
+    algorithm,
+    type: "private",
+    extractable: false,
+    usages: ["sign"],
+  } as unknown as CryptoKey;
+  const publicKey = {
+    algorithm,
+    type: "public",
+    extractable: true,
+    usages: ["verify"],
+  } as unknown as CryptoKey;
+  const jws = `${curve ? "ES" : "RS"}${JWS_BY_HASH[hash as keyof typeof JWS_BY_HASH]}` as SignatureAlgorithm;
+  const subtle = {
+    digest: (alg: AlgorithmIdentifier, data: BufferSource) => webcrypto.subtle.digest(alg, data),
+    exportKey: async () => new Uint8Array(spki).buffer,
+    sign: async (_alg: unknown, _key: CryptoKey, data: BufferSource) => {
+      const bytes = Buffer.from(data instanceof ArrayBuffer ? data : (data as ArrayBufferView).buffer);
+      const digest = createHash(hash.replace("-", "").toLowerCase()).update(bytes).digest();
+      return new Uint8Array(await signer.sign(jws, digest)).buffer;
+    },
+  };
+  const crypto = {
+    subtle,
+    getRandomValues: (a: Uint8Array) => webcrypto.getRandomValues(a),
+  } as unknown as Crypto;
+  return { crypto, keys: { privateKey, publicKey }, signingAlgorithm: { name: algorithm.name, hash }, spki };
+}
+
+function sanExtension(policy: CertificatePolicy): x509.Extension | undefined {
+  const names: x509.JsonGeneralName[] = [
+    ...policy.sans.dnsNames.map((value) => ({ type: "dns" as const, value })),
+    ...policy.sans.emails.map((value) => ({ type: "email" as const, value })),
+    ...policy.sans.uris.map((value) => ({ type: "url" as const, value })),
+    ...policy.sans.ipAddresses.map((value) => ({ type: "ip" as const, value })),
+    ...policy.sans.upns.map((value) => ({ type: "upn" as const, value })),
+  ];
+  return names.length > 0 ? new x509.SubjectAlternativeNameExtension(names, !policy.subject) : undefined;
+}
+
+async function extensions(
+  policy: CertificatePolicy,
+  spki: Buffer,
+  crypto: Crypto,
+): Promise<x509.Extension[]> {
+  const list: x509.Extension[] = [new x509.BasicConstraintsExtension(policy.ca, undefined, true)];
+  if (policy.keyUsage.length > 0) {
+    const flags = policy.keyUsage.reduce<number>((all, usage) => all | USAGE_FLAGS[usage], 0);
+    list.push(new x509.KeyUsagesExtension(flags as x509.KeyUsageFlags, true));
+  }
+  if (policy.ekus.length > 0) list.push(new x509.ExtendedKeyUsageExtension(policy.ekus, false));
+  const san = sanExtension(policy);
+  if (san) list.push(san);
+  list.push(
+    await x509.SubjectKeyIdentifierExtension.create(new x509.PublicKey(new Uint8Array(spki)), false, crypto),
+  );
+  return list;
+}
+
+/** Adds whole months, as Key Vault's validity_months does. */
+function addMonths(date: Date, months: number): Date {
+  const out = new Date(date);
+  out.setUTCMonth(out.getUTCMonth() + months);
+  return out;
+}
+
+function der(text: string): Buffer[] {
+  const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
+  if (blocks.length > 0) return blocks.map((b) => Buffer.from((b[1] ?? "").replace(/\s+/g, ""), "base64"));
+  const compact = text.replace(/\s+/g, "");
+  if (/^[A-Za-z0-9+/=_-]+$/.test(compact)) return [Buffer.from(compact, "base64")];
+  return [];
+}
+
+export function createX509Factory(): X509Factory {
+  function parse(bytes: Buffer): x509.X509Certificate {
+    try {
+      return new x509.X509Certificate(new Uint8Array(bytes));
+    } catch (cause) {
+      throw badParameter(`Not an X.509 certificate: ${(cause as Error).message}`);
+    }
+  }
+
+  const isIssuer = (issuer: x509.X509Certificate, child: x509.X509Certificate) =>
+    child.issuer === issuer.subject;
+
+  return {
+    async selfSigned(policy, signer, now) {
+      const { crypto, keys, signingAlgorithm, spki } = protectorCrypto(signer);
+      // Key Vault backdates nbf by ten minutes to allow for clock skew.
+      const notBefore = new Date(now.getTime() - 600_000);
+      const cert = await x509.X509CertificateGenerator.create(
+        {
+          serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+            .toString("hex")
+            .replace(/^[89a-f]/, "1"),
+          subject: policy.subject,
+          issuer: policy.subject,
+          notBefore,
+          notAfter: addMonths(notBefore, policy.validityMonths),
+          publicKey: new x509.PublicKey(new Uint8Array(spki)),
+          signingKey: keys.privateKey,
+          signingAlgorithm,
+          extensions: await extensions(policy, spki, crypto),
+        },
+        crypto,
+      );
+      return Buffer.from(cert.rawData);
+    },
+
+    async csr(policy, signer) {
+      const { crypto, keys, signingAlgorithm, spki } = protectorCrypto(signer);
+      const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+        {
+          ...(policy.subject && { name: policy.subject }),
+          keys: keys as CryptoKeyPair,
+          signingAlgorithm,
+          extensions: await extensions(policy, spki, crypto),
+        },
+        crypto,
+      );
+      return Buffer.from(csr.rawData);
+    },
+
+    inspect(bytes) {
+      const cert = parse(bytes);
+      const spki = Buffer.from(cert.publicKey.rawData);
+      return {
+        subject: cert.subject,
+        issuer: cert.issuer,
+        serialNumber: cert.serialNumber,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        publicKey: publicParts(createPublicKey({ key: spki, format: "der", type: "spki" })),
+        thumbprint: createHash("sha1").update(bytes).digest(),
+      };
+    },
+
+    orderChain(certs) {
+      const parsed = certs.map((c) => ({ der: c, cert: parse(c) }));
+      const unique = parsed.filter((p, i) => parsed.findIndex((q) => q.der.equals(p.der)) === i);
+      // The leaf is the certificate that issues none of the others.
+      const leaves = unique.filter((p) => !unique.some((q) => q !== p && isIssuer(p.cert, q.cert)));
+      const leaf =
+        leaves.length === 1 ? leaves[0] : (unique.find((p) => p.cert.subject !== p.cert.issuer) ?? unique[0]);
+      if (!leaf) throw badParameter("No certificate was given");
+      const ordered = [leaf];
+      let current = leaf;
+      while (current.cert.subject !== current.cert.issuer) {
+        const parent = unique.find((p) => !ordered.includes(p) && isIssuer(p.cert, current.cert));
+        if (!parent) break;
+        ordered.push(parent);
+        current = parent;
+      }
+      const stray = unique.filter((p) => !ordered.includes(p));
+      if (stray.length > 0) {
+        throw badParameter(
+          `The certificates do not form one chain: ${stray.map((s) => s.cert.subject).join("; ")} is not on the leaf's path`,
+        );
+      }
+      const top = ordered[ordered.length - 1] as (typeof ordered)[number];
+      const verdict =
+        top.cert.subject === top.cert.issuer
+          ? ({ complete: true } as const)
+          : ({ complete: false, missingIssuer: top.cert.issuer } as const);
+      return { leaf: leaf.der, chain: ordered.slice(1).map((p) => p.der), verdict };
+    },
+
+    csrPublicKey(csr) {
+      const request = new x509.Pkcs10CertificateRequest(new Uint8Array(csr));
+      const spki = Buffer.from(request.publicKey.rawData);
+      return publicParts(createPublicKey({ key: spki, format: "der", type: "spki" }));
+    },
+
+    readCertificate(bytes) {
+      if (bytes[0] === 0x30) return [bytes];
+      const found = der(bytes.toString("utf8"));
+      // Base64 of PEM or of base64 text: decode once more and look again (keyvault-api.md §2).
+      const once = found.flatMap((b) => (b[0] === 0x30 ? [b] : der(b.toString("utf8"))));
+      if (once.length === 0 || once.some((b) => b[0] !== 0x30))
+        throw badParameter("x5c entries must be certificates (DER, PEM, or base64 of either)");
+      return once;
+    },
+  };
+}

@@ -1,0 +1,558 @@
+import type { Clock } from "../clock.js";
+import { badParameter, DomainError } from "../errors.js";
+import { newVersion } from "../ids.js";
+import type { IssuerAdapter } from "../issuance/ports.js";
+import type { StoredKeyVersion } from "../keys/model.js";
+import { createObjectLifecycle } from "../objects/object-lifecycle.js";
+import type { Sealer } from "../sealing/ports.js";
+import type { StoredSecretVersion } from "../secrets/model.js";
+import { validateTags } from "../tags.js";
+import type { Vault } from "../vaults/model.js";
+import type {
+  CertificateIssuer,
+  CertificateOperation,
+  CertificatePolicy,
+  CertificateVersion,
+  Contact,
+  DeletedCertificate,
+} from "./model.js";
+import { normalizePolicy, type PolicyInput } from "./policy.js";
+import type { CertificateBundleCodec, CertificateKeys, CertificateStore, X509Factory } from "./ports.js";
+
+export interface CertificateServiceDeps {
+  store: CertificateStore;
+  keys: CertificateKeys;
+  x509: X509Factory;
+  codec: CertificateBundleCodec;
+  sealer: Sealer;
+  clock: Clock;
+  /** Issuer adapters by provider name; a provider without one fails its operations plainly. */
+  adapters?: ReadonlyMap<string, IssuerAdapter>;
+}
+
+export type CertificateService = ReturnType<typeof createCertificateService>;
+
+export interface CreateRequest {
+  policy?: PolicyInput | undefined;
+  enabled?: boolean | undefined;
+  tags?: Record<string, string> | undefined;
+}
+
+export interface ImportRequest extends CreateRequest {
+  /** Base64 PKCS#12, or PEM text. */
+  value: string;
+  password?: string | undefined;
+}
+
+const PENDING_MERGE = "Pending certificate created. Please Perform Merge to complete the request.";
+
+const pendingNotFound = (name: string) =>
+  new DomainError("NotFound", `Pending certificate not found: ${name}`, {
+    reason: "PendingCertificateNotFound",
+  });
+
+const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
+
+export function createCertificateService(deps: CertificateServiceDeps) {
+  const { store, keys, x509, codec, sealer, clock } = deps;
+  const adapters = deps.adapters ?? new Map<string, IssuerAdapter>();
+  const objects = createObjectLifecycle({
+    store,
+    clock,
+    noun: "certificate",
+    notFoundCode: "CertificateNotFound",
+  });
+
+  async function secretFor(
+    vault: Vault,
+    key: StoredKeyVersion,
+    policy: CertificatePolicy,
+    certificates: Buffer[],
+  ): Promise<Buffer> {
+    const pkcs8 = await keys.exportable(vault, key, policy);
+    try {
+      return policy.contentType === "application/x-pem-file"
+        ? Buffer.from(codec.buildPem(pkcs8, certificates), "utf8")
+        : Buffer.from((await codec.buildPfx(pkcs8, certificates)).toString("base64"), "utf8");
+    } finally {
+      pkcs8?.fill(0);
+    }
+  }
+
+  /** Stores a new certificate version with its key and secret, in one transaction. */
+  async function issue(
+    vault: Vault,
+    name: string,
+    key: StoredKeyVersion,
+    certificates: Buffer[],
+    policy: CertificatePolicy,
+    extras: {
+      tags?: Record<string, string> | undefined;
+      enabled?: boolean | undefined;
+      operation?: CertificateOperation;
+    },
+  ): Promise<CertificateVersion> {
+    const { leaf, chain, verdict } = x509.orderChain(certificates);
+    const facts = x509.inspect(leaf);
+    const now = clock.now();
+    const common = {
+      vaultId: vault.id,
+      name,
+      version: key.version,
+      tags: validateTags(extras.tags),
+      enabled: extras.enabled ?? policy.enabled,
+      notBefore: facts.notBefore,
+      expiresAt: facts.notAfter,
+      managed: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const certificate: CertificateVersion = {
+      ...common,
+      cer: leaf,
+      chain,
+      thumbprint: facts.thumbprint,
+      contentType: policy.contentType,
+      chainVerdict: verdict,
+    };
+    const secretValue = await secretFor(vault, key, policy, [leaf, ...chain]);
+    const keyId = `keys/${name}/${key.version}`;
+    const secret: StoredSecretVersion = {
+      ...common,
+      managed: true,
+      contentType: policy.contentType,
+      keyId,
+      sealedValue: sealer.seal(secretValue, `secret/${vault.id}/${name.toLowerCase()}/${key.version}`),
+    };
+    secretValue.fill(0);
+    await store.addIssued({
+      certificate,
+      key: { ...key, ...common, managed: true, tags: key.tags },
+      secret,
+      policy: { ...policy, updatedAt: now, createdAt: policy.createdAt ?? now },
+      operation: extras.operation,
+    });
+    return certificate;
+  }
+
+  async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
+    objects.checkName(name);
+    const operation = await store.getOperation(vault.id, name);
+    if (!operation) throw pendingNotFound(name);
+    return operation;
+  }
+
+  async function issuerOf(
+    vault: Vault,
+    policy: CertificatePolicy,
+  ): Promise<CertificateIssuer | "Self" | "Unknown"> {
+    const issuerName = policy.issuer.name;
+    if (issuerName.toLowerCase() === "self") return "Self";
+    if (issuerName.toLowerCase() === "unknown") return "Unknown";
+    const issuer = await store.getIssuer(vault.id, issuerName);
+    if (!issuer) throw badParameter(`policy.issuer.name: no issuer named ${issuerName} exists in this vault`);
+    if (!issuer.enabled) throw badParameter(`Issuer ${issuerName} is disabled`);
+    return issuer;
+  }
+
+  return {
+    /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
+    async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
+      objects.checkName(name);
+      const existing = await store.getOperation(vault.id, name);
+      if (existing?.status === "inProgress") {
+        throw new DomainError(
+          "Conflict",
+          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+          { reason: "PendingCertificateInProgress" },
+        );
+      }
+      const base = await store.getPolicy(vault.id, name);
+      if (!request.policy && !base)
+        throw badParameter("policy is required for a certificate's first version");
+      const policy = normalizePolicy(request.policy ?? {}, base);
+      const tags = validateTags(request.tags);
+      const issuer = await issuerOf(vault, policy);
+      const version = newVersion();
+      const key = await keys.generate(vault, name, version, policy);
+      const now = clock.now();
+      const signer = keys.signer(vault, key);
+      let operation: CertificateOperation = {
+        vaultId: vault.id,
+        name,
+        requestId: newVersion(),
+        status: "inProgress",
+        issuerName: policy.issuer.name,
+        csr: Buffer.alloc(0),
+        cancellationRequested: false,
+        policy,
+        tags,
+        keyVersion: version,
+        createdAt: now,
+        updatedAt: now,
+      };
+      try {
+        operation.csr = await x509.csr(policy, signer);
+        if (issuer === "Self") {
+          const certificate = await x509.selfSigned(policy, signer, now);
+          operation = { ...operation, status: "completed", targetVersion: version };
+          await issue(vault, name, key, [certificate], policy, { tags, enabled: request.enabled, operation });
+          return operation;
+        }
+        if (issuer === "Unknown") {
+          operation = { ...operation, statusDetails: PENDING_MERGE, keyMaterial: key.material };
+          await store.putOperation(operation);
+          return operation;
+        }
+        const adapter = adapters.get(issuer.provider.toLowerCase());
+        const result = adapter
+          ? await adapter.issue({
+              vaultName: vault.name,
+              certificateName: name,
+              csr: operation.csr,
+              policy,
+              issuer,
+            })
+          : ({
+              status: "failed",
+              code: "UnsupportedIssuerProvider",
+              message: `No issuer adapter serves provider "${issuer.provider}" in this installation`,
+            } as const);
+        if (result.status === "issued") {
+          operation = { ...operation, status: "completed", targetVersion: version };
+          await issue(vault, name, key, result.certificates, policy, {
+            tags,
+            enabled: request.enabled,
+            operation,
+          });
+          return operation;
+        }
+        if (result.status === "pending") {
+          operation = { ...operation, statusDetails: result.details, keyMaterial: key.material };
+          await store.putOperation(operation);
+          return operation;
+        }
+        await keys.destroy(key);
+        operation = { ...operation, status: "failed", error: { code: result.code, message: result.message } };
+        await store.putOperation(operation);
+        return operation;
+      } catch (error) {
+        await keys.destroy(key);
+        throw error;
+      }
+    },
+
+    getOperation: currentOperation,
+
+    async cancelOperation(vault: Vault, name: string): Promise<CertificateOperation> {
+      const operation = await currentOperation(vault, name);
+      if (operation.status !== "inProgress") {
+        throw badParameter(
+          `The certificate operation is ${operation.status}; only one in progress can be cancelled`,
+        );
+      }
+      const cancelled: CertificateOperation = {
+        ...operation,
+        cancellationRequested: true,
+        status: "cancelled",
+        keyMaterial: undefined,
+        updatedAt: clock.now(),
+      };
+      await store.putOperation(cancelled);
+      if (operation.keyMaterial) await keys.destroy(pendingKey(vault, operation));
+      return cancelled;
+    },
+
+    async deleteOperation(vault: Vault, name: string): Promise<CertificateOperation> {
+      const operation = await currentOperation(vault, name);
+      await store.deleteOperation(vault.id, name);
+      if (operation.keyMaterial) await keys.destroy(pendingKey(vault, operation));
+      return operation;
+    },
+
+    /** Completes an Unknown-issuer operation with the certificate its CA signed (and the chain). */
+    async merge(
+      vault: Vault,
+      name: string,
+      x5c: Buffer[],
+      extras: { tags?: Record<string, string> | undefined; enabled?: boolean | undefined },
+    ): Promise<CertificateVersion> {
+      const operation = await currentOperation(vault, name);
+      if (operation.status !== "inProgress" || !operation.keyMaterial) {
+        throw new DomainError("NotFound", `Certificate ${name} has no operation waiting for a merge`, {
+          reason: "PendingCertificateNotFound",
+        });
+      }
+      if (operation.issuerName.toLowerCase() !== "unknown") {
+        throw new DomainError(
+          "Forbidden",
+          `The pending certificate ${name} is being issued by ${operation.issuerName}; it cannot be merged`,
+        );
+      }
+      if (x5c.length === 0) throw badParameter("x5c must hold the certificate and, optionally, its chain");
+      const certificates = x5c.flatMap((entry) => x509.readCertificate(entry));
+      const { leaf } = x509.orderChain(certificates);
+      const facts = x509.inspect(leaf);
+      if (!samePublicKey(facts.publicKey, x509.csrPublicKey(operation.csr))) {
+        throw badParameter(
+          "The certificate's public key does not match the pending certificate's key; merge the certificate issued for its CSR",
+        );
+      }
+      if (facts.notAfter.getTime() <= clock.now().getTime()) {
+        throw badParameter(`The certificate expired on ${facts.notAfter.toISOString()}`);
+      }
+      const key = pendingKey(vault, operation);
+      const completed: CertificateOperation = {
+        ...operation,
+        status: "completed",
+        statusDetails: undefined,
+        keyMaterial: undefined,
+        targetVersion: operation.keyVersion,
+        updatedAt: clock.now(),
+      };
+      return issue(vault, name, key, certificates, operation.policy, {
+        tags: extras.tags ?? operation.tags,
+        enabled: extras.enabled,
+        operation: completed,
+      });
+    },
+
+    /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
+    async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
+      objects.checkName(name);
+      const existing = await store.getOperation(vault.id, name);
+      if (existing?.status === "inProgress") {
+        throw new DomainError(
+          "Conflict",
+          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+        );
+      }
+      const pem =
+        request.value.trimStart().startsWith("-----BEGIN") ||
+        request.policy?.contentType === "application/x-pem-file";
+      const parsed = pem
+        ? codec.parsePem(request.value)
+        : codec.parsePfx(Buffer.from(request.value, "base64"), request.password);
+      if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
+      if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
+      const { leaf } = x509.orderChain(parsed.certificates);
+      const facts = x509.inspect(leaf);
+      const jwk = codec.pkcs8ToJwk(parsed.pkcs8);
+      parsed.pkcs8.fill(0);
+      const keyPublic = jwk.kty === "RSA" ? { n: jwk.n, e: jwk.e } : { crv: jwk.crv, x: jwk.x, y: jwk.y };
+      if (!samePublicKey(facts.publicKey, keyPublic)) {
+        throw badParameter("The private key does not belong to the leaf certificate");
+      }
+      const base = await store.getPolicy(vault.id, name);
+      const policy = normalizePolicy(
+        {
+          key: { kty: jwk.kty, ...(jwk.crv !== undefined && { curve: jwk.crv }) },
+          subject: facts.subject,
+          issuer: { name: "Unknown" },
+          contentType: pem ? "application/x-pem-file" : "application/x-pkcs12",
+          ...request.policy,
+        },
+        base,
+      );
+      const version = newVersion();
+      const key = await keys.importKey(vault, name, version, jwk, policy);
+      try {
+        return await issue(vault, name, key, parsed.certificates, policy, {
+          tags: request.tags,
+          enabled: request.enabled,
+        });
+      } catch (error) {
+        await keys.destroy(key);
+        throw error;
+      }
+    },
+
+    async get(vault: Vault, name: string, version?: string): Promise<CertificateVersion> {
+      return objects.find(vault, name, version);
+    },
+
+    async update(
+      vault: Vault,
+      name: string,
+      version: string | undefined,
+      changes: {
+        enabled?: boolean | undefined;
+        tags?: Record<string, string> | undefined;
+        policy?: PolicyInput | undefined;
+      },
+    ): Promise<CertificateVersion> {
+      const found = await objects.find(vault, name, version);
+      const next: CertificateVersion = {
+        ...found,
+        ...(changes.enabled !== undefined && { enabled: changes.enabled }),
+        ...(changes.tags !== undefined && { tags: validateTags(changes.tags) }),
+        updatedAt: clock.now(),
+      };
+      await store.updateVersion(next);
+      if (changes.policy) await this.updatePolicy(vault, name, changes.policy);
+      return next;
+    },
+
+    async getPolicy(vault: Vault, name: string): Promise<CertificatePolicy> {
+      objects.checkName(name);
+      const policy =
+        (await store.getPolicy(vault.id, name)) ?? (await store.getOperation(vault.id, name))?.policy;
+      if (!policy) throw objects.notFound(name);
+      return policy;
+    },
+
+    async updatePolicy(vault: Vault, name: string, input: PolicyInput): Promise<CertificatePolicy> {
+      const base = await this.getPolicy(vault, name);
+      const policy = { ...normalizePolicy(input, base), updatedAt: clock.now() };
+      await store.putPolicy(vault.id, name, policy);
+      return policy;
+    },
+
+    list: objects.list,
+    listVersions: objects.listVersions,
+    listOperations: (vault: Vault) => store.listOperations(vault.id),
+
+    /** Soft-deletes the certificate with its key and secret. */
+    async remove(vault: Vault, name: string): Promise<DeletedCertificate> {
+      objects.checkName(name);
+      const now = clock.now();
+      const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * 86_400_000);
+      if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt))) throw objects.notFound(name);
+      return objects.getDeleted(vault, name);
+    },
+
+    getDeleted: objects.getDeleted,
+    listDeleted: objects.listDeleted,
+
+    async recover(vault: Vault, name: string): Promise<CertificateVersion> {
+      objects.checkName(name);
+      if (!(await store.recoverWithBacking(vault.id, name))) throw objects.deletedNotFound(name);
+      return objects.find(vault, name);
+    },
+
+    async purge(vault: Vault, name: string): Promise<void> {
+      const deleted = await objects.getDeleted(vault, name);
+      if (vault.purgeProtection) {
+        throw new DomainError(
+          "Forbidden",
+          `Operation "purge" is not allowed because purge protection is enabled for this vault. The certificate ${name} will be purged automatically on ${deleted.scheduledPurgeAt.toISOString()}.`,
+          { reason: "PurgeProtected" },
+        );
+      }
+      await store.purgeWithBacking(vault.id, name);
+    },
+
+    async listIssuers(vault: Vault) {
+      return store.listIssuers(vault.id);
+    },
+
+    async getIssuer(vault: Vault, name: string): Promise<CertificateIssuer> {
+      const issuer = await store.getIssuer(vault.id, name);
+      if (!issuer)
+        throw new DomainError("NotFound", `Issuer not found: ${name}`, {
+          reason: "CertificateIssuerNotFound",
+        });
+      return issuer;
+    },
+
+    async setIssuer(
+      vault: Vault,
+      name: string,
+      input: {
+        provider?: string | undefined;
+        accountId?: string | undefined;
+        password?: string | undefined;
+        organizationId?: string | undefined;
+        administrators?: CertificateIssuer["administrators"] | undefined;
+        enabled?: boolean | undefined;
+      },
+      merge: boolean,
+    ): Promise<CertificateIssuer> {
+      objects.checkName(name);
+      if (["self", "unknown"].includes(name.toLowerCase()))
+        throw badParameter(`"${name}" is a reserved issuer name`);
+      const existing = await store.getIssuer(vault.id, name);
+      if (merge && !existing)
+        throw new DomainError("NotFound", `Issuer not found: ${name}`, {
+          reason: "CertificateIssuerNotFound",
+        });
+      const provider = input.provider ?? (merge ? existing?.provider : undefined);
+      if (!provider) throw badParameter("provider is required");
+      const now = clock.now();
+      const issuer: CertificateIssuer = {
+        vaultId: vault.id,
+        name,
+        provider,
+        accountId: input.accountId ?? (merge ? existing?.accountId : undefined),
+        sealedPassword:
+          input.password !== undefined
+            ? sealer.seal(Buffer.from(input.password, "utf8"), `issuer/${vault.id}/${name.toLowerCase()}`)
+            : merge
+              ? existing?.sealedPassword
+              : undefined,
+        organizationId: input.organizationId ?? (merge ? existing?.organizationId : undefined),
+        administrators: input.administrators ?? (merge ? (existing?.administrators ?? []) : []),
+        enabled: input.enabled ?? (merge ? (existing?.enabled ?? true) : true),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await store.putIssuer(issuer);
+      return issuer;
+    },
+
+    async deleteIssuer(vault: Vault, name: string): Promise<CertificateIssuer> {
+      const issuer = await this.getIssuer(vault, name);
+      await store.deleteIssuer(vault.id, name);
+      return issuer;
+    },
+
+    async getContacts(vault: Vault): Promise<Contact[]> {
+      const contacts = await store.getContacts(vault.id);
+      if (!contacts) throw new DomainError("NotFound", "Contacts not found", { reason: "ContactsNotFound" });
+      return contacts;
+    },
+
+    async setContacts(vault: Vault, contacts: Contact[]): Promise<Contact[]> {
+      for (const c of contacts) {
+        if (!c.email && !c.name && !c.phone)
+          throw badParameter("Each contact needs an email, a name or a phone");
+        if (c.email && !/^[^@\s]+@[^@\s]+$/.test(c.email))
+          throw badParameter(`"${c.email}" is not an e-mail address`);
+      }
+      await store.putContacts(vault.id, contacts);
+      return contacts;
+    },
+
+    async deleteContacts(vault: Vault): Promise<Contact[]> {
+      const contacts = await this.getContacts(vault);
+      await store.putContacts(vault.id, undefined);
+      return contacts;
+    },
+  };
+
+  function pendingKey(vault: Vault, operation: CertificateOperation): StoredKeyVersion {
+    const { kty } = operation.policy.key;
+    const publicKey = x509.csrPublicKey(operation.csr);
+    const now = clock.now();
+    return {
+      vaultId: vault.id,
+      name: operation.name,
+      version: operation.keyVersion,
+      kind: kty.startsWith("RSA") ? "RSA" : "EC",
+      protection: kty.endsWith("-HSM") ? "hsm" : "software",
+      keySize: operation.policy.key.keySize,
+      curve: publicKey.crv,
+      keyOps: kty.startsWith("RSA")
+        ? ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
+        : ["sign", "verify"],
+      publicKey,
+      exportable: false,
+      tags: {},
+      enabled: true,
+      managed: true,
+      material: operation.keyMaterial ?? Buffer.alloc(0),
+      createdAt: operation.createdAt,
+      updatedAt: now,
+    };
+  }
+}

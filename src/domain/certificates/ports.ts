@@ -1,0 +1,118 @@
+import type { SignatureAlgorithm } from "../keys/algorithms.js";
+import type { ImportJwk, PublicKeyParts, StoredKeyVersion } from "../keys/model.js";
+import type { VersionedStore } from "../objects/ports.js";
+import type { StoredSecretVersion } from "../secrets/model.js";
+import type { Vault } from "../vaults/model.js";
+import type {
+  CertificateIssuer,
+  CertificateOperation,
+  CertificatePolicy,
+  CertificateVersion,
+  ChainVerdict,
+  Contact,
+} from "./model.js";
+
+/** Signs for a certificate or CSR with a key its protector holds. */
+export interface CertificateSigner {
+  publicKey: PublicKeyParts;
+  sign(alg: SignatureAlgorithm, digest: Buffer): Promise<Buffer>;
+}
+
+export interface CertificateFacts {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  publicKey: PublicKeyParts;
+  thumbprint: Buffer;
+}
+
+/** X.509 and PKCS#10 work: building, reading and ordering certificates. */
+export interface X509Factory {
+  selfSigned(policy: CertificatePolicy, signer: CertificateSigner, now: Date): Promise<Buffer>;
+  csr(policy: CertificatePolicy, signer: CertificateSigner): Promise<Buffer>;
+  /** Facts of one DER certificate; throws BadParameter on anything else. */
+  inspect(der: Buffer): CertificateFacts;
+  /**
+   * Puts certificates in order, leaf first, each followed by its issuer, and says whether the chain
+   * ends in a self-signed root. Throws BadParameter when they do not form one chain.
+   */
+  orderChain(certs: Buffer[]): { leaf: Buffer; chain: Buffer[]; verdict: ChainVerdict };
+  /** The public key a PKCS#10 request carries. */
+  csrPublicKey(csr: Buffer): PublicKeyParts;
+  /** Reads merge input leniently: DER, PEM text, or base64 text of either (keyvault-api.md §2). */
+  readCertificate(bytes: Buffer): Buffer[];
+}
+
+/** A key and certificates from an imported file; the key is plaintext PKCS#8 only in memory. */
+export interface KeyAndCertificates {
+  pkcs8?: Buffer | undefined;
+  certificates: Buffer[];
+}
+
+export interface CertificateBundleCodec {
+  /** PKCS#12 (any PBE Key Vault's clients use: PBES2/AES, 3DES, RC2); BadParameter on a wrong password. */
+  parsePfx(bytes: Buffer, password: string | undefined): KeyAndCertificates;
+  /** PEM with a PKCS#8 or traditional key and certificates in any order. */
+  parsePem(text: string): KeyAndCertificates;
+  buildPfx(pkcs8: Buffer | undefined, certificates: Buffer[]): Promise<Buffer>;
+  /** A private key as a JWK, with its public members, for a key protector to take in. */
+  pkcs8ToJwk(pkcs8: Buffer): ImportJwk;
+  buildPem(pkcs8: Buffer | undefined, certificates: Buffer[]): string;
+}
+
+/** Everything one issued certificate version writes, stored in one transaction. */
+export interface IssuedVersion {
+  certificate: CertificateVersion;
+  key: StoredKeyVersion;
+  secret: StoredSecretVersion;
+  policy: CertificatePolicy;
+  /** The operation to record as completed, for created and merged certificates. */
+  operation?: CertificateOperation | undefined;
+}
+
+/** The key side of certificates, served by the key service with the same protectors and contexts. */
+export interface CertificateKeys {
+  /** Makes a key for certificate `name`, version `version`, per the policy's key properties. */
+  generate(vault: Vault, name: string, version: string, policy: CertificatePolicy): Promise<StoredKeyVersion>;
+  /** Takes in an imported private key as the key of certificate `name`, version `version`. */
+  importKey(
+    vault: Vault,
+    name: string,
+    version: string,
+    jwk: ImportJwk,
+    policy: CertificatePolicy,
+  ): Promise<StoredKeyVersion>;
+  signer(vault: Vault, key: StoredKeyVersion): CertificateSigner;
+  /** The private key as PKCS#8 when it may leave (exportable software key); undefined otherwise. */
+  exportable(vault: Vault, key: StoredKeyVersion, policy: CertificatePolicy): Promise<Buffer | undefined>;
+  destroy(key: StoredKeyVersion): Promise<void>;
+}
+
+export interface CertificateStore extends VersionedStore<CertificateVersion, CertificateVersion> {
+  /**
+   * Stores a certificate version with its backing key and secret (same name and version) and its
+   * policy; Conflict when a key or secret of that name exists that no certificate manages.
+   */
+  addIssued(issued: IssuedVersion): Promise<void>;
+  /** Soft-deletes the certificate and its backing key and secret together. */
+  softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
+  /** Recovers the certificate and its backing key and secret together. */
+  recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
+  /** Purges the certificate and its backing key and secret; returns the key material of every version. */
+  purgeWithBacking(vaultId: string, name: string): Promise<Buffer[] | undefined>;
+  getPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
+  putPolicy(vaultId: string, name: string, policy: CertificatePolicy): Promise<void>;
+  getOperation(vaultId: string, name: string): Promise<CertificateOperation | undefined>;
+  /** Inserts or replaces the certificate's operation. */
+  putOperation(operation: CertificateOperation): Promise<void>;
+  deleteOperation(vaultId: string, name: string): Promise<boolean>;
+  listOperations(vaultId: string): Promise<CertificateOperation[]>;
+  listIssuers(vaultId: string): Promise<CertificateIssuer[]>;
+  getIssuer(vaultId: string, name: string): Promise<CertificateIssuer | undefined>;
+  putIssuer(issuer: CertificateIssuer): Promise<void>;
+  deleteIssuer(vaultId: string, name: string): Promise<boolean>;
+  getContacts(vaultId: string): Promise<Contact[] | undefined>;
+  putContacts(vaultId: string, contacts: Contact[] | undefined): Promise<void>;
+}

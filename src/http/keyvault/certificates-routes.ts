@@ -1,0 +1,431 @@
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { CertificateService } from "../../domain/certificates/certificate-service.js";
+import { badParameter, DomainError } from "../../domain/errors.js";
+import { vaultOf } from "../request-context.js";
+import {
+  certificateBundle,
+  certificateItem,
+  contactsWire,
+  deletedCertificateBundle,
+  deletedCertificateItem,
+  issuerWire,
+  operationWire,
+  type PolicyWire,
+  policyFromWire,
+  policyToWire,
+} from "./certificate-wire.js";
+import { listQuery, listResponse } from "./paging.js";
+import { Attributes, type NameParams, Tags } from "./schemas.js";
+
+const Policy = Type.Object({}, { additionalProperties: true });
+const CreateBody = Type.Object({
+  policy: Type.Optional(Policy),
+  attributes: Type.Optional(Attributes),
+  tags: Type.Optional(Tags),
+  preserveCertOrder: Type.Optional(Type.Boolean()),
+});
+const ImportBody = Type.Object({
+  value: Type.String({ minLength: 1 }),
+  pwd: Type.Optional(Type.String()),
+  policy: Type.Optional(Policy),
+  attributes: Type.Optional(Attributes),
+  tags: Type.Optional(Tags),
+  preserveCertOrder: Type.Optional(Type.Boolean()),
+});
+const UpdateBody = Type.Object({
+  policy: Type.Optional(Policy),
+  attributes: Type.Optional(Attributes),
+  tags: Type.Optional(Tags),
+});
+const MergeBody = Type.Object({
+  x5c: Type.Array(Type.String()),
+  attributes: Type.Optional(Attributes),
+  tags: Type.Optional(Tags),
+});
+const CancelBody = Type.Object({ cancellation_requested: Type.Boolean() });
+const IssuerBody = Type.Object({
+  provider: Type.Optional(Type.String()),
+  credentials: Type.Optional(
+    Type.Object({ account_id: Type.Optional(Type.String()), pwd: Type.Optional(Type.String()) }),
+  ),
+  org_details: Type.Optional(
+    Type.Object({
+      id: Type.Optional(Type.String()),
+      admin_details: Type.Optional(
+        Type.Array(
+          Type.Object({
+            first_name: Type.Optional(Type.String()),
+            last_name: Type.Optional(Type.String()),
+            email: Type.Optional(Type.String()),
+            phone: Type.Optional(Type.String()),
+          }),
+        ),
+      ),
+    }),
+  ),
+  attributes: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()) })),
+});
+const ContactsBody = Type.Object({
+  contacts: Type.Array(
+    Type.Object({
+      email: Type.Optional(Type.String()),
+      name: Type.Optional(Type.String()),
+      phone: Type.Optional(Type.String()),
+    }),
+  ),
+});
+
+type NameVersion = { name: string; version?: string };
+
+/** Key Vault certificates (keyvault-api.md §2 Certificates, §3 long-running operations). */
+export function registerCertificateRoutes(app: FastifyInstance, certificates: CertificateService): void {
+  const config = (operation: string) => ({ operation, collection: "certificates" as const });
+  const apiVersion = (query: unknown) => String((query as Record<string, unknown>)["api-version"] ?? "");
+
+  app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof CreateBody> }>(
+    "/certificates/:name/create",
+    { schema: { body: CreateBody }, config: config("CertificateCreate") },
+    async (request, reply) => {
+      const ctx = vaultOf(request);
+      const b = request.body;
+      const operation = await certificates.create(ctx.vault, request.params.name, {
+        policy: b.policy ? policyFromWire(b.policy as PolicyWire) : undefined,
+        enabled: b.attributes?.enabled,
+        tags: b.tags,
+      });
+      const location = `${ctx.baseUrl}/certificates/${operation.name}/pending?api-version=${apiVersion(request.query)}&request_id=${operation.requestId}`;
+      return reply
+        .status(202)
+        .header("location", location)
+        .header("retry-after", "10")
+        .send(operationWire(ctx, operation));
+    },
+  );
+
+  app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof ImportBody> }>(
+    "/certificates/:name/import",
+    { schema: { body: ImportBody }, config: config("CertificateImport") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const b = request.body;
+      const certificate = await certificates.import(ctx.vault, request.params.name, {
+        value: b.value,
+        password: b.pwd,
+        policy: b.policy ? policyFromWire(b.policy as PolicyWire) : undefined,
+        enabled: b.attributes?.enabled,
+        tags: b.tags,
+      });
+      return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, certificate.name));
+    },
+  );
+
+  app.get("/certificates", { config: config("CertificateList") }, async (request) => {
+    const ctx = vaultOf(request);
+    const { after, maxResults } = listQuery(request);
+    const page = await certificates.list(ctx.vault, after, maxResults);
+    const response = listResponse(
+      request,
+      ctx.baseUrl,
+      page,
+      (c) => certificateItem(ctx, c, false) as Record<string, unknown>,
+    );
+    const includePending = (request.query as Record<string, string>).includePending === "true";
+    if (includePending && after === undefined) {
+      const listed = new Set(page.items.map((c) => c.name.toLowerCase()));
+      for (const o of await certificates.listOperations(ctx.vault)) {
+        if (o.status === "inProgress" && !listed.has(o.name.toLowerCase())) {
+          response.value.push({
+            id: `${ctx.baseUrl}/certificates/${o.name}`,
+            attributes: { enabled: false },
+            tags: o.tags,
+          });
+        }
+      }
+    }
+    return response;
+  });
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/certificates/:name/versions",
+    { config: config("CertificateListVersions") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await certificates.listVersions(ctx.vault, request.params.name, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (c) => certificateItem(ctx, c, true));
+    },
+  );
+
+  for (const path of ["/certificates/:name", "/certificates/:name/:version"]) {
+    app.get<{ Params: NameVersion }>(path, { config: config("CertificateGet") }, async (request) => {
+      const ctx = vaultOf(request);
+      const { name, version } = request.params;
+      try {
+        const certificate = await certificates.get(ctx.vault, name, version || undefined);
+        return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, name));
+      } catch (error) {
+        // Before its first version exists (pending, failed or cancelled), Key Vault answers with the
+        // pending certificate: disabled, with its policy. The SDK's pollers read it. A deleted
+        // certificate is not pending: the recover poller must see its 404.
+        if (!(error instanceof DomainError && error.code === "NotFound") || version) throw error;
+        const operation = await certificates.getOperation(ctx.vault, name).catch(() => undefined);
+        const deleted = await certificates.getDeleted(ctx.vault, name).catch(() => undefined);
+        if (!operation || deleted) throw error;
+        return {
+          id: `${ctx.baseUrl}/certificates/${operation.name}/${operation.keyVersion}`,
+          attributes: { enabled: false, created: Math.floor(operation.createdAt.getTime() / 1000) },
+          tags: operation.tags,
+          policy: policyToWire(ctx, operation.name, operation.policy),
+          pending: { id: `${ctx.baseUrl}/certificates/${operation.name}/pending` },
+        };
+      }
+    });
+
+    app.patch<{ Params: NameVersion; Body: Static<typeof UpdateBody> }>(
+      path,
+      { schema: { body: UpdateBody }, config: config("CertificateUpdate") },
+      async (request) => {
+        const ctx = vaultOf(request);
+        const { name, version } = request.params;
+        const b = request.body;
+        const certificate = await certificates.update(ctx.vault, name, version || undefined, {
+          enabled: b.attributes?.enabled,
+          tags: b.tags,
+          policy: b.policy ? policyFromWire(b.policy as PolicyWire) : undefined,
+        });
+        return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, name));
+      },
+    );
+  }
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/certificates/:name/policy",
+    { config: config("CertificatePolicyGet") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return policyToWire(
+        ctx,
+        request.params.name,
+        await certificates.getPolicy(ctx.vault, request.params.name),
+      );
+    },
+  );
+
+  app.patch<{ Params: Static<typeof NameParams>; Body: PolicyWire }>(
+    "/certificates/:name/policy",
+    { schema: { body: Policy }, config: config("CertificatePolicyUpdate") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const policy = await certificates.updatePolicy(
+        ctx.vault,
+        request.params.name,
+        policyFromWire(request.body),
+      );
+      return policyToWire(ctx, request.params.name, policy);
+    },
+  );
+
+  app.get<{ Params: Static<typeof NameParams>; Querystring: { request_id?: string } }>(
+    "/certificates/:name/pending",
+    { config: config("CertificatePendingGet") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const operation = await certificates.getOperation(ctx.vault, request.params.name);
+      const requestId = request.query.request_id;
+      if (requestId && requestId !== operation.requestId) {
+        throw new DomainError("NotFound", `No pending certificate with request id ${requestId}`, {
+          reason: "PendingCertificateNotFound",
+        });
+      }
+      return operationWire(ctx, operation);
+    },
+  );
+
+  app.patch<{ Params: Static<typeof NameParams>; Body: Static<typeof CancelBody> }>(
+    "/certificates/:name/pending",
+    { schema: { body: CancelBody }, config: config("CertificatePendingUpdate") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      if (!request.body.cancellation_requested)
+        throw badParameter("Only cancellation_requested: true can be set");
+      return operationWire(ctx, await certificates.cancelOperation(ctx.vault, request.params.name));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    "/certificates/:name/pending",
+    { config: config("CertificatePendingDelete") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return operationWire(ctx, await certificates.deleteOperation(ctx.vault, request.params.name));
+    },
+  );
+
+  app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof MergeBody> }>(
+    "/certificates/:name/pending/merge",
+    { schema: { body: MergeBody }, config: config("CertificatePendingMerge") },
+    async (request, reply) => {
+      const ctx = vaultOf(request);
+      const b = request.body;
+      // The SDK's own sample sends base64 of PEM or of base64 text; decode once here, the rest is lenient.
+      const x5c = b.x5c.map((entry) => Buffer.from(entry, "base64"));
+      const certificate = await certificates.merge(ctx.vault, request.params.name, x5c, {
+        tags: b.tags,
+        enabled: b.attributes?.enabled,
+      });
+      return reply
+        .status(201)
+        .header("location", `${ctx.baseUrl}/certificates/${certificate.name}`)
+        .send(certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, certificate.name)));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    "/certificates/:name",
+    { config: config("CertificateDelete") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const deleted = await certificates.remove(ctx.vault, request.params.name);
+      return deletedCertificateBundle(ctx, deleted);
+    },
+  );
+
+  app.get("/deletedcertificates", { config: config("CertificateListDeleted") }, async (request) => {
+    const ctx = vaultOf(request);
+    const { after, maxResults } = listQuery(request);
+    const page = await certificates.listDeleted(ctx.vault, after, maxResults);
+    return listResponse(request, ctx.baseUrl, page, (d) => deletedCertificateItem(ctx, d));
+  });
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/deletedcertificates/:name",
+    { config: config("CertificateGetDeleted") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return deletedCertificateBundle(ctx, await certificates.getDeleted(ctx.vault, request.params.name));
+    },
+  );
+
+  app.post<{ Params: Static<typeof NameParams> }>(
+    "/deletedcertificates/:name/recover",
+    { config: config("CertificateRecover") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const certificate = await certificates.recover(ctx.vault, request.params.name);
+      return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, certificate.name));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    "/deletedcertificates/:name",
+    { config: config("CertificatePurge") },
+    async (request, reply) => {
+      await certificates.purge(vaultOf(request).vault, request.params.name);
+      return reply.status(204).send();
+    },
+  );
+
+  const backupUnsupported = () =>
+    new DomainError(
+      "NotSupported",
+      "Certificate backup and restore are not built yet; back up the key and secret instead",
+      {
+        reason: "NotSupported",
+      },
+    );
+  app.post("/certificates/:name/backup", { config: config("CertificateBackup") }, async () => {
+    throw backupUnsupported();
+  });
+  app.post("/certificates/restore", { config: config("CertificateRestore") }, async () => {
+    throw backupUnsupported();
+  });
+
+  app.get("/certificates/issuers", { config: { operation: "CertificateIssuerList" } }, async (request) => {
+    const ctx = vaultOf(request);
+    const issuers = await certificates.listIssuers(ctx.vault);
+    return {
+      value: issuers.map((i) => ({
+        id: `${ctx.baseUrl}/certificates/issuers/${i.name}`,
+        provider: i.provider,
+      })),
+      nextLink: null,
+    };
+  });
+
+  for (const [method, merge, operation] of [
+    ["PUT", false, "CertificateIssuerSet"],
+    ["PATCH", true, "CertificateIssuerUpdate"],
+  ] as const) {
+    app.route<{ Params: Static<typeof NameParams>; Body: Static<typeof IssuerBody> }>({
+      method,
+      url: "/certificates/issuers/:name",
+      schema: { body: IssuerBody },
+      config: { operation },
+      handler: async (request) => {
+        const ctx = vaultOf(request);
+        const b = request.body;
+        const issuer = await certificates.setIssuer(
+          ctx.vault,
+          request.params.name,
+          {
+            provider: b.provider,
+            accountId: b.credentials?.account_id,
+            password: b.credentials?.pwd,
+            organizationId: b.org_details?.id,
+            administrators: b.org_details?.admin_details?.map((a) => ({
+              ...(a.first_name !== undefined && { firstName: a.first_name }),
+              ...(a.last_name !== undefined && { lastName: a.last_name }),
+              ...(a.email !== undefined && { email: a.email }),
+              ...(a.phone !== undefined && { phone: a.phone }),
+            })),
+            enabled: b.attributes?.enabled,
+          },
+          merge,
+        );
+        return issuerWire(ctx, issuer);
+      },
+    });
+  }
+
+  app.get<{ Params: Static<typeof NameParams> }>(
+    "/certificates/issuers/:name",
+    { config: { operation: "CertificateIssuerGet" } },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return issuerWire(ctx, await certificates.getIssuer(ctx.vault, request.params.name));
+    },
+  );
+
+  app.delete<{ Params: Static<typeof NameParams> }>(
+    "/certificates/issuers/:name",
+    { config: { operation: "CertificateIssuerDelete" } },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return issuerWire(ctx, await certificates.deleteIssuer(ctx.vault, request.params.name));
+    },
+  );
+
+  app.get("/certificates/contacts", { config: { operation: "CertificateContactsGet" } }, async (request) => {
+    const ctx = vaultOf(request);
+    return contactsWire(ctx, await certificates.getContacts(ctx.vault));
+  });
+
+  app.put<{ Body: Static<typeof ContactsBody> }>(
+    "/certificates/contacts",
+    { schema: { body: ContactsBody }, config: { operation: "CertificateContactsSet" } },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return contactsWire(ctx, await certificates.setContacts(ctx.vault, request.body.contacts));
+    },
+  );
+
+  app.delete(
+    "/certificates/contacts",
+    { config: { operation: "CertificateContactsDelete" } },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return contactsWire(ctx, await certificates.deleteContacts(ctx.vault));
+    },
+  );
+}

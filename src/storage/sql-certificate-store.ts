@@ -1,0 +1,339 @@
+import type { Kysely } from "kysely";
+import type {
+  CertificateContentType,
+  CertificateIssuer,
+  CertificateOperation,
+  CertificatePolicy,
+  CertificateVersion,
+  ChainVerdict,
+  Contact,
+  OperationStatus,
+} from "../domain/certificates/model.js";
+import type { CertificateStore } from "../domain/certificates/ports.js";
+import { DomainError } from "../domain/errors.js";
+import type { StorageHandle } from "./database.js";
+import type { Database } from "./schema.js";
+import { keyCodec } from "./sql-key-store.js";
+import {
+  createSqlObjectPolicies,
+  createSqlObjectStore,
+  insertVersion,
+  type ObjectCodec,
+} from "./sql-object-store.js";
+import { secretCodec } from "./sql-secret-store.js";
+import { fromBool, toBool, writeTransaction } from "./transactions.js";
+
+const BACKED = ["certificates", "keys", "secrets"] as const;
+const nameKey = (name: string) => name.toLowerCase();
+
+export const certificateCodec: ObjectCodec<CertificateVersion, CertificateVersion> = {
+  noun: "Certificate",
+  properties: (v) => ({
+    chain: v.chain.map((c) => c.toString("base64")),
+    thumbprint: v.thumbprint.toString("base64"),
+    contentType: v.contentType,
+    chainVerdict: v.chainVerdict,
+  }),
+  payload: (v) => v.cer,
+  fromRow: (common, p) => ({
+    ...common,
+    cer: Buffer.alloc(0),
+    chain: (p.chain as string[]).map((c) => Buffer.from(c, "base64")),
+    thumbprint: Buffer.from(p.thumbprint as string, "base64"),
+    contentType: p.contentType as CertificateContentType,
+    chainVerdict: p.chainVerdict as ChainVerdict,
+  }),
+  withPayload: (version, cer) => ({ ...version, cer }),
+};
+
+interface StoredPolicy extends Omit<CertificatePolicy, "createdAt" | "updatedAt"> {
+  createdAt?: number | undefined;
+  updatedAt?: number | undefined;
+}
+
+const policyToJson = (p: CertificatePolicy): StoredPolicy => ({
+  ...p,
+  createdAt: p.createdAt?.getTime(),
+  updatedAt: p.updatedAt?.getTime(),
+});
+const policyFromJson = (p: StoredPolicy): CertificatePolicy => ({
+  ...p,
+  createdAt: p.createdAt === undefined ? undefined : new Date(p.createdAt),
+  updatedAt: p.updatedAt === undefined ? undefined : new Date(p.updatedAt),
+});
+
+type OperationRow = Database["certificate_operations"];
+
+const toOperation = (r: OperationRow): CertificateOperation => ({
+  vaultId: r.vault_id,
+  name: r.name,
+  requestId: r.request_id,
+  status: r.status as OperationStatus,
+  statusDetails: r.status_details ?? undefined,
+  issuerName: r.issuer_name,
+  csr: Buffer.from(r.csr),
+  cancellationRequested: toBool(r.cancellation_requested),
+  error: r.error_code ? { code: r.error_code, message: r.error_message ?? "" } : undefined,
+  policy: policyFromJson(JSON.parse(r.policy) as StoredPolicy),
+  tags: JSON.parse(r.tags) as Record<string, string>,
+  targetVersion: r.target_version ?? undefined,
+  keyMaterial: r.key_material ? Buffer.from(r.key_material) : undefined,
+  keyVersion: r.key_version,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+const operationRow = (o: CertificateOperation): OperationRow => ({
+  vault_id: o.vaultId,
+  name_key: nameKey(o.name),
+  name: o.name,
+  request_id: o.requestId,
+  status: o.status,
+  status_details: o.statusDetails ?? null,
+  issuer_name: o.issuerName,
+  csr: o.csr,
+  cancellation_requested: fromBool(o.cancellationRequested),
+  error_code: o.error?.code ?? null,
+  error_message: o.error?.message ?? null,
+  policy: JSON.stringify(policyToJson(o.policy)),
+  tags: JSON.stringify(o.tags),
+  target_version: o.targetVersion ?? null,
+  key_material: o.keyMaterial ?? null,
+  key_version: o.keyVersion,
+  created_at: o.createdAt.getTime(),
+  updated_at: o.updatedAt.getTime(),
+});
+
+type IssuerRow = Database["certificate_issuers"];
+
+const toIssuer = (r: IssuerRow): CertificateIssuer => ({
+  vaultId: r.vault_id,
+  name: r.name,
+  provider: r.provider,
+  accountId: r.account_id ?? undefined,
+  sealedPassword: r.sealed_password ? Buffer.from(r.sealed_password) : undefined,
+  organizationId: r.organization_id ?? undefined,
+  administrators: JSON.parse(r.administrators) as CertificateIssuer["administrators"],
+  enabled: toBool(r.enabled),
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+async function putOperation(trx: Kysely<Database>, o: CertificateOperation) {
+  const row = operationRow(o);
+  const { vault_id: _v, name_key: _n, ...changes } = row;
+  await trx
+    .insertInto("certificate_operations")
+    .values(row)
+    .onConflict((oc) => oc.columns(["vault_id", "name_key"]).doUpdateSet(changes))
+    .execute();
+}
+
+export function createSqlCertificateStore(storage: StorageHandle): CertificateStore {
+  const { db } = storage;
+  const store = createSqlObjectStore(storage, "certificates", certificateCodec);
+  const policies = createSqlObjectPolicies(storage, "certificates");
+  const backed = (q: Kysely<Database>, vaultId: string, name: string) =>
+    q
+      .updateTable("objects")
+      .where("vault_id", "=", vaultId)
+      .where("name_key", "=", nameKey(name))
+      .where("collection", "in", [...BACKED]);
+
+  return {
+    ...store,
+
+    async addIssued({ certificate, key, secret, policy, operation }) {
+      await writeTransaction(storage, async (trx) => {
+        // A key or secret of this name that no certificate manages is someone else's.
+        const clash = await trx
+          .selectFrom("objects as o")
+          .innerJoin("object_versions as v", (j) =>
+            j
+              .onRef("v.vault_id", "=", "o.vault_id")
+              .onRef("v.collection", "=", "o.collection")
+              .onRef("v.name_key", "=", "o.name_key")
+              .onRef("v.version", "=", "o.latest_version"),
+          )
+          .select("o.collection")
+          .where("o.vault_id", "=", certificate.vaultId)
+          .where("o.name_key", "=", nameKey(certificate.name))
+          .where("o.collection", "in", ["keys", "secrets"])
+          .where("v.managed", "=", 0)
+          .executeTakeFirst();
+        if (clash) {
+          throw new DomainError(
+            "Conflict",
+            `A ${clash.collection === "keys" ? "key" : "secret"} named ${certificate.name} already exists and is not managed by a certificate; choose another certificate name`,
+          );
+        }
+        await insertVersion(trx, "certificates", certificateCodec, certificate);
+        await insertVersion(trx, "keys", keyCodec, key);
+        await insertVersion(trx, "secrets", secretCodec, secret);
+        await trx
+          .updateTable("objects")
+          .set({ policy: JSON.stringify(policyToJson(policy)) })
+          .where("vault_id", "=", certificate.vaultId)
+          .where("collection", "=", "certificates")
+          .where("name_key", "=", nameKey(certificate.name))
+          .execute();
+        if (operation) await putOperation(trx, operation);
+      });
+    },
+
+    async softDeleteWithBacking(vaultId, name, deletedAt, purgeAt) {
+      return writeTransaction(storage, async (trx) => {
+        const result = await backed(trx, vaultId, name)
+          .set({ deleted_at: deletedAt.getTime(), scheduled_purge_at: purgeAt.getTime() })
+          .where("deleted_at", "is", null)
+          .execute();
+        return result.some((r) => Number(r.numUpdatedRows) > 0);
+      });
+    },
+
+    async recoverWithBacking(vaultId, name) {
+      return writeTransaction(storage, async (trx) => {
+        const result = await backed(trx, vaultId, name)
+          .set({ deleted_at: null, scheduled_purge_at: null })
+          .where("deleted_at", "is not", null)
+          .execute();
+        return result.some((r) => Number(r.numUpdatedRows) > 0);
+      });
+    },
+
+    async purgeWithBacking(vaultId, name) {
+      return writeTransaction(storage, async (trx) => {
+        const deleted = await trx
+          .deleteFrom("objects")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .where("collection", "in", [...BACKED])
+          .where("deleted_at", "is not", null)
+          .executeTakeFirst();
+        if (Number(deleted.numDeletedRows) === 0) return undefined;
+        const versions = (collection: string) =>
+          trx
+            .selectFrom("object_versions")
+            .where("vault_id", "=", vaultId)
+            .where("collection", "=", collection)
+            .where("name_key", "=", nameKey(name));
+        const keys = (await versions("keys").select("payload").execute()).map((r) => Buffer.from(r.payload));
+        await trx
+          .deleteFrom("object_versions")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .where("collection", "in", [...BACKED])
+          .execute();
+        await trx
+          .deleteFrom("certificate_operations")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .execute();
+        return keys;
+      });
+    },
+
+    async getPolicy(vaultId, name) {
+      const stored = await policies.get<StoredPolicy>(vaultId, name);
+      return stored && policyFromJson(stored);
+    },
+    async putPolicy(vaultId, name, policy) {
+      await policies.put(vaultId, name, policyToJson(policy));
+    },
+
+    async getOperation(vaultId, name) {
+      const row = await db
+        .selectFrom("certificate_operations")
+        .selectAll()
+        .where("vault_id", "=", vaultId)
+        .where("name_key", "=", nameKey(name))
+        .executeTakeFirst();
+      return row && toOperation(row);
+    },
+    putOperation: (operation) => writeTransaction(storage, (trx) => putOperation(trx, operation)),
+    async deleteOperation(vaultId, name) {
+      const result = await db
+        .deleteFrom("certificate_operations")
+        .where("vault_id", "=", vaultId)
+        .where("name_key", "=", nameKey(name))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+    async listOperations(vaultId) {
+      const rows = await db
+        .selectFrom("certificate_operations")
+        .selectAll()
+        .where("vault_id", "=", vaultId)
+        .execute();
+      return rows.map(toOperation);
+    },
+
+    async listIssuers(vaultId) {
+      const rows = await db
+        .selectFrom("certificate_issuers")
+        .selectAll()
+        .where("vault_id", "=", vaultId)
+        .orderBy("name_key")
+        .execute();
+      return rows.map(toIssuer);
+    },
+    async getIssuer(vaultId, name) {
+      const row = await db
+        .selectFrom("certificate_issuers")
+        .selectAll()
+        .where("vault_id", "=", vaultId)
+        .where("name_key", "=", nameKey(name))
+        .executeTakeFirst();
+      return row && toIssuer(row);
+    },
+    async putIssuer(i) {
+      const row: IssuerRow = {
+        vault_id: i.vaultId,
+        name_key: nameKey(i.name),
+        name: i.name,
+        provider: i.provider,
+        account_id: i.accountId ?? null,
+        sealed_password: i.sealedPassword ?? null,
+        organization_id: i.organizationId ?? null,
+        administrators: JSON.stringify(i.administrators),
+        enabled: fromBool(i.enabled),
+        created_at: i.createdAt.getTime(),
+        updated_at: i.updatedAt.getTime(),
+      };
+      const { vault_id: _v, name_key: _n, created_at: _c, ...changes } = row;
+      await db
+        .insertInto("certificate_issuers")
+        .values(row)
+        .onConflict((oc) => oc.columns(["vault_id", "name_key"]).doUpdateSet(changes))
+        .execute();
+    },
+    async deleteIssuer(vaultId, name) {
+      const result = await db
+        .deleteFrom("certificate_issuers")
+        .where("vault_id", "=", vaultId)
+        .where("name_key", "=", nameKey(name))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async getContacts(vaultId) {
+      const row = await db
+        .selectFrom("certificate_contacts")
+        .select("contacts")
+        .where("vault_id", "=", vaultId)
+        .executeTakeFirst();
+      return row ? (JSON.parse(row.contacts) as Contact[]) : undefined;
+    },
+    async putContacts(vaultId, contacts) {
+      if (contacts === undefined) {
+        await db.deleteFrom("certificate_contacts").where("vault_id", "=", vaultId).execute();
+        return;
+      }
+      await db
+        .insertInto("certificate_contacts")
+        .values({ vault_id: vaultId, contacts: JSON.stringify(contacts) })
+        .onConflict((oc) => oc.column("vault_id").doUpdateSet({ contacts: JSON.stringify(contacts) }))
+        .execute();
+    },
+  };
+}
