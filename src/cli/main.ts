@@ -95,20 +95,21 @@ const settingsOptions = (c: Command) =>
       ]),
     )
     .option("--retention-days <days>", "soft-delete retention, 7-90 days")
-    .option(
-      "--purge-protection",
-      "forbid purging deleted objects before their retention ends (irreversible)",
-    );
+    .option("--purge-protection", "forbid purging deleted objects before their retention ends (irreversible)")
+    .option("--require-complete-chain", "refuse certificate imports whose chain does not reach a root")
+    .option("--no-require-complete-chain", "accept certificate imports with incomplete chains");
 
 function settingsFrom(o: {
   sku?: string;
   retentionDays?: string;
   purgeProtection?: boolean;
+  requireCompleteChain?: boolean;
 }): Partial<VaultSettings> {
   return {
     ...(o.sku !== undefined && { sku: o.sku as VaultSettings["sku"] }),
     ...(o.retentionDays !== undefined && { softDeleteRetentionDays: Number(o.retentionDays) }),
     ...(o.purgeProtection !== undefined && { purgeProtection: o.purgeProtection }),
+    ...(o.requireCompleteChain !== undefined && { requireCompleteChain: o.requireCompleteChain }),
   };
 }
 
@@ -122,6 +123,7 @@ function printVault(v: Vault, c: Config) {
       `sku:                 ${v.sku}`,
       `retention days:      ${v.softDeleteRetentionDays}`,
       `purge protection:    ${v.purgeProtection ? "on" : "off"}`,
+      `complete chains:     ${v.requireCompleteChain ? "required" : "not required"}`,
       `created:             ${v.createdAt.toISOString()}`,
     ].join("\n"),
   );

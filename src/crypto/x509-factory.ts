@@ -195,18 +195,14 @@ export function createX509Factory(): X509Factory {
         ordered.push(parent);
         current = parent;
       }
-      const stray = unique.filter((p) => !ordered.includes(p));
-      if (stray.length > 0) {
-        throw badParameter(
-          `The certificates do not form one chain: ${stray.map((s) => s.cert.subject).join("; ")} is not on the leaf's path`,
-        );
-      }
       const top = ordered[ordered.length - 1] as (typeof ordered)[number];
       const verdict =
         top.cert.subject === top.cert.issuer
           ? ({ complete: true } as const)
           : ({ complete: false, missingIssuer: top.cert.issuer } as const);
-      return { leaf: leaf.der, chain: ordered.slice(1).map((p) => p.der), verdict };
+      // Certificates off the leaf's path (a root whose intermediate is missing) are kept, after it.
+      const rest = unique.filter((p) => !ordered.includes(p));
+      return { leaf: leaf.der, chain: [...ordered.slice(1), ...rest].map((p) => p.der), verdict };
     },
 
     csrPublicKey(csr) {

@@ -122,7 +122,12 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   const authority = `${deps.authorityHost}/${deps.identity.tenantId}`;
   registerOpsRoutes(app, { checkReady: deps.checkReady, metrics: deps.metrics });
   registerOAuthRoutes(app, { identity: deps.identity, authority, jwks: deps.jwks });
-  registerAdminRoutes(app, { identity: deps.identity, vaults: deps.vaults, vaultUrl: deps.vaultUrl });
+  registerAdminRoutes(app, {
+    identity: deps.identity,
+    vaults: deps.vaults,
+    certificates: deps.certificates,
+    vaultUrl: deps.vaultUrl,
+  });
 
   app.register(async (keyvault) => {
     registerKeyVaultHooks(keyvault, {

@@ -9,6 +9,7 @@ export interface Database {
     sku: string;
     soft_delete_retention_days: number;
     purge_protection: number;
+    require_complete_chain: number;
     created_at: number;
     updated_at: number;
   };

@@ -13,6 +13,7 @@ const toVault = (r: Row): Vault => ({
   sku: r.sku as VaultSku,
   softDeleteRetentionDays: r.soft_delete_retention_days,
   purgeProtection: toBool(r.purge_protection),
+  requireCompleteChain: toBool(r.require_complete_chain),
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });
@@ -23,6 +24,7 @@ const toRow = (v: Vault): Row => ({
   sku: v.sku,
   soft_delete_retention_days: v.softDeleteRetentionDays,
   purge_protection: fromBool(v.purgeProtection),
+  require_complete_chain: fromBool(v.requireCompleteChain),
   created_at: v.createdAt.getTime(),
   updated_at: v.updatedAt.getTime(),
 });

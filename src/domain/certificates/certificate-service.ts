@@ -335,7 +335,12 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         : codec.parsePfx(Buffer.from(request.value, "base64"), request.password);
       if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
       if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
-      const { leaf } = x509.orderChain(parsed.certificates);
+      const { leaf, verdict } = x509.orderChain(parsed.certificates);
+      if (vault.requireCompleteChain && !verdict.complete) {
+        throw badParameter(
+          `Vault ${vault.name} requires complete chains: the issuer "${verdict.missingIssuer}" is missing; import it with the certificate`,
+        );
+      }
       const facts = x509.inspect(leaf);
       const jwk = codec.pkcs8ToJwk(parsed.pkcs8);
       parsed.pkcs8.fill(0);

@@ -35,8 +35,8 @@ export interface X509Factory {
   /** Facts of one DER certificate; throws BadParameter on anything else. */
   inspect(der: Buffer): CertificateFacts;
   /**
-   * Puts certificates in order, leaf first, each followed by its issuer, and says whether the chain
-   * ends in a self-signed root. Throws BadParameter when they do not form one chain.
+   * Puts certificates in order, leaf first, each followed by its issuer (certificates off that path
+   * last), and says whether the chain ends in a self-signed root or which issuer is missing.
    */
   orderChain(certs: Buffer[]): { leaf: Buffer; chain: Buffer[]; verdict: ChainVerdict };
   /** The public key a PKCS#10 request carries. */

@@ -8,6 +8,8 @@ export interface Vault {
   softDeleteRetentionDays: number;
   /** Once on it can never be turned off: deleted objects then live out their retention. */
   purgeProtection: boolean;
+  /** Refuse certificate imports whose chain does not reach a self-signed root. */
+  requireCompleteChain: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -16,12 +18,14 @@ export interface VaultSettings {
   sku: VaultSku;
   softDeleteRetentionDays: number;
   purgeProtection: boolean;
+  requireCompleteChain: boolean;
 }
 
 export const DEFAULT_VAULT_SETTINGS: VaultSettings = Object.freeze({
   sku: "standard",
   softDeleteRetentionDays: 90,
   purgeProtection: false,
+  requireCompleteChain: false,
 });
 
 /** Key Vault's recoveryLevel for objects in a vault with these settings. */

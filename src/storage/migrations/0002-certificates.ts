@@ -7,6 +7,11 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   const bytes = engine === "postgres" ? "bytea" : "blob";
   const nameKey = (c: ColumnDefinitionBuilder) => (engine === "postgres" ? c.modifyEnd(sql`collate "C"`) : c);
 
+  await db.schema
+    .alterTable("vaults")
+    .addColumn("require_complete_chain", "integer", (c) => c.notNull().defaultTo(0))
+    .execute();
+
   // The latest pending (or finished) certificate operation of each certificate name.
   await db.schema
     .createTable("certificate_operations")
