@@ -181,6 +181,40 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
       });
     },
 
+    async restoreIssued(versions) {
+      const first = versions[0];
+      if (!first) return;
+      const { vaultId, name } = first.certificate;
+      await writeTransaction(storage, async (trx) => {
+        const taken = await trx
+          .selectFrom("objects")
+          .select("collection")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .where("collection", "in", [...BACKED])
+          .executeTakeFirst();
+        if (taken) {
+          throw new DomainError(
+            "Conflict",
+            `A ${taken.collection.slice(0, -1)} named ${name} already exists in this vault (live or deleted); restore into another vault or purge it first`,
+          );
+        }
+        for (const { certificate, key, secret } of versions) {
+          await insertVersion(trx, "certificates", certificateCodec, certificate);
+          await insertVersion(trx, "keys", keyCodec, key);
+          await insertVersion(trx, "secrets", secretCodec, secret);
+        }
+        const last = versions[versions.length - 1] ?? first;
+        await trx
+          .updateTable("objects")
+          .set({ policy: JSON.stringify(policyToJson(last.policy)) })
+          .where("vault_id", "=", vaultId)
+          .where("collection", "=", "certificates")
+          .where("name_key", "=", nameKey(name))
+          .execute();
+      });
+    },
+
     async softDeleteWithBacking(vaultId, name, deletedAt, purgeAt) {
       return writeTransaction(storage, async (trx) => {
         const result = await backed(trx, vaultId, name)

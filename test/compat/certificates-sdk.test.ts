@@ -294,6 +294,26 @@ describe("the official @azure/keyvault-certificates SDK", () => {
     await expect(client.getDeletedCertificate("doomed")).rejects.toMatchObject({ statusCode: 404 });
   });
 
+  it("backs up and restores a certificate with its key and secret", async () => {
+    const original = await client.getCertificate("web");
+    const backup = await client.backupCertificate("web");
+    await (await client.beginDeleteCertificate("web", poll)).pollUntilDone();
+    await client.purgeDeletedCertificate("web");
+    const restored = await client.restoreCertificateBackup(backup as Uint8Array);
+    expect(Buffer.from(restored.cer as Uint8Array).equals(Buffer.from(original.cer as Uint8Array))).toBe(
+      true,
+    );
+    expect((await collect(client.listPropertiesOfCertificateVersions("web"))).length).toBe(2);
+    const secret = await secrets.getSecret("web");
+    writeFileSync(join(data.dir, "restored.pfx"), Buffer.from(secret.value ?? "", "base64"));
+    expect(openssl("pkcs12", "-in", "restored.pfx", "-passin", "pass:", "-nodes")).toMatch(
+      /BEGIN PRIVATE KEY/,
+    );
+    await expect(client.restoreCertificateBackup(backup as Uint8Array)).rejects.toMatchObject({
+      statusCode: 409,
+    });
+  });
+
   it("manages issuers without ever returning their password, and contacts", async () => {
     const issuer = await client.createIssuer("corp-ca", "PrivateCA", {
       accountId: "acct",

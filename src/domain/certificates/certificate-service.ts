@@ -3,9 +3,10 @@ import { badParameter, DomainError } from "../errors.js";
 import { newVersion } from "../ids.js";
 import type { IssuerAdapter } from "../issuance/ports.js";
 import type { StoredKeyVersion } from "../keys/model.js";
-import { createObjectLifecycle } from "../objects/object-lifecycle.js";
+import { createObjectLifecycle, openBackup } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
+import { sealContext as secretSealContext } from "../secrets/secret-service.js";
 import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
 import type {
@@ -17,7 +18,13 @@ import type {
   DeletedCertificate,
 } from "./model.js";
 import { normalizePolicy, type PolicyInput } from "./policy.js";
-import type { CertificateBundleCodec, CertificateKeys, CertificateStore, X509Factory } from "./ports.js";
+import type {
+  CertificateBundleCodec,
+  CertificateKeys,
+  CertificateStore,
+  IssuedVersion,
+  X509Factory,
+} from "./ports.js";
 
 export interface CertificateServiceDeps {
   store: CertificateStore;
@@ -43,6 +50,22 @@ export interface ImportRequest extends CreateRequest {
   value: string;
   password?: string | undefined;
 }
+
+interface CertificateBackup {
+  kind: "certificate";
+  name: string;
+  policy: CertificatePolicy;
+  versions: {
+    version: string;
+    tags: Record<string, string>;
+    enabled: boolean;
+    createdAt: number;
+    certificates: string[];
+    pkcs8: string;
+  }[];
+}
+
+const BACKUP_CONTEXT = "backup/certificate/v1";
 
 const PENDING_MERGE = "Pending certificate created. Please Perform Merge to complete the request.";
 
@@ -79,8 +102,8 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     }
   }
 
-  /** Stores a new certificate version with its key and secret, in one transaction. */
-  async function issue(
+  /** The certificate version, its key and its secret, ready to be stored together. */
+  async function prepareIssued(
     vault: Vault,
     name: string,
     key: StoredKeyVersion,
@@ -90,8 +113,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       tags?: Record<string, string> | undefined;
       enabled?: boolean | undefined;
       operation?: CertificateOperation;
+      createdAt?: Date;
     },
-  ): Promise<CertificateVersion> {
+  ): Promise<IssuedVersion> {
     const { leaf, chain, verdict } = x509.orderChain(certificates);
     const facts = x509.inspect(leaf);
     const now = clock.now();
@@ -104,7 +128,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       notBefore: facts.notBefore,
       expiresAt: facts.notAfter,
       managed: false,
-      createdAt: now,
+      createdAt: extras.createdAt ?? now,
       updatedAt: now,
     };
     const certificate: CertificateVersion = {
@@ -122,17 +146,23 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       managed: true,
       contentType: policy.contentType,
       keyId,
-      sealedValue: sealer.seal(secretValue, `secret/${vault.id}/${name.toLowerCase()}/${key.version}`),
+      sealedValue: sealer.seal(secretValue, secretSealContext(vault.id, name, key.version)),
     };
     secretValue.fill(0);
-    await store.addIssued({
+    return {
       certificate,
       key: { ...key, ...common, managed: true, tags: key.tags },
       secret,
       policy: { ...policy, updatedAt: now, createdAt: policy.createdAt ?? now },
       operation: extras.operation,
-    });
-    return certificate;
+    };
+  }
+
+  /** Stores a new certificate version with its key and secret, in one transaction. */
+  async function issue(...args: Parameters<typeof prepareIssued>): Promise<CertificateVersion> {
+    const issued = await prepareIssued(...args);
+    await store.addIssued(issued);
+    return issued.certificate;
   }
 
   async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
@@ -445,6 +475,74 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         );
       }
       await store.purgeWithBacking(vault.id, name);
+    },
+
+    /** A sealed blob of every version (certificates, chain and private key), restorable under the same master key. */
+    async backup(vault: Vault, name: string): Promise<Buffer> {
+      objects.checkName(name);
+      const versions = await store.allVersions(vault.id, name);
+      if (versions.length === 0) throw objects.notFound(name);
+      const policy = await this.getPolicy(vault, name);
+      const keyVersions = await keys.versions(vault, name);
+      const document: CertificateBackup = {
+        kind: "certificate",
+        name: versions[0]?.name ?? name,
+        policy,
+        versions: [],
+      };
+      for (const v of versions) {
+        const key = keyVersions.find((k) => k.version === v.version);
+        if (!key) throw new Error(`Certificate ${name} version ${v.version} has no key version`);
+        const pkcs8 = await keys.exportForBackup(vault, key);
+        document.versions.push({
+          version: v.version,
+          tags: v.tags,
+          enabled: v.enabled,
+          createdAt: v.createdAt.getTime(),
+          certificates: [v.cer, ...v.chain].map((c) => c.toString("base64")),
+          pkcs8: pkcs8.toString("base64"),
+        });
+        pkcs8.fill(0);
+      }
+      return sealer.seal(Buffer.from(JSON.stringify(document)), BACKUP_CONTEXT);
+    },
+
+    async restore(vault: Vault, blob: Uint8Array): Promise<CertificateVersion> {
+      const document = openBackup<CertificateBackup>(sealer, BACKUP_CONTEXT, blob);
+      if (document.kind !== "certificate" || document.versions.length === 0) {
+        throw badParameter("The backup blob does not hold a certificate");
+      }
+      const policy: CertificatePolicy = {
+        ...document.policy,
+        createdAt: document.policy.createdAt && new Date(document.policy.createdAt),
+        updatedAt: document.policy.updatedAt && new Date(document.policy.updatedAt),
+      };
+      const issued: IssuedVersion[] = [];
+      try {
+        for (const v of document.versions) {
+          const key = await keys.importKey(
+            vault,
+            document.name,
+            v.version,
+            codec.pkcs8ToJwk(Buffer.from(v.pkcs8, "base64")),
+            policy,
+          );
+          const certificates = v.certificates.map((c) => Buffer.from(c, "base64"));
+          issued.push(
+            await prepareIssued(vault, document.name, key, certificates, policy, {
+              tags: v.tags,
+              enabled: v.enabled,
+              createdAt: new Date(v.createdAt),
+            }),
+          );
+        }
+        await store.restoreIssued(issued);
+      } catch (error) {
+        for (const i of issued) await keys.destroy(i.key);
+        throw error;
+      }
+      const latest = issued[issued.length - 1] as IssuedVersion;
+      return latest.certificate;
     },
 
     async listIssuers(vault: Vault) {

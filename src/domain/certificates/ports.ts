@@ -88,6 +88,10 @@ export interface CertificateKeys {
   /** The private key as PKCS#8 when it may leave (exportable software key); undefined otherwise. */
   exportable(vault: Vault, key: StoredKeyVersion, policy: CertificatePolicy): Promise<Buffer | undefined>;
   destroy(key: StoredKeyVersion): Promise<void>;
+  /** Every version of a certificate's key, with material, oldest first. */
+  versions(vault: Vault, name: string): Promise<StoredKeyVersion[]>;
+  /** The private key as PKCS#8 for a sealed backup blob; BadParameter for keys that never leave an HSM. */
+  exportForBackup(vault: Vault, key: StoredKeyVersion): Promise<Buffer>;
 }
 
 export interface CertificateStore extends VersionedStore<CertificateVersion, CertificateVersion> {
@@ -96,6 +100,8 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
    * policy; Conflict when a key or secret of that name exists that no certificate manages.
    */
   addIssued(issued: IssuedVersion): Promise<void>;
+  /** Inserts a whole certificate from a backup; Conflict when the name is taken in any of the three collections. */
+  restoreIssued(versions: IssuedVersion[]): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */
   softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */

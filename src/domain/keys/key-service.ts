@@ -593,6 +593,12 @@ export function createKeyService(deps: KeyServiceDeps) {
       async destroy(key) {
         await (key.protection === "hsm" ? hsm : software)?.destroy(key.material);
       },
+      versions: (vault, name) => store.allVersions(vault.id, name),
+      exportForBackup: (vault, key) =>
+        protectorFor(vault, key.protection).exportForBackup(
+          key.material,
+          contextOf(vault.id, key.name, key.version),
+        ),
     } satisfies CertificateKeys,
 
     /** A vault removal guard: HSM objects outlive database rows, so their keys must be purged first. */

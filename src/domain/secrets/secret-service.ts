@@ -26,7 +26,7 @@ export type SecretService = ReturnType<typeof createSecretService>;
 const BACKUP_CONTEXT = "backup/secret/v1";
 
 /** Associated data binding a sealed value to its row; names are case-insensitive, as in Key Vault. */
-const sealContext = (vaultId: string, name: string, version: string) =>
+export const sealContext = (vaultId: string, name: string, version: string) =>
   `secret/${vaultId}/${name.toLowerCase()}/${version}`;
 
 interface BackupVersion {

@@ -16,7 +16,7 @@ import {
   policyToWire,
 } from "./certificate-wire.js";
 import { listQuery, listResponse } from "./paging.js";
-import { Attributes, type NameParams, Tags } from "./schemas.js";
+import { Attributes, base64url, type NameParams, RestoreBody, Tags } from "./schemas.js";
 
 const Policy = Type.Object({}, { additionalProperties: true });
 const CreateBody = Type.Object({
@@ -326,20 +326,24 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
     },
   );
 
-  const backupUnsupported = () =>
-    new DomainError(
-      "NotSupported",
-      "Certificate backup and restore are not built yet; back up the key and secret instead",
-      {
-        reason: "NotSupported",
-      },
-    );
-  app.post("/certificates/:name/backup", { config: config("CertificateBackup") }, async () => {
-    throw backupUnsupported();
-  });
-  app.post("/certificates/restore", { config: config("CertificateRestore") }, async () => {
-    throw backupUnsupported();
-  });
+  app.post<{ Params: Static<typeof NameParams> }>(
+    "/certificates/:name/backup",
+    { config: config("CertificateBackup") },
+    async (request) => {
+      const blob = await certificates.backup(vaultOf(request).vault, request.params.name);
+      return { value: blob.toString("base64url") };
+    },
+  );
+
+  app.post<{ Body: Static<typeof RestoreBody> }>(
+    "/certificates/restore",
+    { schema: { body: RestoreBody }, config: config("CertificateRestore") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const certificate = await certificates.restore(ctx.vault, base64url("value", request.body.value));
+      return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, certificate.name));
+    },
+  );
 
   app.get("/certificates/issuers", { config: { operation: "CertificateIssuerList" } }, async (request) => {
     const ctx = vaultOf(request);

@@ -45,7 +45,7 @@ function common(ctx: VaultContext, s: SecretVersion) {
     ...(s.contentType !== undefined && { contentType: s.contentType }),
     attributes: objectAttributes(ctx.vault, s),
     tags: s.tags,
-    ...(s.keyId !== undefined && { kid: s.keyId }),
+    ...(s.keyId !== undefined && { kid: `${ctx.baseUrl}/${s.keyId}` }),
     ...(s.managed && { managed: true }),
   };
 }
