@@ -34,7 +34,7 @@ export interface InProcess {
 
 /** The whole server in this process on port 0, for app.inject() tests. */
 export async function startInProcess(
-  options: { clock?: Clock; database?: string; dataDir?: string } = {},
+  options: { clock?: Clock; database?: string; dataDir?: string; flags?: Record<string, unknown> } = {},
 ): Promise<InProcess> {
   const data = options.dataDir ? undefined : tempDataDir();
   const config = loadConfig({
@@ -45,6 +45,7 @@ export async function startInProcess(
       port: 0,
       logLevel: "silent",
       ...(options.database && { database: options.database }),
+      ...options.flags,
     },
   });
   const strongroom = await startStrongroom(config, {

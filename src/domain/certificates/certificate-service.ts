@@ -165,6 +165,25 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return issued.certificate;
   }
 
+  /**
+   * A fresh key, or with reuse_key the latest version's key carried into the new version. Keys in
+   * an HSM cannot be carried (they never leave it), so they are always fresh.
+   */
+  async function newKeyFor(vault: Vault, name: string, version: string, policy: CertificatePolicy) {
+    if (policy.key.reuseKey && !policy.key.kty.endsWith("-HSM")) {
+      const previous = (await keys.versions(vault, name)).at(-1);
+      if (previous && previous.protection === "software") {
+        const pkcs8 = await keys.exportForBackup(vault, previous);
+        try {
+          return await keys.importKey(vault, name, version, codec.pkcs8ToJwk(pkcs8), policy);
+        } finally {
+          pkcs8.fill(0);
+        }
+      }
+    }
+    return keys.generate(vault, name, version, policy);
+  }
+
   async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
     objects.checkName(name);
     const operation = await store.getOperation(vault.id, name);
@@ -204,7 +223,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const tags = validateTags(request.tags);
       const issuer = await issuerOf(vault, policy);
       const version = newVersion();
-      const key = await keys.generate(vault, name, version, policy);
+      const key = await newKeyFor(vault, name, version, policy);
       const now = clock.now();
       const signer = keys.signer(vault, key);
       let operation: CertificateOperation = {
