@@ -251,7 +251,24 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
             .where("vault_id", "=", vaultId)
             .where("collection", "=", collection)
             .where("name_key", "=", nameKey(name));
-        const keys = (await versions("keys").select("payload").execute()).map((r) => Buffer.from(r.payload));
+        const keys = (await versions("keys").selectAll().execute()).map((r) =>
+          keyCodec.withPayload(
+            keyCodec.fromRow(
+              {
+                vaultId: r.vault_id,
+                name,
+                version: r.version,
+                tags: {},
+                enabled: toBool(r.enabled),
+                managed: true,
+                createdAt: new Date(r.created_at),
+                updatedAt: new Date(r.updated_at),
+              },
+              JSON.parse(r.properties) as Record<string, unknown>,
+            ),
+            Buffer.from(r.payload),
+          ),
+        );
         await trx
           .deleteFrom("object_versions")
           .where("vault_id", "=", vaultId)

@@ -493,7 +493,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
           { reason: "PurgeProtected" },
         );
       }
-      await store.purgeWithBacking(vault.id, name);
+      for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);
     },
 
     /** A sealed blob of every version (certificates, chain and private key), restorable under the same master key. */

@@ -106,8 +106,8 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
   recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
-  /** Purges the certificate and its backing key and secret; returns the key material of every version. */
-  purgeWithBacking(vaultId: string, name: string): Promise<Buffer[] | undefined>;
+  /** Purges the certificate and its backing key and secret; returns every key version, for its material to be destroyed. */
+  purgeWithBacking(vaultId: string, name: string): Promise<StoredKeyVersion[] | undefined>;
   getPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
   putPolicy(vaultId: string, name: string, policy: CertificatePolicy): Promise<void>;
   getOperation(vaultId: string, name: string): Promise<CertificateOperation | undefined>;
