@@ -109,9 +109,11 @@ export function createCertificateBundleCodec(): CertificateBundleCodec {
       });
       await authenticatedSafe.makeInternalValues({ safeContents: safeContents.map(() => ({})) });
       const pfx = new pkijs.PFX({ parsedValue: { integrityMode: 0, authenticatedSafe } });
+      // The MAC of a password-less PFX protects nothing (anyone can recompute it), and pkijs derives
+      // its key in JavaScript: one iteration, as `openssl pkcs12 -nomaciter` writes.
       await pfx.makeInternalValues({
         password: new ArrayBuffer(0),
-        iterations: 2048,
+        iterations: 1,
         pbkdf2HashAlgorithm: "SHA-256",
         hmacHashAlgorithm: "SHA-256",
       });
