@@ -3,7 +3,7 @@ import { badParameter, DomainError } from "../errors.js";
 import { newVersion } from "../ids.js";
 import type { IssuerAdapter } from "../issuance/ports.js";
 import type { StoredKeyVersion } from "../keys/model.js";
-import { createObjectLifecycle, openBackup } from "../objects/object-lifecycle.js";
+import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
 import { sealContext as secretSealContext } from "../secrets/secret-service.js";
@@ -184,6 +184,18 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return keys.generate(vault, name, version, policy);
   }
 
+  /** Key Vault's rule: no new version while an operation for this name is in progress. */
+  async function refuseWhilePending(vault: Vault, name: string): Promise<void> {
+    objects.checkName(name);
+    if ((await store.getOperation(vault.id, name))?.status === "inProgress") {
+      throw new DomainError(
+        "Conflict",
+        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+        { reason: "PendingCertificateInProgress" },
+      );
+    }
+  }
+
   async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
     objects.checkName(name);
     const operation = await store.getOperation(vault.id, name);
@@ -207,15 +219,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
   return {
     /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
     async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
-      objects.checkName(name);
-      const existing = await store.getOperation(vault.id, name);
-      if (existing?.status === "inProgress") {
-        throw new DomainError(
-          "Conflict",
-          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
-          { reason: "PendingCertificateInProgress" },
-        );
-      }
+      await refuseWhilePending(vault, name);
       const base = await store.getPolicy(vault.id, name);
       if (!request.policy && !base)
         throw badParameter("policy is required for a certificate's first version");
@@ -368,14 +372,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
     /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
     async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
-      objects.checkName(name);
-      const existing = await store.getOperation(vault.id, name);
-      if (existing?.status === "inProgress") {
-        throw new DomainError(
-          "Conflict",
-          "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
-        );
-      }
+      await refuseWhilePending(vault, name);
       const pem =
         request.value.trimStart().startsWith("-----BEGIN") ||
         request.policy?.contentType === "application/x-pem-file";
@@ -436,12 +433,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       },
     ): Promise<CertificateVersion> {
       const found = await objects.find(vault, name, version);
-      const next: CertificateVersion = {
-        ...found,
-        ...(changes.enabled !== undefined && { enabled: changes.enabled }),
-        ...(changes.tags !== undefined && { tags: validateTags(changes.tags) }),
-        updatedAt: clock.now(),
-      };
+      const next = withAttributeChanges(found, { enabled: changes.enabled, tags: changes.tags }, clock.now());
       await store.updateVersion(next);
       if (changes.policy) await this.updatePolicy(vault, name, changes.policy);
       return next;
@@ -485,14 +477,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     },
 
     async purge(vault: Vault, name: string): Promise<void> {
-      const deleted = await objects.getDeleted(vault, name);
-      if (vault.purgeProtection) {
-        throw new DomainError(
-          "Forbidden",
-          `Operation "purge" is not allowed because purge protection is enabled for this vault. The certificate ${name} will be purged automatically on ${deleted.scheduledPurgeAt.toISOString()}.`,
-          { reason: "PurgeProtected" },
-        );
-      }
+      await objects.checkPurgeAllowed(vault, name);
       for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);
     },
 

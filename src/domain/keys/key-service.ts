@@ -3,7 +3,12 @@ import type { CertificateKeys } from "../certificates/ports.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersion } from "../ids.js";
-import { checkValidityWindow, createObjectLifecycle, openBackup } from "../objects/object-lifecycle.js";
+import {
+  checkValidityWindow,
+  createObjectLifecycle,
+  openBackup,
+  withAttributeChanges,
+} from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
@@ -359,16 +364,14 @@ export function createKeyService(deps: KeyServiceDeps) {
           },
         );
       }
-      const next: KeyVersion = {
-        ...withoutMaterial(stored),
-        ...(changes.keyOps !== undefined && { keyOps: keyOps(stored.kind, changes.keyOps) }),
-        ...(changes.tags !== undefined && { tags: validateTags(changes.tags) }),
-        ...(changes.enabled !== undefined && { enabled: changes.enabled }),
-        ...(changes.notBefore !== undefined && { notBefore: changes.notBefore ?? undefined }),
-        ...(changes.expiresAt !== undefined && { expiresAt: changes.expiresAt ?? undefined }),
-        updatedAt: clock.now(),
-      };
-      checkValidityWindow(next);
+      const next = withAttributeChanges(
+        {
+          ...withoutMaterial(stored),
+          ...(changes.keyOps !== undefined && { keyOps: keyOps(stored.kind, changes.keyOps) }),
+        },
+        changes,
+        clock.now(),
+      );
       await store.updateVersion(next);
       return next;
     },

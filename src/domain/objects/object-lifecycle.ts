@@ -3,6 +3,7 @@ import { badParameter, DomainError } from "../errors.js";
 import { isObjectName, isVersion } from "../ids.js";
 import { MAX_PAGE_SIZE, type Page } from "../paging.js";
 import type { Sealer } from "../sealing/ports.js";
+import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
 import type { DeletedObject, VersionedObject } from "./model.js";
 import type { VersionedStore } from "./ports.js";
@@ -17,6 +18,32 @@ export function checkValidityWindow(a: {
   if (a.notBefore && a.expiresAt && a.notBefore.getTime() > a.expiresAt.getTime()) {
     throw badParameter("attributes.nbf must not be later than attributes.exp");
   }
+}
+
+/** The attribute changes every collection's update takes: absent keeps a value, null clears a date. */
+export interface AttributeChanges {
+  tags?: Record<string, string> | undefined;
+  enabled?: boolean | undefined;
+  notBefore?: Date | null | undefined;
+  expiresAt?: Date | null | undefined;
+}
+
+/** Applies attribute changes to a version, validated, stamped with `now`. */
+export function withAttributeChanges<V extends VersionedObject>(
+  version: V,
+  changes: AttributeChanges,
+  now: Date,
+): V {
+  const next: V = {
+    ...version,
+    ...(changes.tags !== undefined && { tags: validateTags(changes.tags) }),
+    ...(changes.enabled !== undefined && { enabled: changes.enabled }),
+    ...(changes.notBefore !== undefined && { notBefore: changes.notBefore ?? undefined }),
+    ...(changes.expiresAt !== undefined && { expiresAt: changes.expiresAt ?? undefined }),
+    updatedAt: now,
+  };
+  checkValidityWindow(next);
+  return next;
 }
 
 /** Opens a backup blob sealed under `context`, with a message that says why it may not open. */
@@ -87,6 +114,19 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
     return deleted;
   }
 
+  /** The deleted object, when purging it is allowed; Forbidden while purge protection is on. */
+  async function checkPurgeAllowed(vault: Vault, name: string): Promise<DeletedObject<V>> {
+    const deleted = await getDeleted(vault, name);
+    if (vault.purgeProtection) {
+      throw new DomainError(
+        "Forbidden",
+        `Operation "purge" is not allowed because purge protection is enabled for this vault. The ${noun} ${name} will be purged automatically after its retention period, on ${deleted.scheduledPurgeAt.toISOString()}.`,
+        { reason: "PurgeProtected" },
+      );
+    }
+    return deleted;
+  }
+
   return {
     notFound,
     deletedNotFound,
@@ -143,16 +183,11 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
       return recovered;
     },
 
+    checkPurgeAllowed,
+
     /** Removes a deleted object's rows, unless purge protection forbids it; returns their payloads. */
     async purge(vault: Vault, name: string): Promise<Buffer[]> {
-      const deleted = await getDeleted(vault, name);
-      if (vault.purgeProtection) {
-        throw new DomainError(
-          "Forbidden",
-          `Operation "purge" is not allowed because purge protection is enabled for this vault. The ${noun} ${name} will be purged automatically after its retention period, on ${deleted.scheduledPurgeAt.toISOString()}.`,
-          { reason: "PurgeProtected" },
-        );
-      }
+      await checkPurgeAllowed(vault, name);
       const payloads = await store.purgeVersions(vault.id, name);
       if (!payloads) throw deletedNotFound(name);
       return payloads;

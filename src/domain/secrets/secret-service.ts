@@ -1,7 +1,12 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersion } from "../ids.js";
-import { checkValidityWindow, createObjectLifecycle, openBackup } from "../objects/object-lifecycle.js";
+import {
+  checkValidityWindow,
+  createObjectLifecycle,
+  openBackup,
+  withAttributeChanges,
+} from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
@@ -119,16 +124,14 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
         );
       }
       checkContentType(changes.contentType);
-      const next: SecretVersion = {
-        ...withoutSealed(stored),
-        ...(changes.contentType !== undefined && { contentType: changes.contentType }),
-        ...(changes.tags !== undefined && { tags: validateTags(changes.tags) }),
-        ...(changes.enabled !== undefined && { enabled: changes.enabled }),
-        ...(changes.notBefore !== undefined && { notBefore: changes.notBefore ?? undefined }),
-        ...(changes.expiresAt !== undefined && { expiresAt: changes.expiresAt ?? undefined }),
-        updatedAt: clock.now(),
-      };
-      checkValidityWindow(next);
+      const next = withAttributeChanges(
+        {
+          ...withoutSealed(stored),
+          ...(changes.contentType !== undefined && { contentType: changes.contentType }),
+        },
+        changes,
+        clock.now(),
+      );
       await store.updateVersion(next);
       return next;
     },

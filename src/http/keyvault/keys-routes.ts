@@ -76,6 +76,16 @@ const RotationPolicyBody = Type.Object({
 
 type OpParams = { name: string; version?: string };
 
+const optional = (field: string, value: string | undefined) =>
+  value === undefined ? undefined : base64url(field, value);
+
+const cipherInput = (b: Static<typeof CipherBody>) => ({
+  data: base64url("value", b.value),
+  iv: optional("iv", b.iv),
+  aad: optional("aad", b.aad),
+  tag: optional("tag", b.tag),
+});
+
 const releaseUnsupported = () =>
   new DomainError(
     "NotSupported",
@@ -334,11 +344,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
         async (request) => {
           const { ctx, name, version } = target(request);
           const b = request.body;
-          const { key, result } = await keys.encrypt(ctx.vault, name, version, op, b.alg, {
-            data: base64url("value", b.value),
-            iv: b.iv === undefined ? undefined : base64url("iv", b.iv),
-            aad: b.aad === undefined ? undefined : base64url("aad", b.aad),
-          });
+          const { key, result } = await keys.encrypt(ctx.vault, name, version, op, b.alg, cipherInput(b));
           return keyOperationResult(ctx, key, result.data, result);
         },
       );
@@ -354,12 +360,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
         async (request) => {
           const { ctx, name, version } = target(request);
           const b = request.body;
-          const { key, data } = await keys.decrypt(ctx.vault, name, version, op, b.alg, {
-            data: base64url("value", b.value),
-            iv: b.iv === undefined ? undefined : base64url("iv", b.iv),
-            aad: b.aad === undefined ? undefined : base64url("aad", b.aad),
-            tag: b.tag === undefined ? undefined : base64url("tag", b.tag),
-          });
+          const { key, data } = await keys.decrypt(ctx.vault, name, version, op, b.alg, cipherInput(b));
           return keyOperationResult(ctx, key, data);
         },
       );
