@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import type { CompiledQuery, Kysely, Selectable } from "kysely";
 import { DomainError } from "../domain/errors.js";
 import type { Collection, DeletedObject, VersionedObject } from "../domain/objects/model.js";
 import type { VersionedStore } from "../domain/objects/ports.js";
@@ -25,6 +25,12 @@ type JoinedRow = Selectable<Database["object_versions"]> & {
 };
 
 const nameKey = (name: string) => name.toLowerCase();
+
+/** Placeholders that precompiled queries swap for the request's values; no real value contains NUL. */
+const SLOT = { vaultId: "\u0000vault", nameKey: "\u0000name", version: "\u0000version" } as const;
+const SLOT_BY_MARKER = new Map<unknown, keyof typeof SLOT>(
+  Object.entries(SLOT).map(([k, v]) => [v, k as keyof typeof SLOT]),
+);
 
 function page<T>(rows: T[], limit: number, cursor: (last: T) => string): Page<T> {
   if (rows.length <= limit) return { items: rows };
@@ -152,6 +158,31 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
   const latestOf = (q: Kysely<Database>, vaultId: string) =>
     joined(q, vaultId).whereRef("v.version", "=", "o.latest_version");
 
+  // The lookups every data-plane read and key operation makes are compiled once, not per request.
+  const findLatestQuery = precompiled(
+    latestOf(db, SLOT.vaultId).where("o.name_key", "=", SLOT.nameKey).where("o.deleted_at", "is", null),
+  );
+  const findVersionQuery = precompiled(
+    joined(db, SLOT.vaultId)
+      .where("o.name_key", "=", SLOT.nameKey)
+      .where("o.deleted_at", "is", null)
+      .where("v.version", "=", SLOT.version),
+  );
+
+  function precompiled(query: { compile(): CompiledQuery<JoinedRow> }) {
+    const compiled = query.compile();
+    return {
+      async run(bound: Partial<Record<keyof typeof SLOT, string>>) {
+        const parameters = compiled.parameters.map((p) => {
+          const slot = SLOT_BY_MARKER.get(p);
+          return slot === undefined ? p : bound[slot];
+        });
+        const { rows } = await db.executeQuery<JoinedRow>({ ...compiled, parameters });
+        return rows[0];
+      },
+    };
+  }
+
   const objectRow = (q: Kysely<Database>, vaultId: string, name: string) =>
     q
       .updateTable("objects")
@@ -165,19 +196,12 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     },
 
     async findLatest(vaultId, name) {
-      const row = await latestOf(db, vaultId)
-        .where("o.name_key", "=", nameKey(name))
-        .where("o.deleted_at", "is", null)
-        .executeTakeFirst();
+      const row = await findLatestQuery.run({ vaultId, nameKey: nameKey(name) });
       return row && toStored(row);
     },
 
     async findVersion(vaultId, name, version) {
-      const row = await joined(db, vaultId)
-        .where("o.name_key", "=", nameKey(name))
-        .where("o.deleted_at", "is", null)
-        .where("v.version", "=", version)
-        .executeTakeFirst();
+      const row = await findVersionQuery.run({ vaultId, nameKey: nameKey(name), version });
       return row && toStored(row);
     },
 
