@@ -8,6 +8,7 @@ import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
 import { collect, sdkOptions } from "../support/sdk.js";
+import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 const poll = { intervalInMs: 50 };
@@ -19,7 +20,9 @@ const pemBlock = (label: string, der: Uint8Array) =>
   ).join("\n")}\n-----END ${label}-----\n`;
 const pem = (der: Uint8Array) => pemBlock("CERTIFICATE", der);
 
-describe("the official @azure/keyvault-certificates SDK", () => {
+describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on $name", (backend) => {
+  if (!backend.enabled) return;
+  let dropDatabase: (() => Promise<unknown>) | undefined;
   const data = tempDataDir();
   let server: ServerProcess;
   let client: CertificateClient;
@@ -29,7 +32,9 @@ describe("the official @azure/keyvault-certificates SDK", () => {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: data.dir, encoding: "utf8" });
 
   beforeAll(async () => {
-    server = await startServerProcess(join(data.dir, "server"));
+    const database = await backendArgs(backend);
+    dropDatabase = database.drop;
+    server = await startServerProcess(join(data.dir, "server"), database.args);
     ({ credential, clientOptions } = sdkOptions(server));
     client = new CertificateClient(server.admin.vaultUrl, credential, clientOptions);
     secrets = new SecretClient(server.admin.vaultUrl, credential, clientOptions);
@@ -37,6 +42,7 @@ describe("the official @azure/keyvault-certificates SDK", () => {
 
   afterAll(async () => {
     await server?.stop();
+    await dropDatabase?.();
     data.remove();
   });
 

@@ -15,6 +15,7 @@ import {
 } from "@azure/keyvault-keys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, sdkOptions } from "../support/sdk.js";
+import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 const poll = { intervalInMs: 50 };
@@ -32,243 +33,256 @@ function nodePublicKey(key: KeyVaultKey) {
 
 const HASH: Record<string, string> = { "256": "sha256", "384": "sha384", "512": "sha512" };
 
-describe("the official @azure/keyvault-keys SDK: KeyClient and CryptographyClient", () => {
-  const data = tempDataDir();
-  let server: ServerProcess;
-  let client: KeyClient;
-  let crypto: (key: KeyVaultKey) => CryptographyClient;
+describe.each(serverBackends)(
+  "the official @azure/keyvault-keys SDK: KeyClient and CryptographyClient on $name",
+  (backend) => {
+    if (!backend.enabled) return;
+    let dropDatabase: (() => Promise<unknown>) | undefined;
+    const data = tempDataDir();
+    let server: ServerProcess;
+    let client: KeyClient;
+    let crypto: (key: KeyVaultKey) => CryptographyClient;
 
-  beforeAll(async () => {
-    server = await startServerProcess(data.dir);
-    const { credential, clientOptions } = sdkOptions(server);
-    client = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
-    crypto = (key) => new CryptographyClient(key.id ?? "", credential, clientOptions);
-  });
+    beforeAll(async () => {
+      const database = await backendArgs(backend);
+      dropDatabase = database.drop;
+      server = await startServerProcess(data.dir, database.args);
+      const { credential, clientOptions } = sdkOptions(server);
+      client = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
+      crypto = (key) => new CryptographyClient(key.id ?? "", credential, clientOptions);
+    });
 
-  afterAll(async () => {
-    await server?.stop();
-    data.remove();
-  });
+    afterAll(async () => {
+      await server?.stop();
+      await dropDatabase?.();
+      data.remove();
+    });
 
-  it("creates RSA keys of every size with Key Vault's default operations", async () => {
-    for (const keySize of [2048, 3072, 4096]) {
-      const key = await client.createRsaKey(`rsa-${keySize}`, { keySize });
-      expect(key.keyType).toBe("RSA");
-      expect(key.keyOperations).toEqual(["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]);
-      expect(Buffer.from(key.key?.n ?? []).length * 8).toBe(keySize);
-      expect(Buffer.from(key.key?.e ?? []).toString("hex")).toBe("010001");
-      expect(key.key?.d).toBeUndefined();
-    }
-  });
+    it("creates RSA keys of every size with Key Vault's default operations", async () => {
+      for (const keySize of [2048, 3072, 4096]) {
+        const key = await client.createRsaKey(`rsa-${keySize}`, { keySize });
+        expect(key.keyType).toBe("RSA");
+        expect(key.keyOperations).toEqual(["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]);
+        expect(Buffer.from(key.key?.n ?? []).length * 8).toBe(keySize);
+        expect(Buffer.from(key.key?.e ?? []).toString("hex")).toBe("010001");
+        expect(key.key?.d).toBeUndefined();
+      }
+    });
 
-  it("creates EC keys on every curve", async () => {
-    for (const curve of ["P-256", "P-384", "P-521", "P-256K"] as const) {
-      const key = await client.createEcKey(`ec-${curve}`, { curve });
-      expect(key.keyType).toBe("EC");
-      expect(key.key?.crv).toBe(curve);
-      expect(key.keyOperations).toEqual(["sign", "verify"]);
-      expect(key.key?.d).toBeUndefined();
-    }
-  });
+    it("creates EC keys on every curve", async () => {
+      for (const curve of ["P-256", "P-384", "P-521", "P-256K"] as const) {
+        const key = await client.createEcKey(`ec-${curve}`, { curve });
+        expect(key.keyType).toBe("EC");
+        expect(key.key?.crv).toBe(curve);
+        expect(key.keyOperations).toEqual(["sign", "verify"]);
+        expect(key.key?.d).toBeUndefined();
+      }
+    });
 
-  it("signs digests that node:crypto verifies, and verifies them itself", async () => {
-    const cases: [string, SignatureAlgorithm, () => Promise<KeyVaultKey>][] = [
-      ["rs", "RS256", () => client.createRsaKey("sign-rsa")],
-      ["rs", "RS384", () => client.getKey("sign-rsa")],
-      ["rs", "RS512", () => client.getKey("sign-rsa")],
-      ["ps", "PS256", () => client.getKey("sign-rsa")],
-      ["ps", "PS384", () => client.getKey("sign-rsa")],
-      ["ps", "PS512", () => client.getKey("sign-rsa")],
-      ["es", "ES256", () => client.createEcKey("sign-p256", { curve: "P-256" })],
-      ["es", "ES384", () => client.createEcKey("sign-p384", { curve: "P-384" })],
-      ["es", "ES512", () => client.createEcKey("sign-p521", { curve: "P-521" })],
-      ["es", "ES256K", () => client.createEcKey("sign-p256k", { curve: "P-256K" })],
-    ];
-    for (const [family, alg, key] of cases) {
-      const k = await key();
-      const hash = HASH[alg.slice(2, 5)] as string;
-      const message = Buffer.from(`message for ${alg}`);
-      const digest = createHash(hash).update(message).digest();
-      const { result } = await crypto(k).sign(alg, digest);
-      const publicKey = nodePublicKey(k);
-      const options =
-        family === "es"
-          ? { key: publicKey, dsaEncoding: "ieee-p1363" as const }
-          : family === "ps"
-            ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: digest.length }
-            : publicKey;
-      expect(nodeVerify(hash, message, options, Buffer.from(result)), alg).toBe(true);
-      expect((await crypto(k).verify(alg, digest, result)).result, alg).toBe(true);
-      const tampered = Buffer.from(result);
-      tampered[5] = (tampered[5] ?? 0) ^ 0xff;
-      expect((await crypto(k).verify(alg, digest, tampered)).result, alg).toBe(false);
-    }
-  });
+    it("signs digests that node:crypto verifies, and verifies them itself", async () => {
+      const cases: [string, SignatureAlgorithm, () => Promise<KeyVaultKey>][] = [
+        ["rs", "RS256", () => client.createRsaKey("sign-rsa")],
+        ["rs", "RS384", () => client.getKey("sign-rsa")],
+        ["rs", "RS512", () => client.getKey("sign-rsa")],
+        ["ps", "PS256", () => client.getKey("sign-rsa")],
+        ["ps", "PS384", () => client.getKey("sign-rsa")],
+        ["ps", "PS512", () => client.getKey("sign-rsa")],
+        ["es", "ES256", () => client.createEcKey("sign-p256", { curve: "P-256" })],
+        ["es", "ES384", () => client.createEcKey("sign-p384", { curve: "P-384" })],
+        ["es", "ES512", () => client.createEcKey("sign-p521", { curve: "P-521" })],
+        ["es", "ES256K", () => client.createEcKey("sign-p256k", { curve: "P-256K" })],
+      ];
+      for (const [family, alg, key] of cases) {
+        const k = await key();
+        const hash = HASH[alg.slice(2, 5)] as string;
+        const message = Buffer.from(`message for ${alg}`);
+        const digest = createHash(hash).update(message).digest();
+        const { result } = await crypto(k).sign(alg, digest);
+        const publicKey = nodePublicKey(k);
+        const options =
+          family === "es"
+            ? { key: publicKey, dsaEncoding: "ieee-p1363" as const }
+            : family === "ps"
+              ? { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: digest.length }
+              : publicKey;
+        expect(nodeVerify(hash, message, options, Buffer.from(result)), alg).toBe(true);
+        expect((await crypto(k).verify(alg, digest, result)).result, alg).toBe(true);
+        const tampered = Buffer.from(result);
+        tampered[5] = (tampered[5] ?? 0) ^ 0xff;
+        expect((await crypto(k).verify(alg, digest, tampered)).result, alg).toBe(false);
+      }
+    });
 
-  it("signs and verifies data through signData and verifyData", async () => {
-    const key = await client.createEcKey("sign-data", { curve: "P-256" });
-    const data = Buffer.from("sign me");
-    const { result } = await crypto(key).signData("ES256", data);
-    expect(
-      nodeVerify("sha256", data, { key: nodePublicKey(key), dsaEncoding: "ieee-p1363" }, Buffer.from(result)),
-    ).toBe(true);
-    expect((await crypto(key).verifyData("ES256", data, result)).result).toBe(true);
-  });
+    it("signs and verifies data through signData and verifyData", async () => {
+      const key = await client.createEcKey("sign-data", { curve: "P-256" });
+      const data = Buffer.from("sign me");
+      const { result } = await crypto(key).signData("ES256", data);
+      expect(
+        nodeVerify(
+          "sha256",
+          data,
+          { key: nodePublicKey(key), dsaEncoding: "ieee-p1363" },
+          Buffer.from(result),
+        ),
+      ).toBe(true);
+      expect((await crypto(key).verifyData("ES256", data, result)).result).toBe(true);
+    });
 
-  it("decrypts what node:crypto encrypted with the public key, and round-trips its own ciphertexts", async () => {
-    const key = await client.createRsaKey("cipher-rsa");
-    const publicKey = nodePublicKey(key);
-    const plaintext = Buffer.from("attack at dawn");
-    const local = {
-      RSA1_5: publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, plaintext),
-      "RSA-OAEP": publicEncrypt(
-        { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" },
-        plaintext,
-      ),
-      "RSA-OAEP-256": publicEncrypt(
-        { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
-        plaintext,
-      ),
-    } as const;
-    for (const [algorithm, ciphertext] of Object.entries(local) as [keyof typeof local, Buffer][]) {
-      const decrypted = await crypto(key).decrypt({ algorithm, ciphertext });
-      expect(Buffer.from(decrypted.result).toString(), algorithm).toBe("attack at dawn");
-      const encrypted = await crypto(key).encrypt({ algorithm, plaintext });
-      const back = await crypto(key).decrypt({ algorithm, ciphertext: encrypted.result });
-      expect(Buffer.from(back.result).toString(), algorithm).toBe("attack at dawn");
-    }
-  });
+    it("decrypts what node:crypto encrypted with the public key, and round-trips its own ciphertexts", async () => {
+      const key = await client.createRsaKey("cipher-rsa");
+      const publicKey = nodePublicKey(key);
+      const plaintext = Buffer.from("attack at dawn");
+      const local = {
+        RSA1_5: publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, plaintext),
+        "RSA-OAEP": publicEncrypt(
+          { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" },
+          plaintext,
+        ),
+        "RSA-OAEP-256": publicEncrypt(
+          { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+          plaintext,
+        ),
+      } as const;
+      for (const [algorithm, ciphertext] of Object.entries(local) as [keyof typeof local, Buffer][]) {
+        const decrypted = await crypto(key).decrypt({ algorithm, ciphertext });
+        expect(Buffer.from(decrypted.result).toString(), algorithm).toBe("attack at dawn");
+        const encrypted = await crypto(key).encrypt({ algorithm, plaintext });
+        const back = await crypto(key).decrypt({ algorithm, ciphertext: encrypted.result });
+        expect(Buffer.from(back.result).toString(), algorithm).toBe("attack at dawn");
+      }
+    });
 
-  it("wraps and unwraps a content key with RSA-OAEP", async () => {
-    const key = await client.createRsaKey("wrapping");
-    const cek = randomBytes(32);
-    const wrapped = await crypto(key).wrapKey("RSA-OAEP-256", cek);
-    const unwrapped = await crypto(key).unwrapKey("RSA-OAEP-256", wrapped.result);
-    expect(Buffer.from(unwrapped.result).equals(cek)).toBe(true);
-  });
+    it("wraps and unwraps a content key with RSA-OAEP", async () => {
+      const key = await client.createRsaKey("wrapping");
+      const cek = randomBytes(32);
+      const wrapped = await crypto(key).wrapKey("RSA-OAEP-256", cek);
+      const unwrapped = await crypto(key).unwrapKey("RSA-OAEP-256", wrapped.result);
+      expect(Buffer.from(unwrapped.result).equals(cek)).toBe(true);
+    });
 
-  it("imports RSA and EC keys made elsewhere and uses them", async () => {
-    const { generateKeyPairSync } = await import("node:crypto");
-    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
-    const toSdk = (jwk: Record<string, unknown>): JsonWebKey =>
-      Object.fromEntries(
-        Object.entries(jwk).map(([k, v]) => [
-          k,
-          k === "kty" || k === "crv" ? v : Buffer.from(String(v), "base64url"),
+    it("imports RSA and EC keys made elsewhere and uses them", async () => {
+      const { generateKeyPairSync } = await import("node:crypto");
+      const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
+      const toSdk = (jwk: Record<string, unknown>): JsonWebKey =>
+        Object.fromEntries(
+          Object.entries(jwk).map(([k, v]) => [
+            k,
+            k === "kty" || k === "crv" ? v : Buffer.from(String(v), "base64url"),
+          ]),
+        ) as JsonWebKey;
+      const imported = await client.importKey("imported-rsa", toSdk(rsa), { tags: { source: "node" } });
+      expect(imported.keyType).toBe("RSA");
+      expect(imported.properties.tags).toEqual({ source: "node" });
+      expect(imported.key?.d).toBeUndefined();
+      expect(Buffer.from(imported.key?.n ?? []).toString("base64url")).toBe(rsa.n);
+
+      const ec = generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ format: "jwk" });
+      const importedEc = await client.importKey("imported-ec", toSdk(ec));
+      const digest = createHash("sha384").update("x").digest();
+      const { result } = await crypto(importedEc).sign("ES384", digest);
+      expect(
+        nodeVerify(
+          "sha384",
+          Buffer.from("x"),
+          { key: createPublicKey({ key: ec, format: "jwk" }), dsaEncoding: "ieee-p1363" },
+          Buffer.from(result),
+        ),
+      ).toBe(true);
+    });
+
+    it("gets the latest and a given version, lists keys and versions, and updates properties", async () => {
+      const first = await client.createEcKey("versioned");
+      const second = await client.createEcKey("versioned");
+      expect((await client.getKey("versioned")).properties.version).toBe(second.properties.version);
+      expect((await client.getKey("versioned", { version: first.properties.version ?? "" })).key?.x).toEqual(
+        first.key?.x,
+      );
+      const versions = await collect(client.listPropertiesOfKeyVersions("versioned"));
+      expect(versions.map((v) => v.version)).toEqual([first.properties.version, second.properties.version]);
+      const names = (await collect(client.listPropertiesOfKeys())).map((p) => p.name);
+      expect(names).toContain("versioned");
+
+      const expiresOn = new Date("2030-01-01T00:00:00Z");
+      const updated = await client.updateKeyProperties("versioned", second.properties.version ?? "", {
+        keyOps: ["verify"],
+        tags: { team: "payments" },
+        expiresOn,
+      });
+      expect(updated.keyOperations).toEqual(["verify"]);
+      expect(updated.properties.expiresOn).toEqual(expiresOn);
+    });
+
+    it("refuses operations on a disabled key with 403", async () => {
+      const key = await client.createRsaKey("disabled");
+      await client.updateKeyProperties("disabled", key.properties.version ?? "", { enabled: false });
+      await expect(crypto(key).sign("RS256", Buffer.alloc(32))).rejects.toMatchObject({ statusCode: 403 });
+    });
+
+    it("deletes, recovers and purges keys", async () => {
+      await client.createRsaKey("doomed");
+      const deleted = await (await client.beginDeleteKey("doomed", poll)).pollUntilDone();
+      expect(deleted.properties.recoveryId).toBe(`${server.admin.vaultUrl}/deletedkeys/doomed`);
+      expect((await client.getDeletedKey("doomed")).name).toBe("doomed");
+      expect((await collect(client.listDeletedKeys())).map((d) => d.name)).toContain("doomed");
+      await (await client.beginRecoverDeletedKey("doomed", poll)).pollUntilDone();
+      expect((await client.getKey("doomed")).name).toBe("doomed");
+      await (await client.beginDeleteKey("doomed", poll)).pollUntilDone();
+      await client.purgeDeletedKey("doomed");
+      await expect(client.getDeletedKey("doomed")).rejects.toMatchObject({
+        statusCode: 404,
+        code: "KeyNotFound",
+      });
+    });
+
+    it("backs up and restores a key so that it still signs", async () => {
+      const key = await client.createEcKey("backed-up", { curve: "P-256" });
+      const backup = await client.backupKey("backed-up");
+      await (await client.beginDeleteKey("backed-up", poll)).pollUntilDone();
+      await client.purgeDeletedKey("backed-up");
+      const restored = await client.restoreKeyBackup(backup as Uint8Array);
+      expect(restored.key?.x).toEqual(key.key?.x);
+      const digest = createHash("sha256").update("after restore").digest();
+      const { result } = await crypto(restored).sign("ES256", digest);
+      expect((await crypto(key).verify("ES256", digest, result)).result).toBe(true);
+    });
+
+    it("rotates a key and round-trips its rotation policy", async () => {
+      const original = await client.createRsaKey("rotating", { keySize: 3072 });
+      const policy = await client.updateKeyRotationPolicy("rotating", {
+        lifetimeActions: [{ action: "Rotate", timeAfterCreate: "P90D" }],
+        expiresIn: "P1Y",
+      });
+      expect(policy.expiresIn).toBe("P1Y");
+      expect(policy.lifetimeActions).toEqual(
+        expect.arrayContaining([
+          { action: "Rotate", timeAfterCreate: "P90D" },
+          { action: "Notify", timeBeforeExpiry: "P30D" },
         ]),
-      ) as JsonWebKey;
-    const imported = await client.importKey("imported-rsa", toSdk(rsa), { tags: { source: "node" } });
-    expect(imported.keyType).toBe("RSA");
-    expect(imported.properties.tags).toEqual({ source: "node" });
-    expect(imported.key?.d).toBeUndefined();
-    expect(Buffer.from(imported.key?.n ?? []).toString("base64url")).toBe(rsa.n);
-
-    const ec = generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ format: "jwk" });
-    const importedEc = await client.importKey("imported-ec", toSdk(ec));
-    const digest = createHash("sha384").update("x").digest();
-    const { result } = await crypto(importedEc).sign("ES384", digest);
-    expect(
-      nodeVerify(
-        "sha384",
-        Buffer.from("x"),
-        { key: createPublicKey({ key: ec, format: "jwk" }), dsaEncoding: "ieee-p1363" },
-        Buffer.from(result),
-      ),
-    ).toBe(true);
-  });
-
-  it("gets the latest and a given version, lists keys and versions, and updates properties", async () => {
-    const first = await client.createEcKey("versioned");
-    const second = await client.createEcKey("versioned");
-    expect((await client.getKey("versioned")).properties.version).toBe(second.properties.version);
-    expect((await client.getKey("versioned", { version: first.properties.version ?? "" })).key?.x).toEqual(
-      first.key?.x,
-    );
-    const versions = await collect(client.listPropertiesOfKeyVersions("versioned"));
-    expect(versions.map((v) => v.version)).toEqual([first.properties.version, second.properties.version]);
-    const names = (await collect(client.listPropertiesOfKeys())).map((p) => p.name);
-    expect(names).toContain("versioned");
-
-    const expiresOn = new Date("2030-01-01T00:00:00Z");
-    const updated = await client.updateKeyProperties("versioned", second.properties.version ?? "", {
-      keyOps: ["verify"],
-      tags: { team: "payments" },
-      expiresOn,
+      );
+      const fetched = await client.getKeyRotationPolicy("rotating");
+      expect(fetched.lifetimeActions).toEqual(policy.lifetimeActions);
+      const rotated = await client.rotateKey("rotating");
+      expect(rotated.properties.version).not.toBe(original.properties.version);
+      expect(Buffer.from(rotated.key?.n ?? []).length * 8).toBe(3072);
+      expect(rotated.properties.expiresOn?.getTime()).toBeGreaterThan(Date.now() + 360 * 86_400_000);
     });
-    expect(updated.keyOperations).toEqual(["verify"]);
-    expect(updated.properties.expiresOn).toEqual(expiresOn);
-  });
 
-  it("refuses operations on a disabled key with 403", async () => {
-    const key = await client.createRsaKey("disabled");
-    await client.updateKeyProperties("disabled", key.properties.version ?? "", { enabled: false });
-    await expect(crypto(key).sign("RS256", Buffer.alloc(32))).rejects.toMatchObject({ statusCode: 403 });
-  });
-
-  it("deletes, recovers and purges keys", async () => {
-    await client.createRsaKey("doomed");
-    const deleted = await (await client.beginDeleteKey("doomed", poll)).pollUntilDone();
-    expect(deleted.properties.recoveryId).toBe(`${server.admin.vaultUrl}/deletedkeys/doomed`);
-    expect((await client.getDeletedKey("doomed")).name).toBe("doomed");
-    expect((await collect(client.listDeletedKeys())).map((d) => d.name)).toContain("doomed");
-    await (await client.beginRecoverDeletedKey("doomed", poll)).pollUntilDone();
-    expect((await client.getKey("doomed")).name).toBe("doomed");
-    await (await client.beginDeleteKey("doomed", poll)).pollUntilDone();
-    await client.purgeDeletedKey("doomed");
-    await expect(client.getDeletedKey("doomed")).rejects.toMatchObject({
-      statusCode: 404,
-      code: "KeyNotFound",
+    it("returns random bytes", async () => {
+      const bytes = await client.getRandomBytes(32);
+      expect(bytes).toHaveLength(32);
     });
-  });
 
-  it("backs up and restores a key so that it still signs", async () => {
-    const key = await client.createEcKey("backed-up", { curve: "P-256" });
-    const backup = await client.backupKey("backed-up");
-    await (await client.beginDeleteKey("backed-up", poll)).pollUntilDone();
-    await client.purgeDeletedKey("backed-up");
-    const restored = await client.restoreKeyBackup(backup as Uint8Array);
-    expect(restored.key?.x).toEqual(key.key?.x);
-    const digest = createHash("sha256").update("after restore").digest();
-    const { result } = await crypto(restored).sign("ES256", digest);
-    expect((await crypto(key).verify("ES256", digest, result)).result).toBe(true);
-  });
-
-  it("rotates a key and round-trips its rotation policy", async () => {
-    const original = await client.createRsaKey("rotating", { keySize: 3072 });
-    const policy = await client.updateKeyRotationPolicy("rotating", {
-      lifetimeActions: [{ action: "Rotate", timeAfterCreate: "P90D" }],
-      expiresIn: "P1Y",
+    it("answers key release and attestation with a clear 501", async () => {
+      await client.createRsaKey("no-release");
+      await expect(client.releaseKey("no-release", "token")).rejects.toMatchObject({ statusCode: 501 });
+      await expect(client.getKeyAttestation("no-release")).rejects.toMatchObject({ statusCode: 501 });
     });
-    expect(policy.expiresIn).toBe("P1Y");
-    expect(policy.lifetimeActions).toEqual(
-      expect.arrayContaining([
-        { action: "Rotate", timeAfterCreate: "P90D" },
-        { action: "Notify", timeBeforeExpiry: "P30D" },
-      ]),
-    );
-    const fetched = await client.getKeyRotationPolicy("rotating");
-    expect(fetched.lifetimeActions).toEqual(policy.lifetimeActions);
-    const rotated = await client.rotateKey("rotating");
-    expect(rotated.properties.version).not.toBe(original.properties.version);
-    expect(Buffer.from(rotated.key?.n ?? []).length * 8).toBe(3072);
-    expect(rotated.properties.expiresOn?.getTime()).toBeGreaterThan(Date.now() + 360 * 86_400_000);
-  });
 
-  it("returns random bytes", async () => {
-    const bytes = await client.getRandomBytes(32);
-    expect(bytes).toHaveLength(32);
-  });
-
-  it("answers key release and attestation with a clear 501", async () => {
-    await client.createRsaKey("no-release");
-    await expect(client.releaseKey("no-release", "token")).rejects.toMatchObject({ statusCode: 501 });
-    await expect(client.getKeyAttestation("no-release")).rejects.toMatchObject({ statusCode: 501 });
-  });
-
-  it("refuses HSM key types in a standard vault", async () => {
-    await expect(client.createKey("hsm-in-standard", "RSA-HSM")).rejects.toMatchObject({
-      statusCode: 400,
-      code: "BadParameter",
+    it("refuses HSM key types in a standard vault", async () => {
+      await expect(client.createKey("hsm-in-standard", "RSA-HSM")).rejects.toMatchObject({
+        statusCode: 400,
+        code: "BadParameter",
+      });
     });
-  });
-});
+  },
+);

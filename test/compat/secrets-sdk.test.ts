@@ -2,7 +2,7 @@ import { ClientSecretCredential } from "@azure/identity";
 import { type DeletedSecret, SecretClient, type SecretProperties } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
-import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
+import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -13,14 +13,9 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 
 const poll = { intervalInMs: 50 };
 
-const backends = [
-  { name: "SQLite", enabled: true, database: async () => undefined },
-  { name: "PostgreSQL", enabled: postgresAvailable, database: createTestDatabase },
-];
-
 // Every method of SecretClient, driven over HTTPS against a real server process on each storage
 // engine. The CA is trusted through the SDK's own TLS options, never by turning verification off.
-describe.each(backends)(
+describe.each(serverBackends)(
   "the official @azure/keyvault-secrets SDK with @azure/identity on $name",
   (backend) => {
     if (!backend.enabled) return;
