@@ -20,7 +20,7 @@ describe.each(serverBackends)(
   (backend) => {
     if (!backend.enabled) return;
     const data = tempDataDir();
-    let dropDatabase: (() => Promise<void>) | undefined;
+    let dropDatabase: (() => Promise<unknown>) | undefined;
     let server: ServerProcess;
     let client: SecretClient;
     let guarded: SecretClient;
@@ -28,11 +28,14 @@ describe.each(serverBackends)(
     const tlsOptions = () => ({ ca: server.ca });
 
     beforeAll(async () => {
+      const database = await backendArgs(backend);
+      dropDatabase = database.drop;
       server = await startServerProcess(data.dir, [
         "--host",
         "127.0.0.1,127.0.0.2",
         "--alias",
         "127.0.0.2=guarded",
+        ...database.args,
       ]);
       credential = new ClientSecretCredential(
         server.admin.tenantId,
