@@ -32,9 +32,12 @@ import { createSecretService, type SecretService } from "./domain/secrets/secret
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
 import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
+import { createPurgeJob } from "./jobs/purge-job.js";
+import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
+import { createSqlLeaseStore, findDuePurges } from "./storage/sql-job-store.js";
 import { createSqlKeyStore } from "./storage/sql-key-store.js";
 import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
 import { createSqlSecretStore } from "./storage/sql-secret-store.js";
@@ -161,11 +164,30 @@ async function ensureAdminCredentials(
   return { credentials, created: true };
 }
 
+/** The scheduled jobs, over the core's services, led by leases in the shared database. */
+export function createJobs(core: Core, logger: Logger = pino({ level: "silent" })): Scheduler {
+  const purge = createPurgeJob({
+    findDue: (limit) => findDuePurges(core.storage, core.clock.now(), limit),
+    vaults: () => core.vaults.list(),
+    secrets: core.secrets,
+    keys: core.keys,
+    certificates: core.certificates,
+  });
+  return createScheduler({
+    jobs: [purge],
+    leases: createSqlLeaseStore(core.storage),
+    clock: core.clock,
+    owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
+    logger,
+  });
+}
+
 export interface Strongroom {
   app: FastifyInstance;
   port: number;
   admin: AdminCredentials;
   core: Core;
+  scheduler: Scheduler;
   stop(): Promise<void>;
 }
 
@@ -264,6 +286,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     );
     await app.ready();
+    const scheduler = createJobs(core, logger);
+    if (config.jobs) scheduler.start();
     logger.info(
       {
         vaultUrl: credentials.vaultUrl,
@@ -278,7 +302,9 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       port,
       admin: credentials,
       core,
+      scheduler,
       async stop() {
+        await scheduler.stop();
         await Promise.all([app.close(), listening.close()]);
         await core.close();
       },

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
 import { DomainError } from "../domain/errors.js";
 import type { Vault, VaultSettings } from "../domain/vaults/model.js";
-import { openCore, startStrongroom } from "../main.js";
+import { createJobs, openCore, startStrongroom } from "../main.js";
 
 const program = new Command("strongroom")
   .description("Self-hosted certificate lifecycle platform with an Azure Key Vault compatible API")
@@ -174,6 +174,23 @@ vault
     withCore(command, async (core) => {
       await core.vaults.remove(name);
       console.log(`Vault ${name} deleted`);
+    }),
+  );
+
+const jobs = program.command("jobs").description("run scheduled jobs by hand");
+
+jobs
+  .command("run")
+  .argument("<job>", "purge")
+  .description("run one job now (it waits its turn if another node holds the job's lease)")
+  .action((name: string, _o, command: Command) =>
+    withCore(command, async (core) => {
+      const summary = await createJobs(core).runOnce(name);
+      console.log(
+        summary === undefined
+          ? `Job ${name} is running on another node; try again later`
+          : `${name}: ${summary}`,
+      );
     }),
   );
 

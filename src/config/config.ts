@@ -39,6 +39,7 @@ export const ConfigSchema = Type.Object(
     ),
     aliases: Type.Record(Type.String(), Type.String(), { description: "host[:port] → vault name" }),
     metrics: Type.Boolean({ description: "Serve /metrics in Prometheus format" }),
+    jobs: Type.Boolean({ description: "Run the scheduled jobs (purge…) in this process" }),
     pkcs11Module: Type.Optional(
       Type.String({ minLength: 1, description: "PKCS#11 module for HSM-protected keys" }),
     ),
@@ -63,6 +64,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   logLevel: "info",
   aliases: {},
   metrics: true,
+  jobs: true,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -79,6 +81,7 @@ export const ENV_VARS = {
   STRONGROOM_MASTER_KEY: "masterKey",
   STRONGROOM_ALIASES: "aliases",
   STRONGROOM_METRICS: "metrics",
+  STRONGROOM_JOBS: "jobs",
   STRONGROOM_PKCS11_MODULE: "pkcs11Module",
   STRONGROOM_PKCS11_TOKEN_LABEL: "pkcs11TokenLabel",
   STRONGROOM_PKCS11_SLOT: "pkcs11Slot",
@@ -128,7 +131,10 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
   }
-  if (typeof out.metrics === "string") out.metrics = out.metrics === "true" || out.metrics === "1";
+  for (const key of ["metrics", "jobs"]) {
+    const value = out[key];
+    if (typeof value === "string") out[key] = value === "true" || value === "1";
+  }
   if (typeof out.aliases === "string") {
     out.aliases = Object.fromEntries(
       out.aliases

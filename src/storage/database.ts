@@ -12,6 +12,7 @@ import {
 import pg from "pg";
 import * as foundation from "./migrations/0001-foundation.js";
 import * as certificates from "./migrations/0002-certificates.js";
+import * as jobs from "./migrations/0003-jobs.js";
 import type { Database } from "./schema.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -97,6 +98,7 @@ function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
 const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promise<void>> = {
   "0001-foundation": foundation.up,
   "0002-certificates": certificates.up,
+  "0003-jobs": jobs.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

@@ -112,4 +112,5 @@ export interface Database {
     updated_at: number;
   };
   certificate_contacts: { vault_id: string; contacts: string };
+  job_leases: { name: string; owner: string; lease_until: number };
 }

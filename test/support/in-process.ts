@@ -55,6 +55,7 @@ export async function startInProcess(
   const { app, admin, port } = strongroom;
   const host = `localhost:${port}`;
   let cached: string | undefined;
+  let cachedAt = 0;
 
   async function token(): Promise<string> {
     const res = await app.inject({
@@ -76,7 +77,12 @@ export async function startInProcess(
     strongroom,
     token,
     async kv({ method, url, body, payload, headers = {}, auth = true }) {
-      if (auth) cached ??= await token();
+      // Tokens last an hour of the server's clock, which tests may move: renew after half of it.
+      const now = (options.clock ?? { now: () => new Date() }).now().getTime();
+      if (auth && (cached === undefined || now - cachedAt > 1_800_000)) {
+        cached = await token();
+        cachedAt = now;
+      }
       const res = await app.inject({
         method,
         url,

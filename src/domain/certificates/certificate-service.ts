@@ -476,6 +476,14 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       return objects.find(vault, name);
     },
 
+    /** Purges a certificate whose retention has ended, with its key and secret; false when none was due. */
+    async purgeDue(vault: Vault, name: string): Promise<boolean> {
+      const deleted = await store.findDeleted(vault.id, name);
+      if (!deleted || deleted.scheduledPurgeAt.getTime() > clock.now().getTime()) return false;
+      for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);
+      return true;
+    },
+
     async purge(vault: Vault, name: string): Promise<void> {
       await objects.checkPurgeAllowed(vault, name);
       for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);

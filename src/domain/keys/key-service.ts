@@ -383,6 +383,16 @@ export function createKeyService(deps: KeyServiceDeps) {
     listDeleted: objects.listDeleted,
     recover: objects.recover,
 
+    /** Purges a key whose retention has ended and destroys its material; false when none was due. */
+    async purgeDue(vault: Vault, name: string): Promise<boolean> {
+      const deleted = await store.findDeleted(vault.id, name);
+      const materials = await objects.purgeDue(vault, name);
+      if (!deleted || !materials) return false;
+      const protector = deleted.latest.protection === "hsm" ? hsm : software;
+      for (const material of materials) await protector?.destroy(material);
+      return true;
+    },
+
     /** Purges the rows, then destroys what the protector holds (HSM objects) for every version. */
     async purge(vault: Vault, name: string): Promise<void> {
       const { latest } = await objects.getDeleted(vault, name);

@@ -185,6 +185,16 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
 
     checkPurgeAllowed,
 
+    /**
+     * Purges a deleted object whose retention has ended, purge protection or not; undefined when it
+     * is not deleted or its time has not come.
+     */
+    async purgeDue(vault: Vault, name: string): Promise<Buffer[] | undefined> {
+      const deleted = await store.findDeleted(vault.id, name);
+      if (!deleted || deleted.scheduledPurgeAt.getTime() > clock.now().getTime()) return undefined;
+      return store.purgeVersions(vault.id, name);
+    },
+
     /** Removes a deleted object's rows, unless purge protection forbids it; returns their payloads. */
     async purge(vault: Vault, name: string): Promise<Buffer[]> {
       await checkPurgeAllowed(vault, name);

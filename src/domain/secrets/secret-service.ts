@@ -147,6 +147,11 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
       await objects.purge(vault, name);
     },
 
+    /** Purges a secret whose retention has ended; false when there was none due. */
+    async purgeDue(vault: Vault, name: string): Promise<boolean> {
+      return (await objects.purgeDue(vault, name)) !== undefined;
+    },
+
     /** A blob that only an installation holding the same master key can restore. */
     async backup(vault: Vault, name: string): Promise<Buffer> {
       objects.checkName(name);
