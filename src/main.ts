@@ -32,12 +32,19 @@ import { createSecretService, type SecretService } from "./domain/secrets/secret
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
 import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
+import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
+import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
-import { createSqlLeaseStore, findDuePurges } from "./storage/sql-job-store.js";
+import {
+  createSqlLeaseStore,
+  createSqlNoticeStore,
+  createSqlRenewalStore,
+  findDuePurges,
+} from "./storage/sql-job-store.js";
 import { createSqlKeyStore } from "./storage/sql-key-store.js";
 import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
 import { createSqlSecretStore } from "./storage/sql-secret-store.js";
@@ -173,8 +180,15 @@ export function createJobs(core: Core, logger: Logger = pino({ level: "silent" }
     keys: core.keys,
     certificates: core.certificates,
   });
+  const notices = createExpiryNoticeJob({ store: createSqlNoticeStore(core.storage), clock: core.clock });
+  const renewals = createRenewalJob({
+    store: createSqlRenewalStore(core.storage),
+    certificates: core.certificates,
+    vaults: () => core.vaults.list(),
+    clock: core.clock,
+  });
   return createScheduler({
-    jobs: [purge],
+    jobs: [purge, notices, renewals],
     leases: createSqlLeaseStore(core.storage),
     clock: core.clock,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,

@@ -97,6 +97,7 @@ const settingsOptions = (c: Command) =>
     .option("--retention-days <days>", "soft-delete retention, 7-90 days")
     .option("--purge-protection", "forbid purging deleted objects before their retention ends (irreversible)")
     .option("--require-complete-chain", "refuse certificate imports whose chain does not reach a root")
+    .option("--near-expiry-days <days>", "raise NearExpiry events this many days before expiry (default 30)")
     .option("--no-require-complete-chain", "accept certificate imports with incomplete chains");
 
 function settingsFrom(o: {
@@ -104,12 +105,14 @@ function settingsFrom(o: {
   retentionDays?: string;
   purgeProtection?: boolean;
   requireCompleteChain?: boolean;
+  nearExpiryDays?: string;
 }): Partial<VaultSettings> {
   return {
     ...(o.sku !== undefined && { sku: o.sku as VaultSettings["sku"] }),
     ...(o.retentionDays !== undefined && { softDeleteRetentionDays: Number(o.retentionDays) }),
     ...(o.purgeProtection !== undefined && { purgeProtection: o.purgeProtection }),
     ...(o.requireCompleteChain !== undefined && { requireCompleteChain: o.requireCompleteChain }),
+    ...(o.nearExpiryDays !== undefined && { nearExpiryDays: Number(o.nearExpiryDays) }),
   };
 }
 
@@ -181,7 +184,7 @@ const jobs = program.command("jobs").description("run scheduled jobs by hand");
 
 jobs
   .command("run")
-  .argument("<job>", "purge")
+  .argument("<job>", "purge, expiry-notices or renewals")
   .description("run one job now (it waits its turn if another node holds the job's lease)")
   .action((name: string, _o, command: Command) =>
     withCore(command, async (core) => {

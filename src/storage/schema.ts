@@ -10,6 +10,7 @@ export interface Database {
     soft_delete_retention_days: number;
     purge_protection: number;
     require_complete_chain: number;
+    near_expiry_days: number;
     created_at: number;
     updated_at: number;
   };
@@ -113,4 +114,30 @@ export interface Database {
   };
   certificate_contacts: { vault_id: string; contacts: string };
   job_leases: { name: string; owner: string; lease_until: number };
+  events: {
+    seq: Generated<number>;
+    id: string;
+    type: string;
+    vault_id: string;
+    vault_name: string;
+    object_type: string;
+    object_name: string;
+    version: string;
+    not_before: number | null;
+    expires_at: number | null;
+    detail: string | null;
+    time: number;
+  };
+  certificate_renewals: {
+    vault_id: string;
+    name_key: string;
+    from_version: string;
+    status: string;
+    attempts: number;
+    retry_at: number | null;
+    claimed_at: number;
+    error: string | null;
+  };
+  /** One row per notice raised, so a near-expiry or expiry notice goes out once per version. */
+  event_marks: { vault_id: string; collection: string; name_key: string; version: string; kind: string };
 }

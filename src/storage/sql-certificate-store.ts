@@ -13,6 +13,7 @@ import type { CertificateStore } from "../domain/certificates/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { insertEvents } from "./sql-event-store.js";
 import { keyCodec } from "./sql-key-store.js";
 import {
   createSqlObjectPolicies,
@@ -143,7 +144,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
   return {
     ...store,
 
-    async addIssued({ certificate, key, secret, policy, operation }) {
+    async addIssued({ certificate, key, secret, policy, operation, events }) {
       await writeTransaction(storage, async (trx) => {
         // A key or secret of this name that no certificate manages is someone else's.
         const clash = await trx
@@ -178,6 +179,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
           .where("name_key", "=", nameKey(certificate.name))
           .execute();
         if (operation) await putOperation(trx, operation);
+        await insertEvents(trx, events);
       });
     },
 

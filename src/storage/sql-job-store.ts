@@ -1,5 +1,15 @@
-import type { DuePurge, LeaseStore } from "../domain/jobs/ports.js";
+import type { CertificatePolicy } from "../domain/certificates/model.js";
+import type {
+  DuePurge,
+  ExpiringObject,
+  LeaseStore,
+  NoticeStore,
+  RenewalCandidate,
+  RenewalStore,
+} from "../domain/jobs/ports.js";
 import type { StorageHandle } from "./database.js";
+import { insertEvents } from "./sql-event-store.js";
+import { toDate, writeTransaction } from "./transactions.js";
 
 export function createSqlLeaseStore({ db }: StorageHandle): LeaseStore {
   return {
@@ -46,4 +56,189 @@ export async function findDuePurges({ db }: StorageHandle, now: Date, limit: num
     collection: r.collection as DuePurge["collection"],
     name: r.name,
   }));
+}
+
+const DAY_MS = 86_400_000;
+
+export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
+  const { db } = storage;
+  return {
+    async findExpiring(now, limit, after) {
+      // The widest window any vault may set bounds the scan; each row is checked against its own.
+      let q = db
+        .selectFrom("objects as o")
+        .innerJoin("object_versions as v", (j) =>
+          j
+            .onRef("v.vault_id", "=", "o.vault_id")
+            .onRef("v.collection", "=", "o.collection")
+            .onRef("v.name_key", "=", "o.name_key")
+            .onRef("v.version", "=", "o.latest_version"),
+        )
+        .innerJoin("vaults", "vaults.id", "o.vault_id")
+        .select([
+          "o.vault_id",
+          "vaults.name as vault_name",
+          "vaults.near_expiry_days",
+          "o.collection",
+          "o.name",
+          "o.name_key",
+          "v.version",
+          "v.not_before",
+          "v.expires_at",
+        ])
+        .where("o.deleted_at", "is", null)
+        .where("v.expires_at", "is not", null)
+        .where("v.expires_at", "<=", now.getTime() + 365 * DAY_MS);
+      if (after) q = q.where("v.version", ">", after);
+      const rows = await q
+        .orderBy("v.version")
+        .limit(limit + 1)
+        .execute();
+      const items = rows
+        .slice(0, limit)
+        .filter((r) => (r.expires_at as number) <= now.getTime() + r.near_expiry_days * DAY_MS)
+        .map(
+          (r): ExpiringObject => ({
+            vaultId: r.vault_id,
+            vaultName: r.vault_name,
+            collection: r.collection as ExpiringObject["collection"],
+            name: r.name,
+            version: r.version,
+            notBefore: toDate(r.not_before),
+            expiresAt: new Date(r.expires_at as number),
+            nearExpiryDays: r.near_expiry_days,
+          }),
+        );
+      const last = rows[limit - 1];
+      return rows.length > limit && last ? { items, next: last.version } : { items };
+    },
+
+    async raiseOnce(o, kind, event) {
+      return writeTransaction(storage, async (trx) => {
+        const inserted = await trx
+          .insertInto("event_marks")
+          .values({
+            vault_id: o.vaultId,
+            collection: o.collection,
+            name_key: o.name.toLowerCase(),
+            version: o.version,
+            kind,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+        await insertEvents(trx, [event]);
+        return true;
+      });
+    },
+  };
+}
+
+export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
+  const { db } = storage;
+  const row = (vaultId: string, name: string, fromVersion: string) =>
+    db
+      .updateTable("certificate_renewals")
+      .where("vault_id", "=", vaultId)
+      .where("name_key", "=", name.toLowerCase())
+      .where("from_version", "=", fromVersion);
+  return {
+    async candidates(limit, after) {
+      let q = db
+        .selectFrom("objects as o")
+        .innerJoin("object_versions as v", (j) =>
+          j
+            .onRef("v.vault_id", "=", "o.vault_id")
+            .onRef("v.collection", "=", "o.collection")
+            .onRef("v.name_key", "=", "o.name_key")
+            .onRef("v.version", "=", "o.latest_version"),
+        )
+        .select(["o.vault_id", "o.name", "v.version", "v.not_before", "v.expires_at", "o.policy"])
+        .where("o.collection", "=", "certificates")
+        .where("o.deleted_at", "is", null)
+        .where("o.policy", "like", "%AutoRenew%");
+      if (after) q = q.where("v.version", ">", after);
+      const rows = await q
+        .orderBy("v.version")
+        .limit(limit + 1)
+        .execute();
+      const items = rows.slice(0, limit).map(
+        (r): RenewalCandidate => ({
+          vaultId: r.vault_id,
+          name: r.name,
+          version: r.version,
+          notBefore: new Date(r.not_before ?? 0),
+          expiresAt: new Date(r.expires_at ?? 0),
+          policy: JSON.parse(r.policy ?? "{}") as CertificatePolicy,
+        }),
+      );
+      const last = rows[limit - 1];
+      return rows.length > limit && last ? { items, next: last.version } : { items };
+    },
+
+    async claim(vaultId, name, fromVersion, now, staleBefore) {
+      // One statement on both engines: a new claim, or taking over a due retry or a stale claim.
+      const taken = await db
+        .insertInto("certificate_renewals")
+        .values({
+          vault_id: vaultId,
+          name_key: name.toLowerCase(),
+          from_version: fromVersion,
+          status: "claimed",
+          attempts: 0,
+          retry_at: null,
+          claimed_at: now.getTime(),
+          error: null,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(["vault_id", "name_key", "from_version"])
+            .doUpdateSet({ status: "claimed", claimed_at: now.getTime() })
+            .where((eb) =>
+              eb.or([
+                eb.and([
+                  eb("certificate_renewals.status", "=", "failed"),
+                  eb("certificate_renewals.retry_at", "<=", now.getTime()),
+                ]),
+                eb.and([
+                  eb("certificate_renewals.status", "=", "claimed"),
+                  eb("certificate_renewals.claimed_at", "<", staleBefore.getTime()),
+                ]),
+              ]),
+            ),
+        )
+        .executeTakeFirst();
+      if (Number(taken.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
+      const claimed = await db
+        .selectFrom("certificate_renewals")
+        .select("attempts")
+        .where("vault_id", "=", vaultId)
+        .where("name_key", "=", name.toLowerCase())
+        .where("from_version", "=", fromVersion)
+        .executeTakeFirstOrThrow();
+      return { attempts: claimed.attempts };
+    },
+
+    async complete(vaultId, name, fromVersion) {
+      await row(vaultId, name, fromVersion).set({ status: "done", error: null }).execute();
+    },
+
+    async fail(vaultId, name, fromVersion, error, retryAt, event) {
+      return writeTransaction(storage, async (trx) => {
+        await trx
+          .updateTable("certificate_renewals")
+          .set((eb) => ({
+            status: "failed",
+            error,
+            retry_at: retryAt.getTime(),
+            attempts: eb("attempts", "+", 1),
+          }))
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", name.toLowerCase())
+          .where("from_version", "=", fromVersion)
+          .execute();
+        await insertEvents(trx, [event]);
+      });
+    },
+  };
 }

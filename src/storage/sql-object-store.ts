@@ -5,6 +5,7 @@ import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { insertEvents } from "./sql-event-store.js";
 import { fromBool, fromDate, toBool, toDate, writeTransaction } from "./transactions.js";
 
 /** How one collection's versions map to the shared tables. */
@@ -191,8 +192,11 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
       .where("name_key", "=", nameKey(name));
 
   const store: VersionedStore<V, S> = {
-    async addVersion(version) {
-      await writeTransaction(storage, (trx) => insertVersion(trx, collection, codec, version));
+    async addVersion(version, events) {
+      await writeTransaction(storage, async (trx) => {
+        await insertVersion(trx, collection, codec, version);
+        await insertEvents(trx, events);
+      });
     },
 
     async findLatest(vaultId, name) {

@@ -14,6 +14,7 @@ const toVault = (r: Row): Vault => ({
   softDeleteRetentionDays: r.soft_delete_retention_days,
   purgeProtection: toBool(r.purge_protection),
   requireCompleteChain: toBool(r.require_complete_chain),
+  nearExpiryDays: r.near_expiry_days,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
 });
@@ -25,6 +26,7 @@ const toRow = (v: Vault): Row => ({
   soft_delete_retention_days: v.softDeleteRetentionDays,
   purge_protection: fromBool(v.purgeProtection),
   require_complete_chain: fromBool(v.requireCompleteChain),
+  near_expiry_days: v.nearExpiryDays,
   created_at: v.createdAt.getTime(),
   updated_at: v.updatedAt.getTime(),
 });

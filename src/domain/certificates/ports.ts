@@ -1,3 +1,4 @@
+import type { VaultEvent } from "../events/model.js";
 import type { SignatureAlgorithm } from "../keys/algorithms.js";
 import type { ImportJwk, PublicKeyParts, StoredKeyVersion } from "../keys/model.js";
 import type { VersionedStore } from "../objects/ports.js";
@@ -70,6 +71,8 @@ export interface IssuedVersion {
   policy: CertificatePolicy;
   /** The operation to record as completed, for created and merged certificates. */
   operation?: CertificateOperation | undefined;
+  /** Events to store in the same transaction (the outbox). */
+  events?: VaultEvent[] | undefined;
 }
 
 /** The key side of certificates, served by the key service with the same protectors and contexts. */

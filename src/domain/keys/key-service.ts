@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import type { CertificateKeys } from "../certificates/ports.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
-import { newVersion } from "../ids.js";
+import { newVersionEvent } from "../events/model.js";
+import { newId, newVersion } from "../ids.js";
 import {
   checkValidityWindow,
   createObjectLifecycle,
@@ -165,7 +166,7 @@ export function createKeyService(deps: KeyServiceDeps) {
     const version = newVersion();
     const stored = await build(version, contextOf(vault.id, name, version));
     try {
-      await store.addVersion(stored);
+      await store.addVersion(stored, [newVersionEvent(newId(), vault, "keys", stored, clock.now())]);
     } catch (error) {
       // The version never became visible: release what the protector made for it.
       await protectorFor(vault, stored.protection).destroy(stored.material);

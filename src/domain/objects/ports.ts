@@ -1,3 +1,4 @@
+import type { VaultEvent } from "../events/model.js";
 import type { Page, PageRequest } from "../paging.js";
 import type { DeletedObject, VersionedObject } from "./model.js";
 
@@ -10,7 +11,7 @@ export interface VersionedStore<V extends VersionedObject, S extends V> {
    * Adds a version and makes it the latest, creating the object on first use. Throws Conflict
    * (ObjectIsDeletedButRecoverable) while a deleted object of that name awaits recovery or purge.
    */
-  addVersion(version: S): Promise<void>;
+  addVersion(version: S, events?: VaultEvent[]): Promise<void>;
   /** The latest version of an object that is not deleted. */
   findLatest(vaultId: string, name: string): Promise<S | undefined>;
   /** One version of an object that is not deleted. */

@@ -10,6 +10,8 @@ export interface Vault {
   purgeProtection: boolean;
   /** Refuse certificate imports whose chain does not reach a self-signed root. */
   requireCompleteChain: boolean;
+  /** How long before expiry a NearExpiry event is raised for the vault's objects. */
+  nearExpiryDays: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -19,6 +21,7 @@ export interface VaultSettings {
   softDeleteRetentionDays: number;
   purgeProtection: boolean;
   requireCompleteChain: boolean;
+  nearExpiryDays: number;
 }
 
 export const DEFAULT_VAULT_SETTINGS: VaultSettings = Object.freeze({
@@ -26,6 +29,7 @@ export const DEFAULT_VAULT_SETTINGS: VaultSettings = Object.freeze({
   softDeleteRetentionDays: 90,
   purgeProtection: false,
   requireCompleteChain: false,
+  nearExpiryDays: 30,
 });
 
 /** Key Vault's recoveryLevel for objects in a vault with these settings. */

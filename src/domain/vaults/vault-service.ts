@@ -26,6 +26,15 @@ function validateSettings(settings: VaultSettings): void {
   if (!Number.isInteger(days) || days < 7 || days > 90) {
     throw badParameter(`softDeleteRetentionDays must be an integer from 7 to 90, got ${String(days)}`);
   }
+  if (
+    !Number.isInteger(settings.nearExpiryDays) ||
+    settings.nearExpiryDays < 1 ||
+    settings.nearExpiryDays > 365
+  ) {
+    throw badParameter(
+      `nearExpiryDays must be an integer from 1 to 365, got ${String(settings.nearExpiryDays)}`,
+    );
+  }
   if (settings.sku !== "standard" && settings.sku !== "premium") {
     throw badParameter(`sku must be "standard" or "premium", got "${String(settings.sku)}"`);
   }

@@ -21,6 +21,7 @@ const Settings = {
   softDeleteRetentionDays: Type.Optional(Type.Integer({ minimum: 7, maximum: 90 })),
   purgeProtection: Type.Optional(Type.Boolean()),
   requireCompleteChain: Type.Optional(Type.Boolean()),
+  nearExpiryDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
 };
 const CreateVaultBody = Type.Object({ name: Type.String(), ...Settings }, { additionalProperties: false });
 const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
@@ -38,6 +39,7 @@ export function registerAdminRoutes(
     softDeleteRetentionDays: v.softDeleteRetentionDays,
     purgeProtection: v.purgeProtection,
     requireCompleteChain: v.requireCompleteChain,
+    nearExpiryDays: v.nearExpiryDays,
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
   });

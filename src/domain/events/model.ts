@@ -1,0 +1,62 @@
+/** Key Vault's event types (Event Grid's Microsoft.KeyVault.* schema), plus renewal failures. */
+export type EventType =
+  | "CertificateNewVersionCreated"
+  | "CertificateNearExpiry"
+  | "CertificateExpired"
+  | "CertificateRenewalFailed"
+  | "KeyNewVersionCreated"
+  | "KeyNearExpiry"
+  | "KeyExpired"
+  | "SecretNewVersionCreated"
+  | "SecretNearExpiry"
+  | "SecretExpired";
+
+export type ObjectType = "Certificate" | "Key" | "Secret";
+
+/**
+ * Something that happened to a vault object, stored in the same transaction as the change (the
+ * outbox) and delivered later. `id` is stable across retries.
+ */
+export interface VaultEvent {
+  id: string;
+  type: EventType;
+  vaultId: string;
+  vaultName: string;
+  objectType: ObjectType;
+  objectName: string;
+  version: string;
+  notBefore?: Date | undefined;
+  expiresAt?: Date | undefined;
+  /** Free text for failures, e.g. why a renewal failed. */
+  detail?: string | undefined;
+  time: Date;
+}
+
+/** An event as stored, with its place in the outbox. */
+export interface StoredEvent extends VaultEvent {
+  seq: number;
+}
+
+export const OBJECT_TYPE = { secrets: "Secret", keys: "Key", certificates: "Certificate" } as const;
+
+export function newVersionEvent(
+  id: string,
+  vault: { id: string; name: string },
+  collection: keyof typeof OBJECT_TYPE,
+  o: { name: string; version: string; notBefore?: Date | undefined; expiresAt?: Date | undefined },
+  time: Date,
+): VaultEvent {
+  const objectType = OBJECT_TYPE[collection];
+  return {
+    id,
+    type: `${objectType}NewVersionCreated`,
+    vaultId: vault.id,
+    vaultName: vault.name,
+    objectType,
+    objectName: o.name,
+    version: o.version,
+    notBefore: o.notBefore,
+    expiresAt: o.expiresAt,
+    time,
+  };
+}

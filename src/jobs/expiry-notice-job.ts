@@ -1,0 +1,50 @@
+import type { Clock } from "../domain/clock.js";
+import { OBJECT_TYPE } from "../domain/events/model.js";
+import { newId } from "../domain/ids.js";
+import type { Job, NoticeStore } from "../domain/jobs/ports.js";
+
+export interface ExpiryNoticeJobDeps {
+  store: NoticeStore;
+  clock: Clock;
+  intervalMs?: number;
+}
+
+/**
+ * Raises NearExpiry once a version enters its vault's window and Expired once it has expired: each
+ * once per version, however many nodes run the job and however often.
+ */
+export function createExpiryNoticeJob({ store, clock, intervalMs = 3_600_000 }: ExpiryNoticeJobDeps): Job {
+  return {
+    name: "expiry-notices",
+    intervalMs,
+    async run(signal) {
+      const now = clock.now();
+      let raised = 0;
+      let after: string | undefined;
+      do {
+        const page = await store.findExpiring(now, 500, after);
+        for (const o of page.items) {
+          if (signal.aborted) return `stopped after ${raised} notices`;
+          const expired = o.expiresAt.getTime() <= now.getTime();
+          const objectType = OBJECT_TYPE[o.collection];
+          const kind = expired ? "Expired" : "NearExpiry";
+          const raisedNow = await store.raiseOnce(o, kind, {
+            id: newId(),
+            type: `${objectType}${kind}`,
+            vaultId: o.vaultId,
+            vaultName: o.vaultName,
+            objectType,
+            objectName: o.name,
+            version: o.version,
+            notBefore: o.notBefore,
+            expiresAt: o.expiresAt,
+            time: now,
+          });
+          if (raisedNow) raised++;
+        }
+        after = page.next;
+      } while (after);
+      return `raised ${raised} notices`;
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import { lifetimeActionDueAt } from "../domain/certificates/lifetime.js";
+import type { Clock } from "../domain/clock.js";
+import { newId } from "../domain/ids.js";
+import type { Job, RenewalCandidate, RenewalStore } from "../domain/jobs/ports.js";
+import type { Vault } from "../domain/vaults/model.js";
+
+export interface RenewalJobDeps {
+  store: RenewalStore;
+  certificates: Pick<CertificateService, "create" | "get">;
+  vaults: () => Promise<Vault[]>;
+  clock: Clock;
+  intervalMs?: number;
+}
+
+const MINUTE_MS = 60_000;
+/** A claim older than this whose version was not renewed belongs to a node that died mid-renewal. */
+const STALE_CLAIM_MS = 10 * MINUTE_MS;
+const FIRST_RETRY_MS = 15 * MINUTE_MS;
+const MAX_RETRY_MS = 24 * 60 * MINUTE_MS;
+
+/** Exponential backoff with up to 10 % jitter, so many failed renewals do not retry in lockstep. */
+export function retryDelayMs(attempts: number, random = Math.random): number {
+  const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempts);
+  return Math.round(base * (1 + 0.1 * random()));
+}
+
+/**
+ * AutoRenew: when a certificate's latest version reaches its lifetime action, a new version is
+ * made through the certificate's issuer, exactly as a manual create (new key unless reuse_key).
+ * The claim is recorded before anything is issued; a renewal that finds its version already
+ * superseded (a node died after issuing) only completes the claim. A failure raises
+ * CertificateRenewalFailed and is retried with backoff while the old version is still valid.
+ */
+export function createRenewalJob({
+  store,
+  certificates,
+  vaults,
+  clock,
+  intervalMs = 10 * MINUTE_MS,
+}: RenewalJobDeps): Job {
+  async function renew(
+    vault: Vault,
+    c: RenewalCandidate,
+    now: Date,
+  ): Promise<"renewed" | "skipped" | "failed"> {
+    const due = lifetimeActionDueAt(c.policy, "AutoRenew", c.notBefore, c.expiresAt);
+    if (!due || due.getTime() > now.getTime()) return "skipped";
+    const claim = await store.claim(
+      vault.id,
+      c.name,
+      c.version,
+      now,
+      new Date(now.getTime() - STALE_CLAIM_MS),
+    );
+    if (!claim) return "skipped";
+    try {
+      if ((await certificates.get(vault, c.name)).version !== c.version) {
+        await store.complete(vault.id, c.name, c.version);
+        return "skipped";
+      }
+      const operation = await certificates.create(vault, c.name, {});
+      if (operation.status === "failed")
+        throw new Error(operation.error?.message ?? "the issuer failed the request");
+      await store.complete(vault.id, c.name, c.version);
+      return "renewed";
+    } catch (error) {
+      const message = (error as Error).message;
+      await store.fail(
+        vault.id,
+        c.name,
+        c.version,
+        message,
+        new Date(now.getTime() + retryDelayMs(claim.attempts)),
+        {
+          id: newId(),
+          type: "CertificateRenewalFailed",
+          vaultId: vault.id,
+          vaultName: vault.name,
+          objectType: "Certificate",
+          objectName: c.name,
+          version: c.version,
+          notBefore: c.notBefore,
+          expiresAt: c.expiresAt,
+          detail: message,
+          time: now,
+        },
+      );
+      return "failed";
+    }
+  }
+
+  return {
+    name: "renewals",
+    intervalMs,
+    async run(signal) {
+      const now = clock.now();
+      const byId = new Map((await vaults()).map((v) => [v.id, v]));
+      const counts = { renewed: 0, skipped: 0, failed: 0 };
+      let after: string | undefined;
+      do {
+        const page = await store.candidates(500, after);
+        for (const candidate of page.items) {
+          if (signal.aborted) break;
+          const vault = byId.get(candidate.vaultId);
+          if (vault) counts[await renew(vault, candidate, now)]++;
+        }
+        after = page.next;
+      } while (after && !signal.aborted);
+      return `renewed ${counts.renewed}, failed ${counts.failed}`;
+    },
+  };
+}

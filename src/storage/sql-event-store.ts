@@ -1,0 +1,57 @@
+import type { Kysely } from "kysely";
+import type { EventType, ObjectType, StoredEvent, VaultEvent } from "../domain/events/model.js";
+import type { StorageHandle } from "./database.js";
+import type { Database } from "./schema.js";
+import { fromDate, toDate } from "./transactions.js";
+
+const toRow = (e: VaultEvent): Omit<Database["events"], "seq"> => ({
+  id: e.id,
+  type: e.type,
+  vault_id: e.vaultId,
+  vault_name: e.vaultName,
+  object_type: e.objectType,
+  object_name: e.objectName,
+  version: e.version,
+  not_before: fromDate(e.notBefore),
+  expires_at: fromDate(e.expiresAt),
+  detail: e.detail ?? null,
+  time: e.time.getTime(),
+});
+
+/** Writes events inside the caller's transaction, so they exist exactly when the change does. */
+export async function insertEvents(
+  trx: Kysely<Database>,
+  events: readonly VaultEvent[] | undefined,
+): Promise<void> {
+  if (!events || events.length === 0) return;
+  await trx.insertInto("events").values(events.map(toRow)).execute();
+}
+
+export function createSqlEventStore({ db }: StorageHandle) {
+  return {
+    /** Events after `afterSeq`, oldest first. */
+    async after(afterSeq: number, limit: number): Promise<StoredEvent[]> {
+      const rows = await db
+        .selectFrom("events")
+        .selectAll()
+        .where("seq", ">", afterSeq)
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        id: r.id,
+        type: r.type as EventType,
+        vaultId: r.vault_id,
+        vaultName: r.vault_name,
+        objectType: r.object_type as ObjectType,
+        objectName: r.object_name,
+        version: r.version,
+        notBefore: toDate(r.not_before),
+        expiresAt: toDate(r.expires_at),
+        detail: r.detail ?? undefined,
+        time: new Date(r.time),
+      }));
+    },
+  };
+}
