@@ -25,6 +25,7 @@ import {
 } from "./domain/certificates/certificate-service.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
+import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
@@ -36,6 +37,8 @@ import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
+import { createWebhookDeliveryJob } from "./jobs/webhook-delivery-job.js";
+import { createFetchTransport } from "./notify/webhook-transport.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
@@ -50,6 +53,7 @@ import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
 import { createSqlSecretStore } from "./storage/sql-secret-store.js";
 import { createSqlSettingsStore } from "./storage/sql-settings-store.js";
 import { createSqlVaultStore } from "./storage/sql-vault-store.js";
+import { createSqlWebhookStore } from "./storage/sql-webhook-store.js";
 
 /** What `<data-dir>/admin.json` holds: everything @azure/identity and a SecretClient need. */
 export interface AdminCredentials {
@@ -70,6 +74,7 @@ export interface Core {
   secrets: SecretService;
   keys: KeyService;
   certificates: CertificateService;
+  webhooks: WebhookService;
   audit: AuditService;
   tenantId: string;
   close(): Promise<void>;
@@ -123,6 +128,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     vaults,
     secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
     keys,
+    webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
     certificates: createCertificateService({
       store: createSqlCertificateStore(storage),
       keys: keys.certificateKeys,
@@ -171,8 +177,20 @@ async function ensureAdminCredentials(
   return { credentials, created: true };
 }
 
+/** Vault URLs as clients reach them by default: the public host for `default`, the DNS suffix for others. */
+function configuredVaultUrl(config: Config) {
+  return (name: string) =>
+    name === "default"
+      ? `https://${config.publicHost}:${config.port}`
+      : `https://${name}.${config.dnsSuffix}:${config.port}`;
+}
+
 /** The scheduled jobs, over the core's services, led by leases in the shared database. */
-export function createJobs(core: Core, logger: Logger = pino({ level: "silent" })): Scheduler {
+export function createJobs(
+  core: Core,
+  logger: Logger = pino({ level: "silent" }),
+  vaultUrl: (name: string) => string = configuredVaultUrl(core.config),
+): Scheduler {
   const purge = createPurgeJob({
     findDue: (limit) => findDuePurges(core.storage, core.clock.now(), limit),
     vaults: () => core.vaults.list(),
@@ -187,8 +205,16 @@ export function createJobs(core: Core, logger: Logger = pino({ level: "silent" }
     vaults: () => core.vaults.list(),
     clock: core.clock,
   });
+  const webhooks = createWebhookDeliveryJob({
+    store: createSqlWebhookStore(core.storage),
+    transport: createFetchTransport(),
+    sealer: core.sealer,
+    clock: core.clock,
+    vaultUrl,
+    origin: core.config.publicHost,
+  });
   return createScheduler({
-    jobs: [purge, notices, renewals],
+    jobs: [purge, notices, renewals, webhooks],
     leases: createSqlLeaseStore(core.storage),
     clock: core.clock,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
@@ -284,6 +310,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         secrets: core.secrets,
         keys: core.keys,
         certificates: core.certificates,
+        webhooks: core.webhooks,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
@@ -300,7 +327,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     );
     await app.ready();
-    const scheduler = createJobs(core, logger);
+    const scheduler = createJobs(core, logger, vaultUrl);
     if (config.jobs) scheduler.start();
     logger.info(
       {

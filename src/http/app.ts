@@ -5,6 +5,7 @@ import { Histogram, type Registry } from "prom-client";
 import type { IdentityService } from "../domain/access/identity-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
@@ -26,6 +27,7 @@ export interface AppDeps {
   secrets: SecretService;
   keys: KeyService;
   certificates: CertificateService;
+  webhooks: WebhookService;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -126,6 +128,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     identity: deps.identity,
     vaults: deps.vaults,
     certificates: deps.certificates,
+    webhooks: deps.webhooks,
     vaultUrl: deps.vaultUrl,
   });
 

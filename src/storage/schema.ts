@@ -138,6 +138,31 @@ export interface Database {
     claimed_at: number;
     error: string | null;
   };
+  webhook_subscriptions: {
+    id: string;
+    name: string;
+    endpoint: string;
+    event_types: string;
+    vaults: string;
+    subject_begins_with: string | null;
+    schema_name: string;
+    sealed_secret: Buffer | null;
+    status: string;
+    cursor: number;
+    created_at: number;
+    updated_at: number;
+  };
+  webhook_deliveries: {
+    subscription_id: string;
+    event_id: string;
+    event_seq: number;
+    attempts: number;
+    next_attempt_at: number;
+    /** When this round of attempts began (enqueue or replay): the 24-hour window counts from here. */
+    since: number;
+    status: string;
+    last_error: string | null;
+  };
   /** One row per notice raised, so a near-expiry or expiry notice goes out once per version. */
   event_marks: { vault_id: string; collection: string; name_key: string; version: string; kind: string };
 }

@@ -5,6 +5,8 @@ import { authorize } from "../../domain/access/authorize.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
+import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
+import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
@@ -13,6 +15,7 @@ export interface AdminRouteDeps {
   identity: IdentityService;
   vaults: VaultService;
   certificates: CertificateService;
+  webhooks: WebhookService;
   vaultUrl: (name: string) => string;
 }
 
@@ -23,13 +26,25 @@ const Settings = {
   requireCompleteChain: Type.Optional(Type.Boolean()),
   nearExpiryDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 365 })),
 };
+const WebhookBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1 })),
+    endpoint: Type.Optional(Type.String({ minLength: 1 })),
+    eventTypes: Type.Optional(Type.Array(Type.String())),
+    vaults: Type.Optional(Type.Array(Type.String())),
+    subjectBeginsWith: Type.Optional(Type.String()),
+    schema: Type.Optional(Type.String()),
+    secret: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
 const CreateVaultBody = Type.Object({ name: Type.String(), ...Settings }, { additionalProperties: false });
 const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, vaults, certificates, vaultUrl }: AdminRouteDeps,
+  { identity, vaults, certificates, webhooks, vaultUrl }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -104,6 +119,66 @@ export function registerAdminRoutes(
           chain: c.chainVerdict,
         };
       },
+    );
+
+    const webhookView = (s: WebhookSubscription) => ({
+      id: s.id,
+      name: s.name,
+      endpoint: s.endpoint,
+      eventTypes: s.eventTypes.map((t) => `Microsoft.KeyVault.${t}`),
+      vaults: s.vaults,
+      ...(s.subjectBeginsWith !== undefined && { subjectBeginsWith: s.subjectBeginsWith }),
+      schema: s.schema,
+      signed: s.sealedSecret !== undefined,
+      status: s.status,
+      createdAt: s.createdAt.toISOString(),
+      updatedAt: s.updatedAt.toISOString(),
+    });
+
+    admin.get("/admin/webhooks", { config: { operation: "WebhookList" } }, async () => ({
+      value: (await webhooks.list()).map(webhookView),
+    }));
+    admin.post<{ Body: WebhookInput }>(
+      "/admin/webhooks",
+      { schema: { body: WebhookBody }, config: { operation: "WebhookCreate" } },
+      async (request, reply) => reply.status(201).send(webhookView(await webhooks.create(request.body))),
+    );
+    admin.get<{ Params: { id: string } }>(
+      "/admin/webhooks/:id",
+      { config: { operation: "WebhookGet" } },
+      async (request) => webhookView(await webhooks.get(request.params.id)),
+    );
+    admin.patch<{ Params: { id: string }; Body: WebhookInput }>(
+      "/admin/webhooks/:id",
+      { schema: { body: WebhookBody }, config: { operation: "WebhookUpdate" } },
+      async (request) => webhookView(await webhooks.update(request.params.id, request.body)),
+    );
+    admin.delete<{ Params: { id: string } }>(
+      "/admin/webhooks/:id",
+      { config: { operation: "WebhookDelete" } },
+      async (request, reply) => {
+        await webhooks.remove(request.params.id);
+        return reply.status(204).send();
+      },
+    );
+    admin.get<{ Params: { id: string } }>(
+      "/admin/webhooks/:id/deadletters",
+      { config: { operation: "WebhookDeadLetters" } },
+      async (request) => ({
+        value: (await webhooks.deadLetters(request.params.id)).map((d) => ({
+          eventId: d.event.id,
+          eventType: `Microsoft.KeyVault.${d.event.type}`,
+          vault: d.event.vaultName,
+          objectName: d.event.objectName,
+          attempts: d.attempts,
+          lastError: d.lastError,
+        })),
+      }),
+    );
+    admin.post<{ Params: { id: string } }>(
+      "/admin/webhooks/:id/deadletters/replay",
+      { config: { operation: "WebhookReplay" } },
+      async (request) => ({ replayed: await webhooks.replay(request.params.id) }),
     );
 
     admin.delete<{ Params: { name: string } }>(

@@ -40,6 +40,44 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addPrimaryKeyConstraint("certificate_renewals_pk", ["vault_id", "name_key", "from_version"])
     .execute();
 
+  const bytes = engine === "postgres" ? "bytea" : "blob";
+  await db.schema
+    .createTable("webhook_subscriptions")
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("name", "text", (c) => c.notNull().unique())
+    .addColumn("endpoint", "text", (c) => c.notNull())
+    .addColumn("event_types", "text", (c) => c.notNull())
+    .addColumn("vaults", "text", (c) => c.notNull())
+    .addColumn("subject_begins_with", "text")
+    .addColumn("schema_name", "text", (c) => c.notNull())
+    .addColumn("sealed_secret", bytes)
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("cursor", "bigint", (c) => c.notNull())
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("updated_at", "bigint", (c) => c.notNull())
+    .execute();
+
+  // One row per event to deliver to a subscription: at least once, with a stable event id.
+  await db.schema
+    .createTable("webhook_deliveries")
+    .addColumn("subscription_id", "text", (c) =>
+      c.notNull().references("webhook_subscriptions.id").onDelete("cascade"),
+    )
+    .addColumn("event_id", "text", (c) => c.notNull())
+    .addColumn("event_seq", "bigint", (c) => c.notNull())
+    .addColumn("attempts", "integer", (c) => c.notNull())
+    .addColumn("next_attempt_at", "bigint", (c) => c.notNull())
+    .addColumn("since", "bigint", (c) => c.notNull())
+    .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("last_error", "text")
+    .addPrimaryKeyConstraint("webhook_deliveries_pk", ["subscription_id", "event_id"])
+    .execute();
+  await db.schema
+    .createIndex("webhook_deliveries_due")
+    .on("webhook_deliveries")
+    .columns(["status", "next_attempt_at"])
+    .execute();
+
   await db.schema
     .createTable("event_marks")
     .addColumn("vault_id", "text", (c) => c.notNull())

@@ -1,0 +1,153 @@
+import type { Clock } from "../clock.js";
+import { badParameter, DomainError } from "../errors.js";
+import { newId } from "../ids.js";
+import type { Sealer } from "../sealing/ports.js";
+import type { EventType } from "./model.js";
+import type { WebhookStore } from "./ports.js";
+import type { WebhookSchema, WebhookSubscription } from "./webhooks.js";
+
+export interface WebhookInput {
+  name?: string | undefined;
+  endpoint?: string | undefined;
+  eventTypes?: string[] | undefined;
+  vaults?: string[] | undefined;
+  subjectBeginsWith?: string | undefined;
+  schema?: string | undefined;
+  secret?: string | undefined;
+}
+
+const EVENT_TYPES: EventType[] = [
+  "CertificateNewVersionCreated",
+  "CertificateNearExpiry",
+  "CertificateExpired",
+  "CertificateRenewalFailed",
+  "KeyNewVersionCreated",
+  "KeyNearExpiry",
+  "KeyExpired",
+  "SecretNewVersionCreated",
+  "SecretNearExpiry",
+  "SecretExpired",
+];
+
+export const webhookSecretContext = (id: string) => `webhook/${id}/secret`;
+
+export type WebhookService = ReturnType<typeof createWebhookService>;
+
+export function createWebhookService({
+  store,
+  sealer,
+  clock,
+}: {
+  store: WebhookStore;
+  sealer: Sealer;
+  clock: Clock;
+}) {
+  function check(input: WebhookInput): void {
+    if (input.endpoint !== undefined) {
+      let url: URL;
+      try {
+        url = new URL(input.endpoint);
+      } catch {
+        throw badParameter(`endpoint "${input.endpoint}" is not a URL`);
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:")
+        throw badParameter("endpoint must be an http or https URL");
+    }
+    for (const type of input.eventTypes ?? []) {
+      if (!EVENT_TYPES.includes(type.replace(/^Microsoft\.KeyVault\./, "") as EventType)) {
+        throw badParameter(`Unknown event type "${type}"; use ${EVENT_TYPES.join(", ")}`);
+      }
+    }
+    if (
+      input.schema !== undefined &&
+      input.schema !== "EventGridSchema" &&
+      input.schema !== "CloudEventSchemaV1_0"
+    ) {
+      throw badParameter('schema must be "EventGridSchema" or "CloudEventSchemaV1_0"');
+    }
+  }
+
+  async function get(idOrName: string): Promise<WebhookSubscription> {
+    const found = await store.get(idOrName);
+    if (!found)
+      throw new DomainError("NotFound", `No webhook subscription ${idOrName}`, { reason: "WebhookNotFound" });
+    return found;
+  }
+
+  const types = (list: string[] | undefined) =>
+    (list ?? []).map((t) => t.replace(/^Microsoft\.KeyVault\./, "") as EventType);
+
+  return {
+    list: () => store.list(),
+    get,
+
+    /** A subscription starts with the events after now and delivers once its endpoint passes validation. */
+    async create(input: WebhookInput): Promise<WebhookSubscription> {
+      check(input);
+      if (!input.name || !input.endpoint) throw badParameter("name and endpoint are required");
+      if (await store.get(input.name))
+        throw new DomainError("Conflict", `A webhook subscription named ${input.name} exists`);
+      const id = newId();
+      const now = clock.now();
+      const subscription: WebhookSubscription = {
+        id,
+        name: input.name,
+        endpoint: input.endpoint,
+        eventTypes: types(input.eventTypes),
+        vaults: input.vaults ?? [],
+        subjectBeginsWith: input.subjectBeginsWith,
+        schema: (input.schema ?? "EventGridSchema") as WebhookSchema,
+        sealedSecret: input.secret
+          ? sealer.seal(Buffer.from(input.secret, "utf8"), webhookSecretContext(id))
+          : undefined,
+        status: "pending-validation",
+        cursor: await store.latestSeq(),
+        createdAt: now,
+        updatedAt: now,
+      };
+      await store.insert(subscription);
+      return subscription;
+    },
+
+    async update(idOrName: string, input: WebhookInput): Promise<WebhookSubscription> {
+      check(input);
+      const s = await get(idOrName);
+      const next: WebhookSubscription = {
+        ...s,
+        ...(input.endpoint !== undefined && {
+          endpoint: input.endpoint,
+          status: "pending-validation" as const,
+        }),
+        ...(input.eventTypes !== undefined && { eventTypes: types(input.eventTypes) }),
+        ...(input.vaults !== undefined && { vaults: input.vaults }),
+        ...(input.subjectBeginsWith !== undefined && {
+          subjectBeginsWith: input.subjectBeginsWith || undefined,
+        }),
+        ...(input.schema !== undefined && {
+          schema: input.schema as WebhookSchema,
+          status: "pending-validation" as const,
+        }),
+        ...(input.secret !== undefined && {
+          sealedSecret: input.secret
+            ? sealer.seal(Buffer.from(input.secret, "utf8"), webhookSecretContext(s.id))
+            : undefined,
+        }),
+        updatedAt: clock.now(),
+      };
+      await store.update(next);
+      return next;
+    },
+
+    async remove(idOrName: string): Promise<void> {
+      await store.remove((await get(idOrName)).id);
+    },
+
+    async deadLetters(idOrName: string) {
+      return store.deadLetters((await get(idOrName)).id);
+    },
+
+    async replay(idOrName: string): Promise<number> {
+      return store.replay((await get(idOrName)).id, clock.now());
+    },
+  };
+}

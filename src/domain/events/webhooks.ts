@@ -1,0 +1,110 @@
+import { createHmac } from "node:crypto";
+import type { EventType, StoredEvent } from "./model.js";
+
+export type WebhookSchema = "EventGridSchema" | "CloudEventSchemaV1_0";
+
+export interface WebhookSubscription {
+  id: string;
+  name: string;
+  endpoint: string;
+  /** Event types without the Microsoft.KeyVault. prefix; empty means all. */
+  eventTypes: EventType[];
+  /** Deliver only events of these vaults; empty means all. */
+  vaults: string[];
+  /** Deliver only events whose object name starts with this. */
+  subjectBeginsWith?: string | undefined;
+  schema: WebhookSchema;
+  /** Sealed; signs each delivery when present. */
+  sealedSecret?: Buffer | undefined;
+  status: "pending-validation" | "active" | "validation-failed";
+  /** The last outbox sequence number already turned into deliveries. */
+  cursor: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface Delivery {
+  subscriptionId: string;
+  event: StoredEvent;
+  attempts: number;
+  nextAttemptAt: Date;
+  /** When this round of attempts began; after DELIVERY_WINDOW_MS it goes to the dead letters. */
+  since: Date;
+  status: "pending" | "delivered" | "dead";
+  lastError?: string | undefined;
+}
+
+/** Deliveries give up, to the dead letters, this long after their first attempt. */
+export const DELIVERY_WINDOW_MS = 24 * 3_600_000;
+
+export function matches(subscription: WebhookSubscription, event: StoredEvent): boolean {
+  if (subscription.eventTypes.length > 0 && !subscription.eventTypes.includes(event.type)) return false;
+  if (subscription.vaults.length > 0 && !subscription.vaults.includes(event.vaultName)) return false;
+  if (subscription.subjectBeginsWith && !event.objectName.startsWith(subscription.subjectBeginsWith))
+    return false;
+  return true;
+}
+
+/** Event Grid retries at growing intervals; ours: 10 s doubling to an hour, with jitter. */
+export function nextAttemptDelayMs(attempts: number, random = Math.random): number {
+  return Math.round(Math.min(3_600_000, 10_000 * 2 ** attempts) * (1 + 0.2 * random()));
+}
+
+const unixSeconds = (d: Date | undefined) => (d === undefined ? null : Math.floor(d.getTime() / 1000));
+
+/** The data of Key Vault's Event Grid events: Id, VaultName, ObjectType, ObjectName, Version, NBF, EXP. */
+export function keyVaultEventData(event: StoredEvent, vaultUrl: string) {
+  const collection = { Secret: "secrets", Key: "keys", Certificate: "certificates" }[event.objectType];
+  return {
+    Id: `${vaultUrl}/${collection}/${event.objectName}/${event.version}`,
+    VaultName: event.vaultName,
+    ObjectType: event.objectType,
+    ObjectName: event.objectName,
+    Version: event.version,
+    NBF: unixSeconds(event.notBefore),
+    EXP: unixSeconds(event.expiresAt),
+    ...(event.detail !== undefined && { Detail: event.detail }),
+  };
+}
+
+const topic = (event: StoredEvent) => `/strongroom/vaults/${event.vaultName}`;
+
+/** One event in Event Grid's schema (sent as a one-element array) or as a structured CloudEvent. */
+export function webhookPayload(schema: WebhookSchema, event: StoredEvent, vaultUrl: string) {
+  const data = keyVaultEventData(event, vaultUrl);
+  const type = `Microsoft.KeyVault.${event.type}`;
+  if (schema === "EventGridSchema") {
+    return {
+      contentType: "application/json",
+      body: JSON.stringify([
+        {
+          id: event.id,
+          topic: topic(event),
+          subject: event.objectName,
+          eventType: type,
+          eventTime: event.time.toISOString(),
+          data,
+          dataVersion: "1",
+          metadataVersion: "1",
+        },
+      ]),
+    };
+  }
+  return {
+    contentType: "application/cloudevents+json; charset=utf-8",
+    body: JSON.stringify({
+      specversion: "1.0",
+      id: event.id,
+      source: topic(event),
+      type,
+      subject: event.objectName,
+      time: event.time.toISOString(),
+      datacontenttype: "application/json",
+      data,
+    }),
+  };
+}
+
+/** `sha256=<hex>` of the body under the subscription's secret, for the X-Strongroom-Signature header. */
+export const signature = (secret: Buffer, body: string) =>
+  `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
