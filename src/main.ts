@@ -34,14 +34,17 @@ import { createVaultService, type VaultService } from "./domain/vaults/vault-ser
 import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createMailJob } from "./jobs/mail-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
 import { createWebhookDeliveryJob } from "./jobs/webhook-delivery-job.js";
+import { createSmtpMailer } from "./notify/smtp-mailer.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
+import { createSqlEventStore } from "./storage/sql-event-store.js";
 import {
   createSqlLeaseStore,
   createSqlNoticeStore,
@@ -198,9 +201,11 @@ export function createJobs(
     keys: core.keys,
     certificates: core.certificates,
   });
-  const notices = createExpiryNoticeJob({ store: createSqlNoticeStore(core.storage), clock: core.clock });
+  const noticeStore = createSqlNoticeStore(core.storage);
+  const notices = createExpiryNoticeJob({ store: noticeStore, clock: core.clock });
   const renewals = createRenewalJob({
     store: createSqlRenewalStore(core.storage),
+    notices: noticeStore,
     certificates: core.certificates,
     vaults: () => core.vaults.list(),
     clock: core.clock,
@@ -213,8 +218,33 @@ export function createJobs(
     vaultUrl,
     origin: core.config.publicHost,
   });
+  const { config } = core;
+  const settings = createSqlSettingsStore(core.storage);
+  const events = createSqlEventStore(core.storage);
+  const mail = config.smtpHost
+    ? createMailJob({
+        events: events.after,
+        // A new installation mails about what happens from now on, not about old history.
+        cursor: {
+          get: async () =>
+            Number((await settings.putIfAbsent("mail-cursor", String(await events.latestSeq()))).value),
+          set: (seq) => settings.put("mail-cursor", String(seq)),
+        },
+        vaults: () => core.vaults.list(),
+        certificates: core.certificates,
+        mailer: createSmtpMailer({
+          host: config.smtpHost,
+          port: config.smtpPort,
+          secure: config.smtpSecure,
+          user: config.smtpUser,
+          password: config.smtpPassword,
+          from: config.smtpFrom,
+        }),
+        vaultUrl,
+      })
+    : undefined;
   return createScheduler({
-    jobs: [purge, notices, renewals, webhooks],
+    jobs: [purge, notices, renewals, webhooks, ...(mail ? [mail] : [])],
     leases: createSqlLeaseStore(core.storage),
     clock: core.clock,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,

@@ -40,6 +40,16 @@ export const ConfigSchema = Type.Object(
     aliases: Type.Record(Type.String(), Type.String(), { description: "host[:port] → vault name" }),
     metrics: Type.Boolean({ description: "Serve /metrics in Prometheus format" }),
     jobs: Type.Boolean({ description: "Run the scheduled jobs (purge…) in this process" }),
+    smtpHost: Type.Optional(
+      Type.String({ minLength: 1, description: "SMTP server for notices to certificate contacts" }),
+    ),
+    smtpPort: Type.Integer({ minimum: 1, maximum: 65535, description: "SMTP port" }),
+    smtpSecure: Type.Boolean({
+      description: "TLS from the first byte (port 465); otherwise STARTTLS when offered",
+    }),
+    smtpUser: Type.Optional(Type.String({ minLength: 1, description: "SMTP user" })),
+    smtpPassword: Type.Optional(Type.String({ minLength: 1, description: "SMTP password" })),
+    smtpFrom: Type.String({ minLength: 3, description: "From address of notices" }),
     pkcs11Module: Type.Optional(
       Type.String({ minLength: 1, description: "PKCS#11 module for HSM-protected keys" }),
     ),
@@ -65,6 +75,9 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   aliases: {},
   metrics: true,
   jobs: true,
+  smtpPort: 587,
+  smtpSecure: false,
+  smtpFrom: "strongroom@localhost",
 };
 
 /** Environment variables and the setting each one fills. */
@@ -82,6 +95,12 @@ export const ENV_VARS = {
   STRONGROOM_ALIASES: "aliases",
   STRONGROOM_METRICS: "metrics",
   STRONGROOM_JOBS: "jobs",
+  STRONGROOM_SMTP_HOST: "smtpHost",
+  STRONGROOM_SMTP_PORT: "smtpPort",
+  STRONGROOM_SMTP_SECURE: "smtpSecure",
+  STRONGROOM_SMTP_USER: "smtpUser",
+  STRONGROOM_SMTP_PASSWORD: "smtpPassword",
+  STRONGROOM_SMTP_FROM: "smtpFrom",
   STRONGROOM_PKCS11_MODULE: "pkcs11Module",
   STRONGROOM_PKCS11_TOKEN_LABEL: "pkcs11TokenLabel",
   STRONGROOM_PKCS11_SLOT: "pkcs11Slot",
@@ -127,11 +146,11 @@ function readFile(path: string, required: boolean): Record<string, unknown> {
 /** Strings from env and flags become numbers, booleans and maps where the schema says so. */
 function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   const out = { ...raw };
-  for (const key of ["port", "pkcs11Slot"]) {
+  for (const key of ["port", "pkcs11Slot", "smtpPort"]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
   }
-  for (const key of ["metrics", "jobs"]) {
+  for (const key of ["metrics", "jobs", "smtpSecure"]) {
     const value = out[key];
     if (typeof value === "string") out[key] = value === "true" || value === "1";
   }

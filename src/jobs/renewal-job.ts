@@ -2,11 +2,13 @@ import type { CertificateService } from "../domain/certificates/certificate-serv
 import { lifetimeActionDueAt } from "../domain/certificates/lifetime.js";
 import type { Clock } from "../domain/clock.js";
 import { newId } from "../domain/ids.js";
-import type { Job, RenewalCandidate, RenewalStore } from "../domain/jobs/ports.js";
+import type { Job, NoticeStore, RenewalCandidate, RenewalStore } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
 
 export interface RenewalJobDeps {
   store: RenewalStore;
+  /** For EmailContacts actions: a NearExpiry notice, once per version, that the mail job sends. */
+  notices: Pick<NoticeStore, "raiseOnce">;
   certificates: Pick<CertificateService, "create" | "get">;
   vaults: () => Promise<Vault[]>;
   clock: Clock;
@@ -34,11 +36,40 @@ export function retryDelayMs(attempts: number, random = Math.random): number {
  */
 export function createRenewalJob({
   store,
+  notices,
   certificates,
   vaults,
   clock,
   intervalMs = 10 * MINUTE_MS,
 }: RenewalJobDeps): Job {
+  /** EmailContacts: tell the contacts once per version, when the action falls due. */
+  async function emailContacts(vault: Vault, c: RenewalCandidate, now: Date): Promise<void> {
+    const due = lifetimeActionDueAt(c.policy, "EmailContacts", c.notBefore, c.expiresAt);
+    if (!due || due.getTime() > now.getTime()) return;
+    const expiring = {
+      vaultId: vault.id,
+      vaultName: vault.name,
+      collection: "certificates" as const,
+      name: c.name,
+      version: c.version,
+      notBefore: c.notBefore,
+      expiresAt: c.expiresAt,
+      nearExpiryDays: 0,
+    };
+    await notices.raiseOnce(expiring, "EmailContacts", {
+      id: newId(),
+      type: "CertificateNearExpiry",
+      vaultId: vault.id,
+      vaultName: vault.name,
+      objectType: "Certificate",
+      objectName: c.name,
+      version: c.version,
+      notBefore: c.notBefore,
+      expiresAt: c.expiresAt,
+      time: now,
+    });
+  }
+
   async function renew(
     vault: Vault,
     c: RenewalCandidate,
@@ -103,7 +134,9 @@ export function createRenewalJob({
         for (const candidate of page.items) {
           if (signal.aborted) break;
           const vault = byId.get(candidate.vaultId);
-          if (vault) counts[await renew(vault, candidate, now)]++;
+          if (!vault) continue;
+          await emailContacts(vault, candidate, now);
+          counts[await renew(vault, candidate, now)]++;
         }
         after = page.next;
       } while (after && !signal.aborted);

@@ -29,6 +29,14 @@ export async function insertEvents(
 
 export function createSqlEventStore({ db }: StorageHandle) {
   return {
+    /** The newest event's sequence number, 0 when there is none. */
+    async latestSeq(): Promise<number> {
+      const row = await db
+        .selectFrom("events")
+        .select((eb) => eb.fn.max("seq").as("seq"))
+        .executeTakeFirst();
+      return Number(row?.seq ?? 0);
+    },
     /** Events after `afterSeq`, oldest first. */
     async after(afterSeq: number, limit: number): Promise<StoredEvent[]> {
       const rows = await db

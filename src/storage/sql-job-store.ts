@@ -156,7 +156,9 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
         .select(["o.vault_id", "o.name", "v.version", "v.not_before", "v.expires_at", "o.policy"])
         .where("o.collection", "=", "certificates")
         .where("o.deleted_at", "is", null)
-        .where("o.policy", "like", "%AutoRenew%");
+        .where((eb) =>
+          eb.or([eb("o.policy", "like", "%AutoRenew%"), eb("o.policy", "like", "%EmailContacts%")]),
+        );
       if (after) q = q.where("v.version", ">", after);
       const rows = await q
         .orderBy("v.version")

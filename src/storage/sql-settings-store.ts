@@ -5,6 +5,8 @@ export interface SettingsStore {
   get(key: string): Promise<{ value: string; sealed?: Buffer } | undefined>;
   /** Writes the value unless the key already exists; returns what is stored afterwards. */
   putIfAbsent(key: string, value: string, sealed?: Buffer): Promise<{ value: string; sealed?: Buffer }>;
+  /** Writes the value, replacing what was there. */
+  put(key: string, value: string): Promise<void>;
 }
 
 export function createSqlSettingsStore({ db }: StorageHandle): SettingsStore {
@@ -15,6 +17,13 @@ export function createSqlSettingsStore({ db }: StorageHandle): SettingsStore {
   };
   return {
     get,
+    async put(key, value) {
+      await db
+        .insertInto("settings")
+        .values({ key, value, sealed: null })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+        .execute();
+    },
     async putIfAbsent(key, value, sealed) {
       await db
         .insertInto("settings")

@@ -118,7 +118,7 @@ describe("webhooks", () => {
       ObjectType: "Secret",
       ObjectName: "announced",
     });
-    expect((event?.data as { Id: string }).Id).toMatch(/\/secrets\/announced\/[0-9a-f]{32}$/);
+    expect((event?.data as { Id?: string } | undefined)?.Id).toMatch(/\/secrets\/announced\/[0-9a-f]{32}$/);
   });
 
   it("delivers CloudEvents that the cloudevents package parses", async () => {

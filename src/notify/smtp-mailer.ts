@@ -1,0 +1,37 @@
+import nodemailer from "nodemailer";
+
+export interface Mail {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Sends mail; rejects when the server refuses it, so the caller can try again later. */
+export interface Mailer {
+  send(mail: Mail): Promise<void>;
+}
+
+export interface SmtpSettings {
+  host: string;
+  port: number;
+  /** TLS from the first byte (465); otherwise STARTTLS is used when the server offers it. */
+  secure: boolean;
+  user?: string | undefined;
+  password?: string | undefined;
+  from: string;
+}
+
+export function createSmtpMailer(settings: SmtpSettings): Mailer {
+  const transport = nodemailer.createTransport({
+    host: settings.host,
+    port: settings.port,
+    secure: settings.secure,
+    ...(settings.user !== undefined && { auth: { user: settings.user, pass: settings.password ?? "" } }),
+  });
+  return {
+    async send(mail) {
+      await transport.sendMail({ from: settings.from, ...mail });
+    },
+  };
+}
