@@ -27,6 +27,7 @@ import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
+import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
@@ -194,6 +195,20 @@ export function createJobs(
   logger: Logger = pino({ level: "silent" }),
   vaultUrl: (name: string) => string = configuredVaultUrl(core.config),
 ): Scheduler {
+  return createScheduler({
+    jobs: jobList(core, vaultUrl),
+    leases: createSqlLeaseStore(core.storage),
+    clock: core.clock,
+    owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
+    logger,
+  });
+}
+
+/** Every job over the core's services, without a scheduler: what createJobs schedules. */
+export function jobList(
+  core: Core,
+  vaultUrl: (name: string) => string = configuredVaultUrl(core.config),
+): Job[] {
   const purge = createPurgeJob({
     findDue: (limit) => findDuePurges(core.storage, core.clock.now(), limit),
     vaults: () => core.vaults.list(),
@@ -243,13 +258,7 @@ export function createJobs(
         vaultUrl,
       })
     : undefined;
-  return createScheduler({
-    jobs: [purge, notices, renewals, webhooks, ...(mail ? [mail] : [])],
-    leases: createSqlLeaseStore(core.storage),
-    clock: core.clock,
-    owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
-    logger,
-  });
+  return [purge, notices, renewals, webhooks, ...(mail ? [mail] : [])];
 }
 
 export interface Strongroom {
