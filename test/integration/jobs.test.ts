@@ -119,3 +119,34 @@ describe("strongroom jobs run", () => {
     expect(res.stderr).toMatch(/No job named renew; jobs: purge/);
   });
 });
+
+describe("strongroom webhook", () => {
+  const data = tempDataDir();
+  afterAll(() => data.remove());
+  const cli = (...args: string[]) => runCli([...args, "--data-dir", data.dir]);
+
+  it("creates, lists, updates and deletes subscriptions, and says what is wrong with bad input", () => {
+    const created = cli(
+      "webhook",
+      "create",
+      "ops",
+      "--endpoint",
+      "https://hooks.example/kv",
+      "--event",
+      "Microsoft.KeyVault.CertificateNearExpiry",
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(
+      /^ops\tpending-validation\tEventGridSchema\thttps:\/\/hooks\.example\/kv\tCertificateNearExpiry/,
+    );
+    expect(cli("webhook", "update", "ops", "--schema", "CloudEventSchemaV1_0").stdout).toMatch(
+      /CloudEventSchemaV1_0/,
+    );
+    expect(cli("webhook", "list").stdout).toMatch(/^ops\t/);
+    const bad = cli("webhook", "create", "bad", "--endpoint", "https://x", "--event", "Nope");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/Unknown event type "Nope"/);
+    expect(cli("webhook", "delete", "ops").stdout).toMatch(/deleted/);
+    expect(cli("webhook", "list").stdout.trim()).toBe("");
+  });
+});
