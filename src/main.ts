@@ -35,6 +35,7 @@ import { createVaultService, type VaultService } from "./domain/vaults/vault-ser
 import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
@@ -51,6 +52,7 @@ import {
   createSqlNoticeStore,
   createSqlRenewalStore,
   findDuePurges,
+  findRotationCandidates,
 } from "./storage/sql-job-store.js";
 import { createSqlKeyStore } from "./storage/sql-key-store.js";
 import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
@@ -258,7 +260,15 @@ export function jobList(
         vaultUrl,
       })
     : undefined;
-  return [purge, notices, renewals, webhooks, ...(mail ? [mail] : [])];
+  const rotation = createKeyRotationJob({
+    candidates: () => findRotationCandidates(core.storage),
+    claims: createSqlRenewalStore(core.storage),
+    notices: noticeStore,
+    keys: core.keys,
+    vaults: () => core.vaults.list(),
+    clock: core.clock,
+  });
+  return [purge, notices, renewals, rotation, webhooks, ...(mail ? [mail] : [])];
 }
 
 export interface Strongroom {

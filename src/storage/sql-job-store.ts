@@ -6,7 +6,9 @@ import type {
   NoticeStore,
   RenewalCandidate,
   RenewalStore,
+  RotationCandidate,
 } from "../domain/jobs/ports.js";
+import type { RotationPolicy } from "../domain/keys/model.js";
 import type { StorageHandle } from "./database.js";
 import { insertEvents } from "./sql-event-store.js";
 import { toDate, writeTransaction } from "./transactions.js";
@@ -243,4 +245,31 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
       });
     },
   };
+}
+
+/** Live keys with a rotation policy, not backing a certificate (those rotate with it), with their latest version. */
+export async function findRotationCandidates({ db }: StorageHandle): Promise<RotationCandidate[]> {
+  const rows = await db
+    .selectFrom("objects as o")
+    .innerJoin("object_versions as v", (j) =>
+      j
+        .onRef("v.vault_id", "=", "o.vault_id")
+        .onRef("v.collection", "=", "o.collection")
+        .onRef("v.name_key", "=", "o.name_key")
+        .onRef("v.version", "=", "o.latest_version"),
+    )
+    .select(["o.vault_id", "o.name", "v.version", "v.created_at", "v.expires_at", "o.policy"])
+    .where("o.collection", "=", "keys")
+    .where("o.deleted_at", "is", null)
+    .where("o.policy", "is not", null)
+    .where("v.managed", "=", 0)
+    .execute();
+  return rows.map((r) => ({
+    vaultId: r.vault_id,
+    name: r.name,
+    version: r.version,
+    createdAt: new Date(r.created_at),
+    expiresAt: toDate(r.expires_at),
+    policy: JSON.parse(r.policy ?? "{}") as RotationPolicy,
+  }));
 }

@@ -132,3 +132,62 @@ describe("a year of simulated time", () => {
     expect(retryDelayMs(0, () => 1)).toBe(16.5 * 60_000);
   });
 });
+
+describe("key rotation policies", () => {
+  const clock = fakeClock(new Date("2026-02-01T00:00:00Z"));
+  let server: InProcess;
+  beforeAll(async () => {
+    server = await startInProcess({ clock, flags: { jobs: false } });
+  });
+  afterAll(() => server?.stop());
+
+  const versions = async (name: string) =>
+    ((await server.kv({ method: "GET", url: `/keys/${name}/versions?${V}` })).json().value as unknown[])
+      .length;
+  const rotate = () => server.strongroom.scheduler.runOnce("key-rotation");
+
+  it("rotates once per period after creation and gives new versions the policy's expiry", async () => {
+    await server.kv({ method: "POST", url: `/keys/rotated/create?${V}`, body: { kty: "EC" } });
+    await server.kv({
+      method: "PUT",
+      url: `/keys/rotated/rotationpolicy?${V}`,
+      body: {
+        lifetimeActions: [{ trigger: { timeAfterCreate: "P30D" }, action: { type: "Rotate" } }],
+        attributes: { expiryTime: "P90D" },
+      },
+    });
+    clock.advance(29 * DAY_MS);
+    await rotate();
+    expect(await versions("rotated")).toBe(1);
+    clock.advance(2 * DAY_MS);
+    await rotate();
+    await rotate();
+    expect(await versions("rotated")).toBe(2);
+    const latest = (await server.kv({ method: "GET", url: `/keys/rotated?${V}` })).json();
+    expect(latest.attributes.exp - latest.attributes.created).toBe(90 * 86_400);
+    clock.advance(31 * DAY_MS);
+    await rotate();
+    expect(await versions("rotated")).toBe(3);
+  });
+
+  it("raises KeyNearExpiry once for a Notify action", async () => {
+    const exp = Math.floor(clock.now().getTime() / 1000) + 20 * 86_400;
+    await server.kv({
+      method: "POST",
+      url: `/keys/noticed/create?${V}`,
+      body: { kty: "EC", attributes: { exp } },
+    });
+    await server.kv({
+      method: "PUT",
+      url: `/keys/noticed/rotationpolicy?${V}`,
+      body: { lifetimeActions: [{ trigger: { timeBeforeExpiry: "P7D" }, action: { type: "Notify" } }] },
+    });
+    clock.advance(14 * DAY_MS);
+    await rotate();
+    await rotate();
+    const events = await createSqlEventStore(server.strongroom.core.storage).after(0, 10_000);
+    const notices = events.filter((e) => e.objectName === "noticed" && e.type === "KeyNearExpiry");
+    expect(notices).toHaveLength(1);
+    expect(await versions("noticed")).toBe(1);
+  });
+});

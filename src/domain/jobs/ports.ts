@@ -1,5 +1,6 @@
 import type { CertificatePolicy } from "../certificates/model.js";
 import type { VaultEvent } from "../events/model.js";
+import type { RotationPolicy } from "../keys/model.js";
 
 /** A unit of scheduled work, run by whichever node holds its lease. */
 export interface Job {
@@ -79,4 +80,14 @@ export interface RenewalStore {
     retryAt: Date,
     event: VaultEvent,
   ): Promise<void>;
+}
+
+/** A live key with a rotation policy, as of its latest version. */
+export interface RotationCandidate {
+  vaultId: string;
+  name: string;
+  version: string;
+  createdAt: Date;
+  expiresAt?: Date | undefined;
+  policy: RotationPolicy;
 }
