@@ -62,12 +62,31 @@ export async function findDuePurges({ db }: StorageHandle, now: Date, limit: num
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Keyset paging over live objects in primary-key order (vault, name), which the index serves: a
+ * sweep over many objects reads each once instead of sorting them all for every page.
+ */
+const cursorOf = (r: { vault_id: string; name_key: string }) => `${r.vault_id}\u0000${r.name_key}`;
+
+// biome-ignore lint/suspicious/noExplicitAny: the builder's type differs per query; only o.vault_id and o.name_key are used
+function afterCursor<Q extends { where: (...args: any[]) => Q }>(q: Q, after: string | undefined): Q {
+  if (!after) return q;
+  const [vaultId = "", nameKey = ""] = after.split("\u0000");
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  return q.where((eb: any) =>
+    eb.or([
+      eb("o.vault_id", ">", vaultId),
+      eb.and([eb("o.vault_id", "=", vaultId), eb("o.name_key", ">", nameKey)]),
+    ]),
+  );
+}
+
 export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
   const { db } = storage;
   return {
     async findExpiring(now, limit, after) {
       // The widest window any vault may set bounds the scan; each row is checked against its own.
-      let q = db
+      const q = db
         .selectFrom("objects as o")
         .innerJoin("object_versions as v", (j) =>
           j
@@ -91,9 +110,9 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
         .where("o.deleted_at", "is", null)
         .where("v.expires_at", "is not", null)
         .where("v.expires_at", "<=", now.getTime() + 365 * DAY_MS);
-      if (after) q = q.where("v.version", ">", after);
-      const rows = await q
-        .orderBy("v.version")
+      const rows = await afterCursor(q, after)
+        .orderBy("o.vault_id")
+        .orderBy("o.name_key")
         .limit(limit + 1)
         .execute();
       const items = rows
@@ -112,7 +131,7 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
           }),
         );
       const last = rows[limit - 1];
-      return rows.length > limit && last ? { items, next: last.version } : { items };
+      return rows.length > limit && last ? { items, next: cursorOf(last) } : { items };
     },
 
     async raiseOnce(o, kind, event) {
@@ -146,7 +165,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
       .where("from_version", "=", fromVersion);
   return {
     async candidates(limit, after) {
-      let q = db
+      const q = db
         .selectFrom("objects as o")
         .innerJoin("object_versions as v", (j) =>
           j
@@ -161,9 +180,10 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
         .where((eb) =>
           eb.or([eb("o.policy", "like", "%AutoRenew%"), eb("o.policy", "like", "%EmailContacts%")]),
         );
-      if (after) q = q.where("v.version", ">", after);
-      const rows = await q
-        .orderBy("v.version")
+      const rows = await afterCursor(q, after)
+        .select("o.name_key")
+        .orderBy("o.vault_id")
+        .orderBy("o.name_key")
         .limit(limit + 1)
         .execute();
       const items = rows.slice(0, limit).map(
@@ -177,7 +197,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
         }),
       );
       const last = rows[limit - 1];
-      return rows.length > limit && last ? { items, next: last.version } : { items };
+      return rows.length > limit && last ? { items, next: cursorOf(last) } : { items };
     },
 
     async claim(vaultId, name, fromVersion, now, staleBefore) {
