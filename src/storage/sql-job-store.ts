@@ -72,13 +72,10 @@ const cursorOf = (r: { vault_id: string; name_key: string }) => `${r.vault_id}\u
 function afterCursor<Q extends { where: (...args: any[]) => Q }>(q: Q, after: string | undefined): Q {
   if (!after) return q;
   const [vaultId = "", nameKey = ""] = after.split("\u0000");
+  // A row-value comparison, which both engines can answer from the index (an OR of two
+  // comparisons makes SQLite scan).
   // biome-ignore lint/suspicious/noExplicitAny: see above
-  return q.where((eb: any) =>
-    eb.or([
-      eb("o.vault_id", ">", vaultId),
-      eb.and([eb("o.vault_id", "=", vaultId), eb("o.name_key", ">", nameKey)]),
-    ]),
-  );
+  return q.where((eb: any) => eb(eb.refTuple("o.vault_id", "o.name_key"), ">", eb.tuple(vaultId, nameKey)));
 }
 
 export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
