@@ -20,6 +20,7 @@ import {
   createSqlObjectStore,
   insertVersion,
   type ObjectCodec,
+  objectsWithLatest,
 } from "./sql-object-store.js";
 import { secretCodec } from "./sql-secret-store.js";
 import { fromBool, toBool, writeTransaction } from "./transactions.js";
@@ -147,15 +148,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
     async addIssued({ certificate, key, secret, policy, operation, events }) {
       await writeTransaction(storage, async (trx) => {
         // A key or secret of this name that no certificate manages is someone else's.
-        const clash = await trx
-          .selectFrom("objects as o")
-          .innerJoin("object_versions as v", (j) =>
-            j
-              .onRef("v.vault_id", "=", "o.vault_id")
-              .onRef("v.collection", "=", "o.collection")
-              .onRef("v.name_key", "=", "o.name_key")
-              .onRef("v.version", "=", "o.latest_version"),
-          )
+        const clash = await objectsWithLatest(trx)
           .select("o.collection")
           .where("o.vault_id", "=", certificate.vaultId)
           .where("o.name_key", "=", nameKey(certificate.name))

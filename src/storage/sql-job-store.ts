@@ -11,6 +11,7 @@ import type {
 import type { RotationPolicy } from "../domain/keys/model.js";
 import type { StorageHandle } from "./database.js";
 import { insertEvents } from "./sql-event-store.js";
+import { objectsWithLatest } from "./sql-object-store.js";
 import { toDate, writeTransaction } from "./transactions.js";
 
 export function createSqlLeaseStore({ db }: StorageHandle): LeaseStore {
@@ -83,15 +84,7 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
   return {
     async findExpiring(now, limit, after) {
       // The widest window any vault may set bounds the scan; each row is checked against its own.
-      const q = db
-        .selectFrom("objects as o")
-        .innerJoin("object_versions as v", (j) =>
-          j
-            .onRef("v.vault_id", "=", "o.vault_id")
-            .onRef("v.collection", "=", "o.collection")
-            .onRef("v.name_key", "=", "o.name_key")
-            .onRef("v.version", "=", "o.latest_version"),
-        )
+      const q = objectsWithLatest(db)
         .innerJoin("vaults", "vaults.id", "o.vault_id")
         .select([
           "o.vault_id",
@@ -162,15 +155,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
       .where("from_version", "=", fromVersion);
   return {
     async candidates(limit, after) {
-      const q = db
-        .selectFrom("objects as o")
-        .innerJoin("object_versions as v", (j) =>
-          j
-            .onRef("v.vault_id", "=", "o.vault_id")
-            .onRef("v.collection", "=", "o.collection")
-            .onRef("v.name_key", "=", "o.name_key")
-            .onRef("v.version", "=", "o.latest_version"),
-        )
+      const q = objectsWithLatest(db)
         .select(["o.vault_id", "o.name", "v.version", "v.not_before", "v.expires_at", "o.policy"])
         .where("o.collection", "=", "certificates")
         .where("o.deleted_at", "is", null)
@@ -266,15 +251,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
 
 /** Live keys with a rotation policy, not backing a certificate (those rotate with it), with their latest version. */
 export async function findRotationCandidates({ db }: StorageHandle): Promise<RotationCandidate[]> {
-  const rows = await db
-    .selectFrom("objects as o")
-    .innerJoin("object_versions as v", (j) =>
-      j
-        .onRef("v.vault_id", "=", "o.vault_id")
-        .onRef("v.collection", "=", "o.collection")
-        .onRef("v.name_key", "=", "o.name_key")
-        .onRef("v.version", "=", "o.latest_version"),
-    )
+  const rows = await objectsWithLatest(db)
     .select(["o.vault_id", "o.name", "v.version", "v.created_at", "v.expires_at", "o.policy"])
     .where("o.collection", "=", "keys")
     .where("o.deleted_at", "is", null)

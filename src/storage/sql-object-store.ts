@@ -106,6 +106,18 @@ export async function insertVersion<V extends VersionedObject, S extends V>(
     .execute();
 }
 
+/** Every object joined with its latest version, as `o` and `v`: what the sweeps and checks read. */
+export const objectsWithLatest = (q: Kysely<Database>) =>
+  q
+    .selectFrom("objects as o")
+    .innerJoin("object_versions as v", (j) =>
+      j
+        .onRef("v.vault_id", "=", "o.vault_id")
+        .onRef("v.collection", "=", "o.collection")
+        .onRef("v.name_key", "=", "o.name_key")
+        .onRef("v.version", "=", "o.latest_version"),
+    );
+
 /** The one SQL implementation of versioned objects with soft delete, over both engines. */
 export function createSqlObjectStore<V extends VersionedObject, S extends V>(
   storage: StorageHandle,
