@@ -1,6 +1,5 @@
 import type { Clock } from "../domain/clock.js";
-import { OBJECT_TYPE } from "../domain/events/model.js";
-import { newId } from "../domain/ids.js";
+import { OBJECT_TYPE, objectEvent } from "../domain/events/model.js";
 import type { Job, NoticeStore } from "../domain/jobs/ports.js";
 
 export interface ExpiryNoticeJobDeps {
@@ -28,18 +27,11 @@ export function createExpiryNoticeJob({ store, clock, intervalMs = 3_600_000 }: 
           const expired = o.expiresAt.getTime() <= now.getTime();
           const objectType = OBJECT_TYPE[o.collection];
           const kind = expired ? "Expired" : "NearExpiry";
-          const raisedNow = await store.raiseOnce(o, kind, {
-            id: newId(),
-            type: `${objectType}${kind}`,
-            vaultId: o.vaultId,
-            vaultName: o.vaultName,
-            objectType,
-            objectName: o.name,
-            version: o.version,
-            notBefore: o.notBefore,
-            expiresAt: o.expiresAt,
-            time: now,
-          });
+          const raisedNow = await store.raiseOnce(
+            o,
+            kind,
+            objectEvent(`${objectType}${kind}`, { id: o.vaultId, name: o.vaultName }, objectType, o, now),
+          );
           if (raisedNow) raised++;
         }
         after = page.next;

@@ -1,5 +1,5 @@
 import type { Clock } from "../domain/clock.js";
-import { newId } from "../domain/ids.js";
+import { objectEvent } from "../domain/events/model.js";
 import type { Job, NoticeStore, RenewalStore, RotationCandidate } from "../domain/jobs/ports.js";
 import { addDuration, type KeyService } from "../domain/keys/key-service.js";
 import type { LifetimeAction } from "../domain/keys/model.js";
@@ -63,17 +63,7 @@ export function createKeyRotationJob(deps: KeyRotationJobDeps): Job {
                 nearExpiryDays: 0,
               },
               "RotationNotify",
-              {
-                id: newId(),
-                type: "KeyNearExpiry",
-                vaultId: vault.id,
-                vaultName: vault.name,
-                objectType: "Key",
-                objectName: c.name,
-                version: c.version,
-                expiresAt: c.expiresAt,
-                time: now,
-              },
+              objectEvent("KeyNearExpiry", vault, "Key", c, now),
             );
             continue;
           }
@@ -99,18 +89,14 @@ export function createKeyRotationJob(deps: KeyRotationJobDeps): Job {
               c.version,
               (error as Error).message,
               new Date(now.getTime() + retryDelayMs(claim.attempts)),
-              {
-                id: newId(),
-                type: "KeyNearExpiry",
-                vaultId: vault.id,
-                vaultName: vault.name,
-                objectType: "Key",
-                objectName: c.name,
-                version: c.version,
-                expiresAt: c.expiresAt,
-                detail: `rotation failed: ${(error as Error).message}`,
-                time: now,
-              },
+              objectEvent(
+                "KeyNearExpiry",
+                vault,
+                "Key",
+                c,
+                now,
+                `rotation failed: ${(error as Error).message}`,
+              ),
             );
           }
         }

@@ -1,7 +1,7 @@
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import { lifetimeActionDueAt } from "../domain/certificates/lifetime.js";
 import type { Clock } from "../domain/clock.js";
-import { newId } from "../domain/ids.js";
+import { objectEvent } from "../domain/events/model.js";
 import type { Job, NoticeStore, RenewalCandidate, RenewalStore } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
 
@@ -56,18 +56,11 @@ export function createRenewalJob({
       expiresAt: c.expiresAt,
       nearExpiryDays: 0,
     };
-    await notices.raiseOnce(expiring, "EmailContacts", {
-      id: newId(),
-      type: "CertificateNearExpiry",
-      vaultId: vault.id,
-      vaultName: vault.name,
-      objectType: "Certificate",
-      objectName: c.name,
-      version: c.version,
-      notBefore: c.notBefore,
-      expiresAt: c.expiresAt,
-      time: now,
-    });
+    await notices.raiseOnce(
+      expiring,
+      "EmailContacts",
+      objectEvent("CertificateNearExpiry", vault, "Certificate", c, now),
+    );
   }
 
   async function renew(
@@ -103,19 +96,7 @@ export function createRenewalJob({
         c.version,
         message,
         new Date(now.getTime() + retryDelayMs(claim.attempts)),
-        {
-          id: newId(),
-          type: "CertificateRenewalFailed",
-          vaultId: vault.id,
-          vaultName: vault.name,
-          objectType: "Certificate",
-          objectName: c.name,
-          version: c.version,
-          notBefore: c.notBefore,
-          expiresAt: c.expiresAt,
-          detail: message,
-          time: now,
-        },
+        objectEvent("CertificateRenewalFailed", vault, "Certificate", c, now, message),
       );
       return "failed";
     }

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersionEvent } from "../events/model.js";
-import { newId, newVersion } from "../ids.js";
+import { newVersion } from "../ids.js";
 import type { IssuerAdapter } from "../issuance/ports.js";
 import type { StoredKeyVersion } from "../keys/model.js";
 import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
@@ -156,7 +156,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       secret,
       policy: { ...policy, updatedAt: now, createdAt: policy.createdAt ?? now },
       operation: extras.operation,
-      events: [newVersionEvent(newId(), vault, "certificates", certificate, now)],
+      events: [newVersionEvent(vault, "certificates", certificate, now)],
     };
   }
 

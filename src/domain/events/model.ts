@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 /** Key Vault's event types (Event Grid's Microsoft.KeyVault.* schema), plus renewal failures. */
 export type EventType =
   | "CertificateNewVersionCreated"
@@ -39,17 +40,29 @@ export interface StoredEvent extends VaultEvent {
 
 export const OBJECT_TYPE = { secrets: "Secret", keys: "Key", certificates: "Certificate" } as const;
 
+/** `…NewVersionCreated` for a version just stored. */
 export function newVersionEvent(
-  id: string,
   vault: { id: string; name: string },
   collection: keyof typeof OBJECT_TYPE,
   o: { name: string; version: string; notBefore?: Date | undefined; expiresAt?: Date | undefined },
   time: Date,
 ): VaultEvent {
   const objectType = OBJECT_TYPE[collection];
+  return objectEvent(`${objectType}NewVersionCreated`, vault, objectType, o, time);
+}
+
+/** An event about one version of an object, with a fresh id. */
+export function objectEvent(
+  type: EventType,
+  vault: { id: string; name: string },
+  objectType: ObjectType,
+  o: { name: string; version: string; notBefore?: Date | undefined; expiresAt?: Date | undefined },
+  time: Date,
+  detail?: string,
+): VaultEvent {
   return {
-    id,
-    type: `${objectType}NewVersionCreated`,
+    id: randomUUID(),
+    type,
     vaultId: vault.id,
     vaultName: vault.name,
     objectType,
@@ -57,6 +70,7 @@ export function newVersionEvent(
     version: o.version,
     notBefore: o.notBefore,
     expiresAt: o.expiresAt,
+    ...(detail !== undefined && { detail }),
     time,
   };
 }

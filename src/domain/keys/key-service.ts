@@ -3,7 +3,7 @@ import type { CertificateKeys } from "../certificates/ports.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersionEvent } from "../events/model.js";
-import { newId, newVersion } from "../ids.js";
+import { newVersion } from "../ids.js";
 import {
   checkValidityWindow,
   createObjectLifecycle,
@@ -166,7 +166,7 @@ export function createKeyService(deps: KeyServiceDeps) {
     const version = newVersion();
     const stored = await build(version, contextOf(vault.id, name, version));
     try {
-      await store.addVersion(stored, [newVersionEvent(newId(), vault, "keys", stored, clock.now())]);
+      await store.addVersion(stored, [newVersionEvent(vault, "keys", stored, clock.now())]);
     } catch (error) {
       // The version never became visible: release what the protector made for it.
       await protectorFor(vault, stored.protection).destroy(stored.material);

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersionEvent } from "../events/model.js";
-import { newId, newVersion } from "../ids.js";
+import { newVersion } from "../ids.js";
 import {
   checkValidityWindow,
   createObjectLifecycle,
@@ -95,7 +95,7 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
         updatedAt: now,
         sealedValue: sealer.seal(bytes, sealContext(vault.id, name, version)),
       };
-      await store.addVersion(stored, [newVersionEvent(newId(), vault, "secrets", stored, now)]);
+      await store.addVersion(stored, [newVersionEvent(vault, "secrets", stored, now)]);
       return withoutSealed(stored);
     },
 
