@@ -8,7 +8,7 @@ export interface SchedulerDeps {
   clock: Clock;
   /** This node's name in lease rows. */
   owner: string;
-  logger: Pick<Logger, "info" | "warn" | "error">;
+  logger: Pick<Logger, "debug" | "info" | "warn" | "error">;
 }
 
 export type Scheduler = ReturnType<typeof createScheduler>;
@@ -33,7 +33,9 @@ export function createScheduler({ jobs, leases, clock, owner, logger }: Schedule
         return undefined;
       try {
         const summary = await job.run(abort.signal);
-        logger.info({ job: name, summary }, "job ran");
+        // Idle rounds (every count zero) every few seconds would drown the log.
+        if (/[1-9]/.test(summary)) logger.info({ job: name, summary }, "job ran");
+        else logger.debug({ job: name, summary }, "job ran");
         return summary;
       } finally {
         await leases.release(name, owner);
