@@ -64,19 +64,22 @@ export async function findDuePurges({ db }: StorageHandle, now: Date, limit: num
 const DAY_MS = 86_400_000;
 
 /**
- * Keyset paging over live objects in primary-key order (vault, name), which the index serves: a
+ * Keyset paging over live objects in primary-key order (vault, collection, name), which the index serves: a
  * sweep over many objects reads each once instead of sorting them all for every page.
  */
-const cursorOf = (r: { vault_id: string; name_key: string }) => `${r.vault_id}\u0000${r.name_key}`;
+const cursorOf = (r: { vault_id: string; collection: string; name_key: string }) =>
+  `${r.vault_id}\u0000${r.collection}\u0000${r.name_key}`;
 
 // biome-ignore lint/suspicious/noExplicitAny: the builder's type differs per query; only o.vault_id and o.name_key are used
 function afterCursor<Q extends { where: (...args: any[]) => Q }>(q: Q, after: string | undefined): Q {
   if (!after) return q;
-  const [vaultId = "", nameKey = ""] = after.split("\u0000");
+  const [vaultId = "", collection = "", nameKey = ""] = after.split("\u0000");
   // A row-value comparison, which both engines can answer from the index (an OR of two
   // comparisons makes SQLite scan).
   // biome-ignore lint/suspicious/noExplicitAny: see above
-  return q.where((eb: any) => eb(eb.refTuple("o.vault_id", "o.name_key"), ">", eb.tuple(vaultId, nameKey)));
+  return q.where((eb: any) =>
+    eb(eb.refTuple("o.vault_id", "o.collection", "o.name_key"), ">", eb.tuple(vaultId, collection, nameKey)),
+  );
 }
 
 export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
@@ -102,6 +105,7 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
         .where("v.expires_at", "<=", now.getTime() + 365 * DAY_MS);
       const rows = await afterCursor(q, after)
         .orderBy("o.vault_id")
+        .orderBy("o.collection")
         .orderBy("o.name_key")
         .limit(limit + 1)
         .execute();
@@ -163,8 +167,9 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
           eb.or([eb("o.policy", "like", "%AutoRenew%"), eb("o.policy", "like", "%EmailContacts%")]),
         );
       const rows = await afterCursor(q, after)
-        .select("o.name_key")
+        .select(["o.collection", "o.name_key"])
         .orderBy("o.vault_id")
+        .orderBy("o.collection")
         .orderBy("o.name_key")
         .limit(limit + 1)
         .execute();
