@@ -63,23 +63,38 @@ export async function findDuePurges({ db }: StorageHandle, now: Date, limit: num
 
 const DAY_MS = 86_400_000;
 
-/**
- * Keyset paging over live objects in primary-key order (vault, collection, name), which the index serves: a
- * sweep over many objects reads each once instead of sorting them all for every page.
- */
-const cursorOf = (r: { vault_id: string; collection: string; name_key: string }) =>
-  `${r.vault_id}\u0000${r.collection}\u0000${r.name_key}`;
+type Collection = "secrets" | "keys" | "certificates";
 
-// biome-ignore lint/suspicious/noExplicitAny: the builder's type differs per query; only o.vault_id and o.name_key are used
-function afterCursor<Q extends { where: (...args: any[]) => Q }>(q: Q, after: string | undefined): Q {
-  if (!after) return q;
-  const [vaultId = "", collection = "", nameKey = ""] = after.split("\u0000");
-  // A row-value comparison, which both engines can answer from the index (an OR of two
-  // comparisons makes SQLite scan).
-  // biome-ignore lint/suspicious/noExplicitAny: see above
-  return q.where((eb: any) =>
-    eb(eb.refTuple("o.vault_id", "o.collection", "o.name_key"), ">", eb.tuple(vaultId, collection, nameKey)),
-  );
+/**
+ * Pages through live objects one (vault, collection) at a time in name order, which the
+ * (vault_id, collection, deleted_at, name_key) index serves without sorting: a sweep over many
+ * objects reads each row once. The cursor names the vault, collection and last name.
+ */
+async function scopedPage<R extends { name_key: string }>(
+  db: StorageHandle["db"],
+  collections: readonly Collection[],
+  after: string | undefined,
+  limit: number,
+  read: (vaultId: string, collection: Collection, afterName: string, limit: number) => Promise<R[]>,
+): Promise<{ rows: R[]; next?: string }> {
+  const vaults = (await db.selectFrom("vaults").select("id").orderBy("id").execute()).map((v) => v.id);
+  const scopes = vaults.flatMap((vaultId) => collections.map((collection) => ({ vaultId, collection })));
+  const [vaultId, collection, afterName = ""] = after
+    ? after.split("\u0000")
+    : [scopes[0]?.vaultId, scopes[0]?.collection];
+  const at = scopes.findIndex((s) => s.vaultId === vaultId && s.collection === collection);
+  const scope = scopes[at];
+  if (!scope) return { rows: [] };
+  const rows = await read(scope.vaultId, scope.collection, afterName, limit + 1);
+  const last = rows[limit - 1];
+  if (rows.length > limit && last) {
+    return {
+      rows: rows.slice(0, limit),
+      next: `${scope.vaultId}\u0000${scope.collection}\u0000${last.name_key}`,
+    };
+  }
+  const following = scopes[at + 1];
+  return { rows, ...(following && { next: `${following.vaultId}\u0000${following.collection}\u0000` }) };
 }
 
 export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
@@ -87,30 +102,36 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
   return {
     async findExpiring(now, limit, after) {
       // The widest window any vault may set bounds the scan; each row is checked against its own.
-      const q = objectsWithLatest(db)
-        .innerJoin("vaults", "vaults.id", "o.vault_id")
-        .select([
-          "o.vault_id",
-          "vaults.name as vault_name",
-          "vaults.near_expiry_days",
-          "o.collection",
-          "o.name",
-          "o.name_key",
-          "v.version",
-          "v.not_before",
-          "v.expires_at",
-        ])
-        .where("o.deleted_at", "is", null)
-        .where("v.expires_at", "is not", null)
-        .where("v.expires_at", "<=", now.getTime() + 365 * DAY_MS);
-      const rows = await afterCursor(q, after)
-        .orderBy("o.vault_id")
-        .orderBy("o.collection")
-        .orderBy("o.name_key")
-        .limit(limit + 1)
-        .execute();
+      const { rows, next } = await scopedPage(
+        db,
+        ["certificates", "keys", "secrets"],
+        after,
+        limit,
+        (vaultId, collection, afterName, n) =>
+          objectsWithLatest(db)
+            .innerJoin("vaults", "vaults.id", "o.vault_id")
+            .select([
+              "o.vault_id",
+              "vaults.name as vault_name",
+              "vaults.near_expiry_days",
+              "o.collection",
+              "o.name",
+              "o.name_key",
+              "v.version",
+              "v.not_before",
+              "v.expires_at",
+            ])
+            .where("o.vault_id", "=", vaultId)
+            .where("o.collection", "=", collection)
+            .where("o.deleted_at", "is", null)
+            .where("o.name_key", ">", afterName)
+            .where("v.expires_at", "is not", null)
+            .where("v.expires_at", "<=", now.getTime() + 365 * DAY_MS)
+            .orderBy("o.name_key")
+            .limit(n)
+            .execute(),
+      );
       const items = rows
-        .slice(0, limit)
         .filter((r) => (r.expires_at as number) <= now.getTime() + r.near_expiry_days * DAY_MS)
         .map(
           (r): ExpiringObject => ({
@@ -124,8 +145,7 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
             nearExpiryDays: r.near_expiry_days,
           }),
         );
-      const last = rows[limit - 1];
-      return rows.length > limit && last ? { items, next: cursorOf(last) } : { items };
+      return next ? { items, next } : { items };
     },
 
     async raiseOnce(o, kind, event) {
@@ -159,21 +179,34 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
       .where("from_version", "=", fromVersion);
   return {
     async candidates(limit, after) {
-      const q = objectsWithLatest(db)
-        .select(["o.vault_id", "o.name", "v.version", "v.not_before", "v.expires_at", "o.policy"])
-        .where("o.collection", "=", "certificates")
-        .where("o.deleted_at", "is", null)
-        .where((eb) =>
-          eb.or([eb("o.policy", "like", "%AutoRenew%"), eb("o.policy", "like", "%EmailContacts%")]),
-        );
-      const rows = await afterCursor(q, after)
-        .select(["o.collection", "o.name_key"])
-        .orderBy("o.vault_id")
-        .orderBy("o.collection")
-        .orderBy("o.name_key")
-        .limit(limit + 1)
-        .execute();
-      const items = rows.slice(0, limit).map(
+      const { rows, next } = await scopedPage(
+        db,
+        ["certificates"],
+        after,
+        limit,
+        (vaultId, collection, afterName, n) =>
+          objectsWithLatest(db)
+            .select([
+              "o.vault_id",
+              "o.name",
+              "o.name_key",
+              "v.version",
+              "v.not_before",
+              "v.expires_at",
+              "o.policy",
+            ])
+            .where("o.vault_id", "=", vaultId)
+            .where("o.collection", "=", collection)
+            .where("o.deleted_at", "is", null)
+            .where("o.name_key", ">", afterName)
+            .where((eb) =>
+              eb.or([eb("o.policy", "like", "%AutoRenew%"), eb("o.policy", "like", "%EmailContacts%")]),
+            )
+            .orderBy("o.name_key")
+            .limit(n)
+            .execute(),
+      );
+      const items = rows.map(
         (r): RenewalCandidate => ({
           vaultId: r.vault_id,
           name: r.name,
@@ -183,8 +216,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
           policy: JSON.parse(r.policy ?? "{}") as CertificatePolicy,
         }),
       );
-      const last = rows[limit - 1];
-      return rows.length > limit && last ? { items, next: cursorOf(last) } : { items };
+      return next ? { items, next } : { items };
     },
 
     async claim(vaultId, name, fromVersion, now, staleBefore) {

@@ -42,10 +42,12 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .addPrimaryKeyConstraint("objects_pk", ["vault_id", "collection", "name_key"])
     .execute();
+  // Live and deleted objects of a collection in name order: listings and the jobs' sweeps page
+  // through it without sorting.
   await db.schema
     .createIndex("objects_deleted")
     .on("objects")
-    .columns(["vault_id", "collection", "deleted_at"])
+    .columns(["vault_id", "collection", "deleted_at", "name_key"])
     .execute();
 
   await db.schema
