@@ -87,7 +87,10 @@ export function createWebhookDeliveryJob(deps: WebhookDeliveryJobDeps): Job {
       const now = clock.now();
       const subscriptions = new Map<string, WebhookSubscription>();
       for (let s of await store.list()) {
-        if (s.status === "pending-validation") s = await validate(s);
+        // A failed handshake is tried again hourly: the endpoint may simply not have been up yet.
+        const retryValidation =
+          s.status === "validation-failed" && now.getTime() - s.updatedAt.getTime() >= 3_600_000;
+        if (s.status === "pending-validation" || retryValidation) s = await validate(s);
         if (s.status !== "active") continue;
         subscriptions.set(s.id, s);
         for (;;) {

@@ -29,7 +29,7 @@ function receiver() {
         res.writeHead(200, { "webhook-allowed-origin": "*" }).end();
         return;
       }
-      if (req.headers["aeg-event-type"] === "SubscriptionValidation") {
+      if (req.headers["aeg-event-type"] === "SubscriptionValidation" && !state.down) {
         const [event] = JSON.parse(body) as { data: { validationCode: string } }[];
         res
           .writeHead(200, { "content-type": "application/json" })
@@ -183,5 +183,61 @@ describe("webhooks", () => {
         .status,
     ).toBe(400);
     expect((await admin("POST", "/admin/webhooks", { name: "bad", endpoint: "ftp://x" })).status).toBe(400);
+  });
+});
+
+describe("a webhook endpoint that fails its handshake", () => {
+  const clock = fakeClock(new Date("2026-03-01T00:00:00Z"));
+  const endpoint = receiver();
+  let server: InProcess;
+  let base: string;
+  beforeAll(async () => {
+    base = await endpoint.start();
+    server = await startInProcess({ clock, flags: { jobs: false } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await endpoint.stop();
+  });
+
+  it("is tried again an hour later, and at once after its endpoint changes", async () => {
+    // Tokens last an hour of the server's clock, which this test moves past: one per call.
+    const headers = async () => ({
+      authorization: `Bearer ${await server.token()}`,
+      "content-type": "application/json",
+    });
+    const status = async () =>
+      (
+        await server.strongroom.app.inject({
+          method: "GET",
+          url: "/admin/webhooks/late",
+          headers: await headers(),
+        })
+      ).json().status;
+    endpoint.state.down = true;
+    await server.strongroom.app.inject({
+      method: "POST",
+      url: "/admin/webhooks",
+      headers: await headers(),
+      payload: JSON.stringify({ name: "late", endpoint: `${base}/late` }),
+    });
+    await server.strongroom.scheduler.runOnce("webhooks");
+    expect(await status()).toBe("validation-failed");
+    endpoint.state.down = false;
+    clock.advance(30 * 60_000);
+    await server.strongroom.scheduler.runOnce("webhooks");
+    expect(await status()).toBe("validation-failed");
+    clock.advance(31 * 60_000);
+    await server.strongroom.scheduler.runOnce("webhooks");
+    expect(await status()).toBe("active");
+
+    await server.strongroom.app.inject({
+      method: "PATCH",
+      url: "/admin/webhooks/late",
+      headers: await headers(),
+      payload: JSON.stringify({ endpoint: "http://127.0.0.1:9/unreachable" }),
+    });
+    await server.strongroom.scheduler.runOnce("webhooks");
+    expect(await status()).toBe("validation-failed");
   });
 });
