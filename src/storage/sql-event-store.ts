@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { EventType, ObjectType, StoredEvent, VaultEvent } from "../domain/events/model.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
@@ -16,6 +16,21 @@ const toRow = (e: VaultEvent): Omit<Database["events"], "seq"> => ({
   expires_at: fromDate(e.expiresAt),
   detail: e.detail ?? null,
   time: e.time.getTime(),
+});
+
+export const toEvent = (r: Selectable<Database["events"]>): StoredEvent => ({
+  seq: Number(r.seq),
+  id: r.id,
+  type: r.type as EventType,
+  vaultId: r.vault_id,
+  vaultName: r.vault_name,
+  objectType: r.object_type as ObjectType,
+  objectName: r.object_name,
+  version: r.version,
+  notBefore: toDate(r.not_before),
+  expiresAt: toDate(r.expires_at),
+  detail: r.detail ?? undefined,
+  time: new Date(r.time),
 });
 
 /** Writes events inside the caller's transaction, so they exist exactly when the change does. */
@@ -46,20 +61,7 @@ export function createSqlEventStore({ db }: StorageHandle) {
         .orderBy("seq")
         .limit(limit)
         .execute();
-      return rows.map((r) => ({
-        seq: Number(r.seq),
-        id: r.id,
-        type: r.type as EventType,
-        vaultId: r.vault_id,
-        vaultName: r.vault_name,
-        objectType: r.object_type as ObjectType,
-        objectName: r.object_name,
-        version: r.version,
-        notBefore: toDate(r.not_before),
-        expiresAt: toDate(r.expires_at),
-        detail: r.detail ?? undefined,
-        time: new Date(r.time),
-      }));
+      return rows.map(toEvent);
     },
   };
 }

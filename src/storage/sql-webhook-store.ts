@@ -3,7 +3,7 @@ import type { WebhookStore } from "../domain/events/ports.js";
 import type { Delivery, WebhookSchema, WebhookSubscription } from "../domain/events/webhooks.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
-import { createSqlEventStore } from "./sql-event-store.js";
+import { createSqlEventStore, toEvent } from "./sql-event-store.js";
 import { writeTransaction } from "./transactions.js";
 
 type Row = Database["webhook_subscriptions"];
@@ -46,30 +46,35 @@ export function createSqlWebhookStore(storage: StorageHandle): WebhookStore {
     where: { subscriptionId?: string; status: string; dueBefore?: Date },
     limit: number,
   ) {
+    // One query with the events joined in, not one more per delivery.
     let q = db
-      .selectFrom("webhook_deliveries")
-      .selectAll()
-      .where("status", "=", where.status)
-      .orderBy("event_seq")
+      .selectFrom("webhook_deliveries as d")
+      .innerJoin("events as e", "e.seq", "d.event_seq")
+      .selectAll("e")
+      .select([
+        "d.subscription_id",
+        "d.attempts",
+        "d.next_attempt_at",
+        "d.since",
+        "d.status as delivery_status",
+        "d.last_error",
+      ])
+      .where("d.status", "=", where.status)
+      .orderBy("d.event_seq")
       .limit(limit);
-    if (where.subscriptionId) q = q.where("subscription_id", "=", where.subscriptionId);
-    if (where.dueBefore) q = q.where("next_attempt_at", "<=", where.dueBefore.getTime());
-    const rows = await q.execute();
-    const result: Delivery[] = [];
-    for (const r of rows) {
-      const [event] = await events.after(Number(r.event_seq) - 1, 1);
-      if (!event) continue;
-      result.push({
+    if (where.subscriptionId) q = q.where("d.subscription_id", "=", where.subscriptionId);
+    if (where.dueBefore) q = q.where("d.next_attempt_at", "<=", where.dueBefore.getTime());
+    return (await q.execute()).map(
+      (r): Delivery => ({
         subscriptionId: r.subscription_id,
-        event,
+        event: toEvent(r),
         attempts: r.attempts,
         nextAttemptAt: new Date(r.next_attempt_at),
         since: new Date(r.since),
-        status: r.status as Delivery["status"],
+        status: r.delivery_status as Delivery["status"],
         lastError: r.last_error ?? undefined,
-      });
-    }
-    return result;
+      }),
+    );
   }
 
   const delivery = (subscriptionId: string, eventId: string) =>
