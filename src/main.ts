@@ -243,8 +243,13 @@ export function jobList(
         events: events.after,
         // A new installation mails about what happens from now on, not about old history.
         cursor: {
-          get: async () =>
-            Number((await settings.putIfAbsent("mail-cursor", String(await events.latestSeq()))).value),
+          get: async () => {
+            const saved = await settings.get("mail-cursor");
+            if (saved) return Number(saved.value);
+            return Number(
+              (await settings.putIfAbsent("mail-cursor", String(await events.latestSeq()))).value,
+            );
+          },
           set: (seq) => settings.put("mail-cursor", String(seq)),
         },
         vaults: () => core.vaults.list(),

@@ -480,8 +480,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
     /** Purges a certificate whose retention has ended, with its key and secret; false when none was due. */
     async purgeDue(vault: Vault, name: string): Promise<boolean> {
-      const deleted = await store.findDeleted(vault.id, name);
-      if (!deleted || deleted.scheduledPurgeAt.getTime() > clock.now().getTime()) return false;
+      if (!(await objects.dueForPurge(vault, name))) return false;
       for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);
       return true;
     },

@@ -8,6 +8,7 @@ import {
   checkValidityWindow,
   createObjectLifecycle,
   openBackup,
+  type Purged,
   withAttributeChanges,
 } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
@@ -143,6 +144,11 @@ export function createKeyService(deps: KeyServiceDeps) {
 
   const objects = createObjectLifecycle({ store, clock, noun: "key", notFoundCode: "KeyNotFound" });
   const findStored = objects.find;
+
+  async function destroyMaterial({ deleted, payloads }: Purged<KeyVersion>): Promise<void> {
+    const protector = deleted.latest.protection === "hsm" ? hsm : software;
+    for (const material of payloads) await protector?.destroy(material);
+  }
 
   /** Refuses an operation the key's state or key_ops do not allow, as Key Vault does. */
   function checkUsable(key: KeyVersion, op: KeyOperation): void {
@@ -386,20 +392,14 @@ export function createKeyService(deps: KeyServiceDeps) {
 
     /** Purges a key whose retention has ended and destroys its material; false when none was due. */
     async purgeDue(vault: Vault, name: string): Promise<boolean> {
-      const deleted = await store.findDeleted(vault.id, name);
-      const materials = await objects.purgeDue(vault, name);
-      if (!deleted || !materials) return false;
-      const protector = deleted.latest.protection === "hsm" ? hsm : software;
-      for (const material of materials) await protector?.destroy(material);
-      return true;
+      const purged = await objects.purgeDue(vault, name);
+      if (purged) await destroyMaterial(purged);
+      return purged !== undefined;
     },
 
     /** Purges the rows, then destroys what the protector holds (HSM objects) for every version. */
     async purge(vault: Vault, name: string): Promise<void> {
-      const { latest } = await objects.getDeleted(vault, name);
-      const materials = await objects.purge(vault, name);
-      const protector = latest.protection === "hsm" ? hsm : software;
-      for (const material of materials) await protector?.destroy(material);
+      await destroyMaterial(await objects.purge(vault, name));
     },
 
     /** A sealed blob of every version, restorable only where the same master key is held. */

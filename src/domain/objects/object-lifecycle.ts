@@ -74,6 +74,12 @@ export interface ObjectLifecycleDeps<V extends VersionedObject, S extends V> {
  * What every versioned collection does alike, with Key Vault's messages: names, paging, lookup,
  * soft delete, recovery and the purge-protection refusal.
  */
+/** What a purge removed: the object as it was deleted, and the payload of every version. */
+export interface Purged<V> {
+  deleted: DeletedObject<V>;
+  payloads: Buffer[];
+}
+
 export function createObjectLifecycle<V extends VersionedObject, S extends V>(
   deps: ObjectLifecycleDeps<V, S>,
 ) {
@@ -125,6 +131,12 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
       );
     }
     return deleted;
+  }
+
+  /** The deleted object when its retention has ended; undefined when it is not deleted or not yet due. */
+  async function dueForPurge(vault: Vault, name: string): Promise<DeletedObject<V> | undefined> {
+    const deleted = await store.findDeleted(vault.id, name);
+    return deleted && deleted.scheduledPurgeAt.getTime() <= clock.now().getTime() ? deleted : undefined;
   }
 
   return {
@@ -185,22 +197,24 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
 
     checkPurgeAllowed,
 
+    dueForPurge,
+
     /**
      * Purges a deleted object whose retention has ended, purge protection or not; undefined when it
      * is not deleted or its time has not come.
      */
-    async purgeDue(vault: Vault, name: string): Promise<Buffer[] | undefined> {
-      const deleted = await store.findDeleted(vault.id, name);
-      if (!deleted || deleted.scheduledPurgeAt.getTime() > clock.now().getTime()) return undefined;
-      return store.purgeVersions(vault.id, name);
+    async purgeDue(vault: Vault, name: string): Promise<Purged<V> | undefined> {
+      const deleted = await dueForPurge(vault, name);
+      const payloads = deleted && (await store.purgeVersions(vault.id, name));
+      return deleted && payloads ? { deleted, payloads } : undefined;
     },
 
-    /** Removes a deleted object's rows, unless purge protection forbids it; returns their payloads. */
-    async purge(vault: Vault, name: string): Promise<Buffer[]> {
-      await checkPurgeAllowed(vault, name);
+    /** Removes a deleted object's rows, unless purge protection forbids it. */
+    async purge(vault: Vault, name: string): Promise<Purged<V>> {
+      const deleted = await checkPurgeAllowed(vault, name);
       const payloads = await store.purgeVersions(vault.id, name);
       if (!payloads) throw deletedNotFound(name);
-      return payloads;
+      return { deleted, payloads };
     },
   };
 }
