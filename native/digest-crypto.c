@@ -6,6 +6,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "aes-gcm.h"
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -322,6 +323,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"verify", NULL, verify, NULL, NULL, NULL, napi_enumerable, NULL},
       {"decryptPkcs1", NULL, decrypt_pkcs1, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clearErrors", NULL, clear_errors, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesGcmSeal", NULL, aes_gcm_seal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesGcmOpen", NULL, aes_gcm_open, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
