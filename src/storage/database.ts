@@ -69,15 +69,24 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins: [writes] });
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
   let seenDataVersion = dataVersion.get() as number;
+  let dataVersionChecked = false;
   return {
     db,
     engine: "sqlite",
     sqliteExclusive: (work) => db.connection().execute(async () => work(cached)),
     changeStamp: () => {
-      const current = dataVersion.get() as number;
-      if (current !== seenDataVersion) {
-        seenDataVersion = current;
-        writes.count += 1;
+      // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
+      // turn are concurrent with another process's commit in that turn whichever state they see.
+      if (!dataVersionChecked) {
+        dataVersionChecked = true;
+        setImmediate(() => {
+          dataVersionChecked = false;
+        });
+        const current = dataVersion.get() as number;
+        if (current !== seenDataVersion) {
+          seenDataVersion = current;
+          writes.count += 1;
+        }
       }
       return writes.count;
     },
