@@ -7,6 +7,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "aes-gcm.h"
+#include "hmac-sha256.h"
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -353,6 +354,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"clearErrors", NULL, clear_errors, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aesGcmSeal", NULL, aes_gcm_seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aesGcmOpen", NULL, aes_gcm_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hmacSha256", NULL, hmac_sha256, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

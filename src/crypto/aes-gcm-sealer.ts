@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Sealer } from "../domain/sealing/ports.js";
 import type { MasterKey } from "./master-key.js";
-import { nativeAesGcm } from "./native-aes-gcm.js";
+import { nativePrimitives } from "./native-primitives.js";
 
 const FORMAT = 1;
 const KEY_ID = 8;
@@ -24,8 +24,8 @@ export function createAesGcmSealer(masterKey: MasterKey): Sealer {
       const dataKey = fresh.subarray(0, DATA_KEY);
       const wrapNonce = fresh.subarray(DATA_KEY, DATA_KEY + NONCE);
       const dataNonce = fresh.subarray(DATA_KEY + NONCE);
-      const wrapped = nativeAesGcm.aesGcmSeal(wrappingKey, wrapNonce, dataKey);
-      const sealed = nativeAesGcm.aesGcmSeal(
+      const wrapped = nativePrimitives.aesGcmSeal(wrappingKey, wrapNonce, dataKey);
+      const sealed = nativePrimitives.aesGcmSeal(
         dataKey,
         dataNonce,
         Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength),
@@ -45,10 +45,15 @@ export function createAesGcmSealer(masterKey: MasterKey): Sealer {
       const wrapNonce = sealed.subarray(wrapAt, wrapAt + NONCE);
       const wrappedKey = sealed.subarray(wrapAt + NONCE, HEADER - NONCE);
       const dataNonce = sealed.subarray(HEADER - NONCE, HEADER);
-      const dataKey = nativeAesGcm.aesGcmOpen(wrappingKey, wrapNonce, wrappedKey);
+      const dataKey = nativePrimitives.aesGcmOpen(wrappingKey, wrapNonce, wrappedKey);
       const value =
         dataKey &&
-        nativeAesGcm.aesGcmOpen(dataKey, dataNonce, sealed.subarray(HEADER), Buffer.from(context, "utf8"));
+        nativePrimitives.aesGcmOpen(
+          dataKey,
+          dataNonce,
+          sealed.subarray(HEADER),
+          Buffer.from(context, "utf8"),
+        );
       dataKey?.fill(0);
       if (!value)
         throw new Error("The sealed value does not authenticate: altered, or sealed for another object");
