@@ -1,3 +1,4 @@
+import { renewalKey } from "../domain/acme/ports.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import { lifetimeActionDueAt } from "../domain/certificates/lifetime.js";
 import type { Clock } from "../domain/clock.js";
@@ -13,6 +14,11 @@ export interface RenewalJobDeps {
   vaults: () => Promise<Vault[]>;
   clock: Clock;
   intervalMs?: number;
+  /**
+   * Renewal times the CA asked for (ACME ARI, RFC 9773), keyed by `renewalKey`; they bring AutoRenew
+   * forward when they come before the policy's lifetime action, never put it off.
+   */
+  renewalTimes?: (candidates: RenewalCandidate[]) => Promise<Map<string, Date>>;
 }
 
 const MINUTE_MS = 60_000;
@@ -41,6 +47,7 @@ export function createRenewalJob({
   vaults,
   clock,
   intervalMs = 10 * MINUTE_MS,
+  renewalTimes,
 }: RenewalJobDeps): Job {
   /** EmailContacts: tell the contacts once per version, when the action falls due. */
   async function emailContacts(vault: Vault, c: RenewalCandidate, now: Date): Promise<void> {
@@ -67,9 +74,12 @@ export function createRenewalJob({
     vault: Vault,
     c: RenewalCandidate,
     now: Date,
+    advised: Date | undefined,
   ): Promise<"renewed" | "skipped" | "failed"> {
-    const due = lifetimeActionDueAt(c.policy, "AutoRenew", c.notBefore, c.expiresAt);
-    if (!due || due.getTime() > now.getTime()) return "skipped";
+    const policyDue = lifetimeActionDueAt(c.policy, "AutoRenew", c.notBefore, c.expiresAt);
+    if (!policyDue) return "skipped";
+    const due = advised && advised.getTime() < policyDue.getTime() ? advised : policyDue;
+    if (due.getTime() > now.getTime()) return "skipped";
     const claim = await store.claim(
       vault.id,
       c.name,
@@ -112,12 +122,13 @@ export function createRenewalJob({
       let after: string | undefined;
       do {
         const page = await store.candidates(500, after);
+        const advised = renewalTimes ? await renewalTimes(page.items) : new Map<string, Date>();
         for (const candidate of page.items) {
           if (signal.aborted) break;
           const vault = byId.get(candidate.vaultId);
           if (!vault) continue;
           await emailContacts(vault, candidate, now);
-          counts[await renew(vault, candidate, now)]++;
+          counts[await renew(vault, candidate, now, advised.get(renewalKey(candidate)))]++;
         }
         after = page.next;
       } while (after && !signal.aborted);
