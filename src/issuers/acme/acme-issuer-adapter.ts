@@ -39,6 +39,9 @@ const failed = (code: string, message: string): IssuanceResult => ({ status: "fa
 const accountContext = (issuer: CertificateIssuer, directoryUrl: string) =>
   `acme-account/${issuer.vaultId}/${issuer.name.toLowerCase()}/${directoryUrl}`;
 
+// RFC 5280 §4.2.1.6; a CSR's getExtension looks extensions up by OID only.
+const SUBJECT_ALT_NAME = "2.5.29.17";
+
 /** The names the CSR asks for, as ACME identifiers: the order must name exactly these (RFC 8555 §7.4). */
 function identifiersOf(csrDer: Buffer): Identifier[] {
   const csr = new Pkcs10CertificateRequest(new Uint8Array(csrDer));
@@ -51,7 +54,7 @@ function identifiersOf(csrDer: Buffer): Identifier[] {
     identifiers.push({ type: isIP(value) ? "ip" : "dns", value: key });
   };
   for (const cn of csr.subjectName.getField("CN")) add(cn);
-  const san = csr.getExtension(SubjectAlternativeNameExtension.NAME);
+  const san = csr.getExtension(SUBJECT_ALT_NAME);
   if (san) {
     for (const name of new SubjectAlternativeNameExtension(san.rawData).names.items) {
       if (name.type === "dns" || name.type === "ip") add(name.value);

@@ -72,6 +72,9 @@ export interface ExternalAccountBinding {
   hmacKey: string;
 }
 
+/** Servers may refuse any nonce (pebble refuses 5 % on purpose); each refusal brings a fresh one. */
+const BAD_NONCE_ATTEMPTS = 4;
+
 export type AcmeProtocol = Awaited<ReturnType<typeof connectAcme>>;
 
 const isProblem = (r: HttpResponse) =>
@@ -79,7 +82,7 @@ const isProblem = (r: HttpResponse) =>
 
 /**
  * An RFC 8555 client for one account key at one directory: every request is a JWS signed with the
- * account key (ES256), carrying a fresh nonce; a `badNonce` answer is retried once (§6.5).
+ * account key (ES256), carrying a fresh nonce; a `badNonce` answer is retried with the nonce it brought (§6.5).
  */
 export async function connectAcme(http: HttpFetch, directoryUrl: string, accountKey: KeyObject) {
   const directory = await readJson<AcmeDirectory>(await http(directoryUrl), directoryUrl);
@@ -107,7 +110,7 @@ export async function connectAcme(http: HttpFetch, directoryUrl: string, account
     url: string,
     payload: unknown,
     options: { jwk?: boolean; accept?: string } = {},
-    retried = false,
+    attempt = 1,
   ): Promise<HttpResponse> {
     const header = {
       alg: "ES256",
@@ -129,8 +132,8 @@ export async function connectAcme(http: HttpFetch, directoryUrl: string, account
     keepNonce(r);
     if (isProblem(r)) {
       const problem = JSON.parse(r.body.toString("utf8")) as Problem;
-      if (problem.type === "urn:ietf:params:acme:error:badNonce" && !retried)
-        return post(url, payload, options, true);
+      if (problem.type === "urn:ietf:params:acme:error:badNonce" && attempt < BAD_NONCE_ATTEMPTS)
+        return post(url, payload, options, attempt + 1);
       throw new AcmeProblem(problem);
     }
     if (r.status >= 400)
