@@ -189,6 +189,26 @@ export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
         .execute();
     },
 
+    async pruneRenewalInfo() {
+      const result = await db
+        .deleteFrom("acme_renewal_info")
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("objects")
+                .select("objects.name_key")
+                .whereRef("objects.vault_id", "=", "acme_renewal_info.vault_id")
+                .where("objects.collection", "=", "certificates")
+                .whereRef("objects.name_key", "=", "acme_renewal_info.name_key")
+                .whereRef("objects.latest_version", "=", "acme_renewal_info.version")
+                .where("objects.deleted_at", "is", null),
+            ),
+          ),
+        )
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async dueRenewalInfo(now, limit) {
       const rows = await db
         .selectFrom("acme_renewal_info")

@@ -61,7 +61,13 @@ function challengeFrom(input: AcmeSettingsInput): ChallengeSettings {
 }
 
 /** ACME settings of Key Vault issuer objects: the directory, the account contacts and how to solve challenges. */
-export function createAcmeSettingsService({ store, clock }: { store: AcmeStore; clock: Clock }) {
+export function createAcmeSettingsService({
+  store,
+  clock,
+}: {
+  store: Pick<AcmeStore, "getSettings" | "listSettings" | "putSettings" | "deleteSettings">;
+  clock: Clock;
+}) {
   const notFound = (name: string) =>
     new DomainError("NotFound", `Issuer ${name} has no ACME settings`, { reason: "AcmeSettingsNotFound" });
   return {

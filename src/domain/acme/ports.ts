@@ -20,6 +20,8 @@ export interface AcmeStore {
   putChallenge(token: string, keyAuthorization: string, at: Date): Promise<void>;
   deleteChallenge(token: string): Promise<void>;
   putRenewalInfo(info: RenewalInfo): Promise<void>;
+  /** Forgets renewal information of versions that are no longer their certificate's latest (renewed, deleted). */
+  pruneRenewalInfo(): Promise<number>;
   /** Renewal information whose next check has come. */
   dueRenewalInfo(now: Date, limit: number): Promise<RenewalInfo[]>;
   /** The chosen renewal times of these versions, keyed `vaultId/name(lower-case)/version`. */

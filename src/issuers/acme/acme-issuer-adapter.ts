@@ -287,6 +287,8 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
     },
 
     async refreshRenewalInfo() {
+      // RFC 9773 §4.3: a replaced certificate's window is of no more interest.
+      await store.pruneRenewalInfo();
       const now = clock.now();
       let checked = 0;
       let failures = 0;
