@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backends, type TestDatabase } from "../support/backends.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { freePort, type Pebble, pebbleAvailable, startPebble } from "../support/pebble.js";
+import { postgresAvailable } from "../support/postgres.js";
 
 const V = "api-version=7.6";
 const pem = (der: Buffer) =>
@@ -288,3 +289,66 @@ echo "$1 $2" >> ${join(work, "dns-hook.log")}
     }
   },
 );
+
+describe.skipIf(!pebbleAvailable || !postgresAvailable)("ACME on two nodes sharing PostgreSQL", () => {
+  let database: TestDatabase;
+  let pebble: Pebble;
+  let nodes: InProcess[] = [];
+
+  beforeAll(async () => {
+    database = await (
+      backends.find((b) => b.engine === "postgres") as (typeof backends)[number]
+    ).createDatabase();
+    const masterKey = randomBytes(32).toString("base64");
+    const acmeHttpPort = await freePort();
+    pebble = await startPebble({ httpPort: acmeHttpPort });
+    const flags = { masterKey, acmeCaFile: pebble.tlsCaFile, jobs: false };
+    // Only the second node listens for the CA: the first places the order, the second answers and finishes it.
+    nodes = [
+      await startInProcess({ database: database.url, flags }),
+      await startInProcess({ database: database.url, flags: { ...flags, acmeHttpPort } }),
+    ];
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const node of nodes) await node.stop();
+    await pebble?.stop();
+    await database?.drop();
+  });
+
+  it("answers a challenge one node presented from the other, which also completes the order", async () => {
+    const [first, second] = nodes as [InProcess, InProcess];
+    await first.kv({
+      method: "PUT",
+      url: `/certificates/issuers/pebble?${V}`,
+      body: { provider: "Acme", credentials: { account_id: pebble.eab.keyId, pwd: pebble.eab.hmacKey } },
+    });
+    await first.kv({
+      method: "PUT",
+      url: "/admin/vaults/default/acme-issuers/pebble",
+      body: { directoryUrl: pebble.directoryUrl },
+    });
+    const created = await first.kv({
+      method: "POST",
+      url: `/certificates/shared/create?${V}`,
+      body: {
+        policy: {
+          issuer: { name: "pebble" },
+          key_props: { kty: "RSA", key_size: 2048 },
+          x509_props: { subject: "CN=shared.test", sans: { dns_names: ["shared.test"] } },
+        },
+      },
+    });
+    expect(created.json().status).toBe("inProgress");
+    let operation = created.json();
+    for (let round = 0; round < 60 && operation.status === "inProgress"; round++) {
+      await second.strongroom.scheduler.runOnce("pending-issuance");
+      operation = (await first.kv({ method: "GET", url: `/certificates/shared/pending?${V}` })).json();
+      if (operation.status === "inProgress") await sleep(250);
+    }
+    expect(operation.error).toBeUndefined();
+    expect(operation.status).toBe("completed");
+    const certificate = (await first.kv({ method: "GET", url: `/certificates/shared?${V}` })).json();
+    expect(new X509Certificate(Buffer.from(certificate.cer, "base64")).subject).toBe("CN=shared.test");
+  });
+});

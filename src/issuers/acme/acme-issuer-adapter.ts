@@ -1,4 +1,3 @@
-import { isIP } from "node:net";
 import { Pkcs10CertificateRequest, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import { generateAcmeAccountKey, loadAcmeAccountKey } from "../../crypto/acme-account-key.js";
 import type { AcmeIssuerSettings, AcmeOrder, PresentedChallenge } from "../../domain/acme/model.js";
@@ -42,25 +41,21 @@ const accountContext = (issuer: CertificateIssuer, directoryUrl: string) =>
 // RFC 5280 §4.2.1.6; a CSR's getExtension looks extensions up by OID only.
 const SUBJECT_ALT_NAME = "2.5.29.17";
 
-/** The names the CSR asks for, as ACME identifiers: the order must name exactly these (RFC 8555 §7.4). */
-function identifiersOf(csrDer: Buffer): Identifier[] {
+/**
+ * The names the CSR asks for, as ACME identifiers: the order must name exactly the CSR's subject
+ * alternative names (RFC 8555 §7.4), and CAs refuse a common name that is not among them.
+ */
+function identifiersOf(csrDer: Buffer): { identifiers: Identifier[] } | { strayCommonName: string } {
   const csr = new Pkcs10CertificateRequest(new Uint8Array(csrDer));
-  const names = new Set<string>();
-  const identifiers: Identifier[] = [];
-  const add = (value: string) => {
-    const key = value.toLowerCase();
-    if (names.has(key)) return;
-    names.add(key);
-    identifiers.push({ type: isIP(value) ? "ip" : "dns", value: key });
-  };
-  for (const cn of csr.subjectName.getField("CN")) add(cn);
   const san = csr.getExtension(SUBJECT_ALT_NAME);
-  if (san) {
-    for (const name of new SubjectAlternativeNameExtension(san.rawData).names.items) {
-      if (name.type === "dns" || name.type === "ip") add(name.value);
-    }
+  const identifiers = new Map<string, Identifier>();
+  for (const name of san ? new SubjectAlternativeNameExtension(san.rawData).names.items : []) {
+    if (name.type === "dns" || name.type === "ip")
+      identifiers.set(name.value.toLowerCase(), { type: name.type, value: name.value.toLowerCase() });
   }
-  return identifiers;
+  const commonName = csr.subjectName.getField("CN")[0]?.toLowerCase();
+  if (commonName && !identifiers.has(commonName)) return { strayCommonName: commonName };
+  return { identifiers: [...identifiers.values()] };
 }
 
 /** PEM certificate chain to DER, leaf first as the CA sent it. */
@@ -205,7 +200,13 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
         createdAt: clock.now(),
       };
       try {
-        const identifiers = identifiersOf(request.csr);
+        const names = identifiersOf(request.csr);
+        if ("strayCommonName" in names)
+          return failed(
+            "AcmeCommonNameNotInSans",
+            `ACME CAs issue only for the subject alternative names: add ${names.strayCommonName} to the policy's sans.dns_names`,
+          );
+        const { identifiers } = names;
         if (identifiers.length === 0)
           return failed(
             "AcmeNoIdentifiers",
