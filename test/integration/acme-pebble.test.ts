@@ -98,7 +98,13 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       const created = await create("site", "pebble", ["site.test", "www.site.test"]);
       expect(created.statusCode).toBe(202);
       expect(created.json().status).toBe("inProgress");
-      expect(created.json().status_details).toMatch(/validate site\.test, www\.site\.test/);
+      expect(created.json().status_details).toMatch(
+        /^Order placed with 127\.0\.0\.1:\d+ for site\.test, www\.site\.test$/,
+      );
+      await server.strongroom.scheduler.runOnce("pending-issuance");
+      const waiting = (await pending("site")).status_details as string;
+      expect(waiting).toMatch(/^Waiting for 127\.0\.0\.1:\d+ to validate /);
+      expect(waiting.split(" validate ")[1]?.split(", ").sort()).toEqual(["site.test", "www.site.test"]);
 
       const operation = await settle("site");
       expect(operation.status).toBe("completed");
@@ -178,6 +184,21 @@ echo "$1 $2" >> ${join(work, "dns-hook.log")}
       expect((await settle("dns")).status).toBe("completed");
       expect(execFileSync("cat", [join(work, "dns-hook.log")], { encoding: "utf8" })).toMatch(
         /present _acme-challenge\.dns\.test\.\ncleanup _acme-challenge\.dns\.test\./,
+      );
+    });
+
+    it("fails the operation with the hook's own message when the hook fails", async () => {
+      expect((await setIssuer("badhook", pebble.eab.hmacKey)).statusCode).toBe(200);
+      const command = "echo 'no API token for the DNS provider' >&2; exit 3; :";
+      expect((await setAcme("badhook", { challenge: "dns-01", solver: "hook", command })).statusCode).toBe(
+        200,
+      );
+      expect((await create("badhook-site", "badhook", ["badhook.test"])).json().status).toBe("inProgress");
+      const operation = await settle("badhook-site");
+      expect(operation.status).toBe("failed");
+      expect(operation.error.code).toBe("AcmeChallengeSolverFailed");
+      expect(operation.error.message).toMatch(
+        /dns-01 hook solver could not present the challenge for badhook\.test: .*no API token for the DNS provider/,
       );
     });
 

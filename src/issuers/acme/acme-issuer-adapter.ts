@@ -15,7 +15,7 @@ import {
   type Identifier,
   type OrderResource,
 } from "./acme-protocol.js";
-import { createChallengeSolver } from "./challenge-solvers.js";
+import { ChallengeSolverError, createChallengeSolver } from "./challenge-solvers.js";
 import { certId, fetchRenewalInfo } from "./renewal-info.js";
 
 export interface AcmeIssuerAdapterDeps {
@@ -135,6 +135,7 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
   /** Problem documents end the operation; anything else (network, 5xx) leaves it pending to retry. */
   function outcome(error: unknown, settings: AcmeIssuerSettings): IssuanceResult {
     if (error instanceof AcmeProblem) return failed(error.code, `${settings.directoryUrl}: ${error.message}`);
+    if (error instanceof ChallengeSolverError) return failed("AcmeChallengeSolverFailed", error.message);
     return {
       status: "pending",
       details: `Waiting to reach the ACME CA at ${settings.directoryUrl}: ${(error as Error).message}`,
@@ -185,66 +186,78 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
     return { status: "issued", certificates };
   }
 
+  /**
+   * Presents and answers the configured challenge of every pending authorization not yet answered.
+   * Hooks may take minutes (DNS propagation), which is why this runs in the job, not in create.
+   */
+  async function answerChallenges(
+    acme: AcmeProtocol,
+    settings: AcmeIssuerSettings,
+    order: AcmeOrder,
+    current: OrderResource,
+  ): Promise<IssuanceResult | undefined> {
+    const solver = createChallengeSolver(settings.challenge, { store, http, clock });
+    for (const url of current.authorizations) {
+      const authorization = await acme.authorization(url);
+      if (authorization.status !== "pending") continue;
+      const challenge = authorization.challenges.find((c) => c.type === settings.challenge.type);
+      if (!challenge)
+        return failed(
+          "AcmeChallengeUnavailable",
+          `${settings.directoryUrl} offers no ${settings.challenge.type} challenge for ${authorization.identifier.value}`,
+        );
+      if (challenge.status !== "pending") continue;
+      if (!order.presented.some((p) => p.token === challenge.token)) {
+        const presented: PresentedChallenge = {
+          type: settings.challenge.type,
+          identifier: authorization.identifier.value,
+          token: challenge.token,
+          keyAuthorization: acme.keyAuthorization(challenge.token),
+        };
+        // Recorded before presenting, so a hook that half-succeeded is still cleaned up.
+        order.presented.push(presented);
+        await store.putOrder(order);
+        await solver.present(presented);
+      }
+      await acme.respond(challenge.url);
+    }
+    return undefined;
+  }
+
   return {
     provider: "acme",
 
     async issue(request) {
       const settings = await settingsOf(request);
       if (!settings) return notConfigured(request);
-      const solver = createChallengeSolver(settings.challenge, { store, http, clock });
-      const order: AcmeOrder = {
-        requestId: request.requestId,
-        vaultId: request.issuer.vaultId,
-        orderUrl: "",
-        presented: [],
-        createdAt: clock.now(),
-      };
+      const names = identifiersOf(request.csr);
+      if ("strayCommonName" in names)
+        return failed(
+          "AcmeCommonNameNotInSans",
+          `ACME CAs issue only for the subject alternative names: add ${names.strayCommonName} to the policy's sans.dns_names`,
+        );
+      const { identifiers } = names;
+      if (identifiers.length === 0)
+        return failed(
+          "AcmeNoIdentifiers",
+          "The policy names no DNS name or IP address for the ACME CA to validate",
+        );
       try {
-        const names = identifiersOf(request.csr);
-        if ("strayCommonName" in names)
-          return failed(
-            "AcmeCommonNameNotInSans",
-            `ACME CAs issue only for the subject alternative names: add ${names.strayCommonName} to the policy's sans.dns_names`,
-          );
-        const { identifiers } = names;
-        if (identifiers.length === 0)
-          return failed(
-            "AcmeNoIdentifiers",
-            "The policy names no DNS name or IP address for the ACME CA to validate",
-          );
         const acme = await connect(request.issuer, settings);
         const placed = await acme.newOrder(identifiers);
-        order.orderUrl = placed.url;
-        await store.putOrder(order);
-        for (const url of placed.order.authorizations) {
-          const authorization = await acme.authorization(url);
-          if (authorization.status === "valid") continue;
-          const challenge = authorization.challenges.find((c) => c.type === settings.challenge.type);
-          if (!challenge) {
-            await cleanup(settings, order);
-            return failed(
-              "AcmeChallengeUnavailable",
-              `${settings.directoryUrl} offers no ${settings.challenge.type} challenge for ${authorization.identifier.value}`,
-            );
-          }
-          const presented: PresentedChallenge = {
-            type: settings.challenge.type,
-            identifier: authorization.identifier.value,
-            token: challenge.token,
-            keyAuthorization: acme.keyAuthorization(challenge.token),
-          };
-          await solver.present(presented);
-          order.presented.push(presented);
-          await store.putOrder(order);
-          await acme.respond(challenge.url);
-        }
+        await store.putOrder({
+          requestId: request.requestId,
+          vaultId: request.issuer.vaultId,
+          orderUrl: placed.url,
+          presented: [],
+          createdAt: clock.now(),
+        });
         return {
           status: "pending",
-          details: `Waiting for ${new URL(settings.directoryUrl).host} to validate ${identifiers.map((i) => i.value).join(", ")}`,
+          details: `Order placed with ${new URL(settings.directoryUrl).host} for ${identifiers.map((i) => i.value).join(", ")}`,
         };
       } catch (error) {
-        // Nothing can resume an order that was never placed or whose challenges were not answered.
-        if (order.orderUrl) await cleanup(settings, order);
+        // Without an order there is nothing to resume: the caller hears now.
         const result = outcome(error, settings);
         return result.status === "pending"
           ? failed("AcmeUnreachable", result.details ?? "the ACME CA could not be reached")
@@ -261,6 +274,13 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
       try {
         const acme = await connect(request.issuer, settings);
         let current = await acme.order(order.orderUrl);
+        if (current.status === "pending") {
+          const unavailable = await answerChallenges(acme, settings, order, current);
+          if (unavailable) {
+            await cleanup(settings, order);
+            return unavailable;
+          }
+        }
         if (current.status === "ready") current = await acme.finalize(current.finalize, request.csr);
         if (current.status === "valid" && current.certificate)
           return await finish(acme, request, settings, order, current.certificate);
@@ -279,7 +299,14 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
           await cleanup(settings, order);
           return failed("AcmeOrderTimedOut", `The ACME order ${order.orderUrl} did not complete in time`);
         }
-        return { status: "pending", details: `The ACME order is ${current.status}` };
+        const host = new URL(settings.directoryUrl).host;
+        return {
+          status: "pending",
+          details:
+            current.status === "pending"
+              ? `Waiting for ${host} to validate ${current.identifiers.map((i) => i.value).join(", ")}`
+              : `${host} is issuing the certificate`,
+        };
       } catch (error) {
         const result = outcome(error, settings);
         if (result.status === "failed") await cleanup(settings, order);

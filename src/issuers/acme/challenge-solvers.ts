@@ -8,6 +8,11 @@ import type { AcmeStore } from "../../domain/acme/ports.js";
 import type { Clock } from "../../domain/clock.js";
 import type { HttpFetch } from "./acme-http.js";
 
+/** A solver could not put the answer in place: the operation fails, as retrying would not help. */
+export class ChallengeSolverError extends Error {
+  override name = "ChallengeSolverError";
+}
+
 /** Puts a challenge's answer where the CA will look, and takes it away when the order ends. */
 export interface ChallengeSolver {
   present(challenge: PresentedChallenge): Promise<void>;
@@ -59,6 +64,23 @@ function runHook(command: string, args: string[], timeoutMs: number): Promise<vo
 }
 
 export function createChallengeSolver(settings: ChallengeSettings, deps: SolverDeps): ChallengeSolver {
+  const solver = solverFor(settings, deps);
+  return {
+    async present(c) {
+      try {
+        await solver.present(c);
+      } catch (error) {
+        throw new ChallengeSolverError(
+          `The ${settings.type} ${settings.solver} solver could not present the challenge for ${c.identifier}: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+    },
+    cleanup: (c) => solver.cleanup(c),
+  };
+}
+
+function solverFor(settings: ChallengeSettings, deps: SolverDeps): ChallengeSolver {
   const timeoutMs = deps.hookTimeoutMs ?? 5 * 60_000;
   switch (settings.solver) {
     case "responder":
