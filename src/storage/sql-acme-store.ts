@@ -16,16 +16,28 @@ const toSettings = (r: SettingsRow): AcmeIssuerSettings => ({
 });
 
 export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
-  const getAccount = (vaultId: string, issuerKey: string, directoryUrl: string) =>
-    db
+  const getAccount = async (vaultId: string, issuerName: string, directoryUrl: string) => {
+    const row = await db
       .selectFrom("acme_accounts")
       .selectAll()
       .where("vault_id", "=", vaultId)
-      .where("issuer_key", "=", issuerKey)
+      .where("issuer_key", "=", issuerName.toLowerCase())
       .where("directory_url", "=", directoryUrl)
       .executeTakeFirst();
+    return (
+      row && {
+        vaultId: row.vault_id,
+        issuerName,
+        directoryUrl: row.directory_url,
+        sealedKey: Buffer.from(row.sealed_key),
+        accountUrl: row.account_url ?? undefined,
+      }
+    );
+  };
 
   return {
+    getAccount,
+
     async getSettings(vaultId, issuerName) {
       const row = await db
         .selectFrom("acme_issuer_settings")
@@ -88,15 +100,9 @@ export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
         })
         .onConflict((oc) => oc.columns(["vault_id", "issuer_key", "directory_url"]).doNothing())
         .execute();
-      const row = await getAccount(account.vaultId, issuerKey, account.directoryUrl);
-      if (!row) throw new Error("The ACME account vanished after it was written");
-      return {
-        vaultId: row.vault_id,
-        issuerName: account.issuerName,
-        directoryUrl: row.directory_url,
-        sealedKey: Buffer.from(row.sealed_key),
-        accountUrl: row.account_url ?? undefined,
-      };
+      const stored = await getAccount(account.vaultId, account.issuerName, account.directoryUrl);
+      if (!stored) throw new Error("The ACME account vanished after it was written");
+      return stored;
     },
 
     async setAccountUrl(account, accountUrl) {

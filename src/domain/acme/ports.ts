@@ -8,6 +8,7 @@ export interface AcmeStore {
   /** Inserts or replaces an issuer's settings. */
   putSettings(settings: AcmeIssuerSettings): Promise<void>;
   deleteSettings(vaultId: string, issuerName: string): Promise<boolean>;
+  getAccount(vaultId: string, issuerName: string, directoryUrl: string): Promise<AcmeAccount | undefined>;
   /** Stores the account unless one exists for the issuer and directory; returns the stored one. */
   putAccountIfAbsent(account: AcmeAccount): Promise<AcmeAccount>;
   /** Records the URL the CA gave the account. */

@@ -76,14 +76,25 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
   const { store, sealer, http, clock } = deps;
   const orderTimeoutMs = deps.orderTimeoutMs ?? 24 * 3_600_000;
 
+  function sealedNewKey(context: string): Buffer {
+    const pkcs8 = generateAcmeAccountKey();
+    try {
+      return sealer.seal(pkcs8, context);
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
   async function connect(issuer: CertificateIssuer, settings: AcmeIssuerSettings): Promise<AcmeProtocol> {
     const context = accountContext(issuer, settings.directoryUrl);
-    const account = await store.putAccountIfAbsent({
-      vaultId: issuer.vaultId,
-      issuerName: issuer.name,
-      directoryUrl: settings.directoryUrl,
-      sealedKey: sealer.seal(generateAcmeAccountKey(), context),
-    });
+    const account =
+      (await store.getAccount(issuer.vaultId, issuer.name, settings.directoryUrl)) ??
+      (await store.putAccountIfAbsent({
+        vaultId: issuer.vaultId,
+        issuerName: issuer.name,
+        directoryUrl: settings.directoryUrl,
+        sealedKey: sealedNewKey(context),
+      }));
     const acme = await connectAcme(
       http,
       settings.directoryUrl,
