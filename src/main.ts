@@ -41,7 +41,7 @@ import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
 import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
-import { createAcmeRenewalInfoJob } from "./jobs/acme-renewal-info-job.js";
+import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
@@ -257,7 +257,10 @@ export function jobList(
     certificates: core.certificates,
     vaults: () => core.vaults.list(),
   });
-  const renewalInfo = createAcmeRenewalInfoJob({ refresh: () => core.acmeIssuer.refreshRenewalInfo() });
+  const acmeUpkeep = createAcmeUpkeepJob({
+    refreshRenewalInfo: () => core.acmeIssuer.refreshRenewalInfo(),
+    sweepAbandonedOrders: () => core.acmeIssuer.sweepAbandonedOrders(),
+  });
   const webhooks = createWebhookDeliveryJob({
     store: createSqlWebhookStore(core.storage),
     transport: createFetchTransport(),
@@ -304,16 +307,7 @@ export function jobList(
     vaults: () => core.vaults.list(),
     clock: core.clock,
   });
-  return [
-    purge,
-    notices,
-    renewals,
-    pendingIssuance,
-    renewalInfo,
-    rotation,
-    webhooks,
-    ...(mail ? [mail] : []),
-  ];
+  return [purge, notices, renewals, pendingIssuance, acmeUpkeep, rotation, webhooks, ...(mail ? [mail] : [])];
 }
 
 export interface Strongroom {

@@ -370,7 +370,7 @@ const jobs = program.command("jobs").description("run scheduled jobs by hand");
 
 jobs
   .command("run")
-  .argument("<job>", "purge, expiry-notices, renewals, pending-issuance, acme-renewal-info, …")
+  .argument("<job>", "purge, expiry-notices, renewals, pending-issuance, acme-upkeep, …")
   .description("run one job now (it waits its turn if another node holds the job's lease)")
   .action((name: string, _o, command: Command) =>
     withCore(command, async (core) => {

@@ -188,6 +188,7 @@ export interface Database {
   acme_orders: {
     request_id: string;
     vault_id: string;
+    issuer_name: string;
     order_url: string;
     /** JSON of the challenges presented, to clean up when the order ends. */
     presented: string;

@@ -1,4 +1,9 @@
-import type { AcmeIssuerSettings, ChallengeSettings, PresentedChallenge } from "../domain/acme/model.js";
+import type {
+  AcmeIssuerSettings,
+  AcmeOrder,
+  ChallengeSettings,
+  PresentedChallenge,
+} from "../domain/acme/model.js";
 import { type AcmeStore, renewalKey } from "../domain/acme/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
@@ -13,6 +18,15 @@ const toSettings = (r: SettingsRow): AcmeIssuerSettings => ({
   challenge: JSON.parse(r.challenge) as ChallengeSettings,
   createdAt: new Date(Number(r.created_at)),
   updatedAt: new Date(Number(r.updated_at)),
+});
+
+const toOrder = (row: Database["acme_orders"]): AcmeOrder => ({
+  requestId: row.request_id,
+  vaultId: row.vault_id,
+  issuerName: row.issuer_name,
+  orderUrl: row.order_url,
+  presented: JSON.parse(row.presented) as PresentedChallenge[],
+  createdAt: new Date(Number(row.created_at)),
 });
 
 export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
@@ -121,21 +135,35 @@ export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
         .selectAll()
         .where("request_id", "=", requestId)
         .executeTakeFirst();
-      return (
-        row && {
-          requestId: row.request_id,
-          vaultId: row.vault_id,
-          orderUrl: row.order_url,
-          presented: JSON.parse(row.presented) as PresentedChallenge[],
-          createdAt: new Date(Number(row.created_at)),
-        }
-      );
+      return row && toOrder(row);
+    },
+
+    async abandonedOrders(placedBefore, limit) {
+      const rows = await db
+        .selectFrom("acme_orders")
+        .selectAll()
+        .where("created_at", "<", placedBefore.getTime())
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom("certificate_operations")
+                .select("certificate_operations.request_id")
+                .whereRef("certificate_operations.request_id", "=", "acme_orders.request_id")
+                .where("certificate_operations.status", "=", "inProgress"),
+            ),
+          ),
+        )
+        .orderBy("created_at")
+        .limit(limit)
+        .execute();
+      return rows.map(toOrder);
     },
 
     async putOrder(order) {
       const row = {
         request_id: order.requestId,
         vault_id: order.vaultId,
+        issuer_name: order.issuerName,
         order_url: order.orderUrl,
         presented: JSON.stringify(order.presented),
         created_at: order.createdAt.getTime(),

@@ -202,6 +202,23 @@ echo "$1 $2" >> ${join(work, "dns-hook.log")}
       );
     });
 
+    it("takes down the challenges of an operation cancelled while the CA validates", async () => {
+      expect((await create("cancelled", "pebble", ["cancelled.test"])).json().status).toBe("inProgress");
+      await server.strongroom.scheduler.runOnce("pending-issuance");
+      expect(await table("acme_challenges")).toHaveLength(1);
+      const cancel = await kv({
+        method: "PATCH",
+        url: `/certificates/cancelled/pending?${V}`,
+        body: { cancellation_requested: true },
+      });
+      expect(cancel.json().status).toBe("cancelled");
+      // Orders younger than a minute may still be waiting for their operation to be stored.
+      clock.advance(61_000);
+      expect(await server.strongroom.scheduler.runOnce("acme-upkeep")).toMatch(/abandoned orders cleaned 1$/);
+      expect(await table("acme_challenges")).toEqual([]);
+      expect(await table("acme_orders")).toEqual([]);
+    });
+
     it("issues with dns-01 through a webhook", async () => {
       const calls: { action: string; recordName: string; value: string }[] = [];
       // The DNS provider's automation endpoint: here it writes the record into pebble's DNS server.

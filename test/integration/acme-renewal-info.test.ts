@@ -107,7 +107,7 @@ describe("renewal times from ACME renewal information", () => {
     const end = new Date(clock.now().getTime() + 2 * DAY_MS);
     answer = { status: 200, body: { suggestedWindow: { start, end } } };
 
-    expect(await run("acme-renewal-info")).toBe("checked 1, failed 0");
+    expect(await run("acme-upkeep")).toMatch(/^renewal info checked 1, failed 0;/);
     const [row] = await server.strongroom.core.storage.db
       .selectFrom("acme_renewal_info")
       .selectAll()
@@ -136,7 +136,7 @@ describe("renewal times from ACME renewal information", () => {
       nextCheckAt: clock.now(),
     });
     answer = { status: 500, body: { type: "about:blank" } };
-    expect(await run("acme-renewal-info")).toBe("checked 0, failed 1");
+    expect(await run("acme-upkeep")).toMatch(/^renewal info checked 0, failed 1;/);
     const rows = await server.strongroom.core.storage.db
       .selectFrom("acme_renewal_info")
       .selectAll()

@@ -66,6 +66,7 @@ describe.each(backends.filter((b) => b.available))("the ACME store on $engine", 
     const order = {
       requestId: "r1",
       vaultId: vault.id,
+      issuerName: "le",
       orderUrl: "https://acme.example/order/1",
       presented: [
         { type: "http-01" as const, identifier: "a.test", token: "tok", keyAuthorization: "tok.thumb" },
@@ -75,6 +76,9 @@ describe.each(backends.filter((b) => b.available))("the ACME store on $engine", 
     await store.putOrder({ ...order, presented: [] });
     await store.putOrder(order);
     expect(await store.getOrder("r1")).toEqual(order);
+    // No certificate operation is in progress under this request id.
+    expect(await store.abandonedOrders(at, 10)).toEqual([]);
+    expect(await store.abandonedOrders(new Date(at.getTime() + 1), 10)).toEqual([order]);
     await store.deleteOrder("r1");
     expect(await store.getOrder("r1")).toBeUndefined();
     await store.putChallenge("tok", "tok.thumb", at);

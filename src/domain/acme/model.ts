@@ -47,6 +47,8 @@ export interface PresentedChallenge {
 export interface AcmeOrder {
   requestId: string;
   vaultId: string;
+  /** The issuer whose settings say how to clean the challenges up. */
+  issuerName: string;
   orderUrl: string;
   presented: PresentedChallenge[];
   createdAt: Date;

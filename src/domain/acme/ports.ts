@@ -16,6 +16,11 @@ export interface AcmeStore {
   getOrder(requestId: string): Promise<AcmeOrder | undefined>;
   putOrder(order: AcmeOrder): Promise<void>;
   deleteOrder(requestId: string): Promise<void>;
+  /**
+   * Orders placed before `placedBefore` whose certificate operation is no longer in progress
+   * (cancelled, deleted, replaced); younger ones may not have their operation stored yet.
+   */
+  abandonedOrders(placedBefore: Date, limit: number): Promise<AcmeOrder[]>;
   /** The key authorization for an http-01 token, for whichever node the CA asks. */
   getChallenge(token: string): Promise<string | undefined>;
   putChallenge(token: string, keyAuthorization: string, at: Date): Promise<void>;

@@ -31,6 +31,8 @@ export interface AcmeIssuerAdapterDeps {
 export type AcmeIssuerAdapter = IssuerAdapter & {
   /** Asks the CA again for renewal windows whose check time has come (RFC 9773); returns how many. */
   refreshRenewalInfo(): Promise<{ checked: number; failed: number }>;
+  /** Cleans up the challenges of orders whose operation was cancelled or deleted; returns how many. */
+  sweepAbandonedOrders(): Promise<number>;
 };
 
 const failed = (code: string, message: string): IssuanceResult => ({ status: "failed", code, message });
@@ -259,6 +261,7 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
         await store.putOrder({
           requestId: request.requestId,
           vaultId: request.issuer.vaultId,
+          issuerName: request.issuer.name,
           orderUrl: placed.url,
           presented: [],
           createdAt: clock.now(),
@@ -323,6 +326,16 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
         if (result.status === "failed") await cleanup(settings, order);
         return result;
       }
+    },
+
+    async sweepAbandonedOrders() {
+      const orders = await store.abandonedOrders(new Date(clock.now().getTime() - 60_000), 100);
+      for (const order of orders) {
+        const settings = await store.getSettings(order.vaultId, order.issuerName);
+        if (settings) await cleanup(settings, order);
+        else await store.deleteOrder(order.requestId);
+      }
+      return orders.length;
     },
 
     async refreshRenewalInfo() {

@@ -37,6 +37,7 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .createTable("acme_orders")
     .addColumn("request_id", "text", (c) => c.primaryKey())
     .addColumn("vault_id", "text", (c) => c.notNull().references("vaults.id").onDelete("cascade"))
+    .addColumn("issuer_name", "text", (c) => c.notNull())
     .addColumn("order_url", "text", (c) => c.notNull())
     .addColumn("presented", "text", (c) => c.notNull())
     .addColumn("created_at", "bigint", (c) => c.notNull())
