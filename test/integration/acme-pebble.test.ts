@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ClientSecretCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backends, type TestDatabase } from "../support/backends.js";
+import { backends, dumpAllRows, type TestDatabase } from "../support/backends.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { freePort, type Pebble, pebbleAvailable, startPebble } from "../support/pebble.js";
 import { postgresAvailable } from "../support/postgres.js";
@@ -136,6 +136,11 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       expect(() =>
         createPrivateKey({ key: Buffer.from(account?.sealed_key as Buffer), format: "der", type: "pkcs8" }),
       ).toThrow();
+      // Every P-256 PKCS#8 key starts with these bytes; neither it nor the EAB HMAC key is anywhere at rest.
+      const rows = await dumpAllRows(server.strongroom.core.storage);
+      expect(rows).not.toContain("308187020100301306072a8648ce3d020106082a8648ce3d030107");
+      expect(rows).not.toContain(pebble.eab.hmacKey);
+      expect(rows).not.toContain(Buffer.from(pebble.eab.hmacKey).toString("hex"));
     });
 
     it("fails the operation with the CA's problem when the EAB HMAC key is wrong", async () => {
