@@ -69,10 +69,10 @@ function pemChain(pem: string): Buffer[] {
 
 /**
  * Issues through any RFC 8555 CA. `issue` registers the account (with EAB when the issuer has an
- * account id), places the order, presents and answers the challenges and returns "pending"; the
- * pending-issuance job calls `resume`, which finalizes with the vault key's CSR once the order is
- * ready and downloads the chain once it is valid. Problem documents fail the operation with
- * `Acme<problem type>` and the CA's detail; an unreachable CA only delays it.
+ * account id) and places the order, then returns "pending" at once; the pending-issuance job calls
+ * `resume`, which presents and answers the challenges, finalizes with the vault key's CSR once the
+ * order is ready and downloads the chain once it is valid. Problem documents fail the operation
+ * with `Acme<problem type>` and the CA's detail; an unreachable CA only delays it.
  */
 export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuerAdapter {
   const { store, sealer, http, clock } = deps;
@@ -323,8 +323,15 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
         };
       } catch (error) {
         const result = outcome(error, settings);
-        if (result.status === "failed") await cleanup(settings, order);
-        return result;
+        if (
+          result.status === "pending" &&
+          clock.now().getTime() - order.createdAt.getTime() <= orderTimeoutMs
+        )
+          return result;
+        await cleanup(settings, order);
+        return result.status === "failed"
+          ? result
+          : failed("AcmeUnreachable", result.details ?? "the ACME CA could not be reached");
       }
     },
 
