@@ -224,6 +224,27 @@ echo "$1 $2" >> ${join(work, "dns-hook.log")}
       expect(await table("acme_orders")).toEqual([]);
     });
 
+    it("keeps an order pending while the CA is unreachable, and fails it after a day", async () => {
+      expect((await setIssuer("flaky", pebble.eab.hmacKey)).statusCode).toBe(200);
+      expect((await setAcme("flaky", {})).statusCode).toBe(200);
+      expect((await create("flaky-site", "flaky", ["flaky.test"])).json().status).toBe("inProgress");
+      // The CA moves away after the order was placed: nothing answers at the new address.
+      expect(
+        (await setAcme("flaky", { directoryUrl: `https://127.0.0.1:${await freePort()}/dir` })).statusCode,
+      ).toBe(200);
+      await server.strongroom.scheduler.runOnce("pending-issuance");
+      const waiting = await pending("flaky-site");
+      expect(waiting.status).toBe("inProgress");
+      expect(waiting.status_details).toMatch(
+        /^Waiting to reach the ACME CA at https:\/\/127\.0\.0\.1:\d+\/dir: .*ECONNREFUSED/,
+      );
+      clock.advance(24 * 3_600_000 + 60_000);
+      await server.strongroom.scheduler.runOnce("pending-issuance");
+      const operation = await pending("flaky-site");
+      expect(operation.status).toBe("failed");
+      expect(operation.error.code).toBe("AcmeUnreachable");
+    });
+
     it("issues with dns-01 through a webhook", async () => {
       const calls: { action: string; recordName: string; value: string }[] = [];
       // The DNS provider's automation endpoint: here it writes the record into pebble's DNS server.

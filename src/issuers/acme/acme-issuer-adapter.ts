@@ -35,7 +35,7 @@ export type AcmeIssuerAdapter = IssuerAdapter & {
   sweepAbandonedOrders(): Promise<number>;
 };
 
-const failed = (code: string, message: string): IssuanceResult => ({ status: "failed", code, message });
+const failed = (code: string, message: string) => ({ status: "failed" as const, code, message });
 
 const accountContext = (issuer: CertificateIssuer, directoryUrl: string) =>
   `acme-account/${issuer.vaultId}/${issuer.name.toLowerCase()}/${directoryUrl}`;
@@ -146,7 +146,10 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
   }
 
   /** Problem documents end the operation; anything else (network, 5xx) leaves it pending to retry. */
-  function outcome(error: unknown, settings: AcmeIssuerSettings): IssuanceResult {
+  function outcome(
+    error: unknown,
+    settings: AcmeIssuerSettings,
+  ): Extract<IssuanceResult, { status: "failed" }> | { status: "pending"; details: string } {
     if (error instanceof AcmeProblem) return failed(error.code, `${settings.directoryUrl}: ${error.message}`);
     if (error instanceof ChallengeSolverError) return failed("AcmeChallengeSolverFailed", error.message);
     return {
@@ -273,9 +276,7 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
       } catch (error) {
         // Without an order there is nothing to resume: the caller hears now.
         const result = outcome(error, settings);
-        return result.status === "pending"
-          ? failed("AcmeUnreachable", result.details ?? "the ACME CA could not be reached")
-          : result;
+        return result.status === "pending" ? failed("AcmeUnreachable", result.details) : result;
       }
     },
 
@@ -329,9 +330,7 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
         )
           return result;
         await cleanup(settings, order);
-        return result.status === "failed"
-          ? result
-          : failed("AcmeUnreachable", result.details ?? "the ACME CA could not be reached");
+        return result.status === "failed" ? result : failed("AcmeUnreachable", result.details);
       }
     },
 
