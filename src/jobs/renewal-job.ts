@@ -2,6 +2,7 @@ import { renewalKey } from "../domain/acme/ports.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import { lifetimeActionDueAt } from "../domain/certificates/lifetime.js";
 import type { Clock } from "../domain/clock.js";
+import { DomainError } from "../domain/errors.js";
 import { objectEvent } from "../domain/events/model.js";
 import type { Job, NoticeStore, RenewalCandidate, RenewalStore } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
@@ -10,7 +11,7 @@ export interface RenewalJobDeps {
   store: RenewalStore;
   /** For EmailContacts actions: a NearExpiry notice, once per version, that the mail job sends. */
   notices: Pick<NoticeStore, "raiseOnce">;
-  certificates: Pick<CertificateService, "create" | "get">;
+  certificates: Pick<CertificateService, "create" | "get" | "getOperation">;
   vaults: () => Promise<Vault[]>;
   clock: Clock;
   intervalMs?: number;
@@ -22,7 +23,10 @@ export interface RenewalJobDeps {
 }
 
 const MINUTE_MS = 60_000;
-/** A claim older than this whose version was not renewed belongs to a node that died mid-renewal. */
+/**
+ * A claim older than this whose version was not renewed belongs to a node that died mid-renewal, or
+ * waits on an issuer that answers later: either way it is looked at again.
+ */
 const STALE_CLAIM_MS = 10 * MINUTE_MS;
 const FIRST_RETRY_MS = 15 * MINUTE_MS;
 const MAX_RETRY_MS = 24 * 60 * MINUTE_MS;
@@ -35,7 +39,9 @@ export function retryDelayMs(attempts: number, random = Math.random): number {
 
 /**
  * AutoRenew: when a certificate's latest version reaches its lifetime action, a new version is
- * made through the certificate's issuer, exactly as a manual create (new key unless reuse_key).
+ * made through the certificate's issuer, exactly as a manual create (new key unless reuse_key);
+ * when the issuer answers later (ACME), the claim waits on that operation and its failure counts
+ * as the renewal's.
  * The claim is recorded before anything is issued; a renewal that finds its version already
  * superseded (a node died after issuing) only completes the claim. A failure raises
  * CertificateRenewalFailed and is retried with backoff while the old version is still valid.
@@ -49,6 +55,15 @@ export function createRenewalJob({
   intervalMs = 10 * MINUTE_MS,
   renewalTimes,
 }: RenewalJobDeps): Job {
+  async function operationOf(vault: Vault, name: string) {
+    try {
+      return await certificates.getOperation(vault, name);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === "NotFound") return undefined;
+      throw error;
+    }
+  }
+
   /** EmailContacts: tell the contacts once per version, when the action falls due. */
   async function emailContacts(vault: Vault, c: RenewalCandidate, now: Date): Promise<void> {
     const due = lifetimeActionDueAt(c.policy, "EmailContacts", c.notBefore, c.expiresAt);
@@ -93,10 +108,22 @@ export function createRenewalJob({
         await store.complete(vault.id, c.name, c.version);
         return "skipped";
       }
+      if (claim.requestId) {
+        // A renewal the issuer answers later (ACME): its operation's outcome settles the claim.
+        const waitedOn = await operationOf(vault, c.name);
+        if (waitedOn?.requestId === claim.requestId) {
+          if (waitedOn.status === "inProgress") return "skipped";
+          if (waitedOn.status !== "completed")
+            throw new Error(waitedOn.error?.message ?? `the renewal's operation was ${waitedOn.status}`);
+        }
+      }
       const operation = await certificates.create(vault, c.name, {});
       if (operation.status === "failed")
         throw new Error(operation.error?.message ?? "the issuer failed the request");
-      await store.complete(vault.id, c.name, c.version);
+      // The claim stays in hand while the issuer works; it is looked at again once it goes stale.
+      if (operation.status === "inProgress")
+        await store.awaiting(vault.id, c.name, c.version, operation.requestId);
+      else await store.complete(vault.id, c.name, c.version);
       return "renewed";
     } catch (error) {
       const message = (error as Error).message;

@@ -137,6 +137,8 @@ export interface Database {
     retry_at: number | null;
     claimed_at: number;
     error: string | null;
+    /** The operation an asynchronous renewal waits on. */
+    request_id: string | null;
   };
   webhook_subscriptions: {
     id: string;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { ClientSecretCredential } from "@azure/identity";
 import { CertificateClient } from "@azure/keyvault-certificates";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSqlEventStore } from "../../src/storage/sql-event-store.js";
 import { backends, dumpAllRows, type TestDatabase } from "../support/backends.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { freePort, type Pebble, pebbleAvailable, startPebble } from "../support/pebble.js";
@@ -315,6 +316,39 @@ echo "$1 $2" >> ${join(work, "dns-hook.log")}
       const [a, b] = [first, second].map((c) => new X509Certificate(Buffer.from(c.cer, "base64")));
       expect(b?.serialNumber).not.toBe(a?.serialNumber);
       expect(b?.subjectAltName).toBe("DNS:renewing.test");
+    });
+
+    it("raises CertificateRenewalFailed when the CA refuses a renewal later, and retries it", async () => {
+      expect((await setIssuer("renewfail", pebble.eab.hmacKey)).statusCode).toBe(200);
+      expect((await setAcme("renewfail", {})).statusCode).toBe(200);
+      await create("refused", "renewfail", ["refused.test"], {
+        lifetime_actions: [{ trigger: { lifetime_percentage: 50 }, action: { action_type: "AutoRenew" } }],
+      });
+      expect((await settle("refused")).status).toBe("completed");
+      const first = (await kv({ method: "GET", url: `/certificates/refused?${V}` })).json();
+      const due = (first.attributes.nbf + (first.attributes.exp - first.attributes.nbf) / 2) * 1000;
+      clock.advance(Math.max(0, due + 86_400_000 - clock.now().getTime()));
+
+      // Nobody answers the next validation: the webroot is not served.
+      await setAcme("renewfail", { solver: "webroot", webroot: join(work, "unserved") });
+      await server.strongroom.scheduler.runOnce("renewals");
+      expect((await pending("refused")).status).toBe("inProgress");
+      expect((await settle("refused")).status).toBe("failed");
+      // Looked at again once the claim goes stale: the operation's failure is the renewal's.
+      clock.advance(11 * 60_000);
+      expect(await server.strongroom.scheduler.runOnce("renewals")).toMatch(/failed [1-9]/);
+      const events = await createSqlEventStore(server.strongroom.core.storage).after(0, 10_000);
+      const failure = events.find((e) => e.type === "CertificateRenewalFailed" && e.objectName === "refused");
+      expect(failure?.detail).toMatch(/404/);
+
+      // The retry after the backoff makes a new order, which the responder answers.
+      await setAcme("renewfail", {});
+      clock.advance(20 * 60_000);
+      await server.strongroom.scheduler.runOnce("renewals");
+      expect((await pending("refused")).status).toBe("inProgress");
+      expect((await settle("refused")).status).toBe("completed");
+      const versions = (await kv({ method: "GET", url: `/certificates/refused/versions?${V}` })).json().value;
+      expect(versions).toHaveLength(2);
     });
 
     if (backend.engine === "sqlite") {

@@ -139,7 +139,8 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
     ["-config", join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`],
     {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, PEBBLE_VA_NOSLEEP: "1" },
+      // Every order is validated afresh: pebble otherwise reuses half of the valid authorizations.
+    env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_AUTHZREUSE: "0" },
     },
   );
   const stop = async () => {

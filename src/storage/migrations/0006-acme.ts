@@ -5,6 +5,9 @@ type Engine = "sqlite" | "postgres";
 export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
   const bytes = engine === "postgres" ? "bytea" : "blob";
 
+  // A renewal whose issuer answers later (ACME) waits on this operation; its outcome settles the claim.
+  await db.schema.alterTable("certificate_renewals").addColumn("request_id", "text").execute();
+
   // Key Vault issuer objects have no field for a directory or challenge method: they live here,
   // beside the issuer, keyed by its lower-cased name.
   await db.schema
