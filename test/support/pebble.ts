@@ -140,7 +140,7 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
     {
       stdio: ["ignore", "pipe", "pipe"],
       // Every order is validated afresh: pebble otherwise reuses half of the valid authorizations.
-    env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_AUTHZREUSE: "0" },
+      env: { ...process.env, PEBBLE_VA_NOSLEEP: "1", PEBBLE_AUTHZREUSE: "0" },
     },
   );
   const stop = async () => {
