@@ -59,6 +59,19 @@ export const ConfigSchema = Type.Object(
     ),
     pkcs11Pin: Type.Optional(Type.String({ minLength: 1, description: "User PIN of the token" })),
     pkcs11PinFile: Type.Optional(Type.String({ minLength: 1, description: "File holding the user PIN" })),
+    acmeHttpPort: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 65535,
+        description: "Plain-HTTP port of the ACME http-01 challenge responder (80 behind a public name)",
+      }),
+    ),
+    acmeCaFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "PEM CA trusted for ACME servers and DNS webhooks besides the public roots",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -106,6 +119,8 @@ export const ENV_VARS = {
   STRONGROOM_PKCS11_SLOT: "pkcs11Slot",
   STRONGROOM_PKCS11_PIN: "pkcs11Pin",
   STRONGROOM_PKCS11_PIN_FILE: "pkcs11PinFile",
+  STRONGROOM_ACME_HTTP_PORT: "acmeHttpPort",
+  STRONGROOM_ACME_CA_FILE: "acmeCaFile",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -146,7 +161,7 @@ function readFile(path: string, required: boolean): Record<string, unknown> {
 /** Strings from env and flags become numbers, booleans and maps where the schema says so. */
 function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   const out = { ...raw };
-  for (const key of ["port", "pkcs11Slot", "smtpPort"]) {
+  for (const key of ["port", "pkcs11Slot", "smtpPort", "acmeHttpPort"]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
   }

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastif
 import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
 import type { IdentityService } from "../domain/access/identity-service.js";
+import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
@@ -28,6 +29,7 @@ export interface AppDeps {
   keys: KeyService;
   certificates: CertificateService;
   webhooks: WebhookService;
+  acme: AcmeSettingsService;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -132,6 +134,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     vaults: deps.vaults,
     certificates: deps.certificates,
     webhooks: deps.webhooks,
+    acme: deps.acme,
     vaultUrl: deps.vaultUrl,
   });
 

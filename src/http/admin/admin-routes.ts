@@ -3,6 +3,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { authorize } from "../../domain/access/authorize.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
+import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -10,12 +11,14 @@ import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import { registerAcmeAdminRoutes } from "./acme-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
   vaults: VaultService;
   certificates: CertificateService;
   webhooks: WebhookService;
+  acme: AcmeSettingsService;
   vaultUrl: (name: string) => string;
 }
 
@@ -44,7 +47,7 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, vaults, certificates, webhooks, vaultUrl }: AdminRouteDeps,
+  { identity, vaults, certificates, webhooks, acme, vaultUrl }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -180,6 +183,8 @@ export function registerAdminRoutes(
       { config: { operation: "WebhookReplay" } },
       async (request) => ({ replayed: await webhooks.replay(request.params.id) }),
     );
+
+    registerAcmeAdminRoutes(admin, { acme, vaults });
 
     admin.delete<{ Params: { name: string } }>(
       "/admin/vaults/:name",
