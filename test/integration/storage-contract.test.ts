@@ -124,6 +124,7 @@ for (const backend of backends) {
             "0002-certificates",
             "0003-jobs",
             "0006-acme",
+            "0007-audit-rowid",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
