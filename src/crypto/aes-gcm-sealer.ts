@@ -15,8 +15,33 @@ const HEADER = 1 + KEY_ID + NONCE + DATA_KEY + TAG + NONCE;
  * derived from the master key. Layout: format | master key id | wrap nonce | wrapped data key | wrap
  * tag | data nonce | ciphertext | data tag.
  */
-export function createAesGcmSealer(masterKey: MasterKey): Sealer {
+export function createAesGcmSealer(masterKey: MasterKey, dataKeyCacheSize = 10_000): Sealer {
   const wrappingKey = masterKey.derive("strongroom/seal/v1");
+  // Unwrapped data keys by their wrapped form, as envelope-encryption libraries cache them: a value
+  // read again costs one decryption, not two. They stay in memory beside the master key that unwraps
+  // them anyway; the values they open are never kept.
+  const dataKeys = new Map<string, Buffer>();
+
+  /** The data key in a sealed value's header (format, key id, wrap nonce, wrapped key, wrap tag). */
+  function unwrap(header: Buffer): Buffer | null {
+    const id = header.toString("base64");
+    const hit = dataKeys.get(id);
+    if (hit) return hit;
+    const wrapAt = 1 + KEY_ID;
+    const dataKey = nativePrimitives.aesGcmOpen(
+      wrappingKey,
+      header.subarray(wrapAt, wrapAt + NONCE),
+      header.subarray(wrapAt + NONCE),
+    );
+    if (!dataKey) return null;
+    if (dataKeys.size >= dataKeyCacheSize) {
+      const oldest = dataKeys.keys().next().value;
+      if (oldest !== undefined) dataKeys.delete(oldest);
+    }
+    dataKeys.set(id, dataKey);
+    return dataKey;
+  }
+
   return {
     seal(plaintext, context) {
       // One random draw for the data key and both nonces.
@@ -41,20 +66,15 @@ export function createAesGcmSealer(masterKey: MasterKey): Sealer {
       if (!sealed.subarray(1, 1 + KEY_ID).equals(masterKey.id)) {
         throw new Error("The value was sealed under a different master key");
       }
-      const wrapAt = 1 + KEY_ID;
-      const wrapNonce = sealed.subarray(wrapAt, wrapAt + NONCE);
-      const wrappedKey = sealed.subarray(wrapAt + NONCE, HEADER - NONCE);
-      const dataNonce = sealed.subarray(HEADER - NONCE, HEADER);
-      const dataKey = nativePrimitives.aesGcmOpen(wrappingKey, wrapNonce, wrappedKey);
+      const dataKey = unwrap(sealed.subarray(0, HEADER - NONCE));
       const value =
         dataKey &&
         nativePrimitives.aesGcmOpen(
           dataKey,
-          dataNonce,
+          sealed.subarray(HEADER - NONCE, HEADER),
           sealed.subarray(HEADER),
           Buffer.from(context, "utf8"),
         );
-      dataKey?.fill(0);
       if (!value)
         throw new Error("The sealed value does not authenticate: altered, or sealed for another object");
       return value;
