@@ -40,31 +40,37 @@ export function objectAttributes(vault: Vault, s: VersionedObject): ObjectAttrib
   return wire;
 }
 
-function common(ctx: VaultContext, s: SecretVersion) {
-  return {
-    ...(s.contentType !== undefined && { contentType: s.contentType }),
-    attributes: objectAttributes(ctx.vault, s),
-    tags: s.tags,
-    ...(s.keyId !== undefined && { kid: `${ctx.baseUrl}/${s.keyId}` }),
-    ...(s.managed && { managed: true }),
-  };
+interface SecretWire {
+  value?: string;
+  id: string;
+  contentType?: string;
+  attributes: ObjectAttributesWire;
+  tags: Record<string, string>;
+  kid?: string;
+  managed?: true;
+}
+
+// Assigned field by field rather than spread from conditional objects: a secret read is the hottest
+// response there is, and spreading allocates and copies an object per optional field.
+function secretWire(ctx: VaultContext, s: SecretVersion, id: string, value?: string): SecretWire {
+  const wire: SecretWire =
+    value === undefined
+      ? { id, attributes: objectAttributes(ctx.vault, s), tags: s.tags }
+      : { value, id, attributes: objectAttributes(ctx.vault, s), tags: s.tags };
+  if (s.contentType !== undefined) wire.contentType = s.contentType;
+  if (s.keyId !== undefined) wire.kid = `${ctx.baseUrl}/${s.keyId}`;
+  if (s.managed) wire.managed = true;
+  return wire;
 }
 
 /** SecretBundle; `value` only where the operation returns it. */
 export function secretBundle(ctx: VaultContext, s: SecretVersion, value?: string) {
-  return {
-    ...(value !== undefined && { value }),
-    id: `${ctx.baseUrl}/secrets/${s.name}/${s.version}`,
-    ...common(ctx, s),
-  };
+  return secretWire(ctx, s, `${ctx.baseUrl}/secrets/${s.name}/${s.version}`, value);
 }
 
 /** SecretItem, as listed: the unversioned id for the latest, the versioned id for a version listing. */
 export function secretItem(ctx: VaultContext, s: SecretVersion, versioned: boolean) {
-  return {
-    id: `${ctx.baseUrl}/secrets/${s.name}${versioned ? `/${s.version}` : ""}`,
-    ...common(ctx, s),
-  };
+  return secretWire(ctx, s, `${ctx.baseUrl}/secrets/${s.name}${versioned ? `/${s.version}` : ""}`);
 }
 
 function deletedFields(ctx: VaultContext, d: DeletedSecret) {
