@@ -1,8 +1,11 @@
 import { X509Certificate } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import { authorize } from "../../domain/access/authorize.js";
+import type { AccessService } from "../../domain/access/access-service.js";
+import { authorizeAdmin } from "../../domain/access/authorize.js";
+import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
+import type { PrincipalService } from "../../domain/access/principal-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -10,9 +13,12 @@ import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
+  principals: PrincipalService;
+  access: AccessService;
   vaults: VaultService;
   certificates: CertificateService;
   webhooks: WebhookService;
@@ -44,7 +50,7 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, vaults, certificates, webhooks, vaultUrl }: AdminRouteDeps,
+  { identity, principals, access, vaults, certificates, webhooks, vaultUrl }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -69,9 +75,29 @@ export function registerAdminRoutes(
           "The admin API needs 'Authorization: Bearer <token>' from this installation",
         );
       }
-      request.caller = await identity.authenticate(token);
-      authorize(request.caller, { action: `admin/${request.method}`, scope: "/" });
+      const caller = await identity.authenticate(token);
+      request.caller = caller;
+      const cached = access.peekGrants(caller.principalId);
+      const grants = cached ? cached.value : await access.loadGrants(caller.principalId);
+      if (!grants?.principal.enabled) {
+        throw new DomainError(
+          "Unauthorized",
+          "The principal this token was issued to is disabled or deleted.",
+        );
+      }
+      const action = request.method === "GET" ? AdminActions.read : AdminActions.write;
+      const decision = authorizeAdmin(grants, action);
+      request.auditDetail = `${decision.allowed ? "allow" : "deny"}: ${decision.rule}`;
+      if (!decision.allowed) {
+        throw new DomainError(
+          "Forbidden",
+          `Caller appid=${caller.clientId};oid=${caller.principalId} is not authorized to perform '${action}' at scope '/'.`,
+          { reason: "ForbiddenByRbac" },
+        );
+      }
     });
+
+    registerAccessAdminRoutes(admin, { principals, access, vaults });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
