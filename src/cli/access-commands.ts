@@ -14,7 +14,7 @@ const date = (value: string | undefined) => {
   if (value === undefined) return undefined;
   const parsed = new Date(value);
   if (Number.isNaN(parsed.getTime()))
-    throw new Error(`"${value}" is not a date such as 2027-01-31T00:00:00Z`);
+    throw badParameter(`"${value}" is not a date such as 2027-01-31T00:00:00Z`);
   return parsed;
 };
 
