@@ -105,10 +105,10 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
   return {
     invalidate,
 
-    /** The principal's resolved rights when cached and fresh: the hot path's lookup, no I/O. */
-    peekGrants(principalId: string): Cached<PrincipalGrants | undefined> | undefined {
+    /** The principal's resolved rights when cached and fresh at `nowMs`: the hot path's lookup, no I/O. */
+    peekGrants(principalId: string, nowMs: number): Cached<PrincipalGrants | undefined> | undefined {
       const entry = grants.get(principalId);
-      return fresh(entry) ? entry : undefined;
+      return entry !== undefined && entry.until > nowMs ? entry : undefined;
     },
 
     /** Resolves and caches a principal's rights; undefined when the principal no longer exists. */
@@ -121,9 +121,9 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
       return value;
     },
 
-    peekVaultAccess(vaultId: string): VaultAccessSettings | undefined {
+    peekVaultAccess(vaultId: string, nowMs: number): VaultAccessSettings | undefined {
       const entry = vaults.get(vaultId);
-      return fresh(entry) ? entry.value : undefined;
+      return entry !== undefined && entry.until > nowMs ? entry.value : undefined;
     },
 
     async loadVaultAccess(vaultId: string): Promise<VaultAccessSettings> {

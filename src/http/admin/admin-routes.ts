@@ -77,8 +77,8 @@ export function registerAdminRoutes(
       }
       const caller = await identity.authenticate(token);
       request.caller = caller;
-      const cached = access.peekGrants(caller.principalId);
-      const grants = cached ? cached.value : await access.loadGrants(caller.principalId);
+      // Not a hot path: read fresh, so a revoked administrator loses the admin API at once on every node.
+      const grants = await access.loadGrants(caller.principalId);
       if (!grants?.principal.enabled) {
         throw new DomainError(
           "Unauthorized",
