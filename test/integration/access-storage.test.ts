@@ -135,6 +135,23 @@ for (const backend of backends) {
       await access.setVaultAccess(vault, { enableRbacAuthorization: true, ipRules: [] });
     });
 
+    it("removes a deleted vault's assignments, policies and settings, and no other vault's", async () => {
+      const vaults = createVaultService({ store: createSqlVaultStore(fresh.storage), clock: systemClock });
+      const [gone, neighbour] = [await vaults.create("team2"), await vaults.create("team22")];
+      const { principal } = await principals.create("tenant");
+      await access.assign(principal.id, "Key Vault Reader", "/vaults/team2");
+      await access.assign(principal.id, "Key Vault Reader", "/vaults/team2/secrets/x");
+      const kept = await access.assign(principal.id, "Key Vault Reader", "/vaults/team22");
+      await access.setPolicy(gone, principal.id, { secrets: ["get"] });
+      await access.setVaultAccess(gone, { enableRbacAuthorization: false, ipRules: [] });
+      await vaults.remove("team2");
+      expect((await access.assignments(principal.id)).map((a) => a.id)).toEqual([kept.id]);
+      const again = await vaults.create("team2");
+      expect(await access.policies(again)).toEqual([]);
+      expect((await access.vaultAccess(again)).enableRbacAuthorization).toBe(true);
+      expect(neighbour.name).toBe("team22");
+    });
+
     it("stores client secrets, certificates and federated credentials", async () => {
       const created = await principals.create("creds");
       const id = created.principal.id;
