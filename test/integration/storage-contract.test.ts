@@ -119,7 +119,12 @@ for (const backend of backends) {
         const database = await backend.createDatabase();
         try {
           const first = openDatabase(database.url);
-          expect(await migrate(first)).toEqual(["0001-foundation", "0002-certificates", "0003-jobs"]);
+          expect(await migrate(first)).toEqual([
+            "0001-foundation",
+            "0002-certificates",
+            "0003-jobs",
+            "0004-access",
+          ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
           await first.close();
@@ -522,7 +527,12 @@ for (const backend of backends) {
           createdAt: time.clock.now(),
         };
         await store.insert(principal, secret);
-        expect(await store.findByClientId(principal.clientId)).toEqual({ principal, secrets: [secret] });
+        expect(await store.findByClientId(principal.clientId)).toEqual({
+          principal,
+          secrets: [secret],
+          certificates: [],
+          federated: [],
+        });
         expect(await store.findByClientId(newId())).toBeUndefined();
         expect((await store.list()).map((p) => p.id)).toContain(principal.id);
       });
