@@ -45,6 +45,7 @@ const toRole = (r: Database["role_definitions"]): RoleDefinition => ({
   notActions: JSON.parse(r.not_actions) as string[],
   dataActions: JSON.parse(r.data_actions) as string[],
   notDataActions: JSON.parse(r.not_data_actions) as string[],
+  createdAt: new Date(r.created_at),
 });
 
 const deleted = (result: { numDeletedRows: bigint }[]) => (result[0]?.numDeletedRows ?? 0n) > 0n;
@@ -93,7 +94,7 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
             not_actions: JSON.stringify(role.notActions),
             data_actions: JSON.stringify(role.dataActions),
             not_data_actions: JSON.stringify(role.notDataActions),
-            created_at: Date.now(),
+            created_at: (role.createdAt ?? new Date(0)).getTime(),
           })
           .execute();
       } catch (error) {

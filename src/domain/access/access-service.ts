@@ -150,6 +150,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
         notActions: validatePatterns("notActions", input.notActions),
         dataActions: validatePatterns("dataActions", input.dataActions),
         notDataActions: validatePatterns("notDataActions", input.notDataActions),
+        createdAt: clock.now(),
       };
       if (role.actions.length === 0 && role.dataActions.length === 0) {
         throw badParameter("A role must grant at least one action or data action");

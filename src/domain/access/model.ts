@@ -61,6 +61,8 @@ export interface RoleDefinition {
   notActions: string[];
   dataActions: string[];
   notDataActions: string[];
+  /** When a custom role was defined; built-in roles have none. */
+  createdAt?: Date | undefined;
 }
 
 /** A role granted to a principal (or group) at `/`, `/vaults/{v}` or `/vaults/{v}/{collection}/{name}`. */
