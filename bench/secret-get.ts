@@ -9,18 +9,20 @@ import {
   expectOk,
   fetchToken,
   formatResult,
-  measure,
+  measureAlternating,
   missingPrerequisite,
   send,
   startBareServer,
   type WrkOptions,
+  type WrkResult,
 } from "./support.js";
 
 const CONNECTIONS = 32;
 // One wrk thread leaves the machine's other core to the server; two would compete with it on 2 cores.
 const THREADS = 1;
 const WARMUP_S = 2;
-const DURATION_S = 10;
+const ROUND_S = 4;
+const ROUNDS = 5;
 const TARGET_RATIO = 0.5;
 const SECRET_PATH = "/secrets/bench-secret?api-version=7.6";
 
@@ -47,18 +49,28 @@ async function main(): Promise<number> {
     const body = expectOk("secret get", await send(url, ca, { headers: { authorization } }));
     bare = await startBareServer(body);
 
-    console.log(`wrk -t${THREADS} -c${CONNECTIONS}, ${WARMUP_S} s warm-up + ${DURATION_S} s each`);
+    console.log(
+      `wrk -t${THREADS} -c${CONNECTIONS}, ${WARMUP_S} s warm-up each, then ${ROUNDS} alternating rounds of ${ROUND_S} s; median round`,
+    );
     console.log(`GET ${SECRET_PATH}, ${body.length}-byte response`);
     // The baseline gets the same request bytes, token included, though it ignores them.
     const options: WrkOptions = {
       threads: THREADS,
       connections: CONNECTIONS,
-      seconds: DURATION_S,
+      seconds: ROUND_S,
       headers: [`Authorization: ${authorization}`],
     };
-    const strongroomResult = await measure(url, WARMUP_S, options);
+    const results = await measureAlternating(
+      [
+        { name: "strongroom", url, options },
+        { name: "bare https", url: `https://127.0.0.1:${bare.port}${SECRET_PATH}`, options },
+      ],
+      ROUNDS,
+      WARMUP_S,
+    );
+    const strongroomResult = results.get("strongroom") as WrkResult;
+    const bareResult = results.get("bare https") as WrkResult;
     console.log(formatResult("strongroom", strongroomResult));
-    const bareResult = await measure(`https://127.0.0.1:${bare.port}${SECRET_PATH}`, WARMUP_S, options);
     console.log(formatResult("bare https", bareResult));
     const ratio = strongroomResult.requestsPerSecond / bareResult.requestsPerSecond;
     console.log(`ratio strongroom/bare: ${ratio.toFixed(2)} (target >= ${TARGET_RATIO})`);

@@ -122,6 +122,35 @@ export async function measure(url: string, warmupS: number, options: WrkOptions)
   return wrk(url, options);
 }
 
+export interface Contender {
+  name: string;
+  url: string;
+  options: WrkOptions;
+}
+
+/**
+ * Measures the contenders in turn, `rounds` times over, and keeps each one's median round. On a shared
+ * machine the load changes from second to second; alternating short runs exposes every contender to
+ * the same changes, where one long run each would hand a busy spell to whichever ran then.
+ */
+export async function measureAlternating(
+  contenders: Contender[],
+  rounds: number,
+  warmupS: number,
+): Promise<Map<string, WrkResult>> {
+  for (const c of contenders) await wrk(c.url, { ...c.options, seconds: warmupS });
+  const runs = new Map<string, WrkResult[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const c of contenders) runs.get(c.name)?.push(await wrk(c.url, c.options));
+  }
+  return new Map(
+    [...runs].map(([name, results]) => {
+      const sorted = [...results].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+      return [name, sorted[Math.floor(sorted.length / 2)] as WrkResult];
+    }),
+  );
+}
+
 /** A throwaway ECDSA P-256 certificate, the key type Strongroom's bootstrap TLS uses. */
 async function selfSignedP256(): Promise<{ cert: string; key: string }> {
   x509.cryptoProvider.set(webcrypto as unknown as Crypto);

@@ -6,6 +6,8 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "aes-gcm.h"
+#include "hmac-sha256.h"
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
@@ -227,6 +229,33 @@ static napi_value sign(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* signSync(key, scheme, md, digest): Buffer. For ECDSA, whose signature costs less than handing a
+   job to the thread pool and back; RSA stays on sign(). */
+static napi_value sign_sync(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sign_job job;
+  memset(&job, 0, sizeof job);
+  size_t md_len;
+  if (argc < 4 || !(job.key = read_key(env, argv[0])) || napi_get_value_int32(env, argv[1], &job.scheme) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], job.md, sizeof job.md, &md_len) != napi_ok ||
+      !read_buffer(env, argv[3], &job.digest, &job.digest_len)) {
+    napi_throw_type_error(env, NULL, "signSync(key, scheme, md, digest)");
+    return NULL;
+  }
+  sign_execute(env, &job);
+  napi_value result = NULL;
+  if (job.error) {
+    napi_throw_error(env, NULL, job.error);
+  } else {
+    void *out;
+    napi_create_buffer_copy(env, job.sig_len, job.sig, &out, &result);
+  }
+  free(job.sig);
+  return result;
+}
+
 /* verify(key: handle, scheme: number, md: string, digest: Buffer, signature: Buffer): boolean */
 static napi_value verify(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -319,9 +348,13 @@ static napi_value init(napi_env env, napi_value exports) {
       {"privateKey", NULL, private_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"publicKey", NULL, public_key, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sign", NULL, sign, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"signSync", NULL, sign_sync, NULL, NULL, NULL, napi_enumerable, NULL},
       {"verify", NULL, verify, NULL, NULL, NULL, napi_enumerable, NULL},
       {"decryptPkcs1", NULL, decrypt_pkcs1, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clearErrors", NULL, clear_errors, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesGcmSeal", NULL, aes_gcm_seal, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesGcmOpen", NULL, aes_gcm_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hmacSha256", NULL, hmac_sha256, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,6 +1,7 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Sealer } from "../domain/sealing/ports.js";
 import type { MasterKey } from "./master-key.js";
+import { nativePrimitives } from "./native-primitives.js";
 
 const FORMAT = 1;
 const KEY_ID = 8;
@@ -8,19 +9,6 @@ const NONCE = 12;
 const TAG = 16;
 const DATA_KEY = 32;
 const HEADER = 1 + KEY_ID + NONCE + DATA_KEY + TAG + NONCE;
-
-function encrypt(key: Buffer, nonce: Buffer, plaintext: Uint8Array, aad?: Buffer): Buffer[] {
-  const cipher = createCipheriv("aes-256-gcm", key, nonce);
-  if (aad) cipher.setAAD(aad);
-  return [cipher.update(plaintext), cipher.final(), cipher.getAuthTag()];
-}
-
-function decrypt(key: Buffer, nonce: Buffer, ciphertext: Buffer, tag: Buffer, aad?: Buffer): Buffer {
-  const decipher = createDecipheriv("aes-256-gcm", key, nonce);
-  if (aad) decipher.setAAD(aad);
-  decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
-}
 
 /**
  * Envelope encryption with AES-256-GCM: each value gets a fresh data key, itself sealed under a key
@@ -31,12 +19,20 @@ export function createAesGcmSealer(masterKey: MasterKey): Sealer {
   const wrappingKey = masterKey.derive("strongroom/seal/v1");
   return {
     seal(plaintext, context) {
-      const dataKey = randomBytes(DATA_KEY);
-      const wrapNonce = randomBytes(NONCE);
-      const dataNonce = randomBytes(NONCE);
-      const wrapped = encrypt(wrappingKey, wrapNonce, dataKey);
-      const sealed = encrypt(dataKey, dataNonce, plaintext, Buffer.from(context, "utf8"));
-      return Buffer.concat([Buffer.of(FORMAT), masterKey.id, wrapNonce, ...wrapped, dataNonce, ...sealed]);
+      // One random draw for the data key and both nonces.
+      const fresh = randomBytes(DATA_KEY + 2 * NONCE);
+      const dataKey = fresh.subarray(0, DATA_KEY);
+      const wrapNonce = fresh.subarray(DATA_KEY, DATA_KEY + NONCE);
+      const dataNonce = fresh.subarray(DATA_KEY + NONCE);
+      const wrapped = nativePrimitives.aesGcmSeal(wrappingKey, wrapNonce, dataKey);
+      const sealed = nativePrimitives.aesGcmSeal(
+        dataKey,
+        dataNonce,
+        Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength),
+        Buffer.from(context, "utf8"),
+      );
+      dataKey.fill(0);
+      return Buffer.concat([Buffer.of(FORMAT), masterKey.id, wrapNonce, wrapped, dataNonce, sealed]);
     },
 
     open(sealedBytes, context) {
@@ -47,13 +43,21 @@ export function createAesGcmSealer(masterKey: MasterKey): Sealer {
       }
       const wrapAt = 1 + KEY_ID;
       const wrapNonce = sealed.subarray(wrapAt, wrapAt + NONCE);
-      const wrappedKey = sealed.subarray(wrapAt + NONCE, wrapAt + NONCE + DATA_KEY);
-      const wrapTag = sealed.subarray(wrapAt + NONCE + DATA_KEY, wrapAt + NONCE + DATA_KEY + TAG);
+      const wrappedKey = sealed.subarray(wrapAt + NONCE, HEADER - NONCE);
       const dataNonce = sealed.subarray(HEADER - NONCE, HEADER);
-      const ciphertext = sealed.subarray(HEADER, sealed.length - TAG);
-      const dataTag = sealed.subarray(sealed.length - TAG);
-      const dataKey = decrypt(wrappingKey, wrapNonce, wrappedKey, wrapTag);
-      return decrypt(dataKey, dataNonce, ciphertext, dataTag, Buffer.from(context, "utf8"));
+      const dataKey = nativePrimitives.aesGcmOpen(wrappingKey, wrapNonce, wrappedKey);
+      const value =
+        dataKey &&
+        nativePrimitives.aesGcmOpen(
+          dataKey,
+          dataNonce,
+          sealed.subarray(HEADER),
+          Buffer.from(context, "utf8"),
+        );
+      dataKey?.fill(0);
+      if (!value)
+        throw new Error("The sealed value does not authenticate: altered, or sealed for another object");
+      return value;
     },
   };
 }

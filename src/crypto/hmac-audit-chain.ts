@@ -1,7 +1,7 @@
-import { createHmac } from "node:crypto";
 import type { AuditEntry } from "../domain/audit/model.js";
 import type { AuditChain } from "../domain/audit/ports.js";
 import type { MasterKey } from "./master-key.js";
+import { nativePrimitives } from "./native-primitives.js";
 
 /**
  * HMAC-SHA256 over the previous hash, the sequence number and the entry's fields in a fixed order.
@@ -27,7 +27,7 @@ export function createHmacAuditChain(masterKey: MasterKey): AuditChain {
         e.clientAddress,
         e.detail ?? null,
       ];
-      return createHmac("sha256", key).update(JSON.stringify(fields)).digest("hex");
+      return nativePrimitives.hmacSha256(key, Buffer.from(JSON.stringify(fields), "utf8")).toString("hex");
     },
   };
 }

@@ -37,6 +37,15 @@ const softwareOnlyAsymmetric = () =>
 export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): KeyProtector {
   const cache = new Map<string, Unsealed>();
 
+  function remember(context: string, entry: Unsealed): Unsealed {
+    if (cache.size >= cacheSize && !cache.has(context)) {
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(context, entry);
+    return entry;
+  }
+
   function unseal(material: Buffer, context: string): Unsealed {
     const hit = cache.get(context);
     if (hit?.material.equals(material)) return hit;
@@ -47,18 +56,15 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
       native: nativeDigest.privateKey(pkcs8),
     };
     pkcs8.fill(0);
-    if (cache.size >= cacheSize) {
-      const oldest = cache.keys().next().value;
-      if (oldest !== undefined) cache.delete(oldest);
-    }
-    cache.set(context, entry);
-    return entry;
+    return remember(context, entry);
   }
 
   function protect(key: KeyObject, context: string) {
     const publicKey = publicParts(key);
     const pkcs8 = key.export({ format: "der", type: "pkcs8" });
     const material = sealer.seal(pkcs8, sealContext(context));
+    // A new key is usually used at once (a certificate's CSR and signature): keep it parsed.
+    remember(context, { material, keyObject: key, native: nativeDigest.privateKey(pkcs8) });
     pkcs8.fill(0);
     return { publicKey, keySize: rsaBits(publicKey), material };
   }
@@ -85,7 +91,12 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
 
     async sign(material, context, alg, digest) {
       const spec = SIGNATURE_ALGORITHMS[alg];
-      return nativeDigest.sign(unseal(material, context).native, SCHEME[spec.family], spec.hash, digest);
+      const key = unseal(material, context).native;
+      // An ECDSA signature takes tens of microseconds, less than the thread pool's hand-off and
+      // wake-up; RSA's take hundreds and go to the pool, so both cores sign.
+      return spec.family === "ecdsa"
+        ? nativeDigest.signSync(key, SCHEME.ecdsa, spec.hash, digest)
+        : nativeDigest.sign(key, SCHEME[spec.family], spec.hash, digest);
     },
 
     async encrypt() {

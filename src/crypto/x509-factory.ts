@@ -33,7 +33,21 @@ const JWS_BY_HASH = { "SHA-256": "256", "SHA-384": "384", "SHA-512": "512" } as 
  * certificates and CSRs with keys that never leave their protector (HSM included): `sign` hashes
  * the to-be-signed bytes here and hands the digest to the protector.
  */
-function protectorCrypto(signer: CertificateSigner) {
+function protectorCrypto(signer: CertificateSigner): ProtectorCrypto {
+  let face = faces.get(signer);
+  if (!face) {
+    face = buildProtectorCrypto(signer);
+    faces.set(signer, face);
+  }
+  return face;
+}
+
+type ProtectorCrypto = ReturnType<typeof buildProtectorCrypto>;
+
+/** A new certificate's CSR and the certificate itself are signed by one signer: its face is built once. */
+const faces = new WeakMap<CertificateSigner, ProtectorCrypto>();
+
+function buildProtectorCrypto(signer: CertificateSigner) {
   const spki = publicKeyFromParts(signer.publicKey).export({ format: "der", type: "spki" });
   const curve = signer.publicKey.crv;
   if (curve === "P-256K") throw badParameter("Certificates with secp256k1 (P-256K) keys are not supported");
@@ -67,7 +81,23 @@ function protectorCrypto(signer: CertificateSigner) {
     subtle,
     getRandomValues: (a: Uint8Array) => webcrypto.getRandomValues(a),
   } as unknown as Crypto;
-  return { crypto, keys: { privateKey, publicKey }, signingAlgorithm: { name: algorithm.name, hash }, spki };
+  return {
+    crypto,
+    keys: { privateKey, publicKey },
+    signingAlgorithm: { name: algorithm.name, hash },
+    spki,
+    extensions: new WeakMap<CertificatePolicy, Promise<x509.Extension[]>>(),
+  };
+}
+
+/** The extensions for `policy` and the signer's key, built once for both the CSR and the certificate. */
+function extensionsFor(face: ProtectorCrypto, policy: CertificatePolicy): Promise<x509.Extension[]> {
+  let list = face.extensions.get(policy);
+  if (!list) {
+    list = extensions(policy, face.spki, face.crypto);
+    face.extensions.set(policy, list);
+  }
+  return list;
 }
 
 function sanExtension(policy: CertificatePolicy): x509.Extension | undefined {
@@ -115,10 +145,28 @@ function der(text: string): Buffer[] {
   return [];
 }
 
+const RECENT_CERTIFICATES = 64;
+
 export function createX509Factory(): X509Factory {
+  // Issuing reads back the certificate just built (chain order, then its facts); @peculiar/x509 parses
+  // slowly, so the latest certificates built or read are kept parsed, by their DER.
+  const recent = new Map<string, x509.X509Certificate>();
+  function remember(der: Buffer, cert: x509.X509Certificate) {
+    const key = der.toString("base64");
+    if (recent.size >= RECENT_CERTIFICATES && !recent.has(key)) {
+      const oldest = recent.keys().next().value;
+      if (oldest !== undefined) recent.delete(oldest);
+    }
+    recent.set(key, cert);
+  }
+
   function parse(bytes: Buffer): x509.X509Certificate {
+    const hit = recent.get(bytes.toString("base64"));
+    if (hit) return hit;
     try {
-      return new x509.X509Certificate(new Uint8Array(bytes));
+      const cert = new x509.X509Certificate(new Uint8Array(bytes));
+      remember(bytes, cert);
+      return cert;
     } catch (cause) {
       throw badParameter(`Not an X.509 certificate: ${(cause as Error).message}`);
     }
@@ -129,7 +177,8 @@ export function createX509Factory(): X509Factory {
 
   return {
     async selfSigned(policy, signer, now) {
-      const { crypto, keys, signingAlgorithm, spki } = protectorCrypto(signer);
+      const face = protectorCrypto(signer);
+      const { crypto, keys, signingAlgorithm, spki } = face;
       // Key Vault backdates nbf by ten minutes to allow for clock skew.
       const notBefore = new Date(now.getTime() - 600_000);
       const cert = await x509.X509CertificateGenerator.create(
@@ -144,21 +193,24 @@ export function createX509Factory(): X509Factory {
           publicKey: new x509.PublicKey(new Uint8Array(spki)),
           signingKey: keys.privateKey,
           signingAlgorithm,
-          extensions: await extensions(policy, spki, crypto),
+          extensions: await extensionsFor(face, policy),
         },
         crypto,
       );
-      return Buffer.from(cert.rawData);
+      const der = Buffer.from(cert.rawData);
+      remember(der, cert);
+      return der;
     },
 
     async csr(policy, signer) {
-      const { crypto, keys, signingAlgorithm, spki } = protectorCrypto(signer);
+      const face = protectorCrypto(signer);
+      const { crypto, keys, signingAlgorithm } = face;
       const csr = await x509.Pkcs10CertificateRequestGenerator.create(
         {
           ...(policy.subject && { name: policy.subject }),
           keys: keys as CryptoKeyPair,
           signingAlgorithm,
-          extensions: await extensions(policy, spki, crypto),
+          extensions: await extensionsFor(face, policy),
         },
         crypto,
       );

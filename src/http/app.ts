@@ -77,10 +77,12 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     parseJson(request, body as string, done);
   });
 
-  app.addHook("onRequest", async (request, reply) => {
+  // Hooks that never wait are callback-style: an async hook costs a promise on every request.
+  app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-ms-request-id", request.id);
     const clientRequestId = request.headers["x-ms-client-request-id"];
     if (typeof clientRequestId === "string") reply.header("x-ms-client-request-id", clientRequestId);
+    done();
   });
 
   app.addHook("onSend", async (request, reply, payload) => {
@@ -123,11 +125,12 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [deps.metrics],
     });
-    app.addHook("onResponse", async (request, reply) => {
+    app.addHook("onResponse", (request, reply, done) => {
       duration.observe(
         { method: request.method, route: request.routeOptions.url ?? "unknown", status: reply.statusCode },
         reply.elapsedTime / 1000,
       );
+      done();
     });
   }
 

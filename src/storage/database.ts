@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import SQLite from "better-sqlite3";
 import {
   Kysely,
+  type KyselyPlugin,
   type Migration,
   type MigrationProvider,
   Migrator,
@@ -27,6 +28,13 @@ export interface StorageHandle {
    * event-loop turns. Undefined on PostgreSQL.
    */
   sqliteExclusive?: <T>(work: (sqlite: SQLite.Database) => T) => Promise<T>;
+  /**
+   * On SQLite, a number that moves on whenever the database may have changed: a write through this
+   * handle's Kysely instance, or a commit by another connection to the same file. Writes made through
+   * `sqliteExclusive` do not move it; only the audit log, which no cache reads, is written that way.
+   * Undefined on PostgreSQL, where other nodes' writes are not visible without a round trip.
+   */
+  changeStamp?: () => number;
   close(): Promise<void>;
 }
 
@@ -58,13 +66,46 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
   const cached = withStatementCache(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+  const writes = new WriteCounter();
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins: [writes] });
+  const dataVersion = sqlite.prepare("pragma data_version").pluck();
+  let seenDataVersion = dataVersion.get() as number;
+  let dataVersionChecked = false;
   return {
     db,
     engine: "sqlite",
     sqliteExclusive: (work) => db.connection().execute(async () => work(cached)),
+    changeStamp: () => {
+      // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
+      // turn are concurrent with another process's commit in that turn whichever state they see.
+      if (!dataVersionChecked) {
+        dataVersionChecked = true;
+        setImmediate(() => {
+          dataVersionChecked = false;
+        });
+        const current = dataVersion.get() as number;
+        if (current !== seenDataVersion) {
+          seenDataVersion = current;
+          writes.count += 1;
+        }
+      }
+      return writes.count;
+    },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Counts every statement that is not a plain select as it is compiled, before it runs: a reader that
+ * took the stamp earlier cannot cache what the write changes. Raw SQL counts too (it may write).
+ */
+class WriteCounter implements KyselyPlugin {
+  count = 0;
+  transformQuery: KyselyPlugin["transformQuery"] = ({ node }) => {
+    if (node.kind !== "SelectQueryNode") this.count += 1;
+    return node;
+  };
+  transformResult: KyselyPlugin["transformResult"] = async ({ result }) => result;
 }
 
 const STATEMENT_CACHE_SIZE = 1000;

@@ -40,6 +40,21 @@ const COLUMNS = [
   "hash",
 ] as const satisfies readonly (keyof Database["audit_log"])[];
 
+/** Rows per insert statement: one statement per group commit, well under SQLite's parameter limit. */
+const ROWS_PER_INSERT = 64;
+const ROW_PLACEHOLDERS = `(${COLUMNS.map(() => "?").join(", ")})`;
+const insertRowsSql: string[] = [];
+
+/** `insert … values (…), (…)` for `count` rows; the texts are kept, so their prepared statements are too. */
+function insertRows(count: number): string {
+  let text = insertRowsSql[count];
+  if (!text) {
+    text = `insert into audit_log (${COLUMNS.join(", ")}) values ${Array(count).fill(ROW_PLACEHOLDERS).join(", ")}`;
+    insertRowsSql[count] = text;
+  }
+  return text;
+}
+
 /** Numbers and links the entries after `head`, as rows. */
 function link(
   head: { seq: number; hash: string },
@@ -88,10 +103,12 @@ export function createSqlAuditStore(storage: StorageHandle): AuditStore {
                 hash: string;
               };
               const rows = link(head, entries, chain);
-              const insert = sqlite.prepare(
-                `insert into audit_log (${COLUMNS.join(", ")}) values (${COLUMNS.map(() => "?").join(", ")})`,
-              );
-              for (const row of rows) insert.run(COLUMNS.map((c) => row[c]));
+              for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+                const batch = rows.slice(i, i + ROWS_PER_INSERT);
+                sqlite
+                  .prepare(insertRows(batch.length))
+                  .run(batch.flatMap((row) => COLUMNS.map((c) => row[c])));
+              }
               const last = rows[rows.length - 1] as Database["audit_log"];
               sqlite.prepare("update audit_head set seq = ?, hash = ? where id = 1").run(last.seq, last.hash);
             })

@@ -4,6 +4,7 @@ import type { Collection, DeletedObject, VersionedObject } from "../domain/objec
 import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
+import { createReadCache } from "./read-cache.js";
 import type { Database } from "./schema.js";
 import { insertEvents } from "./sql-event-store.js";
 import { fromBool, fromDate, toBool, toDate, writeTransaction } from "./transactions.js";
@@ -196,6 +197,26 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     };
   }
 
+  // Every data-plane read and key operation starts with one of these lookups.
+  const cache = storage.changeStamp && createReadCache<S>(storage.changeStamp);
+
+  async function cachedLookup(
+    query: ReturnType<typeof precompiled>,
+    vaultId: string,
+    key: string,
+    version: string,
+  ): Promise<S | undefined> {
+    const cacheKey = `${vaultId}\u0000${key}\u0000${version}`;
+    const hit = cache?.get(cacheKey);
+    if (hit) return hit;
+    const stamp = cache?.stamp();
+    const row = await query.run(version ? { vaultId, nameKey: key, version } : { vaultId, nameKey: key });
+    if (!row) return undefined;
+    const stored = toStored(row);
+    if (cache && stamp !== undefined) cache.set(cacheKey, stamp, stored);
+    return stored;
+  }
+
   const objectRow = (q: Kysely<Database>, vaultId: string, name: string) =>
     q
       .updateTable("objects")
@@ -211,15 +232,9 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
       });
     },
 
-    async findLatest(vaultId, name) {
-      const row = await findLatestQuery.run({ vaultId, nameKey: nameKey(name) });
-      return row && toStored(row);
-    },
+    findLatest: (vaultId, name) => cachedLookup(findLatestQuery, vaultId, nameKey(name), ""),
 
-    async findVersion(vaultId, name, version) {
-      const row = await findVersionQuery.run({ vaultId, nameKey: nameKey(name), version });
-      return row && toStored(row);
-    },
+    findVersion: (vaultId, name, version) => cachedLookup(findVersionQuery, vaultId, nameKey(name), version),
 
     async updateVersion(v) {
       await db

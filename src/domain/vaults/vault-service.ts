@@ -43,11 +43,17 @@ function validateSettings(settings: VaultSettings): void {
 export function createVaultService({ store, clock, removalGuards = [], cacheMs = 2000 }: VaultServiceDeps) {
   const cache = new Map<string, { vault: Vault | undefined; until: number }>();
 
+  /** The vault as looked up in the last `cacheMs`, without waiting; undefined when not cached. */
+  function cachedFind(name: string): { vault: Vault | undefined } | undefined {
+    const hit = cache.get(name.toLowerCase());
+    return hit && hit.until > clock.now().getTime() ? hit : undefined;
+  }
+
   async function find(name: string): Promise<Vault | undefined> {
+    const hit = cachedFind(name);
+    if (hit) return hit.vault;
     const key = name.toLowerCase();
     const now = clock.now().getTime();
-    const hit = cache.get(key);
-    if (hit && hit.until > now) return hit.vault;
     const vault = await store.findByName(key);
     cache.set(key, { vault, until: now + cacheMs });
     return vault;
@@ -63,6 +69,7 @@ export function createVaultService({ store, clock, removalGuards = [], cacheMs =
   return {
     get,
     find,
+    cachedFind,
     list: () => store.list(),
 
     async create(name: string, settings: Partial<VaultSettings> = {}): Promise<Vault> {
