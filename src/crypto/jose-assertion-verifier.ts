@@ -12,6 +12,10 @@ import type { AssertionVerifier } from "../domain/access/ports.js";
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
 
+// Clients stamp nbf/iat from their own clock (MSAL rounds to the nearest second, so nbf may lie half a
+// second ahead); Entra ID allows five minutes of skew, and so do we.
+const CLOCK_TOLERANCE_S = 300;
+
 export interface JoseAssertionVerifierOptions {
   /** How long an issuer's discovery document is trusted before it is read again. */
   discoveryCacheMs?: number;
@@ -65,6 +69,7 @@ export function createJoseAssertionVerifier(options: JoseAssertionVerifierOption
           audience: [...expected.audiences],
           algorithms: ASYMMETRIC,
           currentDate: expected.now,
+          clockTolerance: CLOCK_TOLERANCE_S,
           requiredClaims: ["exp"],
         });
         return true;
@@ -84,6 +89,7 @@ export function createJoseAssertionVerifier(options: JoseAssertionVerifierOption
           audience: [...expected.audiences],
           algorithms: ASYMMETRIC,
           currentDate: expected.now,
+          clockTolerance: CLOCK_TOLERANCE_S,
           requiredClaims: ["exp"],
         });
         return true;
