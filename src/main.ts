@@ -22,6 +22,7 @@ import { createX509Factory } from "./crypto/x509-factory.js";
 import { type AccessService, createAccessService } from "./domain/access/access-service.js";
 import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
+import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import {
   type CertificateService,
@@ -36,11 +37,19 @@ import { createKeyService, type KeyService } from "./domain/keys/key-service.js"
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
+import {
+  type ChallengeResponder,
+  startChallengeResponder,
+} from "./http/acme-challenge/challenge-responder.js";
 import { buildApp } from "./http/app.js";
 import { listenTls } from "./http/server.js";
+import { createHttp } from "./issuers/acme/acme-http.js";
+import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
+import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
+import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
@@ -49,9 +58,11 @@ import { createSmtpMailer } from "./notify/smtp-mailer.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAccessStore } from "./storage/sql-access-store.js";
+import { createSqlAcmeStore } from "./storage/sql-acme-store.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
+import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import {
   createSqlLeaseStore,
   createSqlNoticeStore,
@@ -89,6 +100,9 @@ export interface Core {
   audit: AuditService;
   principals: PrincipalService;
   access: AccessService;
+  /** ACME settings of issuers (admin API, CLI). */
+  acme: AcmeSettingsService;
+  acmeIssuer: AcmeIssuerAdapter;
   tenantId: string;
   close(): Promise<void>;
 }
@@ -128,6 +142,13 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     sealer,
     clock,
   });
+  const acmeStore = createSqlAcmeStore(storage);
+  const acmeIssuer = createAcmeIssuerAdapter({
+    store: acmeStore,
+    sealer,
+    http: createHttp({ ca: config.acmeCaFile && readFileSync(config.acmeCaFile, "utf8") }),
+    clock,
+  });
   const vaults = createVaultService({
     store: createSqlVaultStore(storage),
     clock,
@@ -165,8 +186,11 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
       codec: createCertificateBundleCodec(),
       sealer,
       clock,
+      adapters: new Map([[acmeIssuer.provider, acmeIssuer]]),
     }),
     audit,
+    acme: createAcmeSettingsService({ store: acmeStore, clock }),
+    acmeIssuer,
     tenantId,
     async close() {
       await audit.drain();
@@ -272,6 +296,16 @@ export function jobList(
     certificates: core.certificates,
     vaults: () => core.vaults.list(),
     clock: core.clock,
+    renewalTimes: (candidates) => createSqlAcmeStore(core.storage).renewalTimes(candidates),
+  });
+  const pendingIssuance = createPendingIssuanceJob({
+    pending: (limit) => findPendingIssuance(core.storage, limit),
+    certificates: core.certificates,
+    vaults: () => core.vaults.list(),
+  });
+  const acmeUpkeep = createAcmeUpkeepJob({
+    refreshRenewalInfo: () => core.acmeIssuer.refreshRenewalInfo(),
+    sweepAbandonedOrders: () => core.acmeIssuer.sweepAbandonedOrders(),
   });
   const webhooks = createWebhookDeliveryJob({
     store: createSqlWebhookStore(core.storage),
@@ -319,7 +353,7 @@ export function jobList(
     vaults: () => core.vaults.list(),
     clock: core.clock,
   });
-  return [purge, notices, renewals, rotation, webhooks, ...(mail ? [mail] : [])];
+  return [purge, notices, renewals, pendingIssuance, acmeUpkeep, rotation, webhooks, ...(mail ? [mail] : [])];
 }
 
 export interface Strongroom {
@@ -328,6 +362,8 @@ export interface Strongroom {
   admin: AdminCredentials;
   core: Core;
   scheduler: Scheduler;
+  /** The port of the ACME http-01 challenge responder, when acmeHttpPort is set. */
+  acmeHttpPort?: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -423,6 +459,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         keys: core.keys,
         certificates: core.certificates,
         webhooks: core.webhooks,
+        acme: core.acme,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
@@ -439,6 +476,15 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     );
     await app.ready();
+    const responder: ChallengeResponder | undefined =
+      config.acmeHttpPort === undefined
+        ? undefined
+        : await startChallengeResponder(
+            createSqlAcmeStore(storage),
+            logger,
+            config.host.split(",").map((h) => h.trim()),
+            config.acmeHttpPort,
+          );
     const scheduler = createJobs(core, logger, vaultUrl);
     if (config.jobs) scheduler.start();
     logger.info(
@@ -456,9 +502,10 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       admin: credentials,
       core,
       scheduler,
+      acmeHttpPort: responder?.port,
       async stop() {
         await scheduler.stop();
-        await Promise.all([app.close(), listening.close()]);
+        await Promise.all([app.close(), listening.close(), responder?.close()]);
         await core.close();
       },
     };

@@ -85,6 +85,19 @@ export const ConfigSchema = Type.Object(
       description:
         "How long a node reuses resolved role assignments and policies; changes made on other nodes apply within this time",
     }),
+    acmeHttpPort: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 65535,
+        description: "Plain-HTTP port of the ACME http-01 challenge responder (80 behind a public name)",
+      }),
+    ),
+    acmeCaFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "PEM CA trusted for ACME servers and DNS webhooks besides the public roots",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -140,6 +153,8 @@ export const ENV_VARS = {
   STRONGROOM_THROTTLE_PRINCIPAL_PER_SECOND: "throttlePrincipalPerSecond",
   STRONGROOM_THROTTLE_PRINCIPAL_BURST: "throttlePrincipalBurst",
   STRONGROOM_ACCESS_CACHE_MS: "accessCacheMs",
+  STRONGROOM_ACME_HTTP_PORT: "acmeHttpPort",
+  STRONGROOM_ACME_CA_FILE: "acmeCaFile",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -184,6 +199,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "port",
     "pkcs11Slot",
     "smtpPort",
+    "acmeHttpPort",
     "throttleVaultBurst",
     "throttlePrincipalBurst",
     "accessCacheMs",

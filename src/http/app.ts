@@ -6,6 +6,7 @@ import type { AccessService } from "../domain/access/access-service.js";
 import type { IdentityService } from "../domain/access/identity-service.js";
 import type { PrincipalService } from "../domain/access/principal-service.js";
 import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
+import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { Clock } from "../domain/clock.js";
@@ -38,6 +39,7 @@ export interface AppDeps {
   keys: KeyService;
   certificates: CertificateService;
   webhooks: WebhookService;
+  acme: AcmeSettingsService;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -144,6 +146,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     vaults: deps.vaults,
     certificates: deps.certificates,
     webhooks: deps.webhooks,
+    acme: deps.acme,
     vaultUrl: deps.vaultUrl,
   });
 

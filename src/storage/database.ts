@@ -15,6 +15,7 @@ import * as foundation from "./migrations/0001-foundation.js";
 import * as certificates from "./migrations/0002-certificates.js";
 import * as jobs from "./migrations/0003-jobs.js";
 import * as access from "./migrations/0004-access.js";
+import * as acme from "./migrations/0006-acme.js";
 import type { Database } from "./schema.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -142,6 +143,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0002-certificates": certificates.up,
   "0003-jobs": jobs.up,
   "0004-access": access.up,
+  "0006-acme": acme.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

@@ -137,6 +137,8 @@ export interface Database {
     retry_at: number | null;
     claimed_at: number;
     error: string | null;
+    /** The operation an asynchronous renewal waits on. */
+    request_id: string | null;
   };
   webhook_subscriptions: {
     id: string;
@@ -210,4 +212,43 @@ export interface Database {
     certificates: string;
   };
   vault_access: { vault_id: string; enable_rbac_authorization: number; ip_rules: string };
+  acme_issuer_settings: {
+    vault_id: string;
+    issuer_key: string;
+    issuer_name: string;
+    directory_url: string;
+    /** JSON array of contact URLs (mailto:…). */
+    contacts: string;
+    /** JSON of the challenge settings. */
+    challenge: string;
+    created_at: number;
+    updated_at: number;
+  };
+  acme_accounts: {
+    vault_id: string;
+    issuer_key: string;
+    directory_url: string;
+    sealed_key: Buffer;
+    account_url: string | null;
+    created_at: number;
+  };
+  acme_orders: {
+    request_id: string;
+    vault_id: string;
+    issuer_name: string;
+    order_url: string;
+    /** JSON of the challenges presented, to clean up when the order ends. */
+    presented: string;
+    created_at: number;
+  };
+  acme_challenges: { token: string; key_authorization: string; created_at: number };
+  acme_renewal_info: {
+    vault_id: string;
+    name_key: string;
+    version: string;
+    issuer_key: string;
+    renewal_info_url: string;
+    renew_at: number | null;
+    next_check_at: number;
+  };
 }

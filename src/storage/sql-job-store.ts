@@ -232,6 +232,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
           retry_at: null,
           claimed_at: now.getTime(),
           error: null,
+          request_id: null,
         })
         .onConflict((oc) =>
           oc
@@ -254,12 +255,16 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
       if (Number(taken.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
       const claimed = await db
         .selectFrom("certificate_renewals")
-        .select("attempts")
+        .select(["attempts", "request_id"])
         .where("vault_id", "=", vaultId)
         .where("name_key", "=", name.toLowerCase())
         .where("from_version", "=", fromVersion)
         .executeTakeFirstOrThrow();
-      return { attempts: claimed.attempts };
+      return { attempts: claimed.attempts, requestId: claimed.request_id ?? undefined };
+    },
+
+    async awaiting(vaultId, name, fromVersion, requestId) {
+      await row(vaultId, name, fromVersion).set({ request_id: requestId }).execute();
     },
 
     async complete(vaultId, name, fromVersion) {
@@ -273,6 +278,8 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
           .set((eb) => ({
             status: "failed",
             error,
+            // The next attempt makes a new operation rather than waiting on the failed one.
+            request_id: null,
             retry_at: retryAt.getTime(),
             attempts: eb("attempts", "+", 1),
           }))

@@ -124,6 +124,7 @@ for (const backend of backends) {
             "0002-certificates",
             "0003-jobs",
             "0004-access",
+            "0006-acme",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

@@ -2,7 +2,7 @@ import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newVersionEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
-import type { IssuerAdapter } from "../issuance/ports.js";
+import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
 import type { StoredKeyVersion } from "../keys/model.js";
 import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
@@ -74,6 +74,10 @@ const pendingNotFound = (name: string) =>
   new DomainError("NotFound", `Pending certificate not found: ${name}`, {
     reason: "PendingCertificateNotFound",
   });
+
+/** The sealing context of an issuer's credentials password (an ACME issuer's EAB HMAC key). */
+export const issuerPasswordContext = (vaultId: string, issuerName: string): string =>
+  `issuer/${vaultId}/${issuerName.toLowerCase()}`;
 
 const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -218,6 +222,76 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return issuer;
   }
 
+  function issuanceRequest(
+    vault: Vault,
+    operation: CertificateOperation,
+    issuer: CertificateIssuer,
+  ): IssuanceRequest {
+    return {
+      vaultName: vault.name,
+      certificateName: operation.name,
+      requestId: operation.requestId,
+      version: operation.keyVersion,
+      csr: operation.csr,
+      policy: operation.policy,
+      issuer,
+    };
+  }
+
+  const unsupported = (issuer: CertificateIssuer): IssuanceResult => ({
+    status: "failed",
+    code: "UnsupportedIssuerProvider",
+    message: `No issuer adapter serves provider "${issuer.provider}" in this installation`,
+  });
+
+  /** Records an adapter's answer: the issued version, the operation still pending, or its failure. */
+  async function settle(
+    vault: Vault,
+    key: StoredKeyVersion,
+    operation: CertificateOperation,
+    result: IssuanceResult,
+    enabled: boolean | undefined,
+  ): Promise<CertificateOperation> {
+    const now = clock.now();
+    if (result.status === "issued") {
+      const completed: CertificateOperation = {
+        ...operation,
+        status: "completed",
+        statusDetails: undefined,
+        keyMaterial: undefined,
+        targetVersion: operation.keyVersion,
+        updatedAt: now,
+      };
+      await issue(vault, operation.name, key, result.certificates, operation.policy, {
+        tags: operation.tags,
+        enabled,
+        operation: completed,
+      });
+      return completed;
+    }
+    if (result.status === "pending") {
+      const pending: CertificateOperation = {
+        ...operation,
+        statusDetails: result.details,
+        keyMaterial: key.material,
+        updatedAt: now,
+      };
+      await store.putOperation(pending);
+      return pending;
+    }
+    await keys.destroy(key);
+    const failed: CertificateOperation = {
+      ...operation,
+      status: "failed",
+      statusDetails: undefined,
+      keyMaterial: undefined,
+      error: { code: result.code, message: result.message },
+      updatedAt: now,
+    };
+    await store.putOperation(failed);
+    return failed;
+  }
+
   return {
     /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
     async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
@@ -261,36 +335,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         }
         const adapter = adapters.get(issuer.provider.toLowerCase());
         const result = adapter
-          ? await adapter.issue({
-              vaultName: vault.name,
-              certificateName: name,
-              csr: operation.csr,
-              policy,
-              issuer,
-            })
-          : ({
-              status: "failed",
-              code: "UnsupportedIssuerProvider",
-              message: `No issuer adapter serves provider "${issuer.provider}" in this installation`,
-            } as const);
-        if (result.status === "issued") {
-          operation = { ...operation, status: "completed", targetVersion: version };
-          await issue(vault, name, key, result.certificates, policy, {
-            tags,
-            enabled: request.enabled,
-            operation,
-          });
-          return operation;
-        }
-        if (result.status === "pending") {
-          operation = { ...operation, statusDetails: result.details, keyMaterial: key.material };
-          await store.putOperation(operation);
-          return operation;
-        }
-        await keys.destroy(key);
-        operation = { ...operation, status: "failed", error: { code: result.code, message: result.message } };
-        await store.putOperation(operation);
-        return operation;
+          ? await adapter.issue(issuanceRequest(vault, operation, issuer))
+          : unsupported(issuer);
+        return await settle(vault, key, operation, result, request.enabled);
       } catch (error) {
         await keys.destroy(key);
         throw error;
@@ -298,6 +345,36 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     },
 
     getOperation: currentOperation,
+
+    /**
+     * Moves a named issuer's pending operation one step on through its adapter (the
+     * pending-issuance job calls it) and completes or fails it through the same path as create.
+     */
+    async advance(vault: Vault, name: string): Promise<CertificateOperation | undefined> {
+      const operation = await store.getOperation(vault.id, name);
+      if (
+        operation?.status !== "inProgress" ||
+        !operation.keyMaterial ||
+        operation.issuerName.toLowerCase() === "unknown"
+      )
+        return operation;
+      const issuer = await store.getIssuer(vault.id, operation.issuerName);
+      const adapter = issuer && adapters.get(issuer.provider.toLowerCase());
+      const result: IssuanceResult | undefined = !issuer
+        ? {
+            status: "failed",
+            code: "IssuerNotFound",
+            message: `The issuer ${operation.issuerName} was deleted while the certificate was pending`,
+          }
+        : adapter?.resume
+          ? await adapter.resume(issuanceRequest(vault, operation, issuer))
+          : undefined;
+      if (!result) return operation;
+      // A cancel or a delete while the adapter was busy wins: its result is dropped.
+      const latest = await store.getOperation(vault.id, name);
+      if (latest?.requestId !== operation.requestId || latest.status !== "inProgress") return latest;
+      return settle(vault, pendingKey(vault, operation), operation, result, undefined);
+    },
 
     async cancelOperation(vault: Vault, name: string): Promise<CertificateOperation> {
       const operation = await currentOperation(vault, name);
@@ -602,7 +679,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         accountId: input.accountId ?? (merge ? existing?.accountId : undefined),
         sealedPassword:
           input.password !== undefined
-            ? sealer.seal(Buffer.from(input.password, "utf8"), `issuer/${vault.id}/${name.toLowerCase()}`)
+            ? sealer.seal(Buffer.from(input.password, "utf8"), issuerPasswordContext(vault.id, name))
             : merge
               ? existing?.sealedPassword
               : undefined,

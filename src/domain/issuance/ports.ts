@@ -3,6 +3,10 @@ import type { CertificateIssuer, CertificatePolicy } from "../certificates/model
 export interface IssuanceRequest {
   vaultName: string;
   certificateName: string;
+  /** The certificate operation's request id: one per issuance, stable while it is pending. */
+  requestId: string;
+  /** The version the issued certificate will become. */
+  version: string;
   /** DER PKCS#10 request signed with the certificate's new key. */
   csr: Buffer;
   policy: CertificatePolicy;
@@ -19,4 +23,9 @@ export interface IssuerAdapter {
   /** The issuer provider name it serves, as in Key Vault issuer objects. */
   readonly provider: string;
   issue(request: IssuanceRequest): Promise<IssuanceResult>;
+  /**
+   * Moves a request that `issue` left pending one step on (the pending-issuance job calls it);
+   * adapters that never answer "pending" leave it out.
+   */
+  resume?(request: IssuanceRequest): Promise<IssuanceResult>;
 }

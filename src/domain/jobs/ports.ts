@@ -69,7 +69,9 @@ export interface RenewalStore {
     fromVersion: string,
     now: Date,
     staleBefore: Date,
-  ): Promise<{ attempts: number } | undefined>;
+  ): Promise<{ attempts: number; requestId?: string | undefined } | undefined>;
+  /** Records that the renewal waits on operation `requestId`, which its issuer completes later. */
+  awaiting(vaultId: string, name: string, fromVersion: string, requestId: string): Promise<void>;
   complete(vaultId: string, name: string, fromVersion: string): Promise<void>;
   /** Records a failure and when to try again, with its event in the same transaction. */
   fail(

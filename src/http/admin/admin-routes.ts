@@ -6,6 +6,7 @@ import { authorizeAdmin } from "../../domain/access/authorize.js";
 import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { PrincipalService } from "../../domain/access/principal-service.js";
+import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -14,6 +15,7 @@ import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
+import { registerAcmeAdminRoutes } from "./acme-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -22,6 +24,7 @@ export interface AdminRouteDeps {
   vaults: VaultService;
   certificates: CertificateService;
   webhooks: WebhookService;
+  acme: AcmeSettingsService;
   vaultUrl: (name: string) => string;
 }
 
@@ -50,7 +53,7 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, principals, access, vaults, certificates, webhooks, vaultUrl }: AdminRouteDeps,
+  { identity, principals, access, vaults, certificates, webhooks, acme, vaultUrl }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -206,6 +209,8 @@ export function registerAdminRoutes(
       { config: { operation: "WebhookReplay" } },
       async (request) => ({ replayed: await webhooks.replay(request.params.id) }),
     );
+
+    registerAcmeAdminRoutes(admin, { acme, vaults });
 
     admin.delete<{ Params: { name: string } }>(
       "/admin/vaults/:name",
