@@ -49,14 +49,19 @@ static EVP_CIPHER *aes_256_gcm(void) {
   return fetched;
 }
 
+/* One context per thread, initialised afresh for every value: re-initialising keeps the provider's
+   cipher state allocated, where a new context would allocate and free it each time. */
+static _Thread_local EVP_CIPHER_CTX *thread_ctx = NULL;
+
 static EVP_CIPHER_CTX *begin(const struct gcm_args *a, int encrypt) {
   EVP_CIPHER *cipher = aes_256_gcm();
-  EVP_CIPHER_CTX *ctx = cipher ? EVP_CIPHER_CTX_new() : NULL;
+  if (!cipher) return NULL;
+  if (!thread_ctx) thread_ctx = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX *ctx = thread_ctx;
   int len;
   if (ctx && EVP_CipherInit_ex(ctx, cipher, NULL, a->key, a->nonce, encrypt) > 0 &&
       (a->aad_len == 0 || EVP_CipherUpdate(ctx, NULL, &len, a->aad, (int)a->aad_len) > 0))
     return ctx;
-  EVP_CIPHER_CTX_free(ctx);
   return NULL;
 }
 
@@ -78,7 +83,6 @@ napi_value aes_gcm_seal(napi_env env, napi_callback_info info) {
     result = NULL;
     napi_throw_error(env, NULL, "AES-GCM encryption failed");
   }
-  EVP_CIPHER_CTX_free(ctx);
   ERR_clear_error();
   return result;
 }
@@ -104,7 +108,6 @@ napi_value aes_gcm_open(napi_env env, napi_callback_info info) {
     OPENSSL_cleanse(out, text_len);
     napi_get_null(env, &result);
   }
-  EVP_CIPHER_CTX_free(ctx);
   ERR_clear_error();
   return result;
 }

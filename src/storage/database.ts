@@ -16,6 +16,7 @@ import * as certificates from "./migrations/0002-certificates.js";
 import * as jobs from "./migrations/0003-jobs.js";
 import * as access from "./migrations/0004-access.js";
 import * as acme from "./migrations/0006-acme.js";
+import * as auditRowid from "./migrations/0007-audit-rowid.js";
 import type { Database } from "./schema.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -144,6 +145,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0003-jobs": jobs.up,
   "0004-access": access.up,
   "0006-acme": acme.up,
+  "0007-audit-rowid": auditRowid.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

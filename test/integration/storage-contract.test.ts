@@ -125,6 +125,7 @@ for (const backend of backends) {
             "0003-jobs",
             "0004-access",
             "0006-acme",
+            "0007-audit-rowid",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

@@ -55,6 +55,14 @@ describe("native HMAC-SHA256", () => {
     }
   });
 
+  it("keeps keys apart when calls alternate between them", () => {
+    const other = randomBytes(32);
+    const data = Buffer.from("row");
+    for (const k of [key, other, key, other, other, key]) {
+      expect(nativePrimitives.hmacSha256(k, data)).toEqual(createHmac("sha256", k).update(data).digest());
+    }
+  });
+
   it("matches RFC 4231 test case 2", () => {
     const mac = nativePrimitives.hmacSha256(Buffer.from("Jefe"), Buffer.from("what do ya want for nothing?"));
     expect(mac.toString("hex")).toBe("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
