@@ -9,6 +9,7 @@ import { type Config, databaseUrl } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
+import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
 import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
@@ -16,8 +17,11 @@ import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
 import { createSoftwareKeyProtector } from "./crypto/software-key-protector.js";
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
+import { createX509CertificateInspector } from "./crypto/x509-certificate-inspector.js";
 import { createX509Factory } from "./crypto/x509-factory.js";
-import { createIdentityService, type IdentityService } from "./domain/access/identity-service.js";
+import { type AccessService, createAccessService } from "./domain/access/access-service.js";
+import { createIdentityService } from "./domain/access/identity-service.js";
+import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import {
@@ -53,6 +57,7 @@ import { createWebhookDeliveryJob } from "./jobs/webhook-delivery-job.js";
 import { createSmtpMailer } from "./notify/smtp-mailer.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { createSqlAccessStore } from "./storage/sql-access-store.js";
 import { createSqlAcmeStore } from "./storage/sql-acme-store.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
@@ -93,6 +98,8 @@ export interface Core {
   certificates: CertificateService;
   webhooks: WebhookService;
   audit: AuditService;
+  principals: PrincipalService;
+  access: AccessService;
   /** ACME settings of issuers (admin API, CLI). */
   acme: AcmeSettingsService;
   acmeIssuer: AcmeIssuerAdapter;
@@ -147,12 +154,28 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     clock,
     removalGuards: [(vault) => keys.hsmKeysBlockingRemoval(vault)],
   });
+  const principalStore = createSqlPrincipalStore(storage);
+  const access = createAccessService({
+    store: createSqlAccessStore(storage),
+    principals: principalStore,
+    clock,
+    cacheMs: config.accessCacheMs,
+  });
+  const principals = createPrincipalService({
+    store: principalStore,
+    hasher: createScryptSecretHasher(),
+    inspector: createX509CertificateInspector(),
+    clock,
+    onChange: access.invalidate,
+  });
   return {
     config,
     storage,
     sealer,
     clock,
     vaults,
+    principals,
+    access,
     secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
     keys,
     webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
@@ -189,22 +212,45 @@ async function ensureDefaultVault(vaults: VaultService): Promise<void> {
 
 async function ensureAdminCredentials(
   file: string,
-  identity: IdentityService,
+  principals: PrincipalService,
   urls: Omit<AdminCredentials, "clientId" | "clientSecret">,
-  principalExists: (clientId: string) => Promise<boolean>,
 ): Promise<{ credentials: AdminCredentials; created: boolean }> {
   if (existsSync(file)) {
     const saved = JSON.parse(readFileSync(file, "utf8")) as AdminCredentials;
-    if (saved.tenantId === urls.tenantId && (await principalExists(saved.clientId))) {
+    const exists = await principals.find(saved.clientId).then(
+      () => true,
+      () => false,
+    );
+    if (saved.tenantId === urls.tenantId && exists) {
       const credentials = { ...saved, ...urls };
       writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
       return { credentials, created: false };
     }
   }
-  const { principal, clientSecret } = await identity.createServicePrincipal("strongroom-admin");
+  const { principal, clientSecret } = await principals.create("strongroom-admin");
+  if (clientSecret === undefined) throw new Error("the administrator principal was created without a secret");
   const credentials: AdminCredentials = { ...urls, clientId: principal.clientId, clientSecret };
   writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
   return { credentials, created: true };
+}
+
+/**
+ * The administrator keeps every right: all data actions everywhere and the admin API. Checked on
+ * every start so installations made before role assignments existed get them too.
+ */
+async function ensureAdminRoles(core: Core, clientId: string): Promise<void> {
+  const { principal } = await core.principals.find(clientId);
+  const held = await core.access.assignments(principal.id);
+  for (const role of ["Key Vault Administrator", "Strongroom Administrator"]) {
+    const { id } = await core.access.findRole(role);
+    if (held.some((a) => a.roleId === id && a.scope === "/")) continue;
+    try {
+      await core.access.assign(principal.id, id, "/");
+    } catch (error) {
+      // Another node sharing the database assigned it first.
+      if (!(error instanceof DomainError && error.code === "Conflict")) throw error;
+    }
+  }
 }
 
 /** Vault URLs as clients reach them by default: the public host for `default`, the DNS suffix for others. */
@@ -375,20 +421,25 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       store: createSqlPrincipalStore(storage),
       hasher: createScryptSecretHasher(),
       signer,
+      verifier: createJoseAssertionVerifier(),
       clock,
       tenantId,
       issuer: `${authorityHost}/${tenantId}/v2.0`,
       audiences: [`https://${config.dnsSuffix}`, "https://vault.azure.net"],
+      tokenEndpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
     });
 
     await ensureDefaultVault(vaults);
-    const principals = createSqlPrincipalStore(storage);
     const { credentials, created } = await ensureAdminCredentials(
       join(config.dataDir, "admin.json"),
-      identity,
+      core.principals,
       { tenantId, authorityHost, vaultUrl: vaultUrl("default"), caFile: tls.caFile },
-      async (clientId) => (await principals.findByClientId(clientId)) !== undefined,
     );
+    await ensureAdminRoles(core, credentials.clientId);
+    const limit = (perSecond: number, burst: number | undefined) =>
+      perSecond > 0
+        ? { ratePerSecond: perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
+        : undefined;
 
     const metrics = config.metrics ? new Registry() : undefined;
     if (metrics) collectDefaultMetrics({ register: metrics, prefix: "strongroom_" });
@@ -396,6 +447,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       {
         logger,
         identity,
+        principals: core.principals,
+        access: core.access,
+        clock,
+        throttle: {
+          vault: limit(config.throttleVaultPerSecond, config.throttleVaultBurst),
+          principal: limit(config.throttlePrincipalPerSecond, config.throttlePrincipalBurst),
+        },
         vaults,
         secrets: core.secrets,
         keys: core.keys,

@@ -6,6 +6,7 @@ import type { AcmeIssuerSettings, ChallengeSettings } from "../domain/acme/model
 import { DomainError } from "../domain/errors.js";
 import type { Vault, VaultSettings } from "../domain/vaults/model.js";
 import { createJobs, openCore, startStrongroom } from "../main.js";
+import { registerAccessCommands } from "./access-commands.js";
 
 const program = new Command("strongroom")
   .description("Self-hosted certificate lifecycle platform with an Azure Key Vault compatible API")
@@ -180,6 +181,8 @@ vault
       console.log(`Vault ${name} deleted`);
     }),
   );
+
+registerAccessCommands(program, vault, withCore);
 
 const webhook = program.command("webhook").description("subscribe endpoints to vault events");
 

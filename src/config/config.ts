@@ -59,6 +59,32 @@ export const ConfigSchema = Type.Object(
     ),
     pkcs11Pin: Type.Optional(Type.String({ minLength: 1, description: "User PIN of the token" })),
     pkcs11PinFile: Type.Optional(Type.String({ minLength: 1, description: "File holding the user PIN" })),
+    throttleVaultPerSecond: Type.Number({
+      minimum: 0,
+      description:
+        "Requests per second each vault accepts before answering 429 Throttled; 0 does not throttle",
+    }),
+    throttleVaultBurst: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: "Requests a vault accepts at once (default: one second's worth)",
+      }),
+    ),
+    throttlePrincipalPerSecond: Type.Number({
+      minimum: 0,
+      description: "Requests per second each principal may make; 0 does not throttle",
+    }),
+    throttlePrincipalBurst: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: "Requests a principal may make at once (default: one second's worth)",
+      }),
+    ),
+    accessCacheMs: Type.Integer({
+      minimum: 0,
+      description:
+        "How long a node reuses resolved role assignments and policies; changes made on other nodes apply within this time",
+    }),
     acmeHttpPort: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -91,6 +117,9 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   smtpPort: 587,
   smtpSecure: false,
   smtpFrom: "strongroom@localhost",
+  throttleVaultPerSecond: 0,
+  throttlePrincipalPerSecond: 0,
+  accessCacheMs: 5000,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -119,6 +148,11 @@ export const ENV_VARS = {
   STRONGROOM_PKCS11_SLOT: "pkcs11Slot",
   STRONGROOM_PKCS11_PIN: "pkcs11Pin",
   STRONGROOM_PKCS11_PIN_FILE: "pkcs11PinFile",
+  STRONGROOM_THROTTLE_VAULT_PER_SECOND: "throttleVaultPerSecond",
+  STRONGROOM_THROTTLE_VAULT_BURST: "throttleVaultBurst",
+  STRONGROOM_THROTTLE_PRINCIPAL_PER_SECOND: "throttlePrincipalPerSecond",
+  STRONGROOM_THROTTLE_PRINCIPAL_BURST: "throttlePrincipalBurst",
+  STRONGROOM_ACCESS_CACHE_MS: "accessCacheMs",
   STRONGROOM_ACME_HTTP_PORT: "acmeHttpPort",
   STRONGROOM_ACME_CA_FILE: "acmeCaFile",
 } as const satisfies Record<string, keyof Config>;
@@ -161,9 +195,21 @@ function readFile(path: string, required: boolean): Record<string, unknown> {
 /** Strings from env and flags become numbers, booleans and maps where the schema says so. */
 function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   const out = { ...raw };
-  for (const key of ["port", "pkcs11Slot", "smtpPort", "acmeHttpPort"]) {
+  for (const key of [
+    "port",
+    "pkcs11Slot",
+    "smtpPort",
+    "acmeHttpPort",
+    "throttleVaultBurst",
+    "throttlePrincipalBurst",
+    "accessCacheMs",
+  ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
+  }
+  for (const key of ["throttleVaultPerSecond", "throttlePrincipalPerSecond"]) {
+    const value = out[key];
+    if (typeof value === "string" && /^\d+(\.\d+)?$/.test(value)) out[key] = Number(value);
   }
   for (const key of ["metrics", "jobs", "smtpSecure"]) {
     const value = out[key];

@@ -2,15 +2,20 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
 import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
+import type { AccessService } from "../domain/access/access-service.js";
 import type { IdentityService } from "../domain/access/identity-service.js";
+import type { PrincipalService } from "../domain/access/principal-service.js";
+import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import type { Clock } from "../domain/clock.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
+import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateRoutes } from "./keyvault/certificates-routes.js";
 import { renderKeyVaultError } from "./keyvault/errors.js";
 import { registerKeyRoutes } from "./keyvault/keys-routes.js";
@@ -24,6 +29,11 @@ import "./request-context.js";
 export interface AppDeps {
   logger: Logger;
   identity: IdentityService;
+  principals: PrincipalService;
+  access: AccessService;
+  clock: Clock;
+  /** Token buckets per vault and per principal; absent limits do not throttle. */
+  throttle?: { vault?: ThrottleLimit | undefined; principal?: ThrottleLimit | undefined } | undefined;
   vaults: VaultService;
   secrets: SecretService;
   keys: KeyService;
@@ -131,6 +141,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   registerOAuthRoutes(app, { identity: deps.identity, authority, jwks: deps.jwks });
   registerAdminRoutes(app, {
     identity: deps.identity,
+    principals: deps.principals,
+    access: deps.access,
     vaults: deps.vaults,
     certificates: deps.certificates,
     webhooks: deps.webhooks,
@@ -145,6 +157,13 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
       hostRules: deps.hostRules,
       authority,
       resource: `https://${deps.hostRules.dnsSuffix}`,
+    });
+    registerAccessHook(keyvault, {
+      access: deps.access,
+      clock: deps.clock,
+      issuer: deps.identity.issuer,
+      vaultThrottle: deps.throttle?.vault && createThrottle(deps.throttle.vault),
+      principalThrottle: deps.throttle?.principal && createThrottle(deps.throttle.principal),
     });
     registerSecretRoutes(keyvault, deps.secrets);
     registerKeyRoutes(keyvault, deps.keys);

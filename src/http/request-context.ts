@@ -1,3 +1,4 @@
+import type { RouteAccess } from "../domain/access/data-actions.js";
 import type { Caller } from "../domain/access/model.js";
 import type { VaultContext } from "./keyvault/wire.js";
 
@@ -15,6 +16,8 @@ declare module "fastify" {
     operation?: string;
     /** The Key Vault collection a route acts on, for the audited object id. */
     collection?: "secrets" | "keys" | "certificates";
+    /** What the route needs granted; data-plane routes without it are refused. */
+    access?: RouteAccess;
   }
 }
 

@@ -167,6 +167,51 @@ export interface Database {
   };
   /** One row per notice raised, so a near-expiry or expiry notice goes out once per version. */
   event_marks: { vault_id: string; collection: string; name_key: string; version: string; kind: string };
+  client_certificates: {
+    id: string;
+    principal_id: string;
+    thumbprint_sha1: string;
+    thumbprint_sha256: string;
+    der: Buffer;
+    expires_at: number;
+    created_at: number;
+  };
+  federated_credentials: {
+    id: string;
+    principal_id: string;
+    name: string;
+    issuer: string;
+    subject: string;
+    /** JSON array. */
+    audiences: string;
+    /** JSON JWK Set, when the issuer's keys are pinned instead of discovered. */
+    jwks: string | null;
+    created_at: number;
+  };
+  group_members: { group_id: string; member_id: string };
+  role_definitions: {
+    id: string;
+    /** Lower-cased name: role names are unique regardless of case. */
+    name_key: string;
+    name: string;
+    description: string;
+    /** JSON arrays of action patterns. */
+    actions: string;
+    not_actions: string;
+    data_actions: string;
+    not_data_actions: string;
+    created_at: number;
+  };
+  role_assignments: { id: string; principal_id: string; role_id: string; scope: string; created_at: number };
+  /** JSON arrays of permission names per collection. */
+  access_policies: {
+    vault_id: string;
+    principal_id: string;
+    keys: string;
+    secrets: string;
+    certificates: string;
+  };
+  vault_access: { vault_id: string; enable_rbac_authorization: number; ip_rules: string };
   acme_issuer_settings: {
     vault_id: string;
     issuer_key: string;

@@ -70,6 +70,22 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
         }
         await trx.deleteFrom("object_versions").where("vault_id", "=", id).execute();
         await trx.deleteFrom("objects").where("vault_id", "=", id).execute();
+        // Assignments name the vault, not its id: a vault made later under the same name must not
+        // inherit them.
+        const vault = await trx.selectFrom("vaults").select("name").where("id", "=", id).executeTakeFirst();
+        if (vault) {
+          await trx
+            .deleteFrom("role_assignments")
+            .where((eb) =>
+              eb.or([
+                eb("scope", "=", `/vaults/${vault.name}`),
+                eb("scope", "like", `/vaults/${vault.name}/%`),
+              ]),
+            )
+            .execute();
+        }
+        await trx.deleteFrom("access_policies").where("vault_id", "=", id).execute();
+        await trx.deleteFrom("vault_access").where("vault_id", "=", id).execute();
         await trx.deleteFrom("vaults").where("id", "=", id).execute();
       });
     },

@@ -123,6 +123,7 @@ for (const backend of backends) {
             "0001-foundation",
             "0002-certificates",
             "0003-jobs",
+            "0004-access",
             "0006-acme",
             "0007-audit-rowid",
           ]);
@@ -528,7 +529,12 @@ for (const backend of backends) {
           createdAt: time.clock.now(),
         };
         await store.insert(principal, secret);
-        expect(await store.findByClientId(principal.clientId)).toEqual({ principal, secrets: [secret] });
+        expect(await store.findByClientId(principal.clientId)).toEqual({
+          principal,
+          secrets: [secret],
+          certificates: [],
+          federated: [],
+        });
         expect(await store.findByClientId(newId())).toBeUndefined();
         expect((await store.list()).map((p) => p.id)).toContain(principal.id);
       });

@@ -1,20 +1,27 @@
-import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { badParameter, DomainError } from "../errors.js";
-import { newId } from "../ids.js";
+import { DomainError } from "../errors.js";
 import type { Caller, IssuedToken, Principal } from "./model.js";
-import type { PrincipalStore, SecretHasher, TokenSigner } from "./ports.js";
+import type {
+  AssertionVerifier,
+  PrincipalCredentials,
+  PrincipalStore,
+  SecretHasher,
+  TokenSigner,
+} from "./ports.js";
 
 export interface IdentityServiceDeps {
   store: PrincipalStore;
   hasher: SecretHasher;
   signer: TokenSigner;
+  verifier: AssertionVerifier;
   clock: Clock;
   tenantId: string;
   /** `iss` of the tokens: `{authorityHost}/{tenantId}/v2.0`. */
   issuer: string;
   /** Resources a token may be minted for, e.g. "https://vault.azure.net" and "https://<dns-suffix>". */
   audiences: readonly string[];
+  /** `aud` that client assertions signed with a certificate must carry: this token endpoint. */
+  tokenEndpoint: string;
   tokenLifetimeSeconds?: number;
   /** How many verified tokens to remember, so hot requests skip the signature check. */
   verifiedTokenCacheSize?: number;
@@ -22,13 +29,21 @@ export interface IdentityServiceDeps {
 
 export type IdentityService = ReturnType<typeof createIdentityService>;
 
+/** Groups and disabled principals never sign in; a narrowing guard for the flows below. */
+function canSignIn(found: PrincipalCredentials | undefined): found is PrincipalCredentials {
+  return found?.principal.enabled === true && found.principal.kind !== "group";
+}
+
+const invalidAssertion = (message: string) =>
+  new DomainError("Unauthorized", message, { reason: "invalid_client" });
+
 const invalidClient = () =>
   new DomainError("Unauthorized", "The client id or client secret is wrong, expired or disabled", {
     reason: "invalid_client",
   });
 
 export function createIdentityService(deps: IdentityServiceDeps) {
-  const { store, hasher, signer, clock, tenantId, issuer, audiences } = deps;
+  const { store, hasher, signer, verifier, clock, tenantId, issuer, audiences } = deps;
   const lifetime = deps.tokenLifetimeSeconds ?? 3600;
   const cacheSize = deps.verifiedTokenCacheSize ?? 10_000;
   const verified = new Map<string, { caller: Caller; expMs: number }>();
@@ -68,37 +83,11 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     tenantId,
     issuer,
 
-    /** Creates a service principal with one client secret, which is returned once and kept only hashed. */
-    async createServicePrincipal(displayName: string, secretExpiresAt?: Date) {
-      if (!displayName.trim()) throw badParameter("displayName must not be empty");
-      const now = clock.now();
-      const principal: Principal = {
-        id: newId(),
-        clientId: newId(),
-        displayName,
-        kind: "servicePrincipal",
-        enabled: true,
-        createdAt: now,
-      };
-      const clientSecret = randomBytes(30).toString("base64url");
-      await store.insert(principal, {
-        id: newId(),
-        principalId: principal.id,
-        hash: await hasher.hash(clientSecret),
-        hint: clientSecret.slice(0, 3),
-        expiresAt: secretExpiresAt,
-        createdAt: now,
-      });
-      return { principal, clientSecret };
-    },
-
-    listPrincipals: () => store.list(),
-
     /** OAuth 2.0 client credentials grant (RFC 6749 §4.4) with a client secret. */
     async issueToken(clientId: string, clientSecret: string, scope: string): Promise<IssuedToken> {
       const audience = audienceFor(scope);
       const found = await store.findByClientId(clientId);
-      if (!found?.principal.enabled) throw invalidClient();
+      if (!canSignIn(found)) throw invalidClient();
       const now = clock.now();
       let match = false;
       for (const secret of found.secrets) {
@@ -109,20 +98,37 @@ export function createIdentityService(deps: IdentityServiceDeps) {
         }
       }
       if (!match) throw invalidClient();
-      const iat = Math.floor(now.getTime() / 1000);
-      const { principal } = found;
-      const accessToken = await signer.sign({
-        iss: issuer,
-        aud: audience,
-        sub: principal.id,
-        oid: principal.id,
-        appid: principal.clientId,
-        tid: tenantId,
-        iat,
-        nbf: iat,
-        exp: iat + lifetime,
-      });
-      return { accessToken, expiresInSeconds: lifetime };
+      return mint(found.principal, audience, now);
+    },
+
+    /**
+     * Client credentials with a client assertion (RFC 7523 §2.2). Like Entra ID, an assertion may be
+     * presented again until it expires: MSAL reuses one for several token requests. It is a JWT
+     * signed by one of the
+     * principal's registered certificates (named by `x5t` or `x5t#S256`, issued by the client id
+     * for this token endpoint), or a token from a trusted external issuer (workload identity).
+     */
+    async issueTokenWithAssertion(
+      clientId: string | undefined,
+      assertion: string,
+      scope: string,
+    ): Promise<IssuedToken> {
+      const audience = audienceFor(scope);
+      const peek = verifier.peek(assertion);
+      if (!peek) throw invalidAssertion("client_assertion is not a JWT");
+      const id = clientId ?? peek.claims.sub;
+      const found = id ? await store.findByClientId(id) : undefined;
+      if (!canSignIn(found)) throw invalidClient();
+      const now = clock.now();
+      const ok =
+        peek.claims.iss === found.principal.clientId
+          ? await certificateAssertion(found, assertion, peek, now)
+          : await federatedAssertion(found, assertion, peek, now);
+      if (!ok)
+        throw invalidAssertion(
+          "client_assertion was not signed by a credential of this client, or has expired",
+        );
+      return mint(found.principal, audience, now);
     },
 
     cachedCaller,
@@ -151,4 +157,65 @@ export function createIdentityService(deps: IdentityServiceDeps) {
       return caller;
     },
   };
+
+  async function certificateAssertion(
+    found: PrincipalCredentials,
+    assertion: string,
+    peek: NonNullable<ReturnType<AssertionVerifier["peek"]>>,
+    now: Date,
+  ): Promise<boolean> {
+    const s256 = peek.header["x5t#S256"];
+    const s1 = peek.header.x5t;
+    const hex = (b64url: string) => Buffer.from(b64url, "base64url").toString("hex");
+    const certificate = found.certificates.find(
+      (c) =>
+        c.expiresAt.getTime() > now.getTime() &&
+        ((s256 !== undefined && hex(s256) === c.thumbprintSha256) ||
+          (s1 !== undefined && hex(s1) === c.thumbprintSha1)),
+    );
+    if (!certificate) return false;
+    const clientId = found.principal.clientId;
+    return verifier.verifyWithCertificate(assertion, certificate.der, {
+      issuer: clientId,
+      subject: clientId,
+      audiences: [deps.tokenEndpoint, issuer.replace(/\/v2\.0$/, "")],
+      now,
+    });
+  }
+
+  async function federatedAssertion(
+    found: PrincipalCredentials,
+    assertion: string,
+    peek: NonNullable<ReturnType<AssertionVerifier["peek"]>>,
+    now: Date,
+  ): Promise<boolean> {
+    for (const credential of found.federated) {
+      if (credential.issuer !== peek.claims.iss || credential.subject !== peek.claims.sub) continue;
+      const ok = await verifier.verifyFederated(assertion, {
+        issuer: credential.issuer,
+        subject: credential.subject,
+        audiences: credential.audiences,
+        jwks: credential.jwks,
+        now,
+      });
+      if (ok) return true;
+    }
+    return false;
+  }
+
+  async function mint(principal: Principal, audience: string, now: Date): Promise<IssuedToken> {
+    const iat = Math.floor(now.getTime() / 1000);
+    const accessToken = await signer.sign({
+      iss: issuer,
+      aud: audience,
+      sub: principal.id,
+      oid: principal.id,
+      appid: principal.clientId,
+      tid: tenantId,
+      iat,
+      nbf: iat,
+      exp: iat + lifetime,
+    });
+    return { accessToken, expiresInSeconds: lifetime };
+  }
 }

@@ -1,8 +1,11 @@
 import { X509Certificate } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import { authorize } from "../../domain/access/authorize.js";
+import type { AccessService } from "../../domain/access/access-service.js";
+import { authorizeAdmin } from "../../domain/access/authorize.js";
+import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
+import type { PrincipalService } from "../../domain/access/principal-service.js";
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
@@ -11,10 +14,13 @@ import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
+  principals: PrincipalService;
+  access: AccessService;
   vaults: VaultService;
   certificates: CertificateService;
   webhooks: WebhookService;
@@ -47,7 +53,7 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, vaults, certificates, webhooks, acme, vaultUrl }: AdminRouteDeps,
+  { identity, principals, access, vaults, certificates, webhooks, acme, vaultUrl }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -72,9 +78,29 @@ export function registerAdminRoutes(
           "The admin API needs 'Authorization: Bearer <token>' from this installation",
         );
       }
-      request.caller = await identity.authenticate(token);
-      authorize(request.caller, { action: `admin/${request.method}`, scope: "/" });
+      const caller = await identity.authenticate(token);
+      request.caller = caller;
+      // Not a hot path: read fresh, so a revoked administrator loses the admin API at once on every node.
+      const grants = await access.loadGrants(caller.principalId);
+      if (!grants?.principal.enabled) {
+        throw new DomainError(
+          "Unauthorized",
+          "The principal this token was issued to is disabled or deleted.",
+        );
+      }
+      const action = request.method === "GET" ? AdminActions.read : AdminActions.write;
+      const decision = authorizeAdmin(grants, action);
+      request.auditDetail = `${decision.allowed ? "allow" : "deny"}: ${decision.rule}`;
+      if (!decision.allowed) {
+        throw new DomainError(
+          "Forbidden",
+          `Caller appid=${caller.clientId};oid=${caller.principalId} is not authorized to perform '${action}' at scope '/'.`,
+          { reason: "ForbiddenByRbac" },
+        );
+      }
     });
+
+    registerAccessAdminRoutes(admin, { principals, access, vaults });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { DataActions } from "../../domain/access/data-actions.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { badParameter, DomainError } from "../../domain/errors.js";
 import { vaultOf } from "../request-context.js";
@@ -16,6 +17,7 @@ import {
   policyToWire,
 } from "./certificate-wire.js";
 import { listQuery, listResponse } from "./paging.js";
+import { routeConfig, vaultWideConfig } from "./route-access.js";
 import { Attributes, base64url, type NameParams, RestoreBody, Tags } from "./schemas.js";
 
 const Policy = Type.Object({}, { additionalProperties: true });
@@ -80,12 +82,15 @@ type NameVersion = { name: string; version?: string };
 
 /** Key Vault certificates (keyvault-api.md §2 Certificates, §3 long-running operations). */
 export function registerCertificateRoutes(app: FastifyInstance, certificates: CertificateService): void {
-  const config = (operation: string) => ({ operation, collection: "certificates" as const });
+  const config = routeConfig("certificates");
   const apiVersion = (query: unknown) => String((query as Record<string, unknown>)["api-version"] ?? "");
 
   app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof CreateBody> }>(
     "/certificates/:name/create",
-    { schema: { body: CreateBody }, config: config("CertificateCreate") },
+    {
+      schema: { body: CreateBody },
+      config: config("CertificateCreate", DataActions.certificatesCreate, "create"),
+    },
     async (request, reply) => {
       const ctx = vaultOf(request);
       const b = request.body;
@@ -105,7 +110,10 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof ImportBody> }>(
     "/certificates/:name/import",
-    { schema: { body: ImportBody }, config: config("CertificateImport") },
+    {
+      schema: { body: ImportBody },
+      config: config("CertificateImport", DataActions.certificatesImport, "import"),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       const b = request.body;
@@ -120,35 +128,39 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
     },
   );
 
-  app.get("/certificates", { config: config("CertificateList") }, async (request) => {
-    const ctx = vaultOf(request);
-    const { after, maxResults } = listQuery(request);
-    const page = await certificates.list(ctx.vault, after, maxResults);
-    const response = listResponse(
-      request,
-      ctx.baseUrl,
-      page,
-      (c) => certificateItem(ctx, c, false) as Record<string, unknown>,
-    );
-    const includePending = (request.query as Record<string, string>).includePending === "true";
-    if (includePending && after === undefined) {
-      const listed = new Set(page.items.map((c) => c.name.toLowerCase()));
-      for (const o of await certificates.listOperations(ctx.vault)) {
-        if (o.status === "inProgress" && !listed.has(o.name.toLowerCase())) {
-          response.value.push({
-            id: `${ctx.baseUrl}/certificates/${o.name}`,
-            attributes: { enabled: false },
-            tags: o.tags,
-          });
+  app.get(
+    "/certificates",
+    { config: config("CertificateList", DataActions.certificatesRead, "list") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await certificates.list(ctx.vault, after, maxResults);
+      const response = listResponse(
+        request,
+        ctx.baseUrl,
+        page,
+        (c) => certificateItem(ctx, c, false) as Record<string, unknown>,
+      );
+      const includePending = (request.query as Record<string, string>).includePending === "true";
+      if (includePending && after === undefined) {
+        const listed = new Set(page.items.map((c) => c.name.toLowerCase()));
+        for (const o of await certificates.listOperations(ctx.vault)) {
+          if (o.status === "inProgress" && !listed.has(o.name.toLowerCase())) {
+            response.value.push({
+              id: `${ctx.baseUrl}/certificates/${o.name}`,
+              attributes: { enabled: false },
+              tags: o.tags,
+            });
+          }
         }
       }
-    }
-    return response;
-  });
+      return response;
+    },
+  );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/certificates/:name/versions",
-    { config: config("CertificateListVersions") },
+    { config: config("CertificateListVersions", DataActions.certificatesRead, "list") },
     async (request) => {
       const ctx = vaultOf(request);
       const { after, maxResults } = listQuery(request);
@@ -158,33 +170,40 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
   );
 
   for (const path of ["/certificates/:name", "/certificates/:name/:version"]) {
-    app.get<{ Params: NameVersion }>(path, { config: config("CertificateGet") }, async (request) => {
-      const ctx = vaultOf(request);
-      const { name, version } = request.params;
-      try {
-        const certificate = await certificates.get(ctx.vault, name, version || undefined);
-        return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, name));
-      } catch (error) {
-        // Before its first version exists (pending, failed or cancelled), Key Vault answers with the
-        // pending certificate: disabled, with its policy. The SDK's pollers read it. A deleted
-        // certificate is not pending: the recover poller must see its 404.
-        if (!(error instanceof DomainError && error.code === "NotFound") || version) throw error;
-        const operation = await certificates.getOperation(ctx.vault, name).catch(() => undefined);
-        const deleted = await certificates.getDeleted(ctx.vault, name).catch(() => undefined);
-        if (!operation || deleted) throw error;
-        return {
-          id: `${ctx.baseUrl}/certificates/${operation.name}/${operation.keyVersion}`,
-          attributes: { enabled: false, created: Math.floor(operation.createdAt.getTime() / 1000) },
-          tags: operation.tags,
-          policy: policyToWire(ctx, operation.name, operation.policy),
-          pending: { id: `${ctx.baseUrl}/certificates/${operation.name}/pending` },
-        };
-      }
-    });
+    app.get<{ Params: NameVersion }>(
+      path,
+      { config: config("CertificateGet", DataActions.certificatesRead, "get") },
+      async (request) => {
+        const ctx = vaultOf(request);
+        const { name, version } = request.params;
+        try {
+          const certificate = await certificates.get(ctx.vault, name, version || undefined);
+          return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, name));
+        } catch (error) {
+          // Before its first version exists (pending, failed or cancelled), Key Vault answers with the
+          // pending certificate: disabled, with its policy. The SDK's pollers read it. A deleted
+          // certificate is not pending: the recover poller must see its 404.
+          if (!(error instanceof DomainError && error.code === "NotFound") || version) throw error;
+          const operation = await certificates.getOperation(ctx.vault, name).catch(() => undefined);
+          const deleted = await certificates.getDeleted(ctx.vault, name).catch(() => undefined);
+          if (!operation || deleted) throw error;
+          return {
+            id: `${ctx.baseUrl}/certificates/${operation.name}/${operation.keyVersion}`,
+            attributes: { enabled: false, created: Math.floor(operation.createdAt.getTime() / 1000) },
+            tags: operation.tags,
+            policy: policyToWire(ctx, operation.name, operation.policy),
+            pending: { id: `${ctx.baseUrl}/certificates/${operation.name}/pending` },
+          };
+        }
+      },
+    );
 
     app.patch<{ Params: NameVersion; Body: Static<typeof UpdateBody> }>(
       path,
-      { schema: { body: UpdateBody }, config: config("CertificateUpdate") },
+      {
+        schema: { body: UpdateBody },
+        config: config("CertificateUpdate", DataActions.certificatesUpdate, "update"),
+      },
       async (request) => {
         const ctx = vaultOf(request);
         const { name, version } = request.params;
@@ -201,7 +220,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/certificates/:name/policy",
-    { config: config("CertificatePolicyGet") },
+    { config: config("CertificatePolicyGet", DataActions.certificatesRead, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       return policyToWire(
@@ -214,7 +233,10 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.patch<{ Params: Static<typeof NameParams>; Body: PolicyWire }>(
     "/certificates/:name/policy",
-    { schema: { body: Policy }, config: config("CertificatePolicyUpdate") },
+    {
+      schema: { body: Policy },
+      config: config("CertificatePolicyUpdate", DataActions.certificatesUpdate, "update"),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       const policy = await certificates.updatePolicy(
@@ -228,7 +250,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.get<{ Params: Static<typeof NameParams>; Querystring: { request_id?: string } }>(
     "/certificates/:name/pending",
-    { config: config("CertificatePendingGet") },
+    { config: config("CertificatePendingGet", DataActions.certificatesRead, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       const operation = await certificates.getOperation(ctx.vault, request.params.name);
@@ -244,7 +266,10 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.patch<{ Params: Static<typeof NameParams>; Body: Static<typeof CancelBody> }>(
     "/certificates/:name/pending",
-    { schema: { body: CancelBody }, config: config("CertificatePendingUpdate") },
+    {
+      schema: { body: CancelBody },
+      config: config("CertificatePendingUpdate", DataActions.certificatesUpdate, "update"),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       if (!request.body.cancellation_requested)
@@ -255,7 +280,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/certificates/:name/pending",
-    { config: config("CertificatePendingDelete") },
+    { config: config("CertificatePendingDelete", DataActions.certificatesUpdate, "update") },
     async (request) => {
       const ctx = vaultOf(request);
       return operationWire(ctx, await certificates.deleteOperation(ctx.vault, request.params.name));
@@ -264,7 +289,10 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof MergeBody> }>(
     "/certificates/:name/pending/merge",
-    { schema: { body: MergeBody }, config: config("CertificatePendingMerge") },
+    {
+      schema: { body: MergeBody },
+      config: config("CertificatePendingMerge", DataActions.certificatesCreate, "create"),
+    },
     async (request, reply) => {
       const ctx = vaultOf(request);
       const b = request.body;
@@ -283,7 +311,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/certificates/:name",
-    { config: config("CertificateDelete") },
+    { config: config("CertificateDelete", DataActions.certificatesDelete, "delete") },
     async (request) => {
       const ctx = vaultOf(request);
       const deleted = await certificates.remove(ctx.vault, request.params.name);
@@ -291,16 +319,20 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
     },
   );
 
-  app.get("/deletedcertificates", { config: config("CertificateListDeleted") }, async (request) => {
-    const ctx = vaultOf(request);
-    const { after, maxResults } = listQuery(request);
-    const page = await certificates.listDeleted(ctx.vault, after, maxResults);
-    return listResponse(request, ctx.baseUrl, page, (d) => deletedCertificateItem(ctx, d));
-  });
+  app.get(
+    "/deletedcertificates",
+    { config: config("CertificateListDeleted", DataActions.certificatesRead, "list") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await certificates.listDeleted(ctx.vault, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (d) => deletedCertificateItem(ctx, d));
+    },
+  );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/deletedcertificates/:name",
-    { config: config("CertificateGetDeleted") },
+    { config: config("CertificateGetDeleted", DataActions.certificatesRead, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       return deletedCertificateBundle(ctx, await certificates.getDeleted(ctx.vault, request.params.name));
@@ -309,7 +341,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/deletedcertificates/:name/recover",
-    { config: config("CertificateRecover") },
+    { config: config("CertificateRecover", DataActions.certificatesRecover, "recover") },
     async (request) => {
       const ctx = vaultOf(request);
       const certificate = await certificates.recover(ctx.vault, request.params.name);
@@ -319,7 +351,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/deletedcertificates/:name",
-    { config: config("CertificatePurge") },
+    { config: config("CertificatePurge", DataActions.certificatesPurge, "purge") },
     async (request, reply) => {
       await certificates.purge(vaultOf(request).vault, request.params.name);
       return reply.status(204).send();
@@ -328,7 +360,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/certificates/:name/backup",
-    { config: config("CertificateBackup") },
+    { config: config("CertificateBackup", DataActions.certificatesBackup, "backup") },
     async (request) => {
       const blob = await certificates.backup(vaultOf(request).vault, request.params.name);
       return { value: blob.toString("base64url") };
@@ -337,7 +369,10 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.post<{ Body: Static<typeof RestoreBody> }>(
     "/certificates/restore",
-    { schema: { body: RestoreBody }, config: config("CertificateRestore") },
+    {
+      schema: { body: RestoreBody },
+      config: config("CertificateRestore", DataActions.certificatesRestore, "restore"),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       const certificate = await certificates.restore(ctx.vault, base64url("value", request.body.value));
@@ -345,17 +380,21 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
     },
   );
 
-  app.get("/certificates/issuers", { config: { operation: "CertificateIssuerList" } }, async (request) => {
-    const ctx = vaultOf(request);
-    const issuers = await certificates.listIssuers(ctx.vault);
-    return {
-      value: issuers.map((i) => ({
-        id: `${ctx.baseUrl}/certificates/issuers/${i.name}`,
-        provider: i.provider,
-      })),
-      nextLink: null,
-    };
-  });
+  app.get(
+    "/certificates/issuers",
+    { config: vaultWideConfig("CertificateIssuerList", DataActions.certificateIssuersRead, "listissuers") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const issuers = await certificates.listIssuers(ctx.vault);
+      return {
+        value: issuers.map((i) => ({
+          id: `${ctx.baseUrl}/certificates/issuers/${i.name}`,
+          provider: i.provider,
+        })),
+        nextLink: null,
+      };
+    },
+  );
 
   for (const [method, merge, operation] of [
     ["PUT", false, "CertificateIssuerSet"],
@@ -365,7 +404,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
       method,
       url: "/certificates/issuers/:name",
       schema: { body: IssuerBody },
-      config: { operation },
+      config: vaultWideConfig(operation, DataActions.certificateIssuersWrite, "setissuers"),
       handler: async (request) => {
         const ctx = vaultOf(request);
         const b = request.body;
@@ -394,7 +433,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/certificates/issuers/:name",
-    { config: { operation: "CertificateIssuerGet" } },
+    { config: vaultWideConfig("CertificateIssuerGet", DataActions.certificateIssuersRead, "getissuers") },
     async (request) => {
       const ctx = vaultOf(request);
       return issuerWire(ctx, await certificates.getIssuer(ctx.vault, request.params.name));
@@ -403,21 +442,44 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/certificates/issuers/:name",
-    { config: { operation: "CertificateIssuerDelete" } },
+    {
+      config: vaultWideConfig(
+        "CertificateIssuerDelete",
+        DataActions.certificateIssuersDelete,
+        "deleteissuers",
+      ),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       return issuerWire(ctx, await certificates.deleteIssuer(ctx.vault, request.params.name));
     },
   );
 
-  app.get("/certificates/contacts", { config: { operation: "CertificateContactsGet" } }, async (request) => {
-    const ctx = vaultOf(request);
-    return contactsWire(ctx, await certificates.getContacts(ctx.vault));
-  });
+  app.get(
+    "/certificates/contacts",
+    {
+      config: vaultWideConfig(
+        "CertificateContactsGet",
+        DataActions.certificateContactsWrite,
+        "managecontacts",
+      ),
+    },
+    async (request) => {
+      const ctx = vaultOf(request);
+      return contactsWire(ctx, await certificates.getContacts(ctx.vault));
+    },
+  );
 
   app.put<{ Body: Static<typeof ContactsBody> }>(
     "/certificates/contacts",
-    { schema: { body: ContactsBody }, config: { operation: "CertificateContactsSet" } },
+    {
+      schema: { body: ContactsBody },
+      config: vaultWideConfig(
+        "CertificateContactsSet",
+        DataActions.certificateContactsWrite,
+        "managecontacts",
+      ),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       return contactsWire(ctx, await certificates.setContacts(ctx.vault, request.body.contacts));
@@ -426,7 +488,13 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.delete(
     "/certificates/contacts",
-    { config: { operation: "CertificateContactsDelete" } },
+    {
+      config: vaultWideConfig(
+        "CertificateContactsDelete",
+        DataActions.certificateContactsWrite,
+        "managecontacts",
+      ),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       return contactsWire(ctx, await certificates.deleteContacts(ctx.vault));

@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { DataActions } from "../../domain/access/data-actions.js";
 import { DomainError } from "../../domain/errors.js";
 import type { KeyService } from "../../domain/keys/key-service.js";
 import type { ImportJwk, RotationAction } from "../../domain/keys/model.js";
@@ -13,6 +14,7 @@ import {
   rotationPolicyWire,
 } from "./key-wire.js";
 import { listQuery, listResponse } from "./paging.js";
+import { routeConfig, vaultWideConfig } from "./route-access.js";
 import {
   Attributes,
   base64url,
@@ -106,11 +108,11 @@ const actionType = (type: string): RotationAction =>
 
 /** Key Vault keys (keyvault-api.md §2, Keys). Operation routes exist with and without a version. */
 export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void {
-  const config = (operation: string) => ({ operation, collection: "keys" as const });
+  const config = routeConfig("keys");
 
   app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof CreateKeyBody> }>(
     "/keys/:name/create",
-    { schema: { body: CreateKeyBody }, config: config("KeyCreate") },
+    { schema: { body: CreateKeyBody }, config: config("KeyCreate", DataActions.keysCreate, "create") },
     async (request) => {
       const ctx = vaultOf(request);
       const b = request.body;
@@ -133,7 +135,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof ImportKeyBody> }>(
     "/keys/:name",
-    { schema: { body: ImportKeyBody }, config: config("KeyImport") },
+    { schema: { body: ImportKeyBody }, config: config("KeyImport", DataActions.keysImport, "import") },
     async (request) => {
       const ctx = vaultOf(request);
       const b = request.body;
@@ -152,17 +154,21 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
   );
 
   for (const path of ["/keys/:name", "/keys/:name/:version"]) {
-    app.get<{ Params: OpParams }>(path, { config: config("KeyGet") }, async (request) => {
-      const ctx = vaultOf(request);
-      return keyBundle(
-        ctx,
-        await keys.get(ctx.vault, request.params.name, request.params.version || undefined),
-      );
-    });
+    app.get<{ Params: OpParams }>(
+      path,
+      { config: config("KeyGet", DataActions.keysRead, "get") },
+      async (request) => {
+        const ctx = vaultOf(request);
+        return keyBundle(
+          ctx,
+          await keys.get(ctx.vault, request.params.name, request.params.version || undefined),
+        );
+      },
+    );
 
     app.patch<{ Params: OpParams; Body: Static<typeof UpdateKeyBody> | undefined }>(
       path,
-      { schema: { body: UpdateKeyBody }, config: config("KeyUpdate") },
+      { schema: { body: UpdateKeyBody }, config: config("KeyUpdate", DataActions.keysUpdate, "update") },
       async (request) => {
         const ctx = vaultOf(request);
         const b = request.body;
@@ -179,7 +185,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
     );
   }
 
-  app.get("/keys", { config: config("KeyList") }, async (request) => {
+  app.get("/keys", { config: config("KeyList", DataActions.keysRead, "list") }, async (request) => {
     const ctx = vaultOf(request);
     const { after, maxResults } = listQuery(request);
     const page = await keys.list(ctx.vault, after, maxResults);
@@ -188,7 +194,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/keys/:name/versions",
-    { config: config("KeyListVersions") },
+    { config: config("KeyListVersions", DataActions.keysRead, "list") },
     async (request) => {
       const ctx = vaultOf(request);
       const { after, maxResults } = listQuery(request);
@@ -199,23 +205,27 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/keys/:name",
-    { config: config("KeyDelete") },
+    { config: config("KeyDelete", DataActions.keysDelete, "delete") },
     async (request) => {
       const ctx = vaultOf(request);
       return deletedKeyBundle(ctx, await keys.remove(ctx.vault, request.params.name));
     },
   );
 
-  app.get("/deletedkeys", { config: config("KeyListDeleted") }, async (request) => {
-    const ctx = vaultOf(request);
-    const { after, maxResults } = listQuery(request);
-    const page = await keys.listDeleted(ctx.vault, after, maxResults);
-    return listResponse(request, ctx.baseUrl, page, (d) => deletedKeyItem(ctx, d));
-  });
+  app.get(
+    "/deletedkeys",
+    { config: config("KeyListDeleted", DataActions.keysRead, "list") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await keys.listDeleted(ctx.vault, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (d) => deletedKeyItem(ctx, d));
+    },
+  );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/deletedkeys/:name",
-    { config: config("KeyGetDeleted") },
+    { config: config("KeyGetDeleted", DataActions.keysRead, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       return deletedKeyBundle(ctx, await keys.getDeleted(ctx.vault, request.params.name));
@@ -224,7 +234,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/deletedkeys/:name/recover",
-    { config: config("KeyRecover") },
+    { config: config("KeyRecover", DataActions.keysRecover, "recover") },
     async (request) => {
       const ctx = vaultOf(request);
       return keyBundle(ctx, await keys.recover(ctx.vault, request.params.name));
@@ -233,7 +243,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/deletedkeys/:name",
-    { config: config("KeyPurge") },
+    { config: config("KeyPurge", DataActions.keysPurge, "purge") },
     async (request, reply) => {
       await keys.purge(vaultOf(request).vault, request.params.name);
       return reply.status(204).send();
@@ -242,7 +252,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/keys/:name/backup",
-    { config: config("KeyBackup") },
+    { config: config("KeyBackup", DataActions.keysBackup, "backup") },
     async (request) => {
       const blob = await keys.backup(vaultOf(request).vault, request.params.name);
       return { value: blob.toString("base64url") };
@@ -251,7 +261,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.post<{ Body: Static<typeof RestoreBody> }>(
     "/keys/restore",
-    { schema: { body: RestoreBody }, config: config("KeyRestore") },
+    { schema: { body: RestoreBody }, config: config("KeyRestore", DataActions.keysRestore, "restore") },
     async (request) => {
       const ctx = vaultOf(request);
       return keyBundle(ctx, await keys.restore(ctx.vault, base64url("value", request.body.value)));
@@ -260,7 +270,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/keys/:name/rotate",
-    { config: config("KeyRotate") },
+    { config: config("KeyRotate", DataActions.keysRotate, "rotate") },
     async (request) => {
       const ctx = vaultOf(request);
       return keyBundle(ctx, await keys.rotate(ctx.vault, request.params.name));
@@ -269,7 +279,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/keys/:name/rotationpolicy",
-    { config: config("KeyGetRotationPolicy") },
+    { config: config("KeyGetRotationPolicy", DataActions.keyRotationPoliciesRead, "getrotationpolicy") },
     async (request) => {
       const ctx = vaultOf(request);
       return rotationPolicyWire(
@@ -282,7 +292,10 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof RotationPolicyBody> }>(
     "/keys/:name/rotationpolicy",
-    { schema: { body: RotationPolicyBody }, config: config("KeyUpdateRotationPolicy") },
+    {
+      schema: { body: RotationPolicyBody },
+      config: config("KeyUpdateRotationPolicy", DataActions.keyRotationPoliciesWrite, "setrotationpolicy"),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       const b = request.body;
@@ -307,7 +320,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
   for (const prefix of ["/keys/:name", "/keys/:name/:version"]) {
     app.post<{ Params: OpParams; Body: Static<typeof SignBody> }>(
       `${prefix}/sign`,
-      { schema: { body: SignBody }, config: config("KeySign") },
+      { schema: { body: SignBody }, config: config("KeySign", DataActions.keysSign, "sign") },
       async (request) => {
         const { ctx, name, version } = target(request);
         const digest = base64url("value", request.body.value);
@@ -318,7 +331,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
     app.post<{ Params: OpParams; Body: Static<typeof VerifyBody> }>(
       `${prefix}/verify`,
-      { schema: { body: VerifyBody }, config: config("KeyVerify") },
+      { schema: { body: VerifyBody }, config: config("KeyVerify", DataActions.keysVerify, "verify") },
       async (request) => {
         const { ctx, name, version } = target(request);
         const b = request.body;
@@ -334,13 +347,13 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
       },
     );
 
-    for (const [segment, op, operation] of [
-      ["encrypt", "encrypt", "KeyEncrypt"],
-      ["wrapkey", "wrapKey", "KeyWrap"],
+    for (const [segment, op, operation, dataAction, permission] of [
+      ["encrypt", "encrypt", "KeyEncrypt", DataActions.keysEncrypt, "encrypt"],
+      ["wrapkey", "wrapKey", "KeyWrap", DataActions.keysWrap, "wrapkey"],
     ] as const) {
       app.post<{ Params: OpParams; Body: Static<typeof CipherBody> }>(
         `${prefix}/${segment}`,
-        { schema: { body: CipherBody }, config: config(operation) },
+        { schema: { body: CipherBody }, config: config(operation, dataAction, permission) },
         async (request) => {
           const { ctx, name, version } = target(request);
           const b = request.body;
@@ -350,13 +363,13 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
       );
     }
 
-    for (const [segment, op, operation] of [
-      ["decrypt", "decrypt", "KeyDecrypt"],
-      ["unwrapkey", "unwrapKey", "KeyUnwrap"],
+    for (const [segment, op, operation, dataAction, permission] of [
+      ["decrypt", "decrypt", "KeyDecrypt", DataActions.keysDecrypt, "decrypt"],
+      ["unwrapkey", "unwrapKey", "KeyUnwrap", DataActions.keysUnwrap, "unwrapkey"],
     ] as const) {
       app.post<{ Params: OpParams; Body: Static<typeof CipherBody> }>(
         `${prefix}/${segment}`,
-        { schema: { body: CipherBody }, config: config(operation) },
+        { schema: { body: CipherBody }, config: config(operation, dataAction, permission) },
         async (request) => {
           const { ctx, name, version } = target(request);
           const b = request.body;
@@ -366,13 +379,17 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
       );
     }
 
-    app.post<{ Params: OpParams }>(`${prefix}/release`, { config: config("KeyRelease") }, async () => {
-      throw releaseUnsupported();
-    });
+    app.post<{ Params: OpParams }>(
+      `${prefix}/release`,
+      { config: config("KeyRelease", DataActions.keysRelease, "release") },
+      async () => {
+        throw releaseUnsupported();
+      },
+    );
 
     app.get<{ Params: OpParams }>(
       `${prefix}/attestation`,
-      { config: config("KeyGetAttestation") },
+      { config: config("KeyGetAttestation", DataActions.keysRead, "get") },
       async () => {
         throw new DomainError(
           "NotSupported",
@@ -387,7 +404,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
 
   app.post<{ Body: Static<typeof RandomBody> }>(
     "/rng",
-    { schema: { body: RandomBody }, config: { operation: "GetRandomBytes" } },
+    { schema: { body: RandomBody }, config: vaultWideConfig("GetRandomBytes", DataActions.rng) },
     async (request) => ({ value: keys.randomBytes(request.body.count).toString("base64url") }),
   );
 }

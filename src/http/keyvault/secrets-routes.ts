@@ -1,8 +1,10 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { DataActions } from "../../domain/access/data-actions.js";
 import type { SecretService } from "../../domain/secrets/secret-service.js";
 import { vaultOf } from "../request-context.js";
 import { listQuery, listResponse } from "./paging.js";
+import { routeConfig } from "./route-access.js";
 import {
   Attributes,
   base64url,
@@ -31,11 +33,14 @@ const UpdateSecretBody = Type.Object({
 
 /** Key Vault secrets (keyvault-api.md §2, Secrets). */
 export function registerSecretRoutes(app: FastifyInstance, secrets: SecretService): void {
-  const config = (operation: string) => ({ operation, collection: "secrets" as const });
+  const config = routeConfig("secrets");
 
   app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof SetSecretBody> }>(
     "/secrets/:name",
-    { schema: { body: SetSecretBody, params: NameParams }, config: config("SecretSet") },
+    {
+      schema: { body: SetSecretBody, params: NameParams },
+      config: config("SecretSet", DataActions.secretsSet, "set"),
+    },
     async (request) => {
       const ctx = vaultOf(request);
       const { value, contentType, attributes, tags } = request.body;
@@ -53,7 +58,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/secrets/:name",
-    { config: config("SecretGet") },
+    { config: config("SecretGet", DataActions.secretsGet, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       const { secret, value } = await secrets.get(ctx.vault, request.params.name);
@@ -63,7 +68,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.get<{ Params: Static<typeof VersionParams> }>(
     "/secrets/:name/:version",
-    { config: config("SecretGet") },
+    { config: config("SecretGet", DataActions.secretsGet, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       const { secret, value } = await secrets.get(ctx.vault, request.params.name, request.params.version);
@@ -89,26 +94,30 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.patch<{ Params: Static<typeof NameParams>; Body: Static<typeof UpdateSecretBody> }>(
     "/secrets/:name",
-    { schema: { body: UpdateSecretBody }, config: config("SecretUpdate") },
+    { schema: { body: UpdateSecretBody }, config: config("SecretUpdate", DataActions.secretsUpdate, "set") },
     (request) => update(vaultOf(request), request.params.name, undefined, request.body),
   );
 
   app.patch<{ Params: Static<typeof VersionParams>; Body: Static<typeof UpdateSecretBody> }>(
     "/secrets/:name/:version",
-    { schema: { body: UpdateSecretBody }, config: config("SecretUpdate") },
+    { schema: { body: UpdateSecretBody }, config: config("SecretUpdate", DataActions.secretsUpdate, "set") },
     (request) => update(vaultOf(request), request.params.name, request.params.version, request.body),
   );
 
-  app.get("/secrets", { config: config("SecretList") }, async (request) => {
-    const ctx = vaultOf(request);
-    const { after, maxResults } = listQuery(request);
-    const page = await secrets.list(ctx.vault, after, maxResults);
-    return listResponse(request, ctx.baseUrl, page, (s) => secretItem(ctx, s, false));
-  });
+  app.get(
+    "/secrets",
+    { config: config("SecretList", DataActions.secretsReadMetadata, "list") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await secrets.list(ctx.vault, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (s) => secretItem(ctx, s, false));
+    },
+  );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/secrets/:name/versions",
-    { config: config("SecretListVersions") },
+    { config: config("SecretListVersions", DataActions.secretsReadMetadata, "list") },
     async (request) => {
       const ctx = vaultOf(request);
       const { after, maxResults } = listQuery(request);
@@ -119,23 +128,27 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/secrets/:name",
-    { config: config("SecretDelete") },
+    { config: config("SecretDelete", DataActions.secretsDelete, "delete") },
     async (request) => {
       const ctx = vaultOf(request);
       return deletedSecretBundle(ctx, await secrets.remove(ctx.vault, request.params.name));
     },
   );
 
-  app.get("/deletedsecrets", { config: config("SecretListDeleted") }, async (request) => {
-    const ctx = vaultOf(request);
-    const { after, maxResults } = listQuery(request);
-    const page = await secrets.listDeleted(ctx.vault, after, maxResults);
-    return listResponse(request, ctx.baseUrl, page, (d) => deletedSecretItem(ctx, d));
-  });
+  app.get(
+    "/deletedsecrets",
+    { config: config("SecretListDeleted", DataActions.secretsReadMetadata, "list") },
+    async (request) => {
+      const ctx = vaultOf(request);
+      const { after, maxResults } = listQuery(request);
+      const page = await secrets.listDeleted(ctx.vault, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (d) => deletedSecretItem(ctx, d));
+    },
+  );
 
   app.get<{ Params: Static<typeof NameParams> }>(
     "/deletedsecrets/:name",
-    { config: config("SecretGetDeleted") },
+    { config: config("SecretGetDeleted", DataActions.secretsReadMetadata, "get") },
     async (request) => {
       const ctx = vaultOf(request);
       return deletedSecretBundle(ctx, await secrets.getDeleted(ctx.vault, request.params.name));
@@ -144,7 +157,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/deletedsecrets/:name/recover",
-    { config: config("SecretRecover") },
+    { config: config("SecretRecover", DataActions.secretsRecover, "recover") },
     async (request) => {
       const ctx = vaultOf(request);
       return secretBundle(ctx, await secrets.recover(ctx.vault, request.params.name));
@@ -153,7 +166,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     "/deletedsecrets/:name",
-    { config: config("SecretPurge") },
+    { config: config("SecretPurge", DataActions.secretsPurge, "purge") },
     async (request, reply) => {
       await secrets.purge(vaultOf(request).vault, request.params.name);
       return reply.status(204).send();
@@ -162,7 +175,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.post<{ Params: Static<typeof NameParams> }>(
     "/secrets/:name/backup",
-    { config: config("SecretBackup") },
+    { config: config("SecretBackup", DataActions.secretsBackup, "backup") },
     async (request) => {
       const blob = await secrets.backup(vaultOf(request).vault, request.params.name);
       return { value: blob.toString("base64url") };
@@ -171,7 +184,7 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
 
   app.post<{ Body: Static<typeof RestoreBody> }>(
     "/secrets/restore",
-    { schema: { body: RestoreBody }, config: config("SecretRestore") },
+    { schema: { body: RestoreBody }, config: config("SecretRestore", DataActions.secretsRestore, "restore") },
     async (request) => {
       const ctx = vaultOf(request);
       const secret = await secrets.restore(ctx.vault, base64url("value", request.body.value));

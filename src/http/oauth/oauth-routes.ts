@@ -9,6 +9,9 @@ export interface OAuthRouteDeps {
   jwks: () => unknown;
 }
 
+// RFC 7523 §2.2: the client authenticates with a JWT instead of a secret.
+const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 // RFC 6749 §5.2 error responses.
 function oauthError(reply: FastifyReply, status: number, error: string, description: string) {
   return reply
@@ -61,7 +64,11 @@ export function registerOAuthRoutes(
         response_types_supported: ["token"],
         subject_types_supported: ["pairwise"],
         id_token_signing_alg_values_supported: ["ES256"],
-        token_endpoint_auth_methods_supported: ["client_secret_post", "client_secret_basic"],
+        token_endpoint_auth_methods_supported: [
+          "client_secret_post",
+          "client_secret_basic",
+          "private_key_jwt",
+        ],
         grant_types_supported: ["client_credentials"],
         scopes_supported: ["openid"],
         tenant_region_scope: null,
@@ -99,12 +106,23 @@ export function registerOAuthRoutes(
       const basic = basicCredentials(request.headers.authorization);
       const clientId = basic?.id ?? form.client_id;
       const clientSecret = basic?.secret ?? form.client_secret;
-      if (!clientId || !clientSecret) {
-        return oauthError(reply, 400, "invalid_request", "client_id and client_secret are required");
+      const assertion = form.client_assertion;
+      if (assertion !== undefined && form.client_assertion_type !== JWT_BEARER) {
+        return oauthError(reply, 400, "invalid_request", `client_assertion_type must be ${JWT_BEARER}`);
       }
-      request.auditDetail = `client_id=${clientId}`;
+      if (!assertion && (!clientId || !clientSecret)) {
+        return oauthError(
+          reply,
+          400,
+          "invalid_request",
+          "client_id with client_secret, or client_assertion, is required",
+        );
+      }
+      request.auditDetail = `client_id=${clientId ?? "(from assertion)"}${assertion ? " assertion" : ""}`;
       try {
-        const token = await identity.issueToken(clientId, clientSecret, form.scope ?? "");
+        const token = assertion
+          ? await identity.issueTokenWithAssertion(clientId, assertion, form.scope ?? "")
+          : await identity.issueToken(clientId as string, clientSecret as string, form.scope ?? "");
         return reply.header("cache-control", "no-store").send({
           token_type: "Bearer",
           expires_in: token.expiresInSeconds,

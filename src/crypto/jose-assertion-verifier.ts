@@ -1,0 +1,101 @@
+import { X509Certificate } from "node:crypto";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from "jose";
+import type { AssertionVerifier } from "../domain/access/ports.js";
+
+const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
+
+// Clients stamp nbf/iat from their own clock (MSAL rounds to the nearest second, so nbf may lie half a
+// second ahead); Entra ID allows five minutes of skew, and so do we.
+const CLOCK_TOLERANCE_S = 300;
+
+export interface JoseAssertionVerifierOptions {
+  /** How long an issuer's discovery document is trusted before it is read again. */
+  discoveryCacheMs?: number;
+  fetch?: typeof fetch;
+}
+
+/**
+ * Client assertions (RFC 7523 §2.2): JWTs signed by a principal's registered certificate, or by an
+ * external OpenID Connect issuer whose keys come from its discovery document's `jwks_uri` (OpenID
+ * Connect Discovery 1.0 §4) or from a pinned JWK Set.
+ */
+export function createJoseAssertionVerifier(options: JoseAssertionVerifierOptions = {}): AssertionVerifier {
+  const discoveryCacheMs = options.discoveryCacheMs ?? 600_000;
+  const fetchImpl = options.fetch ?? fetch;
+  const remote = new Map<string, { keys: JWTVerifyGetKey; until: number }>();
+
+  async function issuerKeys(issuer: string, now: number): Promise<JWTVerifyGetKey> {
+    const hit = remote.get(issuer);
+    if (hit && hit.until > now) return hit.keys;
+    const response = await fetchImpl(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`discovery of ${issuer} answered ${response.status}`);
+    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
+    if (document.issuer !== issuer || typeof document.jwks_uri !== "string") {
+      throw new Error(`discovery document of ${issuer} names another issuer or no jwks_uri`);
+    }
+    const keys = createRemoteJWKSet(new URL(document.jwks_uri));
+    remote.set(issuer, { keys, until: now + discoveryCacheMs });
+    return keys;
+  }
+
+  return {
+    peek(assertion) {
+      try {
+        return { header: decodeProtectedHeader(assertion), claims: decodeJwt(assertion) } as ReturnType<
+          AssertionVerifier["peek"]
+        >;
+      } catch {
+        return undefined;
+      }
+    },
+
+    async verifyWithCertificate(assertion, der, expected) {
+      try {
+        const key = new X509Certificate(der).publicKey;
+        await jwtVerify(assertion, key, {
+          issuer: expected.issuer,
+          subject: expected.subject,
+          audience: [...expected.audiences],
+          algorithms: ASYMMETRIC,
+          currentDate: expected.now,
+          clockTolerance: CLOCK_TOLERANCE_S,
+          requiredClaims: ["exp"],
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    async verifyFederated(assertion, expected) {
+      try {
+        const keys = expected.jwks
+          ? createLocalJWKSet(expected.jwks as JSONWebKeySet)
+          : await issuerKeys(expected.issuer, expected.now.getTime());
+        await jwtVerify(assertion, keys, {
+          issuer: expected.issuer,
+          subject: expected.subject,
+          audience: [...expected.audiences],
+          algorithms: ASYMMETRIC,
+          currentDate: expected.now,
+          clockTolerance: CLOCK_TOLERANCE_S,
+          requiredClaims: ["exp"],
+        });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
