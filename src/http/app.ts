@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyServerFactory } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerFactory } from "fastify";
 import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
 import type { AccessService } from "../domain/access/access-service.js";
@@ -24,7 +24,7 @@ import { registerSecretRoutes } from "./keyvault/secrets-routes.js";
 import type { VaultHostRules } from "./keyvault/vault-host.js";
 import { registerOAuthRoutes } from "./oauth/oauth-routes.js";
 import { registerOpsRoutes, UNAUDITED_PATHS } from "./ops/ops-routes.js";
-import "./request-context.js";
+import { routeOf } from "./request-context.js";
 
 export interface AppDeps {
   logger: Logger;
@@ -70,6 +70,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   app.decorateRequest("caller", undefined);
   app.decorateRequest("vaultContext", undefined);
   app.decorateRequest("auditDetail", undefined);
+  app.decorateRequest("route", undefined as unknown as FastifyRequest["route"]);
 
   // The Azure SDK sends Content-Type: application/json with an empty body on its first, challenge-only
   // request and on body-less POSTs; an empty body is "no body", not malformed JSON.
@@ -81,6 +82,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
 
   // Hooks that never wait are callback-style: an async hook costs a promise on every request.
   app.addHook("onRequest", (request, reply, done) => {
+    routeOf(request);
     reply.header("x-ms-request-id", request.id);
     const clientRequestId = request.headers["x-ms-client-request-id"];
     if (typeof clientRequestId === "string") reply.header("x-ms-client-request-id", clientRequestId);
@@ -89,7 +91,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
 
   app.addHook("onSend", async (request, reply, payload) => {
     if (UNAUDITED_PATHS.has(request.url.split("?", 1)[0] ?? "")) return payload;
-    const config = request.routeOptions.config;
+    const route = routeOf(request);
+    const config = route.config;
     const vaultContext = request.vaultContext;
     const params = request.params as { name?: string; version?: string } | undefined;
     const failed = reply.statusCode >= 400;
@@ -100,9 +103,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
         principalId: request.caller?.principalId,
         clientId: request.caller?.clientId,
         vault: vaultContext?.vault.name,
-        operation:
-          config.operation ??
-          (request.is404 ? "UnknownRoute" : `${request.method} ${request.routeOptions.url}`),
+        operation: config.operation ?? (request.is404 ? "UnknownRoute" : `${request.method} ${route.url}`),
         objectId:
           vaultContext && config.collection && params?.name
             ? `${vaultContext.baseUrl}/${config.collection}/${params.name}`
@@ -127,11 +128,18 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [deps.metrics],
     });
+    // One labelled series per method, route and status, looked up by a plain string: prom-client
+    // would otherwise hash the label object on every observation.
+    const series = new Map<string, { observe(seconds: number): void }>();
     app.addHook("onResponse", (request, reply, done) => {
-      duration.observe(
-        { method: request.method, route: request.routeOptions.url ?? "unknown", status: reply.statusCode },
-        reply.elapsedTime / 1000,
-      );
+      const route = routeOf(request).url ?? "unknown";
+      const key = `${request.method} ${route} ${reply.statusCode}`;
+      let child = series.get(key);
+      if (!child) {
+        child = duration.labels({ method: request.method, route, status: reply.statusCode });
+        series.set(key, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
       done();
     });
   }

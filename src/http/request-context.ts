@@ -1,3 +1,4 @@
+import type { FastifyRequest } from "fastify";
 import type { RouteAccess } from "../domain/access/data-actions.js";
 import type { Caller } from "../domain/access/model.js";
 import type { VaultContext } from "./keyvault/wire.js";
@@ -10,6 +11,11 @@ declare module "fastify" {
     vaultContext: VaultContext | undefined;
     /** Short, non-secret context for the audit row, such as the client id of a token request. */
     auditDetail: string | undefined;
+    /**
+     * The matched route's options, read once per request by the first hook: Fastify builds a new
+     * object on every read of `request.routeOptions`, and several hooks need it.
+     */
+    route: { config: FastifyContextConfig & { url?: string }; url: string | undefined };
   }
   interface FastifyContextConfig {
     /** The operation name recorded in the audit log, e.g. "SecretGet". */
@@ -26,4 +32,13 @@ export function vaultOf(request: { vaultContext: VaultContext | undefined }): Va
   if (!request.vaultContext)
     throw new Error("vault context missing: route registered outside the Key Vault plugin");
   return request.vaultContext;
+}
+
+/** The request's route options, as the first hook stored them (or read now, for a request that skipped it). */
+export function routeOf(request: FastifyRequest): FastifyRequest["route"] {
+  if (!request.route) {
+    const { config, url } = request.routeOptions;
+    request.route = { config, url };
+  }
+  return request.route;
 }

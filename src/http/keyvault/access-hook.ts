@@ -7,6 +7,7 @@ import type { Throttle } from "../../domain/access/throttle.js";
 import type { Clock } from "../../domain/clock.js";
 import { DomainError } from "../../domain/errors.js";
 import type { Vault } from "../../domain/vaults/model.js";
+import { routeOf } from "../request-context.js";
 import { keyVaultError } from "./errors.js";
 
 export interface AccessHookDeps {
@@ -111,7 +112,7 @@ export function registerAccessHook(app: FastifyInstance, deps: AccessHookDeps): 
       );
       return false;
     }
-    const config = request.routeOptions.config;
+    const config = routeOf(request).config;
     const routeAccess = config.access;
     const name = config.collection ? (request.params as { name?: string }).name : undefined;
     const decision: Decision = routeAccess
