@@ -7,6 +7,8 @@ import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { type Config, databaseUrl } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
+import { createCaKeys } from "./crypto/ca-keys.js";
+import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
@@ -19,6 +21,8 @@ import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
 import { createX509Factory } from "./crypto/x509-factory.js";
 import { createIdentityService, type IdentityService } from "./domain/access/identity-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
+import { type CaService, createCaService } from "./domain/ca/ca-service.js";
+import { createOcspResponder, type OcspResponder } from "./domain/ca/ocsp-responder.js";
 import {
   type CertificateService,
   createCertificateService,
@@ -33,7 +37,12 @@ import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
 import { buildApp } from "./http/app.js";
+import { buildPkiApp } from "./http/pki/pki-app.js";
+import { listenPlain } from "./http/pki/pki-server.js";
+import { pkiUrls } from "./http/pki/pki-urls.js";
 import { listenTls } from "./http/server.js";
+import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
+import { createCrlJob } from "./jobs/crl-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
@@ -45,6 +54,7 @@ import { createSmtpMailer } from "./notify/smtp-mailer.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
+import { createSqlCaStore } from "./storage/sql-ca-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
 import {
@@ -82,6 +92,10 @@ export interface Core {
   certificates: CertificateService;
   webhooks: WebhookService;
   audit: AuditService;
+  ca: CaService;
+  ocsp: OcspResponder;
+  /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
+  pkiBase: { url: string };
   tenantId: string;
   close(): Promise<void>;
 }
@@ -113,9 +127,10 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
         pinFile: config.pkcs11PinFile,
       })
     : undefined;
+  const software = createSoftwareKeyProtector(sealer);
   const keys = createKeyService({
     store: createSqlKeyStore(storage),
-    software: createSoftwareKeyProtector(sealer),
+    software,
     hsm,
     publicCrypto: createPublicKeyCrypto(),
     sealer,
@@ -126,6 +141,18 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     clock,
     removalGuards: [(vault) => keys.hsmKeysBlockingRemoval(vault)],
   });
+  const pkiBase = { url: config.pkiBaseUrl ?? `http://${config.publicHost}:${config.pkiPort}` };
+  const caStore = createSqlCaStore(storage);
+  const caX509 = createCaX509();
+  const ca = createCaService({
+    store: caStore,
+    keys: createCaKeys({ software, hsm }),
+    x509: caX509,
+    clock,
+    urls: pkiUrls(() => pkiBase.url),
+  });
+  const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock });
+  const privateCa = createPrivateCaIssuer({ ca, clock });
   return {
     config,
     storage,
@@ -142,8 +169,12 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
       codec: createCertificateBundleCodec(),
       sealer,
       clock,
+      adapters: new Map([[PRIVATE_CA_PROVIDER.toLowerCase(), privateCa]]),
     }),
     audit,
+    ca,
+    ocsp,
+    pkiBase,
     tenantId,
     async close() {
       await audit.drain();
@@ -273,12 +304,15 @@ export function jobList(
     vaults: () => core.vaults.list(),
     clock: core.clock,
   });
-  return [purge, notices, renewals, rotation, webhooks, ...(mail ? [mail] : [])];
+  const crl = createCrlJob({ ca: core.ca });
+  return [purge, notices, renewals, rotation, webhooks, crl, ...(mail ? [mail] : [])];
 }
 
 export interface Strongroom {
   app: FastifyInstance;
   port: number;
+  /** The plain-HTTP PKI listener's port (CRLs, OCSP, AIA). */
+  pkiPort: number;
   admin: AdminCredentials;
   core: Core;
   scheduler: Scheduler;
@@ -331,6 +365,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       config.port,
     );
     const { port } = listening;
+    const hosts = config.host.split(",").map((h) => h.trim());
+    const pkiListening = await listenPlain(hosts, config.pkiPort).catch(async (error: unknown) => {
+      await listening.close();
+      listening.primary.close();
+      throw error;
+    });
+    if (!config.pkiBaseUrl) core.pkiBase.url = `http://${config.publicHost}:${pkiListening.port}`;
 
     const authorityHost = `https://${config.publicHost}:${port}`;
     const vaultUrl = (name: string) =>
@@ -365,6 +406,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         keys: core.keys,
         certificates: core.certificates,
         webhooks: core.webhooks,
+        ca: core.ca,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
@@ -381,6 +423,14 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     );
     await app.ready();
+    const pkiApp = buildPkiApp(
+      { logger, ca: core.ca, ocsp: core.ocsp, ocspFailure: ocspStatusOnly },
+      (handler) => {
+        for (const server of [pkiListening.primary, ...pkiListening.others]) server.on("request", handler);
+        return pkiListening.primary;
+      },
+    );
+    await pkiApp.ready();
     const scheduler = createJobs(core, logger, vaultUrl);
     if (config.jobs) scheduler.start();
     logger.info(
@@ -395,12 +445,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     return {
       app,
       port,
+      pkiPort: pkiListening.port,
       admin: credentials,
       core,
       scheduler,
       async stop() {
         await scheduler.stop();
-        await Promise.all([app.close(), listening.close()]);
+        await Promise.all([app.close(), listening.close(), pkiApp.close(), pkiListening.close()]);
         await core.close();
       },
     };

@@ -33,7 +33,7 @@ const JWS_BY_HASH = { "SHA-256": "256", "SHA-384": "384", "SHA-512": "512" } as 
  * certificates and CSRs with keys that never leave their protector (HSM included): `sign` hashes
  * the to-be-signed bytes here and hands the digest to the protector.
  */
-function protectorCrypto(signer: CertificateSigner) {
+export function protectorCrypto(signer: CertificateSigner) {
   const spki = publicKeyFromParts(signer.publicKey).export({ format: "der", type: "spki" });
   const curve = signer.publicKey.crv;
   if (curve === "P-256K") throw badParameter("Certificates with secp256k1 (P-256K) keys are not supported");

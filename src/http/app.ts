@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { Histogram, type Registry } from "prom-client";
 import type { IdentityService } from "../domain/access/identity-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
+import type { CaService } from "../domain/ca/ca-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
@@ -28,6 +29,7 @@ export interface AppDeps {
   keys: KeyService;
   certificates: CertificateService;
   webhooks: WebhookService;
+  ca?: CaService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -130,6 +132,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     certificates: deps.certificates,
     webhooks: deps.webhooks,
     vaultUrl: deps.vaultUrl,
+    ca: deps.ca,
   });
 
   app.register(async (keyvault) => {

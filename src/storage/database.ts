@@ -13,6 +13,7 @@ import pg from "pg";
 import * as foundation from "./migrations/0001-foundation.js";
 import * as certificates from "./migrations/0002-certificates.js";
 import * as jobs from "./migrations/0003-jobs.js";
+import * as ca from "./migrations/0005-ca.js";
 import type { Database } from "./schema.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -99,6 +100,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0001-foundation": foundation.up,
   "0002-certificates": certificates.up,
   "0003-jobs": jobs.up,
+  "0005-ca": ca.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

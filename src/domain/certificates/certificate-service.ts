@@ -262,8 +262,10 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         const adapter = adapters.get(issuer.provider.toLowerCase());
         const result = adapter
           ? await adapter.issue({
+              vaultId: vault.id,
               vaultName: vault.name,
               certificateName: name,
+              certificateVersion: version,
               csr: operation.csr,
               policy,
               issuer,

@@ -1,8 +1,11 @@
 import type { CertificateIssuer, CertificatePolicy } from "../certificates/model.js";
 
 export interface IssuanceRequest {
+  vaultId: string;
   vaultName: string;
   certificateName: string;
+  /** The version the issued certificate will be stored as (its key's version). */
+  certificateVersion: string;
   /** DER PKCS#10 request signed with the certificate's new key. */
   csr: Buffer;
   policy: CertificatePolicy;

@@ -3,6 +3,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { authorize } from "../../domain/access/authorize.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
+import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -10,6 +11,7 @@ import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import { registerCaRoutes } from "./ca-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -17,6 +19,7 @@ export interface AdminRouteDeps {
   certificates: CertificateService;
   webhooks: WebhookService;
   vaultUrl: (name: string) => string;
+  ca?: CaService | undefined;
 }
 
 const Settings = {
@@ -44,7 +47,7 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, vaults, certificates, webhooks, vaultUrl }: AdminRouteDeps,
+  { identity, vaults, certificates, webhooks, vaultUrl, ca }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -72,6 +75,8 @@ export function registerAdminRoutes(
       request.caller = await identity.authenticate(token);
       authorize(request.caller, { action: `admin/${request.method}`, scope: "/" });
     });
+
+    if (ca) registerCaRoutes(admin, { ca, vaults });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
