@@ -300,7 +300,8 @@ export function createCaService(deps: CaServiceDeps) {
             revokedAt: r.revokedAt ?? r.createdAt,
             reason: r.status === "hold" ? "certificateHold" : (r.reason ?? "unspecified"),
           })),
-          distributionPoint: urls.crl(ca.id, shard),
+          // A full CRL covers every certificate; an IDP would narrow its scope to one URL.
+          distributionPoint: shard === FULL_CRL ? undefined : urls.crl(ca.id, shard),
         },
         caSigner(ca),
       );
