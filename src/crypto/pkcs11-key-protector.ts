@@ -73,10 +73,18 @@ const stripZeros = (b: Buffer) => {
   return b.subarray(i);
 };
 
+let tail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs one asynchronous token operation at a time: a PKCS#11 session holds one active operation, so
+ * two overlapping signatures (a CRL and an OCSP response, say) would fail with CKR_OPERATION_ACTIVE.
+ */
 function run<T>(start: (cb: (error: Error | null, result: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) =>
-    start((error, result) => (error ? reject(error) : resolve(result))),
-  );
+  const operation = () =>
+    new Promise<T>((resolve, reject) => start((error, result) => (error ? reject(error) : resolve(result))));
+  const result = tail.then(operation, operation);
+  tail = result.catch(() => undefined);
+  return result;
 }
 
 /**

@@ -33,7 +33,6 @@ export function buildPkiApp(deps: PkiAppDeps, serverFactory?: FastifyServerFacto
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
     return503OnClosing: true,
-    disableRequestLogging: true,
     ...(serverFactory && { serverFactory }),
   }) as unknown as FastifyInstance;
 
