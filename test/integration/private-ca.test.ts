@@ -17,7 +17,6 @@ describe("the private CA over time, in process", () => {
   const work = tempDataDir();
   let server: InProcess;
   const core = () => server.strongroom.core;
-  const file = (name: string) => join(work.dir, name);
   const events = async () => createSqlEventStore(core().storage).after(0, 10_000);
 
   beforeAll(async () => {
