@@ -413,7 +413,7 @@ export function createCaService(deps: CaServiceDeps) {
     },
 
     async createIntermediate(input: CreateIntermediateInput): Promise<CertificateAuthority> {
-      if (input.external === Boolean(input.parent))
+      if (Boolean(input.external) === Boolean(input.parent))
         throw badParameter(
           "An intermediate needs either parent (a CA of this installation) or external: true",
         );
