@@ -28,6 +28,8 @@ interface ResponderJson {
   publicKey: PublicKeyParts;
   generation: number;
   notAfter: number;
+  /** Protector material (sealed key or HSM object id), base64. */
+  retiredKeyMaterial?: string | undefined;
 }
 
 function authorityRow(ca: CertificateAuthority): Database["ca_authorities"] {
@@ -36,6 +38,7 @@ function authorityRow(ca: CertificateAuthority): Database["ca_authorities"] {
     publicKey: ca.responder.publicKey,
     generation: ca.responder.generation,
     notAfter: ca.responder.notAfter.getTime(),
+    retiredKeyMaterial: ca.responder.retiredKeyMaterial && b64(ca.responder.retiredKeyMaterial),
   };
   return {
     id: ca.id,
@@ -94,6 +97,9 @@ function toAuthority(r: AuthorityRow): CertificateAuthority {
             generation: responder.generation,
             notAfter: new Date(responder.notAfter),
             keyMaterial: Buffer.from(r.responder_key_material),
+            retiredKeyMaterial: responder.retiredKeyMaterial
+              ? unb64(responder.retiredKeyMaterial)
+              : undefined,
           }
         : undefined,
     createdAt: new Date(r.created_at),

@@ -107,7 +107,10 @@ describe("the private CA over time, in process", () => {
     expect(await server.strongroom.scheduler.runOnce("crl")).toContain(
       "2 OCSP responder certificates renewed",
     );
-    expect((await core().ca.get("issuing")).responder?.generation).toBe(generation + 1);
+    const renewed = (await core().ca.get("issuing")).responder;
+    expect(renewed?.generation).toBe(generation + 1);
+    // The previous key stays for one more generation, for nodes still holding the old responder.
+    expect(renewed?.retiredKeyMaterial?.equals(issuing.responder?.keyMaterial ?? Buffer.alloc(0))).toBe(true);
   });
 
   it("refuses an intermediate below a CA whose path length is 0", async () => {

@@ -119,7 +119,12 @@ for (const backend of backends) {
         const database = await backend.createDatabase();
         try {
           const first = openDatabase(database.url);
-          expect(await migrate(first)).toEqual(["0001-foundation", "0002-certificates", "0003-jobs"]);
+          expect(await migrate(first)).toEqual([
+            "0001-foundation",
+            "0002-certificates",
+            "0003-jobs",
+            "0005-ca",
+          ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
           await first.close();

@@ -234,7 +234,14 @@ export function createCaService(deps: CaServiceDeps) {
     const previous = ca.responder;
     const updated = {
       ...ca,
-      responder: { certificate, keyMaterial: made.material, publicKey: made.publicKey, generation, notAfter },
+      responder: {
+        certificate,
+        keyMaterial: made.material,
+        publicKey: made.publicKey,
+        generation,
+        notAfter,
+        retiredKeyMaterial: previous?.keyMaterial,
+      },
       updatedAt: now,
     };
     return { updated, previous };
@@ -611,7 +618,7 @@ export function createCaService(deps: CaServiceDeps) {
           if (!responder || responder.notAfter.getTime() - now < responderValidityMs / 3) {
             const { updated, previous } = await withResponder(ca);
             await store.updateAuthority(updated);
-            if (previous) await keys.destroy(ca.protection, previous.keyMaterial);
+            if (previous?.retiredKeyMaterial) await keys.destroy(ca.protection, previous.retiredKeyMaterial);
             ca = updated;
             responders += 1;
           }

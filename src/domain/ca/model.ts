@@ -46,6 +46,11 @@ export interface OcspResponder {
   /** Part of the key's protector context, so each renewal seals a fresh key under its own name. */
   generation: number;
   notAfter: Date;
+  /**
+   * The previous generation's key, kept one more generation: nodes that still hold the previous
+   * responder (they reload CAs every minute) keep signing with it until they do.
+   */
+  retiredKeyMaterial?: Buffer | undefined;
 }
 
 /** A root or intermediate CA of this installation; its key never leaves its protector. */
