@@ -37,6 +37,7 @@ import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
 import { buildApp } from "./http/app.js";
+import { createOcspHandler } from "./http/pki/ocsp-handler.js";
 import { buildPkiApp } from "./http/pki/pki-app.js";
 import { listenPlain } from "./http/pki/pki-server.js";
 import { pkiUrls } from "./http/pki/pki-urls.js";
@@ -423,13 +424,14 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     );
     await app.ready();
-    const pkiApp = buildPkiApp(
-      { logger, ca: core.ca, ocsp: core.ocsp, ocspFailure: ocspStatusOnly },
-      (handler) => {
-        for (const server of [pkiListening.primary, ...pkiListening.others]) server.on("request", handler);
-        return pkiListening.primary;
-      },
-    );
+    const ocspHandler = createOcspHandler({ ocsp: core.ocsp, failure: ocspStatusOnly, logger });
+    const pkiApp = buildPkiApp({ logger, ca: core.ca }, (handler) => {
+      for (const server of [pkiListening.primary, ...pkiListening.others])
+        server.on("request", (req, res) => {
+          if (!ocspHandler(req, res)) handler(req, res);
+        });
+      return pkiListening.primary;
+    });
     await pkiApp.ready();
     const scheduler = createJobs(core, logger, vaultUrl);
     if (config.jobs) scheduler.start();

@@ -2,19 +2,15 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerFac
 import type { Logger } from "pino";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import { FULL_CRL } from "../../domain/ca/model.js";
-import type { OcspAnswer } from "../../domain/ca/ocsp-responder.js";
 import { toPem as pem } from "../pem.js";
 
 export interface PkiAppDeps {
   logger: Logger;
   ca: Pick<CaService, "crl" | "caCertificate">;
-  ocsp: { respond(request: Buffer): Promise<OcspAnswer> };
-  /** RFC 6960 §4.2.1 status-only responses (malformedRequest…), pre-encoded. */
-  ocspFailure(status: "malformedRequest" | "internalError" | "unauthorized"): Buffer;
 }
 
-/** OCSP requests are a few hundred bytes; anything much larger is not one. */
-const BODY_LIMIT_BYTES = 16 * 1024;
+/** Nothing here takes a body: OCSP requests are answered by ocsp-handler.ts before the app. */
+const BODY_LIMIT_BYTES = 1024;
 
 /** `name.ext` → [name, ext] for ext in `exts`; undefined otherwise. */
 function split(file: string, exts: readonly string[]): [string, string] | undefined {
@@ -24,8 +20,8 @@ function split(file: string, exts: readonly string[]): [string, string] | undefi
 }
 
 /**
- * The public, unauthenticated PKI surface on plain HTTP: CA certificates (AIA caIssuers), CRLs
- * (CDP) and the OCSP responder. Nothing here is audited per request: relying parties poll it.
+ * The public, unauthenticated PKI surface on plain HTTP: CA certificates (AIA caIssuers) and CRLs
+ * (CDP). Nothing here is audited per request: relying parties poll it.
  */
 export function buildPkiApp(deps: PkiAppDeps, serverFactory?: FastifyServerFactory): FastifyInstance {
   const app = Fastify({
@@ -35,10 +31,6 @@ export function buildPkiApp(deps: PkiAppDeps, serverFactory?: FastifyServerFacto
     return503OnClosing: true,
     ...(serverFactory && { serverFactory }),
   }) as unknown as FastifyInstance;
-
-  app.addContentTypeParser("application/ocsp-request", { parseAs: "buffer" }, (_request, body, done) =>
-    done(null, body),
-  );
 
   const notFound = (reply: FastifyReply, what: string) =>
     reply.status(404).type("text/plain").send(`${what} not found\n`);
@@ -74,34 +66,6 @@ export function buildPkiApp(deps: PkiAppDeps, serverFactory?: FastifyServerFacto
     const parts = split(request.params.file, ["crl", "pem"]);
     if (!parts || !/^\d{1,4}$/.test(parts[0])) return notFound(reply, "CRL");
     return sendCrl(reply, request.params.id, Number(parts[0]), parts[1]);
-  });
-
-  async function answer(reply: FastifyReply, request: Buffer | undefined, cacheable: boolean) {
-    reply.type("application/ocsp-response");
-    if (!request || request.length === 0) return reply.send(deps.ocspFailure("malformedRequest"));
-    const result = await deps.ocsp.respond(request).catch((error: unknown) => {
-      reply.log.error({ err: error }, "OCSP response failed");
-      return { ok: false, status: "internalError" } as const;
-    });
-    if (!result.ok) return reply.send(deps.ocspFailure(result.status));
-    // RFC 5019 §6.2: GET answers are cacheable by HTTP caches until nextUpdate.
-    if (cacheable && result.maxAgeSeconds > 0)
-      reply.header("cache-control", `max-age=${result.maxAgeSeconds}, public, no-transform, must-revalidate`);
-    return reply.send(result.der);
-  }
-
-  // RFC 6960 §A.1: POST carries the DER request; GET carries it base64 and URL-encoded in the path.
-  app.post("/ocsp", async (request, reply) =>
-    answer(reply, Buffer.isBuffer(request.body) ? request.body : undefined, false),
-  );
-  app.get<{ Params: { "*": string } }>("/ocsp/*", async (request, reply) => {
-    let der: Buffer | undefined;
-    try {
-      der = Buffer.from(decodeURIComponent(request.params["*"]), "base64");
-    } catch {
-      der = undefined;
-    }
-    return answer(reply, der, true);
   });
 
   app.setNotFoundHandler((_request, reply) => notFound(reply, "Resource"));
