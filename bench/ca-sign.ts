@@ -120,7 +120,8 @@ async function startCfssl(dir: string): Promise<{ port: number; child: ChildProc
     ],
     {
       cwd: dir,
-      stdio: ["ignore", "ignore", "pipe"],
+      // Its log is not read: a pipe nobody drains would block it once full.
+      stdio: "ignore",
     },
   );
   for (let i = 0; i < 50; i++) {

@@ -262,7 +262,12 @@ export function createCaService(deps: CaServiceDeps) {
   ): Promise<CertificateSpec> {
     const now = clock.now();
     const notBefore = new Date(now.getTime() - BACKDATE_MS);
-    const notAfter = new Date(notBefore.getTime() + (input.validityDays ?? 3650) * DAY_MS);
+    const asked = new Date(notBefore.getTime() + (input.validityDays ?? 3650) * DAY_MS);
+    // Without an explicit validity an intermediate ends with its issuer rather than being refused.
+    const notAfter =
+      input.validityDays === undefined && issuer?.notAfter && asked > issuer.notAfter
+        ? issuer.notAfter
+        : asked;
     if (issuer?.notAfter && notAfter > issuer.notAfter)
       throw badParameter(
         `validityDays reaches beyond CA ${issuer.name}'s own expiry (${issuer.notAfter.toISOString()})`,
