@@ -134,7 +134,7 @@ describe.skipIf(!softHsmAvailable)("a private CA with its keys in SoftHSM2", () 
     );
     const request = readFileSync(file("nonce-req.der"));
     const answers = await Promise.all([
-      ...Array.from({ length: 6 }, () =>
+      ...Array.from({ length: 12 }, () =>
         fetch(`${server.pkiUrl}/ocsp`, {
           method: "POST",
           headers: { "content-type": "application/ocsp-request" },
