@@ -1,88 +1,61 @@
 /**
  * OCSP responses per second from a real Strongroom process (pre-signed answers, plain HTTP), beside
  * `openssl ocsp -port` answering for the same number of certificates from its index file, and a bare
- * node:http server returning a body of the same size, all driven the same way in this run: 4 clients,
- * each POSTing over a new connection per request (`Connection: close`), as openssl's responder does
- * not keep connections alive. The clients run in this process.
+ * node:http server returning a body of the same size, all driven the same way in this run: wrk with
+ * 4 connections and `Connection: close` (a new connection per request), as openssl's responder does
+ * not keep connections alive.
  * Run with `npm run bench:ocsp`.
  */
 import "reflect-metadata";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer, request } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../test/support/server-process.js";
-import { expectOk, fetchToken, send } from "./support.js";
+import {
+  expectOk,
+  fetchToken,
+  formatResult,
+  measure,
+  missingPrerequisite,
+  send,
+  type WrkOptions,
+  wrk,
+} from "./support.js";
 
-const CLIENTS = 4;
+const CONNECTIONS = 4;
+// One wrk thread leaves the machine's other core to the servers.
+const THREADS = 1;
 const WARMUP_S = 2;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CERTIFICATES = 100;
 const OPENSSL_TARGET = 3;
 const BARE_TARGET = 0.7;
 
-interface Rate {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
+/**
+ * A wrk script that POSTs `body` (Lua strings carry bytes as \ddd escapes) over a new connection per
+ * request. It skips wrk's start-up probe (a connection opened and closed without a request), which
+ * leaves openssl's single-threaded responder reading end-of-file forever.
+ */
+function postScript(dir: string, name: string, body: Buffer): string {
+  const escaped = [...body].map((b) => `\\${b.toString().padStart(3, "0")}`).join("");
+  const path = join(dir, `${name}.lua`);
+  writeFileSync(
+    path,
+    [
+      "function wrk.resolve(host, service)",
+      "  wrk.addrs = wrk.lookup(host, service)",
+      "end",
+      'wrk.method = "POST"',
+      'wrk.headers["Content-Type"] = "application/ocsp-request"',
+      'wrk.headers["Connection"] = "close"',
+      `wrk.body = "${escaped}"`,
+      "",
+    ].join("\n"),
+  );
+  return path;
 }
-
-/** One POST over a fresh connection; resolves with the status once the whole answer arrived. */
-function postOnce(url: URL, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "POST",
-        agent: false,
-        headers: {
-          "content-type": "application/ocsp-request",
-          "content-length": body.length,
-          connection: "close",
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** CLIENTS loops POSTing `body` for `seconds`: requests per second and latency percentiles. */
-async function drive(url: string, body: Buffer, seconds: number): Promise<Rate> {
-  const target = new URL(url);
-  const until = Date.now() + seconds * 1000;
-  const latencies: number[] = [];
-  const client = async () => {
-    while (Date.now() < until) {
-      const started = performance.now();
-      const status = await postOnce(target, body);
-      if (status !== 200) throw new Error(`${url} answered HTTP ${status}`);
-      latencies.push(performance.now() - started);
-    }
-  };
-  const started = Date.now();
-  await Promise.all(Array.from({ length: CLIENTS }, client));
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return {
-    requestsPerSecond: latencies.length / ((Date.now() - started) / 1000),
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
-  };
-}
-
-async function measure(url: string, body: Buffer): Promise<Rate> {
-  await drive(url, body, WARMUP_S);
-  return drive(url, body, DURATION_S);
-}
-
-const format = (name: string, r: Rate) =>
-  `${name.padEnd(12)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms`;
 
 function openssl(dir: string, ...args: string[]): Buffer {
   return execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
@@ -185,6 +158,11 @@ async function startOpensslResponder(
 }
 
 async function main(): Promise<number> {
+  const missing = missingPrerequisite("bench:ocsp");
+  if (missing) {
+    console.error(missing);
+    return 1;
+  }
   const data = tempDataDir();
   let strongroom: ServerProcess | undefined;
   let responder: ChildProcess | undefined;
@@ -270,17 +248,25 @@ async function main(): Promise<number> {
     const barePort = (bare.address() as AddressInfo).port;
 
     console.log(
-      `${CLIENTS} clients, a new connection per request, ${WARMUP_S} s warm-up + ${DURATION_S} s each`,
+      `wrk -t${THREADS} -c${CONNECTIONS}, Connection: close, ${WARMUP_S} s warm-up + ${DURATION_S} s each`,
     );
     console.log(
       `POST /ocsp, ${request.length}-byte request, ${body.length}-byte response, ${CERTIFICATES} certificates per CA`,
     );
-    const ours = await measure(ocspUrl, request);
-    console.log(format("strongroom", ours));
-    const theirs = await measure(`http://127.0.0.1:${started.port}/`, ossl.request);
-    console.log(format("openssl", theirs));
-    const baseline = await measure(`http://127.0.0.1:${barePort}/ocsp`, request);
-    console.log(format("bare http", baseline));
+    const options = (name: string, req: Buffer): WrkOptions => ({
+      threads: THREADS,
+      connections: CONNECTIONS,
+      seconds: DURATION_S,
+      script: postScript(data.dir, name, req),
+    });
+    const ours = await measure(ocspUrl, WARMUP_S, options("strongroom", request));
+    console.log(formatResult("strongroom", ours));
+    // No warm-up for openssl (nothing to warm up, being C): wrk closes connections it opened but did
+    // not use when a run ends, and such a connection leaves openssl's responder stuck on it.
+    const theirs = await wrk(`http://127.0.0.1:${started.port}/`, options("openssl", ossl.request));
+    console.log(formatResult("openssl", theirs));
+    const baseline = await measure(`http://127.0.0.1:${barePort}/ocsp`, WARMUP_S, options("bare", request));
+    console.log(formatResult("bare http", baseline));
     console.log(
       `ratio strongroom/openssl: ${(ours.requestsPerSecond / theirs.requestsPerSecond).toFixed(2)} (target >= ${OPENSSL_TARGET})`,
     );
