@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createHash } from "node:crypto";
+import { createHash, createPublicKey, verify } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
@@ -45,8 +45,11 @@ const sha1 = (b: Uint8Array) => createHash("sha1").update(b).digest();
 
 /** The RFC 5280 §4.2.1.2 method 1 key identifier: SHA-1 of the subjectPublicKey bits. */
 function keyIdentifier(spki: Buffer): Buffer {
-  const info = pkijs.PublicKeyInfo.fromBER(view(spki));
-  return sha1(info.subjectPublicKey.valueBlock.valueHexView);
+  // asn1js alone: pkijs' schema matching costs a millisecond per key on this path.
+  const parsed = asn1js.fromBER(view(spki));
+  const bits = parsed.result instanceof asn1js.Sequence ? parsed.result.valueBlock.value[1] : undefined;
+  if (!(bits instanceof asn1js.BitString)) throw badParameter("Not a SubjectPublicKeyInfo");
+  return sha1(bits.valueBlock.valueHexView);
 }
 
 function generalSubtrees(subtrees: NameSubtrees): pkijs.GeneralSubtree[] {
@@ -126,6 +129,57 @@ function certStatus(single: OcspSingle): asn1js.BaseBlock {
   });
 }
 
+/** node:crypto's digest names by signature algorithm OID (RFC 5758, RFC 8017). */
+const CSR_HASHES: Record<string, string> = {
+  "1.2.840.10045.4.3.2": "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
+  "1.2.840.10045.4.3.4": "sha512",
+  "1.2.840.113549.1.1.11": "sha256",
+  "1.2.840.113549.1.1.12": "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+};
+
+/**
+ * Checks a CSR's signature with OpenSSL (node:crypto), some fifty times faster than the WebCrypto
+ * path of @peculiar/x509; false for algorithms it does not know (PSS…), which that path then checks.
+ */
+function verifyCsr(der: Buffer, spki: Buffer): boolean {
+  try {
+    // CertificationRequest ::= SEQUENCE { info, signatureAlgorithm, signature BIT STRING } (RFC 2986).
+    const parsed = asn1js.fromBER(view(der));
+    const [info, algorithm, signature] =
+      parsed.result instanceof asn1js.Sequence ? parsed.result.valueBlock.value : [];
+    const oid = algorithm instanceof asn1js.Sequence ? algorithm.valueBlock.value[0] : undefined;
+    if (!info || !(oid instanceof asn1js.ObjectIdentifier) || !(signature instanceof asn1js.BitString))
+      return false;
+    const hash = CSR_HASHES[oid.valueBlock.toString()];
+    if (!hash) return false;
+    const key = createPublicKey({ key: spki, format: "der", type: "spki" });
+    return verify(hash, info.valueBeforeDecodeView, key, signature.valueBlock.valueHexView);
+  } catch {
+    return false;
+  }
+}
+
+/** A CA certificate as the signing path needs it, parsed once per certificate (they are few). */
+interface ParsedIssuer {
+  subjectName: x509.Name;
+  keyId: Buffer;
+}
+const issuers = new Map<string, ParsedIssuer>();
+
+function parsedIssuer(der: Buffer): ParsedIssuer {
+  const key = der.toString("base64");
+  let hit = issuers.get(key);
+  if (!hit) {
+    const cert = parseCertificate(der);
+    hit = { subjectName: cert.subjectName, keyId: keyIdentifier(Buffer.from(cert.publicKey.rawData)) };
+    if (issuers.size >= 1000) issuers.clear();
+    issuers.set(key, hit);
+  }
+  return hit;
+}
+
 function parseCertificate(der: Buffer): x509.X509Certificate {
   try {
     return new x509.X509Certificate(view(der));
@@ -197,7 +251,7 @@ export function createCaX509(): CaX509 {
   return {
     async certificate(spec, signer) {
       const { crypto, keys, signingAlgorithm } = protectorCrypto(signer);
-      const issuer = spec.issuer ? parseCertificate(spec.issuer.certificate) : undefined;
+      const issuer = spec.issuer ? parsedIssuer(spec.issuer.certificate) : undefined;
       const extensions: x509.Extension[] = [
         new x509.BasicConstraintsExtension(spec.ca !== undefined, spec.ca?.pathLength, true),
       ];
@@ -217,7 +271,7 @@ export function createCaX509(): CaX509 {
         extensions.push(new x509.SubjectAlternativeNameExtension(names, spec.subject.trim() === ""));
       const subjectKeyId = keyIdentifier(spec.publicKey);
       extensions.push(new x509.SubjectKeyIdentifierExtension(subjectKeyId.toString("hex")));
-      const authorityKeyId = issuer ? keyIdentifier(Buffer.from(issuer.publicKey.rawData)) : subjectKeyId;
+      const authorityKeyId = issuer ? issuer.keyId : subjectKeyId;
       extensions.push(new x509.AuthorityKeyIdentifierExtension(authorityKeyId.toString("hex")));
       if (spec.ca?.nameConstraints) extensions.push(nameConstraintsExtension(spec.ca.nameConstraints));
       if (spec.policies.length > 0) extensions.push(new x509.CertificatePolicyExtension(spec.policies));
@@ -274,7 +328,7 @@ export function createCaX509(): CaX509 {
       } catch (cause) {
         throw badParameter(`Not a PKCS#10 certificate request: ${(cause as Error).message}`);
       }
-      if (!(await csr.verify().catch(() => false)))
+      if (!verifyCsr(der, Buffer.from(csr.publicKey.rawData)) && !(await csr.verify().catch(() => false)))
         throw badParameter("The certificate request's signature does not verify");
       const san = csr.getExtension("2.5.29.17") as x509.SubjectAlternativeNameExtension | null;
       const items = san?.names.items ?? [];
@@ -310,11 +364,9 @@ export function createCaX509(): CaX509 {
 
     async crl(spec, signer) {
       const { crypto, keys, signingAlgorithm } = protectorCrypto(signer);
-      const issuer = parseCertificate(spec.issuer);
+      const issuer = parsedIssuer(spec.issuer);
       const extensions: x509.Extension[] = [
-        new x509.AuthorityKeyIdentifierExtension(
-          keyIdentifier(Buffer.from(issuer.publicKey.rawData)).toString("hex"),
-        ),
+        new x509.AuthorityKeyIdentifierExtension(issuer.keyId.toString("hex")),
         new x509.Extension(OID.crlNumber, false, new asn1js.Integer({ value: spec.number }).toBER()),
       ];
       if (spec.distributionPoint) {

@@ -10,6 +10,7 @@ import {
   type CaKeyAlgorithm,
   type CertificateAuthority,
   type CertificateSpec,
+  type CsrFacts,
   FULL_CRL,
   type IssuedCertificate,
   type NameConstraints,
@@ -358,11 +359,10 @@ export function createCaService(deps: CaServiceDeps) {
 
   async function issue(
     ca: CertificateAuthority & { certificate: Buffer },
-    csr: Buffer,
+    facts: CsrFacts,
     profile: IssueProfile,
     vault?: VaultLink,
   ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
-    const facts = await x509.readCsr(csr);
     const line = await lineage(ca);
     enforceNameConstraints(
       line.map((c) => ({ ca: c.name, constraints: c.nameConstraints })),
@@ -507,7 +507,7 @@ export function createCaService(deps: CaServiceDeps) {
 
     /** Issues for a vault certificate policy: the CSR gives the key, the policy everything else. */
     async issueForVault(caName: string, csr: Buffer, profile: IssueProfile, vault: VaultLink) {
-      return issue(await active(caName), csr, profile, vault);
+      return issue(await active(caName), await x509.readCsr(csr), profile, vault);
     },
 
     /** Signs a CSR with its own subject and SANs (admin API, benchmarks, clients outside vaults). */
@@ -525,7 +525,7 @@ export function createCaService(deps: CaServiceDeps) {
       const days = options.validityDays ?? 90;
       if (!Number.isInteger(days) || days < 1 || days > 3650)
         throw badParameter("validityDays must be from 1 to 3650");
-      return issue(ca, csr, {
+      return issue(ca, facts, {
         subject: facts.subject,
         sans: facts.sans,
         keyUsage: options.keyUsage ?? ["digitalSignature", "keyEncipherment"],
