@@ -7,6 +7,8 @@ import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { type Config, databaseUrl } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
+import { createCaKeys } from "./crypto/ca-keys.js";
+import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
@@ -24,6 +26,8 @@ import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
+import { type CaService, createCaService } from "./domain/ca/ca-service.js";
+import { createOcspResponder, type OcspResponder } from "./domain/ca/ocsp-responder.js";
 import {
   type CertificateService,
   createCertificateService,
@@ -32,6 +36,7 @@ import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
+import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
@@ -42,10 +47,16 @@ import {
   startChallengeResponder,
 } from "./http/acme-challenge/challenge-responder.js";
 import { buildApp } from "./http/app.js";
+import { createOcspHandler } from "./http/pki/ocsp-handler.js";
+import { buildPkiApp } from "./http/pki/pki-app.js";
+import { listenPlain } from "./http/pki/pki-server.js";
+import { pkiUrls } from "./http/pki/pki-urls.js";
 import { listenTls } from "./http/server.js";
 import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
+import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
+import { createCrlJob } from "./jobs/crl-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
@@ -60,6 +71,7 @@ import { migrate, openDatabase, type StorageHandle } from "./storage/database.js
 import { createSqlAccessStore } from "./storage/sql-access-store.js";
 import { createSqlAcmeStore } from "./storage/sql-acme-store.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
+import { createSqlCaStore } from "./storage/sql-ca-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
@@ -103,6 +115,10 @@ export interface Core {
   /** ACME settings of issuers (admin API, CLI). */
   acme: AcmeSettingsService;
   acmeIssuer: AcmeIssuerAdapter;
+  ca: CaService;
+  ocsp: OcspResponder;
+  /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
+  pkiBase: { url: string };
   tenantId: string;
   close(): Promise<void>;
 }
@@ -134,9 +150,10 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
         pinFile: config.pkcs11PinFile,
       })
     : undefined;
+  const software = createSoftwareKeyProtector(sealer);
   const keys = createKeyService({
     store: createSqlKeyStore(storage),
-    software: createSoftwareKeyProtector(sealer),
+    software,
     hsm,
     publicCrypto: createPublicKeyCrypto(),
     sealer,
@@ -168,6 +185,18 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     clock,
     onChange: access.invalidate,
   });
+  const pkiBase = { url: config.pkiBaseUrl ?? `http://${config.publicHost}:${config.pkiPort}` };
+  const caStore = createSqlCaStore(storage);
+  const caX509 = createCaX509();
+  const ca = createCaService({
+    store: caStore,
+    keys: createCaKeys({ software, hsm }),
+    x509: caX509,
+    clock,
+    urls: pkiUrls(() => pkiBase.url),
+  });
+  const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock });
+  const privateCa = createPrivateCaIssuer({ ca, clock });
   return {
     config,
     storage,
@@ -186,11 +215,17 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
       codec: createCertificateBundleCodec(),
       sealer,
       clock,
-      adapters: new Map([[acmeIssuer.provider, acmeIssuer]]),
+      adapters: new Map<string, IssuerAdapter>([
+        [acmeIssuer.provider, acmeIssuer],
+        [PRIVATE_CA_PROVIDER.toLowerCase(), privateCa],
+      ]),
     }),
     audit,
     acme: createAcmeSettingsService({ store: acmeStore, clock }),
     acmeIssuer,
+    ca,
+    ocsp,
+    pkiBase,
     tenantId,
     async close() {
       await audit.drain();
@@ -353,12 +388,25 @@ export function jobList(
     vaults: () => core.vaults.list(),
     clock: core.clock,
   });
-  return [purge, notices, renewals, pendingIssuance, acmeUpkeep, rotation, webhooks, ...(mail ? [mail] : [])];
+  const crl = createCrlJob({ ca: core.ca });
+  return [
+    purge,
+    notices,
+    renewals,
+    pendingIssuance,
+    acmeUpkeep,
+    rotation,
+    webhooks,
+    crl,
+    ...(mail ? [mail] : []),
+  ];
 }
 
 export interface Strongroom {
   app: FastifyInstance;
   port: number;
+  /** The plain-HTTP PKI listener's port (CRLs, OCSP, AIA). */
+  pkiPort: number;
   admin: AdminCredentials;
   core: Core;
   scheduler: Scheduler;
@@ -413,6 +461,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       config.port,
     );
     const { port } = listening;
+    const hosts = config.host.split(",").map((h) => h.trim());
+    const pkiListening = await listenPlain(hosts, config.pkiPort).catch(async (error: unknown) => {
+      await listening.close();
+      listening.primary.close();
+      throw error;
+    });
+    if (!config.pkiBaseUrl) core.pkiBase.url = `http://${config.publicHost}:${pkiListening.port}`;
 
     const authorityHost = `https://${config.publicHost}:${port}`;
     const vaultUrl = (name: string) =>
@@ -460,6 +515,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         certificates: core.certificates,
         webhooks: core.webhooks,
         acme: core.acme,
+        ca: core.ca,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
@@ -485,6 +541,15 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
             config.host.split(",").map((h) => h.trim()),
             config.acmeHttpPort,
           );
+    const ocspHandler = createOcspHandler({ ocsp: core.ocsp, failure: ocspStatusOnly, logger });
+    const pkiApp = buildPkiApp({ logger, ca: core.ca }, (handler) => {
+      for (const server of [pkiListening.primary, ...pkiListening.others])
+        server.on("request", (req, res) => {
+          if (!ocspHandler(req, res)) handler(req, res);
+        });
+      return pkiListening.primary;
+    });
+    await pkiApp.ready();
     const scheduler = createJobs(core, logger, vaultUrl);
     if (config.jobs) scheduler.start();
     logger.info(
@@ -499,13 +564,20 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     return {
       app,
       port,
+      pkiPort: pkiListening.port,
       admin: credentials,
       core,
       scheduler,
       acmeHttpPort: responder?.port,
       async stop() {
         await scheduler.stop();
-        await Promise.all([app.close(), listening.close(), responder?.close()]);
+        await Promise.all([
+          app.close(),
+          listening.close(),
+          responder?.close(),
+          pkiApp.close(),
+          pkiListening.close(),
+        ]);
         await core.close();
       },
     };

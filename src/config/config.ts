@@ -26,6 +26,18 @@ export const ConfigSchema = Type.Object(
       minLength: 1,
       description: "Host name clients use; goes into URLs and the TLS certificate",
     }),
+    pkiPort: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      description: "Plain-HTTP port for CRLs, OCSP and CA certificates (AIA)",
+    }),
+    pkiBaseUrl: Type.Optional(
+      Type.String({
+        pattern: "^http://[^/]+$",
+        description:
+          "Public http://host[:port] of the PKI listener, baked into certificates' AIA, CDP and OCSP URLs; default http://{publicHost}:{pkiPort}",
+      }),
+    ),
     logLevel: LogLevel,
     tlsCertFile: Type.Optional(
       Type.String({
@@ -110,6 +122,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   port: 8443,
   dnsSuffix: "localhost",
   publicHost: "localhost",
+  pkiPort: 8080,
   logLevel: "info",
   aliases: {},
   metrics: true,
@@ -131,6 +144,8 @@ export const ENV_VARS = {
   STRONGROOM_DNS_SUFFIX: "dnsSuffix",
   STRONGROOM_PUBLIC_HOST: "publicHost",
   STRONGROOM_LOG_LEVEL: "logLevel",
+  STRONGROOM_PKI_PORT: "pkiPort",
+  STRONGROOM_PKI_BASE_URL: "pkiBaseUrl",
   STRONGROOM_TLS_CERT_FILE: "tlsCertFile",
   STRONGROOM_TLS_KEY_FILE: "tlsKeyFile",
   STRONGROOM_MASTER_KEY: "masterKey",
@@ -197,6 +212,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   const out = { ...raw };
   for (const key of [
     "port",
+    "pkiPort",
     "pkcs11Slot",
     "smtpPort",
     "acmeHttpPort",

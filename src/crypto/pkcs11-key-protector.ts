@@ -85,10 +85,32 @@ function run<T>(start: (cb: (error: Error | null, result: T) => void) => void): 
  */
 export function createPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
   try {
-    return withCleanOpenSslErrors(openPkcs11KeyProtector(settings));
+    return withCleanOpenSslErrors(oneAtATime(openPkcs11KeyProtector(settings)));
   } finally {
     nativeDigest.clearErrors();
   }
+}
+
+/**
+ * One operation at a time on the token's session: SoftHSM2 (like many tokens) refuses any call
+ * while another operation is active on the session (CKR_OPERATION_ACTIVE), and an asynchronous
+ * signature runs on a worker thread while JavaScript goes on, so overlapping requests (a CRL and an
+ * OCSP response, say) would otherwise fail each other. `close` is not queued.
+ */
+function oneAtATime<T extends object>(protector: T): T {
+  let tail: Promise<unknown> = Promise.resolve();
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, value] of Object.entries(protector)) {
+    wrapped[name] =
+      typeof value === "function" && name !== "close"
+        ? (...args: unknown[]) => {
+            const result = tail.then(() => value(...args));
+            tail = result.catch(() => undefined);
+            return result;
+          }
+        : value;
+  }
+  return wrapped as T;
 }
 
 /** Every call leaves OpenSSL's error queue empty, however the token's own OpenSSL use ended. */

@@ -33,7 +33,7 @@ const JWS_BY_HASH = { "SHA-256": "256", "SHA-384": "384", "SHA-512": "512" } as 
  * certificates and CSRs with keys that never leave their protector (HSM included): `sign` hashes
  * the to-be-signed bytes here and hands the digest to the protector.
  */
-function protectorCrypto(signer: CertificateSigner): ProtectorCrypto {
+export function protectorCrypto(signer: CertificateSigner): ProtectorCrypto {
   let face = faces.get(signer);
   if (!face) {
     face = buildProtectorCrypto(signer);

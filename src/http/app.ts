@@ -8,6 +8,7 @@ import type { PrincipalService } from "../domain/access/principal-service.js";
 import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
+import type { CaService } from "../domain/ca/ca-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { Clock } from "../domain/clock.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
@@ -40,6 +41,7 @@ export interface AppDeps {
   certificates: CertificateService;
   webhooks: WebhookService;
   acme: AcmeSettingsService;
+  ca?: CaService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -156,6 +158,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     webhooks: deps.webhooks,
     acme: deps.acme,
     vaultUrl: deps.vaultUrl,
+    ca: deps.ca,
   });
 
   app.register(async (keyvault) => {

@@ -15,6 +15,7 @@ import * as foundation from "./migrations/0001-foundation.js";
 import * as certificates from "./migrations/0002-certificates.js";
 import * as jobs from "./migrations/0003-jobs.js";
 import * as access from "./migrations/0004-access.js";
+import * as ca from "./migrations/0005-ca.js";
 import * as acme from "./migrations/0006-acme.js";
 import * as auditRowid from "./migrations/0007-audit-rowid.js";
 import type { Database } from "./schema.js";
@@ -144,6 +145,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0002-certificates": certificates.up,
   "0003-jobs": jobs.up,
   "0004-access": access.up,
+  "0005-ca": ca.up,
   "0006-acme": acme.up,
   "0007-audit-rowid": auditRowid.up,
 };

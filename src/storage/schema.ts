@@ -251,4 +251,58 @@ export interface Database {
     renew_at: number | null;
     next_check_at: number;
   };
+  ca_authorities: {
+    id: string;
+    name_key: string;
+    name: string;
+    kind: string;
+    status: string;
+    parent_id: string | null;
+    subject: string;
+    key_algorithm: string;
+    protection: string;
+    public_key: string;
+    /** The protector's material: a sealed key or an HSM object id, never a plaintext key. */
+    key_material: Buffer;
+    certificate: Buffer | null;
+    chain: string;
+    csr: Buffer | null;
+    path_length: number | null;
+    name_constraints: string | null;
+    policies: string;
+    crl_shards: number;
+    crl_number: number;
+    not_after: number | null;
+    /** JSON of the OCSP responder's certificate, public key and generation. */
+    responder: string | null;
+    responder_key_material: Buffer | null;
+    created_at: number;
+    updated_at: number;
+  };
+  ca_issued: {
+    ca_id: string;
+    serial: string;
+    subject: string;
+    not_before: number;
+    not_after: number;
+    der: Buffer;
+    shard: number;
+    status: string;
+    revoked_at: number | null;
+    reason: string | null;
+    vault_id: string | null;
+    vault_name: string | null;
+    certificate_name_key: string | null;
+    certificate_name: string | null;
+    certificate_version: string | null;
+    created_at: number;
+  };
+  ca_crls: {
+    ca_id: string;
+    shard: number;
+    number: number;
+    this_update: number;
+    next_update: number;
+    der: Buffer;
+  };
 }

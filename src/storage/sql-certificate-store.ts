@@ -28,6 +28,12 @@ import { fromBool, toBool, writeTransaction } from "./transactions.js";
 const BACKED = ["certificates", "keys", "secrets"] as const;
 const nameKey = (name: string) => name.toLowerCase();
 
+/** Written by the private CA's store when it revokes the certificate (sql-ca-store.ts). */
+function revocationOf(value: unknown): CertificateVersion["revocation"] {
+  const r = value as { reason?: string; revokedAt?: number } | undefined;
+  return r?.reason && r.revokedAt ? { reason: r.reason, revokedAt: new Date(r.revokedAt) } : undefined;
+}
+
 export const certificateCodec: ObjectCodec<CertificateVersion, CertificateVersion> = {
   noun: "Certificate",
   properties: (v) => ({
@@ -35,6 +41,9 @@ export const certificateCodec: ObjectCodec<CertificateVersion, CertificateVersio
     thumbprint: v.thumbprint.toString("base64"),
     contentType: v.contentType,
     chainVerdict: v.chainVerdict,
+    ...(v.revocation && {
+      revocation: { reason: v.revocation.reason, revokedAt: v.revocation.revokedAt.getTime() },
+    }),
   }),
   payload: (v) => v.cer,
   fromRow: (common, p) => ({
@@ -44,6 +53,7 @@ export const certificateCodec: ObjectCodec<CertificateVersion, CertificateVersio
     thumbprint: Buffer.from(p.thumbprint as string, "base64"),
     contentType: p.contentType as CertificateContentType,
     chainVerdict: p.chainVerdict as ChainVerdict,
+    revocation: revocationOf(p.revocation),
   }),
   withPayload: (version, cer) => ({ ...version, cer }),
 };

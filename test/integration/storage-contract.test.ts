@@ -124,6 +124,7 @@ for (const backend of backends) {
             "0002-certificates",
             "0003-jobs",
             "0004-access",
+            "0005-ca",
             "0006-acme",
             "0007-audit-rowid",
           ]);

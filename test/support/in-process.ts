@@ -43,6 +43,7 @@ export async function startInProcess(
     flags: {
       dataDir: options.dataDir ?? data?.dir,
       port: 0,
+      pkiPort: 0,
       logLevel: "silent",
       ...(options.database && { database: options.database }),
       ...options.flags,

@@ -9,6 +9,8 @@ const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 export interface ServerProcess {
   dataDir: string;
   port: number;
+  /** http://host:port of the PKI listener (CRLs, OCSP, AIA). */
+  pkiUrl: string;
   admin: AdminCredentials;
   ca: string;
   output: () => string;
@@ -29,7 +31,19 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, "serve", "--data-dir", dataDir, "--port", "0", "--log-level", "warn", ...extraArgs],
+    [
+      CLI,
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--port",
+      "0",
+      "--pki-port",
+      "0",
+      "--log-level",
+      "warn",
+      ...extraArgs,
+    ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -44,7 +58,8 @@ export async function startServerProcess(
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
     const check = () => {
       const match = /serving the default vault at https:\/\/[^:]+:(\d+)/.exec(output);
-      if (match) {
+      // The PKI line comes last: once it is here, everything the tests read is.
+      if (match && /served at http:\/\/\S+\n/.test(output)) {
         clearTimeout(timer);
         resolvePort(Number(match[1]));
       }
@@ -55,10 +70,12 @@ export async function startServerProcess(
       reject(new Error(`server exited with ${code}:\n${output}`));
     });
   });
+  const pkiUrl = /served at (http:\/\/\S+)/.exec(output)?.[1] ?? "";
   const admin = JSON.parse(readFileSync(join(dataDir, "admin.json"), "utf8")) as AdminCredentials;
   return {
     dataDir,
     port,
+    pkiUrl,
     admin,
     ca: admin.caFile ? readFileSync(admin.caFile, "utf8") : "",
     output: () => output,

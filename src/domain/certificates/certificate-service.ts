@@ -228,6 +228,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     issuer: CertificateIssuer,
   ): IssuanceRequest {
     return {
+      vaultId: vault.id,
       vaultName: vault.name,
       certificateName: operation.name,
       requestId: operation.requestId,

@@ -70,6 +70,8 @@ export interface CertificateVersion extends VersionedObject {
   contentType: CertificateContentType;
   /** Whether the chain reaches a self-signed root, and which issuer is missing when it does not. */
   chainVerdict: ChainVerdict;
+  /** Set when the private CA that issued it revoked it (RFC 5280 reason); absent while it is good. */
+  revocation?: { reason: string; revokedAt: Date } | undefined;
 }
 
 export type ChainVerdict = { complete: true } | { complete: false; missingIssuer: string };

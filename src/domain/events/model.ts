@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
-/** Key Vault's event types (Event Grid's Microsoft.KeyVault.* schema), plus renewal failures. */
+/** Key Vault's event types (Event Grid's Microsoft.KeyVault.* schema), plus renewal failures and revocations. */
 export type EventType =
   | "CertificateNewVersionCreated"
   | "CertificateNearExpiry"
   | "CertificateExpired"
   | "CertificateRenewalFailed"
+  | "CertificateRevoked"
+  | "CertificateRevocationRemoved"
   | "KeyNewVersionCreated"
   | "KeyNearExpiry"
   | "KeyExpired"

@@ -21,6 +21,8 @@ const EVENT_TYPES: EventType[] = [
   "CertificateNearExpiry",
   "CertificateExpired",
   "CertificateRenewalFailed",
+  "CertificateRevoked",
+  "CertificateRevocationRemoved",
   "KeyNewVersionCreated",
   "KeyNearExpiry",
   "KeyExpired",

@@ -1,6 +1,7 @@
 import type { CertificateIssuer, CertificatePolicy } from "../certificates/model.js";
 
 export interface IssuanceRequest {
+  vaultId: string;
   vaultName: string;
   certificateName: string;
   /** The certificate operation's request id: one per issuance, stable while it is pending. */

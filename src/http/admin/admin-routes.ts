@@ -7,6 +7,7 @@ import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { PrincipalService } from "../../domain/access/principal-service.js";
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
+import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -16,6 +17,7 @@ import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
+import { registerCaRoutes } from "./ca-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -26,6 +28,7 @@ export interface AdminRouteDeps {
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   vaultUrl: (name: string) => string;
+  ca?: CaService | undefined;
 }
 
 const Settings = {
@@ -53,7 +56,7 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, principals, access, vaults, certificates, webhooks, acme, vaultUrl }: AdminRouteDeps,
+  { identity, principals, access, vaults, certificates, webhooks, acme, vaultUrl, ca }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -101,6 +104,7 @@ export function registerAdminRoutes(
     });
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
+    if (ca) registerCaRoutes(admin, { ca, vaults });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

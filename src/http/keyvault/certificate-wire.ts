@@ -134,13 +134,28 @@ const ids = (ctx: VaultContext, c: { name: string; version: string }) => ({
   sid: `${ctx.baseUrl}/secrets/${c.name}/${c.version}`,
 });
 
+/**
+ * Key Vault has no revocation; Strongroom adds `revoked`, `revocationReason` and `revokedOn` to a
+ * certificate's attributes when its private CA revoked it (the SDKs ignore members they do not know).
+ */
+function certificateAttributes(ctx: VaultContext, c: CertificateVersion) {
+  return {
+    ...objectAttributes(ctx.vault, c),
+    ...(c.revocation && {
+      revoked: true,
+      revocationReason: c.revocation.reason,
+      revokedOn: unixSeconds(c.revocation.revokedAt),
+    }),
+  };
+}
+
 export function certificateBundle(ctx: VaultContext, c: CertificateVersion, policy?: CertificatePolicy) {
   return {
     ...ids(ctx, c),
     x5t: c.thumbprint.toString("base64url"),
     cer: c.cer.toString("base64"),
     contentType: c.contentType,
-    attributes: objectAttributes(ctx.vault, c),
+    attributes: certificateAttributes(ctx, c),
     tags: c.tags,
     ...(policy && { policy: policyToWire(ctx, c.name, policy) }),
   };
@@ -149,7 +164,7 @@ export function certificateBundle(ctx: VaultContext, c: CertificateVersion, poli
 export function certificateItem(ctx: VaultContext, c: CertificateVersion, versioned: boolean) {
   return {
     id: `${ctx.baseUrl}/certificates/${c.name}${versioned ? `/${c.version}` : ""}`,
-    attributes: objectAttributes(ctx.vault, c),
+    attributes: certificateAttributes(ctx, c),
     tags: c.tags,
     x5t: c.thumbprint.toString("base64url"),
   };

@@ -1,0 +1,285 @@
+/**
+ * OCSP responses per second from a real Strongroom process (pre-signed answers, plain HTTP), beside
+ * `openssl ocsp -port` answering for the same number of certificates from its index file, and a bare
+ * node:http server returning a body of the same size, all driven the same way in this run: wrk with
+ * 4 connections and `Connection: close` (a new connection per request), as openssl's responder does
+ * not keep connections alive.
+ * Run with `npm run bench:ocsp`.
+ */
+import "reflect-metadata";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { type ServerProcess, startServerProcess, tempDataDir } from "../test/support/server-process.js";
+import {
+  expectOk,
+  fetchToken,
+  formatResult,
+  measure,
+  missingPrerequisite,
+  send,
+  type WrkOptions,
+  wrk,
+} from "./support.js";
+
+const CONNECTIONS = 4;
+// One wrk thread leaves the machine's other core to the servers.
+const THREADS = 1;
+const WARMUP_S = 2;
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
+const CERTIFICATES = 100;
+const OPENSSL_TARGET = 3;
+const BARE_TARGET = 0.7;
+
+/**
+ * A wrk script that POSTs `body` (Lua strings carry bytes as \ddd escapes) over a new connection per
+ * request. It skips wrk's start-up probe (a connection opened and closed without a request), which
+ * leaves openssl's single-threaded responder reading end-of-file forever.
+ */
+function postScript(dir: string, name: string, body: Buffer): string {
+  const escaped = [...body].map((b) => `\\${b.toString().padStart(3, "0")}`).join("");
+  const path = join(dir, `${name}.lua`);
+  writeFileSync(
+    path,
+    [
+      "function wrk.resolve(host, service)",
+      "  wrk.addrs = wrk.lookup(host, service)",
+      "end",
+      'wrk.method = "POST"',
+      'wrk.headers["Content-Type"] = "application/ocsp-request"',
+      'wrk.headers["Connection"] = "close"',
+      `wrk.body = "${escaped}"`,
+      "",
+    ].join("\n"),
+  );
+  return path;
+}
+
+function openssl(dir: string, ...args: string[]): Buffer {
+  return execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** An EC P-256 CA made by openssl, `count` leaves in its index, a request for the first one. */
+function opensslCa(dir: string, count: number): { request: Buffer; index: string } {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  openssl(
+    dir,
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ossl-ca.key",
+    "-out",
+    "ossl-ca.pem",
+    "-subj",
+    "/CN=openssl bench CA",
+    "-days",
+    "30",
+  );
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    openssl(
+      dir,
+      "req",
+      "-new",
+      ...ec,
+      "-keyout",
+      "leaf.key",
+      "-out",
+      "leaf.csr",
+      "-subj",
+      `/CN=leaf${i}.bench`,
+    );
+    const serial = `01${Buffer.from(String(i).padStart(16, "0")).toString("hex")}`;
+    openssl(
+      dir,
+      "x509",
+      "-req",
+      "-in",
+      "leaf.csr",
+      "-CA",
+      "ossl-ca.pem",
+      "-CAkey",
+      "ossl-ca.key",
+      "-set_serial",
+      `0x${serial}`,
+      "-days",
+      "30",
+      "-out",
+      `ossl-leaf${i}.pem`,
+    );
+    const expiry = new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/[-:T]/g, "").slice(2, 14);
+    lines.push(`V\t${expiry}Z\t\t${serial.toUpperCase()}\tunknown\t/CN=leaf${i}.bench`);
+  }
+  writeFileSync(join(dir, "index.txt"), `${lines.join("\n")}\n`);
+  openssl(
+    dir,
+    "ocsp",
+    "-issuer",
+    "ossl-ca.pem",
+    "-cert",
+    "ossl-leaf0.pem",
+    "-no_nonce",
+    "-reqout",
+    "ossl-req.der",
+  );
+  return { request: readFileSync(join(dir, "ossl-req.der")), index: "index.txt" };
+}
+
+async function startOpensslResponder(
+  dir: string,
+  index: string,
+): Promise<{ port: number; child: ChildProcess }> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(
+    "openssl",
+    [
+      "ocsp",
+      "-port",
+      String(port),
+      "-index",
+      index,
+      "-CA",
+      "ossl-ca.pem",
+      "-rsigner",
+      "ossl-ca.pem",
+      "-rkey",
+      "ossl-ca.key",
+      "-nmin",
+      "60",
+    ],
+    // It logs every request; a pipe nobody drains would block it once full.
+    { cwd: dir, stdio: "ignore" },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  return { port, child };
+}
+
+async function main(): Promise<number> {
+  const missing = missingPrerequisite("bench:ocsp");
+  if (missing) {
+    console.error(missing);
+    return 1;
+  }
+  const data = tempDataDir();
+  let strongroom: ServerProcess | undefined;
+  let responder: ChildProcess | undefined;
+  let bare: ReturnType<typeof createServer> | undefined;
+  try {
+    strongroom = await startServerProcess(join(data.dir, "server"));
+    const { admin, ca } = strongroom;
+    const origin = `https://127.0.0.1:${strongroom.port}`;
+    const headers = {
+      authorization: `Bearer ${await fetchToken(origin, admin, ca)}`,
+      "content-type": "application/json",
+    };
+    const post = async (path: string, body: unknown) =>
+      JSON.parse(
+        expectOk(
+          path,
+          await send(`${origin}${path}`, ca, { method: "POST", headers, body: JSON.stringify(body) }),
+        ).toString(),
+      ) as Record<string, string>;
+    await post("/admin/cas", { name: "bench-root", kind: "root", subject: "CN=Bench Root" });
+    const issuing = await post("/admin/cas", {
+      name: "bench-issuing",
+      kind: "intermediate",
+      parent: "bench-root",
+      subject: "CN=Bench Issuing",
+      validityDays: 365,
+    });
+    writeFileSync(join(data.dir, "issuing.pem"), issuing.certificate ?? "");
+    for (let i = 0; i < CERTIFICATES; i++) {
+      openssl(
+        data.dir,
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "sr.key",
+        "-out",
+        "sr.csr",
+        "-subj",
+        `/CN=leaf${i}.bench`,
+      );
+      const signed = await post("/admin/cas/bench-issuing/sign", {
+        csr: readFileSync(join(data.dir, "sr.csr"), "utf8"),
+      });
+      if (i === 0) writeFileSync(join(data.dir, "sr-leaf.pem"), signed.certificate ?? "");
+    }
+    openssl(
+      data.dir,
+      "ocsp",
+      "-issuer",
+      "issuing.pem",
+      "-cert",
+      "sr-leaf.pem",
+      "-no_nonce",
+      "-reqout",
+      "sr-req.der",
+    );
+    const request = readFileSync(join(data.dir, "sr-req.der"));
+    const ocspUrl = `${strongroom.pkiUrl}/ocsp`;
+    const answer = await fetch(ocspUrl, {
+      method: "POST",
+      headers: { "content-type": "application/ocsp-request" },
+      body: request,
+    });
+    const body = Buffer.from(await answer.arrayBuffer());
+
+    const ossl = opensslCa(data.dir, CERTIFICATES);
+    const started = await startOpensslResponder(data.dir, ossl.index);
+    responder = started.child;
+
+    bare = createServer((req, res) => {
+      req.resume();
+      req.once("end", () => {
+        res.writeHead(200, { "content-type": "application/ocsp-response", "content-length": body.length });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => bare?.listen(0, "127.0.0.1", resolve));
+    const barePort = (bare.address() as AddressInfo).port;
+
+    console.log(
+      `wrk -t${THREADS} -c${CONNECTIONS}, Connection: close, ${WARMUP_S} s warm-up + ${DURATION_S} s each`,
+    );
+    console.log(
+      `POST /ocsp, ${request.length}-byte request, ${body.length}-byte response, ${CERTIFICATES} certificates per CA`,
+    );
+    const options = (name: string, req: Buffer): WrkOptions => ({
+      threads: THREADS,
+      connections: CONNECTIONS,
+      seconds: DURATION_S,
+      script: postScript(data.dir, name, req),
+    });
+    const ours = await measure(ocspUrl, WARMUP_S, options("strongroom", request));
+    console.log(formatResult("strongroom", ours));
+    // No warm-up for openssl (nothing to warm up, being C): wrk closes connections it opened but did
+    // not use when a run ends, and such a connection leaves openssl's responder stuck on it.
+    const theirs = await wrk(`http://127.0.0.1:${started.port}/`, options("openssl", ossl.request));
+    console.log(formatResult("openssl", theirs));
+    const baseline = await measure(`http://127.0.0.1:${barePort}/ocsp`, WARMUP_S, options("bare", request));
+    console.log(formatResult("bare http", baseline));
+    console.log(
+      `ratio strongroom/openssl: ${(ours.requestsPerSecond / theirs.requestsPerSecond).toFixed(2)} (target >= ${OPENSSL_TARGET})`,
+    );
+    console.log(
+      `ratio strongroom/bare: ${(ours.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)} (target >= ${BARE_TARGET})`,
+    );
+    return 0;
+  } finally {
+    bare?.close();
+    responder?.kill();
+    await strongroom?.stop();
+    data.remove();
+  }
+}
+
+process.exitCode = await main();

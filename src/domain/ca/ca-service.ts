@@ -1,0 +1,670 @@
+import { randomBytes } from "node:crypto";
+import type { KeyUsage, SubjectAlternativeNames } from "../certificates/model.js";
+import type { Clock } from "../clock.js";
+import { badParameter, DomainError } from "../errors.js";
+import { objectEvent } from "../events/model.js";
+import { isObjectName, newId } from "../ids.js";
+import type { Protection } from "../keys/model.js";
+import {
+  CA_KEY_ALGORITHMS,
+  type CaKeyAlgorithm,
+  type CertificateAuthority,
+  type CertificateSpec,
+  type CsrFacts,
+  FULL_CRL,
+  type IssuedCertificate,
+  type NameConstraints,
+  REVOCATION_REASONS,
+  type RevocationReason,
+  type StoredCrl,
+  type VaultLink,
+} from "./model.js";
+import { enforceNameConstraints, validateNameConstraints } from "./name-constraints.js";
+import type { CaKeys, CaStore, CaX509, PkiUrls } from "./ports.js";
+
+export interface CaServiceDeps {
+  store: CaStore;
+  keys: CaKeys;
+  x509: CaX509;
+  clock: Clock;
+  urls: PkiUrls;
+  /** How long a CRL is valid; it is regenerated once less than half of that is left. */
+  crlValidityMs?: number;
+  /** How long a delegated OCSP responder certificate is valid; renewed with a third left. */
+  responderValidityMs?: number;
+}
+
+export interface CreateCaInput {
+  name: string;
+  subject: string;
+  keyAlgorithm?: CaKeyAlgorithm | undefined;
+  protection?: Protection | undefined;
+  validityDays?: number | undefined;
+  pathLength?: number | undefined;
+  nameConstraints?: NameConstraints | undefined;
+  policies?: string[] | undefined;
+  crlShards?: number | undefined;
+}
+
+export interface CreateIntermediateInput extends CreateCaInput {
+  /** The CA of this installation that signs it; absent with `external`. */
+  parent?: string | undefined;
+  /** Makes a CSR for an external CA to sign; the certificate is imported afterwards. */
+  external?: boolean | undefined;
+}
+
+/** What a certificate gets besides its key: from a vault certificate policy or a sign request. */
+export interface IssueProfile {
+  subject: string;
+  sans: SubjectAlternativeNames;
+  keyUsage: KeyUsage[];
+  ekus: string[];
+  notAfter: Date;
+}
+
+export type CaService = ReturnType<typeof createCaService>;
+
+const DAY_MS = 86_400_000;
+/** Clock skew allowance: certificates are valid from a little before they are signed. */
+const BACKDATE_MS = 600_000;
+const MAX_CRL_SHARDS = 4096;
+const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
+
+const caNotFound = (name: string) => new DomainError("NotFound", `No certificate authority named ${name}`);
+
+/**
+ * Serials are 128 random bits behind a 0x01 byte: positive, never shortened by DER's leading-zero
+ * rule, and unguessable (CA/B Forum BR §7.1 asks for at least 64 random bits).
+ */
+export const newSerial = (): string => `01${randomBytes(16).toString("hex")}`;
+
+/** Serial numbers as users type them (colons, upper case, leading zeros) in the stored form. */
+export function canonicalSerial(text: string): string {
+  const hex = text.replace(/[:\s]/g, "").toLowerCase();
+  if (!/^[0-9a-f]+$/.test(hex) || hex.length > 40)
+    throw badParameter(`"${text}" is not a certificate serial number in hex`);
+  const stripped = hex.replace(/^0+/, "");
+  if (stripped === "") return "00";
+  return stripped.length % 2 === 1 ? `0${stripped}` : stripped;
+}
+
+/** The shard a serial's certificate is listed in: its low bits, which are random. */
+export const shardOf = (serial: string, shards: number): number =>
+  shards <= 1 ? 0 : Number.parseInt(serial.slice(-6), 16) % shards;
+
+export function parseReason(reason: string | undefined): RevocationReason {
+  const r = reason ?? "unspecified";
+  if (!(r in REVOCATION_REASONS))
+    throw badParameter(`reason must be one of ${Object.keys(REVOCATION_REASONS).join(", ")}`);
+  return r as RevocationReason;
+}
+
+export function createCaService(deps: CaServiceDeps) {
+  const { store, keys, x509, clock, urls } = deps;
+  const crlValidityMs = deps.crlValidityMs ?? DAY_MS;
+  const responderValidityMs = deps.responderValidityMs ?? 30 * DAY_MS;
+  /** Run after a certificate is issued or changes status: the OCSP responder re-signs its answer. */
+  const listeners: ((caId: string, serial: string) => void)[] = [];
+
+  const keyContext = (ca: { id: string }) => `ca/${ca.id}`;
+  const caSigner = (ca: CertificateAuthority) =>
+    keys.signer(ca.protection, ca.keyMaterial, keyContext(ca), ca.publicKey);
+
+  async function find(idOrName: string): Promise<CertificateAuthority> {
+    const ca = await store.getAuthority(idOrName);
+    if (!ca) throw caNotFound(idOrName);
+    return ca;
+  }
+
+  async function active(idOrName: string): Promise<CertificateAuthority & { certificate: Buffer }> {
+    const ca = await find(idOrName);
+    if (ca.status !== "active" || !ca.certificate)
+      throw new DomainError(
+        "Conflict",
+        `CA ${ca.name} has no certificate yet: import the certificate its external CA signed for its CSR`,
+      );
+    return ca as CertificateAuthority & { certificate: Buffer };
+  }
+
+  /** The CA and every CA of this installation above it, nearest first. */
+  async function lineage(ca: CertificateAuthority): Promise<CertificateAuthority[]> {
+    const out = [ca];
+    let current = ca;
+    while (current.parentId) {
+      const parent = await store.getAuthority(current.parentId);
+      if (!parent) break;
+      out.push(parent);
+      current = parent;
+    }
+    return out;
+  }
+
+  function validateInput(input: CreateCaInput) {
+    if (!isObjectName(input.name)) throw badParameter("name must be 1-127 letters, digits and hyphens");
+    if (!/(^|,)\s*[A-Za-z.0-9]+=/.test(input.subject))
+      throw badParameter('subject must be a distinguished name, e.g. "CN=Example Root CA, O=Example"');
+    const algorithm = input.keyAlgorithm ?? "EC-P256";
+    if (!CA_KEY_ALGORITHMS.includes(algorithm))
+      throw badParameter(`keyAlgorithm must be one of ${CA_KEY_ALGORITHMS.join(", ")}`);
+    if (input.pathLength !== undefined && (!Number.isInteger(input.pathLength) || input.pathLength < 0))
+      throw badParameter("pathLength must be a whole number, 0 or more");
+    const shards = input.crlShards ?? 1;
+    if (!Number.isInteger(shards) || shards < 1 || shards > MAX_CRL_SHARDS)
+      throw badParameter(`crlShards must be from 1 to ${MAX_CRL_SHARDS}`);
+    const days = input.validityDays ?? 3650;
+    if (!Number.isInteger(days) || days < 1 || days > 36_500)
+      throw badParameter("validityDays must be from 1 to 36500");
+    for (const oid of input.policies ?? [])
+      if (!OID.test(oid)) throw badParameter(`"${oid}" is not a certificate policy OID`);
+    validateNameConstraints(input.nameConstraints);
+    return { algorithm, shards, days };
+  }
+
+  async function newAuthority(
+    input: CreateCaInput,
+    kind: CertificateAuthority["kind"],
+    parentId?: string,
+  ): Promise<CertificateAuthority> {
+    const { algorithm, shards } = validateInput(input);
+    if (await store.getAuthority(input.name))
+      throw new DomainError("Conflict", `A certificate authority named ${input.name} exists`);
+    const id = newId();
+    const protection = input.protection ?? "software";
+    const made = await keys.generate(algorithm, protection, `ca/${id}`);
+    const now = clock.now();
+    return {
+      id,
+      name: input.name,
+      kind,
+      status: "awaitingCertificate",
+      parentId,
+      subject: input.subject,
+      keyAlgorithm: algorithm,
+      protection,
+      publicKey: made.publicKey,
+      keyMaterial: made.material,
+      chain: [],
+      pathLength: input.pathLength,
+      nameConstraints: input.nameConstraints,
+      policies: input.policies ?? [],
+      crlShards: shards,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  const CA_USAGES: KeyUsage[] = ["keyCertSign", "cRLSign", "digitalSignature"];
+  const noSans: SubjectAlternativeNames = { dnsNames: [], emails: [], upns: [], uris: [], ipAddresses: [] };
+
+  /** Stores a new CA, and destroys its key when that fails (a name taken meanwhile, a lost connection). */
+  async function insertOrDestroy(ca: CertificateAuthority): Promise<void> {
+    try {
+      await store.insertAuthority(ca);
+    } catch (error) {
+      await keys.destroy(ca.protection, ca.keyMaterial);
+      throw error;
+    }
+  }
+
+  /** Issues (or re-issues) the CA's delegated OCSP responder certificate, under the CA itself. */
+  async function withResponder(ca: CertificateAuthority & { certificate: Buffer }) {
+    const generation = (ca.responder?.generation ?? 0) + 1;
+    const context = `${keyContext(ca)}/ocsp/${generation}`;
+    const algorithm: CaKeyAlgorithm = ca.keyAlgorithm.startsWith("RSA") ? "RSA-2048" : ca.keyAlgorithm;
+    const made = await keys.generate(algorithm, ca.protection, context);
+    const now = clock.now();
+    const notAfter = new Date(
+      Math.min(now.getTime() + responderValidityMs, ca.notAfter?.getTime() ?? Number.POSITIVE_INFINITY),
+    );
+    const certificate = await x509.certificate(
+      {
+        serial: newSerial(),
+        subject: `CN=OCSP Responder for ${ca.name}`,
+        notBefore: new Date(now.getTime() - BACKDATE_MS),
+        notAfter,
+        publicKey: x509.spki(made.publicKey),
+        issuer: { certificate: ca.certificate },
+        keyUsage: ["digitalSignature"],
+        ekus: ["1.3.6.1.5.5.7.3.9"],
+        sans: noSans,
+        policies: [],
+        ocspNoCheck: true,
+      },
+      caSigner(ca),
+    );
+    const previous = ca.responder;
+    const updated = {
+      ...ca,
+      responder: {
+        certificate,
+        keyMaterial: made.material,
+        publicKey: made.publicKey,
+        generation,
+        notAfter,
+        retiredKeyMaterial: previous?.keyMaterial,
+      },
+      updatedAt: now,
+    };
+    return { updated, previous };
+  }
+
+  /** Certificate, responder and first CRLs of a CA whose certificate has just been set. */
+  async function activate(ca: CertificateAuthority & { certificate: Buffer }) {
+    const { updated } = await withResponder(ca);
+    await store.updateAuthority(updated);
+    await regenerateCrls(updated, "all");
+    return updated;
+  }
+
+  async function caCertificateSpec(
+    ca: CertificateAuthority,
+    input: CreateCaInput,
+    issuer: (CertificateAuthority & { certificate: Buffer }) | undefined,
+  ): Promise<CertificateSpec> {
+    const now = clock.now();
+    const notBefore = new Date(now.getTime() - BACKDATE_MS);
+    const asked = new Date(notBefore.getTime() + (input.validityDays ?? 3650) * DAY_MS);
+    // Without an explicit validity an intermediate ends with its issuer rather than being refused.
+    const notAfter =
+      input.validityDays === undefined && issuer?.notAfter && asked > issuer.notAfter
+        ? issuer.notAfter
+        : asked;
+    if (issuer?.notAfter && notAfter > issuer.notAfter)
+      throw badParameter(
+        `validityDays reaches beyond CA ${issuer.name}'s own expiry (${issuer.notAfter.toISOString()})`,
+      );
+    return {
+      serial: newSerial(),
+      subject: ca.subject,
+      notBefore,
+      notAfter,
+      publicKey: x509.spki(ca.publicKey),
+      issuer: issuer && { certificate: issuer.certificate },
+      ca: { pathLength: ca.pathLength, nameConstraints: ca.nameConstraints },
+      keyUsage: CA_USAGES,
+      ekus: [],
+      sans: noSans,
+      policies: ca.policies,
+      urls: issuer && {
+        caIssuers: urls.caIssuers(issuer.id),
+        ocsp: urls.ocsp(),
+        crl: urls.crl(issuer.id, FULL_CRL),
+      },
+    };
+  }
+
+  async function regenerateCrls(ca: CertificateAuthority, shards: "all" | number[]): Promise<StoredCrl[]> {
+    if (!ca.certificate) return [];
+    const list = shards === "all" ? [FULL_CRL, ...(ca.crlShards > 1 ? range(ca.crlShards) : [])] : shards;
+    const out: StoredCrl[] = [];
+    for (const shard of list) {
+      const revoked = await store.revoked(ca.id, shard);
+      const number = await store.nextCrlNumber(ca.id);
+      const thisUpdate = clock.now();
+      const nextUpdate = new Date(thisUpdate.getTime() + crlValidityMs);
+      const der = await x509.crl(
+        {
+          issuer: ca.certificate,
+          number,
+          thisUpdate,
+          nextUpdate,
+          entries: revoked.map((r) => ({
+            serial: r.serial,
+            revokedAt: r.revokedAt ?? r.createdAt,
+            reason: r.status === "hold" ? "certificateHold" : (r.reason ?? "unspecified"),
+          })),
+          // A full CRL covers every certificate; an IDP would narrow its scope to one URL.
+          distributionPoint: shard === FULL_CRL ? undefined : urls.crl(ca.id, shard),
+        },
+        caSigner(ca),
+      );
+      const crl = { caId: ca.id, shard, number, thisUpdate, nextUpdate, der };
+      await store.putCrl(crl);
+      out.push(crl);
+    }
+    return out;
+  }
+
+  async function setStatus(
+    issued: IssuedCertificate,
+    status: IssuedCertificate["status"],
+    reason: RevocationReason | undefined,
+  ): Promise<IssuedCertificate> {
+    const now = clock.now();
+    const vault = issued.vault;
+    const events = vault
+      ? [
+          objectEvent(
+            status === "good" ? "CertificateRevocationRemoved" : "CertificateRevoked",
+            { id: vault.vaultId, name: vault.vaultName },
+            "Certificate",
+            {
+              name: vault.name,
+              version: vault.version,
+              notBefore: issued.notBefore,
+              expiresAt: issued.notAfter,
+            },
+            now,
+            status === "good" ? "certificateHold removed" : reason,
+          ),
+        ]
+      : [];
+    const revokedAt = status === "good" ? undefined : now;
+    await store.changeStatus({ caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events });
+    for (const listener of listeners) listener(issued.caId, issued.serial);
+    const ca = await find(issued.caId);
+    await regenerateCrls(ca, ca.crlShards > 1 ? [FULL_CRL, issued.shard] : [FULL_CRL]);
+    return { ...issued, status, revokedAt, reason: status === "good" ? undefined : reason };
+  }
+
+  async function issue(
+    ca: CertificateAuthority & { certificate: Buffer },
+    facts: CsrFacts,
+    profile: IssueProfile,
+    vault?: VaultLink,
+  ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
+    const line = await lineage(ca);
+    enforceNameConstraints(
+      line.map((c) => ({ ca: c.name, constraints: c.nameConstraints })),
+      profile.subject,
+      profile.sans,
+    );
+    const now = clock.now();
+    if (ca.notAfter && profile.notAfter > ca.notAfter)
+      throw badParameter(
+        `The certificate would outlive CA ${ca.name}, which expires on ${ca.notAfter.toISOString()}; ask for a shorter validity`,
+      );
+    const serial = newSerial();
+    const shard = shardOf(serial, ca.crlShards);
+    const notBefore = new Date(now.getTime() - BACKDATE_MS);
+    const der = await x509.certificate(
+      {
+        serial,
+        subject: profile.subject,
+        notBefore,
+        notAfter: profile.notAfter,
+        publicKey: facts.publicKey,
+        issuer: { certificate: ca.certificate },
+        keyUsage: profile.keyUsage,
+        ekus: profile.ekus,
+        sans: profile.sans,
+        policies: ca.policies,
+        urls: {
+          caIssuers: urls.caIssuers(ca.id),
+          ocsp: urls.ocsp(),
+          crl: urls.crl(ca.id, ca.crlShards > 1 ? shard : FULL_CRL),
+        },
+      },
+      caSigner(ca),
+    );
+    const issued: IssuedCertificate = {
+      caId: ca.id,
+      serial,
+      subject: profile.subject,
+      notBefore,
+      notAfter: profile.notAfter,
+      der,
+      shard,
+      status: "good",
+      vault,
+      createdAt: now,
+    };
+    await store.insertIssued(issued);
+    for (const listener of listeners) listener(ca.id, serial);
+    return { issued, chain: [ca.certificate, ...ca.chain] };
+  }
+
+  const service = {
+    async createRoot(input: CreateCaInput): Promise<CertificateAuthority> {
+      const ca = await newAuthority(input, "root");
+      const spec = await caCertificateSpec(ca, input, undefined);
+      const certificate = await x509.certificate(spec, caSigner(ca));
+      const stored = { ...ca, status: "active" as const, certificate, notAfter: spec.notAfter };
+      await insertOrDestroy(stored);
+      return activate(stored);
+    },
+
+    async createIntermediate(input: CreateIntermediateInput): Promise<CertificateAuthority> {
+      if (Boolean(input.external) === Boolean(input.parent))
+        throw badParameter(
+          "An intermediate needs either parent (a CA of this installation) or external: true",
+        );
+      if (input.external) {
+        const ca = await newAuthority(input, "intermediate");
+        const csr = await x509.caCsr(ca.subject, caSigner(ca)).catch(async (error: unknown) => {
+          await keys.destroy(ca.protection, ca.keyMaterial);
+          throw error;
+        });
+        const stored = { ...ca, csr };
+        await insertOrDestroy(stored);
+        return stored;
+      }
+      const parent = await active(input.parent as string);
+      if (parent.pathLength === 0)
+        throw badParameter(`CA ${parent.name} has path length 0: it may not sign intermediate CAs`);
+      if (
+        parent.pathLength !== undefined &&
+        input.pathLength !== undefined &&
+        input.pathLength >= parent.pathLength
+      )
+        throw badParameter(`pathLength must be below CA ${parent.name}'s path length ${parent.pathLength}`);
+      const withDefault = {
+        ...input,
+        pathLength: input.pathLength ?? (parent.pathLength !== undefined ? parent.pathLength - 1 : undefined),
+      };
+      enforceNameConstraints(
+        (await lineage(parent)).map((c) => ({ ca: c.name, constraints: c.nameConstraints })),
+        input.subject,
+        noSans,
+      );
+      const ca = await newAuthority(withDefault, "intermediate", parent.id);
+      try {
+        const spec = await caCertificateSpec(ca, withDefault, parent);
+        const certificate = await x509.certificate(spec, caSigner(parent));
+        const stored = {
+          ...ca,
+          status: "active" as const,
+          certificate,
+          chain: [parent.certificate, ...parent.chain],
+          notAfter: spec.notAfter,
+        };
+        await store.insertAuthority(stored);
+        return activate(stored);
+      } catch (error) {
+        if (!(await store.getAuthority(ca.id))) await keys.destroy(ca.protection, ca.keyMaterial);
+        throw error;
+      }
+    },
+
+    /** Completes an externally signed intermediate with its certificate and the chain above it. */
+    async importCertificate(name: string, certificates: Buffer[]): Promise<CertificateAuthority> {
+      const ca = await find(name);
+      if (ca.status !== "awaitingCertificate")
+        throw new DomainError("Conflict", `CA ${ca.name} has its certificate already`);
+      const [leaf, ...chain] = certificates;
+      if (!leaf) throw badParameter("certificate is required");
+      const facts = x509.readCertificate(leaf);
+      if (!facts.publicKey.equals(x509.spki(ca.publicKey)))
+        throw badParameter(
+          `The certificate is not for CA ${ca.name}'s key; import the one issued for its CSR`,
+        );
+      for (const c of chain) x509.readCertificate(c);
+      const stored = {
+        ...ca,
+        status: "active" as const,
+        certificate: leaf,
+        chain,
+        csr: undefined,
+        notAfter: facts.notAfter,
+        updatedAt: clock.now(),
+      };
+      await store.updateAuthority(stored);
+      return activate(stored);
+    },
+
+    list: () => store.listAuthorities(),
+    get: find,
+
+    /** Issues for a vault certificate policy: the CSR gives the key, the policy everything else. */
+    async issueForVault(caName: string, csr: Buffer, profile: IssueProfile, vault: VaultLink) {
+      return issue(await active(caName), await x509.readCsr(csr), profile, vault);
+    },
+
+    /** Signs a CSR with its own subject and SANs (admin API, benchmarks, clients outside vaults). */
+    async signCsr(
+      caName: string,
+      csr: Buffer,
+      options: {
+        validityDays?: number | undefined;
+        ekus?: string[] | undefined;
+        keyUsage?: KeyUsage[] | undefined;
+      },
+    ) {
+      const ca = await active(caName);
+      const facts = await x509.readCsr(csr);
+      const days = options.validityDays ?? 90;
+      if (!Number.isInteger(days) || days < 1 || days > 3650)
+        throw badParameter("validityDays must be from 1 to 3650");
+      return issue(ca, facts, {
+        subject: facts.subject,
+        sans: facts.sans,
+        keyUsage: options.keyUsage ?? ["digitalSignature", "keyEncipherment"],
+        ekus: options.ekus ?? ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
+        notAfter: new Date(clock.now().getTime() + days * DAY_MS),
+      });
+    },
+
+    async listIssued(caName: string, limit = 100, after?: string) {
+      const ca = await find(caName);
+      return store.listIssued(ca.id, Math.min(Math.max(limit, 1), 1000), after);
+    },
+
+    /** The issued certificate with this serial, of the named CA or of whichever CA issued it. */
+    async findIssued(serialText: string, caName?: string): Promise<IssuedCertificate> {
+      const serial = canonicalSerial(serialText);
+      const found = caName
+        ? [await store.getIssued((await find(caName)).id, serial)].filter((i) => i !== undefined)
+        : await store.findBySerial(serial);
+      if (found.length === 0)
+        throw new DomainError(
+          "NotFound",
+          `No certificate with serial ${serial} was issued by ${caName ?? "any CA here"}`,
+        );
+      if (found.length > 1) throw badParameter(`Several CAs issued serial ${serial}; say which CA`);
+      return found[0] as IssuedCertificate;
+    },
+
+    /** The CA-issued certificate behind a vault certificate version. */
+    async findIssuedForVersion(vaultId: string, name: string, version: string): Promise<IssuedCertificate> {
+      const found = await store.findByVaultVersion(vaultId, name, version);
+      if (!found)
+        throw new DomainError(
+          "NotFound",
+          `Certificate ${name} version ${version} was not issued by a private CA of this installation`,
+        );
+      return found;
+    },
+
+    /**
+     * Revokes (RFC 5280 §5.3.1 reasons); certificateHold puts it on hold, which `release` undoes.
+     * A revoked certificate stays revoked: only a hold may change.
+     */
+    async revoke(issued: IssuedCertificate, reason: RevocationReason): Promise<IssuedCertificate> {
+      if (issued.status === "revoked")
+        throw new DomainError(
+          "Conflict",
+          `Certificate ${issued.serial} is revoked already (${issued.reason})`,
+        );
+      if (issued.status === "hold" && reason === "certificateHold")
+        throw new DomainError("Conflict", `Certificate ${issued.serial} is on hold already`);
+      return setStatus(issued, reason === "certificateHold" ? "hold" : "revoked", reason);
+    },
+
+    /** Takes a certificate off hold (removeFromCRL, RFC 5280 §5.3.1). */
+    async release(issued: IssuedCertificate): Promise<IssuedCertificate> {
+      if (issued.status !== "hold")
+        throw new DomainError(
+          "Conflict",
+          `Certificate ${issued.serial} is not on hold, so it cannot be released`,
+        );
+      return setStatus(issued, "good", undefined);
+    },
+
+    /** The CRL of a CA (FULL_CRL or a shard), made now when there is none yet. */
+    async crl(caId: string, shard: number): Promise<StoredCrl | undefined> {
+      const existing = await store.getCrl(caId, shard);
+      if (existing) return existing;
+      const ca = await store.getAuthority(caId);
+      if (
+        !ca?.certificate ||
+        (shard !== FULL_CRL && (shard < 0 || shard >= ca.crlShards || ca.crlShards === 1))
+      )
+        return undefined;
+      return (await regenerateCrls(ca, [shard]))[0];
+    },
+
+    /**
+     * The CRL job's round: regenerates CRLs with less than half their validity left (relying
+     * parties that cache until nextUpdate must find a fresh one well before then) and renews
+     * responder certificates with a third of their validity left.
+     */
+    async refresh(): Promise<{ crls: number; responders: number; failed: string[] }> {
+      let crls = 0;
+      let responders = 0;
+      const failed: string[] = [];
+      const now = clock.now().getTime();
+      for (const listed of await store.listAuthorities()) {
+        if (listed.status !== "active" || !listed.certificate) continue;
+        if (listed.notAfter && listed.notAfter.getTime() <= now) continue;
+        // One CA whose HSM is unreachable must not keep the others' CRLs from being refreshed.
+        try {
+          let ca = listed as CertificateAuthority & { certificate: Buffer };
+          const responder = ca.responder;
+          if (!responder || responder.notAfter.getTime() - now < responderValidityMs / 3) {
+            const { updated, previous } = await withResponder(ca);
+            await store.updateAuthority(updated);
+            if (previous?.retiredKeyMaterial) await keys.destroy(ca.protection, previous.retiredKeyMaterial);
+            ca = updated;
+            responders += 1;
+          }
+          const due: number[] = [];
+          for (const shard of [FULL_CRL, ...(ca.crlShards > 1 ? range(ca.crlShards) : [])]) {
+            const crl = await store.getCrl(ca.id, shard);
+            if (!crl || crl.nextUpdate.getTime() - now < crlValidityMs / 2) due.push(shard);
+          }
+          crls += (await regenerateCrls(ca, due)).length;
+        } catch (error) {
+          failed.push(`${listed.name}: ${(error as Error).message}`);
+        }
+      }
+      return { crls, responders, failed };
+    },
+
+    /** DER of a CA's certificate, for the AIA caIssuers URL. */
+    async caCertificate(caId: string): Promise<Buffer | undefined> {
+      return (await store.getAuthority(caId))?.certificate;
+    },
+
+    /** Calls `listener` after every issuance and status change made through this service. */
+    onChange(listener: (caId: string, serial: string) => void): void {
+      listeners.push(listener);
+    },
+
+    signerOf: caSigner,
+    responderSigner(ca: CertificateAuthority) {
+      const responder = ca.responder;
+      if (!responder) throw new Error(`CA ${ca.name} has no OCSP responder yet`);
+      return keys.signer(
+        ca.protection,
+        responder.keyMaterial,
+        `${keyContext(ca)}/ocsp/${responder.generation}`,
+        responder.publicKey,
+      );
+    },
+  };
+  return service;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}

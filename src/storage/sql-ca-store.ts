@@ -1,0 +1,365 @@
+import type { Kysely, Selectable } from "kysely";
+import type {
+  CaKeyAlgorithm,
+  CaStatus,
+  CertificateAuthority,
+  CertificateStatus,
+  IssuedCertificate,
+  NameConstraints,
+  RevocationReason,
+  StoredCrl,
+} from "../domain/ca/model.js";
+import type { CaStore } from "../domain/ca/ports.js";
+import { DomainError } from "../domain/errors.js";
+import type { Protection, PublicKeyParts } from "../domain/keys/model.js";
+import type { StorageHandle } from "./database.js";
+import type { Database } from "./schema.js";
+import { insertEvents } from "./sql-event-store.js";
+import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
+
+type AuthorityRow = Selectable<Database["ca_authorities"]>;
+type IssuedRow = Selectable<Database["ca_issued"]>;
+
+const b64 = (b: Buffer) => b.toString("base64");
+const unb64 = (s: string) => Buffer.from(s, "base64");
+
+interface ResponderJson {
+  certificate: string;
+  publicKey: PublicKeyParts;
+  generation: number;
+  notAfter: number;
+  /** Protector material (sealed key or HSM object id), base64. */
+  retiredKeyMaterial?: string | undefined;
+}
+
+function authorityRow(ca: CertificateAuthority): Database["ca_authorities"] {
+  const responder: ResponderJson | undefined = ca.responder && {
+    certificate: b64(ca.responder.certificate),
+    publicKey: ca.responder.publicKey,
+    generation: ca.responder.generation,
+    notAfter: ca.responder.notAfter.getTime(),
+    retiredKeyMaterial: ca.responder.retiredKeyMaterial && b64(ca.responder.retiredKeyMaterial),
+  };
+  return {
+    id: ca.id,
+    name_key: ca.name.toLowerCase(),
+    name: ca.name,
+    kind: ca.kind,
+    status: ca.status,
+    parent_id: ca.parentId ?? null,
+    subject: ca.subject,
+    key_algorithm: ca.keyAlgorithm,
+    protection: ca.protection,
+    public_key: JSON.stringify(ca.publicKey),
+    key_material: ca.keyMaterial,
+    certificate: ca.certificate ?? null,
+    chain: JSON.stringify(ca.chain.map(b64)),
+    csr: ca.csr ?? null,
+    path_length: ca.pathLength ?? null,
+    name_constraints: ca.nameConstraints ? JSON.stringify(ca.nameConstraints) : null,
+    policies: JSON.stringify(ca.policies),
+    crl_shards: ca.crlShards,
+    crl_number: 0,
+    not_after: fromDate(ca.notAfter),
+    responder: responder ? JSON.stringify(responder) : null,
+    responder_key_material: ca.responder?.keyMaterial ?? null,
+    created_at: ca.createdAt.getTime(),
+    updated_at: ca.updatedAt.getTime(),
+  };
+}
+
+function toAuthority(r: AuthorityRow): CertificateAuthority {
+  const responder = r.responder ? (JSON.parse(r.responder) as ResponderJson) : undefined;
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind as CertificateAuthority["kind"],
+    status: r.status as CaStatus,
+    parentId: r.parent_id ?? undefined,
+    subject: r.subject,
+    keyAlgorithm: r.key_algorithm as CaKeyAlgorithm,
+    protection: r.protection as Protection,
+    publicKey: JSON.parse(r.public_key) as PublicKeyParts,
+    keyMaterial: Buffer.from(r.key_material),
+    certificate: r.certificate ? Buffer.from(r.certificate) : undefined,
+    chain: (JSON.parse(r.chain) as string[]).map(unb64),
+    csr: r.csr ? Buffer.from(r.csr) : undefined,
+    pathLength: r.path_length ?? undefined,
+    nameConstraints: r.name_constraints ? (JSON.parse(r.name_constraints) as NameConstraints) : undefined,
+    policies: JSON.parse(r.policies) as string[],
+    crlShards: r.crl_shards,
+    notAfter: toDate(r.not_after),
+    responder:
+      responder && r.responder_key_material
+        ? {
+            certificate: unb64(responder.certificate),
+            publicKey: responder.publicKey,
+            generation: responder.generation,
+            notAfter: new Date(responder.notAfter),
+            keyMaterial: Buffer.from(r.responder_key_material),
+            retiredKeyMaterial: responder.retiredKeyMaterial
+              ? unb64(responder.retiredKeyMaterial)
+              : undefined,
+          }
+        : undefined,
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
+function toIssued(r: IssuedRow): IssuedCertificate {
+  return {
+    caId: r.ca_id,
+    serial: r.serial,
+    subject: r.subject,
+    notBefore: new Date(r.not_before),
+    notAfter: new Date(r.not_after),
+    der: Buffer.from(r.der),
+    shard: r.shard,
+    status: r.status as CertificateStatus,
+    revokedAt: toDate(r.revoked_at),
+    reason: (r.reason ?? undefined) as RevocationReason | undefined,
+    vault:
+      r.vault_id && r.vault_name && r.certificate_name && r.certificate_version
+        ? {
+            vaultId: r.vault_id,
+            vaultName: r.vault_name,
+            name: r.certificate_name,
+            version: r.certificate_version,
+          }
+        : undefined,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+/** Marks (or unmarks) the vault certificate version a CA certificate backs, in the caller's transaction. */
+async function markVaultVersion(
+  trx: Kysely<Database>,
+  issued: IssuedRow,
+  revocation: { reason: string; revokedAt: number } | undefined,
+): Promise<void> {
+  if (!issued.vault_id || !issued.certificate_name_key || !issued.certificate_version) return;
+  const where = {
+    vault_id: issued.vault_id,
+    collection: "certificates",
+    name_key: issued.certificate_name_key,
+    version: issued.certificate_version,
+  };
+  const row = await trx
+    .selectFrom("object_versions")
+    .select("properties")
+    .where("vault_id", "=", where.vault_id)
+    .where("collection", "=", where.collection)
+    .where("name_key", "=", where.name_key)
+    .where("version", "=", where.version)
+    .executeTakeFirst();
+  // The vault certificate may have been purged since; the CA's record is what remains.
+  if (!row) return;
+  const properties = JSON.parse(row.properties) as Record<string, unknown>;
+  if (revocation) properties.revocation = revocation;
+  else delete properties.revocation;
+  await trx
+    .updateTable("object_versions")
+    .set({ properties: JSON.stringify(properties) })
+    .where("vault_id", "=", where.vault_id)
+    .where("collection", "=", where.collection)
+    .where("name_key", "=", where.name_key)
+    .where("version", "=", where.version)
+    .execute();
+}
+
+export function createSqlCaStore(storage: StorageHandle): CaStore {
+  const { db } = storage;
+  const authorityById = (q: Kysely<Database>, idOrName: string) =>
+    q
+      .selectFrom("ca_authorities")
+      .selectAll()
+      .where((eb) => eb.or([eb("id", "=", idOrName), eb("name_key", "=", idOrName.toLowerCase())]))
+      .executeTakeFirst();
+
+  return {
+    async insertAuthority(ca) {
+      try {
+        await db.insertInto("ca_authorities").values(authorityRow(ca)).execute();
+      } catch (error) {
+        if (isUniqueViolation(error))
+          throw new DomainError("Conflict", `A certificate authority named ${ca.name} exists`);
+        throw error;
+      }
+    },
+
+    async updateAuthority(ca) {
+      const { crl_number: _keep, id: _id, created_at: _created, ...row } = authorityRow(ca);
+      await db.updateTable("ca_authorities").set(row).where("id", "=", ca.id).execute();
+    },
+
+    async getAuthority(idOrName) {
+      const row = await authorityById(db, idOrName);
+      return row && toAuthority(row);
+    },
+
+    async listAuthorities() {
+      const rows = await db
+        .selectFrom("ca_authorities")
+        .selectAll()
+        .orderBy("created_at")
+        .orderBy("id")
+        .execute();
+      return rows.map(toAuthority);
+    },
+
+    async insertIssued(issued) {
+      await db
+        .insertInto("ca_issued")
+        .values({
+          ca_id: issued.caId,
+          serial: issued.serial,
+          subject: issued.subject,
+          not_before: issued.notBefore.getTime(),
+          not_after: issued.notAfter.getTime(),
+          der: issued.der,
+          shard: issued.shard,
+          status: issued.status,
+          revoked_at: fromDate(issued.revokedAt),
+          reason: issued.reason ?? null,
+          vault_id: issued.vault?.vaultId ?? null,
+          vault_name: issued.vault?.vaultName ?? null,
+          certificate_name_key: issued.vault?.name.toLowerCase() ?? null,
+          certificate_name: issued.vault?.name ?? null,
+          certificate_version: issued.vault?.version ?? null,
+          created_at: issued.createdAt.getTime(),
+        })
+        .execute();
+    },
+
+    async getIssued(caId, serial) {
+      const row = await db
+        .selectFrom("ca_issued")
+        .selectAll()
+        .where("ca_id", "=", caId)
+        .where("serial", "=", serial)
+        .executeTakeFirst();
+      return row && toIssued(row);
+    },
+
+    async findBySerial(serial) {
+      const rows = await db.selectFrom("ca_issued").selectAll().where("serial", "=", serial).execute();
+      return rows.map(toIssued);
+    },
+
+    async findByVaultVersion(vaultId, name, version) {
+      const row = await db
+        .selectFrom("ca_issued")
+        .selectAll()
+        .where("vault_id", "=", vaultId)
+        .where("certificate_name_key", "=", name.toLowerCase())
+        .where("certificate_version", "=", version)
+        .executeTakeFirst();
+      return row && toIssued(row);
+    },
+
+    async listIssued(caId, limit, after) {
+      let query = db.selectFrom("ca_issued").selectAll().where("ca_id", "=", caId);
+      if (after) query = query.where("serial", ">", after);
+      const rows = await query.orderBy("serial").limit(limit).execute();
+      return rows.map(toIssued);
+    },
+
+    async revoked(caId, shard) {
+      let query = db
+        .selectFrom("ca_issued")
+        .selectAll()
+        .where("ca_id", "=", caId)
+        .where("status", "<>", "good");
+      if (shard >= 0) query = query.where("shard", "=", shard);
+      const rows = await query.orderBy("serial").execute();
+      return rows.map(toIssued);
+    },
+
+    async changeStatus(change) {
+      await writeTransaction(storage, async (trx) => {
+        const issued = await trx
+          .selectFrom("ca_issued")
+          .selectAll()
+          .where("ca_id", "=", change.caId)
+          .where("serial", "=", change.serial)
+          .executeTakeFirst();
+        if (!issued) throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
+        await trx
+          .updateTable("ca_issued")
+          .set({
+            status: change.status,
+            revoked_at: fromDate(change.revokedAt),
+            reason: change.reason ?? null,
+          })
+          .where("ca_id", "=", change.caId)
+          .where("serial", "=", change.serial)
+          .execute();
+        await markVaultVersion(
+          trx,
+          issued,
+          change.status === "good" || !change.revokedAt
+            ? undefined
+            : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
+        );
+        await insertEvents(trx, change.events);
+      });
+    },
+
+    async nextCrlNumber(caId) {
+      const row = await db
+        .updateTable("ca_authorities")
+        .set((eb) => ({ crl_number: eb("crl_number", "+", 1) }))
+        .where("id", "=", caId)
+        .returning("crl_number")
+        .executeTakeFirstOrThrow();
+      return Number(row.crl_number);
+    },
+
+    async putCrl(crl) {
+      const row = {
+        ca_id: crl.caId,
+        shard: crl.shard,
+        number: crl.number,
+        this_update: crl.thisUpdate.getTime(),
+        next_update: crl.nextUpdate.getTime(),
+        der: crl.der,
+      };
+      // Two nodes may regenerate at once; the higher CRL number wins (RFC 5280 §5.2.3).
+      await db
+        .insertInto("ca_crls")
+        .values(row)
+        .onConflict((oc) =>
+          oc
+            .columns(["ca_id", "shard"])
+            .doUpdateSet({
+              number: row.number,
+              this_update: row.this_update,
+              next_update: row.next_update,
+              der: row.der,
+            })
+            .where("ca_crls.number", "<", row.number),
+        )
+        .execute();
+    },
+
+    async getCrl(caId, shard): Promise<StoredCrl | undefined> {
+      const row = await db
+        .selectFrom("ca_crls")
+        .selectAll()
+        .where("ca_id", "=", caId)
+        .where("shard", "=", shard)
+        .executeTakeFirst();
+      return (
+        row && {
+          caId: row.ca_id,
+          shard: row.shard,
+          number: Number(row.number),
+          thisUpdate: new Date(row.this_update),
+          nextUpdate: new Date(row.next_update),
+          der: Buffer.from(row.der),
+        }
+      );
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
+import { tempDataDir } from "../support/server-process.js";
+
+describe("strongroom ca", () => {
+  const data = tempDataDir();
+  const file = (name: string) => join(data.dir, name);
+  const ca = (...args: string[]) =>
+    runCli(["ca", ...args, "--data-dir", file("data"), "--log-level", "silent"]);
+  afterAll(() => data.remove());
+
+  it("creates a hierarchy, signs a CSR, revokes by serial and writes a CRL that lists it", () => {
+    const root = ca(
+      "create-root",
+      "cli-root",
+      "--subject",
+      "CN=CLI Root",
+      "--key",
+      "EC-P384",
+      "--path-length",
+      "1",
+    );
+    expect(root.code, root.stderr).toBe(0);
+    expect(root.stdout).toContain("status:         active");
+    const issuing = ca(
+      "create-intermediate",
+      "cli-issuing",
+      "--parent",
+      "cli-root",
+      "--subject",
+      "CN=CLI Issuing",
+      "--key",
+      "RSA-3072",
+      "--validity-days",
+      "400",
+      "--permit-dns",
+      "cli.test",
+    );
+    expect(issuing.code, issuing.stderr).toBe(0);
+    expect(ca("list").stdout).toMatch(/cli-issuing\tintermediate\tactive\tRSA-3072\tsoftware/);
+
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        file("a.key"),
+        "-out",
+        file("a.csr"),
+        "-subj",
+        "/CN=a.cli.test",
+      ],
+      { stdio: "ignore" },
+    );
+    const signed = ca("sign", "cli-issuing", "--csr", file("a.csr"), "-o", file("a.pem"));
+    expect(signed.code, signed.stderr).toBe(0);
+    const serial = /Issued serial ([0-9a-f]+)/.exec(signed.stderr)?.[1] ?? "";
+    expect(serial).toMatch(/^01[0-9a-f]{32}$/);
+    writeFileSync(file("root.pem"), ca("show", "cli-root", "--pem").stdout);
+    writeFileSync(file("chain.pem"), ca("show", "cli-issuing", "--pem").stdout);
+    const verify = spawnSync(
+      "openssl",
+      ["verify", "-CAfile", file("root.pem"), "-untrusted", file("chain.pem"), file("a.pem")],
+      { encoding: "utf8" },
+    );
+    expect(`${verify.stdout}${verify.stderr}`).toContain("a.pem: OK");
+
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        file("b.key"),
+        "-out",
+        file("b.csr"),
+        "-subj",
+        "/CN=b.elsewhere.test",
+      ],
+      { stdio: "ignore" },
+    );
+    const refused = ca("sign", "cli-issuing", "--csr", file("b.csr"));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("outside CA cli-issuing's permitted names");
+
+    const revoked = ca("revoke", "--serial", serial, "--reason", "affiliationChanged");
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain(`${serial}\trevoked (affiliationChanged)`);
+    expect(ca("revoke", "--serial", serial).stderr).toContain("revoked already");
+    expect(ca("revoke", "--serial", serial, "--reason", "bogus").stderr).toContain("reason must be one of");
+    expect(ca("issued", "cli-issuing").stdout).toContain(`${serial}\trevoked`);
+
+    const crl = ca("crl", "cli-issuing", "--pem", "-o", file("issuing.crl.pem"));
+    expect(crl.code, crl.stderr).toBe(0);
+    const text = spawnSync("openssl", ["crl", "-in", file("issuing.crl.pem"), "-noout", "-text"], {
+      encoding: "utf8",
+    }).stdout;
+    expect(text.toUpperCase()).toContain(serial.toUpperCase());
+    expect(text).toContain("Affiliation Changed");
+  });
+
+  it("prints a CSR for an externally signed intermediate", () => {
+    const made = ca("create-intermediate", "outside", "--external", "--subject", "CN=Outside Signed");
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toContain("-----BEGIN CERTIFICATE REQUEST-----");
+    expect(made.stderr).toContain("strongroom ca import outside");
+  });
+});
