@@ -8,11 +8,10 @@ import type { CertificateSpec, NameSubtrees, OcspCertId, OcspSingle } from "../d
 import { REVOCATION_REASONS } from "../domain/ca/model.js";
 import { parseCidr } from "../domain/ca/name-constraints.js";
 import type { CaX509 } from "../domain/ca/ports.js";
-import type { KeyUsage } from "../domain/certificates/model.js";
 import type { CertificateSigner } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import { publicKeyFromParts } from "./jwk.js";
-import { protectorCrypto } from "./x509-factory.js";
+import { protectorCrypto, USAGE_FLAGS } from "./x509-factory.js";
 
 const OID = {
   nameConstraints: "2.5.29.30",
@@ -26,18 +25,6 @@ const OID = {
 } as const;
 
 const HASH_NAMES: Record<string, string> = { [OID.sha1]: "SHA-1", [OID.sha256]: "SHA-256" };
-
-const USAGE_FLAGS: Record<KeyUsage, number> = {
-  digitalSignature: x509.KeyUsageFlags.digitalSignature,
-  nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
-  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
-  dataEncipherment: x509.KeyUsageFlags.dataEncipherment,
-  keyAgreement: x509.KeyUsageFlags.keyAgreement,
-  keyCertSign: x509.KeyUsageFlags.keyCertSign,
-  cRLSign: x509.KeyUsageFlags.cRLSign,
-  encipherOnly: x509.KeyUsageFlags.encipherOnly,
-  decipherOnly: x509.KeyUsageFlags.decipherOnly,
-};
 
 /** A copy in a plain ArrayBuffer, which the ASN.1 libraries type their inputs as. */
 const view = (b: Buffer | Uint8Array): Uint8Array<ArrayBuffer> => new Uint8Array(b);

@@ -8,7 +8,8 @@ import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName } from "../domain/keys/model.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
 
-const USAGE_FLAGS: Record<KeyUsage, number> = {
+/** Key Vault key usage names as X.509 KeyUsage bits. */
+export const USAGE_FLAGS: Record<KeyUsage, number> = {
   digitalSignature: x509.KeyUsageFlags.digitalSignature,
   nonRepudiation: x509.KeyUsageFlags.nonRepudiation,
   keyEncipherment: x509.KeyUsageFlags.keyEncipherment,

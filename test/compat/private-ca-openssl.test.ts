@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
+import { opensslCsr } from "../support/openssl-csr.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 /** The private CA as openssl sees it: chains, OCSP (POST and GET) and CRLs, full and sharded. */
@@ -29,27 +30,7 @@ describe("the private CA, checked with openssl", () => {
   };
   /** A fresh key and CSR made by openssl, signed by `ca` through the admin API; returns the serial. */
   async function issue(ca: string, name: string, cn: string, sans = `DNS:${cn}`) {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        file(`${name}.key`),
-        "-out",
-        file(`${name}.csr`),
-        "-subj",
-        `/CN=${cn}`,
-        "-addext",
-        `subjectAltName=${sans}`,
-      ],
-      { stdio: "ignore" },
-    );
+    opensslCsr(file(`${name}.key`), file(`${name}.csr`), `/CN=${cn}`, sans);
     const res = await admin("POST", `/admin/cas/${ca}/sign`, {
       csr: readFileSync(file(`${name}.csr`), "utf8"),
       validityDays: 30,

@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
+import { opensslCsr } from "../support/openssl-csr.js";
 import { tempDataDir } from "../support/server-process.js";
 
 describe("strongroom ca", () => {
@@ -42,25 +43,7 @@ describe("strongroom ca", () => {
     expect(issuing.code, issuing.stderr).toBe(0);
     expect(ca("list").stdout).toMatch(/cli-issuing\tintermediate\tactive\tRSA-3072\tsoftware/);
 
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        file("a.key"),
-        "-out",
-        file("a.csr"),
-        "-subj",
-        "/CN=a.cli.test",
-      ],
-      { stdio: "ignore" },
-    );
+    opensslCsr(file("a.key"), file("a.csr"), "/CN=a.cli.test");
     const signed = ca("sign", "cli-issuing", "--csr", file("a.csr"), "-o", file("a.pem"));
     expect(signed.code, signed.stderr).toBe(0);
     const serial = /Issued serial ([0-9a-f]+)/.exec(signed.stderr)?.[1] ?? "";
@@ -74,25 +57,7 @@ describe("strongroom ca", () => {
     );
     expect(`${verify.stdout}${verify.stderr}`).toContain("a.pem: OK");
 
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        file("b.key"),
-        "-out",
-        file("b.csr"),
-        "-subj",
-        "/CN=b.elsewhere.test",
-      ],
-      { stdio: "ignore" },
-    );
+    opensslCsr(file("b.key"), file("b.csr"), "/CN=b.elsewhere.test");
     const refused = ca("sign", "cli-issuing", "--csr", file("b.csr"));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("outside CA cli-issuing's permitted names");

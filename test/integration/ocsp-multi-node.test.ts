@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config/config.js";
 import { toPem } from "../../src/http/pem.js";
 import { type Core, openCore } from "../../src/main.js";
 import { fakeClock } from "../support/in-process.js";
+import { opensslCsr } from "../support/openssl-csr.js";
 import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
 import { tempDataDir } from "../support/server-process.js";
 
@@ -62,25 +63,7 @@ describe.skipIf(!postgresAvailable)("OCSP answers when another node revokes", ()
       subject: "CN=Shared Issuing",
     });
     writeFileSync(file("issuing.pem"), toPem("CERTIFICATE", issuing.certificate as Buffer));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        file("leaf.key"),
-        "-out",
-        file("leaf.csr"),
-        "-subj",
-        "/CN=shared.example",
-      ],
-      { stdio: "ignore" },
-    );
+    opensslCsr(file("leaf.key"), file("leaf.csr"), "/CN=shared.example");
     const csr = Buffer.from(
       readFileSync(file("leaf.csr"), "utf8").replace(/-----[^-]+-----|\s/g, ""),
       "base64",

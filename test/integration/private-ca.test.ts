@@ -7,6 +7,7 @@ import { DomainError } from "../../src/domain/errors.js";
 import { toPem } from "../../src/http/pem.js";
 import { createSqlEventStore } from "../../src/storage/sql-event-store.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
+import { opensslCsr } from "../support/openssl-csr.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const V = "api-version=7.6";
@@ -200,25 +201,7 @@ describe("an intermediate signed by an external CA", () => {
       der("ext-root.pem"),
     ]);
     expect(imported.status).toBe("active");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        file("x.key"),
-        "-out",
-        file("x.csr"),
-        "-subj",
-        "/CN=x.example",
-      ],
-      { stdio: "ignore" },
-    );
+    opensslCsr(file("x.key"), file("x.csr"), "/CN=x.example");
     const { issued, chain } = await core().ca.signCsr("external", der("x.csr"), {});
     writeFileSync(file("x.pem"), toPem("CERTIFICATE", issued.der));
     writeFileSync(file("untrusted.pem"), toPem("CERTIFICATE", chain[0] as Buffer));
