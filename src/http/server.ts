@@ -1,3 +1,4 @@
+import type { Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 
@@ -6,16 +7,16 @@ export interface TlsFiles {
   key: string;
 }
 
-export interface Listening {
+export interface Listening<S extends HttpServer | Server = Server> {
   /** The first server; Fastify owns it through its serverFactory. */
-  primary: Server;
+  primary: S;
   /** Servers on the other addresses, sharing the same request handler. */
-  others: Server[];
+  others: S[];
   port: number;
   close(): Promise<void>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: HttpServer | Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -26,19 +27,18 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /**
- * Binds HTTPS on every address before the app is built, so the real port (port 0 in tests) is known
- * when URLs and the token issuer are derived from it. Every address shares the first one's port.
+ * Binds a server made by `make` on every address, all on the first one's port (port 0 picks it), and
+ * closes the others on close: Fastify closes the primary itself.
  */
-export async function listenTls(tls: TlsFiles, hosts: readonly string[], port: number): Promise<Listening> {
-  const make = () => {
-    const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
-    server.keepAliveTimeout = 65_000;
-    return server;
-  };
+export async function listenOnAll<S extends HttpServer | Server>(
+  make: () => S,
+  hosts: readonly string[],
+  port: number,
+): Promise<Listening<S>> {
   const [first = "127.0.0.1", ...rest] = hosts;
   const primary = make();
   const bound = await listen(primary, port, first);
-  const others: Server[] = [];
+  const others: S[] = [];
   for (const host of rest) {
     const server = make();
     await listen(server, bound, host);
@@ -57,4 +57,20 @@ export async function listenTls(tls: TlsFiles, hosts: readonly string[], port: n
       );
     },
   };
+}
+
+/**
+ * Binds HTTPS on every address before the app is built, so the real port (port 0 in tests) is known
+ * when URLs and the token issuer are derived from it.
+ */
+export function listenTls(tls: TlsFiles, hosts: readonly string[], port: number): Promise<Listening> {
+  return listenOnAll(
+    () => {
+      const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
+      server.keepAliveTimeout = 65_000;
+      return server;
+    },
+    hosts,
+    port,
+  );
 }

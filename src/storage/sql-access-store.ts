@@ -1,24 +1,10 @@
-import type {
-  AccessPolicy,
-  Principal,
-  PrincipalKind,
-  RoleAssignment,
-  RoleDefinition,
-} from "../domain/access/model.js";
+import type { AccessPolicy, RoleAssignment, RoleDefinition } from "../domain/access/model.js";
 import type { AccessStore } from "../domain/access/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { toPrincipal } from "./sql-principal-store.js";
 import { fromBool, isUniqueViolation, toBool, writeTransaction } from "./transactions.js";
-
-const toPrincipal = (r: Database["principals"]): Principal => ({
-  id: r.id,
-  clientId: r.client_id,
-  displayName: r.display_name,
-  kind: r.kind as PrincipalKind,
-  enabled: toBool(r.enabled),
-  createdAt: new Date(r.created_at),
-});
 
 const toAssignment = (r: Database["role_assignments"]): RoleAssignment => ({
   id: r.id,

@@ -11,7 +11,8 @@ import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
 import { fromBool, fromDate, isUniqueViolation, toBool, toDate, writeTransaction } from "./transactions.js";
 
-const toPrincipal = (r: Database["principals"]): Principal => ({
+/** A principals row as the domain's Principal; the access store reads the same rows. */
+export const toPrincipal = (r: Database["principals"]): Principal => ({
   id: r.id,
   clientId: r.client_id,
   displayName: r.display_name,

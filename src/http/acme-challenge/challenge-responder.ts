@@ -1,8 +1,8 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { AcmeStore } from "../../domain/acme/ports.js";
+import { listenOnAll } from "../server.js";
 
 export interface ChallengeResponder {
   port: number;
@@ -11,16 +11,6 @@ export interface ChallengeResponder {
 
 // RFC 8555 §8.3: tokens are base64url; anything else is not ours to look up.
 const TOKEN = /^[A-Za-z0-9_-]{16,128}$/;
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
 
 /**
  * The http-01 answers (RFC 8555 §8.3) over plain HTTP on every address, as CAs validate on port 80
@@ -32,18 +22,13 @@ export async function startChallengeResponder(
   hosts: readonly string[],
   port: number,
 ): Promise<ChallengeResponder> {
-  const servers: Server[] = [];
-  let bound = port;
-  for (const host of hosts) {
-    const server = createServer();
-    bound = await listen(server, bound, host);
-    servers.push(server);
-  }
+  const listening = await listenOnAll(() => createServer(), hosts, port);
+  const servers = [listening.primary, ...listening.others];
   const app = Fastify({
     loggerInstance: logger,
     serverFactory: (handler) => {
       for (const server of servers) server.on("request", handler);
-      return servers[0] as Server;
+      return listening.primary;
     },
   }) as unknown as FastifyInstance;
   app.get<{ Params: { token: string } }>("/.well-known/acme-challenge/:token", async (request, reply) => {
@@ -55,7 +40,7 @@ export async function startChallengeResponder(
   });
   await app.ready();
   return {
-    port: bound,
+    port: listening.port,
     async close() {
       // Fastify closes only the server it listened on, and it listened on none.
       await Promise.all(
