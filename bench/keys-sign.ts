@@ -19,6 +19,7 @@ import {
   measureAlternating,
   missingPrerequisite,
   send,
+  startBareFastifyServer,
   startBareServer,
   type WrkOptions,
   type WrkResult,
@@ -129,6 +130,7 @@ async function main(): Promise<number> {
   const scripts = mkdtempSync(join(tmpdir(), "strongroom-bench-"));
   let strongroom: ServerProcess | undefined;
   let bare: BareServer | undefined;
+  let fastify: BareServer | undefined;
   try {
     // libuv's default thread pool of 4 signs. On 2 cores RS256 measured 3,600 req/s with
     // UV_THREADPOOL_SIZE=2, 4,000 with 1 (one core of signing is then the ceiling), 3,500 with 8 and
@@ -175,6 +177,12 @@ async function main(): Promise<number> {
       url: `https://127.0.0.1:${bare.port}${baseline.path}`,
       options: { ...options, script: baseline.script },
     });
+    fastify = await startBareFastifyServer(baseline.response);
+    contenders.push({
+      name: "fastify",
+      url: `https://127.0.0.1:${fastify.port}${baseline.path}`,
+      options: { ...options, script: baseline.script },
+    });
     console.log(
       `wrk -t${THREADS} -c${CONNECTIONS}, ${WARMUP_S} s warm-up each, then ${ROUNDS} alternating rounds of ${ROUND_S} s; median round`,
     );
@@ -182,6 +190,8 @@ async function main(): Promise<number> {
     for (const c of CASES) console.log(formatResult(`${c.alg} sign`, results.get(c.alg) as WrkResult));
     const bareResult = results.get("bare") as WrkResult;
     console.log(formatResult("bare https", bareResult));
+    const fastifyResult = results.get("fastify") as WrkResult;
+    console.log(formatResult("bare fastify", fastifyResult));
 
     const rs256 = results.get("RS256")?.requestsPerSecond ?? 0;
     const es256 = results.get("ES256")?.requestsPerSecond ?? 0;
@@ -190,9 +200,12 @@ async function main(): Promise<number> {
     );
     console.log(`ES256 strongroom/bare: ${verdict(es256 / bareResult.requestsPerSecond, ES256_TARGET)}`);
     console.log(`ES256 strongroom/openssl -multi ${SPEED_CORES}: ${(es256 / multi.ecdsap256).toFixed(2)}`);
+    const floor = fastifyResult.requestsPerSecond / bareResult.requestsPerSecond;
+    console.log(`the framework's floor, bare fastify/bare: ${floor.toFixed(2)}`);
     return 0;
   } finally {
     bare?.close();
+    fastify?.close();
     await strongroom?.stop();
     data.remove();
     rmSync(scripts, { recursive: true, force: true });

@@ -1,17 +1,18 @@
 /**
  * OCSP responses per second from a real Strongroom process (pre-signed answers, plain HTTP), beside
- * `openssl ocsp -port` answering for the same number of certificates from its index file, and a bare
- * node:http server returning a body of the same size, all driven the same way in this run: wrk with
- * 4 connections and `Connection: close` (a new connection per request), as openssl's responder does
- * not keep connections alive.
+ * `openssl ocsp -port` answering for the same number of certificates from its index file, a bare
+ * node:http server in a process of its own returning the same bytes, and the machine's ceiling (a C
+ * epoll server that answers the same bytes and does nothing else), all driven the same way in this
+ * run: wrk with 4 connections and `Connection: close` (a new connection per request), as openssl's
+ * responder does not keep connections alive.
  * Run with `npm run bench:ocsp`.
  */
 import "reflect-metadata";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../test/support/server-process.js";
 import {
   expectOk,
@@ -157,6 +158,44 @@ async function startOpensslResponder(
   return { port, child };
 }
 
+/** Starts `command`, which prints the port it listens on as its first line of output. */
+async function startPrintingPort(
+  command: string,
+  args: string[],
+): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const [first] = (await once(child.stdout as NodeJS.ReadableStream, "data")) as [Buffer];
+  const port = Number.parseInt(first.toString(), 10);
+  if (!Number.isInteger(port)) throw new Error(`${command} printed no port: ${first.toString()}`);
+  // Later output is not read; draining keeps a full pipe from blocking the server.
+  child.stdout?.resume();
+  return { port, child };
+}
+
+/**
+ * The bare node:http baseline, in a process of its own like Strongroom's responder, so it does not
+ * share an event loop with this script.
+ */
+function startBareNode(bodyFile: string): Promise<{ port: number; child: ChildProcess }> {
+  const script = `
+    const body = require("node:fs").readFileSync(${JSON.stringify(bodyFile)});
+    const headers = { "content-type": "application/ocsp-response", "content-length": body.length };
+    const server = require("node:http").createServer((req, res) => {
+      req.resume();
+      req.once("end", () => { res.writeHead(200, headers); res.end(body); });
+    });
+    server.listen(0, "127.0.0.1", () => console.log(server.address().port));`;
+  return startPrintingPort(process.execPath, ["-e", script]);
+}
+
+/** The C ceiling server, built here with the system compiler (node-gyp's toolchain has one). */
+function startCeiling(dir: string, bodyFile: string): Promise<{ port: number; child: ChildProcess }> {
+  const source = fileURLToPath(new URL("./ceiling/answer-and-close.c", import.meta.url));
+  const binary = join(dir, "answer-and-close");
+  execFileSync("cc", ["-O2", "-o", binary, source], { stdio: "inherit" });
+  return startPrintingPort(binary, [bodyFile]);
+}
+
 async function main(): Promise<number> {
   const missing = missingPrerequisite("bench:ocsp");
   if (missing) {
@@ -166,7 +205,8 @@ async function main(): Promise<number> {
   const data = tempDataDir();
   let strongroom: ServerProcess | undefined;
   let responder: ChildProcess | undefined;
-  let bare: ReturnType<typeof createServer> | undefined;
+  let bare: ChildProcess | undefined;
+  let ceiling: ChildProcess | undefined;
   try {
     strongroom = await startServerProcess(join(data.dir, "server"));
     const { admin, ca } = strongroom;
@@ -237,15 +277,12 @@ async function main(): Promise<number> {
     const started = await startOpensslResponder(data.dir, ossl.index);
     responder = started.child;
 
-    bare = createServer((req, res) => {
-      req.resume();
-      req.once("end", () => {
-        res.writeHead(200, { "content-type": "application/ocsp-response", "content-length": body.length });
-        res.end(body);
-      });
-    });
-    await new Promise<void>((resolve) => bare?.listen(0, "127.0.0.1", resolve));
-    const barePort = (bare.address() as AddressInfo).port;
+    const bodyFile = join(data.dir, "answer.der");
+    writeFileSync(bodyFile, body);
+    const bareNode = await startBareNode(bodyFile);
+    bare = bareNode.child;
+    const top = await startCeiling(data.dir, bodyFile);
+    ceiling = top.child;
 
     console.log(
       `wrk -t${THREADS} -c${CONNECTIONS}, Connection: close, ${WARMUP_S} s warm-up + ${DURATION_S} s each`,
@@ -265,17 +302,27 @@ async function main(): Promise<number> {
     // not use when a run ends, and such a connection leaves openssl's responder stuck on it.
     const theirs = await wrk(`http://127.0.0.1:${started.port}/`, options("openssl", ossl.request));
     console.log(formatResult("openssl", theirs));
-    const baseline = await measure(`http://127.0.0.1:${barePort}/ocsp`, WARMUP_S, options("bare", request));
+    const baseline = await measure(
+      `http://127.0.0.1:${bareNode.port}/ocsp`,
+      WARMUP_S,
+      options("bare", request),
+    );
     console.log(formatResult("bare http", baseline));
+    const limit = await measure(`http://127.0.0.1:${top.port}/ocsp`, WARMUP_S, options("ceiling", request));
+    console.log(formatResult("C ceiling", limit));
     console.log(
       `ratio strongroom/openssl: ${(ours.requestsPerSecond / theirs.requestsPerSecond).toFixed(2)} (target >= ${OPENSSL_TARGET})`,
     );
     console.log(
       `ratio strongroom/bare: ${(ours.requestsPerSecond / baseline.requestsPerSecond).toFixed(2)} (target >= ${BARE_TARGET})`,
     );
+    console.log(
+      `the machine's ceiling, C/openssl: ${(limit.requestsPerSecond / theirs.requestsPerSecond).toFixed(2)}; strongroom/C: ${(ours.requestsPerSecond / limit.requestsPerSecond).toFixed(2)}`,
+    );
     return 0;
   } finally {
-    bare?.close();
+    bare?.kill();
+    ceiling?.kill();
     responder?.kill();
     await strongroom?.stop();
     data.remove();

@@ -1,6 +1,7 @@
 /**
  * Authenticated secret GET throughput of a real Strongroom process, against a bare node:https server
- * answering the same bytes, both measured with wrk in this run. Run with `npm run bench:secret-get`.
+ * answering the same bytes and a bare Fastify server (the framework's floor) answering them too, all
+ * measured with wrk in this run. Run with `npm run bench:secret-get`.
  */
 import "reflect-metadata";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../test/support/server-process.js";
@@ -12,6 +13,7 @@ import {
   measureAlternating,
   missingPrerequisite,
   send,
+  startBareFastifyServer,
   startBareServer,
   type WrkOptions,
   type WrkResult,
@@ -36,6 +38,7 @@ async function main(): Promise<number> {
   const data = tempDataDir();
   let strongroom: ServerProcess | undefined;
   let bare: BareServer | undefined;
+  let fastify: BareServer | undefined;
   try {
     strongroom = await startServerProcess(data.dir);
     const { admin, ca } = strongroom;
@@ -48,6 +51,7 @@ async function main(): Promise<number> {
     // wrk sends the same Host, so the baseline serves exactly the bytes Strongroom answers it with.
     const body = expectOk("secret get", await send(url, ca, { headers: { authorization } }));
     bare = await startBareServer(body);
+    fastify = await startBareFastifyServer(body);
 
     console.log(
       `wrk -t${THREADS} -c${CONNECTIONS}, ${WARMUP_S} s warm-up each, then ${ROUNDS} alternating rounds of ${ROUND_S} s; median round`,
@@ -64,19 +68,25 @@ async function main(): Promise<number> {
       [
         { name: "strongroom", url, options },
         { name: "bare https", url: `https://127.0.0.1:${bare.port}${SECRET_PATH}`, options },
+        { name: "bare fastify", url: `https://127.0.0.1:${fastify.port}${SECRET_PATH}`, options },
       ],
       ROUNDS,
       WARMUP_S,
     );
     const strongroomResult = results.get("strongroom") as WrkResult;
     const bareResult = results.get("bare https") as WrkResult;
+    const fastifyResult = results.get("bare fastify") as WrkResult;
     console.log(formatResult("strongroom", strongroomResult));
     console.log(formatResult("bare https", bareResult));
+    console.log(formatResult("bare fastify", fastifyResult));
     const ratio = strongroomResult.requestsPerSecond / bareResult.requestsPerSecond;
     console.log(`ratio strongroom/bare: ${ratio.toFixed(2)} (target >= ${TARGET_RATIO})`);
+    const floor = fastifyResult.requestsPerSecond / bareResult.requestsPerSecond;
+    console.log(`the framework's floor, bare fastify/bare: ${floor.toFixed(2)}`);
     return 0;
   } finally {
     bare?.close();
+    fastify?.close();
     await strongroom?.stop();
     data.remove();
   }

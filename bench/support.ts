@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { createServer, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import * as x509 from "@peculiar/x509";
+import Fastify from "fastify";
 import type { AdminCredentials } from "../src/main.js";
 
 export interface WrkOptions {
@@ -186,6 +187,30 @@ export async function startBareServer(body: Buffer): Promise<BareServer> {
   return {
     port: (server.address() as AddressInfo).port,
     close: () => server.close(),
+  };
+}
+
+/**
+ * The framework's floor: a Fastify server (as Strongroom's, with TLS and a parsed JSON body) whose
+ * one route answers every request with `body`, so a run shows how much of the gap to the bare server
+ * is Fastify's own and how much is Strongroom's work.
+ */
+export async function startBareFastifyServer(body: Buffer): Promise<BareServer> {
+  const app = Fastify({
+    https: { ...(await selfSignedP256()), minVersion: "TLSv1.2" },
+    keepAliveTimeout: 65_000,
+  });
+  app.route({
+    method: ["GET", "POST"],
+    url: "/*",
+    handler: (_request, reply) => {
+      reply.header("content-type", "application/json; charset=utf-8").send(body);
+    },
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  return {
+    port: (app.server.address() as AddressInfo).port,
+    close: () => void app.close(),
   };
 }
 
