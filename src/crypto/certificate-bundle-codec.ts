@@ -1,20 +1,74 @@
-import { createPrivateKey, webcrypto } from "node:crypto";
+import { createHash, createHmac, createPrivateKey, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
 import type { CertificateBundleCodec, KeyAndCertificates } from "../domain/certificates/ports.js";
 import { badParameter, DomainError } from "../domain/errors.js";
+import { derElement, derOid, derSequence, derUnsignedInteger } from "./der.js";
 
 // node-forge assigns module.exports whole, so ESM sees no named exports; require it.
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
-
-pkijs.setEngine("node", new pkijs.CryptoEngine({ name: "node", crypto: webcrypto as unknown as Crypto }));
 
 const KEY_BAG = "1.2.840.113549.1.12.10.1.1";
 const CERT_BAG = "1.2.840.113549.1.12.10.1.3";
 const X509_CERT = "1.2.840.113549.1.9.22.1";
 
-const toArrayBuffer = (b: Buffer): ArrayBuffer => new Uint8Array(b).buffer;
+const MAC_SALT_BYTES = 64;
+// The MAC of a password-less PFX protects nothing (anyone can recompute it): one iteration, as
+// `openssl pkcs12 -nomaciter` writes.
+const MAC_ITERATIONS = 1;
+const DATA = derOid("1.2.840.113549.1.7.1");
+const SHA_256 = derSequence(derOid("2.16.840.1.101.3.4.2.1"));
+const VERSION_3 = Buffer.of(0x02, 0x01, 0x03);
+
+/** PKCS#7 data ContentInfo: the form every PKCS#12 layer wraps its content in. */
+const dataContentInfo = (content: Buffer) => derSequence(DATA, derElement(0xa0, derElement(0x04, content)));
+
+const safeBag = (bagId: string, value: Buffer) => derSequence(derOid(bagId), derElement(0xa0, value));
+
+/**
+ * The MAC key of an empty password (RFC 7292 appendix B.2, SHA-256, ID 3). The password is the
+ * BMPString terminator alone, two zero bytes, as OpenSSL and pkijs encode "". An HMAC-SHA256 key is
+ * one hash long, so one block of the derivation is the whole key.
+ */
+function emptyPasswordMacKey(salt: Buffer, iterations: number): Buffer {
+  const v = 64;
+  const diversifier = Buffer.alloc(v, 3);
+  const saltBlock = Buffer.alloc(v * Math.ceil(salt.length / v));
+  for (let i = 0; i < saltBlock.length; i++) saltBlock[i] = salt[i % salt.length] as number;
+  let block = Buffer.concat([diversifier, saltBlock, Buffer.alloc(v)]);
+  for (let i = 0; i < iterations; i++) block = createHash("sha256").update(block).digest();
+  return block;
+}
+
+/**
+ * A PFX with the key (if any) and the certificates in unencrypted bags and an empty password, as
+ * Key Vault hands out. Assembled from DER parts: pkijs's object model took a millisecond for it.
+ */
+export function assemblePfx(pkcs8: Buffer | undefined, certificates: Buffer[], salt: Buffer): Buffer {
+  const certBags = certificates.map((der) =>
+    safeBag(CERT_BAG, derSequence(derOid(X509_CERT), derElement(0xa0, derElement(0x04, der)))),
+  );
+  const keyContents = pkcs8 && derSequence(safeBag(KEY_BAG, pkcs8));
+  const authenticatedSafe = derSequence(
+    ...(keyContents ? [dataContentInfo(keyContents)] : []),
+    dataContentInfo(derSequence(...certBags)),
+  );
+  const mac = createHmac("sha256", emptyPasswordMacKey(salt, MAC_ITERATIONS))
+    .update(authenticatedSafe)
+    .digest();
+  const pfx = derSequence(
+    VERSION_3,
+    dataContentInfo(authenticatedSafe),
+    derSequence(
+      derSequence(SHA_256, derElement(0x04, mac)),
+      derElement(0x04, salt),
+      derUnsignedInteger(Buffer.of(MAC_ITERATIONS)),
+    ),
+  );
+  // The intermediate buffers hold the private key too.
+  keyContents?.fill(0);
+  authenticatedSafe.fill(0);
+  return pfx;
+}
 
 /** Any private key node:crypto reads (PKCS#8, PKCS#1, SEC 1, encrypted or not) as PKCS#8 DER. */
 function pkcs8FromPem(pem: string): Buffer {
@@ -32,8 +86,7 @@ function pkcs8FromPem(pem: string): Buffer {
 /**
  * PKCS#12 and PEM. Reading uses node-forge, which knows every PBE that PKCS#12 files in the wild use
  * (PBES2 with AES, and the legacy 3DES and RC2 that `openssl pkcs12 -legacy` and older Windows
- * write). Writing uses pkijs, which takes keys of any type; the PFX has no encryption and an empty
- * password, like the ones Key Vault hands out.
+ * write). Writing assembles the PFX from DER (assemblePfx).
  */
 export function createCertificateBundleCodec(): CertificateBundleCodec {
   return {
@@ -86,38 +139,7 @@ export function createCertificateBundleCodec(): CertificateBundleCodec {
     },
 
     async buildPfx(pkcs8, certificates) {
-      const certBags = certificates.map(
-        (der) =>
-          new pkijs.SafeBag({
-            bagId: CERT_BAG,
-            bagValue: new pkijs.CertBag({
-              certId: X509_CERT,
-              certValue: new asn1js.OctetString({ valueHex: toArrayBuffer(der) }),
-            }),
-          }),
-      );
-      const safeContents = [new pkijs.SafeContents({ safeBags: certBags })];
-      if (pkcs8) {
-        const keyBag = new pkijs.SafeBag({
-          bagId: KEY_BAG,
-          bagValue: pkijs.PrivateKeyInfo.fromBER(toArrayBuffer(pkcs8)),
-        });
-        safeContents.unshift(new pkijs.SafeContents({ safeBags: [keyBag] }));
-      }
-      const authenticatedSafe = new pkijs.AuthenticatedSafe({
-        parsedValue: { safeContents: safeContents.map((value) => ({ privacyMode: 0, value })) },
-      });
-      await authenticatedSafe.makeInternalValues({ safeContents: safeContents.map(() => ({})) });
-      const pfx = new pkijs.PFX({ parsedValue: { integrityMode: 0, authenticatedSafe } });
-      // The MAC of a password-less PFX protects nothing (anyone can recompute it), and pkijs derives
-      // its key in JavaScript: one iteration, as `openssl pkcs12 -nomaciter` writes.
-      await pfx.makeInternalValues({
-        password: new ArrayBuffer(0),
-        iterations: 1,
-        pbkdf2HashAlgorithm: "SHA-256",
-        hmacHashAlgorithm: "SHA-256",
-      });
-      return Buffer.from(pfx.toSchema().toBER(false));
+      return assemblePfx(pkcs8, certificates, randomBytes(MAC_SALT_BYTES));
     },
 
     pkcs8ToJwk(pkcs8) {

@@ -21,8 +21,9 @@ const SCHEME = {
 
 interface Unsealed {
   material: Buffer;
-  keyObject: KeyObject;
   native: NativeKey;
+  /** Parsed by node:crypto only for what the native module does not do (RSA-OAEP decryption). */
+  keyObject?: KeyObject;
 }
 
 const sealContext = (context: string) => `key/${context}`;
@@ -50,13 +51,18 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
     const hit = cache.get(context);
     if (hit?.material.equals(material)) return hit;
     const pkcs8 = sealer.open(material, sealContext(context));
-    const entry = {
-      material,
-      keyObject: createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }),
-      native: nativeDigest.privateKey(pkcs8),
-    };
+    const entry = { material, native: nativeDigest.privateKey(pkcs8) };
     pkcs8.fill(0);
     return remember(context, entry);
+  }
+
+  function keyObjectOf(entry: Unsealed, context: string): KeyObject {
+    if (!entry.keyObject) {
+      const pkcs8 = sealer.open(entry.material, sealContext(context));
+      entry.keyObject = createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
+      pkcs8.fill(0);
+    }
+    return entry.keyObject;
   }
 
   function protect(key: KeyObject, context: string) {
@@ -111,7 +117,7 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
         if (spec.mode === "oaep") {
           return privateDecrypt(
             {
-              key: key.keyObject,
+              key: keyObjectOf(key, context),
               padding: constants.RSA_PKCS1_OAEP_PADDING,
               oaepHash: spec.oaepHash ?? "sha1",
             },

@@ -5,7 +5,8 @@ import type { CertificatePolicy, KeyUsage } from "../domain/certificates/model.j
 import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
-import type { CurveName } from "../domain/keys/model.js";
+import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
+import { derBitString, derElement, derOid, derSequence, derUnsignedInteger } from "./der.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
 
 /** Key Vault key usage names as X.509 KeyUsage bits. */
@@ -86,6 +87,7 @@ function buildProtectorCrypto(signer: CertificateSigner) {
     crypto,
     keys: { privateKey, publicKey },
     signingAlgorithm: { name: algorithm.name, hash },
+    jws,
     spki,
     extensions: new WeakMap<CertificatePolicy, Promise<x509.Extension[]>>(),
   };
@@ -144,6 +146,43 @@ function der(text: string): Buffer[] {
   const compact = text.replace(/\s+/g, "");
   if (/^[A-Za-z0-9+/=_-]+$/.test(compact)) return [Buffer.from(compact, "base64")];
   return [];
+}
+
+const DER_NULL = Buffer.of(0x05, 0x00);
+const VERSION_1 = Buffer.of(0x02, 0x01, 0x00);
+
+const subjectNames = new WeakMap<CertificatePolicy, Buffer>();
+
+function subjectName(policy: CertificatePolicy): Buffer {
+  let name = subjectNames.get(policy);
+  if (!name) {
+    name = Buffer.from(new x509.Name(policy.subject ?? "").toArrayBuffer());
+    subjectNames.set(policy, name);
+  }
+  return name;
+}
+
+/** PKCS#9 extensionRequest: the extensions the CA is asked to put in the certificate. */
+const EXTENSION_REQUEST = derOid("1.2.840.113549.1.9.14");
+
+/** X.509 signature algorithm identifiers of the JWS names the factory signs with (RFC 5758, RFC 4055). */
+const SIGNATURE_ALGORITHMS: Record<string, Buffer> = {
+  ES256: derSequence(derOid("1.2.840.10045.4.3.2")),
+  ES384: derSequence(derOid("1.2.840.10045.4.3.3")),
+  ES512: derSequence(derOid("1.2.840.10045.4.3.4")),
+  RS256: derSequence(derOid("1.2.840.113549.1.1.11"), DER_NULL),
+  RS384: derSequence(derOid("1.2.840.113549.1.1.12"), DER_NULL),
+  RS512: derSequence(derOid("1.2.840.113549.1.1.13"), DER_NULL),
+};
+
+/** Key protectors return ECDSA signatures as r‖s (JWS); X.509 carries SEQUENCE { r, s }. */
+function x509Signature(jws: string, signature: Buffer): Buffer {
+  if (!jws.startsWith("ES")) return signature;
+  const half = signature.length / 2;
+  return derSequence(
+    derUnsignedInteger(signature.subarray(0, half)),
+    derUnsignedInteger(signature.subarray(half)),
+  );
 }
 
 const RECENT_CERTIFICATES = 64;
@@ -205,29 +244,51 @@ export function createX509Factory(): X509Factory {
 
     async csr(policy, signer) {
       const face = protectorCrypto(signer);
-      const { crypto, keys, signingAlgorithm } = face;
-      const csr = await x509.Pkcs10CertificateRequestGenerator.create(
-        {
-          ...(policy.subject && { name: policy.subject }),
-          keys: keys as CryptoKeyPair,
-          signingAlgorithm,
-          extensions: await extensionsFor(face, policy),
-        },
-        crypto,
+      const extensions = await extensionsFor(face, policy);
+      // Assembled from the already-encoded subject, key and extensions: @peculiar/x509's generator
+      // serializes through its schema layer and parses its own output again, over a millisecond.
+      const algorithm = SIGNATURE_ALGORITHMS[face.jws];
+      if (!algorithm) throw new Error(`no X.509 signature algorithm for ${face.jws}`);
+      const info = derSequence(
+        VERSION_1,
+        subjectName(policy),
+        face.spki,
+        derElement(
+          0xa0,
+          ...(extensions.length > 0
+            ? [
+                derSequence(
+                  EXTENSION_REQUEST,
+                  derElement(0x31, derSequence(...extensions.map((e) => new Uint8Array(e.rawData)))),
+                ),
+              ]
+            : []),
+        ),
       );
-      return Buffer.from(csr.rawData);
+      const digest = createHash(face.jws.replace(/^(ES|RS)/, "sha"))
+        .update(info)
+        .digest();
+      const signature = await signer.sign(face.jws, digest);
+      return derSequence(info, algorithm, derBitString(x509Signature(face.jws, signature)));
     },
 
     inspect(bytes) {
       const cert = parse(bytes);
-      const spki = Buffer.from(cert.publicKey.rawData);
+      // node:crypto takes about 200 us to parse a public key under OpenSSL 3, and storing a new
+      // version needs only the dates and thumbprint, so the key's parts are read when first asked for.
+      let publicKey: PublicKeyParts | undefined;
       return {
         subject: cert.subject,
         issuer: cert.issuer,
         serialNumber: cert.serialNumber,
         notBefore: cert.notBefore,
         notAfter: cert.notAfter,
-        publicKey: publicParts(createPublicKey({ key: spki, format: "der", type: "spki" })),
+        get publicKey() {
+          publicKey ??= publicParts(
+            createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: "der", type: "spki" }),
+          );
+          return publicKey;
+        },
         thumbprint: createHash("sha1").update(bytes).digest(),
       };
     },

@@ -18,7 +18,7 @@ import { keyCodec } from "./sql-key-store.js";
 import {
   createSqlObjectPolicies,
   createSqlObjectStore,
-  insertVersion,
+  insertVersions,
   type ObjectCodec,
   objectsWithLatest,
 } from "./sql-object-store.js";
@@ -171,9 +171,11 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
             `A ${clash.collection === "keys" ? "key" : "secret"} named ${certificate.name} already exists and is not managed by a certificate; choose another certificate name`,
           );
         }
-        await insertVersion(trx, "certificates", certificateCodec, certificate);
-        await insertVersion(trx, "keys", keyCodec, key);
-        await insertVersion(trx, "secrets", secretCodec, secret);
+        await insertVersions(trx, [
+          { collection: "certificates", codec: certificateCodec, version: certificate },
+          { collection: "keys", codec: keyCodec, version: key },
+          { collection: "secrets", codec: secretCodec, version: secret },
+        ]);
         await trx
           .updateTable("objects")
           .set({ policy: JSON.stringify(policyToJson(policy)) })
@@ -205,9 +207,11 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
           );
         }
         for (const { certificate, key, secret } of versions) {
-          await insertVersion(trx, "certificates", certificateCodec, certificate);
-          await insertVersion(trx, "keys", keyCodec, key);
-          await insertVersion(trx, "secrets", secretCodec, secret);
+          await insertVersions(trx, [
+            { collection: "certificates", codec: certificateCodec, version: certificate },
+            { collection: "keys", codec: keyCodec, version: key },
+            { collection: "secrets", codec: secretCodec, version: secret },
+          ]);
         }
         const last = versions[versions.length - 1] ?? first;
         await trx

@@ -69,6 +69,13 @@ function toVersionRow<V extends VersionedObject, S extends V>(
   };
 }
 
+/** A version to insert with its collection and codec. */
+export interface VersionInsert {
+  collection: Collection;
+  codec: ObjectCodec<VersionedObject, VersionedObject>;
+  version: VersionedObject;
+}
+
 /**
  * Adds a version inside the caller's transaction and makes it the latest, creating the object on
  * first use; Conflict while a deleted object of that name awaits recovery or purge.
@@ -79,31 +86,68 @@ export async function insertVersion<V extends VersionedObject, S extends V>(
   codec: ObjectCodec<V, S>,
   version: S,
 ): Promise<void> {
+  await insertVersions(trx, [{ collection, codec, version }]);
+}
+
+/**
+ * insertVersion for several objects (a certificate with its key and secret) in two statements
+ * instead of two each: every statement costs tens of microseconds in Kysely on SQLite.
+ */
+export async function insertVersions(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
   const result = await trx
     .insertInto("objects")
-    .values({
-      vault_id: version.vaultId,
-      collection,
-      name_key: nameKey(version.name),
-      name: version.name,
-      latest_version: version.version,
-      deleted_at: null,
-      scheduled_purge_at: null,
-      policy: null,
-      created_at: version.createdAt.getTime(),
-    })
+    .values(
+      entries.map(({ collection, version }) => ({
+        vault_id: version.vaultId,
+        collection,
+        name_key: nameKey(version.name),
+        name: version.name,
+        latest_version: version.version,
+        deleted_at: null,
+        scheduled_purge_at: null,
+        policy: null,
+        created_at: version.createdAt.getTime(),
+      })),
+    )
     .onConflict((oc) =>
       oc
         .columns(["vault_id", "collection", "name_key"])
-        .doUpdateSet({ latest_version: version.version })
+        .doUpdateSet((eb) => ({ latest_version: eb.ref("excluded.latest_version") }))
         .where("objects.deleted_at", "is", null),
     )
     .executeTakeFirst();
-  if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0)
-    throw deletedButRecoverable(codec.noun, version.name);
+  if (Number(result.numInsertedOrUpdatedRows ?? 0) < entries.length) {
+    const deleted = await trx
+      .selectFrom("objects")
+      .select(["collection", "vault_id", "name_key"])
+      .where("deleted_at", "is not", null)
+      .where((eb) =>
+        eb.or(
+          entries.map(({ collection, version }) =>
+            eb.and([
+              eb("vault_id", "=", version.vaultId),
+              eb("collection", "=", collection),
+              eb("name_key", "=", nameKey(version.name)),
+            ]),
+          ),
+        ),
+      )
+      .execute();
+    // The first entry that is deleted names the error, as when they were inserted one by one.
+    const entry =
+      entries.find(({ collection, version }) =>
+        deleted.some(
+          (d) =>
+            d.collection === collection &&
+            d.vault_id === version.vaultId &&
+            d.name_key === nameKey(version.name),
+        ),
+      ) ?? entries[0];
+    throw deletedButRecoverable(entry?.codec.noun ?? "Object", entry?.version.name ?? "");
+  }
   await trx
     .insertInto("object_versions")
-    .values(toVersionRow(collection, codec, version))
+    .values(entries.map(({ collection, codec, version }) => toVersionRow(collection, codec, version)))
     .execute();
 }
 
