@@ -445,10 +445,21 @@ export function createSqlObjectPolicies(storage: StorageHandle, collection: Coll
       .where("collection", "=", collection)
       .where("name_key", "=", nameKey(name))
       .where("deleted_at", "is", null);
+  // A certificate's policy is read with every certificate GET; the cache keeps its JSON text (each
+  // caller parses its own copy), and `{ policy: null }` for an object without one.
+  const cache = storage.changeStamp && createReadCache<{ policy: string | null }>(storage.changeStamp);
   return {
     async get<P>(vaultId: string, name: string): Promise<P | undefined> {
-      const found = await row(vaultId, name).executeTakeFirst();
-      return found?.policy ? (JSON.parse(found.policy) as P) : undefined;
+      const key = `${vaultId}\u0000${nameKey(name)}`;
+      let found = cache?.get(key);
+      if (!found) {
+        const stamp = cache?.stamp();
+        const fresh = await row(vaultId, name).executeTakeFirst();
+        if (!fresh) return undefined;
+        found = { policy: fresh.policy };
+        if (cache && stamp !== undefined) cache.set(key, stamp, found);
+      }
+      return found.policy ? (JSON.parse(found.policy) as P) : undefined;
     },
     /** False when there is no live object of that name. */
     async put(vaultId: string, name: string, policy: unknown): Promise<boolean> {

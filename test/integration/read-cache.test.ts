@@ -67,4 +67,24 @@ describe("cached reads on SQLite", () => {
       .execute();
     expect((await get("changed-by-sql")).statusCode).toBe(403);
   });
+
+  it("serves a certificate's policy as another connection last wrote it", async () => {
+    const policyOf = async () =>
+      (await server.kv({ method: "GET", url: `/certificates/policy-elsewhere/?${V}` })).json().policy
+        .x509_props.validity_months;
+    await server.kv({
+      method: "POST",
+      url: `/certificates/policy-elsewhere/create?${V}`,
+      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=p", validity_months: 12 } } },
+    });
+    expect(await policyOf()).toBe(12);
+    expect(await policyOf()).toBe(12);
+    const row = other
+      .prepare("select policy from objects where collection = 'certificates' and name_key = ?")
+      .get("policy-elsewhere") as { policy: string };
+    other
+      .prepare("update objects set policy = ? where collection = 'certificates' and name_key = ?")
+      .run(row.policy.replace('"validityMonths":12', '"validityMonths":7'), "policy-elsewhere");
+    expect(await policyOf()).toBe(7);
+  });
 });
