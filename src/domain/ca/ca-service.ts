@@ -56,6 +56,8 @@ export interface CreateIntermediateInput extends CreateCaInput {
 /** What a certificate gets besides its key: from a vault certificate policy or a sign request. */
 export interface IssueProfile {
   subject: string;
+  /** The CSR's own encoding of `subject`, when the certificate takes the CSR's subject. */
+  subjectDer?: Buffer | undefined;
   sans: SubjectAlternativeNames;
   keyUsage: KeyUsage[];
   ekus: string[];
@@ -381,6 +383,7 @@ export function createCaService(deps: CaServiceDeps) {
       {
         serial,
         subject: profile.subject,
+        subjectDer: profile.subjectDer,
         notBefore,
         notAfter: profile.notAfter,
         publicKey: facts.publicKey,
@@ -527,6 +530,7 @@ export function createCaService(deps: CaServiceDeps) {
         throw badParameter("validityDays must be from 1 to 3650");
       return issue(ca, facts, {
         subject: facts.subject,
+        subjectDer: facts.subjectDer,
         sans: facts.sans,
         keyUsage: options.keyUsage ?? ["digitalSignature", "keyEncipherment"],
         ekus: options.ekus ?? ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
