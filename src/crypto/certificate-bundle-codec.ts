@@ -1,8 +1,9 @@
 import { createHash, createHmac, createPrivateKey, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
+import * as asn1js from "asn1js";
 import type { CertificateBundleCodec, KeyAndCertificates } from "../domain/certificates/ports.js";
 import { badParameter, DomainError } from "../domain/errors.js";
-import { derElement, derOid, derSequence, derUnsignedInteger } from "./der.js";
+import { encode, explicit, octetString, oid, sequence } from "./der.js";
 
 // node-forge assigns module.exports whole, so ESM sees no named exports; require it.
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
@@ -15,14 +16,14 @@ const MAC_SALT_BYTES = 64;
 // The MAC of a password-less PFX protects nothing (anyone can recompute it): one iteration, as
 // `openssl pkcs12 -nomaciter` writes.
 const MAC_ITERATIONS = 1;
-const DATA = derOid("1.2.840.113549.1.7.1");
-const SHA_256 = derSequence(derOid("2.16.840.1.101.3.4.2.1"));
+const DATA = oid("1.2.840.113549.1.7.1");
+const SHA_256 = sequence([oid("2.16.840.1.101.3.4.2.1")]);
 const VERSION_3 = Buffer.of(0x02, 0x01, 0x03);
 
 /** PKCS#7 data ContentInfo: the form every PKCS#12 layer wraps its content in. */
-const dataContentInfo = (content: Buffer) => derSequence(DATA, derElement(0xa0, derElement(0x04, content)));
+const dataContentInfo = (content: Buffer) => sequence([DATA, explicit(0, [octetString(content)])]);
 
-const safeBag = (bagId: string, value: Buffer) => derSequence(derOid(bagId), derElement(0xa0, value));
+const safeBag = (bagId: string, value: Buffer) => sequence([oid(bagId), explicit(0, [value])]);
 
 /**
  * The MAC key of an empty password (RFC 7292 appendix B.2, SHA-256, ID 3). The password is the
@@ -45,25 +46,25 @@ function emptyPasswordMacKey(salt: Buffer, iterations: number): Buffer {
  */
 export function assemblePfx(pkcs8: Buffer | undefined, certificates: Buffer[], salt: Buffer): Buffer {
   const certBags = certificates.map((der) =>
-    safeBag(CERT_BAG, derSequence(derOid(X509_CERT), derElement(0xa0, derElement(0x04, der)))),
+    safeBag(CERT_BAG, sequence([oid(X509_CERT), explicit(0, [octetString(der)])])),
   );
-  const keyContents = pkcs8 && derSequence(safeBag(KEY_BAG, pkcs8));
-  const authenticatedSafe = derSequence(
+  const keyContents = pkcs8 && sequence([safeBag(KEY_BAG, pkcs8)]);
+  const authenticatedSafe = sequence([
     ...(keyContents ? [dataContentInfo(keyContents)] : []),
-    dataContentInfo(derSequence(...certBags)),
-  );
+    dataContentInfo(sequence(certBags)),
+  ]);
   const mac = createHmac("sha256", emptyPasswordMacKey(salt, MAC_ITERATIONS))
     .update(authenticatedSafe)
     .digest();
-  const pfx = derSequence(
+  const pfx = sequence([
     VERSION_3,
     dataContentInfo(authenticatedSafe),
-    derSequence(
-      derSequence(SHA_256, derElement(0x04, mac)),
-      derElement(0x04, salt),
-      derUnsignedInteger(Buffer.of(MAC_ITERATIONS)),
-    ),
-  );
+    sequence([
+      sequence([SHA_256, octetString(mac)]),
+      octetString(salt),
+      encode(new asn1js.Integer({ value: MAC_ITERATIONS })),
+    ]),
+  ]);
   // The intermediate buffers hold the private key too.
   keyContents?.fill(0);
   authenticatedSafe.fill(0);

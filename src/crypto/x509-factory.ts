@@ -6,8 +6,9 @@ import type { CertificateSigner, X509Factory } from "../domain/certificates/port
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
-import { derBitString, derElement, derOid, derSequence, derUnsignedInteger } from "./der.js";
+import { explicit, oid, sequence, set } from "./der.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
+import { signed } from "./x509-signing.js";
 
 /** Key Vault key usage names as X.509 KeyUsage bits. */
 export const USAGE_FLAGS: Record<KeyUsage, number> = {
@@ -87,7 +88,6 @@ function buildProtectorCrypto(signer: CertificateSigner) {
     crypto,
     keys: { privateKey, publicKey },
     signingAlgorithm: { name: algorithm.name, hash },
-    jws,
     spki,
     extensions: new WeakMap<CertificatePolicy, Promise<x509.Extension[]>>(),
   };
@@ -148,7 +148,6 @@ function der(text: string): Buffer[] {
   return [];
 }
 
-const DER_NULL = Buffer.of(0x05, 0x00);
 const VERSION_1 = Buffer.of(0x02, 0x01, 0x00);
 
 const subjectNames = new WeakMap<CertificatePolicy, Buffer>();
@@ -163,27 +162,7 @@ function subjectName(policy: CertificatePolicy): Buffer {
 }
 
 /** PKCS#9 extensionRequest: the extensions the CA is asked to put in the certificate. */
-const EXTENSION_REQUEST = derOid("1.2.840.113549.1.9.14");
-
-/** X.509 signature algorithm identifiers of the JWS names the factory signs with (RFC 5758, RFC 4055). */
-const SIGNATURE_ALGORITHMS: Record<string, Buffer> = {
-  ES256: derSequence(derOid("1.2.840.10045.4.3.2")),
-  ES384: derSequence(derOid("1.2.840.10045.4.3.3")),
-  ES512: derSequence(derOid("1.2.840.10045.4.3.4")),
-  RS256: derSequence(derOid("1.2.840.113549.1.1.11"), DER_NULL),
-  RS384: derSequence(derOid("1.2.840.113549.1.1.12"), DER_NULL),
-  RS512: derSequence(derOid("1.2.840.113549.1.1.13"), DER_NULL),
-};
-
-/** Key protectors return ECDSA signatures as r‖s (JWS); X.509 carries SEQUENCE { r, s }. */
-function x509Signature(jws: string, signature: Buffer): Buffer {
-  if (!jws.startsWith("ES")) return signature;
-  const half = signature.length / 2;
-  return derSequence(
-    derUnsignedInteger(signature.subarray(0, half)),
-    derUnsignedInteger(signature.subarray(half)),
-  );
-}
+const EXTENSION_REQUEST = oid("1.2.840.113549.1.9.14");
 
 const RECENT_CERTIFICATES = 64;
 
@@ -247,29 +226,14 @@ export function createX509Factory(): X509Factory {
       const extensions = await extensionsFor(face, policy);
       // Assembled from the already-encoded subject, key and extensions: @peculiar/x509's generator
       // serializes through its schema layer and parses its own output again, over a millisecond.
-      const algorithm = SIGNATURE_ALGORITHMS[face.jws];
-      if (!algorithm) throw new Error(`no X.509 signature algorithm for ${face.jws}`);
-      const info = derSequence(
+      const requested = sequence(extensions.map((e) => new Uint8Array(e.rawData)));
+      const info = sequence([
         VERSION_1,
         subjectName(policy),
         face.spki,
-        derElement(
-          0xa0,
-          ...(extensions.length > 0
-            ? [
-                derSequence(
-                  EXTENSION_REQUEST,
-                  derElement(0x31, derSequence(...extensions.map((e) => new Uint8Array(e.rawData)))),
-                ),
-              ]
-            : []),
-        ),
-      );
-      const digest = createHash(face.jws.replace(/^(ES|RS)/, "sha"))
-        .update(info)
-        .digest();
-      const signature = await signer.sign(face.jws, digest);
-      return derSequence(info, algorithm, derBitString(x509Signature(face.jws, signature)));
+        explicit(0, extensions.length > 0 ? [sequence([EXTENSION_REQUEST, set([requested])])] : []),
+      ]);
+      return signed(signer, info);
     },
 
     inspect(bytes) {

@@ -5,9 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
+import * as asn1js from "asn1js";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
-import { derUnsignedInteger } from "../../src/crypto/der.js";
+import { explicit, octetString, oid, sequence } from "../../src/crypto/der.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
 import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
 import { createX509Factory } from "../../src/crypto/x509-factory.js";
@@ -86,18 +87,21 @@ describe("the CSR Key Vault returns with a pending certificate", () => {
   }
 });
 
-describe("DER unsigned integers", () => {
-  it("drop redundant leading zeros and keep a zero before a set top bit", () => {
-    expect(derUnsignedInteger(Buffer.from("00007f", "hex")).toString("hex")).toBe("02017f");
-    expect(derUnsignedInteger(Buffer.from("0080", "hex")).toString("hex")).toBe("02020080");
-    expect(derUnsignedInteger(Buffer.from("ff01", "hex")).toString("hex")).toBe("020300ff01");
-    expect(derUnsignedInteger(Buffer.from("0000", "hex")).toString("hex")).toBe("020100");
+describe("DER assembly", () => {
+  it("writes short lengths in one byte and longer ones in the long form", () => {
+    expect(octetString(Buffer.alloc(127)).subarray(0, 2).toString("hex")).toBe("047f");
+    expect(octetString(Buffer.alloc(200)).subarray(0, 3).toString("hex")).toBe("0481c8");
+    expect(octetString(Buffer.alloc(300)).subarray(0, 4).toString("hex")).toBe("0482012c");
+    expect(octetString(Buffer.alloc(70_000)).subarray(0, 5).toString("hex")).toBe("0483011170");
   });
 
-  it("use long-form lengths past 127 bytes", () => {
-    const big = Buffer.alloc(200, 0x11);
-    expect(derUnsignedInteger(big).subarray(0, 3).toString("hex")).toBe("0281c8");
-    const bigger = Buffer.alloc(300, 0x11);
-    expect(derUnsignedInteger(bigger).subarray(0, 4).toString("hex")).toBe("0282012c");
+  it("wraps parts in a SEQUENCE and a context tag as asn1js reads them back", () => {
+    const der = sequence([oid("1.2.3"), explicit(2, [octetString(Buffer.from("hi"))])]);
+    const parsed = asn1js.fromBER(der);
+    expect(parsed.offset).toBe(der.length);
+    const [id, tagged] = (parsed.result as asn1js.Sequence).valueBlock.value;
+    expect((id as asn1js.ObjectIdentifier).valueBlock.toString()).toBe("1.2.3");
+    expect(tagged?.idBlock.tagClass).toBe(3);
+    expect(tagged?.idBlock.tagNumber).toBe(2);
   });
 });

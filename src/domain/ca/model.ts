@@ -128,6 +128,8 @@ export interface StoredCrl {
 export interface CertificateSpec {
   serial: string;
   subject: string;
+  /** The subject's DER as a CSR carried it: copied as it is rather than re-encoded from `subject`. */
+  subjectDer?: Buffer | undefined;
   notBefore: Date;
   notAfter: Date;
   /** SPKI DER of the subject's key. */
@@ -146,6 +148,7 @@ export interface CertificateSpec {
 
 export interface CsrFacts {
   subject: string;
+  subjectDer: Buffer;
   publicKey: Buffer;
   sans: SubjectAlternativeNames;
 }

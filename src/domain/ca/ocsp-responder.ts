@@ -82,20 +82,34 @@ export function createOcspResponder(deps: OcspResponderDeps) {
     loadedAt = clock.now().getTime();
   }
 
+  /** Reloads when stale, or when a CA is unknown and the last load is over a second old; shared. */
+  async function loaded(known: () => boolean): Promise<void> {
+    const sinceLoad = clock.now().getTime() - loadedAt;
+    if (sinceLoad > ISSUERS_RELOAD_MS || (!known() && sinceLoad > 1000)) {
+      loading ??= reload().finally(() => {
+        loading = undefined;
+      });
+      await loading;
+    }
+  }
+
   async function issuerOf(certId: OcspCertId): Promise<Issuer | undefined> {
     const key = certId.issuerKeyHash.toString("hex");
-    const stale = clock.now().getTime() - loadedAt > ISSUERS_RELOAD_MS;
-    if (stale || !issuers.has(key)) {
-      // A CA created (or a responder renewed) since the last load; reloads are shared and rate-limited.
-      if (stale || clock.now().getTime() - loadedAt > 1000) {
-        loading ??= reload().finally(() => {
-          loading = undefined;
-        });
-        await loading;
-      }
-    }
+    // A CA created (or a responder renewed) since the last load is found by reloading.
+    await loaded(() => issuers.has(key));
     const issuer = issuers.get(key);
     return issuer?.nameHash.equals(certId.issuerNameHash) ? issuer : undefined;
+  }
+
+  const issuerById = (caId: string) => [...issuers.values()].find((i) => i.ca.id === caId);
+
+  /** Signs the SHA-1 CertID answer (what RFC 5019 clients send) before anyone asks. */
+  async function presign(caId: string, serial: string): Promise<void> {
+    await loaded(() => issuerById(caId) !== undefined);
+    const issuer = issuerById(caId);
+    if (!issuer?.ca.certificate) return;
+    const certId = x509.certId(issuer.ca.certificate, serial);
+    await fresh(issuer, certId, cacheKey(issuer, certId));
   }
 
   async function single(issuer: Issuer, certId: OcspCertId): Promise<OcspSingle> {
@@ -170,14 +184,11 @@ export function createOcspResponder(deps: OcspResponderDeps) {
     return fresh(issuer, certId, key);
   }
 
-  // Answers are signed ahead of the first request, for certificates issued or changed here
-  // (SHA-1 CertIDs, which RFC 5019 clients send); a failure here only means the request signs.
+  // Answers are signed ahead of the first request, for certificates issued or changed here, even
+  // before this node has answered any request; a failure here only means the request signs.
   ca.onChange((caId, serial) => {
     for (const algorithm of ["SHA-1", "SHA-256"]) cache.delete(`${caId}:${serial}:${algorithm}`);
-    const issuer = [...issuers.values()].find((i) => i.ca.id === caId);
-    if (!issuer?.ca.certificate) return;
-    const certId = x509.certId(issuer.ca.certificate, serial);
-    fresh(issuer, certId, cacheKey(issuer, certId)).catch(() => undefined);
+    presign(caId, serial).catch(() => undefined);
   });
 
   return {
