@@ -38,6 +38,11 @@ export interface StorageHandle {
    * Undefined on PostgreSQL, where other nodes' writes are not visible without a round trip.
    */
   changeStamp?: () => number;
+  /**
+   * On SQLite, runs BEGIN IMMEDIATE, COMMIT or ROLLBACK on the connection at once, for a caller that
+   * already holds it through `db.connection()`: through Kysely each costs as much as a real statement.
+   */
+  sqliteControl?: (statement: "begin immediate" | "commit" | "rollback") => void;
   close(): Promise<void>;
 }
 
@@ -78,6 +83,9 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     db,
     engine: "sqlite",
     sqliteExclusive: (work) => db.connection().execute(async () => work(cached)),
+    sqliteControl: (statement) => {
+      cached.prepare(statement).run();
+    },
     changeStamp: () => {
       // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
       // turn are concurrent with another process's commit in that turn whichever state they see.

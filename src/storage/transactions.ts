@@ -7,18 +7,22 @@ import type { Database } from "./schema.js";
  * (BEGIN IMMEDIATE), so a reader that later writes cannot deadlock against another process.
  */
 export async function writeTransaction<T>(
-  { db, engine }: Pick<StorageHandle, "db" | "engine">,
+  { db, engine, sqliteControl }: Pick<StorageHandle, "db" | "engine" | "sqliteControl">,
   work: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
   if (engine === "postgres") return db.transaction().execute((trx: Transaction<Database>) => work(trx));
   return db.connection().execute(async (conn) => {
-    await sql`begin immediate`.execute(conn);
+    const control = async (statement: "begin immediate" | "commit" | "rollback") => {
+      if (sqliteControl) sqliteControl(statement);
+      else await sql.raw(statement).execute(conn);
+    };
+    await control("begin immediate");
     try {
       const result = await work(conn);
-      await sql`commit`.execute(conn);
+      await control("commit");
       return result;
     } catch (error) {
-      await sql`rollback`.execute(conn);
+      await control("rollback");
       throw error;
     }
   });
