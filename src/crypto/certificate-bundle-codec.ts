@@ -1,16 +1,17 @@
-import { createHash, createHmac, createPrivateKey, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import * as asn1js from "asn1js";
 import type { CertificateBundleCodec, KeyAndCertificates } from "../domain/certificates/ports.js";
 import { badParameter, DomainError } from "../domain/errors.js";
 import { encode, explicit, octetString, oid, sequence } from "./der.js";
+import { nativePrimitives } from "./native-primitives.js";
 
 // node-forge assigns module.exports whole, so ESM sees no named exports; require it.
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
 
-const KEY_BAG = "1.2.840.113549.1.12.10.1.1";
-const CERT_BAG = "1.2.840.113549.1.12.10.1.3";
-const X509_CERT = "1.2.840.113549.1.9.22.1";
+const KEY_BAG = oid("1.2.840.113549.1.12.10.1.1");
+const CERT_BAG = oid("1.2.840.113549.1.12.10.1.3");
+const X509_CERT = oid("1.2.840.113549.1.9.22.1");
 
 const MAC_SALT_BYTES = 64;
 // The MAC of a password-less PFX protects nothing (anyone can recompute it): one iteration, as
@@ -23,7 +24,7 @@ const VERSION_3 = Buffer.of(0x02, 0x01, 0x03);
 /** PKCS#7 data ContentInfo: the form every PKCS#12 layer wraps its content in. */
 const dataContentInfo = (content: Buffer) => sequence([DATA, explicit(0, [octetString(content)])]);
 
-const safeBag = (bagId: string, value: Buffer) => sequence([oid(bagId), explicit(0, [value])]);
+const safeBag = (bagId: Buffer, value: Buffer) => sequence([bagId, explicit(0, [value])]);
 
 /**
  * The MAC key of an empty password (RFC 7292 appendix B.2, SHA-256, ID 3). The password is the
@@ -46,16 +47,14 @@ function emptyPasswordMacKey(salt: Buffer, iterations: number): Buffer {
  */
 export function assemblePfx(pkcs8: Buffer | undefined, certificates: Buffer[], salt: Buffer): Buffer {
   const certBags = certificates.map((der) =>
-    safeBag(CERT_BAG, sequence([oid(X509_CERT), explicit(0, [octetString(der)])])),
+    safeBag(CERT_BAG, sequence([X509_CERT, explicit(0, [octetString(der)])])),
   );
   const keyContents = pkcs8 && sequence([safeBag(KEY_BAG, pkcs8)]);
   const authenticatedSafe = sequence([
     ...(keyContents ? [dataContentInfo(keyContents)] : []),
     dataContentInfo(sequence(certBags)),
   ]);
-  const mac = createHmac("sha256", emptyPasswordMacKey(salt, MAC_ITERATIONS))
-    .update(authenticatedSafe)
-    .digest();
+  const mac = nativePrimitives.hmacSha256(emptyPasswordMacKey(salt, MAC_ITERATIONS), authenticatedSafe);
   const pfx = sequence([
     VERSION_3,
     dataContentInfo(authenticatedSafe),

@@ -150,13 +150,18 @@ function der(text: string): Buffer[] {
 
 const VERSION_1 = Buffer.of(0x02, 0x01, 0x00);
 
-const subjectNames = new WeakMap<CertificatePolicy, Buffer>();
+// Encoding a name with @peculiar/x509 costs about 50 us, and a policy is a new object per request
+// while its subject rarely changes: encoded names are kept by their text (bounded).
+const subjectNames = new Map<string, Buffer>();
+const SUBJECT_NAMES = 1000;
 
 function subjectName(policy: CertificatePolicy): Buffer {
-  let name = subjectNames.get(policy);
+  const text = policy.subject ?? "";
+  let name = subjectNames.get(text);
   if (!name) {
-    name = Buffer.from(new x509.Name(policy.subject ?? "").toArrayBuffer());
-    subjectNames.set(policy, name);
+    name = Buffer.from(new x509.Name(text).toArrayBuffer());
+    if (subjectNames.size >= SUBJECT_NAMES) subjectNames.clear();
+    subjectNames.set(text, name);
   }
   return name;
 }
