@@ -6,12 +6,13 @@
  * number in flight, in one run. Run with `npm run bench:ca-sign`.
  */
 import "reflect-metadata";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { webcrypto } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
+import { opensslSelfSigned } from "../test/support/openssl-req.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../test/support/server-process.js";
 import { expectOk, fetchToken, send } from "./support.js";
 
@@ -81,27 +82,7 @@ async function drive(post: Post, bodies: string[], seconds: number, ok: number):
 }
 
 async function startCfssl(dir: string): Promise<{ port: number; child: ChildProcess }> {
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "cfssl-ca.key",
-      "-out",
-      "cfssl-ca.pem",
-      "-subj",
-      "/CN=cfssl bench CA",
-      "-days",
-      "30",
-    ],
-    { cwd: dir, stdio: "ignore" },
-  );
+  opensslSelfSigned(join(dir, "cfssl-ca.key"), join(dir, "cfssl-ca.pem"), "/CN=cfssl bench CA", { days: 30 });
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(
     "cfssl",

@@ -13,6 +13,7 @@ import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { opensslCsr, opensslSelfSigned } from "../test/support/openssl-req.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../test/support/server-process.js";
 import {
   expectOk,
@@ -64,35 +65,10 @@ function openssl(dir: string, ...args: string[]): Buffer {
 
 /** An EC P-256 CA made by openssl, `count` leaves in its index, a request for the first one. */
 function opensslCa(dir: string, count: number): { request: Buffer; index: string } {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(
-    dir,
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    "ossl-ca.key",
-    "-out",
-    "ossl-ca.pem",
-    "-subj",
-    "/CN=openssl bench CA",
-    "-days",
-    "30",
-  );
+  opensslSelfSigned(join(dir, "ossl-ca.key"), join(dir, "ossl-ca.pem"), "/CN=openssl bench CA", { days: 30 });
   const lines: string[] = [];
   for (let i = 0; i < count; i++) {
-    openssl(
-      dir,
-      "req",
-      "-new",
-      ...ec,
-      "-keyout",
-      "leaf.key",
-      "-out",
-      "leaf.csr",
-      "-subj",
-      `/CN=leaf${i}.bench`,
-    );
+    opensslCsr(join(dir, "leaf.key"), join(dir, "leaf.csr"), `/CN=leaf${i}.bench`);
     const serial = `01${Buffer.from(String(i).padStart(16, "0")).toString("hex")}`;
     openssl(
       dir,
@@ -232,22 +208,7 @@ async function main(): Promise<number> {
     });
     writeFileSync(join(data.dir, "issuing.pem"), issuing.certificate ?? "");
     for (let i = 0; i < CERTIFICATES; i++) {
-      openssl(
-        data.dir,
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "sr.key",
-        "-out",
-        "sr.csr",
-        "-subj",
-        `/CN=leaf${i}.bench`,
-      );
+      opensslCsr(join(data.dir, "sr.key"), join(data.dir, "sr.csr"), `/CN=leaf${i}.bench`);
       const signed = await post("/admin/cas/bench-issuing/sign", {
         csr: readFileSync(join(data.dir, "sr.csr"), "utf8"),
       });

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
-import { opensslCsr } from "../support/openssl-csr.js";
+import { opensslCsr } from "../support/openssl-req.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 /** The private CA as openssl sees it: chains, OCSP (POST and GET) and CRLs, full and sharded. */

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certId } from "../../src/issuers/acme/renewal-info.js";
 import { createSqlAcmeStore } from "../../src/storage/sql-acme-store.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
+import { opensslCsr, opensslSelfSigned } from "../support/openssl-req.js";
 
 const V = "api-version=7.6";
 const DAY_MS = 86_400_000;
@@ -17,14 +18,8 @@ describe("RFC 9773 certificate identifiers", () => {
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
 
   it("names a certificate by its AKI and its serial's DER bytes, leading zero kept", () => {
-    openssl(
-      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
-      ...["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=ARI test CA", "-days", "2"],
-    );
-    openssl(
-      ...["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"],
-      ...["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=leaf.test"],
-    );
+    opensslSelfSigned(join(dir, "ca.key"), join(dir, "ca.pem"), "/CN=ARI test CA", { days: 2 });
+    opensslCsr(join(dir, "leaf.key"), join(dir, "leaf.csr"), "/CN=leaf.test");
     writeFileSync(join(dir, "ext.cnf"), "authorityKeyIdentifier=keyid\n");
     // RFC 9773 appendix A's serial: 0x87654321 is encoded 00 87 65 43 21, "AIdlQyE" in base64url.
     openssl(

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
-import { opensslCsr } from "../support/openssl-csr.js";
+import { opensslCsr } from "../support/openssl-req.js";
 import { tempDataDir } from "../support/server-process.js";
 
 describe("strongroom ca", () => {

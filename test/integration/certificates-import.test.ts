@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcess, startInProcess } from "../support/in-process.js";
+import { opensslCsr, opensslSelfSigned } from "../support/openssl-req.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
@@ -23,37 +24,8 @@ describe("certificate import", () => {
       writeFileSync(join(work.dir, name), lines);
     };
     ext("ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "root.key",
-      "-out",
-      "root.pem",
-      "-days",
-      "30",
-      "-subj",
-      "/CN=Test Root",
-    );
-    openssl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "inter.key",
-      "-out",
-      "inter.csr",
-      "-subj",
-      "/CN=Test Intermediate",
-    );
+    opensslSelfSigned(join(work.dir, "root.key"), join(work.dir, "root.pem"), "/CN=Test Root", { days: 30 });
+    opensslCsr(join(work.dir, "inter.key"), join(work.dir, "inter.csr"), "/CN=Test Intermediate");
     openssl(
       "x509",
       "-req",

@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 import { adminToken, httpsClient } from "../support/https-client.js";
+import { opensslSelfSigned } from "../support/openssl-req.js";
 import { startServerProcess, tempDataDir } from "../support/server-process.js";
 
 const V = "api-version=7.6";
@@ -52,29 +52,7 @@ describe("a server with the operator's own TLS certificate", () => {
   it("serves that certificate and makes no bootstrap CA", async () => {
     const cert = join(data.dir, "own.pem");
     const key = join(data.dir, "own-key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-      ],
-      { stdio: "ignore" },
-    );
+    opensslSelfSigned(key, cert, "/CN=localhost", { days: 2, subjectAltName: "DNS:localhost,IP:127.0.0.1" });
     const server = await startServerProcess(join(data.dir, "server"), [], {
       STRONGROOM_TLS_CERT_FILE: cert,
       STRONGROOM_TLS_KEY_FILE: key,

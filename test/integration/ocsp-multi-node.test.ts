@@ -7,7 +7,7 @@ import { loadConfig } from "../../src/config/config.js";
 import { toPem } from "../../src/http/pem.js";
 import { type Core, openCore } from "../../src/main.js";
 import { fakeClock } from "../support/in-process.js";
-import { opensslCsr } from "../support/openssl-csr.js";
+import { opensslCsr } from "../support/openssl-req.js";
 import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
 import { tempDataDir } from "../support/server-process.js";
 

@@ -7,7 +7,7 @@ import { DomainError } from "../../src/domain/errors.js";
 import { toPem } from "../../src/http/pem.js";
 import { createSqlEventStore } from "../../src/storage/sql-event-store.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
-import { opensslCsr } from "../support/openssl-csr.js";
+import { opensslCsr, opensslSelfSigned } from "../support/openssl-req.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const V = "api-version=7.6";
@@ -150,23 +150,7 @@ describe("an intermediate signed by an external CA", () => {
     writeFileSync(file("external.csr"), toPem("CERTIFICATE REQUEST", pending.csr as Buffer));
     // The "external CA" is openssl with a root of its own.
     const run = (...args: string[]) => execFileSync("openssl", args, { cwd: work.dir, stdio: "pipe" });
-    run(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "ext-root.key",
-      "-out",
-      "ext-root.pem",
-      "-subj",
-      "/CN=Outside Root",
-      "-days",
-      "3650",
-    );
+    opensslSelfSigned(file("ext-root.key"), file("ext-root.pem"), "/CN=Outside Root", { days: 3650 });
     writeFileSync(
       file("ca.ext"),
       "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",

@@ -1,9 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { opensslSelfSigned } from "./openssl-req.js";
 import { commandExists, requireTool } from "./tools.js";
 
 export const pebbleAvailable = requireTool(
@@ -74,29 +75,10 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
   const [acmePort, managementPort, tlsPort, dnsPort, challtestPort] = await Promise.all(
     Array.from({ length: 5 }, freePort),
   );
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "key.pem",
-      "-out",
-      "cert.pem",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=pebble test TLS",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    ],
-    { cwd: dir, stdio: "ignore" },
-  );
+  opensslSelfSigned(join(dir, "key.pem"), join(dir, "cert.pem"), "/CN=pebble test TLS", {
+    days: 2,
+    subjectAltName: "DNS:localhost,IP:127.0.0.1",
+  });
   const eab = { keyId: "kid-1", hmacKey: randomBytes(32).toString("base64url") };
   writeFileSync(
     join(dir, "pebble.json"),
