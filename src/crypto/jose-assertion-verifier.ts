@@ -16,6 +16,17 @@ const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256
 // second ahead); Entra ID allows five minutes of skew, and so do we.
 const CLOCK_TOLERANCE_S = 300;
 
+/** What both kinds of assertion must claim: RFC 7523 §3's iss, sub, aud and exp. */
+const claimRules = (expected: Parameters<AssertionVerifier["verifyFederated"]>[1]) => ({
+  issuer: expected.issuer,
+  subject: expected.subject,
+  audience: [...expected.audiences],
+  algorithms: ASYMMETRIC,
+  currentDate: expected.now,
+  clockTolerance: CLOCK_TOLERANCE_S,
+  requiredClaims: ["exp"],
+});
+
 export interface JoseAssertionVerifierOptions {
   /** How long an issuer's discovery document is trusted before it is read again. */
   discoveryCacheMs?: number;
@@ -63,15 +74,7 @@ export function createJoseAssertionVerifier(options: JoseAssertionVerifierOption
     async verifyWithCertificate(assertion, der, expected) {
       try {
         const key = new X509Certificate(der).publicKey;
-        await jwtVerify(assertion, key, {
-          issuer: expected.issuer,
-          subject: expected.subject,
-          audience: [...expected.audiences],
-          algorithms: ASYMMETRIC,
-          currentDate: expected.now,
-          clockTolerance: CLOCK_TOLERANCE_S,
-          requiredClaims: ["exp"],
-        });
+        await jwtVerify(assertion, key, claimRules(expected));
         return true;
       } catch {
         return false;
@@ -83,15 +86,7 @@ export function createJoseAssertionVerifier(options: JoseAssertionVerifierOption
         const keys = expected.jwks
           ? createLocalJWKSet(expected.jwks as JSONWebKeySet)
           : await issuerKeys(expected.issuer, expected.now.getTime());
-        await jwtVerify(assertion, keys, {
-          issuer: expected.issuer,
-          subject: expected.subject,
-          audience: [...expected.audiences],
-          algorithms: ASYMMETRIC,
-          currentDate: expected.now,
-          clockTolerance: CLOCK_TOLERANCE_S,
-          requiredClaims: ["exp"],
-        });
+        await jwtVerify(assertion, keys, claimRules(expected));
         return true;
       } catch {
         return false;
