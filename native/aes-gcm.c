@@ -5,21 +5,13 @@
  */
 #define NAPI_VERSION 8
 #include "aes-gcm.h"
+#include "buffer-arg.h"
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
 #define KEY_LEN 32
 #define NONCE_LEN 12
 #define TAG_LEN 16
-
-static int buffer_arg(napi_env env, napi_value value, unsigned char **data, size_t *len) {
-  void *raw;
-  bool is_buffer = false;
-  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) return 0;
-  if (napi_get_buffer_info(env, value, &raw, len) != napi_ok) return 0;
-  *data = raw;
-  return 1;
-}
 
 struct gcm_args {
   unsigned char *key, *nonce, *input, *aad;

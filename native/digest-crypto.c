@@ -7,6 +7,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include "aes-gcm.h"
+#include "buffer-arg.h"
 #include "hmac-sha256.h"
 #include <openssl/decoder.h>
 #include <openssl/ec.h>
@@ -140,13 +141,6 @@ static void sign_complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-static int read_buffer(napi_env env, napi_value value, unsigned char **data, size_t *len) {
-  void *raw;
-  if (napi_get_buffer_info(env, value, &raw, len) != napi_ok) return 0;
-  *data = raw;
-  return 1;
-}
-
 static void free_key(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -236,32 +230,29 @@ static EVP_PKEY *decode_public(const unsigned char *der, size_t len) {
   return d2i_PUBKEY(NULL, &p, (long)len);
 }
 
-/* privateKey(pkcs8: Buffer): handle */
-static napi_value private_key(napi_env env, napi_callback_info info) {
+/* A key handle from the one DER Buffer argument, read by `decode`; `usage` names the call in errors. */
+static napi_value key_from_der(napi_env env, napi_callback_info info,
+                               EVP_PKEY *(*decode)(const unsigned char *, size_t), const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   unsigned char *der;
   size_t len;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !read_buffer(env, argv[0], &der, &len)) {
-    napi_throw_type_error(env, NULL, "privateKey(pkcs8)");
+  if (argc < 1 || !buffer_arg(env, argv[0], &der, &len)) {
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
-  return wrap_key(env, decode_private(der, len));
+  return wrap_key(env, decode(der, len));
+}
+
+/* privateKey(pkcs8: Buffer): handle */
+static napi_value private_key(napi_env env, napi_callback_info info) {
+  return key_from_der(env, info, decode_private, "privateKey(pkcs8)");
 }
 
 /* publicKey(spki: Buffer): handle */
 static napi_value public_key(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  unsigned char *der;
-  size_t len;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !read_buffer(env, argv[0], &der, &len)) {
-    napi_throw_type_error(env, NULL, "publicKey(spki)");
-    return NULL;
-  }
-  return wrap_key(env, decode_public(der, len));
+  return key_from_der(env, info, decode_public, "publicKey(spki)");
 }
 
 static EVP_PKEY *read_key(napi_env env, napi_value value) {
@@ -281,7 +272,7 @@ static napi_value sign(napi_env env, napi_callback_info info) {
   if (!job || argc < 4 || !(job->key = read_key(env, argv[0])) ||
       napi_get_value_int32(env, argv[1], &job->scheme) != napi_ok ||
       napi_get_value_string_utf8(env, argv[2], job->md, sizeof job->md, &md_len) != napi_ok ||
-      !read_buffer(env, argv[3], &digest, &job->digest_len)) {
+      !buffer_arg(env, argv[3], &digest, &job->digest_len)) {
     free(job);
     napi_throw_type_error(env, NULL, "sign(key, scheme, md, digest)");
     return NULL;
@@ -310,7 +301,7 @@ static napi_value sign_sync(napi_env env, napi_callback_info info) {
   size_t md_len;
   if (argc < 4 || !(job.key = read_key(env, argv[0])) || napi_get_value_int32(env, argv[1], &job.scheme) != napi_ok ||
       napi_get_value_string_utf8(env, argv[2], job.md, sizeof job.md, &md_len) != napi_ok ||
-      !read_buffer(env, argv[3], &job.digest, &job.digest_len)) {
+      !buffer_arg(env, argv[3], &job.digest, &job.digest_len)) {
     napi_throw_type_error(env, NULL, "signSync(key, scheme, md, digest)");
     return NULL;
   }
@@ -338,7 +329,7 @@ static napi_value verify(napi_env env, napi_callback_info info) {
   EVP_PKEY *key;
   if (argc < 5 || !(key = read_key(env, argv[0])) || napi_get_value_int32(env, argv[1], &scheme) != napi_ok ||
       napi_get_value_string_utf8(env, argv[2], md_name, sizeof md_name, &md_len) != napi_ok ||
-      !read_buffer(env, argv[3], &digest, &digest_len) || !read_buffer(env, argv[4], &sig, &sig_len)) {
+      !buffer_arg(env, argv[3], &digest, &digest_len) || !buffer_arg(env, argv[4], &sig, &sig_len)) {
     napi_throw_type_error(env, NULL, "verify(key, scheme, md, digest, signature)");
     return NULL;
   }
@@ -380,7 +371,7 @@ static napi_value decrypt_pkcs1(napi_env env, napi_callback_info info) {
   unsigned char *in;
   size_t in_len;
   EVP_PKEY *key;
-  if (argc < 2 || !(key = read_key(env, argv[0])) || !read_buffer(env, argv[1], &in, &in_len)) {
+  if (argc < 2 || !(key = read_key(env, argv[0])) || !buffer_arg(env, argv[1], &in, &in_len)) {
     napi_throw_type_error(env, NULL, "decryptPkcs1(key, ciphertext)");
     return NULL;
   }

@@ -4,6 +4,7 @@
  */
 #define NAPI_VERSION 8
 #include "hmac-sha256.h"
+#include "buffer-arg.h"
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
@@ -17,15 +18,6 @@ static EVP_MAC *hmac(void) {
   static EVP_MAC *fetched = NULL;
   if (!fetched) fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
   return fetched;
-}
-
-static int buffer_arg(napi_env env, napi_value value, unsigned char **data, size_t *len) {
-  void *raw;
-  bool is_buffer = false;
-  if (napi_is_buffer(env, value, &is_buffer) != napi_ok || !is_buffer) return 0;
-  if (napi_get_buffer_info(env, value, &raw, len) != napi_ok) return 0;
-  *data = raw;
-  return 1;
 }
 
 /* The audit chain MACs every row under one key: each thread keeps a context keyed with the last key
