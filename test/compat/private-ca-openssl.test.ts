@@ -237,34 +237,22 @@ describe("the private CA, checked with openssl", () => {
       file("root-crl.pem"),
       (await fetchBytes(`${urlIn("issuing", "crlDistributionPoints").replace(/\.crl$/, ".pem")}`)).bytes,
     );
-    const checked = openssl(
-      "verify",
-      "-crl_check_all",
-      "-CAfile",
-      file("root.pem"),
-      "-untrusted",
-      file("issuing.pem"),
-      "-CRLfile",
-      file("issuing-crl.pem"),
-      "-CRLfile",
-      file("root-crl.pem"),
-      file("gone.pem"),
-    );
-    expect(checked.out).toContain("certificate revoked");
-    const good = openssl(
-      "verify",
-      "-crl_check_all",
-      "-CAfile",
-      file("root.pem"),
-      "-untrusted",
-      file("issuing.pem"),
-      "-CRLfile",
-      file("issuing-crl.pem"),
-      "-CRLfile",
-      file("root-crl.pem"),
-      file("leaf.pem"),
-    );
-    expect(good.out).toContain("leaf.pem: OK");
+    const verifyWithCrls = (certificate: string) =>
+      openssl(
+        "verify",
+        "-crl_check_all",
+        "-CAfile",
+        file("root.pem"),
+        "-untrusted",
+        file("issuing.pem"),
+        "-CRLfile",
+        file("issuing-crl.pem"),
+        "-CRLfile",
+        file("root-crl.pem"),
+        file(certificate),
+      );
+    expect(verifyWithCrls("gone.pem").out).toContain("certificate revoked");
+    expect(verifyWithCrls("leaf.pem").out).toContain("leaf.pem: OK");
   });
 
   it("puts a certificate on hold and takes it off again", async () => {
