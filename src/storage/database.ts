@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, extname } from "node:path";
 import SQLite from "better-sqlite3";
 import {
   Kysely,
@@ -9,6 +9,7 @@ import {
   Migrator,
   PostgresDialect,
   SqliteDialect,
+  sql,
 } from "kysely";
 import pg from "pg";
 import * as foundation from "./migrations/0001-foundation.js";
@@ -19,6 +20,8 @@ import * as ca from "./migrations/0005-ca.js";
 import * as acme from "./migrations/0006-acme.js";
 import * as auditRowid from "./migrations/0007-audit-rowid.js";
 import type { Database } from "./schema.js";
+import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
+import { writeTransaction } from "./transactions.js";
 
 export type Engine = "sqlite" | "postgres";
 
@@ -26,24 +29,37 @@ export interface StorageHandle {
   db: Kysely<Database>;
   engine: Engine;
   /**
-   * On SQLite, runs `work` synchronously against the raw connection while holding Kysely's lock on
-   * it, so a multi-statement write holds the single connection for microseconds instead of across
-   * event-loop turns. Undefined on PostgreSQL.
-   */
-  sqliteExclusive?: <T>(work: (sqlite: SQLite.Database) => T) => Promise<T>;
-  /**
    * On SQLite, a number that moves on whenever the database may have changed: a write through this
-   * handle's Kysely instance, or a commit by another connection to the same file. Writes made through
-   * `sqliteExclusive` do not move it; only the audit log, which no cache reads, is written that way.
-   * Undefined on PostgreSQL, where other nodes' writes are not visible without a round trip.
+   * handle's Kysely instance, or a commit by another connection to the same file. The audit log is in
+   * a file of its own (see `audit`), so appending to it moves no stamp. Undefined on PostgreSQL,
+   * where other nodes' writes are not visible without a round trip.
    */
   changeStamp?: () => number;
   /**
-   * On SQLite, runs BEGIN IMMEDIATE, COMMIT or ROLLBACK on the connection at once, for a caller that
-   * already holds it through `db.connection()`: through Kysely each costs as much as a real statement.
+   * On SQLite, the write-lock statements of the connection behind `db`, for a caller that already
+   * holds it through `db.connection()`: through Kysely each costs as much as a real statement, and
+   * BEGIN IMMEDIATE must not wait in SQLite's busy handler, which sleeps on the event loop.
    */
-  sqliteControl?: (statement: "begin immediate" | "commit" | "rollback") => void;
+  sqliteLock?: SqliteWriteLock;
+  /** Where the audit log is kept. */
+  audit: AuditStorage;
   close(): Promise<void>;
+}
+
+export interface AuditStorage {
+  /**
+   * The audit tables. On SQLite they live in a file of their own beside the database
+   * (`auditFile`): every request appends a row, and a commit to the main file would make every
+   * other process on it drop its read cache (pragma data_version) and SQLite its page cache. On
+   * PostgreSQL the same database as everything else.
+   */
+  db: Kysely<Database>;
+  /**
+   * On SQLite, runs `work` synchronously on the audit file's connection inside a write transaction
+   * (committed when it returns, rolled back when it throws), waiting for another process's lock
+   * without blocking. Undefined on PostgreSQL.
+   */
+  sqliteWrite?: <T>(work: (sqlite: SQLite.Database) => T) => Promise<T>;
 }
 
 const INT8_OID = 20;
@@ -64,28 +80,22 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     // the 'error' event is unhandled and crashes the process.
     pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, engine: "postgres", close: () => db.destroy() };
+    return { db, engine: "postgres", audit: { db }, close: () => db.destroy() };
   }
   const file = url.replace(/^sqlite:/, "");
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new SQLite(file);
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
+  const sqlite = openSqlite(file);
   const cached = withStatementCache(sqlite);
   const writes = new WriteCounter();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins: [writes] });
+  const audit = openAuditFile(auditFile(file));
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
   let seenDataVersion = dataVersion.get() as number;
   let dataVersionChecked = false;
   return {
     db,
     engine: "sqlite",
-    sqliteExclusive: (work) => db.connection().execute(async () => work(cached)),
-    sqliteControl: (statement) => {
-      cached.prepare(statement).run();
-    },
+    sqliteLock: sqliteWriteLock(cached, BUSY_TIMEOUT_MS),
     changeStamp: () => {
       // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
       // turn are concurrent with another process's commit in that turn whichever state they see.
@@ -102,7 +112,54 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
       }
       return writes.count;
     },
-    close: () => db.destroy(),
+    audit: audit.storage,
+    close: async () => {
+      await Promise.all([db.destroy(), audit.storage.db.destroy()]);
+    },
+  };
+}
+
+/** Blocking waits are left to statements outside transactions, which are few and short. */
+const BUSY_TIMEOUT_MS = 5000;
+
+function openSqlite(file: string): SQLite.Database {
+  const sqlite = new SQLite(file);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  return sqlite;
+}
+
+/** The audit log's file beside a SQLite database: `strongroom.db` → `strongroom.audit.db`. */
+export function auditFile(file: string): string {
+  if (file === ":memory:") return file;
+  const ext = extname(file);
+  return `${file.slice(0, file.length - ext.length)}.audit${ext}`;
+}
+
+function openAuditFile(file: string): { storage: AuditStorage } {
+  const sqlite = withStatementCache(openSqlite(file));
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const lock = sqliteWriteLock(sqlite, BUSY_TIMEOUT_MS);
+  return {
+    storage: {
+      db,
+      sqliteWrite: (work) =>
+        untilLocked(() =>
+          db.connection().execute(async () => {
+            if (!lock.tryBegin()) return busy;
+            try {
+              const result = work(sqlite);
+              lock.commit();
+              return result;
+            } catch (error) {
+              lock.rollback();
+              throw error;
+            }
+          }),
+        ),
+    },
   };
 }
 
@@ -159,7 +216,8 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */
-export async function migrate({ db, engine }: StorageHandle): Promise<string[]> {
+export async function migrate(storage: StorageHandle): Promise<string[]> {
+  const { db, engine } = storage;
   const provider: MigrationProvider = {
     getMigrations: async () =>
       Object.fromEntries(
@@ -171,5 +229,73 @@ export async function migrate({ db, engine }: StorageHandle): Promise<string[]> 
   };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) throw new Error(`Database migration failed: ${String(error)}`, { cause: error });
+  if (engine === "sqlite") await moveAuditLog(storage);
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+const AUDIT_TABLES = [
+  `create table if not exists audit_log (
+    seq integer primary key,
+    time bigint not null,
+    request_id text not null,
+    principal_id text,
+    client_id text,
+    vault text,
+    operation text not null,
+    object_id text,
+    version text,
+    outcome text not null,
+    status integer not null,
+    client_address text not null,
+    detail text,
+    prev_hash text not null,
+    hash text not null
+  )`,
+  "create table if not exists audit_head (id integer primary key, seq bigint not null, hash text not null)",
+  `insert or ignore into audit_head (id, seq, hash) values (1, 0, '${"0".repeat(64)}')`,
+];
+
+/**
+ * On SQLite the migrations make the audit tables in the main file (as on PostgreSQL, and as
+ * installations before the audit file had them); they are created in the audit file and the rows of
+ * an existing log moved there. The copy commits before the old tables are dropped: a crash between
+ * the two leaves a copy whose head is past the start, which the next start does not copy again.
+ */
+async function moveAuditLog({ db, audit }: StorageHandle): Promise<void> {
+  const { sqliteWrite } = audit;
+  if (!sqliteWrite) return;
+  // SQLite names an in-memory database's file "".
+  const main = await sql<{ file: string }>`select file from pragma_database_list where name = 'main'`.execute(
+    db,
+  );
+  const mainFile = main.rows[0]?.file ?? "";
+  const hasLegacy =
+    (await sql`select 1 from sqlite_master where type = 'table' and name = 'audit_head'`.execute(db)).rows
+      .length > 0;
+  await sqliteWrite((sqlite) => {
+    for (const statement of AUDIT_TABLES) sqlite.prepare(statement).run();
+  });
+  if (!hasLegacy) return;
+  if (mainFile !== "") {
+    await db.connection().execute(async (conn) => {
+      await sql`attach database ${auditFile(mainFile)} as audit_file`.execute(conn);
+      try {
+        await writeTransaction({ db: conn, engine: "sqlite" }, async (trx) => {
+          const head = await sql<{ seq: number }>`select seq from audit_file.audit_head where id = 1`.execute(
+            trx,
+          );
+          if (head.rows[0]?.seq !== 0) return;
+          await sql`insert into audit_file.audit_log select * from main.audit_log order by seq`.execute(trx);
+          await sql`update audit_file.audit_head set (seq, hash) =
+            (select seq, hash from main.audit_head where id = 1) where id = 1`.execute(trx);
+        });
+      } finally {
+        await sql`detach database audit_file`.execute(conn);
+      }
+    });
+  }
+  await writeTransaction({ db, engine: "sqlite" }, async (trx) => {
+    await sql`drop table audit_log`.execute(trx);
+    await sql`drop table audit_head`.execute(trx);
+  });
 }

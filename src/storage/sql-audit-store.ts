@@ -87,36 +87,30 @@ function link(
   });
 }
 
-export function createSqlAuditStore(storage: StorageHandle): AuditStore {
-  const { db } = storage;
+export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engine">): AuditStore {
+  const { db, sqliteWrite } = storage.audit;
   return {
     async append(entries, chain) {
       if (entries.length === 0) return;
-      if (storage.sqliteExclusive) {
+      if (sqliteWrite) {
         // The hot path on SQLite: one synchronous transaction, so the connection is not held while
         // other requests wait for it.
-        await storage.sqliteExclusive((sqlite) =>
-          sqlite
-            .transaction(() => {
-              const head = sqlite.prepare("select seq, hash from audit_head where id = 1").get() as {
-                seq: number;
-                hash: string;
-              };
-              const rows = link(head, entries, chain);
-              for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-                const batch = rows.slice(i, i + ROWS_PER_INSERT);
-                sqlite
-                  .prepare(insertRows(batch.length))
-                  .run(batch.flatMap((row) => COLUMNS.map((c) => row[c])));
-              }
-              const last = rows[rows.length - 1] as Database["audit_log"];
-              sqlite.prepare("update audit_head set seq = ?, hash = ? where id = 1").run(last.seq, last.hash);
-            })
-            .immediate(),
-        );
+        await sqliteWrite((sqlite) => {
+          const head = sqlite.prepare("select seq, hash from audit_head where id = 1").get() as {
+            seq: number;
+            hash: string;
+          };
+          const rows = link(head, entries, chain);
+          for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+            const batch = rows.slice(i, i + ROWS_PER_INSERT);
+            sqlite.prepare(insertRows(batch.length)).run(batch.flatMap((row) => COLUMNS.map((c) => row[c])));
+          }
+          const last = rows[rows.length - 1] as Database["audit_log"];
+          sqlite.prepare("update audit_head set seq = ?, hash = ? where id = 1").run(last.seq, last.hash);
+        });
         return;
       }
-      await writeTransaction(storage, async (trx) => {
+      await writeTransaction({ db, engine: storage.engine }, async (trx) => {
         // The head row is the chain's lock: other nodes wait here until this transaction ends.
         const head = await trx
           .selectFrom("audit_head")

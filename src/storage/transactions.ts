@@ -1,31 +1,45 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { busy, untilLocked } from "./sqlite-write-lock.js";
 
 /**
  * Runs `work` in one write transaction. On SQLite the transaction takes the write lock up front
- * (BEGIN IMMEDIATE), so a reader that later writes cannot deadlock against another process.
+ * (BEGIN IMMEDIATE), so a reader that later writes cannot deadlock against another process; while
+ * another process holds the lock, the attempt gives the connection back and tries again later
+ * instead of sleeping in SQLite's busy handler on the event loop.
  */
 export async function writeTransaction<T>(
-  { db, engine, sqliteControl }: Pick<StorageHandle, "db" | "engine" | "sqliteControl">,
+  { db, engine, sqliteLock }: Pick<StorageHandle, "db" | "engine" | "sqliteLock">,
   work: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
   if (engine === "postgres") return db.transaction().execute((trx: Transaction<Database>) => work(trx));
-  return db.connection().execute(async (conn) => {
-    const control = async (statement: "begin immediate" | "commit" | "rollback") => {
-      if (sqliteControl) sqliteControl(statement);
-      else await sql.raw(statement).execute(conn);
-    };
-    await control("begin immediate");
-    try {
-      const result = await work(conn);
-      await control("commit");
-      return result;
-    } catch (error) {
-      await control("rollback");
-      throw error;
-    }
-  });
+  if (!sqliteLock) {
+    return db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await work(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (error) {
+        await sql`rollback`.execute(conn);
+        throw error;
+      }
+    });
+  }
+  return untilLocked(() =>
+    db.connection().execute(async (conn) => {
+      if (!sqliteLock.tryBegin()) return busy;
+      try {
+        const result = await work(conn);
+        sqliteLock.commit();
+        return result;
+      } catch (error) {
+        sqliteLock.rollback();
+        throw error;
+      }
+    }),
+  );
 }
 
 /** Whether a database error is a unique or primary key violation, on either engine. */

@@ -51,7 +51,7 @@ for (const backend of backends) {
     let fresh: Awaited<ReturnType<typeof openFreshStorage>>;
     let audit: AuditService;
 
-    const db = () => fresh.storage.db;
+    const db = () => fresh.storage.audit.db;
     const hashOf = async (seq: number) =>
       (await db().selectFrom("audit_log").select("hash").where("seq", "=", seq).executeTakeFirstOrThrow())
         .hash;

@@ -152,7 +152,7 @@ describe("the audit log", () => {
     expect(intact.code).toBe(0);
     expect(intact.stdout).toMatch(new RegExp(`intact: ${rows.length} rows verified`));
 
-    const db = new Database(join(data.dir, "strongroom.db"));
+    const db = new Database(join(data.dir, "strongroom.audit.db"));
     db.prepare("update audit_log set status = 200 where seq = ?").run(rows.find((r) => r.status === 404).seq);
     db.close();
     const tampered = runCli(["audit", "verify", "--data-dir", data.dir]);

@@ -20,6 +20,7 @@ import { createSqlPrincipalStore } from "../../src/storage/sql-principal-store.j
 import { createSqlSecretStore } from "../../src/storage/sql-secret-store.js";
 import { createSqlSettingsStore } from "../../src/storage/sql-settings-store.js";
 import { createSqlVaultStore } from "../../src/storage/sql-vault-store.js";
+import { writeTransaction } from "../../src/storage/transactions.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
 
 const DAY_MS = 86_400_000;
@@ -136,7 +137,7 @@ for (const backend of backends) {
           try {
             expect(await migrate(second)).toEqual([]);
             expect(await createSqlSettingsStore(second).get("survives")).toEqual({ value: "yes" });
-            const heads = await second.db.selectFrom("audit_head").selectAll().execute();
+            const heads = await second.audit.db.selectFrom("audit_head").selectAll().execute();
             expect(heads).toEqual([{ id: 1, seq: 0, hash: "0".repeat(64) }]);
           } finally {
             await second.close();
@@ -146,6 +147,118 @@ for (const backend of backends) {
         }
       });
     });
+
+    describe.runIf(backend.engine === "sqlite")("the audit file", () => {
+      const legacyTables = async (handle: StorageHandle, rows: number) => {
+        await sql`create table audit_log (seq integer primary key, time bigint not null,
+          request_id text not null, principal_id text, client_id text, vault text,
+          operation text not null, object_id text, version text, outcome text not null,
+          status integer not null, client_address text not null, detail text,
+          prev_hash text not null, hash text not null)`.execute(handle.db);
+        await sql`create table audit_head (id integer primary key, seq bigint not null, hash text not null)`.execute(
+          handle.db,
+        );
+        for (let seq = 1; seq <= rows; seq++) {
+          await sql`insert into audit_log values (${seq}, ${seq}, ${`legacy-${seq}`}, null, null, null,
+            'SecretGet', null, null, 'success', 200, '127.0.0.1', null, ${`h${seq - 1}`}, ${`h${seq}`})`.execute(
+            handle.db,
+          );
+        }
+        await sql`insert into audit_head values (1, ${rows}, ${`h${rows}`})`.execute(handle.db);
+      };
+      const mainTables = async (handle: StorageHandle) =>
+        (
+          await sql<{
+            name: string;
+          }>`select name from sqlite_master where name like 'audit%' order by name`.execute(handle.db)
+        ).rows.map((r) => r.name);
+
+      it("keeps the audit log out of the database file", async () => {
+        const database = await backend.createDatabase();
+        const handle = openDatabase(database.url);
+        try {
+          await migrate(handle);
+          expect(await mainTables(handle)).toEqual([]);
+          expect(await handle.audit.db.selectFrom("audit_head").selectAll().execute()).toHaveLength(1);
+        } finally {
+          await handle.close();
+          await database.drop();
+        }
+      });
+
+      it("moves an audit log kept in the database file by an earlier version into the audit file", async () => {
+        const database = await backend.createDatabase();
+        const handle = openDatabase(database.url);
+        try {
+          await migrate(handle);
+          await legacyTables(handle, 3);
+          await migrate(handle);
+          expect(await mainTables(handle)).toEqual([]);
+          const store = createSqlAuditStore(handle);
+          expect((await store.read(0, 10)).map((r) => r.requestId)).toEqual([
+            "legacy-1",
+            "legacy-2",
+            "legacy-3",
+          ]);
+          expect(await store.head()).toEqual({ seq: 3, hash: "h3" });
+        } finally {
+          await handle.close();
+          await database.drop();
+        }
+      });
+
+      it("does not copy the old log twice when a move stopped after the copy", async () => {
+        const database = await backend.createDatabase();
+        const handle = openDatabase(database.url);
+        try {
+          await migrate(handle);
+          await legacyTables(handle, 2);
+          await migrate(handle);
+          // As if the old tables had survived the copy.
+          await legacyTables(handle, 2);
+          await migrate(handle);
+          expect(await mainTables(handle)).toEqual([]);
+          expect((await createSqlAuditStore(handle).read(0, 10)).map((r) => r.seq)).toEqual([1, 2]);
+        } finally {
+          await handle.close();
+          await database.drop();
+        }
+      });
+    });
+
+    it.runIf(backend.engine === "sqlite")(
+      "lets a second connection wait for the write lock without stopping the event loop",
+      async () => {
+        const second = openDatabase(fresh.database.url);
+        try {
+          let release: () => void = () => undefined;
+          const held = new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          let entered: () => void = () => undefined;
+          const inside = new Promise<void>((resolve) => {
+            entered = resolve;
+          });
+          const first = writeTransaction(storage, async (trx) => {
+            await createSqlSettingsStore({ ...storage, db: trx }).putIfAbsent("lock-first", "1");
+            entered();
+            await held;
+          });
+          await inside;
+          const waiting = writeTransaction(second, async (trx) => {
+            await createSqlSettingsStore({ ...second, db: trx }).putIfAbsent("lock-second", "2");
+          });
+          // SQLite's busy handler would sleep here, on this thread, until the first commit, which
+          // itself needs this thread: a timer firing proves the loop ran while the second waited.
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          release();
+          await Promise.all([first, waiting]);
+          expect(await createSqlSettingsStore(storage).get("lock-second")).toEqual({ value: "2" });
+        } finally {
+          await second.close();
+        }
+      },
+    );
 
     it.runIf(backend.engine === "postgres")(
       "keeps serving after PostgreSQL drops one of its idle connections",
@@ -637,31 +750,27 @@ for (const backend of backends) {
         expect(new Set(requestIds).size).toBe(300);
       });
 
-      it.runIf(backend.engine === "postgres")(
-        "keeps one chain when two nodes with their own pools append at once",
-        async () => {
-          const nodes = [openDatabase(audit.database.url), openDatabase(audit.database.url)];
-          try {
-            const services = nodes.map((node) =>
-              createAuditService({ store: createSqlAuditStore(node), chain }),
-            );
-            await Promise.all(
-              services.flatMap((service, n) =>
-                Array.from({ length: 250 }, (_, i) =>
-                  service.record(auditEntry(i, { requestId: `node-${n}-${i}` })),
-                ),
+      it("keeps one chain when two nodes (or processes on one SQLite file) append at once", async () => {
+        const nodes = [openDatabase(audit.database.url), openDatabase(audit.database.url)];
+        try {
+          const services = nodes.map((node) =>
+            createAuditService({ store: createSqlAuditStore(node), chain }),
+          );
+          await Promise.all(
+            services.flatMap((service, n) =>
+              Array.from({ length: 250 }, (_, i) =>
+                service.record(auditEntry(i, { requestId: `node-${n}-${i}` })),
               ),
-            );
-            for (const service of services)
-              expect(await service.verify()).toEqual({ intact: true, rows: 500 });
-            const rows = await createSqlAuditStore(audit.storage).read(0, 1000);
-            expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
-            expect(new Set(rows.map((r) => r.requestId)).size).toBe(500);
-          } finally {
-            await Promise.all(nodes.map((node) => node.close()));
-          }
-        },
-      );
+            ),
+          );
+          for (const service of services) expect(await service.verify()).toEqual({ intact: true, rows: 500 });
+          const rows = await createSqlAuditStore(audit.storage).read(0, 1000);
+          expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+          expect(new Set(rows.map((r) => r.requestId)).size).toBe(500);
+        } finally {
+          await Promise.all(nodes.map((node) => node.close()));
+        }
+      });
     });
   });
 }

@@ -73,10 +73,14 @@ export async function openFreshStorage(
  * tables whose rows are history by design, such as the event outbox.
  */
 export async function dumpAllRows(
-  { db, engine }: StorageHandle,
+  { db, engine, audit }: StorageHandle,
   except: readonly string[] = [],
 ): Promise<string> {
-  return (await dumpEveryRow({ db, engine }))
+  // On SQLite the audit log is a file of its own.
+  const dumps = [await dumpEveryRow({ db, engine })];
+  if (engine === "sqlite") dumps.push(await dumpEveryRow({ db: audit.db, engine }));
+  return dumps
+    .join("\n")
     .split("\n")
     .filter((line) => !except.includes(line.slice(0, line.indexOf(" "))))
     .join("\n");

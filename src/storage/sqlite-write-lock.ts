@@ -1,0 +1,62 @@
+import type SQLite from "better-sqlite3";
+
+/** What an attempt returns when another connection holds the write lock. */
+export const busy: unique symbol = Symbol("busy");
+
+/** How long a write waits for another process's transaction before it fails, as busy_timeout did. */
+const WAIT_LIMIT_MS = 5000;
+
+export interface SqliteWriteLock {
+  /**
+   * BEGIN IMMEDIATE without waiting: false when another connection holds the write lock. SQLite's
+   * own busy handler sleeps in the calling thread, which here is the event loop of every request.
+   */
+  tryBegin(): boolean;
+  commit(): void;
+  rollback(): void;
+}
+
+/** The write-lock statements of one connection, prepared once. */
+export function sqliteWriteLock(sqlite: SQLite.Database, busyTimeoutMs: number): SqliteWriteLock {
+  // SQLite applies busy_timeout when the pragma is prepared, not when it runs: it is prepared anew
+  // each time (a few microseconds).
+  const noWait = "pragma busy_timeout = 0";
+  const wait = `pragma busy_timeout = ${busyTimeoutMs}`;
+  const begin = sqlite.prepare("begin immediate");
+  const commit = sqlite.prepare("commit");
+  const rollback = sqlite.prepare("rollback");
+  return {
+    tryBegin() {
+      sqlite.exec(noWait);
+      try {
+        begin.run();
+        return true;
+      } catch (error) {
+        if ((error as { code?: unknown }).code === "SQLITE_BUSY") return false;
+        throw error;
+      } finally {
+        sqlite.exec(wait);
+      }
+    },
+    commit: () => void commit.run(),
+    rollback: () => void rollback.run(),
+  };
+}
+
+/**
+ * Runs `attempt` until it gets the write lock (it returns `busy` otherwise), yielding to the event
+ * loop between tries: first at once, then at growing intervals up to 10 ms, for at most five seconds.
+ */
+export async function untilLocked<T>(attempt: () => Promise<T | typeof busy>): Promise<T> {
+  const started = Date.now();
+  for (let tries = 0; ; tries++) {
+    const outcome = await attempt();
+    if (outcome !== busy) return outcome;
+    if (Date.now() - started > WAIT_LIMIT_MS) {
+      throw new Error(`the database stayed locked by another process for ${WAIT_LIMIT_MS / 1000} s`);
+    }
+    await new Promise((resolve) =>
+      tries === 0 ? setImmediate(resolve) : setTimeout(resolve, Math.min(10, tries)),
+    );
+  }
+}
