@@ -39,6 +39,7 @@ import { newId } from "./domain/ids.js";
 import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
+import { noPeers, type Peers } from "./domain/peers.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -124,7 +125,15 @@ export interface Core {
 }
 
 /** Storage, sealing and the domain services: what both the server and the CLI need. */
-export async function openCore(config: Config, clock: Clock = systemClock): Promise<Core> {
+/**
+ * `peers` are the other workers of the same server (see src/cluster): changes made here are announced
+ * to them so their caches drop at once. One-off commands have none.
+ */
+export async function openCore(
+  config: Config,
+  clock: Clock = systemClock,
+  peers: Peers = noPeers,
+): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { key: masterKey } = loadMasterKey(join(config.dataDir, "master.key"), config.masterKey);
   const storage = openDatabase(databaseUrl(config));
@@ -170,6 +179,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     store: createSqlVaultStore(storage),
     clock,
     removalGuards: [(vault) => keys.hsmKeysBlockingRemoval(vault)],
+    peers,
   });
   const principalStore = createSqlPrincipalStore(storage);
   const access = createAccessService({
@@ -177,6 +187,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     principals: principalStore,
     clock,
     cacheMs: config.accessCacheMs,
+    peers,
   });
   const principals = createPrincipalService({
     store: principalStore,
@@ -195,7 +206,7 @@ export async function openCore(config: Config, clock: Clock = systemClock): Prom
     clock,
     urls: pkiUrls(() => pkiBase.url),
   });
-  const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock });
+  const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
   return {
     config,
@@ -418,12 +429,14 @@ export interface Strongroom {
 export interface StartOptions {
   clock?: Clock;
   logger?: Logger;
+  /** The other workers of this server, when it runs several (`workers`). */
+  peers?: Peers;
 }
 
 /** The composition root: config → storage → services → HTTPS server. */
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const core = await openCore(config, options.clock);
+  const core = await openCore(config, options.clock, options.peers);
   try {
     const { storage, sealer, clock, vaults, tenantId } = core;
     const settings = createSqlSettingsStore(storage);

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
+import cluster from "node:cluster";
 import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { type Config, ConfigError, loadConfig } from "../config/config.js";
+import { createIpcPeers } from "../cluster/ipc-peers.js";
+import { isOurs, type PrimaryMessage, type WorkerMessage } from "../cluster/messages.js";
+import { superviseWorkers } from "../cluster/supervisor.js";
+import { type Config, ConfigError, loadConfig, workerCount } from "../config/config.js";
 import type { AcmeIssuerSettings, ChallengeSettings } from "../domain/acme/model.js";
 import { type CaService, parseReason } from "../domain/ca/ca-service.js";
 import {
@@ -82,37 +86,82 @@ program
     (pair: string, all: string[]) => [...all, pair],
     [],
   )
+  .option(
+    "--workers <n>",
+    "server processes sharing the ports, or auto: one per core (env STRONGROOM_WORKERS)",
+  )
   .action(
     async (
-      options: { host?: string; port?: string; pkiPort?: string; pkiBaseUrl?: string; alias: string[] },
+      options: {
+        host?: string;
+        port?: string;
+        pkiPort?: string;
+        pkiBaseUrl?: string;
+        alias: string[];
+        workers?: string;
+      },
       command: Command,
     ) => {
       const aliases = options.alias.length > 0 ? options.alias.join(",") : undefined;
-      const strongroom = await startStrongroom(
-        config(command, {
-          host: options.host,
-          port: options.port,
-          pkiPort: options.pkiPort,
-          pkiBaseUrl: options.pkiBaseUrl,
-          aliases,
-        }),
-      );
-      console.log(`Strongroom is serving the default vault at ${strongroom.admin.vaultUrl}`);
-      console.log(`Administrator credentials: ${strongroom.core.config.dataDir}/admin.json`);
-      if (strongroom.admin.caFile) console.log(`Trust this CA in clients: ${strongroom.admin.caFile}`);
-      console.log(`CRLs, OCSP and CA certificates are served at ${strongroom.core.pkiBase.url}`);
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        console.log(`${signal} received: finishing requests in flight, then stopping`);
-        await strongroom.stop();
-        process.exit(0);
-      };
-      process.on("SIGTERM", () => void stop("SIGTERM"));
-      process.on("SIGINT", () => void stop("SIGINT"));
+      const settings = config(command, {
+        host: options.host,
+        port: options.port,
+        pkiPort: options.pkiPort,
+        pkiBaseUrl: options.pkiBaseUrl,
+        aliases,
+        workers: options.workers,
+      });
+      const workers = workerCount(settings);
+      if (workers > 1 && cluster.isPrimary) {
+        process.exitCode = await superviseWorkers({
+          count: workers,
+          jobs: settings.jobs,
+          print: (line) => console.log(line),
+          warn: (line) => console.error(line),
+        });
+        return;
+      }
+      await serve(settings);
     },
   );
+
+/**
+ * One server process: the whole server when it runs alone, or one worker of several, which the
+ * primary tells when to run the scheduled jobs and which prints nothing of its own.
+ */
+async function serve(settings: Config): Promise<void> {
+  const worker = cluster.isWorker;
+  const strongroom = await startStrongroom(
+    worker ? { ...settings, jobs: false } : settings,
+    worker ? { peers: createIpcPeers() } : {},
+  );
+  const lines = [
+    `Strongroom is serving the default vault at ${strongroom.admin.vaultUrl}`,
+    `Administrator credentials: ${strongroom.core.config.dataDir}/admin.json`,
+    ...(strongroom.admin.caFile ? [`Trust this CA in clients: ${strongroom.admin.caFile}`] : []),
+    `CRLs, OCSP and CA certificates are served at ${strongroom.core.pkiBase.url}`,
+  ];
+  if (worker) {
+    process.on("message", (message: unknown) => {
+      if (isOurs<PrimaryMessage>(message) && message.strongroom === "run-jobs" && settings.jobs) {
+        strongroom.scheduler.start();
+      }
+    });
+    process.send?.({ strongroom: "ready", lines } satisfies WorkerMessage);
+  } else {
+    for (const line of lines) console.log(line);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!worker) console.log(`${signal} received: finishing requests in flight, then stopping`);
+    await strongroom.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
 
 const vault = program.command("vault").description("create, list, show, update and delete vaults");
 

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
@@ -52,6 +53,9 @@ export const ConfigSchema = Type.Object(
     aliases: Type.Record(Type.String(), Type.String(), { description: "host[:port] → vault name" }),
     metrics: Type.Boolean({ description: "Serve /metrics in Prometheus format" }),
     jobs: Type.Boolean({ description: "Run the scheduled jobs (purge…) in this process" }),
+    workers: Type.Union([Type.Integer({ minimum: 1, maximum: 256 }), Type.Literal("auto")], {
+      description: "Server processes sharing the listening ports; auto: one per CPU core",
+    }),
     smtpHost: Type.Optional(
       Type.String({ minLength: 1, description: "SMTP server for notices to certificate contacts" }),
     ),
@@ -127,6 +131,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   aliases: {},
   metrics: true,
   jobs: true,
+  workers: 1,
   smtpPort: 587,
   smtpSecure: false,
   smtpFrom: "strongroom@localhost",
@@ -152,6 +157,7 @@ export const ENV_VARS = {
   STRONGROOM_ALIASES: "aliases",
   STRONGROOM_METRICS: "metrics",
   STRONGROOM_JOBS: "jobs",
+  STRONGROOM_WORKERS: "workers",
   STRONGROOM_SMTP_HOST: "smtpHost",
   STRONGROOM_SMTP_PORT: "smtpPort",
   STRONGROOM_SMTP_SECURE: "smtpSecure",
@@ -219,6 +225,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "throttleVaultBurst",
     "throttlePrincipalBurst",
     "accessCacheMs",
+    "workers",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
@@ -259,11 +266,18 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     throw new ConfigError("tlsCertFile and tlsKeyFile must be given together");
   }
   const config = { ...merged, dataDir: resolve(cwd, merged.dataDir) };
+  if (merged.workers !== 1 && config.database === ":memory:") {
+    throw new ConfigError("workers must be 1 with an in-memory database: each worker would have its own");
+  }
   if (config.database && !/^postgres(ql)?:\/\//.test(config.database) && config.database !== ":memory:") {
     config.database = resolve(cwd, config.database.replace(/^sqlite:/, ""));
   }
   return Object.freeze({ ...config, aliases: Object.freeze({ ...config.aliases }) });
 }
+
+/** How many server processes `serve` runs. */
+export const workerCount = (config: Config): number =>
+  config.workers === "auto" ? availableParallelism() : config.workers;
 
 export const databaseUrl = (config: Config): string =>
   config.database ?? resolve(config.dataDir, "strongroom.db");

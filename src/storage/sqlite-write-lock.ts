@@ -43,20 +43,23 @@ export function sqliteWriteLock(sqlite: SQLite.Database, busyTimeoutMs: number):
   };
 }
 
+/** Transactions here hold the lock for well under a millisecond: retry on the next turns first. */
+const SPIN_MS = 5;
+
 /**
  * Runs `attempt` until it gets the write lock (it returns `busy` otherwise), yielding to the event
- * loop between tries: first at once, then at growing intervals up to 10 ms, for at most five seconds.
+ * loop between tries: on the next turn for the first few milliseconds, then every millisecond, for
+ * at most five seconds.
  */
 export async function untilLocked<T>(attempt: () => Promise<T | typeof busy>): Promise<T> {
   const started = Date.now();
-  for (let tries = 0; ; tries++) {
+  for (;;) {
     const outcome = await attempt();
     if (outcome !== busy) return outcome;
-    if (Date.now() - started > WAIT_LIMIT_MS) {
+    const waited = Date.now() - started;
+    if (waited > WAIT_LIMIT_MS) {
       throw new Error(`the database stayed locked by another process for ${WAIT_LIMIT_MS / 1000} s`);
     }
-    await new Promise((resolve) =>
-      tries === 0 ? setImmediate(resolve) : setTimeout(resolve, Math.min(10, tries)),
-    );
+    await new Promise((resolve) => (waited < SPIN_MS ? setImmediate(resolve) : setTimeout(resolve, 1)));
   }
 }

@@ -7,6 +7,8 @@ import type { AdminCredentials } from "../../src/main.js";
 const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
 export interface ServerProcess {
+  /** The server's process: with several workers, the primary. */
+  pid: number;
   dataDir: string;
   port: number;
   /** http://host:port of the PKI listener (CRLs, OCSP, AIA). */
@@ -75,6 +77,7 @@ export async function startServerProcess(
   return {
     dataDir,
     port,
+    pid: child.pid as number,
     pkiUrl,
     admin,
     ca: admin.caFile ? readFileSync(admin.caFile, "utf8") : "",

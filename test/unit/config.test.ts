@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, databaseUrl, loadConfig } from "../../src/config/config.js";
+import { ConfigError, databaseUrl, loadConfig, workerCount } from "../../src/config/config.js";
 
 describe("configuration", () => {
   const dirs: string[] = [];
@@ -67,6 +67,22 @@ describe("configuration", () => {
     expect(attempt).toThrow(/\/port/);
     expect(attempt).toThrow(/\/logLevel/);
     expect(attempt).toThrow(/colour/);
+  });
+
+  it("runs one server process unless told otherwise, and one per core with auto", () => {
+    const cwd = dir();
+    expect(workerCount(loadConfig({ cwd, env: {} }))).toBe(1);
+    expect(workerCount(loadConfig({ cwd, env: { STRONGROOM_WORKERS: "3" } }))).toBe(3);
+    expect(workerCount(loadConfig({ cwd, env: {}, flags: { workers: "auto" } }))).toBe(
+      availableParallelism(),
+    );
+    expect(() => loadConfig({ cwd, env: { STRONGROOM_WORKERS: "0" } })).toThrow(/\/workers/);
+  });
+
+  it("refuses several workers over an in-memory database, which each would have alone", () => {
+    expect(() => loadConfig({ cwd: dir(), env: {}, flags: { workers: "2", database: ":memory:" } })).toThrow(
+      /workers must be 1 with an in-memory database/,
+    );
   });
 
   it("refuses a TLS certificate without its key", () => {

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
+import { noPeers, type Peers } from "../peers.js";
 import type { Vault } from "../vaults/model.js";
 import { type PrincipalGrants, resolveGrants } from "./authorize.js";
 import { POLICY_PERMISSIONS, type PolicyCollection } from "./data-actions.js";
@@ -25,6 +26,8 @@ export interface AccessServiceDeps {
    * this process; other nodes sharing the database see them within this time.
    */
   cacheMs?: number;
+  /** Other workers of this server, told of every change so they drop their cached rights too. */
+  peers?: Peers;
 }
 
 export type AccessService = ReturnType<typeof createAccessService>;
@@ -60,7 +63,13 @@ function validatePatterns(field: string, patterns: string[] | undefined): string
   return list;
 }
 
-export function createAccessService({ store, principals, clock, cacheMs = 5000 }: AccessServiceDeps) {
+export function createAccessService({
+  store,
+  principals,
+  clock,
+  cacheMs = 5000,
+  peers = noPeers,
+}: AccessServiceDeps) {
   const builtInById = new Map(BUILT_IN_ROLES.map((r) => [r.id, r]));
   let custom: Cached<Map<string, RoleDefinition>> | undefined;
   const grants = new Map<string, Cached<PrincipalGrants | undefined>>();
@@ -69,10 +78,19 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
   const fresh = <T>(entry: Cached<T> | undefined): entry is Cached<T> =>
     entry !== undefined && entry.until > clock.now().getTime();
 
-  function invalidate(): void {
+  function forget(): void {
     grants.clear();
     vaults.clear();
     custom = undefined;
+  }
+  peers.onChange((change) => {
+    if (change.kind === "access") forget();
+  });
+
+  /** Drops every cached right here and in the other workers; resolves once they all have. */
+  async function invalidate(): Promise<void> {
+    forget();
+    await peers.announce({ kind: "access" });
   }
 
   async function customRoles(): Promise<Map<string, RoleDefinition>> {
@@ -156,7 +174,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
         throw badParameter("A role must grant at least one action or data action");
       }
       await store.insertRole(role);
-      invalidate();
+      await invalidate();
       return role;
     },
 
@@ -164,7 +182,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
       const role = await findRole(idOrName);
       if (role.builtIn) throw badParameter(`${role.name} is a built-in role and cannot be deleted`);
       await store.removeRole(role.id);
-      invalidate();
+      await invalidate();
     },
 
     async assign(principalId: string, roleIdOrName: string, scope: string): Promise<RoleAssignment> {
@@ -177,7 +195,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
         createdAt: clock.now(),
       };
       await store.insertAssignment(assignment);
-      invalidate();
+      await invalidate();
       return assignment;
     },
 
@@ -187,7 +205,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
           reason: "RoleAssignmentNotFound",
         });
       }
-      invalidate();
+      await invalidate();
     },
 
     assignments: (principalId?: string) => store.listAssignments({ principalId }),
@@ -198,14 +216,14 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
       // One level of groups keeps "who may do what" answerable from one row per membership.
       if (member.kind === "group") throw badParameter("Groups cannot be members of groups");
       await store.addMember(group.id, member.id);
-      invalidate();
+      await invalidate();
     },
 
     async removeMember(groupId: string, memberId: string): Promise<void> {
       if (!(await store.removeMember(groupId, memberId))) {
         throw new DomainError("NotFound", `${memberId} is not a member of group ${groupId}`);
       }
-      invalidate();
+      await invalidate();
     },
 
     members: (groupId: string) => store.members(groupId),
@@ -231,7 +249,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
         certificates: list("certificates"),
       };
       await store.putPolicy(policy);
-      invalidate();
+      await invalidate();
       return policy;
     },
 
@@ -239,7 +257,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
       if (!(await store.removePolicy(vault.id, principalId))) {
         throw new DomainError("NotFound", `Vault ${vault.name} has no access policy for ${principalId}`);
       }
-      invalidate();
+      await invalidate();
     },
 
     policies: (vault: Vault) => store.policies(vault.id),
@@ -259,7 +277,7 @@ export function createAccessService({ store, principals, clock, cacheMs = 5000 }
         }
       }
       await store.putVaultAccess(vault.id, next);
-      invalidate();
+      await invalidate();
       return next;
     },
   };

@@ -17,7 +17,7 @@ export interface PrincipalServiceDeps {
   inspector: CertificateInspector;
   clock: Clock;
   /** Called after every change, so cached rights of a disabled or deleted principal go at once. */
-  onChange: () => void;
+  onChange: () => Promise<void>;
 }
 
 export type PrincipalService = ReturnType<typeof createPrincipalService>;
@@ -115,14 +115,14 @@ export function createPrincipalService({ store, hasher, inspector, clock, onChan
       }
       const next = { ...principal, ...changes };
       await store.update(next);
-      onChange();
+      await onChange();
       return next;
     },
 
     async remove(idOrClientId: string): Promise<void> {
       const { principal } = await find(idOrClientId);
       await store.remove(principal.id);
-      onChange();
+      await onChange();
     },
 
     /** A further client secret (for rotation), returned once. */

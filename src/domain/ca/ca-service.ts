@@ -110,12 +110,22 @@ export function parseReason(reason: string | undefined): RevocationReason {
   return r as RevocationReason;
 }
 
+/**
+ * Called after a certificate is issued or changes status. A status change waits for the promise it
+ * returns, so a revocation is answered only once every cache that must drop it has.
+ */
+export type CertificateChangeListener = (
+  caId: string,
+  serial: string,
+  change: "issued" | "status",
+) => void | Promise<void>;
+
 export function createCaService(deps: CaServiceDeps) {
   const { store, keys, x509, clock, urls } = deps;
   const crlValidityMs = deps.crlValidityMs ?? DAY_MS;
   const responderValidityMs = deps.responderValidityMs ?? 30 * DAY_MS;
   /** Run after a certificate is issued or changes status: the OCSP responder re-signs its answer. */
-  const listeners: ((caId: string, serial: string) => void)[] = [];
+  const listeners: CertificateChangeListener[] = [];
 
   const keyContext = (ca: { id: string }) => `ca/${ca.id}`;
   const caSigner = (ca: CertificateAuthority) =>
@@ -362,7 +372,7 @@ export function createCaService(deps: CaServiceDeps) {
       : [];
     const revokedAt = status === "good" ? undefined : now;
     await store.changeStatus({ caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events });
-    for (const listener of listeners) listener(issued.caId, issued.serial);
+    await Promise.all(listeners.map((listener) => listener(issued.caId, issued.serial, "status")));
     const ca = await find(issued.caId);
     await regenerateCrls(ca, ca.crlShards > 1 ? [FULL_CRL, issued.shard] : [FULL_CRL]);
     return { ...issued, status, revokedAt, reason: status === "good" ? undefined : reason };
@@ -434,7 +444,7 @@ export function createCaService(deps: CaServiceDeps) {
       createdAt: now,
     };
     await store.insertIssued(issued);
-    for (const listener of listeners) listener(ca.id, serial);
+    for (const listener of listeners) void listener(ca.id, serial, "issued");
     return { issued, chain: [ca.certificate, ...ca.chain] };
   }
 
@@ -671,7 +681,7 @@ export function createCaService(deps: CaServiceDeps) {
     },
 
     /** Calls `listener` after every issuance and status change made through this service. */
-    onChange(listener: (caId: string, serial: string) => void): void {
+    onChange(listener: CertificateChangeListener): void {
       listeners.push(listener);
     },
 

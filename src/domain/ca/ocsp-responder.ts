@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import { noPeers, type Peers } from "../peers.js";
 import type { CaService } from "./ca-service.js";
 import type { CertificateAuthority, OcspCertId, OcspSingle } from "./model.js";
 import type { CaStore, CaX509 } from "./ports.js";
@@ -16,6 +17,8 @@ export interface OcspResponderDeps {
    */
   recheckMs?: number;
   cacheSize?: number;
+  /** Other workers of this server, which drop their answers for a certificate whose status changed. */
+  peers?: Peers;
 }
 
 /** RFC 6960 §4.2.1 responseStatus values other than successful. */
@@ -56,6 +59,7 @@ export type OcspResponder = ReturnType<typeof createOcspResponder>;
 
 export function createOcspResponder(deps: OcspResponderDeps) {
   const { ca, store, x509, clock } = deps;
+  const peers = deps.peers ?? noPeers;
   const validityMs = deps.validityMs ?? 86_400_000;
   const recheckMs = deps.recheckMs ?? 10_000;
   const cacheSize = deps.cacheSize ?? 200_000;
@@ -186,9 +190,17 @@ export function createOcspResponder(deps: OcspResponderDeps) {
 
   // Answers are signed ahead of the first request, for certificates issued or changed here, even
   // before this node has answered any request; a failure here only means the request signs.
-  ca.onChange((caId, serial) => {
+  const forget = (caId: string, serial: string) => {
     for (const algorithm of ["SHA-1", "SHA-256"]) cache.delete(`${caId}:${serial}:${algorithm}`);
+  };
+  ca.onChange((caId, serial, change) => {
+    forget(caId, serial);
     presign(caId, serial).catch(() => undefined);
+    // Another worker has no answer for a certificate issued here, and signs one when first asked.
+    if (change === "status") return peers.announce({ kind: "certificate-status", caId, serial });
+  });
+  peers.onChange((change) => {
+    if (change.kind === "certificate-status") forget(change.caId, change.serial);
   });
 
   return {

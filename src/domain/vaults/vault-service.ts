@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { isVaultName, newId } from "../ids.js";
+import { noPeers, type Peers } from "../peers.js";
 import { DEFAULT_VAULT_SETTINGS, type Vault, type VaultSettings } from "./model.js";
 import type { VaultStore } from "./ports.js";
 
@@ -17,6 +18,8 @@ export interface VaultServiceDeps {
    * made here are seen at once; changes by other processes within this time.
    */
   cacheMs?: number;
+  /** Other workers of this server, told of every change so they look the vault up again. */
+  peers?: Peers;
 }
 
 export type VaultService = ReturnType<typeof createVaultService>;
@@ -40,8 +43,23 @@ function validateSettings(settings: VaultSettings): void {
   }
 }
 
-export function createVaultService({ store, clock, removalGuards = [], cacheMs = 2000 }: VaultServiceDeps) {
+export function createVaultService({
+  store,
+  clock,
+  removalGuards = [],
+  cacheMs = 2000,
+  peers = noPeers,
+}: VaultServiceDeps) {
   const cache = new Map<string, { vault: Vault | undefined; until: number }>();
+  peers.onChange((change) => {
+    if (change.kind === "vault") cache.delete(change.name);
+  });
+
+  /** Drops the cached lookup here and in the other workers; resolves once they all have. */
+  async function forget(name: string): Promise<void> {
+    cache.delete(name);
+    await peers.announce({ kind: "vault", name });
+  }
 
   /** The vault as looked up in the last `cacheMs`, without waiting; undefined when not cached. */
   function cachedFind(name: string): { vault: Vault | undefined } | undefined {
@@ -89,7 +107,7 @@ export function createVaultService({ store, clock, removalGuards = [], cacheMs =
         updatedAt: now,
       };
       await store.insert(vault);
-      cache.delete(vault.name);
+      await forget(vault.name);
       return vault;
     },
 
@@ -101,7 +119,7 @@ export function createVaultService({ store, clock, removalGuards = [], cacheMs =
       const next: Vault = { ...vault, ...changes, updatedAt: clock.now() };
       validateSettings(next);
       await store.update(next);
-      cache.delete(next.name);
+      await forget(next.name);
       return next;
     },
 
@@ -118,7 +136,7 @@ export function createVaultService({ store, clock, removalGuards = [], cacheMs =
         if (reason) throw new DomainError("Conflict", `Vault ${name} cannot be deleted yet: ${reason}`);
       }
       await store.remove(vault.id);
-      cache.delete(vault.name);
+      await forget(vault.name);
     },
   };
 }
