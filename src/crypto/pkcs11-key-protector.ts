@@ -287,8 +287,8 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
         privateExponent: b("d"),
         prime1: b("p"),
         prime2: b("q"),
-        exponent1: b("dp"),
-        exponent2: b("dq"),
+        exp1: b("dp"),
+        exp2: b("dq"),
         coefficient: b("qi"),
         sign: true,
         decrypt: true,
@@ -361,7 +361,14 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
     },
 
     async importJwk(jwk) {
-      return importJwk(jwk, randomBytes(16));
+      const id = randomBytes(16);
+      try {
+        return importJwk(jwk, id);
+      } catch (error) {
+        // The public half may be in the token already; without a row nothing would ever remove it.
+        session.destroy({ id });
+        throw error;
+      }
     },
 
     async sign(material, _context, alg, digest) {
