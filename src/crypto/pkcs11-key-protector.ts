@@ -47,9 +47,21 @@ const PROBE = Buffer.from("strongroom public point probe");
 
 function pin(settings: Pkcs11Settings): string {
   if (settings.pin) return settings.pin;
-  if (settings.pinFile) return readFileSync(settings.pinFile, "utf8").trim();
+  if (settings.pinFile) {
+    try {
+      return readFileSync(settings.pinFile, "utf8").trim();
+    } catch (error) {
+      throw new Error(
+        `Cannot read the HSM PIN file ${settings.pinFile} (${(error as NodeJS.ErrnoException).code}): pkcs11PinFile (STRONGROOM_PKCS11_PIN_FILE) must name a file this process can read, holding the token's user PIN`,
+        { cause: error },
+      );
+    }
+  }
   throw new Error("The HSM needs a user PIN: set STRONGROOM_PKCS11_PIN or pkcs11PinFile");
 }
+
+/** The PKCS#11 return value (CKR_…) a graphene-pk11 error carries, for messages that name it. */
+const returnValue = (error: unknown) => /CKR_\w+/.exec(String(error))?.[0] ?? String(error);
 
 /** The EC point from CKA_EC_POINT: a DER OCTET STRING around 04‖x‖y (SEC 1 §2.3.3). */
 function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
@@ -136,9 +148,22 @@ function withCleanOpenSslErrors<T extends object>(protector: T): T {
   return wrapped as T;
 }
 
-function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
-  const mod = graphene.Module.load(settings.module);
+function loadModule(path: string): graphene.Module {
+  let mod: graphene.Module;
+  try {
+    mod = graphene.Module.load(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot load the PKCS#11 module ${path} (${(error as Error).message}): pkcs11Module (STRONGROOM_PKCS11_MODULE) must be the path of the HSM vendor's PKCS#11 library`,
+      { cause: error },
+    );
+  }
   mod.initialize();
+  return mod;
+}
+
+function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
+  const mod = loadModule(settings.module);
   const slots = mod.getSlots(true);
   let slot: graphene.Slot | undefined;
   for (let i = 0; i < slots.length; i++) {
@@ -155,11 +180,22 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
   if (!slot) {
     mod.finalize();
     throw new Error(
-      `No PKCS#11 token ${settings.tokenLabel ? `labelled "${settings.tokenLabel}"` : `in slot ${settings.slot ?? 0}`} in ${settings.module}`,
+      `No PKCS#11 token ${settings.tokenLabel ? `labelled "${settings.tokenLabel}"` : `in slot ${settings.slot ?? 0}`} in ${settings.module}: set pkcs11TokenLabel to a token's label, or pkcs11Slot to an index below ${slots.length} (the module's slots with a token)`,
     );
   }
+  const token = slot.getToken();
   const session = slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION);
-  session.login(pin(settings), graphene.UserType.USER);
+  try {
+    session.login(pin(settings), graphene.UserType.USER);
+  } catch (error) {
+    session.close();
+    mod.finalize();
+    if (!/CKR_/.test(String(error))) throw error;
+    throw new Error(
+      `The HSM token "${token.label}" refused the user PIN (${returnValue(error)}): check pkcs11Pin (STRONGROOM_PKCS11_PIN) or the file pkcs11PinFile names`,
+      { cause: error },
+    );
+  }
 
   function find(id: Buffer, objectClass: graphene.ObjectClass): graphene.Key {
     const found = session.find({ class: objectClass, id });
