@@ -394,6 +394,7 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
 
   return {
     protection: "hsm",
+    platform: `${token.manufacturerID.trim()} ${token.model.trim()}`,
 
     async generate(spec) {
       return generate(spec, randomBytes(16));

@@ -325,6 +325,9 @@ export function createKeyService(deps: KeyServiceDeps) {
   return {
     create,
 
+    /** What HSM keys report as hsmPlatform: the configured token's maker and model. */
+    hsmPlatform: hsm?.platform,
+
     async import(vault: Vault, name: string, request: KeyImportRequest): Promise<KeyVersion> {
       const { jwk } = request;
       if (typeof jwk?.kty !== "string") throw badParameter("key.kty is required");
