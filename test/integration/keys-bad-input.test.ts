@@ -65,6 +65,19 @@ describe("the keys API refuses bad input with Key Vault's errors", () => {
     expect(res.json().key.e).toBe("Aw");
   });
 
+  it("refuses to import an exportable key, which would need a release policy, with 400", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
+    const res = await server.kv({
+      method: "PUT",
+      url: `/keys/exportable-import?${V}`,
+      body: { key, attributes: { exportable: true } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(/Exportable keys must have a release policy/);
+    expect((await server.kv({ method: "GET", url: `/keys/exportable-import?${V}` })).statusCode).toBe(404);
+  });
+
   it.each([
     ["a JWK without its private members", { kty: "RSA", n: "AQAB", e: "AQAB" }, /lacks its "d" member/],
     [
