@@ -1,10 +1,8 @@
 import {
   constants,
-  createCipheriv,
   createHash,
   createPublicKey,
   generateKeyPairSync,
-  type KeyObject,
   verify as nodeVerify,
   publicEncrypt,
   randomBytes,
@@ -13,47 +11,14 @@ import { CertificateClient } from "@azure/keyvault-certificates";
 import { CryptographyClient, type JsonWebKey, KeyClient, type KeyVaultKey } from "@azure/keyvault-keys";
 import * as graphene from "graphene-pk11";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminToken, httpsClient } from "../support/https-client.js";
+import { adminPost, adminToken, httpsClient } from "../support/https-client.js";
+import { byokBlob, nodePublicKey, sdkJwk } from "../support/keys.js";
 import { collect, keyUserWithoutRead, requestLog, sdkOptions } from "../support/sdk.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
-import { createSoftHsmToken, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
+import { createSoftHsmToken, pkcs11Env, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
 
 const b64 = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString("base64url");
 const poll = { intervalInMs: 50 };
-
-/**
- * What an HSM vendor's BYOK tool writes for a target key (CKM_RSA_AES_KEY_WRAP): a fresh AES-256
- * transport key under the KEK's public key with RSA-OAEP-SHA1, then the target's PKCS#8 under the
- * transport key with RFC 5649 key wrap with padding.
- */
-function byokBlob(kek: KeyVaultKey, target: KeyObject) {
-  const transportKey = randomBytes(32);
-  const wrappedTransport = publicEncrypt(
-    { key: nodePublicKey(kek), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" },
-    transportKey,
-  );
-  const kwp = createCipheriv("id-aes256-wrap-pad", transportKey, Buffer.from("a65959a6", "hex"));
-  const pkcs8 = target.export({ format: "der", type: "pkcs8" });
-  const wrappedKey = Buffer.concat([kwp.update(pkcs8), kwp.final()]);
-  return {
-    wrappedTransport,
-    wrappedKey,
-    blob: {
-      schema_version: "1.0.0",
-      header: { kid: kek.id, alg: "dir", enc: "CKM_RSA_AES_KEY_WRAP" },
-      ciphertext: Buffer.concat([wrappedTransport, wrappedKey]).toString("base64url"),
-      generator: "strongroom test",
-    },
-  };
-}
-
-function nodePublicKey(key: KeyVaultKey) {
-  const jwk = key.key as JsonWebKey;
-  if (jwk.kty?.startsWith("RSA"))
-    return createPublicKey({ key: { kty: "RSA", n: b64(jwk.n), e: b64(jwk.e) }, format: "jwk" });
-  const crv = jwk.crv === "P-256K" ? "secp256k1" : (jwk.crv ?? "");
-  return createPublicKey({ key: { kty: "EC", crv, x: b64(jwk.x), y: b64(jwk.y) }, format: "jwk" });
-}
 
 // The same operations as the software suite, on a premium vault whose -HSM keys live in SoftHSM2.
 describe.skipIf(!softHsmAvailable)("HSM-protected keys in a premium vault backed by SoftHSM2", () => {
@@ -95,22 +60,9 @@ describe.skipIf(!softHsmAvailable)("HSM-protected keys in a premium vault backed
     server = await startServerProcess(
       `${data.dir}/server`,
       ["--host", "127.0.0.1,127.0.0.2", "--alias", "127.0.0.2=hsm"],
-      {
-        ...token.env,
-        STRONGROOM_PKCS11_MODULE: token.module,
-        STRONGROOM_PKCS11_TOKEN_LABEL: token.label,
-        STRONGROOM_PKCS11_PIN: token.pin,
-      },
+      pkcs11Env(token),
     );
-    const http = httpsClient(server.ca);
-    const bearer = await adminToken(http, server.admin);
-    const created = await http.send(`${server.admin.authorityHost}/admin/vaults`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "hsm", sku: "premium" }),
-    });
-    expect(created.status).toBe(201);
-    http.close();
+    await adminPost(server, "/admin/vaults", { name: "hsm", sku: "premium" });
     const { credential, clientOptions } = sdkOptions(server);
     client = new KeyClient(`https://127.0.0.2:${server.port}`, credential, clientOptions);
     standard = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
@@ -403,14 +355,7 @@ describe.skipIf(!softHsmAvailable)("HSM-protected keys in a premium vault backed
 
   it("imports an EC key into the HSM with Hsm: true", async () => {
     const jwk = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
-    const sdkJwk = {
-      kty: "EC",
-      crv: "P-256",
-      d: Buffer.from(String(jwk.d), "base64url"),
-      x: Buffer.from(String(jwk.x), "base64url"),
-      y: Buffer.from(String(jwk.y), "base64url"),
-    } as JsonWebKey;
-    const imported = await client.importKey("hsm-imported", sdkJwk, { hardwareProtected: true });
+    const imported = await client.importKey("hsm-imported", sdkJwk(jwk), { hardwareProtected: true });
     expect(imported.keyType).toBe("EC-HSM");
     const digest = createHash("sha256").update("imported").digest();
     const { result } = await crypto(imported).sign("ES256", digest);
@@ -427,12 +372,7 @@ describe.skipIf(!softHsmAvailable)("HSM-protected keys in a premium vault backed
   it("imports an RSA key into the HSM with Hsm: true", async () => {
     const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const jwk = pair.privateKey.export({ format: "jwk" });
-    const members = ["n", "e", "d", "p", "q", "dp", "dq", "qi"] as const;
-    const sdkJwk = {
-      kty: "RSA",
-      ...Object.fromEntries(members.map((m) => [m, Buffer.from(String(jwk[m]), "base64url")])),
-    } as JsonWebKey;
-    const imported = await client.importKey("hsm-imported-rsa", sdkJwk, { hardwareProtected: true });
+    const imported = await client.importKey("hsm-imported-rsa", sdkJwk(jwk), { hardwareProtected: true });
     expect(imported.keyType).toBe("RSA-HSM");
     expect(objectsWithModulus(imported)).toBe(2);
     const digest = createHash("sha256").update("imported rsa").digest();

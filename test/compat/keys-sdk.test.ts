@@ -13,39 +13,19 @@ import {
 import { writeFileSync } from "node:fs";
 import {
   CryptographyClient,
-  type JsonWebKey,
   KeyClient,
   type KeyVaultKey,
   type SignatureAlgorithm,
 } from "@azure/keyvault-keys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodePublicKey, sdkJwk } from "../support/keys.js";
 import { collect, keyUserWithoutRead, requestLog, sdkOptions } from "../support/sdk.js";
 import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 const poll = { intervalInMs: 50 };
 
-/** The public key as node:crypto sees it, independently of the server. */
-function nodePublicKey(key: KeyVaultKey) {
-  const jwk = key.key as JsonWebKey;
-  const b64 = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString("base64url");
-  if (jwk.kty?.startsWith("RSA")) {
-    return createPublicKey({ key: { kty: "RSA", n: b64(jwk.n), e: b64(jwk.e) }, format: "jwk" });
-  }
-  const crv = jwk.crv === "P-256K" ? "secp256k1" : (jwk.crv ?? "");
-  return createPublicKey({ key: { kty: "EC", crv, x: b64(jwk.x), y: b64(jwk.y) }, format: "jwk" });
-}
-
 const HASH: Record<string, string> = { "256": "sha256", "384": "sha384", "512": "sha512" };
-
-/** A JWK from node:crypto as the SDK takes it: every member but kty and crv as bytes. */
-const toSdk = (jwk: Record<string, unknown>): JsonWebKey =>
-  Object.fromEntries(
-    Object.entries(jwk).map(([k, v]) => [
-      k,
-      k === "kty" || k === "crv" ? v : Buffer.from(String(v), "base64url"),
-    ]),
-  ) as JsonWebKey;
 
 /** Decrypts as someone holding the private key would, without the server: node:crypto, or openssl for RSA1_5. */
 function decryptLocally(privateKey: KeyObject, algorithm: string, ciphertext: Uint8Array): Buffer {
@@ -220,7 +200,7 @@ describe.each(serverBackends)(
 
     it("encrypts on the server for a principal that may not read the key, and decrypts both ways", async () => {
       const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
-      const key = await client.importKey("remote-cipher", toSdk(pair.privateKey.export({ format: "jwk" })));
+      const key = await client.importKey("remote-cipher", sdkJwk(pair.privateKey.export({ format: "jwk" })));
       const { crypto: remote, seen } = remoteOnly(key);
       const path = `/keys/remote-cipher/${key.properties.version}`;
       const plaintext = Buffer.from("only the server encrypts this");
@@ -237,7 +217,7 @@ describe.each(serverBackends)(
 
     it("wraps on the server for a principal that may not read the key, and unwraps both ways", async () => {
       const pair = generateKeyPairSync("rsa", { modulusLength: 3072 });
-      const key = await client.importKey("remote-wrap", toSdk(pair.privateKey.export({ format: "jwk" })));
+      const key = await client.importKey("remote-wrap", sdkJwk(pair.privateKey.export({ format: "jwk" })));
       const { crypto: remote, seen } = remoteOnly(key);
       const path = `/keys/remote-wrap/${key.properties.version}`;
       const cek = randomBytes(32);
@@ -254,14 +234,14 @@ describe.each(serverBackends)(
 
     it("imports RSA and EC keys made elsewhere and uses them", async () => {
       const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
-      const imported = await client.importKey("imported-rsa", toSdk(rsa), { tags: { source: "node" } });
+      const imported = await client.importKey("imported-rsa", sdkJwk(rsa), { tags: { source: "node" } });
       expect(imported.keyType).toBe("RSA");
       expect(imported.properties.tags).toEqual({ source: "node" });
       expect(imported.key?.d).toBeUndefined();
       expect(Buffer.from(imported.key?.n ?? []).toString("base64url")).toBe(rsa.n);
 
       const ec = generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ format: "jwk" });
-      const importedEc = await client.importKey("imported-ec", toSdk(ec));
+      const importedEc = await client.importKey("imported-ec", sdkJwk(ec));
       const digest = createHash("sha384").update("x").digest();
       const { result } = await crypto(importedEc).sign("ES384", digest);
       expect(

@@ -1,23 +1,16 @@
-import {
-  constants,
-  createCipheriv,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  publicEncrypt,
-  randomBytes,
-} from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { type JsonWebKey, KeyClient, type KeyVaultKey } from "@azure/keyvault-keys";
+import { type JsonWebKey, KeyClient } from "@azure/keyvault-keys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditFile, openDatabase } from "../../src/storage/database.js";
 import { dumpAllRows } from "../support/backends.js";
 import { runCli } from "../support/cli.js";
-import { adminToken, httpsClient } from "../support/https-client.js";
+import { adminPost } from "../support/https-client.js";
+import { byokBlob, sdkJwk } from "../support/keys.js";
 import { sdkOptions } from "../support/sdk.js";
 import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
-import { createSoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
+import { createSoftHsmToken, pkcs11Env, softHsmAvailable } from "../support/softhsm.js";
 
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi"] as const;
 
@@ -55,41 +48,6 @@ function leaked(haystack: Buffer, secrets: (readonly [string, Buffer])[]): strin
   );
 }
 
-/** The SDK's JsonWebKey for a node:crypto JWK: every member but kty and crv as bytes. */
-const toSdk = (jwk: Record<string, unknown>): JsonWebKey =>
-  Object.fromEntries(
-    Object.entries(jwk).map(([k, v]) => [
-      k,
-      k === "kty" || k === "crv" ? v : Buffer.from(String(v), "base64url"),
-    ]),
-  ) as JsonWebKey;
-
-/** An Azure BYOK blob for `target`, wrapped for `kek` (CKM_RSA_AES_KEY_WRAP); also the transport key. */
-function byokBlob(kek: KeyVaultKey, target: KeyObject) {
-  const transportKey = randomBytes(32);
-  const kekPublic = createPublicKey({
-    key: {
-      kty: "RSA",
-      n: Buffer.from(kek.key?.n ?? []).toString("base64url"),
-      e: Buffer.from(kek.key?.e ?? []).toString("base64url"),
-    },
-    format: "jwk",
-  });
-  const wrappedTransport = publicEncrypt(
-    { key: kekPublic, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha1" },
-    transportKey,
-  );
-  const kwp = createCipheriv("id-aes256-wrap-pad", transportKey, Buffer.from("a65959a6", "hex"));
-  const pkcs8 = target.export({ format: "der", type: "pkcs8" });
-  const ciphertext = Buffer.concat([wrappedTransport, kwp.update(pkcs8), kwp.final()]);
-  const blob = {
-    schema_version: "1.0.0",
-    header: { kid: kek.id, alg: "dir", enc: "CKM_RSA_AES_KEY_WRAP" },
-    ciphertext: ciphertext.toString("base64url"),
-  };
-  return { blob: Buffer.from(JSON.stringify(blob)), transportKey };
-}
-
 const readIfExists = (file: string): Buffer => (existsSync(file) ? readFileSync(file) : Buffer.alloc(0));
 
 for (const backend of serverBackends) {
@@ -122,21 +80,9 @@ for (const backend of serverBackends) {
             "--alias",
             "127.0.0.2=hsm",
           ],
-          {
-            ...token.env,
-            STRONGROOM_PKCS11_MODULE: token.module,
-            STRONGROOM_PKCS11_TOKEN_LABEL: token.label,
-            STRONGROOM_PKCS11_PIN: token.pin,
-          },
+          pkcs11Env(token),
         );
-        const http = httpsClient(server.ca);
-        const bearer = await adminToken(http, server.admin);
-        const premium = await http.send(`${server.admin.authorityHost}/admin/vaults`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-          body: JSON.stringify({ name: "hsm", sku: "premium" }),
-        });
-        expect(premium.status).toBe(201);
+        await adminPost(server, "/admin/vaults", { name: "hsm", sku: "premium" });
         const { credential, clientOptions } = sdkOptions(server);
         const vault = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
         const hsm = new KeyClient(`https://127.0.0.2:${server.port}`, credential, clientOptions);
@@ -149,7 +95,7 @@ for (const backend of serverBackends) {
         ] as const) {
           const key = secretKey(type, name);
           secrets.push(...key.secrets);
-          const imported = await vault.importKey(name, toSdk(key.jwk));
+          const imported = await vault.importKey(name, sdkJwk(key.jwk));
           if (type === "rsa") visibleModulus = Buffer.from(imported.key?.n ?? []);
           const backup = Buffer.from((await vault.backupKey(name)) ?? []);
           backups.push(backup);
@@ -162,13 +108,13 @@ for (const backend of serverBackends) {
         const halves = [secretKey("rsa", "refused-a"), secretKey("rsa", "refused-b")];
         for (const half of halves) secrets.push(...half.secrets);
         await expect(
-          vault.importKey("refused", toSdk({ ...halves[0]?.jwk, n: halves[1]?.jwk.n })),
+          vault.importKey("refused", sdkJwk({ ...halves[0]?.jwk, n: halves[1]?.jwk.n })),
         ).rejects.toMatchObject({ statusCode: 400 });
 
         // Into the HSM: a JWK with Hsm: true passes through the server; BYOK keys never do in clear.
         const hsmImport = secretKey("rsa", "hsm-import");
         secrets.push(...hsmImport.secrets);
-        await hsm.importKey("hsm-import", toSdk(hsmImport.jwk), { hardwareProtected: true });
+        await hsm.importKey("hsm-import", sdkJwk(hsmImport.jwk), { hardwareProtected: true });
         const kek = await hsm.createKey("kek", "RSA-HSM", { keyOps: ["import"] });
         for (const [type, name] of [
           ["rsa", "byok-rsa"],
@@ -177,9 +123,9 @@ for (const backend of serverBackends) {
           const target = secretKey(type, name);
           const { blob, transportKey } = byokBlob(kek, target.privateKey);
           secrets.push(...target.secrets, [`${name} transport key`, transportKey]);
-          await hsm.importKey(name, { kty: `${type === "rsa" ? "RSA" : "EC"}-HSM`, t: blob } as JsonWebKey);
+          const t = Buffer.from(JSON.stringify(blob));
+          await hsm.importKey(name, { kty: `${type === "rsa" ? "RSA" : "EC"}-HSM`, t } as JsonWebKey);
         }
-        http.close();
       });
 
       afterAll(async () => {

@@ -2,24 +2,19 @@ import { writeFileSync } from "node:fs";
 import * as graphene from "graphene-pk11";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
-import { adminToken, httpsClient } from "../support/https-client.js";
+import { adminPost, adminToken, httpsClient } from "../support/https-client.js";
 import { startServerProcess, tempDataDir } from "../support/server-process.js";
-import { createSoftHsmToken, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
+import { createSoftHsmToken, pkcs11Env, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
 
 const V = "api-version=7.6";
 
 /** Makes a premium vault and one RSA-HSM key in it through the API; returns the key's modulus. */
 async function createHsmKey(server: Awaited<ReturnType<typeof startServerProcess>>): Promise<Buffer> {
+  await adminPost(server, "/admin/vaults", { name: "hsm", sku: "premium" });
   const http = httpsClient(server.ca);
   try {
     const bearer = await adminToken(http, server.admin);
     const headers = { authorization: `Bearer ${bearer}`, "content-type": "application/json" };
-    const vault = await http.send(`${server.admin.authorityHost}/admin/vaults`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ name: "hsm", sku: "premium" }),
-    });
-    expect(vault.status).toBe(201);
     const key = await http.send(`https://127.0.0.1:${server.port}/keys/in-token/create?${V}`, {
       method: "POST",
       headers,
@@ -86,10 +81,9 @@ describe.skipIf(!softHsmAvailable)("PKCS#11 settings", () => {
     const chosen = labelAtSlot(first, 1);
     expect(["first", "second"]).toContain(chosen);
     const server = await startServerProcess(`${data.dir}/server`, [], {
-      ...first.env,
-      STRONGROOM_PKCS11_MODULE: first.module,
+      ...pkcs11Env(first),
+      STRONGROOM_PKCS11_TOKEN_LABEL: "",
       STRONGROOM_PKCS11_SLOT: "1",
-      STRONGROOM_PKCS11_PIN: first.pin,
     });
     stop = () => server.stop();
     const modulus = await createHsmKey(server);
@@ -106,9 +100,7 @@ describe.skipIf(!softHsmAvailable)("PKCS#11 settings", () => {
     const pinFile = `${data.dir}/pin`;
     writeFileSync(pinFile, `${token.pin}\n`, { mode: 0o600 });
     const server = await startServerProcess(`${data.dir}/server`, [], {
-      ...token.env,
-      STRONGROOM_PKCS11_MODULE: token.module,
-      STRONGROOM_PKCS11_TOKEN_LABEL: token.label,
+      ...pkcs11Env(token),
       STRONGROOM_PKCS11_PIN: "",
       STRONGROOM_PKCS11_PIN_FILE: pinFile,
     });
@@ -144,10 +136,7 @@ describe.skipIf(!softHsmAvailable)("PKCS#11 settings", () => {
     data = tempDataDir();
     const token = createSoftHsmToken(data.dir);
     const result = runCli(["serve", "--data-dir", `${data.dir}/server`, "--port", "0", "--pki-port", "0"], {
-      ...token.env,
-      STRONGROOM_PKCS11_MODULE: token.module,
-      STRONGROOM_PKCS11_TOKEN_LABEL: token.label,
-      STRONGROOM_PKCS11_PIN: token.pin,
+      ...pkcs11Env(token),
       ...wrong,
     });
     expect(result.code).toBe(1);

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ClientSecretCredential } from "@azure/identity";
 import type { CryptographyClientOptions } from "@azure/keyvault-keys";
-import { adminToken, httpsClient } from "./https-client.js";
+import { adminPost } from "./https-client.js";
 import type { ServerProcess } from "./server-process.js";
 
 /**
@@ -38,38 +38,27 @@ const KEYS = "Microsoft.KeyVault/vaults/keys";
  * operation on the server, RSA encrypt and wrapKey included (keyvault-api.md §2, Keys).
  */
 export async function keyUserWithoutRead(server: ServerProcess, vault: string) {
-  const http = httpsClient(server.ca);
-  try {
-    const bearer = await adminToken(http, server.admin);
-    const call = async (path: string, body: unknown) => {
-      const res = await http.send(`${server.admin.authorityHost}${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      if (res.status !== 201) throw new Error(`POST ${path} failed: ${res.status} ${res.text}`);
-      return res.json();
-    };
-    const role = `Key user without read ${randomBytes(4).toString("hex")}`;
-    await call("/admin/roles", {
-      name: role,
-      dataActions: ["encrypt", "decrypt", "wrap", "unwrap"].map((a) => `${KEYS}/${a}/action`),
-    });
-    const principal = await call("/admin/principals", { displayName: role });
-    await call("/admin/roleassignments", { principalId: principal.id, role, scope: `/vaults/${vault}` });
-    return new ClientSecretCredential(
-      server.admin.tenantId,
-      String(principal.clientId),
-      String(principal.clientSecret),
-      {
-        authorityHost: server.admin.authorityHost,
-        disableInstanceDiscovery: true,
-        tlsOptions: { ca: server.ca },
-      },
-    );
-  } finally {
-    http.close();
-  }
+  const role = `Key user without read ${randomBytes(4).toString("hex")}`;
+  await adminPost(server, "/admin/roles", {
+    name: role,
+    dataActions: ["encrypt", "decrypt", "wrap", "unwrap"].map((a) => `${KEYS}/${a}/action`),
+  });
+  const principal = await adminPost(server, "/admin/principals", { displayName: role });
+  await adminPost(server, "/admin/roleassignments", {
+    principalId: principal.id,
+    role,
+    scope: `/vaults/${vault}`,
+  });
+  return new ClientSecretCredential(
+    server.admin.tenantId,
+    String(principal.clientId),
+    String(principal.clientSecret),
+    {
+      authorityHost: server.admin.authorityHost,
+      disableInstanceDiscovery: true,
+      tlsOptions: { ca: server.ca },
+    },
+  );
 }
 
 /** Notes `METHOD /path status` for every request an SDK client sends, to show what went over the wire. */
