@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { type Config, databaseUrl } from "./config/config.js";
+import { type Config, ConfigError, databaseUrl } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -150,15 +150,22 @@ export async function openCore(
     store: createSqlAuditStore(storage),
     chain: createHmacAuditChain(masterKey),
   });
-  const hsm = config.pkcs11Module
-    ? createPkcs11KeyProtector({
-        module: config.pkcs11Module,
-        tokenLabel: config.pkcs11TokenLabel,
-        slot: config.pkcs11Slot,
-        pin: config.pkcs11Pin,
-        pinFile: config.pkcs11PinFile,
-      })
-    : undefined;
+  let hsm: ReturnType<typeof createPkcs11KeyProtector> | undefined;
+  try {
+    hsm = config.pkcs11Module
+      ? createPkcs11KeyProtector({
+          module: config.pkcs11Module,
+          tokenLabel: config.pkcs11TokenLabel,
+          slot: config.pkcs11Slot,
+          pin: config.pkcs11Pin,
+          pinFile: config.pkcs11PinFile,
+        })
+      : undefined;
+  } catch (error) {
+    await storage.close();
+    // A wrong module path, slot or PIN is a setting to fix: the CLI prints the message, not a stack.
+    throw new ConfigError((error as Error).message, { cause: error });
+  }
   const software = createSoftwareKeyProtector(sealer);
   const keys = createKeyService({
     store: createSqlKeyStore(storage),

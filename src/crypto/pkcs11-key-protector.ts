@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createECDH, createHash, ECDH, randomBytes, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as asn1 from "asn1js";
 import * as graphene from "graphene-pk11";
@@ -6,7 +6,7 @@ import { badParameter, DomainError } from "../domain/errors.js";
 import { ENCRYPTION_ALGORITHMS, SIGNATURE_ALGORITHMS } from "../domain/keys/algorithms.js";
 import type { CurveName, ImportJwk, KeyCreateSpec, PublicKeyParts } from "../domain/keys/model.js";
 import type { CipherOutput, KeyProtector, ProtectedKey } from "../domain/keys/ports.js";
-import { privateKeyFromJwk, publicParts } from "./jwk.js";
+import { OPENSSL_CURVE, privateKeyFromJwk, publicKeyFromParts, publicParts } from "./jwk.js";
 import { nativeDigest } from "./native-digest.js";
 
 export interface Pkcs11Settings {
@@ -43,12 +43,25 @@ const mechHash = (hash: string): [graphene.MechanismEnum, graphene.RsaMgf] =>
   MECH_HASH[hash] as [graphene.MechanismEnum, graphene.RsaMgf];
 
 const PRIVATE = { token: true, private: true, sensitive: true, extractable: false };
+const PROBE = Buffer.from("strongroom public point probe");
 
 function pin(settings: Pkcs11Settings): string {
   if (settings.pin) return settings.pin;
-  if (settings.pinFile) return readFileSync(settings.pinFile, "utf8").trim();
+  if (settings.pinFile) {
+    try {
+      return readFileSync(settings.pinFile, "utf8").trim();
+    } catch (error) {
+      throw new Error(
+        `Cannot read the HSM PIN file ${settings.pinFile} (${(error as NodeJS.ErrnoException).code}): pkcs11PinFile (STRONGROOM_PKCS11_PIN_FILE) must name a file this process can read, holding the token's user PIN`,
+        { cause: error },
+      );
+    }
+  }
   throw new Error("The HSM needs a user PIN: set STRONGROOM_PKCS11_PIN or pkcs11PinFile");
 }
+
+/** The PKCS#11 return value (CKR_…) a graphene-pk11 error carries, for messages that name it. */
+const returnValue = (error: unknown) => /CKR_\w+/.exec(String(error))?.[0] ?? String(error);
 
 /** The EC point from CKA_EC_POINT: a DER OCTET STRING around 04‖x‖y (SEC 1 §2.3.3). */
 function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
@@ -66,6 +79,9 @@ function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
     y: point.subarray(1 + size).toString("base64url"),
   };
 }
+
+/** CKA_EC_POINT for an uncompressed point 04‖x‖y: a DER OCTET STRING around it (PKCS#11 §2.3.3). */
+const ecPointDer = (point: Buffer) => Buffer.from(new asn1.OctetString({ valueHex: point }).toBER());
 
 const stripZeros = (b: Buffer) => {
   let i = 0;
@@ -132,9 +148,22 @@ function withCleanOpenSslErrors<T extends object>(protector: T): T {
   return wrapped as T;
 }
 
-function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
-  const mod = graphene.Module.load(settings.module);
+function loadModule(path: string): graphene.Module {
+  let mod: graphene.Module;
+  try {
+    mod = graphene.Module.load(path);
+  } catch (error) {
+    throw new Error(
+      `Cannot load the PKCS#11 module ${path} (${(error as Error).message}): pkcs11Module (STRONGROOM_PKCS11_MODULE) must be the path of the HSM vendor's PKCS#11 library`,
+      { cause: error },
+    );
+  }
   mod.initialize();
+  return mod;
+}
+
+function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { close(): void } {
+  const mod = loadModule(settings.module);
   const slots = mod.getSlots(true);
   let slot: graphene.Slot | undefined;
   for (let i = 0; i < slots.length; i++) {
@@ -151,11 +180,22 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
   if (!slot) {
     mod.finalize();
     throw new Error(
-      `No PKCS#11 token ${settings.tokenLabel ? `labelled "${settings.tokenLabel}"` : `in slot ${settings.slot ?? 0}`} in ${settings.module}`,
+      `No PKCS#11 token ${settings.tokenLabel ? `labelled "${settings.tokenLabel}"` : `in slot ${settings.slot ?? 0}`} in ${settings.module}: set pkcs11TokenLabel to a token's label, or pkcs11Slot to an index below ${slots.length} (the module's slots with a token)`,
     );
   }
+  const token = slot.getToken();
   const session = slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION);
-  session.login(pin(settings), graphene.UserType.USER);
+  try {
+    session.login(pin(settings), graphene.UserType.USER);
+  } catch (error) {
+    session.close();
+    mod.finalize();
+    if (!/CKR_/.test(String(error))) throw error;
+    throw new Error(
+      `The HSM token "${token.label}" refused the user PIN (${returnValue(error)}): check pkcs11Pin (STRONGROOM_PKCS11_PIN) or the file pkcs11PinFile names`,
+      { cause: error },
+    );
+  }
 
   function find(id: Buffer, objectClass: graphene.ObjectClass): graphene.Key {
     const found = session.find({ class: objectClass, id });
@@ -181,6 +221,24 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
       n: stripZeros(attrs.modulus as Buffer).toString("base64url"),
       e: stripZeros(attrs.publicExponent as Buffer).toString("base64url"),
     };
+  }
+
+  /** The public half of an imported key as a token object beside it, as the token keeps a generated pair. */
+  function storePublicHalf(
+    id: Buffer,
+    label: string,
+    half: { modulus: Buffer; publicExponent: Buffer } | { paramsEC: Buffer; pointEC: Buffer },
+  ): void {
+    session.create({
+      class: graphene.ObjectClass.PUBLIC_KEY,
+      token: true,
+      verify: true,
+      id,
+      label,
+      ...("modulus" in half
+        ? { keyType: graphene.KeyType.RSA, encrypt: true, wrap: true, ...half }
+        : { keyType: graphene.KeyType.EC, ...half }),
+    });
   }
 
   function generate(spec: KeyCreateSpec, id: Buffer): ProtectedKey {
@@ -266,18 +324,7 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
     const b = (member: string) => Buffer.from(String(full[member as keyof typeof full]), "base64url");
     const parts = publicParts(key);
     if (full.kty === "RSA") {
-      session.create({
-        class: graphene.ObjectClass.PUBLIC_KEY,
-        keyType: graphene.KeyType.RSA,
-        token: true,
-        modulus: b("n"),
-        publicExponent: b("e"),
-        verify: true,
-        encrypt: true,
-        wrap: true,
-        id,
-        label,
-      });
+      storePublicHalf(id, label, { modulus: b("n"), publicExponent: b("e") });
       session.create({
         ...PRIVATE,
         class: graphene.ObjectClass.PRIVATE_KEY,
@@ -287,8 +334,8 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
         privateExponent: b("d"),
         prime1: b("p"),
         prime2: b("q"),
-        exponent1: b("dp"),
-        exponent2: b("dq"),
+        exp1: b("dp"),
+        exp2: b("dq"),
         coefficient: b("qi"),
         sign: true,
         decrypt: true,
@@ -299,18 +346,10 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
       return { publicKey: parts, keySize: b("n").length * 8, material: id };
     }
     const curve = parts.crv as CurveName;
-    const point = Buffer.concat([Buffer.of(4), b("x"), b("y")]);
-    const pointEC = Buffer.from(new asn1.OctetString({ valueHex: point }).toBER());
     const paramsEC = Buffer.from(EC_PARAMS[curve], "hex");
-    session.create({
-      class: graphene.ObjectClass.PUBLIC_KEY,
-      keyType: graphene.KeyType.EC,
-      token: true,
+    storePublicHalf(id, label, {
       paramsEC,
-      pointEC,
-      verify: true,
-      id,
-      label,
+      pointEC: ecPointDer(Buffer.concat([Buffer.of(4), b("x"), b("y")])),
     });
     session.create({
       ...PRIVATE,
@@ -355,13 +394,21 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
 
   return {
     protection: "hsm",
+    platform: `${token.manufacturerID.trim()} ${token.model.trim()}`,
 
     async generate(spec) {
       return generate(spec, randomBytes(16));
     },
 
     async importJwk(jwk) {
-      return importJwk(jwk, randomBytes(16));
+      const id = randomBytes(16);
+      try {
+        return importJwk(jwk, id);
+      } catch (error) {
+        // The public half may be in the token already; without a row nothing would ever remove it.
+        session.destroy({ id });
+        throw error;
+      }
     },
 
     async sign(material, _context, alg, digest) {
@@ -438,7 +485,8 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
     },
 
     async importWrapped(kekMaterial, transfer, kind) {
-      if (kind !== "RSA") throw badParameter("Bring-your-own-key transfers are supported for RSA keys");
+      if (kind !== "RSA" && kind !== "EC")
+        throw badParameter("Bring-your-own-key transfers are supported for RSA and EC keys");
       const kek = find(kekMaterial, graphene.ObjectClass.PRIVATE_KEY);
       const kekBytes = (kek.getAttribute({ modulus: null }).modulus as Buffer).length;
       if (transfer.length <= kekBytes)
@@ -460,34 +508,47 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
             extractable: false,
           },
         );
-        const target = session.unwrapKey("AES_KEY_WRAP_PAD", transport, transfer.subarray(kekBytes), {
-          ...PRIVATE,
-          class: graphene.ObjectClass.PRIVATE_KEY,
-          keyType: graphene.KeyType.RSA,
-          sign: true,
-          decrypt: true,
-          unwrap: true,
-          id,
-          label,
-        });
+        const target = session.unwrapKey(
+          "AES_KEY_WRAP_PAD",
+          transport,
+          transfer.subarray(kekBytes),
+          kind === "RSA"
+            ? {
+                ...PRIVATE,
+                class: graphene.ObjectClass.PRIVATE_KEY,
+                keyType: graphene.KeyType.RSA,
+                sign: true,
+                decrypt: true,
+                unwrap: true,
+                id,
+                label,
+              }
+            : // derive only until ecPublicOfUnwrapped has read the public point.
+              {
+                ...PRIVATE,
+                class: graphene.ObjectClass.PRIVATE_KEY,
+                keyType: graphene.KeyType.EC,
+                sign: true,
+                derive: true,
+                id,
+                label,
+              },
+        );
+        if (kind === "EC") {
+          const { paramsEC, pointEC, publicKey } = ecPublicOfUnwrapped(target);
+          target.setAttribute({ derive: false });
+          storePublicHalf(id, label, { paramsEC, pointEC });
+          return { publicKey, material: id };
+        }
         const attrs = target.getAttribute({ modulus: null, publicExponent: null });
-        session.create({
-          class: graphene.ObjectClass.PUBLIC_KEY,
-          keyType: graphene.KeyType.RSA,
-          token: true,
-          modulus: attrs.modulus as Buffer,
-          publicExponent: attrs.publicExponent as Buffer,
-          verify: true,
-          encrypt: true,
-          wrap: true,
-          id,
-          label,
-        });
+        const modulus = attrs.modulus as Buffer;
+        const publicExponent = attrs.publicExponent as Buffer;
+        storePublicHalf(id, label, { modulus, publicExponent });
         const publicKey = {
-          n: stripZeros(attrs.modulus as Buffer).toString("base64url"),
-          e: stripZeros(attrs.publicExponent as Buffer).toString("base64url"),
+          n: stripZeros(modulus).toString("base64url"),
+          e: stripZeros(publicExponent).toString("base64url"),
         };
-        return { publicKey, keySize: (attrs.modulus as Buffer).length * 8, material: id };
+        return { publicKey, keySize: modulus.length * 8, material: id };
       } catch (error) {
         session.destroy({ id });
         if (error instanceof DomainError) throw error;
@@ -521,6 +582,60 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
       mod.finalize();
     },
   };
+
+  /**
+   * The public point of an EC private key the token unwrapped. A private key object has no
+   * CKA_EC_POINT (and SoftHSM2 leaves CKA_PUBLIC_KEY_INFO empty), so ECDH with the curve's
+   * generator G gives the x-coordinate of d·G, and one signature tells which of the two points with
+   * that x is the key's.
+   */
+  function ecPublicOfUnwrapped(key: graphene.Key) {
+    const paramsEC = key.getAttribute("paramsECDSA") as Buffer;
+    const curve = (Object.keys(EC_PARAMS) as CurveName[]).find(
+      (c) => EC_PARAMS[c] === paramsEC.toString("hex"),
+    );
+    if (!curve) throw badParameter("The transferred EC key is on a curve Key Vault does not offer");
+    const opensslCurve = OPENSSL_CURVE[curve];
+    const generator = createECDH(opensslCurve);
+    generator.setPrivateKey(Buffer.of(1));
+    const shared = session.deriveKey(
+      {
+        name: "ECDH1_DERIVE",
+        params: new graphene.EcdhParams(graphene.EcKdf.NULL, null, generator.getPublicKey()),
+      },
+      key,
+      {
+        class: graphene.ObjectClass.SECRET_KEY,
+        keyType: graphene.KeyType.GENERIC_SECRET,
+        token: false,
+        sensitive: false,
+        extractable: true,
+        valueLen: CURVE_BYTES[curve],
+      },
+    );
+    let x: Buffer;
+    try {
+      x = Buffer.from(shared.getAttribute({ value: null }).value as Buffer);
+    } finally {
+      shared.destroy();
+    }
+    const digest = createHash("sha256").update(PROBE).digest();
+    const signature = session.createSign("ECDSA", key).once(digest);
+    for (const prefix of [2, 3]) {
+      const point = ECDH.convertKey(
+        Buffer.concat([Buffer.of(prefix), x]),
+        opensslCurve,
+        undefined,
+        undefined,
+        "uncompressed",
+      ) as Buffer;
+      const pointEC = ecPointDer(point);
+      const publicKey = ecPublicParts(curve, pointEC);
+      const verifier = { key: publicKeyFromParts(publicKey), dsaEncoding: "ieee-p1363" as const };
+      if (verify("sha256", PROBE, verifier, signature)) return { paramsEC, pointEC, publicKey };
+    }
+    throw new Error("The HSM's signature matches neither public point of the unwrapped EC key");
+  }
 
   // RFC 3394 key wrap of caller-supplied bytes: the bytes enter the token as a short-lived session
   // object, since PKCS#11 wraps keys, not data.

@@ -246,14 +246,6 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
 
     async purgeWithBacking(vaultId, name) {
       return writeTransaction(storage, async (trx) => {
-        const deleted = await trx
-          .deleteFrom("objects")
-          .where("vault_id", "=", vaultId)
-          .where("name_key", "=", nameKey(name))
-          .where("collection", "in", [...BACKED])
-          .where("deleted_at", "is not", null)
-          .executeTakeFirst();
-        if (Number(deleted.numDeletedRows) === 0) return undefined;
         const versions = (collection: string) =>
           trx
             .selectFrom("object_versions")
@@ -278,6 +270,16 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
             Buffer.from(r.payload),
           ),
         );
+        // Only now: the delete cascades to the versions, whose key payloads (HSM object ids) must
+        // reach the caller to be destroyed.
+        const deleted = await trx
+          .deleteFrom("objects")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .where("collection", "in", [...BACKED])
+          .where("deleted_at", "is not", null)
+          .executeTakeFirst();
+        if (Number(deleted.numDeletedRows) === 0) return undefined;
         await trx
           .deleteFrom("object_versions")
           .where("vault_id", "=", vaultId)

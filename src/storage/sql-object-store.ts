@@ -360,6 +360,17 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
 
     async purgeVersions(vaultId, name) {
       return writeTransaction(storage, async (trx) => {
+        // Read before the delete: it cascades to the versions, and HSM keys need their payloads
+        // (the token objects' ids) to be destroyed.
+        const payloads = (
+          await trx
+            .selectFrom("object_versions")
+            .where("vault_id", "=", vaultId)
+            .where("collection", "=", collection)
+            .where("name_key", "=", nameKey(name))
+            .select("payload")
+            .execute()
+        ).map((r) => Buffer.from(r.payload));
         const deleted = await trx
           .deleteFrom("objects")
           .where("vault_id", "=", vaultId)
@@ -368,12 +379,6 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
           .where("deleted_at", "is not", null)
           .executeTakeFirst();
         if (Number(deleted.numDeletedRows) === 0) return undefined;
-        const versions = trx
-          .selectFrom("object_versions")
-          .where("vault_id", "=", vaultId)
-          .where("collection", "=", collection)
-          .where("name_key", "=", nameKey(name));
-        const payloads = (await versions.select("payload").execute()).map((r) => Buffer.from(r.payload));
         await trx
           .deleteFrom("object_versions")
           .where("vault_id", "=", vaultId)

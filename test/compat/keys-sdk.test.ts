@@ -1,37 +1,68 @@
+import { execFileSync } from "node:child_process";
 import {
   constants,
   createHash,
   createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
   verify as nodeVerify,
+  privateDecrypt,
   publicEncrypt,
   randomBytes,
 } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import {
   CryptographyClient,
-  type JsonWebKey,
   KeyClient,
   type KeyVaultKey,
   type SignatureAlgorithm,
 } from "@azure/keyvault-keys";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, sdkOptions } from "../support/sdk.js";
+import { nodePublicKey, sdkJwk } from "../support/keys.js";
+import { collect, keyUserWithoutRead, requestLog, sdkOptions } from "../support/sdk.js";
 import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 const poll = { intervalInMs: 50 };
 
-/** The public key as node:crypto sees it, independently of the server. */
-function nodePublicKey(key: KeyVaultKey) {
-  const jwk = key.key as JsonWebKey;
-  const b64 = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString("base64url");
-  if (jwk.kty?.startsWith("RSA")) {
-    return createPublicKey({ key: { kty: "RSA", n: b64(jwk.n), e: b64(jwk.e) }, format: "jwk" });
+const HASH: Record<string, string> = { "256": "sha256", "384": "sha384", "512": "sha512" };
+
+/** Decrypts as someone holding the private key would, without the server: node:crypto, or openssl for RSA1_5. */
+function decryptLocally(privateKey: KeyObject, algorithm: string, ciphertext: Uint8Array): Buffer {
+  if (algorithm === "RSA1_5") {
+    // node:crypto refuses PKCS#1 v1.5 decryption since CVE-2023-46809; openssl still does it.
+    const pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const dir = tempDataDir();
+    try {
+      const keyFile = `${dir.dir}/key.pem`;
+      writeFileSync(keyFile, pem, { mode: 0o600 });
+      return execFileSync(
+        "openssl",
+        ["pkeyutl", "-decrypt", "-inkey", keyFile, "-pkeyopt", "rsa_padding_mode:pkcs1"],
+        {
+          input: Buffer.from(ciphertext),
+        },
+      );
+    } finally {
+      dir.remove();
+    }
   }
-  const crv = jwk.crv === "P-256K" ? "secp256k1" : (jwk.crv ?? "");
-  return createPublicKey({ key: { kty: "EC", crv, x: b64(jwk.x), y: b64(jwk.y) }, format: "jwk" });
+  const oaepHash = algorithm === "RSA-OAEP-256" ? "sha256" : "sha1";
+  return privateDecrypt(
+    { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash },
+    Buffer.from(ciphertext),
+  );
 }
 
-const HASH: Record<string, string> = { "256": "sha256", "384": "sha384", "512": "sha512" };
+/** Encrypts with the public key as a client without the SDK would. */
+function encryptLocally(publicKey: KeyObject, algorithm: string, plaintext: Buffer): Buffer {
+  if (algorithm === "RSA1_5")
+    return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, plaintext);
+  const oaepHash = algorithm === "RSA-OAEP-256" ? "sha256" : "sha1";
+  return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, plaintext);
+}
+
+const RSA_ALGORITHMS = ["RSA1_5", "RSA-OAEP", "RSA-OAEP-256"] as const;
 
 describe.each(serverBackends)(
   "the official @azure/keyvault-keys SDK: KeyClient and CryptographyClient on $name",
@@ -42,6 +73,7 @@ describe.each(serverBackends)(
     let server: ServerProcess;
     let client: KeyClient;
     let crypto: (key: KeyVaultKey) => CryptographyClient;
+    let remoteOnly: (key: KeyVaultKey) => { crypto: CryptographyClient; seen: string[] };
 
     beforeAll(async () => {
       const database = await backendArgs(backend);
@@ -50,6 +82,12 @@ describe.each(serverBackends)(
       const { credential, clientOptions } = sdkOptions(server);
       client = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
       crypto = (key) => new CryptographyClient(key.id ?? "", credential, clientOptions);
+      const user = await keyUserWithoutRead(server, "default");
+      remoteOnly = (key) => {
+        const log = requestLog();
+        const options = { ...clientOptions, additionalPolicies: [log.policy] };
+        return { crypto: new CryptographyClient(key.id ?? "", user, options), seen: log.seen };
+      };
     });
 
     afterAll(async () => {
@@ -160,24 +198,50 @@ describe.each(serverBackends)(
       expect(Buffer.from(unwrapped.result).equals(cek)).toBe(true);
     });
 
+    it("encrypts on the server for a principal that may not read the key, and decrypts both ways", async () => {
+      const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const key = await client.importKey("remote-cipher", sdkJwk(pair.privateKey.export({ format: "jwk" })));
+      const { crypto: remote, seen } = remoteOnly(key);
+      const path = `/keys/remote-cipher/${key.properties.version}`;
+      const plaintext = Buffer.from("only the server encrypts this");
+      for (const algorithm of RSA_ALGORITHMS) {
+        const encrypted = await remote.encrypt({ algorithm, plaintext });
+        expect(decryptLocally(pair.privateKey, algorithm, encrypted.result), algorithm).toEqual(plaintext);
+        const local = encryptLocally(pair.publicKey, algorithm, plaintext);
+        const decrypted = await remote.decrypt({ algorithm, ciphertext: local });
+        expect(Buffer.from(decrypted.result), algorithm).toEqual(plaintext);
+      }
+      expect(seen[0]).toBe(`GET ${path} 403`);
+      expect(seen.filter((r) => r === `POST ${path}/encrypt 200`)).toHaveLength(RSA_ALGORITHMS.length);
+    });
+
+    it("wraps on the server for a principal that may not read the key, and unwraps both ways", async () => {
+      const pair = generateKeyPairSync("rsa", { modulusLength: 3072 });
+      const key = await client.importKey("remote-wrap", sdkJwk(pair.privateKey.export({ format: "jwk" })));
+      const { crypto: remote, seen } = remoteOnly(key);
+      const path = `/keys/remote-wrap/${key.properties.version}`;
+      const cek = randomBytes(32);
+      for (const algorithm of RSA_ALGORITHMS) {
+        const wrapped = await remote.wrapKey(algorithm, cek);
+        expect(decryptLocally(pair.privateKey, algorithm, wrapped.result), algorithm).toEqual(cek);
+        const unwrapped = await remote.unwrapKey(algorithm, encryptLocally(pair.publicKey, algorithm, cek));
+        expect(Buffer.from(unwrapped.result), algorithm).toEqual(cek);
+      }
+      expect(seen[0]).toBe(`GET ${path} 403`);
+      expect(seen.filter((r) => r === `POST ${path}/wrapkey 200`)).toHaveLength(RSA_ALGORITHMS.length);
+      expect(seen.filter((r) => r === `POST ${path}/unwrapkey 200`)).toHaveLength(RSA_ALGORITHMS.length);
+    });
+
     it("imports RSA and EC keys made elsewhere and uses them", async () => {
-      const { generateKeyPairSync } = await import("node:crypto");
       const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" });
-      const toSdk = (jwk: Record<string, unknown>): JsonWebKey =>
-        Object.fromEntries(
-          Object.entries(jwk).map(([k, v]) => [
-            k,
-            k === "kty" || k === "crv" ? v : Buffer.from(String(v), "base64url"),
-          ]),
-        ) as JsonWebKey;
-      const imported = await client.importKey("imported-rsa", toSdk(rsa), { tags: { source: "node" } });
+      const imported = await client.importKey("imported-rsa", sdkJwk(rsa), { tags: { source: "node" } });
       expect(imported.keyType).toBe("RSA");
       expect(imported.properties.tags).toEqual({ source: "node" });
       expect(imported.key?.d).toBeUndefined();
       expect(Buffer.from(imported.key?.n ?? []).toString("base64url")).toBe(rsa.n);
 
       const ec = generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ format: "jwk" });
-      const importedEc = await client.importKey("imported-ec", toSdk(ec));
+      const importedEc = await client.importKey("imported-ec", sdkJwk(ec));
       const digest = createHash("sha384").update("x").digest();
       const { result } = await crypto(importedEc).sign("ES384", digest);
       expect(
@@ -209,7 +273,33 @@ describe.each(serverBackends)(
         expiresOn,
       });
       expect(updated.keyOperations).toEqual(["verify"]);
+      expect(updated.properties.tags).toEqual({ team: "payments" });
       expect(updated.properties.expiresOn).toEqual(expiresOn);
+      const reread = await client.getKey("versioned", { version: second.properties.version ?? "" });
+      expect(reread.properties.tags).toEqual({ team: "payments" });
+      expect(reread.keyOperations).toEqual(["verify"]);
+    });
+
+    it("hands out CryptographyClients for the latest and for a given version through getCryptographyClient", async () => {
+      const first = await client.createEcKey("by-name", { curve: "P-256" });
+      const second = await client.createEcKey("by-name", { curve: "P-256" });
+      const digest = createHash("sha256").update("addressed by name").digest();
+      const verifies = (key: KeyVaultKey, signature: Uint8Array) =>
+        nodeVerify(
+          "sha256",
+          Buffer.from("addressed by name"),
+          { key: nodePublicKey(key), dsaEncoding: "ieee-p1363" },
+          Buffer.from(signature),
+        );
+      const latest = await client.getCryptographyClient("by-name").sign("ES256", digest);
+      expect(latest.keyID).toBe(second.id);
+      expect(verifies(second, latest.result)).toBe(true);
+      const pinned = await client
+        .getCryptographyClient("by-name", { keyVersion: first.properties.version ?? "" })
+        .sign("ES256", digest);
+      expect(pinned.keyID).toBe(first.id);
+      expect(verifies(first, pinned.result)).toBe(true);
+      expect(verifies(second, pinned.result)).toBe(false);
     });
 
     it("refuses operations on a disabled key with 403", async () => {
@@ -261,6 +351,7 @@ describe.each(serverBackends)(
       );
       const fetched = await client.getKeyRotationPolicy("rotating");
       expect(fetched.lifetimeActions).toEqual(policy.lifetimeActions);
+      expect(fetched.expiresIn).toBe("P1Y");
       const rotated = await client.rotateKey("rotating");
       expect(rotated.properties.version).not.toBe(original.properties.version);
       expect(Buffer.from(rotated.key?.n ?? []).length * 8).toBe(3072);

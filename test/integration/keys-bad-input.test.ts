@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminCall } from "../support/access.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
+import { tempDataDir } from "../support/server-process.js";
+import { createSoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
 
 const V = "api-version=7.6";
 const digest32 = createHash("sha256").update("x").digest().toString("base64url");
@@ -65,6 +68,19 @@ describe("the keys API refuses bad input with Key Vault's errors", () => {
     expect(res.json().key.e).toBe("Aw");
   });
 
+  it("refuses to import an exportable key, which would need a release policy, with 400", async () => {
+    const { generateKeyPairSync } = await import("node:crypto");
+    const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
+    const res = await server.kv({
+      method: "PUT",
+      url: `/keys/exportable-import?${V}`,
+      body: { key, attributes: { exportable: true } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(/Exportable keys must have a release policy/);
+    expect((await server.kv({ method: "GET", url: `/keys/exportable-import?${V}` })).statusCode).toBe(404);
+  });
+
   it.each([
     ["a JWK without its private members", { kty: "RSA", n: "AQAB", e: "AQAB" }, /lacks its "d" member/],
     [
@@ -102,19 +118,24 @@ describe("the keys API refuses bad input with Key Vault's errors", () => {
     expect(res.json().error.message).toMatch(message);
   });
 
-  it("refuses to encrypt with an EC key and to wrap with a content-encryption algorithm", async () => {
+  it("refuses to encrypt with an EC key, whose key_ops have no encrypt, with 403", async () => {
     const ec = await server.kv({
       method: "POST",
       url: `/keys/ec/encrypt?${V}`,
       body: { alg: "RSA-OAEP", value: "AQID" },
     });
     expect(ec.statusCode).toBe(403);
+    expect(ec.json().error.innererror.code).toBe("KeyOperationForbidden");
+  });
+
+  it("refuses to wrap with an AES algorithm and an RSA key with 400", async () => {
     const wrap = await server.kv({
       method: "POST",
       url: `/keys/rsa/wrapkey?${V}`,
       body: { alg: "A256GCM", value: "AQID" },
     });
     expect(wrap.statusCode).toBe(400);
+    expect(wrap.json().error.message).toMatch(/A256GCM needs an oct key, and this is an RSA key/);
   });
 
   it("refuses a ciphertext the key did not make with 400", async () => {
@@ -219,5 +240,65 @@ describe("importing a key whose halves do not match", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe.skipIf(!softHsmAvailable)("AES keys in the HSM refuse an algorithm of the other mode", () => {
+  const data = tempDataDir();
+  let server: InProcess;
+  let hsmHost: string;
+
+  beforeAll(async () => {
+    const token = createSoftHsmToken(data.dir);
+    process.env.SOFTHSM2_CONF = token.env.SOFTHSM2_CONF;
+    server = await startInProcess({
+      dataDir: `${data.dir}/server`,
+      flags: { pkcs11Module: token.module, pkcs11TokenLabel: token.label, pkcs11Pin: token.pin },
+    });
+    expect((await adminCall(server, "POST", "/admin/vaults", { name: "hsm", sku: "premium" })).status).toBe(
+      201,
+    );
+    hsmHost = `hsm.localhost:${server.strongroom.port}`;
+    const created = await server.kv({
+      method: "POST",
+      url: `/keys/aes/create?${V}`,
+      body: { kty: "oct-HSM", key_size: 256 },
+      headers: { host: hsmHost },
+    });
+    expect(created.statusCode).toBe(200);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    data.remove();
+  });
+
+  it.each([
+    [
+      "wrap with A256GCM",
+      "wrapkey",
+      "A256GCM",
+      /A256GCM is not a key-wrapping algorithm: use A128KW, A192KW, A256KW/,
+    ],
+    ["unwrap with A256CBC", "unwrapkey", "A256CBC", /A256CBC is not a key-wrapping algorithm/],
+    [
+      "encrypt with A256KW",
+      "encrypt",
+      "A256KW",
+      /A256KW is a key-wrapping algorithm: use wrapKey and unwrapKey/,
+    ],
+    ["decrypt with A256KW", "decrypt", "A256KW", /A256KW is a key-wrapping algorithm/],
+  ])("refuses to %s with 400", async (_name, operation, alg, message) => {
+    const res = await server.kv({
+      method: "POST",
+      url: `/keys/aes/${operation}?${V}`,
+      body: {
+        alg,
+        value: Buffer.alloc(32, 1).toString("base64url"),
+        iv: Buffer.alloc(16).toString("base64url"),
+      },
+      headers: { host: hsmHost },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(message);
   });
 });

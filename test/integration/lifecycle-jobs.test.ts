@@ -170,6 +170,40 @@ describe("key rotation policies", () => {
     expect(await versions("rotated")).toBe(3);
   });
 
+  it("rotates a set time before expiry, and each new version expires after the policy's expiryTime", async () => {
+    const exp = Math.floor(clock.now().getTime() / 1000) + 60 * 86_400;
+    await server.kv({
+      method: "POST",
+      url: `/keys/expiring/create?${V}`,
+      body: { kty: "EC", attributes: { exp } },
+    });
+    const policy = await server.kv({
+      method: "PUT",
+      url: `/keys/expiring/rotationpolicy?${V}`,
+      body: {
+        lifetimeActions: [{ trigger: { timeBeforeExpiry: "P30D" }, action: { type: "Rotate" } }],
+        attributes: { expiryTime: "P90D" },
+      },
+    });
+    expect(policy.statusCode).toBe(200);
+    clock.advance(29 * DAY_MS);
+    await rotate();
+    expect(await versions("expiring")).toBe(1);
+    clock.advance(2 * DAY_MS);
+    await rotate();
+    await rotate();
+    expect(await versions("expiring")).toBe(2);
+    const latest = (await server.kv({ method: "GET", url: `/keys/expiring?${V}` })).json();
+    expect(latest.attributes.exp - latest.attributes.created).toBe(90 * 86_400);
+    // The new version is due 30 days before its own expiry: 60 days on, not 30.
+    clock.advance(59 * DAY_MS);
+    await rotate();
+    expect(await versions("expiring")).toBe(2);
+    clock.advance(2 * DAY_MS);
+    await rotate();
+    expect(await versions("expiring")).toBe(3);
+  });
+
   it("raises KeyNearExpiry once for a Notify action", async () => {
     const exp = Math.floor(clock.now().getTime() / 1000) + 20 * 86_400;
     await server.kv({

@@ -584,6 +584,19 @@ for (const backend of backends) {
         expect(versions.map(comparable)).toEqual([reborn]);
       });
 
+      it("hands back the payload of every version it purges, for the caller to destroy", async () => {
+        const store = createSqlSecretStore(storage);
+        const sealed: string[] = [];
+        for (const value of ["one", "two", "three"]) {
+          const set = await secrets.set(vault, "handed-back", { value });
+          const stored = await store.findVersion(vault.id, "handed-back", set.version);
+          sealed.push(stored?.sealedValue.toString("hex") ?? "missing");
+        }
+        await secrets.remove(vault, "handed-back");
+        const payloads = await store.purgeVersions(vault.id, "handed-back");
+        expect(payloads?.map((p) => p.toString("hex")).sort()).toEqual(sealed.sort());
+      });
+
       it("refuses to purge a secret that is not deleted", async () => {
         await secrets.set(vault, "live", { value: "x" });
         expect((await domainError(secrets.purge(vault, "live"))).code).toBe("NotFound");

@@ -67,3 +67,26 @@ export async function adminToken(
   if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${res.text}`);
   return res.json<{ access_token: string }>().access_token;
 }
+
+/** POSTs JSON to the admin API as the installation's administrator; anything but 201 throws. */
+export async function adminPost(
+  server: { ca: string; admin: Parameters<typeof adminToken>[1] & { authorityHost: string } },
+  path: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
+  const client = httpsClient(server.ca);
+  try {
+    const res = await client.send(`${server.admin.authorityHost}${path}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${await adminToken(client, server.admin)}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 201) throw new Error(`POST ${path} failed: ${res.status} ${res.text}`);
+    return res.json();
+  } finally {
+    client.close();
+  }
+}

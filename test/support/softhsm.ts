@@ -37,3 +37,13 @@ export function createSoftHsmToken(dir: string, label = "strongroom"): SoftHsmTo
   );
   return { env, module: SOFTHSM_MODULE, label, pin };
 }
+
+/** The environment that has a server process keep its HSM keys in this token. */
+export function pkcs11Env(token: SoftHsmToken): NodeJS.ProcessEnv {
+  return {
+    ...token.env,
+    STRONGROOM_PKCS11_MODULE: token.module,
+    STRONGROOM_PKCS11_TOKEN_LABEL: token.label,
+    STRONGROOM_PKCS11_PIN: token.pin,
+  };
+}

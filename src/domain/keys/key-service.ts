@@ -272,6 +272,10 @@ export function createKeyService(deps: KeyServiceDeps) {
 
   /** Validates attributes and tags before any key material is made for them. */
   function checkAttributes(input: KeyAttributesInput, tags: Record<string, string> | undefined): void {
+    // Key Vault refuses exportable keys without a release policy, made or imported.
+    if (input.exportable) {
+      throw badParameter("Exportable keys must have a release policy, and key release is not supported here");
+    }
     checkValidityWindow(input);
     validateTags(tags);
   }
@@ -300,9 +304,6 @@ export function createKeyService(deps: KeyServiceDeps) {
   }
 
   async function create(vault: Vault, name: string, request: KeyCreateRequest): Promise<KeyVersion> {
-    if (request.exportable) {
-      throw badParameter("Exportable keys must have a release policy, and key release is not supported here");
-    }
     const s = spec(request);
     const ops = keyOps(s.kind, request.keyOps);
     checkAttributes(request, request.tags);
@@ -324,6 +325,9 @@ export function createKeyService(deps: KeyServiceDeps) {
 
   return {
     create,
+
+    /** What HSM keys report as hsmPlatform: the configured token's maker and model. */
+    hsmPlatform: hsm?.platform,
 
     async import(vault: Vault, name: string, request: KeyImportRequest): Promise<KeyVersion> {
       const { jwk } = request;

@@ -38,6 +38,8 @@ export interface CipherOutput {
  */
 export interface KeyProtector {
   readonly protection: Protection;
+  /** The HSM's maker and model, as the hsmPlatform attribute of its keys reports; absent in software. */
+  readonly platform?: string | undefined;
   generate(spec: KeyCreateSpec, context: string): Promise<ProtectedKey>;
   /** Takes a JWK with its private members; the plaintext never outlives the call. */
   importJwk(jwk: ImportJwk, context: string): Promise<ProtectedKey>;

@@ -6,26 +6,49 @@ import { objectAttributes, unixSeconds, type VaultContext } from "./wire.js";
 const keyId = (ctx: VaultContext, k: KeyVersion, versioned = true) =>
   `${ctx.baseUrl}/keys/${k.name}${versioned ? `/${k.version}` : ""}`;
 
-function attributes(ctx: VaultContext, k: KeyVersion) {
-  return { ...objectAttributes(ctx.vault, k), exportable: k.exportable };
-}
+/**
+ * KeyBundle, KeyItem and their deleted forms. HSM keys carry `hsmPlatform`, as Key Vault's do; here
+ * it names the configured token's maker and model rather than one of Azure's HSM fleets.
+ */
+export function keyWire(hsmPlatform: string | undefined) {
+  function attributes(ctx: VaultContext, k: KeyVersion) {
+    return {
+      ...objectAttributes(ctx.vault, k),
+      exportable: k.exportable,
+      ...(k.protection === "hsm" && hsmPlatform !== undefined && { hsmPlatform }),
+    };
+  }
 
-/** KeyBundle: the public JWK only; `d`, `p`, `q`, `dp`, `dq`, `qi` and `k` never appear. */
-export function keyBundle(ctx: VaultContext, k: KeyVersion) {
-  return {
-    key: { kid: keyId(ctx, k), kty: wireKty(k), key_ops: k.keyOps, ...k.publicKey },
-    attributes: attributes(ctx, k),
-    tags: k.tags,
-    ...(k.managed && { managed: true }),
-  };
-}
+  /** The public JWK only: `d`, `p`, `q`, `dp`, `dq`, `qi` and `k` never appear. */
+  function keyBundle(ctx: VaultContext, k: KeyVersion) {
+    return {
+      key: { kid: keyId(ctx, k), kty: wireKty(k), key_ops: k.keyOps, ...k.publicKey },
+      attributes: attributes(ctx, k),
+      tags: k.tags,
+      ...(k.managed && { managed: true }),
+    };
+  }
 
-export function keyItem(ctx: VaultContext, k: KeyVersion, versioned: boolean) {
+  function keyItem(ctx: VaultContext, k: KeyVersion, versioned: boolean) {
+    return {
+      kid: keyId(ctx, k, versioned),
+      attributes: attributes(ctx, k),
+      tags: k.tags,
+      ...(k.managed && { managed: true }),
+    };
+  }
+
   return {
-    kid: keyId(ctx, k, versioned),
-    attributes: attributes(ctx, k),
-    tags: k.tags,
-    ...(k.managed && { managed: true }),
+    keyBundle,
+    keyItem,
+    deletedKeyBundle: (ctx: VaultContext, d: DeletedKey) => ({
+      ...keyBundle(ctx, d.latest),
+      ...deletedFields(ctx, d),
+    }),
+    deletedKeyItem: (ctx: VaultContext, d: DeletedKey) => ({
+      ...keyItem(ctx, d.latest, false),
+      ...deletedFields(ctx, d),
+    }),
   };
 }
 
@@ -36,15 +59,6 @@ function deletedFields(ctx: VaultContext, d: DeletedKey) {
     scheduledPurgeDate: unixSeconds(d.scheduledPurgeAt),
   };
 }
-
-export const deletedKeyBundle = (ctx: VaultContext, d: DeletedKey) => ({
-  ...keyBundle(ctx, d.latest),
-  ...deletedFields(ctx, d),
-});
-export const deletedKeyItem = (ctx: VaultContext, d: DeletedKey) => ({
-  ...keyItem(ctx, d.latest, false),
-  ...deletedFields(ctx, d),
-});
 
 /** KeyOperationResult (encrypt, decrypt, sign, wrapKey, unwrapKey): base64url fields. */
 export function keyOperationResult(

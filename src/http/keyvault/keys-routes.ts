@@ -5,14 +5,7 @@ import { DomainError } from "../../domain/errors.js";
 import type { KeyService } from "../../domain/keys/key-service.js";
 import type { ImportJwk, RotationAction } from "../../domain/keys/model.js";
 import { vaultOf } from "../request-context.js";
-import {
-  deletedKeyBundle,
-  deletedKeyItem,
-  keyBundle,
-  keyItem,
-  keyOperationResult,
-  rotationPolicyWire,
-} from "./key-wire.js";
+import { keyOperationResult, keyWire, rotationPolicyWire } from "./key-wire.js";
 import { listQuery, listResponse } from "./paging.js";
 import { routeConfig, vaultWideConfig } from "./route-access.js";
 import {
@@ -109,6 +102,7 @@ const actionType = (type: string): RotationAction =>
 /** Key Vault keys (keyvault-api.md §2, Keys). Operation routes exist with and without a version. */
 export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void {
   const config = routeConfig("keys");
+  const { keyBundle, keyItem, deletedKeyBundle, deletedKeyItem } = keyWire(keys.hsmPlatform);
 
   app.post<{ Params: Static<typeof NameParams>; Body: Static<typeof CreateKeyBody> }>(
     "/keys/:name/create",
