@@ -5,8 +5,8 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import type { CertificateSpec, NameSubtrees } from "../domain/ca/model.js";
 import { parseCidr } from "../domain/ca/name-constraints.js";
+import type { CaSigner } from "../domain/ca/ports.js";
 import type { SubjectAlternativeNames } from "../domain/certificates/model.js";
-import type { CertificateSigner } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import { children, encode, explicit, extension, octetString, oid, raw, sequence } from "./der.js";
 import { USAGE_FLAGS } from "./x509-factory.js";
@@ -158,7 +158,7 @@ export function createCertificateBuilder() {
     return remember(issuers, key, { subject, keyId: keyIdentifier(spki) });
   }
 
-  function template(spec: CertificateSpec, signer: CertificateSigner): Template {
+  function template(spec: CertificateSpec, signer: CaSigner): Template {
     const issuer = spec.issuer && issuerOf(spec.issuer.certificate);
     const algorithm = signatureAlgorithm(signer);
     const key = JSON.stringify([
@@ -197,7 +197,7 @@ export function createCertificateBuilder() {
     return remember(templates, key, { algorithm, issuer: issuer?.subject, before, after });
   }
 
-  return async function certificate(spec: CertificateSpec, signer: CertificateSigner): Promise<Buffer> {
+  return async function certificate(spec: CertificateSpec, signer: CaSigner): Promise<Buffer> {
     const t = template(spec, signer);
     const subject = spec.subjectDer ?? Buffer.from(new x509.Name(spec.subject).toArrayBuffer());
     const keyId = keyIdentifier(spec.publicKey);

@@ -1,16 +1,16 @@
 import type { CaKeyAlgorithm } from "../domain/ca/model.js";
 import type { CaKeys } from "../domain/ca/ports.js";
 import { badParameter } from "../domain/errors.js";
-import type { KeyCreateSpec } from "../domain/keys/model.js";
 import type { KeyProtector } from "../domain/keys/ports.js";
 
-const SPECS: Record<CaKeyAlgorithm, Omit<KeyCreateSpec, "protection">> = {
+const SPECS = {
   "EC-P256": { kind: "EC", curve: "P-256" },
   "EC-P384": { kind: "EC", curve: "P-384" },
   "RSA-2048": { kind: "RSA", keySize: 2048 },
   "RSA-3072": { kind: "RSA", keySize: 3072 },
   "RSA-4096": { kind: "RSA", keySize: 4096 },
-};
+  Ed25519: { kind: "OKP", curve: "Ed25519" },
+} as const satisfies Record<CaKeyAlgorithm, object>;
 
 /** CA keys in the same protectors as vault keys: sealed under the master key, or inside the HSM. */
 export function createCaKeys(protectors: { software: KeyProtector; hsm?: KeyProtector | undefined }): CaKeys {
@@ -28,6 +28,7 @@ export function createCaKeys(protectors: { software: KeyProtector; hsm?: KeyProt
     signer: (protection, material, context, publicKey) => ({
       publicKey,
       sign: (alg, digest) => protector(protection).sign(material, context, alg, digest),
+      signMessage: (message) => protector(protection).signMessage(material, context, message),
     }),
     destroy: (protection, material) => protector(protection).destroy(material),
   };

@@ -34,7 +34,12 @@ export function publicParts(key: KeyObject): PublicKeyParts {
   if (jwk.kty === "RSA") return { n: jwk.n as string, e: jwk.e as string };
   if (jwk.kty === "EC")
     return { crv: curveFromNode(jwk.crv as string), x: jwk.x as string, y: jwk.y as string };
-  throw badParameter(`Unsupported key type ${String(jwk.kty)}`);
+  throw badParameter(`Unsupported key type ${String(jwk.kty)}: Key Vault keys are RSA or EC`);
+}
+
+/** An Ed25519 key's public members (RFC 8037 §2: `x` is the key); kept apart, as only CA keys are Ed25519. */
+export function ed25519Parts(key: KeyObject): PublicKeyParts {
+  return { crv: "Ed25519", x: createPublicKey(key).export({ format: "jwk" }).x as string };
 }
 
 export function rsaBits(parts: PublicKeyParts): number | undefined {
@@ -95,10 +100,12 @@ function parsePrivateJwk(jwk: ImportJwk): KeyObject {
   throw badParameter(`Cannot import a key of type "${jwk.kty}" here`);
 }
 
-/** A public KeyObject from Key Vault's public members. */
+/** A public KeyObject from Key Vault's public members, or a CA's Ed25519 ones. */
 export function publicKeyFromParts(parts: PublicKeyParts): KeyObject {
   if (parts.n && parts.e)
     return createPublicKey({ key: { kty: "RSA", n: parts.n, e: parts.e }, format: "jwk" });
+  if (parts.crv === "Ed25519")
+    return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: parts.x ?? "" }, format: "jwk" });
   if (parts.crv && parts.x && parts.y) {
     return createPublicKey({
       key: { kty: "EC", crv: NODE_CURVE[parts.crv], x: parts.x, y: parts.y },

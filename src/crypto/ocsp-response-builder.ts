@@ -1,7 +1,7 @@
 import * as asn1js from "asn1js";
 import type { OcspResponseSpec, OcspSingle } from "../domain/ca/model.js";
 import { REVOCATION_REASONS } from "../domain/ca/model.js";
-import type { CertificateSigner } from "../domain/certificates/ports.js";
+import type { CaSigner } from "../domain/ca/ports.js";
 import { certificateParts } from "./ca-certificate-builder.js";
 import { encode, explicit, extension, octetString, oid, sequence } from "./der.js";
 import { signed } from "./x509-signing.js";
@@ -57,7 +57,7 @@ export function createOcspResponseBuilder() {
     return hit;
   }
 
-  return async function ocspResponse(spec: OcspResponseSpec, signer: CertificateSigner): Promise<Buffer> {
+  return async function ocspResponse(spec: OcspResponseSpec, signer: CaSigner): Promise<Buffer> {
     const { id, certs } = responder(spec.responderCertificate);
     const thisUpdate = generalizedTime(spec.thisUpdate);
     const nextUpdate = explicit(0, [generalizedTime(spec.nextUpdate)]);

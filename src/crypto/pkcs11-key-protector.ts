@@ -27,6 +27,14 @@ const EC_PARAMS: Record<CurveName, string> = {
 };
 const CURVE_BYTES: Record<CurveName, number> = { "P-256": 32, "P-384": 48, "P-521": 66, "P-256K": 32 };
 
+// PKCS#11 v3.0 Edwards-curve values (pkcs11t.h), which graphene-pk11 2.3 does not name.
+const CKK_EC_EDWARDS = 0x40;
+const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+/** Without parameters: PureEdDSA Ed25519 (RFC 8032 §5.1), over the whole message. */
+const CKM_EDDSA = 0x1057;
+/** CKA_EC_PARAMS naming the curve by RFC 8410's id-Ed25519 (1.3.101.112). */
+const ED25519_PARAMS = Buffer.from("06032b6570", "hex");
+
 // RFC 8017 §9.2 note 1: the DigestInfo prefix CKM_RSA_PKCS expects in front of a bare digest.
 const DIGEST_INFO: Record<string, Buffer> = {
   sha256: Buffer.from("3031300d060960864801650304020105000420", "hex"),
@@ -82,6 +90,16 @@ function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
 
 /** CKA_EC_POINT for an uncompressed point 04‖x‖y: a DER OCTET STRING around it (PKCS#11 §2.3.3). */
 const ecPointDer = (point: Buffer) => Buffer.from(new asn1.OctetString({ valueHex: point }).toBER());
+
+/**
+ * CKA_EC_POINT of an Ed25519 key: the 32 bytes of RFC 8032 §5.1.5, in a DER OCTET STRING as
+ * SoftHSM2 writes it, or bare as some tokens return it.
+ */
+function ed25519PublicParts(point: Buffer): PublicKeyParts {
+  const key = point.length === 34 && point[0] === 0x04 && point[1] === 32 ? point.subarray(2) : point;
+  if (key.length !== 32) throw new Error("The HSM returned an unexpected Ed25519 public key");
+  return { crv: "Ed25519", x: key.toString("base64url") };
+}
 
 const stripZeros = (b: Buffer) => {
   let i = 0;
@@ -278,6 +296,7 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
       );
       return { publicKey: rsaPublic(pair.publicKey), keySize: spec.keySize ?? 2048, material: id };
     }
+    if (spec.kind === "OKP") return generateEd25519(id, label);
     const curve = spec.curve ?? "P-256";
     const pair = session.generateKeyPair(
       graphene.KeyGenMechanism.EC,
@@ -293,6 +312,27 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
     );
     return {
       publicKey: ecPublicParts(curve, pair.publicKey.getAttribute({ pointEC: null }).pointEC as Buffer),
+      material: id,
+    };
+  }
+
+  function generateEd25519(id: Buffer, label: string): ProtectedKey {
+    const offered = new Set<number>();
+    const mechanisms = session.slot.getMechanisms();
+    for (let i = 0; i < mechanisms.length; i++) offered.add(mechanisms.items(i).type);
+    if (!offered.has(CKM_EC_EDWARDS_KEY_PAIR_GEN) || !offered.has(CKM_EDDSA))
+      throw new DomainError(
+        "BadParameter",
+        "The HSM token does not offer Ed25519 (PKCS#11 v3.0 CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA); choose an EC or RSA key, or software protection",
+        { reason: "AlgorithmNotSupportedByHsm" },
+      );
+    const pair = session.generateKeyPair(
+      CKM_EC_EDWARDS_KEY_PAIR_GEN,
+      { keyType: CKK_EC_EDWARDS, token: true, paramsEC: ED25519_PARAMS, verify: true, id, label },
+      { ...PRIVATE, keyType: CKK_EC_EDWARDS, sign: true, id, label },
+    );
+    return {
+      publicKey: ed25519PublicParts(pair.publicKey.getAttribute({ pointEC: null }).pointEC as Buffer),
       material: id,
     };
   }
@@ -426,6 +466,11 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
       }
       const encoded = Buffer.concat([DIGEST_INFO[spec.hash] as Buffer, digest]);
       return run<Buffer>((cb) => session.createSign("RSA_PKCS", key).once(encoded, cb));
+    },
+
+    async signMessage(material, _context, message) {
+      const key = find(material, graphene.ObjectClass.PRIVATE_KEY);
+      return run<Buffer>((cb) => session.createSign(CKM_EDDSA, key).once(message, cb));
     },
 
     async encrypt(material, _context, alg, input): Promise<CipherOutput> {

@@ -1,4 +1,11 @@
-import { constants, createPrivateKey, generateKeyPair, type KeyObject, privateDecrypt } from "node:crypto";
+import {
+  constants,
+  createPrivateKey,
+  generateKeyPair,
+  type KeyObject,
+  privateDecrypt,
+  sign,
+} from "node:crypto";
 import { promisify } from "node:util";
 import { badParameter, DomainError } from "../domain/errors.js";
 import {
@@ -8,7 +15,7 @@ import {
 } from "../domain/keys/algorithms.js";
 import type { KeyProtector } from "../domain/keys/ports.js";
 import type { Sealer } from "../domain/sealing/ports.js";
-import { OPENSSL_CURVE, privateKeyFromJwk, publicParts, rsaBits } from "./jwk.js";
+import { ed25519Parts, OPENSSL_CURVE, privateKeyFromJwk, publicParts, rsaBits } from "./jwk.js";
 import { type NativeKey, nativeDigest, SignatureScheme } from "./native-digest.js";
 
 const generate = promisify(generateKeyPair);
@@ -22,7 +29,7 @@ const SCHEME = {
 interface Unsealed {
   material: Buffer;
   native: NativeKey;
-  /** Parsed by node:crypto only for what the native module does not do (RSA-OAEP decryption). */
+  /** Parsed by node:crypto only for what the native module does not do (RSA-OAEP, Ed25519). */
   keyObject?: KeyObject;
 }
 
@@ -65,8 +72,7 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
     return entry.keyObject;
   }
 
-  function protect(key: KeyObject, context: string) {
-    const publicKey = publicParts(key);
+  function protect(key: KeyObject, context: string, publicKey = publicParts(key)) {
     const pkcs8 = key.export({ format: "der", type: "pkcs8" });
     const material = sealer.seal(pkcs8, sealContext(context));
     // A new key is usually used at once (a certificate's CSR and signature): keep it parsed.
@@ -80,6 +86,10 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
 
     async generate(spec, context) {
       if (spec.kind === "oct") throw softwareOnlyAsymmetric();
+      if (spec.kind === "OKP") {
+        const { privateKey } = await generate("ed25519");
+        return protect(privateKey, context, ed25519Parts(privateKey));
+      }
       const { privateKey } =
         spec.kind === "RSA"
           ? await generate("rsa", {
@@ -103,6 +113,13 @@ export function createSoftwareKeyProtector(sealer: Sealer, cacheSize = 10_000): 
       return spec.family === "ecdsa"
         ? nativeDigest.signSync(key, SCHEME.ecdsa, spec.hash, digest)
         : nativeDigest.sign(key, SCHEME[spec.family], spec.hash, digest);
+    },
+
+    async signMessage(material, context, message) {
+      const key = keyObjectOf(unseal(material, context), context);
+      // node:crypto would pick a digest for other key types; only PureEdDSA signs the message itself.
+      if (key.asymmetricKeyType !== "ed25519") throw badParameter("Only Ed25519 keys sign whole messages");
+      return sign(null, message, key);
     },
 
     async encrypt() {

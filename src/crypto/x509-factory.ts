@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { createHash, createPublicKey, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import type { CaSigner } from "../domain/ca/ports.js";
 import type { CertificatePolicy, KeyUsage } from "../domain/certificates/model.js";
 import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
@@ -8,7 +9,7 @@ import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
 import { explicit, oid, sequence, set } from "./der.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
-import { signed } from "./x509-signing.js";
+import { messageSigner, signed } from "./x509-signing.js";
 
 /** Key Vault key usage names as X.509 KeyUsage bits. */
 export const USAGE_FLAGS: Record<KeyUsage, number> = {
@@ -33,10 +34,11 @@ const JWS_BY_HASH = { "SHA-256": "256", "SHA-384": "384", "SHA-512": "512" } as 
 
 /**
  * A WebCrypto face for a key held by a KeyProtector, so @peculiar/x509 can build and sign
- * certificates and CSRs with keys that never leave their protector (HSM included): `sign` hashes
- * the to-be-signed bytes here and hands the digest to the protector.
+ * certificates, CSRs and CRLs with keys that never leave their protector (HSM included): `sign`
+ * hashes the to-be-signed bytes here and hands the digest to the protector, or for Ed25519 hands
+ * over the bytes themselves (RFC 8410 §3, PureEdDSA).
  */
-export function protectorCrypto(signer: CertificateSigner): ProtectorCrypto {
+export function protectorCrypto(signer: CertificateSigner | CaSigner): ProtectorCrypto {
   let face = faces.get(signer);
   if (!face) {
     face = buildProtectorCrypto(signer);
@@ -50,14 +52,34 @@ type ProtectorCrypto = ReturnType<typeof buildProtectorCrypto>;
 /** A new certificate's CSR and the certificate itself are signed by one signer: its face is built once. */
 const faces = new WeakMap<CertificateSigner, ProtectorCrypto>();
 
-function buildProtectorCrypto(signer: CertificateSigner) {
-  const spki = publicKeyFromParts(signer.publicKey).export({ format: "der", type: "spki" });
+/** The WebCrypto algorithm @peculiar/x509 names in what it builds, and how the signer signs for it. */
+function webSigning(signer: CertificateSigner | CaSigner) {
   const curve = signer.publicKey.crv;
   if (curve === "P-256K") throw badParameter("Certificates with secp256k1 (P-256K) keys are not supported");
+  if (curve === "Ed25519") {
+    const ed25519 = messageSigner(signer);
+    return {
+      algorithm: { name: "Ed25519" },
+      signingAlgorithm: { name: "Ed25519" },
+      sign: (tbs: Buffer) => ed25519.signMessage(tbs),
+    };
+  }
   const hash = curve ? EC_HASH[curve] : "SHA-256";
+  const jws = `${curve ? "ES" : "RS"}${JWS_BY_HASH[hash as keyof typeof JWS_BY_HASH]}` as SignatureAlgorithm;
   const algorithm = curve
     ? { name: "ECDSA", namedCurve: curve, hash }
     : { name: "RSASSA-PKCS1-v1_5", hash: { name: hash } };
+  return {
+    algorithm,
+    signingAlgorithm: { name: algorithm.name, hash },
+    sign: (tbs: Buffer) =>
+      signer.sign(jws, createHash(hash.replace("-", "").toLowerCase()).update(tbs).digest()),
+  };
+}
+
+function buildProtectorCrypto(signer: CertificateSigner | CaSigner) {
+  const spki = publicKeyFromParts(signer.publicKey).export({ format: "der", type: "spki" });
+  const { algorithm, signingAlgorithm, sign } = webSigning(signer);
   const privateKey = {
     algorithm,
     type: "private",
@@ -70,14 +92,12 @@ function buildProtectorCrypto(signer: CertificateSigner) {
     extractable: true,
     usages: ["verify"],
   } as unknown as CryptoKey;
-  const jws = `${curve ? "ES" : "RS"}${JWS_BY_HASH[hash as keyof typeof JWS_BY_HASH]}` as SignatureAlgorithm;
   const subtle = {
     digest: (alg: AlgorithmIdentifier, data: BufferSource) => webcrypto.subtle.digest(alg, data),
     exportKey: async () => new Uint8Array(spki).buffer,
     sign: async (_alg: unknown, _key: CryptoKey, data: BufferSource) => {
       const bytes = Buffer.from(data instanceof ArrayBuffer ? data : (data as ArrayBufferView).buffer);
-      const digest = createHash(hash.replace("-", "").toLowerCase()).update(bytes).digest();
-      return new Uint8Array(await signer.sign(jws, digest)).buffer;
+      return new Uint8Array(await sign(bytes)).buffer;
     },
   };
   const crypto = {
@@ -87,7 +107,7 @@ function buildProtectorCrypto(signer: CertificateSigner) {
   return {
     crypto,
     keys: { privateKey, publicKey },
-    signingAlgorithm: { name: algorithm.name, hash },
+    signingAlgorithm,
     spki,
     extensions: new WeakMap<CertificatePolicy, Promise<x509.Extension[]>>(),
   };

@@ -78,6 +78,55 @@ describe("strongroom ca", () => {
     expect(text).toContain("Affiliation Changed");
   });
 
+  it("creates Ed25519 CAs with --key Ed25519, whose certificates and CRLs openssl verifies", () => {
+    const root = ca("create-root", "ed-root", "--subject", "CN=CLI Ed25519 Root", "--key", "Ed25519");
+    expect(root.code, root.stderr).toBe(0);
+    expect(root.stdout).toContain("key:            Ed25519 (software)");
+    const issuing = ca(
+      "create-intermediate",
+      "ed-issuing",
+      "--parent",
+      "ed-root",
+      "--subject",
+      "CN=CLI Ed25519 Issuing",
+      "--key",
+      "Ed25519",
+      "--validity-days",
+      "400",
+    );
+    expect(issuing.code, issuing.stderr).toBe(0);
+    expect(ca("list").stdout).toMatch(/ed-issuing\tintermediate\tactive\tEd25519\tsoftware/);
+
+    opensslCsr(file("ed.key"), file("ed.csr"), "/CN=ed.cli.test");
+    const signed = ca("sign", "ed-issuing", "--csr", file("ed.csr"), "-o", file("ed.pem"));
+    expect(signed.code, signed.stderr).toBe(0);
+    writeFileSync(file("ed-root.pem"), ca("show", "ed-root", "--pem").stdout);
+    writeFileSync(file("ed-issuing.pem"), ca("show", "ed-issuing", "--pem").stdout);
+    const openssl = (...args: string[]) => {
+      const run = spawnSync("openssl", args, { encoding: "utf8" });
+      return `${run.stdout}${run.stderr}`;
+    };
+    expect(
+      openssl("verify", "-CAfile", file("ed-root.pem"), "-untrusted", file("ed-issuing.pem"), file("ed.pem")),
+    ).toContain("ed.pem: OK");
+    expect(openssl("x509", "-in", file("ed.pem"), "-noout", "-text")).toContain(
+      "Signature Algorithm: ED25519",
+    );
+
+    expect(ca("crl", "ed-issuing", "--pem", "-o", file("ed-issuing.crl.pem")).code).toBe(0);
+    const crl = openssl(
+      "crl",
+      "-in",
+      file("ed-issuing.crl.pem"),
+      "-CAfile",
+      file("ed-issuing.pem"),
+      "-noout",
+      "-text",
+    );
+    expect(crl).toContain("verify OK");
+    expect(crl).toContain("Signature Algorithm: ED25519");
+  });
+
   it("prints a CSR for an externally signed intermediate", () => {
     const made = ca("create-intermediate", "outside", "--external", "--subject", "CN=Outside Signed");
     expect(made.code, made.stderr).toBe(0);

@@ -139,61 +139,62 @@ describe("an intermediate signed by an external CA", () => {
     work.remove();
   });
 
-  it("makes a CSR for an external CA and takes back the certificate it signs", async () => {
-    const pending = await core().ca.createIntermediate({
-      name: "external",
-      external: true,
-      subject: "CN=Externally Signed Issuing CA",
-      keyAlgorithm: "EC-P384",
-    });
-    expect(pending.status).toBe("awaitingCertificate");
-    writeFileSync(file("external.csr"), toPem("CERTIFICATE REQUEST", pending.csr as Buffer));
-    // The "external CA" is openssl with a root of its own.
-    const run = (...args: string[]) => execFileSync("openssl", args, { cwd: work.dir, stdio: "pipe" });
-    opensslSelfSigned(file("ext-root.key"), file("ext-root.pem"), "/CN=Outside Root", { days: 3650 });
-    writeFileSync(
-      file("ca.ext"),
-      "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
-    );
-    run(
-      "x509",
-      "-req",
-      "-in",
-      "external.csr",
-      "-CA",
-      "ext-root.pem",
-      "-CAkey",
-      "ext-root.key",
-      "-CAcreateserial",
-      "-out",
-      "external.pem",
-      "-days",
-      "365",
-      "-extfile",
-      "ca.ext",
-    );
-    const wrongKey = await core()
-      .ca.importCertificate("external", [
-        Buffer.from(readFileSync(file("ext-root.pem"), "utf8").split("\n").slice(1, -2).join(""), "base64"),
-      ])
-      .catch((e: unknown) => e);
-    expect((wrongKey as DomainError).message).toContain("not for CA external's key");
-    const der = (name: string) =>
-      Buffer.from(readFileSync(file(name), "utf8").replace(/-----[^-]+-----|\s/g, ""), "base64");
-    const imported = await core().ca.importCertificate("external", [
-      der("external.pem"),
-      der("ext-root.pem"),
-    ]);
-    expect(imported.status).toBe("active");
-    opensslCsr(file("x.key"), file("x.csr"), "/CN=x.example");
-    const { issued, chain } = await core().ca.signCsr("external", der("x.csr"), {});
-    writeFileSync(file("x.pem"), toPem("CERTIFICATE", issued.der));
-    writeFileSync(file("untrusted.pem"), toPem("CERTIFICATE", chain[0] as Buffer));
-    const verify = spawnSync(
-      "openssl",
-      ["verify", "-CAfile", file("ext-root.pem"), "-untrusted", file("untrusted.pem"), file("x.pem")],
-      { encoding: "utf8" },
-    );
-    expect(`${verify.stdout}${verify.stderr}`).toContain("x.pem: OK");
-  });
+  it.each(["EC-P384", "Ed25519"] as const)(
+    "makes a CSR for an external CA with an %s key and takes back the certificate it signs",
+    async (keyAlgorithm) => {
+      const name = `external-${keyAlgorithm}`;
+      const pending = await core().ca.createIntermediate({
+        name,
+        external: true,
+        subject: `CN=Externally Signed ${keyAlgorithm} Issuing CA`,
+        keyAlgorithm,
+      });
+      expect(pending.status).toBe("awaitingCertificate");
+      writeFileSync(file(`${name}.csr`), toPem("CERTIFICATE REQUEST", pending.csr as Buffer));
+      // The "external CA" is openssl with a root of its own.
+      const run = (...args: string[]) => execFileSync("openssl", args, { cwd: work.dir, stdio: "pipe" });
+      opensslSelfSigned(file("ext-root.key"), file("ext-root.pem"), "/CN=Outside Root", { days: 3650 });
+      writeFileSync(
+        file("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+      );
+      run(
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "ext-root.pem",
+        "-CAkey",
+        "ext-root.key",
+        "-CAcreateserial",
+        "-out",
+        `${name}.pem`,
+        "-days",
+        "365",
+        "-extfile",
+        "ca.ext",
+      );
+      const wrongKey = await core()
+        .ca.importCertificate(name, [
+          Buffer.from(readFileSync(file("ext-root.pem"), "utf8").split("\n").slice(1, -2).join(""), "base64"),
+        ])
+        .catch((e: unknown) => e);
+      expect((wrongKey as DomainError).message).toContain(`not for CA ${name}'s key`);
+      const der = (pem: string) =>
+        Buffer.from(readFileSync(file(pem), "utf8").replace(/-----[^-]+-----|\s/g, ""), "base64");
+      const imported = await core().ca.importCertificate(name, [der(`${name}.pem`), der("ext-root.pem")]);
+      expect(imported.status).toBe("active");
+      opensslCsr(file("x.key"), file("x.csr"), "/CN=x.example");
+      const { issued, chain } = await core().ca.signCsr(name, der("x.csr"), {});
+      writeFileSync(file("x.pem"), toPem("CERTIFICATE", issued.der));
+      writeFileSync(file("untrusted.pem"), toPem("CERTIFICATE", chain[0] as Buffer));
+      const verify = spawnSync(
+        "openssl",
+        ["verify", "-CAfile", file("ext-root.pem"), "-untrusted", file("untrusted.pem"), file("x.pem")],
+        { encoding: "utf8" },
+      );
+      expect(`${verify.stdout}${verify.stderr}`).toContain("x.pem: OK");
+    },
+  );
 });

@@ -18,7 +18,7 @@ import type {
 } from "../../src/domain/ca/model.js";
 import { REVOCATION_REASONS } from "../../src/domain/ca/model.js";
 import { parseCidr } from "../../src/domain/ca/name-constraints.js";
-import type { CertificateSigner } from "../../src/domain/certificates/ports.js";
+import type { CaSigner } from "../../src/domain/ca/ports.js";
 
 const OID = {
   nameConstraints: "2.5.29.30",
@@ -66,30 +66,35 @@ function nameConstraintsExtension(c: NonNullable<NonNullable<CertificateSpec["ca
 
 const NULL_DER = new Uint8Array([0x05, 0x00]);
 
-/** Signature algorithm and digest for a signer's key: ES256/ES384 by curve, RS256 for RSA. */
-function algorithmOf(signer: CertificateSigner) {
+/** Signature algorithm and digest for a signer's key: ES256/ES384 by curve, RS256 for RSA, Ed25519. */
+function algorithmOf(signer: CaSigner) {
   const curve = signer.publicKey.crv;
+  // RFC 8410 §3: no parameters, and no digest either (PureEdDSA).
+  if (curve === "Ed25519") return { kind: "ed25519", oid: "1.3.101.112" } as const;
   if (curve === "P-384")
-    return { jws: "ES384" as const, hash: "sha384", oid: "1.2.840.10045.4.3.3", ec: true };
+    return { kind: "ec", jws: "ES384", hash: "sha384", oid: "1.2.840.10045.4.3.3" } as const;
   if (curve === "P-256")
-    return { jws: "ES256" as const, hash: "sha256", oid: "1.2.840.10045.4.3.2", ec: true };
+    return { kind: "ec", jws: "ES256", hash: "sha256", oid: "1.2.840.10045.4.3.2" } as const;
   if (curve) throw new Error(`CA keys on curve ${curve} are not supported`);
-  return { jws: "RS256" as const, hash: "sha256", oid: "1.2.840.113549.1.1.11", ec: false };
+  return { kind: "rsa", jws: "RS256", hash: "sha256", oid: "1.2.840.113549.1.1.11" } as const;
 }
 
 /** Signs DER-to-be-signed bytes through the protector; ECDSA's r||s becomes the DER X.509 wants. */
-async function signTbs(signer: CertificateSigner, tbs: ArrayBuffer) {
+async function signTbs(signer: CaSigner, tbs: ArrayBuffer) {
   const alg = algorithmOf(signer);
-  const digest = createHash(alg.hash).update(new Uint8Array(tbs)).digest();
-  const raw = await signer.sign(alg.jws, digest);
-  const signature = alg.ec
-    ? pkijs.createCMSECDSASignature(
-        raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer,
-      )
-    : raw;
+  const raw =
+    alg.kind === "ed25519"
+      ? await signer.signMessage(Buffer.from(tbs))
+      : await signer.sign(alg.jws, createHash(alg.hash).update(new Uint8Array(tbs)).digest());
+  const signature =
+    alg.kind === "ec"
+      ? pkijs.createCMSECDSASignature(
+          raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer,
+        )
+      : raw;
   const algorithm = new pkijs.AlgorithmIdentifier({
     algorithmId: alg.oid,
-    ...(!alg.ec && { algorithmParams: new asn1js.Null() }),
+    ...(alg.kind === "rsa" && { algorithmParams: new asn1js.Null() }),
   });
   return { algorithm, signature: new asn1js.BitString({ valueHex: signature }) };
 }
@@ -114,7 +119,7 @@ function certStatus(single: OcspSingle): asn1js.BaseBlock {
   });
 }
 
-export async function legacyCertificate(spec: CertificateSpec, signer: CertificateSigner): Promise<Buffer> {
+export async function legacyCertificate(spec: CertificateSpec, signer: CaSigner): Promise<Buffer> {
   const { crypto, keys, signingAlgorithm } = protectorCrypto(signer);
   const issuerCert = spec.issuer ? new x509.X509Certificate(view(spec.issuer.certificate)) : undefined;
   const issuer = issuerCert && {
@@ -193,7 +198,7 @@ export async function legacyReadCsr(der: Buffer): Promise<Omit<CsrFacts, "subjec
   };
 }
 
-export async function legacyOcspResponse(spec: OcspResponseSpec, signer: CertificateSigner): Promise<Buffer> {
+export async function legacyOcspResponse(spec: OcspResponseSpec, signer: CaSigner): Promise<Buffer> {
   const responder = pkijs.Certificate.fromBER(view(spec.responderCertificate));
   const basic = new pkijs.BasicOCSPResponse();
   basic.tbsResponseData.responderID = responder.subject;

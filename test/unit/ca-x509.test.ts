@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes, verify } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as asn1js from "asn1js";
@@ -11,7 +11,7 @@ import { masterKeyFrom } from "../../src/crypto/master-key.js";
 import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
 import { newSerial } from "../../src/domain/ca/ca-service.js";
 import type { CaKeyAlgorithm, CertificateSpec, OcspSingle } from "../../src/domain/ca/model.js";
-import type { CertificateSigner } from "../../src/domain/certificates/ports.js";
+import type { CaSigner } from "../../src/domain/ca/ports.js";
 import { toPem } from "../../src/http/pem.js";
 import { legacyCertificate, legacyOcspResponse, legacyReadCsr } from "../support/legacy-ca-x509.js";
 import { tempDataDir } from "../support/server-process.js";
@@ -54,7 +54,7 @@ const extensionsText = (der: Buffer) => {
 };
 
 /** Builds with the template builder and the @peculiar/x509 one it replaced; expects the same TBS. */
-async function both(spec: CertificateSpec, signer: CertificateSigner) {
+async function both(spec: CertificateSpec, signer: CaSigner) {
   const built = await x509.certificate(spec, signer);
   const legacy = await legacyCertificate(spec, signer);
   expect(toBeSigned(built)).toBe(toBeSigned(legacy));
@@ -70,13 +70,13 @@ const urls = (shard: string) => ({
 
 afterAll(() => work.remove());
 
-describe.each(["EC-P256", "EC-P384", "RSA-2048"] as const)(
+describe.each(["EC-P256", "EC-P384", "RSA-2048", "Ed25519"] as const)(
   "the CA's certificate builder with %s CA keys",
   (algorithm) => {
     const now = new Date();
     const notBefore = new Date(now.getTime() - 600_000);
-    let root: { signer: CertificateSigner; spki: Buffer; der: Buffer };
-    let issuing: { signer: CertificateSigner; spki: Buffer; der: Buffer };
+    let root: { signer: CaSigner; spki: Buffer; der: Buffer };
+    let issuing: { signer: CaSigner; spki: Buffer; der: Buffer };
 
     beforeAll(async () => {
       const rootKey = await caKey(algorithm);
@@ -292,6 +292,93 @@ describe.each(["EC-P256", "EC-P384", "RSA-2048"] as const)(
     });
   },
 );
+
+describe("an Ed25519 CA key (RFC 8410)", () => {
+  const notBefore = new Date(Date.now() - 600_000);
+  const notAfter = new Date(Date.now() + 30 * DAY_MS);
+  let root: { signer: CaSigner; spki: Buffer; der: Buffer };
+  /** RFC 8410 §3: id-Ed25519 with the parameters absent (not NULL). */
+  const ID_ED25519 = "300506032b6570";
+
+  beforeAll(async () => {
+    const key = await caKey("Ed25519");
+    const spec: CertificateSpec = {
+      serial: newSerial(),
+      subject: "CN=Ed25519 Root",
+      notBefore,
+      notAfter,
+      publicKey: key.spki,
+      ca: { pathLength: 0 },
+      keyUsage: ["keyCertSign", "cRLSign", "digitalSignature"],
+      ekus: [],
+      sans: noSans,
+      policies: [],
+    };
+    root = { ...key, der: await x509.certificate(spec, key.signer) };
+    file("ed25519-root.pem", root.der);
+  });
+
+  it("names id-Ed25519 without parameters and signs the whole TBSCertificate, not a digest of it", () => {
+    const [tbs, algorithm, signature] = (asn1js.fromBER(new Uint8Array(root.der)).result as asn1js.Sequence)
+      .valueBlock.value as [asn1js.Sequence, asn1js.Sequence, asn1js.BitString];
+    expect(Buffer.from(algorithm.valueBeforeDecodeView).toString("hex")).toBe(ID_ED25519);
+    const inner = tbs.valueBlock.value[2] as asn1js.Sequence;
+    expect(Buffer.from(inner.valueBeforeDecodeView).toString("hex")).toBe(ID_ED25519);
+    const bytes = Buffer.from(signature.valueBlock.valueHexView);
+    expect(bytes).toHaveLength(64);
+    const publicKey = createPublicKey({ key: root.spki, format: "der", type: "spki" });
+    expect(verify(null, Buffer.from(tbs.valueBeforeDecodeView), publicKey, bytes)).toBe(true);
+    expect(openssl("x509", "-in", file("ed25519-root.pem"), "-noout", "-text")).toContain(
+      "Signature Algorithm: ED25519",
+    );
+  });
+
+  it("signs whole messages with Ed25519 keys only: an EC key is refused rather than given a digest", async () => {
+    const ec = await caKey("EC-P256");
+    await expect(ec.signer.signMessage(Buffer.from("tbs"))).rejects.toThrow("Only Ed25519 keys");
+  });
+
+  it("signs full and sharded CRLs that openssl verifies", async () => {
+    for (const distributionPoint of [undefined, "http://pki.example.test/crl/1/3.crl"]) {
+      const crl = await x509.crl(
+        {
+          issuer: root.der,
+          number: 7,
+          thisUpdate: new Date(),
+          nextUpdate: new Date(Date.now() + DAY_MS),
+          entries: [{ serial: "01aa55", revokedAt: new Date(), reason: "keyCompromise" }],
+          distributionPoint,
+        },
+        root.signer,
+      );
+      const algorithm = (asn1js.fromBER(new Uint8Array(crl)).result as asn1js.Sequence).valueBlock.value[1];
+      expect(Buffer.from(algorithm?.valueBeforeDecodeView ?? []).toString("hex")).toBe(ID_ED25519);
+      const path = file("ed25519.crl", crl, "X509 CRL");
+      const run = spawnSync(
+        "openssl",
+        ["crl", "-in", path, "-CAfile", file("ed25519-root.pem"), "-noout", "-text"],
+        { encoding: "utf8" },
+      );
+      expect(run.stderr).toContain("verify OK");
+      expect(run.stdout).toContain("Signature Algorithm: ED25519");
+      expect(run.stdout).toContain("Key Compromise");
+      if (distributionPoint) expect(run.stdout).toContain(distributionPoint);
+    }
+  });
+
+  it("signs the CSR of an externally signed intermediate, which openssl verifies", async () => {
+    const key = await caKey("Ed25519");
+    const csr = await x509.caCsr("CN=Ed25519 Outside Signed", key.signer);
+    const run = spawnSync(
+      "openssl",
+      ["req", "-in", file("ed25519.csr", csr, "CERTIFICATE REQUEST"), "-verify", "-noout", "-text"],
+      { encoding: "utf8" },
+    );
+    expect(run.stderr).toMatch(/verify OK/i);
+    expect(run.stdout).toContain("ED25519");
+    expect((await x509.readCsr(csr)).publicKey.equals(key.spki)).toBe(true);
+  });
+});
 
 describe("the CA's CSR reader", () => {
   const work2 = tempDataDir();

@@ -3,10 +3,17 @@ import type { CertificateSigner } from "../certificates/ports.js";
 import type { Protection, PublicKeyParts } from "../keys/model.js";
 
 /**
- * CA key types. Ed25519 is absent: neither key protector (nor Key Vault) holds OKP keys, and a CA
- * key must never leave its protector.
+ * CA key types. Ed25519 (RFC 8410) is for CAs only: Key Vault keys stay RSA, EC or oct, so vault
+ * certificates have RSA or EC keys, which an Ed25519 CA signs like any other.
  */
-export const CA_KEY_ALGORITHMS = ["EC-P256", "EC-P384", "RSA-2048", "RSA-3072", "RSA-4096"] as const;
+export const CA_KEY_ALGORITHMS = [
+  "EC-P256",
+  "EC-P384",
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "Ed25519",
+] as const;
 export type CaKeyAlgorithm = (typeof CA_KEY_ALGORITHMS)[number];
 
 /** RFC 5280 §5.3.1 CRLReason codes (removeFromCRL is the un-hold, not a reason to revoke with). */

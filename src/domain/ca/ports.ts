@@ -18,33 +18,36 @@ import type {
   StoredCrl,
 } from "./model.js";
 
+/**
+ * A CA key's signer. RSA and ECDSA keys sign a digest through `sign`; Ed25519 keys sign the
+ * to-be-signed bytes themselves (RFC 8410 §6, PureEdDSA), which no digest can stand in for.
+ */
+export interface CaSigner extends CertificateSigner {
+  signMessage(message: Buffer): Promise<Buffer>;
+}
+
 /** CA keys in the installation's key protectors (software or HSM), addressed by protection. */
 export interface CaKeys {
   /** Makes a key pair inside the protector; `context` names it (and binds software sealing to it). */
   generate(algorithm: CaKeyAlgorithm, protection: Protection, context: string): Promise<ProtectedKey>;
-  signer(
-    protection: Protection,
-    material: Buffer,
-    context: string,
-    publicKey: PublicKeyParts,
-  ): CertificateSigner;
+  signer(protection: Protection, material: Buffer, context: string, publicKey: PublicKeyParts): CaSigner;
   destroy(protection: Protection, material: Buffer): Promise<void>;
 }
 
 /** X.509 work for the CA: certificates, CSRs, CRLs and OCSP messages, signed through a signer. */
 export interface CaX509 {
-  certificate(spec: CertificateSpec, signer: CertificateSigner): Promise<Buffer>;
+  certificate(spec: CertificateSpec, signer: CaSigner): Promise<Buffer>;
   /** A PKCS#10 request for a CA certificate, for an external CA to sign. */
-  caCsr(subject: string, signer: CertificateSigner): Promise<Buffer>;
+  caCsr(subject: string, signer: CaSigner): Promise<Buffer>;
   /** Reads a CSR; BadParameter when it is malformed or its signature does not verify. */
   readCsr(der: Buffer): Promise<CsrFacts>;
   readCertificate(der: Buffer): CertificateFactsLite;
   /** The SPKI DER of a public key. */
   spki(publicKey: PublicKeyParts): Buffer;
-  crl(spec: CrlSpec, signer: CertificateSigner): Promise<Buffer>;
+  crl(spec: CrlSpec, signer: CaSigner): Promise<Buffer>;
   /** Parses an OCSP request; undefined when it is not one (RFC 6960 malformedRequest). */
   readOcspRequest(der: Buffer): OcspRequestFacts | undefined;
-  ocspResponse(spec: OcspResponseSpec, signer: CertificateSigner): Promise<Buffer>;
+  ocspResponse(spec: OcspResponseSpec, signer: CaSigner): Promise<Buffer>;
   /** The SHA-1 CertID (RFC 6960 §4.1.1) of a serial under an issuer, as RFC 5019 clients send it. */
   certId(issuer: Buffer, serial: string): OcspCertId;
   /** SHA-1 of the issuer's name and key, as OCSP CertIDs name an issuer (RFC 6960 §4.1.1). */

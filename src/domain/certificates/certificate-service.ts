@@ -3,6 +3,7 @@ import { badParameter, DomainError } from "../errors.js";
 import { newVersionEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
+import { vaultCurve } from "../keys/key-service.js";
 import type { StoredKeyVersion } from "../keys/model.js";
 import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
@@ -735,7 +736,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       kind: kty.startsWith("RSA") ? "RSA" : "EC",
       protection: kty.endsWith("-HSM") ? "hsm" : "software",
       keySize: operation.policy.key.keySize,
-      curve: publicKey.crv,
+      curve: vaultCurve(publicKey),
       keyOps: kty.startsWith("RSA")
         ? ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
         : ["sign", "verify"],

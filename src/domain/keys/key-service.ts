@@ -32,6 +32,7 @@ import {
   type KeyUpdate,
   type KeyVersion,
   type Protection,
+  type PublicKeyParts,
   type RotationPolicy,
   RSA_SIZES,
   type StoredKeyVersion,
@@ -93,6 +94,16 @@ export function parseKty(kty: string): { kind: KeyKind; protection: Protection }
   if (!match) throw badParameter(`Unsupported kty "${kty}": use RSA, RSA-HSM, EC, EC-HSM or oct-HSM`);
   const kind = match[1] as KeyKind;
   return { kind, protection: match[2] || kind === "oct" ? "hsm" : "software" };
+}
+
+/**
+ * A vault key's curve, from the public members its protector returned. Protectors also hold
+ * Ed25519 keys, for private CAs; Key Vault has no OKP keys, so none may become a vault key.
+ */
+export function vaultCurve(publicKey: PublicKeyParts): CurveName | undefined {
+  if (publicKey.crv === "Ed25519")
+    throw badParameter("Ed25519 keys are for private CAs only: Key Vault keys are RSA, EC or oct");
+  return publicKey.crv;
 }
 
 export const wireKty = (k: Pick<KeyVersion, "kind" | "protection">) =>
@@ -347,7 +358,7 @@ export function createKeyService(deps: KeyServiceDeps) {
           kind,
           protection,
           keySize: made.keySize,
-          curve: made.publicKey.crv,
+          curve: vaultCurve(made.publicKey),
           keyOps: ops,
           publicKey: made.publicKey,
           material: made.material,
@@ -594,7 +605,7 @@ export function createKeyService(deps: KeyServiceDeps) {
         const { protection } = parseKty(policy.key.kty);
         const { kind } = parseKty(jwk.kty);
         const made = await protectorFor(vault, protection).importJwk(jwk, contextOf(vault.id, name, version));
-        return certificateKey(vault, name, version, kind, protection, made, made.publicKey.crv);
+        return certificateKey(vault, name, version, kind, protection, made, vaultCurve(made.publicKey));
       },
       signer(vault, key) {
         const protector = protectorFor(vault, key.protection);

@@ -4,6 +4,11 @@ export type KeyKind = "RSA" | "EC" | "oct";
 /** Where the private part lives: sealed in the database, or inside the HSM and never outside it. */
 export type Protection = "software" | "hsm";
 export type CurveName = "P-256" | "P-384" | "P-521" | "P-256K";
+/**
+ * RFC 8037 OKP curves. Protectors hold Ed25519 keys for private CAs only: Key Vault's key API has
+ * no OKP type, and its kty and crv parsers refuse one.
+ */
+export type EdwardsCurve = "Ed25519";
 export type KeyOperation =
   | "encrypt"
   | "decrypt"
@@ -28,11 +33,11 @@ export const CURVES: readonly CurveName[] = ["P-256", "P-384", "P-521", "P-256K"
 export const RSA_SIZES = [2048, 3072, 4096] as const;
 export const AES_SIZES = [128, 192, 256] as const;
 
-/** The public half as JWK members (base64url), absent for symmetric keys. */
+/** The public half as JWK members (base64url), absent for symmetric keys; Ed25519 has no `y`. */
 export interface PublicKeyParts {
   n?: string;
   e?: string;
-  crv?: CurveName;
+  crv?: CurveName | EdwardsCurve;
   x?: string;
   y?: string;
 }
@@ -86,13 +91,15 @@ export interface RotationPolicy {
   updatedAt?: Date | undefined;
 }
 
-export interface KeyCreateSpec {
-  kind: KeyKind;
-  protection: Protection;
-  keySize?: number | undefined;
-  publicExponent?: number | undefined;
-  curve?: CurveName | undefined;
-}
+export type KeyCreateSpec =
+  | {
+      kind: KeyKind;
+      protection: Protection;
+      keySize?: number | undefined;
+      publicExponent?: number | undefined;
+      curve?: CurveName | undefined;
+    }
+  | { kind: "OKP"; protection: Protection; curve: EdwardsCurve };
 
 /** A JWK as clients import it, private members included (RFC 7517, RFC 7518 §6). */
 export interface ImportJwk {

@@ -44,6 +44,8 @@ export interface KeyProtector {
   /** Takes a JWK with its private members; the plaintext never outlives the call. */
   importJwk(jwk: ImportJwk, context: string): Promise<ProtectedKey>;
   sign(material: Buffer, context: string, alg: SignatureAlgorithm, digest: Buffer): Promise<Buffer>;
+  /** PureEdDSA (RFC 8032 §5.1.6) with an Ed25519 key, which only CAs have: signs the message itself. */
+  signMessage(material: Buffer, context: string, message: Buffer): Promise<Buffer>;
   encrypt(
     material: Buffer,
     context: string,
