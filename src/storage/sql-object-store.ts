@@ -1,6 +1,7 @@
 import type { CompiledQuery, Kysely, Selectable } from "kysely";
 import { DomainError } from "../domain/errors.js";
 import type { Collection, DeletedObject, VersionedObject } from "../domain/objects/model.js";
+import { deletedButRecoverable } from "../domain/objects/object-lifecycle.js";
 import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
@@ -39,13 +40,6 @@ function page<T>(rows: T[], limit: number, cursor: (last: T) => string): Page<T>
   const items = rows.slice(0, limit);
   return { items, next: cursor(items[items.length - 1] as T) };
 }
-
-export const deletedButRecoverable = (noun: string, name: string) =>
-  new DomainError(
-    "Conflict",
-    `${noun} ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the ${noun.toLowerCase()} can only be recovered or purged.`,
-    { reason: "ObjectIsDeletedButRecoverable" },
-  );
 
 function toVersionRow<V extends VersionedObject, S extends V>(
   collection: Collection,

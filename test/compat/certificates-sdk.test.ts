@@ -3,7 +3,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CertificateClient, WellKnownIssuer } from "@azure/keyvault-certificates";
-import { CryptographyClient } from "@azure/keyvault-keys";
+import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
@@ -27,6 +27,7 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
   let server: ServerProcess;
   let client: CertificateClient;
   let secrets: SecretClient;
+  let keys: KeyClient;
   let credential: ReturnType<typeof sdkOptions>["credential"];
   let clientOptions: ReturnType<typeof sdkOptions>["clientOptions"];
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: data.dir, encoding: "utf8" });
@@ -38,7 +39,18 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     ({ credential, clientOptions } = sdkOptions(server));
     client = new CertificateClient(server.admin.vaultUrl, credential, clientOptions);
     secrets = new SecretClient(server.admin.vaultUrl, credential, clientOptions);
+    keys = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
   });
+
+  /** Whether the certificate's key signs, checked against the certificate's own public key. */
+  async function signsForCertificate(name: string): Promise<boolean> {
+    const certificate = await client.getCertificate(name);
+    const crypto = new CryptographyClient(certificate.keyId ?? "", credential, clientOptions);
+    const data = Buffer.from(`signed by the key of ${name}`);
+    const { result } = await crypto.signData("RS256", data);
+    const { verify } = await import("node:crypto");
+    return verify("sha256", data, new X509Certificate(certificate.cer as Uint8Array).publicKey, result);
+  }
 
   afterAll(async () => {
     await server?.stop();
@@ -101,6 +113,33 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     expect(
       verify("sha256", Buffer.from("signed by the certificate key"), x509.publicKey, Buffer.from(result)),
     ).toBe(true);
+  });
+
+  it("answers a direct change of a certificate's key or secret with 403 Forbidden, which the SDKs throw", async () => {
+    await (
+      await client.beginCreateCertificate("guarded", { issuerName: "Self", subject: "CN=guarded" }, poll)
+    ).pollUntilDone();
+    const forbidden = {
+      name: "RestError",
+      statusCode: 403,
+      code: "Forbidden",
+      message: expect.stringMatching(/managed by certificate guarded; use the certificates API/),
+    };
+    await expect(keys.beginDeleteKey("guarded", poll)).rejects.toMatchObject(forbidden);
+    await expect(keys.rotateKey("guarded")).rejects.toMatchObject(forbidden);
+    await expect(keys.updateKeyProperties("guarded", { enabled: false })).rejects.toMatchObject(forbidden);
+    await expect(
+      keys.updateKeyRotationPolicy("guarded", {
+        lifetimeActions: [{ action: "Rotate", timeAfterCreate: "P30D" }],
+      }),
+    ).rejects.toMatchObject(forbidden);
+    await expect(secrets.beginDeleteSecret("guarded", poll)).rejects.toMatchObject(forbidden);
+    await expect(secrets.setSecret("guarded", "overwritten")).rejects.toMatchObject(forbidden);
+    await expect(secrets.updateSecretProperties("guarded", "", { enabled: false })).rejects.toMatchObject(
+      forbidden,
+    );
+    expect((await collect(keys.listPropertiesOfKeyVersions("guarded"))).length).toBe(1);
+    expect(await signsForCertificate("guarded")).toBe(true);
   });
 
   it("creates EC certificates as PEM", async () => {

@@ -190,9 +190,13 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return keys.generate(vault, name, version, policy);
   }
 
-  /** Key Vault's rule: no new version while an operation for this name is in progress. */
-  async function refuseWhilePending(vault: Vault, name: string): Promise<void> {
+  /**
+   * Key Vault's rules for a new version: none over a deleted certificate (whatever the issuer, and
+   * before a key is made for it), and none while an operation for this name is in progress.
+   */
+  async function checkNewVersionAllowed(vault: Vault, name: string): Promise<void> {
     objects.checkName(name);
+    await objects.refuseIfDeleted(vault, name);
     if ((await store.getOperation(vault.id, name))?.status === "inProgress") {
       throw new DomainError(
         "Conflict",
@@ -296,7 +300,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
   return {
     /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
     async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
-      await refuseWhilePending(vault, name);
+      await checkNewVersionAllowed(vault, name);
       const base = await store.getPolicy(vault.id, name);
       if (!request.policy && !base)
         throw badParameter("policy is required for a certificate's first version");
@@ -452,7 +456,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
     /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
     async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
-      await refuseWhilePending(vault, name);
+      await checkNewVersionAllowed(vault, name);
       const pem =
         request.value.trimStart().startsWith("-----BEGIN") ||
         request.policy?.contentType === "application/x-pem-file";
