@@ -145,6 +145,30 @@ export async function insertVersions(trx: Kysely<Database>, entries: VersionInse
     .execute();
 }
 
+/** Replaces the mutable fields (everything but the payload) of one version, in the caller's transaction if any. */
+export async function updateVersionRow<V extends VersionedObject, S extends V>(
+  q: Kysely<Database>,
+  collection: Collection,
+  codec: ObjectCodec<V, S>,
+  v: V,
+): Promise<void> {
+  await q
+    .updateTable("object_versions")
+    .set({
+      properties: JSON.stringify(codec.properties(v)),
+      tags: JSON.stringify(v.tags),
+      enabled: fromBool(v.enabled),
+      not_before: fromDate(v.notBefore),
+      expires_at: fromDate(v.expiresAt),
+      updated_at: v.updatedAt.getTime(),
+    })
+    .where("vault_id", "=", v.vaultId)
+    .where("collection", "=", collection)
+    .where("name_key", "=", nameKey(v.name))
+    .where("version", "=", v.version)
+    .execute();
+}
+
 /** Every object joined with its latest version, as `o` and `v`: what the sweeps and checks read. */
 export const objectsWithLatest = (q: Kysely<Database>) =>
   q
@@ -275,21 +299,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     findVersion: (vaultId, name, version) => cachedLookup(findVersionQuery, vaultId, nameKey(name), version),
 
     async updateVersion(v) {
-      await db
-        .updateTable("object_versions")
-        .set({
-          properties: JSON.stringify(codec.properties(v)),
-          tags: JSON.stringify(v.tags),
-          enabled: fromBool(v.enabled),
-          not_before: fromDate(v.notBefore),
-          expires_at: fromDate(v.expiresAt),
-          updated_at: v.updatedAt.getTime(),
-        })
-        .where("vault_id", "=", v.vaultId)
-        .where("collection", "=", collection)
-        .where("name_key", "=", nameKey(v.name))
-        .where("version", "=", v.version)
-        .execute();
+      await updateVersionRow(db, collection, codec, v);
     },
 
     async listLatest(vaultId, { after, limit }) {

@@ -150,3 +150,73 @@ describe("a certificate's key and secret change only through the certificate", (
     expect((await server.kv({ method: "GET", url: `/deletedsecrets/expiring?${V}` })).statusCode).toBe(404);
   });
 });
+
+describe("a certificate's enabled attribute is its key's and secret's", () => {
+  let server: InProcess;
+  beforeAll(async () => {
+    server = await startInProcess();
+  });
+  afterAll(() => server?.stop());
+
+  const create = (name: string) =>
+    server.kv({
+      method: "POST",
+      url: `/certificates/${name}/create?${V}`,
+      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: `CN=${name}.example` } } },
+    });
+  const patch = (path: string, body: unknown) =>
+    server.kv({ method: "PATCH", url: `/certificates/${path}?${V}`, body });
+  const sign = (name: string, version = "") =>
+    server.kv({
+      method: "POST",
+      url: `/keys/${name}/${version ? `${version}/` : ""}sign?${V}`,
+      body: { alg: "RS256", value: digest },
+    });
+  const readSecret = (name: string, version = "") =>
+    server.kv({ method: "GET", url: `/secrets/${name}/${version}?${V}` });
+
+  it("disables the key and secret with the certificate, and enables all three again", async () => {
+    await create("switched");
+    expect((await patch("switched", { attributes: { enabled: false } })).json().attributes.enabled).toBe(
+      false,
+    );
+    const refusedSign = await sign("switched");
+    expect(refusedSign.statusCode).toBe(403);
+    expect(refusedSign.json().error.innererror.code).toBe("KeyDisabled");
+    const refusedRead = await readSecret("switched");
+    expect(refusedRead.statusCode).toBe(403);
+    expect(refusedRead.json().error.innererror.code).toBe("SecretDisabled");
+    expect((await server.kv({ method: "GET", url: `/keys/switched?${V}` })).json().attributes.enabled).toBe(
+      false,
+    );
+
+    await patch("switched", { attributes: { enabled: true } });
+    expect((await sign("switched")).statusCode).toBe(200);
+    expect((await readSecret("switched")).statusCode).toBe(200);
+  });
+
+  it("disables only the key and secret of the version that is disabled", async () => {
+    await create("two");
+    const first = (await server.kv({ method: "GET", url: `/certificates/two?${V}` })).json();
+    const firstVersion = first.id.split("/").pop() as string;
+    await server.kv({ method: "POST", url: `/certificates/two/create?${V}`, body: {} });
+    await patch(`two/${firstVersion}`, { attributes: { enabled: false } });
+    expect((await sign("two", firstVersion)).statusCode).toBe(403);
+    expect((await readSecret("two", firstVersion)).statusCode).toBe(403);
+    expect((await sign("two")).statusCode).toBe(200);
+    expect((await readSecret("two")).statusCode).toBe(200);
+  });
+
+  it("changes nothing, enabled included, when the policy in the same update is refused", async () => {
+    await create("unchanged");
+    const refused = await patch("unchanged", {
+      attributes: { enabled: false },
+      policy: { x509_props: { validity_months: 0 } },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(
+      (await server.kv({ method: "GET", url: `/certificates/unchanged?${V}` })).json().attributes.enabled,
+    ).toBe(true);
+    expect((await sign("unchanged")).statusCode).toBe(200);
+  });
+});

@@ -206,6 +206,19 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     }
   }
 
+  async function getPolicy(vault: Vault, name: string): Promise<CertificatePolicy> {
+    objects.checkName(name);
+    const policy =
+      (await store.getPolicy(vault.id, name)) ?? (await store.getOperation(vault.id, name))?.policy;
+    if (!policy) throw objects.notFound(name);
+    return policy;
+  }
+
+  /** The policy with `input` applied and validated, not yet stored. */
+  async function changedPolicy(vault: Vault, name: string, input: PolicyInput): Promise<CertificatePolicy> {
+    return { ...normalizePolicy(input, await getPolicy(vault, name)), updatedAt: clock.now() };
+  }
+
   async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
     objects.checkName(name);
     const operation = await store.getOperation(vault.id, name);
@@ -506,6 +519,12 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       return objects.find(vault, name, version);
     },
 
+    /**
+     * Changes a version's attributes and tags, and the policy when given, in one transaction. Its key
+     * and secret versions take its `enabled`, as Key Vault mirrors it: a disabled certificate's key
+     * does not sign and its secret is not read. A certificate's nbf and exp are its X.509's and are
+     * not changed here, so there are none to mirror.
+     */
     async update(
       vault: Vault,
       name: string,
@@ -518,22 +537,15 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     ): Promise<CertificateVersion> {
       const found = await objects.find(vault, name, version);
       const next = withAttributeChanges(found, { enabled: changes.enabled, tags: changes.tags }, clock.now());
-      await store.updateVersion(next);
-      if (changes.policy) await this.updatePolicy(vault, name, changes.policy);
+      const policy = changes.policy && (await changedPolicy(vault, name, changes.policy));
+      await store.updateIssued(next, policy);
       return next;
     },
 
-    async getPolicy(vault: Vault, name: string): Promise<CertificatePolicy> {
-      objects.checkName(name);
-      const policy =
-        (await store.getPolicy(vault.id, name)) ?? (await store.getOperation(vault.id, name))?.policy;
-      if (!policy) throw objects.notFound(name);
-      return policy;
-    },
+    getPolicy,
 
     async updatePolicy(vault: Vault, name: string, input: PolicyInput): Promise<CertificatePolicy> {
-      const base = await this.getPolicy(vault, name);
-      const policy = { ...normalizePolicy(input, base), updatedAt: clock.now() };
+      const policy = await changedPolicy(vault, name, input);
       await store.putPolicy(vault.id, name, policy);
       return policy;
     },
@@ -577,7 +589,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       objects.checkName(name);
       const versions = await store.allVersions(vault.id, name);
       if (versions.length === 0) throw objects.notFound(name);
-      const policy = await this.getPolicy(vault, name);
+      const policy = await getPolicy(vault, name);
       const keyVersions = await keys.versions(vault, name);
       const document: CertificateBackup = {
         kind: "certificate",
