@@ -313,6 +313,17 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
       const stored = await policies.get<StoredPolicy>(vaultId, name);
       return stored && policyFromJson(stored);
     },
+    async getDeletedPolicy(vaultId, name) {
+      const row = await db
+        .selectFrom("objects")
+        .select("policy")
+        .where("vault_id", "=", vaultId)
+        .where("collection", "=", "certificates")
+        .where("name_key", "=", nameKey(name))
+        .where("deleted_at", "is not", null)
+        .executeTakeFirst();
+      return row?.policy ? policyFromJson(JSON.parse(row.policy) as StoredPolicy) : undefined;
+    },
     async putPolicy(vaultId, name, policy) {
       await policies.put(vaultId, name, policyToJson(policy));
     },

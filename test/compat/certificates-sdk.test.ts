@@ -227,13 +227,36 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     expect(finished.getOperationState().certificateOperation?.status).toBe("completed");
   });
 
+  it("reports the issuer's certificate type and transparency in the operation, as the policy has them", async () => {
+    await client.beginCreateCertificate(
+      "typed",
+      {
+        issuerName: "Unknown",
+        subject: "CN=typed",
+        certificateType: "OV-SSL",
+        certificateTransparency: false,
+      },
+      poll,
+    );
+    expect(
+      (await client.getCertificateOperation("typed")).getOperationState().certificateOperation,
+    ).toMatchObject({ issuerName: "Unknown", certificateType: "OV-SSL", certificateTransparency: false });
+  });
+
   it("refuses a second create while one is in progress, and cancels and deletes operations", async () => {
     await client.beginCreateCertificate("cancelled", { issuerName: "Unknown", subject: "CN=c" }, poll);
+    const inProgress = {
+      statusCode: 409,
+      code: "Forbidden",
+      message:
+        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+    };
     await expect(
       client.beginCreateCertificate("cancelled", { issuerName: "Unknown", subject: "CN=c" }),
-    ).rejects.toMatchObject({
-      statusCode: 409,
-    });
+    ).rejects.toMatchObject(inProgress);
+    await expect(client.importCertificate("cancelled", Buffer.from("never read"))).rejects.toMatchObject(
+      inProgress,
+    );
     const operation = await client.getCertificateOperation("cancelled");
     await operation.cancelOperation();
     expect(operation.getOperationState().certificateOperation?.status).toBe("cancelled");
@@ -330,7 +353,9 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     ).pollUntilDone();
     await (await client.beginDeleteCertificate("doomed", poll)).pollUntilDone();
     await expect(secrets.getSecret("doomed")).rejects.toMatchObject({ statusCode: 404 });
-    expect((await client.getDeletedCertificate("doomed")).name).toBe("doomed");
+    const deleted = await client.getDeletedCertificate("doomed");
+    expect(deleted.name).toBe("doomed");
+    expect(deleted.policy?.subject).toBe("CN=doomed");
     expect((await collect(client.listDeletedCertificates())).map((d) => d.name)).toContain("doomed");
     await (await client.beginRecoverDeletedCertificate("doomed", poll)).pollUntilDone();
     expect((await secrets.getSecret("doomed")).value).toBeTruthy();

@@ -219,6 +219,12 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return { ...normalizePolicy(input, await getPolicy(vault, name)), updatedAt: clock.now() };
   }
 
+  /** A deleted certificate with the policy it was deleted with, as DeletedCertificateBundle carries it. */
+  async function getDeleted(vault: Vault, name: string): Promise<DeletedCertificate> {
+    const deleted = await objects.getDeleted(vault, name);
+    return { ...deleted, policy: await store.getDeletedPolicy(vault.id, name) };
+  }
+
   async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
     objects.checkName(name);
     const operation = await store.getOperation(vault.id, name);
@@ -560,10 +566,10 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const now = clock.now();
       const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * 86_400_000);
       if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt))) throw objects.notFound(name);
-      return objects.getDeleted(vault, name);
+      return getDeleted(vault, name);
     },
 
-    getDeleted: objects.getDeleted,
+    getDeleted,
     listDeleted: objects.listDeleted,
 
     async recover(vault: Vault, name: string): Promise<CertificateVersion> {

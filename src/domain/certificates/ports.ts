@@ -117,6 +117,8 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
    */
   updateIssued(certificate: CertificateVersion, policy?: CertificatePolicy): Promise<void>;
   getPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
+  /** The policy of a deleted certificate, kept until it is purged. */
+  getDeletedPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
   putPolicy(vaultId: string, name: string, policy: CertificatePolicy): Promise<void>;
   getOperation(vaultId: string, name: string): Promise<CertificateOperation | undefined>;
   /** Inserts or replaces the certificate's operation. */
