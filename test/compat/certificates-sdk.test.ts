@@ -353,15 +353,25 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     ).pollUntilDone();
     await (await client.beginDeleteCertificate("doomed", poll)).pollUntilDone();
     await expect(secrets.getSecret("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(keys.getKey("doomed")).rejects.toMatchObject({ statusCode: 404 });
     const deleted = await client.getDeletedCertificate("doomed");
     expect(deleted.name).toBe("doomed");
     expect(deleted.policy?.subject).toBe("CN=doomed");
     expect((await collect(client.listDeletedCertificates())).map((d) => d.name)).toContain("doomed");
+    expect((await collect(keys.listDeletedKeys())).map((d) => d.name)).toContain("doomed");
+    expect((await keys.getDeletedKey("doomed")).properties.managed).toBe(true);
+    expect((await collect(secrets.listDeletedSecrets())).map((d) => d.name)).toContain("doomed");
+
     await (await client.beginRecoverDeletedCertificate("doomed", poll)).pollUntilDone();
     expect((await secrets.getSecret("doomed")).value).toBeTruthy();
+    expect(await signsForCertificate("doomed")).toBe(true);
+
     await (await client.beginDeleteCertificate("doomed", poll)).pollUntilDone();
     await client.purgeDeletedCertificate("doomed");
     await expect(client.getDeletedCertificate("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(keys.getDeletedKey("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(keys.getKey("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(secrets.getDeletedSecret("doomed")).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it("backs up and restores a certificate with its key and secret", async () => {
@@ -379,6 +389,13 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     expect(openssl("pkcs12", "-in", "restored.pfx", "-passin", "pass:", "-nodes")).toMatch(
       /BEGIN PRIVATE KEY/,
     );
+    const key = await keys.getKey("web");
+    const certificateKey = new X509Certificate(restored.cer as Uint8Array).publicKey.export({
+      format: "jwk",
+    });
+    expect(Buffer.from(key.key?.n ?? new Uint8Array()).toString("base64url")).toBe(certificateKey.n);
+    expect(key.properties.version).toBe(restored.properties.version);
+    expect(await signsForCertificate("web")).toBe(true);
     await expect(client.restoreCertificateBackup(backup as Uint8Array)).rejects.toMatchObject({
       statusCode: 409,
     });
