@@ -21,6 +21,7 @@ import {
   insertVersions,
   type ObjectCodec,
   objectsWithLatest,
+  updateVersionRow,
 } from "./sql-object-store.js";
 import { secretCodec } from "./sql-secret-store.js";
 import { fromBool, toBool, writeTransaction } from "./transactions.js";
@@ -131,6 +132,16 @@ const toIssuer = (r: IssuerRow): CertificateIssuer => ({
   updatedAt: new Date(r.updated_at),
 });
 
+async function setPolicy(trx: Kysely<Database>, vaultId: string, name: string, policy: CertificatePolicy) {
+  await trx
+    .updateTable("objects")
+    .set({ policy: JSON.stringify(policyToJson(policy)) })
+    .where("vault_id", "=", vaultId)
+    .where("collection", "=", "certificates")
+    .where("name_key", "=", nameKey(name))
+    .execute();
+}
+
 async function putOperation(trx: Kysely<Database>, o: CertificateOperation) {
   const row = operationRow(o);
   const { vault_id: _v, name_key: _n, ...changes } = row;
@@ -176,13 +187,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
           { collection: "keys", codec: keyCodec, version: key },
           { collection: "secrets", codec: secretCodec, version: secret },
         ]);
-        await trx
-          .updateTable("objects")
-          .set({ policy: JSON.stringify(policyToJson(policy)) })
-          .where("vault_id", "=", certificate.vaultId)
-          .where("collection", "=", "certificates")
-          .where("name_key", "=", nameKey(certificate.name))
-          .execute();
+        await setPolicy(trx, certificate.vaultId, certificate.name, policy);
         if (operation) await putOperation(trx, operation);
         await insertEvents(trx, events);
       });
@@ -214,13 +219,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
           ]);
         }
         const last = versions[versions.length - 1] ?? first;
-        await trx
-          .updateTable("objects")
-          .set({ policy: JSON.stringify(policyToJson(last.policy)) })
-          .where("vault_id", "=", vaultId)
-          .where("collection", "=", "certificates")
-          .where("name_key", "=", nameKey(name))
-          .execute();
+        await setPolicy(trx, vaultId, name, last.policy);
       });
     },
 
@@ -295,9 +294,37 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
       });
     },
 
+    async updateIssued(certificate, policy) {
+      const { vaultId, name, version } = certificate;
+      await writeTransaction(storage, async (trx) => {
+        await updateVersionRow(trx, "certificates", certificateCodec, certificate);
+        await trx
+          .updateTable("object_versions")
+          .set({ enabled: fromBool(certificate.enabled), updated_at: certificate.updatedAt.getTime() })
+          .where("vault_id", "=", vaultId)
+          .where("collection", "in", ["keys", "secrets"])
+          .where("name_key", "=", nameKey(name))
+          .where("version", "=", version)
+          .where("enabled", "!=", fromBool(certificate.enabled))
+          .execute();
+        if (policy) await setPolicy(trx, vaultId, name, policy);
+      });
+    },
+
     async getPolicy(vaultId, name) {
       const stored = await policies.get<StoredPolicy>(vaultId, name);
       return stored && policyFromJson(stored);
+    },
+    async getDeletedPolicy(vaultId, name) {
+      const row = await db
+        .selectFrom("objects")
+        .select("policy")
+        .where("vault_id", "=", vaultId)
+        .where("collection", "=", "certificates")
+        .where("name_key", "=", nameKey(name))
+        .where("deleted_at", "is not", null)
+        .executeTakeFirst();
+      return row?.policy ? policyFromJson(JSON.parse(row.policy) as StoredPolicy) : undefined;
     },
     async putPolicy(vaultId, name, policy) {
       await policies.put(vaultId, name, policyToJson(policy));

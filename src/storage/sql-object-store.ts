@@ -1,6 +1,7 @@
 import type { CompiledQuery, Kysely, Selectable } from "kysely";
 import { DomainError } from "../domain/errors.js";
 import type { Collection, DeletedObject, VersionedObject } from "../domain/objects/model.js";
+import { deletedButRecoverable } from "../domain/objects/object-lifecycle.js";
 import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
@@ -39,13 +40,6 @@ function page<T>(rows: T[], limit: number, cursor: (last: T) => string): Page<T>
   const items = rows.slice(0, limit);
   return { items, next: cursor(items[items.length - 1] as T) };
 }
-
-export const deletedButRecoverable = (noun: string, name: string) =>
-  new DomainError(
-    "Conflict",
-    `${noun} ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the ${noun.toLowerCase()} can only be recovered or purged.`,
-    { reason: "ObjectIsDeletedButRecoverable" },
-  );
 
 function toVersionRow<V extends VersionedObject, S extends V>(
   collection: Collection,
@@ -148,6 +142,30 @@ export async function insertVersions(trx: Kysely<Database>, entries: VersionInse
   await trx
     .insertInto("object_versions")
     .values(entries.map(({ collection, codec, version }) => toVersionRow(collection, codec, version)))
+    .execute();
+}
+
+/** Replaces the mutable fields (everything but the payload) of one version, in the caller's transaction if any. */
+export async function updateVersionRow<V extends VersionedObject, S extends V>(
+  q: Kysely<Database>,
+  collection: Collection,
+  codec: ObjectCodec<V, S>,
+  v: V,
+): Promise<void> {
+  await q
+    .updateTable("object_versions")
+    .set({
+      properties: JSON.stringify(codec.properties(v)),
+      tags: JSON.stringify(v.tags),
+      enabled: fromBool(v.enabled),
+      not_before: fromDate(v.notBefore),
+      expires_at: fromDate(v.expiresAt),
+      updated_at: v.updatedAt.getTime(),
+    })
+    .where("vault_id", "=", v.vaultId)
+    .where("collection", "=", collection)
+    .where("name_key", "=", nameKey(v.name))
+    .where("version", "=", v.version)
     .execute();
 }
 
@@ -281,21 +299,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     findVersion: (vaultId, name, version) => cachedLookup(findVersionQuery, vaultId, nameKey(name), version),
 
     async updateVersion(v) {
-      await db
-        .updateTable("object_versions")
-        .set({
-          properties: JSON.stringify(codec.properties(v)),
-          tags: JSON.stringify(v.tags),
-          enabled: fromBool(v.enabled),
-          not_before: fromDate(v.notBefore),
-          expires_at: fromDate(v.expiresAt),
-          updated_at: v.updatedAt.getTime(),
-        })
-        .where("vault_id", "=", v.vaultId)
-        .where("collection", "=", collection)
-        .where("name_key", "=", nameKey(v.name))
-        .where("version", "=", v.version)
-        .execute();
+      await updateVersionRow(db, collection, codec, v);
     },
 
     async listLatest(vaultId, { after, limit }) {

@@ -3,7 +3,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CertificateClient, WellKnownIssuer } from "@azure/keyvault-certificates";
-import { CryptographyClient } from "@azure/keyvault-keys";
+import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
@@ -27,6 +27,7 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
   let server: ServerProcess;
   let client: CertificateClient;
   let secrets: SecretClient;
+  let keys: KeyClient;
   let credential: ReturnType<typeof sdkOptions>["credential"];
   let clientOptions: ReturnType<typeof sdkOptions>["clientOptions"];
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: data.dir, encoding: "utf8" });
@@ -38,7 +39,18 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     ({ credential, clientOptions } = sdkOptions(server));
     client = new CertificateClient(server.admin.vaultUrl, credential, clientOptions);
     secrets = new SecretClient(server.admin.vaultUrl, credential, clientOptions);
+    keys = new KeyClient(server.admin.vaultUrl, credential, clientOptions);
   });
+
+  /** Whether the certificate's key signs, checked against the certificate's own public key. */
+  async function signsForCertificate(name: string): Promise<boolean> {
+    const certificate = await client.getCertificate(name);
+    const crypto = new CryptographyClient(certificate.keyId ?? "", credential, clientOptions);
+    const data = Buffer.from(`signed by the key of ${name}`);
+    const { result } = await crypto.signData("RS256", data);
+    const { verify } = await import("node:crypto");
+    return verify("sha256", data, new X509Certificate(certificate.cer as Uint8Array).publicKey, result);
+  }
 
   afterAll(async () => {
     await server?.stop();
@@ -101,6 +113,33 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     expect(
       verify("sha256", Buffer.from("signed by the certificate key"), x509.publicKey, Buffer.from(result)),
     ).toBe(true);
+  });
+
+  it("answers a direct change of a certificate's key or secret with 403 Forbidden, which the SDKs throw", async () => {
+    await (
+      await client.beginCreateCertificate("guarded", { issuerName: "Self", subject: "CN=guarded" }, poll)
+    ).pollUntilDone();
+    const forbidden = {
+      name: "RestError",
+      statusCode: 403,
+      code: "Forbidden",
+      message: expect.stringMatching(/managed by certificate guarded; use the certificates API/),
+    };
+    await expect(keys.beginDeleteKey("guarded", poll)).rejects.toMatchObject(forbidden);
+    await expect(keys.rotateKey("guarded")).rejects.toMatchObject(forbidden);
+    await expect(keys.updateKeyProperties("guarded", { enabled: false })).rejects.toMatchObject(forbidden);
+    await expect(
+      keys.updateKeyRotationPolicy("guarded", {
+        lifetimeActions: [{ action: "Rotate", timeAfterCreate: "P30D" }],
+      }),
+    ).rejects.toMatchObject(forbidden);
+    await expect(secrets.beginDeleteSecret("guarded", poll)).rejects.toMatchObject(forbidden);
+    await expect(secrets.setSecret("guarded", "overwritten")).rejects.toMatchObject(forbidden);
+    await expect(secrets.updateSecretProperties("guarded", "", { enabled: false })).rejects.toMatchObject(
+      forbidden,
+    );
+    expect((await collect(keys.listPropertiesOfKeyVersions("guarded"))).length).toBe(1);
+    expect(await signsForCertificate("guarded")).toBe(true);
   });
 
   it("creates EC certificates as PEM", async () => {
@@ -188,13 +227,36 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     expect(finished.getOperationState().certificateOperation?.status).toBe("completed");
   });
 
+  it("reports the issuer's certificate type and transparency in the operation, as the policy has them", async () => {
+    await client.beginCreateCertificate(
+      "typed",
+      {
+        issuerName: "Unknown",
+        subject: "CN=typed",
+        certificateType: "OV-SSL",
+        certificateTransparency: false,
+      },
+      poll,
+    );
+    expect(
+      (await client.getCertificateOperation("typed")).getOperationState().certificateOperation,
+    ).toMatchObject({ issuerName: "Unknown", certificateType: "OV-SSL", certificateTransparency: false });
+  });
+
   it("refuses a second create while one is in progress, and cancels and deletes operations", async () => {
     await client.beginCreateCertificate("cancelled", { issuerName: "Unknown", subject: "CN=c" }, poll);
+    const inProgress = {
+      statusCode: 409,
+      code: "Forbidden",
+      message:
+        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+    };
     await expect(
       client.beginCreateCertificate("cancelled", { issuerName: "Unknown", subject: "CN=c" }),
-    ).rejects.toMatchObject({
-      statusCode: 409,
-    });
+    ).rejects.toMatchObject(inProgress);
+    await expect(client.importCertificate("cancelled", Buffer.from("never read"))).rejects.toMatchObject(
+      inProgress,
+    );
     const operation = await client.getCertificateOperation("cancelled");
     await operation.cancelOperation();
     expect(operation.getOperationState().certificateOperation?.status).toBe("cancelled");
@@ -291,13 +353,25 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     ).pollUntilDone();
     await (await client.beginDeleteCertificate("doomed", poll)).pollUntilDone();
     await expect(secrets.getSecret("doomed")).rejects.toMatchObject({ statusCode: 404 });
-    expect((await client.getDeletedCertificate("doomed")).name).toBe("doomed");
+    await expect(keys.getKey("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    const deleted = await client.getDeletedCertificate("doomed");
+    expect(deleted.name).toBe("doomed");
+    expect(deleted.policy?.subject).toBe("CN=doomed");
     expect((await collect(client.listDeletedCertificates())).map((d) => d.name)).toContain("doomed");
+    expect((await collect(keys.listDeletedKeys())).map((d) => d.name)).toContain("doomed");
+    expect((await keys.getDeletedKey("doomed")).properties.managed).toBe(true);
+    expect((await collect(secrets.listDeletedSecrets())).map((d) => d.name)).toContain("doomed");
+
     await (await client.beginRecoverDeletedCertificate("doomed", poll)).pollUntilDone();
     expect((await secrets.getSecret("doomed")).value).toBeTruthy();
+    expect(await signsForCertificate("doomed")).toBe(true);
+
     await (await client.beginDeleteCertificate("doomed", poll)).pollUntilDone();
     await client.purgeDeletedCertificate("doomed");
     await expect(client.getDeletedCertificate("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(keys.getDeletedKey("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(keys.getKey("doomed")).rejects.toMatchObject({ statusCode: 404 });
+    await expect(secrets.getDeletedSecret("doomed")).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it("backs up and restores a certificate with its key and secret", async () => {
@@ -315,6 +389,13 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     expect(openssl("pkcs12", "-in", "restored.pfx", "-passin", "pass:", "-nodes")).toMatch(
       /BEGIN PRIVATE KEY/,
     );
+    const key = await keys.getKey("web");
+    const certificateKey = new X509Certificate(restored.cer as Uint8Array).publicKey.export({
+      format: "jwk",
+    });
+    expect(Buffer.from(key.key?.n ?? new Uint8Array()).toString("base64url")).toBe(certificateKey.n);
+    expect(key.properties.version).toBe(restored.properties.version);
+    expect(await signsForCertificate("web")).toBe(true);
     await expect(client.restoreCertificateBackup(backup as Uint8Array)).rejects.toMatchObject({
       statusCode: 409,
     });

@@ -216,6 +216,9 @@ describe("certificate import", () => {
     expect(res.json().error.message).toMatch(
       /requires complete chains: the issuer "CN=Test Intermediate" is missing/,
     );
+    for (const collection of ["certificates", "keys", "secrets"]) {
+      expect((await server.kv({ method: "GET", url: `/${collection}/strict?${V}` })).statusCode).toBe(404);
+    }
   });
 
   const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
@@ -285,7 +288,10 @@ describe("certificate policies", () => {
     const res = await create({ issuer: { name: "Self" }, x509_props: { subject: "CN=x" }, ...policy });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.message).toMatch(message);
-    expect((await server.kv({ method: "GET", url: `/keys/bad?${V}` })).statusCode).toBe(404);
+    // A certificate GET also answers for a pending operation, so its 404 says none was left either.
+    for (const collection of ["certificates", "keys", "secrets"]) {
+      expect((await server.kv({ method: "GET", url: `/${collection}/bad?${V}` })).statusCode).toBe(404);
+    }
   });
 
   it("round-trips a full policy exactly", async () => {

@@ -46,21 +46,34 @@ describe("certificate lifecycle details", () => {
     expect(await publicKeyOf("reused")).toBe(kept);
   });
 
-  it("refuses a new version over a deleted certificate, naming the certificate, and stores no key or secret", async () => {
-    await create("gone", selfSigned());
-    expect((await server.kv({ method: "DELETE", url: `/certificates/gone?${V}` })).statusCode).toBe(200);
-    const refused = await create("gone", selfSigned());
-    expect(refused.statusCode).toBe(409);
-    expect(refused.json().error.message).toMatch(
-      /^Certificate gone is currently in a deleted but recoverable state/,
-    );
-    await server.kv({ method: "POST", url: `/deletedcertificates/gone/recover?${V}` });
-    const versions = async (collection: string) =>
-      (await server.kv({ method: "GET", url: `/${collection}/gone/versions?${V}` })).json().value.length;
-    expect([await versions("certificates"), await versions("keys"), await versions("secrets")]).toEqual([
-      1, 1, 1,
-    ]);
-  });
+  it.each(["Self", "Unknown"])(
+    "refuses a new %s version over a deleted certificate, naming the certificate, and stores no key, secret or operation",
+    async (issuer) => {
+      const name = `gone-${issuer.toLowerCase()}`;
+      await create(name, selfSigned());
+      expect((await server.kv({ method: "DELETE", url: `/certificates/${name}?${V}` })).statusCode).toBe(200);
+      const refused = await create(name, {
+        policy: { issuer: { name: issuer }, x509_props: { subject: "CN=life.example" } },
+      });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().error).toMatchObject({
+        code: "Conflict",
+        message: expect.stringMatching(
+          new RegExp(`^Certificate ${name} is currently in a deleted but recoverable state`),
+        ),
+        innererror: { code: "ObjectIsDeletedButRecoverable" },
+      });
+      expect(
+        (await server.kv({ method: "GET", url: `/certificates/${name}/pending?${V}` })).json().status,
+      ).toBe("completed");
+      await server.kv({ method: "POST", url: `/deletedcertificates/${name}/recover?${V}` });
+      const versions = async (collection: string) =>
+        (await server.kv({ method: "GET", url: `/${collection}/${name}/versions?${V}` })).json().value.length;
+      expect([await versions("certificates"), await versions("keys"), await versions("secrets")]).toEqual([
+        1, 1, 1,
+      ]);
+    },
+  );
 
   it("never puts the private key of a non-exportable certificate in its secret", async () => {
     await create(

@@ -191,9 +191,13 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return keys.generate(vault, name, version, policy);
   }
 
-  /** Key Vault's rule: no new version while an operation for this name is in progress. */
-  async function refuseWhilePending(vault: Vault, name: string): Promise<void> {
+  /**
+   * Key Vault's rules for a new version: none over a deleted certificate (whatever the issuer, and
+   * before a key is made for it), and none while an operation for this name is in progress.
+   */
+  async function checkNewVersionAllowed(vault: Vault, name: string): Promise<void> {
     objects.checkName(name);
+    await objects.refuseIfDeleted(vault, name);
     if ((await store.getOperation(vault.id, name))?.status === "inProgress") {
       throw new DomainError(
         "Conflict",
@@ -201,6 +205,25 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         { reason: "PendingCertificateInProgress" },
       );
     }
+  }
+
+  async function getPolicy(vault: Vault, name: string): Promise<CertificatePolicy> {
+    objects.checkName(name);
+    const policy =
+      (await store.getPolicy(vault.id, name)) ?? (await store.getOperation(vault.id, name))?.policy;
+    if (!policy) throw objects.notFound(name);
+    return policy;
+  }
+
+  /** The policy with `input` applied and validated, not yet stored. */
+  async function changedPolicy(vault: Vault, name: string, input: PolicyInput): Promise<CertificatePolicy> {
+    return { ...normalizePolicy(input, await getPolicy(vault, name)), updatedAt: clock.now() };
+  }
+
+  /** A deleted certificate with the policy it was deleted with, as DeletedCertificateBundle carries it. */
+  async function getDeleted(vault: Vault, name: string): Promise<DeletedCertificate> {
+    const deleted = await objects.getDeleted(vault, name);
+    return { ...deleted, policy: await store.getDeletedPolicy(vault.id, name) };
   }
 
   async function currentOperation(vault: Vault, name: string): Promise<CertificateOperation> {
@@ -297,7 +320,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
   return {
     /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
     async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
-      await refuseWhilePending(vault, name);
+      await checkNewVersionAllowed(vault, name);
       const base = await store.getPolicy(vault.id, name);
       if (!request.policy && !base)
         throw badParameter("policy is required for a certificate's first version");
@@ -453,7 +476,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
     /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
     async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
-      await refuseWhilePending(vault, name);
+      await checkNewVersionAllowed(vault, name);
       const pem =
         request.value.trimStart().startsWith("-----BEGIN") ||
         request.policy?.contentType === "application/x-pem-file";
@@ -503,6 +526,12 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       return objects.find(vault, name, version);
     },
 
+    /**
+     * Changes a version's attributes and tags, and the policy when given, in one transaction. Its key
+     * and secret versions take its `enabled`, as Key Vault mirrors it: a disabled certificate's key
+     * does not sign and its secret is not read. A certificate's nbf and exp are its X.509's and are
+     * not changed here, so there are none to mirror.
+     */
     async update(
       vault: Vault,
       name: string,
@@ -515,22 +544,15 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     ): Promise<CertificateVersion> {
       const found = await objects.find(vault, name, version);
       const next = withAttributeChanges(found, { enabled: changes.enabled, tags: changes.tags }, clock.now());
-      await store.updateVersion(next);
-      if (changes.policy) await this.updatePolicy(vault, name, changes.policy);
+      const policy = changes.policy && (await changedPolicy(vault, name, changes.policy));
+      await store.updateIssued(next, policy);
       return next;
     },
 
-    async getPolicy(vault: Vault, name: string): Promise<CertificatePolicy> {
-      objects.checkName(name);
-      const policy =
-        (await store.getPolicy(vault.id, name)) ?? (await store.getOperation(vault.id, name))?.policy;
-      if (!policy) throw objects.notFound(name);
-      return policy;
-    },
+    getPolicy,
 
     async updatePolicy(vault: Vault, name: string, input: PolicyInput): Promise<CertificatePolicy> {
-      const base = await this.getPolicy(vault, name);
-      const policy = { ...normalizePolicy(input, base), updatedAt: clock.now() };
+      const policy = await changedPolicy(vault, name, input);
       await store.putPolicy(vault.id, name, policy);
       return policy;
     },
@@ -545,10 +567,10 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const now = clock.now();
       const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * 86_400_000);
       if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt))) throw objects.notFound(name);
-      return objects.getDeleted(vault, name);
+      return getDeleted(vault, name);
     },
 
-    getDeleted: objects.getDeleted,
+    getDeleted,
     listDeleted: objects.listDeleted,
 
     async recover(vault: Vault, name: string): Promise<CertificateVersion> {
@@ -574,7 +596,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       objects.checkName(name);
       const versions = await store.allVersions(vault.id, name);
       if (versions.length === 0) throw objects.notFound(name);
-      const policy = await this.getPolicy(vault, name);
+      const policy = await getPolicy(vault, name);
       const keyVersions = await keys.versions(vault, name);
       const document: CertificateBackup = {
         kind: "certificate",

@@ -77,7 +77,10 @@ export interface CertificateVersion extends VersionedObject {
 export type ChainVerdict = { complete: true } | { complete: false; missingIssuer: string };
 
 export type StoredCertificateVersion = CertificateVersion;
-export type DeletedCertificate = DeletedObject<CertificateVersion>;
+/** A deleted certificate; with its policy where the service reads one, as Key Vault returns it. */
+export type DeletedCertificate = DeletedObject<CertificateVersion> & {
+  policy?: CertificatePolicy | undefined;
+};
 
 export type OperationStatus = "inProgress" | "completed" | "failed" | "cancelled";
 

@@ -111,7 +111,14 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
   /** Purges the certificate and its backing key and secret; returns every key version, for its material to be destroyed. */
   purgeWithBacking(vaultId: string, name: string): Promise<StoredKeyVersion[] | undefined>;
+  /**
+   * Replaces a version's mutable fields, sets its backing key and secret versions' `enabled` to the
+   * certificate's, and stores the policy when given, in one transaction.
+   */
+  updateIssued(certificate: CertificateVersion, policy?: CertificatePolicy): Promise<void>;
   getPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
+  /** The policy of a deleted certificate, kept until it is purged. */
+  getDeletedPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
   putPolicy(vaultId: string, name: string, policy: CertificatePolicy): Promise<void>;
   getOperation(vaultId: string, name: string): Promise<CertificateOperation | undefined>;
   /** Inserts or replaces the certificate's operation. */

@@ -319,6 +319,7 @@ export function createKeyService(deps: KeyServiceDeps) {
     const ops = keyOps(s.kind, request.keyOps);
     checkAttributes(request, request.tags);
     const protector = protectorFor(vault, s.protection);
+    await objects.refuseIfManaged(vault, name, "create");
     return addVersion(vault, name, async (version, context) => {
       const made = await protector.generate(s, context);
       return {
@@ -348,6 +349,7 @@ export function createKeyService(deps: KeyServiceDeps) {
       const ops = keyOps(kind, jwk.key_ops);
       checkAttributes(request, request.tags);
       const protector = protectorFor(vault, protection);
+      await objects.refuseIfManaged(vault, name, "import");
       const transfer = jwk.key_hsm === undefined ? undefined : await byokTransfer(vault, jwk.key_hsm);
       return addVersion(vault, name, async (version, context) => {
         const made = transfer
@@ -377,15 +379,7 @@ export function createKeyService(deps: KeyServiceDeps) {
       changes: KeyUpdate,
     ): Promise<KeyVersion> {
       const stored = await findStored(vault, name, version);
-      if (stored.managed) {
-        throw new DomainError(
-          "Forbidden",
-          `Key ${name} backs a certificate; update the certificate instead`,
-          {
-            reason: "ManagedKey",
-          },
-        );
-      }
+      objects.refuseManaged(stored, "update");
       const next = withAttributeChanges(
         {
           ...withoutMaterial(stored),
@@ -468,6 +462,7 @@ export function createKeyService(deps: KeyServiceDeps) {
     /** A new version with the latest version's type, size, curve, operations and tags. */
     async rotate(vault: Vault, name: string): Promise<KeyVersion> {
       const latest = await findStored(vault, name);
+      objects.refuseManaged(latest, "rotate");
       const policy = await store.getRotationPolicy(vault.id, name);
       const expiresAt = policy?.expiryTime ? addDuration(clock.now(), policy.expiryTime) : undefined;
       return create(vault, name, {
@@ -489,7 +484,7 @@ export function createKeyService(deps: KeyServiceDeps) {
     },
 
     async putRotationPolicy(vault: Vault, name: string, policy: RotationPolicy): Promise<RotationPolicy> {
-      await findStored(vault, name);
+      objects.refuseManaged(await findStored(vault, name), "setrotationpolicy");
       const existing = await store.getRotationPolicy(vault.id, name);
       const now = clock.now();
       const next = {

@@ -61,6 +61,14 @@ export function openBackup<T>(sealer: Sealer, context: string, blob: Uint8Array)
   }
 }
 
+/** Key Vault's refusal to reuse the name of a deleted object before it is recovered or purged. */
+export const deletedButRecoverable = (noun: string, name: string) =>
+  new DomainError(
+    "Conflict",
+    `${noun} ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the ${noun.toLowerCase()} can only be recovered or purged.`,
+    { reason: "ObjectIsDeletedButRecoverable" },
+  );
+
 export interface ObjectLifecycleDeps<V extends VersionedObject, S extends V> {
   store: VersionedStore<V, S>;
   clock: Clock;
@@ -133,6 +141,21 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
     return deleted;
   }
 
+  /**
+   * A certificate's key and secret change only with the certificate, in its transactions: a version
+   * made, deleted or purged beside it would leave a certificate without its key or secret, or a key
+   * version no certificate manages, which makes every later version of the certificate a conflict.
+   * Reading them, and using the key, stays allowed.
+   */
+  function refuseManaged(version: Pick<VersionedObject, "name" | "managed">, operation: string): void {
+    if (!version.managed) return;
+    throw new DomainError(
+      "Forbidden",
+      `Operation "${operation}" is not allowed on ${noun} ${version.name}: its lifetime is managed by certificate ${version.name}; use the certificates API for certificate ${version.name} instead.`,
+      { reason: `${Noun}ManagedByKeyVault` },
+    );
+  }
+
   /** The deleted object when its retention has ended; undefined when it is not deleted or not yet due. */
   async function dueForPurge(vault: Vault, name: string): Promise<DeletedObject<V> | undefined> {
     const deleted = await store.findDeleted(vault.id, name);
@@ -143,6 +166,18 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
     notFound,
     deletedNotFound,
     checkName,
+    refuseManaged,
+
+    /** Refuses a new version over an object that a certificate manages, before anything is made for it. */
+    async refuseIfManaged(vault: Vault, name: string, operation: string): Promise<void> {
+      const latest = await store.findLatest(vault.id, name);
+      if (latest) refuseManaged(latest, operation);
+    },
+
+    /** Refuses a new version while an object of that name is deleted, before anything is made for it. */
+    async refuseIfDeleted(vault: Vault, name: string): Promise<void> {
+      if (await store.findDeleted(vault.id, name)) throw deletedButRecoverable(Noun, name);
+    },
 
     /** The latest version, or the named one, of a live object, with its payload. */
     async find(vault: Vault, name: string, version?: string): Promise<S> {
@@ -175,6 +210,9 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
     /** Soft delete: the object stays recoverable for the vault's retention period. */
     async remove(vault: Vault, name: string): Promise<DeletedObject<V>> {
       checkName(name);
+      const latest = await store.findLatest(vault.id, name);
+      if (!latest) throw notFound(name);
+      refuseManaged(latest, "delete");
       const now = clock.now();
       const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * DAY_MS);
       const deleted = await store.softDelete(vault.id, name, now, purgeAt);
@@ -190,6 +228,8 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
 
     async recover(vault: Vault, name: string): Promise<V> {
       checkName(name);
+      const deleted = await store.findDeleted(vault.id, name);
+      if (deleted) refuseManaged(deleted.latest, "recover");
       const recovered = await store.recover(vault.id, name);
       if (!recovered) throw deletedNotFound(name);
       return recovered;
@@ -201,10 +241,11 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
 
     /**
      * Purges a deleted object whose retention has ended, purge protection or not; undefined when it
-     * is not deleted or its time has not come.
+     * is not deleted, its time has not come, or a certificate manages it (its purge takes the object).
      */
     async purgeDue(vault: Vault, name: string): Promise<Purged<V> | undefined> {
-      const deleted = await dueForPurge(vault, name);
+      const found = await dueForPurge(vault, name);
+      const deleted = found?.latest.managed ? undefined : found;
       const payloads = deleted && (await store.purgeVersions(vault.id, name));
       return deleted && payloads ? { deleted, payloads } : undefined;
     },
@@ -212,6 +253,7 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
     /** Removes a deleted object's rows, unless purge protection forbids it. */
     async purge(vault: Vault, name: string): Promise<Purged<V>> {
       const deleted = await checkPurgeAllowed(vault, name);
+      refuseManaged(deleted.latest, "purge");
       const payloads = await store.purgeVersions(vault.id, name);
       if (!payloads) throw deletedNotFound(name);
       return { deleted, payloads };

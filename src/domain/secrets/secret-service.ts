@@ -79,6 +79,7 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
       }
       checkContentType(input.contentType);
       checkValidityWindow(input);
+      await objects.refuseIfManaged(vault, name, "set");
       const now = clock.now();
       const version = newVersion();
       const stored: StoredSecretVersion = {
@@ -117,13 +118,7 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
 
     async update(vault: Vault, name: string, version: string | undefined, changes: SecretUpdate) {
       const stored = await findStored(vault, name, version);
-      if (stored.managed) {
-        throw new DomainError(
-          "Forbidden",
-          `Secret ${name} backs a certificate; update the certificate instead`,
-          { reason: "ManagedSecret" },
-        );
-      }
+      objects.refuseManaged(stored, "update");
       checkContentType(changes.contentType);
       const next = withAttributeChanges(
         {

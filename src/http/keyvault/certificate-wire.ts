@@ -178,12 +178,9 @@ function deletedFields(ctx: VaultContext, d: DeletedCertificate) {
   };
 }
 
-export const deletedCertificateBundle = (
-  ctx: VaultContext,
-  d: DeletedCertificate,
-  policy?: CertificatePolicy,
-) => ({
-  ...certificateBundle(ctx, d.latest, policy),
+/** DeletedCertificateBundle: a CertificateBundle, policy included, with the deletion's fields. */
+export const deletedCertificateBundle = (ctx: VaultContext, d: DeletedCertificate) => ({
+  ...certificateBundle(ctx, d.latest, d.policy),
   ...deletedFields(ctx, d),
 });
 
@@ -196,7 +193,11 @@ export const deletedCertificateItem = (ctx: VaultContext, d: DeletedCertificate)
 export function operationWire(ctx: VaultContext, o: CertificateOperation) {
   return {
     id: `${ctx.baseUrl}/certificates/${o.name}/pending`,
-    issuer: { name: o.issuerName },
+    issuer: defined({
+      name: o.issuerName,
+      cty: o.policy.issuer.certificateType,
+      cert_transparency: o.policy.issuer.certificateTransparency,
+    }),
     csr: o.csr.toString("base64"),
     cancellation_requested: o.cancellationRequested,
     status: o.status,

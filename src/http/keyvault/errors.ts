@@ -16,13 +16,22 @@ export interface KeyVaultErrorBody {
   error: { code: string; message: string; innererror?: { code: string } };
 }
 
+/**
+ * Reasons whose Key Vault code is not the name of their status: Key Vault answers a create or import
+ * while an operation is in progress with 409 and code "Forbidden" (keyvault-api.md §3), which the
+ * SDK surfaces as RestError.code.
+ */
+const KEY_VAULT_CODE_BY_REASON: Readonly<Record<string, string>> = {
+  PendingCertificateInProgress: "Forbidden",
+};
+
 /** Key Vault's error body: not-found errors name the kind of object in `code`, others use `innererror`. */
 export function keyVaultError(error: DomainError): KeyVaultErrorBody {
   if (error.code === "NotFound")
     return { error: { code: error.reason ?? "NotFound", message: error.message } };
   return {
     error: {
-      code: error.code,
+      code: (error.reason !== undefined && KEY_VAULT_CODE_BY_REASON[error.reason]) || error.code,
       message: error.message,
       ...(error.reason !== undefined && { innererror: { code: error.reason } }),
     },

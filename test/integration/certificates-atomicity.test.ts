@@ -1,0 +1,233 @@
+import "reflect-metadata";
+import { execFileSync } from "node:child_process";
+import { randomBytes, webcrypto } from "node:crypto";
+import * as x509 from "@peculiar/x509";
+import type { KyselyPlugin } from "kysely";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
+import { createCertificateBundleCodec } from "../../src/crypto/certificate-bundle-codec.js";
+import { masterKeyFrom } from "../../src/crypto/master-key.js";
+import { createPkcs11KeyProtector } from "../../src/crypto/pkcs11-key-protector.js";
+import { createPublicKeyCrypto } from "../../src/crypto/public-key-crypto.js";
+import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
+import { createX509Factory } from "../../src/crypto/x509-factory.js";
+import { createCertificateService } from "../../src/domain/certificates/certificate-service.js";
+import type { PolicyInput } from "../../src/domain/certificates/policy.js";
+import { systemClock } from "../../src/domain/clock.js";
+import { createKeyService } from "../../src/domain/keys/key-service.js";
+import { createVaultService } from "../../src/domain/vaults/vault-service.js";
+import { createSqlCertificateStore } from "../../src/storage/sql-certificate-store.js";
+import { createSqlKeyStore } from "../../src/storage/sql-key-store.js";
+import { createSqlVaultStore } from "../../src/storage/sql-vault-store.js";
+import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
+import { tempDataDir } from "../support/server-process.js";
+import { createSoftHsmToken, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
+
+/**
+ * Fails the next insert into `table` once armed, inside the real store's own transaction. The event
+ * outbox insert is the last statement of every issuing transaction (addIssued), so failing it
+ * leaves the certificate, key and secret rows, the policy and the operation written and rolled back.
+ */
+function failNextInsertInto(table: string) {
+  let armed = false;
+  const plugin: KyselyPlugin = {
+    transformQuery({ node }) {
+      if (armed && node.kind === "InsertQueryNode" && node.into?.table.identifier.name === table) {
+        armed = false;
+        throw new Error(`injected failure: insert into ${table}`);
+      }
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  };
+  return {
+    plugin,
+    arm() {
+      armed = true;
+    },
+  };
+}
+
+/** How many objects the token holds, counted by another process so the protector keeps its session. */
+function tokenObjects(token: SoftHsmToken): number {
+  const script = `
+    const graphene = require("graphene-pk11");
+    const [, module, label, pin] = process.argv;
+    const mod = graphene.Module.load(module);
+    mod.initialize();
+    try {
+      const slots = mod.getSlots(true);
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots.items(i);
+        if (slot.getToken().label !== label) continue;
+        const session = slot.open(graphene.SessionFlag.SERIAL_SESSION);
+        session.login(pin);
+        console.log(session.find().length);
+        session.logout();
+        session.close();
+      }
+    } finally {
+      mod.finalize();
+    }`;
+  return Number(
+    execFileSync(process.execPath, ["-e", script, token.module, token.label, token.pin], {
+      env: { ...process.env, ...token.env },
+      encoding: "utf8",
+    }).trim(),
+  );
+}
+
+const subtle = webcrypto.subtle;
+const ecdsa = { name: "ECDSA", namedCurve: "P-256" } as const;
+const pem = (label: string, der: ArrayBuffer) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der).toString("base64")}\n-----END ${label}-----\n`;
+
+/** A certificate for the CSR's key, signed by a throwaway CA, as a CA would answer the request. */
+async function signCsr(csr: Buffer): Promise<Buffer> {
+  const ca = await subtle.generateKey(ecdsa, false, ["sign", "verify"]);
+  const request = new x509.Pkcs10CertificateRequest(Buffer.from(csr));
+  const certificate = await x509.X509CertificateGenerator.create({
+    subject: request.subject,
+    issuer: "CN=Fault CA",
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    publicKey: request.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+  });
+  return Buffer.from(certificate.rawData);
+}
+
+/** PEM text with a fresh P-256 key and its self-signed certificate, as an import brings them. */
+async function keyAndCertificatePem(): Promise<string> {
+  const keys = await subtle.generateKey(ecdsa, true, ["sign", "verify"]);
+  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
+    name: "CN=imported.example",
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    keys,
+    signingAlgorithm: { name: "ECDSA", hash: "SHA-256" },
+  });
+  return (
+    pem("PRIVATE KEY", await subtle.exportKey("pkcs8", keys.privateKey)) +
+    pem("CERTIFICATE", certificate.rawData)
+  );
+}
+
+const protections = [
+  { name: "software", hsm: false, kty: "EC" },
+  { name: "HSM", hsm: true, kty: "EC-HSM" },
+] as const;
+
+describe.each(backends.filter((b) => b.available))("nothing is half-stored on $engine", (backend) => {
+  const work = tempDataDir();
+  let token: SoftHsmToken | undefined;
+  const disposers: (() => Promise<void> | void)[] = [];
+
+  beforeAll(() => {
+    if (!softHsmAvailable) return;
+    token = createSoftHsmToken(work.dir, `faults-${backend.engine}`);
+    // SoftHSM2 reads its configuration when the module is initialised, in this process too.
+    process.env.SOFTHSM2_CONF = token.env.SOFTHSM2_CONF;
+  });
+  afterEach(async () => {
+    for (const dispose of disposers.splice(0).reverse()) await dispose();
+  });
+  afterAll(() => work.remove());
+
+  /** The real services over a fresh database, the certificate store's writes able to fail on demand. */
+  async function services(hsm: boolean) {
+    const { storage, dispose } = await openFreshStorage(backend);
+    disposers.push(dispose);
+    const sealer = createAesGcmSealer(masterKeyFrom(randomBytes(32)));
+    const protector =
+      hsm && token
+        ? createPkcs11KeyProtector({ module: token.module, tokenLabel: token.label, pin: token.pin })
+        : undefined;
+    if (protector) disposers.push(() => protector.close());
+    const keys = createKeyService({
+      store: createSqlKeyStore(storage),
+      software: createSoftwareKeyProtector(sealer),
+      hsm: protector,
+      publicCrypto: createPublicKeyCrypto(),
+      sealer,
+      clock: systemClock,
+    });
+    const fault = failNextInsertInto("events");
+    const certificates = createCertificateService({
+      store: createSqlCertificateStore({ ...storage, db: storage.db.withPlugin(fault.plugin) }),
+      keys: keys.certificateKeys,
+      x509: createX509Factory(),
+      codec: createCertificateBundleCodec(),
+      sealer,
+      clock: systemClock,
+    });
+    const vaults = createVaultService({ store: createSqlVaultStore(storage), clock: systemClock });
+    const vault = await vaults.create("faults", { sku: "premium" });
+    return {
+      certificates,
+      vault,
+      fault,
+      /** Every row of the database, and the token's object count when there is an HSM. */
+      state: async () => ({
+        rows: await dumpAllRows(storage),
+        hsmObjects: protector && token ? tokenObjects(token) : undefined,
+      }),
+    };
+  }
+
+  describe.each(protections)("with $name keys", ({ hsm, kty }) => {
+    const policy = (issuer: string): PolicyInput => ({
+      key: { kty, curve: "P-256" },
+      subject: "CN=faults.example",
+      issuer: { name: issuer },
+    });
+
+    it.skipIf(hsm && !softHsmAvailable)(
+      "leaves no key, secret, certificate, operation or token object when a Self create's transaction fails",
+      async () => {
+        const { certificates, vault, fault, state } = await services(hsm);
+        const before = await state();
+        fault.arm();
+        await expect(certificates.create(vault, "created", { policy: policy("Self") })).rejects.toThrow(
+          /injected failure/,
+        );
+        expect(await state()).toEqual(before);
+      },
+    );
+
+    it.skipIf(hsm && !softHsmAvailable)(
+      "leaves the pending operation and its key as they were when a merge's transaction fails, so the merge can be retried",
+      async () => {
+        const { certificates, vault, fault, state } = await services(hsm);
+        const pending = await certificates.create(vault, "merged", { policy: policy("Unknown") });
+        const signed = await signCsr(pending.csr);
+        const before = await state();
+        fault.arm();
+        await expect(certificates.merge(vault, "merged", [signed], {})).rejects.toThrow(/injected failure/);
+        expect(await state()).toEqual(before);
+
+        const merged = await certificates.merge(vault, "merged", [signed], {});
+        expect(merged.version).toBe(pending.keyVersion);
+        expect((await state()).hsmObjects).toBe(before.hsmObjects);
+      },
+    );
+
+    it.skipIf(hsm && !softHsmAvailable)(
+      "leaves no key, secret, certificate or token object when an import's transaction fails",
+      async () => {
+        const { certificates, vault, fault, state } = await services(hsm);
+        const value = await keyAndCertificatePem();
+        const before = await state();
+        fault.arm();
+        await expect(
+          certificates.import(vault, "imported", {
+            value,
+            policy: { key: { kty, curve: "P-256" }, contentType: "application/x-pem-file" },
+          }),
+        ).rejects.toThrow(/injected failure/);
+        expect(await state()).toEqual(before);
+      },
+    );
+  });
+});
