@@ -1,12 +1,18 @@
 import "reflect-metadata";
 import { createHash, createPublicKey, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import * as asn1js from "asn1js";
+import {
+  type DistinguishedName,
+  IA5_ATTRIBUTES,
+  parseDistinguishedName,
+} from "../domain/certificates/distinguished-name.js";
 import type { CertificatePolicy, KeyUsage } from "../domain/certificates/model.js";
 import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
-import { explicit, oid, sequence, set } from "./der.js";
+import { encode, explicit, oid, sequence, set } from "./der.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
 import { signed } from "./x509-signing.js";
 
@@ -103,12 +109,19 @@ function extensionsFor(face: ProtectorCrypto, policy: CertificatePolicy): Promis
   return list;
 }
 
+/**
+ * An IPv6 address in the compressed form @peculiar/x509 encodes correctly: it reads the dotted tail
+ * of `::ffff:1.2.3.4` as two hex groups, which the WHATWG URL parser's serialization never has.
+ */
+const encodableIp = (ip: string) =>
+  ip.includes(":") ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+
 function sanExtension(policy: CertificatePolicy): x509.Extension | undefined {
   const names: x509.JsonGeneralName[] = [
     ...policy.sans.dnsNames.map((value) => ({ type: "dns" as const, value })),
     ...policy.sans.emails.map((value) => ({ type: "email" as const, value })),
     ...policy.sans.uris.map((value) => ({ type: "url" as const, value })),
-    ...policy.sans.ipAddresses.map((value) => ({ type: "ip" as const, value })),
+    ...policy.sans.ipAddresses.map((value) => ({ type: "ip" as const, value: encodableIp(value) })),
     ...policy.sans.upns.map((value) => ({ type: "upn" as const, value })),
   ];
   return names.length > 0 ? new x509.SubjectAlternativeNameExtension(names, !policy.subject) : undefined;
@@ -150,7 +163,38 @@ function der(text: string): Buffer[] {
 
 const VERSION_1 = Buffer.of(0x02, 0x01, 0x00);
 
-// Encoding a name with @peculiar/x509 costs about 50 us, and a policy is a new object per request
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/**
+ * RFC 5280 §4.1.2.4 Name from the parsed subject, RDNs in the order written. Strings are
+ * PrintableString where they can be, IA5String for e-mail and domain components, else UTF8String,
+ * as @peculiar/x509 chose when it encoded subjects (its own text parser drops what it cannot match).
+ */
+function encodeName(name: DistinguishedName): Buffer {
+  return sequence(
+    name.map((rdn) =>
+      set(
+        rdn
+          .map((attribute) => {
+            const value =
+              attribute.der ??
+              encode(
+                IA5_ATTRIBUTES.has(attribute.oid)
+                  ? new asn1js.IA5String({ value: attribute.value })
+                  : PRINTABLE.test(attribute.value)
+                    ? new asn1js.PrintableString({ value: attribute.value })
+                    : new asn1js.Utf8String({ value: attribute.value }),
+              );
+            return sequence([oid(attribute.oid), value]);
+          })
+          // X.690 §11.6: a SET OF in DER is sorted by its elements' encodings.
+          .sort(Buffer.compare),
+      ),
+    ),
+  );
+}
+
+// Parsing and encoding a name costs tens of microseconds, and a policy is a new object per request
 // while its subject rarely changes: encoded names are kept by their text (bounded).
 const subjectNames = new Map<string, Buffer>();
 const SUBJECT_NAMES = 1000;
@@ -159,7 +203,7 @@ function subjectName(policy: CertificatePolicy): Buffer {
   const text = policy.subject ?? "";
   let name = subjectNames.get(text);
   if (!name) {
-    name = Buffer.from(new x509.Name(text).toArrayBuffer());
+    name = encodeName(text.trim() === "" ? [] : parseDistinguishedName(text));
     if (subjectNames.size >= SUBJECT_NAMES) subjectNames.clear();
     subjectNames.set(text, name);
   }
@@ -203,6 +247,7 @@ export function createX509Factory(): X509Factory {
     async selfSigned(policy, signer, now) {
       const face = protectorCrypto(signer);
       const { crypto, keys, signingAlgorithm, spki } = face;
+      const name = new x509.Name(new Uint8Array(subjectName(policy)));
       // Key Vault backdates nbf by ten minutes to allow for clock skew.
       const notBefore = new Date(now.getTime() - 600_000);
       const cert = await x509.X509CertificateGenerator.create(
@@ -210,8 +255,8 @@ export function createX509Factory(): X509Factory {
           serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
             .toString("hex")
             .replace(/^[89a-f]/, "1"),
-          subject: policy.subject,
-          issuer: policy.subject,
+          subject: name,
+          issuer: name,
           notBefore,
           notAfter: addMonths(notBefore, policy.validityMonths),
           publicKey: new x509.PublicKey(new Uint8Array(spki)),

@@ -3,7 +3,7 @@ import { badParameter, DomainError } from "../errors.js";
 import { newVersionEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
-import type { StoredKeyVersion } from "../keys/model.js";
+import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
 import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
@@ -18,7 +18,7 @@ import type {
   Contact,
   DeletedCertificate,
 } from "./model.js";
-import { normalizePolicy, type PolicyInput } from "./policy.js";
+import { type ImportedKey, importedKeyProps, normalizePolicy, type PolicyInput } from "./policy.js";
 import type {
   CertificateBundleCodec,
   CertificateKeys,
@@ -80,6 +80,19 @@ export const issuerPasswordContext = (vaultId: string, issuerName: string): stri
   `issuer/${vaultId}/${issuerName.toLowerCase()}`;
 
 const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The type and size or curve of an imported private key, read from its JWK. */
+function importedKey(jwk: ImportJwk): ImportedKey {
+  if (jwk.kty === "RSA") {
+    const modulus = Buffer.from(jwk.n ?? "", "base64url");
+    const first = modulus.findIndex((byte) => byte !== 0);
+    const keySize =
+      first < 0 ? 0 : (modulus.length - first - 1) * 8 + (modulus[first] ?? 0).toString(2).length;
+    return { kty: "RSA", keySize };
+  }
+  if (jwk.kty === "EC") return { kty: "EC", curve: jwk.crv ?? "" };
+  throw badParameter(`The imported key is ${jwk.kty}; a certificate's key is RSA or EC`);
+}
 
 export function createCertificateService(deps: CertificateServiceDeps) {
   const { store, keys, x509, codec, sealer, clock } = deps;
@@ -477,11 +490,11 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const base = await store.getPolicy(vault.id, name);
       const policy = normalizePolicy(
         {
-          key: { kty: jwk.kty, ...(jwk.crv !== undefined && { curve: jwk.crv }) },
           subject: facts.subject,
           issuer: { name: "Unknown" },
           contentType: pem ? "application/x-pem-file" : "application/x-pkcs12",
           ...request.policy,
+          key: importedKeyProps(importedKey(jwk), request.policy?.key),
         },
         base,
       );
