@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { opensslCsr, opensslSelfSigned } from "../support/openssl-req.js";
+import { pkijsPfx } from "../support/pkijs-pfx.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
@@ -221,6 +222,16 @@ describe("certificate import", () => {
     const der = Buffer.from(forge.asn1.toDer(p12).getBytes(), "binary");
     const inspected = await expectImported("forge", { value: der.toString("base64"), pwd: "forge" });
     expect(inspected.chain).toEqual({ complete: false, missingIssuer: "CN=Test Intermediate" });
+  });
+
+  it("imports a PFX written by pkijs, its key in a PBES2 shrouded key bag", async () => {
+    const pkcs8 = createPrivateKey(text("leaf.key")).export({ format: "der", type: "pkcs8" });
+    const chain = ["leaf.pem", "inter.pem", "root.pem"].map((f) =>
+      Buffer.from(new X509Certificate(file(f)).raw),
+    );
+    const { pfx } = await pkijsPfx(pkcs8, chain, { password: "pkijs", shroudKey: true });
+    const inspected = await expectImported("pkijs", { value: pfx.toString("base64"), pwd: "pkijs" });
+    expect(inspected).toMatchObject({ chainLength: 3, chain: { complete: true } });
   });
 
   it("imports the backing secret of another certificate (the PFX Strongroom assembles)", async () => {
