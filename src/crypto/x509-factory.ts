@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createHash, createPublicKey, webcrypto } from "node:crypto";
+import { createHash, createPublicKey, X509Certificate as NativeCertificate, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import * as asn1js from "asn1js";
 import {
@@ -7,7 +7,7 @@ import {
   IA5_ATTRIBUTES,
   parseDistinguishedName,
 } from "../domain/certificates/distinguished-name.js";
-import type { CertificatePolicy, KeyUsage } from "../domain/certificates/model.js";
+import type { CertificatePolicy, ChainVerdict, KeyUsage } from "../domain/certificates/model.js";
 import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
@@ -240,8 +240,35 @@ export function createX509Factory(): X509Factory {
     }
   }
 
-  const isIssuer = (issuer: x509.X509Certificate, child: x509.X509Certificate) =>
-    child.issuer === issuer.subject;
+  // Certificates selfSigned built and signed itself: their own signature needs no checking. Held
+  // weakly, so an entry lives as long as the parsed certificate does in `recent`.
+  const signedHere = new WeakSet<x509.X509Certificate>();
+
+  interface Candidate {
+    der: Buffer;
+    cert: x509.X509Certificate;
+    native?: NativeCertificate;
+  }
+  const nativeOf = (c: Candidate) => {
+    c.native ??= new NativeCertificate(c.der);
+    return c.native;
+  };
+
+  /**
+   * Whether `issuer` issued `child`: the names chain and the issuer's key verifies the child's
+   * signature. Names alone would let any certificate carrying the right name pass for the issuer.
+   */
+  function issued(issuer: Candidate, child: Candidate): boolean {
+    if (child.cert.issuer !== issuer.cert.subject) return false;
+    if (issuer === child && signedHere.has(child.cert)) return true;
+    try {
+      return nativeOf(child).verify(nativeOf(issuer).publicKey);
+    } catch {
+      return false;
+    }
+  }
+
+  const selfIssued = (c: Candidate) => c.cert.subject === c.cert.issuer && issued(c, c);
 
   return {
     async selfSigned(policy, signer, now) {
@@ -268,6 +295,7 @@ export function createX509Factory(): X509Factory {
       );
       const der = Buffer.from(cert.rawData);
       remember(der, cert);
+      signedHere.add(cert);
       return der;
     },
 
@@ -308,26 +336,33 @@ export function createX509Factory(): X509Factory {
     },
 
     orderChain(certs) {
-      const parsed = certs.map((c) => ({ der: c, cert: parse(c) }));
+      const parsed: Candidate[] = certs.map((c) => ({ der: c, cert: parse(c) }));
       const unique = parsed.filter((p, i) => parsed.findIndex((q) => q.der.equals(p.der)) === i);
-      // The leaf is the certificate that issues none of the others.
-      const leaves = unique.filter((p) => !unique.some((q) => q !== p && isIssuer(p.cert, q.cert)));
-      const leaf =
-        leaves.length === 1 ? leaves[0] : (unique.find((p) => p.cert.subject !== p.cert.issuer) ?? unique[0]);
+      // The leaf is the certificate that issues none of the others; among several, one not
+      // self-named (a root or an impostor with an issuer's name issues nothing here either).
+      const leaves = unique.filter((p) => !unique.some((q) => q !== p && issued(p, q)));
+      const pool = leaves.length > 0 ? leaves : unique;
+      const leaf = pool.find((p) => p.cert.subject !== p.cert.issuer) ?? pool[0];
       if (!leaf) throw badParameter("No certificate was given");
       const ordered = [leaf];
       let current = leaf;
-      while (current.cert.subject !== current.cert.issuer) {
-        const parent = unique.find((p) => !ordered.includes(p) && isIssuer(p.cert, current.cert));
+      while (!selfIssued(current)) {
+        const parent = unique.find((p) => !ordered.includes(p) && issued(p, current));
         if (!parent) break;
         ordered.push(parent);
         current = parent;
       }
-      const top = ordered[ordered.length - 1] as (typeof ordered)[number];
-      const verdict =
-        top.cert.subject === top.cert.issuer
-          ? ({ complete: true } as const)
-          : ({ complete: false, missingIssuer: top.cert.issuer } as const);
+      const top = ordered[ordered.length - 1] as Candidate;
+      const impostor =
+        top.cert.subject === top.cert.issuer ||
+        unique.some((p) => !ordered.includes(p) && p.cert.subject === top.cert.issuer);
+      const verdict: ChainVerdict = selfIssued(top)
+        ? { complete: true }
+        : {
+            complete: false,
+            missingIssuer: top.cert.issuer,
+            ...(impostor && { signatureFails: true as const }),
+          };
       // Certificates off the leaf's path (a root whose intermediate is missing) are kept, after it.
       const rest = unique.filter((p) => !ordered.includes(p));
       return { leaf: leaf.der, chain: [...ordered.slice(1), ...rest].map((p) => p.der), verdict };

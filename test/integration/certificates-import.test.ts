@@ -171,6 +171,10 @@ describe("certificate import", () => {
     leafWith("ec384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"]);
     // openssl 3 writes SEC 1 ("BEGIN EC PRIVATE KEY") from `ec`, PKCS#8 from `req` and `pkey`.
     openssl("ec", "-in", "ec384.key", "-out", "ec384-traditional.key");
+    // A root with the real root's name and a key of its own: it signed nothing here.
+    opensslSelfSigned(join(work.dir, "fake-root.key"), join(work.dir, "fake-root.pem"), "/CN=Test Root", {
+      days: 30,
+    });
   });
 
   afterAll(async () => {
@@ -306,6 +310,14 @@ describe("certificate import", () => {
     expect(key.asymmetricKeyDetails?.namedCurve).toBe("secp384r1");
   });
 
+  it("records a chain whose root has the right name but the wrong key as incomplete, naming that issuer", async () => {
+    const inspected = await expectImported("fake-root", {
+      value: text("leaf.key") + text("leaf.pem") + text("inter.pem") + text("fake-root.pem"),
+      policy: pem,
+    });
+    expect(inspected.chain).toEqual({ complete: false, missingIssuer: "CN=Test Root", signatureFails: true });
+  });
+
   it("imports PEM with a traditional RSA key and the chain in any order", async () => {
     const shuffled = text("root.pem") + text("leaf-traditional.key") + text("leaf.pem") + text("inter.pem");
     const inspected = await expectImported("shuffled", {
@@ -329,25 +341,64 @@ describe("certificate import", () => {
     expect(inspected.chain).toEqual({ complete: false, missingIssuer: "CN=Test Intermediate" });
   });
 
-  it("refuses an incomplete chain in a vault that requires complete chains", async () => {
-    const token = await server.token();
-    await server.strongroom.app.inject({
-      method: "PATCH",
-      url: "/admin/vaults/default",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      payload: JSON.stringify({ requireCompleteChain: true }),
-    });
-    const res = await importAs("strict", { value: text("leaf.key") + text("leaf.pem") });
-    await server.strongroom.app.inject({
-      method: "PATCH",
-      url: "/admin/vaults/default",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      payload: JSON.stringify({ requireCompleteChain: false }),
-    });
+  /** Runs `work` with the default vault's requireCompleteChain on, and turns it off again. */
+  async function inStrictVault<T>(work: () => Promise<T>): Promise<T> {
+    const strict = async (on: boolean) => {
+      const res = await server.strongroom.app.inject({
+        method: "PATCH",
+        url: "/admin/vaults/default",
+        headers: { authorization: `Bearer ${await server.token()}`, "content-type": "application/json" },
+        payload: JSON.stringify({ requireCompleteChain: on }),
+      });
+      expect(res.statusCode).toBe(200);
+    };
+    await strict(true);
+    try {
+      return await work();
+    } finally {
+      await strict(false);
+    }
+  }
+
+  it.each([
+    [
+      "a chain without its intermediate",
+      () => text("leaf.key") + text("leaf.pem"),
+      /requires complete chains: the issuer "CN=Test Intermediate" is missing; import it with the certificate/,
+    ],
+    [
+      "a chain whose root does not verify",
+      () => text("leaf.key") + text("leaf.pem") + text("inter.pem") + text("fake-root.pem"),
+      /requires complete chains: the certificate given as the issuer "CN=Test Root" did not sign the one below it/,
+    ],
+  ])("refuses %s in a vault that requires complete chains", async (_what, value, message) => {
+    const res = await inStrictVault(() => importAs("strict", { value: value() }));
     expect(res.statusCode).toBe(400);
-    expect(res.json().error.message).toMatch(
-      /requires complete chains: the issuer "CN=Test Intermediate" is missing/,
+    expect(res.json().error.message).toMatch(message);
+    expect((await server.kv({ method: "GET", url: `/certificates/strict?${V}` })).statusCode).toBe(404);
+  });
+
+  it("refuses to restore a backup with an incomplete chain into a vault that requires complete chains", async () => {
+    await expectImported("restored-lax", { value: text("leaf.key") + text("leaf.pem"), policy: pem });
+    const backup = (
+      await server.kv({ method: "POST", url: `/certificates/restored-lax/backup?${V}` })
+    ).json();
+    await server.kv({ method: "DELETE", url: `/certificates/restored-lax?${V}` });
+    expect(
+      (await server.kv({ method: "DELETE", url: `/deletedcertificates/restored-lax?${V}` })).statusCode,
+    ).toBe(204);
+    const restore = () => server.kv({ method: "POST", url: `/certificates/restore?${V}`, body: backup });
+    const refused = await inStrictVault(restore);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.message).toMatch(
+      /requires complete chains: the issuer "CN=Test Intermediate"/,
     );
+    for (const collection of ["certificates", "keys", "secrets"]) {
+      expect((await server.kv({ method: "GET", url: `/${collection}/restored-lax?${V}` })).statusCode).toBe(
+        404,
+      );
+    }
+    expect((await restore()).statusCode).toBe(200);
   });
 
   const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({

@@ -15,6 +15,7 @@ import type {
   CertificateOperation,
   CertificatePolicy,
   CertificateVersion,
+  ChainVerdict,
   Contact,
   DeletedCertificate,
 } from "./model.js";
@@ -80,6 +81,19 @@ export const issuerPasswordContext = (vaultId: string, issuerName: string): stri
   `issuer/${vaultId}/${issuerName.toLowerCase()}`;
 
 const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * A vault's requireCompleteChain, for chains a caller hands in (import, merge, restore). Chains the
+ * vault's own issuer adapters bring are recorded but not refused: ACME CAs serve chains without the
+ * root by design (relying parties hold it), and a private CA's chain always reaches its root.
+ */
+function requireCompleteChain(vault: Vault, verdict: ChainVerdict, remedy: string): void {
+  if (!vault.requireCompleteChain || verdict.complete) return;
+  const gap = verdict.signatureFails
+    ? `the certificate given as the issuer "${verdict.missingIssuer}" did not sign the one below it (its signature does not verify)`
+    : `the issuer "${verdict.missingIssuer}" is missing; ${remedy}`;
+  throw badParameter(`Vault ${vault.name} requires complete chains: ${gap}`);
+}
 
 /** The type and size or curve of an imported private key, read from its JWK. */
 function importedKey(jwk: ImportJwk): ImportedKey {
@@ -437,7 +451,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       }
       if (x5c.length === 0) throw badParameter("x5c must hold the certificate and, optionally, its chain");
       const certificates = x5c.flatMap((entry) => x509.readCertificate(entry));
-      const { leaf } = x509.orderChain(certificates);
+      const { leaf, verdict } = x509.orderChain(certificates);
       const facts = x509.inspect(leaf);
       if (!samePublicKey(facts.publicKey, x509.csrPublicKey(operation.csr))) {
         throw badParameter(
@@ -447,6 +461,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       if (facts.notAfter.getTime() <= clock.now().getTime()) {
         throw badParameter(`The certificate expired on ${facts.notAfter.toISOString()}`);
       }
+      requireCompleteChain(vault, verdict, "merge it with the certificate in x5c");
       const key = pendingKey(vault, operation);
       const completed: CertificateOperation = {
         ...operation,
@@ -475,11 +490,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
       if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
       const { leaf, verdict } = x509.orderChain(parsed.certificates);
-      if (vault.requireCompleteChain && !verdict.complete) {
-        throw badParameter(
-          `Vault ${vault.name} requires complete chains: the issuer "${verdict.missingIssuer}" is missing; import it with the certificate`,
-        );
-      }
+      requireCompleteChain(vault, verdict, "import it with the certificate");
       const facts = x509.inspect(leaf);
       const jwk = codec.pkcs8ToJwk(parsed.pkcs8);
       parsed.pkcs8.fill(0);
@@ -632,12 +643,16 @@ export function createCertificateService(deps: CertificateServiceDeps) {
             policy,
           );
           const certificates = v.certificates.map((c) => Buffer.from(c, "base64"));
-          issued.push(
-            await prepareIssued(vault, document.name, key, certificates, policy, {
-              tags: v.tags,
-              enabled: v.enabled,
-              createdAt: new Date(v.createdAt),
-            }),
+          const prepared = await prepareIssued(vault, document.name, key, certificates, policy, {
+            tags: v.tags,
+            enabled: v.enabled,
+            createdAt: new Date(v.createdAt),
+          });
+          issued.push(prepared);
+          requireCompleteChain(
+            vault,
+            prepared.certificate.chainVerdict,
+            `version ${v.version} of the backup cannot be restored into this vault`,
           );
         }
         await store.restoreIssued(issued);
