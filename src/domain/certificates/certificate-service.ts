@@ -5,6 +5,7 @@ import { newVersion } from "../ids.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
 import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
 import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
+import { type Page, pageLimit } from "../paging.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
 import { sealContext as secretSealContext } from "../secrets/secret-service.js";
@@ -68,6 +69,12 @@ interface CertificateBackup {
 }
 
 const BACKUP_CONTEXT = "backup/certificate/v1";
+
+/** An entry of a certificate listing: a certificate, or one pending its first version. */
+export type CertificateListEntry = { certificate: CertificateVersion } | { pending: CertificateOperation };
+
+const CERTIFICATES_CURSOR = "c:";
+const PENDING_CURSOR = "p:";
 
 const PENDING_MERGE = "Pending certificate created. Please Perform Merge to complete the request.";
 
@@ -559,8 +566,48 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     },
 
     list: objects.list,
+
+    /**
+     * The certificates, then (includePending) those still waiting for their first version, as one
+     * listing whose pages hold at most `maxResults` entries. The continuation says which of the two
+     * it is in: `c:` and the store's cursor, or `p:` and the last pending name.
+     */
+    async listWithPending(
+      vault: Vault,
+      after: string | undefined,
+      maxResults: number | undefined,
+    ): Promise<Page<CertificateListEntry>> {
+      const limit = pageLimit(maxResults);
+      let items: CertificateListEntry[] = [];
+      let pendingAfter = "";
+      if (after === undefined || after.startsWith(CERTIFICATES_CURSOR)) {
+        const certificates = await objects.list(vault, after?.slice(CERTIFICATES_CURSOR.length), limit);
+        items = certificates.items.map((certificate) => ({ certificate }));
+        if (certificates.next !== undefined)
+          return { items, next: `${CERTIFICATES_CURSOR}${certificates.next}` };
+      } else if (after.startsWith(PENDING_CURSOR)) {
+        pendingAfter = after.slice(PENDING_CURSOR.length);
+      } else {
+        throw badParameter("The $skiptoken does not continue a listing with includePending=true");
+      }
+      const pending: CertificateListEntry[] = [];
+      const operations = (await store.listOperations(vault.id))
+        .filter((o) => o.status === "inProgress" && o.name.toLowerCase() > pendingAfter)
+        .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+      for (const operation of operations) {
+        if (items.length + pending.length > limit) break;
+        // A pending renewal of a certificate that exists is listed as that certificate.
+        if (!(await store.findLatest(vault.id, operation.name))) pending.push({ pending: operation });
+      }
+      const fits = pending.slice(0, limit - items.length);
+      const last = fits.at(-1);
+      items.push(...fits);
+      if (fits.length === pending.length) return { items };
+      const lastName = last && "pending" in last ? last.pending.name.toLowerCase() : "";
+      return { items, next: `${PENDING_CURSOR}${lastName}` };
+    },
+
     listVersions: objects.listVersions,
-    listOperations: (vault: Vault) => store.listOperations(vault.id),
 
     /** Soft-deletes the certificate with its key and secret. */
     async remove(vault: Vault, name: string): Promise<DeletedCertificate> {
