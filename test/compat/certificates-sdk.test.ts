@@ -409,7 +409,39 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     });
     expect(issuer.provider).toBe("PrivateCA");
     expect(JSON.stringify(await client.getIssuer("corp-ca"))).not.toContain("hunter2");
+    // @azure/keyvault-certificates 4.10.3 sends attributes.enabled only when it is truthy
+    // (`if (updatedOptions.enabled)`), so its updateIssuer({ enabled: false }) sends a PATCH that
+    // names nothing but empty credentials, which must change nothing; the PATCH it means to send is
+    // sent directly.
     await client.updateIssuer("corp-ca", { enabled: false });
+    expect(await client.getIssuer("corp-ca")).toMatchObject({ enabled: true, accountId: "acct" });
+    const http = httpsClient(server.ca);
+    const patched = await http.send(`${server.admin.vaultUrl}/certificates/issuers/corp-ca?api-version=7.6`, {
+      method: "PATCH",
+      headers: {
+        authorization: `Bearer ${await adminToken(http, server.admin)}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ attributes: { enabled: false } }),
+    });
+    http.close();
+    expect(patched.status).toBe(200);
+    // The other fields survive an update that names only enabled.
+    expect(await client.getIssuer("corp-ca")).toMatchObject({
+      enabled: false,
+      provider: "PrivateCA",
+      accountId: "acct",
+    });
+    await expect(
+      client.beginCreateCertificate("from-disabled", { issuerName: "corp-ca", subject: "CN=x" }, poll),
+    ).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadParameter",
+      message: "policy.issuer.name: the issuer corp-ca is disabled; enable it or name another issuer",
+    });
+    await expect(client.getCertificateOperation("from-disabled")).rejects.toMatchObject({ statusCode: 404 });
+    expect((await client.updateIssuer("corp-ca", { enabled: true })).enabled).toBe(true);
+    expect((await client.getIssuer("corp-ca")).enabled).toBe(true);
     const listed = (await collect(client.listPropertiesOfIssuers())) as { id?: string }[];
     expect(listed.map((i) => i.id)).toContain(`${server.admin.vaultUrl}/certificates/issuers/corp-ca`);
     await client.deleteIssuer("corp-ca");

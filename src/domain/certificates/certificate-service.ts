@@ -252,7 +252,11 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     if (issuerName.toLowerCase() === "unknown") return "Unknown";
     const issuer = await store.getIssuer(vault.id, issuerName);
     if (!issuer) throw badParameter(`policy.issuer.name: no issuer named ${issuerName} exists in this vault`);
-    if (!issuer.enabled) throw badParameter(`Issuer ${issuerName} is disabled`);
+    if (!issuer.enabled) {
+      throw badParameter(
+        `policy.issuer.name: the issuer ${issuerName} is disabled; enable it or name another issuer`,
+      );
+    }
     return issuer;
   }
 
