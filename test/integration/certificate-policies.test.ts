@@ -30,7 +30,6 @@ const refused: [string, Record<string, unknown>, string][] = [
   ["a subject that is not a name", x509({ subject: "garbage" }), "policy.x509_props.subject"],
   ["a subject with a trailing fragment", x509({ subject: "CN=a, garbage" }), "policy.x509_props.subject"],
   ["a subject with an unknown attribute type", x509({ subject: "FOO=bar" }), "policy.x509_props.subject"],
-  ["a subject with an empty value", x509({ subject: "CN=" }), "policy.x509_props.subject"],
   ["a subject ending in a separator", x509({ subject: "CN=a," }), "policy.x509_props.subject"],
   ["a subject with a bad escape", x509({ subject: "CN=a\\qb" }), "policy.x509_props.subject"],
   ["a subject with an unclosed quote", x509({ subject: 'CN="open' }), "policy.x509_props.subject"],

@@ -310,6 +310,39 @@ describe("certificate import", () => {
     expect(key.asymmetricKeyDetails?.namedCurve).toBe("secp384r1");
   });
 
+  it("renews an imported certificate under the same subject, special characters and all", async () => {
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "odd.key",
+      "-out",
+      "odd.pem",
+      "-days",
+      "2",
+      "-utf8",
+      "-subj",
+      "/CN=Comma, Inc./O=Equals=Sign/OU=Plus \\+ Sign/L=Café",
+    );
+    const imported = await importAs("odd-subject", { value: text("odd.key") + text("odd.pem"), policy: pem });
+    expect(imported.statusCode, imported.body).toBe(200);
+    const renewed = await server.kv({
+      method: "POST",
+      url: `/certificates/odd-subject/create?${V}`,
+      body: { policy: { issuer: { name: "Self" } } },
+    });
+    expect(renewed.json().status, renewed.body).toBe("completed");
+    const cer = (await server.kv({ method: "GET", url: `/certificates/odd-subject?${V}` })).json().cer;
+    const subjectOf = (der: Buffer) => new X509Certificate(der).subject;
+    expect(subjectOf(Buffer.from(cer, "base64"))).toBe(subjectOf(file("odd.pem")));
+    expect(subjectOf(file("odd.pem"))).toBe("CN=Comma\\, Inc.\nO=Equals=Sign\nOU=Plus \\+ Sign\nL=Café");
+  });
+
   it("records a chain whose root has the right name but the wrong key as incomplete, naming that issuer", async () => {
     const inspected = await expectImported("fake-root", {
       value: text("leaf.key") + text("leaf.pem") + text("inter.pem") + text("fake-root.pem"),

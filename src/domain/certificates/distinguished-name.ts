@@ -161,7 +161,6 @@ function parse(text: string): DistinguishedName {
   for (;;) {
     const oid = attributeType(reader);
     const { value, der } = attributeValue(reader);
-    if (value === "") throw new Error(`an attribute (${oid}) has no value`);
     if (IA5_ATTRIBUTES.has(oid) && !der && !/^[\x20-\x7e]*$/.test(value)) {
       throw new Error(`"${value}" must be ASCII for its attribute type`);
     }
