@@ -32,6 +32,7 @@ import {
   type CertificateService,
   createCertificateService,
 } from "./domain/certificates/certificate-service.js";
+import { createSecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
@@ -531,6 +532,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         },
         vaults,
         secrets: core.secrets,
+        secretFormats: createSecretFormats({ secrets: core.secrets, codec: createCertificateBundleCodec() }),
         keys: core.keys,
         certificates: core.certificates,
         webhooks: core.webhooks,

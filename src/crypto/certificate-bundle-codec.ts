@@ -8,6 +8,25 @@ import { nativePrimitives } from "./native-primitives.js";
 
 // node-forge assigns module.exports whole, so ESM sees no named exports; require it.
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
+type Asn1 = import("node-forge").asn1.Asn1;
+
+/** An ASN.1 tree with every constructed (chunked) OCTET STRING joined into one primitive. */
+function joinedOctetStrings(node: Asn1): Asn1 {
+  if (!Array.isArray(node.value)) return node;
+  const children = node.value.map(joinedOctetStrings);
+  if (node.tagClass === forge.asn1.Class.UNIVERSAL && node.type === forge.asn1.Type.OCTETSTRING) {
+    return forge.asn1.create(node.tagClass, node.type, false, children.map((c) => String(c.value)).join(""));
+  }
+  return { ...node, value: children };
+}
+
+// PKCS#12 is BER, which lets an OCTET STRING come in chunks, and pkijs writes a long one (the
+// ciphertext of a PKCS#8 shrouded key bag) that way; node-forge's EncryptedPrivateKeyInfo validator
+// takes only the primitive form and refused such files. Its PKCS#12 reader calls this function of
+// the shared pki object for every shrouded key bag, so the chunks are joined there.
+const decryptPrivateKeyInfo = forge.pki.decryptPrivateKeyInfo;
+forge.pki.decryptPrivateKeyInfo = (info, password) =>
+  decryptPrivateKeyInfo(joinedOctetStrings(info), password);
 
 const KEY_BAG = oid("1.2.840.113549.1.12.10.1.1");
 const CERT_BAG = oid("1.2.840.113549.1.12.10.1.3");

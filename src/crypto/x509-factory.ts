@@ -1,13 +1,19 @@
 import "reflect-metadata";
-import { createHash, createPublicKey, webcrypto } from "node:crypto";
+import { createHash, createPublicKey, X509Certificate as NativeCertificate, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
+import * as asn1js from "asn1js";
 import type { CaSigner } from "../domain/ca/ports.js";
-import type { CertificatePolicy, KeyUsage } from "../domain/certificates/model.js";
+import {
+  type DistinguishedName,
+  IA5_ATTRIBUTES,
+  parseDistinguishedName,
+} from "../domain/certificates/distinguished-name.js";
+import type { CertificatePolicy, ChainVerdict, KeyUsage } from "../domain/certificates/model.js";
 import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
-import { explicit, oid, sequence, set } from "./der.js";
+import { encode, explicit, oid, sequence, set } from "./der.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
 import { messageSigner, signed } from "./x509-signing.js";
 
@@ -123,12 +129,19 @@ function extensionsFor(face: ProtectorCrypto, policy: CertificatePolicy): Promis
   return list;
 }
 
+/**
+ * An IPv6 address in the compressed form @peculiar/x509 encodes correctly: it reads the dotted tail
+ * of `::ffff:1.2.3.4` as two hex groups, which the WHATWG URL parser's serialization never has.
+ */
+const encodableIp = (ip: string) =>
+  ip.includes(":") ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
+
 function sanExtension(policy: CertificatePolicy): x509.Extension | undefined {
   const names: x509.JsonGeneralName[] = [
     ...policy.sans.dnsNames.map((value) => ({ type: "dns" as const, value })),
     ...policy.sans.emails.map((value) => ({ type: "email" as const, value })),
     ...policy.sans.uris.map((value) => ({ type: "url" as const, value })),
-    ...policy.sans.ipAddresses.map((value) => ({ type: "ip" as const, value })),
+    ...policy.sans.ipAddresses.map((value) => ({ type: "ip" as const, value: encodableIp(value) })),
     ...policy.sans.upns.map((value) => ({ type: "upn" as const, value })),
   ];
   return names.length > 0 ? new x509.SubjectAlternativeNameExtension(names, !policy.subject) : undefined;
@@ -170,7 +183,38 @@ function der(text: string): Buffer[] {
 
 const VERSION_1 = Buffer.of(0x02, 0x01, 0x00);
 
-// Encoding a name with @peculiar/x509 costs about 50 us, and a policy is a new object per request
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/**
+ * RFC 5280 §4.1.2.4 Name from the parsed subject, RDNs in the order written. Strings are
+ * PrintableString where they can be, IA5String for e-mail and domain components, else UTF8String,
+ * as @peculiar/x509 chose when it encoded subjects (its own text parser drops what it cannot match).
+ */
+function encodeName(name: DistinguishedName): Buffer {
+  return sequence(
+    name.map((rdn) =>
+      set(
+        rdn
+          .map((attribute) => {
+            const value =
+              attribute.der ??
+              encode(
+                IA5_ATTRIBUTES.has(attribute.oid)
+                  ? new asn1js.IA5String({ value: attribute.value })
+                  : PRINTABLE.test(attribute.value)
+                    ? new asn1js.PrintableString({ value: attribute.value })
+                    : new asn1js.Utf8String({ value: attribute.value }),
+              );
+            return sequence([oid(attribute.oid), value]);
+          })
+          // X.690 §11.6: a SET OF in DER is sorted by its elements' encodings.
+          .sort(Buffer.compare),
+      ),
+    ),
+  );
+}
+
+// Parsing and encoding a name costs tens of microseconds, and a policy is a new object per request
 // while its subject rarely changes: encoded names are kept by their text (bounded).
 const subjectNames = new Map<string, Buffer>();
 const SUBJECT_NAMES = 1000;
@@ -179,7 +223,7 @@ function subjectName(policy: CertificatePolicy): Buffer {
   const text = policy.subject ?? "";
   let name = subjectNames.get(text);
   if (!name) {
-    name = Buffer.from(new x509.Name(text).toArrayBuffer());
+    name = encodeName(text.trim() === "" ? [] : parseDistinguishedName(text));
     if (subjectNames.size >= SUBJECT_NAMES) subjectNames.clear();
     subjectNames.set(text, name);
   }
@@ -216,13 +260,41 @@ export function createX509Factory(): X509Factory {
     }
   }
 
-  const isIssuer = (issuer: x509.X509Certificate, child: x509.X509Certificate) =>
-    child.issuer === issuer.subject;
+  // Certificates selfSigned built and signed itself: their own signature needs no checking. Held
+  // weakly, so an entry lives as long as the parsed certificate does in `recent`.
+  const signedHere = new WeakSet<x509.X509Certificate>();
+
+  interface Candidate {
+    der: Buffer;
+    cert: x509.X509Certificate;
+    native?: NativeCertificate;
+  }
+  const nativeOf = (c: Candidate) => {
+    c.native ??= new NativeCertificate(c.der);
+    return c.native;
+  };
+
+  /**
+   * Whether `issuer` issued `child`: the names chain and the issuer's key verifies the child's
+   * signature. Names alone would let any certificate carrying the right name pass for the issuer.
+   */
+  function issued(issuer: Candidate, child: Candidate): boolean {
+    if (child.cert.issuer !== issuer.cert.subject) return false;
+    if (issuer === child && signedHere.has(child.cert)) return true;
+    try {
+      return nativeOf(child).verify(nativeOf(issuer).publicKey);
+    } catch {
+      return false;
+    }
+  }
+
+  const selfIssued = (c: Candidate) => c.cert.subject === c.cert.issuer && issued(c, c);
 
   return {
     async selfSigned(policy, signer, now) {
       const face = protectorCrypto(signer);
       const { crypto, keys, signingAlgorithm, spki } = face;
+      const name = new x509.Name(new Uint8Array(subjectName(policy)));
       // Key Vault backdates nbf by ten minutes to allow for clock skew.
       const notBefore = new Date(now.getTime() - 600_000);
       const cert = await x509.X509CertificateGenerator.create(
@@ -230,8 +302,8 @@ export function createX509Factory(): X509Factory {
           serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
             .toString("hex")
             .replace(/^[89a-f]/, "1"),
-          subject: policy.subject,
-          issuer: policy.subject,
+          subject: name,
+          issuer: name,
           notBefore,
           notAfter: addMonths(notBefore, policy.validityMonths),
           publicKey: new x509.PublicKey(new Uint8Array(spki)),
@@ -243,6 +315,7 @@ export function createX509Factory(): X509Factory {
       );
       const der = Buffer.from(cert.rawData);
       remember(der, cert);
+      signedHere.add(cert);
       return der;
     },
 
@@ -283,26 +356,33 @@ export function createX509Factory(): X509Factory {
     },
 
     orderChain(certs) {
-      const parsed = certs.map((c) => ({ der: c, cert: parse(c) }));
+      const parsed: Candidate[] = certs.map((c) => ({ der: c, cert: parse(c) }));
       const unique = parsed.filter((p, i) => parsed.findIndex((q) => q.der.equals(p.der)) === i);
-      // The leaf is the certificate that issues none of the others.
-      const leaves = unique.filter((p) => !unique.some((q) => q !== p && isIssuer(p.cert, q.cert)));
-      const leaf =
-        leaves.length === 1 ? leaves[0] : (unique.find((p) => p.cert.subject !== p.cert.issuer) ?? unique[0]);
+      // The leaf is the certificate that issues none of the others; among several, one not
+      // self-named (a root or an impostor with an issuer's name issues nothing here either).
+      const leaves = unique.filter((p) => !unique.some((q) => q !== p && issued(p, q)));
+      const pool = leaves.length > 0 ? leaves : unique;
+      const leaf = pool.find((p) => p.cert.subject !== p.cert.issuer) ?? pool[0];
       if (!leaf) throw badParameter("No certificate was given");
       const ordered = [leaf];
       let current = leaf;
-      while (current.cert.subject !== current.cert.issuer) {
-        const parent = unique.find((p) => !ordered.includes(p) && isIssuer(p.cert, current.cert));
+      while (!selfIssued(current)) {
+        const parent = unique.find((p) => !ordered.includes(p) && issued(p, current));
         if (!parent) break;
         ordered.push(parent);
         current = parent;
       }
-      const top = ordered[ordered.length - 1] as (typeof ordered)[number];
-      const verdict =
-        top.cert.subject === top.cert.issuer
-          ? ({ complete: true } as const)
-          : ({ complete: false, missingIssuer: top.cert.issuer } as const);
+      const top = ordered[ordered.length - 1] as Candidate;
+      const impostor =
+        top.cert.subject === top.cert.issuer ||
+        unique.some((p) => !ordered.includes(p) && p.cert.subject === top.cert.issuer);
+      const verdict: ChainVerdict = selfIssued(top)
+        ? { complete: true }
+        : {
+            complete: false,
+            missingIssuer: top.cert.issuer,
+            ...(impostor && { signatureFails: true as const }),
+          };
       // Certificates off the leaf's path (a root whose intermediate is missing) are kept, after it.
       const rest = unique.filter((p) => !ordered.includes(p));
       return { leaf: leaf.der, chain: [...ordered.slice(1), ...rest].map((p) => p.der), verdict };

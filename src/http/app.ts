@@ -10,6 +10,7 @@ import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.j
 import type { AuditService } from "../domain/audit/audit-service.js";
 import type { CaService } from "../domain/ca/ca-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
@@ -37,6 +38,8 @@ export interface AppDeps {
   throttle?: { vault?: ThrottleLimit | undefined; principal?: ThrottleLimit | undefined } | undefined;
   vaults: VaultService;
   secrets: SecretService;
+  /** Secret reads with outContentType (certificate secrets in PEM or PFX). */
+  secretFormats: SecretFormats;
   keys: KeyService;
   certificates: CertificateService;
   webhooks: WebhookService;
@@ -176,7 +179,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
       vaultThrottle: deps.throttle?.vault && createThrottle(deps.throttle.vault),
       principalThrottle: deps.throttle?.principal && createThrottle(deps.throttle.principal),
     });
-    registerSecretRoutes(keyvault, deps.secrets);
+    registerSecretRoutes(keyvault, deps.secrets, deps.secretFormats);
     registerKeyRoutes(keyvault, deps.keys);
     registerCertificateRoutes(keyvault, deps.certificates);
   });

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -159,6 +159,88 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     const secret = await secrets.getSecret("ec-pem");
     expect(secret.value).toMatch(/-----BEGIN PRIVATE KEY-----/);
     expect(secret.value).toMatch(/-----BEGIN CERTIFICATE-----/);
+    writeFileSync(join(data.dir, "ec.pem"), secret.value ?? "");
+    expect(openssl("x509", "-in", "ec.pem", "-noout", "-text")).toMatch(/ASN1 OID: secp384r1/);
+    expect(openssl("verify", "-CAfile", "ec.pem", "ec.pem")).toMatch(/OK/);
+    // The key in the PEM is the certificate's: openssl derives the same public key from both.
+    const fromKey = openssl("pkey", "-in", "ec.pem", "-pubout");
+    expect(fromKey).toMatch(/BEGIN PUBLIC KEY/);
+    expect(openssl("x509", "-in", "ec.pem", "-noout", "-pubkey")).toBe(fromKey);
+    const x509 = new X509Certificate(certificate.cer as Uint8Array);
+    expect(x509.checkPrivateKey(createPrivateKey(secret.value ?? ""))).toBe(true);
+  });
+
+  it("puts only certificate bags in the PFX of a non-exportable certificate", async () => {
+    await (
+      await client.beginCreateCertificate(
+        "sealed-pfx",
+        { issuerName: "Self", subject: "CN=sealed.example", exportable: false },
+        poll,
+      )
+    ).pollUntilDone();
+    const secret = await secrets.getSecret("sealed-pfx");
+    expect(secret.properties.contentType).toBe("application/x-pkcs12");
+    writeFileSync(join(data.dir, "sealed.pfx"), Buffer.from(secret.value ?? "", "base64"));
+    // openssl pkcs12 -info names each bag on stderr ("Key bag", "Shrouded Keybag", "Certificate bag").
+    const info = spawnSync(
+      "openssl",
+      ["pkcs12", "-in", "sealed.pfx", "-passin", "pass:", "-info", "-nodes"],
+      {
+        cwd: data.dir,
+        encoding: "utf8",
+      },
+    );
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stderr).toMatch(/Certificate bag/);
+    expect(info.stderr).not.toMatch(/Key ?bag/i);
+    expect(info.stdout).toMatch(/BEGIN CERTIFICATE/);
+    expect(info.stdout).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it("converts a certificate's secret to the format outContentType asks for", async () => {
+    const pem = "application/x-pem-file";
+    const pfx = "application/x-pkcs12";
+    const web = await client.getCertificate("web");
+    const check = (value: string | undefined, leaf: Uint8Array | undefined) => {
+      const x509 = new X509Certificate(leaf ?? new Uint8Array());
+      expect(new X509Certificate(value ?? "").fingerprint256).toBe(x509.fingerprint256);
+      expect(x509.checkPrivateKey(createPrivateKey(value ?? ""))).toBe(true);
+    };
+    // PFX to PEM, latest and by version: what Key Vault documents.
+    const latest = await secrets.getSecret("web", { outContentType: pem });
+    expect(latest.properties.contentType).toBe(pem);
+    check(latest.value, web.cer);
+    const versioned = await secrets.getSecret("web", {
+      version: web.properties.version ?? "",
+      outContentType: pem,
+    });
+    expect(versioned.value).toBe(latest.value);
+    expect((await secrets.getSecret("web", { outContentType: pfx })).value).toBe(
+      (await secrets.getSecret("web")).value,
+    );
+    // PEM to PFX.
+    const ecPfx = await secrets.getSecret("ec-pem", { outContentType: pfx });
+    expect(ecPfx.properties.contentType).toBe(pfx);
+    writeFileSync(join(data.dir, "ec-converted.pfx"), Buffer.from(ecPfx.value ?? "", "base64"));
+    const opened = openssl("pkcs12", "-in", "ec-converted.pfx", "-passin", "pass:", "-nodes");
+    check(opened, (await client.getCertificate("ec-pem")).cer);
+    // A non-exportable certificate's secret has no key to give, in either format.
+    const sealed = await secrets.getSecret("sealed-pfx", { outContentType: pem });
+    expect(sealed.value).toMatch(/BEGIN CERTIFICATE/);
+    expect(sealed.value).not.toMatch(/PRIVATE KEY/);
+    // Only a certificate's secret converts, and only to the two formats.
+    await secrets.setSecret("plain", "not a certificate", { contentType: pem });
+    await expect(secrets.getSecret("plain", { outContentType: pem })).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadParameter",
+      message: expect.stringMatching(/outContentType converts only the secret of a certificate/),
+    });
+    await expect(secrets.getSecret("web", { outContentType: "application/json" })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(
+        /outContentType must be application\/x-pem-file or application\/x-pkcs12/,
+      ),
+    });
   });
 
   it("leaves an Unknown-issuer certificate pending with a CSR until the signed certificate is merged", async () => {
@@ -408,7 +490,39 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
     });
     expect(issuer.provider).toBe("PrivateCA");
     expect(JSON.stringify(await client.getIssuer("corp-ca"))).not.toContain("hunter2");
+    // @azure/keyvault-certificates 4.10.3 sends attributes.enabled only when it is truthy
+    // (`if (updatedOptions.enabled)`), so its updateIssuer({ enabled: false }) sends a PATCH that
+    // names nothing but empty credentials, which must change nothing; the PATCH it means to send is
+    // sent directly.
     await client.updateIssuer("corp-ca", { enabled: false });
+    expect(await client.getIssuer("corp-ca")).toMatchObject({ enabled: true, accountId: "acct" });
+    const http = httpsClient(server.ca);
+    const patched = await http.send(`${server.admin.vaultUrl}/certificates/issuers/corp-ca?api-version=7.6`, {
+      method: "PATCH",
+      headers: {
+        authorization: `Bearer ${await adminToken(http, server.admin)}`,
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ attributes: { enabled: false } }),
+    });
+    http.close();
+    expect(patched.status).toBe(200);
+    // The other fields survive an update that names only enabled.
+    expect(await client.getIssuer("corp-ca")).toMatchObject({
+      enabled: false,
+      provider: "PrivateCA",
+      accountId: "acct",
+    });
+    await expect(
+      client.beginCreateCertificate("from-disabled", { issuerName: "corp-ca", subject: "CN=x" }, poll),
+    ).rejects.toMatchObject({
+      statusCode: 400,
+      code: "BadParameter",
+      message: "policy.issuer.name: the issuer corp-ca is disabled; enable it or name another issuer",
+    });
+    await expect(client.getCertificateOperation("from-disabled")).rejects.toMatchObject({ statusCode: 404 });
+    expect((await client.updateIssuer("corp-ca", { enabled: true })).enabled).toBe(true);
+    expect((await client.getIssuer("corp-ca")).enabled).toBe(true);
     const listed = (await collect(client.listPropertiesOfIssuers())) as { id?: string }[];
     expect(listed.map((i) => i.id)).toContain(`${server.admin.vaultUrl}/certificates/issuers/corp-ca`);
     await client.deleteIssuer("corp-ca");

@@ -1,15 +1,23 @@
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { opensslCsr, opensslSelfSigned } from "../support/openssl-req.js";
+import { pkijsPfx } from "../support/pkijs-pfx.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
 const V = "api-version=7.6";
+
+/** The bag types of a password-less PFX (base64), as node-forge reads them, e.g. "keyBag certBag". */
+function forgeKeyBags(base64: string): string {
+  const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(base64, "base64").toString("binary")));
+  const p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, "");
+  return p12.safeContents.flatMap((c) => c.safeBags.map((b) => forge.pki.oids[b.type] ?? b.type)).join(" ");
+}
 
 describe("certificate import", () => {
   const work = tempDataDir();
@@ -115,6 +123,58 @@ describe("certificate import", () => {
       "pass:",
     );
     openssl("rsa", "-in", "leaf.key", "-traditional", "-out", "leaf-traditional.key");
+    // Leaves of the same name with other keys, signed by the same intermediate.
+    const leafWith = (name: string, newkey: string[]) => {
+      openssl(
+        "req",
+        "-new",
+        ...newkey,
+        "-nodes",
+        "-keyout",
+        `${name}.key`,
+        "-out",
+        `${name}.csr`,
+        "-subj",
+        "/CN=leaf.example",
+      );
+      openssl(
+        "x509",
+        "-req",
+        "-in",
+        `${name}.csr`,
+        "-CA",
+        "inter.pem",
+        "-CAkey",
+        "inter.key",
+        "-CAcreateserial",
+        "-days",
+        "10",
+        "-out",
+        `${name}.pem`,
+      );
+      openssl(
+        "pkcs12",
+        "-export",
+        "-in",
+        `${name}.pem`,
+        "-inkey",
+        `${name}.key`,
+        "-certfile",
+        "chain.pem",
+        "-out",
+        `${name}.pfx`,
+        "-passout",
+        "pass:pw",
+      );
+    };
+    leafWith("rsa4096", ["-newkey", "rsa:4096"]);
+    leafWith("ec384", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"]);
+    // openssl 3 writes SEC 1 ("BEGIN EC PRIVATE KEY") from `ec`, PKCS#8 from `req` and `pkey`.
+    openssl("ec", "-in", "ec384.key", "-out", "ec384-traditional.key");
+    // A root with the real root's name and a key of its own: it signed nothing here.
+    opensslSelfSigned(join(work.dir, "fake-root.key"), join(work.dir, "fake-root.pem"), "/CN=Test Root", {
+      days: 30,
+    });
   });
 
   afterAll(async () => {
@@ -168,10 +228,127 @@ describe("certificate import", () => {
     expect(inspected.chain).toEqual({ complete: false, missingIssuer: "CN=Test Intermediate" });
   });
 
-  it("imports a PFX written by pkijs: the backing secret of another certificate", async () => {
+  it("imports a PFX written by pkijs, its key in a PBES2 shrouded key bag", async () => {
+    const pkcs8 = createPrivateKey(text("leaf.key")).export({ format: "der", type: "pkcs8" });
+    const chain = ["leaf.pem", "inter.pem", "root.pem"].map((f) =>
+      Buffer.from(new X509Certificate(file(f)).raw),
+    );
+    const { pfx } = await pkijsPfx(pkcs8, chain, { password: "pkijs", shroudKey: true });
+    const inspected = await expectImported("pkijs", { value: pfx.toString("base64"), pwd: "pkijs" });
+    expect(inspected).toMatchObject({ chainLength: 3, chain: { complete: true } });
+  });
+
+  it("imports the backing secret of another certificate (the PFX Strongroom assembles)", async () => {
     const secret = await server.kv({ method: "GET", url: `/secrets/modern?${V}` });
     const inspected = await expectImported("from-secret", { value: secret.json().value });
     expect(inspected).toMatchObject({ chainLength: 3, chain: { complete: true } });
+  });
+
+  const policyOf = async (name: string) =>
+    (await server.kv({ method: "GET", url: `/certificates/${name}/policy?${V}` })).json();
+  const pem = { secret_props: { contentType: "application/x-pem-file" } };
+
+  // Key Vault sets key_props from the imported key (about-certificates: "a default policy by reading
+  // the X.509 certificate"); renewals make their keys from it.
+  it.each([
+    [
+      "an RSA-4096 PFX",
+      "import-rsa4096",
+      () => ({ value: file("rsa4096.pfx").toString("base64"), pwd: "pw" }),
+      { kty: "RSA", key_size: 4096, crv: undefined, exportable: true },
+    ],
+    [
+      "an EC P-384 PFX",
+      "import-ec384",
+      () => ({ value: file("ec384.pfx").toString("base64"), pwd: "pw" }),
+      { kty: "EC", key_size: 384, crv: "P-384", exportable: true },
+    ],
+    [
+      "a traditional EC PEM (BEGIN EC PRIVATE KEY)",
+      "import-ec-traditional",
+      () => ({ value: text("ec384-traditional.key") + text("ec384.pem") + text("chain.pem"), policy: pem }),
+      { kty: "EC", key_size: 384, crv: "P-384", exportable: true },
+    ],
+    [
+      "an EC PFX whose policy asks only for a non-exportable key",
+      "import-ec-sealed",
+      () => ({
+        value: file("ec384.pfx").toString("base64"),
+        pwd: "pw",
+        policy: { key_props: { exportable: false } },
+      }),
+      { kty: "EC", key_size: 384, crv: "P-384", exportable: false },
+    ],
+  ])("takes the key type, size and curve of %s into the policy", async (_what, name, body, keyProps) => {
+    const inspected = await expectImported(name, body());
+    expect(inspected).toMatchObject({ chainLength: 3, chain: { complete: true } });
+    expect((await policyOf(name)).key_props).toEqual({ reuse_key: false, ...keyProps });
+    const key = (await server.kv({ method: "GET", url: `/keys/${name}?${V}` })).json().key;
+    expect(key.kty).toBe(keyProps.kty);
+    if (keyProps.crv) expect(key.crv).toBe(keyProps.crv);
+    const secret = (await server.kv({ method: "GET", url: `/secrets/${name}?${V}` })).json();
+    const held = secret.contentType === "application/x-pem-file" ? secret.value : forgeKeyBags(secret.value);
+    expect(/PRIVATE KEY|keyBag/.test(held)).toBe(keyProps.exportable);
+  });
+
+  it("renews an imported EC certificate whose policy named key_props with an EC key of the same curve", async () => {
+    await expectImported("renewed-ec", {
+      value: file("ec384.pfx").toString("base64"),
+      pwd: "pw",
+      policy: { key_props: { reuse_key: false } },
+    });
+    const created = await server.kv({
+      method: "POST",
+      url: `/certificates/renewed-ec/create?${V}`,
+      body: { policy: { issuer: { name: "Self" } } },
+    });
+    expect(created.json().status, created.body).toBe("completed");
+    const versions = (await server.kv({ method: "GET", url: `/keys/renewed-ec/versions?${V}` })).json().value;
+    expect(versions).toHaveLength(2);
+    const renewed = (await server.kv({ method: "GET", url: `/certificates/renewed-ec?${V}` })).json();
+    const key = new X509Certificate(Buffer.from(renewed.cer, "base64")).publicKey;
+    expect(key.asymmetricKeyDetails?.namedCurve).toBe("secp384r1");
+  });
+
+  it("renews an imported certificate under the same subject, special characters and all", async () => {
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "odd.key",
+      "-out",
+      "odd.pem",
+      "-days",
+      "2",
+      "-utf8",
+      "-subj",
+      "/CN=Comma, Inc./O=Equals=Sign/OU=Plus \\+ Sign/L=Café",
+    );
+    const imported = await importAs("odd-subject", { value: text("odd.key") + text("odd.pem"), policy: pem });
+    expect(imported.statusCode, imported.body).toBe(200);
+    const renewed = await server.kv({
+      method: "POST",
+      url: `/certificates/odd-subject/create?${V}`,
+      body: { policy: { issuer: { name: "Self" } } },
+    });
+    expect(renewed.json().status, renewed.body).toBe("completed");
+    const cer = (await server.kv({ method: "GET", url: `/certificates/odd-subject?${V}` })).json().cer;
+    const subjectOf = (der: Buffer) => new X509Certificate(der).subject;
+    expect(subjectOf(Buffer.from(cer, "base64"))).toBe(subjectOf(file("odd.pem")));
+    expect(subjectOf(file("odd.pem"))).toBe("CN=Comma\\, Inc.\nO=Equals=Sign\nOU=Plus \\+ Sign\nL=Café");
+  });
+
+  it("records a chain whose root has the right name but the wrong key as incomplete, naming that issuer", async () => {
+    const inspected = await expectImported("fake-root", {
+      value: text("leaf.key") + text("leaf.pem") + text("inter.pem") + text("fake-root.pem"),
+      policy: pem,
+    });
+    expect(inspected.chain).toEqual({ complete: false, missingIssuer: "CN=Test Root", signatureFails: true });
   });
 
   it("imports PEM with a traditional RSA key and the chain in any order", async () => {
@@ -197,28 +374,67 @@ describe("certificate import", () => {
     expect(inspected.chain).toEqual({ complete: false, missingIssuer: "CN=Test Intermediate" });
   });
 
-  it("refuses an incomplete chain in a vault that requires complete chains", async () => {
-    const token = await server.token();
-    await server.strongroom.app.inject({
-      method: "PATCH",
-      url: "/admin/vaults/default",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      payload: JSON.stringify({ requireCompleteChain: true }),
-    });
-    const res = await importAs("strict", { value: text("leaf.key") + text("leaf.pem") });
-    await server.strongroom.app.inject({
-      method: "PATCH",
-      url: "/admin/vaults/default",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      payload: JSON.stringify({ requireCompleteChain: false }),
-    });
+  /** Runs `work` with the default vault's requireCompleteChain on, and turns it off again. */
+  async function inStrictVault<T>(work: () => Promise<T>): Promise<T> {
+    const strict = async (on: boolean) => {
+      const res = await server.strongroom.app.inject({
+        method: "PATCH",
+        url: "/admin/vaults/default",
+        headers: { authorization: `Bearer ${await server.token()}`, "content-type": "application/json" },
+        payload: JSON.stringify({ requireCompleteChain: on }),
+      });
+      expect(res.statusCode).toBe(200);
+    };
+    await strict(true);
+    try {
+      return await work();
+    } finally {
+      await strict(false);
+    }
+  }
+
+  it.each([
+    [
+      "a chain without its intermediate",
+      () => text("leaf.key") + text("leaf.pem"),
+      /requires complete chains: the issuer "CN=Test Intermediate" is missing; import it with the certificate/,
+    ],
+    [
+      "a chain whose root does not verify",
+      () => text("leaf.key") + text("leaf.pem") + text("inter.pem") + text("fake-root.pem"),
+      /requires complete chains: the certificate given as the issuer "CN=Test Root" did not sign the one below it/,
+    ],
+  ])("refuses %s in a vault that requires complete chains", async (_what, value, message) => {
+    const res = await inStrictVault(() => importAs("strict", { value: value() }));
     expect(res.statusCode).toBe(400);
-    expect(res.json().error.message).toMatch(
-      /requires complete chains: the issuer "CN=Test Intermediate" is missing/,
-    );
+    expect(res.json().error.message).toMatch(message);
+    // A certificate GET also answers for a pending operation, so its 404 says none was left either.
     for (const collection of ["certificates", "keys", "secrets"]) {
       expect((await server.kv({ method: "GET", url: `/${collection}/strict?${V}` })).statusCode).toBe(404);
     }
+  });
+
+  it("refuses to restore a backup with an incomplete chain into a vault that requires complete chains", async () => {
+    await expectImported("restored-lax", { value: text("leaf.key") + text("leaf.pem"), policy: pem });
+    const backup = (
+      await server.kv({ method: "POST", url: `/certificates/restored-lax/backup?${V}` })
+    ).json();
+    await server.kv({ method: "DELETE", url: `/certificates/restored-lax?${V}` });
+    expect(
+      (await server.kv({ method: "DELETE", url: `/deletedcertificates/restored-lax?${V}` })).statusCode,
+    ).toBe(204);
+    const restore = () => server.kv({ method: "POST", url: `/certificates/restore?${V}`, body: backup });
+    const refused = await inStrictVault(restore);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.message).toMatch(
+      /requires complete chains: the issuer "CN=Test Intermediate"/,
+    );
+    for (const collection of ["certificates", "keys", "secrets"]) {
+      expect((await server.kv({ method: "GET", url: `/${collection}/restored-lax?${V}` })).statusCode).toBe(
+        404,
+      );
+    }
+    expect((await restore()).statusCode).toBe(200);
   });
 
   const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
@@ -244,6 +460,33 @@ describe("certificate import", () => {
     ],
     ["random bytes", () => ({ value: randomBytes(512).toString("base64") }), /PKCS#12/],
     ["a certificate without its key", () => ({ value: text("leaf.pem") }), /no private key/],
+    [
+      "an EC key with a policy for RSA 4096",
+      () => ({
+        value: file("ec384.pfx").toString("base64"),
+        pwd: "pw",
+        policy: { key_props: { kty: "RSA", key_size: 4096 } },
+      }),
+      /policy\.key_props\.kty: "RSA" contradicts the imported key, which is EC/,
+    ],
+    [
+      "an RSA-4096 key with a policy for 2048 bits",
+      () => ({
+        value: file("rsa4096.pfx").toString("base64"),
+        pwd: "pw",
+        policy: { key_props: { key_size: 2048 } },
+      }),
+      /policy\.key_props\.key_size: 2048 contradicts the imported key's 4096 bits/,
+    ],
+    [
+      "a P-384 key with a policy for P-256",
+      () => ({
+        value: file("ec384.pfx").toString("base64"),
+        pwd: "pw",
+        policy: { key_props: { kty: "EC", crv: "P-256" } },
+      }),
+      /policy\.key_props\.crv: "P-256" contradicts the imported key's curve P-384/,
+    ],
   ])("refuses %s with 400 and stores nothing", async (_name, body, message) => {
     const res = await importAs("refused", body());
     expect(res.statusCode).toBe(400);
@@ -251,79 +494,5 @@ describe("certificate import", () => {
     for (const collection of ["certificates", "keys", "secrets"]) {
       expect((await server.kv({ method: "GET", url: `/${collection}/refused?${V}` })).statusCode).toBe(404);
     }
-  });
-});
-
-describe("certificate policies", () => {
-  let server: InProcess;
-  beforeAll(async () => {
-    server = await startInProcess();
-  });
-  afterAll(() => server?.stop());
-
-  const create = (policy: Record<string, unknown>) =>
-    server.kv({ method: "POST", url: `/certificates/bad/create?${V}`, body: { policy } });
-
-  it.each([
-    [
-      "an EC key with key_size 2048",
-      { key_props: { kty: "EC", key_size: 2048 } },
-      /policy\.key_props\.key_size: 2048 contradicts curve P-256/,
-    ],
-    [
-      "lifetime_percentage 0",
-      { lifetime_actions: [{ trigger: { lifetime_percentage: 0 }, action: { action_type: "AutoRenew" } }] },
-      /lifetime_percentage/,
-    ],
-    ["validity_months 0", { x509_props: { subject: "CN=x", validity_months: 0 } }, /validity_months/],
-    [
-      "an EKU that is not an OID",
-      { x509_props: { subject: "CN=x", ekus: ["serverAuth"] } },
-      /policy\.x509_props\.ekus/,
-    ],
-    ["an unknown key usage", { x509_props: { subject: "CN=x", key_usage: ["signEverything"] } }, /key_usage/],
-    ["neither subject nor SAN", { x509_props: {} }, /subject/],
-    ["an unknown content type", { secret_props: { contentType: "text/plain" } }, /contentType/],
-  ])("refuses %s, naming the field", async (_name, policy, message) => {
-    const res = await create({ issuer: { name: "Self" }, x509_props: { subject: "CN=x" }, ...policy });
-    expect(res.statusCode).toBe(400);
-    expect(res.json().error.message).toMatch(message);
-    // A certificate GET also answers for a pending operation, so its 404 says none was left either.
-    for (const collection of ["certificates", "keys", "secrets"]) {
-      expect((await server.kv({ method: "GET", url: `/${collection}/bad?${V}` })).statusCode).toBe(404);
-    }
-  });
-
-  it("round-trips a full policy exactly", async () => {
-    const policy = {
-      key_props: { exportable: false, kty: "EC", key_size: 384, reuse_key: true, crv: "P-384" },
-      secret_props: { contentType: "application/x-pem-file" },
-      x509_props: {
-        subject: "CN=full.example, O=Strongroom",
-        sans: {
-          dns_names: ["full.example", "www.full.example"],
-          emails: ["pki@full.example"],
-          ipAddresses: ["10.0.0.1"],
-        },
-        ekus: ["1.3.6.1.5.5.7.3.1"],
-        key_usage: ["digitalSignature"],
-        validity_months: 3,
-        basic_constraints: { ca: false },
-      },
-      lifetime_actions: [{ trigger: { days_before_expiry: 30 }, action: { action_type: "EmailContacts" } }],
-      issuer: { name: "Self", cty: "OV-SSL", cert_transparency: false },
-      attributes: { enabled: true },
-    };
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/full/create?${V}`,
-      body: { policy },
-    });
-    expect(created.statusCode).toBe(202);
-    const got = (await server.kv({ method: "GET", url: `/certificates/full/policy?${V}` })).json();
-    const { id, attributes, ...rest } = got;
-    expect(id).toMatch(/\/certificates\/full\/policy$/);
-    expect(attributes.enabled).toBe(true);
-    expect(rest).toEqual({ ...policy, attributes: undefined });
   });
 });

@@ -138,6 +138,78 @@ describe("certificate lifecycle details", () => {
       404,
     );
   });
+
+  it("refuses a merge whose chain stops short of a root in a vault that requires complete chains, and keeps the operation pending", async () => {
+    await create("strict-merge", {
+      policy: { issuer: { name: "Unknown" }, x509_props: { subject: "CN=strict-merge" } },
+    });
+    const pending = (
+      await server.kv({ method: "GET", url: `/certificates/strict-merge/pending?${V}` })
+    ).json();
+    const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+    const keys = () => webcrypto.subtle.generateKey(alg, false, ["sign", "verify"]) as Promise<CryptoKeyPair>;
+    const [rootKeys, interKeys] = [await keys(), await keys()];
+    const validity = {
+      notBefore: new Date(Date.now() - 3_600_000),
+      notAfter: new Date(Date.now() + 86_400_000),
+    };
+    const ca = [new x509.BasicConstraintsExtension(true, undefined, true)];
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      name: "CN=Merge Root",
+      keys: rootKeys,
+      signingAlgorithm: alg,
+      extensions: ca,
+      ...validity,
+    });
+    const inter = await x509.X509CertificateGenerator.create({
+      subject: "CN=Merge Intermediate",
+      issuer: root.subject,
+      publicKey: interKeys.publicKey,
+      signingKey: rootKeys.privateKey,
+      signingAlgorithm: alg,
+      extensions: ca,
+      ...validity,
+    });
+    const leaf = await x509.X509CertificateGenerator.create({
+      subject: "CN=strict-merge",
+      issuer: inter.subject,
+      publicKey: new x509.Pkcs10CertificateRequest(Buffer.from(pending.csr, "base64")).publicKey,
+      signingKey: interKeys.privateKey,
+      signingAlgorithm: alg,
+      ...validity,
+    });
+    const merge = (...certs: x509.X509Certificate[]) =>
+      server.kv({
+        method: "POST",
+        url: `/certificates/strict-merge/pending/merge?${V}`,
+        body: { x5c: certs.map((c) => Buffer.from(c.rawData).toString("base64")) },
+      });
+    const strict = async (on: boolean) =>
+      server.strongroom.app.inject({
+        method: "PATCH",
+        url: "/admin/vaults/default",
+        headers: { authorization: `Bearer ${await server.token()}`, "content-type": "application/json" },
+        payload: JSON.stringify({ requireCompleteChain: on }),
+      });
+    await strict(true);
+    try {
+      const refused = await merge(leaf, inter);
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().error.message).toMatch(
+        /requires complete chains: the issuer "CN=Merge Root" is missing; merge it with the certificate/,
+      );
+      const operation = await server.kv({ method: "GET", url: `/certificates/strict-merge/pending?${V}` });
+      expect(operation.json().status).toBe("inProgress");
+      for (const collection of ["keys", "secrets"]) {
+        expect((await server.kv({ method: "GET", url: `/${collection}/strict-merge?${V}` })).statusCode).toBe(
+          404,
+        );
+      }
+      expect((await merge(leaf, inter, root)).statusCode).toBe(201);
+    } finally {
+      await strict(false);
+    }
+  });
 });
 
 describe.skipIf(!softHsmAvailable)("certificates whose keys live in the HSM", () => {

@@ -2,6 +2,7 @@ import Fastify, { type RouteOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILT_IN_ROLES } from "../../src/domain/access/roles.js";
 import type { CertificateService } from "../../src/domain/certificates/certificate-service.js";
+import type { SecretFormats } from "../../src/domain/certificates/secret-formats.js";
 import type { KeyService } from "../../src/domain/keys/key-service.js";
 import type { SecretService } from "../../src/domain/secrets/secret-service.js";
 import { registerCertificateRoutes } from "../../src/http/keyvault/certificates-routes.js";
@@ -19,7 +20,7 @@ function dataPlaneRoutes(): RouteOptions[] {
     routes.push(route);
   });
   // The handlers are never called: only registration is observed.
-  registerSecretRoutes(probe, {} as SecretService);
+  registerSecretRoutes(probe, {} as SecretService, {} as SecretFormats);
   registerKeyRoutes(probe, {} as KeyService);
   registerCertificateRoutes(probe, {} as CertificateService);
   return routes.filter((r) => r.method !== "HEAD");

@@ -14,6 +14,7 @@ import { migrate, openDatabase, type StorageHandle } from "../../src/storage/dat
 import { createSqlSecretStore } from "../../src/storage/sql-secret-store.js";
 import { createSqlVaultStore } from "../../src/storage/sql-vault-store.js";
 import { backends, dumpAllRows, openFreshStorage, type TestDatabase } from "../support/backends.js";
+import { type InProcess, startInProcess } from "../support/in-process.js";
 
 /** Every encoding of `text` that would give it away if found in the database's bytes. */
 function encodingsOf(text: string): Buffer[] {
@@ -220,6 +221,61 @@ for (const backend of backends) {
         await replace(stored.sealedValue);
         expect((await secrets.get(vault, "keyed")).value).toBe("value of keyed");
       });
+    });
+  });
+}
+
+// An issuer's credentials password (an ACME issuer's EAB HMAC key, a CA account's secret) is sealed
+// as secret values are; its account id is stored in clear, which proves the search sees the row.
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`issuer credentials at rest on ${backend.engine}`, () => {
+    let database: TestDatabase;
+    let server: InProcess;
+    const passwords = [newMarker(), newMarker()];
+    const account = newMarker();
+
+    beforeAll(async () => {
+      database = await backend.createDatabase();
+      server = await startInProcess({ database: database.url });
+      const put = await server.kv({
+        method: "PUT",
+        url: "/certificates/issuers/sealed-issuer?api-version=7.6",
+        body: { provider: "ACME", credentials: { account_id: account, pwd: passwords[0] } },
+      });
+      expect(put.statusCode, put.body).toBe(200);
+      expect(put.body).not.toContain(passwords[0]);
+      const patch = await server.kv({
+        method: "PATCH",
+        url: "/certificates/issuers/sealed-issuer?api-version=7.6",
+        body: { credentials: { pwd: passwords[1] } },
+      });
+      expect(patch.statusCode, patch.body).toBe(200);
+    });
+
+    afterAll(async () => {
+      await server?.stop();
+      await database?.drop();
+    });
+
+    it.runIf(backend.engine === "sqlite")(
+      "writes no password to the database file or its write-ahead log",
+      async () => {
+        const file = database.file as string;
+        const bytes = Buffer.concat([readFileSync(file), readIfExists(`${file}-wal`)]);
+        expect(leaks(bytes, account)).toContain(0);
+        for (const password of passwords) expect(leaks(bytes, password)).toEqual([]);
+      },
+    );
+
+    it("stores no password in any column of any table", async () => {
+      const storage = openDatabase(database.url);
+      try {
+        const dump = await dumpAllRows(storage);
+        expect(dump).toContain(account);
+        for (const password of passwords) expect(leaks(Buffer.from(dump), password)).toEqual([]);
+      } finally {
+        await storage.close();
+      }
     });
   });
 }

@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
-import * as asn1js from "asn1js";
-import * as pkijs from "pkijs";
 import { afterAll, describe, expect, it } from "vitest";
 import { assemblePfx, createCertificateBundleCodec } from "../../src/crypto/certificate-bundle-codec.js";
+import { pkijsPfx } from "../support/pkijs-pfx.js";
 
 const dir = mkdtempSync(join(tmpdir(), "strongroom-pfx-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,40 +35,8 @@ async function chain(): Promise<{ pkcs8: Buffer; certificates: Buffer[] }> {
   return { pkcs8, certificates: [Buffer.from(leaf.rawData), Buffer.from(root.rawData)] };
 }
 
-/** The PFX as pkijs writes it (how Strongroom built it before), with the salt pkijs drew. */
-async function pkijsPfx(pkcs8: Buffer, certificates: Buffer[]): Promise<{ pfx: Buffer; salt: Buffer }> {
-  pkijs.setEngine("node", new pkijs.CryptoEngine({ name: "node", crypto: webcrypto as unknown as Crypto }));
-  const bags = certificates.map(
-    (der) =>
-      new pkijs.SafeBag({
-        bagId: "1.2.840.113549.1.12.10.1.3",
-        bagValue: new pkijs.CertBag({
-          certId: "1.2.840.113549.1.9.22.1",
-          certValue: new asn1js.OctetString({ valueHex: new Uint8Array(der).buffer }),
-        }),
-      }),
-  );
-  const key = new pkijs.SafeBag({
-    bagId: "1.2.840.113549.1.12.10.1.1",
-    bagValue: pkijs.PrivateKeyInfo.fromBER(new Uint8Array(pkcs8).buffer),
-  });
-  const contents = [new pkijs.SafeContents({ safeBags: [key] }), new pkijs.SafeContents({ safeBags: bags })];
-  const authenticatedSafe = new pkijs.AuthenticatedSafe({
-    parsedValue: { safeContents: contents.map((value) => ({ privacyMode: 0, value })) },
-  });
-  await authenticatedSafe.makeInternalValues({ safeContents: contents.map(() => ({})) });
-  const pfx = new pkijs.PFX({ parsedValue: { integrityMode: 0, authenticatedSafe } });
-  await pfx.makeInternalValues({
-    password: new ArrayBuffer(0),
-    iterations: 1,
-    pbkdf2HashAlgorithm: "SHA-256",
-    hmacHashAlgorithm: "SHA-256",
-  });
-  const salt = Buffer.from((pfx.macData as pkijs.MacData).macSalt.valueBlock.valueHexView);
-  return { pfx: Buffer.from(pfx.toSchema().toBER(false)), salt };
-}
-
 describe("the PFX of a certificate's secret", () => {
+  // How Strongroom built it before assembling it from DER parts.
   it("is byte for byte what pkijs writes for the same salt, MAC included", async () => {
     const { pkcs8, certificates } = await chain();
     const reference = await pkijsPfx(pkcs8, certificates);

@@ -4,8 +4,9 @@ import { newVersionEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
-import type { StoredKeyVersion } from "../keys/model.js";
+import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
 import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
+import { type Page, pageLimit } from "../paging.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
 import { sealContext as secretSealContext } from "../secrets/secret-service.js";
@@ -16,10 +17,11 @@ import type {
   CertificateOperation,
   CertificatePolicy,
   CertificateVersion,
+  ChainVerdict,
   Contact,
   DeletedCertificate,
 } from "./model.js";
-import { normalizePolicy, type PolicyInput } from "./policy.js";
+import { type ImportedKey, importedKeyProps, normalizePolicy, type PolicyInput } from "./policy.js";
 import type {
   CertificateBundleCodec,
   CertificateKeys,
@@ -69,6 +71,12 @@ interface CertificateBackup {
 
 const BACKUP_CONTEXT = "backup/certificate/v1";
 
+/** An entry of a certificate listing: a certificate, or one pending its first version. */
+export type CertificateListEntry = { certificate: CertificateVersion } | { pending: CertificateOperation };
+
+const CERTIFICATES_CURSOR = "c:";
+const PENDING_CURSOR = "p:";
+
 const PENDING_MERGE = "Pending certificate created. Please Perform Merge to complete the request.";
 
 const pendingNotFound = (name: string) =>
@@ -81,6 +89,32 @@ export const issuerPasswordContext = (vaultId: string, issuerName: string): stri
   `issuer/${vaultId}/${issuerName.toLowerCase()}`;
 
 const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * A vault's requireCompleteChain, for chains a caller hands in (import, merge, restore). Chains the
+ * vault's own issuer adapters bring are recorded but not refused: ACME CAs serve chains without the
+ * root by design (relying parties hold it), and a private CA's chain always reaches its root.
+ */
+function requireCompleteChain(vault: Vault, verdict: ChainVerdict, remedy: string): void {
+  if (!vault.requireCompleteChain || verdict.complete) return;
+  const gap = verdict.signatureFails
+    ? `the certificate given as the issuer "${verdict.missingIssuer}" did not sign the one below it (its signature does not verify)`
+    : `the issuer "${verdict.missingIssuer}" is missing; ${remedy}`;
+  throw badParameter(`Vault ${vault.name} requires complete chains: ${gap}`);
+}
+
+/** The type and size or curve of an imported private key, read from its JWK. */
+function importedKey(jwk: ImportJwk): ImportedKey {
+  if (jwk.kty === "RSA") {
+    const modulus = Buffer.from(jwk.n ?? "", "base64url");
+    const first = modulus.findIndex((byte) => byte !== 0);
+    const keySize =
+      first < 0 ? 0 : (modulus.length - first - 1) * 8 + (modulus[first] ?? 0).toString(2).length;
+    return { kty: "RSA", keySize };
+  }
+  if (jwk.kty === "EC") return { kty: "EC", curve: jwk.crv ?? "" };
+  throw badParameter(`The imported key is ${jwk.kty}; a certificate's key is RSA or EC`);
+}
 
 export function createCertificateService(deps: CertificateServiceDeps) {
   const { store, keys, x509, codec, sealer, clock } = deps;
@@ -242,7 +276,11 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     if (issuerName.toLowerCase() === "unknown") return "Unknown";
     const issuer = await store.getIssuer(vault.id, issuerName);
     if (!issuer) throw badParameter(`policy.issuer.name: no issuer named ${issuerName} exists in this vault`);
-    if (!issuer.enabled) throw badParameter(`Issuer ${issuerName} is disabled`);
+    if (!issuer.enabled) {
+      throw badParameter(
+        `policy.issuer.name: the issuer ${issuerName} is disabled; enable it or name another issuer`,
+      );
+    }
     return issuer;
   }
 
@@ -448,7 +486,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       }
       if (x5c.length === 0) throw badParameter("x5c must hold the certificate and, optionally, its chain");
       const certificates = x5c.flatMap((entry) => x509.readCertificate(entry));
-      const { leaf } = x509.orderChain(certificates);
+      const { leaf, verdict } = x509.orderChain(certificates);
       const facts = x509.inspect(leaf);
       if (!samePublicKey(facts.publicKey, x509.csrPublicKey(operation.csr))) {
         throw badParameter(
@@ -458,6 +496,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       if (facts.notAfter.getTime() <= clock.now().getTime()) {
         throw badParameter(`The certificate expired on ${facts.notAfter.toISOString()}`);
       }
+      requireCompleteChain(vault, verdict, "merge it with the certificate in x5c");
       const key = pendingKey(vault, operation);
       const completed: CertificateOperation = {
         ...operation,
@@ -486,11 +525,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
       if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
       const { leaf, verdict } = x509.orderChain(parsed.certificates);
-      if (vault.requireCompleteChain && !verdict.complete) {
-        throw badParameter(
-          `Vault ${vault.name} requires complete chains: the issuer "${verdict.missingIssuer}" is missing; import it with the certificate`,
-        );
-      }
+      requireCompleteChain(vault, verdict, "import it with the certificate");
       const facts = x509.inspect(leaf);
       const jwk = codec.pkcs8ToJwk(parsed.pkcs8);
       parsed.pkcs8.fill(0);
@@ -501,11 +536,11 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const base = await store.getPolicy(vault.id, name);
       const policy = normalizePolicy(
         {
-          key: { kty: jwk.kty, ...(jwk.crv !== undefined && { curve: jwk.crv }) },
           subject: facts.subject,
           issuer: { name: "Unknown" },
           contentType: pem ? "application/x-pem-file" : "application/x-pkcs12",
           ...request.policy,
+          key: importedKeyProps(importedKey(jwk), request.policy?.key),
         },
         base,
       );
@@ -558,8 +593,48 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     },
 
     list: objects.list,
+
+    /**
+     * The certificates, then (includePending) those still waiting for their first version, as one
+     * listing whose pages hold at most `maxResults` entries. The continuation says which of the two
+     * it is in: `c:` and the store's cursor, or `p:` and the last pending name.
+     */
+    async listWithPending(
+      vault: Vault,
+      after: string | undefined,
+      maxResults: number | undefined,
+    ): Promise<Page<CertificateListEntry>> {
+      const limit = pageLimit(maxResults);
+      let items: CertificateListEntry[] = [];
+      let pendingAfter = "";
+      if (after === undefined || after.startsWith(CERTIFICATES_CURSOR)) {
+        const certificates = await objects.list(vault, after?.slice(CERTIFICATES_CURSOR.length), limit);
+        items = certificates.items.map((certificate) => ({ certificate }));
+        if (certificates.next !== undefined)
+          return { items, next: `${CERTIFICATES_CURSOR}${certificates.next}` };
+      } else if (after.startsWith(PENDING_CURSOR)) {
+        pendingAfter = after.slice(PENDING_CURSOR.length);
+      } else {
+        throw badParameter("The $skiptoken does not continue a listing with includePending=true");
+      }
+      const pending: CertificateListEntry[] = [];
+      const operations = (await store.listOperations(vault.id))
+        .filter((o) => o.status === "inProgress" && o.name.toLowerCase() > pendingAfter)
+        .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+      for (const operation of operations) {
+        if (items.length + pending.length > limit) break;
+        // A pending renewal of a certificate that exists is listed as that certificate.
+        if (!(await store.findLatest(vault.id, operation.name))) pending.push({ pending: operation });
+      }
+      const fits = pending.slice(0, limit - items.length);
+      const last = fits.at(-1);
+      items.push(...fits);
+      if (fits.length === pending.length) return { items };
+      const lastName = last && "pending" in last ? last.pending.name.toLowerCase() : "";
+      return { items, next: `${PENDING_CURSOR}${lastName}` };
+    },
+
     listVersions: objects.listVersions,
-    listOperations: (vault: Vault) => store.listOperations(vault.id),
 
     /** Soft-deletes the certificate with its key and secret. */
     async remove(vault: Vault, name: string): Promise<DeletedCertificate> {
@@ -642,12 +717,16 @@ export function createCertificateService(deps: CertificateServiceDeps) {
             policy,
           );
           const certificates = v.certificates.map((c) => Buffer.from(c, "base64"));
-          issued.push(
-            await prepareIssued(vault, document.name, key, certificates, policy, {
-              tags: v.tags,
-              enabled: v.enabled,
-              createdAt: new Date(v.createdAt),
-            }),
+          const prepared = await prepareIssued(vault, document.name, key, certificates, policy, {
+            tags: v.tags,
+            enabled: v.enabled,
+            createdAt: new Date(v.createdAt),
+          });
+          issued.push(prepared);
+          requireCompleteChain(
+            vault,
+            prepared.certificate.chainVerdict,
+            `version ${v.version} of the backup cannot be restored into this vault`,
           );
         }
         await store.restoreIssued(issued);

@@ -74,7 +74,15 @@ export interface CertificateVersion extends VersionedObject {
   revocation?: { reason: string; revokedAt: Date } | undefined;
 }
 
-export type ChainVerdict = { complete: true } | { complete: false; missingIssuer: string };
+export type ChainVerdict =
+  | { complete: true }
+  | {
+      complete: false;
+      /** The issuer name the chain stops at. */
+      missingIssuer: string;
+      /** A certificate with that name was given, but its key did not sign the one below it. */
+      signatureFails?: true;
+    };
 
 export type StoredCertificateVersion = CertificateVersion;
 /** A deleted certificate; with its policy where the service reads one, as Key Vault returns it. */

@@ -1,5 +1,6 @@
 import { badParameter } from "../errors.js";
 import { CURVES, type CurveName } from "../keys/model.js";
+import { parseDistinguishedName } from "./distinguished-name.js";
 import {
   type CertificateContentType,
   type CertificatePolicy,
@@ -41,7 +42,12 @@ function keyProps(
   const kty = (input?.kty ?? base?.kty ?? "RSA") as CertificatePolicy["key"]["kty"];
   if (!["RSA", "RSA-HSM", "EC", "EC-HSM"].includes(kty))
     fail("key_props.kty", `must be RSA, RSA-HSM, EC or EC-HSM, not "${kty}"`);
-  const exportable = input?.exportable ?? base?.exportable ?? true;
+  // Key Vault: "Exportable keys are allowed only with RSA and EC. HSM keys are non-exportable."
+  // (about-certificates). Left unsaid, exportable is false for them, so the stored policy says so.
+  const hsm = kty.endsWith("-HSM");
+  if (hsm && input?.exportable === true)
+    fail("key_props.exportable", `must be false for ${kty}: a key in the HSM never leaves it`);
+  const exportable = hsm ? false : (input?.exportable ?? base?.exportable ?? true);
   const reuseKey = input?.reuseKey ?? base?.reuseKey ?? false;
   if (kty.startsWith("RSA")) {
     if (input?.curve !== undefined) fail("key_props.crv", "is not allowed for RSA keys");
@@ -60,6 +66,18 @@ function keyProps(
   return { kty, curve, keySize: EC_SIZES[curve], exportable, reuseKey };
 }
 
+const isUnknown = (issuerName: string) => issuerName.toLowerCase() === "unknown";
+
+/**
+ * Lifetime actions kept from the previous policy. When the issuer has become Unknown (an import, or
+ * an update naming no new actions) an AutoRenew keeps its trigger and becomes the e-mail notice that
+ * Unknown certificates get: a renewal could not complete without someone merging it.
+ */
+const inheritedLifetimeActions = (actions: LifetimeAction[], issuerName: string): LifetimeAction[] =>
+  isUnknown(issuerName)
+    ? actions.map((a) => (a.action === "AutoRenew" ? { ...a, action: "EmailContacts" } : a))
+    : actions;
+
 function lifetimeActions(
   input: PolicyInput["lifetimeActions"],
   issuerName: string,
@@ -70,14 +88,23 @@ function lifetimeActions(
     return [
       {
         lifetimePercentage: 80,
-        action: issuerName.toLowerCase() === "unknown" ? "EmailContacts" : "AutoRenew",
+        action: isUnknown(issuerName) ? "EmailContacts" : "AutoRenew",
       },
     ];
   }
+  if (!Array.isArray(input)) fail("lifetime_actions", "must be a list");
   return input.map((a, i) => {
     const field = `lifetime_actions[${i}]`;
     if (a.action !== "AutoRenew" && a.action !== "EmailContacts") {
       fail(`${field}.action.action_type`, `must be AutoRenew or EmailContacts, not "${String(a.action)}"`);
+    }
+    // Key Vault renews only what it can have issued: for a non-integrated CA it sends near-expiry
+    // e-mail instead (overview-renew-certificate), and an Unknown issuer's renewal is a new CSR to merge.
+    if (a.action === "AutoRenew" && isUnknown(issuerName)) {
+      fail(
+        `${field}.action.action_type`,
+        "AutoRenew needs an issuer that can renew; with issuer Unknown only EmailContacts applies",
+      );
     }
     const triggers = [a.lifetimePercentage, a.daysBeforeExpiry].filter((t) => t !== undefined);
     if (triggers.length !== 1)
@@ -108,6 +135,123 @@ function lifetimeActions(
   });
 }
 
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+const EMAIL_LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** RFC 5280 §4.2.1.6 preferred name syntax (LDH labels, A-labels for IDNs); `*.` only as the first label. */
+function isDnsName(name: string, wildcard: boolean): boolean {
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split(".");
+  if (wildcard && labels[0] === "*" && labels.length > 1) labels.shift();
+  return labels.every((label) => DNS_LABEL.test(label));
+}
+
+/** `local@domain` split at the last `@`, or undefined when there is none or nothing before it. */
+function atDomain(text: string): { local: string; domain: string } | undefined {
+  const at = text.lastIndexOf("@");
+  return at > 0 ? { local: text.slice(0, at), domain: text.slice(at + 1) } : undefined;
+}
+
+function isIpAddress(text: string): boolean {
+  if (IPV4.test(text)) return true;
+  // The WHATWG URL parser's IPv6 grammar is RFC 4291 §2.2 (embedded IPv4 included, zone ids not).
+  return text.includes(":") && /^[0-9A-Fa-f:.]+$/.test(text) && URL.canParse(`http://[${text}]/`);
+}
+
+/** What each SAN list's entries must be, for the X.509 encoding each gets (RFC 5280 §4.2.1.6). */
+const SAN_RULES: Record<
+  keyof SubjectAlternativeNames,
+  { wire: string; valid(v: string): boolean; is: string }
+> = {
+  dnsNames: {
+    wire: "dns_names",
+    valid: (v) => isDnsName(v, true),
+    is: "a DNS name such as www.example.com or *.example.com",
+  },
+  emails: {
+    wire: "emails",
+    valid: (v) => {
+      const parts = atDomain(v);
+      return !!parts && EMAIL_LOCAL_PART.test(parts.local) && isDnsName(parts.domain, false);
+    },
+    is: "an e-mail address such as pki@example.com",
+  },
+  upns: {
+    wire: "upns",
+    valid: (v) => {
+      const parts = atDomain(v);
+      return !!parts && /^[^\s@]+$/.test(parts.local) && isDnsName(parts.domain, false);
+    },
+    is: "a user principal name of the form user@domain",
+  },
+  uris: {
+    // IA5String, so ASCII; absolute, so with a scheme (RFC 3986 §4.3).
+    wire: "uris",
+    valid: (v) => /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]+$/.test(v) && URL.canParse(v),
+    is: "an absolute URI such as https://example.com/path",
+  },
+  ipAddresses: { wire: "ipAddresses", valid: isIpAddress, is: "an IPv4 or IPv6 address" },
+};
+
+function sanList(
+  input: PolicyInput,
+  base: CertificatePolicy | undefined,
+  kind: keyof SubjectAlternativeNames,
+): string[] {
+  const list = input.sans?.[kind] ?? base?.sans[kind] ?? [];
+  const rule = SAN_RULES[kind];
+  const field = `x509_props.sans.${rule.wire}`;
+  if (!Array.isArray(list)) fail(field, "must be a list");
+  list.forEach((value, i) => {
+    if (typeof value !== "string" || !rule.valid(value))
+      fail(`${field}[${i}]`, `${JSON.stringify(value)} is not ${rule.is}`);
+  });
+  return list;
+}
+
+/** What an imported private key is: Key Vault sets key_props from it, not from the request. */
+export type ImportedKey = { kty: "RSA"; keySize: number } | { kty: "EC"; curve: string };
+
+/**
+ * The key properties of an imported certificate: the type, size and curve of the key that came with
+ * it, exportable and reuse_key as asked (and RSA-HSM/EC-HSM to import it into the HSM). A request
+ * that says otherwise is refused, naming the field: renewals make their keys from these properties.
+ */
+export function importedKeyProps(
+  key: ImportedKey,
+  requested: PolicyInput["key"],
+): NonNullable<PolicyInput["key"]> {
+  const kty = requested?.kty ?? key.kty;
+  if (kty.replace(/-HSM$/, "") !== key.kty)
+    fail("key_props.kty", `"${kty}" contradicts the imported key, which is ${key.kty}`);
+  let facts: { keySize: number; curve?: CurveName };
+  if (key.kty === "RSA") facts = { keySize: key.keySize };
+  else {
+    const curve = key.curve as CurveName;
+    if (!CURVES.includes(curve))
+      fail("key_props.crv", `the imported key's curve ${key.curve} is not one of ${CURVES.join(", ")}`);
+    facts = { keySize: EC_SIZES[curve], curve };
+  }
+  if (requested?.curve !== undefined && requested.curve !== facts.curve) {
+    fail(
+      "key_props.crv",
+      facts.curve
+        ? `"${requested.curve}" contradicts the imported key's curve ${facts.curve}`
+        : "is not allowed for RSA keys",
+    );
+  }
+  if (requested?.keySize !== undefined && requested.keySize !== facts.keySize) {
+    fail("key_props.key_size", `${requested.keySize} contradicts the imported key's ${facts.keySize} bits`);
+  }
+  return {
+    kty,
+    ...facts,
+    ...(requested?.exportable !== undefined && { exportable: requested.exportable }),
+    ...(requested?.reuseKey !== undefined && { reuseKey: requested.reuseKey }),
+  };
+}
+
 /**
  * Completes a policy with Key Vault's defaults (RSA 2048, exportable, PKCS#12, 12 months, server
  * and client auth, 80 % lifetime action…), on top of `base` when updating, and refuses
@@ -125,27 +269,31 @@ export function normalizePolicy(input: PolicyInput, base?: CertificatePolicy): C
     fail("x509_props.validity_months", `must be an integer from 1 to 1200, not ${validityMonths}`);
   }
   const ekus = input.ekus ?? base?.ekus ?? [SERVER_AUTH, CLIENT_AUTH];
+  if (!Array.isArray(ekus)) fail("x509_props.ekus", "must be a list of object identifiers");
   for (const eku of ekus)
-    if (!OID.test(eku))
-      fail("x509_props.ekus", `"${eku}" is not an object identifier such as ${SERVER_AUTH}`);
+    if (typeof eku !== "string" || !OID.test(eku))
+      fail("x509_props.ekus", `${JSON.stringify(eku)} is not an object identifier such as ${SERVER_AUTH}`);
   const key = keyProps(input.key, base?.key);
   const keyUsage = (input.keyUsage ??
     base?.keyUsage ??
     (key.kty.startsWith("RSA")
       ? ["digitalSignature", "keyEncipherment"]
       : ["digitalSignature"])) as KeyUsage[];
+  if (!Array.isArray(keyUsage)) fail("x509_props.key_usage", `must be a list of ${KEY_USAGES.join(", ")}`);
   for (const usage of keyUsage) {
     if (!KEY_USAGES.includes(usage))
       fail("x509_props.key_usage", `"${usage}" is not one of ${KEY_USAGES.join(", ")}`);
   }
   const sans: SubjectAlternativeNames = {
-    dnsNames: input.sans?.dnsNames ?? base?.sans.dnsNames ?? [],
-    emails: input.sans?.emails ?? base?.sans.emails ?? [],
-    upns: input.sans?.upns ?? base?.sans.upns ?? [],
-    uris: input.sans?.uris ?? base?.sans.uris ?? [],
-    ipAddresses: input.sans?.ipAddresses ?? base?.sans.ipAddresses ?? [],
+    dnsNames: sanList(input, base, "dnsNames"),
+    emails: sanList(input, base, "emails"),
+    upns: sanList(input, base, "upns"),
+    uris: sanList(input, base, "uris"),
+    ipAddresses: sanList(input, base, "ipAddresses"),
   };
   const subject = input.subject ?? base?.subject ?? "";
+  if (typeof subject !== "string") fail("x509_props.subject", "must be a string");
+  if (subject !== "") parseDistinguishedName(subject);
   const anySan = Object.values(sans).some((list) => list.length > 0);
   if (!subject && !anySan)
     fail("x509_props.subject", "a subject or at least one subject alternative name is required");
@@ -160,7 +308,7 @@ export function normalizePolicy(input: PolicyInput, base?: CertificatePolicy): C
     ca: input.ca ?? base?.ca ?? false,
     lifetimeActions:
       input.lifetimeActions === undefined && base
-        ? base.lifetimeActions
+        ? inheritedLifetimeActions(base.lifetimeActions, issuerName)
         : lifetimeActions(input.lifetimeActions, issuerName, validityMonths),
     issuer: {
       name: issuerName,

@@ -1,7 +1,7 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { isObjectName, isVersion } from "../ids.js";
-import { MAX_PAGE_SIZE, type Page } from "../paging.js";
+import { type Page, pageLimit } from "../paging.js";
 import type { Sealer } from "../sealing/ports.js";
 import { validateTags } from "../tags.js";
 import type { Vault } from "../vaults/model.js";
@@ -112,13 +112,7 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
   }
 
   function pageRequest(after: string | undefined, maxResults: number | undefined) {
-    if (
-      maxResults !== undefined &&
-      (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > MAX_PAGE_SIZE)
-    ) {
-      throw badParameter(`maxresults must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-    }
-    return { limit: maxResults ?? MAX_PAGE_SIZE, ...(after !== undefined && { after }) };
+    return { limit: pageLimit(maxResults), ...(after !== undefined && { after }) };
   }
 
   async function getDeleted(vault: Vault, name: string): Promise<DeletedObject<V>> {

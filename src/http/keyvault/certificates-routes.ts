@@ -134,27 +134,20 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
     async (request) => {
       const ctx = vaultOf(request);
       const { after, maxResults } = listQuery(request);
-      const page = await certificates.list(ctx.vault, after, maxResults);
-      const response = listResponse(
-        request,
-        ctx.baseUrl,
-        page,
-        (c) => certificateItem(ctx, c, false) as Record<string, unknown>,
-      );
-      const includePending = (request.query as Record<string, string>).includePending === "true";
-      if (includePending && after === undefined) {
-        const listed = new Set(page.items.map((c) => c.name.toLowerCase()));
-        for (const o of await certificates.listOperations(ctx.vault)) {
-          if (o.status === "inProgress" && !listed.has(o.name.toLowerCase())) {
-            response.value.push({
-              id: `${ctx.baseUrl}/certificates/${o.name}`,
-              attributes: { enabled: false },
-              tags: o.tags,
-            });
-          }
-        }
+      if ((request.query as Record<string, string>).includePending !== "true") {
+        const page = await certificates.list(ctx.vault, after, maxResults);
+        return listResponse(request, ctx.baseUrl, page, (c) => certificateItem(ctx, c, false));
       }
-      return response;
+      const page = await certificates.listWithPending(ctx.vault, after, maxResults);
+      return listResponse(request, ctx.baseUrl, page, (entry) =>
+        "certificate" in entry
+          ? certificateItem(ctx, entry.certificate, false)
+          : {
+              id: `${ctx.baseUrl}/certificates/${entry.pending.name}`,
+              attributes: { enabled: false },
+              tags: entry.pending.tags,
+            },
+      );
     },
   );
 

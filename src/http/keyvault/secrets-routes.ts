@@ -1,6 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { DataActions } from "../../domain/access/data-actions.js";
+import type { SecretFormats } from "../../domain/certificates/secret-formats.js";
 import type { SecretService } from "../../domain/secrets/secret-service.js";
 import { vaultOf } from "../request-context.js";
 import { listQuery, listResponse } from "./paging.js";
@@ -31,8 +32,14 @@ const UpdateSecretBody = Type.Object({
   tags: Type.Optional(Tags),
 });
 
-/** Key Vault secrets (keyvault-api.md §2, Secrets). */
-export function registerSecretRoutes(app: FastifyInstance, secrets: SecretService): void {
+type OutContentType = { outContentType?: string };
+
+/** Key Vault secrets (keyvault-api.md §2, Secrets); reads go through `formats` for outContentType. */
+export function registerSecretRoutes(
+  app: FastifyInstance,
+  secrets: SecretService,
+  formats: Pick<SecretFormats, "get">,
+): void {
   const config = routeConfig("secrets");
 
   app.put<{ Params: Static<typeof NameParams>; Body: Static<typeof SetSecretBody> }>(
@@ -56,22 +63,25 @@ export function registerSecretRoutes(app: FastifyInstance, secrets: SecretServic
     },
   );
 
-  app.get<{ Params: Static<typeof NameParams> }>(
+  // keyvault-api.md §2: `outContentType` converts a certificate's secret (PFX to PEM).
+  app.get<{ Params: Static<typeof NameParams>; Querystring: OutContentType }>(
     "/secrets/:name",
     { config: config("SecretGet", DataActions.secretsGet, "get") },
     async (request) => {
       const ctx = vaultOf(request);
-      const { secret, value } = await secrets.get(ctx.vault, request.params.name);
+      const { name } = request.params;
+      const { secret, value } = await formats.get(ctx.vault, name, undefined, request.query.outContentType);
       return secretBundle(ctx, secret, value);
     },
   );
 
-  app.get<{ Params: Static<typeof VersionParams> }>(
+  app.get<{ Params: Static<typeof VersionParams>; Querystring: OutContentType }>(
     "/secrets/:name/:version",
     { config: config("SecretGet", DataActions.secretsGet, "get") },
     async (request) => {
       const ctx = vaultOf(request);
-      const { secret, value } = await secrets.get(ctx.vault, request.params.name, request.params.version);
+      const { name, version } = request.params;
+      const { secret, value } = await formats.get(ctx.vault, name, version, request.query.outContentType);
       return secretBundle(ctx, secret, value);
     },
   );
