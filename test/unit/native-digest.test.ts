@@ -45,6 +45,25 @@ describe("native key handles", () => {
     });
   }
 
+  it("signs again and again with one EC handle, and with another digest after one", () => {
+    // The handle keeps its signing context between calls, re-initialised when the digest changes.
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-384" });
+    const handle = nativeDigest.privateKey(privateKey.export({ format: "der", type: "pkcs8" }));
+    for (const hash of ["sha384", "sha384", "sha256", "sha512", "sha384"]) {
+      const message = Buffer.from(`message for ${hash}`);
+      const signature = nativeDigest.signSync(
+        handle,
+        SignatureScheme.Ecdsa,
+        hash,
+        createHash(hash).update(message).digest(),
+      );
+      expect(verify(hash, message, { key: publicKey, dsaEncoding: "ieee-p1363" }, signature)).toBe(true);
+    }
+    expect(() => nativeDigest.signSync(handle, SignatureScheme.Ecdsa, "sha384", digest)).toThrow(
+      /digest length/,
+    );
+  });
+
   it("refuses garbage and an EC key on an unknown curve, then parses good keys again", () => {
     const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({
       format: "der",
