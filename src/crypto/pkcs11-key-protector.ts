@@ -72,13 +72,15 @@ function pin(settings: Pkcs11Settings): string {
 const returnValue = (error: unknown) => /CKR_\w+/.exec(String(error))?.[0] ?? String(error);
 
 /** The EC point from CKA_EC_POINT: a DER OCTET STRING around 04‖x‖y (SEC 1 §2.3.3). */
-function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
-  const parsed = asn1.fromBER(new Uint8Array(pointDer));
+export function ecPublicParts(curve: CurveName, pointDer: Buffer): PublicKeyParts {
+  const size = CURVE_BYTES[curve];
+  // A bare point starts with 04 too, which also reads as an OCTET STRING tag with x's first byte as
+  // its length: only a wrapper spanning the whole attribute is one.
+  const parsed = pointDer.length === 1 + 2 * size ? undefined : asn1.fromBER(new Uint8Array(pointDer));
   const point =
-    parsed.offset !== -1 && parsed.result instanceof asn1.OctetString
+    parsed && parsed.offset === pointDer.length && parsed.result instanceof asn1.OctetString
       ? Buffer.from(parsed.result.valueBlock.valueHexView)
       : pointDer;
-  const size = CURVE_BYTES[curve];
   if (point[0] !== 4 || point.length !== 1 + 2 * size)
     throw new Error("The HSM returned an unexpected EC point");
   return {
