@@ -9,7 +9,7 @@ import {
   parseDistinguishedName,
 } from "../domain/certificates/distinguished-name.js";
 import type { CertificatePolicy, ChainVerdict, KeyUsage } from "../domain/certificates/model.js";
-import type { CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
+import type { CertificateProfile, CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
@@ -230,6 +230,30 @@ function subjectName(policy: CertificatePolicy): Buffer {
   return name;
 }
 
+const AVERAGE_MONTH_MS = (365.2425 / 12) * 86_400_000;
+
+function profileOf(cert: x509.X509Certificate): CertificateProfile {
+  const sans: CertificateProfile["sans"] = { dnsNames: [], emails: [], upns: [], uris: [], ipAddresses: [] };
+  for (const name of cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []) {
+    if (name.type === "dns") sans.dnsNames.push(name.value);
+    else if (name.type === "email") sans.emails.push(name.value);
+    else if (name.type === "url") sans.uris.push(name.value);
+    else if (name.type === "ip") sans.ipAddresses.push(name.value);
+    else if (name.type === "upn") sans.upns.push(name.value);
+  }
+  const usage = cert.getExtension(x509.KeyUsagesExtension)?.usages ?? 0;
+  const months = Math.round((cert.notAfter.getTime() - cert.notBefore.getTime()) / AVERAGE_MONTH_MS);
+  return {
+    sans,
+    ekus: (cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? []).map(String),
+    keyUsage: (Object.entries(USAGE_FLAGS) as [KeyUsage, number][])
+      .filter(([, flag]) => (usage & flag) !== 0)
+      .map(([name]) => name),
+    validityMonths: Math.min(1200, Math.max(1, months)),
+    ca: cert.getExtension(x509.BasicConstraintsExtension)?.ca ?? false,
+  };
+}
+
 /** PKCS#9 extensionRequest: the extensions the CA is asked to put in the certificate. */
 const EXTENSION_REQUEST = oid("1.2.840.113549.1.9.14");
 
@@ -353,6 +377,10 @@ export function createX509Factory(): X509Factory {
         },
         thumbprint: createHash("sha1").update(bytes).digest(),
       };
+    },
+
+    profile(bytes) {
+      return profileOf(parse(bytes));
     },
 
     orderChain(certs) {

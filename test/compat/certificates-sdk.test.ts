@@ -7,6 +7,7 @@ import { CryptographyClient, KeyClient } from "@azure/keyvault-keys";
 import { SecretClient } from "@azure/keyvault-secrets";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminToken, httpsClient } from "../support/https-client.js";
+import { opensslSelfSigned } from "../support/openssl-req.js";
 import { collect, sdkOptions } from "../support/sdk.js";
 import { backendArgs, serverBackends } from "../support/server-backends.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
@@ -402,6 +403,42 @@ describe.each(serverBackends)("the official @azure/keyvault-certificates SDK on 
         password: "nope",
       }),
     ).rejects.toMatchObject({ statusCode: 400 });
+  });
+
+  it("reports an imported certificate's SANs, EKUs, key usage and validity in its policy", async () => {
+    opensslSelfSigned(
+      join(data.dir, "profiled.key"),
+      join(data.dir, "profiled.pem"),
+      "/CN=profiled.example",
+      {
+        days: 397,
+        subjectAltName: "DNS:profiled.example,DNS:*.profiled.example,IP:10.0.0.7,email:ops@profiled.example",
+        extensions: [
+          "extendedKeyUsage=serverAuth,1.3.6.1.5.5.7.3.8",
+          "keyUsage=critical,digitalSignature,keyAgreement",
+        ],
+      },
+    );
+    const bundle = `${readFileSync(join(data.dir, "profiled.key"), "utf8")}${readFileSync(join(data.dir, "profiled.pem"), "utf8")}`;
+    await client.importCertificate("profiled", Buffer.from(bundle), {
+      policy: {
+        contentType: "application/x-pem-file",
+        issuerName: "Unknown",
+        subject: "CN=profiled.example",
+      },
+    });
+    const policy = await client.getCertificatePolicy("profiled");
+    expect(policy.subjectAlternativeNames).toEqual({
+      dnsNames: ["profiled.example", "*.profiled.example"],
+      emails: ["ops@profiled.example"],
+      ipAddresses: ["10.0.0.7"],
+    });
+    expect(policy.enhancedKeyUsage).toEqual(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.8"]);
+    expect(policy.keyUsage).toEqual(["digitalSignature", "keyAgreement"]);
+    expect(policy.validityInMonths).toBe(13);
+    expect(policy.keyType).toBe("EC");
+    expect(policy.keyCurveName).toBe("P-256");
+    expect(policy.issuerName).toBe("Unknown");
   });
 
   it("gets versions, lists, updates properties and policy", async () => {

@@ -26,13 +26,13 @@ export function opensslCsr(keyFile: string, csrFile: string, subject: string, su
 
 /**
  * A fresh P-256 key and a self-signed certificate for it, made by openssl: PEM files at `keyFile`
- * and `certFile`, valid for `days`.
+ * and `certFile`, valid for `days`, with `extensions` as `-addext` takes them.
  */
 export function opensslSelfSigned(
   keyFile: string,
   certFile: string,
   subject: string,
-  options: { days: number; subjectAltName?: string },
+  options: { days: number; subjectAltName?: string; extensions?: string[] },
 ): void {
   execFileSync(
     "openssl",
@@ -53,6 +53,7 @@ export function opensslSelfSigned(
       "-subj",
       subject,
       ...(options.subjectAltName ? ["-addext", `subjectAltName=${options.subjectAltName}`] : []),
+      ...(options.extensions ?? []).flatMap((extension) => ["-addext", extension]),
     ],
     { stdio: "ignore" },
   );

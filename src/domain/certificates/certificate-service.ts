@@ -25,6 +25,7 @@ import { type ImportedKey, importedKeyProps, normalizePolicy, type PolicyInput }
 import type {
   CertificateBundleCodec,
   CertificateKeys,
+  CertificateProfile,
   CertificateStore,
   IssuedVersion,
   X509Factory,
@@ -101,6 +102,32 @@ function requireCompleteChain(vault: Vault, verdict: ChainVerdict, remedy: strin
     ? `the certificate given as the issuer "${verdict.missingIssuer}" did not sign the one below it (its signature does not verify)`
     : `the issuer "${verdict.missingIssuer}" is missing; ${remedy}`;
   throw badParameter(`Vault ${vault.name} requires complete chains: ${gap}`);
+}
+
+/**
+ * An imported certificate's policy: what the caller gave, and for what it left out, what the
+ * certificate itself says (SANs, EKUs, key usage, validity, CA), as Key Vault reports it, so that a
+ * renewal's CSR asks for what the imported certificate had. A certificate whose own values a policy
+ * may not hold (a SAN no policy accepts) is still imported, with the defaults for those fields.
+ */
+function importedPolicy(
+  given: PolicyInput,
+  profile: CertificateProfile,
+  base: CertificatePolicy | undefined,
+): CertificatePolicy {
+  const derived: PolicyInput = {
+    sans: { ...profile.sans, ...given.sans },
+    ekus: given.ekus ?? profile.ekus,
+    keyUsage: given.keyUsage ?? profile.keyUsage,
+    validityMonths: given.validityMonths ?? profile.validityMonths,
+    ca: given.ca ?? profile.ca,
+  };
+  try {
+    return normalizePolicy({ ...given, ...derived }, base);
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    return normalizePolicy(given, base);
+  }
 }
 
 /** The type and size or curve of an imported private key, read from its JWK. */
@@ -534,16 +561,14 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         throw badParameter("The private key does not belong to the leaf certificate");
       }
       const base = await store.getPolicy(vault.id, name);
-      const policy = normalizePolicy(
-        {
-          subject: facts.subject,
-          issuer: { name: "Unknown" },
-          contentType: pem ? "application/x-pem-file" : "application/x-pkcs12",
-          ...request.policy,
-          key: importedKeyProps(importedKey(jwk), request.policy?.key),
-        },
-        base,
-      );
+      const given = {
+        subject: facts.subject,
+        issuer: { name: "Unknown" },
+        contentType: pem ? "application/x-pem-file" : "application/x-pkcs12",
+        ...request.policy,
+        key: importedKeyProps(importedKey(jwk), request.policy?.key),
+      };
+      const policy = importedPolicy(given, x509.profile(leaf), base);
       const version = newVersion();
       const key = await keys.importKey(vault, name, version, jwk, policy);
       try {

@@ -11,6 +11,8 @@ import type {
   CertificateVersion,
   ChainVerdict,
   Contact,
+  KeyUsage,
+  SubjectAlternativeNames,
 } from "./model.js";
 
 /** Signs for a certificate or CSR with a key its protector holds. */
@@ -29,12 +31,24 @@ export interface CertificateFacts {
   thumbprint: Buffer;
 }
 
+/** What a certificate says of the policy it was issued under, as Key Vault reports it on import. */
+export interface CertificateProfile {
+  sans: SubjectAlternativeNames;
+  ekus: string[];
+  keyUsage: KeyUsage[];
+  /** Whole months from notBefore to notAfter, rounded, within the policy's 1 to 1200. */
+  validityMonths: number;
+  ca: boolean;
+}
+
 /** X.509 and PKCS#10 work: building, reading and ordering certificates. */
 export interface X509Factory {
   selfSigned(policy: CertificatePolicy, signer: CertificateSigner, now: Date): Promise<Buffer>;
   csr(policy: CertificatePolicy, signer: CertificateSigner): Promise<Buffer>;
   /** Facts of one DER certificate; throws BadParameter on anything else. */
   inspect(der: Buffer): CertificateFacts;
+  /** The SANs, EKUs, key usage, validity and CA flag of one DER certificate. */
+  profile(der: Buffer): CertificateProfile;
   /**
    * Puts certificates in order, leaf first, each followed by its issuer (certificates off that path
    * last), and says whether the chain ends in a self-signed root or which issuer is missing.
