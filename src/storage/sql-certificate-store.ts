@@ -285,12 +285,13 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
           .where("name_key", "=", nameKey(name))
           .where("collection", "in", [...BACKED])
           .execute();
-        await trx
+        const operation = await trx
           .deleteFrom("certificate_operations")
           .where("vault_id", "=", vaultId)
           .where("name_key", "=", nameKey(name))
-          .execute();
-        return keys;
+          .returningAll()
+          .executeTakeFirst();
+        return { keys, operation: operation && toOperation(operation) };
       });
     },
 

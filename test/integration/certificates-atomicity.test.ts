@@ -230,4 +230,25 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
       },
     );
   });
+
+  it.skipIf(!softHsmAvailable)(
+    "destroys the token objects of every version and of a renewal waiting for its merge when the certificate is purged",
+    async () => {
+      const { certificates, vault, state } = await services(true);
+      const before = await state();
+      const hsmPolicy = (issuer: string): PolicyInput => ({
+        key: { kty: "EC-HSM", curve: "P-256" },
+        subject: "CN=purged.example",
+        issuer: { name: issuer },
+      });
+      await certificates.create(vault, "purged", { policy: hsmPolicy("Self") });
+      const renewal = await certificates.create(vault, "purged", { policy: hsmPolicy("Unknown") });
+      expect(renewal.status).toBe("inProgress");
+      expect((await state()).hsmObjects).toBeGreaterThan(before.hsmObjects ?? 0);
+
+      await certificates.remove(vault, "purged");
+      await certificates.purge(vault, "purged");
+      expect((await state()).hsmObjects).toBe(before.hsmObjects);
+    },
+  );
 });

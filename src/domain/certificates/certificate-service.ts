@@ -682,13 +682,13 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     /** Purges a certificate whose retention has ended, with its key and secret; false when none was due. */
     async purgeDue(vault: Vault, name: string): Promise<boolean> {
       if (!(await objects.dueForPurge(vault, name))) return false;
-      for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);
+      await purgeWithBacking(vault, name);
       return true;
     },
 
     async purge(vault: Vault, name: string): Promise<void> {
       await objects.checkPurgeAllowed(vault, name);
-      for (const key of (await store.purgeWithBacking(vault.id, name)) ?? []) await keys.destroy(key);
+      await purgeWithBacking(vault, name);
     },
 
     /** A sealed blob of every version (certificates, chain and private key), restorable under the same master key. */
@@ -850,6 +850,18 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       return contacts;
     },
   };
+
+  /**
+   * Purges the certificate with its key, secret and operation, then destroys their key material:
+   * every key version's, and a renewal's still waiting in the operation (an HSM object otherwise
+   * left on the token).
+   */
+  async function purgeWithBacking(vault: Vault, name: string): Promise<void> {
+    const purged = await store.purgeWithBacking(vault.id, name);
+    if (!purged) return;
+    for (const key of purged.keys) await keys.destroy(key);
+    if (purged.operation?.keyMaterial) await keys.destroy(pendingKey(vault, purged.operation));
+  }
 
   function pendingKey(vault: Vault, operation: CertificateOperation): StoredKeyVersion {
     const { kty } = operation.policy.key;

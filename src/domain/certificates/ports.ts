@@ -123,8 +123,14 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
   recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
-  /** Purges the certificate and its backing key and secret; returns every key version, for its material to be destroyed. */
-  purgeWithBacking(vaultId: string, name: string): Promise<StoredKeyVersion[] | undefined>;
+  /**
+   * Purges the certificate, its backing key and secret and its operation; returns every key
+   * version and the operation, whose key material (HSM objects included) is then destroyed.
+   */
+  purgeWithBacking(
+    vaultId: string,
+    name: string,
+  ): Promise<{ keys: StoredKeyVersion[]; operation: CertificateOperation | undefined } | undefined>;
   /**
    * Replaces a version's mutable fields, sets its backing key and secret versions' `enabled` to the
    * certificate's, and stores the policy when given, in one transaction.
