@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { type Config, ConfigError, databaseUrl } from "./config/config.js";
+import { type Config, ConfigError, databaseUrl, workerCount } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -17,7 +17,7 @@ import { loadMasterKey } from "./crypto/master-key.js";
 import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
 import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
-import { createSoftwareKeyProtector } from "./crypto/software-key-protector.js";
+import { createSoftwareKeyProtector, WORKER_POOL_SIGNATURES } from "./crypto/software-key-protector.js";
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
 import { createX509CertificateInspector } from "./crypto/x509-certificate-inspector.js";
 import { createX509Factory } from "./crypto/x509-factory.js";
@@ -167,7 +167,9 @@ export async function openCore(
     // A wrong module path, slot or PIN is a setting to fix: the CLI prints the message, not a stack.
     throw new ConfigError((error as Error).message, { cause: error });
   }
-  const software = createSoftwareKeyProtector(sealer);
+  const software = createSoftwareKeyProtector(sealer, {
+    ...(workerCount(config) > 1 && { poolSignatures: WORKER_POOL_SIGNATURES }),
+  });
   const keys = createKeyService({
     store: createSqlKeyStore(storage),
     software,

@@ -12,7 +12,10 @@ interface NativeDigestCrypto {
   publicKey(spki: Buffer): NativeKey;
   /** Signs a precomputed digest on the libuv thread pool. */
   sign(key: NativeKey, scheme: SignatureScheme, md: string, digest: Buffer): Promise<Buffer>;
-  /** Signs on the calling thread: for ECDSA, cheaper than a trip through the thread pool. */
+  /**
+   * Signs on the calling thread: for ECDSA, cheaper than a trip through the thread pool, and for RSA
+   * in a worker whose share of the pool is busy.
+   */
   signSync(key: NativeKey, scheme: SignatureScheme, md: string, digest: Buffer): Buffer;
   verify(key: NativeKey, scheme: SignatureScheme, md: string, digest: Buffer, signature: Buffer): boolean;
   /** RSAES-PKCS1-v1_5 decryption, which node:crypto refuses since CVE-2023-46809. */
