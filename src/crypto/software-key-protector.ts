@@ -38,10 +38,6 @@ const sealContext = (context: string) => `key/${context}`;
 const softwareOnlyAsymmetric = () =>
   badParameter("Symmetric (oct) keys live only in an HSM: use kty oct-HSM in a premium vault");
 
-/**
- * Keys generated and used by OpenSSL in this process, stored sealed under the master key. Unsealed
- * keys are kept parsed in memory (bounded), since a versioned key's material never changes.
- */
 export interface SoftwareKeyProtectorOptions {
   /** Unsealed keys kept parsed, by sealing context. */
   cacheSize?: number;
@@ -55,12 +51,16 @@ export interface SoftwareKeyProtectorOptions {
 /**
  * RSA signatures a server process keeps on the thread pool when it runs beside other workers.
  * With one worker per core, RS256 on 2 cores measured 6,300-6,700 signatures/s signing beyond one
- * pooled signature on the event loop, 5,700-6,000 with everything on the pool (four threads in each
- * of two processes contend for two cores) and 5,500 with everything on the event loop (which then
- * reads no request while it signs).
+ * pooled signature on the event loop, 5,700-6,100 with everything on the pool (four threads in each
+ * of two processes contend for two cores) and 5,300-5,500 with everything on the event loop (which
+ * then reads no request while it signs).
  */
 export const WORKER_POOL_SIGNATURES = 1;
 
+/**
+ * Keys generated and used by OpenSSL in this process, stored sealed under the master key. Unsealed
+ * keys are kept parsed in memory (bounded), since a versioned key's material never changes.
+ */
 export function createSoftwareKeyProtector(
   sealer: Sealer,
   { cacheSize = 10_000, poolSignatures = Number.POSITIVE_INFINITY }: SoftwareKeyProtectorOptions = {},
