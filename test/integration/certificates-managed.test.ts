@@ -65,6 +65,8 @@ describe("a certificate's key and secret change only through the certificate", (
     ["Secret", "delete", "DELETE", "/secrets/managed", undefined],
     ["Secret", "update", "PATCH", "/secrets/managed", { attributes: { enabled: false } }],
     ["Secret", "set", "PUT", "/secrets/managed", { value: "overwritten" }],
+    ["Key", "backup", "POST", "/keys/managed/backup", undefined],
+    ["Secret", "backup", "POST", "/secrets/managed/backup", undefined],
   ] as const)(
     "refuses a direct %s %s with 403 and changes nothing",
     async (noun, operation, method, path, body) => {

@@ -417,8 +417,8 @@ export function createKeyService(deps: KeyServiceDeps) {
       const versions = await store.allVersions(vault.id, name);
       const first = versions[0];
       if (!first) throw objects.notFound(name);
-      if (first.managed)
-        throw badParameter(`Key ${name} backs a certificate; back up the certificate instead`);
+      // Key Vault answers 403: "not allowed on this Key, since it is associated with a certificate".
+      objects.refuseManaged(first, "backup");
       const protector = protectorFor(vault, first.protection);
       const document: BackupVersion[] = [];
       for (const { vaultId: _v, material, notBefore, expiresAt, createdAt, updatedAt, ...rest } of versions) {

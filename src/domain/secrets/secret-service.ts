@@ -154,9 +154,7 @@ export function createSecretService({ store, sealer, clock }: SecretServiceDeps)
       const versions = await store.allVersions(vault.id, name);
       const first = versions[0];
       if (!first) throw objects.notFound(name);
-      if (first.managed) {
-        throw badParameter(`Secret ${name} backs a certificate; back up the certificate instead`);
-      }
+      objects.refuseManaged(first, "backup");
       const document: BackupDocument = {
         kind: "secret",
         name: first.name,
