@@ -1,7 +1,7 @@
 import type { CompiledQuery, Kysely, Selectable } from "kysely";
 import { DomainError } from "../domain/errors.js";
 import type { Collection, DeletedObject, VersionedObject } from "../domain/objects/model.js";
-import { deletedButRecoverable } from "../domain/objects/object-lifecycle.js";
+import { deletedButRecoverable, managedByCertificate } from "../domain/objects/object-lifecycle.js";
 import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
@@ -279,6 +279,17 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     return stored;
   }
 
+  const hasManagedVersion = async (trx: Kysely<Database>, vaultId: string, name: string) =>
+    (await trx
+      .selectFrom("object_versions")
+      .select("version")
+      .where("vault_id", "=", vaultId)
+      .where("collection", "=", collection)
+      .where("name_key", "=", nameKey(name))
+      .where("managed", "=", fromBool(true))
+      .limit(1)
+      .executeTakeFirst()) !== undefined;
+
   const objectRow = (q: Kysely<Database>, vaultId: string, name: string) =>
     q
       .updateTable("objects")
@@ -290,6 +301,11 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     async addVersion(version, events) {
       await writeTransaction(storage, async (trx) => {
         await insertVersion(trx, collection, codec, version);
+        // The service refused a managed name before it began; a certificate may have taken the name
+        // since. Checked after the upsert, which on PostgreSQL waits for that certificate's commit.
+        if (!version.managed && (await hasManagedVersion(trx, version.vaultId, version.name))) {
+          throw managedByCertificate(codec.noun, version.name);
+        }
         await insertEvents(trx, events);
       });
     },

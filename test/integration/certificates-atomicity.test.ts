@@ -15,9 +15,12 @@ import { createCertificateService } from "../../src/domain/certificates/certific
 import type { PolicyInput } from "../../src/domain/certificates/policy.js";
 import { systemClock } from "../../src/domain/clock.js";
 import { createKeyService } from "../../src/domain/keys/key-service.js";
+import type { VersionedObject } from "../../src/domain/objects/model.js";
+import type { VersionedStore } from "../../src/domain/objects/ports.js";
 import { createVaultService } from "../../src/domain/vaults/vault-service.js";
 import { createSqlCertificateStore } from "../../src/storage/sql-certificate-store.js";
 import { createSqlKeyStore } from "../../src/storage/sql-key-store.js";
+import { createSqlSecretStore } from "../../src/storage/sql-secret-store.js";
 import { createSqlVaultStore } from "../../src/storage/sql-vault-store.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
 import { tempDataDir } from "../support/server-process.js";
@@ -168,6 +171,7 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
       certificates,
       vault,
       fault,
+      storage,
       /** Every row of the database, and the token's object count when there is an HSM. */
       state: async () => ({
         rows: await dumpAllRows(storage),
@@ -229,6 +233,28 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
         expect(await state()).toEqual(before);
       },
     );
+  });
+
+  it("refuses a plain key or secret version written over a certificate that took the name meanwhile", async () => {
+    const { certificates, vault, storage } = await services(false);
+    await certificates.create(vault, "raced", {
+      policy: { key: { kty: "EC", curve: "P-256" }, subject: "CN=raced.example", issuer: { name: "Self" } },
+    });
+    // What a key create or secret set that checked the name before the certificate existed then
+    // writes: a version that no certificate manages.
+    async function refusesPlainVersion<S extends VersionedObject>(store: VersionedStore<S, S>) {
+      const latest = await store.findLatest(vault.id, "raced");
+      if (!latest?.managed) throw new Error("the certificate made no managed version");
+      await expect(
+        store.addVersion({ ...latest, version: "0".repeat(32), managed: false }),
+      ).rejects.toMatchObject({
+        code: "Forbidden",
+        message: expect.stringMatching(/managed by certificate raced, created meanwhile/),
+      });
+      expect((await store.findLatest(vault.id, "raced"))?.version).toBe(latest.version);
+    }
+    await refusesPlainVersion(createSqlKeyStore(storage));
+    await refusesPlainVersion(createSqlSecretStore(storage));
   });
 
   it.skipIf(!softHsmAvailable)(

@@ -62,6 +62,17 @@ export function openBackup<T>(sealer: Sealer, context: string, blob: Uint8Array)
 }
 
 /** Key Vault's refusal to reuse the name of a deleted object before it is recovered or purged. */
+/**
+ * A direct change to the key or secret of certificate `name`, which only the certificate may make.
+ * Without `operation`: the certificate took the name while the change was being made.
+ */
+export const managedByCertificate = (Noun: string, name: string, operation?: string) =>
+  new DomainError(
+    "Forbidden",
+    `${operation ? `Operation "${operation}" is not allowed on` : "A new version cannot be added to"} ${Noun.toLowerCase()} ${name}: its lifetime is managed by certificate ${name}${operation ? "" : ", created meanwhile"}; use the certificates API for certificate ${name} instead.`,
+    { reason: `${Noun}ManagedByKeyVault` },
+  );
+
 export const deletedButRecoverable = (noun: string, name: string) =>
   new DomainError(
     "Conflict",
@@ -142,12 +153,7 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
    * Reading them, and using the key, stays allowed.
    */
   function refuseManaged(version: Pick<VersionedObject, "name" | "managed">, operation: string): void {
-    if (!version.managed) return;
-    throw new DomainError(
-      "Forbidden",
-      `Operation "${operation}" is not allowed on ${noun} ${version.name}: its lifetime is managed by certificate ${version.name}; use the certificates API for certificate ${version.name} instead.`,
-      { reason: `${Noun}ManagedByKeyVault` },
-    );
+    if (version.managed) throw managedByCertificate(Noun, version.name, operation);
   }
 
   /** The deleted object when its retention has ended; undefined when it is not deleted or not yet due. */

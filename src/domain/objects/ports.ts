@@ -9,7 +9,8 @@ import type { DeletedObject, VersionedObject } from "./model.js";
 export interface VersionedStore<V extends VersionedObject, S extends V> {
   /**
    * Adds a version and makes it the latest, creating the object on first use. Throws Conflict
-   * (ObjectIsDeletedButRecoverable) while a deleted object of that name awaits recovery or purge.
+   * (ObjectIsDeletedButRecoverable) while a deleted object of that name awaits recovery or purge,
+   * and Forbidden when a version no certificate manages would go over a certificate's key or secret.
    */
   addVersion(version: S, events?: VaultEvent[]): Promise<void>;
   /** The latest version of an object that is not deleted. */
