@@ -61,7 +61,6 @@ export function openBackup<T>(sealer: Sealer, context: string, blob: Uint8Array)
   }
 }
 
-/** Key Vault's refusal to reuse the name of a deleted object before it is recovered or purged. */
 /**
  * A direct change to the key or secret of certificate `name`, which only the certificate may make.
  * Without `operation`: the certificate took the name while the change was being made.
@@ -73,6 +72,7 @@ export const managedByCertificate = (Noun: string, name: string, operation?: str
     { reason: `${Noun}ManagedByKeyVault` },
   );
 
+/** Key Vault's refusal to reuse the name of a deleted object before it is recovered or purged. */
 export const deletedButRecoverable = (noun: string, name: string) =>
   new DomainError(
     "Conflict",
