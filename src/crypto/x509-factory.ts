@@ -8,7 +8,12 @@ import {
   IA5_ATTRIBUTES,
   parseDistinguishedName,
 } from "../domain/certificates/distinguished-name.js";
-import type { CertificatePolicy, ChainVerdict, KeyUsage } from "../domain/certificates/model.js";
+import type {
+  CertificatePolicy,
+  ChainVerdict,
+  KeyUsage,
+  SubjectAlternativeNames,
+} from "../domain/certificates/model.js";
 import type { CertificateProfile, CertificateSigner, X509Factory } from "../domain/certificates/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
@@ -136,14 +141,19 @@ function extensionsFor(face: ProtectorCrypto, policy: CertificatePolicy): Promis
 const encodableIp = (ip: string) =>
   ip.includes(":") ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 
+/** Key Vault's SAN lists and the GeneralName each holds, in the order certificates list them. */
+const SAN_TYPES = [
+  ["dnsNames", "dns"],
+  ["emails", "email"],
+  ["uris", "url"],
+  ["ipAddresses", "ip"],
+  ["upns", "upn"],
+] as const satisfies readonly (readonly [keyof SubjectAlternativeNames, x509.JsonGeneralName["type"]])[];
+
 function sanExtension(policy: CertificatePolicy): x509.Extension | undefined {
-  const names: x509.JsonGeneralName[] = [
-    ...policy.sans.dnsNames.map((value) => ({ type: "dns" as const, value })),
-    ...policy.sans.emails.map((value) => ({ type: "email" as const, value })),
-    ...policy.sans.uris.map((value) => ({ type: "url" as const, value })),
-    ...policy.sans.ipAddresses.map((value) => ({ type: "ip" as const, value: encodableIp(value) })),
-    ...policy.sans.upns.map((value) => ({ type: "upn" as const, value })),
-  ];
+  const names: x509.JsonGeneralName[] = SAN_TYPES.flatMap(([kind, type]) =>
+    policy.sans[kind].map((value) => ({ type, value: type === "ip" ? encodableIp(value) : value })),
+  );
   return names.length > 0 ? new x509.SubjectAlternativeNameExtension(names, !policy.subject) : undefined;
 }
 
@@ -233,14 +243,9 @@ function subjectName(policy: CertificatePolicy): Buffer {
 const AVERAGE_MONTH_MS = (365.2425 / 12) * 86_400_000;
 
 function profileOf(cert: x509.X509Certificate): CertificateProfile {
-  const sans: CertificateProfile["sans"] = { dnsNames: [], emails: [], upns: [], uris: [], ipAddresses: [] };
-  for (const name of cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []) {
-    if (name.type === "dns") sans.dnsNames.push(name.value);
-    else if (name.type === "email") sans.emails.push(name.value);
-    else if (name.type === "url") sans.uris.push(name.value);
-    else if (name.type === "ip") sans.ipAddresses.push(name.value);
-    else if (name.type === "upn") sans.upns.push(name.value);
-  }
+  const names = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];
+  const sans: SubjectAlternativeNames = { dnsNames: [], emails: [], uris: [], ipAddresses: [], upns: [] };
+  for (const [kind, type] of SAN_TYPES) sans[kind] = names.filter((n) => n.type === type).map((n) => n.value);
   const usage = cert.getExtension(x509.KeyUsagesExtension)?.usages ?? 0;
   const months = Math.round((cert.notAfter.getTime() - cert.notBefore.getTime()) / AVERAGE_MONTH_MS);
   return {

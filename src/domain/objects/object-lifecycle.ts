@@ -65,12 +65,19 @@ export function openBackup<T>(sealer: Sealer, context: string, blob: Uint8Array)
  * A direct change to the key or secret of certificate `name`, which only the certificate may make.
  * Without `operation`: the certificate took the name while the change was being made.
  */
-export const managedByCertificate = (Noun: string, name: string, operation?: string) =>
-  new DomainError(
+export function managedByCertificate(Noun: string, name: string, operation?: string): DomainError {
+  const object = `${Noun.toLowerCase()} ${name}`;
+  const refused = operation
+    ? `Operation "${operation}" is not allowed on ${object}: its lifetime is managed by certificate ${name}`
+    : `A new version cannot be added to ${object}: its lifetime is managed by certificate ${name}, created meanwhile`;
+  return new DomainError(
     "Forbidden",
-    `${operation ? `Operation "${operation}" is not allowed on` : "A new version cannot be added to"} ${Noun.toLowerCase()} ${name}: its lifetime is managed by certificate ${name}${operation ? "" : ", created meanwhile"}; use the certificates API for certificate ${name} instead.`,
-    { reason: `${Noun}ManagedByKeyVault` },
+    `${refused}; use the certificates API for certificate ${name} instead.`,
+    {
+      reason: `${Noun}ManagedByKeyVault`,
+    },
   );
+}
 
 /** Key Vault's refusal to reuse the name of a deleted object before it is recovered or purged. */
 export const deletedButRecoverable = (noun: string, name: string) =>
