@@ -20,6 +20,7 @@ import * as ca from "./migrations/0005-ca.js";
 import * as acme from "./migrations/0006-acme.js";
 import * as auditRowid from "./migrations/0007-audit-rowid.js";
 import type { Database } from "./schema.js";
+import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
 import { writeTransaction } from "./transactions.js";
 
@@ -89,6 +90,7 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   const writes = new WriteCounter();
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins: [writes] });
   const audit = openAuditFile(auditFile(file));
+  const checkpointer = file === ":memory:" ? undefined : checkpointInBackground([sqlite, audit.sqlite]);
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
   let seenDataVersion = dataVersion.get() as number;
   let dataVersionChecked = false;
@@ -114,9 +116,32 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     },
     audit: audit.storage,
     close: async () => {
+      await checkpointer?.stop();
       await Promise.all([db.destroy(), audit.storage.db.destroy()]);
     },
   };
+}
+
+/** SQLite's own threshold, restored if the checkpoint thread fails. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
+/**
+ * Moves the WAL checkpoints of `connections` off their thread (see sqlite-checkpointer.ts); if that
+ * thread fails, each connection checkpoints for itself again. `options` are startCheckpointer's.
+ */
+export function checkpointInBackground(
+  connections: SQLite.Database[],
+  options?: Parameters<typeof startCheckpointer>[2],
+): Checkpointer {
+  for (const c of connections) c.pragma("wal_autocheckpoint = 0");
+  return startCheckpointer(
+    connections.map((c) => c.name),
+    (error) => {
+      for (const c of connections) if (c.open) c.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+      process.emitWarning(`SQLite checkpoints are back on the event loop: ${error.message}`);
+    },
+    options,
+  );
 }
 
 /** Blocking waits are left to statements outside transactions, which are few and short. */
@@ -138,11 +163,12 @@ export function auditFile(file: string): string {
   return `${file.slice(0, file.length - ext.length)}.audit${ext}`;
 }
 
-function openAuditFile(file: string): { storage: AuditStorage } {
+function openAuditFile(file: string): { storage: AuditStorage; sqlite: SQLite.Database } {
   const sqlite = withStatementCache(openSqlite(file));
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   const lock = sqliteWriteLock(sqlite, BUSY_TIMEOUT_MS);
   return {
+    sqlite,
     storage: {
       db,
       sqliteWrite: (work) =>
