@@ -3,7 +3,6 @@ import { dirname, extname } from "node:path";
 import SQLite from "better-sqlite3";
 import {
   Kysely,
-  type KyselyPlugin,
   type Migration,
   type MigrationProvider,
   Migrator,
@@ -86,9 +85,11 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
   const file = url.replace(/^sqlite:/, "");
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
   const sqlite = openSqlite(file);
-  const cached = withStatementCache(sqlite);
-  const writes = new WriteCounter();
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }), plugins: [writes] });
+  const writes = { count: 0 };
+  const cached = withStatementCache(sqlite, () => {
+    writes.count += 1;
+  });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
   const audit = openAuditFile(auditFile(file));
   const checkpointer = file === ":memory:" ? undefined : checkpointInBackground([sqlite, audit.sqlite]);
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
@@ -189,31 +190,42 @@ function openAuditFile(file: string): { storage: AuditStorage; sqlite: SQLite.Da
   };
 }
 
-/**
- * Counts every statement that is not a plain select as it is compiled, before it runs: a reader that
- * took the stamp earlier cannot cache what the write changes. Raw SQL counts too (it may write).
- */
-class WriteCounter implements KyselyPlugin {
-  count = 0;
-  transformQuery: KyselyPlugin["transformQuery"] = ({ node }) => {
-    if (node.kind !== "SelectQueryNode") this.count += 1;
-    return node;
-  };
-  transformResult: KyselyPlugin["transformResult"] = async ({ result }) => result;
-}
-
 const STATEMENT_CACHE_SIZE = 1000;
+
+const EXECUTIONS = new Set<PropertyKey>(["run", "all", "get", "iterate"]);
+
+/**
+ * A statement that calls `onWrite` each time before it runs, unless SQLite reports it read-only.
+ * Counted when it runs, however it was built (Kysely's builders, a query Kysely compiled once, raw
+ * SQL): a reader that took the stamp earlier cannot cache what the write changes.
+ */
+function countingWrites(statement: SQLite.Statement, onWrite: () => void): SQLite.Statement {
+  if (statement.readonly) return statement;
+  return new Proxy(statement, {
+    get: (target, property) => {
+      const value = Reflect.get(target, property, target);
+      if (typeof value !== "function") return value;
+      if (!EXECUTIONS.has(property)) return value.bind(target);
+      return (...args: unknown[]) => {
+        onWrite();
+        return value.apply(target, args);
+      };
+    },
+  });
+}
 
 /**
  * Kysely's SQLite driver prepares every statement anew, which costs more than running it; the
  * queries are few and fixed, so prepared statements are kept by their SQL text (bounded).
+ * `onWrite`, when given, is told of every statement that may write, as it runs.
  */
-function withStatementCache(sqlite: SQLite.Database): SQLite.Database {
+function withStatementCache(sqlite: SQLite.Database, onWrite?: () => void): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = (source: string) => {
     let statement = cache.get(source);
     if (!statement) {
       statement = sqlite.prepare(source);
+      if (onWrite) statement = countingWrites(statement, onWrite);
       if (cache.size >= STATEMENT_CACHE_SIZE) {
         const oldest = cache.keys().next().value;
         if (oldest !== undefined) cache.delete(oldest);

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Insertable, Kysely } from "kysely";
 import type {
   CertificateContentType,
   CertificateIssuer,
@@ -12,15 +12,17 @@ import type {
 import type { CertificateStore } from "../domain/certificates/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
+import { precompiled, slot } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { insertEvents } from "./sql-event-store.js";
 import { keyCodec } from "./sql-key-store.js";
 import {
+  boundRows,
   createSqlObjectPolicies,
   createSqlObjectStore,
-  insertVersions,
+  createVersionWriter,
   type ObjectCodec,
-  objectsWithLatest,
+  slotRows,
   updateVersionRow,
 } from "./sql-object-store.js";
 import { secretCodec } from "./sql-secret-store.js";
@@ -76,6 +78,12 @@ const policyFromJson = (p: StoredPolicy): CertificatePolicy => ({
 });
 
 type OperationRow = Database["certificate_operations"];
+
+interface NewVersionRow {
+  deleted_at: number | null;
+  policy: string | null;
+  status: string | null;
+}
 
 const toOperation = (r: OperationRow): CertificateOperation => ({
   vaultId: r.vault_id,
@@ -142,18 +150,70 @@ async function setPolicy(trx: Kysely<Database>, vaultId: string, name: string, p
     .execute();
 }
 
-async function putOperation(trx: Kysely<Database>, o: CertificateOperation) {
-  const row = operationRow(o);
-  const { vault_id: _v, name_key: _n, ...changes } = row;
-  await trx
-    .insertInto("certificate_operations")
-    .values(row)
-    .onConflict((oc) => oc.columns(["vault_id", "name_key"]).doUpdateSet(changes))
-    .execute();
+const OPERATION_COLUMNS = [
+  "vault_id",
+  "name_key",
+  "name",
+  "request_id",
+  "status",
+  "status_details",
+  "issuer_name",
+  "csr",
+  "cancellation_requested",
+  "error_code",
+  "error_message",
+  "policy",
+  "tags",
+  "target_version",
+  "key_material",
+  "key_version",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof OperationRow)[];
+
+/** Inserts or replaces a certificate's operation, in the caller's transaction; compiled once. */
+function operationWriter(db: Kysely<Database>) {
+  const changed = OPERATION_COLUMNS.filter((c) => c !== "vault_id" && c !== "name_key");
+  const upsert = precompiled(
+    db
+      .insertInto("certificate_operations")
+      .values(slotRows(OPERATION_COLUMNS, 1) as unknown as Insertable<OperationRow>[])
+      .onConflict((oc) =>
+        oc
+          .columns(["vault_id", "name_key"])
+          .doUpdateSet((eb) => Object.fromEntries(changed.map((c) => [c, eb.ref(`excluded.${c}`)]))),
+      ),
+  );
+  return async (trx: Kysely<Database>, o: CertificateOperation) => {
+    await upsert(trx, boundRows([operationRow(o)]));
+  };
 }
 
 export function createSqlCertificateStore(storage: StorageHandle): CertificateStore {
   const { db } = storage;
+  const { insertVersions } = createVersionWriter(db);
+  const putOperation = operationWriter(db);
+  // What a new version is checked against, in one statement: the certificate's object row (deleted
+  // or live with its policy) and its operation's status.
+  const newVersionQuery = precompiled<NewVersionRow, "vaultId" | "nameKey">(
+    db.selectNoFrom((eb) => {
+      const certificate = eb
+        .selectFrom("objects")
+        .where("vault_id", "=", slot("vaultId"))
+        .where("collection", "=", "certificates")
+        .where("name_key", "=", slot("nameKey"));
+      return [
+        certificate.select("deleted_at").as("deleted_at"),
+        certificate.select("policy").as("policy"),
+        eb
+          .selectFrom("certificate_operations")
+          .select("status")
+          .where("vault_id", "=", slot("vaultId"))
+          .where("name_key", "=", slot("nameKey"))
+          .as("status"),
+      ];
+    }),
+  );
   const store = createSqlObjectStore(storage, "certificates", certificateCodec);
   const policies = createSqlObjectPolicies(storage, "certificates");
   const backed = (q: Kysely<Database>, vaultId: string, name: string) =>
@@ -168,26 +228,20 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
 
     async addIssued({ certificate, key, secret, policy, operation, events }) {
       await writeTransaction(storage, async (trx) => {
-        // A key or secret of this name that no certificate manages is someone else's.
-        const clash = await objectsWithLatest(trx)
-          .select("o.collection")
-          .where("o.vault_id", "=", certificate.vaultId)
-          .where("o.name_key", "=", nameKey(certificate.name))
-          .where("o.collection", "in", ["keys", "secrets"])
-          .where("v.managed", "=", 0)
-          .executeTakeFirst();
-        if (clash) {
-          throw new DomainError(
-            "Conflict",
-            `A ${clash.collection === "keys" ? "key" : "secret"} named ${certificate.name} already exists and is not managed by a certificate; choose another certificate name`,
-          );
-        }
-        await insertVersions(trx, [
-          { collection: "certificates", codec: certificateCodec, version: certificate },
-          { collection: "keys", codec: keyCodec, version: key },
-          { collection: "secrets", codec: secretCodec, version: secret },
-        ]);
-        await setPolicy(trx, certificate.vaultId, certificate.name, policy);
+        await insertVersions(
+          trx,
+          [
+            {
+              collection: "certificates",
+              codec: certificateCodec,
+              version: certificate,
+              policy: JSON.stringify(policyToJson(policy)),
+            },
+            { collection: "keys", codec: keyCodec, version: key },
+            { collection: "secrets", codec: secretCodec, version: secret },
+          ],
+          { backing: true },
+        );
         if (operation) await putOperation(trx, operation);
         await insertEvents(trx, events);
       });
@@ -329,6 +383,15 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
     },
     async putPolicy(vaultId, name, policy) {
       await policies.put(vaultId, name, policyToJson(policy));
+    },
+
+    async newVersionState(vaultId, name) {
+      const row = (await newVersionQuery(db, { vaultId, nameKey: nameKey(name) })).rows[0];
+      return {
+        deleted: row?.deleted_at != null,
+        policy: row?.policy ? policyFromJson(JSON.parse(row.policy) as StoredPolicy) : undefined,
+        operationStatus: (row?.status ?? undefined) as OperationStatus | undefined,
+      };
     },
 
     async getOperation(vaultId, name) {

@@ -1,10 +1,11 @@
-import type { CompiledQuery, Kysely, Selectable } from "kysely";
+import type { Insertable, Kysely, Selectable } from "kysely";
 import { DomainError } from "../domain/errors.js";
 import type { Collection, DeletedObject, VersionedObject } from "../domain/objects/model.js";
 import { deletedButRecoverable, managedByCertificate } from "../domain/objects/object-lifecycle.js";
 import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
+import { precompiled, slot } from "./precompiled.js";
 import { createReadCache } from "./read-cache.js";
 import type { Database } from "./schema.js";
 import { insertEvents } from "./sql-event-store.js";
@@ -28,12 +29,6 @@ type JoinedRow = Selectable<Database["object_versions"]> & {
 };
 
 const nameKey = (name: string) => name.toLowerCase();
-
-/** Placeholders that precompiled queries swap for the request's values; no real value contains NUL. */
-const SLOT = { vaultId: "\u0000vault", nameKey: "\u0000name", version: "\u0000version" } as const;
-const SLOT_BY_MARKER = new Map<unknown, keyof typeof SLOT>(
-  Object.entries(SLOT).map(([k, v]) => [v, k as keyof typeof SLOT]),
-);
 
 function page<T>(rows: T[], limit: number, cursor: (last: T) => string): Page<T> {
   if (rows.length <= limit) return { items: rows };
@@ -63,86 +58,202 @@ function toVersionRow<V extends VersionedObject, S extends V>(
   };
 }
 
-/** A version to insert with its collection and codec. */
+/** A version to insert with its collection and codec, and the object's policy (JSON) when it has one. */
 export interface VersionInsert {
   collection: Collection;
   codec: ObjectCodec<VersionedObject, VersionedObject>;
   version: VersionedObject;
+  policy?: string;
+}
+
+const OBJECT_COLUMNS = [
+  "vault_id",
+  "collection",
+  "name_key",
+  "name",
+  "latest_version",
+  "deleted_at",
+  "scheduled_purge_at",
+  "policy",
+  "created_at",
+] as const;
+
+const VERSION_COLUMNS = [
+  "vault_id",
+  "collection",
+  "name_key",
+  "version",
+  "payload",
+  "properties",
+  "tags",
+  "enabled",
+  "not_before",
+  "expires_at",
+  "managed",
+  "created_at",
+  "updated_at",
+] as const;
+
+/** `rows` rows of slots for `columns`, named `row.column` (see precompiled.ts). */
+export function slotRows(columns: readonly string[], rows: number): Record<string, string>[] {
+  return Array.from({ length: rows }, (_, row) =>
+    Object.fromEntries(columns.map((column) => [column, slot(`${row}.${column}`)])),
+  );
+}
+
+/** The values of `rows` for the slots slotRows names. */
+export function boundRows(rows: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  rows.forEach((row, i) => {
+    for (const [column, value] of Object.entries(row)) values[`${i}.${column}`] = value;
+  });
+  return values;
 }
 
 /**
- * Adds a version inside the caller's transaction and makes it the latest, creating the object on
- * first use; Conflict while a deleted object of that name awaits recovery or purge.
+ * Writes new versions inside the caller's transaction, with statements compiled once per shape
+ * (number of rows, backing or not) for the database `db` speaks to.
  */
-export async function insertVersion<V extends VersionedObject, S extends V>(
-  trx: Kysely<Database>,
-  collection: Collection,
-  codec: ObjectCodec<V, S>,
-  version: S,
-): Promise<void> {
-  await insertVersions(trx, [{ collection, codec, version }]);
-}
+export function createVersionWriter(db: Kysely<Database>) {
+  const upserts = new Map<string, ReturnType<typeof precompiled<unknown, string>>>();
+  const inserts = new Map<number, ReturnType<typeof precompiled<unknown, string>>>();
 
-/**
- * insertVersion for several objects (a certificate with its key and secret) in two statements
- * instead of two each: every statement costs tens of microseconds in Kysely on SQLite.
- */
-export async function insertVersions(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
-  const result = await trx
-    .insertInto("objects")
-    .values(
-      entries.map(({ collection, version }) => ({
-        vault_id: version.vaultId,
-        collection,
-        name_key: nameKey(version.name),
-        name: version.name,
-        latest_version: version.version,
-        deleted_at: null,
-        scheduled_purge_at: null,
-        policy: null,
-        created_at: version.createdAt.getTime(),
-      })),
-    )
-    .onConflict((oc) =>
-      oc
-        .columns(["vault_id", "collection", "name_key"])
-        .doUpdateSet((eb) => ({ latest_version: eb.ref("excluded.latest_version") }))
-        .where("objects.deleted_at", "is", null),
-    )
-    .executeTakeFirst();
-  if (Number(result.numInsertedOrUpdatedRows ?? 0) < entries.length) {
-    const deleted = await trx
-      .selectFrom("objects")
-      .select(["collection", "vault_id", "name_key"])
-      .where("deleted_at", "is not", null)
-      .where((eb) =>
-        eb.or(
-          entries.map(({ collection, version }) =>
-            eb.and([
-              eb("vault_id", "=", version.vaultId),
-              eb("collection", "=", collection),
-              eb("name_key", "=", nameKey(version.name)),
-            ]),
+  /**
+   * The objects' rows: created, or moved on to the new latest version while live. A backing key or
+   * secret (of a certificate) moves on only over a key or secret whose latest version is managed
+   * too: one that no certificate manages belongs to someone else.
+   */
+  function upsertObjects(rows: number, backing: boolean) {
+    const key = `${rows}:${backing}`;
+    let query = upserts.get(key);
+    if (!query) {
+      query = precompiled(
+        db
+          .insertInto("objects")
+          .values(slotRows(OBJECT_COLUMNS, rows) as unknown as Insertable<Database["objects"]>[])
+          .onConflict((oc) =>
+            oc
+              .columns(["vault_id", "collection", "name_key"])
+              .doUpdateSet((eb) => ({
+                latest_version: eb.ref("excluded.latest_version"),
+                policy: eb.fn.coalesce(eb.ref("excluded.policy"), eb.ref("objects.policy")),
+              }))
+              .where((eb) => {
+                const live = eb("objects.deleted_at", "is", null);
+                if (!backing) return live;
+                const managedLatest = eb.exists(
+                  eb
+                    .selectFrom("object_versions as v")
+                    .select("v.version")
+                    .whereRef("v.vault_id", "=", "objects.vault_id")
+                    .whereRef("v.collection", "=", "objects.collection")
+                    .whereRef("v.name_key", "=", "objects.name_key")
+                    .whereRef("v.version", "=", "objects.latest_version")
+                    .where("v.managed", "=", fromBool(true)),
+                );
+                return eb.and([live, eb.or([eb("objects.collection", "=", "certificates"), managedLatest])]);
+              }),
           ),
-        ),
-      )
-      .execute();
-    // The first entry that is deleted names the error, as when they were inserted one by one.
-    const entry =
-      entries.find(({ collection, version }) =>
-        deleted.some(
-          (d) =>
-            d.collection === collection &&
-            d.vault_id === version.vaultId &&
-            d.name_key === nameKey(version.name),
-        ),
-      ) ?? entries[0];
-    throw deletedButRecoverable(entry?.codec.noun ?? "Object", entry?.version.name ?? "");
+      );
+      upserts.set(key, query);
+    }
+    return query;
   }
-  await trx
-    .insertInto("object_versions")
-    .values(entries.map(({ collection, codec, version }) => toVersionRow(collection, codec, version)))
+
+  function insertRows(rows: number) {
+    let query = inserts.get(rows);
+    if (!query) {
+      query = precompiled(
+        db
+          .insertInto("object_versions")
+          .values(slotRows(VERSION_COLUMNS, rows) as unknown as Insertable<Database["object_versions"]>[]),
+      );
+      inserts.set(rows, query);
+    }
+    return query;
+  }
+
+  /**
+   * Adds versions and makes each its object's latest, creating objects on first use; Conflict while
+   * a deleted object of a name awaits recovery or purge. With `backing` (a certificate's key and
+   * secret), also Conflict over a key or secret of that name that no certificate manages.
+   */
+  async function insertVersions(
+    trx: Kysely<Database>,
+    entries: VersionInsert[],
+    { backing = false }: { backing?: boolean } = {},
+  ): Promise<void> {
+    const objects = entries.map(({ collection, version, policy }) => ({
+      vault_id: version.vaultId,
+      collection,
+      name_key: nameKey(version.name),
+      name: version.name,
+      latest_version: version.version,
+      deleted_at: null,
+      scheduled_purge_at: null,
+      policy: policy ?? null,
+      created_at: version.createdAt.getTime(),
+    }));
+    const result = await upsertObjects(entries.length, backing)(trx, boundRows(objects));
+    if (Number(result.numAffectedRows ?? 0) < entries.length) {
+      if (backing) await refuseUnmanagedBacking(trx, entries);
+      await refuseDeleted(trx, entries);
+    }
+    const versions = entries.map(({ collection, codec, version }) =>
+      toVersionRow(collection, codec, version),
+    );
+    await insertRows(entries.length)(trx, boundRows(versions));
+  }
+
+  return { insertVersions };
+}
+
+async function refuseUnmanagedBacking(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
+  const first = entries[0];
+  if (!first) return;
+  const clash = await objectsWithLatest(trx)
+    .select("o.collection")
+    .where("o.vault_id", "=", first.version.vaultId)
+    .where("o.name_key", "=", nameKey(first.version.name))
+    .where("o.collection", "in", ["keys", "secrets"])
+    .where("v.managed", "=", fromBool(false))
+    .executeTakeFirst();
+  if (clash) {
+    throw new DomainError(
+      "Conflict",
+      `A ${clash.collection === "keys" ? "key" : "secret"} named ${first.version.name} already exists and is not managed by a certificate; choose another certificate name`,
+    );
+  }
+}
+
+/** Conflict for the first entry whose object is deleted, as when they were inserted one by one. */
+async function refuseDeleted(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
+  const deleted = await trx
+    .selectFrom("objects")
+    .select(["collection", "vault_id", "name_key"])
+    .where("deleted_at", "is not", null)
+    .where((eb) =>
+      eb.or(
+        entries.map(({ collection, version }) =>
+          eb.and([
+            eb("vault_id", "=", version.vaultId),
+            eb("collection", "=", collection),
+            eb("name_key", "=", nameKey(version.name)),
+          ]),
+        ),
+      ),
+    )
     .execute();
+  const entry =
+    entries.find(({ collection, version }) =>
+      deleted.some(
+        (d) =>
+          d.collection === collection &&
+          d.vault_id === version.vaultId &&
+          d.name_key === nameKey(version.name),
+      ),
+    ) ?? entries[0];
+  throw deletedButRecoverable(entry?.codec.noun ?? "Object", entry?.version.name ?? "");
 }
 
 /** Replaces the mutable fields (everything but the payload) of one version, in the caller's transaction if any. */
@@ -235,35 +346,23 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     joined(q, vaultId).whereRef("v.version", "=", "o.latest_version");
 
   // The lookups every data-plane read and key operation makes are compiled once, not per request.
-  const findLatestQuery = precompiled(
-    latestOf(db, SLOT.vaultId).where("o.name_key", "=", SLOT.nameKey).where("o.deleted_at", "is", null),
+  type Lookup = ReturnType<typeof precompiled<JoinedRow, "vaultId" | "nameKey" | "version">>;
+  const findLatestQuery: Lookup = precompiled(
+    latestOf(db, slot("vaultId")).where("o.name_key", "=", slot("nameKey")).where("o.deleted_at", "is", null),
   );
-  const findVersionQuery = precompiled(
-    joined(db, SLOT.vaultId)
-      .where("o.name_key", "=", SLOT.nameKey)
+  const findVersionQuery: Lookup = precompiled(
+    joined(db, slot("vaultId"))
+      .where("o.name_key", "=", slot("nameKey"))
       .where("o.deleted_at", "is", null)
-      .where("v.version", "=", SLOT.version),
+      .where("v.version", "=", slot("version")),
   );
-
-  function precompiled(query: { compile(): CompiledQuery<JoinedRow> }) {
-    const compiled = query.compile();
-    return {
-      async run(bound: Partial<Record<keyof typeof SLOT, string>>) {
-        const parameters = compiled.parameters.map((p) => {
-          const slot = SLOT_BY_MARKER.get(p);
-          return slot === undefined ? p : bound[slot];
-        });
-        const { rows } = await db.executeQuery<JoinedRow>({ ...compiled, parameters });
-        return rows[0];
-      },
-    };
-  }
+  const { insertVersions } = createVersionWriter(db);
 
   // Every data-plane read and key operation starts with one of these lookups.
   const cache = storage.changeStamp && createReadCache<S>(storage.changeStamp);
 
   async function cachedLookup(
-    query: ReturnType<typeof precompiled>,
+    query: Lookup,
     vaultId: string,
     key: string,
     version: string,
@@ -272,7 +371,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     const hit = cache?.get(cacheKey);
     if (hit) return hit;
     const stamp = cache?.stamp();
-    const row = await query.run(version ? { vaultId, nameKey: key, version } : { vaultId, nameKey: key });
+    const row = (await query(db, { vaultId, nameKey: key, version })).rows[0];
     if (!row) return undefined;
     const stored = toStored(row);
     if (cache && stamp !== undefined) cache.set(cacheKey, stamp, stored);
@@ -300,7 +399,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
   const store: VersionedStore<V, S> = {
     async addVersion(version, events) {
       await writeTransaction(storage, async (trx) => {
-        await insertVersion(trx, collection, codec, version);
+        await insertVersions(trx, [{ collection, codec: codec as VersionInsert["codec"], version }]);
         // The service refused a managed name before it began; a certificate may have taken the name
         // since. Checked after the upsert, which on PostgreSQL waits for that certificate's commit.
         if (!version.managed && (await hasManagedVersion(trx, version.vaultId, version.name))) {

@@ -17,6 +17,7 @@ import { systemClock } from "../../src/domain/clock.js";
 import { createKeyService } from "../../src/domain/keys/key-service.js";
 import type { VersionedObject } from "../../src/domain/objects/model.js";
 import type { VersionedStore } from "../../src/domain/objects/ports.js";
+import { createSecretService } from "../../src/domain/secrets/secret-service.js";
 import { createVaultService } from "../../src/domain/vaults/vault-service.js";
 import { createSqlCertificateStore } from "../../src/storage/sql-certificate-store.js";
 import { createSqlKeyStore } from "../../src/storage/sql-key-store.js";
@@ -169,6 +170,8 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
     const vault = await vaults.create("faults", { sku: "premium" });
     return {
       certificates,
+      keys,
+      sealer,
       vault,
       fault,
       storage,
@@ -255,6 +258,35 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
     }
     await refusesPlainVersion(createSqlKeyStore(storage));
     await refusesPlainVersion(createSqlSecretStore(storage));
+  });
+
+  it("refuses a certificate over a key or a secret of its name that no certificate manages, storing nothing", async () => {
+    const { certificates, keys, sealer, vault, storage, state } = await services(false);
+    await keys.create(vault, "taken-key", { kty: "EC", curve: "P-256" });
+    await createSecretService({ store: createSqlSecretStore(storage), sealer, clock: systemClock }).set(
+      vault,
+      "taken-secret",
+      { value: "someone else's" },
+    );
+    const before = await state();
+    for (const [name, noun] of [
+      ["taken-key", "key"],
+      ["taken-secret", "secret"],
+    ]) {
+      await expect(
+        certificates.create(vault, name as string, {
+          policy: {
+            key: { kty: "EC", curve: "P-256" },
+            subject: "CN=taken.example",
+            issuer: { name: "Self" },
+          },
+        }),
+      ).rejects.toMatchObject({
+        code: "Conflict",
+        message: `A ${noun} named ${name} already exists and is not managed by a certificate; choose another certificate name`,
+      });
+    }
+    expect(await state()).toEqual(before);
   });
 
   it.skipIf(!softHsmAvailable)(

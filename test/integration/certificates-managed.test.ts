@@ -134,6 +134,32 @@ describe("a certificate's key and secret change only through the certificate", (
     ]).toEqual([2, 2, 2]);
   });
 
+  it.each([
+    ["key", "keys", { kty: "EC", crv: "P-256" }],
+    ["secret", "secrets", { value: "someone else's" }],
+  ])(
+    "refuses a certificate over a %s of the same name that no certificate manages, and leaves it as it was",
+    async (noun, collection, body) => {
+      const name = `plain-${noun}`;
+      const made = await server.kv({
+        method: collection === "keys" ? "POST" : "PUT",
+        url: collection === "keys" ? `/keys/${name}/create?${V}` : `/secrets/${name}?${V}`,
+        body,
+      });
+      expect(made.statusCode, made.body).toBe(200);
+      const refused = await createSelfSigned(name);
+      expect(refused.statusCode, refused.body).toBe(409);
+      expect(refused.json().error).toMatchObject({
+        code: "Conflict",
+        message: `A ${noun} named ${name} already exists and is not managed by a certificate; choose another certificate name`,
+      });
+      expect(await versions(collection, name)).toBe(1);
+      expect((await server.kv({ method: "GET", url: `/certificates/${name}?${V}` })).statusCode).toBe(404);
+      const other = collection === "keys" ? "secrets" : "keys";
+      expect((await server.kv({ method: "GET", url: `/${other}/${name}?${V}` })).statusCode).toBe(404);
+    },
+  );
+
   it("leaves a deleted certificate's key and secret to the certificate's purge when their retention ends", async () => {
     await createSelfSigned("expiring");
     await server.kv({ method: "DELETE", url: `/certificates/expiring?${V}` });

@@ -5,7 +5,12 @@ import { newVersion } from "../ids.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
 import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
-import { createObjectLifecycle, openBackup, withAttributeChanges } from "../objects/object-lifecycle.js";
+import {
+  createObjectLifecycle,
+  deletedButRecoverable,
+  openBackup,
+  withAttributeChanges,
+} from "../objects/object-lifecycle.js";
 import { type Page, pageLimit } from "../paging.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
@@ -254,18 +259,21 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
   /**
    * Key Vault's rules for a new version: none over a deleted certificate (whatever the issuer, and
-   * before a key is made for it), and none while an operation for this name is in progress.
+   * before a key is made for it), and none while an operation for this name is in progress. Returns
+   * the live certificate's policy, which the new version's is based on.
    */
-  async function checkNewVersionAllowed(vault: Vault, name: string): Promise<void> {
+  async function checkNewVersionAllowed(vault: Vault, name: string): Promise<CertificatePolicy | undefined> {
     objects.checkName(name);
-    await objects.refuseIfDeleted(vault, name);
-    if ((await store.getOperation(vault.id, name))?.status === "inProgress") {
+    const state = await store.newVersionState(vault.id, name);
+    if (state.deleted) throw deletedButRecoverable("Certificate", name);
+    if (state.operationStatus === "inProgress") {
       throw new DomainError(
         "Conflict",
         "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
         { reason: "PendingCertificateInProgress" },
       );
     }
+    return state.policy;
   }
 
   async function getPolicy(vault: Vault, name: string): Promise<CertificatePolicy> {
@@ -385,8 +393,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
   return {
     /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
     async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
-      await checkNewVersionAllowed(vault, name);
-      const base = await store.getPolicy(vault.id, name);
+      const base = await checkNewVersionAllowed(vault, name);
       if (!request.policy && !base)
         throw badParameter("policy is required for a certificate's first version");
       const policy = normalizePolicy(request.policy ?? {}, base);
@@ -542,7 +549,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
     /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
     async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
-      await checkNewVersionAllowed(vault, name);
+      const base = await checkNewVersionAllowed(vault, name);
       const pem =
         request.value.trimStart().startsWith("-----BEGIN") ||
         request.policy?.contentType === "application/x-pem-file";
@@ -560,7 +567,6 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       if (!samePublicKey(facts.publicKey, keyPublic)) {
         throw badParameter("The private key does not belong to the leaf certificate");
       }
-      const base = await store.getPolicy(vault.id, name);
       const given = {
         subject: facts.subject,
         issuer: { name: "Unknown" },

@@ -12,6 +12,7 @@ import type {
   ChainVerdict,
   Contact,
   KeyUsage,
+  OperationStatus,
   SubjectAlternativeNames,
 } from "./model.js";
 
@@ -75,6 +76,12 @@ export interface CertificateBundleCodec {
   /** A private key as a JWK, with its public members, for a key protector to take in. */
   pkcs8ToJwk(pkcs8: Buffer): ImportJwk;
   buildPem(pkcs8: Buffer | undefined, certificates: Buffer[]): string;
+}
+
+export interface NewVersionState {
+  deleted: boolean;
+  policy: CertificatePolicy | undefined;
+  operationStatus: OperationStatus | undefined;
 }
 
 /** Everything one issued certificate version writes, stored in one transaction. */
@@ -141,6 +148,11 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   getDeletedPolicy(vaultId: string, name: string): Promise<CertificatePolicy | undefined>;
   putPolicy(vaultId: string, name: string, policy: CertificatePolicy): Promise<void>;
   getOperation(vaultId: string, name: string): Promise<CertificateOperation | undefined>;
+  /**
+   * What Key Vault's rules for a new version look at, read together: whether the name is deleted,
+   * the live certificate's policy, and its operation's status.
+   */
+  newVersionState(vaultId: string, name: string): Promise<NewVersionState>;
   /** Inserts or replaces the certificate's operation. */
   putOperation(operation: CertificateOperation): Promise<void>;
   deleteOperation(vaultId: string, name: string): Promise<boolean>;
