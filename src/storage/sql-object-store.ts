@@ -561,14 +561,15 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
 /** Reads and writes the policy attached to a live object (a key's rotation policy, a certificate's policy). */
 export function createSqlObjectPolicies(storage: StorageHandle, collection: Collection) {
   const { db } = storage;
-  const row = (vaultId: string, name: string) =>
+  const policyQuery = precompiled<{ policy: string | null }, "vaultId" | "nameKey">(
     db
       .selectFrom("objects")
       .select("policy")
-      .where("vault_id", "=", vaultId)
+      .where("vault_id", "=", slot("vaultId"))
       .where("collection", "=", collection)
-      .where("name_key", "=", nameKey(name))
-      .where("deleted_at", "is", null);
+      .where("name_key", "=", slot("nameKey"))
+      .where("deleted_at", "is", null),
+  );
   // A certificate's policy is read with every certificate GET; the cache keeps its JSON text (each
   // caller parses its own copy), and `{ policy: null }` for an object without one.
   const cache = storage.changeStamp && createReadCache<{ policy: string | null }>(storage.changeStamp);
@@ -578,7 +579,7 @@ export function createSqlObjectPolicies(storage: StorageHandle, collection: Coll
       let found = cache?.get(key);
       if (!found) {
         const stamp = cache?.stamp();
-        const fresh = await row(vaultId, name).executeTakeFirst();
+        const fresh = (await policyQuery(db, { vaultId, nameKey: nameKey(name) })).rows[0];
         if (!fresh) return undefined;
         found = { policy: fresh.policy };
         if (cache && stamp !== undefined) cache.set(key, stamp, found);

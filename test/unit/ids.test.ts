@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { isVersion, newVersion } from "../../src/domain/ids.js";
+
+describe("object versions", () => {
+  it("are 32 lower-case hex digits, never repeated, across the blocks they are drawn from", () => {
+    const versions = Array.from({ length: 2000 }, newVersion);
+    for (const version of versions) expect(isVersion(version), version).toBe(true);
+    expect(new Set(versions).size).toBe(versions.length);
+  });
+
+  it("use every hex digit in every position, as random bytes do", () => {
+    const versions = Array.from({ length: 2000 }, newVersion);
+    for (let position = 0; position < 32; position++) {
+      expect(new Set(versions.map((v) => v[position])).size, `position ${position}`).toBe(16);
+    }
+  });
+});
