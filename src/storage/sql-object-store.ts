@@ -198,6 +198,14 @@ export function createVersionWriter(db: Kysely<Database>) {
     if (Number(result.numAffectedRows ?? 0) < entries.length) {
       if (backing) await refuseUnmanagedBacking(trx, entries);
       await refuseDeleted(trx, entries);
+      // Neither, read now: on PostgreSQL the upsert's check saw the rows as they were when it began,
+      // before another transaction's commit that it waited for (two versions of one certificate
+      // stored at once). Nothing is written; the request can be made again.
+      const first = entries[0];
+      throw new DomainError(
+        "Conflict",
+        `${first?.codec.noun ?? "Object"} ${first?.version.name ?? ""} was changed by another request while this one was being stored; try again`,
+      );
     }
     const versions = entries.map(({ collection, codec, version }) =>
       toVersionRow(collection, codec, version),
@@ -244,16 +252,13 @@ async function refuseDeleted(trx: Kysely<Database>, entries: VersionInsert[]): P
       ),
     )
     .execute();
-  const entry =
-    entries.find(({ collection, version }) =>
-      deleted.some(
-        (d) =>
-          d.collection === collection &&
-          d.vault_id === version.vaultId &&
-          d.name_key === nameKey(version.name),
-      ),
-    ) ?? entries[0];
-  throw deletedButRecoverable(entry?.codec.noun ?? "Object", entry?.version.name ?? "");
+  const entry = entries.find(({ collection, version }) =>
+    deleted.some(
+      (d) =>
+        d.collection === collection && d.vault_id === version.vaultId && d.name_key === nameKey(version.name),
+    ),
+  );
+  if (entry) throw deletedButRecoverable(entry.codec.noun, entry.version.name);
 }
 
 /** Replaces the mutable fields (everything but the payload) of one version, in the caller's transaction if any. */

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { execFileSync } from "node:child_process";
 import { randomBytes, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import type { KyselyPlugin } from "kysely";
+import { type KyselyPlugin, sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
 import { createCertificateBundleCodec } from "../../src/crypto/certificate-bundle-codec.js";
@@ -259,6 +259,44 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
     await refusesPlainVersion(createSqlKeyStore(storage));
     await refusesPlainVersion(createSqlSecretStore(storage));
   });
+
+  it.skipIf(backend.engine !== "postgres")(
+    "refuses, retryably and storing nothing, a version whose name another transaction gave a version meanwhile",
+    async () => {
+      const { certificates, vault, storage, state } = await services(false);
+      const policy: PolicyInput = {
+        key: { kty: "EC", curve: "P-256" },
+        subject: "CN=concurrent.example",
+        issuer: { name: "Self" },
+      };
+      await certificates.create(vault, "concurrent", { policy });
+      const other = "f".repeat(32);
+      let second: Promise<unknown> | undefined;
+      // Another transaction gives the certificate, its key and its secret a version and holds their
+      // rows while this service stores its own, then commits: PostgreSQL lets the waiting upsert see
+      // the new rows, its check of the latest version does not.
+      await storage.db.transaction().execute(async (trx) => {
+        await sql`insert into object_versions (vault_id, collection, name_key, version, payload, properties,
+            tags, enabled, not_before, expires_at, managed, created_at, updated_at)
+          select v.vault_id, v.collection, v.name_key, ${other}, v.payload, v.properties, v.tags, v.enabled,
+            v.not_before, v.expires_at, v.managed, v.created_at, v.updated_at
+          from object_versions v join objects o on o.vault_id = v.vault_id and o.collection = v.collection
+            and o.name_key = v.name_key and o.latest_version = v.version
+          where v.vault_id = ${vault.id} and v.name_key = 'concurrent'`.execute(trx);
+        await sql`update objects set latest_version = ${other}
+          where vault_id = ${vault.id} and name_key = 'concurrent'`.execute(trx);
+        second = certificates.create(vault, "concurrent", { policy }).catch((error: unknown) => error);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      });
+      const before = await state();
+      expect(await second).toMatchObject({
+        code: "Conflict",
+        message:
+          "Certificate concurrent was changed by another request while this one was being stored; try again",
+      });
+      expect(await state()).toEqual(before);
+    },
+  );
 
   it("refuses a certificate over a key or a secret of its name that no certificate manages, storing nothing", async () => {
     const { certificates, keys, sealer, vault, storage, state } = await services(false);
