@@ -181,11 +181,6 @@ export function createObjectLifecycle<V extends VersionedObject, S extends V>(
       if (latest) refuseManaged(latest, operation);
     },
 
-    /** Refuses a new version while an object of that name is deleted, before anything is made for it. */
-    async refuseIfDeleted(vault: Vault, name: string): Promise<void> {
-      if (await store.findDeleted(vault.id, name)) throw deletedButRecoverable(Noun, name);
-    },
-
     /** The latest version, or the named one, of a live object, with its payload. */
     async find(vault: Vault, name: string, version?: string): Promise<S> {
       checkName(name);
