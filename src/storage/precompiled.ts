@@ -24,3 +24,19 @@ export function precompiled<Row, Name extends string>(query: { compile(): Compil
       parameters: names.map((name, i) => (name === undefined ? compiled.parameters[i] : values[name])),
     });
 }
+
+/** `rows` rows of slots for `columns`, for a multi-row insert: slot names are `row.column`. */
+export function slotRows(columns: readonly string[], rows: number): Record<string, string>[] {
+  return Array.from({ length: rows }, (_, row) =>
+    Object.fromEntries(columns.map((column) => [column, slot(`${row}.${column}`)])),
+  );
+}
+
+/** The values of `rows` under the slot names slotRows gives them. */
+export function boundRows(rows: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  rows.forEach((row, i) => {
+    for (const [column, value] of Object.entries(row)) values[`${i}.${column}`] = value;
+  });
+  return values;
+}

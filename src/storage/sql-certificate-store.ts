@@ -12,17 +12,15 @@ import type {
 import type { CertificateStore } from "../domain/certificates/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
-import { precompiled, slot } from "./precompiled.js";
+import { boundRows, precompiled, slot, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { insertEvents } from "./sql-event-store.js";
 import { keyCodec } from "./sql-key-store.js";
 import {
-  boundRows,
   createSqlObjectPolicies,
   createSqlObjectStore,
   createVersionWriter,
   type ObjectCodec,
-  slotRows,
   updateVersionRow,
 } from "./sql-object-store.js";
 import { secretCodec } from "./sql-secret-store.js";

@@ -5,7 +5,7 @@ import { deletedButRecoverable, managedByCertificate } from "../domain/objects/o
 import type { VersionedStore } from "../domain/objects/ports.js";
 import type { Page } from "../domain/paging.js";
 import type { StorageHandle } from "./database.js";
-import { precompiled, slot } from "./precompiled.js";
+import { boundRows, precompiled, slot, slotRows } from "./precompiled.js";
 import { createReadCache } from "./read-cache.js";
 import type { Database } from "./schema.js";
 import { insertEvents } from "./sql-event-store.js";
@@ -93,22 +93,6 @@ const VERSION_COLUMNS = [
   "created_at",
   "updated_at",
 ] as const;
-
-/** `rows` rows of slots for `columns`, named `row.column` (see precompiled.ts). */
-export function slotRows(columns: readonly string[], rows: number): Record<string, string>[] {
-  return Array.from({ length: rows }, (_, row) =>
-    Object.fromEntries(columns.map((column) => [column, slot(`${row}.${column}`)])),
-  );
-}
-
-/** The values of `rows` for the slots slotRows names. */
-export function boundRows(rows: readonly Record<string, unknown>[]): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  rows.forEach((row, i) => {
-    for (const [column, value] of Object.entries(row)) values[`${i}.${column}`] = value;
-  });
-  return values;
-}
 
 /**
  * Writes new versions inside the caller's transaction, with statements compiled once per shape
