@@ -10,7 +10,7 @@ export const slot = (name: string): string => `${MARK}${name}`;
 /**
  * A query that Kysely builds and compiles once, with `slot(name)` wherever a run's own value goes,
  * then runs as compiled SQL with each run's values bound in their place. Building and compiling a
- * query costs Kysely 5-20 us hot and several times that between requests; the data-plane reads
+ * query costs Kysely 5-17 us hot and several times that between requests; the data-plane reads
  * and the statements of an issued certificate are the same few shapes every time.
  */
 export function precompiled<Row, Name extends string>(query: { compile(): CompiledQuery<Row> }) {
