@@ -35,14 +35,15 @@ describe("SQLite WAL checkpoints", () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  function fresh(): { dir: string; file: string } {
+  /** A database file in a directory of its own, removed after the test. */
+  function freshFile(): string {
     const data = tempDataDir();
     cleanups.push(data.remove);
-    return { dir: data.dir, file: join(data.dir, "strongroom.db") };
+    return join(data.dir, "strongroom.db");
   }
 
   it("are left to a thread of their own: the connections never checkpoint, yet the log reaches the database file", async () => {
-    const { file } = fresh();
+    const file = freshFile();
     const storage: StorageHandle = openDatabase(file);
     cleanups.push(() => storage.close());
     const autocheckpoint = await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(
@@ -61,7 +62,7 @@ describe("SQLite WAL checkpoints", () => {
   });
 
   it("checkpoint the audit file too", async () => {
-    const { file } = fresh();
+    const file = freshFile();
     const storage = openDatabase(file);
     cleanups.push(() => storage.close());
     await fill(storage.audit.db, 1500);
@@ -69,7 +70,7 @@ describe("SQLite WAL checkpoints", () => {
   });
 
   it("go back to each connection when the thread cannot run, with a warning that says so", async () => {
-    const { file } = fresh();
+    const file = freshFile();
     const connection = new SQLite(file);
     cleanups.push(() => void connection.close());
     connection.pragma("journal_mode = WAL");
@@ -82,7 +83,7 @@ describe("SQLite WAL checkpoints", () => {
   });
 
   it("leave no log behind once the database is closed", async () => {
-    const { file } = fresh();
+    const file = freshFile();
     const storage = openDatabase(file);
     await fill(storage.db, 10);
     await storage.close();
