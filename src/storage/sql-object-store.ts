@@ -367,16 +367,19 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     return stored;
   }
 
-  const hasManagedVersion = async (trx: Kysely<Database>, vaultId: string, name: string) =>
-    (await trx
+  // Asked by every key create or import and every secret set, inside its transaction.
+  const managedVersionQuery = precompiled<{ version: string }, "vaultId" | "nameKey">(
+    db
       .selectFrom("object_versions")
       .select("version")
-      .where("vault_id", "=", vaultId)
+      .where("vault_id", "=", slot("vaultId"))
       .where("collection", "=", collection)
-      .where("name_key", "=", nameKey(name))
+      .where("name_key", "=", slot("nameKey"))
       .where("managed", "=", fromBool(true))
-      .limit(1)
-      .executeTakeFirst()) !== undefined;
+      .limit(1),
+  );
+  const hasManagedVersion = async (trx: Kysely<Database>, vaultId: string, name: string) =>
+    (await managedVersionQuery(trx, { vaultId, nameKey: nameKey(name) })).rows.length > 0;
 
   const objectRow = (q: Kysely<Database>, vaultId: string, name: string) =>
     q
