@@ -1,0 +1,38 @@
+/**
+ * What every certificate source tells the inventory: this certificate was seen at this place.
+ * Vault changes, CA and ACME issuance, network scans, agents' file scans and remote-vault connectors
+ * all speak this one shape, so the inventory never needs to know which scanner or connector ran.
+ */
+
+/** Where an observation came from; also the scheme family of its location URI. */
+export type ObservationSource = "vault" | "ca" | "acme" | "tls" | "file" | "akv";
+
+/** Scalar facts about the place, such as TLS version and cipher or a file's owner and mode. */
+export type LocationDetail = Readonly<Record<string, string | number | boolean | null>>;
+
+export interface Observation {
+  /** The certificate's DER; the inventory keys its record by the SHA-256 of these bytes. */
+  readonly der: Uint8Array;
+  /** Certificates presented with it (issuers first), so chain links can be recorded. */
+  readonly chain?: readonly Uint8Array[];
+  /**
+   * The place as a URI: `tls://10.0.0.5:443?sni=www.example.com`, `file://{agent}/etc/nginx/cert.pem`,
+   * `vault://{vault}/certificates/{name}/{version}`, `akv://{host}/certificates/{name}/{version}`,
+   * `ca://{ca}/{serial}`.
+   */
+  readonly location: string;
+  readonly source: ObservationSource;
+  readonly seenAt: Date;
+  readonly detail?: LocationDetail;
+}
+
+/**
+ * Takes observations into the inventory. A source that enumerates a whole scope (one scan run, one
+ * remote vault sync, one agent's file roots) reports what it no longer sees with `forget`, so the
+ * inventory can mark those locations gone without the source knowing how records are stored.
+ */
+export interface ObservationSink {
+  observe(observations: readonly Observation[]): Promise<void>;
+  /** Marks locations no longer present as gone at `at`; unknown locations are ignored. */
+  forget(locations: readonly string[], at: Date): Promise<void>;
+}
