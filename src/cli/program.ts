@@ -57,8 +57,23 @@ export const withCore: WithCore = async (command, work) => {
 };
 
 /** A whole-number option, refused with the option's name when it is anything else. */
+export function wholeNumber(text: string, what: string): number;
+export function wholeNumber(text: string | undefined, what: string): number | undefined;
 export function wholeNumber(text: string | undefined, what: string): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw badParameter(`${what} must be a whole number`);
   return Number(text);
 }
+
+/** `--json` on list and show commands: scripts read that instead of the tab-separated lines. */
+export const jsonOption = (c: Command): Command =>
+  c.option("--json", "print JSON instead of text (for scripts)");
+
+/** Prints a JSON document; Dates become ISO 8601 strings, Buffers never reach here. */
+export function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** The vault a command acts in: `--vault`, or the default vault. */
+export const vaultOption = (c: Command): Command =>
+  c.option("--vault <name>", "the vault (default: default)", "default");
