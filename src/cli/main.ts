@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-import { ConfigError } from "../config/config.js";
-import { DomainError } from "../domain/errors.js";
 import { registerAccessCommands } from "./access-commands.js";
 import { registerAcmeCommands } from "./acme-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
@@ -8,6 +6,7 @@ import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
+import { describeFailure } from "./failure.js";
 import { createProgram } from "./program.js";
 import { registerServeCommands } from "./serve-commands.js";
 import { registerVaultCommands } from "./vault-commands.js";
@@ -24,11 +23,15 @@ registerCaCommands(program);
 registerJobsCommands(program);
 registerAuditCommands(program);
 
+// The group a failing command belongs to, for the next step its error line suggests.
+let group: string | undefined;
+program.hook("preAction", (_program, action) => {
+  group = action.parent?.name();
+});
+
 program.parseAsync().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DomainError) {
-    console.error(`strongroom: ${error.message}`);
-  } else {
-    console.error("strongroom: unexpected failure", error);
-  }
+  const level = program.opts<{ logLevel?: string }>().logLevel;
+  for (const line of describeFailure(error, group, level === "debug" || level === "trace"))
+    console.error(line);
   process.exit(1);
 });
