@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { PolicyInput } from "../domain/access/access-service.js";
-import type { Principal } from "../domain/access/model.js";
+import type { Principal, RoleAssignment } from "../domain/access/model.js";
+import type { PrincipalCredentials } from "../domain/access/ports.js";
 import { badParameter } from "../domain/errors.js";
 import type { Core } from "../main.js";
-import { withCore } from "./program.js";
+import { jsonOption, printJson, withCore } from "./program.js";
 
 const principalLine = (p: Principal) =>
   `${p.id}\t${p.clientId}\t${p.kind}\t${p.enabled ? "enabled" : "disabled"}\t${p.displayName}`;
@@ -16,6 +17,36 @@ const date = (value: string | undefined) => {
     throw badParameter(`"${value}" is not a date such as 2027-01-31T00:00:00Z`);
   return parsed;
 };
+
+/** Role assignments with their role's name. */
+async function assignmentDocuments(core: Core, assignments: RoleAssignment[]) {
+  return Promise.all(
+    assignments.map(async (a) => ({ ...a, role: (await core.access.findRole(a.roleId)).name })),
+  );
+}
+
+/** A principal as `principal show --json` prints it: credentials by id and hint, never their hashes. */
+async function principalDocument(core: Core, found: PrincipalCredentials) {
+  const p = found.principal;
+  return {
+    ...p,
+    secrets: found.secrets.map((s) => ({ id: s.id, hint: s.hint, expiresAt: s.expiresAt ?? null })),
+    certificates: found.certificates.map((c) => ({
+      id: c.id,
+      thumbprintSha1: c.thumbprintSha1.toUpperCase(),
+      expiresAt: c.expiresAt,
+    })),
+    federated: found.federated.map((f) => ({
+      id: f.id,
+      name: f.name,
+      issuer: f.issuer,
+      subject: f.subject,
+      audiences: f.audiences,
+    })),
+    members: p.kind === "group" ? await core.access.members(p.id) : [],
+    assignments: await assignmentDocuments(core, await core.access.assignments(p.id)),
+  };
+}
 
 /**
  * `strongroom principal|group|role|policy` and `vault access`. Changes made here reach running
@@ -45,22 +76,22 @@ export function registerAccessCommands(program: Command, vault: Command): void {
       }),
     );
 
-  principal
-    .command("list")
+  jsonOption(principal.command("list"))
     .description("list principals: id, client id, kind, state, name")
-    .action((_o, command: Command) =>
+    .action((o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const p of await core.principals.list()) console.log(principalLine(p));
+        const all = await core.principals.list();
+        if (o.json) return printJson(all);
+        for (const p of all) console.log(principalLine(p));
       }),
     );
 
-  principal
-    .command("show")
-    .argument("<id>", "object id or client id")
+  jsonOption(principal.command("show").argument("<principal>", "object id, client id or display name"))
     .description("show a principal with its credentials, groups' members and role assignments")
-    .action((id: string, _o, command: Command) =>
+    .action((id: string, o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        const found = await core.principals.find(id);
+        const found = await core.principals.resolve(id);
+        if (o.json) return printJson(await principalDocument(core, found));
         console.log(principalLine(found.principal));
         for (const s of found.secrets) {
           console.log(`secret       ${s.id}\t${s.hint}…\texpires ${s.expiresAt?.toISOString() ?? "never"}`);
@@ -199,34 +230,37 @@ export function registerAccessCommands(program: Command, vault: Command): void {
     .description("manage group membership (groups are principals of kind group)");
   group
     .command("add-member")
-    .argument("<group>")
-    .argument("<member>")
+    .argument("<group>", "the group's object id, client id or name")
+    .argument("<member>", "the member's object id, client id or name")
+    .description("add a user, service principal or group to a group")
     .action((g: string, m: string, _o, command: Command) =>
       withCore(command, async (core) => {
-        const [found, member] = [await core.principals.find(g), await core.principals.find(m)];
+        const [found, member] = [await core.principals.resolve(g), await core.principals.resolve(m)];
         await core.access.addMember(found.principal.id, member.principal.id);
         console.log(`${member.principal.displayName} is a member of ${found.principal.displayName}`);
       }),
     );
   group
     .command("remove-member")
-    .argument("<group>")
-    .argument("<member>")
+    .argument("<group>", "the group's object id, client id or name")
+    .argument("<member>", "the member's object id, client id or name")
+    .description("take a member out of a group")
     .action((g: string, m: string, _o, command: Command) =>
       withCore(command, async (core) => {
-        const [found, member] = [await core.principals.find(g), await core.principals.find(m)];
+        const [found, member] = [await core.principals.resolve(g), await core.principals.resolve(m)];
         await core.access.removeMember(found.principal.id, member.principal.id);
         console.log(`${member.principal.displayName} left ${found.principal.displayName}`);
       }),
     );
 
   const role = program.command("role").description("list and define roles; assign them at scopes");
-  role
-    .command("list")
+  jsonOption(role.command("list"))
     .description("built-in and custom roles with their data actions")
-    .action((_o, command: Command) =>
+    .action((o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const r of await core.access.roles()) {
+        const roles = await core.access.roles();
+        if (o.json) return printJson(roles);
+        for (const r of roles) {
           console.log(`${r.id}\t${r.builtIn ? "built-in" : "custom"}\t${r.name}`);
           for (const a of [...r.actions, ...r.dataActions]) console.log(`  + ${a}`);
           for (const a of [...r.notActions, ...r.notDataActions]) console.log(`  - ${a}`);
@@ -264,6 +298,7 @@ export function registerAccessCommands(program: Command, vault: Command): void {
   role
     .command("delete")
     .argument("<role>", "id or name")
+    .description("delete a custom role (built-in roles stay)")
     .action((r: string, _o, command: Command) =>
       withCore(command, async (core) => {
         await core.access.deleteRole(r);
@@ -272,37 +307,37 @@ export function registerAccessCommands(program: Command, vault: Command): void {
     );
   role
     .command("assign")
-    .argument("<principal>", "object id or client id of a user, service principal or group")
+    .argument("<principal>", "object id, client id or name of a user, service principal or group")
     .argument("<role>", 'role id or name, e.g. "Key Vault Secrets User"')
     .argument("<scope>", "/, /vaults/{vault} or /vaults/{vault}/{secrets|keys|certificates}/{name}")
+    .description("grant a role to a principal at a scope")
     .action((p: string, r: string, scope: string, _o, command: Command) =>
       withCore(command, async (core) => {
-        const { principal: holder } = await core.principals.find(p);
+        const { principal: holder } = await core.principals.resolve(p);
         const a = await core.access.assign(holder.id, r, scope);
         console.log(`${a.id}\t${a.scope}`);
       }),
     );
   role
     .command("unassign")
-    .argument("<assignmentId>")
+    .argument("<assignmentId>", "from `strongroom role assignments`")
+    .description("remove a role assignment")
     .action((id: string, _o, command: Command) =>
       withCore(command, async (core) => {
         await core.access.unassign(id);
         console.log(`Assignment ${id} removed`);
       }),
     );
-  role
-    .command("assignments")
-    .option("--principal <id>", "only this principal's")
-    .action((o: { principal?: string }, command: Command) =>
+  jsonOption(role.command("assignments"))
+    .option("--principal <principal>", "only this principal's (object id, client id or name)")
+    .description("list role assignments: id, principal id, role, scope")
+    .action((o: { principal?: string; json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
         const id =
-          o.principal === undefined ? undefined : (await core.principals.find(o.principal)).principal.id;
-        for (const a of await core.access.assignments(id)) {
-          console.log(
-            `${a.id}\t${a.principalId}\t${(await core.access.findRole(a.roleId)).name}\t${a.scope}`,
-          );
-        }
+          o.principal === undefined ? undefined : (await core.principals.resolve(o.principal)).principal.id;
+        const assignments = await assignmentDocuments(core, await core.access.assignments(id));
+        if (o.json) return printJson(assignments);
+        for (const a of assignments) console.log(`${a.id}\t${a.principalId}\t${a.role}\t${a.scope}`);
       }),
     );
 
@@ -343,7 +378,7 @@ export function registerAccessCommands(program: Command, vault: Command): void {
   policy
     .command("set")
     .argument("<vault>")
-    .argument("<principal>")
+    .argument("<principal>", "object id, client id or name")
     .option("--keys <permission...>", "e.g. get list sign, or all")
     .option("--secrets <permission...>", "e.g. get list set, or all")
     .option("--certificates <permission...>", "e.g. get list managecontacts, or all")
@@ -351,19 +386,20 @@ export function registerAccessCommands(program: Command, vault: Command): void {
     .action((vaultName: string, p: string, o: PolicyInput, command: Command) =>
       withCore(command, async (core) => {
         const v = await core.vaults.get(vaultName);
-        const { principal: holder } = await core.principals.find(p);
+        const { principal: holder } = await core.principals.resolve(p);
         const set = await core.access.setPolicy(v, holder.id, o);
         console.log(
           `keys: ${set.keys.join(",")}  secrets: ${set.secrets.join(",")}  certificates: ${set.certificates.join(",")}`,
         );
       }),
     );
-  policy
-    .command("list")
-    .argument("<vault>")
-    .action((vaultName: string, _o, command: Command) =>
+  jsonOption(policy.command("list").argument("<vault>"))
+    .description("list a vault's access policies")
+    .action((vaultName: string, o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const p of await core.access.policies(await core.vaults.get(vaultName))) {
+        const policies = await core.access.policies(await core.vaults.get(vaultName));
+        if (o.json) return printJson(policies);
+        for (const p of policies) {
           console.log(
             `${p.principalId}\tkeys:${p.keys.join(",")}\tsecrets:${p.secrets.join(",")}\tcertificates:${p.certificates.join(",")}`,
           );
@@ -373,10 +409,11 @@ export function registerAccessCommands(program: Command, vault: Command): void {
   policy
     .command("delete")
     .argument("<vault>")
-    .argument("<principal>")
+    .argument("<principal>", "object id, client id or name")
+    .description("remove a principal's access policy from a vault")
     .action((vaultName: string, p: string, _o, command: Command) =>
       withCore(command, async (core) => {
-        const { principal: holder } = await core.principals.find(p);
+        const { principal: holder } = await core.principals.resolve(p);
         await core.access.removePolicy(await core.vaults.get(vaultName), holder.id);
         console.log(`Access policy of ${p} removed from ${vaultName}`);
       }),

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
 import type { AcmeIssuerSettings, ChallengeSettings } from "../domain/acme/model.js";
-import { withCore } from "./program.js";
+import { jsonOption, printJson, withCore } from "./program.js";
 
 const printAcme = (s: AcmeIssuerSettings) => {
   const { type, solver, ...where } = s.challenge as ChallengeSettings & Record<string, string>;
@@ -70,25 +70,24 @@ export function registerAcmeCommands(program: Command): void {
         ),
     );
 
-  acme
-    .command("list")
-    .argument("<vault>")
-    .description("list a vault's ACME issuer settings")
-    .action((vaultName: string, _o, command: Command) =>
+  jsonOption(acme.command("list").argument("<vault>"))
+    .description("list a vault's ACME issuer settings: issuer, directory, challenge, contacts")
+    .action((vaultName: string, o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const s of await core.acme.list(await core.vaults.get(vaultName))) printAcme(s);
+        const all = await core.acme.list(await core.vaults.get(vaultName));
+        if (o.json) return printJson(all);
+        for (const s of all) printAcme(s);
       }),
     );
 
-  acme
-    .command("show")
-    .argument("<vault>")
-    .argument("<issuer>")
+  jsonOption(acme.command("show").argument("<vault>").argument("<issuer>"))
     .description("show an issuer's ACME settings")
-    .action((vaultName: string, issuer: string, _o, command: Command) =>
-      withCore(command, async (core) =>
-        printAcme(await core.acme.get(await core.vaults.get(vaultName), issuer)),
-      ),
+    .action((vaultName: string, issuer: string, o: { json?: boolean }, command: Command) =>
+      withCore(command, async (core) => {
+        const s = await core.acme.get(await core.vaults.get(vaultName), issuer);
+        if (o.json) return printJson(s);
+        printAcme(s);
+      }),
     );
 
   acme

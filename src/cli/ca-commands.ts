@@ -10,7 +10,7 @@ import {
 import { DomainError } from "../domain/errors.js";
 import { fromPem, toPem } from "../http/pem.js";
 import type { Core } from "../main.js";
-import { wholeNumber as number, withCore } from "./program.js";
+import { jsonOption, wholeNumber as number, printJson, withCore } from "./program.js";
 
 const caOptions = (c: Command) =>
   c
@@ -112,6 +112,28 @@ const printIssued = (i: IssuedCertificate) =>
     }`,
   );
 
+/** A CA as `--json` prints it: what `ca show` says, without key material or DER. */
+const caDocument = (core: Core, c: CertificateAuthority) => ({
+  id: c.id,
+  name: c.name,
+  kind: c.kind,
+  status: c.status,
+  parentId: c.parentId ?? null,
+  subject: c.subject,
+  keyAlgorithm: c.keyAlgorithm,
+  protection: c.protection,
+  pathLength: c.pathLength ?? null,
+  nameConstraints: c.nameConstraints ?? null,
+  policies: c.policies,
+  crlShards: c.crlShards,
+  notAfter: c.notAfter ?? null,
+  certificateUrl: `${core.pkiBase.url}/pki/ca/${c.id}.crt`,
+  crlUrl: `${core.pkiBase.url}/pki/crl/${c.id}.crl`,
+  createdAt: c.createdAt,
+});
+
+const issuedDocument = ({ der: _der, ...i }: IssuedCertificate) => i;
+
 const showCa = (core: Core, c: CertificateAuthority) =>
   printCa(c, {
     aia: `${core.pkiBase.url}/pki/ca/${c.id}.crt`,
@@ -193,22 +215,24 @@ export function registerCaCommands(program: Command): void {
       ),
     );
 
-  ca.command("list")
-    .description("list CAs")
-    .action((_o, command: Command) =>
+  jsonOption(ca.command("list"))
+    .description("list CAs: name, kind, status, key, protection, subject")
+    .action((o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const c of await core.ca.list())
+        const all = await core.ca.list();
+        if (o.json) return printJson(all.map((c) => caDocument(core, c)));
+        for (const c of all)
           console.log(`${c.name}\t${c.kind}\t${c.status}\t${c.keyAlgorithm}\t${c.protection}\t${c.subject}`);
       }),
     );
 
-  ca.command("show")
-    .argument("<name>")
+  jsonOption(ca.command("show").argument("<name>"))
     .option("--pem", "print the CA certificate and its chain as PEM instead")
     .description("show one CA")
-    .action((name: string, o: { pem?: boolean }, command: Command) =>
+    .action((name: string, o: { pem?: boolean; json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
         const c = await core.ca.get(name);
+        if (o.json) return printJson(caDocument(core, c));
         if (!o.pem) return showCa(core, c);
         for (const der of [c.certificate, ...c.chain])
           if (der) process.stdout.write(toPem("CERTIFICATE", der));
@@ -235,14 +259,15 @@ export function registerCaCommands(program: Command): void {
       }),
     );
 
-  ca.command("issued")
-    .argument("<name>")
+  jsonOption(ca.command("issued").argument("<name>"))
     .option("--limit <n>", "default 100")
     .option("--after <serial>", "continue after this serial")
     .description("list what a CA issued, with status")
-    .action((name: string, o: { limit?: string; after?: string }, command: Command) =>
+    .action((name: string, o: { limit?: string; after?: string; json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const i of await core.ca.listIssued(name, number(o.limit, "--limit"), o.after)) printIssued(i);
+        const issued = await core.ca.listIssued(name, number(o.limit, "--limit"), o.after);
+        if (o.json) return printJson(issued.map(issuedDocument));
+        for (const i of issued) printIssued(i);
       }),
     );
 

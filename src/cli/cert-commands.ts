@@ -202,6 +202,9 @@ export function registerCertCommands(program: Command): void {
       withCore(command, async (core) => {
         const vault = await core.vaults.get(o.vault);
         const waitMs = (wholeNumber(o.waitSeconds, "--wait-seconds") ?? 300) * 1000;
+        // Checked first so that a mistyped issuer is answered with where to find the right name.
+        if (!["self", "unknown"].includes(o.issuer.toLowerCase()))
+          await core.certificates.getIssuer(vault, o.issuer);
         console.error(`${name}: requesting a certificate from issuer ${o.issuer}`);
         const started = await core.certificates.create(vault, name, { policy: policyFrom(o) });
         const operation = await waitForOperation(core, vault, started, waitMs);

@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import type { Config } from "../config/config.js";
 import type { Vault, VaultSettings } from "../domain/vaults/model.js";
-import { withCore } from "./program.js";
+import { jsonOption, printJson, withCore } from "./program.js";
 
 const settingsOptions = (c: Command) =>
   c
@@ -33,9 +33,13 @@ function settingsFrom(o: {
   };
 }
 
+const vaultUrl = (v: Vault, c: Config) =>
+  v.name === "default" ? `https://${c.publicHost}:${c.port}` : `https://${v.name}.${c.dnsSuffix}:${c.port}`;
+
+const vaultDocument = (v: Vault, c: Config) => ({ ...v, url: vaultUrl(v, c) });
+
 function printVault(v: Vault, c: Config) {
-  const url =
-    v.name === "default" ? `https://${c.publicHost}:${c.port}` : `https://${v.name}.${c.dnsSuffix}:${c.port}`;
+  const url = vaultUrl(v, c);
   console.log(
     [
       `name:                ${v.name}`,
@@ -60,12 +64,13 @@ export function registerVaultCommands(program: Command): Command {
       ),
     );
 
-  vault
-    .command("list")
-    .description("list vaults")
-    .action((_o, command: Command) =>
+  jsonOption(vault.command("list"))
+    .description("list vaults: name, SKU, retention, purge protection")
+    .action((o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const v of await core.vaults.list()) {
+        const vaults = await core.vaults.list();
+        if (o.json) return printJson(vaults.map((v) => vaultDocument(v, core.config)));
+        for (const v of vaults) {
           console.log(
             `${v.name}\t${v.sku}\t${v.softDeleteRetentionDays}d\tpurge protection ${v.purgeProtection ? "on" : "off"}`,
           );
@@ -73,12 +78,14 @@ export function registerVaultCommands(program: Command): Command {
       }),
     );
 
-  vault
-    .command("show")
-    .argument("<name>")
+  jsonOption(vault.command("show").argument("<name>"))
     .description("show one vault")
-    .action((name: string, _o, command: Command) =>
-      withCore(command, async (core) => printVault(await core.vaults.get(name), core.config)),
+    .action((name: string, o: { json?: boolean }, command: Command) =>
+      withCore(command, async (core) => {
+        const v = await core.vaults.get(name);
+        if (o.json) return printJson(vaultDocument(v, core.config));
+        printVault(v, core.config);
+      }),
     );
 
   settingsOptions(vault.command("update").argument("<name>"))

@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
-import { withCore } from "./program.js";
+import type { WebhookSubscription } from "../domain/events/webhooks.js";
+import { jsonOption, printJson, withCore } from "./program.js";
 
 const webhookOptions = (c: Command) =>
   c
@@ -28,6 +29,12 @@ const webhookInput = (o: WebhookFlags) => ({
   subjectBeginsWith: o.subjectBeginsWith,
   schema: o.schema,
   secret: o.secret,
+});
+
+/** A subscription as `--json` prints it: whether deliveries are signed, never the secret. */
+const webhookDocument = ({ sealedSecret, cursor: _cursor, ...s }: WebhookSubscription) => ({
+  ...s,
+  signed: sealedSecret !== undefined,
 });
 
 const printWebhook = (s: {
@@ -60,12 +67,13 @@ export function registerWebhookCommands(program: Command): void {
       withCore(command, async (core) => printWebhook(await core.webhooks.update(name, webhookInput(o)))),
     );
 
-  webhook
-    .command("list")
-    .description("list subscriptions")
-    .action((_o, command: Command) =>
+  jsonOption(webhook.command("list"))
+    .description("list subscriptions: name, status, schema, endpoint, event types")
+    .action((o: { json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        for (const s of await core.webhooks.list()) printWebhook(s);
+        const all = await core.webhooks.list();
+        if (o.json) return printJson(all.map(webhookDocument));
+        for (const s of all) printWebhook(s);
       }),
     );
 

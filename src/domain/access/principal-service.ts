@@ -76,6 +76,29 @@ export function createPrincipalService({ store, hasher, inspector, clock, onChan
     list: () => store.list(),
 
     /**
+     * A principal by object id, client id or display name (people type names, not ids). Names are
+     * not unique, so a name that several principals carry is refused with their ids to choose from.
+     */
+    async resolve(reference: string): Promise<PrincipalCredentials> {
+      const byId = (await store.findById(reference)) ?? (await store.findByClientId(reference));
+      if (byId) return byId;
+      const wanted = reference.toLowerCase();
+      const named = (await store.list()).filter((p) => p.displayName.toLowerCase() === wanted);
+      const [only, ...others] = named;
+      if (!only)
+        throw new DomainError("NotFound", `No principal has the id, client id or name ${reference}`, {
+          reason: "PrincipalNotFound",
+        });
+      if (others.length > 0)
+        throw badParameter(
+          `${named.length} principals are named ${reference}; give one of their ids: ${named
+            .map((p) => `${p.id} (${p.kind})`)
+            .join(", ")}`,
+        );
+      return find(only.id);
+    },
+
+    /**
      * Creates a user, service principal or group. Users and service principals get a first client
      * secret, returned once and kept only hashed; groups hold no credentials.
      */

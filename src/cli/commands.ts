@@ -1,0 +1,27 @@
+import type { Command } from "commander";
+import { registerAccessCommands } from "./access-commands.js";
+import { registerAcmeCommands } from "./acme-commands.js";
+import { registerAuditCommands } from "./audit-commands.js";
+import { registerCaCommands } from "./ca-commands.js";
+import { registerCertCommands } from "./cert-commands.js";
+import { registerIssuerCommands } from "./issuer-commands.js";
+import { registerJobsCommands } from "./jobs-commands.js";
+import { createProgram } from "./program.js";
+import { registerServeCommands } from "./serve-commands.js";
+import { registerVaultCommands } from "./vault-commands.js";
+import { registerWebhookCommands } from "./webhook-commands.js";
+
+/** The whole `strongroom` command tree, every group registered, not yet parsed. */
+export function createCli(): Command {
+  const program = createProgram();
+  registerServeCommands(program);
+  registerAccessCommands(program, registerVaultCommands(program));
+  registerCertCommands(program);
+  registerIssuerCommands(program);
+  registerWebhookCommands(program);
+  registerAcmeCommands(program);
+  registerCaCommands(program);
+  registerJobsCommands(program);
+  registerAuditCommands(program);
+  return program;
+}
