@@ -62,4 +62,46 @@ describe("the access commands of the strongroom CLI", () => {
     expect(cli("policy", "delete", "billing", appId).code).toBe(0);
     expect(cli("principal", "disable", appId).stdout).toMatch(/disabled\tbilling-app/);
   });
+
+  it("takes a principal's name where it takes an id, and lists the ids when a name is ambiguous", () => {
+    const json = <T>(...args: string[]) => JSON.parse(cli(...args, "--json").stdout) as T;
+    expect(cli("principal", "create", "ops-robot").code).toBe(0);
+    expect(cli("principal", "create", "ops-team", "--kind", "group").code).toBe(0);
+
+    const added = cli("group", "add-member", "ops-team", "ops-robot");
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout.trim()).toBe("ops-robot is a member of ops-team");
+    const assigned = cli("role", "assign", "OPS-TEAM", "Key Vault Reader", "/vaults/billing");
+    expect(assigned.code, assigned.stderr).toBe(0);
+
+    const team = json<{
+      id: string;
+      kind: string;
+      members: string[];
+      assignments: { role: string; scope: string }[];
+    }>("principal", "show", "ops-team");
+    const robot = json<{ id: string }>("principal", "show", "ops-robot");
+    expect(team.kind).toBe("group");
+    expect(team.members).toEqual([robot.id]);
+    expect(team.assignments).toEqual([
+      expect.objectContaining({ role: "Key Vault Reader", scope: "/vaults/billing" }),
+    ]);
+
+    expect(cli("principal", "create", "ops-robot").code).toBe(0);
+    const robots = json<{ id: string; displayName: string }[]>("principal", "list").filter(
+      (p) => p.displayName === "ops-robot",
+    );
+    expect(robots).toHaveLength(2);
+    const ambiguous = cli("role", "assign", "ops-robot", "Key Vault Reader", "/vaults/billing");
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr.trim().split("\n")).toHaveLength(1);
+    expect(ambiguous.stderr).toContain("2 principals are named ops-robot; give one of their ids:");
+    for (const r of robots) expect(ambiguous.stderr).toContain(r.id);
+
+    const nobody = cli("group", "add-member", "ops-team", "nobody-here");
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr.trim()).toBe(
+      "strongroom: No principal has the id, client id or name nobody-here (see what exists: `strongroom principal list`)",
+    );
+  });
 });

@@ -116,7 +116,17 @@ describe("strongroom jobs run", () => {
   it("names the jobs there are when asked for another", () => {
     const res = runCli(["jobs", "run", "renew", "--data-dir", data.dir]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/No job named renew; jobs: purge/);
+    expect(res.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^strongroom: No job named renew; jobs: purge, .*pending-issuance/),
+    ]);
+  });
+
+  it("lists the jobs in one line when none is named", () => {
+    const res = runCli(["jobs", "run", "--data-dir", data.dir]);
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^strongroom: Name the job to run; jobs: purge, .*renewals/),
+    ]);
   });
 });
 
