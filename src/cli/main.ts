@@ -6,6 +6,7 @@ import { createIpcPeers } from "../cluster/ipc-peers.js";
 import { isOurs, type PrimaryMessage, type WorkerMessage } from "../cluster/messages.js";
 import { superviseWorkers } from "../cluster/supervisor.js";
 import { type Config, ConfigError, loadConfig, workerCount } from "../config/config.js";
+import { fromPem, toPem } from "../crypto/pem.js";
 import type { AcmeIssuerSettings, ChallengeSettings } from "../domain/acme/model.js";
 import { type CaService, parseReason } from "../domain/ca/ca-service.js";
 import {
@@ -16,7 +17,6 @@ import {
 } from "../domain/ca/model.js";
 import { DomainError } from "../domain/errors.js";
 import type { Vault, VaultSettings } from "../domain/vaults/model.js";
-import { fromPem, toPem } from "../http/pem.js";
 import { createJobs, openCore, startStrongroom } from "../main.js";
 import { registerAccessCommands } from "./access-commands.js";
 

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toPem } from "../../src/http/pem.js";
+import { toPem } from "../../src/crypto/pem.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { tempDataDir } from "../support/server-process.js";
 

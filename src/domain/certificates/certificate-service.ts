@@ -135,6 +135,20 @@ function importedPolicy(
   }
 }
 
+const looksLikePem = (text: string) => text.trimStart().startsWith("-----BEGIN");
+
+/**
+ * What an import's value holds. Key Vault takes "PEM content or Base64 encoded PEM content" and
+ * base64 PKCS#12; the Python SDK base64-encodes whatever it imports, PEM included, and the JS SDK
+ * sends PEM as it is. PKCS#12 is DER, whose first byte (0x30) is never the "-" PEM starts with.
+ */
+function importedContent(value: string): { pem: string } | { pfx: Buffer } {
+  if (looksLikePem(value)) return { pem: value };
+  const bytes = Buffer.from(value, "base64");
+  const text = bytes.toString("latin1");
+  return looksLikePem(text) ? { pem: text } : { pfx: bytes };
+}
+
 /** The type and size or curve of an imported private key, read from its JWK. */
 function importedKey(jwk: ImportJwk): ImportedKey {
   if (jwk.kty === "RSA") {
@@ -550,12 +564,12 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
     async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
       const base = await checkNewVersionAllowed(vault, name);
-      const pem =
-        request.value.trimStart().startsWith("-----BEGIN") ||
-        request.policy?.contentType === "application/x-pem-file";
-      const parsed = pem
-        ? codec.parsePem(request.value)
-        : codec.parsePfx(Buffer.from(request.value, "base64"), request.password);
+      const content = importedContent(request.value);
+      const pem = "pem" in content;
+      const parsed =
+        "pem" in content
+          ? codec.parsePem(content.pem, request.password)
+          : codec.parsePfx(content.pfx, request.password);
       if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
       if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
       const { leaf, verdict } = x509.orderChain(parsed.certificates);
