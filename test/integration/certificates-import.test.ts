@@ -310,11 +310,7 @@ describe("certificate import", () => {
       pwd: "pw",
       policy: { key_props: { reuse_key: false } },
     });
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/renewed-ec/create?${V}`,
-      body: { policy: { issuer: { name: "Self" } } },
-    });
+    const created = await server.createCertificate("renewed-ec", { policy: { issuer: { name: "Self" } } });
     expect(created.json().status, created.body).toBe("completed");
     const versions = (await server.kv({ method: "GET", url: `/keys/renewed-ec/versions?${V}` })).json().value;
     expect(versions).toHaveLength(2);
@@ -344,11 +340,7 @@ describe("certificate import", () => {
     );
     const imported = await importAs("odd-subject", { value: text("odd.key") + text("odd.pem"), policy: pem });
     expect(imported.statusCode, imported.body).toBe(200);
-    const renewed = await server.kv({
-      method: "POST",
-      url: `/certificates/odd-subject/create?${V}`,
-      body: { policy: { issuer: { name: "Self" } } },
-    });
+    const renewed = await server.createCertificate("odd-subject", { policy: { issuer: { name: "Self" } } });
     expect(renewed.json().status, renewed.body).toBe("completed");
     const cer = (await server.kv({ method: "GET", url: `/certificates/odd-subject?${V}` })).json().cer;
     const subjectOf = (der: Buffer) => new X509Certificate(der).subject;

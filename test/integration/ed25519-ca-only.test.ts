@@ -131,7 +131,7 @@ describe("Ed25519, which only CA keys may be", () => {
     "issues a vault certificate with an %s key from an Ed25519 CA through the PrivateCA issuer",
     async (kty, keyProps) => {
       const name = `ed-${kty.toLowerCase()}`;
-      const created = await kv("POST", `/certificates/${name}/create`, {
+      const created = await server.createCertificate(name, {
         policy: {
           issuer: { name: "ed" },
           key_props: keyProps,

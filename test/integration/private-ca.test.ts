@@ -43,20 +43,16 @@ describe("the private CA over time, in process", () => {
   });
 
   it("renews an AutoRenew certificate through the PrivateCA issuer from the renewal job", async () => {
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/svc/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "corp" },
-          key_props: { kty: "EC" },
-          x509_props: {
-            subject: "CN=svc.internal",
-            validity_months: 1,
-            sans: { dns_names: ["svc.internal"] },
-          },
-          lifetime_actions: [{ trigger: { days_before_expiry: 10 }, action: { action_type: "AutoRenew" } }],
+    const created = await server.createCertificate("svc", {
+      policy: {
+        issuer: { name: "corp" },
+        key_props: { kty: "EC" },
+        x509_props: {
+          subject: "CN=svc.internal",
+          validity_months: 1,
+          sans: { dns_names: ["svc.internal"] },
         },
+        lifetime_actions: [{ trigger: { days_before_expiry: 10 }, action: { action_type: "AutoRenew" } }],
       },
     });
     expect(created.statusCode, created.body).toBe(202);

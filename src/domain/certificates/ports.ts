@@ -129,6 +129,8 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   addIssued(issued: IssuedVersion): Promise<void>;
   /** Inserts a whole certificate from a backup; Conflict when the name is taken in any of the three collections. */
   restoreIssued(versions: IssuedVersion[]): Promise<void>;
+  /** Conflict when a key or secret of that name exists that no certificate manages. */
+  refuseUnmanagedNamesake(vaultId: string, name: string): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */
   softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
