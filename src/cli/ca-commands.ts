@@ -8,7 +8,7 @@ import {
   type IssuedCertificate,
 } from "../domain/ca/model.js";
 import { DomainError } from "../domain/errors.js";
-import { fromPem, toPem } from "../http/pem.js";
+import { fromPem, toPem } from "../crypto/pem.js";
 import type { Core } from "../main.js";
 import { wholeNumber as number, withCore } from "./program.js";
 

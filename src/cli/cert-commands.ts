@@ -10,7 +10,7 @@ import type {
 import type { PolicyInput } from "../domain/certificates/policy.js";
 import { DomainError } from "../domain/errors.js";
 import type { Vault } from "../domain/vaults/model.js";
-import { toPem } from "../http/pem.js";
+import { toPem } from "../crypto/pem.js";
 import type { Core } from "../main.js";
 import { jsonOption, printJson, vaultOption, wholeNumber, withCore } from "./program.js";
 
