@@ -1,12 +1,5 @@
 import type { StoredEvent } from "../events/model.js";
-import type {
-  CertificateFacts,
-  Facets,
-  InventoryPage,
-  InventoryQuery,
-  InventoryRecord,
-  Owner,
-} from "./model.js";
+import type { CertificateFacts, Facets, InventoryQuery, InventoryRecord, Owner } from "./model.js";
 import type { LocationDetail, ObservationSource } from "./observation.js";
 
 /** Reads the facts out of a certificate's DER; throws DomainError BadParameter when it is not one. */
