@@ -127,9 +127,15 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   /** Inserts a whole certificate from a backup; Conflict when the name is taken in any of the three collections. */
   restoreIssued(versions: IssuedVersion[]): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */
-  softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
+  softDeleteWithBacking(
+    vaultId: string,
+    name: string,
+    deletedAt: Date,
+    purgeAt: Date,
+    events?: VaultEvent[],
+  ): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
-  recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
+  recoverWithBacking(vaultId: string, name: string, events?: VaultEvent[]): Promise<boolean>;
   /**
    * Purges the certificate, its backing key and secret and its operation; returns every key
    * version and the operation, whose key material (HSM objects included) is then destroyed.
@@ -137,6 +143,7 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   purgeWithBacking(
     vaultId: string,
     name: string,
+    events?: VaultEvent[],
   ): Promise<{ keys: StoredKeyVersion[]; operation: CertificateOperation | undefined } | undefined>;
   /**
    * Replaces a version's mutable fields, sets its backing key and secret versions' `enabled` to the

@@ -62,6 +62,8 @@ export interface VaultCertificateVersion {
   name: string;
   version: string;
   der: Uint8Array;
+  /** The issuers stored with it, issuer first. */
+  chain: Uint8Array[];
   tags: Record<string, string>;
   deleted: boolean;
 }

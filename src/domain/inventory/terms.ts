@@ -68,3 +68,21 @@ export function keyTypeLabel(facts: Pick<CertificateFacts, "keyType" | "keySize"
     return `${facts.keyType} ${facts.keySize}`;
   return facts.keyType;
 }
+
+/**
+ * The owner a vault certificate's tags name: `team` (or `owner`, unless it is an e-mail address),
+ * `application` (or `app`), `contact` (or an `owner` that is an e-mail address). Tag names are
+ * matched without regard to case, as Azure's portal shows them.
+ */
+export function ownerFromTags(tags: Readonly<Record<string, string>>): Omit<Owner, "origin"> | undefined {
+  const lower = new Map(Object.entries(tags).map(([k, v]) => [k.toLowerCase(), v.trim()]));
+  const get = (name: string) => (lower.get(name) ? lower.get(name) : undefined);
+  const owner = get("owner");
+  const ownerIsMail = owner?.includes("@") ?? false;
+  const result = {
+    team: get("team") ?? (ownerIsMail ? undefined : owner),
+    application: get("application") ?? get("app"),
+    contact: get("contact") ?? (ownerIsMail ? owner : undefined),
+  };
+  return result.team || result.application || result.contact ? result : undefined;
+}
