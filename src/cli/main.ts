@@ -19,6 +19,7 @@ import type { Vault, VaultSettings } from "../domain/vaults/model.js";
 import { fromPem, toPem } from "../http/pem.js";
 import { createJobs, openCore, startStrongroom } from "../main.js";
 import { registerAccessCommands } from "./access-commands.js";
+import { registerInventoryCommands } from "./inventory-commands.js";
 
 const program = new Command("strongroom")
   .description("Self-hosted certificate lifecycle platform with an Azure Key Vault compatible API")
@@ -260,6 +261,7 @@ vault
   );
 
 registerAccessCommands(program, vault, withCore);
+registerInventoryCommands(program, withCore);
 
 const webhook = program.command("webhook").description("subscribe endpoints to vault events");
 
