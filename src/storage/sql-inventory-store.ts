@@ -18,17 +18,30 @@ type Row = Selectable<Database["inventory_certificates"]>;
 type Trx = Kysely<Database>;
 
 /** Rows per multi-row statement: far below both engines' bound-parameter limits. */
-const CHUNK = 400;
-const TERM_CHUNK = 3000;
+const CHUNK = 1000;
+const TERM_CHUNK = 8000;
 /** The top of a prefix range: above every character a URI holds. */
 const PREFIX_END = "\uffff";
+/** Planning counts a filter's rows up to this many; fewer is "selective". */
+const ESTIMATE_CAP = 5000;
+
+type Plan =
+  | { driver: "term"; term: string; terms: string[] }
+  | { driver: "location" | "expiry"; terms: string[] };
 
 const FACET = {
   keyType: "keyType",
   signatureAlgorithm: "signatureAlgorithm",
   issuer: "issuer",
   source: "source",
+  total: "total",
+  /** Certificates per UTC day of notAfter: expiry windows are summed from whole days. */
+  expiryDay: "expiryDay",
 };
+const DAY_MS = 86_400_000;
+const SOURCE_NAMES = ["tls", "file", "vault", "akv", "ca", "acme"] as const;
+/** Day numbers zero-padded, so the text order of facet values is their numeric order. */
+const dayKey = (day: number) => String(day).padStart(8, "0");
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -85,6 +98,8 @@ function factFacets(f: CertificateFacts): [string, string][] {
     [FACET.keyType, keyTypeLabel(f)],
     [FACET.signatureAlgorithm, f.signatureAlgorithm],
     [FACET.issuer, f.issuer],
+    [FACET.total, ""],
+    [FACET.expiryDay, dayKey(Math.floor(f.notAfter.getTime() / DAY_MS))],
   ];
 }
 
@@ -131,8 +146,9 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
   async function upsertCertificates(
     trx: Trx,
     items: readonly { der: Uint8Array; facts: CertificateFacts; seenAt: Date }[],
+    owners: ReadonlyMap<string, Omit<Owner, "origin">>,
     deltas: Map<string, number>,
-  ): Promise<Map<string, { id: number; notAfter: number }>> {
+  ): Promise<{ known: Map<string, { id: number; notAfter: number }>; inserted: Set<string> }> {
     const unique = new Map<string, (typeof items)[number]>();
     for (const item of items)
       if (!unique.has(item.facts.fingerprintSha256)) unique.set(item.facts.fingerprintSha256, item);
@@ -178,10 +194,10 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
             aki: f.authorityKeyId ?? null,
             issuer_id: null,
             first_seen_at: seenAt.getTime(),
-            owner_team: null,
-            owner_application: null,
-            owner_contact: null,
-            owner_origin: null,
+            owner_team: owners.get(f.fingerprintSha256)?.team ?? null,
+            owner_application: owners.get(f.fingerprintSha256)?.application ?? null,
+            owner_contact: owners.get(f.fingerprintSha256)?.contact ?? null,
+            owner_origin: owners.has(f.fingerprintSha256) ? "tags" : null,
           })),
         )
         // Another PostgreSQL node may insert the same certificate meanwhile: read its id below.
@@ -198,16 +214,18 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     }
     const raced = fresh.filter((i) => !known.has(i.facts.fingerprintSha256));
     if (raced.length > 0) await lookup(raced.map((i) => i.facts.fingerprintSha256));
-    if (inserted.length === 0) return known;
+    const insertedSet = new Set(inserted.map((i) => i.facts.fingerprintSha256));
+    if (inserted.length === 0) return { known, inserted: insertedSet };
 
     const terms: { term: string; not_after: number; cert_id: number }[] = [];
     for (const { id, facts: f } of inserted) {
-      for (const t of factTerms(f)) terms.push({ term: t, not_after: f.notAfter.getTime(), cert_id: id });
+      const own = [...factTerms(f), ...ownerTerms(owners.get(f.fingerprintSha256))];
+      for (const t of own) terms.push({ term: t, not_after: f.notAfter.getTime(), cert_id: id });
       for (const [facet, value] of factFacets(f)) bump(deltas, facet, value);
     }
     await insertTerms(trx, terms);
     await linkChains(trx, inserted);
-    return known;
+    return { known, inserted: insertedSet };
   }
 
   /**
@@ -215,31 +233,14 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
    * and certificates already held that waited for a new CA certificate.
    */
   async function linkChains(trx: Trx, inserted: { id: number; facts: CertificateFacts }[]) {
-    const wanted = inserted.filter((i) => i.facts.authorityKeyId && !i.facts.selfSigned);
-    const akis = [...new Set(wanted.map((i) => i.facts.authorityKeyId as string))];
-    const issuers = new Map<string, { id: number; subject: string }[]>();
-    for (const chunk of chunks(akis, CHUNK)) {
-      const rows = await trx
-        .selectFrom("inventory_certificates")
-        .select(["id", "ski", "subject"])
-        .where("ski", "in", chunk)
-        .execute();
-      for (const r of rows) {
-        const list = issuers.get(r.ski as string) ?? [];
-        list.push({ id: Number(r.id), subject: r.subject });
-        issuers.set(r.ski as string, list);
-      }
-    }
-    for (const { id, facts: f } of wanted) {
-      const issuer = issuers
-        .get(f.authorityKeyId as string)
-        ?.find((c) => c.subject === f.issuer && c.id !== id);
-      if (issuer)
-        await trx
-          .updateTable("inventory_certificates")
-          .set({ issuer_id: issuer.id })
-          .where("id", "=", id)
-          .execute();
+    const waiting = inserted.filter((i) => i.facts.authorityKeyId && !i.facts.selfSigned).map((i) => i.id);
+    for (const chunk of chunks(waiting, CHUNK)) {
+      await sql`update inventory_certificates set issuer_id = (
+          select i.id from inventory_certificates i
+          where i.ski = inventory_certificates.aki and i.subject = inventory_certificates.issuer
+            and i.id <> inventory_certificates.id
+          order by i.id limit 1)
+        where id in (${sql.join(chunk)})`.execute(trx);
     }
     for (const { id, facts: f } of inserted) {
       if (!f.isCa || !f.subjectKeyId) continue;
@@ -362,6 +363,7 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     trx: Trx,
     change: InventoryChange,
     ids: Map<string, { id: number; notAfter: number }>,
+    fresh: ReadonlySet<string>,
     deltas: Map<string, number>,
   ) {
     // The last observation of a URI in the batch wins.
@@ -403,30 +405,28 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
           }),
         )
         .execute();
-      const terms: { term: string; not_after: number; cert_id: number }[] = [];
+      const terms = new Map<string, { term: string; not_after: number; cert_id: number }>();
       for (const o of chunk) {
         const cert = ids.get(o.facts.fingerprintSha256) as { id: number; notAfter: number };
         const was = previous.get(o.location);
         if (was && (Number(was.cert_id) !== cert.id || was.source !== o.source))
           touched.push({ certId: Number(was.cert_id), source: was.source });
-        terms.push({ term: term.source(o.source), not_after: cert.notAfter, cert_id: cert.id });
+        const t = term.source(o.source);
+        terms.set(`${t}/${cert.id}`, { term: t, not_after: cert.notAfter, cert_id: cert.id });
       }
-      // Inserted one at a time only where new: most observations re-see a known place.
-      const existing = await existingTerms(trx, terms);
-      for (const t of terms) {
-        const key = `${t.term}/${t.cert_id}`;
-        if (existing.has(key)) continue;
-        existing.add(key);
-        await trx
+      for (const part of chunks([...terms.values()], TERM_CHUNK)) {
+        const added = await trx
           .insertInto("inventory_terms")
-          .values(t)
+          .values(part)
           .onConflict((oc) => oc.doNothing())
+          .returning("term")
           .execute();
-        bump(deltas, FACET.source, t.term.slice("src:".length));
+        for (const a of added) bump(deltas, FACET.source, a.term.slice("src:".length));
       }
     }
     for (const o of observed) {
-      if (!o.owner) continue;
+      // A certificate inserted by this change took its owner with its row.
+      if (!o.owner || fresh.has(o.facts.fingerprintSha256)) continue;
       await writeOwner(trx, (ids.get(o.facts.fingerprintSha256) as { id: number }).id, o.owner, "tags");
     }
     for (const gone of change.gone ?? []) {
@@ -452,23 +452,6 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       for (const r of rows) touched.push({ certId: Number(r.cert_id), source: r.source });
     }
     await reconcileSources(trx, touched, deltas);
-  }
-
-  async function existingTerms(trx: Trx, rows: { term: string; not_after: number; cert_id: number }[]) {
-    const found = new Set<string>();
-    if (rows.length === 0) return found;
-    const ids = [...new Set(rows.map((r) => r.cert_id))];
-    const names = [...new Set(rows.map((r) => r.term))];
-    for (const chunk of chunks(ids, CHUNK)) {
-      const hits = await trx
-        .selectFrom("inventory_terms")
-        .select(["term", "cert_id"])
-        .where("term", "in", names)
-        .where("cert_id", "in", chunk)
-        .execute();
-      for (const h of hits) found.add(`${h.term}/${Number(h.cert_id)}`);
-    }
-    return found;
   }
 
   async function withLocations(rows: Row[]): Promise<InventoryRecord[]> {
@@ -506,8 +489,8 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     }));
   }
 
-  /** The query's term filters, most selective kinds first: the first drives the scan. */
-  function queryTerms(q: ResolvedQuery): string[][] {
+  /** The query's term filters. */
+  function queryTerms(q: ResolvedQuery): string[] {
     const groups: string[][] = [];
     if (q.san) groups.push([term.san(q.san.replace(/\.$/, ""))]);
     if (q.subject) groups.push(words(q.subject).map(term.subject));
@@ -516,58 +499,129 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     if (q.signatureAlgorithm) groups.push([term.signatureAlgorithm(q.signatureAlgorithm)]);
     if (q.keyType) groups.push([term.keyType(q.keyType)]);
     if (q.source) groups.push([term.source(q.source)]);
-    return groups.flat().length > 0 ? [groups.flat()] : [];
+    return [...new Set(groups.flat())];
+  }
+
+  /** How many rows `fromWhere` holds, counted up to ESTIMATE_CAP: cheap, since it stops there. */
+  async function estimate(fromWhere: RawBuilder<unknown>): Promise<number> {
+    const result = await sql<{
+      n: number;
+    }>`select count(*) as n from (select 1 as one from ${fromWhere} limit ${ESTIMATE_CAP}) x`.execute(db);
+    return Number(result.rows[0]?.n ?? 0);
   }
 
   /**
-   * The matching certificates as `from … where …`, with the column their order and keyset use.
-   * With a term filter the scan runs down the terms' primary key (term, not_after, cert_id), which
-   * is already in notAfter order, and every other filter is a probe on the certificate's row or an
-   * exact primary-key lookup of its other terms.
+   * Which index drives the scan. The most selective term (each counted up to ESTIMATE_CAP) drives
+   * and the others are probes; a location prefix matching fewer places than that drives instead.
+   * Without either the scan runs down the certificates' expiry index, which suits broad filters:
+   * a page fills after a few hundred rows.
    */
-  function matching(q: ResolvedQuery): {
+  async function plan(q: ResolvedQuery): Promise<Plan> {
+    const terms = queryTerms(q);
+    const window = (column: RawBuilder<unknown>) => [
+      ...(q.notAfterFrom !== undefined ? [sql`${column} >= ${q.notAfterFrom}`] : []),
+      ...(q.notAfterBefore !== undefined ? [sql`${column} < ${q.notAfterBefore}`] : []),
+    ];
+    const termCount = (t: string) =>
+      estimate(
+        sql`inventory_terms where ${sql.join([sql`term = ${t}`, ...window(sql`not_after`)], sql` and `)}`,
+      );
+    let ranked = terms.map((t) => ({ t, n: Number.POSITIVE_INFINITY }));
+    if (terms.length > 1 || (terms.length === 1 && q.location)) {
+      ranked = await Promise.all(terms.map(async (t) => ({ t, n: await termCount(t) })));
+      ranked.sort((a, b) => a.n - b.n);
+    }
+    if (q.location) {
+      const places = await estimate(
+        sql`inventory_locations where uri >= ${q.location} and uri < ${q.location + PREFIX_END} and gone_at is null`,
+      );
+      const best = ranked[0]?.n ?? Number.POSITIVE_INFINITY;
+      if (places < ESTIMATE_CAP && places < best)
+        return { driver: "location", terms: ranked.map((r) => r.t) };
+    }
+    const [first, ...rest] = ranked;
+    return first
+      ? { driver: "term", term: first.t, terms: rest.map((r) => r.t) }
+      : { driver: "expiry", terms: [] };
+  }
+
+  /**
+   * The matching certificates as `from … where …`, with the columns their order and keyset use.
+   * A term drives down the terms' primary key (term, not_after, cert_id), already in notAfter
+   * order; every other filter is a probe on the certificate's row or an exact primary-key lookup of
+   * one of its terms.
+   */
+  function matching(
+    q: ResolvedQuery,
+    p: Plan,
+  ): {
     from: RawBuilder<unknown>;
     notAfter: RawBuilder<unknown>;
     id: RawBuilder<unknown>;
+    hasWhere: boolean;
   } {
-    const [terms = []] = queryTerms(q);
     const conditions: RawBuilder<unknown>[] = [];
-    let from: RawBuilder<unknown>;
-    let notAfter: RawBuilder<unknown>;
-    let id: RawBuilder<unknown>;
-    const [driver, ...others] = terms;
-    if (driver !== undefined) {
+    let from = sql`inventory_certificates c`;
+    let notAfter = sql`c.not_after`;
+    let id = sql`c.id`;
+    const range = sql`uri >= ${q.location ?? ""} and uri < ${`${q.location ?? ""}${PREFIX_END}`} and gone_at is null`;
+    if (p.driver === "term") {
       from = sql`inventory_terms t join inventory_certificates c on c.id = t.cert_id`;
-      conditions.push(sql`t.term = ${driver}`);
+      conditions.push(sql`t.term = ${p.term}`);
       notAfter = sql`t.not_after`;
       id = sql`t.cert_id`;
-    } else {
-      from = sql`inventory_certificates c`;
-      notAfter = sql`c.not_after`;
-      id = sql`c.id`;
+    } else if (p.driver === "location") {
+      from = sql`(select distinct cert_id from inventory_locations where ${range}) l
+        join inventory_certificates c on c.id = l.cert_id`;
     }
-    for (const other of others)
+    for (const other of p.terms)
       conditions.push(
         sql`exists (select 1 from inventory_terms x where x.term = ${other} and x.not_after = c.not_after and x.cert_id = c.id)`,
       );
     if (q.notAfterFrom !== undefined) conditions.push(sql`${notAfter} >= ${q.notAfterFrom}`);
     if (q.notAfterBefore !== undefined) conditions.push(sql`${notAfter} < ${q.notAfterBefore}`);
     if (q.minKeySize !== undefined) conditions.push(sql`c.key_size >= ${q.minKeySize}`);
-    if (q.location)
-      conditions.push(
-        sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and l.gone_at is null and l.uri >= ${q.location} and l.uri < ${q.location + PREFIX_END})`,
-      );
+    if (q.location && p.driver !== "location")
+      conditions.push(sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range})`);
     const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
-    return { from: sql`${from} ${where}`, notAfter, id };
+    return { from: sql`${from} ${where}`, notAfter, id, hasWhere: conditions.length > 0 };
   }
 
-  /** Whether `matching` has a where clause, so further conditions join it with `and`. */
+  /** Whether the query filters at all (else facets come from the counts kept on write). */
   const hasFilter = (q: ResolvedQuery) =>
     queryTerms(q).length > 0 ||
     q.notAfterFrom !== undefined ||
     q.notAfterBefore !== undefined ||
     q.minKeySize !== undefined ||
     q.location !== undefined;
+
+  /**
+   * Certificates with notAfter in [from, to) (from undefined: everything before `to`): whole UTC
+   * days from the kept per-day counts, the partial days at either end from the expiry index.
+   */
+  async function countExpiring(from: number | undefined, to: number): Promise<number> {
+    const exact = async (a: number | undefined, b: number) => {
+      let query = db
+        .selectFrom("inventory_certificates")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .where("not_after", "<", b);
+      if (a !== undefined) query = query.where("not_after", ">=", a);
+      return Number((await query.executeTakeFirst())?.n ?? 0);
+    };
+    const firstWholeDay = from === undefined ? undefined : Math.ceil(from / DAY_MS);
+    const endDay = Math.floor(to / DAY_MS);
+    if (firstWholeDay !== undefined && firstWholeDay >= endDay) return exact(from, to);
+    let days = db
+      .selectFrom("inventory_facets")
+      .select((eb) => eb.fn.sum<number>("count").as("n"))
+      .where("facet", "=", FACET.expiryDay)
+      .where("value", "<", dayKey(endDay));
+    if (firstWholeDay !== undefined) days = days.where("value", ">=", dayKey(firstWholeDay));
+    const whole = Number((await days.executeTakeFirst())?.n ?? 0);
+    const head =
+      from === undefined || firstWholeDay === undefined ? 0 : await exact(from, firstWholeDay * DAY_MS);
+    return head + whole + (await exact(endDay * DAY_MS, to));
+  }
 
   async function facetRows(facet: string, limit: number): Promise<FacetCount[]> {
     const rows = await db
@@ -590,8 +644,10 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       ]);
       await writeTransaction(storage, async (trx) => {
         const deltas = new Map<string, number>();
-        const ids = await upsertCertificates(trx, certificates, deltas);
-        await applyLocations(trx, change, ids, deltas);
+        const owners = new Map<string, Omit<Owner, "origin">>();
+        for (const o of change.observed) if (o.owner) owners.set(o.facts.fingerprintSha256, o.owner);
+        const { known, inserted } = await upsertCertificates(trx, certificates, owners, deltas);
+        await applyLocations(trx, change, known, inserted, deltas);
         await addFacets(trx, deltas);
         if (change.cursor)
           await trx
@@ -612,14 +668,14 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     },
 
     async search(q) {
-      const m = matching(q);
+      const m = matching(q, await plan(q));
       const bySubject = q.sort === "subject";
       const desc = q.sort === "-notAfter";
       const key = bySubject ? sql`c.subject_key` : m.notAfter;
       const keyset =
         q.after === undefined
           ? sql``
-          : sql`${hasFilter(q) ? sql`and` : sql`where`} (${key}, ${m.id}) ${sql.raw(desc ? "<" : ">")} (${q.after.key}, ${q.after.id})`;
+          : sql`${m.hasWhere ? sql`and` : sql`where`} (${key}, ${m.id}) ${sql.raw(desc ? "<" : ">")} (${q.after.key}, ${q.after.id})`;
       const direction = sql.raw(desc ? "desc" : "asc");
       const rows = await sql<Row>`select c.* from ${m.from} ${keyset}
         order by ${key} ${direction}, ${m.id} ${direction} limit ${q.limit}`.execute(db);
@@ -634,24 +690,11 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     },
 
     async facets(q, now) {
-      const expiry = async (from: RawBuilder<unknown>, notAfter: RawBuilder<unknown>) => {
-        const count = async (extra: RawBuilder<unknown>) =>
-          Number(
-            (await sql<{ n: number }>`select count(*) as n from ${from} ${extra}`.execute(db)).rows[0]?.n ??
-              0,
-          );
-        const and = hasFilter(q) ? sql`and` : sql`where`;
-        return {
-          expired: await count(sql`${and} ${notAfter} < ${now}`),
-          within30Days: await count(
-            sql`${and} ${notAfter} >= ${now} and ${notAfter} < ${now + 30 * 86_400_000}`,
-          ),
-          within90Days: await count(
-            sql`${and} ${notAfter} >= ${now} and ${notAfter} < ${now + 90 * 86_400_000}`,
-          ),
-        };
-      };
-      const m = matching(q);
+      const windows = {
+        expired: [undefined, now],
+        within30Days: [now, now + 30 * DAY_MS],
+        within90Days: [now, now + 90 * DAY_MS],
+      } as const;
       if (!hasFilter(q)) {
         const [keyType, signatureAlgorithm, source, issuer] = await Promise.all([
           facetRows(FACET.keyType, 50),
@@ -659,19 +702,31 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
           facetRows(FACET.source, 50),
           facetRows(FACET.issuer, 50),
         ]);
-        const total = Number(
-          (await sql<{ n: number }>`select count(*) as n from inventory_certificates`.execute(db)).rows[0]
-            ?.n ?? 0,
-        );
+        const total = await db
+          .selectFrom("inventory_facets")
+          .select("count")
+          .where("facet", "=", FACET.total)
+          .executeTakeFirst();
         return {
           keyType,
           signatureAlgorithm,
           source,
           issuer,
-          expiry: await expiry(m.from, m.notAfter),
-          total,
+          expiry: {
+            expired: await countExpiring(windows.expired[0], windows.expired[1]),
+            within30Days: await countExpiring(windows.within30Days[0], windows.within30Days[1]),
+            within90Days: await countExpiring(windows.within90Days[0], windows.within90Days[1]),
+          },
+          total: Number(total?.count ?? 0),
         };
       }
+      const m = matching(q, await plan(q));
+      const and = m.hasWhere ? sql`and` : sql`where`;
+      const count = async (extra: RawBuilder<unknown>) =>
+        Number(
+          (await sql<{ n: number }>`select count(*) as n from ${m.from} ${extra}`.execute(db)).rows[0]?.n ??
+            0,
+        );
       const grouped = async (column: RawBuilder<unknown>) =>
         (
           await sql<{ value: string; n: number }>`select ${column} as value, count(*) as n from ${m.from}
@@ -681,29 +736,30 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
         when c.key_size is not null and c.key_type not in ('Ed25519', 'Ed448') then c.key_type || ' ' || ${sql.raw(engine === "postgres" ? "c.key_size::text" : "c.key_size")}
         else c.key_type end`;
       const sources: FacetCount[] = [];
-      for (const s of ["tls", "file", "vault", "akv", "ca", "acme"] as const) {
-        const n = Number(
-          (
-            await sql<{
-              n: number;
-            }>`select count(*) as n from ${m.from} ${hasFilter(q) ? sql`and` : sql`where`}
-              exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id)`.execute(
-              db,
-            )
-          ).rows[0]?.n ?? 0,
+      for (const s of SOURCE_NAMES) {
+        const n = await count(
+          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id)`,
         );
         if (n > 0) sources.push({ value: s, count: n });
       }
       sources.sort((a, b) => b.count - a.count);
+      const window = (from: number | undefined, to: number) =>
+        count(
+          from === undefined
+            ? sql`${and} c.not_after < ${to}`
+            : sql`${and} c.not_after >= ${from} and c.not_after < ${to}`,
+        );
       return {
         keyType: await grouped(keyLabel),
         signatureAlgorithm: await grouped(sql`c.signature_algorithm`),
         source: sources,
         issuer: await grouped(sql`c.issuer`),
-        expiry: await expiry(m.from, m.notAfter),
-        total: Number(
-          (await sql<{ n: number }>`select count(*) as n from ${m.from}`.execute(db)).rows[0]?.n ?? 0,
-        ),
+        expiry: {
+          expired: await window(windows.expired[0], windows.expired[1]),
+          within30Days: await window(windows.within30Days[0], windows.within30Days[1]),
+          within90Days: await window(windows.within90Days[0], windows.within90Days[1]),
+        },
+        total: await count(sql``),
       };
     },
 

@@ -1,6 +1,7 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import type {
+  CertificateFacts,
   Facets,
   InventoryPage,
   InventoryQuery,
@@ -85,27 +86,42 @@ export function createInventoryService({
   reader: CertificateFactsReader;
   clock: Clock;
 }) {
-  function parse(o: Observation & { owner?: ParsedObservation["owner"] }): ParsedObservation {
-    checkLocation(o.location, o.source);
-    const read = (der: Uint8Array) => {
-      try {
-        return reader.read(der);
-      } catch (error) {
-        if (error instanceof DomainError)
-          throw badParameter(`The certificate seen at ${o.location} is unreadable: ${error.message}`);
-        throw error;
+  /**
+   * Parses each observation's certificate and chain. A batch often holds one certificate seen in
+   * several places and the same issuers over and over, so each distinct DER is read once per batch.
+   */
+  function parseAll(
+    observations: readonly (Observation & { owner?: ParsedObservation["owner"] })[],
+  ): ParsedObservation[] {
+    const read = new Map<string, CertificateFacts>();
+    const facts = (der: Uint8Array, location: string) => {
+      const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+      let found = read.get(key);
+      if (!found) {
+        try {
+          found = reader.read(der);
+        } catch (error) {
+          if (error instanceof DomainError)
+            throw badParameter(`The certificate seen at ${location} is unreadable: ${error.message}`);
+          throw error;
+        }
+        read.set(key, found);
       }
+      return found;
     };
-    return {
-      der: o.der,
-      facts: read(o.der),
-      chain: (o.chain ?? []).map((der) => ({ der, facts: read(der) })),
-      location: o.location,
-      source: o.source,
-      seenAt: o.seenAt,
-      detail: o.detail,
-      owner: o.owner,
-    };
+    return observations.map((o) => {
+      checkLocation(o.location, o.source);
+      return {
+        der: o.der,
+        facts: facts(o.der, o.location),
+        chain: (o.chain ?? []).map((der) => ({ der, facts: facts(der, o.location) })),
+        location: o.location,
+        source: o.source,
+        seenAt: o.seenAt,
+        detail: o.detail,
+        owner: o.owner,
+      };
+    });
   }
 
   function resolve(query: InventoryQuery): ResolvedQuery {
@@ -157,7 +173,7 @@ export function createInventoryService({
   const sink: ObservationSink = {
     async observe(observations) {
       if (observations.length === 0) return;
-      await store.apply({ observed: observations.map(parse) });
+      await store.apply({ observed: parseAll(observations) });
     },
     async forget(locations, at) {
       if (locations.length === 0) return;
@@ -173,7 +189,7 @@ export function createInventoryService({
       observations: readonly (Observation & { owner?: ParsedObservation["owner"] })[],
       rest: Omit<InventoryChange, "observed"> = {},
     ): Promise<void> {
-      await store.apply({ ...rest, observed: observations.map(parse) });
+      await store.apply({ ...rest, observed: parseAll(observations) });
     },
 
     cursor: (name: string) => store.cursor(name),
