@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Command, Option } from "commander";
+import { toPem } from "../crypto/pem.js";
 import type {
   CertificateOperation,
   CertificatePolicy,
@@ -10,7 +11,6 @@ import type {
 import type { PolicyInput } from "../domain/certificates/policy.js";
 import { DomainError } from "../domain/errors.js";
 import type { Vault } from "../domain/vaults/model.js";
-import { toPem } from "../http/pem.js";
 import type { Core } from "../main.js";
 import { jsonOption, printJson, vaultOption, wholeNumber, withCore } from "./program.js";
 
@@ -149,8 +149,13 @@ async function waitForOperation(
     if (line !== said) console.error(line);
     said = line;
   };
-  while (operation.status === "inProgress") {
-    if (operation.issuerName.toLowerCase() === "unknown") return operation;
+  for (;;) {
+    if (operation.status !== "inProgress" || operation.issuerName.toLowerCase() === "unknown")
+      return operation;
+    operation =
+      (await core.certificates.advance(vault, operation.name)) ??
+      (await core.certificates.getOperation(vault, operation.name));
+    if (operation.status !== "inProgress") return operation;
     const seconds = Math.round((Date.now() - startedAt) / 1000);
     say(
       `${operation.name}: waiting for issuer ${operation.issuerName} (${operation.statusDetails ?? "in progress"})`,
@@ -161,11 +166,7 @@ async function waitForOperation(
         `${operation.name} is still pending at issuer ${operation.issuerName} after ${seconds}s; a running server's pending-issuance job finishes it, or run \`strongroom jobs run pending-issuance\` later`,
       );
     await sleep(Math.min(1000 * 2 ** Math.floor(seconds / 10), 5000));
-    operation =
-      (await core.certificates.advance(vault, operation.name)) ??
-      (await core.certificates.getOperation(vault, operation.name));
   }
-  return operation;
 }
 
 /** `strongroom cert`: vault certificates over the same service as Key Vault's certificate API. */

@@ -4,6 +4,7 @@ import { registerAcmeCommands } from "./acme-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
+import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
 import { createProgram } from "./program.js";
@@ -23,5 +24,6 @@ export function createCli(): Command {
   registerCaCommands(program);
   registerJobsCommands(program);
   registerAuditCommands(program);
+  registerInventoryCommands(program);
   return program;
 }
