@@ -340,4 +340,40 @@ describe.runIf(haveOpenssl)("strongroom cert and strongroom issuer", () => {
     expect(outside.stderr.trim().split("\n")).toHaveLength(2);
     expect(outside.stderr).toContain("key_size");
   });
+
+  it("prints --json for the other groups' list and show commands, without key material", () => {
+    const vaults = json<{ name: string; url: string; softDeleteRetentionDays: number }[]>("vault", "list");
+    expect(vaults).toEqual([expect.objectContaining({ name: "web-certs", softDeleteRetentionDays: 90 })]);
+    expect(vaults[0]?.url).toMatch(/^https:\/\/web-certs\./);
+    expect(json<{ name: string }>("vault", "show", "web-certs").name).toBe("web-certs");
+
+    const cas = json<{ name: string; kind: string; status: string; crlUrl: string }[]>("ca", "list");
+    expect(cas.map((c) => [c.name, c.kind, c.status]).sort()).toEqual([
+      ["cli-issuing", "intermediate", "active"],
+      ["cli-root", "root", "active"],
+    ]);
+    const issuing = ok("ca", "show", "cli-issuing", "--json").stdout;
+    expect(JSON.parse(issuing)).toMatchObject({ name: "cli-issuing", parentId: expect.any(String) });
+    const issued = json<{ serial: string; status: string; vault: { name: string } }[]>(
+      "ca",
+      "issued",
+      "cli-issuing",
+    );
+    expect(issued.map((i) => i.vault.name).sort()).toEqual(["shop", "vault-only"]);
+    for (const text of [issuing, JSON.stringify(issued), JSON.stringify(cas)]) {
+      expect(text).not.toMatch(/keyMaterial|"der"|"certificate"/);
+    }
+
+    ok("webhook", "create", "ops", "--endpoint", "https://hooks.example/x", "--secret", "hook-secret");
+    const hooks = ok("webhook", "list", "--json").stdout;
+    expect(JSON.parse(hooks)).toEqual([expect.objectContaining({ name: "ops", signed: true })]);
+    expect(hooks).not.toMatch(/hook-secret|sealedSecret/);
+
+    expect(json<{ name: string }[]>("role", "list").map((r) => r.name)).toContain("Key Vault Administrator");
+    expect(json<{ name: string; intervalSeconds: number }[]>("jobs", "list")).toContainEqual({
+      name: "pending-issuance",
+      intervalSeconds: 5,
+    });
+    expect(json<unknown[]>("acme", "list", "web-certs")).toEqual([]);
+  });
 });
