@@ -21,6 +21,11 @@ import { routeConfig, vaultWideConfig } from "./route-access.js";
 import { Attributes, base64url, type NameParams, RestoreBody, Tags } from "./schemas.js";
 
 const Policy = Type.Object({}, { additionalProperties: true });
+/**
+ * List limits of the certificate surface: a chain deeper than 10 is no chain a relying party builds,
+ * and an issuer's administrators and a vault's contacts are people, not bulk data.
+ */
+export const CERTIFICATE_LIST_LIMITS = { x5c: 10, adminDetails: 20, contacts: 50 } as const;
 const CreateBody = Type.Object({
   policy: Type.Optional(Policy),
   attributes: Type.Optional(Attributes),
@@ -41,7 +46,7 @@ const UpdateBody = Type.Object({
   tags: Type.Optional(Tags),
 });
 const MergeBody = Type.Object({
-  x5c: Type.Array(Type.String()),
+  x5c: Type.Array(Type.String(), { maxItems: CERTIFICATE_LIST_LIMITS.x5c }),
   attributes: Type.Optional(Attributes),
   tags: Type.Optional(Tags),
 });
@@ -62,6 +67,7 @@ const IssuerBody = Type.Object({
             email: Type.Optional(Type.String()),
             phone: Type.Optional(Type.String()),
           }),
+          { maxItems: CERTIFICATE_LIST_LIMITS.adminDetails },
         ),
       ),
     }),
@@ -75,6 +81,7 @@ const ContactsBody = Type.Object({
       name: Type.Optional(Type.String()),
       phone: Type.Optional(Type.String()),
     }),
+    { maxItems: CERTIFICATE_LIST_LIMITS.contacts },
   ),
 });
 
