@@ -33,6 +33,8 @@ import {
   type CertificateService,
   createCertificateService,
 } from "./domain/certificates/certificate-service.js";
+import { type ContactsService, createContactsService } from "./domain/certificates/contacts-service.js";
+import { createIssuerService, type IssuerService } from "./domain/certificates/issuer-service.js";
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
@@ -115,6 +117,8 @@ export interface Core {
   secrets: SecretService;
   keys: KeyService;
   certificates: CertificateService;
+  issuers: IssuerService;
+  contacts: ContactsService;
   /** Certificates' secrets as files and in other formats (Key Vault's outContentType, CLI downloads). */
   secretFormats: SecretFormats;
   webhooks: WebhookService;
@@ -232,6 +236,7 @@ export async function openCore(
   const privateCa = createPrivateCaIssuer({ ca, clock });
   const secrets = createSecretService({ store: createSqlSecretStore(storage), sealer, clock });
   const codec = createCertificateBundleCodec();
+  const certificateStore = createSqlCertificateStore(storage);
   return {
     config,
     storage,
@@ -245,7 +250,7 @@ export async function openCore(
     keys,
     webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
     certificates: createCertificateService({
-      store: createSqlCertificateStore(storage),
+      store: certificateStore,
       keys: keys.certificateKeys,
       x509: createX509Factory(),
       codec,
@@ -256,6 +261,8 @@ export async function openCore(
         [PRIVATE_CA_PROVIDER.toLowerCase(), privateCa],
       ]),
     }),
+    issuers: createIssuerService({ store: certificateStore, sealer, clock }),
+    contacts: createContactsService({ store: certificateStore }),
     audit,
     acme: createAcmeSettingsService({ store: acmeStore, clock }),
     acmeIssuer,
@@ -409,7 +416,7 @@ export function jobList(
           set: (seq) => settings.put("mail-cursor", String(seq)),
         },
         vaults: () => core.vaults.list(),
-        certificates: core.certificates,
+        contacts: core.contacts,
         mailer: createSmtpMailer({
           host: config.smtpHost,
           port: config.smtpPort,
@@ -563,6 +570,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         secretFormats: core.secretFormats,
         keys: core.keys,
         certificates: core.certificates,
+        issuers: core.issuers,
+        contacts: core.contacts,
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,

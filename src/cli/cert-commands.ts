@@ -207,7 +207,10 @@ export function registerCertCommands(program: Command): void {
         if (!["self", "unknown"].includes(o.issuer.toLowerCase()))
           await core.certificates.getIssuer(vault, o.issuer);
         console.error(`${name}: requesting a certificate from issuer ${o.issuer}`);
-        const started = await core.certificates.create(vault, name, { policy: policyFrom(o) });
+        const created = await core.certificates.create(vault, name, { policy: policyFrom(o) });
+        // Self and issuers that answer at once complete on the first look, as a client's poll does.
+        const started =
+          created.status === "inProgress" ? await core.certificates.pollOperation(vault, name) : created;
         const operation = await waitForOperation(core, vault, started, waitMs);
         if (operation.status === "inProgress") {
           process.stdout.write(toPem("CERTIFICATE REQUEST", operation.csr));

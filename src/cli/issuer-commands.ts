@@ -61,7 +61,7 @@ export function registerIssuerCommands(program: Command): void {
   const run = (merge: boolean) => (name: string, o: IssuerFlags & { disabled?: boolean }, command: Command) =>
     withCore(command, async (core) => {
       const vault = await core.vaults.get(o.vault);
-      const set = await core.certificates.setIssuer(
+      const set = await core.issuers.set(
         vault,
         name,
         {
@@ -97,7 +97,7 @@ export function registerIssuerCommands(program: Command): void {
     .description("list issuers: name, provider, state, account id")
     .action((o: { vault: string; json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        const issuers = await core.certificates.listIssuers(await core.vaults.get(o.vault));
+        const issuers = await core.issuers.list(await core.vaults.get(o.vault));
         if (o.json) return printJson(issuers.map(issuerSummary));
         for (const i of issuers) console.log(issuerLine(i));
       }),
@@ -107,7 +107,7 @@ export function registerIssuerCommands(program: Command): void {
     .description("show one issuer (its password is never shown)")
     .action((name: string, o: { vault: string; json?: boolean }, command: Command) =>
       withCore(command, async (core) => {
-        const s = issuerSummary(await core.certificates.getIssuer(await core.vaults.get(o.vault), name));
+        const s = issuerSummary(await core.issuers.get(await core.vaults.get(o.vault), name));
         if (o.json) return printJson(s);
         console.log(
           [
@@ -130,7 +130,7 @@ export function registerIssuerCommands(program: Command): void {
     .description("delete an issuer; certificates pending at it fail")
     .action((name: string, o: { vault: string }, command: Command) =>
       withCore(command, async (core) => {
-        await core.certificates.deleteIssuer(await core.vaults.get(o.vault), name);
+        await core.issuers.remove(await core.vaults.get(o.vault), name);
         console.log(`Issuer ${name} deleted`);
       }),
     );

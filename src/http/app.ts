@@ -10,6 +10,8 @@ import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.j
 import type { AuditService } from "../domain/audit/audit-service.js";
 import type { CaService } from "../domain/ca/ca-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import type { ContactsService } from "../domain/certificates/contacts-service.js";
+import type { IssuerService } from "../domain/certificates/issuer-service.js";
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
@@ -19,6 +21,8 @@ import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
+import { registerCertificateContactsRoutes } from "./keyvault/certificate-contacts-routes.js";
+import { registerCertificateIssuerRoutes } from "./keyvault/certificate-issuers-routes.js";
 import { registerCertificateRoutes } from "./keyvault/certificates-routes.js";
 import { renderKeyVaultError } from "./keyvault/errors.js";
 import { registerKeyRoutes } from "./keyvault/keys-routes.js";
@@ -43,6 +47,8 @@ export interface AppDeps {
   secretFormats: SecretFormats;
   keys: KeyService;
   certificates: CertificateService;
+  issuers: IssuerService;
+  contacts: ContactsService;
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
@@ -185,6 +191,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     registerSecretRoutes(keyvault, deps.secrets, deps.secretFormats);
     registerKeyRoutes(keyvault, deps.keys);
     registerCertificateRoutes(keyvault, deps.certificates);
+    registerCertificateIssuerRoutes(keyvault, deps.issuers);
+    registerCertificateContactsRoutes(keyvault, deps.contacts);
   });
 
   app.setErrorHandler(renderKeyVaultError);

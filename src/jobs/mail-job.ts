@@ -1,4 +1,4 @@
-import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import type { ContactsService } from "../domain/certificates/contacts-service.js";
 import type { StoredEvent } from "../domain/events/model.js";
 import { MAILED_EVENTS, noticeMail } from "../domain/events/notices.js";
 import type { Job } from "../domain/jobs/ports.js";
@@ -9,7 +9,7 @@ export interface MailJobDeps {
   events: (afterSeq: number, limit: number) => Promise<StoredEvent[]>;
   cursor: { get(): Promise<number>; set(seq: number): Promise<void> };
   vaults: () => Promise<Vault[]>;
-  certificates: Pick<CertificateService, "getContacts">;
+  contacts: Pick<ContactsService, "get">;
   mailer: Mailer;
   vaultUrl: (name: string) => string;
   intervalMs?: number;
@@ -34,7 +34,7 @@ export function createMailJob(deps: MailJobDeps): Job {
           if (signal.aborted) return `sent ${sent}`;
           const vault = byId.get(event.vaultId);
           if (vault && MAILED_EVENTS.has(event.type)) {
-            const contacts = await deps.certificates.getContacts(vault).catch(() => []);
+            const contacts = await deps.contacts.get(vault).catch(() => []);
             const to = contacts.flatMap((c) => (c.email ? [c.email] : []));
             if (to.length > 0) {
               await deps.mailer.send({ to, ...noticeMail(event, deps.vaultUrl(vault.name)) });

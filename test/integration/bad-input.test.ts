@@ -16,6 +16,18 @@ interface Row {
   message?: RegExp;
 }
 
+/** A create body with a Self policy, `extra` merged into it. */
+function certificatePolicy(extra: Record<string, unknown>) {
+  return {
+    policy: {
+      issuer: { name: "Self" },
+      key_props: { kty: "EC" },
+      x509_props: { subject: "CN=c" },
+      ...extra,
+    },
+  };
+}
+
 const table: Row[] = [
   {
     name: "malformed JSON",
@@ -159,6 +171,173 @@ const table: Row[] = [
     code: "BadParameter",
     message: /master key/,
   },
+  // Over-limit rows: every numeric and list field gets a 400 naming the field and its limit.
+  ...(["nbf", "exp"] as const).flatMap((field): Row[] => [
+    {
+      name: `a secret ${field} of 1e300`,
+      method: "PUT",
+      url: `/secrets/a?${V}`,
+      payload: `{"value":"v","attributes":{"${field}":1e300}}`,
+      status: 400,
+      code: "BadParameter",
+      message: new RegExp(`attributes/${field} must be <= 253402300799`),
+    },
+    {
+      name: `a negative secret ${field}`,
+      method: "PUT",
+      url: `/secrets/a?${V}`,
+      body: { value: "v", attributes: { [field]: -1 } },
+      status: 400,
+      code: "BadParameter",
+      message: new RegExp(`attributes/${field} must be >= 0`),
+    },
+  ]),
+  {
+    name: "a secret update's exp of 1e300",
+    method: "PATCH",
+    url: `/secrets/a?${V}`,
+    payload: '{"attributes":{"exp":1e300}}',
+    status: 400,
+    code: "BadParameter",
+    message: /attributes\/exp must be <= 253402300799/,
+  },
+  ...(
+    [
+      ["dns_names", (i: number) => `host${i}.example`, 10_000],
+      ["emails", (i: number) => `user${i}@example.com`, 101],
+      ["upns", (i: number) => `user${i}@example.com`, 101],
+      ["uris", (i: number) => `https://example.com/${i}`, 101],
+      ["ipAddresses", (i: number) => `10.0.${Math.floor(i / 256)}.${i % 256}`, 101],
+    ] as const
+  ).map(
+    ([kind, value, count]): Row => ({
+      name: `${count} ${kind} in a certificate policy`,
+      method: "POST",
+      url: `/certificates/c/create?${V}`,
+      body: certificatePolicy({
+        x509_props: { subject: "CN=c", sans: { [kind]: Array.from({ length: count }, (_, i) => value(i)) } },
+      }),
+      status: 400,
+      code: "BadParameter",
+      message: new RegExp(`policy\\.x509_props\\.sans\\.${kind}: at most 100 names, not ${count}`),
+    }),
+  ),
+  ...(
+    [
+      [
+        "21 extended key usages",
+        { x509_props: { subject: "CN=c", ekus: Array.from({ length: 21 }, (_, i) => `1.2.3.${i}`) } },
+        /policy\.x509_props\.ekus: at most 20 extended key usages, not 21/,
+      ],
+      [
+        "10 key usages",
+        { x509_props: { subject: "CN=c", key_usage: Array.from({ length: 10 }, () => "digitalSignature") } },
+        /policy\.x509_props\.key_usage: at most 9 key usages, not 10/,
+      ],
+      [
+        "11 lifetime actions",
+        {
+          lifetime_actions: Array.from({ length: 11 }, () => ({
+            trigger: { lifetime_percentage: 80 },
+            action: { action_type: "EmailContacts" },
+          })),
+        },
+        /policy\.lifetime_actions: at most 10 lifetime actions, not 11/,
+      ],
+      [
+        "validity_months of 1201",
+        { x509_props: { subject: "CN=c", validity_months: 1201 } },
+        /policy\.x509_props\.validity_months: must be an integer from 1 to 1200, not 1201/,
+      ],
+      [
+        "validity_months of 1e300",
+        { x509_props: { subject: "CN=c", validity_months: 1e300 } },
+        /policy\.x509_props\.validity_months: must be an integer from 1 to 1200, not 1e\+300/,
+      ],
+      [
+        "a lifetime_percentage of 100",
+        {
+          lifetime_actions: [{ trigger: { lifetime_percentage: 100 }, action: { action_type: "AutoRenew" } }],
+        },
+        /policy\.lifetime_actions\[0\]\.trigger\.lifetime_percentage: must be an integer from 1 to 99, not 100/,
+      ],
+      [
+        "days_before_expiry of 1e300",
+        {
+          lifetime_actions: [
+            { trigger: { days_before_expiry: 1e300 }, action: { action_type: "AutoRenew" } },
+          ],
+        },
+        /policy\.lifetime_actions\[0\]\.trigger\.days_before_expiry: must be an integer from 1 to less than the validity/,
+      ],
+      [
+        "an RSA key_size of 1e300",
+        { key_props: { kty: "RSA", key_size: 1e300 } },
+        /policy\.key_props\.key_size: must be 2048, 3072 or 4096 for RSA, not 1e\+300/,
+      ],
+    ] as const
+  ).map(
+    ([what, policy, message]): Row => ({
+      name: `a certificate policy with ${what}`,
+      method: "POST",
+      url: `/certificates/c/create?${V}`,
+      body: certificatePolicy(policy),
+      status: 400,
+      code: "BadParameter",
+      message,
+    }),
+  ),
+  {
+    name: "a certificate create's exp of 1e300",
+    method: "POST",
+    url: `/certificates/c/create?${V}`,
+    payload: `{"policy":${JSON.stringify(certificatePolicy({}).policy)},"attributes":{"exp":1e300}}`,
+    status: 400,
+    code: "BadParameter",
+    message: /attributes\/exp must be <= 253402300799/,
+  },
+  {
+    name: "16 tags on a certificate",
+    method: "POST",
+    url: `/certificates/c/create?${V}`,
+    body: {
+      ...certificatePolicy({}),
+      tags: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`t${i}`, "x"])),
+    },
+    status: 400,
+    code: "BadParameter",
+    message: /15 tags/,
+  },
+  {
+    name: "a merge with 11 x5c entries",
+    method: "POST",
+    url: `/certificates/c/pending/merge?${V}`,
+    body: { x5c: Array.from({ length: 11 }, () => "MA==") },
+    status: 400,
+    code: "BadParameter",
+    message: /x5c must NOT have more than 10 items/,
+  },
+  {
+    name: "51 certificate contacts",
+    method: "PUT",
+    url: `/certificates/contacts?${V}`,
+    body: { contacts: Array.from({ length: 51 }, (_, i) => ({ email: `c${i}@example.com` })) },
+    status: 400,
+    code: "BadParameter",
+    message: /contacts must NOT have more than 50 items/,
+  },
+  {
+    name: "an issuer with 21 administrators",
+    method: "PUT",
+    url: `/certificates/issuers/many?${V}`,
+    body: {
+      provider: "PrivateCA",
+      org_details: { admin_details: Array.from({ length: 21 }, (_, i) => ({ email: `a${i}@example.com` })) },
+    },
+    status: 400,
+    code: "BadParameter",
+    message: /admin_details must NOT have more than 20 items/,
+  },
   { name: "an unknown route", method: "GET", url: `/nothing/here?${V}`, status: 404, code: "NotFound" },
   {
     name: "a secret that does not exist",
@@ -217,6 +396,10 @@ describe("bad input gets Key Vault's error format, the right status and no chang
   it("has written nothing after all of them", async () => {
     const res = await server.kv({ method: "GET", url: `/secrets?${V}` });
     expect(res.json()).toEqual({ value: [], nextLink: null });
+    const certificates = await server.kv({ method: "GET", url: `/certificates?${V}&includePending=true` });
+    expect(certificates.json()).toEqual({ value: [], nextLink: null });
+    expect((await server.kv({ method: "GET", url: `/certificates/contacts?${V}` })).statusCode).toBe(404);
+    expect((await server.kv({ method: "GET", url: `/certificates/issuers?${V}` })).json().value).toEqual([]);
   });
 
   it("challenges a request without a token before reading its body", async () => {

@@ -32,21 +32,17 @@ describe("the inventory, fed by the vault and the private CA without a scan", ()
       headers: { authorization: `Bearer ${await server.token()}`, ...headers },
     });
   const createSelfSigned = async (name: string, tags?: Record<string, string>) => {
-    const res = await server.kv({
-      method: "POST",
-      url: `/certificates/${name}/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "Self" },
-          key_props: { kty: "EC" },
-          x509_props: {
-            subject: `CN=${name}.internal`,
-            validity_months: 12,
-            sans: { dns_names: [`${name}.internal`] },
-          },
+    const res = await server.createCertificate(name, {
+      policy: {
+        issuer: { name: "Self" },
+        key_props: { kty: "EC" },
+        x509_props: {
+          subject: `CN=${name}.internal`,
+          validity_months: 12,
+          sans: { dns_names: [`${name}.internal`] },
         },
-        ...(tags && { tags }),
       },
+      ...(tags && { tags }),
     });
     expect(res.statusCode, res.body).toBe(202);
     return res.json();
@@ -95,18 +91,14 @@ describe("the inventory, fed by the vault and the private CA without a scan", ()
   });
 
   it("takes in a certificate the private CA issues for a vault: one record, in the vault and at the CA, linked to its issuer", async () => {
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/svc/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "corp" },
-          key_props: { kty: "EC" },
-          x509_props: {
-            subject: "CN=svc.internal",
-            validity_months: 1,
-            sans: { dns_names: ["svc.internal"] },
-          },
+    const created = await server.createCertificate("svc", {
+      policy: {
+        issuer: { name: "corp" },
+        key_props: { kty: "EC" },
+        x509_props: {
+          subject: "CN=svc.internal",
+          validity_months: 1,
+          sans: { dns_names: ["svc.internal"] },
         },
       },
     });

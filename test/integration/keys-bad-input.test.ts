@@ -49,6 +49,32 @@ describe("the keys API refuses bad input with Key Vault's errors", () => {
       /release policy/,
     ],
     ["nbf after exp", { kty: "EC", attributes: { nbf: 2_000_000_000, exp: 1_900_000_000 } }, /nbf/],
+    // Over-limit rows: every numeric and list field of a create names the field and its limit.
+    [
+      "a public exponent above 2^32-1",
+      { kty: "RSA", public_exponent: 2 ** 32 + 1 },
+      /public_exponent must be an odd integer from 3 to 4294967295 \(2\^32-1\), got 4294967297/,
+    ],
+    [
+      "a public exponent of 1e300",
+      { kty: "RSA", public_exponent: 1e300 },
+      /public_exponent must be an odd integer from 3 to 4294967295/,
+    ],
+    ["an RSA key_size of 1e300", { kty: "RSA", key_size: 1e300 }, /key_size must be 2048, 3072 or 4096/],
+    [
+      "nine key_ops",
+      { kty: "RSA", key_ops: [...Array(8).fill("sign"), "verify"] },
+      /key_ops may list at most 8 operations, not 9/,
+    ],
+    ["an exp of 1e300", { kty: "EC", attributes: { exp: 1e300 } }, /attributes\/exp must be <= 253402300799/],
+    ["a negative exp", { kty: "EC", attributes: { exp: -1 } }, /attributes\/exp must be >= 0/],
+    ["an nbf of 1e300", { kty: "EC", attributes: { nbf: 1e300 } }, /attributes\/nbf must be <= 253402300799/],
+    ["a negative nbf", { kty: "EC", attributes: { nbf: -86400 } }, /attributes\/nbf must be >= 0/],
+    [
+      "16 tags",
+      { kty: "EC", tags: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`t${i}`, "x"])) },
+      /15 tags/,
+    ],
   ])("refuses %s at creation with 400", async (_name, body, message) => {
     const res = await create("bad", body);
     expect(res.statusCode).toBe(400);
@@ -194,6 +220,60 @@ describe("the keys API refuses bad input with Key Vault's errors", () => {
         expect(body).not.toContain(`${member}:`);
     }
   });
+
+  it.each([
+    [
+      "an update with nine key_ops",
+      "PATCH",
+      "/keys/rsa",
+      { key_ops: Array(9).fill("sign") },
+      /at most 8 operations/,
+    ],
+    [
+      "an update's exp of 1e300",
+      "PATCH",
+      "/keys/rsa",
+      { attributes: { exp: 1e300 } },
+      /exp must be <= 253402300799/,
+    ],
+    ["an update's negative nbf", "PATCH", "/keys/rsa", { attributes: { nbf: -1 } }, /nbf must be >= 0/],
+    [
+      "an import with nine key_ops",
+      "PUT",
+      "/keys/imported-ops",
+      { key: { kty: "EC", crv: "P-256", x: "AA", y: "AA", d: "AA", key_ops: Array(9).fill("sign") } },
+      /at most 8 operations/,
+    ],
+    ["129 random bytes", "POST", "/rng", { count: 129 }, /count must be an integer from 1 to 128/],
+    ["1e300 random bytes", "POST", "/rng", { count: 1e300 }, /count must be an integer from 1 to 128/],
+    ["no random bytes", "POST", "/rng", { count: 0 }, /count must be an integer from 1 to 128/],
+    [
+      "a rotation policy with three lifetime actions",
+      "PUT",
+      "/keys/rsa/rotationpolicy",
+      {
+        lifetimeActions: Array.from({ length: 3 }, () => ({
+          trigger: { timeBeforeExpiry: "P30D" },
+          action: { type: "Notify" },
+        })),
+      },
+      /lifetimeActions may hold at most 2 actions, not 3/,
+    ],
+    ["maxresults of 26 on a key listing", "GET", "/keys?maxresults=26", undefined, /maxresults/],
+  ] as const)(
+    "refuses %s with 400 naming the field and its limit",
+    async (_name, method, path, body, message) => {
+      const res = await server.kv({
+        method,
+        url: `${path}${path.includes("?") ? "&" : "?"}${V}`,
+        ...(body !== undefined && { body }),
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().error.code).toBe("BadParameter");
+      expect(res.json().error.message).toMatch(message);
+      expect((await server.kv({ method: "GET", url: `/keys/imported-ops?${V}` })).statusCode).toBe(404);
+    },
+  );
 
   it("refuses a random byte count outside 1-128", async () => {
     const res = await server.kv({ method: "POST", url: `/rng?${V}`, body: { count: 129 } });

@@ -2,9 +2,13 @@ import Fastify, { type RouteOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILT_IN_ROLES } from "../../src/domain/access/roles.js";
 import type { CertificateService } from "../../src/domain/certificates/certificate-service.js";
+import type { ContactsService } from "../../src/domain/certificates/contacts-service.js";
+import type { IssuerService } from "../../src/domain/certificates/issuer-service.js";
 import type { SecretFormats } from "../../src/domain/certificates/secret-formats.js";
 import type { KeyService } from "../../src/domain/keys/key-service.js";
 import type { SecretService } from "../../src/domain/secrets/secret-service.js";
+import { registerCertificateContactsRoutes } from "../../src/http/keyvault/certificate-contacts-routes.js";
+import { registerCertificateIssuerRoutes } from "../../src/http/keyvault/certificate-issuers-routes.js";
 import { registerCertificateRoutes } from "../../src/http/keyvault/certificates-routes.js";
 import { registerKeyRoutes } from "../../src/http/keyvault/keys-routes.js";
 import { registerSecretRoutes } from "../../src/http/keyvault/secrets-routes.js";
@@ -23,6 +27,8 @@ function dataPlaneRoutes(): RouteOptions[] {
   registerSecretRoutes(probe, {} as SecretService, {} as SecretFormats);
   registerKeyRoutes(probe, {} as KeyService);
   registerCertificateRoutes(probe, {} as CertificateService);
+  registerCertificateIssuerRoutes(probe, {} as IssuerService);
+  registerCertificateContactsRoutes(probe, {} as ContactsService);
   return routes.filter((r) => r.method !== "HEAD");
 }
 

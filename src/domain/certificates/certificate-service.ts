@@ -23,7 +23,6 @@ import type {
   CertificatePolicy,
   CertificateVersion,
   ChainVerdict,
-  Contact,
   DeletedCertificate,
 } from "./model.js";
 import { type ImportedKey, importedKeyProps, normalizePolicy, type PolicyInput } from "./policy.js";
@@ -92,10 +91,6 @@ const pendingNotFound = (name: string) =>
   new DomainError("NotFound", `Pending certificate not found: ${name}`, {
     reason: "PendingCertificateNotFound",
   });
-
-/** The sealing context of an issuer's credentials password (an ACME issuer's EAB HMAC key). */
-export const issuerPasswordContext = (vaultId: string, issuerName: string): string =>
-  `issuer/${vaultId}/${issuerName.toLowerCase()}`;
 
 const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -845,93 +840,6 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       }
       const latest = issued[issued.length - 1] as IssuedVersion;
       return latest.certificate;
-    },
-
-    async listIssuers(vault: Vault) {
-      return store.listIssuers(vault.id);
-    },
-
-    async getIssuer(vault: Vault, name: string): Promise<CertificateIssuer> {
-      const issuer = await store.getIssuer(vault.id, name);
-      if (!issuer)
-        throw new DomainError("NotFound", `Issuer not found: ${name}`, {
-          reason: "CertificateIssuerNotFound",
-        });
-      return issuer;
-    },
-
-    async setIssuer(
-      vault: Vault,
-      name: string,
-      input: {
-        provider?: string | undefined;
-        accountId?: string | undefined;
-        password?: string | undefined;
-        organizationId?: string | undefined;
-        administrators?: CertificateIssuer["administrators"] | undefined;
-        enabled?: boolean | undefined;
-      },
-      merge: boolean,
-    ): Promise<CertificateIssuer> {
-      objects.checkName(name);
-      if (["self", "unknown"].includes(name.toLowerCase()))
-        throw badParameter(`"${name}" is a reserved issuer name`);
-      const existing = await store.getIssuer(vault.id, name);
-      if (merge && !existing)
-        throw new DomainError("NotFound", `Issuer not found: ${name}`, {
-          reason: "CertificateIssuerNotFound",
-        });
-      const provider = input.provider ?? (merge ? existing?.provider : undefined);
-      if (!provider) throw badParameter("provider is required");
-      const now = clock.now();
-      const issuer: CertificateIssuer = {
-        vaultId: vault.id,
-        name,
-        provider,
-        accountId: input.accountId ?? (merge ? existing?.accountId : undefined),
-        sealedPassword:
-          input.password !== undefined
-            ? sealer.seal(Buffer.from(input.password, "utf8"), issuerPasswordContext(vault.id, name))
-            : merge
-              ? existing?.sealedPassword
-              : undefined,
-        organizationId: input.organizationId ?? (merge ? existing?.organizationId : undefined),
-        administrators: input.administrators ?? (merge ? (existing?.administrators ?? []) : []),
-        enabled: input.enabled ?? (merge ? (existing?.enabled ?? true) : true),
-        createdAt: existing?.createdAt ?? now,
-        updatedAt: now,
-      };
-      await store.putIssuer(issuer);
-      return issuer;
-    },
-
-    async deleteIssuer(vault: Vault, name: string): Promise<CertificateIssuer> {
-      const issuer = await this.getIssuer(vault, name);
-      await store.deleteIssuer(vault.id, name);
-      return issuer;
-    },
-
-    async getContacts(vault: Vault): Promise<Contact[]> {
-      const contacts = await store.getContacts(vault.id);
-      if (!contacts) throw new DomainError("NotFound", "Contacts not found", { reason: "ContactsNotFound" });
-      return contacts;
-    },
-
-    async setContacts(vault: Vault, contacts: Contact[]): Promise<Contact[]> {
-      for (const c of contacts) {
-        if (!c.email && !c.name && !c.phone)
-          throw badParameter("Each contact needs an email, a name or a phone");
-        if (c.email && !/^[^@\s]+@[^@\s]+$/.test(c.email))
-          throw badParameter(`"${c.email}" is not an e-mail address`);
-      }
-      await store.putContacts(vault.id, contacts);
-      return contacts;
-    },
-
-    async deleteContacts(vault: Vault): Promise<Contact[]> {
-      const contacts = await this.getContacts(vault);
-      await store.putContacts(vault.id, undefined);
-      return contacts;
     },
   };
 

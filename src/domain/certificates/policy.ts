@@ -35,6 +35,22 @@ function fail(field: string, message: string): never {
   throw badParameter(`policy.${field}: ${message}`);
 }
 
+/**
+ * How long a policy's lists may be. A certificate with thousands of SANs exceeds what X.509 parsers
+ * accept (asn1js: "Maximum ASN.1 node count exceeded"), and CAs cap names per certificate (Let's
+ * Encrypt: 100); the rest bound what one policy can make the server evaluate on every renewal.
+ */
+export const POLICY_LIMITS = {
+  sansPerKind: 100,
+  ekus: 20,
+  keyUsages: 9,
+  lifetimeActions: 10,
+} as const;
+
+function checkLength(field: string, list: unknown[], limit: number, what: string): void {
+  if (list.length > limit) fail(field, `at most ${limit} ${what}, not ${list.length}`);
+}
+
 function keyProps(
   input: PolicyInput["key"],
   base: CertificatePolicy["key"] | undefined,
@@ -93,6 +109,7 @@ function lifetimeActions(
     ];
   }
   if (!Array.isArray(input)) fail("lifetime_actions", "must be a list");
+  checkLength("lifetime_actions", input, POLICY_LIMITS.lifetimeActions, "lifetime actions");
   return input.map((a, i) => {
     const field = `lifetime_actions[${i}]`;
     if (a.action !== "AutoRenew" && a.action !== "EmailContacts") {
@@ -203,6 +220,7 @@ function sanList(
   const rule = SAN_RULES[kind];
   const field = `x509_props.sans.${rule.wire}`;
   if (!Array.isArray(list)) fail(field, "must be a list");
+  checkLength(field, list, POLICY_LIMITS.sansPerKind, "names");
   list.forEach((value, i) => {
     if (typeof value !== "string" || !rule.valid(value))
       fail(`${field}[${i}]`, `${JSON.stringify(value)} is not ${rule.is}`);
@@ -270,6 +288,7 @@ export function normalizePolicy(input: PolicyInput, base?: CertificatePolicy): C
   }
   const ekus = input.ekus ?? base?.ekus ?? [SERVER_AUTH, CLIENT_AUTH];
   if (!Array.isArray(ekus)) fail("x509_props.ekus", "must be a list of object identifiers");
+  checkLength("x509_props.ekus", ekus, POLICY_LIMITS.ekus, "extended key usages");
   for (const eku of ekus)
     if (typeof eku !== "string" || !OID.test(eku))
       fail("x509_props.ekus", `${JSON.stringify(eku)} is not an object identifier such as ${SERVER_AUTH}`);
@@ -280,6 +299,7 @@ export function normalizePolicy(input: PolicyInput, base?: CertificatePolicy): C
       ? ["digitalSignature", "keyEncipherment"]
       : ["digitalSignature"])) as KeyUsage[];
   if (!Array.isArray(keyUsage)) fail("x509_props.key_usage", `must be a list of ${KEY_USAGES.join(", ")}`);
+  checkLength("x509_props.key_usage", keyUsage, POLICY_LIMITS.keyUsages, "key usages");
   for (const usage of keyUsage) {
     if (!KEY_USAGES.includes(usage))
       fail("x509_props.key_usage", `"${usage}" is not one of ${KEY_USAGES.join(", ")}`);

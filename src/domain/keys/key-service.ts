@@ -76,6 +76,9 @@ export interface KeyImportRequest extends KeyAttributesInput {
 
 const BACKUP_CONTEXT = "backup/key/v1";
 const MAX_RANDOM_BYTES = 128;
+const MAX_PUBLIC_EXPONENT = 0xffff_ffff;
+/** Key Vault's eight operations; a longer list repeats one. */
+const MAX_KEY_OPS = 8;
 
 const DEFAULT_OPS: Record<KeyKind, KeyOperation[]> = {
   RSA: ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
@@ -114,6 +117,8 @@ const contextOf = (vaultId: string, name: string, version: string) =>
 
 function keyOps(kind: KeyKind, requested: string[] | undefined): KeyOperation[] {
   if (requested === undefined) return [...DEFAULT_OPS[kind]];
+  if (requested.length > MAX_KEY_OPS)
+    throw badParameter(`key_ops may list at most ${MAX_KEY_OPS} operations, not ${requested.length}`);
   for (const op of requested) {
     if (!ALLOWED_OPS[kind].includes(op as KeyOperation)) {
       throw badParameter(
@@ -260,8 +265,16 @@ export function createKeyService(deps: KeyServiceDeps) {
         throw badParameter(`RSA key_size must be 2048, 3072 or 4096, got ${size}`);
       }
       const exponent = request.publicExponent ?? 65537;
-      if (!Number.isInteger(exponent) || exponent < 3 || exponent % 2 === 0) {
-        throw badParameter(`public_exponent must be an odd integer of at least 3, got ${exponent}`);
+      // JWK and OpenSSL carry the exponent in 32 bits (an unsigned long): larger ones cannot be made.
+      if (
+        !Number.isInteger(exponent) ||
+        exponent < 3 ||
+        exponent > MAX_PUBLIC_EXPONENT ||
+        exponent % 2 === 0
+      ) {
+        throw badParameter(
+          `public_exponent must be an odd integer from 3 to ${MAX_PUBLIC_EXPONENT} (2^32-1), got ${exponent}`,
+        );
       }
       if (request.curve !== undefined) throw badParameter("crv is not allowed for RSA keys");
       return { kind, protection, keySize: size, publicExponent: exponent };

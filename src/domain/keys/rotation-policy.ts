@@ -16,6 +16,9 @@ function checkDuration(field: string, value: string | undefined): void {
 /** Validates a policy and completes it the way the real service does. */
 export function normalizeRotationPolicy(policy: RotationPolicy): RotationPolicy {
   checkDuration("attributes.expiryTime", policy.expiryTime);
+  // One Rotate and one Notify at most, so a longer list is refused before it is read.
+  if (policy.lifetimeActions.length > 2)
+    throw badParameter(`lifetimeActions may hold at most 2 actions, not ${policy.lifetimeActions.length}`);
   const seen = new Set<string>();
   for (const action of policy.lifetimeActions) {
     if (action.action !== "Rotate" && action.action !== "Notify") {

@@ -7,20 +7,20 @@ import { vaultOf } from "../request-context.js";
 import {
   certificateBundle,
   certificateItem,
-  contactsWire,
   deletedCertificateBundle,
   deletedCertificateItem,
-  issuerWire,
   operationWire,
   type PolicyWire,
   policyFromWire,
   policyToWire,
 } from "./certificate-wire.js";
 import { listQuery, listResponse } from "./paging.js";
-import { routeConfig, vaultWideConfig } from "./route-access.js";
+import { routeConfig } from "./route-access.js";
 import { Attributes, base64url, type NameParams, RestoreBody, Tags } from "./schemas.js";
 
 const Policy = Type.Object({}, { additionalProperties: true });
+/** A chain deeper than 10 is no chain a relying party builds. */
+export const MAX_X5C = 10;
 const CreateBody = Type.Object({
   policy: Type.Optional(Policy),
   attributes: Type.Optional(Attributes),
@@ -41,43 +41,11 @@ const UpdateBody = Type.Object({
   tags: Type.Optional(Tags),
 });
 const MergeBody = Type.Object({
-  x5c: Type.Array(Type.String()),
+  x5c: Type.Array(Type.String(), { maxItems: MAX_X5C }),
   attributes: Type.Optional(Attributes),
   tags: Type.Optional(Tags),
 });
 const CancelBody = Type.Object({ cancellation_requested: Type.Boolean() });
-const IssuerBody = Type.Object({
-  provider: Type.Optional(Type.String()),
-  credentials: Type.Optional(
-    Type.Object({ account_id: Type.Optional(Type.String()), pwd: Type.Optional(Type.String()) }),
-  ),
-  org_details: Type.Optional(
-    Type.Object({
-      id: Type.Optional(Type.String()),
-      admin_details: Type.Optional(
-        Type.Array(
-          Type.Object({
-            first_name: Type.Optional(Type.String()),
-            last_name: Type.Optional(Type.String()),
-            email: Type.Optional(Type.String()),
-            phone: Type.Optional(Type.String()),
-          }),
-        ),
-      ),
-    }),
-  ),
-  attributes: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()) })),
-});
-const ContactsBody = Type.Object({
-  contacts: Type.Array(
-    Type.Object({
-      email: Type.Optional(Type.String()),
-      name: Type.Optional(Type.String()),
-      phone: Type.Optional(Type.String()),
-    }),
-  ),
-});
-
 type NameVersion = { name: string; version?: string };
 
 /** Key Vault certificates (keyvault-api.md §2 Certificates, §3 long-running operations). */
@@ -370,127 +338,6 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
       const ctx = vaultOf(request);
       const certificate = await certificates.restore(ctx.vault, base64url("value", request.body.value));
       return certificateBundle(ctx, certificate, await certificates.getPolicy(ctx.vault, certificate.name));
-    },
-  );
-
-  app.get(
-    "/certificates/issuers",
-    { config: vaultWideConfig("CertificateIssuerList", DataActions.certificateIssuersRead, "listissuers") },
-    async (request) => {
-      const ctx = vaultOf(request);
-      const issuers = await certificates.listIssuers(ctx.vault);
-      return {
-        value: issuers.map((i) => ({
-          id: `${ctx.baseUrl}/certificates/issuers/${i.name}`,
-          provider: i.provider,
-        })),
-        nextLink: null,
-      };
-    },
-  );
-
-  for (const [method, merge, operation] of [
-    ["PUT", false, "CertificateIssuerSet"],
-    ["PATCH", true, "CertificateIssuerUpdate"],
-  ] as const) {
-    app.route<{ Params: Static<typeof NameParams>; Body: Static<typeof IssuerBody> }>({
-      method,
-      url: "/certificates/issuers/:name",
-      schema: { body: IssuerBody },
-      config: vaultWideConfig(operation, DataActions.certificateIssuersWrite, "setissuers"),
-      handler: async (request) => {
-        const ctx = vaultOf(request);
-        const b = request.body;
-        const issuer = await certificates.setIssuer(
-          ctx.vault,
-          request.params.name,
-          {
-            provider: b.provider,
-            accountId: b.credentials?.account_id,
-            password: b.credentials?.pwd,
-            organizationId: b.org_details?.id,
-            administrators: b.org_details?.admin_details?.map((a) => ({
-              ...(a.first_name !== undefined && { firstName: a.first_name }),
-              ...(a.last_name !== undefined && { lastName: a.last_name }),
-              ...(a.email !== undefined && { email: a.email }),
-              ...(a.phone !== undefined && { phone: a.phone }),
-            })),
-            enabled: b.attributes?.enabled,
-          },
-          merge,
-        );
-        return issuerWire(ctx, issuer);
-      },
-    });
-  }
-
-  app.get<{ Params: Static<typeof NameParams> }>(
-    "/certificates/issuers/:name",
-    { config: vaultWideConfig("CertificateIssuerGet", DataActions.certificateIssuersRead, "getissuers") },
-    async (request) => {
-      const ctx = vaultOf(request);
-      return issuerWire(ctx, await certificates.getIssuer(ctx.vault, request.params.name));
-    },
-  );
-
-  app.delete<{ Params: Static<typeof NameParams> }>(
-    "/certificates/issuers/:name",
-    {
-      config: vaultWideConfig(
-        "CertificateIssuerDelete",
-        DataActions.certificateIssuersDelete,
-        "deleteissuers",
-      ),
-    },
-    async (request) => {
-      const ctx = vaultOf(request);
-      return issuerWire(ctx, await certificates.deleteIssuer(ctx.vault, request.params.name));
-    },
-  );
-
-  app.get(
-    "/certificates/contacts",
-    {
-      config: vaultWideConfig(
-        "CertificateContactsGet",
-        DataActions.certificateContactsWrite,
-        "managecontacts",
-      ),
-    },
-    async (request) => {
-      const ctx = vaultOf(request);
-      return contactsWire(ctx, await certificates.getContacts(ctx.vault));
-    },
-  );
-
-  app.put<{ Body: Static<typeof ContactsBody> }>(
-    "/certificates/contacts",
-    {
-      schema: { body: ContactsBody },
-      config: vaultWideConfig(
-        "CertificateContactsSet",
-        DataActions.certificateContactsWrite,
-        "managecontacts",
-      ),
-    },
-    async (request) => {
-      const ctx = vaultOf(request);
-      return contactsWire(ctx, await certificates.setContacts(ctx.vault, request.body.contacts));
-    },
-  );
-
-  app.delete(
-    "/certificates/contacts",
-    {
-      config: vaultWideConfig(
-        "CertificateContactsDelete",
-        DataActions.certificateContactsWrite,
-        "managecontacts",
-      ),
-    },
-    async (request) => {
-      const ctx = vaultOf(request);
-      return contactsWire(ctx, await certificates.deleteContacts(ctx.vault));
     },
   );
 }

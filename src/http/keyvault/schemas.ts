@@ -3,7 +3,12 @@ import { badParameter } from "../../domain/errors.js";
 import { fromUnixSeconds } from "./wire.js";
 
 export const Tags = Type.Record(Type.String(), Type.String());
-const Seconds = Type.Union([Type.Integer(), Type.Null()]);
+/**
+ * Unix seconds as Key Vault takes them: from the epoch to the end of year 9999. JSON Schema counts
+ * 1e300 as an integer, and a Date made of it is invalid, so without the bounds it was stored as null.
+ */
+export const MAX_UNIX_SECONDS = 253_402_300_799;
+const Seconds = Type.Union([Type.Integer({ minimum: 0, maximum: MAX_UNIX_SECONDS }), Type.Null()]);
 export const Attributes = Type.Object({
   enabled: Type.Optional(Type.Boolean()),
   nbf: Type.Optional(Seconds),

@@ -3,7 +3,7 @@ import { generateAcmeAccountKey, loadAcmeAccountKey } from "../../crypto/acme-ac
 import { pemDer } from "../../crypto/pem.js";
 import type { AcmeIssuerSettings, AcmeOrder, PresentedChallenge } from "../../domain/acme/model.js";
 import type { AcmeStore } from "../../domain/acme/ports.js";
-import { issuerPasswordContext } from "../../domain/certificates/certificate-service.js";
+import { issuerPasswordContext } from "../../domain/certificates/issuer-service.js";
 import type { CertificateIssuer } from "../../domain/certificates/model.js";
 import type { Clock } from "../../domain/clock.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../../domain/issuance/ports.js";
