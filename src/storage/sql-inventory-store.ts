@@ -15,6 +15,17 @@ import type { Database } from "./schema.js";
 import { writeTransaction } from "./transactions.js";
 
 type Row = Selectable<Database["inventory_certificates"]>;
+/** The issuer's fingerprint and one location (null without any) beside a certificate row. */
+interface PageRow {
+  issuer_sha256: Uint8Array | null;
+  l_id: number | null;
+  l_uri: string | null;
+  l_source: string | null;
+  l_first_seen_at: number | null;
+  l_last_seen_at: number | null;
+  l_gone_at: number | null;
+  l_detail: string | null;
+}
 type Trx = Kysely<Database>;
 
 /** Rows per multi-row statement: far below both engines' bound-parameter limits. */
@@ -106,6 +117,13 @@ function factFacets(f: CertificateFacts): [string, string][] {
 export function createSqlInventoryStore(storage: StorageHandle): InventoryStore {
   const { db, engine } = storage;
   const greatest = engine === "postgres" ? "greatest" : "max";
+  /**
+   * Ends every EXISTS probe. PostgreSQL turns a plain EXISTS into a semi-join, and with the row
+   * estimates of several term filters it then hashes every row of a broad term (a second on a
+   * million); OFFSET 0 keeps the probe a per-row primary-key lookup on the driving scan, which
+   * stops when the page is full. SQLite always probes per row (and allows OFFSET only after LIMIT).
+   */
+  const probe = engine === "postgres" ? sql`offset 0` : sql``;
 
   async function addFacets(trx: Trx, deltas: Map<string, number>): Promise<void> {
     // Sorted, so two PostgreSQL transactions lock the counter rows in the same order.
@@ -454,39 +472,55 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     await reconcileSources(trx, touched, deltas);
   }
 
-  async function withLocations(rows: Row[]): Promise<InventoryRecord[]> {
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => Number(r.id));
-    const locations = await db
-      .selectFrom("inventory_locations")
-      .selectAll()
-      .where("cert_id", "in", ids)
-      .orderBy("first_seen_at")
-      .orderBy("id")
-      .execute();
-    const issuerIds = [...new Set(rows.map((r) => r.issuer_id).filter((i): i is number => i !== null))];
-    const issuers = new Map<number, string>();
-    if (issuerIds.length > 0) {
-      const found = await db
-        .selectFrom("inventory_certificates")
-        .select(["id", "sha256"])
-        .where("id", "in", issuerIds.map(Number))
-        .execute();
-      for (const f of found) issuers.set(Number(f.id), fingerprint(f));
+  /**
+   * The records of `page` (a select of certificate rows, ordered and limited) with their issuer's
+   * fingerprint and every location, in one round trip: on PostgreSQL each statement is one, and a
+   * page of a hundred records would otherwise cost three.
+   */
+  async function records(
+    page: RawBuilder<unknown>,
+    order: RawBuilder<unknown>,
+  ): Promise<{ id: number; record: InventoryRecord }[]> {
+    const result = await sql<Row & PageRow>`with page as (${page})
+      select page.*, (select i.sha256 from inventory_certificates i where i.id = page.issuer_id) as issuer_sha256,
+        l.id as l_id, l.uri as l_uri, l.source as l_source, l.first_seen_at as l_first_seen_at,
+        l.last_seen_at as l_last_seen_at, l.gone_at as l_gone_at, l.detail as l_detail
+      from page left join inventory_locations l on l.cert_id = page.id
+      order by ${order}, l.first_seen_at, l.id`.execute(db);
+    const out: { id: number; record: InventoryRecord }[] = [];
+    let current: { id: number; record: InventoryRecord } | undefined;
+    for (const r of result.rows) {
+      const id = Number(r.id);
+      if (current?.id !== id) {
+        current = {
+          id,
+          record: {
+            ...toFacts(r),
+            firstSeenAt: new Date(Number(r.first_seen_at)),
+            issuerFingerprintSha256: r.issuer_sha256
+              ? Buffer.from(r.issuer_sha256).toString("hex")
+              : undefined,
+            owner: toOwner(r),
+            locations: [],
+          },
+        };
+        out.push(current);
+      }
+      if (r.l_id !== null)
+        current.record.locations.push(
+          toLocation({
+            id: r.l_id,
+            cert_id: id,
+            uri: r.l_uri as string,
+            source: r.l_source as string,
+            first_seen_at: r.l_first_seen_at as number,
+            last_seen_at: r.l_last_seen_at as number,
+            gone_at: r.l_gone_at,
+            detail: r.l_detail,
+          }),
+        );
     }
-    const byCert = new Map<number, Location[]>();
-    for (const l of locations) {
-      const list = byCert.get(Number(l.cert_id)) ?? [];
-      list.push(toLocation(l));
-      byCert.set(Number(l.cert_id), list);
-    }
-    return rows.map((r) => ({
-      ...toFacts(r),
-      firstSeenAt: new Date(Number(r.first_seen_at)),
-      issuerFingerprintSha256: r.issuer_id === null ? undefined : issuers.get(Number(r.issuer_id)),
-      owner: toOwner(r),
-      locations: byCert.get(Number(r.id)) ?? [],
-    }));
+    return out;
   }
 
   /** The query's term filters. */
@@ -576,13 +610,15 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     }
     for (const other of p.terms)
       conditions.push(
-        sql`exists (select 1 from inventory_terms x where x.term = ${other} and x.not_after = c.not_after and x.cert_id = c.id)`,
+        sql`exists (select 1 from inventory_terms x where x.term = ${other} and x.not_after = c.not_after and x.cert_id = c.id ${probe})`,
       );
     if (q.notAfterFrom !== undefined) conditions.push(sql`${notAfter} >= ${q.notAfterFrom}`);
     if (q.notAfterBefore !== undefined) conditions.push(sql`${notAfter} < ${q.notAfterBefore}`);
     if (q.minKeySize !== undefined) conditions.push(sql`c.key_size >= ${q.minKeySize}`);
     if (q.location && p.driver !== "location")
-      conditions.push(sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range})`);
+      conditions.push(
+        sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range} ${probe})`,
+      );
     const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
     return { from: sql`${from} ${where}`, notAfter, id, hasWhere: conditions.length > 0 };
   }
@@ -659,12 +695,11 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     },
 
     async find(fingerprintSha256) {
-      const row = await db
-        .selectFrom("inventory_certificates")
-        .selectAll()
-        .where("sha256", "=", Buffer.from(fingerprintSha256, "hex"))
-        .executeTakeFirst();
-      return row ? (await withLocations([row]))[0] : undefined;
+      const [found] = await records(
+        sql`select c.* from inventory_certificates c where c.sha256 = ${Buffer.from(fingerprintSha256, "hex")}`,
+        sql`page.id`,
+      );
+      return found?.record;
     },
 
     async search(q) {
@@ -677,14 +712,18 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
           ? sql``
           : sql`${m.hasWhere ? sql`and` : sql`where`} (${key}, ${m.id}) ${sql.raw(desc ? "<" : ">")} (${q.after.key}, ${q.after.id})`;
       const direction = sql.raw(desc ? "desc" : "asc");
-      const rows = await sql<Row>`select c.* from ${m.from} ${keyset}
-        order by ${key} ${direction}, ${m.id} ${direction} limit ${q.limit}`.execute(db);
-      const items = await withLocations(rows.rows);
-      const last = rows.rows.at(-1);
+      const page = await records(
+        sql`select c.* from ${m.from} ${keyset} order by ${key} ${direction}, ${m.id} ${direction} limit ${q.limit}`,
+        sql`${sql.raw(bySubject ? "page.subject_key" : "page.not_after")} ${direction}, page.id ${direction}`,
+      );
+      const last = page.at(-1);
       return {
-        items,
+        items: page.map((p) => p.record),
         ...(last && {
-          last: { key: bySubject ? last.subject_key : Number(last.not_after), id: Number(last.id) },
+          last: {
+            key: bySubject ? last.record.subject.toLowerCase() : last.record.notAfter.getTime(),
+            id: last.id,
+          },
         }),
       };
     },
@@ -738,7 +777,7 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       const sources: FacetCount[] = [];
       for (const s of SOURCE_NAMES) {
         const n = await count(
-          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id)`,
+          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id ${probe})`,
         );
         if (n > 0) sources.push({ value: s, count: n });
       }
