@@ -9,9 +9,7 @@ import {
   inventoryItem,
   inventoryQuery,
 } from "../http/admin/inventory-wire.js";
-import type { Core } from "../main.js";
-
-type WithCore = <T>(command: Command, work: (core: Core) => Promise<T>) => Promise<T>;
+import { withCore } from "./program.js";
 
 interface ListFlags extends Omit<InventoryFilters, "expired"> {
   expired?: boolean;
@@ -32,7 +30,7 @@ const line = (r: InventoryRecord) =>
   ].join("  ");
 
 /** `strongroom inventory list|show|owner`: search, export and one record, straight from the database. */
-export function registerInventoryCommands(program: Command, withCore: WithCore): void {
+export function registerInventoryCommands(program: Command): void {
   const inventory = program
     .command("inventory")
     .description("search and export the certificate inventory; the server's inventory job keeps it current");
