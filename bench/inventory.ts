@@ -45,7 +45,7 @@ setInterval(sampleRss, 100).unref();
 
 /** Three places per certificate: two TLS endpoints and one of file, vault (with an owner tag), AKV or CA. */
 function observations(c: Corpus, i: number, seenAt: Date): (Observation & { owner?: { team: string } })[] {
-  const cert = c.certs[i] as Corpus["certs"][number];
+  const cert = c.cert(i);
   const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
   const host = hostOf(i);
   const chain = [c.cas[cert.ca] as Uint8Array];
@@ -70,7 +70,7 @@ function observations(c: Corpus, i: number, seenAt: Date): (Observation & { owne
 }
 
 function parseComparison(c: Corpus): void {
-  const sample = c.certs.slice(0, Math.min(20_000, c.certs.length));
+  const sample = Array.from({ length: Math.min(20_000, c.count) }, (_, i) => c.cert(i));
   const time = (work: () => void) => {
     const started = performance.now();
     work();
@@ -108,9 +108,9 @@ async function ingest(inventory: InventoryService, c: Corpus): Promise<void> {
   const seenAt = new Date(c.madeAt);
   const started = performance.now();
   let locations = 0;
-  for (let i = 0; i < c.certs.length; i += BATCH) {
+  for (let i = 0; i < c.count; i += BATCH) {
     const batch: Observation[] = [];
-    for (let j = i; j < Math.min(i + BATCH, c.certs.length); j++) batch.push(...observations(c, j, seenAt));
+    for (let j = i; j < Math.min(i + BATCH, c.count); j++) batch.push(...observations(c, j, seenAt));
     await inventory.observe(batch);
     locations += batch.length;
     if ((i / BATCH) % 200 === 0 && i > 0) {
@@ -120,7 +120,7 @@ async function ingest(inventory: InventoryService, c: Corpus): Promise<void> {
   }
   const s = (performance.now() - started) / 1000;
   log(
-    `  ingested ${c.certs.length.toLocaleString("en")} certificates and ${locations.toLocaleString("en")} locations in ${s.toFixed(0)} s: ${Math.round(c.certs.length / s).toLocaleString("en")} certificates/s, ${Math.round(locations / s).toLocaleString("en")} locations/s`,
+    `  ingested ${c.count.toLocaleString("en")} certificates and ${locations.toLocaleString("en")} locations in ${s.toFixed(0)} s: ${Math.round(c.count / s).toLocaleString("en")} certificates/s, ${Math.round(locations / s).toLocaleString("en")} locations/s`,
   );
 }
 
@@ -147,7 +147,7 @@ function mix(
   inventory: InventoryService,
   fifth: { sort: "notAfter" | "-notAfter"; cursor?: string | undefined }[],
 ): [string, (run: number) => Promise<unknown>][] {
-  const pick = (run: number, salt: number) => ((run + 1) * 7_919 + salt * 104_729) % c.certs.length;
+  const pick = (run: number, salt: number) => ((run + 1) * 7_919 + salt * 104_729) % c.count;
   const list = (q: (run: number) => InventoryQuery) => (run: number) =>
     inventory.list({ limit: 100, ...q(run) });
   return [
@@ -253,7 +253,10 @@ async function main(): Promise<void> {
   );
   const c = corpus(count, log);
   parseComparison(c);
-  for (const engine of engines) await runEngine(engine, c);
+  for (const engine of engines) {
+    peakRss = 0;
+    await runEngine(engine, c);
+  }
 }
 
 main().catch((error: unknown) => {
