@@ -2,14 +2,14 @@ import type { Clock } from "../domain/clock.js";
 import type { StoredEvent } from "../domain/events/model.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { Observation } from "../domain/inventory/observation.js";
-import type { InventoryChange, InventoryFeed, ParsedObservation } from "../domain/inventory/ports.js";
+import type { InventoryChange, InventoryFeed } from "../domain/inventory/ports.js";
 import { ownerFromTags } from "../domain/inventory/terms.js";
 import type { Job } from "../domain/jobs/ports.js";
 
 /** The feed cursor's name: the last outbox sequence number applied to the inventory. */
 export const OUTBOX_CURSOR = "outbox";
 
-type Seen = Observation & { owner?: ParsedObservation["owner"] };
+type Seen = Observation;
 
 /** Key Vault names are case-insensitive, so a vault location's name is kept in lower case. */
 export const vaultPrefix = (vault: string, name: string) =>

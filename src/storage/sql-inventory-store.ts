@@ -14,7 +14,29 @@ import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
 import { writeTransaction } from "./transactions.js";
 
-type Row = Selectable<Database["inventory_certificates"]>;
+type Row = Omit<Selectable<Database["inventory_certificates"]>, "der">;
+/**
+ * A record's columns, the issuer's fingerprint among them, without the DER: a page never shows it,
+ * and copying a kilobyte per row out of the database is most of a page's cost.
+ */
+const RECORD_COLUMNS = sql.raw(
+  `c.id, c.sha256, c.subject, c.subject_key, c.issuer, c.serial, c.not_before, c.not_after, c.key_type,
+  c.key_size, c.curve, c.signature_algorithm, c.sans, c.self_signed, c.is_ca, c.ski, c.aki, c.issuer_id,
+  c.first_seen_at, c.owner_team, c.owner_application, c.owner_contact, c.owner_origin,
+  (select i.sha256 from inventory_certificates i where i.id = c.issuer_id) as issuer_sha256`,
+);
+
+/** The issuer's fingerprint and one location (null without any) beside a certificate row. */
+interface PageRow {
+  issuer_sha256: Uint8Array | null;
+  l_id: number | null;
+  l_uri: string | null;
+  l_source: string | null;
+  l_first_seen_at: number | null;
+  l_last_seen_at: number | null;
+  l_gone_at: number | null;
+  l_detail: string | null;
+}
 type Trx = Kysely<Database>;
 
 /** Rows per multi-row statement: far below both engines' bound-parameter limits. */
@@ -106,6 +128,13 @@ function factFacets(f: CertificateFacts): [string, string][] {
 export function createSqlInventoryStore(storage: StorageHandle): InventoryStore {
   const { db, engine } = storage;
   const greatest = engine === "postgres" ? "greatest" : "max";
+  /**
+   * Ends every EXISTS probe. PostgreSQL turns a plain EXISTS into a semi-join, and with the row
+   * estimates of several term filters it then hashes every row of a broad term (a second on a
+   * million); OFFSET 0 keeps the probe a per-row primary-key lookup on the driving scan, which
+   * stops when the page is full. SQLite always probes per row (and allows OFFSET only after LIMIT).
+   */
+  const probe = engine === "postgres" ? sql`offset 0` : sql``;
 
   async function addFacets(trx: Trx, deltas: Map<string, number>): Promise<void> {
     // Sorted, so two PostgreSQL transactions lock the counter rows in the same order.
@@ -454,39 +483,109 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     await reconcileSources(trx, touched, deltas);
   }
 
-  async function withLocations(rows: Row[]): Promise<InventoryRecord[]> {
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => Number(r.id));
+  /** PostgreSQL: the page and its locations in one statement, one round trip. */
+  async function joined(page: RawBuilder<unknown>, order: RawBuilder<unknown>): Promise<(Row & PageRow)[]> {
+    const result = await sql<Row & PageRow>`with page as (${page})
+      select page.*,
+        l.id as l_id, l.uri as l_uri, l.source as l_source, l.first_seen_at as l_first_seen_at,
+        l.last_seen_at as l_last_seen_at, l.gone_at as l_gone_at, l.detail as l_detail
+      from page left join inventory_locations l on l.cert_id = page.id
+      order by ${order}, l.first_seen_at, l.id`.execute(db);
+    return result.rows;
+  }
+
+  /**
+   * SQLite: the page, then its locations. There is no round trip to save, and SQLite evaluates the
+   * joined form several times slower than the two plain statements.
+   */
+  async function separate(page: RawBuilder<unknown>): Promise<(Row & PageRow)[]> {
+    const certs = (await sql<Row & { issuer_sha256: Uint8Array | null }>`${page}`.execute(db)).rows;
+    if (certs.length === 0) return [];
     const locations = await db
       .selectFrom("inventory_locations")
       .selectAll()
-      .where("cert_id", "in", ids)
+      .where(
+        "cert_id",
+        "in",
+        certs.map((c) => Number(c.id)),
+      )
       .orderBy("first_seen_at")
       .orderBy("id")
       .execute();
-    const issuerIds = [...new Set(rows.map((r) => r.issuer_id).filter((i): i is number => i !== null))];
-    const issuers = new Map<number, string>();
-    if (issuerIds.length > 0) {
-      const found = await db
-        .selectFrom("inventory_certificates")
-        .select(["id", "sha256"])
-        .where("id", "in", issuerIds.map(Number))
-        .execute();
-      for (const f of found) issuers.set(Number(f.id), fingerprint(f));
-    }
-    const byCert = new Map<number, Location[]>();
+    const byCert = new Map<number, (typeof locations)[number][]>();
     for (const l of locations) {
       const list = byCert.get(Number(l.cert_id)) ?? [];
-      list.push(toLocation(l));
+      list.push(l);
       byCert.set(Number(l.cert_id), list);
     }
-    return rows.map((r) => ({
-      ...toFacts(r),
-      firstSeenAt: new Date(Number(r.first_seen_at)),
-      issuerFingerprintSha256: r.issuer_id === null ? undefined : issuers.get(Number(r.issuer_id)),
-      owner: toOwner(r),
-      locations: byCert.get(Number(r.id)) ?? [],
-    }));
+    const none = {
+      l_id: null,
+      l_uri: null,
+      l_source: null,
+      l_first_seen_at: null,
+      l_last_seen_at: null,
+      l_gone_at: null,
+      l_detail: null,
+    };
+    return certs.flatMap((c): (Row & PageRow)[] => {
+      const places = byCert.get(Number(c.id));
+      if (!places) return [{ ...c, ...none }];
+      return places.map((l) => ({
+        ...c,
+        l_id: Number(l.id),
+        l_uri: l.uri,
+        l_source: l.source,
+        l_first_seen_at: Number(l.first_seen_at),
+        l_last_seen_at: Number(l.last_seen_at),
+        l_gone_at: l.gone_at,
+        l_detail: l.detail,
+      }));
+    });
+  }
+
+  /**
+   * The records of `page` (a select of RECORD_COLUMNS, ordered and limited) with every location,
+   * in the page's order.
+   */
+  async function records(
+    page: RawBuilder<unknown>,
+    order: RawBuilder<unknown>,
+  ): Promise<{ id: number; record: InventoryRecord }[]> {
+    const rows = engine === "postgres" ? await joined(page, order) : await separate(page);
+    const out: { id: number; record: InventoryRecord }[] = [];
+    let current: { id: number; record: InventoryRecord } | undefined;
+    for (const r of rows) {
+      const id = Number(r.id);
+      if (current?.id !== id) {
+        current = {
+          id,
+          record: {
+            ...toFacts(r),
+            firstSeenAt: new Date(Number(r.first_seen_at)),
+            issuerFingerprintSha256: r.issuer_sha256
+              ? Buffer.from(r.issuer_sha256).toString("hex")
+              : undefined,
+            owner: toOwner(r),
+            locations: [],
+          },
+        };
+        out.push(current);
+      }
+      if (r.l_id !== null)
+        current.record.locations.push(
+          toLocation({
+            id: r.l_id,
+            cert_id: id,
+            uri: r.l_uri as string,
+            source: r.l_source as string,
+            first_seen_at: r.l_first_seen_at as number,
+            last_seen_at: r.l_last_seen_at as number,
+            gone_at: r.l_gone_at,
+            detail: r.l_detail,
+          }),
+        );
+    }
+    return out;
   }
 
   /** The query's term filters. */
@@ -576,13 +675,15 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     }
     for (const other of p.terms)
       conditions.push(
-        sql`exists (select 1 from inventory_terms x where x.term = ${other} and x.not_after = c.not_after and x.cert_id = c.id)`,
+        sql`exists (select 1 from inventory_terms x where x.term = ${other} and x.not_after = c.not_after and x.cert_id = c.id ${probe})`,
       );
     if (q.notAfterFrom !== undefined) conditions.push(sql`${notAfter} >= ${q.notAfterFrom}`);
     if (q.notAfterBefore !== undefined) conditions.push(sql`${notAfter} < ${q.notAfterBefore}`);
     if (q.minKeySize !== undefined) conditions.push(sql`c.key_size >= ${q.minKeySize}`);
     if (q.location && p.driver !== "location")
-      conditions.push(sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range})`);
+      conditions.push(
+        sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range} ${probe})`,
+      );
     const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
     return { from: sql`${from} ${where}`, notAfter, id, hasWhere: conditions.length > 0 };
   }
@@ -659,12 +760,11 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     },
 
     async find(fingerprintSha256) {
-      const row = await db
-        .selectFrom("inventory_certificates")
-        .selectAll()
-        .where("sha256", "=", Buffer.from(fingerprintSha256, "hex"))
-        .executeTakeFirst();
-      return row ? (await withLocations([row]))[0] : undefined;
+      const [found] = await records(
+        sql`select ${RECORD_COLUMNS} from inventory_certificates c where c.sha256 = ${Buffer.from(fingerprintSha256, "hex")}`,
+        sql`page.id`,
+      );
+      return found?.record;
     },
 
     async search(q) {
@@ -677,14 +777,18 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
           ? sql``
           : sql`${m.hasWhere ? sql`and` : sql`where`} (${key}, ${m.id}) ${sql.raw(desc ? "<" : ">")} (${q.after.key}, ${q.after.id})`;
       const direction = sql.raw(desc ? "desc" : "asc");
-      const rows = await sql<Row>`select c.* from ${m.from} ${keyset}
-        order by ${key} ${direction}, ${m.id} ${direction} limit ${q.limit}`.execute(db);
-      const items = await withLocations(rows.rows);
-      const last = rows.rows.at(-1);
+      const page = await records(
+        sql`select ${RECORD_COLUMNS} from ${m.from} ${keyset} order by ${key} ${direction}, ${m.id} ${direction} limit ${q.limit}`,
+        sql`${sql.raw(bySubject ? "page.subject_key" : "page.not_after")} ${direction}, page.id ${direction}`,
+      );
+      const last = page.at(-1);
       return {
-        items,
+        items: page.map((p) => p.record),
         ...(last && {
-          last: { key: bySubject ? last.subject_key : Number(last.not_after), id: Number(last.id) },
+          last: {
+            key: bySubject ? last.record.subject.toLowerCase() : last.record.notAfter.getTime(),
+            id: last.id,
+          },
         }),
       };
     },
@@ -738,7 +842,7 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       const sources: FacetCount[] = [];
       for (const s of SOURCE_NAMES) {
         const n = await count(
-          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id)`,
+          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id ${probe})`,
         );
         if (n > 0) sources.push({ value: s, count: n });
       }

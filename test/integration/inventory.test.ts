@@ -45,7 +45,13 @@ describe("the inventory, fed by the vault and the private CA without a scan", ()
       ...(tags && { tags }),
     });
     expect(res.statusCode, res.body).toBe(202);
-    return res.json();
+    return completed(name);
+  };
+  /** Polls the operation, which issues the certificate, as the SDK's poller does. */
+  const completed = async (name: string) => {
+    const polled = await server.kv({ method: "GET", url: `/certificates/${name}/pending?${V}` });
+    expect(polled.json().status, polled.body).toBe("completed");
+    return polled.json();
   };
   const versionDer = async (name: string) =>
     new Uint8Array(
@@ -102,7 +108,8 @@ describe("the inventory, fed by the vault and the private CA without a scan", ()
         },
       },
     });
-    expect(created.json().status).toBe("completed");
+    expect(created.statusCode, created.body).toBe(202);
+    await completed("svc");
     await runJob();
     const der = await versionDer("svc");
     const record = await core().inventory.show(sha256(der));

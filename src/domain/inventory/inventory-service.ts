@@ -90,9 +90,7 @@ export function createInventoryService({
    * Parses each observation's certificate and chain. A batch often holds one certificate seen in
    * several places and the same issuers over and over, so each distinct DER is read once per batch.
    */
-  function parseAll(
-    observations: readonly (Observation & { owner?: ParsedObservation["owner"] })[],
-  ): ParsedObservation[] {
+  function parseAll(observations: readonly Observation[]): ParsedObservation[] {
     const read = new Map<string, CertificateFacts>();
     const facts = (der: Uint8Array, location: string) => {
       const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
@@ -186,7 +184,7 @@ export function createInventoryService({
 
     /** Observations, gone and revived locations and a feed cursor, applied in one transaction. */
     async apply(
-      observations: readonly (Observation & { owner?: ParsedObservation["owner"] })[],
+      observations: readonly Observation[],
       rest: Omit<InventoryChange, "observed"> = {},
     ): Promise<void> {
       await store.apply({ ...rest, observed: parseAll(observations) });

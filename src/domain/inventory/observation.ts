@@ -10,6 +10,13 @@ export type ObservationSource = "vault" | "ca" | "acme" | "tls" | "file" | "akv"
 /** Scalar facts about the place, such as TLS version and cipher or a file's owner and mode. */
 export type LocationDetail = Readonly<Record<string, string | number | boolean | null>>;
 
+/** An owner as a place names it; every field optional. */
+export interface ObservedOwner {
+  readonly team?: string | undefined;
+  readonly application?: string | undefined;
+  readonly contact?: string | undefined;
+}
+
 export interface Observation {
   /** The certificate's DER; the inventory keys its record by the SHA-256 of these bytes. */
   readonly der: Uint8Array;
@@ -24,6 +31,11 @@ export interface Observation {
   readonly source: ObservationSource;
   readonly seenAt: Date;
   readonly detail?: LocationDetail;
+  /**
+   * Who owns the certificate, as the place names it (a vault version's or remote vault's tags).
+   * Applied unless an owner was set on the inventory record itself.
+   */
+  readonly owner?: ObservedOwner | undefined;
 }
 
 /**
