@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import cluster from "node:cluster";
-import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { createIpcPeers } from "../cluster/ipc-peers.js";
 import { isOurs, type PrimaryMessage, type WorkerMessage } from "../cluster/messages.js";
@@ -19,6 +19,8 @@ import type { Vault, VaultSettings } from "../domain/vaults/model.js";
 import { fromPem, toPem } from "../http/pem.js";
 import { createJobs, openCore, startStrongroom } from "../main.js";
 import { registerAccessCommands } from "./access-commands.js";
+import { registerAuditCommands } from "./audit-commands.js";
+import { auditedCommand } from "./cli-audit.js";
 
 const program = new Command("strongroom")
   .description("Self-hosted certificate lifecycle platform with an Azure Key Vault compatible API")
@@ -61,7 +63,7 @@ async function withCore<T>(
 ) {
   const core = await openCore(config(command, { logLevel: "silent" }));
   try {
-    return await work(core);
+    return await auditedCommand(core.audit, command, () => work(core));
   } finally {
     await core.close();
   }
@@ -730,53 +732,7 @@ jobs
     }),
   );
 
-const audit = program.command("audit").description("check and export the tamper-evident audit log");
-
-audit
-  .command("verify")
-  .description("walk the hash chain and report the first altered, inserted or deleted row")
-  .action((_o, command: Command) =>
-    withCore(command, async (core) => {
-      const verdict = await core.audit.verify((rows) => process.stderr.write(`\rverified ${rows} rows…`));
-      process.stderr.write("\r");
-      if (verdict.intact) {
-        console.log(`Audit log intact: ${verdict.rows} rows verified`);
-        return;
-      }
-      console.error(
-        `Audit log TAMPERED at row ${verdict.firstBadSeq} (${verdict.problem}): ${verdict.message}`,
-      );
-      console.error(
-        "Restore the database from a backup taken before that row and investigate who had write access.",
-      );
-      process.exitCode = 2;
-    }),
-  );
-
-audit
-  .command("export")
-  .description("write the audit log as JSON lines")
-  .option("-o, --output <file>", "write to a file instead of standard output")
-  .action((o: { output?: string }, command: Command) =>
-    withCore(command, async (core) => {
-      const out: NodeJS.WritableStream = o.output
-        ? createWriteStream(o.output, { mode: 0o600 })
-        : process.stdout;
-      let rows = 0;
-      for await (const record of core.audit.records()) {
-        if (!out.write(`${JSON.stringify(record)}\n`))
-          await new Promise<void>((r) => out.once("drain", () => r()));
-        rows += 1;
-        if (o.output && rows % 10_000 === 0) process.stderr.write(`\rexported ${rows} rows…`);
-      }
-      if (o.output) {
-        await new Promise<void>((resolve, reject) =>
-          out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-        );
-        process.stderr.write(`\rexported ${rows} rows to ${o.output}\n`);
-      }
-    }),
-  );
+registerAuditCommands(program, withCore);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof ConfigError || error instanceof DomainError) {
