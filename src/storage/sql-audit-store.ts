@@ -264,13 +264,10 @@ export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engi
       // Rows and head go together; the changes recorded for them are in the main database and go
       // after, so a crash between leaves changes below the base, which verify skips.
       await writeTransaction({ db, engine: storage.engine }, async (trx) => {
+        // On SQLite the transaction already holds the write lock; PostgreSQL needs the row lock.
+        const query = trx.selectFrom("audit_head").selectAll().where("id", "=", 1);
         const head = headOf(
-          await trx
-            .selectFrom("audit_head")
-            .selectAll()
-            .where("id", "=", 1)
-            .forUpdate()
-            .executeTakeFirstOrThrow(),
+          await (storage.engine === "postgres" ? query.forUpdate() : query).executeTakeFirstOrThrow(),
         );
         const moved = { ...head, baseSeq: Number(cut.seq), baseHash: cut.hash };
         await trx

@@ -94,7 +94,9 @@ for (const { engine, enabled } of engines) {
           .where("operation", "=", "CertificateCreate")
           .where("outcome", "=", "pending")
           .execute();
-        intents = new Set(rows.map((r) => (r.object_id?.replace(/^.*\/certificates\//, "") ?? "").toLowerCase()));
+        intents = new Set(
+          rows.map((r) => (r.object_id?.replace(/^.*\/certificates\//, "") ?? "").toLowerCase()),
+        );
       } finally {
         await storage.close();
       }

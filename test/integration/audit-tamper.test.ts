@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
+import { createEd25519AuditSigner, newSealedAuditKey } from "../../src/crypto/ed25519-audit-signer.js";
 import { createHmacAuditChain } from "../../src/crypto/hmac-audit-chain.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
 import { inAuditScope } from "../../src/domain/audit/audit-scope.js";
@@ -12,7 +14,10 @@ import { writeTransaction } from "../../src/storage/transactions.js";
 import { backends, openFreshStorage } from "../support/backends.js";
 
 const ROWS = 6;
-const chain = createHmacAuditChain(masterKeyFrom(randomBytes(32)));
+const masterKey = masterKeyFrom(randomBytes(32));
+const chain = createHmacAuditChain(masterKey);
+const sealer = createAesGcmSealer(masterKey);
+const signer = createEd25519AuditSigner(sealer, newSealedAuditKey(sealer));
 
 function entry(i: number): AuditEntry {
   return {
@@ -298,6 +303,33 @@ for (const backend of backends) {
         .values(genesis.head.map((h) => ({ ...h, seq: 0, hash: "0".repeat(64) })))
         .execute();
       expect(await audit.verify()).toMatchObject({ intact: false, firstBadSeq: 1 });
+    });
+
+    it("verifies the kept log, and a checkpoint taken before, after the oldest rows are archived and pruned", async () => {
+      await change(7);
+      const before = await audit.checkpoint(signer, new Date());
+      const archived: number[] = [];
+      const pruned = await audit.prune(entry(4).time, signer, new Date(), async (rows, cut) => {
+        archived.push(...rows.map((r) => r.seq));
+        expect(cut.seq).toBe(3);
+      });
+      expect(pruned).toBe(3);
+      expect(archived).toEqual([1, 2, 3]);
+      expect(await audit.verify()).toEqual({ intact: true, rows: ROWS + 1 - 3 });
+      expect(await audit.verify({ checkpoint: before, signer })).toEqual({
+        intact: true,
+        rows: ROWS + 1 - 3,
+      });
+    });
+
+    it("reports the head's base moved on to hide the oldest kept row", async () => {
+      await audit.prune(entry(3).time, signer, new Date(), async () => undefined);
+      const hidden = await hashOf(3);
+      await db().deleteFrom("audit_log").where("seq", "=", 3).execute();
+      await db().updateTable("audit_head").set({ base_seq: 3, base_hash: hidden }).execute();
+      const verdict = await audit.verify();
+      expect(verdict).toMatchObject({ intact: false, problem: "head" });
+      expect(verdict.intact || verdict.message).toMatch(/start or end was moved/);
     });
 
     it("reports the first tampered row when several are tampered", async () => {

@@ -205,7 +205,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
         rows,
         firstBadSeq: Math.min(lastSeq, head.seq) + 1,
         problem: "head",
-        message: `the audit head (row ${head.seq}) does not carry this installation's MAC: it was moved or reset, so rows after ${Math.min(lastSeq, head.seq)} may have been cut`,
+        message: `the audit head (rows ${head.baseSeq + 1} to ${head.seq}) does not carry this installation's MAC: its start or end was moved, or it was reset, so rows after ${Math.min(lastSeq, head.seq)} may have been cut`,
       };
     }
     if (head.seq !== lastSeq || head.hash !== lastHash) {
