@@ -10,6 +10,7 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
+import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
@@ -34,11 +35,12 @@ import {
   type CertificateService,
   createCertificateService,
 } from "./domain/certificates/certificate-service.js";
-import { createSecretFormats } from "./domain/certificates/secret-formats.js";
+import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
+import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
 import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
@@ -64,6 +66,7 @@ import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
@@ -87,6 +90,8 @@ import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCaStore } from "./storage/sql-ca-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
+import { createSqlInventoryFeed } from "./storage/sql-inventory-feed.js";
+import { createSqlInventoryStore } from "./storage/sql-inventory-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import {
   createSqlLeaseStore,
@@ -121,6 +126,8 @@ export interface Core {
   secrets: SecretService;
   keys: KeyService;
   certificates: CertificateService;
+  /** Certificates' secrets as files and in other formats (Key Vault's outContentType, CLI downloads). */
+  secretFormats: SecretFormats;
   webhooks: WebhookService;
   audit: AuditService;
   /** Signs audit checkpoints with the installation's key. */
@@ -132,6 +139,11 @@ export interface Core {
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
   ocsp: OcspResponder;
+  /**
+   * The certificate inventory; also the ObservationSink (`observe`/`forget`) every discovery source
+   * reports into.
+   */
+  inventory: InventoryService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -238,6 +250,8 @@ export async function openCore(
   });
   const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const secrets = createSecretService({ store: createSqlSecretStore(storage), sealer, clock });
+  const codec = createCertificateBundleCodec();
   return {
     config,
     storage,
@@ -246,14 +260,15 @@ export async function openCore(
     vaults,
     principals,
     access,
-    secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
+    secrets,
+    secretFormats: createSecretFormats({ secrets, codec }),
     keys,
     webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
     certificates: createCertificateService({
       store: createSqlCertificateStore(storage),
       keys: keys.certificateKeys,
       x509: createX509Factory(),
-      codec: createCertificateBundleCodec(),
+      codec,
       sealer,
       clock,
       adapters: new Map<string, IssuerAdapter>([
@@ -267,6 +282,11 @@ export async function openCore(
     acmeIssuer,
     ca,
     ocsp,
+    inventory: createInventoryService({
+      store: createSqlInventoryStore(storage),
+      reader: createCertificateFactsReader(),
+      clock,
+    }),
     pkiBase,
     tenantId,
     async close() {
@@ -452,6 +472,11 @@ export function jobList(
     archive: (rows, cut) =>
       archiveAuditRows(config.auditArchiveDir ?? join(config.dataDir, "audit-archive"), rows, cut),
   });
+  const inventory = createInventoryJob({
+    feed: createSqlInventoryFeed(core.storage),
+    inventory: core.inventory,
+    clock: core.clock,
+  });
   return [
     purge,
     notices,
@@ -463,6 +488,7 @@ export function jobList(
     crl,
     auditCheckpoint,
     auditRetention,
+    inventory,
     ...(mail ? [mail] : []),
   ];
 }
@@ -578,12 +604,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         },
         vaults,
         secrets: core.secrets,
-        secretFormats: createSecretFormats({ secrets: core.secrets, codec: createCertificateBundleCodec() }),
+        secretFormats: core.secretFormats,
         keys: core.keys,
         certificates: core.certificates,
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        inventory: core.inventory,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

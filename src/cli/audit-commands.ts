@@ -4,9 +4,7 @@ import { type AuditFilter, matches, toJsonLine, toOcsf } from "../domain/audit/a
 import { checkpointFromText, checkpointToJson } from "../domain/audit/checkpoint-codec.js";
 import type { AuditOutcome, AuditRecord } from "../domain/audit/model.js";
 import { badParameter } from "../domain/errors.js";
-import type { Core } from "../main.js";
-
-type WithCore = <T>(command: Command, work: (core: Core) => Promise<T>) => Promise<T>;
+import { withCore } from "./program.js";
 
 const FOLLOW_POLL_MS = 1000;
 
@@ -19,7 +17,7 @@ const time = (value: string | undefined, what: string): Date | undefined => {
 };
 
 /** `strongroom audit`: verify, checkpoint and export the tamper-evident audit log. */
-export function registerAuditCommands(program: Command, withCore: WithCore): void {
+export function registerAuditCommands(program: Command): void {
   const audit = program
     .command("audit")
     .description("check, checkpoint and export the tamper-evident audit log");

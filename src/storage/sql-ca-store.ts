@@ -212,9 +212,9 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
       return rows.map(toAuthority);
     },
 
-    async insertIssued(issued) {
-      await writeTransaction(storage, (trx) =>
-        trx
+    async insertIssued(issued, events) {
+      await writeTransaction(storage, async (trx) => {
+        await trx
           .insertInto("ca_issued")
           .values({
             ca_id: issued.caId,
@@ -234,8 +234,9 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
             certificate_version: issued.vault?.version ?? null,
             created_at: issued.createdAt.getTime(),
           })
-          .execute(),
-      );
+          .execute();
+        await insertEvents(trx, events);
+      });
     },
 
     async getIssued(caId, serial) {
