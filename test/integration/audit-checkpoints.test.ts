@@ -4,13 +4,16 @@ import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { join } from "node:path";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { checkpointSignatureValid } from "../../src/crypto/ed25519-audit-signer.js";
 import { checkpointFromText } from "../../src/domain/audit/checkpoint-codec.js";
 import { type AuditEntry, checkpointMessage } from "../../src/domain/audit/model.js";
+import { createScheduler } from "../../src/jobs/scheduler.js";
 import { type Core, createJobs, openCore } from "../../src/main.js";
 import { syslogCheckpointSink } from "../../src/notify/checkpoint-sinks.js";
+import { createSqlLeaseStore } from "../../src/storage/sql-job-store.js";
 import { fakeClock } from "../support/in-process.js";
 import { tempDataDir } from "../support/server-process.js";
 
@@ -135,6 +138,35 @@ describe("audit checkpoints, interrupted intents and retention", () => {
       ["request-1", "failure"],
     ]);
     expect(rows[1]?.detail).toMatch(/was not committed/);
+  });
+
+  it("records a job's changes as system:<job>, with its intent rows and its outcome", async () => {
+    const c = await core({});
+    const scheduler = createScheduler({
+      jobs: [
+        {
+          name: "vault-maker",
+          intervalMs: 60_000,
+          run: async () => {
+            await c.vaults.create("made-by-a-job");
+            return "1 vault made";
+          },
+        },
+      ],
+      leases: createSqlLeaseStore(c.storage),
+      clock: c.clock,
+      owner: "test",
+      logger: pino({ level: "silent" }),
+      audit: c.audit,
+    });
+    expect(await scheduler.runOnce("vault-maker")).toBe("1 vault made");
+    const rows = [];
+    for await (const r of c.audit.records()) rows.push(r);
+    expect(rows.map((r) => [r.principalId, r.operation, r.outcome, r.detail ?? null])).toEqual([
+      ["system:vault-maker", "job vault-maker", "pending", null],
+      ["system:vault-maker", "job vault-maker", "success", "1 vault made"],
+    ]);
+    expect(await c.audit.verify()).toEqual({ intact: true, rows: 2 });
   });
 
   it("archives rows past the retention with a checkpoint at the cut, prunes them, and the kept log still verifies", async () => {

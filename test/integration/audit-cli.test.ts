@@ -1,9 +1,13 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { copyFileSync, readdirSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 import { tempDataDir } from "../support/server-process.js";
+
+const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
 interface Row {
   seq: number;
@@ -65,6 +69,39 @@ describe("the command line in the audit log", () => {
       actor: { user: { uid: principal } },
       resources: [{ uid: "team" }],
     });
+  });
+
+  it("follows the log, writing rows as commands commit them", async () => {
+    const follower = spawn(process.execPath, [
+      CLI,
+      "audit",
+      "export",
+      "--follow",
+      "--data-dir",
+      data.dir,
+      "--since",
+      new Date().toISOString(),
+    ]);
+    let out = "";
+    follower.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    try {
+      // The follower records nothing until it ends; give it time to open the log.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(cli("vault", "create", "followed").code).toBe(0);
+      for (let i = 0; i < 100 && !out.includes('"objectId":"followed"'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const followed = out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Row)
+        .filter((r) => r.objectId === "followed");
+      expect(followed.map((r) => r.outcome)).toEqual(["pending", "success"]);
+    } finally {
+      follower.kill("SIGTERM");
+      await once(follower, "exit");
+    }
   });
 
   it("fails verify against a checkpoint when the database is restored from a copy older than it", () => {
