@@ -226,28 +226,6 @@ export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engi
         .execute();
       return rows.map((r) => ({ seq: Number(r.seq), requestId: r.request_id, mac: r.mac }));
     },
-    async unfinishedIntents(before, limit) {
-      const rows = await db
-        .selectFrom("audit_log as i")
-        .selectAll("i")
-        .where("i.outcome", "=", "pending")
-        .where("i.time", "<", before.getTime())
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom("audit_log as d")
-                .select("d.seq")
-                .whereRef("d.request_id", "=", "i.request_id")
-                .whereRef("d.seq", ">", "i.seq")
-                .where("d.outcome", "!=", "pending"),
-            ),
-          ),
-        )
-        .orderBy("i.seq")
-        .limit(limit)
-        .execute();
-      return rows.map(toRecord);
-    },
     async changeCommitted(seq) {
       return (
         (await main.selectFrom("audit_changes").select("seq").where("seq", "=", seq).executeTakeFirst()) !==

@@ -120,24 +120,34 @@ describe("audit checkpoints, interrupted intents and retention", () => {
     expect(rest.join(" ")).toMatch(/^<85>1 /);
   });
 
-  it("completes an intent whose process stopped before its change committed as not committed", async () => {
+  it("completes intents whose process stopped as committed (outcome unknown) or not, by the change records", async () => {
     const clock = fakeClock();
     const c = await core({}, clock);
-    await c.audit.record(
-      entry(new Date(clock.now().getTime() - 3_600_000), 1, {
-        operation: "SecretSet",
-        outcome: "pending",
-        status: 0,
-      }),
-    );
+    const anHourAgo = new Date(clock.now().getTime() - 3_600_000);
+    const intent = { operation: "SecretSet", outcome: "pending", status: 0 } as const;
+    await c.audit.record(entry(anHourAgo, 1, intent));
+    await c.audit.record(entry(anHourAgo, 2, intent));
+    await c.audit.record(entry(clock.now(), 3, intent));
+    // Request 2's change committed (its row is recorded beside it); request 1's never did.
+    await c.storage.db
+      .insertInto("audit_changes")
+      .values({ seq: 2, request_id: "request-2", mac: "m" })
+      .execute();
     await createJobs(c).runOnce("audit-checkpoint");
     const rows = [];
     for await (const r of c.audit.records()) rows.push(r);
-    expect(rows.map((r) => [r.requestId, r.outcome])).toEqual([
-      ["request-1", "pending"],
+    expect(rows.slice(3).map((r) => [r.requestId, r.outcome])).toEqual([
       ["request-1", "failure"],
+      ["request-2", "unknown"],
     ]);
-    expect(rows[1]?.detail).toMatch(/was not committed/);
+    expect(rows[3]?.detail).toMatch(/was not committed/);
+    expect(rows[4]?.detail).toMatch(/committed; the process stopped before it answered/);
+    // Request 3 is still in flight: left alone, and picked up once it is old.
+    clock.advance(3_600_000);
+    await createJobs(c).runOnce("audit-checkpoint");
+    const later = [];
+    for await (const r of c.audit.records(5)) later.push([r.requestId, r.outcome]);
+    expect(later).toEqual([["request-3", "failure"]]);
   });
 
   it("records a job's changes as system:<job>, with its intent rows and its outcome", async () => {

@@ -29,6 +29,8 @@ const READ_BATCH = 5000;
 export function createAuditService({ store, chain }: AuditServiceDeps) {
   const waiting: Waiting[] = [];
   let flushing: Promise<void> | undefined;
+  /** Rows up to here hold no intent left to complete (see completeInterrupted). */
+  let settledThrough: number | undefined;
 
   // Group commit: entries that arrive while a batch is being written go into the next one, so each
   // request still waits until its own row is durable, but rows share transactions under load.
@@ -306,24 +308,48 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
     },
 
     /**
-     * Completes intents older than `before` that no row followed: their process stopped between the
-     * change and the answer. Whether the change committed is read from beside the stored state.
+     * Completes intents older than `before` that no row of their request followed: their process
+     * stopped between the change and the answer. Whether the change committed is read from beside
+     * the stored state. Scans only the rows written since the last call found everything settled.
      */
     async completeInterrupted(before: Date, now: Date): Promise<number> {
-      const intents = await store.unfinishedIntents(before, 1000);
-      for (const intent of intents) {
-        const committed = await store.changeCommitted(intent.seq);
-        await recordWritten({
-          ...intent,
-          time: now,
-          outcome: committed ? "unknown" : "failure",
-          status: 0,
-          detail: committed
-            ? `change of row ${intent.seq} committed; the process stopped before it answered`
-            : `change of row ${intent.seq} was not committed; the process stopped first`,
-        });
+      if (settledThrough === undefined) settledThrough = (await store.head()).baseSeq;
+      const open = new Map<string, AuditRecord[]>();
+      let scannedThrough = settledThrough;
+      for await (const row of records(settledThrough)) {
+        scannedThrough = row.seq;
+        if (row.outcome === "pending") {
+          const intents = open.get(row.requestId) ?? [];
+          intents.push(row);
+          open.set(row.requestId, intents);
+        } else {
+          open.delete(row.requestId);
+        }
       }
-      return intents.length;
+      let completed = 0;
+      let firstYoung = Number.POSITIVE_INFINITY;
+      for (const intents of open.values()) {
+        for (const intent of intents) {
+          if (intent.time >= before) {
+            firstYoung = Math.min(firstYoung, intent.seq);
+            continue;
+          }
+          const committed = await store.changeCommitted(intent.seq);
+          await recordWritten({
+            ...intent,
+            time: now,
+            outcome: committed ? "unknown" : "failure",
+            status: 0,
+            detail: committed
+              ? `change of row ${intent.seq} committed; the process stopped before it answered`
+              : `change of row ${intent.seq} was not committed; the process stopped first`,
+          });
+          completed += 1;
+        }
+      }
+      // Rows before the oldest intent still in flight are settled; the next call starts there.
+      settledThrough = Number.isFinite(firstYoung) ? firstYoung - 1 : scannedThrough;
+      return completed;
     },
 
     /**

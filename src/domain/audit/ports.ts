@@ -35,8 +35,6 @@ export interface AuditStore {
   keyHead(chain: AuditChain): Promise<void>;
   /** Changes recorded beside stored state, in sequence order from `afterSeq` on, at most `limit`. */
   changes(afterSeq: number, limit: number): Promise<AuditChange[]>;
-  /** Intent rows without a later row of the same request, written before `before`. */
-  unfinishedIntents(before: Date, limit: number): Promise<AuditRecord[]>;
   /** Whether the change of the intent at `seq` was committed. */
   changeCommitted(seq: number): Promise<boolean>;
   /**
