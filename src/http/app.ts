@@ -130,7 +130,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   // A request that may change state carries an audit scope to the stores: each write transaction
   // then commits only with its intent row. Reads skip it, so the hot GET path pays nothing here.
   app.addHook("preHandler", (request, _reply, done) => {
-    if (request.method === "GET" || request.method === "HEAD" || !isAudited(request)) return done();
+    const reads = request.method === "GET" || request.method === "HEAD";
+    if ((reads && !routeOf(request).config.writes) || !isAudited(request)) return done();
     const scope: AuditScope = { entry: () => auditEntry(request, 0), intents: 0 };
     request.auditScope = scope;
     inAuditScope(scope, done);

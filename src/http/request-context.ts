@@ -23,6 +23,11 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The operation name recorded in the audit log, e.g. "SecretGet". */
     operation?: string;
+    /**
+     * A GET that may change stored state (a poll that completes a pending certificate): its writes
+     * need the audit scope that other GETs skip.
+     */
+    writes?: true;
     /** The Key Vault collection a route acts on, for the audited object id. */
     collection?: "secrets" | "keys" | "certificates";
     /** What the route needs granted; data-plane routes without it are refused. */

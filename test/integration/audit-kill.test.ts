@@ -47,7 +47,8 @@ for (const { engine, enabled } of engines) {
       }
       let attempted = 0;
       for (let kill = 0; kill < KILLS; kill++) {
-        const server = await startServerProcess(data.dir, args);
+        // Without jobs every version is stored by a request, whose rows name the certificate.
+        const server = await startServerProcess(data.dir, args, { STRONGROOM_JOBS: "false" });
         const http = httpsClient(server.ca);
         const token = await adminToken(http, server.admin);
         let running = true;
@@ -65,6 +66,12 @@ for (const { engine, enabled } of engines) {
                     x509_props: { subject: `CN=kill-${kill}` },
                   },
                 }),
+              })
+              .catch(() => undefined);
+            // Create answers 202; the first poll issues and stores the version, as the SDKs' pollers do.
+            await http
+              .send(`${server.admin.vaultUrl}/certificates/k${kill}-w${w}-n${i}/pending?${V}`, {
+                headers: { authorization: `Bearer ${token}` },
               })
               .catch(() => undefined);
           }
@@ -91,7 +98,7 @@ for (const { engine, enabled } of engines) {
         const rows = await storage.audit.db
           .selectFrom("audit_log")
           .select("object_id")
-          .where("operation", "=", "CertificateCreate")
+          .where("operation", "in", ["CertificateCreate", "CertificatePendingGet"])
           .where("outcome", "=", "pending")
           .execute();
         intents = new Set(

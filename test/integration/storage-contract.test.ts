@@ -129,6 +129,7 @@ for (const backend of backends) {
             "0006-acme",
             "0007-audit-rowid",
             "0008-audit-proof",
+            "0009-inventory",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
