@@ -11,6 +11,7 @@ import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
+import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
@@ -27,6 +28,7 @@ import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
+import type { AuditSigner } from "./domain/audit/ports.js";
 import { type CaService, createCaService } from "./domain/ca/ca-service.js";
 import { createOcspResponder, type OcspResponder } from "./domain/ca/ocsp-responder.js";
 import {
@@ -62,6 +64,8 @@ import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
+import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
+import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createInventoryJob } from "./jobs/inventory-job.js";
@@ -72,8 +76,15 @@ import { createPurgeJob } from "./jobs/purge-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
 import { createWebhookDeliveryJob } from "./jobs/webhook-delivery-job.js";
+import {
+  fileCheckpointSink,
+  syslogCheckpointSink,
+  webhookCheckpointSink,
+} from "./notify/checkpoint-sinks.js";
 import { createSmtpMailer } from "./notify/smtp-mailer.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
+import { archiveAuditRows } from "./storage/audit-archive-file.js";
+import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAccessStore } from "./storage/sql-access-store.js";
 import { createSqlAcmeStore } from "./storage/sql-acme-store.js";
@@ -123,6 +134,8 @@ export interface Core {
   secretFormats: SecretFormats;
   webhooks: WebhookService;
   audit: AuditService;
+  /** Signs audit checkpoints with the installation's key. */
+  auditSigner: AuditSigner;
   principals: PrincipalService;
   access: AccessService;
   /** ACME settings of issuers (admin API, CLI). */
@@ -163,10 +176,17 @@ export async function openCore(
   const sealer = createAesGcmSealer(masterKey);
   const settings = createSqlSettingsStore(storage);
   const tenantId = (await settings.putIfAbsent("tenant-id", newId())).value;
-  const audit = createAuditService({
-    store: createSqlAuditStore(storage),
-    chain: createHmacAuditChain(masterKey),
-  });
+  const auditChain = createHmacAuditChain(masterKey);
+  const audit = createAuditService({ store: createSqlAuditStore(storage), chain: auditChain });
+  await audit.keyHead();
+  storage.changeAudit = createChangeAudit({ engine: storage.engine, audit, chain: auditChain });
+  const auditKey = await settings.putIfAbsent(
+    "audit-signing-key",
+    "Ed25519 PKCS#8, sealed",
+    newSealedAuditKey(sealer),
+  );
+  if (!auditKey.sealed) throw new Error("The audit signing key setting holds no sealed key");
+  const auditSigner = createEd25519AuditSigner(sealer, auditKey.sealed);
   let hsm: ReturnType<typeof createPkcs11KeyProtector> | undefined;
   try {
     hsm = config.pkcs11Module
@@ -264,6 +284,7 @@ export async function openCore(
     issuers: createIssuerService({ store: certificateStore, sealer, clock }),
     contacts: createContactsService({ store: certificateStore }),
     audit,
+    auditSigner,
     acme: createAcmeSettingsService({ store: acmeStore, clock }),
     acmeIssuer,
     ca,
@@ -356,6 +377,7 @@ export function createJobs(
     clock: core.clock,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
     logger,
+    audit: core.audit,
   });
 }
 
@@ -437,6 +459,26 @@ export function jobList(
     clock: core.clock,
   });
   const crl = createCrlJob({ ca: core.ca });
+  const checkpointSinks = [
+    ...(config.auditCheckpointFile ? [fileCheckpointSink(config.auditCheckpointFile)] : []),
+    ...(config.auditCheckpointWebhook ? [webhookCheckpointSink(config.auditCheckpointWebhook)] : []),
+    ...(config.auditCheckpointSyslog ? [syslogCheckpointSink(config.auditCheckpointSyslog)] : []),
+  ];
+  const auditCheckpoint = createAuditCheckpointJob({
+    audit: core.audit,
+    signer: core.auditSigner,
+    sinks: checkpointSinks,
+    clock: core.clock,
+    intervalMs: config.auditCheckpointIntervalMs,
+  });
+  const auditRetention = createAuditRetentionJob({
+    audit: core.audit,
+    signer: core.auditSigner,
+    clock: core.clock,
+    retentionDays: config.auditRetentionDays,
+    archive: (rows, cut) =>
+      archiveAuditRows(config.auditArchiveDir ?? join(config.dataDir, "audit-archive"), rows, cut),
+  });
   const inventory = createInventoryJob({
     feed: createSqlInventoryFeed(core.storage),
     inventory: core.inventory,
@@ -451,6 +493,8 @@ export function jobList(
     rotation,
     webhooks,
     crl,
+    auditCheckpoint,
+    auditRetention,
     inventory,
     ...(mail ? [mail] : []),
   ];

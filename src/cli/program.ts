@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { type Config, loadConfig } from "../config/config.js";
 import { badParameter } from "../domain/errors.js";
 import { type Core, openCore } from "../main.js";
+import { auditedCommand } from "./cli-audit.js";
 
 /** The `strongroom` command with its global options; each group adds its subcommands to it. */
 export function createProgram(): Command {
@@ -44,13 +45,14 @@ export function config(command: Command, extra: Partial<Record<keyof Config, unk
 export type WithCore = <T>(command: Command, work: (core: Core) => Promise<T>) => Promise<T>;
 
 /**
- * The one place every one-off command gets its core: opens storage, runs the work and always
- * closes, so an interrupted command leaves no open database or HSM session behind.
+ * The one place every one-off command gets its core: opens storage, runs the work as an audited
+ * action of `cli:<os user>` and always closes, so an interrupted command leaves no open database or
+ * HSM session behind.
  */
 export const withCore: WithCore = async (command, work) => {
   const core = await openCore(config(command, { logLevel: "silent" }));
   try {
-    return await work(core);
+    return await auditedCommand(core.audit, command, () => work(core));
   } finally {
     await core.close();
   }

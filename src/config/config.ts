@@ -75,6 +75,34 @@ export const ConfigSchema = Type.Object(
     ),
     pkcs11Pin: Type.Optional(Type.String({ minLength: 1, description: "User PIN of the token" })),
     pkcs11PinFile: Type.Optional(Type.String({ minLength: 1, description: "File holding the user PIN" })),
+    auditCheckpointIntervalMs: Type.Integer({
+      minimum: 1000,
+      description:
+        "How often the audit-checkpoint job signs a checkpoint of the audit log and sends it out; the longest stretch of log a rollback of the database can hide",
+    }),
+    auditCheckpointFile: Type.Optional(
+      Type.String({ minLength: 1, description: "File each audit checkpoint is appended to (JSON lines)" }),
+    ),
+    auditCheckpointWebhook: Type.Optional(
+      Type.String({ pattern: "^https?://", description: "URL each audit checkpoint is POSTed to (JSON)" }),
+    ),
+    auditCheckpointSyslog: Type.Optional(
+      Type.String({
+        pattern: "^(udp|tcp)://[^/]+:\\d+$",
+        description:
+          "udp://host:port or tcp://host:port of a syslog receiver (RFC 5424) for audit checkpoints",
+      }),
+    ),
+    auditRetentionDays: Type.Integer({
+      minimum: 0,
+      description: "Audit rows older than this are archived, then pruned; 0 keeps them forever",
+    }),
+    auditArchiveDir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "Where pruned audit rows are archived; default <dataDir>/audit-archive",
+      }),
+    ),
     throttleVaultPerSecond: Type.Number({
       minimum: 0,
       description:
@@ -138,6 +166,8 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   throttleVaultPerSecond: 0,
   throttlePrincipalPerSecond: 0,
   accessCacheMs: 5000,
+  auditCheckpointIntervalMs: 3_600_000,
+  auditRetentionDays: 0,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -169,6 +199,12 @@ export const ENV_VARS = {
   STRONGROOM_PKCS11_SLOT: "pkcs11Slot",
   STRONGROOM_PKCS11_PIN: "pkcs11Pin",
   STRONGROOM_PKCS11_PIN_FILE: "pkcs11PinFile",
+  STRONGROOM_AUDIT_CHECKPOINT_INTERVAL_MS: "auditCheckpointIntervalMs",
+  STRONGROOM_AUDIT_CHECKPOINT_FILE: "auditCheckpointFile",
+  STRONGROOM_AUDIT_CHECKPOINT_WEBHOOK: "auditCheckpointWebhook",
+  STRONGROOM_AUDIT_CHECKPOINT_SYSLOG: "auditCheckpointSyslog",
+  STRONGROOM_AUDIT_RETENTION_DAYS: "auditRetentionDays",
+  STRONGROOM_AUDIT_ARCHIVE_DIR: "auditArchiveDir",
   STRONGROOM_THROTTLE_VAULT_PER_SECOND: "throttleVaultPerSecond",
   STRONGROOM_THROTTLE_VAULT_BURST: "throttleVaultBurst",
   STRONGROOM_THROTTLE_PRINCIPAL_PER_SECOND: "throttlePrincipalPerSecond",
@@ -226,6 +262,8 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "throttlePrincipalBurst",
     "accessCacheMs",
     "workers",
+    "auditCheckpointIntervalMs",
+    "auditRetentionDays",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);

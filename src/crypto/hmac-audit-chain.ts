@@ -29,5 +29,11 @@ export function createHmacAuditChain(masterKey: MasterKey): AuditChain {
       ];
       return nativePrimitives.hmacSha256(key, Buffer.from(JSON.stringify(fields), "utf8")).toString("hex");
     },
+    mac(label, ...parts) {
+      // The label keeps a head's MAC from ever equalling a change's or a row's link.
+      return nativePrimitives
+        .hmacSha256(key, Buffer.from(JSON.stringify([`strongroom/audit/${label}`, ...parts]), "utf8"))
+        .toString("hex");
+    },
   };
 }

@@ -7,7 +7,10 @@ import type { IdentityService } from "../domain/access/identity-service.js";
 import type { PrincipalService } from "../domain/access/principal-service.js";
 import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
+import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
+import { AUDIT_RETRY_AFTER_SECONDS, auditUnavailable } from "../domain/audit/audit-unavailable.js";
+import type { AuditEntry } from "../domain/audit/model.js";
 import type { CaService } from "../domain/ca/ca-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { ContactsService } from "../domain/certificates/contacts-service.js";
@@ -24,7 +27,7 @@ import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateContactsRoutes } from "./keyvault/certificate-contacts-routes.js";
 import { registerCertificateIssuerRoutes } from "./keyvault/certificate-issuers-routes.js";
 import { registerCertificateRoutes } from "./keyvault/certificates-routes.js";
-import { renderKeyVaultError } from "./keyvault/errors.js";
+import { keyVaultError, renderKeyVaultError } from "./keyvault/errors.js";
 import { registerKeyRoutes } from "./keyvault/keys-routes.js";
 import { registerKeyVaultHooks } from "./keyvault/keyvault-plugin.js";
 import { registerSecretRoutes } from "./keyvault/secrets-routes.js";
@@ -63,6 +66,33 @@ export interface AppDeps {
   metrics?: Registry | undefined;
 }
 
+const isAudited = (request: FastifyRequest) => !UNAUDITED_PATHS.has(request.url.split("?", 1)[0] ?? "");
+
+/** The request's audit row as far as it is known, with `status` as answered (0 before the answer). */
+function auditEntry(request: FastifyRequest, status: number): AuditEntry {
+  const route = routeOf(request);
+  const config = route.config;
+  const vaultContext = request.vaultContext;
+  const params = request.params as { name?: string; version?: string } | undefined;
+  return {
+    time: new Date(),
+    requestId: request.id,
+    principalId: request.caller?.principalId,
+    clientId: request.caller?.clientId,
+    vault: vaultContext?.vault.name,
+    operation: config.operation ?? (request.is404 ? "UnknownRoute" : `${request.method} ${route.url}`),
+    objectId:
+      vaultContext && config.collection && params?.name
+        ? `${vaultContext.baseUrl}/${config.collection}/${params.name}`
+        : undefined,
+    version: params?.version || undefined,
+    outcome: status === 0 ? "pending" : status >= 400 ? "failure" : "success",
+    status,
+    clientAddress: request.ip,
+    detail: request.auditDetail,
+  };
+}
+
 /** Largest request body: a 25 KiB secret or a certificate import fits many times over. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -83,6 +113,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   app.decorateRequest("caller", undefined);
   app.decorateRequest("vaultContext", undefined);
   app.decorateRequest("auditDetail", undefined);
+  app.decorateRequest("auditScope", undefined);
   app.decorateRequest("route", undefined as unknown as FastifyRequest["route"]);
 
   // The Azure SDK sends Content-Type: application/json with an empty body on its first, challenge-only
@@ -102,33 +133,28 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     done();
   });
 
+  // A request that may change state carries an audit scope to the stores: each write transaction
+  // then commits only with its intent row. Reads skip it, so the hot GET path pays nothing here.
+  app.addHook("preHandler", (request, _reply, done) => {
+    const reads = request.method === "GET" || request.method === "HEAD";
+    if ((reads && !routeOf(request).config.writes) || !isAudited(request)) return done();
+    const scope: AuditScope = { entry: () => auditEntry(request, 0), intents: 0 };
+    request.auditScope = scope;
+    inAuditScope(scope, done);
+  });
+
   app.addHook("onSend", async (request, reply, payload) => {
-    if (UNAUDITED_PATHS.has(request.url.split("?", 1)[0] ?? "")) return payload;
-    const route = routeOf(request);
-    const config = route.config;
-    const vaultContext = request.vaultContext;
-    const params = request.params as { name?: string; version?: string } | undefined;
-    const failed = reply.statusCode >= 400;
+    if (!isAudited(request)) return payload;
     try {
-      await deps.audit.record({
-        time: new Date(),
-        requestId: request.id,
-        principalId: request.caller?.principalId,
-        clientId: request.caller?.clientId,
-        vault: vaultContext?.vault.name,
-        operation: config.operation ?? (request.is404 ? "UnknownRoute" : `${request.method} ${route.url}`),
-        objectId:
-          vaultContext && config.collection && params?.name
-            ? `${vaultContext.baseUrl}/${config.collection}/${params.name}`
-            : undefined,
-        version: params?.version || undefined,
-        outcome: failed ? "failure" : "success",
-        status: reply.statusCode,
-        clientAddress: request.ip,
-        detail: request.auditDetail,
-      });
+      // The row is committed before the body leaves: whoever got the data has a row.
+      await deps.audit.record(auditEntry(request, reply.statusCode));
     } catch (error) {
       request.log.error({ err: error }, "audit record failed");
+      // A change whose intent row committed with it stays answered as it happened; anything else
+      // is refused, so no caller gets data or a success the log does not show.
+      if ((request.auditScope?.intents ?? 0) > 0) return payload;
+      reply.code(503).header("retry-after", AUDIT_RETRY_AFTER_SECONDS).type("application/json");
+      return JSON.stringify(keyVaultError(auditUnavailable(error)));
     }
     return payload;
   });

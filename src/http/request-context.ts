@@ -1,6 +1,7 @@
 import type { FastifyRequest } from "fastify";
 import type { RouteAccess } from "../domain/access/data-actions.js";
 import type { Caller } from "../domain/access/model.js";
+import type { AuditScope } from "../domain/audit/audit-scope.js";
 import type { VaultContext } from "./keyvault/wire.js";
 
 declare module "fastify" {
@@ -11,6 +12,8 @@ declare module "fastify" {
     vaultContext: VaultContext | undefined;
     /** Short, non-secret context for the audit row, such as the client id of a token request. */
     auditDetail: string | undefined;
+    /** The audit scope of a request that may change state; its stores write intent rows through it. */
+    auditScope: AuditScope | undefined;
     /**
      * The matched route's options, read once per request by the first hook: Fastify builds a new
      * object on every read of `request.routeOptions`, and several hooks need it.
@@ -20,6 +23,11 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The operation name recorded in the audit log, e.g. "SecretGet". */
     operation?: string;
+    /**
+     * A GET that may change stored state (a poll that completes a pending certificate): its writes
+     * need the audit scope that other GETs skip.
+     */
+    writes?: true;
     /** The Key Vault collection a route acts on, for the audited object id. */
     collection?: "secrets" | "keys" | "certificates";
     /** What the route needs granted; data-plane routes without it are refused. */

@@ -1,5 +1,8 @@
 import type { Logger } from "pino";
+import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
+import type { AuditService } from "../domain/audit/audit-service.js";
 import type { Clock } from "../domain/clock.js";
+import { newId } from "../domain/ids.js";
 import type { Job, LeaseStore } from "../domain/jobs/ports.js";
 
 export interface SchedulerDeps {
@@ -9,6 +12,8 @@ export interface SchedulerDeps {
   /** This node's name in lease rows. */
   owner: string;
   logger: Pick<Logger, "debug" | "info" | "warn" | "error">;
+  /** Where a run that changed something records its outcome, as `system:<job>`. */
+  audit?: Pick<AuditService, "record">;
 }
 
 export type Scheduler = ReturnType<typeof createScheduler>;
@@ -17,7 +22,7 @@ export type Scheduler = ReturnType<typeof createScheduler>;
  * Runs each job every `intervalMs` on whichever node takes its lease first. The lease outlives one
  * run by a full interval, so a node that dies mid-run blocks the job for at most that long.
  */
-export function createScheduler({ jobs, leases, clock, owner, logger }: SchedulerDeps) {
+export function createScheduler({ jobs, leases, clock, owner, logger, audit }: SchedulerDeps) {
   const timers = new Map<string, NodeJS.Timeout>();
   const running = new Map<string, Promise<string | undefined>>();
   const abort = new AbortController();
@@ -32,7 +37,7 @@ export function createScheduler({ jobs, leases, clock, owner, logger }: Schedule
       if (!(await leases.acquire(name, owner, now, new Date(now.getTime() + 2 * job.intervalMs))))
         return undefined;
       try {
-        const summary = await job.run(abort.signal);
+        const summary = await runAudited(job);
         // Idle rounds (every count zero) every few seconds would drown the log.
         if (/[1-9]/.test(summary)) logger.info({ job: name, summary }, "job ran");
         else logger.debug({ job: name, summary }, "job ran");
@@ -46,6 +51,42 @@ export function createScheduler({ jobs, leases, clock, owner, logger }: Schedule
       return await run;
     } finally {
       running.delete(name);
+    }
+  }
+
+  /**
+   * Runs the job as `system:<name>`: each change it makes commits with an intent row, and a run that
+   * made any ends with a row of its outcome. Idle rounds write nothing.
+   */
+  async function runAudited(job: Job): Promise<string> {
+    const requestId = newId();
+    const base = {
+      requestId,
+      principalId: `system:${job.name}`,
+      operation: `job ${job.name}`,
+      clientAddress: "local",
+    };
+    const scope: AuditScope = {
+      entry: () => ({ ...base, time: clock.now(), outcome: "pending", status: 0 }),
+      intents: 0,
+    };
+    try {
+      const summary = await inAuditScope(scope, () => job.run(abort.signal));
+      if (scope.intents > 0) {
+        await audit?.record({ ...base, time: clock.now(), outcome: "success", status: 0, detail: summary });
+      }
+      return summary;
+    } catch (error) {
+      if (scope.intents > 0) {
+        await audit?.record({
+          ...base,
+          time: clock.now(),
+          outcome: "failure",
+          status: 0,
+          detail: (error as Error).message.slice(0, 500),
+        });
+      }
+      throw error;
     }
   }
 

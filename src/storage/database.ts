@@ -11,6 +11,7 @@ import {
   sql,
 } from "kysely";
 import pg from "pg";
+import type { ChangeAudit } from "./change-audit.js";
 import * as foundation from "./migrations/0001-foundation.js";
 import * as certificates from "./migrations/0002-certificates.js";
 import * as jobs from "./migrations/0003-jobs.js";
@@ -18,6 +19,7 @@ import * as access from "./migrations/0004-access.js";
 import * as ca from "./migrations/0005-ca.js";
 import * as acme from "./migrations/0006-acme.js";
 import * as auditRowid from "./migrations/0007-audit-rowid.js";
+import * as auditProof from "./migrations/0008-audit-proof.js";
 import * as inventory from "./migrations/0009-inventory.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
@@ -44,6 +46,11 @@ export interface StorageHandle {
   sqliteLock?: SqliteWriteLock;
   /** Where the audit log is kept. */
   audit: AuditStorage;
+  /**
+   * Writes the intent row of a change made inside an audit scope, in the change's transaction; set
+   * once the audit service exists (see main.ts). Until then, and outside scopes, writes are not audited.
+   */
+  changeAudit?: ChangeAudit;
   close(): Promise<void>;
 }
 
@@ -252,6 +259,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0005-ca": ca.up,
   "0006-acme": acme.up,
   "0007-audit-rowid": auditRowid.up,
+  "0008-audit-proof": auditProof.up,
   "0009-inventory": inventory.up,
 };
 
@@ -295,6 +303,13 @@ const AUDIT_TABLES = [
   `insert or ignore into audit_head (id, seq, hash) values (1, 0, '${"0".repeat(64)}')`,
 ];
 
+/** Head columns added by 0008-audit-proof, added to an audit file made before it. */
+const AUDIT_HEAD_COLUMNS: Record<string, string> = {
+  base_seq: "base_seq bigint not null default 0",
+  base_hash: `base_hash text not null default '${"0".repeat(64)}'`,
+  mac: "mac text",
+};
+
 /**
  * On SQLite the migrations make the audit tables in the main file (as on PostgreSQL, and as
  * installations before the audit file had them); they are created in the audit file and the rows of
@@ -314,6 +329,14 @@ async function moveAuditLog({ db, audit }: StorageHandle): Promise<void> {
       .length > 0;
   await sqliteWrite((sqlite) => {
     for (const statement of AUDIT_TABLES) sqlite.prepare(statement).run();
+    const present = new Set(
+      (sqlite.prepare("select name from pragma_table_info('audit_head')").all() as { name: string }[]).map(
+        (c) => c.name,
+      ),
+    );
+    for (const [column, definition] of Object.entries(AUDIT_HEAD_COLUMNS)) {
+      if (!present.has(column)) sqlite.prepare(`alter table audit_head add column ${definition}`).run();
+    }
   });
   if (!hasLegacy) return;
   if (mainFile !== "") {

@@ -78,7 +78,16 @@ export interface Database {
     prev_hash: string;
     hash: string;
   };
-  audit_head: { id: number; seq: number; hash: string };
+  audit_head: {
+    id: number;
+    seq: number;
+    hash: string;
+    base_seq: number;
+    base_hash: string;
+    mac: string | null;
+  };
+  /** In the main database beside the changes themselves: one row per committed audited change. */
+  audit_changes: { seq: number; request_id: string; mac: string };
   certificate_operations: {
     vault_id: string;
     name_key: string;

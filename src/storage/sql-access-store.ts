@@ -69,20 +69,22 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
     },
     async insertRole(role) {
       try {
-        await db
-          .insertInto("role_definitions")
-          .values({
-            id: role.id,
-            name_key: role.name.toLowerCase(),
-            name: role.name,
-            description: role.description,
-            actions: JSON.stringify(role.actions),
-            not_actions: JSON.stringify(role.notActions),
-            data_actions: JSON.stringify(role.dataActions),
-            not_data_actions: JSON.stringify(role.notDataActions),
-            created_at: (role.createdAt ?? new Date(0)).getTime(),
-          })
-          .execute();
+        await writeTransaction(storage, (trx) =>
+          trx
+            .insertInto("role_definitions")
+            .values({
+              id: role.id,
+              name_key: role.name.toLowerCase(),
+              name: role.name,
+              description: role.description,
+              actions: JSON.stringify(role.actions),
+              not_actions: JSON.stringify(role.notActions),
+              data_actions: JSON.stringify(role.dataActions),
+              not_data_actions: JSON.stringify(role.notDataActions),
+              created_at: (role.createdAt ?? new Date(0)).getTime(),
+            })
+            .execute(),
+        );
       } catch (error) {
         if (isUniqueViolation(error))
           throw new DomainError("Conflict", `A role named ${role.name} exists already`);
@@ -102,16 +104,18 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
     },
     async insertAssignment(a) {
       try {
-        await db
-          .insertInto("role_assignments")
-          .values({
-            id: a.id,
-            principal_id: a.principalId,
-            role_id: a.roleId,
-            scope: a.scope,
-            created_at: a.createdAt.getTime(),
-          })
-          .execute();
+        await writeTransaction(storage, (trx) =>
+          trx
+            .insertInto("role_assignments")
+            .values({
+              id: a.id,
+              principal_id: a.principalId,
+              role_id: a.roleId,
+              scope: a.scope,
+              created_at: a.createdAt.getTime(),
+            })
+            .execute(),
+        );
       } catch (error) {
         if (isUniqueViolation(error)) {
           throw new DomainError("Conflict", `That role is already assigned to the principal at ${a.scope}`);
@@ -120,7 +124,11 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
       }
     },
     async removeAssignment(id) {
-      return deleted(await db.deleteFrom("role_assignments").where("id", "=", id).execute());
+      return deleted(
+        await writeTransaction(storage, (trx) =>
+          trx.deleteFrom("role_assignments").where("id", "=", id).execute(),
+        ),
+      );
     },
     async listAssignments({ principalId }) {
       let query = db.selectFrom("role_assignments").selectAll();
@@ -129,18 +137,22 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
     },
     async addMember(groupId, memberId) {
       try {
-        await db.insertInto("group_members").values({ group_id: groupId, member_id: memberId }).execute();
+        await writeTransaction(storage, (trx) =>
+          trx.insertInto("group_members").values({ group_id: groupId, member_id: memberId }).execute(),
+        );
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
     },
     async removeMember(groupId, memberId) {
       return deleted(
-        await db
-          .deleteFrom("group_members")
-          .where("group_id", "=", groupId)
-          .where("member_id", "=", memberId)
-          .execute(),
+        await writeTransaction(storage, (trx) =>
+          trx
+            .deleteFrom("group_members")
+            .where("group_id", "=", groupId)
+            .where("member_id", "=", memberId)
+            .execute(),
+        ),
       );
     },
     async members(groupId) {
@@ -158,19 +170,23 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
         secrets: JSON.stringify(p.secrets),
         certificates: JSON.stringify(p.certificates),
       };
-      await db
-        .insertInto("access_policies")
-        .values({ vault_id: p.vaultId, principal_id: p.principalId, ...values })
-        .onConflict((oc) => oc.columns(["vault_id", "principal_id"]).doUpdateSet(values))
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("access_policies")
+          .values({ vault_id: p.vaultId, principal_id: p.principalId, ...values })
+          .onConflict((oc) => oc.columns(["vault_id", "principal_id"]).doUpdateSet(values))
+          .execute(),
+      );
     },
     async removePolicy(vaultId, principalId) {
       return deleted(
-        await db
-          .deleteFrom("access_policies")
-          .where("vault_id", "=", vaultId)
-          .where("principal_id", "=", principalId)
-          .execute(),
+        await writeTransaction(storage, (trx) =>
+          trx
+            .deleteFrom("access_policies")
+            .where("vault_id", "=", vaultId)
+            .where("principal_id", "=", principalId)
+            .execute(),
+        ),
       );
     },
     async policies(vaultId) {
@@ -201,11 +217,13 @@ export function createSqlAccessStore(storage: StorageHandle): AccessStore {
         enable_rbac_authorization: fromBool(s.enableRbacAuthorization),
         ip_rules: JSON.stringify(s.ipRules),
       };
-      await db
-        .insertInto("vault_access")
-        .values({ vault_id: vaultId, ...values })
-        .onConflict((oc) => oc.column("vault_id").doUpdateSet(values))
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("vault_access")
+          .values({ vault_id: vaultId, ...values })
+          .onConflict((oc) => oc.column("vault_id").doUpdateSet(values))
+          .execute(),
+      );
     },
   };
 }

@@ -7,6 +7,7 @@ import type {
 import { type AcmeStore, renewalKey } from "../domain/acme/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { writeTransaction } from "./transactions.js";
 
 type SettingsRow = Database["acme_issuer_settings"];
 
@@ -29,7 +30,8 @@ const toOrder = (row: Database["acme_orders"]): AcmeOrder => ({
   createdAt: new Date(Number(row.created_at)),
 });
 
-export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
+export function createSqlAcmeStore(storage: StorageHandle): AcmeStore {
+  const { db } = storage;
   const getAccount = async (vaultId: string, issuerName: string, directoryUrl: string) => {
     const row = await db
       .selectFrom("acme_accounts")
@@ -84,19 +86,24 @@ export function createSqlAcmeStore({ db }: StorageHandle): AcmeStore {
         updated_at: s.updatedAt.getTime(),
       };
       const { vault_id, issuer_key, created_at, ...changes } = row;
-      await db
-        .insertInto("acme_issuer_settings")
-        .values(row)
-        .onConflict((oc) => oc.columns(["vault_id", "issuer_key"]).doUpdateSet(changes))
-        .execute();
+      // A change of an issuer's settings is audited: it commits with its intent row.
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("acme_issuer_settings")
+          .values(row)
+          .onConflict((oc) => oc.columns(["vault_id", "issuer_key"]).doUpdateSet(changes))
+          .execute(),
+      );
     },
 
     async deleteSettings(vaultId, issuerName) {
-      const result = await db
-        .deleteFrom("acme_issuer_settings")
-        .where("vault_id", "=", vaultId)
-        .where("issuer_key", "=", issuerName.toLowerCase())
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        trx
+          .deleteFrom("acme_issuer_settings")
+          .where("vault_id", "=", vaultId)
+          .where("issuer_key", "=", issuerName.toLowerCase())
+          .executeTakeFirst(),
+      );
       return Number(result.numDeletedRows) > 0;
     },
 

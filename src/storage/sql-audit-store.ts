@@ -1,4 +1,5 @@
-import type { AuditEntry, AuditOutcome, AuditRecord } from "../domain/audit/model.js";
+import type { Kysely } from "kysely";
+import type { AuditEntry, AuditHead, AuditOutcome, AuditRecord } from "../domain/audit/model.js";
 import type { AuditChain, AuditStore } from "../domain/audit/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
@@ -85,7 +86,7 @@ function insertRows(count: number): string {
 
 /** Numbers and links the entries after `head`, as rows. */
 function link(
-  head: { seq: number; hash: string },
+  head: Pick<AuditHead, "seq" | "hash">,
   entries: AuditEntry[],
   chain: AuditChain,
 ): Database["audit_log"][] {
@@ -115,52 +116,78 @@ function link(
   });
 }
 
-export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engine">): AuditStore {
+type Head = Database["audit_head"];
+
+const headOf = (h: Head): AuditHead => ({
+  seq: Number(h.seq),
+  hash: h.hash,
+  baseSeq: Number(h.base_seq),
+  baseHash: h.base_hash,
+  mac: h.mac,
+});
+
+/** The head's MAC: binds where the log ends and where the kept part starts. */
+export const headMac = (chain: AuditChain, h: Omit<AuditHead, "mac">): string =>
+  chain.mac("head", h.seq, h.hash, h.baseSeq, h.baseHash);
+
+/**
+ * Links the entries after `head` and writes them with the new head in `trx`, which must hold the
+ * head row locked (on PostgreSQL `for update`; on SQLite the write lock). Used by the group commit and,
+ * on PostgreSQL, by a change's own transaction, so the change and its intent row commit together.
+ */
+export async function appendInTransaction(
+  trx: Kysely<Database>,
+  entries: AuditEntry[],
+  chain: AuditChain,
+): Promise<{ seq: number; hash: string }[]> {
+  const head = headOf(
+    await trx.selectFrom("audit_head").selectAll().where("id", "=", 1).forUpdate().executeTakeFirstOrThrow(),
+  );
+  const rows = link(head, entries, chain);
+  // Stay well under the bound-parameter limit per statement.
+  for (let i = 0; i < rows.length; i += 500) {
+    await trx
+      .insertInto("audit_log")
+      .values(rows.slice(i, i + 500))
+      .execute();
+  }
+  const last = rows[rows.length - 1] as Database["audit_log"];
+  await trx
+    .updateTable("audit_head")
+    .set({ seq: last.seq, hash: last.hash, mac: headMac(chain, { ...head, seq: last.seq, hash: last.hash }) })
+    .where("id", "=", 1)
+    .execute();
+  return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
+}
+
+export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engine" | "db">): AuditStore {
   const { db, sqliteWrite } = storage.audit;
+  /** Where the changes are recorded: the main database, beside them. */
+  const main = storage.db;
   return {
     async append(entries, chain) {
-      if (entries.length === 0) return;
+      if (entries.length === 0) return [];
       if (sqliteWrite) {
         // The hot path on SQLite: one synchronous transaction, so the connection is not held while
         // other requests wait for it.
-        await sqliteWrite((sqlite) => {
-          const head = sqlite.prepare("select seq, hash from audit_head where id = 1").get() as {
-            seq: number;
-            hash: string;
-          };
+        return sqliteWrite((sqlite) => {
+          const head = headOf(sqlite.prepare("select * from audit_head where id = 1").get() as Head);
           const rows = link(head, entries, chain);
           for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
             const batch = rows.slice(i, i + ROWS_PER_INSERT);
             sqlite.prepare(insertRows(batch.length)).run(parameters(batch));
           }
           const last = rows[rows.length - 1] as Database["audit_log"];
-          sqlite.prepare("update audit_head set seq = ?, hash = ? where id = 1").run(last.seq, last.hash);
+          sqlite
+            .prepare("update audit_head set seq = ?, hash = ?, mac = ? where id = 1")
+            .run(last.seq, last.hash, headMac(chain, { ...head, seq: last.seq, hash: last.hash }));
+          return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
         });
-        return;
       }
-      await writeTransaction({ db, engine: storage.engine }, async (trx) => {
-        // The head row is the chain's lock: other nodes wait here until this transaction ends.
-        const head = await trx
-          .selectFrom("audit_head")
-          .select(["seq", "hash"])
-          .where("id", "=", 1)
-          .forUpdate()
-          .executeTakeFirstOrThrow();
-        const rows = link(head, entries, chain);
-        // Stay well under the bound-parameter limit per statement.
-        for (let i = 0; i < rows.length; i += 500) {
-          await trx
-            .insertInto("audit_log")
-            .values(rows.slice(i, i + 500))
-            .execute();
-        }
-        const last = rows[rows.length - 1] as Database["audit_log"];
-        await trx
-          .updateTable("audit_head")
-          .set({ seq: last.seq, hash: last.hash })
-          .where("id", "=", 1)
-          .execute();
-      });
+      // The head row is the chain's lock: other nodes wait there until this transaction ends.
+      return writeTransaction({ db, engine: storage.engine }, (trx) =>
+        appendInTransaction(trx, entries, chain),
+      );
     },
     async read(afterSeq, limit) {
       const rows = await db
@@ -173,11 +200,62 @@ export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engi
       return rows.map(toRecord);
     },
     async head() {
-      return db
-        .selectFrom("audit_head")
-        .select(["seq", "hash"])
+      return headOf(
+        await db.selectFrom("audit_head").selectAll().where("id", "=", 1).executeTakeFirstOrThrow(),
+      );
+    },
+    async keyHead(chain) {
+      const head = await this.head();
+      if (head.mac !== null) return;
+      // Trusts the head as it is at the upgrade: an installation from before keyed heads had nothing
+      // better to check it against.
+      await db
+        .updateTable("audit_head")
+        .set({ mac: headMac(chain, head) })
         .where("id", "=", 1)
-        .executeTakeFirstOrThrow();
+        .where("mac", "is", null)
+        .execute();
+    },
+    async changes(afterSeq, limit) {
+      const rows = await main
+        .selectFrom("audit_changes")
+        .selectAll()
+        .where("seq", ">", afterSeq)
+        .orderBy("seq")
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({ seq: Number(r.seq), requestId: r.request_id, mac: r.mac }));
+    },
+    async changeCommitted(seq) {
+      return (
+        (await main.selectFrom("audit_changes").select("seq").where("seq", "=", seq).executeTakeFirst()) !==
+        undefined
+      );
+    },
+    async prune(throughSeq, chain) {
+      const cut = await db
+        .selectFrom("audit_log")
+        .select(["seq", "hash"])
+        .where("seq", "=", throughSeq)
+        .executeTakeFirst();
+      if (!cut) throw new Error(`audit row ${throughSeq} is not in the log`);
+      // Rows and head go together; the changes recorded for them are in the main database and go
+      // after, so a crash between leaves changes below the base, which verify skips.
+      await writeTransaction({ db, engine: storage.engine }, async (trx) => {
+        // On SQLite the transaction already holds the write lock; PostgreSQL needs the row lock.
+        const query = trx.selectFrom("audit_head").selectAll().where("id", "=", 1);
+        const head = headOf(
+          await (storage.engine === "postgres" ? query.forUpdate() : query).executeTakeFirstOrThrow(),
+        );
+        const moved = { ...head, baseSeq: Number(cut.seq), baseHash: cut.hash };
+        await trx
+          .updateTable("audit_head")
+          .set({ base_seq: moved.baseSeq, base_hash: moved.baseHash, mac: headMac(chain, moved) })
+          .where("id", "=", 1)
+          .execute();
+        await trx.deleteFrom("audit_log").where("seq", "<=", throughSeq).execute();
+      });
+      await main.deleteFrom("audit_changes").where("seq", "<=", throughSeq).execute();
     },
   };
 }

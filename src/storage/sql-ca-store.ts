@@ -180,7 +180,9 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
   return {
     async insertAuthority(ca) {
       try {
-        await db.insertInto("ca_authorities").values(authorityRow(ca)).execute();
+        await writeTransaction(storage, (trx) =>
+          trx.insertInto("ca_authorities").values(authorityRow(ca)).execute(),
+        );
       } catch (error) {
         if (isUniqueViolation(error))
           throw new DomainError("Conflict", `A certificate authority named ${ca.name} exists`);
@@ -190,7 +192,9 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
 
     async updateAuthority(ca) {
       const { crl_number: _keep, id: _id, created_at: _created, ...row } = authorityRow(ca);
-      await db.updateTable("ca_authorities").set(row).where("id", "=", ca.id).execute();
+      await writeTransaction(storage, (trx) =>
+        trx.updateTable("ca_authorities").set(row).where("id", "=", ca.id).execute(),
+      );
     },
 
     async getAuthority(idOrName) {
@@ -310,12 +314,14 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
     },
 
     async nextCrlNumber(caId) {
-      const row = await db
-        .updateTable("ca_authorities")
-        .set((eb) => ({ crl_number: eb("crl_number", "+", 1) }))
-        .where("id", "=", caId)
-        .returning("crl_number")
-        .executeTakeFirstOrThrow();
+      const row = await writeTransaction(storage, (trx) =>
+        trx
+          .updateTable("ca_authorities")
+          .set((eb) => ({ crl_number: eb("crl_number", "+", 1) }))
+          .where("id", "=", caId)
+          .returning("crl_number")
+          .executeTakeFirstOrThrow(),
+      );
       return Number(row.crl_number);
     },
 
@@ -329,21 +335,23 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
         der: crl.der,
       };
       // Two nodes may regenerate at once; the higher CRL number wins (RFC 5280 §5.2.3).
-      await db
-        .insertInto("ca_crls")
-        .values(row)
-        .onConflict((oc) =>
-          oc
-            .columns(["ca_id", "shard"])
-            .doUpdateSet({
-              number: row.number,
-              this_update: row.this_update,
-              next_update: row.next_update,
-              der: row.der,
-            })
-            .where("ca_crls.number", "<", row.number),
-        )
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("ca_crls")
+          .values(row)
+          .onConflict((oc) =>
+            oc
+              .columns(["ca_id", "shard"])
+              .doUpdateSet({
+                number: row.number,
+                this_update: row.this_update,
+                next_update: row.next_update,
+                der: row.der,
+              })
+              .where("ca_crls.number", "<", row.number),
+          )
+          .execute(),
+      );
     },
 
     async getCrl(caId, shard): Promise<StoredCrl | undefined> {

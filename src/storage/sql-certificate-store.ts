@@ -426,11 +426,13 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
     },
     putOperation: (operation) => writeTransaction(storage, (trx) => putOperation(trx, operation)),
     async deleteOperation(vaultId, name) {
-      const result = await db
-        .deleteFrom("certificate_operations")
-        .where("vault_id", "=", vaultId)
-        .where("name_key", "=", nameKey(name))
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        trx
+          .deleteFrom("certificate_operations")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .executeTakeFirst(),
+      );
       return Number(result.numDeletedRows) > 0;
     },
     async listOperations(vaultId) {
@@ -475,18 +477,22 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
         updated_at: i.updatedAt.getTime(),
       };
       const { vault_id: _v, name_key: _n, created_at: _c, ...changes } = row;
-      await db
-        .insertInto("certificate_issuers")
-        .values(row)
-        .onConflict((oc) => oc.columns(["vault_id", "name_key"]).doUpdateSet(changes))
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("certificate_issuers")
+          .values(row)
+          .onConflict((oc) => oc.columns(["vault_id", "name_key"]).doUpdateSet(changes))
+          .execute(),
+      );
     },
     async deleteIssuer(vaultId, name) {
-      const result = await db
-        .deleteFrom("certificate_issuers")
-        .where("vault_id", "=", vaultId)
-        .where("name_key", "=", nameKey(name))
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        trx
+          .deleteFrom("certificate_issuers")
+          .where("vault_id", "=", vaultId)
+          .where("name_key", "=", nameKey(name))
+          .executeTakeFirst(),
+      );
       return Number(result.numDeletedRows) > 0;
     },
 
@@ -500,14 +506,18 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
     },
     async putContacts(vaultId, contacts) {
       if (contacts === undefined) {
-        await db.deleteFrom("certificate_contacts").where("vault_id", "=", vaultId).execute();
+        await writeTransaction(storage, (trx) =>
+          trx.deleteFrom("certificate_contacts").where("vault_id", "=", vaultId).execute(),
+        );
         return;
       }
-      await db
-        .insertInto("certificate_contacts")
-        .values({ vault_id: vaultId, contacts: JSON.stringify(contacts) })
-        .onConflict((oc) => oc.column("vault_id").doUpdateSet({ contacts: JSON.stringify(contacts) }))
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("certificate_contacts")
+          .values({ vault_id: vaultId, contacts: JSON.stringify(contacts) })
+          .onConflict((oc) => oc.column("vault_id").doUpdateSet({ contacts: JSON.stringify(contacts) }))
+          .execute(),
+      );
     },
   };
 }

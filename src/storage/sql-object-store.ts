@@ -417,7 +417,7 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     findVersion: (vaultId, name, version) => cachedLookup(findVersionQuery, vaultId, nameKey(name), version),
 
     async updateVersion(v) {
-      await updateVersionRow(db, collection, codec, v);
+      await writeTransaction(storage, (trx) => updateVersionRow(trx, collection, codec, v));
     },
 
     async listLatest(vaultId, { after, limit }) {
@@ -443,10 +443,12 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     },
 
     async softDelete(vaultId, name, deletedAt, scheduledPurgeAt) {
-      const result = await objectRow(db, vaultId, name)
-        .set({ deleted_at: deletedAt.getTime(), scheduled_purge_at: scheduledPurgeAt.getTime() })
-        .where("deleted_at", "is", null)
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        objectRow(trx, vaultId, name)
+          .set({ deleted_at: deletedAt.getTime(), scheduled_purge_at: scheduledPurgeAt.getTime() })
+          .where("deleted_at", "is", null)
+          .executeTakeFirst(),
+      );
       if (Number(result.numUpdatedRows) === 0) return undefined;
       return store.findDeleted(vaultId, name);
     },
@@ -471,10 +473,12 @@ export function createSqlObjectStore<V extends VersionedObject, S extends V>(
     },
 
     async recover(vaultId, name) {
-      const result = await objectRow(db, vaultId, name)
-        .set({ deleted_at: null, scheduled_purge_at: null })
-        .where("deleted_at", "is not", null)
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        objectRow(trx, vaultId, name)
+          .set({ deleted_at: null, scheduled_purge_at: null })
+          .where("deleted_at", "is not", null)
+          .executeTakeFirst(),
+      );
       if (Number(result.numUpdatedRows) === 0) return undefined;
       const row = await latestOf(db, vaultId).where("o.name_key", "=", nameKey(name)).executeTakeFirst();
       return row && toVersion(row);
@@ -591,14 +595,16 @@ export function createSqlObjectPolicies(storage: StorageHandle, collection: Coll
     },
     /** False when there is no live object of that name. */
     async put(vaultId: string, name: string, policy: unknown): Promise<boolean> {
-      const result = await db
-        .updateTable("objects")
-        .set({ policy: JSON.stringify(policy) })
-        .where("vault_id", "=", vaultId)
-        .where("collection", "=", collection)
-        .where("name_key", "=", nameKey(name))
-        .where("deleted_at", "is", null)
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        trx
+          .updateTable("objects")
+          .set({ policy: JSON.stringify(policy) })
+          .where("vault_id", "=", vaultId)
+          .where("collection", "=", collection)
+          .where("name_key", "=", nameKey(name))
+          .where("deleted_at", "is", null)
+          .executeTakeFirst(),
+      );
       return Number(result.numUpdatedRows) > 0;
     },
   };

@@ -111,11 +111,13 @@ export function createSqlPrincipalStore(storage: StorageHandle): PrincipalStore 
       return (await db.selectFrom("principals").selectAll().orderBy("created_at").execute()).map(toPrincipal);
     },
     async update(p) {
-      await db
-        .updateTable("principals")
-        .set({ display_name: p.displayName, enabled: fromBool(p.enabled) })
-        .where("id", "=", p.id)
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .updateTable("principals")
+          .set({ display_name: p.displayName, enabled: fromBool(p.enabled) })
+          .where("id", "=", p.id)
+          .execute(),
+      );
     },
     async remove(id) {
       // Foreign keys cascade to credentials, memberships and policies; assignments name the
@@ -126,55 +128,65 @@ export function createSqlPrincipalStore(storage: StorageHandle): PrincipalStore 
       });
     },
     async addSecret(s) {
-      await db.insertInto("client_secrets").values(secretRow(s)).execute();
+      await writeTransaction(storage, (trx) =>
+        trx.insertInto("client_secrets").values(secretRow(s)).execute(),
+      );
     },
     async removeSecret(principalId, secretId) {
       return deleted(
-        await db
-          .deleteFrom("client_secrets")
-          .where("principal_id", "=", principalId)
-          .where("id", "=", secretId)
-          .execute(),
+        await writeTransaction(storage, (trx) =>
+          trx
+            .deleteFrom("client_secrets")
+            .where("principal_id", "=", principalId)
+            .where("id", "=", secretId)
+            .execute(),
+        ),
       );
     },
     async addCertificate(c) {
-      await db
-        .insertInto("client_certificates")
-        .values({
-          id: c.id,
-          principal_id: c.principalId,
-          thumbprint_sha1: c.thumbprintSha1,
-          thumbprint_sha256: c.thumbprintSha256,
-          der: c.der,
-          expires_at: c.expiresAt.getTime(),
-          created_at: c.createdAt.getTime(),
-        })
-        .execute();
+      await writeTransaction(storage, (trx) =>
+        trx
+          .insertInto("client_certificates")
+          .values({
+            id: c.id,
+            principal_id: c.principalId,
+            thumbprint_sha1: c.thumbprintSha1,
+            thumbprint_sha256: c.thumbprintSha256,
+            der: c.der,
+            expires_at: c.expiresAt.getTime(),
+            created_at: c.createdAt.getTime(),
+          })
+          .execute(),
+      );
     },
     async removeCertificate(principalId, certificateId) {
       return deleted(
-        await db
-          .deleteFrom("client_certificates")
-          .where("principal_id", "=", principalId)
-          .where("id", "=", certificateId)
-          .execute(),
+        await writeTransaction(storage, (trx) =>
+          trx
+            .deleteFrom("client_certificates")
+            .where("principal_id", "=", principalId)
+            .where("id", "=", certificateId)
+            .execute(),
+        ),
       );
     },
     async addFederated(f) {
       try {
-        await db
-          .insertInto("federated_credentials")
-          .values({
-            id: f.id,
-            principal_id: f.principalId,
-            name: f.name,
-            issuer: f.issuer,
-            subject: f.subject,
-            audiences: JSON.stringify(f.audiences),
-            jwks: f.jwks === undefined ? null : JSON.stringify(f.jwks),
-            created_at: f.createdAt.getTime(),
-          })
-          .execute();
+        await writeTransaction(storage, (trx) =>
+          trx
+            .insertInto("federated_credentials")
+            .values({
+              id: f.id,
+              principal_id: f.principalId,
+              name: f.name,
+              issuer: f.issuer,
+              subject: f.subject,
+              audiences: JSON.stringify(f.audiences),
+              jwks: f.jwks === undefined ? null : JSON.stringify(f.jwks),
+              created_at: f.createdAt.getTime(),
+            })
+            .execute(),
+        );
       } catch (error) {
         if (isUniqueViolation(error)) {
           throw new DomainError("Conflict", `A federated credential named ${f.name} exists already`);
@@ -184,11 +196,13 @@ export function createSqlPrincipalStore(storage: StorageHandle): PrincipalStore 
     },
     async removeFederated(principalId, credentialId) {
       return deleted(
-        await db
-          .deleteFrom("federated_credentials")
-          .where("principal_id", "=", principalId)
-          .where("id", "=", credentialId)
-          .execute(),
+        await writeTransaction(storage, (trx) =>
+          trx
+            .deleteFrom("federated_credentials")
+            .where("principal_id", "=", principalId)
+            .where("id", "=", credentialId)
+            .execute(),
+        ),
       );
     },
   };

@@ -36,7 +36,7 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
   return {
     async insert(vault) {
       try {
-        await db.insertInto("vaults").values(toRow(vault)).execute();
+        await writeTransaction(storage, (trx) => trx.insertInto("vaults").values(toRow(vault)).execute());
       } catch (error) {
         if (isUniqueViolation(error)) {
           throw new DomainError("Conflict", `A vault named ${vault.name} already exists`, { cause: error });
@@ -46,7 +46,9 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
     },
     async update(vault) {
       const { id: _id, created_at: _created, ...changes } = toRow(vault);
-      await db.updateTable("vaults").set(changes).where("id", "=", vault.id).execute();
+      await writeTransaction(storage, (trx) =>
+        trx.updateTable("vaults").set(changes).where("id", "=", vault.id).execute(),
+      );
     },
     async findByName(name) {
       const row = await db

@@ -93,11 +93,15 @@ export function createSqlWebhookStore(storage: StorageHandle): WebhookStore {
       return Number(row?.seq ?? 0);
     },
     async insert(s: WebhookSubscription) {
-      await db.insertInto("webhook_subscriptions").values(toRow(s)).execute();
+      await writeTransaction(storage, (trx) =>
+        trx.insertInto("webhook_subscriptions").values(toRow(s)).execute(),
+      );
     },
     async update(s: WebhookSubscription) {
       const { id, created_at: _c, cursor: _cursor, ...changes } = toRow(s);
-      await db.updateTable("webhook_subscriptions").set(changes).where("id", "=", id).execute();
+      await writeTransaction(storage, (trx) =>
+        trx.updateTable("webhook_subscriptions").set(changes).where("id", "=", id).execute(),
+      );
     },
     async list(): Promise<WebhookSubscription[]> {
       return (await db.selectFrom("webhook_subscriptions").selectAll().orderBy("name").execute()).map(
@@ -163,12 +167,14 @@ export function createSqlWebhookStore(storage: StorageHandle): WebhookStore {
     },
     /** Sends the dead letters of a subscription again, from now. */
     async replay(subscriptionId: string, now: Date): Promise<number> {
-      const result = await db
-        .updateTable("webhook_deliveries")
-        .set({ status: "pending", attempts: 0, next_attempt_at: now.getTime(), since: now.getTime() })
-        .where("subscription_id", "=", subscriptionId)
-        .where("status", "=", "dead")
-        .executeTakeFirst();
+      const result = await writeTransaction(storage, (trx) =>
+        trx
+          .updateTable("webhook_deliveries")
+          .set({ status: "pending", attempts: 0, next_attempt_at: now.getTime(), since: now.getTime() })
+          .where("subscription_id", "=", subscriptionId)
+          .where("status", "=", "dead")
+          .executeTakeFirst(),
+      );
       return Number(result.numUpdatedRows);
     },
   };

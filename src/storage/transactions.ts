@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import { currentAuditScope } from "../domain/audit/audit-scope.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
 import { busy, untilLocked } from "./sqlite-write-lock.js";
@@ -10,9 +11,20 @@ import { busy, untilLocked } from "./sqlite-write-lock.js";
  * instead of sleeping in SQLite's busy handler on the event loop.
  */
 export async function writeTransaction<T>(
-  { db, engine, sqliteLock }: Pick<StorageHandle, "db" | "engine" | "sqliteLock">,
-  work: (trx: Kysely<Database>) => Promise<T>,
+  storage: Pick<StorageHandle, "db" | "engine" | "sqliteLock"> & Partial<Pick<StorageHandle, "changeAudit">>,
+  changes: (trx: Kysely<Database>) => Promise<T>,
 ): Promise<T> {
+  const { db, engine, sqliteLock, changeAudit } = storage;
+  // Inside a request, command or job, the change commits only with its intent row in the audit log.
+  const scope = changeAudit && currentAuditScope();
+  const work =
+    scope && changeAudit
+      ? async (trx: Kysely<Database>) => {
+          const result = await changes(trx);
+          await changeAudit.beforeCommit(trx, scope);
+          return result;
+        }
+      : changes;
   if (engine === "postgres") return db.transaction().execute((trx: Transaction<Database>) => work(trx));
   if (!sqliteLock) {
     return db.connection().execute(async (conn) => {

@@ -1,15 +1,23 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
+import { createEd25519AuditSigner, newSealedAuditKey } from "../../src/crypto/ed25519-audit-signer.js";
 import { createHmacAuditChain } from "../../src/crypto/hmac-audit-chain.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
+import { inAuditScope } from "../../src/domain/audit/audit-scope.js";
 import { type AuditService, createAuditService } from "../../src/domain/audit/audit-service.js";
 import type { AuditEntry } from "../../src/domain/audit/model.js";
+import { createChangeAudit } from "../../src/storage/change-audit.js";
 import type { Database } from "../../src/storage/schema.js";
 import { createSqlAuditStore } from "../../src/storage/sql-audit-store.js";
+import { writeTransaction } from "../../src/storage/transactions.js";
 import { backends, openFreshStorage } from "../support/backends.js";
 
 const ROWS = 6;
-const chain = createHmacAuditChain(masterKeyFrom(randomBytes(32)));
+const masterKey = masterKeyFrom(randomBytes(32));
+const chain = createHmacAuditChain(masterKey);
+const sealer = createAesGcmSealer(masterKey);
+const signer = createEd25519AuditSigner(sealer, newSealedAuditKey(sealer));
 
 function entry(i: number): AuditEntry {
   return {
@@ -72,9 +80,35 @@ for (const backend of backends) {
     beforeEach(async () => {
       fresh = await openFreshStorage(backend);
       audit = createAuditService({ store: createSqlAuditStore(fresh.storage), chain });
+      await audit.keyHead();
+      fresh.storage.changeAudit = createChangeAudit({ engine: backend.engine, audit, chain });
       await Promise.all(Array.from({ length: 3 }, (_, i) => audit.record(entry(i + 1))));
       for (let i = 4; i <= ROWS; i++) await audit.record(entry(i));
     });
+
+    /** A change committed through the stores' transactions inside an audit scope: its intent row is the next row. */
+    const change = (i: number) =>
+      inAuditScope({ entry: () => ({ ...entry(i), outcome: "pending", status: 0 }), intents: 0 }, () =>
+        writeTransaction(fresh.storage, (trx) =>
+          trx
+            .insertInto("settings")
+            .values({ key: `tamper-${i}`, value: "x", sealed: null })
+            .execute(),
+        ),
+      );
+
+    /** Every row of the audit tables and of the changes recorded beside the stored state. */
+    const snapshot = async () => ({
+      rows: await db().selectFrom("audit_log").selectAll().orderBy("seq").execute(),
+      head: await db().selectFrom("audit_head").selectAll().execute(),
+      changes: await fresh.storage.db.selectFrom("audit_changes").selectAll().execute(),
+    });
+    const restoreAuditTables = async (copy: Awaited<ReturnType<typeof snapshot>>) => {
+      await db().deleteFrom("audit_log").execute();
+      await db().deleteFrom("audit_head").execute();
+      await db().insertInto("audit_log").values(copy.rows).execute();
+      await db().insertInto("audit_head").values(copy.head).execute();
+    };
 
     afterEach(async () => {
       await fresh?.dispose();
@@ -207,6 +241,95 @@ for (const backend of backends) {
         firstBadSeq: 1,
         problem: "truncated",
       });
+    });
+
+    it("reports the tail deleted and the head moved back to the new last row from the first cut row", async () => {
+      await db().deleteFrom("audit_log").where("seq", ">", 4).execute();
+      await db()
+        .updateTable("audit_head")
+        .set({ seq: 4, hash: await hashOf(4) })
+        .execute();
+      const verdict = await audit.verify();
+      expect(verdict).toMatchObject({ intact: false, rows: 4, firstBadSeq: 5, problem: "head" });
+      expect(verdict.intact || verdict.message).toMatch(/rows after 4 may have been cut/);
+    });
+
+    it("reports every row deleted and the head reset to the start as cut from row 1", async () => {
+      await db().deleteFrom("audit_log").execute();
+      await db()
+        .updateTable("audit_head")
+        .set({ seq: 0, hash: "0".repeat(64) })
+        .execute();
+      expect(await audit.verify()).toMatchObject({ intact: false, rows: 0, firstBadSeq: 1, problem: "head" });
+    });
+
+    it("reports a dropped head table after the last row", async () => {
+      await db().schema.dropTable("audit_head").execute();
+      const verdict = await audit.verify();
+      expect(verdict).toMatchObject({ intact: false, rows: ROWS, firstBadSeq: ROWS + 1, problem: "head" });
+      expect(verdict.intact || verdict.message).toMatch(/audit head is gone/);
+    });
+
+    it("verifies a log whose changes all have their intent rows", async () => {
+      await change(7);
+      await change(8);
+      expect(await audit.verify()).toEqual({ intact: true, rows: ROWS + 2 });
+    });
+
+    it("reports the log replaced by an older copy from the first row a recorded change is missing", async () => {
+      const older = await snapshot();
+      await change(7);
+      await change(8);
+      await restoreAuditTables(older);
+      const verdict = await audit.verify();
+      expect(verdict).toMatchObject({
+        intact: false,
+        rows: ROWS,
+        firstBadSeq: ROWS + 1,
+        problem: "rolled-back",
+      });
+      expect(verdict.intact || verdict.message).toMatch(/committed with audit row 7/);
+    });
+
+    it("reports every row deleted and the head reset when a change was recorded beside the stored state", async () => {
+      const genesis = await snapshot();
+      await fresh.storage.db.deleteFrom("audit_changes").execute();
+      await change(7);
+      // The attacker empties the log and puts the head back at the start.
+      await db().deleteFrom("audit_log").execute();
+      await db().deleteFrom("audit_head").execute();
+      await db()
+        .insertInto("audit_head")
+        .values(genesis.head.map((h) => ({ ...h, seq: 0, hash: "0".repeat(64) })))
+        .execute();
+      expect(await audit.verify()).toMatchObject({ intact: false, firstBadSeq: 1 });
+    });
+
+    it("verifies the kept log, and a checkpoint taken before, after the oldest rows are archived and pruned", async () => {
+      await change(7);
+      const before = await audit.checkpoint(signer, new Date());
+      const archived: number[] = [];
+      const pruned = await audit.prune(entry(4).time, signer, new Date(), async (rows, cut) => {
+        archived.push(...rows.map((r) => r.seq));
+        expect(cut.seq).toBe(3);
+      });
+      expect(pruned).toBe(3);
+      expect(archived).toEqual([1, 2, 3]);
+      expect(await audit.verify()).toEqual({ intact: true, rows: ROWS + 1 - 3 });
+      expect(await audit.verify({ checkpoint: before, signer })).toEqual({
+        intact: true,
+        rows: ROWS + 1 - 3,
+      });
+    });
+
+    it("reports the head's base moved on to hide the oldest kept row", async () => {
+      await audit.prune(entry(3).time, signer, new Date(), async () => undefined);
+      const hidden = await hashOf(3);
+      await db().deleteFrom("audit_log").where("seq", "=", 3).execute();
+      await db().updateTable("audit_head").set({ base_seq: 3, base_hash: hidden }).execute();
+      const verdict = await audit.verify();
+      expect(verdict).toMatchObject({ intact: false, problem: "head" });
+      expect(verdict.intact || verdict.message).toMatch(/start or end was moved/);
     });
 
     it("reports the first tampered row when several are tampered", async () => {

@@ -211,7 +211,13 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
 
   app.get<{ Params: Static<typeof NameParams>; Querystring: { request_id?: string } }>(
     "/certificates/:name/pending",
-    { config: config("CertificatePendingGet", DataActions.certificatesRead, "get") },
+    // A poll completes a pending certificate, storing its first version.
+    {
+      config: {
+        ...config("CertificatePendingGet", DataActions.certificatesRead, "get"),
+        writes: true as const,
+      },
+    },
     async (request) => {
       const ctx = vaultOf(request);
       const operation = await certificates.pollOperation(ctx.vault, request.params.name);

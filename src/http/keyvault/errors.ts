@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { AUDIT_RETRY_AFTER_SECONDS, AUDIT_UNAVAILABLE } from "../../domain/audit/audit-unavailable.js";
 import { DomainError, type DomainErrorCode } from "../../domain/errors.js";
 
 export const STATUS: Record<DomainErrorCode, number> = {
@@ -49,6 +50,7 @@ export function renderKeyVaultError(
   reply: FastifyReply,
 ) {
   if (error instanceof DomainError) {
+    if (error.reason === AUDIT_UNAVAILABLE) reply.header("retry-after", AUDIT_RETRY_AFTER_SECONDS);
     return reply.status(STATUS[error.code]).send(keyVaultError(error));
   }
   const status = (error as FastifyError).statusCode;
