@@ -10,6 +10,7 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
+import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
@@ -39,6 +40,7 @@ import { createSecretFormats, type SecretFormats } from "./domain/certificates/s
 import { type Clock, systemClock } from "./domain/clock.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
+import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
 import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
@@ -62,6 +64,7 @@ import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
@@ -105,6 +108,11 @@ export interface Core {
   ocsp: OcspResponder;
   /** What a first start creates and every start checks (default vault, token key, administrator). */
   bootstrap: BootstrapService;
+  /**
+   * The certificate inventory; also the ObservationSink (`observe`/`forget`) every discovery source
+   * reports into.
+   */
+  inventory: InventoryService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -240,6 +248,11 @@ export async function openCore(
       credentialsFile: createAdminCredentialsFile(join(config.dataDir, "admin.json")),
       generateTokenKey: generateTokenSigningKey,
     }),
+    inventory: createInventoryService({
+      store: stores.inventory,
+      reader: createCertificateFactsReader(),
+      clock,
+    }),
     pkiBase,
     tenantId,
     async close() {
@@ -339,6 +352,11 @@ export function jobList(
     clock: core.clock,
   });
   const crl = createCrlJob({ crls: core.crls });
+  const inventory = createInventoryJob({
+    feed: stores.inventoryFeed,
+    inventory: core.inventory,
+    clock: core.clock,
+  });
   return [
     purge,
     notices,
@@ -348,6 +366,7 @@ export function jobList(
     rotation,
     webhooks,
     crl,
+    inventory,
     ...(mail ? [mail] : []),
   ];
 }
@@ -462,6 +481,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        inventory: core.inventory,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

@@ -5,6 +5,8 @@ import { createSqlAuditStore } from "./sql-audit-store.js";
 import { createSqlCaStore } from "./sql-ca-store.js";
 import { createSqlCertificateStore } from "./sql-certificate-store.js";
 import { createSqlEventStore } from "./sql-event-store.js";
+import { createSqlInventoryFeed } from "./sql-inventory-feed.js";
+import { createSqlInventoryStore } from "./sql-inventory-store.js";
 import { createSqlLeaseStore, createSqlNoticeStore, createSqlRenewalStore } from "./sql-job-store.js";
 import { createSqlKeyStore } from "./sql-key-store.js";
 import { createSqlPrincipalStore } from "./sql-principal-store.js";
@@ -36,5 +38,7 @@ export function createSqlStores(storage: StorageHandle) {
     leases: createSqlLeaseStore(storage),
     notices: createSqlNoticeStore(storage),
     renewals: createSqlRenewalStore(storage),
+    inventory: createSqlInventoryStore(storage),
+    inventoryFeed: createSqlInventoryFeed(storage),
   };
 }
