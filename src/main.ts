@@ -1,11 +1,13 @@
 import { mkdirSync, readFileSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { type Config, ConfigError, databaseUrl, workerCount } from "./config/config.js";
+import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -57,7 +59,7 @@ import { createOcspHandler } from "./http/pki/ocsp-handler.js";
 import { buildPkiApp } from "./http/pki/pki-app.js";
 import { listenPlain } from "./http/pki/pki-server.js";
 import { pkiUrls } from "./http/pki/pki-urls.js";
-import { listenTls } from "./http/server.js";
+import { type Listening, listenTls } from "./http/server.js";
 import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
@@ -395,6 +397,8 @@ export interface StartOptions {
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const core = await openCore(config, options.clock, options.peers);
+  /** Listeners bound so far, closed when a later step of the start fails. */
+  const opened: (() => Promise<unknown>)[] = [];
   try {
     const { storage, sealer, clock, vaults, tenantId } = core;
     const signer = await createJwtTokenSigner(await core.bootstrap.tokenSigningKey());
@@ -419,18 +423,16 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
             caFile: undefined,
           }
         : await ensureBootstrapTls(config.dataDir, sealer, hostNames, clock.now());
-    const listening = await listenTls(
-      tls,
-      config.host.split(",").map((h) => h.trim()),
-      config.port,
-    );
-    const { port } = listening;
     const hosts = config.host.split(",").map((h) => h.trim());
-    const pkiListening = await listenPlain(hosts, config.pkiPort).catch(async (error: unknown) => {
-      await listening.close();
-      listening.primary.close();
-      throw error;
+    const listening = await listenTls(tls, hosts, config.port).catch((error: unknown) => {
+      throw listenFailure(error, "port", config.port);
     });
+    opened.push(() => closeListening(listening));
+    const { port } = listening;
+    const pkiListening = await listenPlain(hosts, config.pkiPort).catch((error: unknown) => {
+      throw listenFailure(error, "pkiPort", config.pkiPort);
+    });
+    opened.push(() => closeListening(pkiListening));
     if (!config.pkiBaseUrl) core.pkiBase.url = `http://${config.publicHost}:${pkiListening.port}`;
 
     const authorityHost = `https://${config.publicHost}:${port}`;
@@ -501,11 +503,10 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     const responder: ChallengeResponder | undefined =
       config.acmeHttpPort === undefined
         ? undefined
-        : await startChallengeResponder(
-            core.stores.acme,
-            logger,
-            config.host.split(",").map((h) => h.trim()),
-            config.acmeHttpPort,
+        : await startChallengeResponder(core.stores.acme, logger, hosts, config.acmeHttpPort).catch(
+            (error: unknown) => {
+              throw listenFailure(error, "acmeHttpPort", config.acmeHttpPort ?? 0);
+            },
           );
     const ocspHandler = createOcspHandler({ ocsp: core.ocsp, failure: ocspStatusOnly, logger });
     const pkiApp = buildPkiApp({ logger, ca: core.ca, crls: core.crls }, (handler) => {
@@ -548,7 +549,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     };
   } catch (error) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
     await core.close();
     throw error;
   }
+}
+
+async function closeListening(listening: Listening<HttpServer | HttpsServer>): Promise<void> {
+  await listening.close();
+  await new Promise<void>((resolve) => listening.primary.close(() => resolve()));
 }
