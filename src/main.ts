@@ -200,7 +200,20 @@ export async function openCore(
     clock,
     onChange: access.invalidate,
   });
-  const pkiBase = { url: config.pkiBaseUrl ?? `http://${config.publicHost}:${config.pkiPort}` };
+  const bootstrap = createBootstrapService({
+    settings: stores.settings,
+    principals,
+    access,
+    vaults,
+    sealer,
+    credentialsFile: createAdminCredentialsFile(join(config.dataDir, "admin.json")),
+    generateTokenKey: generateTokenSigningKey,
+  });
+  // A command beside a running server uses the URL that server recorded unless told otherwise.
+  const pkiBase = {
+    url:
+      config.pkiBaseUrl ?? (await bootstrap.pkiBaseUrl()) ?? `http://${config.publicHost}:${config.pkiPort}`,
+  };
   const caX509 = createCaX509();
   const caKeys = createCaKeys({ software, hsm });
   const urls = pkiUrls(() => pkiBase.url);
@@ -241,15 +254,7 @@ export async function openCore(
     ca,
     crls,
     ocsp,
-    bootstrap: createBootstrapService({
-      settings: stores.settings,
-      principals,
-      access,
-      vaults,
-      sealer,
-      credentialsFile: createAdminCredentialsFile(join(config.dataDir, "admin.json")),
-      generateTokenKey: generateTokenSigningKey,
-    }),
+    bootstrap,
     inventory: createInventoryService({
       store: stores.inventory,
       reader: createCertificateFactsReader(),
@@ -433,7 +438,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       throw listenFailure(error, "pkiPort", config.pkiPort);
     });
     opened.push(() => closeListening(pkiListening));
-    if (!config.pkiBaseUrl) core.pkiBase.url = `http://${config.publicHost}:${pkiListening.port}`;
+    core.pkiBase.url = config.pkiBaseUrl ?? `http://${config.publicHost}:${pkiListening.port}`;
+    await core.bootstrap.recordPkiBaseUrl(core.pkiBase.url);
 
     const authorityHost = `https://${config.publicHost}:${port}`;
     const vaultUrl = (name: string) =>

@@ -26,6 +26,12 @@ export type BootstrapService = ReturnType<typeof createBootstrapService>;
 const ADMIN_SETTING = "bootstrap-admin";
 const ADMIN_NAME = "strongroom-admin";
 const TOKEN_KEY_SETTING = "token-signing-key";
+/**
+ * Where the PKI listener is reached, as the last server start saw it. Commands run beside the server
+ * bake it into AIA, CDP and IDP: a CRL whose IDP differs from its certificates' CDP is refused by
+ * relying parties ("different CRL scope").
+ */
+const PKI_BASE_SETTING = "pki-base-url";
 const ADMIN_ROLES = ["Key Vault Administrator", "Strongroom Administrator"];
 
 const isDomain = (error: unknown, code: DomainError["code"]) =>
@@ -146,6 +152,16 @@ export function createBootstrapService(deps: BootstrapDeps) {
       );
       if (!stored.sealed) throw new Error("The token signing key setting holds no sealed key");
       return sealer.open(stored.sealed, context);
+    },
+
+    /** The PKI base URL the installation's server last served at, when it has started once. */
+    async pkiBaseUrl(): Promise<string | undefined> {
+      return (await readSetting(PKI_BASE_SETTING))?.value;
+    },
+
+    /** Records where this server's PKI listener is reached, for every other process to use. */
+    async recordPkiBaseUrl(url: string): Promise<void> {
+      await settings.put(PKI_BASE_SETTING, url);
     },
 
     /**
