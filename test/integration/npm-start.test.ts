@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -83,5 +83,15 @@ describe("npm start", () => {
     expect(second.output()).not.toMatch(/building dist/);
     second.npm.kill("SIGTERM");
     await until(() => processesNaming(dir.dir).length === 0, 15_000);
+  });
+
+  it("is callable as npx strongroom, through the package's bin", () => {
+    const npx = spawnSync("npx", ["--no-install", "strongroom", "jobs", "--help"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(npx.status, npx.stderr).toBe(0);
+    expect(npx.stdout).toContain("Usage: strongroom jobs");
   });
 });
