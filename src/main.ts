@@ -1,11 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { type Config, ConfigError, databaseUrl, workerCount } from "./config/config.js";
+import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -29,7 +31,10 @@ import { createPrincipalService, type PrincipalService } from "./domain/access/p
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
+import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
+import type { AdminCredentials } from "./domain/bootstrap/model.js";
 import { type CaService, createCaService } from "./domain/ca/ca-service.js";
+import { type CrlService, createCrlService } from "./domain/ca/crl-service.js";
 import { createOcspResponder, type OcspResponder } from "./domain/ca/ocsp-responder.js";
 import {
   type CertificateService,
@@ -39,7 +44,6 @@ import { type ContactsService, createContactsService } from "./domain/certificat
 import { createIssuerService, type IssuerService } from "./domain/certificates/issuer-service.js";
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
-import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
 import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
@@ -59,7 +63,7 @@ import { createOcspHandler } from "./http/pki/ocsp-handler.js";
 import { buildPkiApp } from "./http/pki/pki-app.js";
 import { listenPlain } from "./http/pki/pki-server.js";
 import { pkiUrls } from "./http/pki/pki-urls.js";
-import { listenTls } from "./http/server.js";
+import { type Listening, listenTls } from "./http/server.js";
 import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
@@ -83,45 +87,21 @@ import {
 } from "./notify/checkpoint-sinks.js";
 import { createSmtpMailer } from "./notify/smtp-mailer.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
+import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js";
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
-import { createSqlAccessStore } from "./storage/sql-access-store.js";
-import { createSqlAcmeStore } from "./storage/sql-acme-store.js";
-import { createSqlAuditStore } from "./storage/sql-audit-store.js";
-import { createSqlCaStore } from "./storage/sql-ca-store.js";
-import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
-import { createSqlEventStore } from "./storage/sql-event-store.js";
-import { createSqlInventoryFeed } from "./storage/sql-inventory-feed.js";
-import { createSqlInventoryStore } from "./storage/sql-inventory-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
-import {
-  createSqlLeaseStore,
-  createSqlNoticeStore,
-  createSqlRenewalStore,
-  findDuePurges,
-  findRotationCandidates,
-} from "./storage/sql-job-store.js";
-import { createSqlKeyStore } from "./storage/sql-key-store.js";
-import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
-import { createSqlSecretStore } from "./storage/sql-secret-store.js";
-import { createSqlSettingsStore } from "./storage/sql-settings-store.js";
-import { createSqlVaultStore } from "./storage/sql-vault-store.js";
-import { createSqlWebhookStore } from "./storage/sql-webhook-store.js";
+import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
+import { createSqlStores, type SqlStores } from "./storage/sql-stores.js";
 
-/** What `<data-dir>/admin.json` holds: everything @azure/identity and a SecretClient need. */
-export interface AdminCredentials {
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-  authorityHost: string;
-  vaultUrl: string;
-  caFile?: string | undefined;
-}
+export type { AdminCredentials } from "./domain/bootstrap/model.js";
 
 export interface Core {
   config: Config;
   storage: StorageHandle;
+  /** Every store, built once: services, jobs and listeners share them. */
+  stores: SqlStores;
   sealer: Sealer;
   clock: Clock;
   vaults: VaultService;
@@ -142,7 +122,11 @@ export interface Core {
   acme: AcmeSettingsService;
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
+  /** CRLs and OCSP responder certificates of the CAs. */
+  crls: CrlService;
   ocsp: OcspResponder;
+  /** What a first start creates and every start checks (default vault, token key, administrator). */
+  bootstrap: BootstrapService;
   /**
    * The certificate inventory; also the ObservationSink (`observe`/`forget`) every discovery source
    * reports into.
@@ -174,10 +158,11 @@ export async function openCore(
     throw error;
   }
   const sealer = createAesGcmSealer(masterKey);
-  const settings = createSqlSettingsStore(storage);
+  const stores = createSqlStores(storage);
+  const settings = stores.settings;
   const tenantId = (await settings.putIfAbsent("tenant-id", newId())).value;
   const auditChain = createHmacAuditChain(masterKey);
-  const audit = createAuditService({ store: createSqlAuditStore(storage), chain: auditChain });
+  const audit = createAuditService({ store: stores.audit, chain: auditChain });
   await audit.keyHead();
   storage.changeAudit = createChangeAudit({ engine: storage.engine, audit, chain: auditChain });
   const auditKey = await settings.putIfAbsent(
@@ -207,59 +192,66 @@ export async function openCore(
     ...(workerCount(config) > 1 && { poolSignatures: WORKER_POOL_SIGNATURES }),
   });
   const keys = createKeyService({
-    store: createSqlKeyStore(storage),
+    store: stores.keys,
     software,
     hsm,
     publicCrypto: createPublicKeyCrypto(),
     sealer,
     clock,
   });
-  const acmeStore = createSqlAcmeStore(storage);
   const acmeIssuer = createAcmeIssuerAdapter({
-    store: acmeStore,
+    store: stores.acme,
     sealer,
     http: createHttp({ ca: config.acmeCaFile && readFileSync(config.acmeCaFile, "utf8") }),
     clock,
   });
   const vaults = createVaultService({
-    store: createSqlVaultStore(storage),
+    store: stores.vaults,
     clock,
     removalGuards: [(vault) => keys.hsmKeysBlockingRemoval(vault)],
     peers,
   });
-  const principalStore = createSqlPrincipalStore(storage);
   const access = createAccessService({
-    store: createSqlAccessStore(storage),
-    principals: principalStore,
+    store: stores.access,
+    principals: stores.principals,
     clock,
     cacheMs: config.accessCacheMs,
     peers,
   });
   const principals = createPrincipalService({
-    store: principalStore,
+    store: stores.principals,
     hasher: createScryptSecretHasher(),
     inspector: createX509CertificateInspector(),
     clock,
     onChange: access.invalidate,
   });
-  const pkiBase = { url: config.pkiBaseUrl ?? `http://${config.publicHost}:${config.pkiPort}` };
-  const caStore = createSqlCaStore(storage);
-  const caX509 = createCaX509();
-  const ca = createCaService({
-    store: caStore,
-    keys: createCaKeys({ software, hsm }),
-    x509: caX509,
-    clock,
-    urls: pkiUrls(() => pkiBase.url),
+  const bootstrap = createBootstrapService({
+    settings: stores.settings,
+    principals,
+    access,
+    vaults,
+    sealer,
+    credentialsFile: createAdminCredentialsFile(join(config.dataDir, "admin.json")),
+    generateTokenKey: generateTokenSigningKey,
   });
-  const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
+  // A command beside a running server uses the URL that server recorded unless told otherwise.
+  const pkiBase = {
+    url:
+      config.pkiBaseUrl ?? (await bootstrap.pkiBaseUrl()) ?? `http://${config.publicHost}:${config.pkiPort}`,
+  };
+  const caX509 = createCaX509();
+  const caKeys = createCaKeys({ software, hsm });
+  const urls = pkiUrls(() => pkiBase.url);
+  const crls = createCrlService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls });
+  const ca = createCaService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls, crls });
+  const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
-  const secrets = createSecretService({ store: createSqlSecretStore(storage), sealer, clock });
+  const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
-  const certificateStore = createSqlCertificateStore(storage);
   return {
     config,
     storage,
+    stores,
     sealer,
     clock,
     vaults,
@@ -268,9 +260,9 @@ export async function openCore(
     secrets,
     secretFormats: createSecretFormats({ secrets, codec }),
     keys,
-    webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
+    webhooks: createWebhookService({ store: stores.webhooks, sealer, clock }),
     certificates: createCertificateService({
-      store: certificateStore,
+      store: stores.certificates,
       keys: keys.certificateKeys,
       x509: createX509Factory(),
       codec,
@@ -281,16 +273,18 @@ export async function openCore(
         [PRIVATE_CA_PROVIDER.toLowerCase(), privateCa],
       ]),
     }),
-    issuers: createIssuerService({ store: certificateStore, sealer, clock }),
-    contacts: createContactsService({ store: certificateStore }),
+    issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
+    contacts: createContactsService({ store: stores.certificates }),
     audit,
     auditSigner,
-    acme: createAcmeSettingsService({ store: acmeStore, clock }),
+    acme: createAcmeSettingsService({ store: stores.acme, clock }),
     acmeIssuer,
     ca,
+    crls,
     ocsp,
+    bootstrap,
     inventory: createInventoryService({
-      store: createSqlInventoryStore(storage),
+      store: stores.inventory,
       reader: createCertificateFactsReader(),
       clock,
     }),
@@ -302,59 +296,6 @@ export async function openCore(
       hsm?.close();
     },
   };
-}
-
-async function ensureDefaultVault(vaults: VaultService): Promise<void> {
-  if (await vaults.find("default")) return;
-  try {
-    await vaults.create("default");
-  } catch (error) {
-    // Another node sharing the database created it first.
-    if (!(error instanceof DomainError && error.code === "Conflict")) throw error;
-  }
-}
-
-async function ensureAdminCredentials(
-  file: string,
-  principals: PrincipalService,
-  urls: Omit<AdminCredentials, "clientId" | "clientSecret">,
-): Promise<{ credentials: AdminCredentials; created: boolean }> {
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as AdminCredentials;
-    const exists = await principals.find(saved.clientId).then(
-      () => true,
-      () => false,
-    );
-    if (saved.tenantId === urls.tenantId && exists) {
-      const credentials = { ...saved, ...urls };
-      writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-      return { credentials, created: false };
-    }
-  }
-  const { principal, clientSecret } = await principals.create("strongroom-admin");
-  if (clientSecret === undefined) throw new Error("the administrator principal was created without a secret");
-  const credentials: AdminCredentials = { ...urls, clientId: principal.clientId, clientSecret };
-  writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  return { credentials, created: true };
-}
-
-/**
- * The administrator keeps every right: all data actions everywhere and the admin API. Checked on
- * every start so installations made before role assignments existed get them too.
- */
-async function ensureAdminRoles(core: Core, clientId: string): Promise<void> {
-  const { principal } = await core.principals.find(clientId);
-  const held = await core.access.assignments(principal.id);
-  for (const role of ["Key Vault Administrator", "Strongroom Administrator"]) {
-    const { id } = await core.access.findRole(role);
-    if (held.some((a) => a.roleId === id && a.scope === "/")) continue;
-    try {
-      await core.access.assign(principal.id, id, "/");
-    } catch (error) {
-      // Another node sharing the database assigned it first.
-      if (!(error instanceof DomainError && error.code === "Conflict")) throw error;
-    }
-  }
 }
 
 /** Vault URLs as clients reach them by default: the public host for `default`, the DNS suffix for others. */
@@ -373,7 +314,7 @@ export function createJobs(
 ): Scheduler {
   return createScheduler({
     jobs: jobList(core, vaultUrl),
-    leases: createSqlLeaseStore(core.storage),
+    leases: core.stores.leases,
     clock: core.clock,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
     logger,
@@ -393,15 +334,15 @@ export function jobList(
     keys: core.keys,
     certificates: core.certificates,
   });
-  const noticeStore = createSqlNoticeStore(core.storage);
-  const notices = createExpiryNoticeJob({ store: noticeStore, clock: core.clock });
+  const { stores } = core;
+  const notices = createExpiryNoticeJob({ store: stores.notices, clock: core.clock });
   const renewals = createRenewalJob({
-    store: createSqlRenewalStore(core.storage),
-    notices: noticeStore,
+    store: stores.renewals,
+    notices: stores.notices,
     certificates: core.certificates,
     vaults: () => core.vaults.list(),
     clock: core.clock,
-    renewalTimes: (candidates) => createSqlAcmeStore(core.storage).renewalTimes(candidates),
+    renewalTimes: (candidates) => stores.acme.renewalTimes(candidates),
   });
   const pendingIssuance = createPendingIssuanceJob({
     pending: (limit) => findPendingIssuance(core.storage, limit),
@@ -413,7 +354,7 @@ export function jobList(
     sweepAbandonedOrders: () => core.acmeIssuer.sweepAbandonedOrders(),
   });
   const webhooks = createWebhookDeliveryJob({
-    store: createSqlWebhookStore(core.storage),
+    store: stores.webhooks,
     transport: createFetchTransport(),
     sealer: core.sealer,
     clock: core.clock,
@@ -421,22 +362,10 @@ export function jobList(
     origin: core.config.publicHost,
   });
   const { config } = core;
-  const settings = createSqlSettingsStore(core.storage);
-  const events = createSqlEventStore(core.storage);
   const mail = config.smtpHost
     ? createMailJob({
-        events: events.after,
-        // A new installation mails about what happens from now on, not about old history.
-        cursor: {
-          get: async () => {
-            const saved = await settings.get("mail-cursor");
-            if (saved) return Number(saved.value);
-            return Number(
-              (await settings.putIfAbsent("mail-cursor", String(await events.latestSeq()))).value,
-            );
-          },
-          set: (seq) => settings.put("mail-cursor", String(seq)),
-        },
+        events: stores.events,
+        settings: stores.settings,
         vaults: () => core.vaults.list(),
         contacts: core.contacts,
         mailer: createSmtpMailer({
@@ -452,13 +381,13 @@ export function jobList(
     : undefined;
   const rotation = createKeyRotationJob({
     candidates: () => findRotationCandidates(core.storage),
-    claims: createSqlRenewalStore(core.storage),
-    notices: noticeStore,
+    claims: stores.renewals,
+    notices: stores.notices,
     keys: core.keys,
     vaults: () => core.vaults.list(),
     clock: core.clock,
   });
-  const crl = createCrlJob({ ca: core.ca });
+  const crl = createCrlJob({ crls: core.crls });
   const checkpointSinks = [
     ...(config.auditCheckpointFile ? [fileCheckpointSink(config.auditCheckpointFile)] : []),
     ...(config.auditCheckpointWebhook ? [webhookCheckpointSink(config.auditCheckpointWebhook)] : []),
@@ -480,7 +409,7 @@ export function jobList(
       archiveAuditRows(config.auditArchiveDir ?? join(config.dataDir, "audit-archive"), rows, cut),
   });
   const inventory = createInventoryJob({
-    feed: createSqlInventoryFeed(core.storage),
+    feed: stores.inventoryFeed,
     inventory: core.inventory,
     clock: core.clock,
   });
@@ -524,16 +453,11 @@ export interface StartOptions {
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const core = await openCore(config, options.clock, options.peers);
+  /** Listeners bound so far, closed when a later step of the start fails. */
+  const opened: (() => Promise<unknown>)[] = [];
   try {
     const { storage, sealer, clock, vaults, tenantId } = core;
-    const settings = createSqlSettingsStore(storage);
-    const signingKey = await settings.putIfAbsent(
-      "token-signing-key",
-      "ES256 PKCS#8, sealed",
-      sealer.seal(generateTokenSigningKey(), "settings/token-signing-key"),
-    );
-    if (!signingKey.sealed) throw new Error("The token signing key setting holds no sealed key");
-    const signer = await createJwtTokenSigner(sealer.open(signingKey.sealed, "settings/token-signing-key"));
+    const signer = await createJwtTokenSigner(await core.bootstrap.tokenSigningKey());
 
     const aliasHosts = Object.keys(config.aliases).map((host) => host.replace(/:\d+$/, ""));
     const hostNames = [
@@ -555,25 +479,24 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
             caFile: undefined,
           }
         : await ensureBootstrapTls(config.dataDir, sealer, hostNames, clock.now());
-    const listening = await listenTls(
-      tls,
-      config.host.split(",").map((h) => h.trim()),
-      config.port,
-    );
-    const { port } = listening;
     const hosts = config.host.split(",").map((h) => h.trim());
-    const pkiListening = await listenPlain(hosts, config.pkiPort).catch(async (error: unknown) => {
-      await listening.close();
-      listening.primary.close();
-      throw error;
+    const listening = await listenTls(tls, hosts, config.port).catch((error: unknown) => {
+      throw listenFailure(error, "port", config.port);
     });
-    if (!config.pkiBaseUrl) core.pkiBase.url = `http://${config.publicHost}:${pkiListening.port}`;
+    opened.push(() => closeListening(listening));
+    const { port } = listening;
+    const pkiListening = await listenPlain(hosts, config.pkiPort).catch((error: unknown) => {
+      throw listenFailure(error, "pkiPort", config.pkiPort);
+    });
+    opened.push(() => closeListening(pkiListening));
+    core.pkiBase.url = config.pkiBaseUrl ?? `http://${config.publicHost}:${pkiListening.port}`;
+    await core.bootstrap.recordPkiBaseUrl(core.pkiBase.url);
 
     const authorityHost = `https://${config.publicHost}:${port}`;
     const vaultUrl = (name: string) =>
       name === "default" ? authorityHost : `https://${name}.${config.dnsSuffix}:${port}`;
     const identity = createIdentityService({
-      store: createSqlPrincipalStore(storage),
+      store: core.stores.principals,
       hasher: createScryptSecretHasher(),
       signer,
       verifier: createJoseAssertionVerifier(),
@@ -584,13 +507,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       tokenEndpoint: `${authorityHost}/${tenantId}/oauth2/v2.0/token`,
     });
 
-    await ensureDefaultVault(vaults);
-    const { credentials, created } = await ensureAdminCredentials(
-      join(config.dataDir, "admin.json"),
-      core.principals,
-      { tenantId, authorityHost, vaultUrl: vaultUrl("default"), caFile: tls.caFile },
-    );
-    await ensureAdminRoles(core, credentials.clientId);
+    await core.bootstrap.ensureDefaultVault();
+    const { credentials, created } = await core.bootstrap.ensureAdmin({
+      tenantId,
+      authorityHost,
+      vaultUrl: vaultUrl("default"),
+      caFile: tls.caFile,
+    });
     const limit = (perSecond: number, burst: number | undefined) =>
       perSecond > 0
         ? { ratePerSecond: perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
@@ -639,14 +562,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     const responder: ChallengeResponder | undefined =
       config.acmeHttpPort === undefined
         ? undefined
-        : await startChallengeResponder(
-            createSqlAcmeStore(storage),
-            logger,
-            config.host.split(",").map((h) => h.trim()),
-            config.acmeHttpPort,
+        : await startChallengeResponder(core.stores.acme, logger, hosts, config.acmeHttpPort).catch(
+            (error: unknown) => {
+              throw listenFailure(error, "acmeHttpPort", config.acmeHttpPort ?? 0);
+            },
           );
     const ocspHandler = createOcspHandler({ ocsp: core.ocsp, failure: ocspStatusOnly, logger });
-    const pkiApp = buildPkiApp({ logger, ca: core.ca }, (handler) => {
+    const pkiApp = buildPkiApp({ logger, ca: core.ca, crls: core.crls }, (handler) => {
       for (const server of [pkiListening.primary, ...pkiListening.others])
         server.on("request", (req, res) => {
           if (!ocspHandler(req, res)) handler(req, res);
@@ -686,7 +608,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
     };
   } catch (error) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
     await core.close();
     throw error;
   }
+}
+
+async function closeListening(listening: Listening<HttpServer | HttpsServer>): Promise<void> {
+  await listening.close();
+  await new Promise<void>((resolve) => listening.primary.close(() => resolve()));
 }

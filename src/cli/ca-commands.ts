@@ -298,7 +298,7 @@ export function registerCaCommands(program: Command): void {
     .action((name: string, o: { shard?: string; pem?: boolean; output: string }, command: Command) =>
       withCore(command, async (core) => {
         const c = await core.ca.get(name);
-        const crl = await core.ca.crl(c.id, number(o.shard, "--shard") ?? FULL_CRL);
+        const crl = await core.crls.crl(c.id, number(o.shard, "--shard") ?? FULL_CRL);
         if (!crl) throw new DomainError("NotFound", `CA ${name} has no such CRL`);
         writeFileSync(o.output, o.pem ? toPem("X509 CRL", crl.der) : crl.der);
         console.error(`CRL number ${crl.number}, next update ${crl.nextUpdate.toISOString()}`);

@@ -204,8 +204,7 @@ export function registerCertCommands(program: Command): void {
         const vault = await core.vaults.get(o.vault);
         const waitMs = (wholeNumber(o.waitSeconds, "--wait-seconds") ?? 300) * 1000;
         // Checked first so that a mistyped issuer is answered with where to find the right name.
-        if (!["self", "unknown"].includes(o.issuer.toLowerCase()))
-          await core.certificates.getIssuer(vault, o.issuer);
+        if (!["self", "unknown"].includes(o.issuer.toLowerCase())) await core.issuers.get(vault, o.issuer);
         console.error(`${name}: requesting a certificate from issuer ${o.issuer}`);
         const created = await core.certificates.create(vault, name, { policy: policyFrom(o) });
         // Self and issuers that answer at once complete on the first look, as a client's poll does.

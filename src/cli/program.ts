@@ -13,6 +13,14 @@ export function createProgram(): Command {
     .option("--database <url>", "postgres://… or a SQLite file (env STRONGROOM_DATABASE_URL)")
     .option("--dns-suffix <suffix>", "serve vaults at {vault}.{suffix} (env STRONGROOM_DNS_SUFFIX)")
     .option("--public-host <name>", "host name clients use (env STRONGROOM_PUBLIC_HOST)")
+    .option(
+      "--pki-port <port>",
+      "the PKI listener's port; commands use the URL the server last served at unless given (env STRONGROOM_PKI_PORT)",
+    )
+    .option(
+      "--pki-base-url <url>",
+      "public http://host[:port] of the PKI listener, baked into certificates (env STRONGROOM_PKI_BASE_URL)",
+    )
     .addOption(
       new Option("--log-level <level>", "log level").choices([
         "fatal",
@@ -36,8 +44,11 @@ export function config(command: Command, extra: Partial<Record<keyof Config, unk
       database: o.database,
       dnsSuffix: o.dnsSuffix,
       publicHost: o.publicHost,
+      pkiPort: o.pkiPort,
+      pkiBaseUrl: o.pkiBaseUrl,
       logLevel: o.logLevel,
-      ...extra,
+      // A subcommand's own option left unset must not hide the same global option given.
+      ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
     },
   });
 }
@@ -50,7 +61,13 @@ export type WithCore = <T>(command: Command, work: (core: Core) => Promise<T>) =
  * HSM session behind.
  */
 export const withCore: WithCore = async (command, work) => {
-  const core = await openCore(config(command, { logLevel: "silent" }));
+  const settings = config(command, { logLevel: "silent" });
+  const o = command.optsWithGlobals<{ pkiPort?: string; pkiBaseUrl?: string }>();
+  // A port given to a command means that listener; without one, openCore takes the server's record.
+  const pkiBaseUrl =
+    o.pkiBaseUrl ??
+    (o.pkiPort === undefined ? undefined : `http://${settings.publicHost}:${settings.pkiPort}`);
+  const core = await openCore(pkiBaseUrl ? config(command, { logLevel: "silent", pkiBaseUrl }) : settings);
   try {
     return await auditedCommand(core.audit, command, () => work(core));
   } finally {

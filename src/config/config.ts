@@ -319,3 +319,37 @@ export const workerCount = (config: Config): number =>
 
 export const databaseUrl = (config: Config): string =>
   config.database ?? resolve(config.dataDir, "strongroom.db");
+
+/** The listening ports, each with the flag and variable that change it. */
+const PORT_SETTINGS = {
+  port: { flag: "--port", env: "STRONGROOM_PORT", serves: "HTTPS (Key Vault API, ACME, EST, SCEP)" },
+  pkiPort: { flag: "--pki-port", env: "STRONGROOM_PKI_PORT", serves: "CRLs, OCSP and CA certificates" },
+  acmeHttpPort: { flag: undefined, env: "STRONGROOM_ACME_HTTP_PORT", serves: "ACME http-01 challenges" },
+} as const;
+
+/**
+ * A listener that could not bind, as the setting to change: a stack trace of `listen EADDRINUSE`
+ * does not tell a new user which of the server's ports clashed or how to move it.
+ */
+export function listenFailure(error: unknown, setting: keyof typeof PORT_SETTINGS, port: number): Error {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const { flag, env, serves } = PORT_SETTINGS[setting];
+  const change = `choose another with ${flag ? `${flag}, ` : ""}${setting} in strongroom.json or ${env}`;
+  if (code === "EADDRINUSE")
+    return new ConfigError(`port ${port} (${setting}, ${serves}) is in use by another program; ${change}`, {
+      cause: error,
+    });
+  if (code === "EACCES")
+    return new ConfigError(
+      `port ${port} (${setting}, ${serves}) needs privileges this process lacks; ${change}`,
+      {
+        cause: error,
+      },
+    );
+  if (code === "EADDRNOTAVAIL")
+    return new ConfigError(
+      `an address in host is not on this machine, so port ${port} (${setting}) cannot be bound; fix --host or STRONGROOM_HOST`,
+      { cause: error },
+    );
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import { X509Certificate as NodeX509, webcrypto } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import type { Sealer } from "../domain/sealing/ports.js";
@@ -36,19 +37,28 @@ const randomSerial = () =>
     .replace(/^[89a-f]/, "1");
 
 function sanEntries(hostNames: readonly string[]): x509.JsonGeneralName[] {
-  return hostNames.map((name) =>
-    /^[\d.]+$/.test(name) || name.includes(":") ? { type: "ip", value: name } : { type: "dns", value: name },
-  );
+  return hostNames.map((name) => (isIP(name) ? { type: "ip", value: name } : { type: "dns", value: name }));
+}
+
+/**
+ * One spelling per name: a certificate reads `::1` back as `0:0:0:0:0:0:0:1`, and DNS names match
+ * whatever their case, so comparing raw strings would re-issue the certificate on every start.
+ */
+function canonicalName(type: string, value: string): string {
+  if (type === "ip") return `ip:${isIP(value) === 6 ? new URL(`http://[${value}]`).hostname : value}`;
+  return `dns:${value.toLowerCase()}`;
 }
 
 /** True when the certificate expires within the renewal window or does not cover every name. */
 function needsReissue(certPem: string, hostNames: readonly string[], now: Date): boolean {
-  const cert = new NodeX509(certPem);
-  if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return true;
-  const sans = (cert.subjectAltName ?? "").split(", ");
-  return hostNames.some(
-    (name) => !sans.some((san) => san === `DNS:${name}` || san.replace(/^IP Address:/, "") === name),
+  const cert = new x509.X509Certificate(new NodeX509(certPem).raw);
+  if (cert.notAfter.getTime() - now.getTime() < RENEW_BEFORE_DAYS * DAY_MS) return true;
+  const covered = new Set(
+    (cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON() ?? []).map((n) =>
+      canonicalName(n.type, n.value),
+    ),
   );
+  return sanEntries(hostNames).some((n) => !covered.has(canonicalName(n.type, n.value)));
 }
 
 /**

@@ -39,10 +39,16 @@ export async function listenOnAll<S extends HttpServer | Server>(
   const primary = make();
   const bound = await listen(primary, port, first);
   const others: S[] = [];
-  for (const host of rest) {
-    const server = make();
-    await listen(server, bound, host);
-    others.push(server);
+  try {
+    for (const host of rest) {
+      const server = make();
+      await listen(server, bound, host);
+      others.push(server);
+    }
+  } catch (error) {
+    // Half-bound listeners would keep the port taken for the next start in this process.
+    for (const server of [primary, ...others]) server.close();
+    throw error;
   }
   return {
     primary,

@@ -1,3 +1,4 @@
+import type { SettingsStore } from "../domain/bootstrap/ports.js";
 import type { ContactsService } from "../domain/certificates/contacts-service.js";
 import type { StoredEvent } from "../domain/events/model.js";
 import { MAILED_EVENTS, noticeMail } from "../domain/events/notices.js";
@@ -6,8 +7,14 @@ import type { Vault } from "../domain/vaults/model.js";
 import type { Mailer } from "../notify/smtp-mailer.js";
 
 export interface MailJobDeps {
-  events: (afterSeq: number, limit: number) => Promise<StoredEvent[]>;
-  cursor: { get(): Promise<number>; set(seq: number): Promise<void> };
+  events: {
+    /** Events after `afterSeq`, oldest first. */
+    after(afterSeq: number, limit: number): Promise<StoredEvent[]>;
+    /** The newest event's sequence number, 0 when there is none. */
+    latestSeq(): Promise<number>;
+  };
+  /** Where the cursor is kept, shared by every node. */
+  settings: Pick<SettingsStore, "get" | "put" | "putIfAbsent">;
   vaults: () => Promise<Vault[]>;
   contacts: Pick<ContactsService, "get">;
   mailer: Mailer;
@@ -15,20 +22,29 @@ export interface MailJobDeps {
   intervalMs?: number;
 }
 
+const CURSOR_SETTING = "mail-cursor";
+
 /**
  * Mails the vault's certificate contacts about near-expiry, expiry and failed renewals, in outbox
  * order and at least once: the cursor moves only past events that were mailed (or need no mail).
  */
 export function createMailJob(deps: MailJobDeps): Job {
+  const { settings, events } = deps;
+  const cursorAt = async (): Promise<number> => {
+    const saved = await settings.get(CURSOR_SETTING);
+    if (saved) return Number(saved.value);
+    // A new installation mails about what happens from now on, not about old history.
+    return Number((await settings.putIfAbsent(CURSOR_SETTING, String(await events.latestSeq()))).value);
+  };
   return {
     name: "mail",
     intervalMs: deps.intervalMs ?? 60_000,
     async run(signal) {
       const byId = new Map((await deps.vaults()).map((v) => [v.id, v]));
-      let cursor = await deps.cursor.get();
+      let cursor = await cursorAt();
       let sent = 0;
       for (;;) {
-        const batch = await deps.events(cursor, 200);
+        const batch = await events.after(cursor, 200);
         if (batch.length === 0) break;
         for (const event of batch) {
           if (signal.aborted) return `sent ${sent}`;
@@ -42,7 +58,7 @@ export function createMailJob(deps: MailJobDeps): Job {
             }
           }
           cursor = event.seq;
-          await deps.cursor.set(cursor);
+          await settings.put(CURSOR_SETTING, String(cursor));
         }
       }
       return `sent ${sent}`;

@@ -14,15 +14,32 @@ export interface SchedulerDeps {
   logger: Pick<Logger, "debug" | "info" | "warn" | "error">;
   /** Where a run that changed something records its outcome, as `system:<job>`. */
   audit?: Pick<AuditService, "record">;
+  /** A number in [0, 1) that spreads first runs; Math.random unless a test fixes it. */
+  random?: () => number;
 }
+
+/**
+ * Each job first runs within this long of start (or within its interval when shorter): work that
+ * fell due while the server was down must not wait a whole interval (10 minutes for renewals), and
+ * the jitter keeps nodes restarted together from all reaching for the same leases at once.
+ */
+export const FIRST_RUN_WITHIN_MS = 30_000;
 
 export type Scheduler = ReturnType<typeof createScheduler>;
 
 /**
- * Runs each job every `intervalMs` on whichever node takes its lease first. The lease outlives one
+ * Runs each job soon after start, then every `intervalMs`, on whichever node takes its lease first. The lease outlives one
  * run by a full interval, so a node that dies mid-run blocks the job for at most that long.
  */
-export function createScheduler({ jobs, leases, clock, owner, logger, audit }: SchedulerDeps) {
+export function createScheduler({
+  jobs,
+  leases,
+  clock,
+  owner,
+  logger,
+  audit,
+  random = Math.random,
+}: SchedulerDeps) {
   const timers = new Map<string, NodeJS.Timeout>();
   const running = new Map<string, Promise<string | undefined>>();
   const abort = new AbortController();
@@ -98,11 +115,17 @@ export function createScheduler({ jobs, leases, clock, owner, logger, audit }: S
           runOnce(job.name).catch((error: unknown) =>
             logger.error({ err: error, job: job.name }, "job failed"),
           );
-        timers.set(job.name, setInterval(tick, job.intervalMs).unref());
+        const delayMs = Math.floor(random() * Math.min(FIRST_RUN_WITHIN_MS, job.intervalMs));
+        const first = setTimeout(() => {
+          timers.set(job.name, setInterval(tick, job.intervalMs).unref());
+          void tick();
+        }, delayMs).unref();
+        timers.set(job.name, first);
       }
     },
     async stop() {
-      for (const timer of timers.values()) clearInterval(timer);
+      // clearTimeout clears intervals too: one timer per job, whichever stage it is in.
+      for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
       abort.abort();
       await Promise.allSettled(running.values());

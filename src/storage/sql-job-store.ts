@@ -10,23 +10,27 @@ import type {
 } from "../domain/jobs/ports.js";
 import type { RotationPolicy } from "../domain/keys/model.js";
 import type { StorageHandle } from "./database.js";
+import { databaseTime } from "./database-clock.js";
 import { insertEvents } from "./sql-event-store.js";
 import { objectsWithLatest } from "./sql-object-store.js";
 import { toDate, writeTransaction } from "./transactions.js";
 
-export function createSqlLeaseStore({ db }: StorageHandle): LeaseStore {
+export function createSqlLeaseStore({ db, engine }: StorageHandle): LeaseStore {
   return {
     async acquire(job, owner, now, until) {
       // One statement on both engines: insert, or take over an expired or own lease.
       const row = await db
         .insertInto("job_leases")
-        .values({ name: job, owner, lease_until: until.getTime() })
+        .values({ name: job, owner, lease_until: databaseTime(engine, until) })
         .onConflict((oc) =>
           oc
             .column("name")
-            .doUpdateSet({ owner, lease_until: until.getTime() })
+            .doUpdateSet({ owner, lease_until: databaseTime(engine, until) })
             .where((eb) =>
-              eb.or([eb("job_leases.lease_until", "<=", now.getTime()), eb("job_leases.owner", "=", owner)]),
+              eb.or([
+                eb("job_leases.lease_until", "<=", databaseTime(engine, now)),
+                eb("job_leases.owner", "=", owner),
+              ]),
             ),
         )
         .returning("owner")
@@ -170,7 +174,7 @@ export function createSqlNoticeStore(storage: StorageHandle): NoticeStore {
 }
 
 export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
-  const { db } = storage;
+  const { db, engine } = storage;
   const row = (vaultId: string, name: string, fromVersion: string) =>
     db
       .updateTable("certificate_renewals")
@@ -230,23 +234,23 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
           status: "claimed",
           attempts: 0,
           retry_at: null,
-          claimed_at: now.getTime(),
+          claimed_at: databaseTime(engine, now),
           error: null,
           request_id: null,
         })
         .onConflict((oc) =>
           oc
             .columns(["vault_id", "name_key", "from_version"])
-            .doUpdateSet({ status: "claimed", claimed_at: now.getTime() })
+            .doUpdateSet({ status: "claimed", claimed_at: databaseTime(engine, now) })
             .where((eb) =>
               eb.or([
                 eb.and([
                   eb("certificate_renewals.status", "=", "failed"),
-                  eb("certificate_renewals.retry_at", "<=", now.getTime()),
+                  eb("certificate_renewals.retry_at", "<=", databaseTime(engine, now)),
                 ]),
                 eb.and([
                   eb("certificate_renewals.status", "=", "claimed"),
-                  eb("certificate_renewals.claimed_at", "<", staleBefore.getTime()),
+                  eb("certificate_renewals.claimed_at", "<", databaseTime(engine, staleBefore)),
                 ]),
               ]),
             ),
@@ -280,7 +284,7 @@ export function createSqlRenewalStore(storage: StorageHandle): RenewalStore {
             error,
             // The next attempt makes a new operation rather than waiting on the failed one.
             request_id: null,
-            retry_at: retryAt.getTime(),
+            retry_at: databaseTime(engine, retryAt),
             attempts: eb("attempts", "+", 1),
           }))
           .where("vault_id", "=", vaultId)

@@ -1,13 +1,7 @@
+import type { SettingsStore } from "../domain/bootstrap/ports.js";
 import type { StorageHandle } from "./database.js";
 
-/** Installation-wide values written once at first start (tenant id, token signing key…). */
-export interface SettingsStore {
-  get(key: string): Promise<{ value: string; sealed?: Buffer } | undefined>;
-  /** Writes the value unless the key already exists; returns what is stored afterwards. */
-  putIfAbsent(key: string, value: string, sealed?: Buffer): Promise<{ value: string; sealed?: Buffer }>;
-  /** Writes the value, replacing what was there. */
-  put(key: string, value: string): Promise<void>;
-}
+export type { SettingsStore };
 
 export function createSqlSettingsStore({ db }: StorageHandle): SettingsStore {
   const get = async (key: string) => {

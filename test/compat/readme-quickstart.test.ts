@@ -19,15 +19,22 @@ describe("the README quick start", () => {
   afterAll(() => work.remove());
 
   it("runs unchanged against a fresh server and prints the secret", async () => {
-    const dataDir = join(work.dir, "data");
-    mkdirSync(dataDir);
+    // The program runs in a directory of its own, away from the data directory.
+    const dataDir = join(work.dir, "elsewhere", "data");
+    const app = join(work.dir, "app");
+    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(app);
     const server = await startServerProcess(dataDir);
     try {
-      symlinkSync(join(root, "node_modules"), join(work.dir, "node_modules"));
-      writeFileSync(join(work.dir, "quickstart.mjs"), quickStart());
+      symlinkSync(join(root, "node_modules"), join(app, "node_modules"));
+      writeFileSync(join(app, "quickstart.mjs"), quickStart());
       const out = execFileSync(process.execPath, ["quickstart.mjs"], {
-        cwd: work.dir,
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dataDir, "tls", "ca.pem") },
+        cwd: app,
+        env: {
+          ...process.env,
+          STRONGROOM_DATA_DIR: dataDir,
+          NODE_EXTRA_CA_CERTS: join(dataDir, "tls", "ca.pem"),
+        },
         encoding: "utf8",
         timeout: 30_000,
       });

@@ -8,6 +8,7 @@ import { createCaX509 } from "../../src/crypto/ca-x509.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
 import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
 import { type CaService, createCaService } from "../../src/domain/ca/ca-service.js";
+import { createCrlService } from "../../src/domain/ca/crl-service.js";
 import { FULL_CRL } from "../../src/domain/ca/model.js";
 import type { CaStore } from "../../src/domain/ca/ports.js";
 import { DomainError } from "../../src/domain/errors.js";
@@ -42,13 +43,11 @@ describe.each(backends)("the private CA's storage on $engine", (backend) => {
     storage = fresh.storage;
     store = createSqlCaStore(storage);
     const software = createSoftwareKeyProtector(createAesGcmSealer(masterKeyFrom(randomBytes(32))));
-    ca = createCaService({
-      store,
-      keys: createCaKeys({ software }),
-      x509: createCaX509(),
-      clock,
-      urls: pkiUrls(() => "http://pki.test"),
-    });
+    const keys = createCaKeys({ software });
+    const x509 = createCaX509();
+    const urls = pkiUrls(() => "http://pki.test");
+    const crls = createCrlService({ store, keys, x509, clock, urls });
+    ca = createCaService({ store, keys, x509, clock, urls, crls });
     await ca.createRoot({ name: "Root", subject: "CN=Store Root", pathLength: 1 });
     await ca.createIntermediate({
       name: "issuing",

@@ -90,13 +90,13 @@ describe("the private CA over time, in process", () => {
     // Catch up after the weeks the first test skipped, then nothing is due.
     await server.strongroom.scheduler.runOnce("crl");
     const issuing = await core().ca.get("issuing");
-    const before = await core().ca.crl(issuing.id, FULL_CRL);
+    const before = await core().crls.crl(issuing.id, FULL_CRL);
     expect(await server.strongroom.scheduler.runOnce("crl")).toBe(
       "0 CRLs regenerated, 0 OCSP responder certificates renewed",
     );
     clock.advance(13 * 3_600_000);
     expect(await server.strongroom.scheduler.runOnce("crl")).toMatch(/^2 CRLs regenerated/);
-    const after = await core().ca.crl(issuing.id, FULL_CRL);
+    const after = await core().crls.crl(issuing.id, FULL_CRL);
     expect(after?.number).toBeGreaterThan(before?.number ?? 0);
     expect(after?.nextUpdate.getTime()).toBe(clock.now().getTime() + DAY_MS);
     const generation = issuing.responder?.generation ?? 0;

@@ -1,10 +1,11 @@
-import { randomBytes } from "node:crypto";
 import type { KeyUsage, SubjectAlternativeNames } from "../certificates/model.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { objectEvent } from "../events/model.js";
 import { isObjectName, newId } from "../ids.js";
 import type { Protection } from "../keys/model.js";
+import { BACKDATE_MS, newSerial, caSigner as signerFor } from "./ca-signing.js";
+import type { CrlService } from "./crl-service.js";
 import {
   CA_KEY_ALGORITHMS,
   type CaKeyAlgorithm,
@@ -28,10 +29,8 @@ export interface CaServiceDeps {
   x509: CaX509;
   clock: Clock;
   urls: PkiUrls;
-  /** How long a CRL is valid; it is regenerated once less than half of that is left. */
-  crlValidityMs?: number;
-  /** How long a delegated OCSP responder certificate is valid; renewed with a third left. */
-  responderValidityMs?: number;
+  /** Publishes the CRLs and the OCSP responder of each CA this service activates or revokes under. */
+  crls: Pick<CrlService, "activate" | "regenerate">;
 }
 
 export interface CreateCaInput {
@@ -67,8 +66,6 @@ export interface IssueProfile {
 export type CaService = ReturnType<typeof createCaService>;
 
 const DAY_MS = 86_400_000;
-/** Clock skew allowance: certificates are valid from a little before they are signed. */
-const BACKDATE_MS = 600_000;
 const MAX_CRL_SHARDS = 4096;
 const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
 
@@ -83,11 +80,7 @@ interface Issuing {
 
 const caNotFound = (name: string) => new DomainError("NotFound", `No certificate authority named ${name}`);
 
-/**
- * Serials are 128 random bits behind a 0x01 byte: positive, never shortened by DER's leading-zero
- * rule, and unguessable (CA/B Forum BR §7.1 asks for at least 64 random bits).
- */
-export const newSerial = (): string => `01${randomBytes(16).toString("hex")}`;
+export { newSerial };
 
 /** Serial numbers as users type them (colons, upper case, leading zeros) in the stored form. */
 export function canonicalSerial(text: string): string {
@@ -121,15 +114,11 @@ export type CertificateChangeListener = (
 ) => void | Promise<void>;
 
 export function createCaService(deps: CaServiceDeps) {
-  const { store, keys, x509, clock, urls } = deps;
-  const crlValidityMs = deps.crlValidityMs ?? DAY_MS;
-  const responderValidityMs = deps.responderValidityMs ?? 30 * DAY_MS;
+  const { store, keys, x509, clock, urls, crls } = deps;
   /** Run after a certificate is issued or changes status: the OCSP responder re-signs its answer. */
   const listeners: CertificateChangeListener[] = [];
 
-  const keyContext = (ca: { id: string }) => `ca/${ca.id}`;
-  const caSigner = (ca: CertificateAuthority) =>
-    keys.signer(ca.protection, ca.keyMaterial, keyContext(ca), ca.publicKey);
+  const caSigner = (ca: CertificateAuthority) => signerFor(keys, ca);
 
   async function find(idOrName: string): Promise<CertificateAuthority> {
     const ca = await store.getAuthority(idOrName);
@@ -227,56 +216,6 @@ export function createCaService(deps: CaServiceDeps) {
     }
   }
 
-  /** Issues (or re-issues) the CA's delegated OCSP responder certificate, under the CA itself. */
-  async function withResponder(ca: CertificateAuthority & { certificate: Buffer }) {
-    const generation = (ca.responder?.generation ?? 0) + 1;
-    const context = `${keyContext(ca)}/ocsp/${generation}`;
-    const algorithm: CaKeyAlgorithm = ca.keyAlgorithm.startsWith("RSA") ? "RSA-2048" : ca.keyAlgorithm;
-    const made = await keys.generate(algorithm, ca.protection, context);
-    const now = clock.now();
-    const notAfter = new Date(
-      Math.min(now.getTime() + responderValidityMs, ca.notAfter?.getTime() ?? Number.POSITIVE_INFINITY),
-    );
-    const certificate = await x509.certificate(
-      {
-        serial: newSerial(),
-        subject: `CN=OCSP Responder for ${ca.name}`,
-        notBefore: new Date(now.getTime() - BACKDATE_MS),
-        notAfter,
-        publicKey: x509.spki(made.publicKey),
-        issuer: { certificate: ca.certificate },
-        keyUsage: ["digitalSignature"],
-        ekus: ["1.3.6.1.5.5.7.3.9"],
-        sans: noSans,
-        policies: [],
-        ocspNoCheck: true,
-      },
-      caSigner(ca),
-    );
-    const previous = ca.responder;
-    const updated = {
-      ...ca,
-      responder: {
-        certificate,
-        keyMaterial: made.material,
-        publicKey: made.publicKey,
-        generation,
-        notAfter,
-        retiredKeyMaterial: previous?.keyMaterial,
-      },
-      updatedAt: now,
-    };
-    return { updated, previous };
-  }
-
-  /** Certificate, responder and first CRLs of a CA whose certificate has just been set. */
-  async function activate(ca: CertificateAuthority & { certificate: Buffer }) {
-    const { updated } = await withResponder(ca);
-    await store.updateAuthority(updated);
-    await regenerateCrls(updated, "all");
-    return updated;
-  }
-
   async function caCertificateSpec(
     ca: CertificateAuthority,
     input: CreateCaInput,
@@ -314,38 +253,6 @@ export function createCaService(deps: CaServiceDeps) {
     };
   }
 
-  async function regenerateCrls(ca: CertificateAuthority, shards: "all" | number[]): Promise<StoredCrl[]> {
-    if (!ca.certificate) return [];
-    const list = shards === "all" ? [FULL_CRL, ...(ca.crlShards > 1 ? range(ca.crlShards) : [])] : shards;
-    const out: StoredCrl[] = [];
-    for (const shard of list) {
-      const revoked = await store.revoked(ca.id, shard);
-      const number = await store.nextCrlNumber(ca.id);
-      const thisUpdate = clock.now();
-      const nextUpdate = new Date(thisUpdate.getTime() + crlValidityMs);
-      const der = await x509.crl(
-        {
-          issuer: ca.certificate,
-          number,
-          thisUpdate,
-          nextUpdate,
-          entries: revoked.map((r) => ({
-            serial: r.serial,
-            revokedAt: r.revokedAt ?? r.createdAt,
-            reason: r.status === "hold" ? "certificateHold" : (r.reason ?? "unspecified"),
-          })),
-          // A full CRL covers every certificate; an IDP would narrow its scope to one URL.
-          distributionPoint: shard === FULL_CRL ? undefined : urls.crl(ca.id, shard),
-        },
-        caSigner(ca),
-      );
-      const crl = { caId: ca.id, shard, number, thisUpdate, nextUpdate, der };
-      await store.putCrl(crl);
-      out.push(crl);
-    }
-    return out;
-  }
-
   async function setStatus(
     issued: IssuedCertificate,
     status: IssuedCertificate["status"],
@@ -374,7 +281,7 @@ export function createCaService(deps: CaServiceDeps) {
     await store.changeStatus({ caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events });
     await Promise.all(listeners.map((listener) => listener(issued.caId, issued.serial, "status")));
     const ca = await find(issued.caId);
-    await regenerateCrls(ca, ca.crlShards > 1 ? [FULL_CRL, issued.shard] : [FULL_CRL]);
+    await crls.regenerate(ca, ca.crlShards > 1 ? [FULL_CRL, issued.shard] : [FULL_CRL]);
     return { ...issued, status, revokedAt, reason: status === "good" ? undefined : reason };
   }
 
@@ -463,7 +370,7 @@ export function createCaService(deps: CaServiceDeps) {
       const certificate = await x509.certificate(spec, caSigner(ca));
       const stored = { ...ca, status: "active" as const, certificate, notAfter: spec.notAfter };
       await insertOrDestroy(stored);
-      return activate(stored);
+      return crls.activate(stored);
     },
 
     async createIntermediate(input: CreateIntermediateInput): Promise<CertificateAuthority> {
@@ -511,7 +418,7 @@ export function createCaService(deps: CaServiceDeps) {
           notAfter: spec.notAfter,
         };
         await store.insertAuthority(stored);
-        return activate(stored);
+        return crls.activate(stored);
       } catch (error) {
         if (!(await store.getAuthority(ca.id))) await keys.destroy(ca.protection, ca.keyMaterial);
         throw error;
@@ -541,7 +448,7 @@ export function createCaService(deps: CaServiceDeps) {
         updatedAt: clock.now(),
       };
       await store.updateAuthority(stored);
-      return activate(stored);
+      return crls.activate(stored);
     },
 
     list: () => store.listAuthorities(),
@@ -633,56 +540,6 @@ export function createCaService(deps: CaServiceDeps) {
       return setStatus(issued, "good", undefined);
     },
 
-    /** The CRL of a CA (FULL_CRL or a shard), made now when there is none yet. */
-    async crl(caId: string, shard: number): Promise<StoredCrl | undefined> {
-      const existing = await store.getCrl(caId, shard);
-      if (existing) return existing;
-      const ca = await store.getAuthority(caId);
-      if (
-        !ca?.certificate ||
-        (shard !== FULL_CRL && (shard < 0 || shard >= ca.crlShards || ca.crlShards === 1))
-      )
-        return undefined;
-      return (await regenerateCrls(ca, [shard]))[0];
-    },
-
-    /**
-     * The CRL job's round: regenerates CRLs with less than half their validity left (relying
-     * parties that cache until nextUpdate must find a fresh one well before then) and renews
-     * responder certificates with a third of their validity left.
-     */
-    async refresh(): Promise<{ crls: number; responders: number; failed: string[] }> {
-      let crls = 0;
-      let responders = 0;
-      const failed: string[] = [];
-      const now = clock.now().getTime();
-      for (const listed of await store.listAuthorities()) {
-        if (listed.status !== "active" || !listed.certificate) continue;
-        if (listed.notAfter && listed.notAfter.getTime() <= now) continue;
-        // One CA whose HSM is unreachable must not keep the others' CRLs from being refreshed.
-        try {
-          let ca = listed as CertificateAuthority & { certificate: Buffer };
-          const responder = ca.responder;
-          if (!responder || responder.notAfter.getTime() - now < responderValidityMs / 3) {
-            const { updated, previous } = await withResponder(ca);
-            await store.updateAuthority(updated);
-            if (previous?.retiredKeyMaterial) await keys.destroy(ca.protection, previous.retiredKeyMaterial);
-            ca = updated;
-            responders += 1;
-          }
-          const due: number[] = [];
-          for (const shard of [FULL_CRL, ...(ca.crlShards > 1 ? range(ca.crlShards) : [])]) {
-            const crl = await store.getCrl(ca.id, shard);
-            if (!crl || crl.nextUpdate.getTime() - now < crlValidityMs / 2) due.push(shard);
-          }
-          crls += (await regenerateCrls(ca, due)).length;
-        } catch (error) {
-          failed.push(`${listed.name}: ${(error as Error).message}`);
-        }
-      }
-      return { crls, responders, failed };
-    },
-
     /** DER of a CA's certificate, for the AIA caIssuers URL. */
     async caCertificate(caId: string): Promise<Buffer | undefined> {
       return (await store.getAuthority(caId))?.certificate;
@@ -692,22 +549,6 @@ export function createCaService(deps: CaServiceDeps) {
     onChange(listener: CertificateChangeListener): void {
       listeners.push(listener);
     },
-
-    signerOf: caSigner,
-    responderSigner(ca: CertificateAuthority) {
-      const responder = ca.responder;
-      if (!responder) throw new Error(`CA ${ca.name} has no OCSP responder yet`);
-      return keys.signer(
-        ca.protection,
-        responder.keyMaterial,
-        `${keyContext(ca)}/ocsp/${responder.generation}`,
-        responder.publicKey,
-      );
-    },
   };
   return service;
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
 }

@@ -1,11 +1,13 @@
 import type { Clock } from "../clock.js";
 import { noPeers, type Peers } from "../peers.js";
 import type { CaService } from "./ca-service.js";
+import type { CrlService } from "./crl-service.js";
 import type { CertificateAuthority, OcspCertId, OcspSingle } from "./model.js";
 import type { CaStore, CaX509 } from "./ports.js";
 
 export interface OcspResponderDeps {
-  ca: Pick<CaService, "list" | "responderSigner" | "onChange">;
+  ca: Pick<CaService, "list" | "onChange">;
+  crls: Pick<CrlService, "responderSigner">;
   store: Pick<CaStore, "getIssued">;
   x509: Pick<CaX509, "readOcspRequest" | "ocspResponse" | "issuerHashes" | "certId">;
   clock: Clock;
@@ -58,7 +60,7 @@ const MAX_INDEXED_REQUEST = 512;
 export type OcspResponder = ReturnType<typeof createOcspResponder>;
 
 export function createOcspResponder(deps: OcspResponderDeps) {
-  const { ca, store, x509, clock } = deps;
+  const { ca, crls, store, x509, clock } = deps;
   const peers = deps.peers ?? noPeers;
   const validityMs = deps.validityMs ?? 86_400_000;
   const recheckMs = deps.recheckMs ?? 10_000;
@@ -136,7 +138,7 @@ export function createOcspResponder(deps: OcspResponderDeps) {
         responses,
         nonce,
       },
-      ca.responderSigner(issuer.ca),
+      crls.responderSigner(issuer.ca),
     );
     return { der, nextUpdate: nextUpdate.getTime() };
   }

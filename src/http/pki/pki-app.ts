@@ -2,11 +2,13 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerFac
 import type { Logger } from "pino";
 import { toPem as pem } from "../../crypto/pem.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
+import type { CrlService } from "../../domain/ca/crl-service.js";
 import { FULL_CRL } from "../../domain/ca/model.js";
 
 export interface PkiAppDeps {
   logger: Logger;
-  ca: Pick<CaService, "crl" | "caCertificate">;
+  ca: Pick<CaService, "caCertificate">;
+  crls: Pick<CrlService, "crl">;
 }
 
 /** Nothing here takes a body: OCSP requests are answered by ocsp-handler.ts before the app. */
@@ -46,7 +48,7 @@ export function buildPkiApp(deps: PkiAppDeps, serverFactory?: FastifyServerFacto
   });
 
   async function sendCrl(reply: FastifyReply, caId: string, shard: number, ext: string) {
-    const crl = await deps.ca.crl(caId, shard);
+    const crl = await deps.crls.crl(caId, shard);
     if (!crl) return notFound(reply, "CRL");
     const maxAge = Math.max(0, Math.floor((crl.nextUpdate.getTime() - Date.now()) / 1000));
     reply.header("cache-control", `public, max-age=${maxAge}`);
