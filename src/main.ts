@@ -10,6 +10,7 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
+import { createCertificateDnsNames } from "./crypto/certificate-dns-names.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
@@ -34,6 +35,7 @@ import {
 } from "./domain/certificates/certificate-service.js";
 import { createSecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
+import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
@@ -59,6 +61,7 @@ import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
+import { createDiscoveryJob } from "./jobs/discovery-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
@@ -75,6 +78,7 @@ import { createSqlAcmeStore } from "./storage/sql-acme-store.js";
 import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCaStore } from "./storage/sql-ca-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
+import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import {
@@ -119,6 +123,8 @@ export interface Core {
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
   ocsp: OcspResponder;
+  /** Network and file discovery: scan runs, schedules, agents. */
+  discovery: DiscoveryService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -218,6 +224,14 @@ export async function openCore(
   });
   const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const discovery = createDiscoveryService({
+    store: createSqlDiscoveryStore(storage),
+    names: createCertificateDnsNames(),
+    principals,
+    access,
+    clock,
+    limits: { maxAddresses: config.discoveryMaxAddresses },
+  });
   return {
     config,
     storage,
@@ -246,6 +260,7 @@ export async function openCore(
     acmeIssuer,
     ca,
     ocsp,
+    discovery,
     pkiBase,
     tenantId,
     async close() {
@@ -410,6 +425,10 @@ export function jobList(
     clock: core.clock,
   });
   const crl = createCrlJob({ ca: core.ca });
+  const discovery = createDiscoveryJob({
+    discovery: core.discovery,
+    owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
+  });
   return [
     purge,
     notices,
@@ -419,6 +438,7 @@ export function jobList(
     rotation,
     webhooks,
     crl,
+    discovery,
     ...(mail ? [mail] : []),
   ];
 }
