@@ -560,6 +560,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        discovery: core.discovery,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

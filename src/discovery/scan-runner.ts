@@ -28,13 +28,18 @@ const NAME_LOOKUP = 500;
  * Runs one TLS scan to its end, reporting results in batches: `completed`, `cancelled` (the
  * reporter said stop) or `stopped` (the process is shutting down; another scanner may resume).
  */
-export async function runTlsScan(spec: TlsScanSpec, reporter: RunReporter, signal?: AbortSignal): Promise<RunEnd> {
+export async function runTlsScan(
+  spec: TlsScanSpec,
+  reporter: RunReporter,
+  signal?: AbortSignal,
+): Promise<RunEnd> {
   let names: ReadonlyMap<string, readonly string[]> = new Map();
   if (spec.knownNames) {
     const hosts = [...new Set(Array.from(endpoints({ ...spec, knownNames: false }), (e) => e.host))];
     const merged = new Map<string, readonly string[]>();
     for (let i = 0; i < hosts.length; i += NAME_LOOKUP) {
-      for (const [host, known] of await reporter.knownNames(hosts.slice(i, i + NAME_LOOKUP))) merged.set(host, known);
+      for (const [host, known] of await reporter.knownNames(hosts.slice(i, i + NAME_LOOKUP)))
+        merged.set(host, known);
     }
     names = merged;
   }

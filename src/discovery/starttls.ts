@@ -12,7 +12,9 @@ export class StartTlsError extends Error {
 /** Reads from a plaintext socket until `complete` says the buffered bytes hold a whole answer. */
 function reader(socket: Socket) {
   let buffer = Buffer.alloc(0);
-  let waiting: { complete: (b: Buffer) => number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  let waiting:
+    | { complete: (b: Buffer) => number; resolve: (b: Buffer) => void; reject: (e: Error) => void }
+    | undefined;
   const check = () => {
     if (!waiting) return;
     const used = waiting.complete(buffer);
@@ -104,7 +106,8 @@ export async function negotiateStartTls(socket: Socket, protocol: StartTlsProtoc
       expect(await r.read(lines(/^\d{3} /)), /^220/, "SMTP greeting");
       socket.write("EHLO strongroom.discovery\r\n");
       const ehlo = expect(await r.read(lines(/^\d{3} /)), /^250/, "SMTP EHLO");
-      if (!/^250[- ]STARTTLS\b/im.test(ehlo)) throw new StartTlsError("the SMTP server does not offer STARTTLS");
+      if (!/^250[- ]STARTTLS\b/im.test(ehlo))
+        throw new StartTlsError("the SMTP server does not offer STARTTLS");
       socket.write("STARTTLS\r\n");
       expect(await r.read(lines(/^\d{3} /)), /^220/, "SMTP STARTTLS");
       break;

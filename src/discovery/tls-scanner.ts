@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { connect as connectTcp, type Socket } from "node:net";
-import { type DetailedPeerCertificate, connect as connectTls, type TLSSocket } from "node:tls";
+import { connect as connectTls, type DetailedPeerCertificate, type TLSSocket } from "node:tls";
 import type { EndpointOutcome, EndpointResult } from "../domain/discovery/model.js";
 import type { Endpoint } from "../domain/discovery/targets.js";
 import { negotiateStartTls, StartTlsError } from "./starttls.js";
@@ -76,7 +76,11 @@ function handshake(endpoint: Endpoint, socket: Socket | undefined): Promise<TLSS
 }
 
 /** Connects to one endpoint and reports what it presents, or why it presented nothing. */
-export async function probe(endpoint: Endpoint, timeoutMs: number, now: () => Date = () => new Date()): Promise<EndpointResult> {
+export async function probe(
+  endpoint: Endpoint,
+  timeoutMs: number,
+  now: () => Date = () => new Date(),
+): Promise<EndpointResult> {
   const sockets: Socket[] = [];
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -121,7 +125,10 @@ export async function probe(endpoint: Endpoint, timeoutMs: number, now: () => Da
     clearTimeout(timer);
     for (const socket of sockets) socket.destroy();
     // The TLS socket of an attempt still in flight is not in `sockets` yet.
-    running.then((tls) => tls.destroy(), () => undefined);
+    running.then(
+      (tls) => tls.destroy(),
+      () => undefined,
+    );
   }
 }
 

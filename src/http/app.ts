@@ -12,11 +12,13 @@ import type { CaService } from "../domain/ca/ca-service.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
+import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
+import { registerAgentRoutes } from "./agent/agent-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateRoutes } from "./keyvault/certificates-routes.js";
 import { renderKeyVaultError } from "./keyvault/errors.js";
@@ -45,6 +47,7 @@ export interface AppDeps {
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
+  discovery?: DiscoveryService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -162,7 +165,11 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     acme: deps.acme,
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
+    discovery: deps.discovery,
   });
+  if (deps.discovery) {
+    registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });
+  }
 
   app.register(async (keyvault) => {
     registerKeyVaultHooks(keyvault, {

@@ -1,7 +1,7 @@
+import { type RunEnd, type RunReporter, runTlsScan } from "../discovery/scan-runner.js";
 import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
 import type { ScanRun } from "../domain/discovery/model.js";
 import type { Job } from "../domain/jobs/ports.js";
-import { type RunEnd, type RunReporter, runTlsScan } from "../discovery/scan-runner.js";
 
 /**
  * A run's lease: renewed with every batch of results, so a node that dies mid-scan hands the run

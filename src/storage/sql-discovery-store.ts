@@ -1,5 +1,13 @@
 import { type ExpressionBuilder, sql } from "kysely";
-import type { Agent, EndpointResult, RunDiff, RunStatus, ScanRun, ScanSchedule, ScanSpec } from "../domain/discovery/model.js";
+import type {
+  Agent,
+  EndpointResult,
+  RunDiff,
+  RunStatus,
+  ScanRun,
+  ScanSchedule,
+  ScanSpec,
+} from "../domain/discovery/model.js";
 import type { DiscoveryStore } from "../domain/discovery/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
@@ -139,7 +147,8 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
           .where(claimable(now))
           .orderBy("created_at")
           .limit(1);
-        query = agentId === undefined ? query.where("agent_id", "is", null) : query.where("agent_id", "=", agentId);
+        query =
+          agentId === undefined ? query.where("agent_id", "is", null) : query.where("agent_id", "=", agentId);
         const candidate = await query.executeTakeFirst();
         if (!candidate) return undefined;
         // Another node may take the same candidate between the read and here; only one update matches.
@@ -155,7 +164,11 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
           .where(claimable(now))
           .executeTakeFirst();
         if (Number(taken.numUpdatedRows) === 1) {
-          const row = await db.selectFrom("discovery_runs").selectAll().where("id", "=", candidate.id).executeTakeFirstOrThrow();
+          const row = await db
+            .selectFrom("discovery_runs")
+            .selectAll()
+            .where("id", "=", candidate.id)
+            .executeTakeFirstOrThrow();
           return toRun(row);
         }
       }
@@ -187,7 +200,8 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
               tls_version: r.tlsVersion ?? null,
               cipher: r.cipher ?? null,
               detail: r.detail ? JSON.stringify(r.detail) : null,
-              dns_names: typeof r.detail?.dnsNames === "string" && r.detail.dnsNames ? r.detail.dnsNames : null,
+              dns_names:
+                typeof r.detail?.dnsNames === "string" && r.detail.dnsNames ? r.detail.dnsNames : null,
               seen_at: r.seenAt.getTime(),
             }),
           );
@@ -223,13 +237,21 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
           .set({ done, failed: Number(counts.failed ?? 0), total: Math.max(total, done) })
           .where("id", "=", id)
           .execute();
-        const row = await trx.selectFrom("discovery_runs").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+        const row = await trx
+          .selectFrom("discovery_runs")
+          .selectAll()
+          .where("id", "=", id)
+          .executeTakeFirstOrThrow();
         return toRun(row);
       });
     },
 
     async doneLocations(id) {
-      const rows = await db.selectFrom("discovery_results").select("location").where("run_id", "=", id).execute();
+      const rows = await db
+        .selectFrom("discovery_results")
+        .select("location")
+        .where("run_id", "=", id)
+        .execute();
       return new Set(rows.map((r) => r.location));
     },
 
@@ -317,7 +339,9 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
     },
 
     async listSchedules() {
-      return (await db.selectFrom("discovery_schedules").selectAll().orderBy("name").execute()).map(toSchedule);
+      return (await db.selectFrom("discovery_schedules").selectAll().orderBy("name").execute()).map(
+        toSchedule,
+      );
     },
 
     async removeSchedule(name) {

@@ -91,7 +91,15 @@ export function diffRuns(previous: ReadonlyMap<string, string>, current: Readonl
  * a diff against the previous run, and agents that run scans where the server cannot reach.
  * Everything found goes to the inventory as observations.
  */
-export function createDiscoveryService({ store, sink, names, principals, access, clock, limits }: DiscoveryServiceDeps) {
+export function createDiscoveryService({
+  store,
+  sink,
+  names,
+  principals,
+  access,
+  clock,
+  limits,
+}: DiscoveryServiceDeps) {
   async function agentOf(idOrName: string | undefined): Promise<Agent | undefined> {
     if (idOrName === undefined) return undefined;
     const agent = await store.findAgent(idOrName);
@@ -112,7 +120,9 @@ export function createDiscoveryService({ store, sink, names, principals, access,
   function nameOf(input: ScanInput, spec: ScanSpec): string {
     if (input.name !== undefined) {
       if (!NAME.test(input.name)) {
-        throw badParameter(`Scan name "${input.name}" must be 1-63 letters, digits, dots, hyphens or underscores`);
+        throw badParameter(
+          `Scan name "${input.name}" must be 1-63 letters, digits, dots, hyphens or underscores`,
+        );
       }
       return input.name;
     }
@@ -171,10 +181,13 @@ export function createDiscoveryService({ store, sink, names, principals, access,
     },
 
     get,
-    list: (filter: { status?: RunStatus; name?: string; limit?: number } = {}) =>
+    list: (filter: { status?: RunStatus; name?: string; limit?: number | undefined } = {}) =>
       store.listRuns({ ...filter, limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000) }),
 
-    async results(id: string, options: { after?: string; limit?: number; outcome?: string } = {}) {
+    async results(
+      id: string,
+      options: { after?: string; limit?: number | undefined; outcome?: string } = {},
+    ) {
       await get(id);
       return store.results(id, { ...options, limit: Math.min(Math.max(options.limit ?? 1000, 1), 10_000) });
     },
@@ -234,7 +247,11 @@ export function createDiscoveryService({ store, sink, names, principals, access,
         ...diffRuns(previous ? await store.fingerprints(previous.id) : new Map(), current),
       };
       if (await store.finish(run.id, "completed", at, { diff })) {
-        if (diff.gone.length > 0) await sink?.forget(diff.gone.map((g) => g.location), at);
+        if (diff.gone.length > 0)
+          await sink?.forget(
+            diff.gone.map((g) => g.location),
+            at,
+          );
       }
       return get(run.id);
     },
@@ -281,7 +298,9 @@ export function createDiscoveryService({ store, sink, names, principals, access,
         const agent = schedule.agentId ? await store.findAgent(schedule.agentId) : undefined;
         const run = newRun(schedule.name, schedule.spec, agent, schedule.id);
         // A node that slept through several intervals queues one run, not one per missed interval.
-        const next = new Date(Math.max(schedule.nextRunAt.getTime() + schedule.intervalMs, now.getTime() + 1));
+        const next = new Date(
+          Math.max(schedule.nextRunAt.getTime() + schedule.intervalMs, now.getTime() + 1),
+        );
         if (await store.fireSchedule(schedule, run, next)) fired++;
       }
       return fired;
@@ -295,7 +314,8 @@ export function createDiscoveryService({ store, sink, names, principals, access,
       if (!NAME.test(name)) {
         throw badParameter(`Agent name "${name}" must be 1-63 letters, digits, dots, hyphens or underscores`);
       }
-      if (await store.findAgent(name)) throw new DomainError("Conflict", `An agent named ${name} exists already`);
+      if (await store.findAgent(name))
+        throw new DomainError("Conflict", `An agent named ${name} exists already`);
       const { principal, clientSecret } = await principals.create(`agent:${name}`);
       if (clientSecret === undefined) throw new Error("the agent principal was created without a secret");
       try {
@@ -346,7 +366,8 @@ export function createDiscoveryService({ store, sink, names, principals, access,
     /** A run as its agent may see it: Forbidden when it belongs to someone else. */
     async runOfAgent(agent: Agent, id: string): Promise<ScanRun> {
       const run = await get(id);
-      if (run.agentId !== agent.id) throw new DomainError("Forbidden", `Scan run ${id} is not assigned to this agent`);
+      if (run.agentId !== agent.id)
+        throw new DomainError("Forbidden", `Scan run ${id} is not assigned to this agent`);
       return run;
     },
   };

@@ -24,11 +24,19 @@ export interface DiscoveryStore {
   saveResults(id: string, results: readonly EndpointResult[], total: number): Promise<ScanRun>;
   /** Locations that already have a result in this run. */
   doneLocations(id: string): Promise<Set<string>>;
-  results(id: string, options: { after?: string | undefined; limit: number; outcome?: string | undefined }): Promise<EndpointResult[]>;
+  results(
+    id: string,
+    options: { after?: string | undefined; limit: number; outcome?: string | undefined },
+  ): Promise<EndpointResult[]>;
   /** Every successful result of a run: location and leaf fingerprint. */
   fingerprints(id: string): Promise<Map<string, string>>;
   /** Moves a queued or running run to `status` when it is not finished yet; false when it was. */
-  finish(id: string, status: RunStatus, at: Date, fields: { diff?: RunDiff; error?: string }): Promise<boolean>;
+  finish(
+    id: string,
+    status: RunStatus,
+    at: Date,
+    fields: { diff?: RunDiff; error?: string },
+  ): Promise<boolean>;
   /** The latest completed run of `name` created before `before`. */
   previousCompleted(name: string, before: Date, excludeId: string): Promise<ScanRun | undefined>;
   /** DNS names in certificates earlier runs saw at each of these hosts. */

@@ -28,7 +28,8 @@ export const STARTTLS_PORTS: Readonly<Record<number, StartTlsProtocol>> = {
   389: "ldap",
 };
 
-const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const HOST_NAME =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 function parseIpv4(text: string): bigint | undefined {
   const parts = text.split(".");
@@ -106,7 +107,8 @@ function parseRange(text: string): AddressRange | undefined {
     if (!base) throw badParameter(`"${text}" is not a CIDR block: ${cidr[1]} is not an IP address`);
     const bits = base.family === 4 ? 32 : 128;
     const prefix = Number(cidr[2]);
-    if (prefix > bits) throw badParameter(`"${text}" is not a CIDR block: /${prefix} is longer than ${bits} bits`);
+    if (prefix > bits)
+      throw badParameter(`"${text}" is not a CIDR block: /${prefix} is longer than ${bits} bits`);
     const size = 1n << BigInt(bits - prefix);
     const first = base.value & ~(size - 1n);
     return { family: base.family, first, last: first + size - 1n };
@@ -121,9 +123,12 @@ function parseRange(text: string): AddressRange | undefined {
       end = { family: 4, value: (start.value & ~255n) | BigInt(endText) };
     }
     if (!end || end.family !== start.family) {
-      throw badParameter(`"${text}" is not an address range: "${endText}" is not an address of the same family`);
+      throw badParameter(
+        `"${text}" is not an address range: "${endText}" is not an address of the same family`,
+      );
     }
-    if (end.value < start.value) throw badParameter(`"${text}" is not an address range: it ends before it starts`);
+    if (end.value < start.value)
+      throw badParameter(`"${text}" is not an address range: it ends before it starts`);
     return { family: start.family, first: start.value, last: end.value };
   }
   const single = parseAddress(text);
@@ -138,7 +143,8 @@ function targetRange(text: string): AddressRange | { host: string } {
   if (/^[\d.]+$/.test(trimmed) || trimmed.includes("/") || trimmed.includes(":")) {
     throw badParameter(`"${text}" is not an IP address, CIDR block, range or host name`);
   }
-  if (!HOST_NAME.test(trimmed)) throw badParameter(`"${text}" is not an IP address, CIDR block, range or host name`);
+  if (!HOST_NAME.test(trimmed))
+    throw badParameter(`"${text}" is not an IP address, CIDR block, range or host name`);
   return { host: trimmed.toLowerCase() };
 }
 
@@ -151,7 +157,8 @@ export function parsePorts(items: readonly (string | number)[]): number[] {
     if (!span?.[1]) throw badParameter(`"${text}" is not a port or port range such as 443 or 8000-8010`);
     const from = Number(span[1]);
     const to = span[2] === undefined ? from : Number(span[2]);
-    if (from < 1 || to > 65535 || to < from) throw badParameter(`"${text}" is not a port range within 1-65535`);
+    if (from < 1 || to > 65535 || to < from)
+      throw badParameter(`"${text}" is not a port range within 1-65535`);
     for (let p = from; p <= to; p++) ports.add(p);
   }
   return [...ports].sort((a, b) => a - b);
@@ -185,7 +192,11 @@ function prepare(spec: TlsScanSpec): Prepared {
     if ("host" in range) throw badParameter(`Exclusion "${text}" must be an address, CIDR block or range`);
     return range;
   });
-  return { ranges: spec.targets.map((target) => ({ range: targetRange(target.address), target })), exclusions, ports };
+  return {
+    ranges: spec.targets.map((target) => ({ range: targetRange(target.address), target })),
+    exclusions,
+    ports,
+  };
 }
 
 /**

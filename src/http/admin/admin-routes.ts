@@ -9,6 +9,7 @@ import type { PrincipalService } from "../../domain/access/principal-service.js"
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
+import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
@@ -18,6 +19,7 @@ import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
+import { registerDiscoveryRoutes } from "./discovery-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -29,6 +31,7 @@ export interface AdminRouteDeps {
   acme: AcmeSettingsService;
   vaultUrl: (name: string) => string;
   ca?: CaService | undefined;
+  discovery?: DiscoveryService | undefined;
 }
 
 const Settings = {
@@ -56,7 +59,18 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, principals, access, vaults, certificates, webhooks, acme, vaultUrl, ca }: AdminRouteDeps,
+  {
+    identity,
+    principals,
+    access,
+    vaults,
+    certificates,
+    webhooks,
+    acme,
+    vaultUrl,
+    ca,
+    discovery,
+  }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -105,6 +119,7 @@ export function registerAdminRoutes(
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     if (ca) registerCaRoutes(admin, { ca, vaults });
+    if (discovery) registerDiscoveryRoutes(admin, { discovery });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

@@ -51,8 +51,16 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addColumn("error", "text")
     .addColumn("diff", "text")
     .execute();
-  await db.schema.createIndex("discovery_runs_status").on("discovery_runs").columns(["status", "created_at"]).execute();
-  await db.schema.createIndex("discovery_runs_name").on("discovery_runs").columns(["name", "created_at"]).execute();
+  await db.schema
+    .createIndex("discovery_runs_status")
+    .on("discovery_runs")
+    .columns(["status", "created_at"])
+    .execute();
+  await db.schema
+    .createIndex("discovery_runs_name")
+    .on("discovery_runs")
+    .columns(["name", "created_at"])
+    .execute();
 
   // One row per endpoint (or file location) of a run: the chain as presented, or why there was none.
   await db.schema
