@@ -17,6 +17,24 @@ export interface TlsScanOptions {
 
 class Timeout extends Error {}
 
+/**
+ * The only certificate in the scanner's trust store, whose key was thrown away. Node completes a
+ * peer's chain from the trust store when reporting it; with the default store a chain would gain a
+ * public root the server never sent, and with an empty one (`ca: []`) Node 20 crashes the process
+ * looking up the issuer of a chain that does not end in a self-signed certificate.
+ */
+const NOTHING_TRUSTED = `-----BEGIN CERTIFICATE-----
+MIIBeTCCASugAwIBAgIUMm0PUUtr5n/+jIbiWByCgejxhyMwBQYDK2VwMDExLzAt
+BgNVBAMMJlN0cm9uZ3Jvb20gZGlzY292ZXJ5IGVtcHR5IHRydXN0IHN0b3JlMCAX
+DTI2MTIwNTEzNTEwNVoYDzIxMjYxMTExMTM1MTA1WjAxMS8wLQYDVQQDDCZTdHJv
+bmdyb29tIGRpc2NvdmVyeSBlbXB0eSB0cnVzdCBzdG9yZTAqMAUGAytlcAMhAPNI
+SyFvOR+GsbBRsrt3sccvSfA3+SMTGVKNnCT8uEaho1MwUTAdBgNVHQ4EFgQUTxyw
+gIpIVDcdRgz15LFYXY80bc0wHwYDVR0jBBgwFoAUTxywgIpIVDcdRgz15LFYXY80
+bc0wDwYDVR0TAQH/BAUwAwEB/zAFBgMrZXADQQDGQ2S10EBJYwBsX3acKD5u2DwR
+x8zltGHdxdPzIerKDi9vRfECM2fhrs3J4nPSZOV8WJW3f5YCdcsS8gVMA9cH
+-----END CERTIFICATE-----
+`;
+
 const REFUSED = new Set(["ECONNREFUSED"]);
 const UNREACHABLE = new Set(["EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "ENOTFOUND", "EAI_AGAIN"]);
 
@@ -43,9 +61,10 @@ function presentedChain(socket: TLSSocket): Uint8Array[] {
   return chain;
 }
 
-function tcp(endpoint: Endpoint): Promise<Socket> {
+function tcp(endpoint: Endpoint, opened: Socket[]): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connectTcp({ host: endpoint.host, port: endpoint.port });
+    opened.push(socket);
     socket.once("connect", () => {
       socket.off("error", reject);
       resolve(socket);
@@ -54,7 +73,7 @@ function tcp(endpoint: Endpoint): Promise<Socket> {
   });
 }
 
-function handshake(endpoint: Endpoint, socket: Socket | undefined): Promise<TLSSocket> {
+function handshake(endpoint: Endpoint, socket: Socket | undefined, opened: Socket[]): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const tls = connectTls({
       ...(socket ? { socket } : { host: endpoint.host, port: endpoint.port }),
@@ -64,9 +83,9 @@ function handshake(endpoint: Endpoint, socket: Socket | undefined): Promise<TLSS
       rejectUnauthorized: false,
       minVersion: "TLSv1",
       ciphers: "ALL:@SECLEVEL=0",
-      // An empty trust store: the chain reported is what the server sent, not completed from roots.
-      ca: [],
+      ca: [NOTHING_TRUSTED],
     });
+    opened.push(tls);
     tls.once("secureConnect", () => {
       tls.off("error", reject);
       resolve(tls);
@@ -89,13 +108,10 @@ export async function probe(
   const attempt = async () => {
     let plain: Socket | undefined;
     if (endpoint.starttls) {
-      plain = await tcp(endpoint);
-      sockets.push(plain);
+      plain = await tcp(endpoint, sockets);
       await negotiateStartTls(plain, endpoint.starttls);
     }
-    const tls = await handshake(endpoint, plain);
-    sockets.push(tls);
-    return tls;
+    return handshake(endpoint, plain, sockets);
   };
   const running = attempt();
   try {
@@ -123,12 +139,8 @@ export async function probe(
     return { location: endpoint.location, ...outcomeOf(error), chain: [], seenAt: now() };
   } finally {
     clearTimeout(timer);
-    for (const socket of sockets) socket.destroy();
-    // The TLS socket of an attempt still in flight is not in `sockets` yet.
-    running.then(
-      (tls) => tls.destroy(),
-      () => undefined,
-    );
+    // The TLS socket before the plain one it wraps: the other way round crashes Node 20.
+    for (const socket of sockets.reverse()) socket.destroy();
   }
 }
 

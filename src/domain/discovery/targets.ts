@@ -228,6 +228,8 @@ export function* endpoints(
   knownNames: ReadonlyMap<string, readonly string[]> = new Map(),
 ): Generator<Endpoint> {
   const { ranges, exclusions, ports } = prepare(spec);
+  // Overlapping targets (a block and one of its addresses with its own names) scan each place once.
+  const seen = new Set<string>();
   for (const { range, target } of ranges) {
     const targetPorts = target.ports && target.ports.length > 0 ? target.ports : ports;
     const hosts: Iterable<string> =
@@ -249,7 +251,10 @@ export function* endpoints(
       for (const port of targetPorts) {
         const starttls = spec.starttls[port] ?? STARTTLS_PORTS[port];
         for (const sni of [undefined, ...names]) {
-          yield { host, port, sni, starttls, location: tlsLocation(host, port, sni) };
+          const location = tlsLocation(host, port, sni);
+          if (seen.has(location)) continue;
+          seen.add(location);
+          yield { host, port, sni, starttls, location };
         }
       }
     }
