@@ -11,6 +11,7 @@ import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createCertificateDnsNames } from "./crypto/certificate-dns-names.js";
+import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
@@ -33,12 +34,13 @@ import {
   type CertificateService,
   createCertificateService,
 } from "./domain/certificates/certificate-service.js";
-import { createSecretFormats } from "./domain/certificates/secret-formats.js";
+import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
+import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
 import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
@@ -63,6 +65,7 @@ import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createDiscoveryJob } from "./jobs/discovery-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
@@ -80,6 +83,8 @@ import { createSqlCaStore } from "./storage/sql-ca-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
+import { createSqlInventoryFeed } from "./storage/sql-inventory-feed.js";
+import { createSqlInventoryStore } from "./storage/sql-inventory-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import {
   createSqlLeaseStore,
@@ -114,6 +119,8 @@ export interface Core {
   secrets: SecretService;
   keys: KeyService;
   certificates: CertificateService;
+  /** Certificates' secrets as files and in other formats (Key Vault's outContentType, CLI downloads). */
+  secretFormats: SecretFormats;
   webhooks: WebhookService;
   audit: AuditService;
   principals: PrincipalService;
@@ -123,6 +130,11 @@ export interface Core {
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
   ocsp: OcspResponder;
+  /**
+   * The certificate inventory; also the ObservationSink (`observe`/`forget`) every discovery source
+   * reports into.
+   */
+  inventory: InventoryService;
   /** Network and file discovery: scan runs, schedules, agents. */
   discovery: DiscoveryService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
@@ -224,8 +236,16 @@ export async function openCore(
   });
   const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const secrets = createSecretService({ store: createSqlSecretStore(storage), sealer, clock });
+  const codec = createCertificateBundleCodec();
+  const inventory = createInventoryService({
+    store: createSqlInventoryStore(storage),
+    reader: createCertificateFactsReader(),
+    clock,
+  });
   const discovery = createDiscoveryService({
     store: createSqlDiscoveryStore(storage),
+    sink: inventory,
     names: createCertificateDnsNames(),
     principals,
     access,
@@ -240,14 +260,15 @@ export async function openCore(
     vaults,
     principals,
     access,
-    secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
+    secrets,
+    secretFormats: createSecretFormats({ secrets, codec }),
     keys,
     webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
     certificates: createCertificateService({
       store: createSqlCertificateStore(storage),
       keys: keys.certificateKeys,
       x509: createX509Factory(),
-      codec: createCertificateBundleCodec(),
+      codec,
       sealer,
       clock,
       adapters: new Map<string, IssuerAdapter>([
@@ -260,6 +281,7 @@ export async function openCore(
     acmeIssuer,
     ca,
     ocsp,
+    inventory,
     discovery,
     pkiBase,
     tenantId,
@@ -425,6 +447,11 @@ export function jobList(
     clock: core.clock,
   });
   const crl = createCrlJob({ ca: core.ca });
+  const inventory = createInventoryJob({
+    feed: createSqlInventoryFeed(core.storage),
+    inventory: core.inventory,
+    clock: core.clock,
+  });
   const discovery = createDiscoveryJob({
     discovery: core.discovery,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
@@ -438,6 +465,7 @@ export function jobList(
     rotation,
     webhooks,
     crl,
+    inventory,
     discovery,
     ...(mail ? [mail] : []),
   ];
@@ -554,12 +582,13 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         },
         vaults,
         secrets: core.secrets,
-        secretFormats: createSecretFormats({ secrets: core.secrets, codec: createCertificateBundleCodec() }),
+        secretFormats: core.secretFormats,
         keys: core.keys,
         certificates: core.certificates,
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        inventory: core.inventory,
         discovery: core.discovery,
         audit: core.audit,
         jwks: () => signer.jwks(),

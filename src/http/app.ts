@@ -14,6 +14,7 @@ import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
 import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
+import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
@@ -47,6 +48,7 @@ export interface AppDeps {
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
+  inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
   audit: AuditService;
   jwks: () => unknown;
@@ -165,6 +167,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     acme: deps.acme,
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
+    inventory: deps.inventory,
     discovery: deps.discovery,
   });
   if (deps.discovery) {

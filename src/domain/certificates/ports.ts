@@ -70,8 +70,11 @@ export interface KeyAndCertificates {
 export interface CertificateBundleCodec {
   /** PKCS#12 (any PBE Key Vault's clients use: PBES2/AES, 3DES, RC2); BadParameter on a wrong password. */
   parsePfx(bytes: Buffer, password: string | undefined): KeyAndCertificates;
-  /** PEM with a PKCS#8 or traditional key and certificates in any order. */
-  parsePem(text: string): KeyAndCertificates;
+  /**
+   * PEM with a PKCS#8 or traditional key, encrypted (with `password`) or not, and certificates in any
+   * order; BadParameter (reason WrongPassword) when an encrypted key does not open with it.
+   */
+  parsePem(text: string, password?: string | undefined): KeyAndCertificates;
   buildPfx(pkcs8: Buffer | undefined, certificates: Buffer[]): Promise<Buffer>;
   /** A private key as a JWK, with its public members, for a key protector to take in. */
   pkcs8ToJwk(pkcs8: Buffer): ImportJwk;
@@ -126,10 +129,18 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   addIssued(issued: IssuedVersion): Promise<void>;
   /** Inserts a whole certificate from a backup; Conflict when the name is taken in any of the three collections. */
   restoreIssued(versions: IssuedVersion[]): Promise<void>;
+  /** Conflict when a key or secret of that name exists that no certificate manages. */
+  refuseUnmanagedNamesake(vaultId: string, name: string): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */
-  softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
+  softDeleteWithBacking(
+    vaultId: string,
+    name: string,
+    deletedAt: Date,
+    purgeAt: Date,
+    events?: VaultEvent[],
+  ): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
-  recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
+  recoverWithBacking(vaultId: string, name: string, events?: VaultEvent[]): Promise<boolean>;
   /**
    * Purges the certificate, its backing key and secret and its operation; returns every key
    * version and the operation, whose key material (HSM objects included) is then destroyed.
@@ -137,6 +148,7 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   purgeWithBacking(
     vaultId: string,
     name: string,
+    events?: VaultEvent[],
   ): Promise<{ keys: StoredKeyVersion[]; operation: CertificateOperation | undefined } | undefined>;
   /**
    * Replaces a version's mutable fields, sets its backing key and secret versions' `enabled` to the

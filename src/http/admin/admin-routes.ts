@@ -13,6 +13,7 @@ import type { DiscoveryService } from "../../domain/discovery/discovery-service.
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
+import type { InventoryService } from "../../domain/inventory/inventory-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
@@ -20,6 +21,7 @@ import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
+import { registerInventoryRoutes } from "./inventory-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -31,6 +33,7 @@ export interface AdminRouteDeps {
   acme: AcmeSettingsService;
   vaultUrl: (name: string) => string;
   ca?: CaService | undefined;
+  inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
 }
 
@@ -69,6 +72,7 @@ export function registerAdminRoutes(
     acme,
     vaultUrl,
     ca,
+    inventory,
     discovery,
   }: AdminRouteDeps,
 ): void {
@@ -119,6 +123,7 @@ export function registerAdminRoutes(
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     if (ca) registerCaRoutes(admin, { ca, vaults });
+    if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
