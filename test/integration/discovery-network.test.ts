@@ -184,6 +184,18 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
     expect(run.diff.counts).toEqual({ new: 10, changed: 0, gone: 0 });
   });
 
+  it("puts what it finds in the inventory, one record per certificate with each place it was served", async () => {
+    for (const [location, served] of expected) {
+      const record = await kv({ method: "GET", url: `/admin/inventory/${served.leaf.sha256}` });
+      expect(record.statusCode, location).toBe(200);
+      const uris = record.json().locations.map((l: { uri: string; source: string }) => `${l.source} ${l.uri}`);
+      expect(uris, location).toContain(`tls ${location}`);
+    }
+    // The intermediate is in the inventory too, as a chain link of what it issued.
+    const intermediate = await kv({ method: "GET", url: `/admin/inventory/${pki.intermediate.sha256}` });
+    expect(intermediate.statusCode).toBe(200);
+  });
+
   it("tries the DNS names earlier scans saw at an address as SNI", async () => {
     const { run, results } = await scan({ name: "sni-known", targets: ["127.0.0.9"], ports: [port] });
     expect(run.status).toBe("completed");
@@ -210,6 +222,9 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
     expect(gone.run.diff.counts).toEqual({ new: 0, changed: 0, gone: 1 });
     expect(gone.run.diff.gone[0]).toEqual({ location, previous: pki.smtp2.sha256 });
     expect(gone.results.find((r) => r.location === location)?.outcome).toBe("refused");
+    const record = (await kv({ method: "GET", url: `/admin/inventory/${pki.smtp2.sha256}` })).json();
+    const place = record.locations.find((l: { uri: string }) => l.uri === location);
+    expect(place.goneAt).toBeDefined();
   });
 
   it("survives hostile endpoints: garbage after ClientHello, a 1 MB chain, a slow-loris handshake", async () => {
