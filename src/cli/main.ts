@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { registerAccessCommands } from "./access-commands.js";
 import { registerAcmeCommands } from "./acme-commands.js";
+import { registerAgentCommand } from "./agent-command.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
+import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { describeFailure } from "./failure.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
@@ -24,6 +26,8 @@ registerCaCommands(program);
 registerJobsCommands(program);
 registerAuditCommands(program);
 registerInventoryCommands(program);
+registerDiscoveryCommands(program);
+registerAgentCommand(program);
 
 // The group a failing command belongs to, for the next step its error line suggests.
 let group: string | undefined;

@@ -188,7 +188,9 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
     for (const [location, served] of expected) {
       const record = await kv({ method: "GET", url: `/admin/inventory/${served.leaf.sha256}` });
       expect(record.statusCode, location).toBe(200);
-      const uris = record.json().locations.map((l: { uri: string; source: string }) => `${l.source} ${l.uri}`);
+      const uris = record
+        .json()
+        .locations.map((l: { uri: string; source: string }) => `${l.source} ${l.uri}`);
       expect(uris, location).toContain(`tls ${location}`);
     }
     // The intermediate is in the inventory too, as a chain link of what it issued.
