@@ -125,8 +125,10 @@ async function waitFor(core: Core, id: string): Promise<ScanRun> {
   }
 }
 
-function printRun(run: ScanRun, json: boolean | undefined) {
-  if (json) return printJson(runView(run));
+const agentNames = async (core: Core) => new Map((await core.discovery.agents()).map((a) => [a.id, a.name]));
+
+function printRun(run: ScanRun, json: boolean | undefined, agents: ReadonlyMap<string, string>) {
+  if (json) return printJson(runView(run, agents));
   console.log(`id:        ${run.id}`);
   console.log(`name:      ${run.name}`);
   console.log(`status:    ${run.status}${run.error ? ` (${run.error})` : ""}`);
@@ -203,12 +205,12 @@ export function registerDiscoveryCommands(program: Command): void {
       }
       const run = await core.discovery.scan(scanInput(o));
       if (!o.wait) {
-        if (o.json) printJson(runView(run));
+        if (o.json) printJson(runView(run, await agentNames(core)));
         else console.log(`${run.id}  queued  ${run.name}`);
         return;
       }
       const ended = await waitFor(core, run.id);
-      printRun(ended, o.json);
+      printRun(ended, o.json, await agentNames(core));
       if (ended.status !== "completed") process.exitCode = 1;
     }),
   );
@@ -227,7 +229,8 @@ export function registerDiscoveryCommands(program: Command): void {
         ...(o.name && { name: o.name }),
         limit: wholeNumber(o.limit, "--limit") ?? 100,
       });
-      if (o.json) printJson(runs.map((r) => runView(r)));
+      const agents = await agentNames(core);
+      if (o.json) printJson(runs.map((r) => runView(r, agents)));
       else for (const r of runs) console.log(runLine(r));
     }),
   );
@@ -243,9 +246,11 @@ export function registerDiscoveryCommands(program: Command): void {
     withCore(command, async (core) => {
       const run = o.wait ? await waitFor(core, id) : await core.discovery.get(id);
       const results = o.results ? await core.discovery.results(id, { limit: 10_000 }) : [];
-      if (o.json)
-        return printJson({ ...runView(run), ...(o.results && { results: results.map(resultView) }) });
-      printRun(run, false);
+      const agents = await agentNames(core);
+      if (o.json) {
+        return printJson({ ...runView(run, agents), ...(o.results && { results: results.map(resultView) }) });
+      }
+      printRun(run, false, agents);
       for (const r of results) {
         console.log(
           [
