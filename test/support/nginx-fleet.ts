@@ -78,7 +78,7 @@ export async function startNginx(dir: string, sites: readonly Site[]): Promise<N
   writeFileSync(
     conf,
     `${process.getuid?.() === 0 ? "user root root;\n" : ""}daemon off;
-worker_processes 1;
+worker_processes auto;
 pid ${join(dir, "nginx.pid")};
 error_log ${join(dir, "error.log")} warn;
 events { worker_connections 4096; }
