@@ -268,6 +268,29 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
     }
   }, 60_000);
 
+  it("runs a schedule when it is due, and not again before its interval", async () => {
+    const created = await kv({
+      method: "POST",
+      url: "/admin/discovery/schedules",
+      body: {
+        name: "hourly",
+        targets: ["127.0.0.2"],
+        ports: [port],
+        knownNames: false,
+        intervalSeconds: 3600,
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    await runJob();
+    await runJob();
+    const runs = (await kv({ method: "GET", url: "/admin/discovery/scans?name=hourly" })).json().value;
+    expect(runs).toHaveLength(1);
+    expect(runs[0].status).toBe("completed");
+    expect(runs[0].done).toBe(1);
+    const schedules = (await kv({ method: "GET", url: "/admin/discovery/schedules" })).json().value;
+    expect(new Date(schedules[0].nextRunAt).getTime()).toBeGreaterThan(Date.now() + 3500_000);
+  });
+
   it("cancels a running scan: it stops, keeps what it found and says how far it got", async () => {
     const created = await kv({
       method: "POST",
