@@ -31,6 +31,24 @@ async function portFreeOn(addresses: readonly string[]): Promise<number> {
   }
 }
 
+/** One endpoint's result as GET /admin/discovery/scans/{id}/results answers it. */
+interface WireResult {
+  location: string;
+  outcome: string;
+  error?: string;
+  fingerprintSha256?: string;
+  tlsVersion?: string;
+  cipher?: string;
+  detail: Record<string, string | number>;
+  chain: {
+    subject: string;
+    issuer: string;
+    notBefore: string;
+    notAfter: string;
+    fingerprintSha256: string;
+  }[];
+}
+
 interface Served {
   leaf: TestCertificate;
   chain: TestCertificate[];
@@ -70,7 +88,7 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
     const run = (await kv({ method: "GET", url: `/admin/discovery/scans/${created.json().id}` })).json();
     const results = (await kv({ method: "GET", url: `/admin/discovery/scans/${run.id}/results` })).json()
       .value;
-    return { run, results: results as Array<Record<string, any>> };
+    return { run, results: results as WireResult[] };
   }
   const fleetScan = (name: string) => ({
     name,
@@ -165,7 +183,7 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
     const found = new Map(results.map((r) => [r.location, r]));
     expect([...found.keys()].sort()).toEqual([...expected.keys()].sort());
     for (const [location, served] of expected) {
-      const result = found.get(location) as Record<string, any>;
+      const result = found.get(location) as WireResult;
       expect(result.outcome, location).toBe("ok");
       expect(result.fingerprintSha256, location).toBe(served.leaf.sha256);
       expect(
@@ -175,10 +193,11 @@ describe.skipIf(!hasNginx)("TLS network discovery over a fleet of nginx server b
       expect(result.tlsVersion).toMatch(/^TLSv1\.[23]$/);
       expect(result.cipher).toBeTruthy();
     }
-    const at = (n: number) => found.get(`tls://127.0.0.${n}:${port}`) as Record<string, any>;
-    expect(new Date(at(3).chain[0].notAfter).getTime()).toBeLessThan(Date.now());
-    expect(new Date(at(4).chain[0].notBefore).getTime()).toBeGreaterThan(Date.now());
-    expect(at(5).chain[0].subject).toBe(at(5).chain[0].issuer);
+    const leafAt = (n: number) =>
+      (found.get(`tls://127.0.0.${n}:${port}`) as WireResult).chain[0] as WireResult["chain"][number];
+    expect(new Date(leafAt(3).notAfter).getTime()).toBeLessThan(Date.now());
+    expect(new Date(leafAt(4).notBefore).getTime()).toBeGreaterThan(Date.now());
+    expect(leafAt(5).subject).toBe(leafAt(5).issuer);
     expect(found.get(`tls://127.0.0.17:${smtpPort}`)?.detail.starttls).toBe("smtp");
     // Every location is new in the first run of a name.
     expect(run.diff.counts).toEqual({ new: 10, changed: 0, gone: 0 });
