@@ -21,6 +21,11 @@ export type RunEnd = "completed" | "cancelled" | "stopped";
 /** Results are sent in batches of this many, or sooner when this long has passed. */
 const BATCH = 200;
 const BATCH_MS = 500;
+/**
+ * A scan whose endpoints all hang reports nothing for a while; an empty batch this often keeps its
+ * lease (60 s) from running out, which would hand the run to a second scanner.
+ */
+const KEEPALIVE_MS = 15_000;
 /** How many hosts a known-names lookup asks about at once. */
 const NAME_LOOKUP = 500;
 
@@ -67,9 +72,9 @@ export async function runTlsScan(
     });
     return flushing;
   };
-  // A scan where every endpoint hangs until its timeout still shows progress.
+  // A scan where every endpoint hangs until its timeout still shows progress and keeps its lease.
   const ticker = setInterval(() => {
-    if (pending.length > 0) void flush();
+    if (pending.length > 0 || performance.now() - lastFlush >= KEEPALIVE_MS) void flush();
   }, BATCH_MS);
   try {
     await scanEndpoints(todo, { ...spec, signal: stop.signal }, (result) => {
