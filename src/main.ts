@@ -12,6 +12,7 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
+import { createCertificateDnsNames } from "./crypto/certificate-dns-names.js";
 import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
@@ -44,6 +45,7 @@ import { type ContactsService, createContactsService } from "./domain/certificat
 import { createIssuerService, type IssuerService } from "./domain/certificates/issuer-service.js";
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
+import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
 import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
@@ -71,6 +73,7 @@ import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
+import { createDiscoveryJob } from "./jobs/discovery-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
@@ -91,6 +94,7 @@ import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js"
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlStores, type SqlStores } from "./storage/sql-stores.js";
@@ -132,6 +136,8 @@ export interface Core {
    * reports into.
    */
   inventory: InventoryService;
+  /** Network and file discovery: scan runs, schedules, agents. */
+  discovery: DiscoveryService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -248,6 +254,20 @@ export async function openCore(
   const privateCa = createPrivateCaIssuer({ ca, clock });
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
+  const inventory = createInventoryService({
+    store: stores.inventory,
+    reader: createCertificateFactsReader(),
+    clock,
+  });
+  const discovery = createDiscoveryService({
+    store: createSqlDiscoveryStore(storage),
+    sink: inventory,
+    names: createCertificateDnsNames(),
+    principals,
+    access,
+    clock,
+    limits: { maxAddresses: config.discoveryMaxAddresses },
+  });
   return {
     config,
     storage,
@@ -283,11 +303,8 @@ export async function openCore(
     crls,
     ocsp,
     bootstrap,
-    inventory: createInventoryService({
-      store: stores.inventory,
-      reader: createCertificateFactsReader(),
-      clock,
-    }),
+    inventory,
+    discovery,
     pkiBase,
     tenantId,
     async close() {
@@ -413,6 +430,10 @@ export function jobList(
     inventory: core.inventory,
     clock: core.clock,
   });
+  const discovery = createDiscoveryJob({
+    discovery: core.discovery,
+    owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
+  });
   return [
     purge,
     notices,
@@ -425,6 +446,7 @@ export function jobList(
     auditCheckpoint,
     auditRetention,
     inventory,
+    discovery,
     ...(mail ? [mail] : []),
   ];
 }
@@ -543,6 +565,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         acme: core.acme,
         ca: core.ca,
         inventory: core.inventory,
+        discovery: core.discovery,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

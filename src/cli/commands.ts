@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { registerAccessCommands } from "./access-commands.js";
 import { registerAcmeCommands } from "./acme-commands.js";
+import { registerAgentCommand } from "./agent-command.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
+import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
@@ -25,5 +27,7 @@ export function createCli(): Command {
   registerJobsCommands(program);
   registerAuditCommands(program);
   registerInventoryCommands(program);
+  registerDiscoveryCommands(program);
+  registerAgentCommand(program);
   return program;
 }

@@ -11,6 +11,9 @@ const LISTING_BY_REASON: Record<string, string> = {
   AcmeSettingsNotFound: "strongroom acme list <vault>",
   WebhookNotFound: "strongroom webhook list",
   CertificateNotFound: "strongroom cert list",
+  ScanNotFound: "strongroom discovery list",
+  AgentNotFound: "strongroom discovery agent list",
+  ScheduleNotFound: "strongroom discovery schedules",
 };
 const LISTING_BY_GROUP: Record<string, string> = {
   vault: "strongroom vault list",

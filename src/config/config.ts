@@ -136,6 +136,11 @@ export const ConfigSchema = Type.Object(
         description: "Plain-HTTP port of the ACME http-01 challenge responder (80 behind a public name)",
       }),
     ),
+    discoveryMaxAddresses: Type.Integer({
+      minimum: 1,
+      maximum: 16_777_216,
+      description: "Addresses one discovery scan may cover; larger CIDR blocks and ranges are refused",
+    }),
     acmeCaFile: Type.Optional(
       Type.String({
         minLength: 1,
@@ -168,6 +173,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   accessCacheMs: 5000,
   auditCheckpointIntervalMs: 3_600_000,
   auditRetentionDays: 0,
+  discoveryMaxAddresses: 65_536,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -212,6 +218,7 @@ export const ENV_VARS = {
   STRONGROOM_ACCESS_CACHE_MS: "accessCacheMs",
   STRONGROOM_ACME_HTTP_PORT: "acmeHttpPort",
   STRONGROOM_ACME_CA_FILE: "acmeCaFile",
+  STRONGROOM_DISCOVERY_MAX_ADDRESSES: "discoveryMaxAddresses",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -264,6 +271,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "workers",
     "auditCheckpointIntervalMs",
     "auditRetentionDays",
+    "discoveryMaxAddresses",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);

@@ -17,12 +17,14 @@ import type { ContactsService } from "../domain/certificates/contacts-service.js
 import type { IssuerService } from "../domain/certificates/issuer-service.js";
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
+import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
+import { registerAgentRoutes } from "./agent/agent-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateContactsRoutes } from "./keyvault/certificate-contacts-routes.js";
 import { registerCertificateIssuerRoutes } from "./keyvault/certificate-issuers-routes.js";
@@ -56,6 +58,7 @@ export interface AppDeps {
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
+  discovery?: DiscoveryService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -197,7 +200,11 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
     inventory: deps.inventory,
+    discovery: deps.discovery,
   });
+  if (deps.discovery) {
+    registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });
+  }
 
   app.register(async (keyvault) => {
     registerKeyVaultHooks(keyvault, {

@@ -288,6 +288,62 @@ export interface Database {
     created_at: number;
     updated_at: number;
   };
+  discovery_agents: {
+    id: string;
+    name: string;
+    principal_id: string;
+    hostname: string | null;
+    version: string | null;
+    created_at: number;
+    registered_at: number | null;
+    last_seen_at: number | null;
+  };
+  discovery_schedules: {
+    id: string;
+    name: string;
+    /** JSON of the scan spec. */
+    spec: string;
+    agent_id: string | null;
+    interval_ms: number;
+    next_run_at: number;
+    created_at: number;
+  };
+  discovery_runs: {
+    id: string;
+    name: string;
+    kind: string;
+    spec: string;
+    agent_id: string | null;
+    schedule_id: string | null;
+    status: string;
+    total: number;
+    done: number;
+    failed: number;
+    lease_owner: string | null;
+    lease_until: number | null;
+    created_at: number;
+    started_at: number | null;
+    finished_at: number | null;
+    error: string | null;
+    /** JSON of the diff against the previous completed run of the same name. */
+    diff: string | null;
+  };
+  discovery_results: {
+    run_id: string;
+    location: string;
+    host: string | null;
+    outcome: string;
+    error: string | null;
+    fingerprint: string | null;
+    /** The presented certificates' DER, each behind a 4-byte big-endian length, leaf first. */
+    chain: Buffer | null;
+    tls_version: string | null;
+    cipher: string | null;
+    detail: string | null;
+    /** Comma-separated DNS names of the leaf: what later scans of the address send as SNI. */
+    dns_names: string | null;
+    seen_at: number;
+  };
   ca_issued: {
     ca_id: string;
     serial: string;

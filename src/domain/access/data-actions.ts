@@ -67,6 +67,8 @@ export const ALL_DATA_ACTIONS: readonly string[] = Object.values(DataActions);
 export const AdminActions = {
   read: "Strongroom/admin/read",
   write: "Strongroom/admin/write",
+  /** What a discovery agent does: report itself, take its assignments, push their results. */
+  discoveryAgent: "Strongroom/discovery/agent",
 } as const;
 
 export const ALL_ADMIN_ACTIONS: readonly string[] = Object.values(AdminActions);

@@ -96,6 +96,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
     [],
     ["Strongroom/*"],
   ),
+  role(
+    "9d3c6a2e-4f1b-4c8e-a7d5-2b6e8f0c1a93",
+    "Strongroom Discovery Agent",
+    "Report as a discovery agent: heartbeats, its own scan assignments and their results. No vault data and no admin API.",
+    [],
+    ["Strongroom/discovery/agent"],
+  ),
 ]);
 
 /**

@@ -9,6 +9,7 @@ import type { PrincipalService } from "../../domain/access/principal-service.js"
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
+import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
@@ -19,6 +20,7 @@ import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
+import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
 
 export interface AdminRouteDeps {
@@ -32,6 +34,7 @@ export interface AdminRouteDeps {
   vaultUrl: (name: string) => string;
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
+  discovery?: DiscoveryService | undefined;
 }
 
 const Settings = {
@@ -70,6 +73,7 @@ export function registerAdminRoutes(
     vaultUrl,
     ca,
     inventory,
+    discovery,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -120,6 +124,7 @@ export function registerAdminRoutes(
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     if (ca) registerCaRoutes(admin, { ca, vaults });
     if (inventory) registerInventoryRoutes(admin, { inventory });
+    if (discovery) registerDiscoveryRoutes(admin, { discovery });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

@@ -1,0 +1,111 @@
+import { request } from "node:https";
+
+/** How the agent reaches and signs in to its server: what `strongroom discovery agent create` writes. */
+export interface AgentCredentials {
+  name: string;
+  /** `https://host:port` of the server's API. */
+  serverUrl: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  /** Where tokens come from; the server itself unless configured otherwise. */
+  authorityHost: string;
+  /** The token scope: `https://{dnsSuffix}/.default`, the audience the server's tokens carry. */
+  scope: string;
+  /** PEM of the CA that signed the server's certificate, when it is not a public one. */
+  ca?: string | undefined;
+}
+
+export class ServerError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ServerError";
+  }
+}
+
+/** Requests are abandoned after this long, so a hung server cannot stall the agent's jobs. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** JSON over HTTPS to the server, with a client-credentials token renewed before it runs out. */
+export function createServerClient(credentials: AgentCredentials) {
+  let token: { value: string; until: number } | undefined;
+
+  function send(method: string, url: URL, body: string | undefined, headers: Record<string, string>) {
+    return new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          headers: {
+            ...headers,
+            ...(body !== undefined && { "content-length": String(Buffer.byteLength(body)) }),
+          },
+          ...(credentials.ca && { ca: credentials.ca }),
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+          );
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () =>
+        req.destroy(new Error(`${method} ${url.pathname} took longer than ${REQUEST_TIMEOUT_MS} ms`)),
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  async function bearer(): Promise<string> {
+    if (token && token.until > Date.now()) return token.value;
+    const url = new URL(`/${credentials.tenantId}/oauth2/v2.0/token`, credentials.authorityHost);
+    const form = new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: credentials.clientId,
+      client_secret: credentials.clientSecret,
+      scope: credentials.scope,
+    }).toString();
+    const res = await send("POST", url, form, { "content-type": "application/x-www-form-urlencoded" });
+    if (res.status !== 200)
+      throw new ServerError(res.status, `token request refused: ${res.text.slice(0, 300)}`);
+    const answer = JSON.parse(res.text) as { access_token: string; expires_in: number };
+    // Renewed at half its life: a clock a little off from the server's never presents a stale one.
+    token = { value: answer.access_token, until: Date.now() + (answer.expires_in * 1000) / 2 };
+    return token.value;
+  }
+
+  return {
+    /** Calls the agent API; undefined for 204. */
+    async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T | undefined> {
+      const res = await send(
+        method,
+        new URL(path, credentials.serverUrl),
+        body === undefined ? undefined : JSON.stringify(body),
+        {
+          authorization: `Bearer ${await bearer()}`,
+          ...(body !== undefined && { "content-type": "application/json" }),
+        },
+      );
+      if (res.status === 204) return undefined;
+      if (res.status >= 400) {
+        let message = res.text.slice(0, 500);
+        try {
+          message = (JSON.parse(res.text) as { error: { message: string } }).error.message;
+        } catch {
+          // Not Key Vault's error body; the raw text says what it can.
+        }
+        throw new ServerError(res.status, `${method} ${path}: ${res.status} ${message}`);
+      }
+      return JSON.parse(res.text) as T;
+    },
+  };
+}
+
+export type ServerClient = ReturnType<typeof createServerClient>;

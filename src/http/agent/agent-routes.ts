@@ -1,0 +1,192 @@
+import { createHash } from "node:crypto";
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { AccessService } from "../../domain/access/access-service.js";
+import { authorizeAdmin } from "../../domain/access/authorize.js";
+import { AdminActions } from "../../domain/access/data-actions.js";
+import type { IdentityService } from "../../domain/access/identity-service.js";
+import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
+import type { Agent, EndpointResult } from "../../domain/discovery/model.js";
+import { badParameter, DomainError } from "../../domain/errors.js";
+import { renderKeyVaultError } from "../keyvault/errors.js";
+
+/** A batch of up to 500 results with chains; larger than the API's usual 1 MiB. */
+const RESULTS_BODY_LIMIT = 32 * 1024 * 1024;
+
+const Heartbeat = Type.Object(
+  {
+    hostname: Type.Optional(Type.String({ maxLength: 255 })),
+    version: Type.Optional(Type.String({ maxLength: 64 })),
+    starting: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const Result = Type.Object(
+  {
+    location: Type.String({ minLength: 1, maxLength: 4096 }),
+    outcome: Type.Union(["ok", "refused", "timeout", "handshake", "error"].map((o) => Type.Literal(o))),
+    error: Type.Optional(Type.String({ maxLength: 1000 })),
+    chain: Type.Array(Type.String({ contentEncoding: "base64" }), { maxItems: 32 }),
+    tlsVersion: Type.Optional(Type.String({ maxLength: 32 })),
+    cipher: Type.Optional(Type.String({ maxLength: 128 })),
+    detail: Type.Optional(
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])),
+    ),
+    seenAt: Type.String({ format: "date-time" }),
+  },
+  { additionalProperties: false },
+);
+const Results = Type.Object(
+  { total: Type.Integer({ minimum: 0 }), results: Type.Array(Result, { maxItems: 500 }) },
+  { additionalProperties: false },
+);
+const Hosts = Type.Object(
+  { hosts: Type.Array(Type.String(), { maxItems: 500 }) },
+  { additionalProperties: false },
+);
+const Complete = Type.Object(
+  { error: Type.Optional(Type.String({ maxLength: 1000 })) },
+  { additionalProperties: false },
+);
+
+declare module "fastify" {
+  interface FastifyRequest {
+    agent?: Agent;
+  }
+}
+
+const agentOf = (request: FastifyRequest) => request.agent as Agent;
+
+function toResult(agent: Agent, kind: "tls" | "files", r: Static<typeof Result>): EndpointResult {
+  const scheme = kind === "files" ? `file://${agent.name}/` : "tls://";
+  if (!r.location.startsWith(scheme)) {
+    throw badParameter(
+      `Location ${r.location} is not one this run can report (it must start with ${scheme})`,
+    );
+  }
+  const chain = r.chain.map((b64) => new Uint8Array(Buffer.from(b64, "base64")));
+  const seenAt = new Date(r.seenAt);
+  if (Number.isNaN(seenAt.getTime())) throw badParameter(`seenAt "${r.seenAt}" is not a date`);
+  return {
+    location: r.location,
+    outcome: r.outcome as EndpointResult["outcome"],
+    error: r.error,
+    chain,
+    // Computed here, not taken from the agent: the inventory keys records by it.
+    fingerprint: chain[0] && createHash("sha256").update(chain[0]).digest("hex"),
+    tlsVersion: r.tlsVersion,
+    cipher: r.cipher,
+    detail: r.detail,
+    seenAt,
+  };
+}
+
+/**
+ * The API discovery agents call over HTTPS (`/agent/v1`): heartbeats, their assignments and the
+ * results of them. Only a principal registered as an agent and holding the agent role gets in, and
+ * it sees only its own runs.
+ */
+export function registerAgentRoutes(
+  app: FastifyInstance,
+  deps: { identity: IdentityService; access: AccessService; discovery: DiscoveryService },
+): void {
+  const { identity, access, discovery } = deps;
+  app.register(async (api) => {
+    api.setErrorHandler(renderKeyVaultError);
+    api.addHook("onRequest", async (request) => {
+      const [scheme, token] = (request.headers.authorization ?? "").split(" ", 2);
+      if (scheme?.toLowerCase() !== "bearer" || !token) {
+        throw new DomainError(
+          "Unauthorized",
+          "The agent API needs 'Authorization: Bearer <token>' from this installation",
+        );
+      }
+      const caller = await identity.authenticate(token);
+      request.caller = caller;
+      const grants = await access.loadGrants(caller.principalId);
+      if (!grants?.principal.enabled) {
+        throw new DomainError(
+          "Unauthorized",
+          "The principal this token was issued to is disabled or deleted.",
+        );
+      }
+      const decision = authorizeAdmin(grants, AdminActions.discoveryAgent);
+      request.auditDetail = `${decision.allowed ? "allow" : "deny"}: ${decision.rule}`;
+      if (!decision.allowed) {
+        throw new DomainError(
+          "Forbidden",
+          `Caller appid=${caller.clientId};oid=${caller.principalId} is not authorized to perform '${AdminActions.discoveryAgent}' at scope '/'.`,
+          { reason: "ForbiddenByRbac" },
+        );
+      }
+      request.agent = await discovery.agentFor(caller.principalId);
+    });
+
+    api.post<{ Body: Static<typeof Heartbeat> }>(
+      "/agent/v1/heartbeat",
+      { schema: { body: Heartbeat }, config: { operation: "AgentHeartbeat" } },
+      async (request) => {
+        const agent = await discovery.heartbeat(agentOf(request), request.body);
+        return { name: agent.name, lastSeenAt: agent.lastSeenAt?.toISOString() };
+      },
+    );
+
+    // The next queued run for this agent, leased to it; 204 when there is none.
+    api.post<{ Querystring: { leaseSeconds?: string } }>(
+      "/agent/v1/assignments/claim",
+      { config: { operation: "AgentClaim" } },
+      async (request, reply) => {
+        const agent = agentOf(request);
+        const run = await discovery.claim(agent.id, `agent:${agent.name}`, 60_000);
+        if (!run) return reply.status(204).send();
+        return { id: run.id, name: run.name, spec: run.spec };
+      },
+    );
+
+    api.post<{ Params: { id: string }; Body: Static<typeof Hosts> }>(
+      "/agent/v1/runs/:id/known-names",
+      { schema: { body: Hosts }, config: { operation: "AgentKnownNames" } },
+      async (request) => {
+        await discovery.runOfAgent(agentOf(request), request.params.id);
+        return { names: Object.fromEntries(await discovery.knownNames(request.body.hosts)) };
+      },
+    );
+
+    api.get<{ Params: { id: string } }>(
+      "/agent/v1/runs/:id/done",
+      { config: { operation: "AgentDoneLocations" } },
+      async (request) => {
+        await discovery.runOfAgent(agentOf(request), request.params.id);
+        return { locations: [...(await discovery.doneLocations(request.params.id))] };
+      },
+    );
+
+    // Answers whether to go on: false once the run was cancelled.
+    api.post<{ Params: { id: string }; Body: Static<typeof Results> }>(
+      "/agent/v1/runs/:id/results",
+      { bodyLimit: RESULTS_BODY_LIMIT, schema: { body: Results }, config: { operation: "AgentResults" } },
+      async (request) => {
+        const agent = agentOf(request);
+        const run = await discovery.runOfAgent(agent, request.params.id);
+        if (run.status !== "running") return { continue: false, status: run.status };
+        const results = request.body.results.map((r) => toResult(agent, run.spec.kind, r));
+        if (results.length > 0) await discovery.record(run, results, request.body.total);
+        const going = await discovery.renewLease(run.id, `agent:${agent.name}`, 60_000);
+        return { continue: going };
+      },
+    );
+
+    api.post<{ Params: { id: string }; Body: Static<typeof Complete> }>(
+      "/agent/v1/runs/:id/complete",
+      { schema: { body: Complete }, config: { operation: "AgentComplete" } },
+      async (request) => {
+        const run = await discovery.runOfAgent(agentOf(request), request.params.id);
+        const ended = await discovery.complete(
+          run,
+          request.body.error === undefined ? {} : { error: request.body.error },
+        );
+        return { status: ended.status };
+      },
+    );
+  });
+}

@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EndpointResult, ScanRun, TlsScanSpec } from "../../src/domain/discovery/model.js";
+import type { DiscoveryStore } from "../../src/domain/discovery/ports.js";
+import { tlsScanSpec } from "../../src/domain/discovery/targets.js";
+import { createSqlDiscoveryStore } from "../../src/storage/sql-discovery-store.js";
+import { backends, openFreshStorage } from "../support/backends.js";
+
+const spec: TlsScanSpec = tlsScanSpec({ targets: ["10.0.0.1-3"], ports: [443] });
+const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 0, 0, s));
+const run = (id: string, name: string, created: number, agentId?: string): ScanRun => ({
+  id,
+  name,
+  spec,
+  agentId,
+  status: "queued",
+  total: 0,
+  done: 0,
+  failed: 0,
+  createdAt: at(created),
+});
+const result = (location: string, fingerprint?: string): EndpointResult => ({
+  location,
+  outcome: fingerprint ? "ok" : "refused",
+  chain: fingerprint ? [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5])] : [],
+  fingerprint,
+  seenAt: at(10),
+  detail: { address: location.slice(6, 14), ...(fingerprint && { dnsNames: "a.test,b.test" }) },
+});
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`discovery store on ${backend.engine}`, () => {
+    let store: DiscoveryStore;
+    let dispose: () => Promise<void>;
+    beforeAll(async () => {
+      const fresh = await openFreshStorage(backend);
+      store = createSqlDiscoveryStore(fresh.storage);
+      dispose = fresh.dispose;
+    });
+    afterAll(() => dispose?.());
+
+    it("leases the oldest queued server run to one claimer, and again only once its lease ran out", async () => {
+      await store.insertRun(run("r2", "net", 2));
+      await store.insertRun(run("r1", "net", 1));
+      const [a, b] = await Promise.all([
+        store.claimRun(undefined, "node-a", at(5), at(65)),
+        store.claimRun(undefined, "node-b", at(5), at(65)),
+      ]);
+      expect([a?.id, b?.id].sort()).toEqual(["r1", "r2"]);
+      expect(await store.claimRun(undefined, "node-c", at(30), at(90))).toBeUndefined();
+      expect(await store.renewLease("r1", a?.id === "r1" ? "node-a" : "node-b", at(200))).toBe(true);
+      const taken = await store.claimRun(undefined, "node-c", at(100), at(160));
+      expect(taken?.id).toBe("r2");
+      expect(taken?.status).toBe("running");
+    });
+
+    it("keeps results once per location and counts done and failed from them", async () => {
+      await store.saveResults("r1", [result("tls://10.0.0.1:443", "aa"), result("tls://10.0.0.2:443")], 3);
+      const saved = await store.saveResults("r1", [result("tls://10.0.0.2:443", "bb")], 3);
+      expect([saved.total, saved.done, saved.failed]).toEqual([3, 2, 0]);
+      const results = await store.results("r1", { limit: 10 });
+      expect(results.map((r) => [r.location, r.fingerprint, r.chain.length])).toEqual([
+        ["tls://10.0.0.1:443", "aa", 2],
+        ["tls://10.0.0.2:443", "bb", 2],
+      ]);
+      expect(results[0]?.chain[1]).toEqual(new Uint8Array([4, 5]));
+      expect(await store.namesSeenAt(["10.0.0.1", "10.0.0.9"])).toEqual(
+        new Map([["10.0.0.1", ["a.test", "b.test"]]]),
+      );
+    });
+
+    it("finishes a run once and finds the previous completed run of its name", async () => {
+      expect(
+        await store.finish("r1", "completed", at(20), { diff: { new: [], changed: [], gone: [] } }),
+      ).toBe(true);
+      expect(await store.finish("r1", "cancelled", at(21), {})).toBe(false);
+      expect((await store.previousCompleted("net", at(2), "r2"))?.id).toBe("r1");
+      expect(await store.fingerprints("r1")).toEqual(
+        new Map([
+          ["tls://10.0.0.1:443", "aa"],
+          ["tls://10.0.0.2:443", "bb"],
+        ]),
+      );
+    });
+
+    it("fires a due schedule once, however many nodes try", async () => {
+      const schedule = {
+        id: "s1",
+        name: "nightly",
+        spec,
+        intervalMs: 60_000,
+        nextRunAt: at(0),
+        createdAt: at(0),
+      };
+      await store.insertSchedule(schedule);
+      const fired = await Promise.all(
+        ["x", "y"].map((id) =>
+          store.fireSchedule(schedule, { ...run(`sched-${id}`, "nightly", 30), scheduleId: "s1" }, at(60)),
+        ),
+      );
+      expect(fired.filter(Boolean)).toHaveLength(1);
+      expect((await store.listSchedules())[0]?.nextRunAt).toEqual(at(60));
+      expect(await store.listRuns({ name: "nightly", limit: 10 })).toHaveLength(1);
+    });
+  });
+}
