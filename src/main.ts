@@ -32,7 +32,7 @@ import {
   type CertificateService,
   createCertificateService,
 } from "./domain/certificates/certificate-service.js";
-import { createSecretFormats } from "./domain/certificates/secret-formats.js";
+import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
@@ -110,6 +110,8 @@ export interface Core {
   secrets: SecretService;
   keys: KeyService;
   certificates: CertificateService;
+  /** Certificates' secrets as files and in other formats (Key Vault's outContentType, CLI downloads). */
+  secretFormats: SecretFormats;
   webhooks: WebhookService;
   audit: AuditService;
   principals: PrincipalService;
@@ -218,6 +220,8 @@ export async function openCore(
   });
   const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const secrets = createSecretService({ store: createSqlSecretStore(storage), sealer, clock });
+  const codec = createCertificateBundleCodec();
   return {
     config,
     storage,
@@ -226,14 +230,15 @@ export async function openCore(
     vaults,
     principals,
     access,
-    secrets: createSecretService({ store: createSqlSecretStore(storage), sealer, clock }),
+    secrets,
+    secretFormats: createSecretFormats({ secrets, codec }),
     keys,
     webhooks: createWebhookService({ store: createSqlWebhookStore(storage), sealer, clock }),
     certificates: createCertificateService({
       store: createSqlCertificateStore(storage),
       keys: keys.certificateKeys,
       x509: createX509Factory(),
-      codec: createCertificateBundleCodec(),
+      codec,
       sealer,
       clock,
       adapters: new Map<string, IssuerAdapter>([
@@ -534,7 +539,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         },
         vaults,
         secrets: core.secrets,
-        secretFormats: createSecretFormats({ secrets: core.secrets, codec: createCertificateBundleCodec() }),
+        secretFormats: core.secretFormats,
         keys: core.keys,
         certificates: core.certificates,
         webhooks: core.webhooks,

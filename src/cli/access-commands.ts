@@ -4,8 +4,7 @@ import type { PolicyInput } from "../domain/access/access-service.js";
 import type { Principal } from "../domain/access/model.js";
 import { badParameter } from "../domain/errors.js";
 import type { Core } from "../main.js";
-
-type WithCore = <T>(command: Command, work: (core: Core) => Promise<T>) => Promise<T>;
+import { withCore } from "./program.js";
 
 const principalLine = (p: Principal) =>
   `${p.id}\t${p.clientId}\t${p.kind}\t${p.enabled ? "enabled" : "disabled"}\t${p.displayName}`;
@@ -22,7 +21,7 @@ const date = (value: string | undefined) => {
  * `strongroom principal|group|role|policy` and `vault access`. Changes made here reach running
  * servers within their accessCacheMs.
  */
-export function registerAccessCommands(program: Command, vault: Command, withCore: WithCore): void {
+export function registerAccessCommands(program: Command, vault: Command): void {
   const principal = program
     .command("principal")
     .description("create, list, show, enable, disable and delete users, service principals and groups");

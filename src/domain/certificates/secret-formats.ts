@@ -55,5 +55,35 @@ export function createSecretFormats({ secrets, codec }: SecretFormatsDeps) {
         bundle.pkcs8?.fill(0);
       }
     },
+
+    /**
+     * A certificate version as a file: its certificate and chain, with the private key only when
+     * asked for. The key comes from the certificate's secret, which holds one only while the policy
+     * keeps the key exportable, so a non-exportable key is refused instead of silently left out.
+     */
+    async certificateFile(
+      vault: Vault,
+      name: string,
+      version: string | undefined,
+      format: "pem" | "pfx",
+      withKey: boolean,
+    ): Promise<Buffer> {
+      const { secret, value } = await secrets.get(vault, name, version);
+      if (!secret.managed) throw badParameter(`Secret ${name} does not back a certificate`);
+      const bundle =
+        secret.contentType === PEM ? codec.parsePem(value) : codec.parsePfx(Buffer.from(value, "base64"), "");
+      try {
+        if (withKey && !bundle.pkcs8)
+          throw badParameter(
+            `The key of certificate ${name} is not exportable (its policy says exportable: false); download it without the key`,
+          );
+        const pkcs8 = withKey ? bundle.pkcs8 : undefined;
+        return format === "pem"
+          ? Buffer.from(codec.buildPem(pkcs8, bundle.certificates), "utf8")
+          : await codec.buildPfx(pkcs8, bundle.certificates);
+      } finally {
+        bundle.pkcs8?.fill(0);
+      }
+    },
   };
 }

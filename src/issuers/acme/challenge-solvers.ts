@@ -63,10 +63,26 @@ function runHook(command: string, args: string[], timeoutMs: number): Promise<vo
   });
 }
 
+const BASE64URL_TOKEN = /^[A-Za-z0-9_-]{1,255}$/;
+
+/**
+ * RFC 8555 §8.1: a token holds only base64url characters, without padding. The token comes from a
+ * remote CA and becomes a file name under the webroot and a hook argument; one holding "/", ".."
+ * or NUL would write or delete files outside the challenge directory, so it is refused before any
+ * solver sees it. 255 is the longest file name common file systems take.
+ */
+export function checkChallengeToken(token: string): void {
+  if (!BASE64URL_TOKEN.test(token))
+    throw new ChallengeSolverError(
+      `The CA sent a challenge token that is not base64url (RFC 8555 §8.1): ${JSON.stringify(token.slice(0, 80))}`,
+    );
+}
+
 export function createChallengeSolver(settings: ChallengeSettings, deps: SolverDeps): ChallengeSolver {
   const solver = solverFor(settings, deps);
   return {
     async present(c) {
+      checkChallengeToken(c.token);
       try {
         await solver.present(c);
       } catch (error) {
@@ -76,7 +92,10 @@ export function createChallengeSolver(settings: ChallengeSettings, deps: SolverD
         );
       }
     },
-    cleanup: (c) => solver.cleanup(c),
+    async cleanup(c) {
+      checkChallengeToken(c.token);
+      await solver.cleanup(c);
+    },
   };
 }
 
@@ -89,7 +108,7 @@ function solverFor(settings: ChallengeSettings, deps: SolverDeps): ChallengeSolv
         cleanup: (c) => deps.store.deleteChallenge(c.token),
       };
     case "webroot": {
-      // RFC 8555 §8.3: tokens are base64url, so they cannot climb out of the directory.
+      // Tokens reach here only through checkChallengeToken, so join() cannot climb out of the directory.
       const directory = join(settings.webroot, ".well-known", "acme-challenge");
       return {
         async present(c) {
