@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Command, Option } from "commander";
+import { fromPem, toPem } from "../crypto/pem.js";
 import { type CaService, parseReason } from "../domain/ca/ca-service.js";
 import {
   CA_KEY_ALGORITHMS,
@@ -8,7 +9,6 @@ import {
   type IssuedCertificate,
 } from "../domain/ca/model.js";
 import { DomainError } from "../domain/errors.js";
-import { fromPem, toPem } from "../http/pem.js";
 import type { Core } from "../main.js";
 import { wholeNumber as number, withCore } from "./program.js";
 

@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Command, Option } from "commander";
+import { toPem } from "../crypto/pem.js";
 import type {
   CertificateOperation,
   CertificatePolicy,
@@ -10,7 +11,6 @@ import type {
 import type { PolicyInput } from "../domain/certificates/policy.js";
 import { DomainError } from "../domain/errors.js";
 import type { Vault } from "../domain/vaults/model.js";
-import { toPem } from "../http/pem.js";
 import type { Core } from "../main.js";
 import { jsonOption, printJson, vaultOption, wholeNumber, withCore } from "./program.js";
 

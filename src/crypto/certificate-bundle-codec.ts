@@ -5,6 +5,7 @@ import type { CertificateBundleCodec, KeyAndCertificates } from "../domain/certi
 import { badParameter, DomainError } from "../domain/errors.js";
 import { encode, explicit, octetString, oid, sequence } from "./der.js";
 import { nativePrimitives } from "./native-primitives.js";
+import { pemBlocks, toPem } from "./pem.js";
 
 // node-forge assigns module.exports whole, so ESM sees no named exports; require it.
 const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
@@ -89,16 +90,32 @@ export function assemblePfx(pkcs8: Buffer | undefined, certificates: Buffer[], s
   return pfx;
 }
 
-/** Any private key node:crypto reads (PKCS#8, PKCS#1, SEC 1, encrypted or not) as PKCS#8 DER. */
-function pkcs8FromPem(pem: string): Buffer {
+const wrongPassword = (cause: unknown, what: string) =>
+  new DomainError("BadParameter", `The ${what} password is wrong`, { cause, reason: "WrongPassword" });
+
+/**
+ * Any private key node:crypto reads (PKCS#8, PKCS#1, SEC 1; encrypted PKCS#8 or traditional
+ * Proc-Type encryption) as PKCS#8 DER. OpenSSL says "bad decrypt" for a wrong password and asks for
+ * one when none was given: both are the caller's password, not the key, being wrong.
+ */
+function pkcs8FromPem(pem: string, password: string | undefined): Buffer {
   try {
-    return createPrivateKey({ key: pem, format: "pem" }).export({ format: "der", type: "pkcs8" });
+    return createPrivateKey({
+      key: pem,
+      format: "pem",
+      ...(password !== undefined && password !== "" && { passphrase: password }),
+    }).export({ format: "der", type: "pkcs8" });
   } catch (cause) {
-    throw new DomainError(
-      "BadParameter",
-      `The PEM private key could not be read: ${(cause as Error).message}`,
-      { cause },
-    );
+    const message = (cause as Error).message ?? "";
+    if (/bad decrypt|passphrase|password|interrupted or cancelled/i.test(message)) {
+      if (password === undefined || password === "")
+        throw new DomainError("BadParameter", "The PEM private key is encrypted: give its password in pwd", {
+          cause,
+          reason: "WrongPassword",
+        });
+      throw wrongPassword(cause, "private key's");
+    }
+    throw new DomainError("BadParameter", `The PEM private key could not be read: ${message}`, { cause });
   }
 }
 
@@ -116,12 +133,8 @@ export function createCertificateBundleCodec(): CertificateBundleCodec {
         p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, password ?? "");
       } catch (cause) {
         const message = (cause as Error).message ?? "";
-        if (/MAC could not be verified|Invalid password|decrypt/i.test(message)) {
-          throw new DomainError("BadParameter", "The PFX password is wrong", {
-            cause,
-            reason: "WrongPassword",
-          });
-        }
+        if (/MAC could not be verified|Invalid password|decrypt/i.test(message))
+          throw wrongPassword(cause, "PFX");
         throw new DomainError("BadParameter", `The value is not a readable PKCS#12 file: ${message}`, {
           cause,
         });
@@ -146,15 +159,14 @@ export function createCertificateBundleCodec(): CertificateBundleCodec {
       return result;
     },
 
-    parsePem(text) {
-      const certificates = [
-        ...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g),
-      ].map((m) => Buffer.from((m[1] ?? "").replace(/\s+/g, ""), "base64"));
-      const keys = [
-        ...text.matchAll(/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/g),
-      ];
+    parsePem(text, password) {
+      const blocks = pemBlocks(text);
+      const keys = blocks.filter((b) => b.label.endsWith("PRIVATE KEY"));
       if (keys.length > 1) throw badParameter("The PEM holds more than one private key");
-      return { certificates, pkcs8: keys[0] ? pkcs8FromPem(keys[0][0]) : undefined };
+      return {
+        certificates: blocks.filter((b) => b.label === "CERTIFICATE").map((b) => b.der),
+        pkcs8: keys[0] ? pkcs8FromPem(keys[0].text, password) : undefined,
+      };
     },
 
     async buildPfx(pkcs8, certificates) {
@@ -168,10 +180,8 @@ export function createCertificateBundleCodec(): CertificateBundleCodec {
     },
 
     buildPem(pkcs8, certificates) {
-      const block = (label: string, der: Buffer) =>
-        `-----BEGIN ${label}-----\n${der.toString("base64").replace(/.{64}/g, "$&\n").replace(/\n?$/, "\n")}-----END ${label}-----\n`;
       return (
-        (pkcs8 ? block("PRIVATE KEY", pkcs8) : "") + certificates.map((c) => block("CERTIFICATE", c)).join("")
+        (pkcs8 ? toPem("PRIVATE KEY", pkcs8) : "") + certificates.map((c) => toPem("CERTIFICATE", c)).join("")
       );
     },
   };

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as x509 from "@peculiar/x509";
 import type { Sealer } from "../domain/sealing/ports.js";
+import { toPem as pem } from "./pem.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
@@ -19,11 +20,6 @@ export interface TlsMaterial {
   key: string;
   /** The bootstrap CA certificate clients must trust; absent when the operator brought their own. */
   caFile?: string;
-}
-
-function pem(label: string, der: Uint8Array): string {
-  const body = Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n");
-  return `-----BEGIN ${label}-----\n${body}${body.endsWith("\n") ? "" : "\n"}-----END ${label}-----\n`;
 }
 
 async function exportKey(key: CryptoKey): Promise<Buffer> {

@@ -20,6 +20,7 @@ import type { SignatureAlgorithm } from "../domain/keys/algorithms.js";
 import type { CurveName, PublicKeyParts } from "../domain/keys/model.js";
 import { encode, explicit, oid, sequence, set } from "./der.js";
 import { publicKeyFromParts, publicParts } from "./jwk.js";
+import { fromPem, isPem, pemDer } from "./pem.js";
 import { messageSigner, signed } from "./x509-signing.js";
 
 /** Key Vault key usage names as X.509 KeyUsage bits. */
@@ -183,12 +184,9 @@ function addMonths(date: Date, months: number): Date {
   return out;
 }
 
+/** The certificates in PEM text, or the one DER object bare base64 text holds. */
 function der(text: string): Buffer[] {
-  const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
-  if (blocks.length > 0) return blocks.map((b) => Buffer.from((b[1] ?? "").replace(/\s+/g, ""), "base64"));
-  const compact = text.replace(/\s+/g, "");
-  if (/^[A-Za-z0-9+/=_-]+$/.test(compact)) return [Buffer.from(compact, "base64")];
-  return [];
+  return isPem(text) ? pemDer(text, "CERTIFICATE") : fromPem(text);
 }
 
 const VERSION_1 = Buffer.of(0x02, 0x01, 0x00);

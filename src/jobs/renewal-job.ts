@@ -11,7 +11,7 @@ export interface RenewalJobDeps {
   store: RenewalStore;
   /** For EmailContacts actions: a NearExpiry notice, once per version, that the mail job sends. */
   notices: Pick<NoticeStore, "raiseOnce">;
-  certificates: Pick<CertificateService, "create" | "get" | "getOperation">;
+  certificates: Pick<CertificateService, "create" | "get" | "getOperation" | "pollOperation">;
   vaults: () => Promise<Vault[]>;
   clock: Clock;
   intervalMs?: number;
@@ -117,7 +117,10 @@ export function createRenewalJob({
             throw new Error(waitedOn.error?.message ?? `the renewal's operation was ${waitedOn.status}`);
         }
       }
-      const operation = await certificates.create(vault, c.name, {});
+      const created = await certificates.create(vault, c.name, {});
+      // Self and issuers that answer at once complete on the first look, as a client's poll would.
+      const operation =
+        created.status === "inProgress" ? await certificates.pollOperation(vault, c.name) : created;
       if (operation.status === "failed")
         throw new Error(operation.error?.message ?? "the issuer failed the request");
       // The claim stays in hand while the issuer works; it is looked at again once it goes stale.

@@ -21,6 +21,7 @@ import {
   createSqlObjectStore,
   createVersionWriter,
   type ObjectCodec,
+  refuseUnmanagedNamesake,
   updateVersionRow,
 } from "./sql-object-store.js";
 import { secretCodec } from "./sql-secret-store.js";
@@ -83,6 +84,18 @@ interface NewVersionRow {
   status: string | null;
 }
 
+/**
+ * An operation's policy column also carries the `enabled` its create asked for, which the version
+ * takes when the operation completes later: a JSON member, so the table needs no column for it.
+ */
+function operationPolicy(json: string): Pick<CertificateOperation, "policy" | "versionEnabled"> {
+  const { versionEnabled, ...policy } = JSON.parse(json) as StoredPolicy & { versionEnabled?: unknown };
+  return {
+    policy: policyFromJson(policy as StoredPolicy),
+    versionEnabled: typeof versionEnabled === "boolean" ? versionEnabled : undefined,
+  };
+}
+
 const toOperation = (r: OperationRow): CertificateOperation => ({
   vaultId: r.vault_id,
   name: r.name,
@@ -93,7 +106,7 @@ const toOperation = (r: OperationRow): CertificateOperation => ({
   csr: Buffer.from(r.csr),
   cancellationRequested: toBool(r.cancellation_requested),
   error: r.error_code ? { code: r.error_code, message: r.error_message ?? "" } : undefined,
-  policy: policyFromJson(JSON.parse(r.policy) as StoredPolicy),
+  ...operationPolicy(r.policy),
   tags: JSON.parse(r.tags) as Record<string, string>,
   targetVersion: r.target_version ?? undefined,
   keyMaterial: r.key_material ? Buffer.from(r.key_material) : undefined,
@@ -114,7 +127,10 @@ const operationRow = (o: CertificateOperation): OperationRow => ({
   cancellation_requested: fromBool(o.cancellationRequested),
   error_code: o.error?.code ?? null,
   error_message: o.error?.message ?? null,
-  policy: JSON.stringify(policyToJson(o.policy)),
+  policy: JSON.stringify({
+    ...policyToJson(o.policy),
+    ...(o.versionEnabled !== undefined && { versionEnabled: o.versionEnabled }),
+  }),
   tags: JSON.stringify(o.tags),
   target_version: o.targetVersion ?? null,
   key_material: o.keyMaterial ?? null,
@@ -382,6 +398,8 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
     async putPolicy(vaultId, name, policy) {
       await policies.put(vaultId, name, policyToJson(policy));
     },
+
+    refuseUnmanagedNamesake: (vaultId, name) => refuseUnmanagedNamesake(db, vaultId, name),
 
     async newVersionState(vaultId, name) {
       const row = (await newVersionQuery(db, { vaultId, nameKey: nameKey(name) })).rows[0];

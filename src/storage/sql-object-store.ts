@@ -202,18 +202,29 @@ export function createVersionWriter(db: Kysely<Database>) {
 
 async function refuseUnmanagedBacking(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
   const first = entries[0];
-  if (!first) return;
-  const clash = await objectsWithLatest(trx)
+  if (first) await refuseUnmanagedNamesake(trx, first.version.vaultId, first.version.name);
+}
+
+/**
+ * Conflict when a key or secret named `name` exists that no certificate manages: a certificate's
+ * backing objects would take it over.
+ */
+export async function refuseUnmanagedNamesake(
+  q: Kysely<Database>,
+  vaultId: string,
+  name: string,
+): Promise<void> {
+  const clash = await objectsWithLatest(q)
     .select("o.collection")
-    .where("o.vault_id", "=", first.version.vaultId)
-    .where("o.name_key", "=", nameKey(first.version.name))
+    .where("o.vault_id", "=", vaultId)
+    .where("o.name_key", "=", nameKey(name))
     .where("o.collection", "in", ["keys", "secrets"])
     .where("v.managed", "=", fromBool(false))
     .executeTakeFirst();
   if (clash) {
     throw new DomainError(
       "Conflict",
-      `A ${clash.collection === "keys" ? "key" : "secret"} named ${first.version.name} already exists and is not managed by a certificate; choose another certificate name`,
+      `A ${clash.collection === "keys" ? "key" : "secret"} named ${name} already exists and is not managed by a certificate; choose another certificate name`,
     );
   }
 }

@@ -39,7 +39,18 @@ describe("throttling per principal, as Key Vault does it", () => {
     expect(throttled.length).toBeGreaterThanOrEqual(RATE);
     expect(throttled[0]?.json()).toMatchObject({ error: { code: "Throttled" } });
     expect(Number(throttled[0]?.headers["retry-after"])).toBeGreaterThanOrEqual(1);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Each refused caller is told its own slot in the refill, one interval (1000 / RATE ms) after
+    // the one before, in milliseconds and in whole seconds.
+    const waits = throttled.map((r) => Number(r.headers["retry-after-ms"])).sort((a, b) => a - b);
+    expect(new Set(waits).size).toBe(waits.length);
+    expect(waits.at(-1)).toBeGreaterThanOrEqual((throttled.length - 1) * (1000 / RATE));
+    for (const r of throttled) {
+      expect(r.headers["x-ms-retry-after-ms"]).toBe(r.headers["retry-after-ms"]);
+      expect(Number(r.headers["retry-after"])).toBe(
+        Math.max(1, Math.ceil(Number(r.headers["retry-after-ms"]) / 1000)),
+      );
+    }
+    await new Promise((r) => setTimeout(r, (waits.at(-1) ?? 0) + 1500));
   });
 
   it("loses no request: the SDK's retry brings every write and read through", async () => {
@@ -59,4 +70,18 @@ describe("throttling per principal, as Key Vault does it", () => {
       Array.from({ length: count }, (_, i) => `value-${i}`).sort(),
     );
   }, 60_000);
+
+  it("brings 64 concurrent SDK clients through: each is told when the refill has its token", async () => {
+    const { credential, clientOptions } = sdkOptions(server);
+    const clients = Array.from(
+      { length: 64 },
+      () => new SecretClient(server.admin.vaultUrl, credential, clientOptions),
+    );
+    // The SDK's default: three retries, each after the Retry-After the server sent.
+    const written = await Promise.allSettled(clients.map((c, i) => c.setSecret(`crowd-${i}`, `value-${i}`)));
+    const failures = written.filter((w) => w.status === "rejected");
+    expect(failures.map((f) => String((f as PromiseRejectedResult).reason))).toEqual([]);
+    const read = await Promise.all(clients.map((c, i) => c.getSecret(`crowd-${i}`)));
+    expect(read.map((r) => r.value)).toEqual(clients.map((_, i) => `value-${i}`));
+  }, 120_000);
 });

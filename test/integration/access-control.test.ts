@@ -13,11 +13,7 @@ describe("access control", () => {
   beforeAll(async () => {
     server = await startInProcess({ clock });
     for (const name of ["app-cert", "other-cert"]) {
-      const res = await server.kv({
-        method: "POST",
-        url: `/certificates/${name}/create?${V}`,
-        body: selfSigned,
-      });
+      const res = await server.createCertificate(name, selfSigned);
       expect(res.statusCode).toBe(202);
     }
     await server.kv({ method: "PUT", url: `/secrets/plain?${V}`, body: { value: "p" } });

@@ -59,10 +59,8 @@ describe("the ACME settings admin API", () => {
 
   it("fails a certificate whose ACME issuer has no settings, saying how to set them", async () => {
     await server.kv({ method: "PUT", url: `/certificates/issuers/bare?${V}`, body: { provider: "acme" } });
-    const res = await server.kv({
-      method: "POST",
-      url: `/certificates/bare-cert/create?${V}`,
-      body: { policy: { issuer: { name: "bare" }, x509_props: { subject: "CN=bare.test" } } },
+    const res = await server.createCertificate("bare-cert", {
+      policy: { issuer: { name: "bare" }, x509_props: { subject: "CN=bare.test" } },
     });
     expect(res.statusCode).toBe(202);
     expect(res.json().status).toBe("failed");
@@ -79,14 +77,10 @@ describe("the ACME settings admin API", () => {
       url: `${URL}/cn-only`,
       body: { directoryUrl: "https://acme.invalid/directory" },
     });
-    const res = await server.kv({
-      method: "POST",
-      url: `/certificates/cn-only-cert/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "cn-only" },
-          x509_props: { subject: "CN=www.example.com", sans: { dns_names: ["example.com"] } },
-        },
+    const res = await server.createCertificate("cn-only-cert", {
+      policy: {
+        issuer: { name: "cn-only" },
+        x509_props: { subject: "CN=www.example.com", sans: { dns_names: ["example.com"] } },
       },
     });
     expect(res.json().status).toBe("failed");

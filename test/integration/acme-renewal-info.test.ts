@@ -74,16 +74,12 @@ describe("renewal times from ACME renewal information", () => {
   const store = () => createSqlAcmeStore(server.strongroom.core.storage);
 
   it("renews when the CA's window comes, long before the policy's lifetime action", async () => {
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/ari/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "Self" },
-          key_props: { kty: "EC" },
-          x509_props: { subject: "CN=ari.test", validity_months: 12 },
-          lifetime_actions: [{ trigger: { lifetime_percentage: 90 }, action: { action_type: "AutoRenew" } }],
-        },
+    const created = await server.createCertificate("ari", {
+      policy: {
+        issuer: { name: "Self" },
+        key_props: { kty: "EC" },
+        x509_props: { subject: "CN=ari.test", validity_months: 12 },
+        lifetime_actions: [{ trigger: { lifetime_percentage: 90 }, action: { action_type: "AutoRenew" } }],
       },
     });
     expect(created.statusCode).toBe(202);

@@ -138,10 +138,8 @@ describe("certificate policy rules", () => {
   let server: InProcess;
   beforeAll(async () => {
     server = await startInProcess();
-    const made = await server.kv({
-      method: "POST",
-      url: `/certificates/target/create?${V}`,
-      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=target" } } },
+    const made = await server.createCertificate("target", {
+      policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=target" } },
     });
     expect(made.statusCode).toBe(202);
   });
@@ -158,11 +156,7 @@ describe("certificate policy rules", () => {
     async (what, policy, field) => {
       // A name per case, so what one case leaves behind cannot decide another.
       const name = what.replace(/[^A-Za-z0-9]+/g, "-");
-      const res = await server.kv({
-        method: "POST",
-        url: `/certificates/${name}/create?${V}`,
-        body: { policy: selfSigned(policy) },
-      });
+      const res = await server.createCertificate(name, { policy: selfSigned(policy) });
       expect(res.statusCode, res.body).toBe(400);
       expect(res.json().error.code).toBe("BadParameter");
       expect(res.json().error.message).toContain(`${field}:`);
@@ -207,10 +201,8 @@ describe("certificate policy rules", () => {
     ],
     ["CN=Zoë Ünicode", "CN=Zoë Ünicode"],
   ])("accepts the subject %j and encodes it as %j", async (subject, printed) => {
-    const res = await server.kv({
-      method: "POST",
-      url: `/certificates/named/create?${V}`,
-      body: { policy: { issuer: { name: "Self" }, x509_props: { subject } } },
+    const res = await server.createCertificate("named", {
+      policy: { issuer: { name: "Self" }, x509_props: { subject } },
     });
     expect(res.statusCode, res.body).toBe(202);
     const cert = (await server.kv({ method: "GET", url: `/certificates/named?${V}` })).json();
@@ -246,11 +238,7 @@ const fullPolicy = (key_props: Record<string, unknown>) => ({
 
 /** Creates `name` with `policy`, and checks the policy read back and the certificate's SANs. */
 async function expectRoundTrip(server: InProcess, name: string, policy: ReturnType<typeof fullPolicy>) {
-  const created = await server.kv({
-    method: "POST",
-    url: `/certificates/${name}/create?${V}`,
-    body: { policy },
-  });
+  const created = await server.createCertificate(name, { policy });
   expect(created.statusCode, created.body).toBe(202);
   expect(created.json().status).toBe("completed");
   const { id, attributes, ...rest } = (
@@ -324,12 +312,8 @@ describe.skipIf(!softHsmAvailable)("certificate policy round trip with keys in t
   });
 
   it("records an -HSM key whose exportability the policy leaves unsaid as not exportable", async () => {
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/unsaid-hsm/create?${V}`,
-      body: {
-        policy: { issuer: { name: "Self" }, key_props: { kty: "EC-HSM" }, x509_props: { subject: "CN=u" } },
-      },
+    const created = await server.createCertificate("unsaid-hsm", {
+      policy: { issuer: { name: "Self" }, key_props: { kty: "EC-HSM" }, x509_props: { subject: "CN=u" } },
     });
     expect(created.statusCode, created.body).toBe(202);
     const policy = (await server.kv({ method: "GET", url: `/certificates/unsaid-hsm/policy?${V}` })).json();

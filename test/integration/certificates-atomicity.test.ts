@@ -158,8 +158,18 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
       clock: systemClock,
     });
     const fault = failNextInsertInto("events");
+    const store = createSqlCertificateStore({ ...storage, db: storage.db.withPlugin(fault.plugin) });
+    // A create writes only its operation (compiled once, so the plugin cannot fail it): fail it here.
+    const operationFault = { armed: false };
     const certificates = createCertificateService({
-      store: createSqlCertificateStore({ ...storage, db: storage.db.withPlugin(fault.plugin) }),
+      store: {
+        ...store,
+        putOperation(operation) {
+          if (!operationFault.armed) return store.putOperation(operation);
+          operationFault.armed = false;
+          return Promise.reject(new Error("injected failure: operation write"));
+        },
+      },
       keys: keys.certificateKeys,
       x509: createX509Factory(),
       codec: createCertificateBundleCodec(),
@@ -174,6 +184,7 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
       sealer,
       vault,
       fault,
+      operationFault,
       storage,
       /** Every row of the database, and the token's object count when there is an HSM. */
       state: async () => ({
@@ -193,13 +204,31 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
     it.skipIf(hsm && !softHsmAvailable)(
       "leaves no key, secret, certificate, operation or token object when a Self create's transaction fails",
       async () => {
-        const { certificates, vault, fault, state } = await services(hsm);
+        const { certificates, vault, operationFault, state } = await services(hsm);
         const before = await state();
-        fault.arm();
+        operationFault.armed = true;
         await expect(certificates.create(vault, "created", { policy: policy("Self") })).rejects.toThrow(
           /injected failure/,
         );
         expect(await state()).toEqual(before);
+      },
+    );
+
+    it.skipIf(hsm && !softHsmAvailable)(
+      "leaves a Self operation and its key as they were when the poll's issuing transaction fails, and completes it on the next poll",
+      async () => {
+        const { certificates, vault, fault, state } = await services(hsm);
+        const pending = await certificates.create(vault, "polled", { policy: policy("Self") });
+        expect(pending.status).toBe("inProgress");
+        const before = await state();
+        fault.arm();
+        await expect(certificates.pollOperation(vault, "polled")).rejects.toThrow(/injected failure/);
+        expect(await state()).toEqual(before);
+
+        const completed = await certificates.pollOperation(vault, "polled");
+        expect(completed.status).toBe("completed");
+        expect((await certificates.get(vault, "polled")).version).toBe(pending.keyVersion);
+        expect((await state()).hsmObjects).toBe(before.hsmObjects);
       },
     );
 
@@ -243,6 +272,7 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
     await certificates.create(vault, "raced", {
       policy: { key: { kty: "EC", curve: "P-256" }, subject: "CN=raced.example", issuer: { name: "Self" } },
     });
+    await certificates.pollOperation(vault, "raced");
     // What a key create or secret set that checked the name before the certificate existed then
     // writes: a version that no certificate manages.
     async function refusesPlainVersion<S extends VersionedObject>(store: VersionedStore<S, S>) {
@@ -270,6 +300,7 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
         issuer: { name: "Self" },
       };
       await certificates.create(vault, "concurrent", { policy });
+      await certificates.pollOperation(vault, "concurrent");
       const other = "f".repeat(32);
       let second: Promise<unknown> | undefined;
       // Another transaction gives the certificate, its key and its secret a version and holds their
@@ -285,7 +316,10 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
           where v.vault_id = ${vault.id} and v.name_key = 'concurrent'`.execute(trx);
         await sql`update objects set latest_version = ${other}
           where vault_id = ${vault.id} and name_key = 'concurrent'`.execute(trx);
-        second = certificates.create(vault, "concurrent", { policy }).catch((error: unknown) => error);
+        second = certificates
+          .create(vault, "concurrent", { policy })
+          .then(() => certificates.pollOperation(vault, "concurrent"))
+          .catch((error: unknown) => error);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       });
       const before = await state();
@@ -338,6 +372,7 @@ describe.each(backends.filter((b) => b.available))("nothing is half-stored on $e
         issuer: { name: issuer },
       });
       await certificates.create(vault, "purged", { policy: hsmPolicy("Self") });
+      expect((await certificates.pollOperation(vault, "purged")).status).toBe("completed");
       const renewal = await certificates.create(vault, "purged", { policy: hsmPolicy("Unknown") });
       expect(renewal.status).toBe("inProgress");
       expect((await state()).hsmObjects).toBeGreaterThan(before.hsmObjects ?? 0);

@@ -123,6 +123,19 @@ describe("certificate import", () => {
       "pass:",
     );
     openssl("rsa", "-in", "leaf.key", "-traditional", "-out", "leaf-traditional.key");
+    // Encrypted keys as openssl writes them: PKCS#8 PBES2 (AES-256), and traditional Proc-Type PEM.
+    openssl("pkcs8", "-topk8", "-in", "leaf.key", "-out", "leaf-encrypted.key", "-passout", "pass:pw");
+    openssl(
+      "rsa",
+      "-in",
+      "leaf.key",
+      "-traditional",
+      "-aes256",
+      "-out",
+      "leaf-traditional-encrypted.key",
+      "-passout",
+      "pass:pw",
+    );
     // Leaves of the same name with other keys, signed by the same intermediate.
     const leafWith = (name: string, newkey: string[]) => {
       openssl(
@@ -297,11 +310,7 @@ describe("certificate import", () => {
       pwd: "pw",
       policy: { key_props: { reuse_key: false } },
     });
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/renewed-ec/create?${V}`,
-      body: { policy: { issuer: { name: "Self" } } },
-    });
+    const created = await server.createCertificate("renewed-ec", { policy: { issuer: { name: "Self" } } });
     expect(created.json().status, created.body).toBe("completed");
     const versions = (await server.kv({ method: "GET", url: `/keys/renewed-ec/versions?${V}` })).json().value;
     expect(versions).toHaveLength(2);
@@ -331,11 +340,7 @@ describe("certificate import", () => {
     );
     const imported = await importAs("odd-subject", { value: text("odd.key") + text("odd.pem"), policy: pem });
     expect(imported.statusCode, imported.body).toBe(200);
-    const renewed = await server.kv({
-      method: "POST",
-      url: `/certificates/odd-subject/create?${V}`,
-      body: { policy: { issuer: { name: "Self" } } },
-    });
+    const renewed = await server.createCertificate("odd-subject", { policy: { issuer: { name: "Self" } } });
     expect(renewed.json().status, renewed.body).toBe("completed");
     const cer = (await server.kv({ method: "GET", url: `/certificates/odd-subject?${V}` })).json().cer;
     const subjectOf = (der: Buffer) => new X509Certificate(der).subject;
@@ -364,6 +369,46 @@ describe("certificate import", () => {
       (m) => new X509Certificate(m[0]).subject,
     );
     expect(order).toEqual(["CN=leaf.example", "CN=Test Intermediate", "CN=Test Root"]);
+  });
+
+  // The Python SDK base64-encodes every value it imports; Key Vault takes "PEM content or Base64
+  // encoded PEM content".
+  const base64 = (pem: string) => Buffer.from(pem, "utf8").toString("base64");
+
+  it.each([
+    [
+      "PEM encoded in base64, as the Python SDK sends it",
+      () => ({ value: base64(text("leaf.key") + text("leaf.pem") + text("chain.pem")) }),
+    ],
+    [
+      "PEM with an encrypted PKCS#8 key and its password",
+      () => ({ value: text("leaf-encrypted.key") + text("leaf.pem") + text("chain.pem"), pwd: "pw" }),
+    ],
+    [
+      "base64 of PEM with an encrypted PKCS#8 key and its password",
+      () => ({ value: base64(text("leaf-encrypted.key") + text("leaf.pem") + text("chain.pem")), pwd: "pw" }),
+    ],
+    [
+      "PEM with a traditional encrypted key (Proc-Type) and its password",
+      () => ({
+        value: text("leaf-traditional-encrypted.key") + text("leaf.pem") + text("chain.pem"),
+        pwd: "pw",
+      }),
+    ],
+    [
+      "base64 of PEM whose policy says application/x-pem-file",
+      () => ({
+        value: base64(text("leaf.pem") + text("leaf.key")),
+        policy: { secret_props: { contentType: "application/x-pem-file" } },
+      }),
+    ],
+  ])("imports %s and keeps it as PEM", async (_name, body) => {
+    const name = `pem-${randomBytes(4).toString("hex")}`;
+    await expectImported(name, body());
+    const secret = await server.kv({ method: "GET", url: `/secrets/${name}?${V}` });
+    expect(secret.json().contentType).toBe("application/x-pem-file");
+    const key = createPrivateKey(secret.json().value as string).export({ format: "jwk" });
+    expect(key.n).toBe(createPrivateKey(text("leaf.key")).export({ format: "jwk" }).n);
   });
 
   it("records an incomplete chain and names the missing issuer", async () => {
@@ -459,6 +504,26 @@ describe("certificate import", () => {
       /PKCS#12/,
     ],
     ["random bytes", () => ({ value: randomBytes(512).toString("base64") }), /PKCS#12/],
+    [
+      "an encrypted PEM key with a wrong password",
+      () => ({ value: text("leaf-encrypted.key") + text("leaf.pem"), pwd: "wrong" }),
+      /password is wrong/,
+    ],
+    [
+      "base64 of an encrypted PEM key with a wrong password",
+      () => ({ value: base64(text("leaf-encrypted.key") + text("leaf.pem")), pwd: "wrong" }),
+      /password is wrong/,
+    ],
+    [
+      "a traditional encrypted PEM key with a wrong password",
+      () => ({ value: text("leaf-traditional-encrypted.key") + text("leaf.pem"), pwd: "wrong" }),
+      /password is wrong/,
+    ],
+    [
+      "an encrypted PEM key without a password",
+      () => ({ value: text("leaf-encrypted.key") + text("leaf.pem") }),
+      /encrypted: give its password in pwd/,
+    ],
     ["a certificate without its key", () => ({ value: text("leaf.pem") }), /no private key/],
     [
       "an EC key with a policy for RSA 4096",

@@ -22,8 +22,7 @@ describe("certificate lifecycle details", () => {
     work.remove();
   });
 
-  const create = (name: string, body: unknown) =>
-    server.kv({ method: "POST", url: `/certificates/${name}/create?${V}`, body });
+  const create = (name: string, body: unknown) => server.createCertificate(name, body);
   const publicKeyOf = async (name: string, version = "") =>
     new X509Certificate(
       Buffer.from(
@@ -234,11 +233,10 @@ describe.skipIf(!softHsmAvailable)("certificates whose keys live in the HSM", ()
   });
 
   it("signs the self-signed certificate with a key that never leaves the token, and keeps it out of the secret", async () => {
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/hsm-cert/create?${V}`,
-      body: selfSigned({ key_props: { kty: "EC-HSM", crv: "P-256", exportable: false } }),
-    });
+    const created = await server.createCertificate(
+      "hsm-cert",
+      selfSigned({ key_props: { kty: "EC-HSM", crv: "P-256", exportable: false } }),
+    );
     expect(created.json().status).toBe("completed");
     const cert = (await server.kv({ method: "GET", url: `/certificates/hsm-cert?${V}` })).json();
     const x509 = new X509Certificate(Buffer.from(cert.cer, "base64"));

@@ -11,10 +11,8 @@ describe("a certificate's key and secret change only through the certificate", (
   let server: InProcess;
 
   const createSelfSigned = (name: string) =>
-    server.kv({
-      method: "POST",
-      url: `/certificates/${name}/create?${V}`,
-      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: `CN=${name}.example` } } },
+    server.createCertificate(name, {
+      policy: { issuer: { name: "Self" }, x509_props: { subject: `CN=${name}.example` } },
     });
 
   beforeAll(async () => {
@@ -124,7 +122,7 @@ describe("a certificate's key and secret change only through the certificate", (
   it("makes a certificate's next version after its key's rotation was refused", async () => {
     await createSelfSigned("renewed");
     expect((await server.kv({ method: "POST", url: `/keys/renewed/rotate?${V}` })).statusCode).toBe(403);
-    const next = await server.kv({ method: "POST", url: `/certificates/renewed/create?${V}`, body: {} });
+    const next = await server.createCertificate("renewed", {});
     expect(next.statusCode, next.body).toBe(202);
     expect(next.json().status).toBe("completed");
     expect([
@@ -187,10 +185,8 @@ describe("a certificate's enabled attribute is its key's and secret's", () => {
   afterAll(() => server?.stop());
 
   const create = (name: string) =>
-    server.kv({
-      method: "POST",
-      url: `/certificates/${name}/create?${V}`,
-      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: `CN=${name}.example` } } },
+    server.createCertificate(name, {
+      policy: { issuer: { name: "Self" }, x509_props: { subject: `CN=${name}.example` } },
     });
   const patch = (path: string, body: unknown) =>
     server.kv({ method: "PATCH", url: `/certificates/${path}?${V}`, body });
@@ -227,7 +223,7 @@ describe("a certificate's enabled attribute is its key's and secret's", () => {
     await create("two");
     const first = (await server.kv({ method: "GET", url: `/certificates/two?${V}` })).json();
     const firstVersion = first.id.split("/").pop() as string;
-    await server.kv({ method: "POST", url: `/certificates/two/create?${V}`, body: {} });
+    await server.createCertificate("two", {});
     await patch(`two/${firstVersion}`, { attributes: { enabled: false } });
     expect((await sign("two", firstVersion)).statusCode).toBe(403);
     expect((await readSecret("two", firstVersion)).statusCode).toBe(403);

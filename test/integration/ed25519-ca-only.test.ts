@@ -3,7 +3,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { toPem } from "../../src/http/pem.js";
+import { toPem } from "../../src/crypto/pem.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { tempDataDir } from "../support/server-process.js";
 
@@ -131,7 +131,7 @@ describe("Ed25519, which only CA keys may be", () => {
     "issues a vault certificate with an %s key from an Ed25519 CA through the PrivateCA issuer",
     async (kty, keyProps) => {
       const name = `ed-${kty.toLowerCase()}`;
-      const created = await kv("POST", `/certificates/${name}/create`, {
+      const created = await server.createCertificate(name, {
         policy: {
           issuer: { name: "ed" },
           key_props: keyProps,

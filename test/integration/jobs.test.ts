@@ -30,10 +30,8 @@ describe("the purge job", () => {
   it("purges secrets, keys and certificates when their retention ends, not before", async () => {
     await server.kv({ method: "PUT", url: `/secrets/s?${V}`, body: { value: "v" } });
     await server.kv({ method: "POST", url: `/keys/k/create?${V}`, body: { kty: "EC" } });
-    await server.kv({
-      method: "POST",
-      url: `/certificates/c/create?${V}`,
-      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=c" } } },
+    await server.createCertificate("c", {
+      policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=c" } },
     });
     for (const url of [`/secrets/s?${V}`, `/keys/k?${V}`, `/certificates/c?${V}`]) {
       expect((await server.kv({ method: "DELETE", url })).statusCode).toBe(200);

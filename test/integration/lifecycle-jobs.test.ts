@@ -26,16 +26,12 @@ describe("a year of simulated time", () => {
 
   it("renews each certificate exactly once per cycle, at 80 % of its lifetime or N days before expiry", async () => {
     const create = (name: string, lifetime: Record<string, number>) =>
-      server.kv({
-        method: "POST",
-        url: `/certificates/${name}/create?${V}`,
-        body: {
-          policy: {
-            issuer: { name: "Self" },
-            key_props: { kty: "EC" },
-            x509_props: { subject: `CN=${name}`, validity_months: 3 },
-            lifetime_actions: [{ trigger: lifetime, action: { action_type: "AutoRenew" } }],
-          },
+      server.createCertificate(name, {
+        policy: {
+          issuer: { name: "Self" },
+          key_props: { kty: "EC" },
+          x509_props: { subject: `CN=${name}`, validity_months: 3 },
+          lifetime_actions: [{ trigger: lifetime, action: { action_type: "AutoRenew" } }],
         },
       });
     expect((await create("percent", { lifetime_percentage: 80 })).statusCode).toBe(202);
@@ -90,15 +86,11 @@ describe("a year of simulated time", () => {
   });
 
   it("raises CertificateRenewalFailed when renewal fails, and retries with backoff", async () => {
-    await server.kv({
-      method: "POST",
-      url: `/certificates/doomed/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "Self" },
-          key_props: { kty: "EC" },
-          x509_props: { subject: "CN=d", validity_months: 1 },
-        },
+    await server.createCertificate("doomed", {
+      policy: {
+        issuer: { name: "Self" },
+        key_props: { kty: "EC" },
+        x509_props: { subject: "CN=d", validity_months: 1 },
       },
     });
     // The next version is to come from an issuer nothing serves.

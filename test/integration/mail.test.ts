@@ -56,18 +56,12 @@ describe("mail to certificate contacts", () => {
   };
 
   it("mails the contacts when an EmailContacts action falls due, saying which certificate, which vault and when", async () => {
-    await server.kv({
-      method: "POST",
-      url: `/certificates/mailed/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "Self" },
-          key_props: { kty: "EC" },
-          x509_props: { subject: "CN=mailed", validity_months: 1 },
-          lifetime_actions: [
-            { trigger: { days_before_expiry: 10 }, action: { action_type: "EmailContacts" } },
-          ],
-        },
+    await server.createCertificate("mailed", {
+      policy: {
+        issuer: { name: "Self" },
+        key_props: { kty: "EC" },
+        x509_props: { subject: "CN=mailed", validity_months: 1 },
+        lifetime_actions: [{ trigger: { days_before_expiry: 10 }, action: { action_type: "EmailContacts" } }],
       },
     });
     await run("renewals", "mail");
@@ -90,15 +84,11 @@ describe("mail to certificate contacts", () => {
       url: `/certificates/issuers/nowhere?${V}`,
       body: { provider: "NoSuchProvider" },
     });
-    await server.kv({
-      method: "POST",
-      url: `/certificates/failing/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "Self" },
-          key_props: { kty: "EC" },
-          x509_props: { subject: "CN=failing", validity_months: 1 },
-        },
+    await server.createCertificate("failing", {
+      policy: {
+        issuer: { name: "Self" },
+        key_props: { kty: "EC" },
+        x509_props: { subject: "CN=failing", validity_months: 1 },
       },
     });
     await server.kv({

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
-import { toPem } from "../../src/http/pem.js";
+import { toPem } from "../../src/crypto/pem.js";
 import { type Core, openCore } from "../../src/main.js";
 import { fakeClock } from "../support/in-process.js";
 import { opensslCsr } from "../support/openssl-req.js";

@@ -2,9 +2,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toPem } from "../../src/crypto/pem.js";
 import { FULL_CRL } from "../../src/domain/ca/model.js";
 import { DomainError } from "../../src/domain/errors.js";
-import { toPem } from "../../src/http/pem.js";
 import { createSqlEventStore } from "../../src/storage/sql-event-store.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { opensslCsr, opensslSelfSigned } from "../support/openssl-req.js";
@@ -43,20 +43,16 @@ describe("the private CA over time, in process", () => {
   });
 
   it("renews an AutoRenew certificate through the PrivateCA issuer from the renewal job", async () => {
-    const created = await server.kv({
-      method: "POST",
-      url: `/certificates/svc/create?${V}`,
-      body: {
-        policy: {
-          issuer: { name: "corp" },
-          key_props: { kty: "EC" },
-          x509_props: {
-            subject: "CN=svc.internal",
-            validity_months: 1,
-            sans: { dns_names: ["svc.internal"] },
-          },
-          lifetime_actions: [{ trigger: { days_before_expiry: 10 }, action: { action_type: "AutoRenew" } }],
+    const created = await server.createCertificate("svc", {
+      policy: {
+        issuer: { name: "corp" },
+        key_props: { kty: "EC" },
+        x509_props: {
+          subject: "CN=svc.internal",
+          validity_months: 1,
+          sans: { dns_names: ["svc.internal"] },
         },
+        lifetime_actions: [{ trigger: { days_before_expiry: 10 }, action: { action_type: "AutoRenew" } }],
       },
     });
     expect(created.statusCode, created.body).toBe(202);

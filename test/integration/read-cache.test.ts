@@ -72,10 +72,8 @@ describe("cached reads on SQLite", () => {
     const policyOf = async () =>
       (await server.kv({ method: "GET", url: `/certificates/policy-elsewhere/?${V}` })).json().policy
         .x509_props.validity_months;
-    await server.kv({
-      method: "POST",
-      url: `/certificates/policy-elsewhere/create?${V}`,
-      body: { policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=p", validity_months: 12 } } },
+    await server.createCertificate("policy-elsewhere", {
+      policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=p", validity_months: 12 } },
     });
     expect(await policyOf()).toBe(12);
     expect(await policyOf()).toBe(12);

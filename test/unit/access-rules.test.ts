@@ -62,9 +62,21 @@ describe("the token bucket", () => {
     const throttle = createThrottle({ ratePerSecond: 2, burst: 3 });
     expect([0, 0, 0].map(() => throttle.take("p", 1000))).toEqual([0, 0, 0]);
     expect(throttle.take("p", 1000)).toBe(500);
-    expect(throttle.take("p", 1250)).toBe(250);
+    // The caller refused at 1000 has the slot at 1500; this one is told the next, at 2000.
+    expect(throttle.take("p", 1250)).toBe(750);
     expect(throttle.take("p", 1500)).toBe(0);
     expect(throttle.take("other", 1500)).toBe(0);
+  });
+
+  it("tells callers refused together to come back one refill interval apart", () => {
+    const throttle = createThrottle({ ratePerSecond: 10, burst: 1 });
+    expect(throttle.take("p", 0)).toBe(0);
+    const waits = Array.from({ length: 64 }, () => throttle.take("p", 0));
+    expect(waits.slice(0, 3)).toEqual([100, 200, 300]);
+    expect(waits.at(-1)).toBe(6400);
+    // Each comes back at its slot and finds the token the refill made for it.
+    const granted = waits.filter((wait) => throttle.take("p", wait) === 0);
+    expect(granted).toHaveLength(64);
   });
 
   it("never stores more than the burst, however long it was idle", () => {

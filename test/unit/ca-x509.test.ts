@@ -8,11 +8,11 @@ import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "../../src/crypto/ca-keys.js";
 import { createCaX509 } from "../../src/crypto/ca-x509.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
+import { toPem } from "../../src/crypto/pem.js";
 import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
 import { newSerial } from "../../src/domain/ca/ca-service.js";
 import type { CaKeyAlgorithm, CertificateSpec, OcspSingle } from "../../src/domain/ca/model.js";
 import type { CaSigner } from "../../src/domain/ca/ports.js";
-import { toPem } from "../../src/http/pem.js";
 import { legacyCertificate, legacyOcspResponse, legacyReadCsr } from "../support/legacy-ca-x509.js";
 import { tempDataDir } from "../support/server-process.js";
 

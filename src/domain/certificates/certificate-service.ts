@@ -84,6 +84,9 @@ const CERTIFICATES_CURSOR = "c:";
 const PENDING_CURSOR = "p:";
 
 const PENDING_MERGE = "Pending certificate created. Please Perform Merge to complete the request.";
+// Key Vault's words for an operation its issuer is still working on.
+const PENDING_ISSUER =
+  "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.";
 
 const pendingNotFound = (name: string) =>
   new DomainError("NotFound", `Pending certificate not found: ${name}`, {
@@ -133,6 +136,20 @@ function importedPolicy(
     if (!(error instanceof DomainError)) throw error;
     return normalizePolicy(given, base);
   }
+}
+
+const looksLikePem = (text: string) => text.trimStart().startsWith("-----BEGIN");
+
+/**
+ * What an import's value holds. Key Vault takes "PEM content or Base64 encoded PEM content" and
+ * base64 PKCS#12; the Python SDK base64-encodes whatever it imports, PEM included, and the JS SDK
+ * sends PEM as it is. PKCS#12 is DER, whose first byte (0x30) is never the "-" PEM starts with.
+ */
+function importedContent(value: string): { pem: string } | { pfx: Buffer } {
+  if (looksLikePem(value)) return { pem: value };
+  const bytes = Buffer.from(value, "base64");
+  const text = bytes.toString("latin1");
+  return looksLikePem(text) ? { pem: text } : { pfx: bytes };
 }
 
 /** The type and size or curve of an imported private key, read from its JWK. */
@@ -266,6 +283,8 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     objects.checkName(name);
     const state = await store.newVersionState(vault.id, name);
     if (state.deleted) throw deletedButRecoverable("Certificate", name);
+    // Checked before a key is made: a create that completes later must not fail on it then.
+    await store.refuseUnmanagedNamesake(vault.id, name);
     if (state.operationStatus === "inProgress") {
       throw new DomainError(
         "Conflict",
@@ -348,7 +367,6 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     key: StoredKeyVersion,
     operation: CertificateOperation,
     result: IssuanceResult,
-    enabled: boolean | undefined,
   ): Promise<CertificateOperation> {
     const now = clock.now();
     if (result.status === "issued") {
@@ -362,7 +380,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       };
       await issue(vault, operation.name, key, result.certificates, operation.policy, {
         tags: operation.tags,
-        enabled,
+        enabled: operation.versionEnabled,
         operation: completed,
       });
       return completed;
@@ -390,6 +408,76 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     return failed;
   }
 
+  /** The adapter of a named issuer's operation, if the issuer still exists and one serves it. */
+  async function adapterOf(vault: Vault, operation: CertificateOperation) {
+    const issuer = await store.getIssuer(vault.id, operation.issuerName);
+    return { issuer, adapter: issuer && adapters.get(issuer.provider.toLowerCase()) };
+  }
+
+  /** Self and issuers that answer at once complete on a poll; ACME's steps belong to the job. */
+  async function completesOnPoll(vault: Vault, operation: CertificateOperation): Promise<boolean> {
+    const issuerName = operation.issuerName.toLowerCase();
+    if (issuerName === "unknown" || !operation.keyMaterial) return false;
+    if (issuerName === "self") return true;
+    return !(await adapterOf(vault, operation)).adapter?.resume;
+  }
+
+  /** One step of an operation's issuer: sign it (Self), ask the adapter, or resume what it began. */
+  async function step(vault: Vault, operation: CertificateOperation): Promise<IssuanceResult | undefined> {
+    const key = pendingKey(vault, operation);
+    if (operation.issuerName.toLowerCase() === "self") {
+      const certificate = await x509.selfSigned(operation.policy, keys.signer(vault, key), clock.now());
+      return { status: "issued", certificates: [certificate] };
+    }
+    const { issuer, adapter } = await adapterOf(vault, operation);
+    if (!issuer)
+      return {
+        status: "failed",
+        code: "IssuerNotFound",
+        message: `The issuer ${operation.issuerName} was deleted while the certificate was pending`,
+      };
+    if (!adapter) return unsupported(issuer);
+    const request = issuanceRequest(vault, operation, issuer);
+    return adapter.resume ? adapter.resume(request) : adapter.issue(request);
+  }
+
+  // Polls, the pending-issuance job and a renewal may move the same operation at once; in one
+  // process they share one step, so a Self certificate is signed and stored once.
+  const advancing = new Map<string, Promise<CertificateOperation | undefined>>();
+
+  /**
+   * Moves an operation in progress one step on (the poll, the pending-issuance job) and completes
+   * or fails it through settle. A cancel, a delete or another node that finished first wins: the
+   * step's result is dropped.
+   */
+  function advance(vault: Vault, name: string): Promise<CertificateOperation | undefined> {
+    const slot = `${vault.id}/${name.toLowerCase()}`;
+    const running = advancing.get(slot);
+    if (running) return running;
+    const next = (async () => {
+      const operation = await store.getOperation(vault.id, name);
+      if (
+        operation?.status !== "inProgress" ||
+        !operation.keyMaterial ||
+        operation.issuerName.toLowerCase() === "unknown"
+      )
+        return operation;
+      const result = await step(vault, operation);
+      if (!result) return operation;
+      const latest = await store.getOperation(vault.id, name);
+      if (latest?.requestId !== operation.requestId || latest.status !== "inProgress") return latest;
+      try {
+        return await settle(vault, pendingKey(vault, operation), operation, result);
+      } catch (error) {
+        const after = await store.getOperation(vault.id, name);
+        if (after?.requestId === operation.requestId && after.status !== "inProgress") return after;
+        throw error;
+      }
+    })().finally(() => advancing.delete(slot));
+    advancing.set(slot, next);
+    return next;
+  }
+
   return {
     /** Begins a new version: Self completes at once, Unknown waits for a merge, named issuers go to their adapter. */
     async create(vault: Vault, name: string, request: CreateRequest): Promise<CertificateOperation> {
@@ -414,64 +502,51 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         policy,
         tags,
         keyVersion: version,
+        versionEnabled: request.enabled,
         createdAt: now,
         updatedAt: now,
       };
       try {
         operation.csr = await x509.csr(policy, signer);
-        if (issuer === "Self") {
-          const certificate = await x509.selfSigned(policy, signer, now);
-          operation = { ...operation, status: "completed", targetVersion: version };
-          await issue(vault, name, key, [certificate], policy, { tags, enabled: request.enabled, operation });
-          return operation;
-        }
         if (issuer === "Unknown") {
           operation = { ...operation, statusDetails: PENDING_MERGE, keyMaterial: key.material };
           await store.putOperation(operation);
           return operation;
         }
-        const adapter = adapters.get(issuer.provider.toLowerCase());
-        const result = adapter
-          ? await adapter.issue(issuanceRequest(vault, operation, issuer))
-          : unsupported(issuer);
-        return await settle(vault, key, operation, result, request.enabled);
+        const adapter = issuer === "Self" ? undefined : adapters.get(issuer.provider.toLowerCase());
+        if (adapter?.resume) {
+          // An issuer that works for minutes (ACME) gets the request now; the job moves it on.
+          const result = await adapter.issue(issuanceRequest(vault, operation, issuer as CertificateIssuer));
+          return await settle(vault, key, operation, result);
+        }
+        // Key Vault answers every create "inProgress" and completes it on a later poll; the Python
+        // SDK's poller fetches the certificate only after it saw the operation in progress.
+        operation = {
+          ...operation,
+          statusDetails: PENDING_ISSUER,
+          keyMaterial: key.material,
+        };
+        await store.putOperation(operation);
+        return operation;
       } catch (error) {
         await keys.destroy(key);
         throw error;
       }
     },
 
+    /**
+     * The operation, moved on first when it completes on a poll (Self, or an issuer that answers at
+     * once): Key Vault's clients poll until it leaves inProgress.
+     */
     getOperation: currentOperation,
 
-    /**
-     * Moves a named issuer's pending operation one step on through its adapter (the
-     * pending-issuance job calls it) and completes or fails it through the same path as create.
-     */
-    async advance(vault: Vault, name: string): Promise<CertificateOperation | undefined> {
-      const operation = await store.getOperation(vault.id, name);
-      if (
-        operation?.status !== "inProgress" ||
-        !operation.keyMaterial ||
-        operation.issuerName.toLowerCase() === "unknown"
-      )
-        return operation;
-      const issuer = await store.getIssuer(vault.id, operation.issuerName);
-      const adapter = issuer && adapters.get(issuer.provider.toLowerCase());
-      const result: IssuanceResult | undefined = !issuer
-        ? {
-            status: "failed",
-            code: "IssuerNotFound",
-            message: `The issuer ${operation.issuerName} was deleted while the certificate was pending`,
-          }
-        : adapter?.resume
-          ? await adapter.resume(issuanceRequest(vault, operation, issuer))
-          : undefined;
-      if (!result) return operation;
-      // A cancel or a delete while the adapter was busy wins: its result is dropped.
-      const latest = await store.getOperation(vault.id, name);
-      if (latest?.requestId !== operation.requestId || latest.status !== "inProgress") return latest;
-      return settle(vault, pendingKey(vault, operation), operation, result, undefined);
+    async pollOperation(vault: Vault, name: string): Promise<CertificateOperation> {
+      const operation = await currentOperation(vault, name);
+      if (operation.status !== "inProgress" || !(await completesOnPoll(vault, operation))) return operation;
+      return (await advance(vault, name)) ?? operation;
     },
+
+    advance,
 
     async cancelOperation(vault: Vault, name: string): Promise<CertificateOperation> {
       const operation = await currentOperation(vault, name);
@@ -550,12 +625,12 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     /** Imports a PFX or PEM with its private key; the chain is put in order and checked against the key. */
     async import(vault: Vault, name: string, request: ImportRequest): Promise<CertificateVersion> {
       const base = await checkNewVersionAllowed(vault, name);
-      const pem =
-        request.value.trimStart().startsWith("-----BEGIN") ||
-        request.policy?.contentType === "application/x-pem-file";
-      const parsed = pem
-        ? codec.parsePem(request.value)
-        : codec.parsePfx(Buffer.from(request.value, "base64"), request.password);
+      const content = importedContent(request.value);
+      const pem = "pem" in content;
+      const parsed =
+        "pem" in content
+          ? codec.parsePem(content.pem, request.password)
+          : codec.parsePfx(content.pfx, request.password);
       if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
       if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
       const { leaf, verdict } = x509.orderChain(parsed.certificates);

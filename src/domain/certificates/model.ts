@@ -107,6 +107,8 @@ export interface CertificateOperation {
   tags: Record<string, string>;
   /** The version the completed operation produced. */
   targetVersion?: string | undefined;
+  /** The `enabled` the create asked for, which the version takes when the operation completes. */
+  versionEnabled?: boolean | undefined;
   /** The protector material of the key made for this request, until the request completes. */
   keyMaterial?: Buffer | undefined;
   keyVersion: string;

@@ -70,8 +70,11 @@ export interface KeyAndCertificates {
 export interface CertificateBundleCodec {
   /** PKCS#12 (any PBE Key Vault's clients use: PBES2/AES, 3DES, RC2); BadParameter on a wrong password. */
   parsePfx(bytes: Buffer, password: string | undefined): KeyAndCertificates;
-  /** PEM with a PKCS#8 or traditional key and certificates in any order. */
-  parsePem(text: string): KeyAndCertificates;
+  /**
+   * PEM with a PKCS#8 or traditional key, encrypted (with `password`) or not, and certificates in any
+   * order; BadParameter (reason WrongPassword) when an encrypted key does not open with it.
+   */
+  parsePem(text: string, password?: string | undefined): KeyAndCertificates;
   buildPfx(pkcs8: Buffer | undefined, certificates: Buffer[]): Promise<Buffer>;
   /** A private key as a JWK, with its public members, for a key protector to take in. */
   pkcs8ToJwk(pkcs8: Buffer): ImportJwk;
@@ -126,6 +129,8 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   addIssued(issued: IssuedVersion): Promise<void>;
   /** Inserts a whole certificate from a backup; Conflict when the name is taken in any of the three collections. */
   restoreIssued(versions: IssuedVersion[]): Promise<void>;
+  /** Conflict when a key or secret of that name exists that no certificate manages. */
+  refuseUnmanagedNamesake(vaultId: string, name: string): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */
   softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */

@@ -1,12 +1,12 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { fromPem, toPem } from "../../crypto/pem.js";
 import { type CaService, parseReason } from "../../domain/ca/ca-service.js";
 import type { CertificateAuthority, IssuedCertificate } from "../../domain/ca/model.js";
 import { CA_KEY_ALGORITHMS } from "../../domain/ca/model.js";
 import type { KeyUsage } from "../../domain/certificates/model.js";
 import { badParameter } from "../../domain/errors.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
-import { fromPem, toPem } from "../pem.js";
 
 export interface CaRouteDeps {
   ca: CaService;

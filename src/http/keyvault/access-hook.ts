@@ -87,8 +87,12 @@ export function registerAccessHook(app: FastifyInstance, deps: AccessHookDeps): 
       }
       if (waitMs > 0) {
         const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-        request.auditDetail = `deny: throttled, retry after ${seconds}s`;
+        request.auditDetail = `deny: throttled, retry after ${waitMs}ms`;
+        // The SDKs read the millisecond headers first (ts-http-runtime, azure-core), Retry-After's
+        // whole seconds otherwise; all three say when the bucket's refill has this caller's token.
         reply.header("retry-after", String(seconds));
+        reply.header("retry-after-ms", String(waitMs));
+        reply.header("x-ms-retry-after-ms", String(waitMs));
         refuse(
           reply,
           429,

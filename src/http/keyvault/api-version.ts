@@ -1,12 +1,25 @@
 import { DomainError } from "../../domain/errors.js";
 
-// What the @azure/keyvault-* SDKs send, old and new (keyvault-api.md §1); the real service refuses others.
+/**
+ * Every api-version a released official SDK (JavaScript, Python, .NET, Java, Go) or the Azure CLI has
+ * sent: the versions of azure-rest-api-specs' keyvault data plane, previews included. Debian's
+ * azure-keyvault-keys 4.8 and az 2.45 send 7.4-preview.1; azure-keyvault 1.x sent 2016-10-01. A client
+ * that pins an older version must keep working; the real service refuses only versions it never had.
+ */
 const SUPPORTED = new Set([
+  "2015-06-01",
+  "2016-10-01",
+  "7.0-preview",
   "7.0",
+  "7.1-preview",
   "7.1",
+  "7.2-preview",
   "7.2",
+  "7.3-preview",
   "7.3",
+  "7.4-preview.1",
   "7.4",
+  "7.5-preview.1",
   "7.5",
   "7.6-preview.1",
   "7.6-preview.2",

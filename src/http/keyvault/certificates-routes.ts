@@ -246,7 +246,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
     { config: config("CertificatePendingGet", DataActions.certificatesRead, "get") },
     async (request) => {
       const ctx = vaultOf(request);
-      const operation = await certificates.getOperation(ctx.vault, request.params.name);
+      const operation = await certificates.pollOperation(ctx.vault, request.params.name);
       const requestId = request.query.request_id;
       if (requestId && requestId !== operation.requestId) {
         throw new DomainError("NotFound", `No pending certificate with request id ${requestId}`, {

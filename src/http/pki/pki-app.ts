@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerFactory } from "fastify";
 import type { Logger } from "pino";
+import { toPem as pem } from "../../crypto/pem.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import { FULL_CRL } from "../../domain/ca/model.js";
-import { toPem as pem } from "../pem.js";
 
 export interface PkiAppDeps {
   logger: Logger;

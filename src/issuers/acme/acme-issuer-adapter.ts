@@ -1,5 +1,6 @@
 import { Pkcs10CertificateRequest, SubjectAlternativeNameExtension } from "@peculiar/x509";
 import { generateAcmeAccountKey, loadAcmeAccountKey } from "../../crypto/acme-account-key.js";
+import { pemDer } from "../../crypto/pem.js";
 import type { AcmeIssuerSettings, AcmeOrder, PresentedChallenge } from "../../domain/acme/model.js";
 import type { AcmeStore } from "../../domain/acme/ports.js";
 import { issuerPasswordContext } from "../../domain/certificates/certificate-service.js";
@@ -58,13 +59,6 @@ function identifiersOf(csrDer: Buffer): { identifiers: Identifier[] } | { strayC
   const commonName = csr.subjectName.getField("CN")[0]?.toLowerCase();
   if (commonName && !identifiers.has(commonName)) return { strayCommonName: commonName };
   return { identifiers: [...identifiers.values()] };
-}
-
-/** PEM certificate chain to DER, leaf first as the CA sent it. */
-function pemChain(pem: string): Buffer[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/g)].map((m) =>
-    Buffer.from((m[1] ?? "").replace(/\s+/g, ""), "base64"),
-  );
 }
 
 /**
@@ -181,7 +175,7 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
     order: AcmeOrder,
     certificateUrl: string,
   ): Promise<IssuanceResult> {
-    const certificates = pemChain(await acme.certificateChain(certificateUrl));
+    const certificates = pemDer(await acme.certificateChain(certificateUrl), "CERTIFICATE");
     const leaf = certificates[0];
     if (!leaf)
       throw new AcmeProblem({
