@@ -10,6 +10,7 @@ import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
+import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
@@ -37,6 +38,7 @@ import { type Clock, systemClock } from "./domain/clock.js";
 import { DomainError } from "./domain/errors.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
+import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
 import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
@@ -60,6 +62,7 @@ import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
@@ -76,6 +79,8 @@ import { createSqlAuditStore } from "./storage/sql-audit-store.js";
 import { createSqlCaStore } from "./storage/sql-ca-store.js";
 import { createSqlCertificateStore } from "./storage/sql-certificate-store.js";
 import { createSqlEventStore } from "./storage/sql-event-store.js";
+import { createSqlInventoryFeed } from "./storage/sql-inventory-feed.js";
+import { createSqlInventoryStore } from "./storage/sql-inventory-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import {
   createSqlLeaseStore,
@@ -121,6 +126,11 @@ export interface Core {
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
   ocsp: OcspResponder;
+  /**
+   * The certificate inventory; also the ObservationSink (`observe`/`forget`) every discovery source
+   * reports into.
+   */
+  inventory: InventoryService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -251,6 +261,11 @@ export async function openCore(
     acmeIssuer,
     ca,
     ocsp,
+    inventory: createInventoryService({
+      store: createSqlInventoryStore(storage),
+      reader: createCertificateFactsReader(),
+      clock,
+    }),
     pkiBase,
     tenantId,
     async close() {
@@ -415,6 +430,11 @@ export function jobList(
     clock: core.clock,
   });
   const crl = createCrlJob({ ca: core.ca });
+  const inventory = createInventoryJob({
+    feed: createSqlInventoryFeed(core.storage),
+    inventory: core.inventory,
+    clock: core.clock,
+  });
   return [
     purge,
     notices,
@@ -424,6 +444,7 @@ export function jobList(
     rotation,
     webhooks,
     crl,
+    inventory,
     ...(mail ? [mail] : []),
   ];
 }
@@ -545,6 +566,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        inventory: core.inventory,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

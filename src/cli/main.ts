@@ -5,6 +5,7 @@ import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
 import { describeFailure } from "./failure.js";
+import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
 import { createProgram } from "./program.js";
@@ -22,6 +23,7 @@ registerAcmeCommands(program);
 registerCaCommands(program);
 registerJobsCommands(program);
 registerAuditCommands(program);
+registerInventoryCommands(program);
 
 // The group a failing command belongs to, for the next step its error line suggests.
 let group: string | undefined;

@@ -13,6 +13,7 @@ import type { CertificateService } from "../domain/certificates/certificate-serv
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
+import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
@@ -45,6 +46,7 @@ export interface AppDeps {
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
+  inventory?: InventoryService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -162,6 +164,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     acme: deps.acme,
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
+    inventory: deps.inventory,
   });
 
   app.register(async (keyvault) => {

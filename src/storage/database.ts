@@ -18,6 +18,7 @@ import * as access from "./migrations/0004-access.js";
 import * as ca from "./migrations/0005-ca.js";
 import * as acme from "./migrations/0006-acme.js";
 import * as auditRowid from "./migrations/0007-audit-rowid.js";
+import * as inventory from "./migrations/0009-inventory.js";
 import * as remoteVaults from "./migrations/0011-remote-vaults.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
@@ -252,6 +253,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0005-ca": ca.up,
   "0006-acme": acme.up,
   "0007-audit-rowid": auditRowid.up,
+  "0009-inventory": inventory.up,
   "0011-remote-vaults": remoteVaults.up,
 };
 

@@ -305,6 +305,49 @@ export interface Database {
     next_update: number;
     der: Buffer;
   };
+  inventory_certificates: {
+    id: Generated<number>;
+    sha256: Buffer;
+    der: Buffer;
+    subject: string;
+    /** Lower-cased subject: the sort key of `--sort subject`. */
+    subject_key: string;
+    issuer: string;
+    serial: string;
+    not_before: number;
+    not_after: number;
+    key_type: string;
+    key_size: number | null;
+    curve: string | null;
+    signature_algorithm: string;
+    /** JSON array of { type, value }. */
+    sans: string;
+    self_signed: number;
+    is_ca: number;
+    ski: string | null;
+    aki: string | null;
+    issuer_id: number | null;
+    first_seen_at: number;
+    owner_team: string | null;
+    owner_application: string | null;
+    owner_contact: string | null;
+    /** "record" (set explicitly, kept) or "tags" (derived, replaced by newer tags); null: no owner. */
+    owner_origin: string | null;
+  };
+  inventory_locations: {
+    id: Generated<number>;
+    uri: string;
+    cert_id: number;
+    source: string;
+    first_seen_at: number;
+    last_seen_at: number;
+    gone_at: number | null;
+    /** JSON of the observation's detail. */
+    detail: string | null;
+  };
+  inventory_terms: { term: string; not_after: number; cert_id: number };
+  inventory_facets: { facet: string; value: string; count: number };
+  inventory_cursors: { name: string; value: number };
   remote_vaults: {
     id: string;
     /** Lower-cased name, unique. */

@@ -208,28 +208,31 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
       return rows.map(toAuthority);
     },
 
-    async insertIssued(issued) {
-      await db
-        .insertInto("ca_issued")
-        .values({
-          ca_id: issued.caId,
-          serial: issued.serial,
-          subject: issued.subject,
-          not_before: issued.notBefore.getTime(),
-          not_after: issued.notAfter.getTime(),
-          der: issued.der,
-          shard: issued.shard,
-          status: issued.status,
-          revoked_at: fromDate(issued.revokedAt),
-          reason: issued.reason ?? null,
-          vault_id: issued.vault?.vaultId ?? null,
-          vault_name: issued.vault?.vaultName ?? null,
-          certificate_name_key: issued.vault?.name.toLowerCase() ?? null,
-          certificate_name: issued.vault?.name ?? null,
-          certificate_version: issued.vault?.version ?? null,
-          created_at: issued.createdAt.getTime(),
-        })
-        .execute();
+    async insertIssued(issued, events) {
+      await writeTransaction(storage, async (trx) => {
+        await trx
+          .insertInto("ca_issued")
+          .values({
+            ca_id: issued.caId,
+            serial: issued.serial,
+            subject: issued.subject,
+            not_before: issued.notBefore.getTime(),
+            not_after: issued.notAfter.getTime(),
+            der: issued.der,
+            shard: issued.shard,
+            status: issued.status,
+            revoked_at: fromDate(issued.revokedAt),
+            reason: issued.reason ?? null,
+            vault_id: issued.vault?.vaultId ?? null,
+            vault_name: issued.vault?.vaultName ?? null,
+            certificate_name_key: issued.vault?.name.toLowerCase() ?? null,
+            certificate_name: issued.vault?.name ?? null,
+            certificate_version: issued.vault?.version ?? null,
+            created_at: issued.createdAt.getTime(),
+          })
+          .execute();
+        await insertEvents(trx, events);
+      });
     },
 
     async getIssued(caId, serial) {

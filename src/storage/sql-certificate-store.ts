@@ -291,27 +291,31 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
       });
     },
 
-    async softDeleteWithBacking(vaultId, name, deletedAt, purgeAt) {
+    async softDeleteWithBacking(vaultId, name, deletedAt, purgeAt, events) {
       return writeTransaction(storage, async (trx) => {
         const result = await backed(trx, vaultId, name)
           .set({ deleted_at: deletedAt.getTime(), scheduled_purge_at: purgeAt.getTime() })
           .where("deleted_at", "is", null)
           .execute();
-        return result.some((r) => Number(r.numUpdatedRows) > 0);
+        const changed = result.some((r) => Number(r.numUpdatedRows) > 0);
+        if (changed) await insertEvents(trx, events);
+        return changed;
       });
     },
 
-    async recoverWithBacking(vaultId, name) {
+    async recoverWithBacking(vaultId, name, events) {
       return writeTransaction(storage, async (trx) => {
         const result = await backed(trx, vaultId, name)
           .set({ deleted_at: null, scheduled_purge_at: null })
           .where("deleted_at", "is not", null)
           .execute();
-        return result.some((r) => Number(r.numUpdatedRows) > 0);
+        const changed = result.some((r) => Number(r.numUpdatedRows) > 0);
+        if (changed) await insertEvents(trx, events);
+        return changed;
       });
     },
 
-    async purgeWithBacking(vaultId, name) {
+    async purgeWithBacking(vaultId, name, events) {
       return writeTransaction(storage, async (trx) => {
         const versions = (collection: string) =>
           trx
@@ -359,6 +363,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
           .where("name_key", "=", nameKey(name))
           .returningAll()
           .executeTakeFirst();
+        await insertEvents(trx, events);
         return { keys, operation: operation && toOperation(operation) };
       });
     },

@@ -443,7 +443,15 @@ export function createCaService(deps: CaServiceDeps) {
       vault,
       createdAt: now,
     };
-    await store.insertIssued(issued);
+    await store.insertIssued(issued, [
+      objectEvent(
+        "CaCertificateIssued",
+        { id: ca.id, name: ca.name },
+        "Certificate",
+        { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
+        now,
+      ),
+    ]);
     for (const listener of listeners) void listener(ca.id, serial, "issued");
     return { issued, chain: [ca.certificate, ...ca.chain] };
   }

@@ -84,7 +84,8 @@ export interface CaStore {
   /** By id or by name (case-insensitive). */
   getAuthority(idOrName: string): Promise<CertificateAuthority | undefined>;
   listAuthorities(): Promise<CertificateAuthority[]>;
-  insertIssued(issued: IssuedCertificate): Promise<void>;
+  /** Stores an issued certificate with its events (the outbox), in one transaction. */
+  insertIssued(issued: IssuedCertificate, events: VaultEvent[]): Promise<void>;
   getIssued(caId: string, serial: string): Promise<IssuedCertificate | undefined>;
   /** Every CA's certificates with this serial (serials are random, so normally one). */
   findBySerial(serial: string): Promise<IssuedCertificate[]>;

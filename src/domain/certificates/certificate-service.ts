@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
-import { newVersionEvent } from "../events/model.js";
+import { type InternalEventType, newVersionEvent, objectEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
@@ -747,7 +747,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       objects.checkName(name);
       const now = clock.now();
       const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * 86_400_000);
-      if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt))) throw objects.notFound(name);
+      const deleted = lifecycleEvent("CertificateDeleted", vault, name, now);
+      if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt, [deleted])))
+        throw objects.notFound(name);
       return getDeleted(vault, name);
     },
 
@@ -756,7 +758,8 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
     async recover(vault: Vault, name: string): Promise<CertificateVersion> {
       objects.checkName(name);
-      if (!(await store.recoverWithBacking(vault.id, name))) throw objects.deletedNotFound(name);
+      const recovered = lifecycleEvent("CertificateRecovered", vault, name, clock.now());
+      if (!(await store.recoverWithBacking(vault.id, name, [recovered]))) throw objects.deletedNotFound(name);
       return objects.find(vault, name);
     },
 
@@ -938,7 +941,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
    * left on the token).
    */
   async function purgeWithBacking(vault: Vault, name: string): Promise<void> {
-    const purged = await store.purgeWithBacking(vault.id, name);
+    const purged = await store.purgeWithBacking(vault.id, name, [
+      lifecycleEvent("CertificatePurged", vault, name, clock.now()),
+    ]);
     if (!purged) return;
     for (const key of purged.keys) await keys.destroy(key);
     if (purged.operation?.keyMaterial) await keys.destroy(pendingKey(vault, purged.operation));
@@ -969,4 +974,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       updatedAt: now,
     };
   }
+}
+
+/** A deletion, recovery or purge of a whole certificate (all versions): an event for the inventory. */
+function lifecycleEvent(type: InternalEventType, vault: Vault, name: string, now: Date) {
+  return objectEvent(type, vault, "Certificate", { name, version: "" }, now);
 }

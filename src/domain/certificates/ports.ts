@@ -132,9 +132,15 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   /** Conflict when a key or secret of that name exists that no certificate manages. */
   refuseUnmanagedNamesake(vaultId: string, name: string): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */
-  softDeleteWithBacking(vaultId: string, name: string, deletedAt: Date, purgeAt: Date): Promise<boolean>;
+  softDeleteWithBacking(
+    vaultId: string,
+    name: string,
+    deletedAt: Date,
+    purgeAt: Date,
+    events?: VaultEvent[],
+  ): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
-  recoverWithBacking(vaultId: string, name: string): Promise<boolean>;
+  recoverWithBacking(vaultId: string, name: string, events?: VaultEvent[]): Promise<boolean>;
   /**
    * Purges the certificate, its backing key and secret and its operation; returns every key
    * version and the operation, whose key material (HSM objects included) is then destroyed.
@@ -142,6 +148,7 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   purgeWithBacking(
     vaultId: string,
     name: string,
+    events?: VaultEvent[],
   ): Promise<{ keys: StoredKeyVersion[]; operation: CertificateOperation | undefined } | undefined>;
   /**
    * Replaces a version's mutable fields, sets its backing key and secret versions' `enabled` to the

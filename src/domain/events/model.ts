@@ -12,7 +12,27 @@ export type EventType =
   | "KeyExpired"
   | "SecretNewVersionCreated"
   | "SecretNearExpiry"
-  | "SecretExpired";
+  | "SecretExpired"
+  | InternalEventType;
+
+/**
+ * Events only Strongroom's own projections read (the inventory): Key Vault's Event Grid schema has
+ * no such types, so webhooks never deliver them and subscriptions cannot ask for them. For
+ * `CaCertificateIssued` the vault fields name the CA (id, name) and object name and version are
+ * the serial.
+ */
+export type InternalEventType =
+  | "CertificateDeleted"
+  | "CertificateRecovered"
+  | "CertificatePurged"
+  | "CaCertificateIssued";
+
+export const INTERNAL_EVENTS: ReadonlySet<EventType> = new Set<InternalEventType>([
+  "CertificateDeleted",
+  "CertificateRecovered",
+  "CertificatePurged",
+  "CaCertificateIssued",
+]);
 
 export type ObjectType = "Certificate" | "Key" | "Secret";
 

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import type { EventType, StoredEvent } from "./model.js";
+import { type EventType, INTERNAL_EVENTS, type StoredEvent } from "./model.js";
 
 export type WebhookSchema = "EventGridSchema" | "CloudEventSchemaV1_0";
 
@@ -38,6 +38,7 @@ export interface Delivery {
 export const DELIVERY_WINDOW_MS = 24 * 3_600_000;
 
 export function matches(subscription: WebhookSubscription, event: StoredEvent): boolean {
+  if (INTERNAL_EVENTS.has(event.type)) return false;
   if (subscription.eventTypes.length > 0 && !subscription.eventTypes.includes(event.type)) return false;
   if (subscription.vaults.length > 0 && !subscription.vaults.includes(event.vaultName)) return false;
   if (subscription.subjectBeginsWith && !event.objectName.startsWith(subscription.subjectBeginsWith))

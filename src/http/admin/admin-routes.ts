@@ -12,12 +12,14 @@ import type { CertificateService } from "../../domain/certificates/certificate-s
 import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
+import type { InventoryService } from "../../domain/inventory/inventory-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
+import { registerInventoryRoutes } from "./inventory-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -29,6 +31,7 @@ export interface AdminRouteDeps {
   acme: AcmeSettingsService;
   vaultUrl: (name: string) => string;
   ca?: CaService | undefined;
+  inventory?: InventoryService | undefined;
 }
 
 const Settings = {
@@ -56,7 +59,18 @@ const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
 export function registerAdminRoutes(
   app: FastifyInstance,
-  { identity, principals, access, vaults, certificates, webhooks, acme, vaultUrl, ca }: AdminRouteDeps,
+  {
+    identity,
+    principals,
+    access,
+    vaults,
+    certificates,
+    webhooks,
+    acme,
+    vaultUrl,
+    ca,
+    inventory,
+  }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
     name: v.name,
@@ -105,6 +119,7 @@ export function registerAdminRoutes(
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     if (ca) registerCaRoutes(admin, { ca, vaults });
+    if (inventory) registerInventoryRoutes(admin, { inventory });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

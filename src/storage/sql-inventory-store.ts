@@ -1,0 +1,789 @@
+import { type Kysely, type RawBuilder, type Selectable, sql } from "kysely";
+import type {
+  CertificateFacts,
+  FacetCount,
+  InventoryRecord,
+  Location,
+  Owner,
+  SubjectAltName,
+} from "../domain/inventory/model.js";
+import type { LocationDetail, ObservationSource } from "../domain/inventory/observation.js";
+import type { InventoryChange, InventoryStore, ResolvedQuery } from "../domain/inventory/ports.js";
+import { factTerms, keyTypeLabel, ownerTerms, term, words } from "../domain/inventory/terms.js";
+import type { StorageHandle } from "./database.js";
+import type { Database } from "./schema.js";
+import { writeTransaction } from "./transactions.js";
+
+type Row = Selectable<Database["inventory_certificates"]>;
+type Trx = Kysely<Database>;
+
+/** Rows per multi-row statement: far below both engines' bound-parameter limits. */
+const CHUNK = 1000;
+const TERM_CHUNK = 8000;
+/** The top of a prefix range: above every character a URI holds. */
+const PREFIX_END = "\uffff";
+/** Planning counts a filter's rows up to this many; fewer is "selective". */
+const ESTIMATE_CAP = 5000;
+
+type Plan =
+  | { driver: "term"; term: string; terms: string[] }
+  | { driver: "location" | "expiry"; terms: string[] };
+
+const FACET = {
+  keyType: "keyType",
+  signatureAlgorithm: "signatureAlgorithm",
+  issuer: "issuer",
+  source: "source",
+  total: "total",
+  /** Certificates per UTC day of notAfter: expiry windows are summed from whole days. */
+  expiryDay: "expiryDay",
+};
+const DAY_MS = 86_400_000;
+const SOURCE_NAMES = ["tls", "file", "vault", "akv", "ca", "acme"] as const;
+/** Day numbers zero-padded, so the text order of facet values is their numeric order. */
+const dayKey = (day: number) => String(day).padStart(8, "0");
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const fingerprint = (row: { sha256: Uint8Array }) => Buffer.from(row.sha256).toString("hex");
+
+function toFacts(r: Row): CertificateFacts {
+  return {
+    fingerprintSha256: fingerprint(r),
+    subject: r.subject,
+    issuer: r.issuer,
+    serialNumber: r.serial,
+    notBefore: new Date(Number(r.not_before)),
+    notAfter: new Date(Number(r.not_after)),
+    keyType: r.key_type,
+    keySize: r.key_size ?? undefined,
+    curve: r.curve ?? undefined,
+    signatureAlgorithm: r.signature_algorithm,
+    sans: JSON.parse(r.sans) as SubjectAltName[],
+    selfSigned: r.self_signed !== 0,
+    isCa: r.is_ca !== 0,
+    subjectKeyId: r.ski ?? undefined,
+    authorityKeyId: r.aki ?? undefined,
+  };
+}
+
+function toOwner(r: Row): Owner | undefined {
+  if (r.owner_origin === null) return undefined;
+  return {
+    team: r.owner_team ?? undefined,
+    application: r.owner_application ?? undefined,
+    contact: r.owner_contact ?? undefined,
+    origin: r.owner_origin as Owner["origin"],
+  };
+}
+
+function toLocation(r: Selectable<Database["inventory_locations"]>): Location {
+  return {
+    uri: r.uri,
+    source: r.source as ObservationSource,
+    firstSeenAt: new Date(Number(r.first_seen_at)),
+    lastSeenAt: new Date(Number(r.last_seen_at)),
+    goneAt: r.gone_at === null ? undefined : new Date(Number(r.gone_at)),
+    detail: r.detail === null ? undefined : (JSON.parse(r.detail) as LocationDetail),
+  };
+}
+
+/** The facet increments of one new certificate. */
+function factFacets(f: CertificateFacts): [string, string][] {
+  return [
+    [FACET.keyType, keyTypeLabel(f)],
+    [FACET.signatureAlgorithm, f.signatureAlgorithm],
+    [FACET.issuer, f.issuer],
+    [FACET.total, ""],
+    [FACET.expiryDay, dayKey(Math.floor(f.notAfter.getTime() / DAY_MS))],
+  ];
+}
+
+export function createSqlInventoryStore(storage: StorageHandle): InventoryStore {
+  const { db, engine } = storage;
+  const greatest = engine === "postgres" ? "greatest" : "max";
+
+  async function addFacets(trx: Trx, deltas: Map<string, number>): Promise<void> {
+    // Sorted, so two PostgreSQL transactions lock the counter rows in the same order.
+    const rows = [...deltas.entries()]
+      .filter(([, count]) => count !== 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, count]) => {
+        const at = key.indexOf("\u0000");
+        return { facet: key.slice(0, at), value: key.slice(at + 1), count };
+      });
+    for (const chunk of chunks(rows, CHUNK)) {
+      await trx
+        .insertInto("inventory_facets")
+        .values(chunk)
+        .onConflict((oc) =>
+          oc.columns(["facet", "value"]).doUpdateSet({ count: sql`inventory_facets.count + excluded.count` }),
+        )
+        .execute();
+    }
+  }
+
+  const bump = (deltas: Map<string, number>, facet: string, value: string, by = 1) => {
+    const key = `${facet}\u0000${value}`;
+    deltas.set(key, (deltas.get(key) ?? 0) + by);
+  };
+
+  async function insertTerms(trx: Trx, rows: { term: string; not_after: number; cert_id: number }[]) {
+    for (const chunk of chunks(rows, TERM_CHUNK)) {
+      await trx
+        .insertInto("inventory_terms")
+        .values(chunk)
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
+  }
+
+  /** Ids (and notAfter) of every certificate in the change, inserting those not yet held. */
+  async function upsertCertificates(
+    trx: Trx,
+    items: readonly { der: Uint8Array; facts: CertificateFacts; seenAt: Date }[],
+    owners: ReadonlyMap<string, Omit<Owner, "origin">>,
+    deltas: Map<string, number>,
+  ): Promise<{ known: Map<string, { id: number; notAfter: number }>; inserted: Set<string> }> {
+    const unique = new Map<string, (typeof items)[number]>();
+    for (const item of items)
+      if (!unique.has(item.facts.fingerprintSha256)) unique.set(item.facts.fingerprintSha256, item);
+    const known = new Map<string, { id: number; notAfter: number }>();
+    const lookup = async (fingerprints: string[]) => {
+      for (const chunk of chunks(fingerprints, CHUNK)) {
+        const rows = await trx
+          .selectFrom("inventory_certificates")
+          .select(["id", "sha256", "not_after"])
+          .where(
+            "sha256",
+            "in",
+            chunk.map((f) => Buffer.from(f, "hex")),
+          )
+          .execute();
+        for (const r of rows) known.set(fingerprint(r), { id: Number(r.id), notAfter: Number(r.not_after) });
+      }
+    };
+    await lookup([...unique.keys()]);
+    const fresh = [...unique.values()].filter((i) => !known.has(i.facts.fingerprintSha256));
+    const inserted: { id: number; facts: CertificateFacts }[] = [];
+    for (const chunk of chunks(fresh, CHUNK)) {
+      const rows = await trx
+        .insertInto("inventory_certificates")
+        .values(
+          chunk.map(({ der, facts: f, seenAt }) => ({
+            sha256: Buffer.from(f.fingerprintSha256, "hex"),
+            der: Buffer.from(der),
+            subject: f.subject,
+            subject_key: f.subject.toLowerCase(),
+            issuer: f.issuer,
+            serial: f.serialNumber,
+            not_before: f.notBefore.getTime(),
+            not_after: f.notAfter.getTime(),
+            key_type: f.keyType,
+            key_size: f.keySize ?? null,
+            curve: f.curve ?? null,
+            signature_algorithm: f.signatureAlgorithm,
+            sans: JSON.stringify(f.sans),
+            self_signed: f.selfSigned ? 1 : 0,
+            is_ca: f.isCa ? 1 : 0,
+            ski: f.subjectKeyId ?? null,
+            aki: f.authorityKeyId ?? null,
+            issuer_id: null,
+            first_seen_at: seenAt.getTime(),
+            owner_team: owners.get(f.fingerprintSha256)?.team ?? null,
+            owner_application: owners.get(f.fingerprintSha256)?.application ?? null,
+            owner_contact: owners.get(f.fingerprintSha256)?.contact ?? null,
+            owner_origin: owners.has(f.fingerprintSha256) ? "tags" : null,
+          })),
+        )
+        // Another PostgreSQL node may insert the same certificate meanwhile: read its id below.
+        .onConflict((oc) => oc.column("sha256").doNothing())
+        .returning(["id", "sha256"])
+        .execute();
+      const byFingerprint = new Map(chunk.map((c) => [c.facts.fingerprintSha256, c.facts]));
+      for (const r of rows) {
+        const f = byFingerprint.get(fingerprint(r));
+        if (!f) continue;
+        known.set(f.fingerprintSha256, { id: Number(r.id), notAfter: f.notAfter.getTime() });
+        inserted.push({ id: Number(r.id), facts: f });
+      }
+    }
+    const raced = fresh.filter((i) => !known.has(i.facts.fingerprintSha256));
+    if (raced.length > 0) await lookup(raced.map((i) => i.facts.fingerprintSha256));
+    const insertedSet = new Set(inserted.map((i) => i.facts.fingerprintSha256));
+    if (inserted.length === 0) return { known, inserted: insertedSet };
+
+    const terms: { term: string; not_after: number; cert_id: number }[] = [];
+    for (const { id, facts: f } of inserted) {
+      const own = [...factTerms(f), ...ownerTerms(owners.get(f.fingerprintSha256))];
+      for (const t of own) terms.push({ term: t, not_after: f.notAfter.getTime(), cert_id: id });
+      for (const [facet, value] of factFacets(f)) bump(deltas, facet, value);
+    }
+    await insertTerms(trx, terms);
+    await linkChains(trx, inserted);
+    return { known, inserted: insertedSet };
+  }
+
+  /**
+   * Chain links both ways: a new certificate to its issuer already held (AKI = SKI, names equal),
+   * and certificates already held that waited for a new CA certificate.
+   */
+  async function linkChains(trx: Trx, inserted: { id: number; facts: CertificateFacts }[]) {
+    const waiting = inserted.filter((i) => i.facts.authorityKeyId && !i.facts.selfSigned).map((i) => i.id);
+    for (const chunk of chunks(waiting, CHUNK)) {
+      await sql`update inventory_certificates set issuer_id = (
+          select i.id from inventory_certificates i
+          where i.ski = inventory_certificates.aki and i.subject = inventory_certificates.issuer
+            and i.id <> inventory_certificates.id
+          order by i.id limit 1)
+        where id in (${sql.join(chunk)})`.execute(trx);
+    }
+    for (const { id, facts: f } of inserted) {
+      if (!f.isCa || !f.subjectKeyId) continue;
+      await trx
+        .updateTable("inventory_certificates")
+        .set({ issuer_id: id })
+        .where("aki", "=", f.subjectKeyId)
+        .where("issuer_id", "is", null)
+        .where("issuer", "=", f.subject)
+        .where("id", "!=", id)
+        .execute();
+    }
+  }
+
+  /**
+   * Makes the `src:` term and the source facet of each (certificate, source) agree with whether a
+   * location of that source still sees the certificate.
+   */
+  async function reconcileSources(
+    trx: Trx,
+    pairs: Iterable<{ certId: number; source: string }>,
+    deltas: Map<string, number>,
+  ) {
+    const seen = new Set<string>();
+    for (const { certId, source } of pairs) {
+      const key = `${certId}/${source}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const live = await trx
+        .selectFrom("inventory_locations")
+        .select("id")
+        .where("cert_id", "=", certId)
+        .where("source", "=", source)
+        .where("gone_at", "is", null)
+        .limit(1)
+        .executeTakeFirst();
+      const cert = await trx
+        .selectFrom("inventory_certificates")
+        .select("not_after")
+        .where("id", "=", certId)
+        .executeTakeFirstOrThrow();
+      const row = {
+        term: term.source(source as ObservationSource),
+        not_after: Number(cert.not_after),
+        cert_id: certId,
+      };
+      if (live) {
+        const added = await trx
+          .insertInto("inventory_terms")
+          .values(row)
+          .onConflict((oc) => oc.doNothing())
+          .executeTakeFirst();
+        if (Number(added.numInsertedOrUpdatedRows ?? 0) > 0) bump(deltas, FACET.source, source);
+      } else {
+        const removed = await trx
+          .deleteFrom("inventory_terms")
+          .where("term", "=", row.term)
+          .where("not_after", "=", row.not_after)
+          .where("cert_id", "=", certId)
+          .executeTakeFirst();
+        if (Number(removed.numDeletedRows) > 0) bump(deltas, FACET.source, source, -1);
+      }
+    }
+  }
+
+  async function writeOwner(
+    trx: Trx,
+    certId: number,
+    owner: Omit<Owner, "origin"> | undefined,
+    origin: Owner["origin"],
+  ): Promise<boolean> {
+    const current = await trx
+      .selectFrom("inventory_certificates")
+      .select(["not_after", "owner_team", "owner_application", "owner_contact", "owner_origin"])
+      .where("id", "=", certId)
+      .executeTakeFirst();
+    if (!current) return false;
+    // An owner set on the record is the user's word; tags never replace it.
+    if (origin === "tags" && current.owner_origin === "record") return true;
+    const next = {
+      owner_team: owner?.team ?? null,
+      owner_application: owner?.application ?? null,
+      owner_contact: owner?.contact ?? null,
+    };
+    const empty = next.owner_team === null && next.owner_application === null && next.owner_contact === null;
+    const nextOrigin = empty ? null : origin;
+    if (
+      current.owner_team === next.owner_team &&
+      current.owner_application === next.owner_application &&
+      current.owner_contact === next.owner_contact &&
+      current.owner_origin === nextOrigin
+    )
+      return true;
+    const notAfter = Number(current.not_after);
+    const before = ownerTerms({
+      team: current.owner_team ?? undefined,
+      application: current.owner_application ?? undefined,
+      contact: current.owner_contact ?? undefined,
+    });
+    if (before.length > 0)
+      await trx
+        .deleteFrom("inventory_terms")
+        .where("term", "in", before)
+        .where("not_after", "=", notAfter)
+        .where("cert_id", "=", certId)
+        .execute();
+    await trx
+      .updateTable("inventory_certificates")
+      .set({ ...next, owner_origin: nextOrigin })
+      .where("id", "=", certId)
+      .execute();
+    await insertTerms(
+      trx,
+      ownerTerms(owner).map((t) => ({ term: t, not_after: notAfter, cert_id: certId })),
+    );
+    return true;
+  }
+
+  async function applyLocations(
+    trx: Trx,
+    change: InventoryChange,
+    ids: Map<string, { id: number; notAfter: number }>,
+    fresh: ReadonlySet<string>,
+    deltas: Map<string, number>,
+  ) {
+    // The last observation of a URI in the batch wins.
+    const byUri = new Map<string, InventoryChange["observed"][number]>();
+    for (const o of change.observed) byUri.set(o.location, o);
+    const observed = [...byUri.values()];
+    const touched: { certId: number; source: string }[] = [];
+    for (const chunk of chunks(observed, CHUNK)) {
+      const before = await trx
+        .selectFrom("inventory_locations")
+        .select(["uri", "cert_id", "source"])
+        .where(
+          "uri",
+          "in",
+          chunk.map((o) => o.location),
+        )
+        .execute();
+      const previous = new Map(before.map((r) => [r.uri, r]));
+      await trx
+        .insertInto("inventory_locations")
+        .values(
+          chunk.map((o) => ({
+            uri: o.location,
+            cert_id: (ids.get(o.facts.fingerprintSha256) as { id: number }).id,
+            source: o.source,
+            first_seen_at: o.seenAt.getTime(),
+            last_seen_at: o.seenAt.getTime(),
+            gone_at: null,
+            detail: o.detail === undefined ? null : JSON.stringify(o.detail),
+          })),
+        )
+        .onConflict((oc) =>
+          oc.column("uri").doUpdateSet({
+            cert_id: sql`excluded.cert_id`,
+            source: sql`excluded.source`,
+            last_seen_at: sql`${sql.raw(greatest)}(inventory_locations.last_seen_at, excluded.last_seen_at)`,
+            gone_at: null,
+            detail: sql`excluded.detail`,
+          }),
+        )
+        .execute();
+      const terms = new Map<string, { term: string; not_after: number; cert_id: number }>();
+      for (const o of chunk) {
+        const cert = ids.get(o.facts.fingerprintSha256) as { id: number; notAfter: number };
+        const was = previous.get(o.location);
+        if (was && (Number(was.cert_id) !== cert.id || was.source !== o.source))
+          touched.push({ certId: Number(was.cert_id), source: was.source });
+        const t = term.source(o.source);
+        terms.set(`${t}/${cert.id}`, { term: t, not_after: cert.notAfter, cert_id: cert.id });
+      }
+      for (const part of chunks([...terms.values()], TERM_CHUNK)) {
+        const added = await trx
+          .insertInto("inventory_terms")
+          .values(part)
+          .onConflict((oc) => oc.doNothing())
+          .returning("term")
+          .execute();
+        for (const a of added) bump(deltas, FACET.source, a.term.slice("src:".length));
+      }
+    }
+    for (const o of observed) {
+      // A certificate inserted by this change took its owner with its row.
+      if (!o.owner || fresh.has(o.facts.fingerprintSha256)) continue;
+      await writeOwner(trx, (ids.get(o.facts.fingerprintSha256) as { id: number }).id, o.owner, "tags");
+    }
+    for (const gone of change.gone ?? []) {
+      let q = trx
+        .updateTable("inventory_locations")
+        .set({ gone_at: gone.at.getTime() })
+        .where("gone_at", "is", null);
+      q = gone.prefix
+        ? q.where("uri", ">=", gone.uri).where("uri", "<", gone.uri + PREFIX_END)
+        : q.where("uri", "=", gone.uri);
+      const rows = await q.returning(["cert_id", "source"]).execute();
+      for (const r of rows) touched.push({ certId: Number(r.cert_id), source: r.source });
+    }
+    for (const revived of change.revived ?? []) {
+      const rows = await trx
+        .updateTable("inventory_locations")
+        .set({ gone_at: null, last_seen_at: revived.at.getTime() })
+        .where("gone_at", "is not", null)
+        .where("uri", ">=", revived.prefix)
+        .where("uri", "<", revived.prefix + PREFIX_END)
+        .returning(["cert_id", "source"])
+        .execute();
+      for (const r of rows) touched.push({ certId: Number(r.cert_id), source: r.source });
+    }
+    await reconcileSources(trx, touched, deltas);
+  }
+
+  async function withLocations(rows: Row[]): Promise<InventoryRecord[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => Number(r.id));
+    const locations = await db
+      .selectFrom("inventory_locations")
+      .selectAll()
+      .where("cert_id", "in", ids)
+      .orderBy("first_seen_at")
+      .orderBy("id")
+      .execute();
+    const issuerIds = [...new Set(rows.map((r) => r.issuer_id).filter((i): i is number => i !== null))];
+    const issuers = new Map<number, string>();
+    if (issuerIds.length > 0) {
+      const found = await db
+        .selectFrom("inventory_certificates")
+        .select(["id", "sha256"])
+        .where("id", "in", issuerIds.map(Number))
+        .execute();
+      for (const f of found) issuers.set(Number(f.id), fingerprint(f));
+    }
+    const byCert = new Map<number, Location[]>();
+    for (const l of locations) {
+      const list = byCert.get(Number(l.cert_id)) ?? [];
+      list.push(toLocation(l));
+      byCert.set(Number(l.cert_id), list);
+    }
+    return rows.map((r) => ({
+      ...toFacts(r),
+      firstSeenAt: new Date(Number(r.first_seen_at)),
+      issuerFingerprintSha256: r.issuer_id === null ? undefined : issuers.get(Number(r.issuer_id)),
+      owner: toOwner(r),
+      locations: byCert.get(Number(r.id)) ?? [],
+    }));
+  }
+
+  /** The query's term filters. */
+  function queryTerms(q: ResolvedQuery): string[] {
+    const groups: string[][] = [];
+    if (q.san) groups.push([term.san(q.san.replace(/\.$/, ""))]);
+    if (q.subject) groups.push(words(q.subject).map(term.subject));
+    if (q.owner) groups.push([term.owner(q.owner)]);
+    if (q.issuer) groups.push(words(q.issuer).map(term.issuer));
+    if (q.signatureAlgorithm) groups.push([term.signatureAlgorithm(q.signatureAlgorithm)]);
+    if (q.keyType) groups.push([term.keyType(q.keyType)]);
+    if (q.source) groups.push([term.source(q.source)]);
+    return [...new Set(groups.flat())];
+  }
+
+  /** How many rows `fromWhere` holds, counted up to ESTIMATE_CAP: cheap, since it stops there. */
+  async function estimate(fromWhere: RawBuilder<unknown>): Promise<number> {
+    const result = await sql<{
+      n: number;
+    }>`select count(*) as n from (select 1 as one from ${fromWhere} limit ${ESTIMATE_CAP}) x`.execute(db);
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Which index drives the scan. The most selective term (each counted up to ESTIMATE_CAP) drives
+   * and the others are probes; a location prefix matching fewer places than that drives instead.
+   * Without either the scan runs down the certificates' expiry index, which suits broad filters:
+   * a page fills after a few hundred rows.
+   */
+  async function plan(q: ResolvedQuery): Promise<Plan> {
+    const terms = queryTerms(q);
+    const window = (column: RawBuilder<unknown>) => [
+      ...(q.notAfterFrom !== undefined ? [sql`${column} >= ${q.notAfterFrom}`] : []),
+      ...(q.notAfterBefore !== undefined ? [sql`${column} < ${q.notAfterBefore}`] : []),
+    ];
+    const termCount = (t: string) =>
+      estimate(
+        sql`inventory_terms where ${sql.join([sql`term = ${t}`, ...window(sql`not_after`)], sql` and `)}`,
+      );
+    let ranked = terms.map((t) => ({ t, n: Number.POSITIVE_INFINITY }));
+    if (terms.length > 1 || (terms.length === 1 && q.location)) {
+      ranked = await Promise.all(terms.map(async (t) => ({ t, n: await termCount(t) })));
+      ranked.sort((a, b) => a.n - b.n);
+    }
+    if (q.location) {
+      const places = await estimate(
+        sql`inventory_locations where uri >= ${q.location} and uri < ${q.location + PREFIX_END} and gone_at is null`,
+      );
+      const best = ranked[0]?.n ?? Number.POSITIVE_INFINITY;
+      if (places < ESTIMATE_CAP && places < best)
+        return { driver: "location", terms: ranked.map((r) => r.t) };
+    }
+    const [first, ...rest] = ranked;
+    return first
+      ? { driver: "term", term: first.t, terms: rest.map((r) => r.t) }
+      : { driver: "expiry", terms: [] };
+  }
+
+  /**
+   * The matching certificates as `from … where …`, with the columns their order and keyset use.
+   * A term drives down the terms' primary key (term, not_after, cert_id), already in notAfter
+   * order; every other filter is a probe on the certificate's row or an exact primary-key lookup of
+   * one of its terms.
+   */
+  function matching(
+    q: ResolvedQuery,
+    p: Plan,
+  ): {
+    from: RawBuilder<unknown>;
+    notAfter: RawBuilder<unknown>;
+    id: RawBuilder<unknown>;
+    hasWhere: boolean;
+  } {
+    const conditions: RawBuilder<unknown>[] = [];
+    let from = sql`inventory_certificates c`;
+    let notAfter = sql`c.not_after`;
+    let id = sql`c.id`;
+    const range = sql`uri >= ${q.location ?? ""} and uri < ${`${q.location ?? ""}${PREFIX_END}`} and gone_at is null`;
+    if (p.driver === "term") {
+      from = sql`inventory_terms t join inventory_certificates c on c.id = t.cert_id`;
+      conditions.push(sql`t.term = ${p.term}`);
+      notAfter = sql`t.not_after`;
+      id = sql`t.cert_id`;
+    } else if (p.driver === "location") {
+      from = sql`(select distinct cert_id from inventory_locations where ${range}) l
+        join inventory_certificates c on c.id = l.cert_id`;
+    }
+    for (const other of p.terms)
+      conditions.push(
+        sql`exists (select 1 from inventory_terms x where x.term = ${other} and x.not_after = c.not_after and x.cert_id = c.id)`,
+      );
+    if (q.notAfterFrom !== undefined) conditions.push(sql`${notAfter} >= ${q.notAfterFrom}`);
+    if (q.notAfterBefore !== undefined) conditions.push(sql`${notAfter} < ${q.notAfterBefore}`);
+    if (q.minKeySize !== undefined) conditions.push(sql`c.key_size >= ${q.minKeySize}`);
+    if (q.location && p.driver !== "location")
+      conditions.push(sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range})`);
+    const where = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
+    return { from: sql`${from} ${where}`, notAfter, id, hasWhere: conditions.length > 0 };
+  }
+
+  /** Whether the query filters at all (else facets come from the counts kept on write). */
+  const hasFilter = (q: ResolvedQuery) =>
+    queryTerms(q).length > 0 ||
+    q.notAfterFrom !== undefined ||
+    q.notAfterBefore !== undefined ||
+    q.minKeySize !== undefined ||
+    q.location !== undefined;
+
+  /**
+   * Certificates with notAfter in [from, to) (from undefined: everything before `to`): whole UTC
+   * days from the kept per-day counts, the partial days at either end from the expiry index.
+   */
+  async function countExpiring(from: number | undefined, to: number): Promise<number> {
+    const exact = async (a: number | undefined, b: number) => {
+      let query = db
+        .selectFrom("inventory_certificates")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .where("not_after", "<", b);
+      if (a !== undefined) query = query.where("not_after", ">=", a);
+      return Number((await query.executeTakeFirst())?.n ?? 0);
+    };
+    const firstWholeDay = from === undefined ? undefined : Math.ceil(from / DAY_MS);
+    const endDay = Math.floor(to / DAY_MS);
+    if (firstWholeDay !== undefined && firstWholeDay >= endDay) return exact(from, to);
+    let days = db
+      .selectFrom("inventory_facets")
+      .select((eb) => eb.fn.sum<number>("count").as("n"))
+      .where("facet", "=", FACET.expiryDay)
+      .where("value", "<", dayKey(endDay));
+    if (firstWholeDay !== undefined) days = days.where("value", ">=", dayKey(firstWholeDay));
+    const whole = Number((await days.executeTakeFirst())?.n ?? 0);
+    const head =
+      from === undefined || firstWholeDay === undefined ? 0 : await exact(from, firstWholeDay * DAY_MS);
+    return head + whole + (await exact(endDay * DAY_MS, to));
+  }
+
+  async function facetRows(facet: string, limit: number): Promise<FacetCount[]> {
+    const rows = await db
+      .selectFrom("inventory_facets")
+      .select(["value", "count"])
+      .where("facet", "=", facet)
+      .where("count", ">", 0)
+      .orderBy("count", "desc")
+      .orderBy("value")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ value: r.value, count: Number(r.count) }));
+  }
+
+  const store: InventoryStore = {
+    async apply(change) {
+      const certificates = change.observed.flatMap((o) => [
+        { der: o.der, facts: o.facts, seenAt: o.seenAt },
+        ...o.chain.map((c) => ({ der: c.der, facts: c.facts, seenAt: o.seenAt })),
+      ]);
+      await writeTransaction(storage, async (trx) => {
+        const deltas = new Map<string, number>();
+        const owners = new Map<string, Omit<Owner, "origin">>();
+        for (const o of change.observed) if (o.owner) owners.set(o.facts.fingerprintSha256, o.owner);
+        const { known, inserted } = await upsertCertificates(trx, certificates, owners, deltas);
+        await applyLocations(trx, change, known, inserted, deltas);
+        await addFacets(trx, deltas);
+        if (change.cursor)
+          await trx
+            .insertInto("inventory_cursors")
+            .values(change.cursor)
+            .onConflict((oc) => oc.column("name").doUpdateSet({ value: sql`excluded.value` }))
+            .execute();
+      });
+    },
+
+    async find(fingerprintSha256) {
+      const row = await db
+        .selectFrom("inventory_certificates")
+        .selectAll()
+        .where("sha256", "=", Buffer.from(fingerprintSha256, "hex"))
+        .executeTakeFirst();
+      return row ? (await withLocations([row]))[0] : undefined;
+    },
+
+    async search(q) {
+      const m = matching(q, await plan(q));
+      const bySubject = q.sort === "subject";
+      const desc = q.sort === "-notAfter";
+      const key = bySubject ? sql`c.subject_key` : m.notAfter;
+      const keyset =
+        q.after === undefined
+          ? sql``
+          : sql`${m.hasWhere ? sql`and` : sql`where`} (${key}, ${m.id}) ${sql.raw(desc ? "<" : ">")} (${q.after.key}, ${q.after.id})`;
+      const direction = sql.raw(desc ? "desc" : "asc");
+      const rows = await sql<Row>`select c.* from ${m.from} ${keyset}
+        order by ${key} ${direction}, ${m.id} ${direction} limit ${q.limit}`.execute(db);
+      const items = await withLocations(rows.rows);
+      const last = rows.rows.at(-1);
+      return {
+        items,
+        ...(last && {
+          last: { key: bySubject ? last.subject_key : Number(last.not_after), id: Number(last.id) },
+        }),
+      };
+    },
+
+    async facets(q, now) {
+      const windows = {
+        expired: [undefined, now],
+        within30Days: [now, now + 30 * DAY_MS],
+        within90Days: [now, now + 90 * DAY_MS],
+      } as const;
+      if (!hasFilter(q)) {
+        const [keyType, signatureAlgorithm, source, issuer] = await Promise.all([
+          facetRows(FACET.keyType, 50),
+          facetRows(FACET.signatureAlgorithm, 50),
+          facetRows(FACET.source, 50),
+          facetRows(FACET.issuer, 50),
+        ]);
+        const total = await db
+          .selectFrom("inventory_facets")
+          .select("count")
+          .where("facet", "=", FACET.total)
+          .executeTakeFirst();
+        return {
+          keyType,
+          signatureAlgorithm,
+          source,
+          issuer,
+          expiry: {
+            expired: await countExpiring(windows.expired[0], windows.expired[1]),
+            within30Days: await countExpiring(windows.within30Days[0], windows.within30Days[1]),
+            within90Days: await countExpiring(windows.within90Days[0], windows.within90Days[1]),
+          },
+          total: Number(total?.count ?? 0),
+        };
+      }
+      const m = matching(q, await plan(q));
+      const and = m.hasWhere ? sql`and` : sql`where`;
+      const count = async (extra: RawBuilder<unknown>) =>
+        Number(
+          (await sql<{ n: number }>`select count(*) as n from ${m.from} ${extra}`.execute(db)).rows[0]?.n ??
+            0,
+        );
+      const grouped = async (column: RawBuilder<unknown>) =>
+        (
+          await sql<{ value: string; n: number }>`select ${column} as value, count(*) as n from ${m.from}
+            group by ${column} order by n desc, value limit 50`.execute(db)
+        ).rows.map((r) => ({ value: String(r.value), count: Number(r.n) }));
+      const keyLabel = sql`case when c.curve is not null then c.key_type || ' ' || c.curve
+        when c.key_size is not null and c.key_type not in ('Ed25519', 'Ed448') then c.key_type || ' ' || ${sql.raw(engine === "postgres" ? "c.key_size::text" : "c.key_size")}
+        else c.key_type end`;
+      const sources: FacetCount[] = [];
+      for (const s of SOURCE_NAMES) {
+        const n = await count(
+          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id)`,
+        );
+        if (n > 0) sources.push({ value: s, count: n });
+      }
+      sources.sort((a, b) => b.count - a.count);
+      const window = (from: number | undefined, to: number) =>
+        count(
+          from === undefined
+            ? sql`${and} c.not_after < ${to}`
+            : sql`${and} c.not_after >= ${from} and c.not_after < ${to}`,
+        );
+      return {
+        keyType: await grouped(keyLabel),
+        signatureAlgorithm: await grouped(sql`c.signature_algorithm`),
+        source: sources,
+        issuer: await grouped(sql`c.issuer`),
+        expiry: {
+          expired: await window(windows.expired[0], windows.expired[1]),
+          within30Days: await window(windows.within30Days[0], windows.within30Days[1]),
+          within90Days: await window(windows.within90Days[0], windows.within90Days[1]),
+        },
+        total: await count(sql``),
+      };
+    },
+
+    async setOwner(fingerprintSha256, owner) {
+      return writeTransaction(storage, async (trx) => {
+        const row = await trx
+          .selectFrom("inventory_certificates")
+          .select("id")
+          .where("sha256", "=", Buffer.from(fingerprintSha256, "hex"))
+          .executeTakeFirst();
+        if (!row) return false;
+        return writeOwner(trx, Number(row.id), owner, "record");
+      });
+    },
+
+    async cursor(name) {
+      const row = await db
+        .selectFrom("inventory_cursors")
+        .select("value")
+        .where("name", "=", name)
+        .executeTakeFirst();
+      return row === undefined ? undefined : Number(row.value);
+    },
+  };
+
+  return store;
+}
