@@ -22,6 +22,7 @@ import { createSoftwareKeyProtector, WORKER_POOL_SIGNATURES } from "./crypto/sof
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
 import { createX509CertificateInspector } from "./crypto/x509-certificate-inspector.js";
 import { createX509Factory } from "./crypto/x509-factory.js";
+import { createAzureKeyVaultConnector } from "./discovery/azure-key-vault-connector.js";
 import { type AccessService, createAccessService } from "./domain/access/access-service.js";
 import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
@@ -43,6 +44,10 @@ import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
 import { noPeers, type Peers } from "./domain/peers.js";
+import {
+  createRemoteVaultService,
+  type RemoteVaultService,
+} from "./domain/remote-vaults/remote-vault-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -67,6 +72,7 @@ import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
+import { createRemoteVaultSyncJob } from "./jobs/remote-vault-sync-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
 import { createWebhookDeliveryJob } from "./jobs/webhook-delivery-job.js";
@@ -91,6 +97,7 @@ import {
 } from "./storage/sql-job-store.js";
 import { createSqlKeyStore } from "./storage/sql-key-store.js";
 import { createSqlPrincipalStore } from "./storage/sql-principal-store.js";
+import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
 import { createSqlSecretStore } from "./storage/sql-secret-store.js";
 import { createSqlSettingsStore } from "./storage/sql-settings-store.js";
 import { createSqlVaultStore } from "./storage/sql-vault-store.js";
@@ -131,6 +138,8 @@ export interface Core {
    * reports into.
    */
   inventory: InventoryService;
+  /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
+  remoteVaults: RemoteVaultService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -229,6 +238,11 @@ export async function openCore(
     urls: pkiUrls(() => pkiBase.url),
   });
   const ocsp = createOcspResponder({ ca, store: caStore, x509: caX509, clock, peers });
+  const inventory = createInventoryService({
+    store: createSqlInventoryStore(storage),
+    reader: createCertificateFactsReader(),
+    clock,
+  });
   const privateCa = createPrivateCaIssuer({ ca, clock });
   const secrets = createSecretService({ store: createSqlSecretStore(storage), sealer, clock });
   const codec = createCertificateBundleCodec();
@@ -261,9 +275,12 @@ export async function openCore(
     acmeIssuer,
     ca,
     ocsp,
-    inventory: createInventoryService({
-      store: createSqlInventoryStore(storage),
-      reader: createCertificateFactsReader(),
+    inventory,
+    remoteVaults: createRemoteVaultService({
+      store: createSqlRemoteVaultStore(storage),
+      connectors: [createAzureKeyVaultConnector()],
+      sink: inventory,
+      sealer,
       clock,
     }),
     pkiBase,
@@ -435,6 +452,7 @@ export function jobList(
     inventory: core.inventory,
     clock: core.clock,
   });
+  const remoteVaultSync = createRemoteVaultSyncJob({ remoteVaults: core.remoteVaults });
   return [
     purge,
     notices,
@@ -445,6 +463,7 @@ export function jobList(
     webhooks,
     crl,
     inventory,
+    remoteVaultSync,
     ...(mail ? [mail] : []),
   ];
 }
@@ -567,6 +586,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         acme: core.acme,
         ca: core.ca,
         inventory: core.inventory,
+        remoteVaults: core.remoteVaults,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

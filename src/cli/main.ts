@@ -9,6 +9,7 @@ import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
 import { createProgram } from "./program.js";
+import { registerRemoteVaultCommands } from "./remote-vault-commands.js";
 import { registerServeCommands } from "./serve-commands.js";
 import { registerVaultCommands } from "./vault-commands.js";
 import { registerWebhookCommands } from "./webhook-commands.js";
@@ -24,6 +25,7 @@ registerCaCommands(program);
 registerJobsCommands(program);
 registerAuditCommands(program);
 registerInventoryCommands(program);
+registerRemoteVaultCommands(program);
 
 // The group a failing command belongs to, for the next step its error line suggests.
 let group: string | undefined;

@@ -1,11 +1,10 @@
 import {
-  AuthenticationError,
+  type AuthenticationError,
   ClientCertificateCredential,
   ClientSecretCredential,
-  CredentialUnavailableError,
   type TokenCredential,
 } from "@azure/identity";
-import { type CertificatePolicy, CertificateClient } from "@azure/keyvault-certificates";
+import { CertificateClient, type CertificatePolicy } from "@azure/keyvault-certificates";
 import { badParameter, DomainError } from "../domain/errors.js";
 import type {
   RemoteCertificate,
@@ -35,6 +34,14 @@ function isRestError(error: unknown): error is Error & { statusCode?: number; co
   return error instanceof Error && error.name === "RestError";
 }
 
+/** @azure/identity's failures to get a token; a refused client secret surfaces as AuthenticationRequiredError. */
+const CREDENTIAL_ERRORS = new Set([
+  "AuthenticationError",
+  "AuthenticationRequiredError",
+  "CredentialUnavailableError",
+  "AggregateAuthenticationError",
+]);
+
 function isHttpsUrl(value: string): boolean {
   try {
     return new URL(value).protocol === "https:";
@@ -59,11 +66,13 @@ function lifetimeActions(policy: CertificatePolicy | undefined): string | null {
 /** What went wrong, in words that tell the administrator what to fix; never the credential itself. */
 function explain(url: string, error: unknown): DomainError {
   if (error instanceof DomainError) return error;
-  if (error instanceof AuthenticationError || error instanceof CredentialUnavailableError) {
-    const described =
-      error instanceof AuthenticationError
-        ? (error.errorResponse.errorDescription || error.errorResponse.error || error.message).split("\n")[0]
-        : error.message.split("\n")[0];
+  // By name: @azure/identity's errors may come from another copy of the package than the one imported here.
+  const name = (error as Error | undefined)?.name;
+  if (name !== undefined && CREDENTIAL_ERRORS.has(name)) {
+    const response = (error as Partial<AuthenticationError>).errorResponse;
+    const raw = (response?.errorDescription || (error as Error).message).split("\n")[0] ?? "";
+    // MSAL wraps the provider's description in boilerplate ("Error(s): … - Description: … - Correlation ID: …").
+    const described = /Description: (.*?)(?: - Correlation ID|$)/.exec(raw)?.[1] ?? raw;
     const cause = (error as { cause?: { code?: string } }).cause;
     if (cause?.code && UNREACHABLE.has(cause.code))
       return new DomainError(

@@ -15,6 +15,7 @@ import type { Clock } from "../domain/clock.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
+import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
@@ -47,6 +48,7 @@ export interface AppDeps {
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
+  remoteVaults?: RemoteVaultService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -162,6 +164,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     certificates: deps.certificates,
     webhooks: deps.webhooks,
     acme: deps.acme,
+    remoteVaults: deps.remoteVaults,
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
     inventory: deps.inventory,

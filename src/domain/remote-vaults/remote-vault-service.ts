@@ -148,6 +148,14 @@ export function createRemoteVaultService({
       const probe = connector.certificates(candidate, signal)[Symbol.asyncIterator]();
       try {
         await probe.next();
+      } catch (error) {
+        // At registration an unreachable URL is a mistake in the request, not an outage to wait out.
+        if (error instanceof DomainError && error.code === "Unavailable")
+          throw new DomainError("BadParameter", error.message, {
+            cause: error,
+            ...(error.reason && { reason: error.reason }),
+          });
+        throw error;
       } finally {
         await probe.return?.();
       }

@@ -13,6 +13,7 @@ import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
+import type { RemoteVaultService } from "../../domain/remote-vaults/remote-vault-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
@@ -20,6 +21,7 @@ import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
+import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -32,6 +34,7 @@ export interface AdminRouteDeps {
   vaultUrl: (name: string) => string;
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
+  remoteVaults?: RemoteVaultService | undefined;
 }
 
 const Settings = {
@@ -70,6 +73,7 @@ export function registerAdminRoutes(
     vaultUrl,
     ca,
     inventory,
+    remoteVaults,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -120,6 +124,7 @@ export function registerAdminRoutes(
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     if (ca) registerCaRoutes(admin, { ca, vaults });
     if (inventory) registerInventoryRoutes(admin, { inventory });
+    if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
