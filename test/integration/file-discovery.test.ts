@@ -179,6 +179,40 @@ describe.runIf(haveTools)("file discovery over a tree of certificate files", () 
       run("keytool", ["-importcert", "-alias", "corp-root", "-file", "ca.pem", "-noprompt", ...common], work);
     }
 
+    // JCEKS: the same entries, and a store holding a secret key (a serialized Java object) besides.
+    const jceks = [
+      "-keystore",
+      join(root, "java/server.jceks"),
+      "-storetype",
+      "JCEKS",
+      "-storepass",
+      "store-secret",
+    ];
+    run("keytool", ["-importcert", "-alias", "corp-root", "-file", "ca.pem", "-noprompt", ...jceks], work);
+    const sealed = [
+      "-keystore",
+      join(root, "java/secrets.jceks"),
+      "-storetype",
+      "JCEKS",
+      "-storepass",
+      "store-secret",
+    ];
+    run(
+      "keytool",
+      [
+        "-genseckey",
+        "-alias",
+        "aes",
+        "-keyalg",
+        "AES",
+        "-keysize",
+        "128",
+        "-keypass",
+        "store-secret",
+        ...sealed,
+      ],
+      work,
+    );
     const jks = readFileSync(join(root, "java/server.jks"));
     writeFileSync(join(work, "server.jks"), jks);
     writeFileSync(join(root, "java/truncated.jks"), jks.subarray(0, 100));
@@ -308,6 +342,22 @@ describe.runIf(haveTools)("file discovery over a tree of certificate files", () 
     });
   });
 
+  it("reads a keytool JCEKS keystore, and one holding a secret key without failing", () => {
+    const root = observedAt(loc("java/server.jceks", "corp-root"));
+    expect(root && sha256(root.der)).toBe(sha256(caDer));
+    expect(fact("java/server.jceks")).toMatchObject({
+      format: "jceks",
+      integrity: "verified",
+      certificates: 1,
+    });
+    expect(fact("java/secrets.jceks")).toMatchObject({
+      format: "jceks",
+      status: "read",
+      integrity: "partial",
+      certificates: 0,
+    });
+  });
+
   it("reads a keytool PKCS#12 keystore with its store password", () => {
     const listed = keytoolList(join(root, "java/server.p12"), "PKCS12", "store-secret", work);
     const expected = [...listed.values()].flat().sort();
@@ -345,6 +395,7 @@ describe.runIf(haveTools)("file discovery over a tree of certificate files", () 
       [
         "app/other.crt",
         "der/ca.cer",
+        "java/server.jceks",
         "java/server.jks",
         "java/server.p12",
         "nginx/fullchain.pem",
