@@ -26,8 +26,11 @@ function memoryStore(): RemoteVaultStore & { seen: Map<string, string[]> } {
       if (locations) seen.set(id, [...locations]);
     },
     async remove(id) {
-      for (const [key, v] of vaults)
-        if (v.id === id) return vaults.delete(key) && seen.delete(id) !== undefined;
+      for (const [key, v] of vaults) {
+        if (v.id !== id) continue;
+        seen.delete(id);
+        return vaults.delete(key);
+      }
       return false;
     },
   };
