@@ -148,6 +148,21 @@ describe.runIf(haveTools)("file discovery over a tree of certificate files", () 
     pfx("right-password", join(root, "pfx/known.p12"));
     pfx("nobody-knows-this", join(root, "pfx/unknown.pfx"));
     writeFileSync(join(root, "pfx/README.txt"), "not a certificate\n");
+    // A MAC iteration count past the reader's bound: each password tried would cost that much PBKDF work.
+    ossl(
+      "pkcs12",
+      "-export",
+      "-inkey",
+      "other.key",
+      "-in",
+      "other.pem",
+      "-passout",
+      "pass:x",
+      "-iter",
+      "1000001",
+      "-out",
+      join(root, "pfx/stalling.p12"),
+    );
 
     // Java keystores made by keytool itself: a JKS with a key pair and a trusted CA, and a PKCS#12 one.
     mkdirSync(join(root, "java"));
@@ -308,6 +323,10 @@ describe.runIf(haveTools)("file discovery over a tree of certificate files", () 
     });
     expect(result.observations.some((o) => o.location.startsWith(loc("pfx/unknown.pfx")))).toBe(false);
     expect(fact("pfx/README.txt")).toBeUndefined();
+    expect(fact("pfx/stalling.p12")).toMatchObject({
+      status: "damaged",
+      reason: "the PKCS#12 MAC asks for 1000001 iterations, over the 1000000 read",
+    });
   });
 
   it("reads a keytool JKS exactly as keytool lists it, entry by alias, and verifies its digest", () => {
