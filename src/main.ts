@@ -26,6 +26,7 @@ import { createSoftwareKeyProtector, WORKER_POOL_SIGNATURES } from "./crypto/sof
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
 import { createX509CertificateInspector } from "./crypto/x509-certificate-inspector.js";
 import { createX509Factory } from "./crypto/x509-factory.js";
+import { createAzureKeyVaultConnector } from "./discovery/azure-key-vault-connector.js";
 import { type AccessService, createAccessService } from "./domain/access/access-service.js";
 import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
@@ -53,6 +54,10 @@ import type { IssuerAdapter } from "./domain/issuance/ports.js";
 import type { Job } from "./domain/jobs/ports.js";
 import { createKeyService, type KeyService } from "./domain/keys/key-service.js";
 import { noPeers, type Peers } from "./domain/peers.js";
+import {
+  createRemoteVaultService,
+  type RemoteVaultService,
+} from "./domain/remote-vaults/remote-vault-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -80,6 +85,7 @@ import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
+import { createRemoteVaultSyncJob } from "./jobs/remote-vault-sync-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
 import { createWebhookDeliveryJob } from "./jobs/webhook-delivery-job.js";
@@ -97,6 +103,7 @@ import { migrate, openDatabase, type StorageHandle } from "./storage/database.js
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
+import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
 import { createSqlStores, type SqlStores } from "./storage/sql-stores.js";
 
 export type { AdminCredentials } from "./domain/bootstrap/model.js";
@@ -138,6 +145,8 @@ export interface Core {
   inventory: InventoryService;
   /** Network and file discovery: scan runs, schedules, agents. */
   discovery: DiscoveryService;
+  /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
+  remoteVaults: RemoteVaultService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -305,6 +314,13 @@ export async function openCore(
     bootstrap,
     inventory,
     discovery,
+    remoteVaults: createRemoteVaultService({
+      store: createSqlRemoteVaultStore(storage),
+      connectors: [createAzureKeyVaultConnector()],
+      sink: inventory,
+      sealer,
+      clock,
+    }),
     pkiBase,
     tenantId,
     async close() {
@@ -434,6 +450,7 @@ export function jobList(
     discovery: core.discovery,
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
   });
+  const remoteVaultSync = createRemoteVaultSyncJob({ remoteVaults: core.remoteVaults });
   return [
     purge,
     notices,
@@ -447,6 +464,7 @@ export function jobList(
     auditRetention,
     inventory,
     discovery,
+    remoteVaultSync,
     ...(mail ? [mail] : []),
   ];
 }
@@ -566,6 +584,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         ca: core.ca,
         inventory: core.inventory,
         discovery: core.discovery,
+        remoteVaults: core.remoteVaults,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

@@ -10,6 +10,7 @@ import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
 import { createProgram } from "./program.js";
+import { registerRemoteVaultCommands } from "./remote-vault-commands.js";
 import { registerServeCommands } from "./serve-commands.js";
 import { registerVaultCommands } from "./vault-commands.js";
 import { registerWebhookCommands } from "./webhook-commands.js";
@@ -28,6 +29,7 @@ export function createCli(): Command {
   registerAuditCommands(program);
   registerInventoryCommands(program);
   registerDiscoveryCommands(program);
+  registerRemoteVaultCommands(program);
   registerAgentCommand(program);
   return program;
 }

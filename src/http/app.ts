@@ -21,6 +21,7 @@ import type { DiscoveryService } from "../domain/discovery/discovery-service.js"
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
+import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
@@ -59,6 +60,7 @@ export interface AppDeps {
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
+  remoteVaults?: RemoteVaultService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -197,6 +199,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     certificates: deps.certificates,
     webhooks: deps.webhooks,
     acme: deps.acme,
+    remoteVaults: deps.remoteVaults,
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
     inventory: deps.inventory,

@@ -413,4 +413,26 @@ export interface Database {
   inventory_terms: { term: string; not_after: number; cert_id: number };
   inventory_facets: { facet: string; value: string; count: number };
   inventory_cursors: { name: string; value: number };
+  remote_vaults: {
+    id: string;
+    /** Lower-cased name, unique. */
+    name_key: string;
+    name: string;
+    kind: string;
+    url: string;
+    /** JSON of the connector's non-secret settings. */
+    settings: string;
+    /** JSON of the credential's secret fields, sealed. */
+    sealed_secret: Buffer;
+    /** JSON array of the secret fields' names. */
+    secret_fields: string;
+    created_at: number;
+    updated_at: number;
+    last_sync_at: number | null;
+    last_sync_status: string | null;
+    last_sync_error: string | null;
+    last_sync_certificates: number | null;
+    last_sync_gone: number | null;
+  };
+  remote_vault_locations: { remote_vault_id: string; uri: string };
 }

@@ -14,6 +14,7 @@ import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
+import type { RemoteVaultService } from "../../domain/remote-vaults/remote-vault-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
@@ -22,6 +23,7 @@ import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
+import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -35,6 +37,7 @@ export interface AdminRouteDeps {
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
+  remoteVaults?: RemoteVaultService | undefined;
 }
 
 const Settings = {
@@ -74,6 +77,7 @@ export function registerAdminRoutes(
     ca,
     inventory,
     discovery,
+    remoteVaults,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -125,6 +129,7 @@ export function registerAdminRoutes(
     if (ca) registerCaRoutes(admin, { ca, vaults });
     if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery });
+    if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
