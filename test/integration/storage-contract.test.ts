@@ -130,6 +130,8 @@ for (const backend of backends) {
             "0007-audit-rowid",
             "0008-audit-proof",
             "0009-inventory",
+            "0010-discovery",
+            "0011-remote-vaults",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
