@@ -17,7 +17,6 @@ import {
   type NameConstraints,
   REVOCATION_REASONS,
   type RevocationReason,
-  type StoredCrl,
   type VaultLink,
 } from "./model.js";
 import { enforceNameConstraints, validateNameConstraints } from "./name-constraints.js";

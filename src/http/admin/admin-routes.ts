@@ -2,7 +2,6 @@ import { X509Certificate } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { AccessService } from "../../domain/access/access-service.js";
-import { authorizeAdmin } from "../../domain/access/authorize.js";
 import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { PrincipalService } from "../../domain/access/principal-service.js";
@@ -10,7 +9,6 @@ import type { AcmeSettingsService } from "../../domain/acme/acme-settings-servic
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
-import { DomainError } from "../../domain/errors.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
@@ -20,6 +18,7 @@ import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
+import { authorizeInstallationAction } from "./admin-authorization.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
@@ -96,33 +95,8 @@ export function registerAdminRoutes(
   app.register(async (admin) => {
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
-      const [scheme, token] = (request.headers.authorization ?? "").split(" ", 2);
-      if (scheme?.toLowerCase() !== "bearer" || !token) {
-        throw new DomainError(
-          "Unauthorized",
-          "The admin API needs 'Authorization: Bearer <token>' from this installation",
-        );
-      }
-      const caller = await identity.authenticate(token);
-      request.caller = caller;
-      // Not a hot path: read fresh, so a revoked administrator loses the admin API at once on every node.
-      const grants = await access.loadGrants(caller.principalId);
-      if (!grants?.principal.enabled) {
-        throw new DomainError(
-          "Unauthorized",
-          "The principal this token was issued to is disabled or deleted.",
-        );
-      }
       const action = request.method === "GET" ? AdminActions.read : AdminActions.write;
-      const decision = authorizeAdmin(grants, action);
-      request.auditDetail = `${decision.allowed ? "allow" : "deny"}: ${decision.rule}`;
-      if (!decision.allowed) {
-        throw new DomainError(
-          "Forbidden",
-          `Caller appid=${caller.clientId};oid=${caller.principalId} is not authorized to perform '${action}' at scope '/'.`,
-          { reason: "ForbiddenByRbac" },
-        );
-      }
+      await authorizeInstallationAction(request, { identity, access }, "admin API", action);
     });
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });

@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AccessService } from "../../domain/access/access-service.js";
-import { authorizeAdmin } from "../../domain/access/authorize.js";
 import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { Agent, EndpointResult } from "../../domain/discovery/model.js";
-import { badParameter, DomainError } from "../../domain/errors.js";
+import { badParameter } from "../../domain/errors.js";
+import { authorizeInstallationAction } from "../admin/admin-authorization.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 
 /** A batch of up to 500 results with chains; larger than the API's usual 1 MiB. */
@@ -94,31 +94,12 @@ export function registerAgentRoutes(
   app.register(async (api) => {
     api.setErrorHandler(renderKeyVaultError);
     api.addHook("onRequest", async (request) => {
-      const [scheme, token] = (request.headers.authorization ?? "").split(" ", 2);
-      if (scheme?.toLowerCase() !== "bearer" || !token) {
-        throw new DomainError(
-          "Unauthorized",
-          "The agent API needs 'Authorization: Bearer <token>' from this installation",
-        );
-      }
-      const caller = await identity.authenticate(token);
-      request.caller = caller;
-      const grants = await access.loadGrants(caller.principalId);
-      if (!grants?.principal.enabled) {
-        throw new DomainError(
-          "Unauthorized",
-          "The principal this token was issued to is disabled or deleted.",
-        );
-      }
-      const decision = authorizeAdmin(grants, AdminActions.discoveryAgent);
-      request.auditDetail = `${decision.allowed ? "allow" : "deny"}: ${decision.rule}`;
-      if (!decision.allowed) {
-        throw new DomainError(
-          "Forbidden",
-          `Caller appid=${caller.clientId};oid=${caller.principalId} is not authorized to perform '${AdminActions.discoveryAgent}' at scope '/'.`,
-          { reason: "ForbiddenByRbac" },
-        );
-      }
+      const caller = await authorizeInstallationAction(
+        request,
+        { identity, access },
+        "agent API",
+        AdminActions.discoveryAgent,
+      );
       request.agent = await discovery.agentFor(caller.principalId);
     });
 
