@@ -329,7 +329,20 @@ echo "$1 $2" >> ${join(work, "dns-hook.log")}
       const due = (first.attributes.nbf + (first.attributes.exp - first.attributes.nbf) / 2) * 1000;
       clock.advance(Math.max(0, due + 86_400_000 - clock.now().getTime()));
 
-      // Nobody answers the next validation: the webroot is not served.
+      // Nobody answers the next validation: the webroot is not served. The renewal also asks for a
+      // name never validated, because pebble reuses a valid authorization 1 time in 100 even when
+      // told never to (wfe.go: `rand.Intn(100) > authzReusePercent`).
+      const policy = await kv({
+        method: "PATCH",
+        url: `/certificates/refused/policy?${V}`,
+        body: {
+          x509_props: {
+            subject: "CN=refused.test",
+            sans: { dns_names: ["refused.test", "again.refused.test"] },
+          },
+        },
+      });
+      expect(policy.statusCode).toBe(200);
       await setAcme("renewfail", { solver: "webroot", webroot: join(work, "unserved") });
       await server.strongroom.scheduler.runOnce("renewals");
       expect((await pending("refused")).status).toBe("inProgress");
