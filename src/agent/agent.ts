@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { type RunReporter, runTlsScan } from "../discovery/scan-runner.js";
-import type { EndpointResult, ScanSpec } from "../domain/discovery/model.js";
+import type { EndpointResult, FileScanSpec, ScanSpec } from "../domain/discovery/model.js";
 import type { ServerClient } from "./server-client.js";
 
 /** A run the server assigned to this agent. */
@@ -11,8 +11,8 @@ export interface Assignment {
 }
 
 /**
- * One kind of work the agent does. Network scans now; file scans and, in a later issue,
- * certificate delivery are further jobs of the same process.
+ * One kind of work the agent does: network scans and file scans now; certificate delivery, in a
+ * later issue, is a further job of the same process.
  */
 export interface AgentJob {
   kind: ScanSpec["kind"];
@@ -30,6 +30,11 @@ export interface AgentOptions {
   /** How often to ask for work when there is none. */
   pollMs: number;
   heartbeatMs: number;
+  /**
+   * This host's own roots: a file scan of them is queued on the server at start and then every
+   * `intervalMs`, and runs through the same assignment path as a scan the server assigns.
+   */
+  files?: { spec: Omit<FileScanSpec, "kind">; intervalMs: number } | undefined;
   signal: AbortSignal;
   log: (line: string) => void;
 }
@@ -114,6 +119,22 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       .call("POST", "/agent/v1/heartbeat", me)
       .catch((error: unknown) => log(`heartbeat failed: ${(error as Error).message}`));
   }, options.heartbeatMs);
+  const files = options.files;
+  const queueFileScan = async () => {
+    if (!files) return;
+    try {
+      const run = await server.call<{ id: string; status: string }>(
+        "POST",
+        "/agent/v1/file-scans",
+        files.spec,
+      );
+      log(`file scan of ${files.spec.roots.join(", ")}: run ${run?.id} ${run?.status}`);
+    } catch (error) {
+      log(`queueing the file scan failed: ${(error as Error).message}`);
+    }
+  };
+  await queueFileScan();
+  const fileTimer = files && setInterval(() => void queueFileScan(), files.intervalMs);
   try {
     while (!signal.aborted) {
       let assignment: Assignment | undefined;
@@ -147,5 +168,6 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     }
   } finally {
     clearInterval(beat);
+    clearInterval(fileTimer);
   }
 }

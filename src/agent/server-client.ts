@@ -1,4 +1,6 @@
+import { createHash, createPrivateKey, type KeyObject, randomUUID, X509Certificate } from "node:crypto";
 import { request } from "node:https";
+import { SignJWT } from "jose";
 
 /** How the agent reaches and signs in to its server: what `strongroom discovery agent create` writes. */
 export interface AgentCredentials {
@@ -7,7 +9,8 @@ export interface AgentCredentials {
   serverUrl: string;
   tenantId: string;
   clientId: string;
-  clientSecret: string;
+  /** Absent when the agent signs in with a client certificate instead. */
+  clientSecret?: string | undefined;
   /** Where tokens come from; the server itself unless configured otherwise. */
   authorityHost: string;
   /** The token scope: `https://{dnsSuffix}/.default`, the audience the server's tokens carry. */
@@ -26,12 +29,64 @@ export class ServerError extends Error {
   }
 }
 
+/**
+ * A client certificate registered on the agent's principal, and its private key: the agent signs in
+ * with a client assertion (RFC 7523) instead of a secret, as Entra ID's ClientCertificateCredential does.
+ */
+export interface ClientCertificate {
+  /** PEM of the certificate. */
+  certificate: string;
+  /** PEM of its private key (RSA or EC), unencrypted. */
+  key: string;
+}
+
+/** The JWS algorithm a key signs assertions with; the server accepts RSA and ECDSA. */
+function assertionAlgorithm(key: KeyObject): string {
+  if (key.asymmetricKeyType === "rsa") return "RS256";
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  const byCurve: Record<string, string> = { prime256v1: "ES256", secp384r1: "ES384", secp521r1: "ES512" };
+  const alg = key.asymmetricKeyType === "ec" && curve ? byCurve[curve] : undefined;
+  if (!alg) throw new Error(`a ${key.asymmetricKeyType} ${curve ?? ""} key cannot sign client assertions`);
+  return alg;
+}
+
+/**
+ * Checks the pair once, so a wrong key fails at start with a clear message rather than as a refused
+ * token later, and returns what each assertion needs.
+ */
+export function certificateSigner(pair: ClientCertificate) {
+  const certificate = new X509Certificate(pair.certificate);
+  const key = createPrivateKey(pair.key);
+  if (!certificate.checkPrivateKey(key))
+    throw new Error("the private key does not belong to the certificate");
+  const thumbprint = createHash("sha256").update(certificate.raw).digest("base64url");
+  const alg = assertionAlgorithm(key);
+  return (clientId: string, audience: string) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg, "x5t#S256": thumbprint })
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(audience)
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setNotBefore("0s")
+      .setExpirationTime("10m")
+      .sign(key);
+}
+
 /** Requests are abandoned after this long, so a hung server cannot stall the agent's jobs. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** JSON over HTTPS to the server, with a client-credentials token renewed before it runs out. */
-export function createServerClient(credentials: AgentCredentials) {
+/**
+ * JSON over HTTPS to the server, with a client-credentials token renewed before it runs out, got
+ * with the client secret or, when one is given, a client certificate's assertion.
+ */
+export function createServerClient(credentials: AgentCredentials, clientCertificate?: ClientCertificate) {
   let token: { value: string; until: number } | undefined;
+  const sign = clientCertificate && certificateSigner(clientCertificate);
+  if (!sign && !credentials.clientSecret) {
+    throw new Error("the agent needs a client secret or a client certificate to sign in");
+  }
 
   function send(method: string, url: URL, body: string | undefined, headers: Record<string, string>) {
     return new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -66,10 +121,16 @@ export function createServerClient(credentials: AgentCredentials) {
   async function bearer(): Promise<string> {
     if (token && token.until > Date.now()) return token.value;
     const url = new URL(`/${credentials.tenantId}/oauth2/v2.0/token`, credentials.authorityHost);
+    const proof: Record<string, string> = sign
+      ? {
+          client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          client_assertion: await sign(credentials.clientId, url.toString()),
+        }
+      : { client_secret: credentials.clientSecret as string };
     const form = new URLSearchParams({
       grant_type: "client_credentials",
       client_id: credentials.clientId,
-      client_secret: credentials.clientSecret,
+      ...proof,
       scope: credentials.scope,
     }).toString();
     const res = await send("POST", url, form, { "content-type": "application/x-www-form-urlencoded" });

@@ -311,19 +311,33 @@ export function registerDiscoveryCommands(program: Command): void {
       "--server-url <url>",
       "https://host:port the agent reaches the server at (default: public host and port)",
     )
+    .option(
+      "--certificate <file>",
+      "register this client certificate on the agent's principal and leave the secret out of the file",
+    )
     .description("register an agent under a principal of its own with only the agent role")
-    .action((name: string, o: { out?: string; serverUrl?: string }, command: Command) =>
+    .action((name: string, o: { out?: string; serverUrl?: string; certificate?: string }, command: Command) =>
       withCore(command, async (core) => {
         const settings = config(command);
         const serverUrl = o.serverUrl ?? `https://${settings.publicHost}:${settings.port}`;
         const caFile = join(settings.dataDir, "tls", "ca.pem");
+        const certificate = o.certificate === undefined ? undefined : readFileSync(o.certificate);
         const created = await core.discovery.registerAgent(name);
+        if (certificate) {
+          try {
+            await core.principals.addCertificate(created.agent.principalId, certificate);
+          } catch (error) {
+            await core.discovery.removeAgent(name);
+            throw error;
+          }
+        }
         const credentials = {
           name,
           serverUrl,
           tenantId: core.tenantId,
           clientId: created.clientId,
-          clientSecret: created.clientSecret,
+          // With a certificate the secret is never written: the agent proves itself with its key.
+          ...(!certificate && { clientSecret: created.clientSecret }),
           authorityHost: serverUrl,
           scope: `https://${settings.dnsSuffix}/.default`,
           ...(existsSync(caFile) && !settings.tlsCertFile && { ca: readFileSync(caFile, "utf8") }),
@@ -338,17 +352,24 @@ export function registerDiscoveryCommands(program: Command): void {
       }),
     );
 
-  jsonOption(agent.command("list").description("agents: name, host, version, last seen")).action(
-    (o: { json?: boolean }, command: Command) =>
-      withCore(command, async (core) => {
-        const agents = await core.discovery.agents();
-        if (o.json) return printJson(agents.map(agentView));
-        for (const a of agents) {
-          console.log(
-            [a.name, a.hostname ?? "-", a.version ?? "-", a.lastSeenAt?.toISOString() ?? "never"].join("  "),
-          );
-        }
-      }),
+  jsonOption(
+    agent
+      .command("list")
+      .description("agents: name, host, version, last seen, their own file scan's progress"),
+  ).action((o: { json?: boolean }, command: Command) =>
+    withCore(command, async (core) => {
+      const agents = await core.discovery.agents();
+      const views = await Promise.all(
+        agents.map(async (a) => agentView(a, await core.discovery.agentFileScan(a))),
+      );
+      if (o.json) return printJson(views);
+      for (const a of views) {
+        const files = a.fileScan
+          ? `files ${a.fileScan.status} ${a.fileScan.done} found, ${a.fileScan.failed} failed${a.fileScan.error ? ` (${a.fileScan.error})` : ""}`
+          : "files -";
+        console.log([a.name, a.hostname ?? "-", a.version ?? "-", a.lastSeenAt ?? "never", files].join("  "));
+      }
+    }),
   );
 
   agent

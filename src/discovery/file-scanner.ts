@@ -129,7 +129,7 @@ async function idNames(file: string): Promise<Map<number, string>> {
 const encodePath = (path: string) => path.split("/").map(encodeURIComponent).join("/");
 
 /** `file://{agent}/path`, with a fragment naming one certificate among several in the file. */
-function fileLocation(agent: string, path: string, fragment?: string): string {
+export function fileLocation(agent: string, path: string, fragment?: string): string {
   return `file://${agent}${encodePath(path)}${fragment ? `#${fragment}` : ""}`;
 }
 

@@ -3,27 +3,12 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createServer, type Server } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCliAsync } from "../support/cli.js";
 import { adminToken, httpsClient } from "../support/https-client.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 import { makeCertificate, type TestCertificate } from "../support/test-pki.js";
 
 const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
-
-/** The built CLI without blocking this process, which serves the TLS endpoint the agent scans. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.once("exit", (code) => done({ code, stdout, stderr }));
-  });
-}
 
 describe("the discovery agent process against a server", () => {
   const data = tempDataDir();
@@ -45,7 +30,7 @@ describe("the discovery agent process against a server", () => {
     await new Promise<void>((r) => endpoint.listen(0, "127.0.0.21", r));
     endpointPort = (endpoint.address() as { port: number }).port;
 
-    const created = await cli([
+    const created = await runCliAsync([
       "discovery",
       "agent",
       "create",
@@ -82,7 +67,7 @@ describe("the discovery agent process against a server", () => {
   });
 
   it("registers under its own principal and reports its host", async () => {
-    const listed = await cli(["discovery", "agent", "list", "--json", "--data-dir", data.dir]);
+    const listed = await runCliAsync(["discovery", "agent", "list", "--json", "--data-dir", data.dir]);
     const [edge] = JSON.parse(listed.stdout) as Array<Record<string, string>>;
     expect(edge?.name).toBe("edge-1");
     expect(edge?.registeredAt).toBeDefined();
@@ -114,7 +99,7 @@ describe("the discovery agent process against a server", () => {
   });
 
   it("runs the scan assigned to it and its findings reach the inventory", async () => {
-    const scan = await cli([
+    const scan = await runCliAsync([
       "discovery",
       "scan",
       "--agent",
@@ -139,7 +124,8 @@ describe("the discovery agent process against a server", () => {
     expect(scan.stderr).toMatch(/\[#+\] 2\/2 done, 0 failed, 0 remaining/);
 
     const shown = JSON.parse(
-      (await cli(["discovery", "show", run.id, "--results", "--json", "--data-dir", data.dir])).stdout,
+      (await runCliAsync(["discovery", "show", run.id, "--results", "--json", "--data-dir", data.dir]))
+        .stdout,
     );
     const locations = shown.results.map((r: { location: string }) => r.location).sort();
     expect(locations).toEqual([
@@ -155,7 +141,7 @@ describe("the discovery agent process against a server", () => {
     }
 
     // The inventory job runs on the server; the observation was written when the agent pushed it.
-    const inventory = await cli(["inventory", "show", leaf.sha256, "--json", "--data-dir", data.dir]);
+    const inventory = await runCliAsync(["inventory", "show", leaf.sha256, "--json", "--data-dir", data.dir]);
     expect(inventory.code, inventory.stderr).toBe(0);
     const record = JSON.parse(inventory.stdout);
     expect(record.locations.map((l: { uri: string }) => l.uri).sort()).toEqual(locations);

@@ -1,33 +1,13 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assignRole, createPrincipal } from "../support/access.js";
+import { runCliAsync } from "../support/cli.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { tempDataDir } from "../support/server-process.js";
 
-const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 const V = "api-version=7.6";
-
-/**
- * The built `strongroom` command, run without blocking this process: the remote vault it reads is
- * served from this process, so a synchronous spawn would wait on itself.
- */
-function strongroom(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("exit", (code) => done({ code, stdout, stderr }));
-  });
-}
 
 describe("strongroom discovery vault", () => {
   const data = tempDataDir();
@@ -36,7 +16,7 @@ describe("strongroom discovery vault", () => {
   let reader: { id: string; clientId: string; clientSecret: string };
   let sha256: string;
   const run = (...args: string[]) =>
-    strongroom([...args, "--data-dir", file("data"), "--log-level", "silent"]);
+    runCliAsync([...args, "--data-dir", file("data"), "--log-level", "silent"]);
   const addArgs = (name: string, secretFile: string) => [
     "discovery",
     "vault",

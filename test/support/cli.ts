@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 
 const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
@@ -11,4 +11,25 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * The built `strongroom` command without blocking this process: for tests that serve, from this
+ * process, what the command talks to (a synchronous spawn would wait on itself).
+ */
+export function runCliAsync(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once("exit", (code) => done({ code, stdout, stderr }));
+  });
 }

@@ -58,3 +58,22 @@ export function opensslSelfSigned(
     { stdio: "ignore" },
   );
 }
+
+/** Signs the CSR at `csrFile` with a CA's certificate and key, by openssl: a PEM at `certFile`. */
+export function opensslSignCsr(
+  csrFile: string,
+  ca: { certFile: string; keyFile: string },
+  certFile: string,
+  days: number,
+): void {
+  execFileSync(
+    "openssl",
+    ["x509", "-req", "-in", csrFile, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial"].concat([
+      "-out",
+      certFile,
+      "-days",
+      String(days),
+    ]),
+    { stdio: "ignore" },
+  );
+}

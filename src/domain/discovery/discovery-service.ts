@@ -72,6 +72,9 @@ function fileScanSpec(input: ScanInput): FileScanSpec {
   return { kind: "files", roots, exclude: [...(input.exclude ?? [])], maxDepth: input.maxDepth };
 }
 
+/** The run name of an agent's own file scans; `@` keeps it apart from names people give scans. */
+export const agentFileScanName = (agent: Pick<Agent, "name">) => `files@${agent.name}`;
+
 /** Compares the certificate at each location with the previous run's. */
 export function diffRuns(previous: ReadonlyMap<string, string>, current: ReadonlyMap<string, string>) {
   const diff: Omit<RunDiff, "previousRunId"> = { new: [], changed: [], gone: [] };
@@ -361,6 +364,32 @@ export function createDiscoveryService({
       };
       await store.updateAgent(next);
       return next;
+    },
+
+    /**
+     * Queues a scan of an agent's own file roots under the name `files@{agent}`, so each run is
+     * compared with the last one of the same host and files no longer there are marked gone. While
+     * one is queued or running, that one is returned instead of a second.
+     */
+    async queueAgentFileScan(
+      agent: Agent,
+      input: Pick<ScanInput, "roots" | "exclude" | "maxDepth">,
+    ): Promise<{ run: ScanRun; queued: boolean }> {
+      const spec = fileScanSpec(input);
+      const name = agentFileScanName(agent);
+      for (const status of ["running", "queued"] as const) {
+        const [open] = await store.listRuns({ name, status, limit: 1 });
+        if (open) return { run: open, queued: false };
+      }
+      const run = newRun(name, spec, agent);
+      await store.insertRun(run);
+      return { run, queued: true };
+    },
+
+    /** The latest run of an agent's own file roots: its progress and errors, for the agent's status. */
+    async agentFileScan(agent: Agent): Promise<ScanRun | undefined> {
+      const [latest] = await store.listRuns({ name: agentFileScanName(agent), limit: 1 });
+      return latest;
     },
 
     /** A run as its agent may see it: Forbidden when it belongs to someone else. */

@@ -40,8 +40,11 @@ export type ScanSpec = TlsScanSpec | FileScanSpec;
 
 export type RunStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
 
-/** How connecting to one endpoint ended. */
-export type EndpointOutcome = "ok" | "refused" | "timeout" | "handshake" | "error";
+/**
+ * How connecting to one endpoint ended, or reading one file: `unread` is a file scan's encrypted
+ * store that no configured password opens.
+ */
+export type EndpointOutcome = "ok" | "refused" | "timeout" | "handshake" | "error" | "unread";
 
 /** What one endpoint (or, for file scans, one certificate file location) gave. */
 export interface EndpointResult {

@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
-import type { RunStatus } from "../../domain/discovery/model.js";
+import type { Agent, RunStatus } from "../../domain/discovery/model.js";
 import { badParameter } from "../../domain/errors.js";
 import { agentView, resultView, runView, scheduleView } from "./discovery-wire.js";
 
@@ -142,8 +142,10 @@ export function registerDiscoveryRoutes(
     },
   );
 
+  const withStatus = async (agent: Agent) => agentView(agent, await discovery.agentFileScan(agent));
+
   admin.get("/admin/discovery/agents", { config: { operation: "DiscoveryAgentList" } }, async () => ({
-    value: (await discovery.agents()).map(agentView),
+    value: await Promise.all((await discovery.agents()).map(withStatus)),
   }));
 
   // The client secret is in this answer only; it is kept hashed.
@@ -159,7 +161,7 @@ export function registerDiscoveryRoutes(
   admin.get<{ Params: { name: string } }>(
     "/admin/discovery/agents/:name",
     { config: { operation: "DiscoveryAgentGet" } },
-    async (request) => agentView(await discovery.agent(request.params.name)),
+    async (request) => withStatus(await discovery.agent(request.params.name)),
   );
 
   admin.delete<{ Params: { name: string } }>(

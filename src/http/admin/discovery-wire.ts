@@ -73,7 +73,8 @@ export const scheduleView = (s: ScanSchedule, agents: ReadonlyMap<string, string
   spec: s.spec,
 });
 
-export const agentView = (a: Agent) => ({
+/** An agent, with the progress and errors of the latest scan of its own file roots when given. */
+export const agentView = (a: Agent, fileScan?: ScanRun) => ({
   id: a.id,
   name: a.name,
   principalId: a.principalId,
@@ -82,4 +83,14 @@ export const agentView = (a: Agent) => ({
   createdAt: a.createdAt.toISOString(),
   registeredAt: iso(a.registeredAt),
   lastSeenAt: iso(a.lastSeenAt),
+  fileScan: fileScan && {
+    runId: fileScan.id,
+    status: fileScan.status,
+    done: fileScan.done,
+    failed: fileScan.failed,
+    startedAt: iso(fileScan.startedAt),
+    finishedAt: iso(fileScan.finishedAt),
+    error: fileScan.error,
+    roots: fileScan.spec.kind === "files" ? fileScan.spec.roots : [],
+  },
 });

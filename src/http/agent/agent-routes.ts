@@ -24,7 +24,9 @@ const Heartbeat = Type.Object(
 const Result = Type.Object(
   {
     location: Type.String({ minLength: 1, maxLength: 4096 }),
-    outcome: Type.Union(["ok", "refused", "timeout", "handshake", "error"].map((o) => Type.Literal(o))),
+    outcome: Type.Union(
+      ["ok", "refused", "timeout", "handshake", "error", "unread"].map((o) => Type.Literal(o)),
+    ),
     error: Type.Optional(Type.String({ maxLength: 1000 })),
     chain: Type.Array(Type.String({ contentEncoding: "base64" }), { maxItems: 32 }),
     tlsVersion: Type.Optional(Type.String({ maxLength: 32 })),
@@ -46,6 +48,15 @@ const Hosts = Type.Object(
 );
 const Complete = Type.Object(
   { error: Type.Optional(Type.String({ maxLength: 1000 })) },
+  { additionalProperties: false },
+);
+
+const FileScan = Type.Object(
+  {
+    roots: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 100 }),
+    exclude: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 1000 }),
+    maxDepth: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  },
   { additionalProperties: false },
 );
 
@@ -121,6 +132,16 @@ export function registerAgentRoutes(
         const run = await discovery.claim(agent.id, `agent:${agent.name}`, 60_000);
         if (!run) return reply.status(204).send();
         return { id: run.id, name: run.name, spec: run.spec };
+      },
+    );
+
+    // The agent's own roots: a run for it to claim like any assignment; 201 when newly queued.
+    api.post<{ Body: Static<typeof FileScan> }>(
+      "/agent/v1/file-scans",
+      { schema: { body: FileScan }, config: { operation: "AgentQueueFileScan" } },
+      async (request, reply) => {
+        const { run, queued } = await discovery.queueAgentFileScan(agentOf(request), request.body);
+        return reply.status(queued ? 201 : 200).send({ id: run.id, name: run.name, status: run.status });
       },
     );
 
