@@ -92,11 +92,13 @@ export function createInventoryJob({
     const gone: NonNullable<InventoryChange["gone"]>[number][] = [];
     const revived: NonNullable<InventoryChange["revived"]>[number][] = [];
     for (const e of events) {
-      if (e.type === "CertificateNewVersionCreated") {
+      if (e.type === "CertificateNewVersionCreated" || e.type === "CertificateRestored") {
         const version = await feed.vaultVersion(e.vaultId, e.objectName, e.version);
         if (version && version.der.length > 0) seen.push(vaultSeen(version, e.time));
       } else if (e.type === "CertificateDeleted" || e.type === "CertificatePurged") {
         gone.push({ uri: vaultPrefix(e.vaultName, e.objectName), prefix: true, at: e.time });
+      } else if (e.type === "VaultDeleted") {
+        gone.push({ uri: `vault://${e.vaultName}/`, prefix: true, at: e.time });
       } else if (e.type === "CertificateRecovered") {
         revived.push({ prefix: vaultPrefix(e.vaultName, e.objectName), at: e.time });
       } else if (e.type === "CaCertificateIssued") {

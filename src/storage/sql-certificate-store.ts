@@ -261,7 +261,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
       });
     },
 
-    async restoreIssued(versions) {
+    async restoreIssued(versions, events) {
       const first = versions[0];
       if (!first) return;
       const { vaultId, name } = first.certificate;
@@ -288,6 +288,7 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
         }
         const last = versions[versions.length - 1] ?? first;
         await setPolicy(trx, vaultId, name, last.policy);
+        await insertEvents(trx, events);
       });
     },
 

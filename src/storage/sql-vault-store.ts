@@ -3,6 +3,7 @@ import type { Vault, VaultSku } from "../domain/vaults/model.js";
 import type { VaultStore } from "../domain/vaults/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { insertEvents } from "./sql-event-store.js";
 import { fromBool, isUniqueViolation, toBool, writeTransaction } from "./transactions.js";
 
 type Row = Database["vaults"];
@@ -61,7 +62,7 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
     async list() {
       return (await db.selectFrom("vaults").selectAll().orderBy("name").execute()).map(toVault);
     },
-    async remove(id) {
+    async remove(id, events) {
       await writeTransaction(storage, async (trx) => {
         for (const table of [
           "certificate_operations",
@@ -89,6 +90,7 @@ export function createSqlVaultStore(storage: StorageHandle): VaultStore {
         await trx.deleteFrom("access_policies").where("vault_id", "=", id).execute();
         await trx.deleteFrom("vault_access").where("vault_id", "=", id).execute();
         await trx.deleteFrom("vaults").where("id", "=", id).execute();
+        await insertEvents(trx, events);
       });
     },
   };

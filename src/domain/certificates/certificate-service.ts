@@ -833,7 +833,11 @@ export function createCertificateService(deps: CertificateServiceDeps) {
             `version ${v.version} of the backup cannot be restored into this vault`,
           );
         }
-        await store.restoreIssued(issued);
+        const now = clock.now();
+        await store.restoreIssued(
+          issued,
+          issued.map((i) => objectEvent("CertificateRestored", vault, "Certificate", i.certificate, now)),
+        );
       } catch (error) {
         for (const i of issued) await keys.destroy(i.key);
         throw error;

@@ -127,8 +127,11 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
    * policy; Conflict when a key or secret of that name exists that no certificate manages.
    */
   addIssued(issued: IssuedVersion): Promise<void>;
-  /** Inserts a whole certificate from a backup; Conflict when the name is taken in any of the three collections. */
-  restoreIssued(versions: IssuedVersion[]): Promise<void>;
+  /**
+   * Inserts a whole certificate from a backup, and stores `events`; Conflict when the name is taken
+   * in any of the three collections.
+   */
+  restoreIssued(versions: IssuedVersion[], events: readonly VaultEvent[]): Promise<void>;
   /** Conflict when a key or secret of that name exists that no certificate manages. */
   refuseUnmanagedNamesake(vaultId: string, name: string): Promise<void>;
   /** Soft-deletes the certificate and its backing key and secret together. */

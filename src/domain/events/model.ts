@@ -19,19 +19,24 @@ export type EventType =
  * Events only Strongroom's own projections read (the inventory): Key Vault's Event Grid schema has
  * no such types, so webhooks never deliver them and subscriptions cannot ask for them. For
  * `CaCertificateIssued` the vault fields name the CA (id, name) and object name and version are
- * the serial.
+ * the serial. `CertificateRestored` is one per version a backup brought back; `VaultDeleted` has
+ * an empty object name and version: everything in the vault went with it.
  */
 export type InternalEventType =
   | "CertificateDeleted"
   | "CertificateRecovered"
   | "CertificatePurged"
-  | "CaCertificateIssued";
+  | "CertificateRestored"
+  | "CaCertificateIssued"
+  | "VaultDeleted";
 
 export const INTERNAL_EVENTS: ReadonlySet<EventType> = new Set<InternalEventType>([
   "CertificateDeleted",
   "CertificateRecovered",
   "CertificatePurged",
+  "CertificateRestored",
   "CaCertificateIssued",
+  "VaultDeleted",
 ]);
 
 export type ObjectType = "Certificate" | "Key" | "Secret";

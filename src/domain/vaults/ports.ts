@@ -1,3 +1,4 @@
+import type { VaultEvent } from "../events/model.js";
 import type { Vault } from "./model.js";
 
 export interface VaultStore {
@@ -7,6 +8,6 @@ export interface VaultStore {
   update(vault: Vault): Promise<void>;
   findByName(name: string): Promise<Vault | undefined>;
   list(): Promise<Vault[]>;
-  /** Removes the vault and everything in it, in one transaction. */
-  remove(id: string): Promise<void>;
+  /** Removes the vault and everything in it, and stores `events`, in one transaction. */
+  remove(id: string, events: readonly VaultEvent[]): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
+import { objectEvent } from "../events/model.js";
 import { isVaultName, newId } from "../ids.js";
 import { noPeers, type Peers } from "../peers.js";
 import { DEFAULT_VAULT_SETTINGS, type Vault, type VaultSettings } from "./model.js";
@@ -135,7 +136,9 @@ export function createVaultService({
         const reason = await guard(vault);
         if (reason) throw new DomainError("Conflict", `Vault ${name} cannot be deleted yet: ${reason}`);
       }
-      await store.remove(vault.id);
+      // Tells the inventory that every certificate location in the vault is gone.
+      const gone = objectEvent("VaultDeleted", vault, "Certificate", { name: "", version: "" }, clock.now());
+      await store.remove(vault.id, [gone]);
       await forget(vault.name);
     },
   };
