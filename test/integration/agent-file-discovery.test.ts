@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { certificateSigner } from "../../src/agent/server-client.js";
 import { runCliAsync } from "../support/cli.js";
 import { adminToken, httpsClient } from "../support/https-client.js";
 import { opensslCsr, opensslSelfSigned, opensslSignCsr } from "../support/openssl-req.js";
@@ -296,6 +297,12 @@ for (const backend of serverBackends) {
         );
         // The agent's status on the server: six certificates read, one store it could not open.
         expect(scan).toMatchObject({ status: "completed", done: 7, failed: 1, roots: [root] });
+        // The agent's own log says what the run found, and never a password.
+        expect(agent.output).toMatch(
+          /certificate files, 6 certificates, 1 encrypted unread, 0 errors, \d+ paths skipped/,
+        );
+        for (const password of ["right password", "store-secret", "wrong one"])
+          expect(agent.output).not.toContain(password);
       }, 120_000);
 
       it("records path, owner, mode and the world-readable private key beside the certificate", async () => {
@@ -341,6 +348,45 @@ for (const backend of serverBackends) {
           headers: { authorization: `Bearer ${token}` },
         });
         expect(hidden.status).toBe(404);
+      });
+
+      it("refuses a malformed file scan on the agent API with a 400 and queues nothing", async () => {
+        const credentials = JSON.parse(readFileSync(credentialsFile(), "utf8")) as Record<string, string>;
+        const tokenUrl = `${credentials.authorityHost}/${credentials.tenantId}/oauth2/v2.0/token`;
+        const sign = certificateSigner({
+          certificate: readFileSync(join(work, "agent-login.pem"), "utf8"),
+          key: readFileSync(join(work, "agent-login.key"), "utf8"),
+        });
+        const signedIn = await client.send(tokenUrl, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            grant_type: "client_credentials",
+            client_id: credentials.clientId as string,
+            client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            client_assertion: await sign(credentials.clientId as string, tokenUrl),
+            scope: credentials.scope as string,
+          }).toString(),
+        });
+        expect(signedIn.status, signedIn.text).toBe(200);
+        const before = await admin<{ value: Json[] }>(`/admin/discovery/scans?name=files@${name}`);
+        for (const body of [
+          { roots: ["etc/nginx"], exclude: [] },
+          { roots: [], exclude: [] },
+          { roots: ["/etc"], exclude: [], passwords: ["x"] },
+        ]) {
+          const refused = await client.send(`${server.admin.authorityHost}/agent/v1/file-scans`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${signedIn.json<{ access_token: string }>().access_token}`,
+              "content-type": "application/json",
+            },
+            body: JSON.stringify(body),
+          });
+          expect(refused.status, refused.text).toBe(400);
+          expect(refused.json<{ error: { message: string } }>().error.message).toBeTruthy();
+        }
+        expect(await admin(`/admin/discovery/scans?name=files@${name}`)).toEqual(before);
       });
 
       it("marks a file that disappeared as gone at the next scan, and keeps the rest", async () => {
