@@ -46,6 +46,8 @@ const TERM_CHUNK = 8000;
 const PREFIX_END = "\uffff";
 /** Planning counts a filter's rows up to this many; fewer is "selective". */
 const ESTIMATE_CAP = 5000;
+/** Planning reads the issuer, key type, algorithm and source counts when there are fewer than this. */
+const FACET_TERM_LIMIT = 20_000;
 
 type Plan =
   | { driver: "term"; term: string; terms: string[] }
@@ -610,6 +612,35 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
   }
 
   /**
+   * Whole-inventory counts of the terms the kept facets answer: issuer words (summed over the issuer
+   * names holding each word), key types, signature algorithms and sources. Counting rows stops at
+   * ESTIMATE_CAP, and at a million certificates every word of an issuing CA's name passes it, so
+   * the ranking between them was arbitrary: the word shared by every issuer could drive, and a page
+   * of one issuer then probed thousands of rows. Without the window of the query, but what ranks
+   * the terms is their share, which a window rarely turns around.
+   */
+  async function facetTermCounts(): Promise<Map<string, number>> {
+    const rows = await db
+      .selectFrom("inventory_facets")
+      .select(["facet", "value", "count"])
+      .where("facet", "in", [FACET.issuer, FACET.keyType, FACET.signatureAlgorithm, FACET.source])
+      .where("count", ">", 0)
+      .limit(FACET_TERM_LIMIT)
+      .execute();
+    const counts = new Map<string, number>();
+    if (rows.length === FACET_TERM_LIMIT) return counts;
+    const add = (t: string, n: number) => counts.set(t, (counts.get(t) ?? 0) + n);
+    for (const { facet, value, count } of rows) {
+      const n = Number(count);
+      if (facet === FACET.issuer) for (const w of words(value)) add(term.issuer(w), n);
+      else if (facet === FACET.keyType) add(term.keyType(value.split(" ")[0] ?? value), n);
+      else if (facet === FACET.signatureAlgorithm) add(term.signatureAlgorithm(value), n);
+      else add(term.source(value as ObservationSource), n);
+    }
+    return counts;
+  }
+
+  /**
    * Which index drives the scan. The most selective term (each counted up to ESTIMATE_CAP) drives
    * and the others are probes; a location prefix matching fewer places than that drives instead.
    * Without either the scan runs down the certificates' expiry index, which suits broad filters:
@@ -627,7 +658,8 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       );
     let ranked = terms.map((t) => ({ t, n: Number.POSITIVE_INFINITY }));
     if (terms.length > 1 || (terms.length === 1 && q.location)) {
-      ranked = await Promise.all(terms.map(async (t) => ({ t, n: await termCount(t) })));
+      const counted = await facetTermCounts();
+      ranked = await Promise.all(terms.map(async (t) => ({ t, n: counted.get(t) ?? (await termCount(t)) })));
       ranked.sort((a, b) => a.n - b.n);
     }
     if (q.location) {
