@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { connect as connectTcp, type Socket } from "node:net";
 import {
   connect as connectTls,
@@ -9,6 +9,7 @@ import {
 } from "node:tls";
 import type { EndpointOutcome, EndpointResult } from "../domain/discovery/model.js";
 import type { Endpoint } from "../domain/discovery/targets.js";
+import { grab } from "./certificate-grab.js";
 import { negotiateStartTls, StartTlsError } from "./starttls.js";
 
 export interface TlsScanOptions {
@@ -125,26 +126,53 @@ export async function probe(
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Timeout(`no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
   });
-  const attempt = async () => {
-    let plain: Socket | undefined;
-    if (endpoint.starttls) {
-      plain = await tcp(endpoint, sockets);
-      await negotiateStartTls(plain, endpoint.starttls);
+  const plain = async () => {
+    const socket = await tcp(endpoint, sockets);
+    if (endpoint.starttls) await negotiateStartTls(socket, endpoint.starttls);
+    return socket;
+  };
+  const fullHandshake = async () => {
+    const tls = await handshake(endpoint, endpoint.starttls ? await plain() : undefined, sockets);
+    return {
+      chain: presentedChain(tls),
+      tlsVersion: tls.getProtocol() ?? undefined,
+      cipher: tls.getCipher()?.name,
+    };
+  };
+  // The certificate grab first (see certificate-grab.ts); whatever it cannot read, a real handshake
+  // on a new connection reads or reports, so hostile and TLS 1.3-only servers end as they did.
+  const attempt = async (): Promise<{
+    chain: Uint8Array[];
+    tlsVersion?: string | undefined;
+    cipher?: string | undefined;
+  }> => {
+    let socket: Socket;
+    try {
+      socket = await plain();
+    } catch (error) {
+      if (error instanceof StartTlsError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code && (REFUSED.has(code) || UNREACHABLE.has(code))) throw error;
+      return fullHandshake();
     }
-    return handshake(endpoint, plain, sockets);
+    try {
+      return await grab(socket, endpoint.sni, randomBytes(32));
+    } catch {
+      socket.destroy();
+      return fullHandshake();
+    }
   };
   const running = attempt();
   try {
-    const tls = await Promise.race([running, deadline]);
-    const chain = presentedChain(tls);
+    const { chain, tlsVersion, cipher } = await Promise.race([running, deadline]);
     return {
       location: endpoint.location,
       outcome: chain.length > 0 ? "ok" : "handshake",
       ...(chain.length === 0 && { error: "the server presented no certificate" }),
       chain,
       fingerprint: chain[0] && createHash("sha256").update(chain[0]).digest("hex"),
-      tlsVersion: tls.getProtocol() ?? undefined,
-      cipher: tls.getCipher()?.name,
+      tlsVersion,
+      cipher,
       detail: {
         address: endpoint.host,
         port: endpoint.port,

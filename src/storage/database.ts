@@ -75,7 +75,10 @@ export interface AuditStorage {
 const INT8_OID = 20;
 
 /** Opens the database named by `url`: `postgres://…` or a SQLite file path (`sqlite:` prefix optional). */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): StorageHandle {
+export function openDatabase(
+  url: string,
+  options: { poolSize?: number; walLimitBytes?: number } = {},
+): StorageHandle {
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({
       connectionString: url,
@@ -100,15 +103,20 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     writes.count += 1;
   });
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
-  const audit = openAuditFile(auditFile(file));
-  const checkpointer = file === ":memory:" ? undefined : checkpointInBackground([sqlite, audit.sqlite]);
+  // Set just below; the audit file's lock is made first and asks it only when a write begins.
+  let checkpointer: Checkpointer | undefined;
+  const audit = openAuditFile(auditFile(file), () => checkpointer?.waiting(1) ?? false);
+  checkpointer =
+    file === ":memory:"
+      ? undefined
+      : checkpointInBackground([sqlite, audit.sqlite], { walLimitBytes: options.walLimitBytes });
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
   let seenDataVersion = dataVersion.get() as number;
   let dataVersionChecked = false;
   return {
     db,
     engine: "sqlite",
-    sqliteLock: sqliteWriteLock(cached, BUSY_TIMEOUT_MS),
+    sqliteLock: sqliteWriteLock(cached, BUSY_TIMEOUT_MS, () => checkpointer?.waiting(0) ?? false),
     changeStamp: () => {
       // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
       // turn are concurrent with another process's commit in that turn whichever state they see.
@@ -174,10 +182,13 @@ export function auditFile(file: string): string {
   return `${file.slice(0, file.length - ext.length)}.audit${ext}`;
 }
 
-function openAuditFile(file: string): { storage: AuditStorage; sqlite: SQLite.Database } {
+function openAuditFile(
+  file: string,
+  yieldLock: () => boolean,
+): { storage: AuditStorage; sqlite: SQLite.Database } {
   const sqlite = withStatementCache(openSqlite(file));
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  const lock = sqliteWriteLock(sqlite, BUSY_TIMEOUT_MS);
+  const lock = sqliteWriteLock(sqlite, BUSY_TIMEOUT_MS, yieldLock);
   return {
     sqlite,
     storage: {

@@ -46,6 +46,8 @@ const TERM_CHUNK = 8000;
 const PREFIX_END = "\uffff";
 /** Planning counts a filter's rows up to this many; fewer is "selective". */
 const ESTIMATE_CAP = 5000;
+/** Planning reads the issuer, key type, algorithm and source counts when there are fewer than this. */
+const FACET_TERM_LIMIT = 20_000;
 
 type Plan =
   | { driver: "term"; term: string; terms: string[] }
@@ -610,6 +612,35 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
   }
 
   /**
+   * Whole-inventory counts of the terms the kept facets answer: issuer words (summed over the issuer
+   * names holding each word), key types, signature algorithms and sources. Counting rows stops at
+   * ESTIMATE_CAP, and at a million certificates every word of an issuing CA's name passes it, so
+   * the ranking between them was arbitrary: the word shared by every issuer could drive, and a page
+   * of one issuer then probed thousands of rows. Without the window of the query, but what ranks
+   * the terms is their share, which a window rarely turns around.
+   */
+  async function facetTermCounts(): Promise<Map<string, number>> {
+    const rows = await db
+      .selectFrom("inventory_facets")
+      .select(["facet", "value", "count"])
+      .where("facet", "in", [FACET.issuer, FACET.keyType, FACET.signatureAlgorithm, FACET.source])
+      .where("count", ">", 0)
+      .limit(FACET_TERM_LIMIT)
+      .execute();
+    const counts = new Map<string, number>();
+    if (rows.length === FACET_TERM_LIMIT) return counts;
+    const add = (t: string, n: number) => counts.set(t, (counts.get(t) ?? 0) + n);
+    for (const { facet, value, count } of rows) {
+      const n = Number(count);
+      if (facet === FACET.issuer) for (const w of words(value)) add(term.issuer(w), n);
+      else if (facet === FACET.keyType) add(term.keyType(value.split(" ")[0] ?? value), n);
+      else if (facet === FACET.signatureAlgorithm) add(term.signatureAlgorithm(value), n);
+      else add(term.source(value as ObservationSource), n);
+    }
+    return counts;
+  }
+
+  /**
    * Which index drives the scan. The most selective term (each counted up to ESTIMATE_CAP) drives
    * and the others are probes; a location prefix matching fewer places than that drives instead.
    * Without either the scan runs down the certificates' expiry index, which suits broad filters:
@@ -627,7 +658,8 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       );
     let ranked = terms.map((t) => ({ t, n: Number.POSITIVE_INFINITY }));
     if (terms.length > 1 || (terms.length === 1 && q.location)) {
-      ranked = await Promise.all(terms.map(async (t) => ({ t, n: await termCount(t) })));
+      const counted = await facetTermCounts();
+      ranked = await Promise.all(terms.map(async (t) => ({ t, n: counted.get(t) ?? (await termCount(t)) })));
       ranked.sort((a, b) => a.n - b.n);
     }
     if (q.location) {
@@ -825,12 +857,6 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
         };
       }
       const m = matching(q, await plan(q));
-      const and = m.hasWhere ? sql`and` : sql`where`;
-      const count = async (extra: RawBuilder<unknown>) =>
-        Number(
-          (await sql<{ n: number }>`select count(*) as n from ${m.from} ${extra}`.execute(db)).rows[0]?.n ??
-            0,
-        );
       const grouped = async (column: RawBuilder<unknown>) =>
         (
           await sql<{ value: string; n: number }>`select ${column} as value, count(*) as n from ${m.from}
@@ -839,31 +865,37 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       const keyLabel = sql`case when c.curve is not null then c.key_type || ' ' || c.curve
         when c.key_size is not null and c.key_type not in ('Ed25519', 'Ed448') then c.key_type || ' ' || ${sql.raw(engine === "postgres" ? "c.key_size::text" : "c.key_size")}
         else c.key_type end`;
-      const sources: FacetCount[] = [];
-      for (const s of SOURCE_NAMES) {
-        const n = await count(
-          sql`${and} exists (select 1 from inventory_terms y where y.term = ${term.source(s)} and y.not_after = c.not_after and y.cert_id = c.id ${probe})`,
+      const tally = (condition: RawBuilder<unknown>) => sql`sum(case when ${condition} then 1 else 0 end)`;
+      const within = (from: number | undefined, to: number) =>
+        tally(
+          from === undefined ? sql`c.not_after < ${to}` : sql`c.not_after >= ${from} and c.not_after < ${to}`,
         );
-        if (n > 0) sources.push({ value: s, count: n });
-      }
-      sources.sort((a, b) => b.count - a.count);
-      const window = (from: number | undefined, to: number) =>
-        count(
-          from === undefined
-            ? sql`${and} c.not_after < ${to}`
-            : sql`${and} c.not_after >= ${from} and c.not_after < ${to}`,
-        );
+      // The total, the expiry windows and the sources in one pass over the matches: as statements
+      // of their own they were ten round trips, most of a small filter's facets.
+      const counts = (
+        await sql<Record<string, number | string | null>>`select count(*) as total,
+          ${within(windows.expired[0], windows.expired[1])} as expired,
+          ${within(windows.within30Days[0], windows.within30Days[1])} as within30,
+          ${within(windows.within90Days[0], windows.within90Days[1])} as within90,
+          ${sql.join(
+            SOURCE_NAMES.map(
+              (source) =>
+                sql`${tally(sql`exists (select 1 from inventory_terms y where y.term = ${term.source(source)} and y.not_after = c.not_after and y.cert_id = c.id ${probe})`)} as ${sql.ref(`src_${source}`)}`,
+            ),
+          )}
+          from ${m.from}`.execute(db)
+      ).rows[0];
+      const read = (name: string) => Number(counts?.[name] ?? 0);
+      const sources: FacetCount[] = SOURCE_NAMES.map((value) => ({ value, count: read(`src_${value}`) }))
+        .filter((f) => f.count > 0)
+        .sort((a, b) => b.count - a.count);
       return {
         keyType: await grouped(keyLabel),
         signatureAlgorithm: await grouped(sql`c.signature_algorithm`),
         source: sources,
         issuer: await grouped(sql`c.issuer`),
-        expiry: {
-          expired: await window(windows.expired[0], windows.expired[1]),
-          within30Days: await window(windows.within30Days[0], windows.within30Days[1]),
-          within90Days: await window(windows.within90Days[0], windows.within90Days[1]),
-        },
-        total: await count(sql``),
+        expiry: { expired: read("expired"), within30Days: read("within30"), within90Days: read("within90") },
+        total: read("total"),
       };
     },
 

@@ -16,8 +16,15 @@ export interface SqliteWriteLock {
   rollback(): void;
 }
 
-/** The write-lock statements of one connection, prepared once. */
-export function sqliteWriteLock(sqlite: SQLite.Database, busyTimeoutMs: number): SqliteWriteLock {
+/**
+ * The write-lock statements of one connection, prepared once. `yieldLock` says when this process's
+ * own checkpoint thread is waiting for the lock (sqlite-checkpointer.ts): BEGIN then reports busy.
+ */
+export function sqliteWriteLock(
+  sqlite: SQLite.Database,
+  busyTimeoutMs: number,
+  yieldLock: () => boolean = () => false,
+): SqliteWriteLock {
   // SQLite applies busy_timeout when the pragma is prepared, not when it runs: it is prepared anew
   // each time (a few microseconds).
   const noWait = "pragma busy_timeout = 0";
@@ -27,6 +34,7 @@ export function sqliteWriteLock(sqlite: SQLite.Database, busyTimeoutMs: number):
   const rollback = sqlite.prepare("rollback");
   return {
     tryBegin() {
+      if (yieldLock()) return false;
       sqlite.exec(noWait);
       try {
         begin.run();

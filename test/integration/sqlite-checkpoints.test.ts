@@ -10,6 +10,7 @@ import {
   type StorageHandle,
 } from "../../src/storage/database.js";
 import type { Database } from "../../src/storage/schema.js";
+import { writeTransaction } from "../../src/storage/transactions.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const PAGE = 4096;
@@ -80,6 +81,30 @@ describe("SQLite WAL checkpoints", () => {
     expect(connection.pragma("wal_autocheckpoint", { simple: true })).toBe(0);
     expect((await warned).message).toMatch(/SQLite checkpoints are back on the event loop/);
     expect(connection.pragma("wal_autocheckpoint", { simple: true })).toBe(1000);
+  });
+
+  it("keep the log under its limit while write transactions follow each other without a pause", async () => {
+    const file = freshFile();
+    const limit = 1024 * 1024;
+    const storage = openDatabase(file, { walLimitBytes: limit });
+    cleanups.push(() => storage.close());
+    await sql`create table filler (x blob)`.execute(storage.db);
+    // 800 transactions of 64 pages (256 KiB) each: 200 MiB in all. With passive checkpoints only, a
+    // writer that never pauses keeps SQLite from rewinding the log, and it grows with every
+    // transaction to more than the 200 MiB written.
+    let largest = 0;
+    for (let i = 0; i < 800; i++) {
+      await writeTransaction(storage, (trx) =>
+        sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < 64)
+          insert into filler select randomblob(${PAGE}) from n`.execute(trx),
+      );
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
+    }
+    // The limit plus what the writer adds between two checkpoint ticks (100 ms; about 30 MiB when
+    // measured): under half of what was written, so the log was emptied again and again on the way.
+    expect(largest).toBeLessThan(100 * 1024 * 1024);
+    const rows = await sql<{ n: number }>`select count(*) as n from filler`.execute(storage.db);
+    expect(rows.rows[0]?.n).toBe(800 * 64);
   });
 
   it("leave no log behind once the database is closed", async () => {
