@@ -1,0 +1,240 @@
+import { createHash } from "node:crypto";
+import { type Insertable, type Selectable, sql } from "kysely";
+import type { Finding, FindingKind, Judgement } from "../domain/rules/model.js";
+import type { FindingStore, GradableRecord, GradingStore } from "../domain/rules/ports.js";
+import type { StorageHandle } from "./database.js";
+import type { Database } from "./schema.js";
+import { toFacts } from "./sql-inventory-store.js";
+import { writeTransaction } from "./transactions.js";
+
+const GRADED_REVISION = "graded-revision";
+/** Ids per `in (…)` list: far below both engines' bound-parameter limits. */
+const CHUNK = 1000;
+
+type CertRow = Omit<Selectable<Database["inventory_certificates"]>, "der">;
+type FindingRow = Selectable<Database["inventory_findings"]>;
+
+const CERT_COLUMNS = [
+  "id",
+  "sha256",
+  "subject",
+  "subject_key",
+  "issuer",
+  "serial",
+  "not_before",
+  "not_after",
+  "key_type",
+  "key_size",
+  "curve",
+  "signature_algorithm",
+  "sans",
+  "self_signed",
+  "is_ca",
+  "ski",
+  "aki",
+  "issuer_id",
+  "first_seen_at",
+  "owner_team",
+  "owner_application",
+  "owner_contact",
+  "owner_origin",
+] as const;
+
+/** One open finding per record and key: the same finding judged again is the same row. */
+const findingKey = (j: Judgement) => `${j.kind}|${j.ruleId ?? ""}|${j.locationUri ?? ""}`;
+
+const toFinding = (r: FindingRow): Finding => ({
+  id: Number(r.id),
+  fingerprintSha256: r.fingerprint_sha256,
+  kind: r.kind as FindingKind,
+  ruleId: r.rule_id ?? undefined,
+  locationUri: r.location_uri ?? undefined,
+  reason: r.reason,
+  foundAt: new Date(Number(r.found_at)),
+  resolvedAt: r.resolved_at === null ? undefined : new Date(Number(r.resolved_at)),
+});
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Grading's reads of the inventory and its findings, and the findings as alerts and reports read them. */
+export function createSqlGradingStore(storage: StorageHandle): GradingStore & FindingStore {
+  const { db } = storage;
+
+  async function withLocations(rows: CertRow[], range?: [number, number]): Promise<GradableRecord[]> {
+    if (!rows.length) return [];
+    const ids = rows.map((r) => Number(r.id));
+    // A page is a contiguous id range: one range scan of the cert_id index instead of an id list.
+    const locations = range
+      ? await db
+          .selectFrom("inventory_locations")
+          .select(["cert_id", "uri", "gone_at", "detail"])
+          .where("cert_id", ">=", range[0])
+          .where("cert_id", "<=", range[1])
+          .execute()
+      : (
+          await Promise.all(
+            chunks(ids, CHUNK).map((part) =>
+              db
+                .selectFrom("inventory_locations")
+                .select(["cert_id", "uri", "gone_at", "detail"])
+                .where("cert_id", "in", part)
+                .execute(),
+            ),
+          )
+        ).flat();
+    const byCert = new Map<number, GradableRecord["locations"]>();
+    for (const l of locations) {
+      const list = byCert.get(Number(l.cert_id)) ?? [];
+      list.push({
+        uri: l.uri,
+        gone: l.gone_at !== null,
+        detail: l.detail === null ? undefined : (JSON.parse(l.detail) as Record<string, unknown>),
+      });
+      byCert.set(Number(l.cert_id), list);
+    }
+    return rows.map((r) => ({
+      id: Number(r.id),
+      facts: toFacts(r),
+      issuerId: r.issuer_id === null ? undefined : Number(r.issuer_id),
+      locations: byCert.get(Number(r.id)) ?? [],
+    }));
+  }
+
+  return {
+    async page(afterId, limit) {
+      const rows = await db
+        .selectFrom("inventory_certificates")
+        .select(CERT_COLUMNS)
+        .where("id", ">", afterId)
+        .orderBy("id")
+        .limit(limit)
+        .execute();
+      if (!rows.length) return [];
+      return withLocations(rows, [Number(rows[0]?.id), Number(rows.at(-1)?.id)]);
+    },
+
+    async records(ids) {
+      const rows = (
+        await Promise.all(
+          chunks(ids, CHUNK).map((part) =>
+            db.selectFrom("inventory_certificates").select(CERT_COLUMNS).where("id", "in", part).execute(),
+          ),
+        )
+      ).flat();
+      return withLocations(rows);
+    },
+
+    async queued(limit) {
+      const rows = await db
+        .selectFrom("inventory_grading_queue")
+        .select("cert_id")
+        .orderBy("cert_id")
+        .limit(limit)
+        .execute();
+      return rows.map((r) => Number(r.cert_id));
+    },
+
+    async record(graded, at) {
+      if (!graded.length) return { opened: 0, resolved: 0 };
+      const ids = graded.map((g) => g.id);
+      return writeTransaction(storage, async (trx) => {
+        const open = (
+          await Promise.all(
+            chunks(ids, CHUNK).map((part) =>
+              trx
+                .selectFrom("inventory_findings")
+                .select(["id", "cert_id", "finding_key"])
+                .where("cert_id", "in", part)
+                .where("resolved_at", "is", null)
+                .execute(),
+            ),
+          )
+        ).flat();
+        const openKeys = new Map(open.map((o) => [`${o.cert_id}/${o.finding_key}`, Number(o.id)]));
+        const judged = new Set<string>();
+        const inserts: Insertable<Database["inventory_findings"]>[] = [];
+        for (const g of graded) {
+          for (const j of g.judgements) {
+            const key = findingKey(j);
+            const both = `${g.id}/${key}`;
+            if (judged.has(both)) continue;
+            judged.add(both);
+            if (openKeys.has(both)) continue;
+            inserts.push({
+              cert_id: g.id,
+              fingerprint_sha256: g.fingerprintSha256,
+              location_uri: j.locationUri ?? null,
+              kind: j.kind,
+              rule_id: j.ruleId ?? null,
+              reason: j.reason,
+              finding_key: key,
+              found_at: at.getTime(),
+              resolved_at: null,
+            });
+          }
+        }
+        const resolved = [...openKeys].filter(([key]) => !judged.has(key)).map(([, id]) => id);
+        for (const part of chunks(inserts, CHUNK / 10))
+          await trx.insertInto("inventory_findings").values(part).execute();
+        for (const part of chunks(resolved, CHUNK))
+          await trx
+            .updateTable("inventory_findings")
+            .set({ resolved_at: at.getTime() })
+            .where("id", "in", part)
+            .execute();
+        for (const part of chunks(ids, CHUNK))
+          await trx.deleteFrom("inventory_grading_queue").where("cert_id", "in", part).execute();
+        return { opened: inserts.length, resolved: resolved.length };
+      });
+    },
+
+    async revokedFingerprints() {
+      const rows = await db.selectFrom("ca_issued").select("der").where("status", "=", "revoked").execute();
+      return new Set(rows.map((r) => createHash("sha256").update(r.der).digest("hex")));
+    },
+
+    async gradedRevision() {
+      const row = await db
+        .selectFrom("grading_state")
+        .select("value")
+        .where("name", "=", GRADED_REVISION)
+        .executeTakeFirst();
+      return row ? Number(row.value) : undefined;
+    },
+
+    async setGradedRevision(revision) {
+      await db
+        .insertInto("grading_state")
+        .values({ name: GRADED_REVISION, value: revision })
+        .onConflict((oc) => oc.column("name").doUpdateSet({ value: sql`excluded.value` }))
+        .execute();
+    },
+
+    async listOpen(limit, after) {
+      const rows = await db
+        .selectFrom("inventory_findings")
+        .selectAll()
+        .where("resolved_at", "is", null)
+        .where("id", ">", after ?? 0)
+        .orderBy("id")
+        .limit(limit)
+        .execute();
+      const items = rows.map(toFinding);
+      return { items, ...(items.length === limit && { next: items.at(-1)?.id }) };
+    },
+
+    async forCertificate(fingerprintSha256) {
+      const rows = await db
+        .selectFrom("inventory_findings")
+        .selectAll()
+        .where("fingerprint_sha256", "=", fingerprintSha256)
+        .orderBy("id", "desc")
+        .execute();
+      return rows.map(toFinding);
+    },
+  };
+}
