@@ -4,6 +4,7 @@ import type { Judgement, Rule, RuleKind, RuleValues } from "./model.js";
 
 /** Entry points where a Key Vault policy (exportability, lifetime actions) is part of the request. */
 const POLICY_ENTRIES: ReadonlySet<EntryPoint> = new Set([
+  "acme-issuer",
   "keyvault-create",
   "keyvault-policy-update",
   "keyvault-import",

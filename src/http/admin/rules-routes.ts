@@ -21,7 +21,7 @@ const RuleBody = Type.Object(
   { additionalProperties: false },
 );
 const WhereQuery = Type.Object(
-  { ...Where, effective: Type.Optional(Type.Boolean()) },
+  { ...Where, effective: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")])) },
   { additionalProperties: false },
 );
 const PageQuery = Type.Object(
@@ -68,7 +68,9 @@ export function registerRulesRoutes(
     { schema: { querystring: WhereQuery }, config: { operation: "RuleList" } },
     async (request) => {
       const { effective, ...where } = request.query;
-      return { value: (await (effective ? rules.effective(where) : rules.list(where))).map(ruleView) };
+      return {
+        value: (await (effective === "true" ? rules.effective(where) : rules.list(where))).map(ruleView),
+      };
     },
   );
   admin.put<{ Body: Static<typeof RuleBody> }>(
