@@ -141,55 +141,77 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
     async record(graded, at) {
       if (!graded.length) return { opened: 0, resolved: 0 };
       const ids = graded.map((g) => g.id);
-      return writeTransaction(storage, async (trx) => {
-        const open = (
-          await Promise.all(
-            chunks(ids, CHUNK).map((part) =>
-              trx
-                .selectFrom("inventory_findings")
-                .select(["id", "cert_id", "finding_key"])
-                .where("cert_id", "in", part)
-                .where("resolved_at", "is", null)
-                .execute(),
-            ),
-          )
-        ).flat();
-        const openKeys = new Map(open.map((o) => [`${o.cert_id}/${o.finding_key}`, Number(o.id)]));
-        const judged = new Set<string>();
-        const inserts: Insertable<Database["inventory_findings"]>[] = [];
-        for (const g of graded) {
-          for (const j of g.judgements) {
-            const key = findingKey(j);
-            const both = `${g.id}/${key}`;
-            if (judged.has(both)) continue;
-            judged.add(both);
-            if (openKeys.has(both)) continue;
-            inserts.push({
-              cert_id: g.id,
-              fingerprint_sha256: g.fingerprintSha256,
-              location_uri: j.locationUri ?? null,
-              kind: j.kind,
-              rule_id: j.ruleId ?? null,
-              reason: j.reason,
-              finding_key: key,
-              found_at: at.getTime(),
-              resolved_at: null,
-            });
-          }
+      const low = Math.min(...ids);
+      const high = Math.max(...ids);
+      // A full grading's batch is a contiguous id range: one range scan of the open-findings index
+      // instead of an id list. The changed records' ids are scattered, and looked up by list.
+      const dense = high - low < 2 * ids.length;
+      const selectOpen = (part?: number[]) => {
+        const q = db
+          .selectFrom("inventory_findings")
+          .select(["id", "cert_id", "finding_key"])
+          .where("resolved_at", "is", null);
+        return (
+          part ? q.where("cert_id", "in", part) : q.where("cert_id", ">=", low).where("cert_id", "<=", high)
+        ).execute();
+      };
+      const open = dense
+        ? await selectOpen()
+        : (await Promise.all(chunks(ids, CHUNK).map(selectOpen))).flat();
+      const openKeys = new Map(open.map((o) => [`${o.cert_id}/${o.finding_key}`, Number(o.id)]));
+      const judged = new Set<string>();
+      const inserts: Insertable<Database["inventory_findings"]>[] = [];
+      for (const g of graded) {
+        for (const j of g.judgements) {
+          const key = findingKey(j);
+          const both = `${g.id}/${key}`;
+          if (judged.has(both)) continue;
+          judged.add(both);
+          if (openKeys.has(both)) continue;
+          inserts.push({
+            cert_id: g.id,
+            fingerprint_sha256: g.fingerprintSha256,
+            location_uri: j.locationUri ?? null,
+            kind: j.kind,
+            rule_id: j.ruleId ?? null,
+            reason: j.reason,
+            finding_key: key,
+            found_at: at.getTime(),
+            resolved_at: null,
+          });
         }
-        const resolved = [...openKeys].filter(([key]) => !judged.has(key)).map(([, id]) => id);
+      }
+      const known = new Set(ids);
+      const resolved = open
+        .filter((o) => known.has(Number(o.cert_id)) && !judged.has(`${o.cert_id}/${o.finding_key}`))
+        .map((o) => Number(o.id));
+      // Most batches of a re-grading change nothing, and take no transaction.
+      if (!inserts.length && !resolved.length) return { opened: 0, resolved: 0 };
+      return writeTransaction(storage, async (trx) => {
         for (const part of chunks(inserts, CHUNK / 10))
-          await trx.insertInto("inventory_findings").values(part).execute();
+          await trx
+            .insertInto("inventory_findings")
+            .values(part)
+            .onConflict((oc) => oc.doNothing())
+            .execute();
         for (const part of chunks(resolved, CHUNK))
           await trx
             .updateTable("inventory_findings")
             .set({ resolved_at: at.getTime() })
             .where("id", "in", part)
+            .where("resolved_at", "is", null)
             .execute();
-        for (const part of chunks(ids, CHUNK))
-          await trx.deleteFrom("inventory_grading_queue").where("cert_id", "in", part).execute();
         return { opened: inserts.length, resolved: resolved.length };
       });
+    },
+
+    async claim(ids) {
+      for (const part of chunks(ids, CHUNK))
+        await db.deleteFrom("inventory_grading_queue").where("cert_id", "in", part).execute();
+    },
+
+    async claimAll() {
+      await db.deleteFrom("inventory_grading_queue").execute();
     },
 
     async revokedFingerprints() {

@@ -77,16 +77,11 @@ function nameMatches(name: string, san: string): boolean {
 
 /** The name a TLS location was reached by: its SNI, else its host when that is a name and not an address. */
 function reachedAs(uri: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(uri.replace(/^tls:/, "https:"));
-  } catch {
-    return undefined;
-  }
-  const sni = url.searchParams.get("sni");
-  if (sni) return sni;
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  return isAddress(host) ? undefined : host;
+  // Parsed by hand: a URL object per location costs more than the rest of grading a record.
+  const sni = /[?&]sni=([^&]+)/.exec(uri)?.[1];
+  if (sni) return decodeURIComponent(sni);
+  const host = /^tls:\/\/(\[[^\]]+\]|[^:/?]+)/.exec(uri)?.[1]?.replace(/^\[|\]$/g, "");
+  return host === undefined || isAddress(host) ? undefined : host;
 }
 
 /**

@@ -144,6 +144,7 @@ export function createGradingService({
     onProgress?: (p: GradingProgress) => void,
   ): Promise<GradingProgress> {
     const revision = await rules.revision();
+    await store.claimAll();
     const run = await prepare();
     const progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
     let after = 0;
@@ -169,16 +170,10 @@ export function createGradingService({
       const ids = await store.queued(BATCH);
       if (!ids.length) break;
       run ??= await prepare();
-      const records = await store.records(ids);
-      // A queued id whose record is gone has nothing to grade; recording it empty dequeues it.
-      const known = new Set(records.map((r) => r.id));
-      await gradeBatch(records, run, progress);
-      const vanished = ids.filter((id) => !known.has(id));
-      if (vanished.length)
-        await store.record(
-          vanished.map((id) => ({ id, fingerprintSha256: "", judgements: [] })),
-          clock.now(),
-        );
+      // Claimed first: a record changed while it is graded is queued again. One claimed and then
+      // lost to a crash is caught by the daily full grading.
+      await store.claim(ids);
+      await gradeBatch(await store.records(ids), run, progress);
       onProgress?.({ ...progress });
     }
     return progress;

@@ -45,9 +45,16 @@ export interface GradingStore {
   /** Records whose locations or facts changed since they were last graded, oldest first. */
   queued(limit: number): Promise<number[]>;
   /**
+   * Takes records off the queue before they are read, so a change that lands while they are graded
+   * queues them again rather than being lost.
+   */
+  claim(ids: readonly number[]): Promise<void>;
+  /** Empties the queue as a full grading starts: every record is read after it, so none is missed. */
+  claimAll(): Promise<void>;
+  /**
    * Replaces the open findings of each record with its judgements in one transaction: a judgement
    * already open stays (its foundAt kept), a new one opens, an open one not judged again resolves.
-   * Dequeues the records. Returns how many opened and resolved.
+   * Returns how many opened and resolved.
    */
   record(
     graded: readonly { id: number; fingerprintSha256: string; judgements: Judgement[] }[],
