@@ -114,7 +114,10 @@ for (const backend of serverBackends) {
         do {
           const page = await core.findings.listOpen(2, after);
           for (const f of page.items)
-            (found[f.fingerprintSha256] ??= []).push(`${f.kind}@${f.locationUri ?? ""}`);
+            found[f.fingerprintSha256] = [
+              ...(found[f.fingerprintSha256] ?? []),
+              `${f.kind}@${f.locationUri ?? ""}`,
+            ];
           after = page.next;
         } while (after !== undefined);
         for (const list of Object.values(found)) list.sort();
