@@ -249,9 +249,13 @@ async function run(engine: string): Promise<void> {
     );
     // The rule change the target is about: every record is judged again, few findings change.
     await rules.set({ kind: "max-validity-days", value: 390 });
-    const scanned = await timed(() => scan(storage));
+    // Scanned before and after the grading, and the faster scan taken: whichever runs first warms
+    // the caches for the other, and the baseline must not gain from coming second.
+    const scanBefore = await timed(() => scan(storage));
     for (const k of Object.keys(spent)) delete spent[k];
     const graded = await timed(() => grading.grade(signal));
+    const scanAfter = await timed(() => scan(storage));
+    const scanned = scanAfter.seconds < scanBefore.seconds ? scanAfter : scanBefore;
     if (process.env.BREAKDOWN)
       log(
         `  store time: ${JSON.stringify(Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, Math.round(v)])))}`,
@@ -260,7 +264,7 @@ async function run(engine: string): Promise<void> {
     const gradeRate = graded.result.graded / graded.seconds;
     const ratio = gradeRate / scanRate;
     log(
-      `  sequential scan: ${scanned.result.toLocaleString("en")} rows in ${scanned.seconds.toFixed(1)} s (${Math.round(scanRate).toLocaleString("en")} rows/s)`,
+      `  sequential scan: ${scanned.result.toLocaleString("en")} rows in ${scanned.seconds.toFixed(1)} s (${Math.round(scanRate).toLocaleString("en")} rows/s; before ${scanBefore.seconds.toFixed(1)} s, after ${scanAfter.seconds.toFixed(1)} s)`,
     );
     log(
       `  re-grade after a rule change (${graded.result.mode}): ${graded.result.graded.toLocaleString("en")} records in ${graded.seconds.toFixed(1)} s (${Math.round(gradeRate).toLocaleString("en")} records/s), ${graded.result.opened} opened, ${graded.result.resolved} resolved`,

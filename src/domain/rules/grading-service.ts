@@ -147,14 +147,22 @@ export function createGradingService({
     await store.claimAll();
     const run = await prepare();
     const progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
-    let after = 0;
+    // The next page is read while this one is judged and written: on PostgreSQL the database works
+    // while this process does, instead of each waiting for the other.
+    let reading = store.page(0, BATCH);
     while (!signal.aborted) {
-      const page = await store.page(after, BATCH);
+      const page = await reading;
       if (!page.length) break;
-      await gradeBatch(page, run, progress);
-      after = (page.at(-1) as GradableRecord).id;
+      reading = store.page((page.at(-1) as GradableRecord).id, BATCH);
+      try {
+        await gradeBatch(page, run, progress);
+      } catch (error) {
+        reading.catch(() => undefined);
+        throw error;
+      }
       onProgress?.({ ...progress });
     }
+    reading.catch(() => undefined);
     if (!signal.aborted) await store.setGradedRevision(revision);
     return progress;
   }
