@@ -130,6 +130,7 @@ export function createGradingService({
         id: r.id,
         fingerprintSha256: r.facts.fingerprintSha256,
         judgements: judge(r, run, now),
+        open: r.open,
       })),
       now,
     );

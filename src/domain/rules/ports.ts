@@ -26,6 +26,11 @@ export interface GradableRecord {
   facts: CertificateFacts;
   issuerId?: number | undefined;
   locations: { uri: string; gone: boolean; detail?: Record<string, unknown> | undefined }[];
+  /**
+   * The record's open findings (id and the store's key), when the store read them with the record:
+   * recording its grade then needs no second read.
+   */
+  open?: { id: number; key: string }[] | undefined;
 }
 
 /** Findings on inventory records, as grading stores them and alerts and reports read them. */
@@ -57,7 +62,12 @@ export interface GradingStore {
    * Returns how many opened and resolved.
    */
   record(
-    graded: readonly { id: number; fingerprintSha256: string; judgements: Judgement[] }[],
+    graded: readonly {
+      id: number;
+      fingerprintSha256: string;
+      judgements: Judgement[];
+      open?: GradableRecord["open"];
+    }[],
     at: Date,
   ): Promise<{ opened: number; resolved: number }>;
   /** SHA-256 fingerprints of certificates the private CA revoked. */
