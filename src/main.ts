@@ -19,6 +19,7 @@ import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
+import { fromPem } from "./crypto/pem.js";
 import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
 import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
@@ -58,6 +59,9 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
+import { createGradingService, type GradingService } from "./domain/rules/grading-service.js";
+import type { FindingStore } from "./domain/rules/ports.js";
+import { createRulesService, type RulesService } from "./domain/rules/rules-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -80,6 +84,7 @@ import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createDiscoveryJob } from "./jobs/discovery-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
+import { createGradingJob } from "./jobs/grading-job.js";
 import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
@@ -101,9 +106,11 @@ import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
+import { createSqlGradingStore } from "./storage/sql-grading-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
+import { createSqlRuleStore } from "./storage/sql-rule-store.js";
 import { createSqlStores, type SqlStores } from "./storage/sql-stores.js";
 
 export type { AdminCredentials } from "./domain/bootstrap/model.js";
@@ -147,6 +154,12 @@ export interface Core {
   discovery: DiscoveryService;
   /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
   remoteVaults: RemoteVaultService;
+  /** Organisation rules: the issuance gate every entry point asks, and their admin. */
+  rules: RulesService;
+  /** Grades the inventory against the rules and the built-in findings. */
+  grading: GradingService;
+  /** The findings grading stored, for alerts, reports and the admin API. */
+  findings: FindingStore;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -214,11 +227,19 @@ export async function openCore(
     sealer,
     clock,
   });
+  const ruleStore = createSqlRuleStore(storage);
+  const rules = createRulesService({
+    store: ruleStore,
+    clock,
+    vaultByName: (name) => vaults.get(name),
+    caByName: (name) => ca.get(name),
+  });
   const acmeIssuer = createAcmeIssuerAdapter({
     store: stores.acme,
     sealer,
     http: createHttp({ ca: config.acmeCaFile && readFileSync(config.acmeCaFile, "utf8") }),
     clock,
+    gate: rules.gate,
   });
   const vaults = createVaultService({
     store: stores.vaults,
@@ -258,14 +279,33 @@ export async function openCore(
   const caKeys = createCaKeys({ software, hsm });
   const urls = pkiUrls(() => pkiBase.url);
   const crls = createCrlService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls });
-  const ca = createCaService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls, crls });
+  const ca = createCaService({
+    store: stores.ca,
+    keys: caKeys,
+    x509: caX509,
+    clock,
+    urls,
+    crls,
+    gate: rules.gate,
+  });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
-  const inventory = createInventoryService({
-    store: stores.inventory,
-    reader: createCertificateFactsReader(),
+  const factsReader = createCertificateFactsReader();
+  const inventory = createInventoryService({ store: stores.inventory, reader: factsReader, clock });
+  const gradingStore = createSqlGradingStore(storage);
+  // Read once: a root added to the bundle takes effect at the next start, like the TLS settings.
+  const bundle = config.trustBundleFile ? fromPem(readFileSync(config.trustBundleFile, "utf8")) : [];
+  const grading = createGradingService({
+    store: gradingStore,
+    rules: ruleStore,
+    anchors: async () => [
+      ...bundle.map((der) => factsReader.read(der)),
+      ...(await ca.list()).flatMap((c) => (c.certificate ? [factsReader.read(c.certificate)] : [])),
+    ],
+    vaultIds: async () => new Map((await vaults.list()).map((v) => [v.name.toLowerCase(), v.id])),
+    caIds: async () => new Map((await ca.list()).map((c) => [c.name.toLowerCase(), c.id])),
     clock,
   });
   const discovery = createDiscoveryService({
@@ -301,6 +341,8 @@ export async function openCore(
         [acmeIssuer.provider, acmeIssuer],
         [PRIVATE_CA_PROVIDER.toLowerCase(), privateCa],
       ]),
+      gate: rules.gate,
+      reader: factsReader,
     }),
     issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
     contacts: createContactsService({ store: stores.certificates }),
@@ -321,6 +363,9 @@ export async function openCore(
       sealer,
       clock,
     }),
+    rules,
+    grading,
+    findings: gradingStore,
     pkiBase,
     tenantId,
     async close() {
@@ -451,6 +496,7 @@ export function jobList(
     owner: `${hostname()}:${process.pid}:${newId().slice(0, 8)}`,
   });
   const remoteVaultSync = createRemoteVaultSyncJob({ remoteVaults: core.remoteVaults });
+  const grading = createGradingJob({ grading: core.grading, clock: core.clock });
   return [
     purge,
     notices,
@@ -465,6 +511,7 @@ export function jobList(
     inventory,
     discovery,
     remoteVaultSync,
+    grading,
     ...(mail ? [mail] : []),
   ];
 }
@@ -585,6 +632,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         inventory: core.inventory,
         discovery: core.discovery,
         remoteVaults: core.remoteVaults,
+        rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

@@ -11,6 +11,7 @@ import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
 import { createProgram } from "./program.js";
 import { registerRemoteVaultCommands } from "./remote-vault-commands.js";
+import { registerRulesCommands } from "./rules-commands.js";
 import { registerServeCommands } from "./serve-commands.js";
 import { registerVaultCommands } from "./vault-commands.js";
 import { registerWebhookCommands } from "./webhook-commands.js";
@@ -30,6 +31,7 @@ export function createCli(): Command {
   registerInventoryCommands(program);
   registerDiscoveryCommands(program);
   registerRemoteVaultCommands(program);
+  registerRulesCommands(program);
   registerAgentCommand(program);
   return program;
 }

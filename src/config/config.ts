@@ -147,6 +147,13 @@ export const ConfigSchema = Type.Object(
         description: "PEM CA trusted for ACME servers and DNS webhooks besides the public roots",
       }),
     ),
+    trustBundleFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "PEM roots that grading trusts besides the private CA's certificates; an inventory certificate without a chain to one is an unknown-CA finding",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -218,6 +225,7 @@ export const ENV_VARS = {
   STRONGROOM_ACCESS_CACHE_MS: "accessCacheMs",
   STRONGROOM_ACME_HTTP_PORT: "acmeHttpPort",
   STRONGROOM_ACME_CA_FILE: "acmeCaFile",
+  STRONGROOM_TRUST_BUNDLE_FILE: "trustBundleFile",
   STRONGROOM_DISCOVERY_MAX_ADDRESSES: "discoveryMaxAddresses",
 } as const satisfies Record<string, keyof Config>;
 

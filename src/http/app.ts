@@ -24,7 +24,7 @@ import type { KeyService } from "../domain/keys/key-service.js";
 import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
-import { registerAdminRoutes } from "./admin/admin-routes.js";
+import { type AdminRouteDeps, registerAdminRoutes } from "./admin/admin-routes.js";
 import { registerAgentRoutes } from "./agent/agent-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateContactsRoutes } from "./keyvault/certificate-contacts-routes.js";
@@ -61,6 +61,8 @@ export interface AppDeps {
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
+  /** Organisation rules, grading and findings (admin API). */
+  rules?: AdminRouteDeps["rules"];
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -200,6 +202,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     webhooks: deps.webhooks,
     acme: deps.acme,
     remoteVaults: deps.remoteVaults,
+    rules: deps.rules,
     vaultUrl: deps.vaultUrl,
     ca: deps.ca,
     inventory: deps.inventory,

@@ -435,4 +435,34 @@ export interface Database {
     last_sync_gone: number | null;
   };
   remote_vault_locations: { remote_vault_id: string; uri: string };
+  organisation_rules: {
+    id: string;
+    level: string;
+    /** The vault's or CA's id, `acme:name` for a profile, empty for the installation. */
+    target: string;
+    target_name: string;
+    kind: string;
+    /** JSON of the rule's value. */
+    value: string;
+    locked: number;
+    /** JSON array of entry points, or null for all. */
+    entries: string | null;
+    created_at: number;
+    updated_at: number;
+  };
+  inventory_findings: {
+    id: Generated<number>;
+    cert_id: number;
+    fingerprint_sha256: string;
+    location_uri: string | null;
+    kind: string;
+    rule_id: string | null;
+    reason: string;
+    /** kind, rule and location joined: one open finding per record and key. */
+    finding_key: string;
+    found_at: number;
+    resolved_at: number | null;
+  };
+  inventory_grading_queue: { cert_id: number };
+  grading_state: { name: string; value: number };
 }

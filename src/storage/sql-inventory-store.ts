@@ -75,7 +75,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 const fingerprint = (row: { sha256: Uint8Array }) => Buffer.from(row.sha256).toString("hex");
 
-function toFacts(r: Row): CertificateFacts {
+export function toFacts(r: Row): CertificateFacts {
   return {
     fingerprintSha256: fingerprint(r),
     subject: r.subject,
@@ -275,6 +275,21 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     }
     for (const { id, facts: f } of inserted) {
       if (!f.isCa || !f.subjectKeyId) continue;
+      // The children it links gain a chain, so their grading may change: queued before they are linked.
+      await trx
+        .insertInto("inventory_grading_queue")
+        .columns(["cert_id"])
+        .expression((eb) =>
+          eb
+            .selectFrom("inventory_certificates")
+            .select("id as cert_id")
+            .where("aki", "=", f.subjectKeyId as string)
+            .where("issuer_id", "is", null)
+            .where("issuer", "=", f.subject)
+            .where("id", "!=", id),
+        )
+        .onConflict((oc) => oc.doNothing())
+        .execute();
       await trx
         .updateTable("inventory_certificates")
         .set({ issuer_id: id })
@@ -483,6 +498,18 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       for (const r of rows) touched.push({ certId: Number(r.cert_id), source: r.source });
     }
     await reconcileSources(trx, touched, deltas);
+    return touched.map((t) => t.certId);
+  }
+
+  /** Queues the records a change touched for grading, in the change's own transaction. */
+  async function queueForGrading(trx: Trx, certIds: Iterable<number>) {
+    for (const part of chunks([...new Set(certIds)], CHUNK)) {
+      await trx
+        .insertInto("inventory_grading_queue")
+        .values(part.map((cert_id) => ({ cert_id })))
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    }
   }
 
   /** PostgreSQL: the page and its locations in one statement, one round trip. */
@@ -780,7 +807,8 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
         const owners = new Map<string, Omit<Owner, "origin">>();
         for (const o of change.observed) if (o.owner) owners.set(o.facts.fingerprintSha256, o.owner);
         const { known, inserted } = await upsertCertificates(trx, certificates, owners, deltas);
-        await applyLocations(trx, change, known, inserted, deltas);
+        const touched = await applyLocations(trx, change, known, inserted, deltas);
+        await queueForGrading(trx, [...[...known.values()].map((k) => k.id), ...touched]);
         await addFacets(trx, deltas);
         if (change.cursor)
           await trx

@@ -4,6 +4,8 @@ import { badParameter, DomainError } from "../errors.js";
 import { objectEvent } from "../events/model.js";
 import { isObjectName, newId } from "../ids.js";
 import type { Protection } from "../keys/model.js";
+import { type IssuanceGate, openGate } from "../rules/issuance-gate.js";
+import { sansOf, spkiKey } from "../rules/request-facts.js";
 import { BACKDATE_MS, newSerial, caSigner as signerFor } from "./ca-signing.js";
 import type { CrlService } from "./crl-service.js";
 import {
@@ -30,6 +32,8 @@ export interface CaServiceDeps {
   urls: PkiUrls;
   /** Publishes the CRLs and the OCSP responder of each CA this service activates or revokes under. */
   crls: Pick<CrlService, "activate" | "regenerate">;
+  /** The organisation rules, asked before a certificate is signed; none when absent. */
+  gate?: IssuanceGate;
 }
 
 export interface CreateCaInput {
@@ -309,6 +313,18 @@ export function createCaService(deps: CaServiceDeps) {
   ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
+    await (deps.gate ?? openGate).check(
+      "ca-sign",
+      { caId: ca.id, ...(vault && { vaultId: vault.vaultId }) },
+      {
+        subject: profile.subject,
+        sans: sansOf(profile.sans),
+        ...spkiKey(facts.publicKey),
+        validityDays: Math.round((profile.notAfter.getTime() - now.getTime()) / DAY_MS),
+        ekus: profile.ekus,
+        issuerName: ca.name,
+      },
+    );
     if (ca.notAfter && profile.notAfter > ca.notAfter)
       throw badParameter(
         `The certificate would outlive CA ${ca.name}, which expires on ${ca.notAfter.toISOString()}; ask for a shorter validity`,

@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { type InternalEventType, newVersionEvent, objectEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
+import type { CertificateFactsReader } from "../inventory/ports.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
 import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
@@ -12,6 +13,8 @@ import {
   withAttributeChanges,
 } from "../objects/object-lifecycle.js";
 import { type Page, pageLimit } from "../paging.js";
+import { type IssuanceGate, openGate } from "../rules/issuance-gate.js";
+import { issuedFacts, policyFacts } from "../rules/request-facts.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
 import { sealContext as secretSealContext } from "../secrets/secret-service.js";
@@ -44,6 +47,10 @@ export interface CertificateServiceDeps {
   clock: Clock;
   /** Issuer adapters by provider name; a provider without one fails its operations plainly. */
   adapters?: ReadonlyMap<string, IssuerAdapter>;
+  /** The organisation rules, asked before anything is written; none when absent. */
+  gate?: IssuanceGate;
+  /** Reads a handed-in certificate (import, merge) in the rules' terms. */
+  reader?: CertificateFactsReader;
 }
 
 export type CertificateService = ReturnType<typeof createCertificateService>;
@@ -163,6 +170,26 @@ function importedKey(jwk: ImportJwk): ImportedKey {
 export function createCertificateService(deps: CertificateServiceDeps) {
   const { store, keys, x509, codec, sealer, clock } = deps;
   const adapters = deps.adapters ?? new Map<string, IssuerAdapter>();
+  const gate = deps.gate ?? openGate;
+
+  /** Asks the rules about a certificate handed in with a policy; without a reader only the policy is judged. */
+  async function checkHandedIn(
+    entry: "keyvault-import" | "keyvault-merge",
+    vault: Vault,
+    leaf: Buffer,
+    chain: Buffer[],
+    policy: CertificatePolicy,
+  ): Promise<void> {
+    const now = clock.now();
+    const facts = deps.reader
+      ? issuedFacts(deps.reader.read(leaf), policy, {
+          ekus: x509.profile(leaf).ekus,
+          chain: [leaf, ...chain],
+          now,
+        })
+      : policyFacts(policy, now);
+    await gate.check(entry, { vaultId: vault.id }, facts);
+  }
   const objects = createObjectLifecycle({
     store,
     clock,
@@ -300,7 +327,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
 
   /** The policy with `input` applied and validated, not yet stored. */
   async function changedPolicy(vault: Vault, name: string, input: PolicyInput): Promise<CertificatePolicy> {
-    return { ...normalizePolicy(input, await getPolicy(vault, name)), updatedAt: clock.now() };
+    const policy = normalizePolicy(input, await getPolicy(vault, name));
+    await gate.check("keyvault-policy-update", { vaultId: vault.id }, policyFacts(policy, clock.now()));
+    return { ...policy, updatedAt: clock.now() };
   }
 
   /** A deleted certificate with the policy it was deleted with, as DeletedCertificateBundle carries it. */
@@ -481,6 +510,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         throw badParameter("policy is required for a certificate's first version");
       const policy = normalizePolicy(request.policy ?? {}, base);
       const tags = validateTags(request.tags);
+      await gate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, clock.now()));
       const issuer = await issuerOf(vault, policy);
       const version = newVersion();
       const key = await newKeyFor(vault, name, version, policy);
@@ -590,7 +620,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       }
       if (x5c.length === 0) throw badParameter("x5c must hold the certificate and, optionally, its chain");
       const certificates = x5c.flatMap((entry) => x509.readCertificate(entry));
-      const { leaf, verdict } = x509.orderChain(certificates);
+      const { leaf, chain, verdict } = x509.orderChain(certificates);
       const facts = x509.inspect(leaf);
       if (!samePublicKey(facts.publicKey, x509.csrPublicKey(operation.csr))) {
         throw badParameter(
@@ -601,6 +631,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         throw badParameter(`The certificate expired on ${facts.notAfter.toISOString()}`);
       }
       requireCompleteChain(vault, verdict, "merge it with the certificate in x5c");
+      await checkHandedIn("keyvault-merge", vault, leaf, chain, operation.policy);
       const key = pendingKey(vault, operation);
       const completed: CertificateOperation = {
         ...operation,
@@ -628,7 +659,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
           : codec.parsePfx(content.pfx, request.password);
       if (!parsed.pkcs8) throw badParameter("The imported value holds no private key");
       if (parsed.certificates.length === 0) throw badParameter("The imported value holds no certificate");
-      const { leaf, verdict } = x509.orderChain(parsed.certificates);
+      const { leaf, chain, verdict } = x509.orderChain(parsed.certificates);
       requireCompleteChain(vault, verdict, "import it with the certificate");
       const facts = x509.inspect(leaf);
       const jwk = codec.pkcs8ToJwk(parsed.pkcs8);
@@ -645,6 +676,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         key: importedKeyProps(importedKey(jwk), request.policy?.key),
       };
       const policy = importedPolicy(given, x509.profile(leaf), base);
+      await checkHandedIn("keyvault-import", vault, leaf, chain, policy);
       const version = newVersion();
       const key = await keys.importKey(vault, name, version, jwk, policy);
       try {

@@ -109,14 +109,19 @@ export function createInventoryService({
     };
     return observations.map((o) => {
       checkLocation(o.location, o.source);
+      const chain = (o.chain ?? []).map((der) => ({ der, facts: facts(der, o.location) }));
       return {
         der: o.der,
         facts: facts(o.der, o.location),
-        chain: (o.chain ?? []).map((der) => ({ der, facts: facts(der, o.location) })),
+        chain,
         location: o.location,
         source: o.source,
         seenAt: o.seenAt,
-        detail: o.detail,
+        // What a TLS server sent is what its clients get: grading judges a missing intermediate from it.
+        detail:
+          o.source === "tls"
+            ? { ...o.detail, presented: chain.map((c) => c.facts.fingerprintSha256).join(",") }
+            : o.detail,
         owner: o.owner,
       };
     });

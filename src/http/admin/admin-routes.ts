@@ -13,6 +13,9 @@ import type { WebhookInput, WebhookService } from "../../domain/events/webhook-s
 import type { WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
 import type { RemoteVaultService } from "../../domain/remote-vaults/remote-vault-service.js";
+import type { GradingService } from "../../domain/rules/grading-service.js";
+import type { FindingStore } from "../../domain/rules/ports.js";
+import type { RulesService } from "../../domain/rules/rules-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
@@ -23,6 +26,7 @@ import { registerCaRoutes } from "./ca-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
+import { registerRulesRoutes } from "./rules-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -37,6 +41,7 @@ export interface AdminRouteDeps {
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
+  rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
 }
 
 const Settings = {
@@ -77,6 +82,7 @@ export function registerAdminRoutes(
     inventory,
     discovery,
     remoteVaults,
+    rules,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -104,6 +110,7 @@ export function registerAdminRoutes(
     if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
+    if (rules) registerRulesRoutes(admin, rules);
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

@@ -7,6 +7,8 @@ import { issuerPasswordContext } from "../../domain/certificates/issuer-service.
 import type { CertificateIssuer } from "../../domain/certificates/model.js";
 import type { Clock } from "../../domain/clock.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../../domain/issuance/ports.js";
+import { type IssuanceGate, openGate } from "../../domain/rules/issuance-gate.js";
+import { policyFacts } from "../../domain/rules/request-facts.js";
 import type { Sealer } from "../../domain/sealing/ports.js";
 import type { HttpFetch } from "./acme-http.js";
 import {
@@ -27,6 +29,8 @@ export interface AcmeIssuerAdapterDeps {
   /** An order not finished after this long is given up (the CA has long expired it). */
   orderTimeoutMs?: number;
   random?: () => number;
+  /** The organisation rules, asked before an order is placed; none when absent. */
+  gate?: IssuanceGate;
 }
 
 export type AcmeIssuerAdapter = IssuerAdapter & {
@@ -238,6 +242,12 @@ export function createAcmeIssuerAdapter(deps: AcmeIssuerAdapterDeps): AcmeIssuer
     provider: "acme",
 
     async issue(request) {
+      // Before any order: a refused request must leave no order, account or authorization behind.
+      await (deps.gate ?? openGate).check(
+        "acme-issuer",
+        { vaultId: request.vaultId },
+        { ...policyFacts(request.policy, clock.now()), issuerName: request.issuer.name },
+      );
       const settings = await settingsOf(request);
       if (!settings) return notConfigured(request);
       const names = identifiersOf(request.csr);

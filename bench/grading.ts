@@ -1,0 +1,280 @@
+/**
+ * Grading at scale: `--count` inventory records (default 1,000,000), each with one location (two in
+ * three a TLS endpoint reached by name, one in three a vault), graded in full against the
+ * organisation rules and the built-in findings after a rule change, on SQLite and on PostgreSQL;
+ * beside a plain sequential scan of the same table (the same columns, pages of the same size, in id
+ * order) in the same run. Target: grading at ≥ 0.5 of the scan's rate, and under 2 minutes.
+ *
+ * The records are written by SQL (generate_series / a recursive CTE) with facts spread as a real
+ * estate's are (EC and RSA keys, 1% RSA-1024, 0.5% SHA-1, validity from a year ago to two years on,
+ * four issuing CAs): grading never reads the DER, so the benchmark measures grading, not ingestion,
+ * which bench/inventory measures.
+ *
+ *   node --import tsx bench/grading.ts [--count 1000000] [--engines sqlite,postgres]
+ */
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "kysely";
+import pg from "pg";
+import type { CertificateFacts } from "../src/domain/inventory/model.js";
+import { createGradingService } from "../src/domain/rules/grading-service.js";
+import { createRulesService } from "../src/domain/rules/rules-service.js";
+import { migrate, openDatabase, type StorageHandle } from "../src/storage/database.js";
+import { createSqlGradingStore } from "../src/storage/sql-grading-store.js";
+import { createSqlRuleStore } from "../src/storage/sql-rule-store.js";
+
+const DAY = 86_400_000;
+const PAGE = 2000;
+const TARGET_RATIO = 0.5;
+const TARGET_SECONDS = 120;
+
+function argument(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
+}
+const count = Number(argument("count", "1000000"));
+const engines = argument("engines", "sqlite,postgres").split(",");
+const log = (line: string) => console.log(line);
+
+const now = Date.now();
+const CAS = [0, 1, 2, 3].map((i) => ({
+  subject: `CN=Bench CA ${i}, O=Bench`,
+  ski: createHash("sha1").update(`ca${i}`).digest("hex"),
+  sha256: createHash("sha256").update(`ca${i}`).digest("hex"),
+}));
+
+/** The four CA records (ids 1-4) and `count` leaves under them, with one location each. */
+async function populate(storage: StorageHandle): Promise<void> {
+  const { db, engine } = storage;
+  const pgsql = engine === "postgres";
+  for (const [i, ca] of CAS.entries()) {
+    await db
+      .insertInto("inventory_certificates")
+      .values({
+        sha256: Buffer.from(ca.sha256, "hex"),
+        der: Buffer.alloc(1),
+        subject: ca.subject,
+        subject_key: ca.subject.toLowerCase(),
+        issuer: ca.subject,
+        serial: `0${i}`,
+        not_before: now - 365 * DAY,
+        not_after: now + 3650 * DAY,
+        key_type: "EC",
+        key_size: 384,
+        curve: "P-384",
+        signature_algorithm: "ecdsa-with-SHA384",
+        sans: "[]",
+        self_signed: 1,
+        is_ca: 1,
+        ski: ca.ski,
+        aki: ca.ski,
+        issuer_id: null,
+        first_seen_at: now,
+        owner_team: null,
+        owner_application: null,
+        owner_contact: null,
+        owner_origin: null,
+      } as never)
+      .execute();
+  }
+  const caCase = (column: (ca: (typeof CAS)[number]) => string) =>
+    `case n % 4 ${CAS.map((ca, i) => `when ${i} then '${column(ca)}'`).join(" ")} end`;
+  const host = pgsql
+    ? `'host' || n || '.d' || (n % 10000) || '.bench.example'`
+    : `'host' || n || '.d' || (n % 10000) || '.bench.example'`;
+  const series = pgsql
+    ? `from generate_series(1::bigint, ${count}::bigint) as g(n)`
+    : `from (with recursive s(n) as (select 1 union all select n + 1 from s where n < ${count}) select n from s)`;
+  const sha = pgsql ? "decode(md5(n::text) || md5((n + 7)::text), 'hex')" : "randomblob(32)";
+  const started = performance.now();
+  await sql
+    .raw(`insert into inventory_certificates (sha256, der, subject, subject_key, issuer, serial, not_before,
+      not_after, key_type, key_size, curve, signature_algorithm, sans, self_signed, is_ca, ski, aki, issuer_id,
+      first_seen_at)
+    select ${sha}, ${pgsql ? "'\\x00'::bytea" : "x'00'"}, 'CN=' || ${host}, lower('CN=' || ${host}), ${caCase((c) => c.subject)},
+      ${pgsql ? "to_hex(n)" : "printf('%x', n)"},
+      ${now - 400 * DAY} + (n % 365) * ${DAY},
+      ${now - 30 * DAY} + (n % 790) * ${DAY},
+      case when n % 10 < 6 then 'EC' else 'RSA' end,
+      case when n % 10 < 6 then 256 when n % 100 = 99 then 1024 else 2048 end,
+      case when n % 10 < 6 then 'P-256' else null end,
+      case when n % 200 = 7 then 'sha1WithRSAEncryption' when n % 10 < 6 then 'ecdsa-with-SHA256' else 'sha256WithRSAEncryption' end,
+      '[{"type":"dns","value":"' || ${host} || '"}]', 0, 0, null, ${caCase((c) => c.ski)}, (n % 4) + 1, ${now}
+    ${series}`)
+    .execute(db);
+  await sql
+    .raw(`insert into inventory_locations (uri, cert_id, source, first_seen_at, last_seen_at, gone_at, detail)
+    select case when id % 3 = 0 then 'vault://vault' || (id % 20) || '/certificates/c' || id || '/v1'
+      else 'tls://10.0.' || (id % 250) || '.' || (id % 200) || ':' || (1000 + id % 60000) || '?sni=' || substr(subject, 4) end,
+      id, case when id % 3 = 0 then 'vault' else 'tls' end, ${now}, ${now}, null,
+      case when id % 3 = 0 then null else '{"presented":"' || ${caCase((c) => c.sha256).replace(/n % 4/, "(id - 1) % 4")} || '"}' end
+    from inventory_certificates where id > ${CAS.length}`)
+    .execute(db);
+  if (pgsql) await sql`analyze`.execute(db);
+  log(
+    `  wrote ${count.toLocaleString("en")} records and locations in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+}
+
+/** The baseline: every row of the table, the same columns grading reads, in the same pages. */
+async function scan(storage: StorageHandle): Promise<number> {
+  let after = 0;
+  let rows = 0;
+  for (;;) {
+    const page = await storage.db
+      .selectFrom("inventory_certificates")
+      .select([
+        "id",
+        "sha256",
+        "subject",
+        "subject_key",
+        "issuer",
+        "serial",
+        "not_before",
+        "not_after",
+        "key_type",
+        "key_size",
+        "curve",
+        "signature_algorithm",
+        "sans",
+        "self_signed",
+        "is_ca",
+        "ski",
+        "aki",
+        "issuer_id",
+        "first_seen_at",
+        "owner_team",
+        "owner_application",
+        "owner_contact",
+        "owner_origin",
+      ])
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(PAGE)
+      .execute();
+    if (!page.length) return rows;
+    rows += page.length;
+    after = Number(page.at(-1)?.id);
+  }
+}
+
+async function run(engine: string): Promise<void> {
+  log(`\n${engine}: ${count.toLocaleString("en")} records`);
+  let storage: StorageHandle;
+  let cleanup: () => Promise<void>;
+  if (engine === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "strongroom-bench-grading-"));
+    storage = openDatabase(join(dir, "strongroom.db"));
+    cleanup = async () => {
+      await storage.close();
+      rmSync(dir, { recursive: true, force: true });
+    };
+  } else {
+    const admin = new pg.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/test" });
+    await admin.connect();
+    const name = `bench_grading_${process.pid}`;
+    await admin.query(`create database ${name}`);
+    storage = openDatabase(`postgres://postgres@127.0.0.1:5432/${name}`);
+    cleanup = async () => {
+      await storage.close();
+      await admin.query(`drop database ${name}`);
+      await admin.end();
+    };
+  }
+  try {
+    await migrate(storage);
+    await populate(storage);
+    const clock = { now: () => new Date(now) };
+    const ruleStore = createSqlRuleStore(storage);
+    const vaultIds = new Map(Array.from({ length: 20 }, (_, i) => [`vault${i}`, `vault-id-${i}`]));
+    const rules = createRulesService({
+      store: ruleStore,
+      clock,
+      vaultByName: async (name) => ({ id: vaultIds.get(name) as string, name }),
+      caByName: async (name) => ({ id: name, name }),
+    });
+    const anchors: CertificateFacts[] = CAS.map((ca) => ({
+      fingerprintSha256: ca.sha256,
+      subject: ca.subject,
+      issuer: ca.subject,
+      serialNumber: "01",
+      notBefore: new Date(now - 365 * DAY),
+      notAfter: new Date(now + 3650 * DAY),
+      keyType: "EC",
+      signatureAlgorithm: "ecdsa-with-SHA384",
+      sans: [],
+      selfSigned: true,
+      isCa: true,
+      subjectKeyId: ca.ski,
+    }));
+    const gradingStore = createSqlGradingStore(storage);
+    const spent: Record<string, number> = {};
+    if (process.env.BREAKDOWN)
+      for (const [name, fn] of Object.entries(gradingStore)) {
+        (gradingStore as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+          const t = performance.now();
+          try {
+            return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+          } finally {
+            spent[name] = (spent[name] ?? 0) + performance.now() - t;
+          }
+        };
+      }
+    const grading = createGradingService({
+      store: gradingStore,
+      rules: ruleStore,
+      anchors: async () => anchors,
+      vaultIds: async () => vaultIds,
+      caIds: async () => new Map(),
+      clock,
+    });
+    await rules.set({ kind: "key-types", value: ["EC", "RSA"] });
+    await rules.set({ kind: "min-rsa-key-size", value: 2048 });
+    await rules.set({ kind: "dns-names", value: ["bench.example"] });
+    await rules.set({ kind: "max-validity-days", value: 398 });
+    await rules.set({ kind: "wildcards", value: false });
+    await rules.set({ kind: "max-validity-days", value: 200, vault: "vault3" });
+    const signal = new AbortController().signal;
+    const timed = async <T>(work: () => Promise<T>) => {
+      const started = performance.now();
+      const result = await work();
+      return { result, seconds: (performance.now() - started) / 1000 };
+    };
+
+    const first = await timed(() => grading.grade(signal));
+    log(
+      `  first grading: ${first.seconds.toFixed(1)} s, ${first.result.opened.toLocaleString("en")} findings opened`,
+    );
+    // The rule change the target is about: every record is judged again, few findings change.
+    await rules.set({ kind: "max-validity-days", value: 390 });
+    // Scanned before and after the grading, and the faster scan taken: whichever runs first warms
+    // the caches for the other, and the baseline must not gain from coming second.
+    const scanBefore = await timed(() => scan(storage));
+    for (const k of Object.keys(spent)) delete spent[k];
+    const graded = await timed(() => grading.grade(signal));
+    const scanAfter = await timed(() => scan(storage));
+    const scanned = scanAfter.seconds < scanBefore.seconds ? scanAfter : scanBefore;
+    if (process.env.BREAKDOWN)
+      log(
+        `  store time: ${JSON.stringify(Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, Math.round(v)])))}`,
+      );
+    const scanRate = scanned.result / scanned.seconds;
+    const gradeRate = graded.result.graded / graded.seconds;
+    const ratio = gradeRate / scanRate;
+    log(
+      `  sequential scan: ${scanned.result.toLocaleString("en")} rows in ${scanned.seconds.toFixed(1)} s (${Math.round(scanRate).toLocaleString("en")} rows/s; before ${scanBefore.seconds.toFixed(1)} s, after ${scanAfter.seconds.toFixed(1)} s)`,
+    );
+    log(
+      `  re-grade after a rule change (${graded.result.mode}): ${graded.result.graded.toLocaleString("en")} records in ${graded.seconds.toFixed(1)} s (${Math.round(gradeRate).toLocaleString("en")} records/s), ${graded.result.opened} opened, ${graded.result.resolved} resolved`,
+    );
+    log(
+      `  ratio to the scan: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}) ${ratio >= TARGET_RATIO ? "PASS" : "FAIL"}; ${graded.seconds <= TARGET_SECONDS ? "PASS" : "FAIL"} under ${TARGET_SECONDS} s`,
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+for (const engine of engines) await run(engine);

@@ -1,0 +1,201 @@
+import type { Clock } from "../clock.js";
+import type { CertificateFacts } from "../inventory/model.js";
+import { builtInFindings, type GradingContext, trustSet } from "./built-in-findings.js";
+import { applicableRules, evaluate } from "./evaluate.js";
+import type { RuleScope } from "./issuance-gate.js";
+import type { Judgement, Rule } from "./model.js";
+import type { GradableRecord, GradingStore, RuleStore } from "./ports.js";
+import { certificateFacts, commonName } from "./request-facts.js";
+
+/** Records read and written per transaction: large enough to amortise round trips, small enough to hold. */
+const BATCH = 2000;
+
+export interface GradingProgress {
+  mode: "full" | "changed";
+  graded: number;
+  opened: number;
+  resolved: number;
+}
+
+export type GradingService = ReturnType<typeof createGradingService>;
+
+/**
+ * Grades inventory records against the organisation rules that apply where they are (a vault's via
+ * `vault://`, a CA's via `ca://`, the installation's always) and the built-in findings. A change of
+ * any rule re-grades everything; a change of records re-grades only those (the store queues them).
+ */
+export function createGradingService({
+  store,
+  rules,
+  anchors,
+  vaultIds,
+  caIds,
+  clock,
+}: {
+  store: GradingStore;
+  rules: Pick<RuleStore, "list" | "revision">;
+  /** The trust set's certificates: the private CA's and the configured trust bundle's. */
+  anchors: () => Promise<CertificateFacts[]>;
+  /** Vault and CA ids by lower-cased name, as location URIs name them. */
+  vaultIds: () => Promise<Map<string, string>>;
+  caIds: () => Promise<Map<string, string>>;
+  clock: Clock;
+}) {
+  /** Everything one run needs besides the records, read once per run. */
+  async function prepare() {
+    const [all, trust, revoked, vaults, cas] = await Promise.all([
+      rules.list(),
+      anchors(),
+      store.revokedFingerprints(),
+      vaultIds(),
+      caIds(),
+    ]);
+    // Entry-point-limited rules govern requests only; grading judges by the rules for every entry.
+    const graded = all.filter((r) => !r.entries);
+    const byScope = new Map<string, Rule[]>();
+    const scoped = (key: string, scope: RuleScope) => {
+      let found = byScope.get(key);
+      if (!found) {
+        found = applicableRules(graded, scope);
+        byScope.set(key, found);
+      }
+      return found;
+    };
+    const issuers = new Map<number, GradableRecord | undefined>();
+    return { trust: trustSet(trust), revoked, vaults, cas, scoped, issuers };
+  }
+  type Run = Awaited<ReturnType<typeof prepare>>;
+
+  /** The rule sets a record falls under, one per place it is kept, the installation's when none. */
+  function ruleSets(record: GradableRecord, run: Run): Rule[][] {
+    const sets: Rule[][] = [];
+    for (const l of record.locations) {
+      if (l.gone) continue;
+      const match = /^(vault|ca):\/\/([^/]+)\//.exec(l.uri);
+      if (!match) continue;
+      const name = decodeURIComponent(match[2] as string).toLowerCase();
+      const id = (match[1] === "vault" ? run.vaults : run.cas).get(name);
+      if (id)
+        sets.push(run.scoped(`${match[1]}:${id}`, match[1] === "vault" ? { vaultId: id } : { caId: id }));
+    }
+    return sets.length ? sets : [run.scoped("installation", {})];
+  }
+
+  /** Fetches the issuers up the chains of a batch that no earlier batch fetched. */
+  async function loadIssuers(records: readonly GradableRecord[], run: Run): Promise<void> {
+    let wanted = records;
+    for (let depth = 0; depth < 8 && wanted.length; depth++) {
+      const ids = [
+        ...new Set(
+          wanted.flatMap((r) =>
+            r.issuerId !== undefined && !run.issuers.has(r.issuerId) ? [r.issuerId] : [],
+          ),
+        ),
+      ];
+      if (!ids.length) return;
+      const found = await store.records(ids);
+      for (const id of ids) run.issuers.set(id, undefined);
+      for (const r of found) run.issuers.set(r.id, r);
+      wanted = found;
+    }
+  }
+
+  function judge(record: GradableRecord, run: Run, now: Date): Judgement[] {
+    const facts = certificateFacts(record.facts, {
+      issuerName: commonName(record.facts.issuer),
+    });
+    const seen = new Set<string>();
+    const found: Judgement[] = [];
+    for (const set of ruleSets(record, run)) {
+      for (const j of evaluate(set, facts)) {
+        if (seen.has(j.ruleId as string)) continue;
+        seen.add(j.ruleId as string);
+        found.push(j);
+      }
+    }
+    const ctx: GradingContext = {
+      trust: run.trust,
+      issuer: (id) => run.issuers.get(id),
+      revoked: run.revoked,
+      now,
+    };
+    return [...found, ...builtInFindings(record, ctx)];
+  }
+
+  async function gradeBatch(records: GradableRecord[], run: Run, progress: GradingProgress) {
+    await loadIssuers(records, run);
+    const now = clock.now();
+    const result = await store.record(
+      records.map((r) => ({
+        id: r.id,
+        fingerprintSha256: r.facts.fingerprintSha256,
+        judgements: judge(r, run, now),
+        open: r.open,
+      })),
+      now,
+    );
+    progress.graded += records.length;
+    progress.opened += result.opened;
+    progress.resolved += result.resolved;
+  }
+
+  /** Grades every record, batch by batch; `onProgress` hears after each batch. */
+  async function gradeAll(
+    signal: AbortSignal,
+    onProgress?: (p: GradingProgress) => void,
+  ): Promise<GradingProgress> {
+    const revision = await rules.revision();
+    await store.claimAll();
+    const run = await prepare();
+    const progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
+    // The next page is read while this one is judged and written: on PostgreSQL the database works
+    // while this process does, instead of each waiting for the other.
+    let reading = store.page(0, BATCH);
+    while (!signal.aborted) {
+      const page = await reading;
+      if (!page.length) break;
+      reading = store.page((page.at(-1) as GradableRecord).id, BATCH);
+      try {
+        await gradeBatch(page, run, progress);
+      } catch (error) {
+        reading.catch(() => undefined);
+        throw error;
+      }
+      onProgress?.({ ...progress });
+    }
+    reading.catch(() => undefined);
+    if (!signal.aborted) await store.setGradedRevision(revision);
+    return progress;
+  }
+
+  /** Grades the records queued by inventory changes since they were last graded. */
+  async function gradeChanged(
+    signal: AbortSignal,
+    onProgress?: (p: GradingProgress) => void,
+  ): Promise<GradingProgress> {
+    const progress: GradingProgress = { mode: "changed", graded: 0, opened: 0, resolved: 0 };
+    let run: Run | undefined;
+    while (!signal.aborted) {
+      const ids = await store.queued(BATCH);
+      if (!ids.length) break;
+      run ??= await prepare();
+      // Claimed first: a record changed while it is graded is queued again. One claimed and then
+      // lost to a crash is caught by the daily full grading.
+      await store.claim(ids);
+      await gradeBatch(await store.records(ids), run, progress);
+      onProgress?.({ ...progress });
+    }
+    return progress;
+  }
+
+  return {
+    gradeAll,
+    gradeChanged,
+
+    /** A full grading when the rules changed since the last one covered them, else the changed records. */
+    async grade(signal: AbortSignal, onProgress?: (p: GradingProgress) => void): Promise<GradingProgress> {
+      const [revision, graded] = await Promise.all([rules.revision(), store.gradedRevision()]);
+      return revision !== graded ? gradeAll(signal, onProgress) : gradeChanged(signal, onProgress);
+    },
+  };
+}

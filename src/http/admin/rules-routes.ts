@@ -1,0 +1,105 @@
+import { type Static, Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { GradingService } from "../../domain/rules/grading-service.js";
+import type { Finding, Rule } from "../../domain/rules/model.js";
+import type { FindingStore } from "../../domain/rules/ports.js";
+import type { RulesService } from "../../domain/rules/rules-service.js";
+
+const Where = {
+  vault: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
+  ca: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
+  profile: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
+};
+const RuleBody = Type.Object(
+  {
+    kind: Type.String({ minLength: 1, maxLength: 64 }),
+    value: Type.Union([Type.Array(Type.String()), Type.Integer(), Type.Boolean(), Type.String()]),
+    locked: Type.Optional(Type.Boolean()),
+    entries: Type.Optional(Type.Array(Type.String())),
+    ...Where,
+  },
+  { additionalProperties: false },
+);
+const WhereQuery = Type.Object(
+  { ...Where, effective: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")])) },
+  { additionalProperties: false },
+);
+const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ruleView = (r: Rule) => ({
+  id: r.id,
+  level: r.level,
+  target: r.level === "installation" ? null : r.targetName,
+  kind: r.kind,
+  value: r.value,
+  locked: r.locked,
+  entries: r.entries ?? null,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
+});
+
+export const findingView = (f: Finding) => ({
+  id: f.id,
+  fingerprintSha256: f.fingerprintSha256,
+  kind: f.kind,
+  ruleId: f.ruleId ?? null,
+  locationUri: f.locationUri ?? null,
+  reason: f.reason,
+  foundAt: f.foundAt.toISOString(),
+  resolvedAt: f.resolvedAt?.toISOString() ?? null,
+});
+
+/**
+ * Organisation rules and grading: `/admin/rules`, `/admin/findings`. Registered inside the admin
+ * scope (its auth hook and Key Vault's error format).
+ */
+export function registerRulesRoutes(
+  admin: FastifyInstance,
+  { rules, grading, findings }: { rules: RulesService; grading: GradingService; findings: FindingStore },
+): void {
+  admin.get<{ Querystring: Static<typeof WhereQuery> }>(
+    "/admin/rules",
+    { schema: { querystring: WhereQuery }, config: { operation: "RuleList" } },
+    async (request) => {
+      const { effective, ...where } = request.query;
+      return {
+        value: (await (effective === "true" ? rules.effective(where) : rules.list(where))).map(ruleView),
+      };
+    },
+  );
+  admin.put<{ Body: Static<typeof RuleBody> }>(
+    "/admin/rules",
+    { schema: { body: RuleBody }, config: { operation: "RuleSet" } },
+    async (request) => ruleView(await rules.set(request.body)),
+  );
+  admin.get<{ Params: { id: string } }>(
+    "/admin/rules/:id",
+    { config: { operation: "RuleGet" } },
+    async (request) => ruleView(await rules.show(request.params.id)),
+  );
+  admin.delete<{ Params: { id: string } }>(
+    "/admin/rules/:id",
+    { config: { operation: "RuleDelete" } },
+    async (request, reply) => {
+      await rules.remove(request.params.id);
+      return reply.status(204).send();
+    },
+  );
+  admin.post("/admin/rules/grade", { config: { operation: "RuleGrade" } }, async () =>
+    grading.gradeAll(new AbortController().signal),
+  );
+  admin.get<{ Querystring: Static<typeof PageQuery> }>(
+    "/admin/findings",
+    { schema: { querystring: PageQuery }, config: { operation: "FindingList" } },
+    async (request) => {
+      const page = await findings.listOpen(request.query.limit ?? 100, request.query.after);
+      return { value: page.items.map(findingView), next: page.next ?? null };
+    },
+  );
+}
