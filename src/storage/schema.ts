@@ -136,6 +136,8 @@ export interface Database {
     expires_at: number | null;
     detail: string | null;
     time: number;
+    /** JSON of an alert event's data; null for vault object events. */
+    data: string | null;
   };
   certificate_renewals: {
     vault_id: string;
@@ -435,4 +437,28 @@ export interface Database {
     last_sync_gone: number | null;
   };
   remote_vault_locations: { remote_vault_id: string; uri: string };
+  alerts: {
+    id: string;
+    kind: string;
+    /** '' when the alert is about no certificate (a silent agent). */
+    fingerprint: string;
+    /** '' when the alert is about the certificate wherever it is. */
+    location: string;
+    state: string;
+    level: number | null;
+    subject: string;
+    summary: string;
+    not_after: number | null;
+    vault_name: string | null;
+    owner_contact: string | null;
+    revision: number;
+    opened_at: number;
+    updated_at: number;
+    acknowledged_at: number | null;
+    acknowledged_by: string | null;
+    resolved_at: number | null;
+    resolved_by: string | null;
+    note: string | null;
+    occurrences: number;
+  };
 }
