@@ -170,8 +170,9 @@ export function createAlertService({
     get,
 
     async list(filter: AlertFilter): Promise<Alert[]> {
-      if (filter.state !== undefined && filter.state !== "unresolved" && !ALERT_STATES.includes(filter.state))
-        throw badParameter(`state must be one of unresolved, ${ALERT_STATES.join(", ")}`);
+      const state = filter.state ?? "unresolved";
+      if (state !== "unresolved" && state !== "all" && !ALERT_STATES.includes(state))
+        throw badParameter(`state must be one of unresolved, all, ${ALERT_STATES.join(", ")}`);
       if (filter.kind !== undefined && !ALERT_KINDS.includes(filter.kind))
         throw badParameter(`kind must be one of ${ALERT_KINDS.join(", ")}`);
       if (
@@ -179,7 +180,7 @@ export function createAlertService({
         (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 10_000)
       )
         throw badParameter("limit must be an integer from 1 to 10000");
-      return store.list(filter);
+      return store.list({ ...filter, state: state === "all" ? undefined : state });
     },
 
     /** Someone is on it: it stays listed as acknowledged, and still resolves when the condition ends. */

@@ -72,7 +72,8 @@ export const alertKey = (a: Pick<Condition, "kind" | "fingerprint" | "location">
   `${a.kind}\u0000${a.fingerprint}\u0000${a.location}`;
 
 export interface AlertFilter {
-  state?: AlertState | "unresolved" | undefined;
+  /** Unresolved (open or acknowledged) when not given. */
+  state?: AlertState | "unresolved" | "all" | undefined;
   kind?: AlertKind | undefined;
   fingerprint?: string | undefined;
   limit?: number | undefined;
