@@ -166,7 +166,7 @@ describe("alerts", () => {
     const ce = cloudEvents();
     expect(ce.map((e) => e.type)).toEqual(grid.map((e) => e.eventType));
     expect(new Set(ce.map((e) => e.id)).size).toBe(4);
-    expect((ce[0]?.data as AlertEventData).id).toBe(resolved?.id);
+    expect((ce[0]?.data as AlertEventData | undefined)?.id).toBe(resolved?.id);
 
     const slack = endpoint.received.filter((r) => r.path === "/slack").map((r) => JSON.parse(r.body));
     expect(slack).toHaveLength(4);
