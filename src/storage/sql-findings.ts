@@ -49,11 +49,10 @@ export async function violationsByRule(db: Kysely<Database>): Promise<ViolationC
   return orMissing(async () => {
     const result = await sql<{ rule_id: string | null; kind: string; count: number | string }>`
       select rule_id, kind, count(*) as count from inventory_findings
-      where resolved_at is null group by rule_id, kind order by count(*) desc, rule_id`.execute(db);
-    return result.rows.map((r) => ({
-      ruleId: r.rule_id ?? "(built-in)",
-      kind: r.kind,
-      count: Number(r.count),
-    }));
+      where resolved_at is null group by rule_id, kind`.execute(db);
+    // Sorted here: the engines order NULL rule ids differently.
+    return result.rows
+      .map((r) => ({ ruleId: r.rule_id ?? "(built-in)", kind: r.kind, count: Number(r.count) }))
+      .sort((a, b) => b.count - a.count || a.ruleId.localeCompare(b.ruleId) || a.kind.localeCompare(b.kind));
   });
 }
