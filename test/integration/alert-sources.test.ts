@@ -7,17 +7,11 @@ import { type Core, jobList, openCore } from "../../src/main.js";
 import { insertEvents } from "../../src/storage/sql-event-store.js";
 import { backends } from "../support/backends.js";
 import { fakeClock } from "../support/in-process.js";
-import { type TestCertificate, testCertificate } from "../support/inventory-certs.js";
+import { pemWithKey, type TestCertificate, testCertificate } from "../support/inventory-certs.js";
 import { tempDataDir } from "../support/server-process.js";
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
-
-async function pemOf(cert: TestCertificate): Promise<string> {
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", cert.keys.privateKey));
-  const der = Buffer.from(cert.der);
-  return `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString("base64")}\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`;
-}
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`alert condition sources on ${backend.engine}`, () => {
@@ -116,7 +110,7 @@ for (const backend of backends) {
       const vault = await core.vaults.get("default");
       const expires = new Date(clock.now().getTime() + 200 * DAY_MS);
       const first = await core.certificates.import(vault, "api", {
-        value: await pemOf(await testCertificate({ subject: "CN=api.example", notAfter: expires })),
+        value: await pemWithKey(await testCertificate({ subject: "CN=api.example", notAfter: expires })),
       });
       await jobList(core)
         .find((j) => j.name === "inventory")
@@ -137,7 +131,7 @@ for (const backend of backends) {
       expect(failed?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
       clock.advance(HOUR_MS);
       await core.certificates.import(vault, "api", {
-        value: await pemOf(await testCertificate({ subject: "CN=api.example", notAfter: expires })),
+        value: await pemWithKey(await testCertificate({ subject: "CN=api.example", notAfter: expires })),
       });
       await core.alerts.evaluate();
       expect(await core.alerts.list({ kind: "renewal-failed" })).toEqual([]);
