@@ -32,6 +32,15 @@ import { type AccessService, createAccessService } from "./domain/access/access-
 import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
+import { type AlertService, createAlertService } from "./domain/alerts/alert-service.js";
+import {
+  agentSilentSource,
+  changedSource,
+  expirySource,
+  findingsSource,
+  renewalFailedSource,
+} from "./domain/alerts/conditions.js";
+import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -62,6 +71,7 @@ import {
 import { createGradingService, type GradingService } from "./domain/rules/grading-service.js";
 import type { FindingStore } from "./domain/rules/ports.js";
 import { createRulesService, type RulesService } from "./domain/rules/rules-service.js";
+import { createPostureService, type PostureService } from "./domain/reports/posture-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -79,6 +89,8 @@ import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
+import { createAlertDigestJob } from "./jobs/alert-digest-job.js";
+import { createAlertJob } from "./jobs/alert-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
@@ -105,8 +117,11 @@ import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js"
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
+import { createSqlAlertStore } from "./storage/sql-alert-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlGradingStore } from "./storage/sql-grading-store.js";
+import { violationsByRule } from "./storage/sql-findings.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
@@ -160,6 +175,10 @@ export interface Core {
   grading: GradingService;
   /** The findings grading stored, for alerts, reports and the admin API. */
   findings: FindingStore;
+  /** Alerts over the inventory, renewals and agents; their changes go out as events. */
+  alerts: AlertService;
+  /** Posture reports over the inventory. */
+  posture: PostureService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -366,6 +385,25 @@ export async function openCore(
     rules,
     grading,
     findings: gradingStore,
+    alerts: createAlertService({
+      store: createSqlAlertStore(storage),
+      sources: (() => {
+        const facts = createSqlAlertFacts(storage);
+        return [
+          expirySource(facts, config.alertExpiringDays),
+          changedSource(facts, config.alertChangedWindowMs),
+          renewalFailedSource(facts),
+          agentSilentSource(facts, config.alertAgentSilentMs),
+          findingsSource(facts, { ...FINDING_ALERT_KINDS }),
+        ];
+      })(),
+      clock,
+    }),
+    posture: createPostureService({
+      inventory,
+      violationsByRule: () => violationsByRule(storage.db),
+      clock,
+    }),
     pkiBase,
     tenantId,
     async close() {
@@ -440,21 +478,34 @@ export function jobList(
     origin: core.config.publicHost,
   });
   const { config } = core;
-  const mail = config.smtpHost
+  const mailer = config.smtpHost
+    ? createSmtpMailer({
+        host: config.smtpHost,
+        port: config.smtpPort,
+        secure: config.smtpSecure,
+        user: config.smtpUser,
+        password: config.smtpPassword,
+        from: config.smtpFrom,
+      })
+    : undefined;
+  const mail = mailer
     ? createMailJob({
         events: stores.events,
         settings: stores.settings,
         vaults: () => core.vaults.list(),
         contacts: core.contacts,
-        mailer: createSmtpMailer({
-          host: config.smtpHost,
-          port: config.smtpPort,
-          secure: config.smtpSecure,
-          user: config.smtpUser,
-          password: config.smtpPassword,
-          from: config.smtpFrom,
-        }),
+        mailer,
         vaultUrl,
+      })
+    : undefined;
+  const alertDigest = mailer
+    ? createAlertDigestJob({
+        events: stores.events,
+        settings: stores.settings,
+        vaults: () => core.vaults.list(),
+        contacts: core.contacts,
+        mailer,
+        intervalMs: config.alertDigestIntervalMs,
       })
     : undefined;
   const rotation = createKeyRotationJob({
@@ -512,7 +563,9 @@ export function jobList(
     discovery,
     remoteVaultSync,
     grading,
+    createAlertJob({ alerts: core.alerts }),
     ...(mail ? [mail] : []),
+    ...(alertDigest ? [alertDigest] : []),
   ];
 }
 
@@ -633,6 +686,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         discovery: core.discovery,
         remoteVaults: core.remoteVaults,
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
+        alerts: core.alerts,
+        posture: core.posture,
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerAccessCommands } from "./access-commands.js";
 import { registerAcmeCommands } from "./acme-commands.js";
 import { registerAgentCommand } from "./agent-command.js";
+import { registerAlertCommands } from "./alert-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
@@ -32,6 +33,7 @@ export function createCli(): Command {
   registerDiscoveryCommands(program);
   registerRemoteVaultCommands(program);
   registerRulesCommands(program);
+  registerAlertCommands(program);
   registerAgentCommand(program);
   return program;
 }

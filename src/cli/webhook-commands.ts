@@ -1,16 +1,17 @@
 import { type Command, Option } from "commander";
-import type { WebhookSubscription } from "../domain/events/webhooks.js";
+import { WEBHOOK_SCHEMAS, type WebhookSubscription } from "../domain/events/webhooks.js";
 import { jsonOption, printJson, withCore } from "./program.js";
 
 const webhookOptions = (c: Command) =>
   c
     .option("--endpoint <url>", "where events are POSTed")
-    .option("--event <type...>", "event types, e.g. Microsoft.KeyVault.CertificateNearExpiry (default: all)")
+    .option(
+      "--event <type...>",
+      "event types, e.g. Microsoft.KeyVault.CertificateNearExpiry, Strongroom.Alerts.AlertOpened (default: all)",
+    )
     .option("--vault <name...>", "only events of these vaults (default: all)")
     .option("--subject-begins-with <prefix>", "only objects whose name starts with this")
-    .addOption(
-      new Option("--schema <schema>", "payload schema").choices(["EventGridSchema", "CloudEventSchemaV1_0"]),
-    )
+    .addOption(new Option("--schema <schema>", "payload schema").choices([...WEBHOOK_SCHEMAS]))
     .option("--secret <secret>", "sign deliveries with HMAC-SHA256 (X-Strongroom-Signature)");
 
 interface WebhookFlags {

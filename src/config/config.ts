@@ -141,6 +141,23 @@ export const ConfigSchema = Type.Object(
       maximum: 16_777_216,
       description: "Addresses one discovery scan may cover; larger CIDR blocks and ranges are refused",
     }),
+    alertExpiringDays: Type.Array(Type.Integer({ minimum: 1, maximum: 3650 }), {
+      minItems: 1,
+      maxItems: 16,
+      description: "Days before expiry at which an expiring alert opens, then escalates (each notifies once)",
+    }),
+    alertAgentSilentMs: Type.Integer({
+      minimum: 60_000,
+      description: "An agent that has not called in for this long raises an agent-silent alert",
+    }),
+    alertChangedWindowMs: Type.Integer({
+      minimum: 60_000,
+      description: "How long a changed alert (a location now serves another certificate) stays true",
+    }),
+    alertDigestIntervalMs: Type.Integer({
+      minimum: 10_000,
+      description: "How often the alert digest mails owners and certificate contacts",
+    }),
     acmeCaFile: Type.Optional(
       Type.String({
         minLength: 1,
@@ -181,6 +198,10 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   auditCheckpointIntervalMs: 3_600_000,
   auditRetentionDays: 0,
   discoveryMaxAddresses: 65_536,
+  alertExpiringDays: [30, 14, 7, 1],
+  alertAgentSilentMs: 3_600_000,
+  alertChangedWindowMs: 7 * 86_400_000,
+  alertDigestIntervalMs: 900_000,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -227,6 +248,10 @@ export const ENV_VARS = {
   STRONGROOM_ACME_CA_FILE: "acmeCaFile",
   STRONGROOM_TRUST_BUNDLE_FILE: "trustBundleFile",
   STRONGROOM_DISCOVERY_MAX_ADDRESSES: "discoveryMaxAddresses",
+  STRONGROOM_ALERT_EXPIRING_DAYS: "alertExpiringDays",
+  STRONGROOM_ALERT_AGENT_SILENT_MS: "alertAgentSilentMs",
+  STRONGROOM_ALERT_CHANGED_WINDOW_MS: "alertChangedWindowMs",
+  STRONGROOM_ALERT_DIGEST_INTERVAL_MS: "alertDigestIntervalMs",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -280,6 +305,9 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "auditCheckpointIntervalMs",
     "auditRetentionDays",
     "discoveryMaxAddresses",
+    "alertAgentSilentMs",
+    "alertChangedWindowMs",
+    "alertDigestIntervalMs",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
@@ -291,6 +319,12 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   for (const key of ["metrics", "jobs", "smtpSecure"]) {
     const value = out[key];
     if (typeof value === "string") out[key] = value === "true" || value === "1";
+  }
+  if (
+    typeof out.alertExpiringDays === "string" &&
+    /^\d+(,\d+)*$/.test(out.alertExpiringDays.replace(/\s/g, ""))
+  ) {
+    out.alertExpiringDays = out.alertExpiringDays.replace(/\s/g, "").split(",").map(Number);
   }
   if (typeof out.aliases === "string") {
     out.aliases = Object.fromEntries(

@@ -7,6 +7,7 @@ import type { IdentityService } from "../domain/access/identity-service.js";
 import type { PrincipalService } from "../domain/access/principal-service.js";
 import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
+import type { AlertService } from "../domain/alerts/alert-service.js";
 import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import { AUDIT_RETRY_AFTER_SECONDS, auditUnavailable } from "../domain/audit/audit-unavailable.js";
@@ -22,6 +23,7 @@ import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
+import type { PostureService } from "../domain/reports/posture-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { type AdminRouteDeps, registerAdminRoutes } from "./admin/admin-routes.js";
@@ -63,6 +65,8 @@ export interface AppDeps {
   remoteVaults?: RemoteVaultService | undefined;
   /** Organisation rules, grading and findings (admin API). */
   rules?: AdminRouteDeps["rules"];
+  alerts?: AlertService | undefined;
+  posture?: PostureService | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -207,6 +211,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     ca: deps.ca,
     inventory: deps.inventory,
     discovery: deps.discovery,
+    alerts: deps.alerts,
+    posture: deps.posture,
   });
   if (deps.discovery) {
     registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });

@@ -4,6 +4,7 @@ import type { WebhookStore } from "../domain/events/ports.js";
 import { webhookSecretContext } from "../domain/events/webhook-service.js";
 import {
   DELIVERY_WINDOW_MS,
+  isChatSchema,
   matches,
   nextAttemptDelayMs,
   signature,
@@ -38,7 +39,9 @@ export function createWebhookDeliveryJob(deps: WebhookDeliveryJobDeps): Job {
   async function validate(s: WebhookSubscription): Promise<WebhookSubscription> {
     let ok = false;
     try {
-      if (s.schema === "EventGridSchema") {
+      if (isChatSchema(s.schema)) {
+        ok = true;
+      } else if (s.schema === "EventGridSchema") {
         // Event Grid's handshake: echo the validation code back.
         const validationCode = randomUUID();
         const body = JSON.stringify([

@@ -136,6 +136,8 @@ export interface Database {
     expires_at: number | null;
     detail: string | null;
     time: number;
+    /** JSON of an alert event's data; null for vault object events. */
+    data: string | null;
   };
   certificate_renewals: {
     vault_id: string;
@@ -465,4 +467,28 @@ export interface Database {
   };
   inventory_grading_queue: { cert_id: number };
   grading_state: { name: string; value: number };
+  alerts: {
+    id: string;
+    kind: string;
+    /** '' when the alert is about no certificate (a silent agent). */
+    fingerprint: string;
+    /** '' when the alert is about the certificate wherever it is. */
+    location: string;
+    state: string;
+    level: number | null;
+    subject: string;
+    summary: string;
+    not_after: number | null;
+    vault_name: string | null;
+    owner_contact: string | null;
+    revision: number;
+    opened_at: number;
+    updated_at: number;
+    acknowledged_at: number | null;
+    acknowledged_by: string | null;
+    resolved_at: number | null;
+    resolved_by: string | null;
+    note: string | null;
+    occurrences: number;
+  };
 }

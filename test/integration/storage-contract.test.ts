@@ -133,6 +133,7 @@ for (const backend of backends) {
             "0010-discovery",
             "0011-remote-vaults",
             "0012-rules",
+            "0013-alerts",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

@@ -72,3 +72,10 @@ export async function testCertificate(options: {
   });
   return { der: new Uint8Array(cert.rawData), subject: options.subject, keys, key };
 }
+
+/** The certificate with its private key as one PEM file, as `cert import` and Key Vault's import take it. */
+export async function pemWithKey(cert: TestCertificate): Promise<string> {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", cert.keys.privateKey));
+  const der = Buffer.from(cert.der);
+  return `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString("base64")}\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`;
+}

@@ -1,4 +1,18 @@
 import { randomUUID } from "node:crypto";
+import type { AlertEventData } from "../alerts/model.js";
+
+/**
+ * Alert changes (docs: README "Alerts"). Delivered as `Strongroom.Alerts.<type>` in Event Grid and
+ * CloudEvents, never with Key Vault's prefix: Key Vault has no such events.
+ */
+export type AlertEventType = "AlertOpened" | "AlertEscalated" | "AlertResolved";
+
+export const ALERT_EVENT_TYPES: readonly AlertEventType[] = [
+  "AlertOpened",
+  "AlertEscalated",
+  "AlertResolved",
+];
+
 /** Key Vault's event types (Event Grid's Microsoft.KeyVault.* schema), plus renewal failures and revocations. */
 export type EventType =
   | "CertificateNewVersionCreated"
@@ -13,6 +27,7 @@ export type EventType =
   | "SecretNewVersionCreated"
   | "SecretNearExpiry"
   | "SecretExpired"
+  | AlertEventType
   | InternalEventType;
 
 /**
@@ -39,7 +54,8 @@ export const INTERNAL_EVENTS: ReadonlySet<EventType> = new Set<InternalEventType
   "VaultDeleted",
 ]);
 
-export type ObjectType = "Certificate" | "Key" | "Secret";
+/** `Alert` events name the alert (object name = alert id, version = its revision) and carry `alert`. */
+export type ObjectType = "Certificate" | "Key" | "Secret" | "Alert";
 
 /**
  * Something that happened to a vault object, stored in the same transaction as the change (the
@@ -58,6 +74,8 @@ export interface VaultEvent {
   /** Free text for failures, e.g. why a renewal failed. */
   detail?: string | undefined;
   time: Date;
+  /** The alert as the change left it, for alert events. */
+  alert?: AlertEventData | undefined;
 }
 
 /** An event as stored, with its place in the outbox. */

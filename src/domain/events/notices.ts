@@ -1,6 +1,6 @@
 import type { StoredEvent } from "./model.js";
 
-const escapeHtml = (s: string) =>
+export const escapeHtml = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] ?? c);
 
 /** The events that certificate contacts are mailed about. */

@@ -2,9 +2,9 @@ import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Sealer } from "../sealing/ports.js";
-import type { EventType } from "./model.js";
+import { ALERT_EVENT_TYPES, type EventType } from "./model.js";
 import type { WebhookStore } from "./ports.js";
-import type { WebhookSchema, WebhookSubscription } from "./webhooks.js";
+import { isChatSchema, WEBHOOK_SCHEMAS, type WebhookSchema, type WebhookSubscription } from "./webhooks.js";
 
 export interface WebhookInput {
   name?: string | undefined;
@@ -29,7 +29,11 @@ const EVENT_TYPES: EventType[] = [
   "SecretNewVersionCreated",
   "SecretNearExpiry",
   "SecretExpired",
+  ...ALERT_EVENT_TYPES,
 ];
+
+/** Event types are accepted with or without the prefix they are delivered with. */
+const bareType = (type: string) => type.replace(/^(Microsoft\.KeyVault|Strongroom\.Alerts)\./, "");
 
 export const webhookSecretContext = (id: string) => `webhook/${id}/secret`;
 
@@ -56,16 +60,12 @@ export function createWebhookService({
         throw badParameter("endpoint must be an http or https URL");
     }
     for (const type of input.eventTypes ?? []) {
-      if (!EVENT_TYPES.includes(type.replace(/^Microsoft\.KeyVault\./, "") as EventType)) {
+      if (!EVENT_TYPES.includes(bareType(type) as EventType)) {
         throw badParameter(`Unknown event type "${type}"; use ${EVENT_TYPES.join(", ")}`);
       }
     }
-    if (
-      input.schema !== undefined &&
-      input.schema !== "EventGridSchema" &&
-      input.schema !== "CloudEventSchemaV1_0"
-    ) {
-      throw badParameter('schema must be "EventGridSchema" or "CloudEventSchemaV1_0"');
+    if (input.schema !== undefined && !WEBHOOK_SCHEMAS.includes(input.schema as WebhookSchema)) {
+      throw badParameter(`schema must be one of ${WEBHOOK_SCHEMAS.join(", ")}`);
     }
   }
 
@@ -76,8 +76,9 @@ export function createWebhookService({
     return found;
   }
 
-  const types = (list: string[] | undefined) =>
-    (list ?? []).map((t) => t.replace(/^Microsoft\.KeyVault\./, "") as EventType);
+  const types = (list: string[] | undefined) => (list ?? []).map((t) => bareType(t) as EventType);
+  // A chat endpoint has no handshake to pass: it is active from the start.
+  const initialStatus = (schema: WebhookSchema) => (isChatSchema(schema) ? "active" : "pending-validation");
 
   return {
     list: () => store.list(),
@@ -91,6 +92,7 @@ export function createWebhookService({
         throw new DomainError("Conflict", `A webhook subscription named ${input.name} exists`);
       const id = newId();
       const now = clock.now();
+      const schema = (input.schema ?? "EventGridSchema") as WebhookSchema;
       const subscription: WebhookSubscription = {
         id,
         name: input.name,
@@ -98,11 +100,11 @@ export function createWebhookService({
         eventTypes: types(input.eventTypes),
         vaults: input.vaults ?? [],
         subjectBeginsWith: input.subjectBeginsWith,
-        schema: (input.schema ?? "EventGridSchema") as WebhookSchema,
+        schema,
         sealedSecret: input.secret
           ? sealer.seal(Buffer.from(input.secret, "utf8"), webhookSecretContext(id))
           : undefined,
-        status: "pending-validation",
+        status: initialStatus(schema),
         cursor: await store.latestSeq(),
         createdAt: now,
         updatedAt: now,
@@ -118,7 +120,7 @@ export function createWebhookService({
         ...s,
         ...(input.endpoint !== undefined && {
           endpoint: input.endpoint,
-          status: "pending-validation" as const,
+          status: initialStatus((input.schema ?? s.schema) as WebhookSchema),
         }),
         ...(input.eventTypes !== undefined && { eventTypes: types(input.eventTypes) }),
         ...(input.vaults !== undefined && { vaults: input.vaults }),
@@ -127,7 +129,7 @@ export function createWebhookService({
         }),
         ...(input.schema !== undefined && {
           schema: input.schema as WebhookSchema,
-          status: "pending-validation" as const,
+          status: initialStatus(input.schema as WebhookSchema),
         }),
         ...(input.secret !== undefined && {
           sealedSecret: input.secret

@@ -1,7 +1,23 @@
 import { createHmac } from "node:crypto";
+import { slackPayload, teamsPayload } from "./chat-payloads.js";
 import { type EventType, INTERNAL_EVENTS, type StoredEvent } from "./model.js";
 
-export type WebhookSchema = "EventGridSchema" | "CloudEventSchemaV1_0";
+/** Event Grid and CloudEvents for programs; Slack and Teams messages for chat channels. */
+export type WebhookSchema = "EventGridSchema" | "CloudEventSchemaV1_0" | "SlackSchema" | "TeamsSchema";
+
+export const WEBHOOK_SCHEMAS: readonly WebhookSchema[] = [
+  "EventGridSchema",
+  "CloudEventSchemaV1_0",
+  "SlackSchema",
+  "TeamsSchema",
+];
+
+/** Chat endpoints have no validation handshake: they post what they are sent. */
+export const isChatSchema = (schema: WebhookSchema) => schema === "SlackSchema" || schema === "TeamsSchema";
+
+/** The event type as delivered: Key Vault's for vault events, Strongroom's own for alerts. */
+export const deliveredEventType = (type: EventType) =>
+  type.startsWith("Alert") ? `Strongroom.Alerts.${type}` : `Microsoft.KeyVault.${type}`;
 
 export interface WebhookSubscription {
   id: string;
@@ -55,7 +71,9 @@ const unixSeconds = (d: Date | undefined) => (d === undefined ? null : Math.floo
 
 /** The data of Key Vault's Event Grid events: Id, VaultName, ObjectType, ObjectName, Version, NBF, EXP. */
 export function keyVaultEventData(event: StoredEvent, vaultUrl: string) {
-  const collection = { Secret: "secrets", Key: "keys", Certificate: "certificates" }[event.objectType];
+  const collection = { Secret: "secrets", Key: "keys", Certificate: "certificates", Alert: "alerts" }[
+    event.objectType
+  ];
   return {
     Id: `${vaultUrl}/${collection}/${event.objectName}/${event.version}`,
     VaultName: event.vaultName,
@@ -68,12 +86,21 @@ export function keyVaultEventData(event: StoredEvent, vaultUrl: string) {
   };
 }
 
-const topic = (event: StoredEvent) => `/strongroom/vaults/${event.vaultName}`;
+const topic = (event: StoredEvent) =>
+  event.alert ? "/strongroom/alerts" : `/strongroom/vaults/${event.vaultName}`;
 
-/** One event in Event Grid's schema (sent as a one-element array) or as a structured CloudEvent. */
+/**
+ * One event in Event Grid's schema (sent as a one-element array), as a structured CloudEvent, or as
+ * a chat message. An alert event's data is the alert itself (README "Alerts" lists its fields).
+ */
 export function webhookPayload(schema: WebhookSchema, event: StoredEvent, vaultUrl: string) {
-  const data = keyVaultEventData(event, vaultUrl);
-  const type = `Microsoft.KeyVault.${event.type}`;
+  if (schema === "SlackSchema" || schema === "TeamsSchema") {
+    const message = schema === "SlackSchema" ? slackPayload(event, vaultUrl) : teamsPayload(event, vaultUrl);
+    return { contentType: "application/json", body: JSON.stringify(message) };
+  }
+  const data = event.alert ?? keyVaultEventData(event, vaultUrl);
+  const type = deliveredEventType(event.type);
+  const subject = event.alert ? `alerts/${event.alert.id}` : event.objectName;
   if (schema === "EventGridSchema") {
     return {
       contentType: "application/json",
@@ -81,7 +108,7 @@ export function webhookPayload(schema: WebhookSchema, event: StoredEvent, vaultU
         {
           id: event.id,
           topic: topic(event),
-          subject: event.objectName,
+          subject,
           eventType: type,
           eventTime: event.time.toISOString(),
           data,
@@ -98,7 +125,7 @@ export function webhookPayload(schema: WebhookSchema, event: StoredEvent, vaultU
       id: event.id,
       source: topic(event),
       type,
-      subject: event.objectName,
+      subject,
       time: event.time.toISOString(),
       datacontenttype: "application/json",
       data,

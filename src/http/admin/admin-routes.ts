@@ -6,22 +6,25 @@ import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { PrincipalService } from "../../domain/access/principal-service.js";
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
+import type { AlertService } from "../../domain/alerts/alert-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
-import type { WebhookSubscription } from "../../domain/events/webhooks.js";
+import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
 import type { RemoteVaultService } from "../../domain/remote-vaults/remote-vault-service.js";
 import type { GradingService } from "../../domain/rules/grading-service.js";
 import type { FindingStore } from "../../domain/rules/ports.js";
 import type { RulesService } from "../../domain/rules/rules-service.js";
+import type { PostureService } from "../../domain/reports/posture-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
+import { registerAlertRoutes } from "./alert-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
@@ -42,6 +45,8 @@ export interface AdminRouteDeps {
   discovery?: DiscoveryService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
   rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
+  alerts?: AlertService | undefined;
+  posture?: PostureService | undefined;
 }
 
 const Settings = {
@@ -83,6 +88,8 @@ export function registerAdminRoutes(
     discovery,
     remoteVaults,
     rules,
+    alerts,
+    posture,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -111,6 +118,7 @@ export function registerAdminRoutes(
     if (discovery) registerDiscoveryRoutes(admin, { discovery });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
+    if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
@@ -164,7 +172,7 @@ export function registerAdminRoutes(
       id: s.id,
       name: s.name,
       endpoint: s.endpoint,
-      eventTypes: s.eventTypes.map((t) => `Microsoft.KeyVault.${t}`),
+      eventTypes: s.eventTypes.map(deliveredEventType),
       vaults: s.vaults,
       ...(s.subjectBeginsWith !== undefined && { subjectBeginsWith: s.subjectBeginsWith }),
       schema: s.schema,
@@ -206,7 +214,7 @@ export function registerAdminRoutes(
       async (request) => ({
         value: (await webhooks.deadLetters(request.params.id)).map((d) => ({
           eventId: d.event.id,
-          eventType: `Microsoft.KeyVault.${d.event.type}`,
+          eventType: deliveredEventType(d.event.type),
           vault: d.event.vaultName,
           objectName: d.event.objectName,
           attempts: d.attempts,

@@ -1,0 +1,220 @@
+import { sql } from "kysely";
+import type { AlertFacts, CertificateInUse } from "../domain/alerts/ports.js";
+import type { RunDiff } from "../domain/discovery/model.js";
+import type { StorageHandle } from "./database.js";
+import { hex, openFindingRows } from "./sql-findings.js";
+
+/** Sources whose locations mean "in use"; `ca://` only records that a CA issued the certificate. */
+const IN_USE_SOURCES = ["vault", "akv", "tls", "file"];
+/** Sources whose location URIs end in a version: only a name's newest version is in use. */
+const VERSIONED = new Set(["vault", "akv"]);
+const CHUNK = 200;
+
+const versionPrefix = (uri: string) => uri.slice(0, uri.lastIndexOf("/") + 1);
+const vaultOf = (uri: string) => /^vault:\/\/([^/]+)\//.exec(uri)?.[1];
+
+/** The facts alert conditions are computed from, read from the inventory, outbox and agent tables. */
+export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFacts {
+  /** Certificates by fingerprint: subject, expiry, owner contact. */
+  async function certificates(fingerprints: string[]) {
+    const out = new Map<string, { subject: string; notAfter: Date; ownerContact?: string | undefined }>();
+    for (let i = 0; i < fingerprints.length; i += CHUNK) {
+      const rows = await db
+        .selectFrom("inventory_certificates")
+        .select(["sha256", "subject", "not_after", "owner_contact"])
+        .where(
+          "sha256",
+          "in",
+          fingerprints.slice(i, i + CHUNK).map((f) => Buffer.from(f, "hex")),
+        )
+        .execute();
+      for (const r of rows)
+        out.set(hex(r.sha256), {
+          subject: r.subject,
+          notAfter: new Date(Number(r.not_after)),
+          ownerContact: r.owner_contact ?? undefined,
+        });
+    }
+    return out;
+  }
+
+  return {
+    async certificatesInUse(before) {
+      const rows = await db
+        .selectFrom("inventory_certificates as c")
+        .innerJoin("inventory_locations as l", "l.cert_id", "c.id")
+        .select([
+          "c.sha256",
+          "c.subject",
+          "c.not_after",
+          "c.owner_contact",
+          "l.uri",
+          "l.source",
+          "l.first_seen_at",
+        ])
+        .where("c.not_after", "<", before.getTime())
+        .where("l.gone_at", "is", null)
+        .where("l.source", "in", IN_USE_SOURCES)
+        .execute();
+      // A vault keeps every version of a certificate; the newest one of a name supersedes the rest.
+      const prefixes = [
+        ...new Set(rows.filter((r) => VERSIONED.has(r.source)).map((r) => versionPrefix(r.uri))),
+      ];
+      const newest = new Map<string, number>();
+      for (let i = 0; i < prefixes.length; i += CHUNK) {
+        const part = prefixes.slice(i, i + CHUNK);
+        const found = await db
+          .selectFrom("inventory_locations")
+          .select(["uri", "first_seen_at"])
+          .where("gone_at", "is", null)
+          .where((eb) => eb.or(part.map((p) => eb.and([eb("uri", ">=", p), eb("uri", "<", `${p}\uffff`)]))))
+          .execute();
+        for (const f of found) {
+          const p = versionPrefix(f.uri);
+          newest.set(p, Math.max(newest.get(p) ?? 0, Number(f.first_seen_at)));
+        }
+      }
+      const byCert = new Map<string, CertificateInUse>();
+      for (const r of rows) {
+        if (VERSIONED.has(r.source) && Number(r.first_seen_at) < (newest.get(versionPrefix(r.uri)) ?? 0))
+          continue;
+        const fingerprint = hex(r.sha256);
+        const entry = byCert.get(fingerprint) ?? {
+          fingerprint,
+          subject: r.subject,
+          notAfter: new Date(Number(r.not_after)),
+          locations: [],
+          ownerContact: r.owner_contact ?? undefined,
+        };
+        entry.locations.push(r.uri);
+        entry.vaultName ??= vaultOf(r.uri);
+        byCert.set(fingerprint, entry);
+      }
+      return [...byCert.values()];
+    },
+
+    async changedLocations(since) {
+      const runs = await db
+        .selectFrom("discovery_runs")
+        .select(["diff", "finished_at"])
+        .where("finished_at", ">=", since.getTime())
+        .where("diff", "is not", null)
+        .orderBy("finished_at")
+        .execute();
+      // The latest change at each location wins; it still holds only if the location serves it now.
+      const latest = new Map<string, { fingerprint: string; previous: string; at: Date }>();
+      for (const run of runs) {
+        const diff = JSON.parse(run.diff as string) as RunDiff;
+        for (const c of diff.changed) {
+          if (!c.fingerprint || !c.previous) continue;
+          latest.set(c.location, {
+            fingerprint: c.fingerprint,
+            previous: c.previous,
+            at: new Date(Number(run.finished_at)),
+          });
+        }
+      }
+      if (latest.size === 0) return [];
+      const live = new Map<string, string>();
+      const uris = [...latest.keys()];
+      for (let i = 0; i < uris.length; i += CHUNK) {
+        const rows = await db
+          .selectFrom("inventory_locations as l")
+          .innerJoin("inventory_certificates as c", "c.id", "l.cert_id")
+          .select(["l.uri", "c.sha256"])
+          .where("l.uri", "in", uris.slice(i, i + CHUNK))
+          .where("l.gone_at", "is", null)
+          .execute();
+        for (const r of rows) live.set(r.uri, hex(r.sha256));
+      }
+      const certs = await certificates([...new Set([...latest.values()].map((c) => c.fingerprint))]);
+      return [...latest].flatMap(([location, c]) => {
+        const cert = certs.get(c.fingerprint);
+        if (live.get(location) !== c.fingerprint || !cert) return [];
+        return [
+          {
+            location,
+            fingerprint: c.fingerprint,
+            previousFingerprint: c.previous,
+            subject: cert.subject,
+            notAfter: cert.notAfter,
+            changedAt: c.at,
+            ownerContact: cert.ownerContact,
+          },
+        ];
+      });
+    },
+
+    async failedRenewals() {
+      const renewalEvents = ["CertificateRenewalFailed", "CertificateNewVersionCreated"];
+      const latest = db
+        .selectFrom("events")
+        .select(["vault_id", "object_name"])
+        .select((eb) => eb.fn.max("seq").as("seq"))
+        .where("type", "in", renewalEvents)
+        .groupBy(["vault_id", "object_name"])
+        .as("m");
+      const rows = await db
+        .selectFrom("events as e")
+        .innerJoin(latest, "m.seq", "e.seq")
+        .innerJoin("objects as o", (j) =>
+          j
+            .onRef("o.vault_id", "=", "e.vault_id")
+            .on("o.collection", "=", "certificates")
+            .on(sql<boolean>`o.name_key = lower(e.object_name)`),
+        )
+        .select(["e.vault_name", "e.object_name", "e.version", "e.detail"])
+        .where("e.type", "=", "CertificateRenewalFailed")
+        .where("o.deleted_at", "is", null)
+        .execute();
+      const out = [];
+      for (const r of rows) {
+        const uri = `vault://${r.vault_name}/certificates/${r.object_name.toLowerCase()}/${r.version}`;
+        const cert = await db
+          .selectFrom("inventory_locations as l")
+          .innerJoin("inventory_certificates as c", "c.id", "l.cert_id")
+          .select(["c.sha256", "c.subject", "c.not_after", "c.owner_contact"])
+          .where("l.uri", "=", uri)
+          .executeTakeFirst();
+        out.push({
+          vaultName: r.vault_name,
+          name: r.object_name,
+          detail: r.detail ?? "no detail",
+          fingerprint: cert && hex(cert.sha256),
+          subject: cert?.subject,
+          notAfter: cert && new Date(Number(cert.not_after)),
+          ownerContact: cert?.owner_contact ?? undefined,
+        });
+      }
+      return out;
+    },
+
+    async silentAgents(before) {
+      const rows = await db
+        .selectFrom("discovery_agents")
+        .select(["name", "last_seen_at"])
+        .where("registered_at", "is not", null)
+        .where((eb) => eb(eb.fn.coalesce("last_seen_at", "registered_at"), "<", before.getTime()))
+        .execute();
+      return rows.map((r) => ({
+        name: r.name,
+        lastSeenAt: r.last_seen_at === null ? undefined : new Date(Number(r.last_seen_at)),
+      }));
+    },
+
+    async openFindings() {
+      const rows = await openFindingRows(db);
+      if (!rows) return undefined;
+      const certs = await certificates([...new Set(rows.map((r) => r.fingerprint))]);
+      return rows.map((r) => {
+        const cert = certs.get(r.fingerprint);
+        return {
+          ...r,
+          subject: cert?.subject ?? r.fingerprint,
+          notAfter: cert?.notAfter,
+          ownerContact: cert?.ownerContact,
+        };
+      });
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import { webcrypto } from "node:crypto";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/config.js";
+import { objectEvent } from "../../src/domain/events/model.js";
+import { type Core, jobList, openCore } from "../../src/main.js";
+import { insertEvents } from "../../src/storage/sql-event-store.js";
+import { backends } from "../support/backends.js";
+import { fakeClock } from "../support/in-process.js";
+import { pemWithKey, type TestCertificate, testCertificate } from "../support/inventory-certs.js";
+import { tempDataDir } from "../support/server-process.js";
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`alert condition sources on ${backend.engine}`, () => {
+    const clock = fakeClock(new Date("2026-07-01T00:00:00Z"));
+    const dir = tempDataDir();
+    let drop: () => Promise<void>;
+    let core: Core;
+    const open = async () => (await core.alerts.list({})).map((a) => `${a.kind} ${a.location}`).sort();
+
+    beforeAll(async () => {
+      const database = await backend.createDatabase();
+      drop = database.drop;
+      core = await openCore(
+        loadConfig({
+          env: {},
+          flags: { dataDir: dir.dir, database: database.url, logLevel: "silent", jobs: false },
+        }),
+        clock,
+      );
+      await core.vaults.create("default");
+    }, 60_000);
+    afterAll(async () => {
+      await core?.close();
+      await drop?.();
+      dir.remove();
+    });
+
+    it("raises agent-silent for an agent that stopped calling in, and resolves it when it calls again", async () => {
+      const { agent } = await core.discovery.registerAgent("edge-1");
+      await core.discovery.heartbeat(agent, { starting: true, hostname: "edge-1" });
+      await core.alerts.evaluate();
+      expect(await open()).toEqual([]);
+      clock.advance(2 * HOUR_MS);
+      await core.alerts.evaluate();
+      expect(await open()).toEqual(["agent-silent agent://edge-1"]);
+      await core.discovery.heartbeat(await core.discovery.agent("edge-1"), {});
+      expect(await core.alerts.evaluate()).toMatchObject({ resolved: 1 });
+      expect(await open()).toEqual([]);
+    });
+
+    it("raises changed when a location now serves another certificate, only while it still does", async () => {
+      const later = new Date(clock.now().getTime() + 365 * DAY_MS);
+      const [before, after] = await Promise.all([
+        testCertificate({ subject: "CN=shop.example", notAfter: later }),
+        testCertificate({ subject: "CN=shop.example", notAfter: later }),
+      ]);
+      const location = "tls://10.1.0.5:443?sni=shop.example";
+      const seen = (c: TestCertificate) => [
+        { der: c.der, location, source: "tls" as const, seenAt: clock.now() },
+      ];
+      await core.inventory.observe(seen(after));
+      const digest = async (c: TestCertificate) =>
+        Buffer.from(await webcrypto.subtle.digest("SHA-256", c.der)).toString("hex");
+      // What a completed discovery run records beside its results: its diff against the previous run.
+      await core.storage.db
+        .insertInto("discovery_runs")
+        .values({
+          id: "run-2",
+          name: "shop",
+          kind: "tls",
+          spec: "{}",
+          agent_id: null,
+          schedule_id: null,
+          status: "completed",
+          total: 1,
+          done: 1,
+          failed: 0,
+          lease_owner: null,
+          lease_until: null,
+          created_at: clock.now().getTime(),
+          started_at: clock.now().getTime(),
+          finished_at: clock.now().getTime(),
+          error: null,
+          diff: JSON.stringify({
+            previousRunId: "run-1",
+            new: [],
+            gone: [],
+            changed: [{ location, fingerprint: await digest(after), previous: await digest(before) }],
+          }),
+        })
+        .execute();
+      await core.alerts.evaluate();
+      const [changed] = await core.alerts.list({ kind: "changed" });
+      expect(changed).toMatchObject({
+        location,
+        fingerprint: await digest(after),
+        subject: "CN=shop.example",
+      });
+      // Back to the old certificate: the change no longer holds.
+      await core.inventory.observe(seen(before));
+      await core.alerts.evaluate();
+      expect(await core.alerts.list({ kind: "changed" })).toEqual([]);
+    });
+
+    it("raises renewal-failed until a new version of the certificate is made", async () => {
+      const vault = await core.vaults.get("default");
+      const expires = new Date(clock.now().getTime() + 200 * DAY_MS);
+      const first = await core.certificates.import(vault, "api", {
+        value: await pemWithKey(await testCertificate({ subject: "CN=api.example", notAfter: expires })),
+      });
+      await jobList(core)
+        .find((j) => j.name === "inventory")
+        ?.run(new AbortController().signal);
+      await insertEvents(core.storage.db, [
+        objectEvent(
+          "CertificateRenewalFailed",
+          vault,
+          "Certificate",
+          first,
+          clock.now(),
+          "issuer unreachable",
+        ),
+      ]);
+      await core.alerts.evaluate();
+      const [failed] = await core.alerts.list({ kind: "renewal-failed" });
+      expect(failed?.summary).toBe("Renewal of api in vault default failed: issuer unreachable");
+      expect(failed?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+      clock.advance(HOUR_MS);
+      await core.certificates.import(vault, "api", {
+        value: await pemWithKey(await testCertificate({ subject: "CN=api.example", notAfter: expires })),
+      });
+      await core.alerts.evaluate();
+      expect(await core.alerts.list({ kind: "renewal-failed" })).toEqual([]);
+    });
+
+    it("raises findings alerts from inventory_findings once that table exists, and resolves them with the finding", async () => {
+      expect(await core.posture.report()).not.toHaveProperty("violationsByRule");
+      // The table as issue 19 part 3 defines it; its migration is on another branch.
+      await sql`create table inventory_findings (
+        fingerprint_sha256 text not null, location_uri text, kind text not null, rule_id text,
+        reason text not null, found_at bigint not null, resolved_at bigint)`.execute(core.storage.db);
+      const weak = "ab".repeat(32);
+      await sql`insert into inventory_findings values
+        (${weak}, ${null}, ${"weak-algorithm"}, ${null}, ${"RSA 1024 is below 2048 bits"}, ${0}, ${null}),
+        (${weak}, ${"tls://10.1.0.9:443"}, ${"violation"}, ${"org-min-rsa"}, ${"key size 1024 < 2048"}, ${0}, ${null}),
+        (${weak}, ${null}, ${"missing-intermediate"}, ${null}, ${"no chain"}, ${0}, ${null})`.execute(
+        core.storage.db,
+      );
+      await core.alerts.evaluate();
+      expect((await open()).filter((a) => !a.startsWith("renewal") && !a.startsWith("expir"))).toEqual([
+        "violation tls://10.1.0.9:443",
+        "weak-algorithm ",
+      ]);
+      expect((await core.posture.report()).violationsByRule).toEqual([
+        { ruleId: "(built-in)", kind: "missing-intermediate", count: 1 },
+        { ruleId: "(built-in)", kind: "weak-algorithm", count: 1 },
+        { ruleId: "org-min-rsa", kind: "violation", count: 1 },
+      ]);
+      await sql`update inventory_findings set resolved_at = 1 where kind = 'violation'`.execute(
+        core.storage.db,
+      );
+      await core.alerts.evaluate();
+      expect(await core.alerts.list({ kind: "violation", state: "resolved" })).toHaveLength(1);
+      await sql`drop table inventory_findings`.execute(core.storage.db);
+    });
+  });
+}
