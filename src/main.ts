@@ -8,6 +8,7 @@ import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
+import { createAcmeJws, spkiKeyFacts } from "./crypto/acme-jws.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -31,6 +32,11 @@ import { type AccessService, createAccessService } from "./domain/access/access-
 import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
+import {
+  type AcmeProfileService,
+  createAcmeProfileService,
+} from "./domain/acme-server/acme-profile-service.js";
+import { type AcmeServerService, createAcmeServerService } from "./domain/acme-server/acme-server-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -58,6 +64,7 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
+import { openGate } from "./domain/rules/issuance-gate.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -75,6 +82,7 @@ import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
+import { type AcmeValidationJob, createAcmeValidationJob } from "./jobs/acme-validation-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
@@ -100,11 +108,13 @@ import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js"
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
 import { createSqlStores, type SqlStores } from "./storage/sql-stores.js";
+import { createAcmeChallengeValidator } from "./validation/acme-challenge-validator.js";
 
 export type { AdminCredentials } from "./domain/bootstrap/model.js";
 
@@ -133,6 +143,12 @@ export interface Core {
   acme: AcmeSettingsService;
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
+  /** ACME server profiles and their EAB keys (CLI). */
+  acmeProfiles: AcmeProfileService;
+  /** The ACME server (RFC 8555) on the private CA. */
+  acmeServer: AcmeServerService;
+  /** Validates the ACME server's challenges; kicked by challenge POSTs, scheduled for leftovers. */
+  acmeValidation: AcmeValidationJob;
   /** CRLs and OCSP responder certificates of the CAs. */
   crls: CrlService;
   ocsp: OcspResponder;
@@ -261,6 +277,30 @@ export async function openCore(
   const ca = createCaService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls, crls });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const acmeServerStore = createSqlAcmeServerStore(storage);
+  const acmeValidation: AcmeValidationJob = createAcmeValidationJob({
+    acme: { validatePending: (limit) => acmeServer.validatePending(limit) },
+    store: acmeServerStore,
+    clock,
+    onError: (error) => console.error("ACME challenge validation failed", error),
+  });
+  const acmeServer: AcmeServerService = createAcmeServerService({
+    store: acmeServerStore,
+    jws: createAcmeJws(),
+    sealer,
+    clock,
+    ca,
+    x509: caX509,
+    keyFacts: spkiKeyFacts,
+    validator: createAcmeChallengeValidator({
+      httpPort: config.acmeValidationHttpPort,
+      tlsPort: config.acmeValidationTlsPort,
+      resolver: config.acmeValidationResolver,
+    }),
+    // Organisation rules (branch `rules`) replace this gate when they land.
+    gate: openGate,
+    queued: () => acmeValidation.kick(),
+  });
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
   const inventory = createInventoryService({
@@ -309,6 +349,9 @@ export async function openCore(
     acme: createAcmeSettingsService({ store: stores.acme, clock }),
     acmeIssuer,
     ca,
+    acmeProfiles: createAcmeProfileService({ store: acmeServerStore, ca, sealer, clock }),
+    acmeServer,
+    acmeValidation,
     crls,
     ocsp,
     bootstrap,
@@ -465,6 +508,7 @@ export function jobList(
     inventory,
     discovery,
     remoteVaultSync,
+    core.acmeValidation,
     ...(mail ? [mail] : []),
   ];
 }
@@ -582,6 +626,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        acmeServer: core.acmeServer,
         inventory: core.inventory,
         discovery: core.discovery,
         remoteVaults: core.remoteVaults,

@@ -147,6 +147,23 @@ export const ConfigSchema = Type.Object(
         description: "PEM CA trusted for ACME servers and DNS webhooks besides the public roots",
       }),
     ),
+    acmeValidationHttpPort: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: "Port the ACME server fetches http-01 challenges from on clients (80 in real deployments)",
+    }),
+    acmeValidationTlsPort: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: "Port the ACME server connects to for tls-alpn-01 challenges (443 in real deployments)",
+    }),
+    acmeValidationResolver: Type.Optional(
+      Type.String({
+        pattern: "^[^\\s:]+:\\d{1,5}$|^\\[[0-9a-fA-F:]+\\]:\\d{1,5}$",
+        description:
+          "host:port of the DNS server the ACME server asks for A/AAAA and dns-01 TXT records (default: the system's)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -174,6 +191,8 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   auditCheckpointIntervalMs: 3_600_000,
   auditRetentionDays: 0,
   discoveryMaxAddresses: 65_536,
+  acmeValidationHttpPort: 80,
+  acmeValidationTlsPort: 443,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -219,6 +238,9 @@ export const ENV_VARS = {
   STRONGROOM_ACME_HTTP_PORT: "acmeHttpPort",
   STRONGROOM_ACME_CA_FILE: "acmeCaFile",
   STRONGROOM_DISCOVERY_MAX_ADDRESSES: "discoveryMaxAddresses",
+  STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
+  STRONGROOM_ACME_VALIDATION_TLS_PORT: "acmeValidationTlsPort",
+  STRONGROOM_ACME_VALIDATION_RESOLVER: "acmeValidationResolver",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -272,6 +294,8 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "auditCheckpointIntervalMs",
     "auditRetentionDays",
     "discoveryMaxAddresses",
+    "acmeValidationHttpPort",
+    "acmeValidationTlsPort",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);

@@ -7,6 +7,7 @@ import type { IdentityService } from "../domain/access/identity-service.js";
 import type { PrincipalService } from "../domain/access/principal-service.js";
 import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
+import type { AcmeServerService } from "../domain/acme-server/acme-server-service.js";
 import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import { AUDIT_RETRY_AFTER_SECONDS, auditUnavailable } from "../domain/audit/audit-unavailable.js";
@@ -24,6 +25,7 @@ import type { KeyService } from "../domain/keys/key-service.js";
 import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
+import { registerAcmeServerRoutes } from "./acme/acme-routes.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
 import { registerAgentRoutes } from "./agent/agent-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
@@ -58,6 +60,8 @@ export interface AppDeps {
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
+  /** The ACME server of the private CA's profiles, at /acme/{profile}/. */
+  acmeServer?: AcmeServerService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
@@ -205,6 +209,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     inventory: deps.inventory,
     discovery: deps.discovery,
   });
+  if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {
     registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });
   }
