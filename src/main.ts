@@ -64,7 +64,7 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
-import { openGate } from "./domain/rules/issuance-gate.js";
+import { type IssuanceGate, openGate } from "./domain/rules/issuance-gate.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -178,6 +178,7 @@ export async function openCore(
   config: Config,
   clock: Clock = systemClock,
   peers: Peers = noPeers,
+  gate: IssuanceGate = openGate,
 ): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { key: masterKey } = loadMasterKey(join(config.dataDir, "master.key"), config.masterKey);
@@ -297,8 +298,7 @@ export async function openCore(
       tlsPort: config.acmeValidationTlsPort,
       resolver: config.acmeValidationResolver,
     }),
-    // Organisation rules (branch `rules`) replace this gate when they land.
-    gate: openGate,
+    gate,
     queued: () => acmeValidation.kick(),
   });
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
@@ -531,12 +531,14 @@ export interface StartOptions {
   logger?: Logger;
   /** The other workers of this server, when it runs several (`workers`). */
   peers?: Peers;
+  /** What the organisation rules say at each entry point; open until the rules are wired here. */
+  gate?: IssuanceGate;
 }
 
 /** The composition root: config → storage → services → HTTPS server. */
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const core = await openCore(config, options.clock, options.peers);
+  const core = await openCore(config, options.clock, options.peers, options.gate);
   /** Listeners bound so far, closed when a later step of the start fails. */
   const opened: (() => Promise<unknown>)[] = [];
   try {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { toPem } from "../../src/crypto/pem.js";
 import type { AcmeProfileInput } from "../../src/domain/acme-server/acme-profile-service.js";
+import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
 import { type InProcess, startInProcess } from "./in-process.js";
 import { type ChallTestSrv, freePort, startChallTestSrv } from "./pebble.js";
 
@@ -26,13 +27,14 @@ export interface AcmeServerUnderTest {
 
 export async function startAcmeServer(
   profiles: Record<string, AcmeProfileInput>,
-  options: { database?: string } = {},
+  options: { database?: string; gate?: IssuanceGate } = {},
 ): Promise<AcmeServerUnderTest> {
   const work = mkdtempSync(join(tmpdir(), "strongroom-acme-server-"));
   const dns = await startChallTestSrv();
   const [httpPort, tlsPort] = await Promise.all([freePort(), freePort()]);
   const server = await startInProcess({
     ...(options.database && { database: options.database }),
+    ...(options.gate && { gate: options.gate }),
     flags: {
       jobs: false,
       acmeValidationHttpPort: httpPort,
