@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
@@ -299,6 +300,7 @@ export async function openCore(
       resolver: config.acmeValidationResolver,
     }),
     gate,
+    nonceKey: acmeNonceKey(stores.settings, sealer),
     queued: () => acmeValidation.kick(),
   });
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
@@ -371,6 +373,30 @@ export async function openCore(
       await storage.close();
       hsm?.close();
     },
+  };
+}
+
+/**
+ * The ACME server's nonce HMAC key: made by the first node that needs it, sealed in the settings,
+ * read once per process, so a nonce from one node is accepted by any other.
+ */
+function acmeNonceKey(settings: SqlStores["settings"], sealer: Sealer): () => Promise<Buffer> {
+  let key: Promise<Buffer> | undefined;
+  const load = async () => {
+    const context = "acme-server-nonce-key";
+    const stored = await settings.putIfAbsent(
+      "acme-server-nonce-key",
+      "sealed",
+      sealer.seal(randomBytes(32), context),
+    );
+    return sealer.open(stored.sealed as Buffer, context);
+  };
+  return () => {
+    key ??= load().catch((error: unknown) => {
+      key = undefined;
+      throw error;
+    });
+    return key;
   };
 }
 

@@ -163,7 +163,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async deleteProfile(id) {
       return write(async (trx) => {
-        // SQLite enforces no foreign keys here, so the children go explicitly.
+        // Children first: the order of deletes keeps every foreign key satisfied on both engines.
         const authzs = trx.selectFrom("acme_server_authzs").select("id").where("profile_id", "=", id);
         await trx.deleteFrom("acme_server_challenges").where("authz_id", "in", authzs).execute();
         await trx.deleteFrom("acme_server_authzs").where("profile_id", "=", id).execute();
@@ -209,17 +209,17 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       return rows.map(eabKey);
     },
 
-    async putNonce(nonce, expiresAt) {
-      await db.insertInto("acme_server_nonces").values({ nonce, expires_at: expiresAt.getTime() }).execute();
-    },
-
-    async takeNonce(nonce, now) {
-      const result = await db
-        .deleteFrom("acme_server_nonces")
-        .where("nonce", "=", nonce)
-        .where("expires_at", ">", now.getTime())
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) === 1;
+    async useNonce(nonce, expiresAt) {
+      try {
+        await db
+          .insertInto("acme_server_nonces")
+          .values({ nonce, expires_at: expiresAt.getTime() })
+          .execute();
+        return true;
+      } catch (error) {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      }
     },
 
     async purgeNonces(now) {

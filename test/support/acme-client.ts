@@ -112,10 +112,24 @@ export function createAcmeClient(options: AcmeClientOptions) {
       payload: unknown,
       extra: { kid?: string | undefined; nonce?: string | undefined } = {},
     ): Promise<AcmeResponse & { nonce: string }> {
-      const nonce = extra.nonce ?? (await client.nonce());
-      const header = { nonce, url, ...(extra.kid ? { kid: extra.kid } : { jwk: key.jwk }) };
-      const response = await send("POST", url, JSON.stringify(await client.sign(key, header, payload)));
-      return { ...response, nonce };
+      // RFC 8555 §6.5: a client retries a badNonce with the fresh nonce it came with (pebble refuses
+      // a share of good nonces on purpose); a nonce the caller chose is sent once, as told.
+      for (let attempt = 0; ; attempt++) {
+        const nonce = extra.nonce ?? (await client.nonce());
+        const header = { nonce, url, ...(extra.kid ? { kid: extra.kid } : { jwk: key.jwk }) };
+        const response = await send("POST", url, JSON.stringify(await client.sign(key, header, payload)));
+        if (extra.nonce || attempt >= 3 || response.status !== 400 || !response.body.includes(":badNonce"))
+          return { ...response, nonce };
+      }
+    },
+
+    /** RFC 8555 §7.3.4: the account key MACed under an EAB key, for newAccount's externalAccountBinding. */
+    async externalAccountBinding(key: AccountKey, keyId: string, hmacKey: string) {
+      const url = (await client.directory()).newAccount as string;
+      const jws = await new FlattenedSign(Buffer.from(JSON.stringify(key.jwk)))
+        .setProtectedHeader({ alg: "HS256", kid: keyId, url })
+        .sign(Buffer.from(hmacKey, "base64url"));
+      return { protected: jws.protected as string, payload: jws.payload, signature: jws.signature };
     },
 
     /** A raw body to `url`, for malformed requests. */

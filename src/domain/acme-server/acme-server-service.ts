@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { CaService } from "../ca/ca-service.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../ca/model.js";
 import type { CaX509 } from "../ca/ports.js";
@@ -32,6 +32,8 @@ export interface AcmeServerDeps {
   keyFacts: (spki: Buffer) => KeyFacts;
   validator: ChallengeValidator;
   gate: IssuanceGate;
+  /** The installation's nonce key, the same on every node (see main.ts). */
+  nonceKey: () => Promise<Buffer>;
   /** Told when a challenge awaits validation, so a worker picks it up at once. */
   queued?: (() => void) | undefined;
 }
@@ -60,6 +62,8 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Nonces are used within seconds; an hour covers clients that pause between steps. */
 const NONCE_MS = HOUR_MS;
+const NONCE_BODY_BYTES = 16;
+const NONCE_MAC_BYTES = 16;
 const ORDER_MS = 7 * DAY_MS;
 const MAX_IDENTIFIERS = 100;
 const LEASE_MS = 60_000;
@@ -150,6 +154,21 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     const profile = await store.getProfile(name);
     if (!profile) throw acmeError("notFound", `No ACME directory named ${name} here`);
     return profile;
+  }
+
+  /** True for a nonce this installation issued within NONCE_MS that nobody has used yet. */
+  async function useNonce(nonce: string): Promise<boolean> {
+    const raw = b64u(nonce);
+    if (raw.length !== NONCE_BODY_BYTES + NONCE_MAC_BYTES) return false;
+    const body = raw.subarray(0, NONCE_BODY_BYTES);
+    const mac = createHmac("sha256", await deps.nonceKey())
+      .update(body)
+      .digest()
+      .subarray(0, NONCE_MAC_BYTES);
+    if (!timingSafeEqual(mac, raw.subarray(NONCE_BODY_BYTES))) return false;
+    const expiresAt = body.readUIntBE(0, 6) + NONCE_MS;
+    if (expiresAt <= clock.now().getTime()) return false;
+    return store.useNonce(nonce, new Date(expiresAt));
   }
 
   const scope = (profile: AcmeProfile): RuleScope => ({
@@ -243,11 +262,19 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
   const service = {
     profile: profileNamed,
 
-    /** A fresh nonce (RFC 8555 §7.2), recorded so that any node accepts it once. */
+    /**
+     * A fresh nonce (RFC 8555 §7.2): its issue time and random bytes under the installation's HMAC,
+     * so any node recognises it without a write; the database records it only once it is used.
+     */
     async newNonce(): Promise<string> {
-      const nonce = randomBytes(16).toString("base64url");
-      await store.putNonce(nonce, new Date(clock.now().getTime() + NONCE_MS));
-      return nonce;
+      const body = Buffer.alloc(NONCE_BODY_BYTES);
+      body.writeUIntBE(clock.now().getTime(), 0, 6);
+      randomBytes(NONCE_BODY_BYTES - 6).copy(body, 6);
+      const mac = createHmac("sha256", await deps.nonceKey())
+        .update(body)
+        .digest()
+        .subarray(0, NONCE_MAC_BYTES);
+      return Buffer.concat([body, mac]).toString("base64url");
     },
 
     /** RFC 8555 §6.2-6.5: parses and verifies a request's JWS, spends its nonce, finds its account. */
@@ -260,7 +287,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
           "badSignatureAlgorithm",
           `JWS algorithm ${String(alg)} is not accepted; use ES256, ES384, ES512, RS256 or EdDSA`,
         );
-      if (typeof nonce !== "string" || !(await store.takeNonce(nonce, clock.now())))
+      if (typeof nonce !== "string" || !(await useNonce(nonce)))
         throw acmeError("badNonce", "The nonce was used before, expired or never issued here; get a new one");
       if (url !== request.url)
         throw acmeError(

@@ -25,11 +25,12 @@ export interface AcmeServerStore {
   getEabKey(keyId: string): Promise<EabKey | undefined>;
   listEabKeys(profileId: string): Promise<EabKey[]>;
 
-  /** Records a nonce the server handed out, valid until `expiresAt`. */
-  putNonce(nonce: string, expiresAt: Date): Promise<void>;
-  /** Uses a nonce up: true only for the first use of an unexpired nonce this server issued. */
-  takeNonce(nonce: string, now: Date): Promise<boolean>;
-  /** Forgets expired nonces. */
+  /**
+   * Records a nonce as used until `expiresAt`: true the first time, false when it was used before
+   * (on any node), which is what makes a replayed request fail.
+   */
+  useNonce(nonce: string, expiresAt: Date): Promise<boolean>;
+  /** Forgets used nonces past their expiry: they fail the age check by then. */
   purgeNonces(now: Date): Promise<number>;
 
   /**

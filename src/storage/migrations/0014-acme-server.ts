@@ -29,7 +29,7 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     .addColumn("created_at", "bigint", (c) => c.notNull())
     .execute();
 
-  // A nonce is a row from when it is handed out until it is used (deleted) or expires.
+  // Nonces are HMAC-stamped when handed out (no row); a row marks one used until it would expire anyway.
   await db.schema
     .createTable("acme_server_nonces")
     .addColumn("nonce", "text", (c) => c.primaryKey())
