@@ -24,6 +24,8 @@ const WARMUP_ORDERS = 8;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);
 const POLL_MS = 20;
 const TARGET = 2;
+/** Strongroom processes sharing the port; pebble, a Go program, uses every core as it is. */
+const WORKERS = process.env.BENCH_WORKERS ?? "1";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const answers = new Map<string, string>();
@@ -129,7 +131,7 @@ cli(
   "--orders-per-identifier",
   "1000000",
 );
-const server = await startServerProcess(data.dir, [], {
+const server = await startServerProcess(data.dir, ["--workers", WORKERS], {
   STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
   STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
   ...(process.env.BENCH_PROFILE_DIR && {
@@ -138,7 +140,9 @@ const server = await startServerProcess(data.dir, [], {
 });
 const pebble = await startPebble({ httpPort });
 try {
-  console.log(`in flight: ${IN_FLIGHT}, ${DURATION_S} s each, poll every ${POLL_MS} ms`);
+  console.log(
+    `in flight: ${IN_FLIGHT}, ${DURATION_S} s each, poll every ${POLL_MS} ms, strongroom workers: ${WORKERS}`,
+  );
   const strongroomClient = createAcmeClient({
     directoryUrl: `https://127.0.0.1:${server.port}/acme/bench/directory`,
     ca: server.ca,
@@ -148,7 +152,7 @@ try {
     ca: readFileSync(pebble.tlsCaFile, "utf8"),
   });
   const baseline = await measure("pebble (PEBBLE_VA_NOSLEEP=1)", pebbleClient, pebble.eab);
-  const ours = await measure("strongroom (SQLite)", strongroomClient);
+  const ours = await measure(`strongroom (SQLite, ${WORKERS} workers)`, strongroomClient);
   strongroomClient.close();
   pebbleClient.close();
   const ratio = ours / baseline;

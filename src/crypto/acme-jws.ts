@@ -1,10 +1,23 @@
-import { createPublicKey, type KeyObject } from "node:crypto";
+import { createPublicKey, type KeyObject, verify as verifySignature } from "node:crypto";
 import { calculateJwkThumbprint, flattenedVerify, importJWK, type JWK } from "jose";
+
+/**
+ * What each accepted algorithm needs of the key, and its digest: checked before verifying, so a
+ * signature is never checked under an algorithm its key was not made for (RFC 8725 §3.1).
+ */
+const ALGORITHMS: Record<string, { type: string; curve?: string; digest: string | null }> = {
+  ES256: { type: "ec", curve: "prime256v1", digest: "sha256" },
+  ES384: { type: "ec", curve: "secp384r1", digest: "sha384" },
+  ES512: { type: "ec", curve: "secp521r1", digest: "sha512" },
+  RS256: { type: "rsa", digest: "sha256" },
+  EdDSA: { type: "ed25519", digest: null },
+};
+
 import type { AcmeJws, KeyFacts, ParsedJws } from "../domain/acme-server/ports.js";
 import { acmeError } from "../domain/acme-server/problems.js";
 
 const B64U = /^[A-Za-z0-9_-]*$/;
-/** Imported account keys, by thumbprint: every request of an account verifies with the same key. */
+/** Imported account keys, by their JWK's JSON: every request of an account verifies with the same key. */
 const MAX_CACHED_KEYS = 10_000;
 
 function publicKeyOf(jwk: Record<string, unknown>): KeyObject {
@@ -51,16 +64,31 @@ export function createAcmeJws(): AcmeJws {
     },
 
     async verify(jws: ParsedJws, jwk) {
-      const thumbprint = await this.thumbprint(jwk);
-      let key = keys.get(thumbprint);
+      const cacheKey = JSON.stringify(jwk);
+      let key = keys.get(cacheKey);
       if (!key) {
         key = publicKeyOf(jwk);
         if (keys.size >= MAX_CACHED_KEYS) keys.clear();
-        keys.set(thumbprint, key);
+        keys.set(cacheKey, key);
       }
+      const algorithm = ALGORITHMS[String(jws.header.alg)];
+      if (
+        !algorithm ||
+        key.asymmetricKeyType !== algorithm.type ||
+        (algorithm.curve && key.asymmetricKeyDetails?.namedCurve !== algorithm.curve)
+      )
+        return false;
+      // RFC 7515 §5.2: the signing input is the encoded header and payload; ECDSA signatures are
+      // R || S (RFC 7518 §3.4), not DER.
+      const input = Buffer.from(`${jws.raw.protected}.${jws.raw.payload}`);
+      const signature = Buffer.from(jws.raw.signature, "base64url");
       try {
-        await flattenedVerify(jws.raw, key, { algorithms: [String(jws.header.alg)] });
-        return true;
+        return verifySignature(
+          algorithm.digest,
+          input,
+          algorithm.type === "ec" ? { key, dsaEncoding: "ieee-p1363" } : key,
+          signature,
+        );
       } catch {
         return false;
       }
