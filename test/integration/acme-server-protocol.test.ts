@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError } from "../../src/domain/errors.js";
@@ -108,7 +109,11 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
     beforeAll(async () => {
       database = await backend.createDatabase();
       acme = await startAcmeServer(
-        { web: { validityDays: 30 }, partners: { eabRequired: true } },
+        {
+          web: { validityDays: 30 },
+          partners: { eabRequired: true },
+          limited: { ordersPerAccountPerHour: 2, ordersPerIdentifierPerHour: 3 },
+        },
         { database: database.url, gate },
       );
       responder = createServer((request, response) => {
@@ -120,9 +125,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       await new Promise<void>((resolve) => responder.listen(acme.httpPort, "127.0.0.1", resolve));
       client = createAcmeClient({
         directoryUrl: acme.directory("web"),
-        ca:
-          acme.server.strongroom.admin.caFile &&
-          (await import("node:fs")).readFileSync(acme.tlsCaFile, "utf8"),
+        ca: acme.server.strongroom.admin.caFile && readFileSync(acme.tlsCaFile, "utf8"),
       });
       key = await accountKey("ES256");
       const created = await newAccount(key, {
@@ -249,7 +252,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
 
       const partners = createAcmeClient({
         directoryUrl: acme.directory("partners"),
-        ca: (await import("node:fs")).readFileSync(acme.tlsCaFile, "utf8"),
+        ca: readFileSync(acme.tlsCaFile, "utf8"),
       });
       const refused = await partners.post((await partners.directory()).newAccount as string, other, {
         termsOfServiceAgreed: true,
@@ -412,6 +415,34 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
         "alreadyRevoked",
       );
     }, 60_000);
+
+    it("limits orders per account and per identifier with rateLimited (429)", async () => {
+      const limited = createAcmeClient({
+        directoryUrl: acme.directory("limited"),
+        ca: readFileSync(acme.tlsCaFile, "utf8"),
+      });
+      const d = await limited.directory();
+      const orderAs = async (k: AccountKey, accountKid: string, value: string) =>
+        limited.post(d.newOrder as string, k, { identifiers: [{ type: "dns", value }] }, { kid: accountKid });
+      const register = async () => {
+        const k = await accountKey("ES256");
+        const created = await limited.post(d.newAccount as string, k, { termsOfServiceAgreed: true });
+        return { k, accountKid: created.headers.location as string };
+      };
+      const first = await register();
+      expect((await orderAs(first.k, first.accountKid, "a.limit.test")).status).toBe(201);
+      expect((await orderAs(first.k, first.accountKid, "b.limit.test")).status).toBe(201);
+      const third = await orderAs(first.k, first.accountKid, "c.limit.test");
+      expectProblem(third, 429, "rateLimited");
+      expect(third.json().detail).toContain("orders in the last hour");
+
+      const second = await register();
+      expect((await orderAs(second.k, second.accountKid, "a.limit.test")).status).toBe(201);
+      const third2 = await register();
+      expect((await orderAs(third2.k, third2.accountKid, "a.limit.test")).status).toBe(201);
+      expectProblem(await orderAs(third2.k, third2.accountKid, "a.limit.test"), 429, "rateLimited");
+      limited.close();
+    });
 
     it("names the profile and EAB requirement in the directory meta and 404s an unknown directory", async () => {
       const d = await dir();
