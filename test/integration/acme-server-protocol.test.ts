@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -143,7 +143,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       await database?.drop();
     });
 
-    it("issues a certificate for an order validated by http-01, with the account as the actor in the audit log", async () => {
+    it("issues a certificate for an order validated by http-01 into the CA records and the inventory, with the account as the audit actor", async () => {
       const placed = await order(["flow.example.test", "127.0.0.1"]);
       expect(placed.status, placed.body).toBe(201);
       const ready = await validate(placed.headers.location as string);
@@ -163,6 +163,11 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       expect(leaf.subjectAltName).toContain("IP Address:127.0.0.1");
       const issued = await acme.server.strongroom.core.ca.findIssued(leaf.serialNumber);
       expect(issued.status).toBe("good");
+      await acme.server.strongroom.scheduler.runOnce("inventory");
+      const record = await acme.server.strongroom.core.inventory.show(
+        createHash("sha256").update(leaf.raw).digest("hex"),
+      );
+      expect(record.locations.map((l) => l.uri)).toContain(`ca://acme-root/${issued.serial}`);
 
       await acme.server.strongroom.core.audit.drain();
       const rows = await acme.server.strongroom.core.storage.audit.db
