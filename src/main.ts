@@ -284,6 +284,7 @@ export async function openCore(
     acme: { validatePending: (limit) => acmeServer.validatePending(limit) },
     store: acmeServerStore,
     clock,
+    audit,
     onError: (error) => console.error("ACME challenge validation failed", error),
   });
   const acmeServer: AcmeServerService = createAcmeServerService({

@@ -1,6 +1,9 @@
 import type { AcmeServerService } from "../domain/acme-server/acme-server-service.js";
 import type { AcmeServerStore } from "../domain/acme-server/ports.js";
+import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
+import type { AuditService } from "../domain/audit/audit-service.js";
 import type { Clock } from "../domain/clock.js";
+import { newId } from "../domain/ids.js";
 import type { Job } from "../domain/jobs/ports.js";
 
 export interface AcmeValidationJob extends Job {
@@ -18,6 +21,8 @@ export function createAcmeValidationJob(
     acme: Pick<AcmeServerService, "validatePending">;
     store: Pick<AcmeServerStore, "purgeNonces">;
     clock: Clock;
+    /** Where a kicked round that changed something records its outcome. */
+    audit: Pick<AuditService, "record">;
     onError: (error: unknown) => void;
   },
   intervalMs = 5_000,
@@ -50,7 +55,30 @@ export function createAcmeValidationJob(
     name: "acme-validation",
     intervalMs,
     kick() {
-      once().catch(deps.onError);
+      // A kick comes from a challenge request, whose audit scope would otherwise carry on into
+      // this work after the request was answered: the round is the job's own, as the schedule's are.
+      const base = {
+        requestId: newId(),
+        principalId: "system:acme-validation",
+        operation: "job acme-validation",
+        clientAddress: "local",
+      };
+      const scope: AuditScope = {
+        entry: () => ({ ...base, time: deps.clock.now(), outcome: "pending", status: 0 }),
+        intents: 0,
+      };
+      inAuditScope(scope, once)
+        .then(async (validated) => {
+          if (scope.intents > 0)
+            await deps.audit.record({
+              ...base,
+              time: deps.clock.now(),
+              outcome: "success",
+              status: 0,
+              detail: `${validated} challenges validated`,
+            });
+        })
+        .catch(deps.onError);
     },
     async run() {
       const validated = await once();

@@ -175,6 +175,12 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
         .select(["principal_id", "operation", "outcome"])
         .where("operation", "=", "AcmeFinalize")
         .execute();
+      const validations = await acme.server.strongroom.core.storage.audit.db
+        .selectFrom("audit_log")
+        .select(["operation", "outcome"])
+        .where("principal_id", "=", "system:acme-validation")
+        .execute();
+      expect(validations).toContainEqual({ operation: "job acme-validation", outcome: "success" });
       const accountId = kid.split("/").pop();
       expect(rows).toContainEqual({
         principal_id: `acme-account:${accountId}`,
