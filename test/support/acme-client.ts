@@ -39,6 +39,11 @@ export interface AcmeClientOptions {
   ca?: string | undefined;
   /** Parallel requests kept alive per client. */
   agent?: Agent | undefined;
+  /**
+   * Sends every request to this port on the URL's address, with the URL's Host: another node of a
+   * cluster answering the same name, as a load balancer would route it.
+   */
+  port?: number | undefined;
 }
 
 export function createAcmeClient(options: AcmeClientOptions) {
@@ -53,7 +58,11 @@ export function createAcmeClient(options: AcmeClientOptions) {
         {
           method,
           agent,
-          headers: body === undefined ? {} : { "content-type": "application/jose+json" },
+          ...(options.port && { port: options.port }),
+          headers: {
+            host: new URL(url).host,
+            ...(body !== undefined && { "content-type": "application/jose+json" }),
+          },
         },
         (res) => {
           let text = "";

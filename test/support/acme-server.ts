@@ -27,7 +27,7 @@ export interface AcmeServerUnderTest {
 
 export async function startAcmeServer(
   profiles: Record<string, AcmeProfileInput>,
-  options: { database?: string; gate?: IssuanceGate } = {},
+  options: { database?: string; gate?: IssuanceGate; masterKey?: string } = {},
 ): Promise<AcmeServerUnderTest> {
   const work = mkdtempSync(join(tmpdir(), "strongroom-acme-server-"));
   const dns = await startChallTestSrv();
@@ -40,6 +40,7 @@ export async function startAcmeServer(
       acmeValidationHttpPort: httpPort,
       acmeValidationTlsPort: tlsPort,
       acmeValidationResolver: dns.dnsServer,
+      ...(options.masterKey && { masterKey: options.masterKey }),
     },
   });
   const core = server.strongroom.core;
