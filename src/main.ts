@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
@@ -8,6 +9,7 @@ import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
+import { createAcmeJws, spkiKeyFacts } from "./crypto/acme-jws.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -41,6 +43,11 @@ import {
   renewalFailedSource,
 } from "./domain/alerts/conditions.js";
 import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
+import {
+  type AcmeProfileService,
+  createAcmeProfileService,
+} from "./domain/acme-server/acme-profile-service.js";
+import { type AcmeServerService, createAcmeServerService } from "./domain/acme-server/acme-server-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -72,6 +79,7 @@ import { createGradingService, type GradingService } from "./domain/rules/gradin
 import type { FindingStore } from "./domain/rules/ports.js";
 import { createRulesService, type RulesService } from "./domain/rules/rules-service.js";
 import { createPostureService, type PostureService } from "./domain/reports/posture-service.js";
+import { type IssuanceGate, openGate } from "./domain/rules/issuance-gate.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -91,6 +99,7 @@ import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { createAlertDigestJob } from "./jobs/alert-digest-job.js";
 import { createAlertJob } from "./jobs/alert-job.js";
+import { type AcmeValidationJob, createAcmeValidationJob } from "./jobs/acme-validation-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
@@ -119,6 +128,7 @@ import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
+import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlGradingStore } from "./storage/sql-grading-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
@@ -127,6 +137,7 @@ import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.j
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
 import { createSqlRuleStore } from "./storage/sql-rule-store.js";
 import { createSqlStores, type SqlStores } from "./storage/sql-stores.js";
+import { createAcmeChallengeValidator } from "./validation/acme-challenge-validator.js";
 
 export type { AdminCredentials } from "./domain/bootstrap/model.js";
 
@@ -155,6 +166,12 @@ export interface Core {
   acme: AcmeSettingsService;
   acmeIssuer: AcmeIssuerAdapter;
   ca: CaService;
+  /** ACME server profiles and their EAB keys (CLI). */
+  acmeProfiles: AcmeProfileService;
+  /** The ACME server (RFC 8555) on the private CA. */
+  acmeServer: AcmeServerService;
+  /** Validates the ACME server's challenges; kicked by challenge POSTs, scheduled for leftovers. */
+  acmeValidation: AcmeValidationJob;
   /** CRLs and OCSP responder certificates of the CAs. */
   crls: CrlService;
   ocsp: OcspResponder;
@@ -194,6 +211,7 @@ export async function openCore(
   config: Config,
   clock: Clock = systemClock,
   peers: Peers = noPeers,
+  gate: IssuanceGate = openGate,
 ): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { key: masterKey } = loadMasterKey(join(config.dataDir, "master.key"), config.masterKey);
@@ -309,6 +327,31 @@ export async function openCore(
   });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const acmeServerStore = createSqlAcmeServerStore(storage);
+  const acmeValidation: AcmeValidationJob = createAcmeValidationJob({
+    acme: { validatePending: (limit) => acmeServer.validatePending(limit) },
+    store: acmeServerStore,
+    clock,
+    audit,
+    onError: (error) => console.error("ACME challenge validation failed", error),
+  });
+  const acmeServer: AcmeServerService = createAcmeServerService({
+    store: acmeServerStore,
+    jws: createAcmeJws(),
+    sealer,
+    clock,
+    ca,
+    x509: caX509,
+    keyFacts: spkiKeyFacts,
+    validator: createAcmeChallengeValidator({
+      httpPort: config.acmeValidationHttpPort,
+      tlsPort: config.acmeValidationTlsPort,
+      resolver: config.acmeValidationResolver,
+    }),
+    gate,
+    nonceKey: acmeNonceKey(stores.settings, sealer),
+    queued: () => acmeValidation.kick(),
+  });
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
   const factsReader = createCertificateFactsReader();
@@ -370,6 +413,9 @@ export async function openCore(
     acme: createAcmeSettingsService({ store: stores.acme, clock }),
     acmeIssuer,
     ca,
+    acmeProfiles: createAcmeProfileService({ store: acmeServerStore, ca, sealer, clock }),
+    acmeServer,
+    acmeValidation,
     crls,
     ocsp,
     bootstrap,
@@ -411,6 +457,30 @@ export async function openCore(
       await storage.close();
       hsm?.close();
     },
+  };
+}
+
+/**
+ * The ACME server's nonce HMAC key: made by the first node that needs it, sealed in the settings,
+ * read once per process, so a nonce from one node is accepted by any other.
+ */
+function acmeNonceKey(settings: SqlStores["settings"], sealer: Sealer): () => Promise<Buffer> {
+  let key: Promise<Buffer> | undefined;
+  const load = async () => {
+    const context = "acme-server-nonce-key";
+    const stored = await settings.putIfAbsent(
+      "acme-server-nonce-key",
+      "sealed",
+      sealer.seal(randomBytes(32), context),
+    );
+    return sealer.open(stored.sealed as Buffer, context);
+  };
+  return () => {
+    key ??= load().catch((error: unknown) => {
+      key = undefined;
+      throw error;
+    });
+    return key;
   };
 }
 
@@ -564,6 +634,7 @@ export function jobList(
     remoteVaultSync,
     grading,
     createAlertJob({ alerts: core.alerts }),
+    core.acmeValidation,
     ...(mail ? [mail] : []),
     ...(alertDigest ? [alertDigest] : []),
   ];
@@ -587,12 +658,14 @@ export interface StartOptions {
   logger?: Logger;
   /** The other workers of this server, when it runs several (`workers`). */
   peers?: Peers;
+  /** What the organisation rules say at each entry point; open until the rules are wired here. */
+  gate?: IssuanceGate;
 }
 
 /** The composition root: config → storage → services → HTTPS server. */
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const core = await openCore(config, options.clock, options.peers);
+  const core = await openCore(config, options.clock, options.peers, options.gate);
   /** Listeners bound so far, closed when a later step of the start fails. */
   const opened: (() => Promise<unknown>)[] = [];
   try {
@@ -682,6 +755,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         webhooks: core.webhooks,
         acme: core.acme,
         ca: core.ca,
+        acmeServer: core.acmeServer,
         inventory: core.inventory,
         discovery: core.discovery,
         remoteVaults: core.remoteVaults,

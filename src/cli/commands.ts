@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerAccessCommands } from "./access-commands.js";
 import { registerAcmeCommands } from "./acme-commands.js";
+import { registerAcmeProfileCommands } from "./acme-profile-commands.js";
 import { registerAgentCommand } from "./agent-command.js";
 import { registerAlertCommands } from "./alert-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
@@ -26,6 +27,7 @@ export function createCli(): Command {
   registerIssuerCommands(program);
   registerWebhookCommands(program);
   registerAcmeCommands(program);
+  registerAcmeProfileCommands(program);
   registerCaCommands(program);
   registerJobsCommands(program);
   registerAuditCommands(program);

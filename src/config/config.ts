@@ -169,6 +169,21 @@ export const ConfigSchema = Type.Object(
         minLength: 1,
         description:
           "PEM roots that grading trusts besides the private CA's certificates; an inventory certificate without a chain to one is an unknown-CA finding",
+    acmeValidationHttpPort: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: "Port the ACME server fetches http-01 challenges from on clients (80 in real deployments)",
+    }),
+    acmeValidationTlsPort: Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      description: "Port the ACME server connects to for tls-alpn-01 challenges (443 in real deployments)",
+    }),
+    acmeValidationResolver: Type.Optional(
+      Type.String({
+        pattern: "^[^\\s:]+:\\d{1,5}$|^\\[[0-9a-fA-F:]+\\]:\\d{1,5}$",
+        description:
+          "host:port of the DNS server the ACME server asks for A/AAAA and dns-01 TXT records (default: the system's)",
       }),
     ),
   },
@@ -202,6 +217,8 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   alertAgentSilentMs: 3_600_000,
   alertChangedWindowMs: 7 * 86_400_000,
   alertDigestIntervalMs: 900_000,
+  acmeValidationHttpPort: 80,
+  acmeValidationTlsPort: 443,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -252,6 +269,9 @@ export const ENV_VARS = {
   STRONGROOM_ALERT_AGENT_SILENT_MS: "alertAgentSilentMs",
   STRONGROOM_ALERT_CHANGED_WINDOW_MS: "alertChangedWindowMs",
   STRONGROOM_ALERT_DIGEST_INTERVAL_MS: "alertDigestIntervalMs",
+  STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
+  STRONGROOM_ACME_VALIDATION_TLS_PORT: "acmeValidationTlsPort",
+  STRONGROOM_ACME_VALIDATION_RESOLVER: "acmeValidationResolver",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -308,6 +328,8 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "alertAgentSilentMs",
     "alertChangedWindowMs",
     "alertDigestIntervalMs",
+    "acmeValidationHttpPort",
+    "acmeValidationTlsPort",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);

@@ -8,6 +8,7 @@ import type { PrincipalService } from "../domain/access/principal-service.js";
 import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js";
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
 import type { AlertService } from "../domain/alerts/alert-service.js";
+import type { AcmeServerService } from "../domain/acme-server/acme-server-service.js";
 import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import { AUDIT_RETRY_AFTER_SECONDS, auditUnavailable } from "../domain/audit/audit-unavailable.js";
@@ -27,6 +28,8 @@ import type { PostureService } from "../domain/reports/posture-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { type AdminRouteDeps, registerAdminRoutes } from "./admin/admin-routes.js";
+import { registerAcmeServerRoutes } from "./acme/acme-routes.js";
+import { registerAdminRoutes } from "./admin/admin-routes.js";
 import { registerAgentRoutes } from "./agent/agent-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateContactsRoutes } from "./keyvault/certificate-contacts-routes.js";
@@ -60,6 +63,8 @@ export interface AppDeps {
   webhooks: WebhookService;
   acme: AcmeSettingsService;
   ca?: CaService | undefined;
+  /** The ACME server of the private CA's profiles, at /acme/{profile}/. */
+  acmeServer?: AcmeServerService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
@@ -214,6 +219,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     alerts: deps.alerts,
     posture: deps.posture,
   });
+  if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {
     registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });
   }

@@ -25,6 +25,7 @@ import * as discovery from "./migrations/0010-discovery.js";
 import * as remoteVaults from "./migrations/0011-remote-vaults.js";
 import * as rules from "./migrations/0012-rules.js";
 import * as alerts from "./migrations/0013-alerts.js";
+import * as acmeServer from "./migrations/0014-acme-server.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -280,6 +281,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0011-remote-vaults": remoteVaults.up,
   "0012-rules": rules.up,
   "0013-alerts": alerts.up,
+  "0014-acme-server": acmeServer.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

@@ -490,5 +490,74 @@ export interface Database {
     resolved_by: string | null;
     note: string | null;
     occurrences: number;
+  acme_server_profiles: {
+    id: string;
+    /** Lower-cased name, unique. */
+    name_key: string;
+    name: string;
+    ca_id: string;
+    /** JSON of the profile's settings besides its name and CA. */
+    settings: string;
+    created_at: number;
+    updated_at: number;
+  };
+  acme_server_eab_keys: {
+    key_id: string;
+    profile_id: string;
+    sealed_hmac_key: Buffer;
+    account_id: string | null;
+    created_at: number;
+  };
+  acme_server_nonces: { nonce: string; expires_at: number };
+  acme_server_accounts: {
+    id: string;
+    profile_id: string;
+    thumbprint: string;
+    /** JSON of the public JWK. */
+    jwk: string;
+    /** JSON array of mailto: URLs. */
+    contacts: string;
+    status: string;
+    eab_key_id: string | null;
+    created_at: number;
+  };
+  acme_server_orders: {
+    id: string;
+    profile_id: string;
+    account_id: string;
+    status: string;
+    /** JSON array of {type, value}. */
+    identifiers: string;
+    /** JSON array of authorization ids, in the order's identifier order. */
+    authz_ids: string;
+    expires_at: number;
+    /** JSON of the problem that made the order invalid. */
+    error: string | null;
+    certificate_serial: string | null;
+    replaces: string | null;
+    created_at: number;
+  };
+  acme_server_authzs: {
+    id: string;
+    order_id: string;
+    profile_id: string;
+    account_id: string;
+    identifier_type: string;
+    identifier_value: string;
+    wildcard: number;
+    status: string;
+    expires_at: number;
+    created_at: number;
+  };
+  acme_server_challenges: {
+    id: string;
+    authz_id: string;
+    type: string;
+    token: string;
+    status: string;
+    validated_at: number | null;
+    /** JSON of the problem of a failed validation. */
+    error: string | null;
+    lease_until: number | null;
   };
 }

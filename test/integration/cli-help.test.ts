@@ -23,6 +23,7 @@ describe("strongroom --help", () => {
         "issuer",
         "ca",
         "acme",
+        "acme-profile",
         "principal",
         "role",
         "jobs",

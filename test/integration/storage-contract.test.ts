@@ -134,6 +134,7 @@ for (const backend of backends) {
             "0011-remote-vaults",
             "0012-rules",
             "0013-alerts",
+            "0014-acme-server",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

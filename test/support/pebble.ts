@@ -96,26 +96,7 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
       },
     }),
   );
-  const challtestsrv = spawn(
-    "pebble-challtestsrv",
-    [
-      "-dns01",
-      `127.0.0.1:${dnsPort}`,
-      "-http01",
-      "",
-      "-https01",
-      "",
-      "-tlsalpn01",
-      "",
-      "-management",
-      `127.0.0.1:${challtestPort}`,
-      "-defaultIPv4",
-      "127.0.0.1",
-      "-defaultIPv6",
-      "",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const challtestsrv = await startChallTestSrv(dnsPort, challtestPort);
   const pebble = spawn(
     "pebble",
     ["-config", join(dir, "pebble.json"), "-dnsserver", `127.0.0.1:${dnsPort}`],
@@ -126,14 +107,11 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
     },
   );
   const stop = async () => {
-    await Promise.all([stopChild(pebble), stopChild(challtestsrv)]);
+    await Promise.all([stopChild(pebble), challtestsrv.stop()]);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.all([
-      waitForOutput(challtestsrv, /Starting challenge servers|DNS/i, "pebble-challtestsrv"),
-      waitForOutput(pebble, /ACME directory available/, "pebble"),
-    ]);
+    await waitForOutput(pebble, /ACME directory available/, "pebble");
   } catch (error) {
     await stop();
     throw error;
@@ -159,5 +137,58 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
       });
     },
     stop,
+  };
+}
+
+/** pebble-challtestsrv as a DNS server only: every name resolves to 127.0.0.1, TXT records set by API. */
+export interface ChallTestSrv {
+  /** `127.0.0.1:port` of its DNS server. */
+  dnsServer: string;
+  managementUrl: string;
+  setTxt(host: string, value: string): Promise<void>;
+  clearTxt(host: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startChallTestSrv(dnsPort?: number, managementPort?: number): Promise<ChallTestSrv> {
+  const dns = dnsPort ?? (await freePort());
+  const management = managementPort ?? (await freePort());
+  const child = spawn(
+    "pebble-challtestsrv",
+    [
+      "-dns01",
+      `127.0.0.1:${dns}`,
+      "-http01",
+      "",
+      "-https01",
+      "",
+      "-tlsalpn01",
+      "",
+      "-management",
+      `127.0.0.1:${management}`,
+      "-defaultIPv4",
+      "127.0.0.1",
+      "-defaultIPv6",
+      "",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  try {
+    await waitForOutput(child, /Starting challenge servers|DNS/i, "pebble-challtestsrv");
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  const managementUrl = `http://127.0.0.1:${management}`;
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${managementUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`pebble-challtestsrv ${path}: ${response.status}`);
+  };
+  return {
+    dnsServer: `127.0.0.1:${dns}`,
+    managementUrl,
+    setTxt: (host, value) => post("/set-txt", { host: `${host}.`, value }),
+    clearTxt: (host) => post("/clear-txt", { host: `${host}.` }),
+    stop: () => stopChild(child),
   };
 }

@@ -1,0 +1,166 @@
+/**
+ * Complete ACME orders per second (account reused; new order, http-01 validation, finalize with a
+ * fresh CSR, download) against Strongroom's ACME server on SQLite and against pebble with
+ * PEBBLE_VA_NOSLEEP=1, with the same client code (test/support/acme-client.ts) and the same number
+ * of orders in flight, in one run. Both validate http-01 against one responder in this process and
+ * resolve names through one pebble-challtestsrv. Run with `npm run bench:acme`.
+ */
+
+import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import {
+  type AccountKey,
+  type AcmeClient,
+  accountKey,
+  createAcmeClient,
+  csrFor,
+} from "../test/support/acme-client.js";
+import { runCli } from "../test/support/cli.js";
+import { freePort, startChallTestSrv, startPebble } from "../test/support/pebble.js";
+import { startServerProcess, tempDataDir } from "../test/support/server-process.js";
+
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
+const WARMUP_ORDERS = 8;
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);
+const POLL_MS = 20;
+const TARGET = 2;
+/** Strongroom processes sharing the port; pebble, a Go program, uses every core as it is. */
+const WORKERS = process.env.BENCH_WORKERS ?? "1";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const answers = new Map<string, string>();
+
+async function until(
+  client: AcmeClient,
+  url: string,
+  key: AccountKey,
+  kid: string,
+  done: (s: string) => boolean,
+) {
+  for (;;) {
+    const body = (await client.post(url, key, undefined, { kid })).json();
+    if (done(body.status)) return body;
+    await sleep(POLL_MS);
+  }
+}
+
+let sequence = 0;
+
+/** One whole order; throws unless it ends with a certificate. */
+async function completeOrder(client: AcmeClient, key: AccountKey, kid: string): Promise<void> {
+  const name = `o${sequence++}-${process.pid}.bench.test`;
+  const dir = await client.directory();
+  const placed = await client.post(
+    dir.newOrder as string,
+    key,
+    { identifiers: [{ type: "dns", value: name }] },
+    { kid },
+  );
+  if (placed.status !== 201) throw new Error(`newOrder: ${placed.status} ${placed.body}`);
+  const orderUrl = placed.headers.location as string;
+  const order = placed.json();
+  const authz = (await client.post(order.authorizations[0], key, undefined, { kid })).json();
+  const challenge = authz.challenges.find((c: { type: string }) => c.type === "http-01");
+  answers.set(challenge.token, client.keyAuthorization(challenge.token, key));
+  await client.post(challenge.url, key, {}, { kid });
+  const ready = await until(client, orderUrl, key, kid, (s) => s !== "pending");
+  answers.delete(challenge.token);
+  if (ready.status !== "ready") throw new Error(`order ${ready.status}: ${JSON.stringify(ready)}`);
+  const finalized = await client.post(order.finalize, key, { csr: await csrFor([name]) }, { kid });
+  if (finalized.status !== 200) throw new Error(`finalize: ${finalized.status} ${finalized.body}`);
+  const valid =
+    finalized.json().status === "valid"
+      ? finalized.json()
+      : await until(client, orderUrl, key, kid, (s) => s !== "processing");
+  if (valid.status !== "valid") throw new Error(`order ${valid.status}`);
+  const certificate = await client.post(valid.certificate, key, undefined, { kid });
+  if (!certificate.body.includes("BEGIN CERTIFICATE")) throw new Error("no certificate");
+}
+
+async function measure(label: string, client: AcmeClient, eab?: { keyId: string; hmacKey: string }) {
+  const key = await accountKey("ES256");
+  const dir = await client.directory();
+  const payload = {
+    termsOfServiceAgreed: true,
+    ...(eab && { externalAccountBinding: await client.externalAccountBinding(key, eab.keyId, eab.hmacKey) }),
+  };
+  const account = await client.post(dir.newAccount as string, key, payload);
+  if (account.status !== 201) throw new Error(`${label} newAccount: ${account.status} ${account.body}`);
+  const kid = account.headers.location as string;
+  await Promise.all(Array.from({ length: WARMUP_ORDERS }, () => completeOrder(client, key, kid)));
+  let done = 0;
+  const end = Date.now() + DURATION_S * 1000;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (Date.now() < end) {
+        await completeOrder(client, key, kid);
+        done += 1;
+      }
+    }),
+  );
+  const perSecond = done / ((Date.now() - started) / 1000);
+  console.log(
+    `${label}: ${done} orders in ${((Date.now() - started) / 1000).toFixed(1)} s = ${perSecond.toFixed(1)} orders/s`,
+  );
+  return perSecond;
+}
+
+const httpPort = await freePort();
+const responder = createServer((request, response) => {
+  const answer = answers.get((request.url ?? "").split("/").pop() ?? "");
+  response.statusCode = answer ? 200 : 404;
+  response.end(answer ?? "");
+});
+await new Promise<void>((resolve) => responder.listen(httpPort, "127.0.0.1", resolve));
+const dns = await startChallTestSrv();
+const data = tempDataDir();
+const cli = (...args: string[]) => {
+  const result = runCli([...args, "--data-dir", data.dir]);
+  if (result.code !== 0) throw new Error(`strongroom ${args.join(" ")}: ${result.stderr}`);
+};
+cli("ca", "create-root", "bench-root", "--subject", "CN=ACME Bench Root", "--key", "EC-P256");
+cli(
+  "acme-profile",
+  "create",
+  "bench",
+  "--ca",
+  "bench-root",
+  "--orders-per-account",
+  "1000000",
+  "--orders-per-identifier",
+  "1000000",
+);
+const server = await startServerProcess(data.dir, ["--workers", WORKERS], {
+  STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
+  STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
+  ...(process.env.BENCH_PROFILE_DIR && {
+    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
+  }),
+});
+const pebble = await startPebble({ httpPort });
+try {
+  console.log(
+    `in flight: ${IN_FLIGHT}, ${DURATION_S} s each, poll every ${POLL_MS} ms, strongroom workers: ${WORKERS}`,
+  );
+  const strongroomClient = createAcmeClient({
+    directoryUrl: `https://127.0.0.1:${server.port}/acme/bench/directory`,
+    ca: server.ca,
+  });
+  const pebbleClient = createAcmeClient({
+    directoryUrl: pebble.directoryUrl,
+    ca: readFileSync(pebble.tlsCaFile, "utf8"),
+  });
+  const baseline = await measure("pebble (PEBBLE_VA_NOSLEEP=1)", pebbleClient, pebble.eab);
+  const ours = await measure(`strongroom (SQLite, ${WORKERS} workers)`, strongroomClient);
+  strongroomClient.close();
+  pebbleClient.close();
+  const ratio = ours / baseline;
+  console.log(`ratio strongroom/pebble: ${ratio.toFixed(2)} (target >= ${TARGET})`);
+} finally {
+  await server.stop();
+  await pebble.stop();
+  await dns.stop();
+  responder.close();
+  data.remove();
+}

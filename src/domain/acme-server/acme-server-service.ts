@@ -1,0 +1,692 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { CaService } from "../ca/ca-service.js";
+import { REVOCATION_REASONS, type RevocationReason } from "../ca/model.js";
+import type { CaX509 } from "../ca/ports.js";
+import type { Clock } from "../clock.js";
+import { DomainError } from "../errors.js";
+import { newId } from "../ids.js";
+import type { SubjectAltName } from "../inventory/model.js";
+import type { CertificateRequestFacts, IssuanceGate, RuleScope } from "../rules/issuance-gate.js";
+import type { Sealer } from "../sealing/ports.js";
+import { eabContext } from "./acme-profile-service.js";
+import type {
+  AcmeAccount,
+  AcmeAuthorization,
+  AcmeChallenge,
+  AcmeOrder,
+  AcmeProblem,
+  AcmeProfile,
+  ChallengeType,
+  Identifier,
+} from "./model.js";
+import type { AcmeJws, AcmeServerStore, ChallengeValidator, KeyFacts, ParsedJws } from "./ports.js";
+import { acmeError } from "./problems.js";
+
+export interface AcmeServerDeps {
+  store: AcmeServerStore;
+  jws: AcmeJws;
+  sealer: Sealer;
+  clock: Clock;
+  ca: Pick<CaService, "signCsr" | "findIssued" | "revoke" | "get">;
+  x509: Pick<CaX509, "readCsr" | "readCertificate">;
+  keyFacts: (spki: Buffer) => KeyFacts;
+  validator: ChallengeValidator;
+  gate: IssuanceGate;
+  /** The installation's nonce key, the same on every node (see main.ts). */
+  nonceKey: () => Promise<Buffer>;
+  /** Told when a challenge awaits validation, so a worker picks it up at once. */
+  queued?: (() => void) | undefined;
+}
+
+/** Where a request arrived: the profile in its path and the URL the client signed (RFC 8555 §6.4). */
+export interface AcmeRequest {
+  profile: string;
+  url: string;
+  /** The account URL of an account id: what `kid` must be (RFC 8555 §6.2). */
+  accountUrl: (id: string) => string;
+  body: unknown;
+}
+
+export interface Authenticated {
+  profile: AcmeProfile;
+  jws: ParsedJws;
+  /** The payload as JSON; undefined for POST-as-GET (RFC 8555 §6.3). */
+  payload: unknown;
+  account?: AcmeAccount | undefined;
+  jwk?: Record<string, unknown> | undefined;
+}
+
+const ALGORITHMS = new Set(["ES256", "ES384", "ES512", "RS256", "EdDSA"]);
+const EAB_ALGORITHMS = new Set(["HS256", "HS384", "HS512"]);
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Nonces are used within seconds; an hour covers clients that pause between steps. */
+const NONCE_MS = HOUR_MS;
+const NONCE_BODY_BYTES = 16;
+const NONCE_MAC_BYTES = 16;
+const ORDER_MS = 7 * DAY_MS;
+const MAX_IDENTIFIERS = 100;
+const LEASE_MS = 60_000;
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-f:]+(:(\d{1,3}\.){3}\d{1,3})?$/;
+const EMAIL = /^mailto:[^@\s,]+@[^@\s,]+\.[^@\s,]+$/i;
+
+const b64u = (text: string): Buffer => Buffer.from(text, "base64url");
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+function jsonPayload(jws: ParsedJws): unknown {
+  if (jws.payload.length === 0) return undefined;
+  try {
+    return JSON.parse(jws.payload.toString("utf8"));
+  } catch {
+    throw acmeError("malformed", "The JWS payload is not JSON");
+  }
+}
+
+function objectPayload(payload: unknown): Record<string, unknown> {
+  if (!isRecord(payload)) throw acmeError("malformed", "This request needs a JSON object as its payload");
+  return payload;
+}
+
+/** Checks and canonicalizes an identifier (RFC 8555 §7.1.4, RFC 8738 §3). */
+function checkIdentifier(raw: unknown): Identifier {
+  if (!isRecord(raw) || typeof raw.type !== "string" || typeof raw.value !== "string")
+    throw acmeError("malformed", "Each identifier is an object with type and value strings");
+  if (raw.type === "dns") {
+    const value = raw.value.toLowerCase();
+    const name = value.startsWith("*.") ? value.slice(2) : value;
+    const labels = name.split(".");
+    if (name.length > 253 || labels.length < 2 || !labels.every((l) => DNS_LABEL.test(l)))
+      throw acmeError("rejectedIdentifier", `"${raw.value}" is not a fully qualified DNS name`);
+    if (IPV4.test(name))
+      throw acmeError("malformed", `"${raw.value}" is an IP address: use an identifier of type ip`);
+    return { type: "dns", value };
+  }
+  if (raw.type === "ip") {
+    const value = raw.value.toLowerCase();
+    if (!IPV4.test(value) && !(value.includes(":") && IPV6.test(value)))
+      throw acmeError("malformed", `"${raw.value}" is not an IPv4 or IPv6 address`);
+    return { type: "ip", value };
+  }
+  throw acmeError("unsupportedIdentifier", `Identifier type "${raw.type}" is not supported; use dns or ip`);
+}
+
+/** RFC 8555 §8.4 wildcards only by dns-01; RFC 8738 §7 IP addresses never by dns-01. */
+function challengeTypes(identifier: Identifier): ChallengeType[] {
+  if (identifier.type === "ip") return ["http-01", "tls-alpn-01"];
+  if (identifier.value.startsWith("*.")) return ["dns-01"];
+  return ["http-01", "dns-01", "tls-alpn-01"];
+}
+
+const problem = (error: DomainError, type: string, status: number): AcmeProblem => ({
+  type,
+  detail: error.message,
+  status,
+});
+
+const sameSet = (a: string[], b: string[]) => {
+  const x = new Set(a);
+  const y = new Set(b);
+  return x.size === y.size && [...x].every((v) => y.has(v));
+};
+
+/** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial DER content). */
+function serialOfCertId(certId: string): string {
+  const parts = certId.split(".");
+  const serial = parts[1];
+  if (parts.length !== 2 || !parts[0] || !serial || !/^[A-Za-z0-9_-]+$/.test(certId.replace(".", "")))
+    throw acmeError("malformed", "A renewal info certID is base64url(keyIdentifier).base64url(serial)");
+  const hex = b64u(serial)
+    .toString("hex")
+    .replace(/^(00)+/, "");
+  return hex === "" ? "00" : hex;
+}
+
+export type AcmeServerService = ReturnType<typeof createAcmeServerService>;
+
+/** The ACME server (RFC 8555) of every profile, over the database and the private CA. */
+export function createAcmeServerService(deps: AcmeServerDeps) {
+  const { store, jws, clock, ca, x509, gate } = deps;
+
+  async function profileNamed(name: string): Promise<AcmeProfile> {
+    const profile = await store.getProfile(name);
+    if (!profile) throw acmeError("notFound", `No ACME directory named ${name} here`);
+    return profile;
+  }
+
+  /** True for a nonce this installation issued within NONCE_MS that nobody has used yet. */
+  async function useNonce(nonce: string): Promise<boolean> {
+    const raw = b64u(nonce);
+    if (raw.length !== NONCE_BODY_BYTES + NONCE_MAC_BYTES) return false;
+    const body = raw.subarray(0, NONCE_BODY_BYTES);
+    const mac = createHmac("sha256", await deps.nonceKey())
+      .update(body)
+      .digest()
+      .subarray(0, NONCE_MAC_BYTES);
+    if (!timingSafeEqual(mac, raw.subarray(NONCE_BODY_BYTES))) return false;
+    const expiresAt = body.readUIntBE(0, 6) + NONCE_MS;
+    if (expiresAt <= clock.now().getTime()) return false;
+    return store.useNonce(nonce, new Date(expiresAt));
+  }
+
+  const scope = (profile: AcmeProfile): RuleScope => ({
+    caId: profile.caId,
+    profile: { kind: "acme", name: profile.name },
+  });
+
+  /** A rule's refusal as the ACME error that names what to change. */
+  async function checkGate(
+    profile: AcmeProfile,
+    facts: CertificateRequestFacts,
+    type: "rejectedIdentifier" | "badCSR",
+  ) {
+    try {
+      await gate.check("acme-server", scope(profile), facts);
+    } catch (error) {
+      if (error instanceof DomainError && error.reason === "PolicyViolation")
+        throw acmeError(type, error.message, error);
+      throw error;
+    }
+  }
+
+  async function ownOrder(account: AcmeAccount, id: string): Promise<AcmeOrder> {
+    const order = await store.getOrder(id);
+    if (!order || order.profileId !== account.profileId)
+      throw acmeError("notFound", `No order ${id} in this directory`);
+    if (order.accountId !== account.id)
+      throw acmeError("unauthorized", "This order belongs to another account");
+    return order;
+  }
+
+  async function ownAuthorization(account: AcmeAccount, id: string): Promise<AcmeAuthorization> {
+    const authz = await store.getAuthorization(id);
+    if (!authz) throw acmeError("notFound", `No authorization ${id} here`);
+    if (authz.accountId !== account.id)
+      throw acmeError("unauthorized", "This authorization belongs to another account");
+    return authz;
+  }
+
+  function requireAccount(auth: Authenticated): AcmeAccount {
+    if (!auth.account)
+      throw acmeError("malformed", "This request must be signed with the account's kid, not an embedded jwk");
+    return auth.account;
+  }
+
+  async function checkContacts(raw: unknown): Promise<string[]> {
+    if (raw === undefined) return [];
+    if (!Array.isArray(raw) || !raw.every((c) => typeof c === "string"))
+      throw acmeError("malformed", "contact must be an array of mailto: URLs");
+    for (const contact of raw)
+      if (!EMAIL.test(contact))
+        throw acmeError("invalidContact", `Contact "${contact}" is not a mailto: URL with one address`);
+    return raw;
+  }
+
+  /** RFC 8555 §7.3.4: the EAB JWS binds the account key to a key id made with the CLI. */
+  async function bindExternalAccount(
+    profile: AcmeProfile,
+    raw: unknown,
+    url: string,
+    thumbprint: string,
+  ): Promise<string> {
+    const eab = jws.parse(raw);
+    const { alg, kid } = eab.header;
+    if (typeof alg !== "string" || !EAB_ALGORITHMS.has(alg))
+      throw acmeError("malformed", "externalAccountBinding must be MACed with HS256, HS384 or HS512");
+    if (eab.header.url !== url)
+      throw acmeError("malformed", "externalAccountBinding url must be the newAccount URL");
+    if (eab.header.nonce !== undefined)
+      throw acmeError("malformed", "externalAccountBinding must not carry a nonce");
+    if (typeof kid !== "string") throw acmeError("malformed", "externalAccountBinding needs a kid");
+    const key = await store.getEabKey(kid);
+    if (!key || key.profileId !== profile.id)
+      throw acmeError("unauthorized", `EAB key id ${kid} is not one of this directory's keys`);
+    if (key.accountId) throw acmeError("unauthorized", `EAB key id ${kid} is bound to another account`);
+    const hmacKey = deps.sealer.open(key.sealedHmacKey, eabContext(kid));
+    if (!(await jws.verifyMac(eab, hmacKey)))
+      throw acmeError("unauthorized", "The externalAccountBinding MAC does not verify with that key id");
+    const inner = jsonPayload(eab);
+    if (!isRecord(inner) || (await jws.thumbprint(inner).catch(() => "")) !== thumbprint)
+      throw acmeError("malformed", "The externalAccountBinding payload must be the account's public key");
+    return kid;
+  }
+
+  async function certificateChain(caId: string, serial: string): Promise<Buffer[]> {
+    const issued = await ca.findIssued(serial, caId);
+    const authority = await ca.get(caId);
+    return [issued.der, ...(authority.certificate ? [authority.certificate] : []), ...authority.chain];
+  }
+
+  const service = {
+    profile: profileNamed,
+
+    /**
+     * A fresh nonce (RFC 8555 §7.2): its issue time and random bytes under the installation's HMAC,
+     * so any node recognises it without a write; the database records it only once it is used.
+     */
+    async newNonce(): Promise<string> {
+      const body = Buffer.alloc(NONCE_BODY_BYTES);
+      body.writeUIntBE(clock.now().getTime(), 0, 6);
+      randomBytes(NONCE_BODY_BYTES - 6).copy(body, 6);
+      const mac = createHmac("sha256", await deps.nonceKey())
+        .update(body)
+        .digest()
+        .subarray(0, NONCE_MAC_BYTES);
+      return Buffer.concat([body, mac]).toString("base64url");
+    },
+
+    /** RFC 8555 §6.2-6.5: parses and verifies a request's JWS, spends its nonce, finds its account. */
+    async authenticate(request: AcmeRequest, options: { jwk?: boolean } = {}): Promise<Authenticated> {
+      const profile = await profileNamed(request.profile);
+      const parsed = jws.parse(request.body);
+      const { alg, nonce, url, jwk, kid } = parsed.header;
+      if (typeof alg !== "string" || !ALGORITHMS.has(alg))
+        throw acmeError(
+          "badSignatureAlgorithm",
+          `JWS algorithm ${String(alg)} is not accepted; use ES256, ES384, ES512, RS256 or EdDSA`,
+        );
+      if (typeof nonce !== "string" || !(await useNonce(nonce)))
+        throw acmeError("badNonce", "The nonce was used before, expired or never issued here; get a new one");
+      if (url !== request.url)
+        throw acmeError(
+          "unauthorized",
+          `The JWS url ${String(url)} is not this request's URL ${request.url}`,
+        );
+      if ((jwk === undefined) === (kid === undefined))
+        throw acmeError("malformed", "The JWS protected header needs exactly one of jwk and kid");
+      if (jwk !== undefined) {
+        if (!options.jwk)
+          throw acmeError(
+            "malformed",
+            "This request must be signed with the account's kid, not an embedded jwk",
+          );
+        if (!isRecord(jwk)) throw acmeError("malformed", "jwk must be a JSON Web Key object");
+        if (!(await jws.verify(parsed, jwk)))
+          throw acmeError("malformed", "The JWS signature does not verify with the embedded jwk");
+        return { profile, jws: parsed, payload: jsonPayload(parsed), jwk };
+      }
+      const prefix = request.accountUrl("");
+      const id = typeof kid === "string" && kid.startsWith(prefix) ? kid.slice(prefix.length) : "";
+      const account = id ? await store.getAccount(id) : undefined;
+      if (!account || account.profileId !== profile.id)
+        throw acmeError("accountDoesNotExist", `No account ${String(kid)} in this directory`);
+      if (account.status !== "valid") throw acmeError("unauthorized", `Account ${kid} is ${account.status}`);
+      if (!(await jws.verify(parsed, account.jwk)))
+        throw acmeError("malformed", "The JWS signature does not verify with the account's key");
+      return { profile, jws: parsed, payload: jsonPayload(parsed), account };
+    },
+
+    /** RFC 8555 §7.3; `created` is false when the key had an account already. */
+    async newAccount(auth: Authenticated, url: string): Promise<{ account: AcmeAccount; created: boolean }> {
+      const jwk = auth.jwk;
+      if (!jwk) throw acmeError("malformed", "newAccount must be signed with an embedded jwk");
+      const payload = objectPayload(auth.payload);
+      const thumbprint = await jws.thumbprint(jwk);
+      const existing = await store.findAccount(auth.profile.id, thumbprint);
+      if (existing) return { account: existing, created: false };
+      if (payload.onlyReturnExisting === true)
+        throw acmeError("accountDoesNotExist", "No account exists for this key");
+      const contacts = await checkContacts(payload.contact);
+      if (payload.externalAccountBinding === undefined && auth.profile.eabRequired)
+        throw acmeError(
+          "externalAccountRequired",
+          `Directory ${auth.profile.name} requires an external account binding; ask its operator for an EAB key`,
+        );
+      const eabKeyId =
+        payload.externalAccountBinding === undefined
+          ? undefined
+          : await bindExternalAccount(auth.profile, payload.externalAccountBinding, url, thumbprint);
+      const account: AcmeAccount = {
+        id: newId(),
+        profileId: auth.profile.id,
+        thumbprint,
+        jwk,
+        contacts,
+        status: "valid",
+        eabKeyId,
+        createdAt: clock.now(),
+      };
+      await store.insertAccount(account);
+      return { account, created: true };
+    },
+
+    /** RFC 8555 §7.3.2 and §7.3.6: contacts and deactivation; an empty payload reads it. */
+    async updateAccount(auth: Authenticated, id: string): Promise<AcmeAccount> {
+      const account = requireAccount(auth);
+      if (account.id !== id) throw acmeError("unauthorized", "A request may only address its own account");
+      if (auth.payload === undefined) return account;
+      const payload = objectPayload(auth.payload);
+      let next = account;
+      if (payload.contact !== undefined) next = { ...next, contacts: await checkContacts(payload.contact) };
+      if (payload.status !== undefined) {
+        if (payload.status !== "deactivated")
+          throw acmeError("malformed", 'An account status can only be changed to "deactivated"');
+        next = { ...next, status: "deactivated" };
+      }
+      if (next !== account) await store.updateAccount(next);
+      return next;
+    },
+
+    /** RFC 8555 §7.3.5: the inner JWS, by the new key, names the account and its old key. */
+    async changeKey(auth: Authenticated, url: string, accountUrl: string): Promise<AcmeAccount> {
+      const account = requireAccount(auth);
+      const inner = jws.parse(auth.payload);
+      const { alg, jwk } = inner.header;
+      if (typeof alg !== "string" || !ALGORITHMS.has(alg))
+        throw acmeError("badSignatureAlgorithm", `Inner JWS algorithm ${String(alg)} is not accepted`);
+      if (inner.header.url !== url)
+        throw acmeError("malformed", "The inner JWS url must be the keyChange URL");
+      if (inner.header.nonce !== undefined)
+        throw acmeError("malformed", "The inner JWS must not carry a nonce");
+      if (!isRecord(jwk)) throw acmeError("malformed", "The inner JWS must carry the new key as jwk");
+      if (!(await jws.verify(inner, jwk)))
+        throw acmeError("malformed", "The inner JWS signature does not verify with the new key");
+      const payload = objectPayload(jsonPayload(inner));
+      if (payload.account !== accountUrl)
+        throw acmeError("malformed", "The inner payload's account must be the signing account's URL");
+      if (!isRecord(payload.oldKey) || (await jws.thumbprint(payload.oldKey)) !== account.thumbprint)
+        throw acmeError("malformed", "The inner payload's oldKey is not the account's current key");
+      const thumbprint = await jws.thumbprint(jwk);
+      const holder = await store.findAccount(account.profileId, thumbprint);
+      if (holder) throw acmeError("conflict", `The new key belongs to account ${holder.id} already`);
+      const next = { ...account, jwk, thumbprint };
+      await store.updateAccount(next);
+      return next;
+    },
+
+    /** RFC 8555 §7.4, with ARI's `replaces` (RFC 9773 §5) and the profiles draft's `profile`. */
+    async newOrder(auth: Authenticated): Promise<{ order: AcmeOrder; authorizations: AcmeAuthorization[] }> {
+      const account = requireAccount(auth);
+      const { profile } = auth;
+      const payload = objectPayload(auth.payload);
+      if (!Array.isArray(payload.identifiers) || payload.identifiers.length === 0)
+        throw acmeError("malformed", "identifiers must be a non-empty array");
+      if (payload.identifiers.length > MAX_IDENTIFIERS)
+        throw acmeError("rejectedIdentifier", `An order may name at most ${MAX_IDENTIFIERS} identifiers`);
+      if (payload.notBefore !== undefined || payload.notAfter !== undefined)
+        throw acmeError(
+          "malformed",
+          `notBefore and notAfter are not accepted: certificates last ${profile.validityDays} days`,
+        );
+      if (payload.profile !== undefined && payload.profile !== profile.name)
+        throw acmeError("invalidProfile", `This directory issues profile ${profile.name} only`);
+      if (payload.replaces !== undefined && typeof payload.replaces !== "string")
+        throw acmeError("malformed", "replaces must be a certID string");
+      if (typeof payload.replaces === "string") serialOfCertId(payload.replaces);
+      const identifiers: Identifier[] = [];
+      for (const raw of payload.identifiers) {
+        const identifier = checkIdentifier(raw);
+        if (!identifiers.some((i) => i.type === identifier.type && i.value === identifier.value))
+          identifiers.push(identifier);
+      }
+      const now = clock.now();
+      const since = new Date(now.getTime() - HOUR_MS);
+      if ((await store.countAccountOrders(account.id, since)) >= profile.ordersPerAccountPerHour)
+        throw acmeError(
+          "rateLimited",
+          `Account has placed ${profile.ordersPerAccountPerHour} orders in the last hour, this directory's limit`,
+        );
+      for (const identifier of identifiers)
+        if (
+          (await store.countIdentifierOrders(profile.id, identifier, since)) >=
+          profile.ordersPerIdentifierPerHour
+        )
+          throw acmeError(
+            "rateLimited",
+            `${identifier.value} was ordered ${profile.ordersPerIdentifierPerHour} times in the last hour, this directory's limit`,
+          );
+      await checkGate(
+        profile,
+        {
+          subject: "",
+          sans: identifiers.map((i): SubjectAltName => ({ type: i.type, value: i.value })),
+          // Unknown until finalize, where the CSR's key is judged.
+          keyType: "",
+          validityDays: profile.validityDays,
+          ekus: profile.ekus,
+        },
+        "rejectedIdentifier",
+      );
+      const orderId = newId();
+      const expiresAt = new Date(now.getTime() + ORDER_MS);
+      const authorizations = identifiers.map((identifier): AcmeAuthorization => {
+        const id = newId();
+        const wildcard = identifier.value.startsWith("*.");
+        return {
+          id,
+          orderId,
+          accountId: account.id,
+          identifier: wildcard ? { type: "dns", value: identifier.value.slice(2) } : identifier,
+          wildcard,
+          status: "pending",
+          expiresAt,
+          challenges: challengeTypes(identifier).map((type) => ({
+            id: newId(),
+            authzId: id,
+            type,
+            token: randomBytes(32).toString("base64url"),
+            status: "pending",
+          })),
+        };
+      });
+      const order: AcmeOrder = {
+        id: orderId,
+        profileId: profile.id,
+        accountId: account.id,
+        status: "pending",
+        identifiers,
+        authzIds: authorizations.map((a) => a.id),
+        expiresAt,
+        replaces: typeof payload.replaces === "string" ? payload.replaces : undefined,
+        createdAt: now,
+      };
+      await store.insertOrder(order, authorizations);
+      return { order, authorizations };
+    },
+
+    async order(auth: Authenticated, id: string): Promise<AcmeOrder> {
+      return ownOrder(requireAccount(auth), id);
+    },
+
+    /** RFC 8555 §7.5; `{"status":"deactivated"}` deactivates it (§7.5.2). */
+    async authorization(auth: Authenticated, id: string): Promise<AcmeAuthorization> {
+      const account = requireAccount(auth);
+      const authz = await ownAuthorization(account, id);
+      if (auth.payload === undefined) return authz;
+      const payload = objectPayload(auth.payload);
+      if (payload.status !== "deactivated")
+        throw acmeError("malformed", 'An authorization can only be updated to status "deactivated"');
+      if (authz.status !== "valid" && authz.status !== "pending")
+        throw acmeError("malformed", `Authorization ${id} is ${authz.status}`);
+      await store.deactivateAuthorization(id);
+      return { ...authz, status: "deactivated" };
+    },
+
+    /** RFC 8555 §7.5.1: the client is ready; validation runs in the background. */
+    async respond(
+      auth: Authenticated,
+      id: string,
+    ): Promise<{ challenge: AcmeChallenge; authorization: AcmeAuthorization }> {
+      const account = requireAccount(auth);
+      const challenge = await store.getChallenge(id);
+      if (!challenge) throw acmeError("notFound", `No challenge ${id} here`);
+      const authorization = await ownAuthorization(account, challenge.authzId);
+      if (auth.payload !== undefined && challenge.status === "pending") {
+        if (authorization.status !== "pending")
+          throw acmeError("malformed", `Authorization ${authorization.id} is ${authorization.status}`);
+        if (await store.startChallenge(id)) {
+          deps.queued?.();
+          return { challenge: { ...challenge, status: "processing" }, authorization };
+        }
+        return { challenge: (await store.getChallenge(id)) ?? challenge, authorization };
+      }
+      return { challenge, authorization };
+    },
+
+    /**
+     * Validates challenges that clients said are ready, claimed through the database so that each is
+     * validated by one node; returns how many were done.
+     */
+    async validatePending(limit = 16): Promise<number> {
+      const now = clock.now();
+      const claimed = await store.claimChallenges(now, new Date(now.getTime() + LEASE_MS), limit);
+      await Promise.all(
+        claimed.map(async (item) => {
+          const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
+          const error = await deps.validator.validate(item, keyAuthorization).catch(
+            (cause: unknown): AcmeProblem => ({
+              type: "serverInternal",
+              detail: `Validation failed: ${(cause as Error).message}`,
+              status: 500,
+            }),
+          );
+          await store.completeChallenge(item.challenge.id, { error }, clock.now());
+        }),
+      );
+      return claimed.length;
+    },
+
+    /** RFC 8555 §7.4: issues from the profile's CA with the client's CSR, if it asks for the order's names. */
+    async finalize(auth: Authenticated, id: string): Promise<AcmeOrder> {
+      const account = requireAccount(auth);
+      const order = await ownOrder(account, id);
+      const { profile } = auth;
+      if (order.status !== "ready")
+        throw acmeError(
+          "orderNotReady",
+          order.status === "pending"
+            ? `Order ${id} is pending: complete its authorizations before finalizing`
+            : `Order ${id} is ${order.status}, not ready to finalize`,
+        );
+      const payload = objectPayload(auth.payload);
+      if (typeof payload.csr !== "string" || !/^[A-Za-z0-9_-]+$/.test(payload.csr))
+        throw acmeError("malformed", "csr must be the base64url DER of a PKCS#10 request");
+      const der = b64u(payload.csr);
+      let csr: Awaited<ReturnType<typeof x509.readCsr>>;
+      try {
+        csr = await x509.readCsr(der);
+      } catch (error) {
+        throw acmeError("badCSR", `The CSR cannot be read: ${(error as Error).message}`, error);
+      }
+      const asked = [
+        ...csr.sans.dnsNames.map((n) => `dns:${n.toLowerCase()}`),
+        ...csr.sans.ipAddresses.map((n) => `ip:${n.toLowerCase()}`),
+      ];
+      const cn = /(?:^|,\s*)CN=([^,]+)/.exec(csr.subject)?.[1]?.toLowerCase();
+      if (cn) asked.push(IPV4.test(cn) ? `ip:${cn}` : `dns:${cn}`);
+      const ordered = order.identifiers.map((i) => `${i.type}:${i.value}`);
+      if (!sameSet(asked, ordered))
+        throw acmeError(
+          "badCSR",
+          `The CSR names ${[...new Set(asked)].join(", ") || "nothing"}; it must name exactly the order's identifiers ${ordered.join(", ")}`,
+        );
+      if (csr.sans.emails.length + csr.sans.uris.length + csr.sans.upns.length > 0)
+        throw acmeError("badCSR", "The CSR may name only DNS names and IP addresses");
+      const key = deps.keyFacts(csr.publicKey);
+      if (!profile.keyTypes.includes(key.keyType))
+        throw acmeError(
+          "badCSR",
+          `Key type ${key.keyType} is not accepted; use ${profile.keyTypes.join(", ")}`,
+        );
+      if (key.keyType === "RSA" && (key.keySize ?? 0) < profile.minRsaBits)
+        throw acmeError("badCSR", `RSA keys must have at least ${profile.minRsaBits} bits`);
+      await checkGate(
+        profile,
+        {
+          subject: csr.subject,
+          sans: order.identifiers.map((i): SubjectAltName => ({ type: i.type, value: i.value })),
+          ...key,
+          validityDays: profile.validityDays,
+          ekus: profile.ekus,
+        },
+        "badCSR",
+      );
+      if (!(await store.beginFinalize(id)))
+        throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
+      try {
+        const { issued } = await ca.signCsr(profile.caId, der, {
+          validityDays: profile.validityDays,
+          ekus: profile.ekus,
+        });
+        await store.completeOrder(id, { serial: issued.serial });
+        return { ...order, status: "valid", certificateSerial: issued.serial };
+      } catch (error) {
+        const failure =
+          error instanceof DomainError && error.code === "BadParameter"
+            ? problem(error, "badCSR", 400)
+            : { type: "serverInternal", detail: "The CA could not sign the certificate", status: 500 };
+        await store.completeOrder(id, { error: failure });
+        if (error instanceof DomainError && error.code === "BadParameter")
+          throw acmeError("badCSR", error.message, error);
+        throw error;
+      }
+    },
+
+    /** RFC 8555 §7.4.2: the leaf and its chain up to (not including) the root's parent, DER. */
+    async certificate(auth: Authenticated, orderId: string): Promise<Buffer[]> {
+      const order = await ownOrder(requireAccount(auth), orderId);
+      if (order.status !== "valid" || !order.certificateSerial)
+        throw acmeError("notFound", `Order ${orderId} has no certificate`);
+      return certificateChain(auth.profile.caId, order.certificateSerial);
+    },
+
+    /** RFC 8555 §7.6: by the account that ordered it, or signed by the certificate's own key. */
+    async revoke(auth: Authenticated): Promise<void> {
+      const payload = objectPayload(auth.payload);
+      if (typeof payload.certificate !== "string")
+        throw acmeError("malformed", "certificate must be the base64url DER of the certificate");
+      let facts: ReturnType<typeof x509.readCertificate>;
+      try {
+        facts = x509.readCertificate(b64u(payload.certificate));
+      } catch (error) {
+        throw acmeError("malformed", "certificate is not a DER X.509 certificate", error);
+      }
+      const code = payload.reason ?? 0;
+      const reason = Object.entries(REVOCATION_REASONS).find(([, v]) => v === code)?.[0] as
+        | RevocationReason
+        | undefined;
+      if (!reason || reason === "certificateHold")
+        throw acmeError("badRevocationReason", `Revocation reason ${String(code)} is not accepted`);
+      const issued = await ca.findIssued(facts.serial, auth.profile.caId).catch(() => {
+        throw acmeError("notFound", `Certificate ${facts.serial} was not issued by this directory's CA`);
+      });
+      if (!issued.der.equals(b64u(payload.certificate)))
+        throw acmeError("notFound", `Certificate ${facts.serial} was not issued by this directory's CA`);
+      if (auth.account) {
+        const order = await store.findOrderBySerial(issued.serial);
+        if (!order || order.accountId !== auth.account.id)
+          throw acmeError(
+            "unauthorized",
+            "Only the account that ordered a certificate, or its key, may revoke it",
+          );
+      } else if (!auth.jwk || !jws.spki(auth.jwk).equals(facts.publicKey))
+        throw acmeError("unauthorized", "The JWS key is not the certificate's key");
+      if (issued.status === "revoked")
+        throw acmeError("alreadyRevoked", `Certificate ${issued.serial} is revoked already`);
+      await ca.revoke(issued, reason);
+    },
+
+    /** RFC 9773 §4.2: the window from the profile's percentages of the certificate's lifetime. */
+    async renewalInfo(profileName: string, certId: string): Promise<{ start: Date; end: Date }> {
+      const profile = await profileNamed(profileName);
+      const serial = serialOfCertId(certId);
+      const order = await store.findOrderBySerial(serial);
+      if (!order || order.profileId !== profile.id)
+        throw acmeError("notFound", `No certificate ${certId} was issued by this directory`);
+      const issued = await ca.findIssued(serial, profile.caId);
+      const from = issued.notBefore.getTime();
+      const life = issued.notAfter.getTime() - from;
+      if (issued.status === "revoked") {
+        const now = clock.now().getTime();
+        return { start: new Date(now - HOUR_MS), end: new Date(now) };
+      }
+      return {
+        start: new Date(from + (life * profile.renewalWindowStartPercent) / 100),
+        end: new Date(from + (life * profile.renewalWindowEndPercent) / 100),
+      };
+    },
+  };
+  return service;
+}
