@@ -15,12 +15,15 @@ import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.
 import { createCertificateDnsNames } from "./crypto/certificate-dns-names.js";
 import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
+import { createEnrollmentCrypto } from "./crypto/enrollment-crypto.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
+import { certsOnly } from "./crypto/pkcs7-certs.js";
 import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
 import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
+import { createScepCodec } from "./crypto/scep-codec.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
 import { createSoftwareKeyProtector, WORKER_POOL_SIGNATURES } from "./crypto/software-key-protector.js";
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
@@ -47,6 +50,8 @@ import { createIssuerService, type IssuerService } from "./domain/certificates/i
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
+import { createEnrollmentService, type EnrollmentService } from "./domain/enrollment/enrollment-service.js";
+import { createProfileService, type ProfileService } from "./domain/enrollment/profile-service.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
 import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
@@ -58,6 +63,7 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
+import { openGate } from "./domain/rules/issuance-gate.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -101,6 +107,7 @@ import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
+import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
@@ -147,6 +154,10 @@ export interface Core {
   discovery: DiscoveryService;
   /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
   remoteVaults: RemoteVaultService;
+  /** EST and SCEP profiles of the private CA, and SCEP challenge passwords. */
+  enrollmentProfiles: ProfileService;
+  /** Issuance for EST and SCEP clients. */
+  enrollment: EnrollmentService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -261,6 +272,8 @@ export async function openCore(
   const ca = createCaService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls, crls });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const enrollmentStore = createSqlEnrollmentStore(storage);
+  const enrollmentCrypto = createEnrollmentCrypto();
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
   const inventory = createInventoryService({
@@ -319,6 +332,22 @@ export async function openCore(
       connectors: [createAzureKeyVaultConnector()],
       sink: inventory,
       sealer,
+      clock,
+    }),
+    enrollmentProfiles: createProfileService({
+      store: enrollmentStore,
+      ca,
+      crypto: enrollmentCrypto,
+      sealer,
+      clock,
+    }),
+    // The organisation rules land on their own branch; until main.ts wires them, nothing is refused.
+    enrollment: createEnrollmentService({
+      store: enrollmentStore,
+      ca,
+      x509: caX509,
+      crypto: enrollmentCrypto,
+      gate: openGate,
       clock,
     }),
     pkiBase,
@@ -585,6 +614,12 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         inventory: core.inventory,
         discovery: core.discovery,
         remoteVaults: core.remoteVaults,
+        enrollment: {
+          profiles: core.enrollmentProfiles,
+          service: core.enrollment,
+          codec: createScepCodec(),
+          certsOnly,
+        },
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
@@ -613,7 +648,12 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     const pkiApp = buildPkiApp({ logger, ca: core.ca, crls: core.crls }, (handler) => {
       for (const server of [pkiListening.primary, ...pkiListening.others])
         server.on("request", (req, res) => {
-          if (!ocspHandler(req, res)) handler(req, res);
+          if (ocspHandler(req, res)) return;
+          // SCEP is plain HTTP by design (RFC 8894 §4.1: its CMS messages carry their own protection),
+          // and clients such as certmonger's scep-submit verify TLS only on their first requests; the
+          // main app answers these too, with the same routes, audit and error rendering.
+          if (req.url?.startsWith("/scep/")) return app.routing(req, res);
+          handler(req, res);
         });
       return pkiListening.primary;
     });

@@ -6,6 +6,7 @@ import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
+import { registerEnrollmentCommands } from "./enrollment-commands.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
@@ -25,6 +26,7 @@ export function createCli(): Command {
   registerWebhookCommands(program);
   registerAcmeCommands(program);
   registerCaCommands(program);
+  registerEnrollmentCommands(program);
   registerJobsCommands(program);
   registerAuditCommands(program);
   registerInventoryCommands(program);

@@ -23,6 +23,7 @@ import * as auditProof from "./migrations/0008-audit-proof.js";
 import * as inventory from "./migrations/0009-inventory.js";
 import * as discovery from "./migrations/0010-discovery.js";
 import * as remoteVaults from "./migrations/0011-remote-vaults.js";
+import * as enrollment from "./migrations/0015-enrollment.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -265,6 +266,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0009-inventory": inventory.up,
   "0010-discovery": discovery.up,
   "0011-remote-vaults": remoteVaults.up,
+  "0015-enrollment": enrollment.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

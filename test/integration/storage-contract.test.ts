@@ -132,6 +132,7 @@ for (const backend of backends) {
             "0009-inventory",
             "0010-discovery",
             "0011-remote-vaults",
+            "0015-enrollment",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
