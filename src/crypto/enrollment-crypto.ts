@@ -66,6 +66,8 @@ export function createEnrollmentCrypto(): EnrollmentCrypto {
 
     certificateNames: (der) => readCertificateFacts(der).sans,
 
+    fingerprint: (der) => createHash("sha256").update(der).digest("hex"),
+
     hashChallenge: (password) => createHash("sha256").update(password, "utf8").digest("hex"),
 
     // 128 random bits; base64url keeps it typeable into device consoles and free of shell quoting.

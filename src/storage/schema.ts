@@ -464,6 +464,8 @@ export interface Database {
     profile_id: string;
     transaction_id: string;
     status: string;
+    /** SHA-256 hex of the certificate that signed the request. */
+    requester: string;
     csr: Buffer;
     ca_id: string | null;
     serial: string | null;

@@ -28,6 +28,7 @@ const toTransaction = (r: TransactionRow): ScepTransaction => ({
   profileId: r.profile_id,
   transactionId: r.transaction_id,
   status: r.status as ScepTransaction["status"],
+  requester: r.requester,
   csr: Buffer.from(r.csr),
   caId: r.ca_id ?? undefined,
   serial: r.serial ?? undefined,
@@ -148,6 +149,7 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
         profile_id: t.profileId,
         transaction_id: t.transactionId,
         status: t.status,
+        requester: t.requester,
         csr: t.csr,
         ca_id: t.caId ?? null,
         serial: t.serial ?? null,
@@ -161,6 +163,7 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
           .onConflict((oc) =>
             oc.columns(["profile_id", "transaction_id"]).doUpdateSet({
               status: values.status,
+              requester: values.requester,
               csr: values.csr,
               ca_id: values.ca_id,
               serial: values.serial,

@@ -27,6 +27,8 @@ export type ScepOutcome = { status: "issued"; certificate: Buffer } | { status: 
 export interface ScepEnrollment {
   transactionId: string;
   csr: Buffer;
+  /** The certificate that signed the pkiMessage. */
+  signer: Buffer;
   /** The challengePassword of a first enrollment; a renewal is authenticated by `renewing`. */
   challenge?: string | undefined;
   /** The certificate, issued by the profile's CA, that signed a renewal. */
@@ -149,8 +151,9 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
      */
     async scepRequest(profile: EnrollmentProfile, request: ScepEnrollment): Promise<ScepOutcome> {
       const { transactionId, csr } = request;
+      const requester = crypto.fingerprint(request.signer);
       const known = await store.getTransaction(profile.id, transactionId);
-      if (known) return outcome(known);
+      if (known?.requester === requester) return outcome(known);
       const facts = await x509.readCsr(csr);
       if (request.renewing) renewsSameNames(request.renewing, facts);
       else if (
@@ -167,6 +170,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
         profileId: profile.id,
         transactionId,
         status: "pending",
+        requester,
         csr,
         createdAt: now,
         updatedAt: now,

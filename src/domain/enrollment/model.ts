@@ -31,6 +31,12 @@ export interface ScepTransaction {
   profileId: string;
   transactionId: string;
   status: ScepTransactionStatus;
+  /**
+   * SHA-256 hex of the certificate that signed the request. Clients derive transactionIDs from the
+   * key (RFC 8894 §3.2.1.1), so a renewal that keeps its key reuses the ID; it is told apart from a
+   * retransmission by its signer, the certificate being renewed.
+   */
+  requester: string;
   /** The PKCS#10 request, kept so a pending request can be signed once approved. */
   csr: Buffer;
   caId?: string | undefined;

@@ -31,6 +31,8 @@ export interface EnrollmentCrypto {
   newKeyWithCsr(algorithm: "RSA-2048" | "EC-P256", subject: string): Promise<{ pkcs8: Buffer; csr: Buffer }>;
   /** The subject alternative names of a certificate. */
   certificateNames(der: Buffer): SubjectAltName[];
+  /** SHA-256 hex of a DER certificate. */
+  fingerprint(der: Buffer): string;
   /** SHA-256 hex of a challenge password. */
   hashChallenge(password: string): string;
   /** A random one-time password, printable. */

@@ -54,6 +54,7 @@ export function registerScepRoutes(app: FastifyInstance, deps: ScepRouteDeps): v
             await enrollment.scepRequest(profile, {
               transactionId: message.transactionId,
               csr: message.csr,
+              signer: message.signerCertificate,
               challenge: message.challengePassword,
               renewing,
             }),

@@ -45,6 +45,7 @@ export async function up(db: Kysely<unknown>, engine: Engine): Promise<void> {
     )
     .addColumn("transaction_id", "text", (c) => c.notNull())
     .addColumn("status", "text", (c) => c.notNull())
+    .addColumn("requester", "text", (c) => c.notNull())
     .addColumn("csr", bytes, (c) => c.notNull())
     .addColumn("ca_id", "text")
     .addColumn("serial", "text")
