@@ -147,9 +147,19 @@ function openEnvelope(
   }
   const cipherOid = enveloped.encryptedContentInfo.contentEncryptionAlgorithm.algorithmId;
   const cipher = CIPHERS[cipherOid];
-  const recipient = enveloped.recipientInfos[0]?.value;
-  if (!cipher || !(recipient instanceof pkijs.KeyTransRecipientInfo))
-    return { problem: "badAlg", cipher: AES_128 };
+  const raCertificate = readPkijsCertificate(ra.certificate);
+  const forRa = enveloped.recipientInfos
+    .map((r) => r.value)
+    .filter((r): r is pkijs.KeyTransRecipientInfo => r instanceof pkijs.KeyTransRecipientInfo);
+  if (!cipher || forRa.length === 0) return { problem: "badAlg", cipher: AES_128 };
+  // Only a key encrypted to this RA's certificate can open; any other would decrypt to noise.
+  const recipient = forRa.find(
+    (r) =>
+      r.rid instanceof pkijs.IssuerAndSerialNumber &&
+      r.rid.serialNumber.isEqual(raCertificate.serialNumber) &&
+      r.rid.issuer.isEqual(raCertificate.issuer),
+  );
+  if (!recipient) return { problem: "badMessageCheck", cipher: cipherOid };
   if (recipient.keyEncryptionAlgorithm.algorithmId !== OID.rsaEncryption)
     return { problem: "badAlg", cipher: cipherOid };
   const iv = enveloped.encryptedContentInfo.contentEncryptionAlgorithm.algorithmParams;
