@@ -108,6 +108,22 @@ describe.runIf(haveTools)("EST with curl and openssl", () => {
     expect(run("openssl", ["verify", "-CAfile", file("cacerts.pem"), file("basic.pem")]).out).toContain("OK");
   });
 
+  it("has OCSP report an enrolled certificate good, as the CA's records have it", () => {
+    const r = run("openssl", [
+      "ocsp",
+      "-issuer",
+      file("cacerts.pem"),
+      "-cert",
+      file("basic.pem"),
+      "-url",
+      `${server.pkiUrl}/ocsp`,
+      "-CAfile",
+      file("cacerts.pem"),
+    ]);
+    expect(r.out).toContain("Response verify OK");
+    expect(r.out).toMatch(/basic\.pem: good/);
+  });
+
   it("refuses an enrollment without credentials with 401, a Basic challenge and a text body", () => {
     opensslCsr(file("anon.key"), file("anon.csr"), "/CN=anon.example", "DNS:anon.example");
     const res = enroll("devices", "simpleenroll", "anon.csr", "anon.out", ["-D", file("anon.headers")]);

@@ -27,6 +27,8 @@ describe("strongroom --help", () => {
         "role",
         "jobs",
         "audit",
+        "est",
+        "scep",
       ]),
     );
   });
