@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certsOnly } from "../../src/crypto/pkcs7-certs.js";
 import { dumpAllRows } from "../support/backends.js";
@@ -296,6 +297,13 @@ describe("EST and SCEP bad input", () => {
       await client.message("20", "tx-issued", client.issuerAndSubject(caCertificate), ra),
     );
     expect(polledIssued).toMatchObject({ pkiStatus: "0", messageType: "3", transactionId: "tx-issued" });
+    const record = (await core.ca.listIssued("bad-root", 1000)).find((i) => i.subject === "CN=poll.example");
+    expect(record?.status).toBe("good");
+    await server.strongroom.scheduler.runOnce("inventory");
+    const fingerprint = createHash("sha256")
+      .update(record?.der ?? Buffer.alloc(0))
+      .digest("hex");
+    expect((await core.inventory.show(fingerprint)).subject).toBe("CN=poll.example");
 
     const heldRa = (await core.enrollmentProfiles.get("scep", "held")).ra?.certificate as Buffer;
     const { password } = await core.enrollmentProfiles.newChallenge("held");
