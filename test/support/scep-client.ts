@@ -47,12 +47,24 @@ export async function scepClient(cn: string) {
    * A pkiMessage (RFC 8894 §3.2): `content` enveloped for the RA (AES-128-CBC, RSA key transport),
    * signed by this client with the SCEP attributes.
    */
-  async function message(type: "19" | "17" | "20", transactionId: string, content: Buffer, ra: Buffer) {
+  async function message(
+    type: "19" | "17" | "20",
+    transactionId: string,
+    content: Buffer,
+    ra: Buffer,
+    options: { corruptKey?: boolean } = {},
+  ) {
     const key = randomBytes(16);
     const iv = randomBytes(16);
     const cipher = createCipheriv("aes-128-cbc", key, iv);
     const encrypted = Buffer.concat([cipher.update(content), cipher.final()]);
     const raCert = new pkijs.Certificate({ schema: asn1js.fromBER(ab(ra)).result });
+    const wrapped = publicEncrypt(
+      { key: new X509Certificate(ra).publicKey, padding: constants.RSA_PKCS1_PADDING },
+      key,
+    );
+    // A flipped bit in the RSA-encrypted key: what a padding-oracle attacker sends.
+    if (options.corruptKey) wrapped.writeUInt8(wrapped.readUInt8(7) ^ 0x01, 7);
     const enveloped = new pkijs.EnvelopedData({
       version: 0,
       recipientInfos: [
@@ -68,14 +80,7 @@ export async function scepClient(cn: string) {
               algorithmId: "1.2.840.113549.1.1.1",
               algorithmParams: new asn1js.Null(),
             }),
-            encryptedKey: new asn1js.OctetString({
-              valueHex: ab(
-                publicEncrypt(
-                  { key: new X509Certificate(ra).publicKey, padding: constants.RSA_PKCS1_PADDING },
-                  key,
-                ),
-              ),
-            }),
+            encryptedKey: new asn1js.OctetString({ valueHex: ab(wrapped) }),
           }),
         }),
       ],
