@@ -63,7 +63,7 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
-import { openGate } from "./domain/rules/issuance-gate.js";
+import { type IssuanceGate, openGate } from "./domain/rules/issuance-gate.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -173,6 +173,7 @@ export async function openCore(
   config: Config,
   clock: Clock = systemClock,
   peers: Peers = noPeers,
+  gate: IssuanceGate = openGate,
 ): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { key: masterKey } = loadMasterKey(join(config.dataDir, "master.key"), config.masterKey);
@@ -341,13 +342,13 @@ export async function openCore(
       sealer,
       clock,
     }),
-    // The organisation rules land on their own branch; until main.ts wires them, nothing is refused.
+    // The organisation rules land on their own branch; until they are wired, nothing is refused.
     enrollment: createEnrollmentService({
       store: enrollmentStore,
       ca,
       x509: caX509,
       crypto: enrollmentCrypto,
-      gate: openGate,
+      gate,
       clock,
     }),
     pkiBase,
@@ -516,12 +517,14 @@ export interface StartOptions {
   logger?: Logger;
   /** The other workers of this server, when it runs several (`workers`). */
   peers?: Peers;
+  /** What EST and SCEP ask before they sign (tests refuse with it; the rules will supply it). */
+  gate?: IssuanceGate;
 }
 
 /** The composition root: config → storage → services → HTTPS server. */
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const core = await openCore(config, options.clock, options.peers);
+  const core = await openCore(config, options.clock, options.peers, options.gate);
   /** Listeners bound so far, closed when a later step of the start fails. */
   const opened: (() => Promise<unknown>)[] = [];
   try {

@@ -1,9 +1,27 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { certsOnly } from "../../src/crypto/pkcs7-certs.js";
+import { DomainError } from "../../src/domain/errors.js";
+import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
 import { dumpAllRows } from "../support/backends.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
+import { opensslCsr } from "../support/openssl-req.js";
 import { readCertRep, scepClient } from "../support/scep-client.js";
+import { tempDataDir } from "../support/server-process.js";
+
+/** The rules as the gate applies them: one name is refused everywhere. */
+const refusing: IssuanceGate = {
+  async check(entry, scope, facts) {
+    if (facts.sans.some((n) => n.value === "forbidden.example"))
+      throw new DomainError(
+        "BadParameter",
+        `Rule no-forbidden refuses forbidden.example (${entry} profile ${scope.profile?.name})`,
+        { reason: "PolicyViolation" },
+      );
+  },
+};
 
 /** What a bad request may leave behind: its own audit rows, nothing else. */
 const AUDIT = ["audit_log", "audit_head", "audit_changes"];
@@ -39,7 +57,7 @@ describe("EST and SCEP bad input", () => {
   const rows = () => dumpAllRows(server.strongroom.core.storage, AUDIT);
 
   beforeAll(async () => {
-    server = await startInProcess({ flags: { jobs: false } });
+    server = await startInProcess({ flags: { jobs: false }, gate: refusing });
     const { core, admin } = server.strongroom;
     await core.ca.createRoot({ name: "bad-root", subject: "CN=Bad Input Root" });
     await core.enrollmentProfiles.create("est", { label: "devices", ca: "bad-root" });
@@ -211,6 +229,43 @@ describe("EST and SCEP bad input", () => {
       expect.soft(res.body, c.name).toMatch(c.says);
     }
     expect(await rows()).toEqual(before);
+  });
+
+  it("renders a rules refusal as EST's 400 with a text body and SCEP's FAILURE badRequest, issuing nothing", async () => {
+    const data = tempDataDir();
+    try {
+      opensslCsr(
+        join(data.dir, "f.key"),
+        join(data.dir, "f.csr"),
+        "/CN=forbidden.example",
+        "DNS:forbidden.example",
+      );
+      const der = execFileSync("openssl", ["req", "-in", join(data.dir, "f.csr"), "-outform", "DER"]);
+      const est = await inject({
+        method: "POST",
+        url: "/.well-known/est/devices/simpleenroll",
+        headers: { ...pkcs10, authorization: basic },
+        payload: der.toString("base64"),
+      });
+      expect(est.statusCode).toBe(400);
+      expect(est.headers["content-type"]).toMatch(/^text\/plain/);
+      expect(est.body).toContain("Rule no-forbidden refuses forbidden.example (est profile devices)");
+
+      const client = await scepClient("forbidden.example");
+      const { password } = await server.strongroom.core.enrollmentProfiles.newChallenge("phones");
+      const csr = await client.csr(password, "forbidden.example");
+      const rep = await pkiOperation("phones", await client.message("19", "tx-forbidden", csr, ra));
+      expect(rep).toMatchObject({ pkiStatus: "2", failInfo: "2", verified: true });
+      // The same request for a name the rule allows is issued: the name made the difference.
+      const fresh = (await server.strongroom.core.enrollmentProfiles.newChallenge("phones")).password;
+      const allowed = await client.csr(fresh, "allowed.example");
+      const ok = await pkiOperation("phones", await client.message("19", "tx-allowed", allowed, ra));
+      expect(ok).toMatchObject({ pkiStatus: "0", verified: true });
+      const issued = await server.strongroom.core.ca.listIssued("bad-root", 1000);
+      expect(issued.map((i) => i.subject)).not.toContain("CN=forbidden.example");
+    } finally {
+      data.remove();
+    }
   });
 
   /** POSTs a pkiMessage and reads the CertRep. */

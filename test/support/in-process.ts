@@ -1,6 +1,7 @@
 import pino from "pino";
 import { loadConfig } from "../../src/config/config.js";
 import type { Clock } from "../../src/domain/clock.js";
+import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
 import { type Strongroom, startStrongroom } from "../../src/main.js";
 import { tempDataDir } from "./server-process.js";
 
@@ -40,7 +41,13 @@ export interface InProcess {
 
 /** The whole server in this process on port 0, for app.inject() tests. */
 export async function startInProcess(
-  options: { clock?: Clock; database?: string; dataDir?: string; flags?: Record<string, unknown> } = {},
+  options: {
+    clock?: Clock;
+    database?: string;
+    dataDir?: string;
+    flags?: Record<string, unknown>;
+    gate?: IssuanceGate;
+  } = {},
 ): Promise<InProcess> {
   const data = options.dataDir ? undefined : tempDataDir();
   const config = loadConfig({
@@ -58,6 +65,7 @@ export async function startInProcess(
   const strongroom = await startStrongroom(config, {
     logger: pino({ level: "silent" }),
     ...(options.clock && { clock: options.clock }),
+    ...(options.gate && { gate: options.gate }),
   });
   const { app, admin, port } = strongroom;
   const host = `localhost:${port}`;

@@ -33,13 +33,14 @@ export async function scepClient(cn: string) {
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 86_400_000),
   });
-  /** A PKCS#10 for this key, with a challengePassword attribute when given. */
-  async function csr(challenge?: string): Promise<Buffer> {
+  /** A PKCS#10 for this key, with a challengePassword attribute and a DNS name when given. */
+  async function csr(challenge?: string, dns?: string): Promise<Buffer> {
     const request = await x509.Pkcs10CertificateRequestGenerator.create({
       name: `CN=${cn}`,
       keys,
       signingAlgorithm: RSA,
       ...(challenge && { attributes: [new x509.ChallengePasswordAttribute(challenge)] }),
+      ...(dns && { extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: dns }])] }),
     });
     return Buffer.from(request.rawData);
   }
