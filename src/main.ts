@@ -17,13 +17,16 @@ import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.
 import { createCertificateDnsNames } from "./crypto/certificate-dns-names.js";
 import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
+import { createEnrollmentCrypto } from "./crypto/enrollment-crypto.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
 import { fromPem } from "./crypto/pem.js";
+import { certsOnly } from "./crypto/pkcs7-certs.js";
 import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
 import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
+import { createScepCodec } from "./crypto/scep-codec.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
 import { createSoftwareKeyProtector, WORKER_POOL_SIGNATURES } from "./crypto/software-key-protector.js";
 import { ensureBootstrapTls } from "./crypto/tls-bootstrap.js";
@@ -64,6 +67,8 @@ import { createIssuerService, type IssuerService } from "./domain/certificates/i
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
+import { createEnrollmentService, type EnrollmentService } from "./domain/enrollment/enrollment-service.js";
+import { createProfileService, type ProfileService } from "./domain/enrollment/profile-service.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
 import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
@@ -132,6 +137,7 @@ import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlGradingStore } from "./storage/sql-grading-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
+import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
@@ -196,6 +202,10 @@ export interface Core {
   alerts: AlertService;
   /** Posture reports over the inventory. */
   posture: PostureService;
+  /** EST and SCEP profiles of the private CA, and SCEP challenge passwords. */
+  enrollmentProfiles: ProfileService;
+  /** Issuance for EST and SCEP clients. */
+  enrollment: EnrollmentService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -352,6 +362,8 @@ export async function openCore(
     nonceKey: acmeNonceKey(stores.settings, sealer),
     queued: () => acmeValidation.kick(),
   });
+  const enrollmentStore = createSqlEnrollmentStore(storage);
+  const enrollmentCrypto = createEnrollmentCrypto();
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
   const codec = createCertificateBundleCodec();
   const factsReader = createCertificateFactsReader();
@@ -448,6 +460,20 @@ export async function openCore(
     posture: createPostureService({
       inventory,
       violationsByRule: () => violationsByRule(storage.db),
+    enrollmentProfiles: createProfileService({
+      store: enrollmentStore,
+      ca,
+      crypto: enrollmentCrypto,
+      sealer,
+      clock,
+    }),
+    // The organisation rules land on their own branch; until they are wired, nothing is refused.
+    enrollment: createEnrollmentService({
+      store: enrollmentStore,
+      ca,
+      x509: caX509,
+      crypto: enrollmentCrypto,
+      gate,
       clock,
     }),
     pkiBase,
@@ -659,6 +685,7 @@ export interface StartOptions {
   /** The other workers of this server, when it runs several (`workers`). */
   peers?: Peers;
   /** What the organisation rules say at each entry point; open until the rules are wired here. */
+  /** What EST and SCEP ask before they sign (tests refuse with it; the rules will supply it). */
   gate?: IssuanceGate;
 }
 
@@ -762,6 +789,12 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,
         posture: core.posture,
+        enrollment: {
+          profiles: core.enrollmentProfiles,
+          service: core.enrollment,
+          codec: createScepCodec(),
+          certsOnly,
+        },
         audit: core.audit,
         jwks: () => signer.jwks(),
         hostRules: { dnsSuffix: config.dnsSuffix, publicHost: config.publicHost, aliases: config.aliases },
@@ -790,7 +823,12 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
     const pkiApp = buildPkiApp({ logger, ca: core.ca, crls: core.crls }, (handler) => {
       for (const server of [pkiListening.primary, ...pkiListening.others])
         server.on("request", (req, res) => {
-          if (!ocspHandler(req, res)) handler(req, res);
+          if (ocspHandler(req, res)) return;
+          // SCEP is plain HTTP by design (RFC 8894 §4.1: its CMS messages carry their own protection),
+          // and clients such as certmonger's scep-submit verify TLS only on their first requests; the
+          // main app answers these too, with the same routes, audit and error rendering.
+          if (req.url?.startsWith("/scep/")) return app.routing(req, res);
+          handler(req, res);
         });
       return pkiListening.primary;
     });

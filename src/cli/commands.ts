@@ -8,6 +8,7 @@ import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
+import { registerEnrollmentCommands } from "./enrollment-commands.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
@@ -29,6 +30,7 @@ export function createCli(): Command {
   registerAcmeCommands(program);
   registerAcmeProfileCommands(program);
   registerCaCommands(program);
+  registerEnrollmentCommands(program);
   registerJobsCommands(program);
   registerAuditCommands(program);
   registerInventoryCommands(program);

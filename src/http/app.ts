@@ -20,6 +20,9 @@ import type { IssuerService } from "../domain/certificates/issuer-service.js";
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
 import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
+import type { EnrollmentService } from "../domain/enrollment/enrollment-service.js";
+import type { ScepCodec } from "../domain/enrollment/ports.js";
+import type { ProfileService } from "../domain/enrollment/profile-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
@@ -31,6 +34,7 @@ import { type AdminRouteDeps, registerAdminRoutes } from "./admin/admin-routes.j
 import { registerAcmeServerRoutes } from "./acme/acme-routes.js";
 import { registerAdminRoutes } from "./admin/admin-routes.js";
 import { registerAgentRoutes } from "./agent/agent-routes.js";
+import { registerEstRoutes } from "./est/est-routes.js";
 import { registerAccessHook } from "./keyvault/access-hook.js";
 import { registerCertificateContactsRoutes } from "./keyvault/certificate-contacts-routes.js";
 import { registerCertificateIssuerRoutes } from "./keyvault/certificate-issuers-routes.js";
@@ -43,6 +47,7 @@ import type { VaultHostRules } from "./keyvault/vault-host.js";
 import { registerOAuthRoutes } from "./oauth/oauth-routes.js";
 import { registerOpsRoutes, UNAUDITED_PATHS } from "./ops/ops-routes.js";
 import { routeOf } from "./request-context.js";
+import { registerScepRoutes } from "./scep/scep-routes.js";
 
 export interface AppDeps {
   logger: Logger;
@@ -72,6 +77,15 @@ export interface AppDeps {
   rules?: AdminRouteDeps["rules"];
   alerts?: AlertService | undefined;
   posture?: PostureService | undefined;
+  /** EST and SCEP front ends of the private CA. */
+  enrollment?:
+    | {
+        profiles: ProfileService;
+        service: EnrollmentService;
+        codec: ScepCodec;
+        certsOnly(certificates: Buffer[]): Buffer;
+      }
+    | undefined;
   audit: AuditService;
   jwks: () => unknown;
   hostRules: VaultHostRules;
@@ -222,6 +236,18 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {
     registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });
+  }
+
+  if (deps.enrollment) {
+    const { profiles, service, codec, certsOnly } = deps.enrollment;
+    registerEstRoutes(app, { profiles, enrollment: service, identity: deps.identity, certsOnly });
+    registerScepRoutes(app, {
+      profiles,
+      enrollment: service,
+      codec,
+      tenantId: deps.identity.tenantId,
+      certsOnly,
+    });
   }
 
   app.register(async (keyvault) => {

@@ -72,7 +72,16 @@ export async function listenOnAll<S extends HttpServer | Server>(
 export function listenTls(tls: TlsFiles, hosts: readonly string[], port: number): Promise<Listening> {
   return listenOnAll(
     () => {
-      const server = createServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" });
+      // EST clients authenticate with a client certificate (RFC 7030 §3.3.2): asked for, never
+      // required, and not verified by TLS, since the EST routes match it against the CA's records
+      // and every other surface ignores it.
+      const server = createServer({
+        cert: tls.cert,
+        key: tls.key,
+        minVersion: "TLSv1.2",
+        requestCert: true,
+        rejectUnauthorized: false,
+      });
       server.keepAliveTimeout = 65_000;
       return server;
     },

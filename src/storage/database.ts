@@ -26,6 +26,7 @@ import * as remoteVaults from "./migrations/0011-remote-vaults.js";
 import * as rules from "./migrations/0012-rules.js";
 import * as alerts from "./migrations/0013-alerts.js";
 import * as acmeServer from "./migrations/0014-acme-server.js";
+import * as enrollment from "./migrations/0015-enrollment.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -282,6 +283,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0012-rules": rules.up,
   "0013-alerts": alerts.up,
   "0014-acme-server": acmeServer.up,
+  "0015-enrollment": enrollment.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

@@ -560,4 +560,41 @@ export interface Database {
     error: string | null;
     lease_until: number | null;
   };
+  enrollment_profiles: {
+    id: string;
+    /** "est" or "scep". */
+    kind: string;
+    /** Lower-cased label, unique per kind. */
+    label_key: string;
+    label: string;
+    ca_id: string;
+    validity_days: number;
+    /** JSON array of EKU OIDs. */
+    ekus: string;
+    /** JSON array of the client ids allowed to enroll with HTTP Basic (empty: any enabled principal). */
+    principals: string;
+    approval: number;
+    ra_certificate: Buffer | null;
+    ra_key_sealed: Buffer | null;
+    created_at: number;
+  };
+  scep_challenges: {
+    hash: string;
+    profile_id: string;
+    created_at: number;
+    expires_at: number;
+    used_at: number | null;
+  };
+  scep_transactions: {
+    profile_id: string;
+    transaction_id: string;
+    status: string;
+    /** SHA-256 hex of the certificate that signed the request. */
+    requester: string;
+    csr: Buffer;
+    ca_id: string | null;
+    serial: string | null;
+    created_at: number;
+    updated_at: number;
+  };
 }

@@ -28,6 +28,8 @@ describe("strongroom --help", () => {
         "role",
         "jobs",
         "audit",
+        "est",
+        "scep",
       ]),
     );
   });

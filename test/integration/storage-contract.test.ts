@@ -135,6 +135,7 @@ for (const backend of backends) {
             "0012-rules",
             "0013-alerts",
             "0014-acme-server",
+            "0015-enrollment",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

@@ -79,6 +79,18 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     return audience;
   }
 
+  /** The enabled principal holding this unexpired secret; invalid_client otherwise. */
+  async function secretHolder(clientId: string, clientSecret: string): Promise<Principal> {
+    const found = await store.findByClientId(clientId);
+    if (!canSignIn(found)) throw invalidClient();
+    const now = clock.now();
+    for (const secret of found.secrets) {
+      if (secret.expiresAt && secret.expiresAt.getTime() <= now.getTime()) continue;
+      if (await hasher.verify(clientSecret, secret.hash)) return found.principal;
+    }
+    throw invalidClient();
+  }
+
   return {
     tenantId,
     issuer,
@@ -86,19 +98,17 @@ export function createIdentityService(deps: IdentityServiceDeps) {
     /** OAuth 2.0 client credentials grant (RFC 6749 §4.4) with a client secret. */
     async issueToken(clientId: string, clientSecret: string, scope: string): Promise<IssuedToken> {
       const audience = audienceFor(scope);
-      const found = await store.findByClientId(clientId);
-      if (!canSignIn(found)) throw invalidClient();
-      const now = clock.now();
-      let match = false;
-      for (const secret of found.secrets) {
-        if (secret.expiresAt && secret.expiresAt.getTime() <= now.getTime()) continue;
-        if (await hasher.verify(clientSecret, secret.hash)) {
-          match = true;
-          break;
-        }
-      }
-      if (!match) throw invalidClient();
-      return mint(found.principal, audience, now);
+      const principal = await secretHolder(clientId, clientSecret);
+      return mint(principal, audience, clock.now());
+    },
+
+    /**
+     * The caller whose client id and secret these are, for surfaces that take credentials directly
+     * (EST's HTTP Basic, RFC 7030 §3.2.3) rather than a token.
+     */
+    async authenticateSecret(clientId: string, clientSecret: string): Promise<Caller> {
+      const principal = await secretHolder(clientId, clientSecret);
+      return { principalId: principal.id, clientId: principal.clientId, tenantId };
     },
 
     /**

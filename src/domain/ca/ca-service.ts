@@ -482,10 +482,16 @@ export function createCaService(deps: CaServiceDeps) {
         validityDays?: number | undefined;
         ekus?: string[] | undefined;
         keyUsage?: KeyUsage[] | undefined;
+        /**
+         * SPKI DER of a key generated for the client (EST serverkeygen): the certificate binds it
+         * instead of the CSR's key, which then only carries the subject and names asked for.
+         */
+        publicKey?: Buffer | undefined;
       },
     ) {
       const ca = await issuingCa(caName);
-      const facts = await x509.readCsr(csr);
+      const read = await x509.readCsr(csr);
+      const facts = options.publicKey ? { ...read, publicKey: options.publicKey } : read;
       const days = options.validityDays ?? 90;
       if (!Number.isInteger(days) || days < 1 || days > 3650)
         throw badParameter("validityDays must be from 1 to 3650");
