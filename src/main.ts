@@ -37,6 +37,11 @@ import { type AccessService, createAccessService } from "./domain/access/access-
 import { createIdentityService } from "./domain/access/identity-service.js";
 import { createPrincipalService, type PrincipalService } from "./domain/access/principal-service.js";
 import { type AcmeSettingsService, createAcmeSettingsService } from "./domain/acme/acme-settings-service.js";
+import {
+  type AcmeProfileService,
+  createAcmeProfileService,
+} from "./domain/acme-server/acme-profile-service.js";
+import { type AcmeServerService, createAcmeServerService } from "./domain/acme-server/acme-server-service.js";
 import { type AlertService, createAlertService } from "./domain/alerts/alert-service.js";
 import {
   agentSilentSource,
@@ -46,11 +51,6 @@ import {
   renewalFailedSource,
 } from "./domain/alerts/conditions.js";
 import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
-import {
-  type AcmeProfileService,
-  createAcmeProfileService,
-} from "./domain/acme-server/acme-profile-service.js";
-import { type AcmeServerService, createAcmeServerService } from "./domain/acme-server/acme-server-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -80,11 +80,11 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
+import { createPostureService, type PostureService } from "./domain/reports/posture-service.js";
 import { createGradingService, type GradingService } from "./domain/rules/grading-service.js";
+import type { IssuanceGate } from "./domain/rules/issuance-gate.js";
 import type { FindingStore } from "./domain/rules/ports.js";
 import { createRulesService, type RulesService } from "./domain/rules/rules-service.js";
-import { createPostureService, type PostureService } from "./domain/reports/posture-service.js";
-import { type IssuanceGate, openGate } from "./domain/rules/issuance-gate.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
@@ -102,9 +102,9 @@ import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
 import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
+import { type AcmeValidationJob, createAcmeValidationJob } from "./jobs/acme-validation-job.js";
 import { createAlertDigestJob } from "./jobs/alert-digest-job.js";
 import { createAlertJob } from "./jobs/alert-job.js";
-import { type AcmeValidationJob, createAcmeValidationJob } from "./jobs/acme-validation-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
@@ -131,13 +131,13 @@ import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js"
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
-import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
-import { createSqlGradingStore } from "./storage/sql-grading-store.js";
-import { violationsByRule } from "./storage/sql-findings.js";
 import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
+import { violationsByRule } from "./storage/sql-findings.js";
+import { createSqlGradingStore } from "./storage/sql-grading-store.js";
 import { findPendingIssuance } from "./storage/sql-issuance-store.js";
 import { findDuePurges, findRotationCandidates } from "./storage/sql-job-store.js";
 import { createSqlRemoteVaultStore } from "./storage/sql-remote-vault-store.js";
@@ -221,7 +221,8 @@ export async function openCore(
   config: Config,
   clock: Clock = systemClock,
   peers: Peers = noPeers,
-  gate: IssuanceGate = openGate,
+  /** Replaces the organisation rules' gate at the ACME, EST and SCEP servers (tests). */
+  gate?: IssuanceGate,
 ): Promise<Core> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const { key: masterKey } = loadMasterKey(join(config.dataDir, "master.key"), config.masterKey);
@@ -281,6 +282,7 @@ export async function openCore(
     vaultByName: (name) => vaults.get(name),
     caByName: (name) => ca.get(name),
   });
+  const serverGate = gate ?? rules.gate;
   const acmeIssuer = createAcmeIssuerAdapter({
     store: stores.acme,
     sealer,
@@ -358,7 +360,7 @@ export async function openCore(
       tlsPort: config.acmeValidationTlsPort,
       resolver: config.acmeValidationResolver,
     }),
-    gate,
+    gate: serverGate,
     nonceKey: acmeNonceKey(stores.settings, sealer),
     queued: () => acmeValidation.kick(),
   });
@@ -460,6 +462,8 @@ export async function openCore(
     posture: createPostureService({
       inventory,
       violationsByRule: () => violationsByRule(storage.db),
+      clock,
+    }),
     enrollmentProfiles: createProfileService({
       store: enrollmentStore,
       ca,
@@ -467,13 +471,12 @@ export async function openCore(
       sealer,
       clock,
     }),
-    // The organisation rules land on their own branch; until they are wired, nothing is refused.
     enrollment: createEnrollmentService({
       store: enrollmentStore,
       ca,
       x509: caX509,
       crypto: enrollmentCrypto,
-      gate,
+      gate: serverGate,
       clock,
     }),
     pkiBase,

@@ -169,6 +169,8 @@ export const ConfigSchema = Type.Object(
         minLength: 1,
         description:
           "PEM roots that grading trusts besides the private CA's certificates; an inventory certificate without a chain to one is an unknown-CA finding",
+      }),
+    ),
     acmeValidationHttpPort: Type.Integer({
       minimum: 1,
       maximum: 65535,

@@ -490,6 +490,7 @@ export interface Database {
     resolved_by: string | null;
     note: string | null;
     occurrences: number;
+  };
   acme_server_profiles: {
     id: string;
     /** Lower-cased name, unique. */

@@ -14,7 +14,17 @@ describe("strongroom acme-profile", () => {
   afterAll(() => data.remove());
 
   it("creates, shows, updates, lists and deletes a profile with its EAB keys", () => {
-    const created = cli("acme-profile", "create", "web", "--ca", "issuing", "--validity-days", "30", "--eab", "required");
+    const created = cli(
+      "acme-profile",
+      "create",
+      "web",
+      "--ca",
+      "issuing",
+      "--validity-days",
+      "30",
+      "--eab",
+      "required",
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toContain("/acme/web/directory");
 

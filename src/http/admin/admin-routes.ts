@@ -14,10 +14,10 @@ import type { WebhookInput, WebhookService } from "../../domain/events/webhook-s
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
 import type { RemoteVaultService } from "../../domain/remote-vaults/remote-vault-service.js";
+import type { PostureService } from "../../domain/reports/posture-service.js";
 import type { GradingService } from "../../domain/rules/grading-service.js";
 import type { FindingStore } from "../../domain/rules/ports.js";
 import type { RulesService } from "../../domain/rules/rules-service.js";
-import type { PostureService } from "../../domain/reports/posture-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
