@@ -137,17 +137,13 @@ for (const backend of backends) {
       expect(await core.alerts.list({ kind: "renewal-failed" })).toEqual([]);
     });
 
-    it("raises findings alerts from inventory_findings once that table exists, and resolves them with the finding", async () => {
-      expect(await core.posture.report()).not.toHaveProperty("violationsByRule");
-      // The table as issue 19 part 3 defines it; its migration is on another branch.
-      await sql`create table inventory_findings (
-        fingerprint_sha256 text not null, location_uri text, kind text not null, rule_id text,
-        reason text not null, found_at bigint not null, resolved_at bigint)`.execute(core.storage.db);
+    it("raises findings alerts from the grading's inventory_findings, and resolves them with the finding", async () => {
       const weak = "ab".repeat(32);
-      await sql`insert into inventory_findings values
-        (${weak}, ${null}, ${"weak-algorithm"}, ${null}, ${"RSA 1024 is below 2048 bits"}, ${0}, ${null}),
-        (${weak}, ${"tls://10.1.0.9:443"}, ${"violation"}, ${"org-min-rsa"}, ${"key size 1024 < 2048"}, ${0}, ${null}),
-        (${weak}, ${null}, ${"missing-intermediate"}, ${null}, ${"no chain"}, ${0}, ${null})`.execute(
+      await sql`insert into inventory_findings
+        (cert_id, finding_key, fingerprint_sha256, location_uri, kind, rule_id, reason, found_at, resolved_at) values
+        (${1}, ${"w"}, ${weak}, ${null}, ${"weak-algorithm"}, ${null}, ${"RSA 1024 is below 2048 bits"}, ${0}, ${null}),
+        (${1}, ${"v"}, ${weak}, ${"tls://10.1.0.9:443"}, ${"violation"}, ${"org-min-rsa"}, ${"key size 1024 < 2048"}, ${0}, ${null}),
+        (${1}, ${"m"}, ${weak}, ${null}, ${"missing-intermediate"}, ${null}, ${"no chain"}, ${0}, ${null})`.execute(
         core.storage.db,
       );
       await core.alerts.evaluate();
@@ -165,7 +161,7 @@ for (const backend of backends) {
       );
       await core.alerts.evaluate();
       expect(await core.alerts.list({ kind: "violation", state: "resolved" })).toHaveLength(1);
-      await sql`drop table inventory_findings`.execute(core.storage.db);
+      await sql`delete from inventory_findings`.execute(core.storage.db);
     });
   });
 }
