@@ -5,6 +5,7 @@ import type { StoredEvent } from "../domain/events/model.js";
 import type { Job } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
 import type { Mailer } from "../notify/smtp-mailer.js";
+import { eventCursorAt } from "./event-cursor.js";
 
 export interface AlertDigestJobDeps {
   events: {
@@ -28,11 +29,7 @@ const looksLikeMail = (s: string | undefined): s is string => s !== undefined &&
  */
 export function createAlertDigestJob(deps: AlertDigestJobDeps): Job {
   const { settings, events } = deps;
-  const cursorAt = async (): Promise<number> => {
-    const saved = await settings.get(CURSOR_SETTING);
-    if (saved) return Number(saved.value);
-    return Number((await settings.putIfAbsent(CURSOR_SETTING, String(await events.latestSeq()))).value);
-  };
+  const cursorAt = () => eventCursorAt(settings, events, CURSOR_SETTING);
   return {
     name: "alert-digest",
     intervalMs: deps.intervalMs ?? 900_000,

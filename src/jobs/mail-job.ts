@@ -5,6 +5,7 @@ import { MAILED_EVENTS, noticeMail } from "../domain/events/notices.js";
 import type { Job } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
 import type { Mailer } from "../notify/smtp-mailer.js";
+import { eventCursorAt } from "./event-cursor.js";
 
 export interface MailJobDeps {
   events: {
@@ -30,12 +31,7 @@ const CURSOR_SETTING = "mail-cursor";
  */
 export function createMailJob(deps: MailJobDeps): Job {
   const { settings, events } = deps;
-  const cursorAt = async (): Promise<number> => {
-    const saved = await settings.get(CURSOR_SETTING);
-    if (saved) return Number(saved.value);
-    // A new installation mails about what happens from now on, not about old history.
-    return Number((await settings.putIfAbsent(CURSOR_SETTING, String(await events.latestSeq()))).value);
-  };
+  const cursorAt = () => eventCursorAt(settings, events, CURSOR_SETTING);
   return {
     name: "mail",
     intervalMs: deps.intervalMs ?? 60_000,
