@@ -71,7 +71,7 @@ const checkpoint = () => {
         db.pragma("busy_timeout = 0");
       }
     } catch (error) {
-      if (error.code !== "SQLITE_BUSY" && error.code !== "SQLITE_LOCKED") throw error;
+      if (!/^SQLITE_(BUSY|LOCKED)/.test(String(error.code))) throw error;
     }
   }
 };

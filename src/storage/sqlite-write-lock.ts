@@ -40,7 +40,9 @@ export function sqliteWriteLock(
         begin.run();
         return true;
       } catch (error) {
-        if ((error as { code?: unknown }).code === "SQLITE_BUSY") return false;
+        // Extended codes count too: SQLITE_BUSY_RECOVERY while another connection (the checkpoint
+        // thread, say) rebuilds a new WAL index, as CI saw on a fresh database.
+        if (String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY")) return false;
         throw error;
       } finally {
         sqlite.exec(wait);
