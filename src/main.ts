@@ -50,6 +50,7 @@ import {
   findingsSource,
   renewalFailedSource,
 } from "./domain/alerts/conditions.js";
+import { expiryThresholds } from "./domain/alerts/expiry-thresholds.js";
 import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
@@ -450,7 +451,7 @@ export async function openCore(
       sources: (() => {
         const facts = createSqlAlertFacts(storage);
         return [
-          expirySource(facts, config.alertExpiringDays),
+          expirySource(facts, async () => expiryThresholds(await ruleStore.list(), config.alertExpiringDays)),
           changedSource(facts, config.alertChangedWindowMs),
           renewalFailedSource(facts),
           agentSilentSource(facts, config.alertAgentSilentMs),

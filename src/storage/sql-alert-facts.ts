@@ -12,6 +12,10 @@ const CHUNK = 200;
 
 const versionPrefix = (uri: string) => uri.slice(0, uri.lastIndexOf("/") + 1);
 const vaultOf = (uri: string) => /^vault:\/\/([^/]+)\//.exec(uri)?.[1];
+const caOf = (uri: string) => {
+  const name = /^ca:\/\/([^/]+)\//.exec(uri)?.[1];
+  return name === undefined ? undefined : decodeURIComponent(name);
+};
 
 /** The facts alert conditions are computed from, read from the inventory, outbox and agent tables. */
 export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFacts {
@@ -54,7 +58,7 @@ export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFac
         ])
         .where("c.not_after", "<", before.getTime())
         .where("l.gone_at", "is", null)
-        .where("l.source", "in", IN_USE_SOURCES)
+        .where("l.source", "in", [...IN_USE_SOURCES, "ca"])
         .execute();
       // A vault keeps every version of a certificate; the newest one of a name supersedes the rest.
       const prefixes = [
@@ -75,7 +79,14 @@ export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFac
         }
       }
       const byCert = new Map<string, CertificateInUse>();
+      const issuedBy = new Map<string, string>();
       for (const r of rows) {
+        if (r.source !== "ca") continue;
+        const ca = caOf(r.uri);
+        if (ca) issuedBy.set(hex(r.sha256), ca);
+      }
+      for (const r of rows) {
+        if (r.source === "ca") continue;
         if (VERSIONED.has(r.source) && Number(r.first_seen_at) < (newest.get(versionPrefix(r.uri)) ?? 0))
           continue;
         const fingerprint = hex(r.sha256);
@@ -88,6 +99,7 @@ export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFac
         };
         entry.locations.push(r.uri);
         entry.vaultName ??= vaultOf(r.uri);
+        entry.caName ??= issuedBy.get(fingerprint);
         byCert.set(fingerprint, entry);
       }
       return [...byCert.values()];

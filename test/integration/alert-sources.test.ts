@@ -137,6 +137,40 @@ for (const backend of backends) {
       expect(await core.alerts.list({ kind: "renewal-failed" })).toEqual([]);
     });
 
+    it("opens expiring alerts at the days the rules set where each certificate is kept", async () => {
+      await core.vaults.create("payments");
+      await core.rules.set({ kind: "expiry-alert-days", value: [90, 45], vault: "payments" });
+      const expires = new Date(clock.now().getTime() + 60 * DAY_MS);
+      for (const vault of ["default", "payments"]) {
+        await core.certificates.import(await core.vaults.get(vault), "renewing-soon", {
+          value: await pemWithKey(
+            await testCertificate({ subject: `CN=${vault}.example`, notAfter: expires }),
+          ),
+        });
+      }
+      await jobList(core)
+        .find((j) => j.name === "inventory")
+        ?.run(new AbortController().signal);
+      await core.alerts.evaluate();
+      // 60 days out: within the payments vault's 90, beyond the installation's default 30.
+      expect(
+        (await core.alerts.list({ kind: "expiring" })).map((a) => [a.subject, a.level, a.vaultName]),
+      ).toEqual([["CN=payments.example", 90, "payments"]]);
+      clock.advance(20 * DAY_MS);
+      await core.alerts.evaluate();
+      expect((await core.alerts.list({ kind: "expiring" })).map((a) => [a.subject, a.level])).toEqual([
+        ["CN=payments.example", 45],
+      ]);
+      clock.advance(-20 * DAY_MS);
+      for (const vault of ["default", "payments"])
+        await core.certificates.remove(await core.vaults.get(vault), "renewing-soon");
+      await jobList(core)
+        .find((j) => j.name === "inventory")
+        ?.run(new AbortController().signal);
+      await core.alerts.evaluate();
+      expect(await core.alerts.list({ kind: "expiring" })).toEqual([]);
+    });
+
     it("raises findings alerts from the grading's inventory_findings, and resolves them with the finding", async () => {
       const weak = "ab".repeat(32);
       await sql`insert into inventory_findings

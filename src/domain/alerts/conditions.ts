@@ -1,3 +1,4 @@
+import type { ExpiryThresholds } from "./expiry-thresholds.js";
 import type { AlertKind, Condition } from "./model.js";
 import type { AlertFacts } from "./ports.js";
 
@@ -18,12 +19,15 @@ export function expiringLevel(msLeft: number, days: readonly number[]): number |
   return reached.length === 0 ? undefined : Math.min(...reached);
 }
 
-/** `expiring` (per threshold) and `expired`, over certificates in use. */
-export function expirySource(facts: Pick<AlertFacts, "certificatesInUse">, days: readonly number[]) {
-  const furthest = Math.max(...days);
+/** `expiring` (at each certificate's thresholds) and `expired`, over certificates in use. */
+export function expirySource(
+  facts: Pick<AlertFacts, "certificatesInUse">,
+  thresholds: () => Promise<ExpiryThresholds>,
+) {
   return {
     async current(now: Date) {
       const conditions: Condition[] = [];
+      const { furthest, daysFor } = await thresholds();
       for (const c of await facts.certificatesInUse(new Date(now.getTime() + furthest * DAY_MS))) {
         const msLeft = c.notAfter.getTime() - now.getTime();
         const where = c.locations.length === 1 ? c.locations[0] : `${c.locations.length} locations`;
@@ -43,7 +47,7 @@ export function expirySource(facts: Pick<AlertFacts, "certificatesInUse">, days:
           });
           continue;
         }
-        const level = expiringLevel(msLeft, days);
+        const level = expiringLevel(msLeft, daysFor(c));
         if (level === undefined) continue;
         conditions.push({
           ...common,

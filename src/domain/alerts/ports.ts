@@ -9,6 +9,8 @@ export interface CertificateInUse {
   /** Live locations, leaving out vault versions that a newer version of the same name superseded. */
   locations: string[];
   vaultName?: string | undefined;
+  /** The private CA that issued it, when one did. */
+  caName?: string | undefined;
   ownerContact?: string | undefined;
 }
 

@@ -40,6 +40,8 @@ export interface RuleValues {
   issuers: string[];
   /** An import's chain must end at one of these roots (SHA-256 fingerprints of their DER). */
   "import-roots": string[];
+  /** Days before expiry at which `expiring` alerts open and escalate (30, 14, 7, 1 when none is set). */
+  "expiry-alert-days": number[];
 }
 
 export type RuleKind = keyof RuleValues;

@@ -23,7 +23,7 @@ const CURVES = ["P-256", "P-384", "P-521", "P-256K"];
 const HASHES = ["SHA-256", "SHA-384", "SHA-512"];
 const MAX_LIST = 256;
 
-type Kind = "list" | "count" | "flag";
+type Kind = "list" | "count" | "flag" | "days";
 const SHAPES: { [K in RuleKind]: Kind } = {
   "key-types": "list",
   "min-rsa-key-size": "count",
@@ -40,7 +40,9 @@ const SHAPES: { [K in RuleKind]: Kind } = {
   "auto-renew": "count",
   issuers: "list",
   "import-roots": "list",
+  "expiry-alert-days": "days",
 };
+const MAX_DAYS = 3650;
 export const RULE_KINDS = Object.keys(SHAPES) as RuleKind[];
 
 /** Where a rule is set, as people name it. */
@@ -82,6 +84,15 @@ export function ruleValue(kind: RuleKind, value: unknown): RuleValues[RuleKind] 
     case "flag":
       if (typeof value !== "boolean") throw badParameter(`Rule ${kind} takes true or false`);
       return value;
+    case "days":
+      if (
+        !Array.isArray(value) ||
+        value.length === 0 ||
+        value.length > 16 ||
+        !value.every((d) => Number.isInteger(d) && d >= 1 && d <= MAX_DAYS)
+      )
+        throw badParameter(`Rule ${kind} takes 1 to 16 whole numbers of days from 1 to ${MAX_DAYS}`);
+      return [...new Set(value as number[])].sort((a, b) => b - a);
     default:
       if (kind === "min-signature-hash") {
         if (typeof value !== "string" || !HASHES.includes(value))
@@ -101,6 +112,7 @@ export function parseRuleValue(kind: string, text: string): unknown {
   const shape = SHAPES[kind as RuleKind];
   if (shape === "count") return /^\d+$/.test(text.trim()) ? Number(text.trim()) : text;
   if (shape === "flag") return text === "true" ? true : text === "false" ? false : text;
+  if (shape === "days") return text.split(",").map((v) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v));
   if (kind === "min-signature-hash") return text.trim();
   return text.split(",").map((v) => v.trim());
 }
