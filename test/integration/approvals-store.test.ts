@@ -45,7 +45,7 @@ describe.each(backends)("approval requests on $engine", (backend) => {
       scope: { caId: "ca-1" },
       requester: "alice",
       facts,
-      requirement,
+      requirements: requirement ? [requirement] : [],
       payload: { csr: "base64" },
     });
 

@@ -4,7 +4,7 @@ import { newId } from "../ids.js";
 import type { CertificateRequestFacts, EntryPoint, RuleScope } from "../rules/issuance-gate.js";
 import { type ApprovalRequest, type ApprovalState, castVote, effectiveState, expire } from "./model.js";
 import type { ApprovalStore } from "./ports.js";
-import { type ApprovalRequirement, approvalReasons } from "./requirement.js";
+import { type ApprovalRequirement, strictestRequirement } from "./requirement.js";
 
 export interface ApprovalServiceDeps {
   store: ApprovalStore;
@@ -23,7 +23,8 @@ export interface ApprovalService {
     scope: RuleScope;
     requester: string;
     facts: CertificateRequestFacts;
-    requirement: ApprovalRequirement | undefined;
+    /** The requirements the rules apply here; the strictest one the request meets decides. */
+    requirements: readonly ApprovalRequirement[];
     payload: unknown;
   }): Promise<ApprovalRequest | undefined>;
   get(id: string): Promise<ApprovalRequest>;
@@ -57,10 +58,10 @@ export function createApprovalService({
   }
 
   return {
-    async hold({ entry, scope, requester, facts, requirement, payload }) {
-      if (!requirement) return undefined;
-      const because = approvalReasons(requirement, entry, facts);
-      if (because.length === 0) return undefined;
+    async hold({ entry, scope, requester, facts, requirements, payload }) {
+      const held = strictestRequirement(requirements, entry, facts);
+      if (!held) return undefined;
+      const { requirement, because } = held;
       const now = clock.now();
       const request: ApprovalRequest = {
         id: newId(),

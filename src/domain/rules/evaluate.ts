@@ -154,6 +154,7 @@ const CHECKS: { [K in RuleKind]: Check<K> } = {
       ? undefined
       : `the chain ends at ${root ?? "nothing"}, which is not an allowed root`;
   },
+  approval: () => undefined,
 };
 
 /**

@@ -1,3 +1,4 @@
+import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { EntryPoint } from "./issuance-gate.js";
 
 /**
@@ -40,6 +41,8 @@ export interface RuleValues {
   issuers: string[];
   /** An import's chain must end at one of these roots (SHA-256 fingerprints of their DER). */
   "import-roots": string[];
+  /** Requests meeting its conditions wait for approvers; never a refusal, and grading ignores it. */
+  approval: ApprovalRequirement;
 }
 
 export type RuleKind = keyof RuleValues;

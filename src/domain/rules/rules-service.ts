@@ -1,3 +1,4 @@
+import { approvalRequirement, parseApprovalRequirement } from "../approvals/requirement.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
@@ -23,7 +24,7 @@ const CURVES = ["P-256", "P-384", "P-521", "P-256K"];
 const HASHES = ["SHA-256", "SHA-384", "SHA-512"];
 const MAX_LIST = 256;
 
-type Kind = "list" | "count" | "flag";
+type Kind = "list" | "count" | "flag" | "approval";
 const SHAPES: { [K in RuleKind]: Kind } = {
   "key-types": "list",
   "min-rsa-key-size": "count",
@@ -40,6 +41,7 @@ const SHAPES: { [K in RuleKind]: Kind } = {
   "auto-renew": "count",
   issuers: "list",
   "import-roots": "list",
+  approval: "approval",
 };
 export const RULE_KINDS = Object.keys(SHAPES) as RuleKind[];
 
@@ -82,6 +84,8 @@ export function ruleValue(kind: RuleKind, value: unknown): RuleValues[RuleKind] 
     case "flag":
       if (typeof value !== "boolean") throw badParameter(`Rule ${kind} takes true or false`);
       return value;
+    case "approval":
+      return approvalRequirement(value);
     default:
       if (kind === "min-signature-hash") {
         if (typeof value !== "string" || !HASHES.includes(value))
@@ -102,6 +106,7 @@ export function parseRuleValue(kind: string, text: string): unknown {
   if (shape === "count") return /^\d+$/.test(text.trim()) ? Number(text.trim()) : text;
   if (shape === "flag") return text === "true" ? true : text === "false" ? false : text;
   if (kind === "min-signature-hash") return text.trim();
+  if (shape === "approval") return parseApprovalRequirement(text);
   return text.split(",").map((v) => v.trim());
 }
 
@@ -168,6 +173,13 @@ export function createRulesService({
 
   return {
     gate,
+
+    /** The approval requirements that apply to a request at this entry point and scope. */
+    async approvalRequirements(entry: EntryPoint, scope: RuleScope): Promise<RuleValues["approval"][]> {
+      return applicableRules(await store.list(), scope)
+        .filter((r) => r.kind === "approval" && (!r.entries || r.entries.includes(entry)))
+        .map((r) => r.value as RuleValues["approval"]);
+    },
 
     /** Sets (adds or replaces) the rule of a kind at a level. */
     async set(input: RuleInput): Promise<Rule> {
