@@ -51,6 +51,7 @@ import {
   renewalFailedSource,
 } from "./domain/alerts/conditions.js";
 import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
+import { type ApprovalService, createApprovalService } from "./domain/approvals/approval-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -134,6 +135,7 @@ import { migrate, openDatabase, type StorageHandle } from "./storage/database.js
 import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
+import { createSqlApprovalStore } from "./storage/sql-approval-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
@@ -200,6 +202,8 @@ export interface Core {
   findings: FindingStore;
   /** Alerts over the inventory, renewals and agents; their changes go out as events. */
   alerts: AlertService;
+  /** Requests the rules hold until enough approvers agree. */
+  approvals: ApprovalService;
   /** Posture reports over the inventory. */
   posture: PostureService;
   /** EST and SCEP profiles of the private CA, and SCEP challenge passwords. */
@@ -445,6 +449,11 @@ export async function openCore(
     rules,
     grading,
     findings: gradingStore,
+    approvals: createApprovalService({
+      store: createSqlApprovalStore(storage),
+      clock,
+      expiresAfterMs: config.approvalExpiryMs,
+    }),
     alerts: createAlertService({
       store: createSqlAlertStore(storage),
       sources: (() => {
@@ -791,6 +800,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         remoteVaults: core.remoteVaults,
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,
+        approvals: core.approvals,
         posture: core.posture,
         enrollment: {
           profiles: core.enrollmentProfiles,
