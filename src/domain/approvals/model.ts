@@ -6,7 +6,8 @@ import type { EntryPoint, RuleScope } from "../rules/issuance-gate.js";
  * The entry point keeps what it needs to finish the request in `payload` and completes it once the
  * request is approved.
  */
-export type ApprovalState = "pending" | "approved" | "denied" | "expired";
+export const APPROVAL_STATES = ["pending", "approved", "denied", "expired"] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 export interface ApprovalVote {
   principalId: string;
@@ -93,3 +94,20 @@ export function expire(request: ApprovalRequest, now: Date): ApprovalRequest {
     decidedAt: now,
   };
 }
+
+/** The request as approvers see it (API, CLI, events); the entry point's payload stays inside. */
+export const approvalData = (a: ApprovalRequest) => ({
+  id: a.id,
+  entry: a.entry,
+  scope: a.scope,
+  requester: a.requester,
+  summary: a.summary,
+  because: a.because,
+  required: a.required,
+  state: a.state,
+  votes: a.votes.map((v) => ({ ...v, at: v.at.toISOString() })),
+  outcome: a.outcome,
+  createdAt: a.createdAt.toISOString(),
+  expiresAt: a.expiresAt.toISOString(),
+  decidedAt: a.decidedAt?.toISOString(),
+});
