@@ -106,6 +106,7 @@ import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { type AcmeValidationJob, createAcmeValidationJob } from "./jobs/acme-validation-job.js";
 import { createAlertDigestJob } from "./jobs/alert-digest-job.js";
 import { createAlertJob } from "./jobs/alert-job.js";
+import { createApprovalExpiryJob } from "./jobs/approval-expiry-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
@@ -672,6 +673,7 @@ export function jobList(
     remoteVaultSync,
     grading,
     createAlertJob({ alerts: core.alerts }),
+    createApprovalExpiryJob({ approvals: core.approvals }),
     core.acmeValidation,
     ...(mail ? [mail] : []),
     ...(alertDigest ? [alertDigest] : []),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CertificateRequestFacts } from "../../src/domain/rules/issuance-gate.js";
-import { type InProcess, startInProcess } from "../support/in-process.js";
+import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 
 const wildcard: CertificateRequestFacts = {
   subject: "CN=*.admin.example",
@@ -77,5 +77,31 @@ describe("approvals in the admin API", () => {
   it("answers 404 for an unknown request and 400 for an unknown state", async () => {
     expect((await admin("GET", "/admin/approvals/nope")).status).toBe(404);
     expect((await admin("GET", "/admin/approvals?state=maybe")).status).toBe(400);
+  });
+});
+
+describe("the approval-expiry job", () => {
+  const clock = fakeClock();
+  let server: InProcess;
+  beforeAll(async () => {
+    server = await startInProcess({ clock });
+  });
+  afterAll(() => server.stop());
+
+  it("marks a request its approvers left undecided expired, once", async () => {
+    const held = await server.strongroom.core.approvals.hold({
+      entry: "ca-sign",
+      scope: {},
+      requester: "someone",
+      facts: wildcard,
+      requirements: [{ approvals: 2, wildcards: true }],
+      payload: {},
+    });
+    clock.advance(7 * 86_400_000);
+    expect(await server.strongroom.scheduler.runOnce("approval-expiry")).toMatch(/expired 1/);
+    expect(await server.strongroom.scheduler.runOnce("approval-expiry")).toMatch(/expired 0/);
+    const expired = await server.strongroom.core.approvals.list({ state: "expired" });
+    expect(expired.map((a) => a.id)).toEqual([held?.id]);
+    expect(expired[0]?.outcome).toMatch(/expired at/);
   });
 });
