@@ -52,6 +52,7 @@ import {
 } from "./domain/alerts/conditions.js";
 import { expiryThresholds } from "./domain/alerts/expiry-thresholds.js";
 import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
+import { type ApprovalService, createApprovalService } from "./domain/approvals/approval-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -106,6 +107,7 @@ import { createAcmeUpkeepJob } from "./jobs/acme-upkeep-job.js";
 import { type AcmeValidationJob, createAcmeValidationJob } from "./jobs/acme-validation-job.js";
 import { createAlertDigestJob } from "./jobs/alert-digest-job.js";
 import { createAlertJob } from "./jobs/alert-job.js";
+import { createApprovalExpiryJob } from "./jobs/approval-expiry-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
@@ -135,6 +137,7 @@ import { migrate, openDatabase, type StorageHandle } from "./storage/database.js
 import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
+import { createSqlApprovalStore } from "./storage/sql-approval-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
@@ -201,6 +204,8 @@ export interface Core {
   findings: FindingStore;
   /** Alerts over the inventory, renewals and agents; their changes go out as events. */
   alerts: AlertService;
+  /** Requests the rules hold until enough approvers agree. */
+  approvals: ApprovalService;
   /** Posture reports over the inventory. */
   posture: PostureService;
   /** EST and SCEP profiles of the private CA, and SCEP challenge passwords. */
@@ -446,6 +451,11 @@ export async function openCore(
     rules,
     grading,
     findings: gradingStore,
+    approvals: createApprovalService({
+      store: createSqlApprovalStore(storage),
+      clock,
+      expiresAfterMs: config.approvalExpiryMs,
+    }),
     alerts: createAlertService({
       store: createSqlAlertStore(storage),
       sources: (() => {
@@ -664,6 +674,7 @@ export function jobList(
     remoteVaultSync,
     grading,
     createAlertJob({ alerts: core.alerts }),
+    createApprovalExpiryJob({ approvals: core.approvals }),
     core.acmeValidation,
     ...(mail ? [mail] : []),
     ...(alertDigest ? [alertDigest] : []),
@@ -792,6 +803,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         remoteVaults: core.remoteVaults,
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,
+        approvals: core.approvals,
         posture: core.posture,
         enrollment: {
           profiles: core.enrollmentProfiles,

@@ -4,6 +4,7 @@ import { registerAcmeCommands } from "./acme-commands.js";
 import { registerAcmeProfileCommands } from "./acme-profile-commands.js";
 import { registerAgentCommand } from "./agent-command.js";
 import { registerAlertCommands } from "./alert-commands.js";
+import { registerApprovalCommands } from "./approval-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
@@ -38,6 +39,7 @@ export function createCli(): Command {
   registerRemoteVaultCommands(program);
   registerRulesCommands(program);
   registerAlertCommands(program);
+  registerApprovalCommands(program);
   registerAgentCommand(program);
   return program;
 }

@@ -9,6 +9,7 @@ import { createThrottle, type ThrottleLimit } from "../domain/access/throttle.js
 import type { AcmeSettingsService } from "../domain/acme/acme-settings-service.js";
 import type { AcmeServerService } from "../domain/acme-server/acme-server-service.js";
 import type { AlertService } from "../domain/alerts/alert-service.js";
+import type { ApprovalService } from "../domain/approvals/approval-service.js";
 import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import { AUDIT_RETRY_AFTER_SECONDS, auditUnavailable } from "../domain/audit/audit-unavailable.js";
@@ -75,6 +76,7 @@ export interface AppDeps {
   /** Organisation rules, grading and findings (admin API). */
   rules?: AdminRouteDeps["rules"];
   alerts?: AlertService | undefined;
+  approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
   /** EST and SCEP front ends of the private CA. */
   enrollment?:
@@ -230,6 +232,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     inventory: deps.inventory,
     discovery: deps.discovery,
     alerts: deps.alerts,
+    approvals: deps.approvals,
     posture: deps.posture,
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });

@@ -598,4 +598,24 @@ export interface Database {
     created_at: number;
     updated_at: number;
   };
+  approval_requests: {
+    id: string;
+    entry: string;
+    /** JSON of the rule scope the request landed in. */
+    scope: string;
+    requester: string;
+    summary: string;
+    /** JSON array of the conditions that matched. */
+    because: string;
+    required: number;
+    state: string;
+    /** JSON array of the votes cast. */
+    votes: string;
+    /** JSON of what the entry point needs to finish the request. */
+    payload: string;
+    outcome: string | null;
+    created_at: number;
+    expires_at: number;
+    decided_at: number | null;
+  };
 }

@@ -1,3 +1,4 @@
+import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { EntryPoint } from "./issuance-gate.js";
 
 /**
@@ -42,6 +43,8 @@ export interface RuleValues {
   "import-roots": string[];
   /** Days before expiry at which `expiring` alerts open and escalate (30, 14, 7, 1 when none is set). */
   "expiry-alert-days": number[];
+  /** Requests meeting its conditions wait for approvers; never a refusal, and grading ignores it. */
+  approval: ApprovalRequirement;
 }
 
 export type RuleKind = keyof RuleValues;

@@ -1,3 +1,4 @@
+import { approvalRequirement, parseApprovalRequirement } from "../approvals/requirement.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
@@ -23,7 +24,7 @@ const CURVES = ["P-256", "P-384", "P-521", "P-256K"];
 const HASHES = ["SHA-256", "SHA-384", "SHA-512"];
 const MAX_LIST = 256;
 
-type Kind = "list" | "count" | "flag" | "days";
+type Kind = "list" | "count" | "flag" | "days" | "approval";
 const SHAPES: { [K in RuleKind]: Kind } = {
   "key-types": "list",
   "min-rsa-key-size": "count",
@@ -41,6 +42,7 @@ const SHAPES: { [K in RuleKind]: Kind } = {
   issuers: "list",
   "import-roots": "list",
   "expiry-alert-days": "days",
+  approval: "approval",
 };
 const MAX_DAYS = 3650;
 export const RULE_KINDS = Object.keys(SHAPES) as RuleKind[];
@@ -93,6 +95,8 @@ export function ruleValue(kind: RuleKind, value: unknown): RuleValues[RuleKind] 
       )
         throw badParameter(`Rule ${kind} takes 1 to 16 whole numbers of days from 1 to ${MAX_DAYS}`);
       return [...new Set(value as number[])].sort((a, b) => b - a);
+    case "approval":
+      return approvalRequirement(value);
     default:
       if (kind === "min-signature-hash") {
         if (typeof value !== "string" || !HASHES.includes(value))
@@ -114,6 +118,7 @@ export function parseRuleValue(kind: string, text: string): unknown {
   if (shape === "flag") return text === "true" ? true : text === "false" ? false : text;
   if (shape === "days") return text.split(",").map((v) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v));
   if (kind === "min-signature-hash") return text.trim();
+  if (shape === "approval") return parseApprovalRequirement(text);
   return text.split(",").map((v) => v.trim());
 }
 
@@ -180,6 +185,13 @@ export function createRulesService({
 
   return {
     gate,
+
+    /** The approval requirements that apply to a request at this entry point and scope. */
+    async approvalRequirements(entry: EntryPoint, scope: RuleScope): Promise<RuleValues["approval"][]> {
+      return applicableRules(await store.list(), scope)
+        .filter((r) => r.kind === "approval" && (!r.entries || r.entries.includes(entry)))
+        .map((r) => r.value as RuleValues["approval"]);
+    },
 
     /** Sets (adds or replaces) the rule of a kind at a level. */
     async set(input: RuleInput): Promise<Rule> {

@@ -7,6 +7,7 @@ import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { PrincipalService } from "../../domain/access/principal-service.js";
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
+import type { ApprovalService } from "../../domain/approvals/approval-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
@@ -25,6 +26,7 @@ import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
 import { registerAlertRoutes } from "./alert-routes.js";
+import { registerApprovalRoutes } from "./approval-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
@@ -46,6 +48,7 @@ export interface AdminRouteDeps {
   remoteVaults?: RemoteVaultService | undefined;
   rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
   alerts?: AlertService | undefined;
+  approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
 }
 
@@ -89,6 +92,7 @@ export function registerAdminRoutes(
     remoteVaults,
     rules,
     alerts,
+    approvals,
     posture,
   }: AdminRouteDeps,
 ): void {
@@ -119,6 +123,7 @@ export function registerAdminRoutes(
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
+    if (approvals) registerApprovalRoutes(admin, approvals);
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

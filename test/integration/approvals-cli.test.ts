@@ -1,0 +1,75 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cliPrincipal } from "../../src/cli/cli-audit.js";
+import { createApprovalService } from "../../src/domain/approvals/approval-service.js";
+import { systemClock } from "../../src/domain/clock.js";
+import { openDatabase } from "../../src/storage/database.js";
+import { createSqlApprovalStore } from "../../src/storage/sql-approval-store.js";
+import { runCli } from "../support/cli.js";
+import { tempDataDir } from "../support/server-process.js";
+
+describe("strongroom approvals", () => {
+  const data = tempDataDir();
+  const dataDir = join(data.dir, "data");
+  const cli = (...args: string[]) => runCli([...args, "--data-dir", dataDir, "--log-level", "silent"]);
+  const json = (...args: string[]) => {
+    const result = cli(...args, "--json");
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout);
+  };
+  let others: string;
+  let mine: string;
+
+  beforeAll(async () => {
+    expect(json("approvals", "list")).toEqual({ value: [] });
+    // Nothing on the command line asks for approval itself: the requests come in as an entry point would make them.
+    const storage = openDatabase(join(dataDir, "strongroom.db"));
+    const approvals = createApprovalService({
+      store: createSqlApprovalStore(storage),
+      clock: systemClock,
+      expiresAfterMs: 3_600_000,
+    });
+    const hold = async (requester: string) =>
+      (
+        await approvals.hold({
+          entry: "ca-sign",
+          scope: {},
+          requester,
+          facts: {
+            subject: "CN=*.cli.example",
+            sans: [{ type: "dns", value: "*.cli.example" }],
+            keyType: "EC",
+          },
+          requirements: [{ approvals: 1, wildcards: true }],
+          payload: {},
+        })
+      )?.id ?? "";
+    others = await hold("someone-else");
+    mine = await hold(cliPrincipal());
+    await storage.close();
+  });
+  afterAll(() => data.remove());
+
+  it("lists pending requests and shows one", () => {
+    const ids = json("approvals", "list").value.map((a: { id: string }) => a.id);
+    expect(ids.sort()).toEqual([others, mine].sort());
+    expect(json("approvals", "show", others)).toMatchObject({ state: "pending", requester: "someone-else" });
+    expect(cli("approvals", "list").stdout).toContain("0/1");
+  });
+
+  it("approves another's request as the CLI's principal", () => {
+    const approved = json("approvals", "approve", others, "--reason", "looked fine");
+    expect(approved).toMatchObject({
+      state: "approved",
+      votes: [{ principalId: cliPrincipal(), reason: "looked fine" }],
+    });
+  });
+
+  it("refuses to approve one's own request, and a denial without a reason", () => {
+    const own = cli("approvals", "approve", mine);
+    expect(own.code).not.toBe(0);
+    expect(own.stderr).toMatch(/own request/);
+    expect(cli("approvals", "deny", mine).code).not.toBe(0);
+    expect(cli("approvals", "show", "nope").stderr).toMatch(/not found/);
+  });
+});
