@@ -806,6 +806,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,
         posture: core.posture,
+        campaigns: core.campaigns,
         enrollment: {
           profiles: core.enrollmentProfiles,
           service: core.enrollment,

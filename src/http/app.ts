@@ -76,6 +76,8 @@ export interface AppDeps {
   rules?: AdminRouteDeps["rules"];
   alerts?: AlertService | undefined;
   posture?: PostureService | undefined;
+  /** Re-issuance campaigns (admin API). */
+  campaigns?: AdminRouteDeps["campaigns"];
   /** EST and SCEP front ends of the private CA. */
   enrollment?:
     | {
@@ -231,6 +233,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     discovery: deps.discovery,
     alerts: deps.alerts,
     posture: deps.posture,
+    campaigns: deps.campaigns,
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {

@@ -186,6 +186,49 @@ for (const backend of serverBackends) {
       });
     });
 
+    it("serves campaigns on the admin API: create, dry run, progress, and Key Vault errors for bad input", async () => {
+      const bad = await server.kv({
+        method: "POST",
+        url: "/admin/campaigns",
+        body: { name: "api", query: { minKeySize: "big" } },
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error.message).toMatch(/minKeySize must be a whole number/);
+      const reason = await server.kv({
+        method: "POST",
+        url: "/admin/campaigns",
+        body: { name: "api", query: {}, revokeReason: "oops" },
+      });
+      expect(reason.statusCode).toBe(400);
+      expect(reason.json().error.message).toMatch(/Revocation reason oops is unknown/);
+
+      const created = await server.kv({
+        method: "POST",
+        url: "/admin/campaigns",
+        body: { name: "api", query: { issuer: "Replacement Issuing" }, revokeReason: "superseded" },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      expect(created.json()).toMatchObject({ state: "draft", progress: { total: COUNT, remaining: COUNT } });
+      const page = await server.kv({ method: "GET", url: "/admin/campaigns/api/items?limit=5" });
+      expect(page.statusCode, page.body).toBe(200);
+      const items = page.json();
+      expect(items.value).toHaveLength(5);
+      expect(items.value[0].step).toMatch(
+        /^new version of default\/svc-\d\d replacing [0-9a-f]{32}, then revoke/,
+      );
+      expect(items.nextLink).toMatch(/^\/admin\/campaigns\/api\/items\?after=[0-9a-f]{64}$/);
+
+      const resumed = await server.kv({ method: "POST", url: "/admin/campaigns/api/resume" });
+      expect(resumed.statusCode).toBe(409);
+      expect(resumed.json().error.message).toBe("Campaign api is draft; it must be paused to become running");
+      expect((await server.kv({ method: "POST", url: "/admin/campaigns/api/cancel" })).json().state).toBe(
+        "cancelled",
+      );
+      expect((await server.kv({ method: "GET", url: "/admin/campaigns/nope" })).statusCode).toBe(404);
+      const listed = (await server.kv({ method: "GET", url: "/admin/campaigns" })).json().value;
+      expect(listed.map((c: { name: string }) => c.name)).toEqual(["drill", "elsewhere", "api"]);
+    });
+
     async function campaign() {
       return core().campaigns.get("drill");
     }

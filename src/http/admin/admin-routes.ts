@@ -8,6 +8,7 @@ import type { PrincipalService } from "../../domain/access/principal-service.js"
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
+import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -26,6 +27,7 @@ import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
 import { registerAlertRoutes } from "./alert-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
+import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
@@ -47,6 +49,7 @@ export interface AdminRouteDeps {
   rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
   alerts?: AlertService | undefined;
   posture?: PostureService | undefined;
+  campaigns?: CampaignService | undefined;
 }
 
 const Settings = {
@@ -90,6 +93,7 @@ export function registerAdminRoutes(
     rules,
     alerts,
     posture,
+    campaigns,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -119,6 +123,7 @@ export function registerAdminRoutes(
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
+    if (campaigns) registerCampaignRoutes(admin, { campaigns });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
