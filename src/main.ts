@@ -495,6 +495,17 @@ export async function openCore(
   };
 }
 
+/** The job that works through running campaigns; the server schedules it, `campaign run` runs it. */
+export function campaignJob(core: Core): Job {
+  return createCampaignJob({
+    store: createSqlCampaignStore(core.storage),
+    certificates: core.certificates,
+    ca: core.ca,
+    vaults: () => core.vaults.list(),
+    clock: core.clock,
+  });
+}
+
 /**
  * The ACME server's nonce HMAC key: made by the first node that needs it, sealed in the settings,
  * read once per process, so a nonce from one node is accepted by any other.
@@ -653,13 +664,7 @@ export function jobList(
   });
   const remoteVaultSync = createRemoteVaultSyncJob({ remoteVaults: core.remoteVaults });
   const grading = createGradingJob({ grading: core.grading, clock: core.clock });
-  const campaigns = createCampaignJob({
-    store: createSqlCampaignStore(core.storage),
-    certificates: core.certificates,
-    ca: core.ca,
-    vaults: () => core.vaults.list(),
-    clock: core.clock,
-  });
+  const campaigns = campaignJob(core);
   return [
     purge,
     notices,

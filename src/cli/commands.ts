@@ -6,6 +6,7 @@ import { registerAgentCommand } from "./agent-command.js";
 import { registerAlertCommands } from "./alert-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
+import { registerCampaignCommands } from "./campaign-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { registerEnrollmentCommands } from "./enrollment-commands.js";
@@ -37,6 +38,7 @@ export function createCli(): Command {
   registerDiscoveryCommands(program);
   registerRemoteVaultCommands(program);
   registerRulesCommands(program);
+  registerCampaignCommands(program);
   registerAlertCommands(program);
   registerAgentCommand(program);
   return program;
