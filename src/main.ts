@@ -60,6 +60,7 @@ import type { AdminCredentials } from "./domain/bootstrap/model.js";
 import { type CaService, createCaService } from "./domain/ca/ca-service.js";
 import { type CrlService, createCrlService } from "./domain/ca/crl-service.js";
 import { createOcspResponder, type OcspResponder } from "./domain/ca/ocsp-responder.js";
+import { type CampaignService, createCampaignService } from "./domain/campaigns/campaign-service.js";
 import {
   type CertificateService,
   createCertificateService,
@@ -110,6 +111,7 @@ import { createAlertJob } from "./jobs/alert-job.js";
 import { createApprovalExpiryJob } from "./jobs/approval-expiry-job.js";
 import { createAuditCheckpointJob } from "./jobs/audit-checkpoint-job.js";
 import { createAuditRetentionJob } from "./jobs/audit-retention-job.js";
+import { createCampaignJob } from "./jobs/campaign-job.js";
 import { createCrlJob } from "./jobs/crl-job.js";
 import { createDiscoveryJob } from "./jobs/discovery-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
@@ -138,6 +140,7 @@ import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
 import { createSqlApprovalStore } from "./storage/sql-approval-store.js";
+import { createSqlCampaignStore } from "./storage/sql-campaign-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
@@ -210,6 +213,8 @@ export interface Core {
   posture: PostureService;
   /** EST and SCEP profiles of the private CA, and SCEP challenge passwords. */
   enrollmentProfiles: ProfileService;
+  /** Re-issuance campaigns over inventory queries; the campaign job runs them. */
+  campaigns: CampaignService;
   /** Issuance for EST and SCEP clients. */
   enrollment: EnrollmentService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
@@ -490,6 +495,7 @@ export async function openCore(
       gate: serverGate,
       clock,
     }),
+    campaigns: createCampaignService({ store: createSqlCampaignStore(storage), inventory, clock }),
     pkiBase,
     tenantId,
     async close() {
@@ -498,6 +504,17 @@ export async function openCore(
       hsm?.close();
     },
   };
+}
+
+/** The job that works through running campaigns; the server schedules it, `campaign run` runs it. */
+export function campaignJob(core: Core): Job {
+  return createCampaignJob({
+    store: createSqlCampaignStore(core.storage),
+    certificates: core.certificates,
+    ca: core.ca,
+    vaults: () => core.vaults.list(),
+    clock: core.clock,
+  });
 }
 
 /**
@@ -658,6 +675,7 @@ export function jobList(
   });
   const remoteVaultSync = createRemoteVaultSyncJob({ remoteVaults: core.remoteVaults });
   const grading = createGradingJob({ grading: core.grading, clock: core.clock });
+  const campaigns = campaignJob(core);
   return [
     purge,
     notices,
@@ -673,6 +691,7 @@ export function jobList(
     discovery,
     remoteVaultSync,
     grading,
+    campaigns,
     createAlertJob({ alerts: core.alerts }),
     createApprovalExpiryJob({ approvals: core.approvals }),
     core.acmeValidation,
@@ -805,6 +824,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         alerts: core.alerts,
         approvals: core.approvals,
         posture: core.posture,
+        campaigns: core.campaigns,
         enrollment: {
           profiles: core.enrollmentProfiles,
           service: core.enrollment,

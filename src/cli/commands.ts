@@ -7,6 +7,7 @@ import { registerAlertCommands } from "./alert-commands.js";
 import { registerApprovalCommands } from "./approval-commands.js";
 import { registerAuditCommands } from "./audit-commands.js";
 import { registerCaCommands } from "./ca-commands.js";
+import { registerCampaignCommands } from "./campaign-commands.js";
 import { registerCertCommands } from "./cert-commands.js";
 import { registerDiscoveryCommands } from "./discovery-commands.js";
 import { registerEnrollmentCommands } from "./enrollment-commands.js";
@@ -38,6 +39,7 @@ export function createCli(): Command {
   registerDiscoveryCommands(program);
   registerRemoteVaultCommands(program);
   registerRulesCommands(program);
+  registerCampaignCommands(program);
   registerAlertCommands(program);
   registerApprovalCommands(program);
   registerAgentCommand(program);

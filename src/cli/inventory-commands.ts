@@ -30,15 +30,9 @@ const line = (r: InventoryRecord) =>
     r.subject,
   ].join("  ");
 
-/** `strongroom inventory list|show|owner`: search, export and one record, straight from the database. */
-export function registerInventoryCommands(program: Command): void {
-  const inventory = program
-    .command("inventory")
-    .description("search and export the certificate inventory; the server's inventory job keeps it current");
-
-  inventory
-    .command("list")
-    .description("certificates matching every filter given, soonest expiry first")
+/** The inventory's filters as flags; `inventory list` and `campaign create` select with them. */
+export const inventoryFilterOptions = (c: Command): Command =>
+  c
     .option("--expiring-within <duration>", "notAfter within this from now: 30d, 12h, 2w")
     .option("--expired", "notAfter has passed")
     .option("--issuer <words>", "words that all appear in the issuer name")
@@ -49,7 +43,16 @@ export function registerInventoryCommands(program: Command): void {
     .option("--signature-algorithm <name>", "e.g. sha1WithRSAEncryption, ecdsa-with-SHA256")
     .addOption(new Option("--source <source>", "seen by this source and still there").choices([...SOURCES]))
     .option("--location <prefix>", "seen at a location starting with this, e.g. tls://10.0.0.")
-    .option("--owner <value>", "owner team, application or contact")
+    .option("--owner <value>", "owner team, application or contact");
+
+/** `strongroom inventory list|show|owner`: search, export and one record, straight from the database. */
+export function registerInventoryCommands(program: Command): void {
+  const inventory = program
+    .command("inventory")
+    .description("search and export the certificate inventory; the server's inventory job keeps it current");
+
+  inventoryFilterOptions(inventory.command("list"))
+    .description("certificates matching every filter given, soonest expiry first")
     .addOption(new Option("--sort <order>", "sort order").choices(["notAfter", "-notAfter", "subject"]))
     .option("--limit <n>", "page size, at most 1000 (default 100)")
     .option("--cursor <cursor>", "continue after the page that printed this cursor")

@@ -78,6 +78,8 @@ export interface AppDeps {
   alerts?: AlertService | undefined;
   approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
+  /** Re-issuance campaigns (admin API). */
+  campaigns?: AdminRouteDeps["campaigns"];
   /** EST and SCEP front ends of the private CA. */
   enrollment?:
     | {
@@ -234,6 +236,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     alerts: deps.alerts,
     approvals: deps.approvals,
     posture: deps.posture,
+    campaigns: deps.campaigns,
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {

@@ -28,6 +28,7 @@ import * as alerts from "./migrations/0013-alerts.js";
 import * as acmeServer from "./migrations/0014-acme-server.js";
 import * as enrollment from "./migrations/0015-enrollment.js";
 import * as approvals from "./migrations/0016-approvals.js";
+import * as campaigns from "./migrations/0017-campaigns.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -286,6 +287,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0014-acme-server": acmeServer.up,
   "0015-enrollment": enrollment.up,
   "0016-approvals": approvals.up,
+  "0017-campaigns": campaigns.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

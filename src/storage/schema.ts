@@ -618,4 +618,35 @@ export interface Database {
     expires_at: number;
     decided_at: number | null;
   };
+  campaigns: {
+    id: string;
+    name: string;
+    /** JSON of the InventoryQuery. */
+    query: string;
+    /** JSON of the CampaignOptions. */
+    options: string;
+    state: string;
+    created_at: number;
+    started_at: number | null;
+    finished_at: number | null;
+  };
+  campaign_items: {
+    campaign_id: string;
+    fingerprint: string;
+    subject: string;
+    action: string;
+    vault_name: string | null;
+    certificate_name: string | null;
+    from_version: string | null;
+    /** JSON array of location URIs. */
+    locations: string;
+    state: string;
+    attempts: number;
+    claimed_at: number | null;
+    first_claimed_at: number | null;
+    to_version: string | null;
+    revocation: string | null;
+    error: string | null;
+    done_at: number | null;
+  };
 }

@@ -9,6 +9,7 @@ import type { AcmeSettingsService } from "../../domain/acme/acme-settings-servic
 import type { AlertService } from "../../domain/alerts/alert-service.js";
 import type { ApprovalService } from "../../domain/approvals/approval-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
+import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
@@ -28,6 +29,7 @@ import { authorizeInstallationAction } from "./admin-authorization.js";
 import { registerAlertRoutes } from "./alert-routes.js";
 import { registerApprovalRoutes } from "./approval-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
+import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
@@ -50,6 +52,7 @@ export interface AdminRouteDeps {
   alerts?: AlertService | undefined;
   approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
+  campaigns?: CampaignService | undefined;
 }
 
 const Settings = {
@@ -94,6 +97,7 @@ export function registerAdminRoutes(
     alerts,
     approvals,
     posture,
+    campaigns,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -124,6 +128,7 @@ export function registerAdminRoutes(
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
     if (approvals) registerApprovalRoutes(admin, approvals);
+    if (campaigns) registerCampaignRoutes(admin, { campaigns });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),

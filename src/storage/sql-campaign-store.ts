@@ -1,0 +1,235 @@
+import { type ExpressionBuilder, sql } from "kysely";
+import type {
+  Campaign,
+  CampaignItem,
+  CampaignState,
+  ItemAction,
+  ItemState,
+} from "../domain/campaigns/model.js";
+import type { CampaignStore } from "../domain/campaigns/ports.js";
+import type { StorageHandle } from "./database.js";
+import { databaseTime } from "./database-clock.js";
+import type { Database } from "./schema.js";
+import { writeTransaction } from "./transactions.js";
+
+const INSERT_CHUNK = 500;
+const at = (ms: number | string | null) => (ms === null ? undefined : new Date(Number(ms)));
+
+const toCampaign = (r: Database["campaigns"]): Campaign => ({
+  id: r.id,
+  name: r.name,
+  query: JSON.parse(r.query) as Campaign["query"],
+  options: JSON.parse(r.options) as Campaign["options"],
+  state: r.state as CampaignState,
+  createdAt: new Date(Number(r.created_at)),
+  startedAt: at(r.started_at),
+  finishedAt: at(r.finished_at),
+});
+
+const toItem = (r: Database["campaign_items"]): CampaignItem => ({
+  campaignId: r.campaign_id,
+  fingerprint: r.fingerprint,
+  subject: r.subject,
+  action: r.action as ItemAction,
+  vaultName: r.vault_name ?? undefined,
+  certificateName: r.certificate_name ?? undefined,
+  fromVersion: r.from_version ?? undefined,
+  locations: JSON.parse(r.locations) as string[],
+  state: r.state as ItemState,
+  attempts: Number(r.attempts),
+  firstClaimedAt: at(r.first_claimed_at),
+  toVersion: r.to_version ?? undefined,
+  revocation: r.revocation ?? undefined,
+  error: r.error ?? undefined,
+  doneAt: at(r.done_at),
+});
+
+export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
+  const { db, engine } = storage;
+  const campaignRow = (id: string) => db.selectFrom("campaigns").selectAll().where("id", "=", id);
+
+  return {
+    async create(campaign, items) {
+      await writeTransaction(storage, async (trx) => {
+        await trx
+          .insertInto("campaigns")
+          .values({
+            id: campaign.id,
+            name: campaign.name,
+            query: JSON.stringify(campaign.query),
+            options: JSON.stringify(campaign.options),
+            state: campaign.state,
+            created_at: campaign.createdAt.getTime(),
+            started_at: null,
+            finished_at: null,
+          })
+          .execute();
+        for (let i = 0; i < items.length; i += INSERT_CHUNK) {
+          await trx
+            .insertInto("campaign_items")
+            .values(
+              items.slice(i, i + INSERT_CHUNK).map((item) => ({
+                campaign_id: campaign.id,
+                fingerprint: item.fingerprint,
+                subject: item.subject,
+                action: item.action,
+                vault_name: item.vaultName ?? null,
+                certificate_name: item.certificateName ?? null,
+                from_version: item.fromVersion ?? null,
+                locations: JSON.stringify(item.locations),
+                state: item.state,
+                attempts: 0,
+                claimed_at: null,
+                first_claimed_at: null,
+                to_version: null,
+                revocation: null,
+                error: null,
+                done_at: null,
+              })),
+            )
+            .execute();
+        }
+      });
+    },
+
+    async find(id) {
+      const row = await campaignRow(id).executeTakeFirst();
+      return row && toCampaign(row);
+    },
+
+    async findByName(name) {
+      const row = await db.selectFrom("campaigns").selectAll().where("name", "=", name).executeTakeFirst();
+      return row && toCampaign(row);
+    },
+
+    async list() {
+      return (await db.selectFrom("campaigns").selectAll().orderBy("created_at").execute()).map(toCampaign);
+    },
+
+    async transition(id, from, to, now) {
+      return writeTransaction(storage, async (trx) => {
+        const result = await trx
+          .updateTable("campaigns")
+          .set({
+            state: to,
+            ...(to === "running" && { started_at: sql<number>`coalesce(started_at, ${now.getTime()})` }),
+            ...((to === "finished" || to === "cancelled") && { finished_at: now.getTime() }),
+          })
+          .where("id", "=", id)
+          .where("state", "in", [...from])
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0;
+      });
+    },
+
+    async items(id, limit, after) {
+      const rows = await db
+        .selectFrom("campaign_items")
+        .selectAll()
+        .where("campaign_id", "=", id)
+        .$if(after !== undefined, (q) => q.where("fingerprint", ">", after as string))
+        .orderBy("fingerprint")
+        .limit(limit + 1)
+        .execute();
+      const items = rows.slice(0, limit).map(toItem);
+      const last = items.at(-1);
+      return rows.length > limit && last ? { items, next: last.fingerprint } : { items };
+    },
+
+    async counts(id) {
+      const rows = await db
+        .selectFrom("campaign_items")
+        .select((eb) => [
+          "state",
+          eb.fn.countAll<number | string>().as("n"),
+          eb.fn.min("done_at").as("first"),
+          eb.fn.max("done_at").as("last"),
+        ])
+        .where("campaign_id", "=", id)
+        .groupBy("state")
+        .execute();
+      const counts = { pending: 0, claimed: 0, done: 0, failed: 0, task: 0 };
+      let firstDoneAt: Date | undefined;
+      let lastDoneAt: Date | undefined;
+      for (const r of rows) {
+        counts[r.state as ItemState] = Number(r.n);
+        if (r.state === "done") {
+          firstDoneAt = at(r.first);
+          lastDoneAt = at(r.last);
+        }
+      }
+      return { ...counts, firstDoneAt, lastDoneAt };
+    },
+
+    async claim(id, now, staleBefore) {
+      // Pending, or in the hands of a claimer that vanished (its claim older than staleBefore).
+      const claimable = (eb: ExpressionBuilder<Database, "campaign_items">) =>
+        eb.or([
+          eb("state", "=", "pending"),
+          eb.and([eb("state", "=", "claimed"), eb("claimed_at", "<", databaseTime(engine, staleBefore))]),
+        ]);
+      for (;;) {
+        const candidate = await db
+          .selectFrom("campaign_items")
+          .select("fingerprint")
+          .where("campaign_id", "=", id)
+          .where(claimable)
+          .orderBy("state")
+          .orderBy("fingerprint")
+          .limit(1)
+          .executeTakeFirst();
+        if (!candidate) return undefined;
+        // Conditional on the row still being claimable: of two nodes that saw it, one updates it.
+        const taken = await db
+          .updateTable("campaign_items")
+          .set((eb) => ({
+            state: "claimed",
+            claimed_at: databaseTime(engine, now),
+            // The node's clock, as the versions it makes are stamped by it (see the campaign job).
+            first_claimed_at: sql<number>`coalesce(first_claimed_at, ${now.getTime()})`,
+            attempts: eb("attempts", "+", 1),
+          }))
+          .where("campaign_id", "=", id)
+          .where("fingerprint", "=", candidate.fingerprint)
+          .where(claimable)
+          .returningAll()
+          .executeTakeFirst();
+        if (taken) return toItem(taken);
+      }
+    },
+
+    async settle(id, fingerprint, outcome) {
+      await writeTransaction(storage, async (trx) => {
+        await trx
+          .updateTable("campaign_items")
+          .set(
+            outcome.state === "done"
+              ? {
+                  state: "done",
+                  to_version: outcome.toVersion,
+                  revocation: outcome.revocation ?? null,
+                  error: null,
+                  done_at: outcome.at.getTime(),
+                }
+              : { state: "failed", error: outcome.error },
+          )
+          .where("campaign_id", "=", id)
+          .where("fingerprint", "=", fingerprint)
+          .where("state", "=", "claimed")
+          .execute();
+      });
+    },
+
+    async retryFailed(id) {
+      return writeTransaction(storage, async (trx) => {
+        const result = await trx
+          .updateTable("campaign_items")
+          .set({ state: "pending", error: null })
+          .where("campaign_id", "=", id)
+          .where("state", "=", "failed")
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      });
+    },
+  };
+}
