@@ -98,6 +98,7 @@ import { buildPkiApp } from "./http/pki/pki-app.js";
 import { listenPlain } from "./http/pki/pki-server.js";
 import { pkiUrls } from "./http/pki/pki-urls.js";
 import { type Listening, listenTls } from "./http/server.js";
+import { loadUiAssets } from "./http/ui/ui-assets.js";
 import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
@@ -792,6 +793,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,
         posture: core.posture,
+        uiAssets: loadUiAssets(),
         enrollment: {
           profiles: core.enrollmentProfiles,
           service: core.enrollment,
