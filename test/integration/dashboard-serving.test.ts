@@ -12,7 +12,8 @@ describe("the dashboard served at /ui/ on the main listener", () => {
   let assetBase: string;
 
   beforeAll(async () => {
-    if (!loadUiAssets()) throw new Error(`the browser modules are not built in ${BUILT_CLIENT_DIR}: npm run build`);
+    if (!loadUiAssets())
+      throw new Error(`the browser modules are not built in ${BUILT_CLIENT_DIR}: npm run build`);
     server = await startInProcess();
     const page = await get(server, "/ui/");
     assetBase = /src="(\/ui\/assets\/[0-9a-f]{16})\/main\.js"/.exec(page.body)?.[1] ?? "";
@@ -47,6 +48,7 @@ describe("the dashboard served at /ui/ on the main listener", () => {
       ["main.js", "text/javascript; charset=utf-8"],
       ["readiness.js", "text/javascript; charset=utf-8"],
       ["styles.css", "text/css; charset=utf-8"],
+      ["icon.svg", "image/svg+xml"],
     ]) {
       const asset = await get(server, `${assetBase}/${file}`);
       expect(asset.statusCode, file).toBe(200);
@@ -84,7 +86,7 @@ describe("the dashboard's assets", () => {
       const second = loadUiAssets(dir);
       expect(first?.digest).toMatch(/^[0-9a-f]{16}$/);
       expect(second?.digest).not.toBe(first?.digest);
-      expect([...(second?.files.keys() ?? [])]).toEqual(["main.js", "other.js", "styles.css"]);
+      expect([...(second?.files.keys() ?? [])]).toEqual(["main.js", "other.js", "icon.svg", "styles.css"]);
     } finally {
       rmSync(dir, { recursive: true });
     }

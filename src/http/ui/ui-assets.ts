@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DASHBOARD_STYLES } from "./ui-styles.js";
+import { DASHBOARD_ICON, DASHBOARD_STYLES } from "./ui-styles.js";
 
 export interface UiAsset {
   body: Buffer;
@@ -26,7 +26,7 @@ export const BUILT_CLIENT_DIR = join(
   "client",
 );
 
-/** The built browser modules and the stylesheet, read once; undefined when the client is not built. */
+/** The built browser modules, the stylesheet and the icon, read once; undefined when the client is not built. */
 export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefined {
   if (!existsSync(join(dir, "main.js"))) return undefined;
   const files = new Map<string, UiAsset>();
@@ -35,6 +35,7 @@ export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefin
     .sort()) {
     files.set(name, { body: readFileSync(join(dir, name)), contentType: "text/javascript; charset=utf-8" });
   }
+  files.set("icon.svg", { body: Buffer.from(DASHBOARD_ICON), contentType: "image/svg+xml" });
   files.set("styles.css", { body: Buffer.from(DASHBOARD_STYLES), contentType: "text/css; charset=utf-8" });
   const hash = createHash("sha256");
   for (const [name, asset] of files) hash.update(name).update("\0").update(asset.body).update("\0");

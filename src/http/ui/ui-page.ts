@@ -7,6 +7,7 @@ export function dashboardPage(digest: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Strongroom</title>
+<link rel="icon" href="${assets}/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="${assets}/styles.css">
 <script type="module" src="${assets}/main.js"></script>
 </head>

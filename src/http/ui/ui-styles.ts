@@ -10,3 +10,6 @@ header h1 { font-size: 1.25rem; margin: 0; }
 main { padding: 1.5rem; max-width: 72rem; margin: 0 auto; }
 @media (max-width: 800px) { main { padding: 1rem; } }
 `;
+
+/** A padlock-coloured square, so the browser's icon request finds a file and not a 404. */
+export const DASHBOARD_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2f5d8a"/></svg>`;
