@@ -101,6 +101,7 @@ import { buildPkiApp } from "./http/pki/pki-app.js";
 import { listenPlain } from "./http/pki/pki-server.js";
 import { pkiUrls } from "./http/pki/pki-urls.js";
 import { type Listening, listenTls } from "./http/server.js";
+import { loadUiAssets } from "./http/ui/ui-assets.js";
 import { createHttp } from "./issuers/acme/acme-http.js";
 import { type AcmeIssuerAdapter, createAcmeIssuerAdapter } from "./issuers/acme/acme-issuer-adapter.js";
 import { createPrivateCaIssuer, PRIVATE_CA_PROVIDER } from "./issuers/private-ca-issuer.js";
@@ -825,6 +826,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         approvals: core.approvals,
         posture: core.posture,
         campaigns: core.campaigns,
+        uiAssets: loadUiAssets(),
         enrollment: {
           profiles: core.enrollmentProfiles,
           service: core.enrollment,

@@ -48,6 +48,8 @@ import { registerOAuthRoutes } from "./oauth/oauth-routes.js";
 import { registerOpsRoutes, UNAUDITED_PATHS } from "./ops/ops-routes.js";
 import { routeOf } from "./request-context.js";
 import { registerScepRoutes } from "./scep/scep-routes.js";
+import type { UiAssets } from "./ui/ui-assets.js";
+import { registerUiRoutes } from "./ui/ui-routes.js";
 
 export interface AppDeps {
   logger: Logger;
@@ -97,9 +99,12 @@ export interface AppDeps {
   vaultUrl: (name: string) => string;
   checkReady: () => Promise<void>;
   metrics?: Registry | undefined;
+  /** The dashboard's built assets; undefined serves a page saying the client is not built. */
+  uiAssets?: UiAssets | undefined;
 }
 
-const isAudited = (request: FastifyRequest) => !UNAUDITED_PATHS.has(request.url.split("?", 1)[0] ?? "");
+const isAudited = (request: FastifyRequest) =>
+  !UNAUDITED_PATHS.has(request.url.split("?", 1)[0] ?? "") && !routeOf(request).config.unaudited;
 
 /** The request's audit row as far as it is known, with `status` as answered (0 before the answer). */
 function auditEntry(request: FastifyRequest, status: number): AuditEntry {
@@ -218,6 +223,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
 
   const authority = `${deps.authorityHost}/${deps.identity.tenantId}`;
   registerOpsRoutes(app, { checkReady: deps.checkReady, metrics: deps.metrics });
+  registerUiRoutes(app, deps.uiAssets);
   registerOAuthRoutes(app, { identity: deps.identity, authority, jwks: deps.jwks });
   registerAdminRoutes(app, {
     identity: deps.identity,

@@ -32,6 +32,8 @@ declare module "fastify" {
     collection?: "secrets" | "keys" | "certificates";
     /** What the route needs granted; data-plane routes without it are refused. */
     access?: RouteAccess;
+    /** Same-for-everyone static files (the dashboard's assets), kept out of the audit log. */
+    unaudited?: true;
   }
 }
 

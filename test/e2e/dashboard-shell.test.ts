@@ -1,0 +1,72 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { artifactsDir, launchChromium } from "../support/chromium.js";
+import { type InProcess, startInProcess } from "../support/in-process.js";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+}
+
+describe("the dashboard in Chromium", () => {
+  let server: InProcess;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    server = await startInProcess();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("loads under its own Content-Security-Policy from this origin only and reports the server ready", async (context) => {
+    if (!browser) return context.skip();
+    const origin = `https://localhost:${server.strongroom.port}`;
+    const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+    const requested: string[] = [];
+    const complaints: string[] = [];
+    page.on("request", (request) => requested.push(request.url()));
+    page.on("console", (message) => {
+      if (message.type() === "error") complaints.push(message.text());
+    });
+    page.on("pageerror", (error) => complaints.push(error.message));
+
+    await page.goto(`${origin}/ui/`);
+    await expect.poll(() => page.locator("#server-status").textContent()).toBe("Server ready.");
+    await page.screenshot({ path: join(artifactsDir("dashboard"), "shell.png"), fullPage: true });
+
+    expect(complaints).toEqual([]);
+    expect(requested.length).toBeGreaterThanOrEqual(4);
+    expect(requested.filter((url) => !url.startsWith(`${origin}/`))).toEqual([]);
+  });
+
+  it("has no serious or critical accessibility violations at 768 and 1440 pixels wide", async (context) => {
+    if (!browser) return context.skip();
+    for (const width of [768, 1440]) {
+      const page = await (
+        await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height: 900 } })
+      ).newPage();
+      await page.goto(`https://localhost:${server.strongroom.port}/ui/`);
+      await page.locator("#server-status").waitFor();
+      // Evaluated through the debugging protocol, which the page's CSP does not govern.
+      await page.evaluate(axeSource);
+      const violations = await page.evaluate(async () => {
+        const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } })
+          .axe;
+        return (await axe.run()).violations.map(({ id, impact, help }) => ({ id, impact, help }));
+      });
+      expect(
+        violations.filter((v) => v.impact === "serious" || v.impact === "critical"),
+        `at ${width} px`,
+      ).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUILT_CLIENT_DIR, loadUiAssets } from "../../src/http/ui/ui-assets.js";
+import { type InProcess, startInProcess } from "../support/in-process.js";
+
+const get = (server: InProcess, url: string) => server.kv({ method: "GET", url, auth: false });
+
+describe("the dashboard served at /ui/ on the main listener", () => {
+  let server: InProcess;
+  let assetBase: string;
+
+  beforeAll(async () => {
+    if (!loadUiAssets())
+      throw new Error(`the browser modules are not built in ${BUILT_CLIENT_DIR}: npm run build`);
+    server = await startInProcess();
+    const page = await get(server, "/ui/");
+    assetBase = /src="(\/ui\/assets\/[0-9a-f]{16})\/main\.js"/.exec(page.body)?.[1] ?? "";
+  });
+  afterAll(() => server?.stop());
+
+  it("answers the page with a strict Content-Security-Policy and asks browsers to revalidate it", async () => {
+    const page = await get(server, "/ui/");
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(page.headers["cache-control"]).toBe("no-cache");
+    const csp = String(page.headers["content-security-policy"]);
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(page.headers["x-content-type-options"]).toBe("nosniff");
+    expect(page.body).not.toMatch(/<script>|<style>|https?:\/\//);
+  });
+
+  it("answers the same page at /ui and on every client route below /ui/", async () => {
+    for (const url of ["/ui", "/ui/inventory/some-certificate"]) {
+      const page = await get(server, url);
+      expect(page.statusCode, url).toBe(200);
+      expect(page.body).toContain(`${assetBase}/main.js`);
+    }
+  });
+
+  it("serves the build's modules and stylesheet under its digest, cacheable forever", async () => {
+    expect(assetBase).not.toBe("");
+    for (const [file, type] of [
+      ["main.js", "text/javascript; charset=utf-8"],
+      ["readiness.js", "text/javascript; charset=utf-8"],
+      ["styles.css", "text/css; charset=utf-8"],
+      ["icon.svg", "image/svg+xml"],
+    ]) {
+      const asset = await get(server, `${assetBase}/${file}`);
+      expect(asset.statusCode, file).toBe(200);
+      expect(asset.headers["content-type"]).toBe(type);
+      expect(asset.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    }
+    expect((await get(server, `${assetBase}/main.js`)).body).toContain('from "./readiness.js"');
+  });
+
+  it("refuses another build's digest and unknown files rather than serving stale or foreign content", async () => {
+    const stale = await get(server, "/ui/assets/0000000000000000/main.js");
+    expect(stale.statusCode).toBe(404);
+    expect(stale.headers["cache-control"]).toBe("no-store");
+    expect((await get(server, `${assetBase}/main.js.map`)).statusCode).toBe(404);
+    expect((await get(server, `${assetBase}/..%2F..%2Fpackage.json`)).statusCode).toBe(404);
+  });
+});
+
+describe("the dashboard's assets", () => {
+  it("are absent when the client is not built, and the page then says how to build it", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "ui-empty-"));
+    try {
+      expect(loadUiAssets(empty)).toBeUndefined();
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+  });
+
+  it("change digest when any module changes, so no browser keeps an old one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ui-built-"));
+    try {
+      writeFileSync(join(dir, "main.js"), "export {};\n");
+      const first = loadUiAssets(dir);
+      writeFileSync(join(dir, "other.js"), "export const x = 1;\n");
+      const second = loadUiAssets(dir);
+      expect(first?.digest).toMatch(/^[0-9a-f]{16}$/);
+      expect(second?.digest).not.toBe(first?.digest);
+      expect([...(second?.files.keys() ?? [])]).toEqual(["main.js", "other.js", "icon.svg", "styles.css"]);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
