@@ -1,3 +1,4 @@
+import { sleep } from "../agent.js";
 import type { ServerClient } from "../server-client.js";
 import type { SyncSpec } from "./config.js";
 import { type CertificateSecret, syncOnce } from "./sync-job.js";
@@ -19,15 +20,6 @@ export function secretReader(server: ServerClient) {
 
 /** ±20 %, so that a fleet of agents started together does not ask the vault in step. */
 const jittered = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 
 /**
  * Keeps one sync's files in step with its certificate until `signal` aborts. While the vault cannot
