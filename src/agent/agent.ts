@@ -95,13 +95,18 @@ export const tlsJob: AgentJob = {
       : Promise.resolve("cancelled"),
 };
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/** Waits `ms` or until `signal` aborts, leaving no listener behind on the long-lived signal. */
+export const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const stop = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", stop);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", stop, { once: true });
   });
 
 /**

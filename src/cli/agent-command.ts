@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import { runAgent, tlsJob } from "../agent/agent.js";
 import { createFileJob } from "../agent/file-job.js";
 import { type AgentCredentials, type ClientCertificate, createServerClient } from "../agent/server-client.js";
+import { readAgentConfig } from "../agent/sync/config.js";
+import { keepInSync, secretReader } from "../agent/sync/runner.js";
 import { badParameter } from "../domain/errors.js";
 import { wholeNumber } from "./program.js";
 
@@ -54,6 +56,7 @@ const repeat = (value: string, all: string[]) => [...all, value];
 
 interface AgentOptions {
   credentials: string;
+  agentConfig?: string;
   pollMs: string;
   heartbeatMs: string;
   certificate?: string;
@@ -73,9 +76,13 @@ export function registerAgentCommand(program: Command): void {
   program
     .command("agent")
     .description(
-      "run a discovery agent: scans what its server assigns it and its own --root trees, and reports back over HTTPS",
+      "run an agent: keeps the --config syncs' certificate files in step with the vault, scans what its server assigns it and its own --root trees, and reports back over HTTPS",
     )
     .requiredOption("--credentials <file>", "the file `strongroom discovery agent create --out` wrote")
+    .option(
+      "--agent-config <file>",
+      "the agent's JSON configuration: the certificates it keeps on this host (syncs)",
+    )
     .option("--poll-ms <ms>", "how often to ask for work when idle", "5000")
     .option("--heartbeat-ms <ms>", "how often to tell the server it is alive", "30000")
     .option(
@@ -96,6 +103,7 @@ export function registerAgentCommand(program: Command): void {
     .action(async (o: AgentOptions) => {
       const certificate = clientCertificate(o);
       const credentials = readCredentials(o.credentials, certificate !== undefined);
+      const config = o.agentConfig === undefined ? { syncs: [] } : readAgentConfig(o.agentConfig);
       const passwords = o.passwordFile === undefined ? [] : readPasswords(o.passwordFile);
       for (const root of o.root) {
         if (!isAbsolute(root)) throw badParameter(`--root ${root} must be an absolute path`);
@@ -113,6 +121,8 @@ export function registerAgentCommand(program: Command): void {
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
       const log = (line: string) =>
         console.log(`${new Date().toISOString()} agent ${credentials.name}: ${line}`);
+      const read = secretReader(server);
+      const syncs = config.syncs.map((spec) => keepInSync(spec, read, stop.signal, log));
       await runAgent({
         server,
         jobs: [tlsJob, createFileJob({ agent: credentials.name, passwords, log })],
@@ -129,6 +139,7 @@ export function registerAgentCommand(program: Command): void {
         signal: stop.signal,
         log,
       });
+      await Promise.all(syncs);
       log("stopped");
     });
 }
