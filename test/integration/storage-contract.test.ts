@@ -136,6 +136,8 @@ for (const backend of backends) {
             "0013-alerts",
             "0014-acme-server",
             "0015-enrollment",
+            "0016-approvals",
+            "0017-campaigns",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
