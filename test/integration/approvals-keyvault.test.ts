@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assignRole, createPrincipal, type Json, tokenFor } from "../support/access.js";
 import { backends, type TestDatabase } from "../support/backends.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
-import { assignRole, createPrincipal, type Json, tokenFor } from "../support/access.js";
 
 const V = "api-version=7.6";
 const DAY = 86_400_000;
@@ -21,7 +21,7 @@ describe.each(backends.filter((b) => b.available))(
     let database: TestDatabase;
     let server: InProcess;
     let approverToken: string;
-    let approver: { clientId: string; clientSecret: string };
+    let approver: { id: string; clientId: string; clientSecret: string };
 
     const kv = (...args: Parameters<InProcess["kv"]>) => server.kv(...args);
     const admin = async (token: string, method: "POST" | "PUT", url: string, body: unknown) => {
