@@ -396,6 +396,11 @@ export async function openCore(
     caIds: async () => new Map((await ca.list()).map((c) => [c.name.toLowerCase(), c.id])),
     clock,
   });
+  const approvals = createApprovalService({
+    store: createSqlApprovalStore(storage),
+    clock,
+    expiresAfterMs: config.approvalExpiryMs,
+  });
   const discovery = createDiscoveryService({
     store: createSqlDiscoveryStore(storage),
     sink: inventory,
@@ -431,6 +436,10 @@ export async function openCore(
       ]),
       gate: rules.gate,
       reader: factsReader,
+      approval: {
+        service: approvals,
+        requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
+      },
     }),
     issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
     contacts: createContactsService({ store: stores.certificates }),
@@ -457,11 +466,7 @@ export async function openCore(
     rules,
     grading,
     findings: gradingStore,
-    approvals: createApprovalService({
-      store: createSqlApprovalStore(storage),
-      clock,
-      expiresAfterMs: config.approvalExpiryMs,
-    }),
+    approvals,
     alerts: createAlertService({
       store: createSqlAlertStore(storage),
       sources: (() => {

@@ -107,6 +107,8 @@ export interface Database {
     key_version: string;
     created_at: number;
     updated_at: number;
+    approval_id: string | null;
+    approval_released: number;
   };
   certificate_issuers: {
     vault_id: string;

@@ -113,6 +113,8 @@ const toOperation = (r: OperationRow): CertificateOperation => ({
   keyVersion: r.key_version,
   createdAt: new Date(r.created_at),
   updatedAt: new Date(r.updated_at),
+  approvalId: r.approval_id ?? undefined,
+  approvalReleased: toBool(r.approval_released),
 });
 
 const operationRow = (o: CertificateOperation): OperationRow => ({
@@ -137,6 +139,8 @@ const operationRow = (o: CertificateOperation): OperationRow => ({
   key_version: o.keyVersion,
   created_at: o.createdAt.getTime(),
   updated_at: o.updatedAt.getTime(),
+  approval_id: o.approvalId ?? null,
+  approval_released: fromBool(o.approvalReleased ?? false),
 });
 
 type IssuerRow = Database["certificate_issuers"];
@@ -183,6 +187,8 @@ const OPERATION_COLUMNS = [
   "key_version",
   "created_at",
   "updated_at",
+  "approval_id",
+  "approval_released",
 ] as const satisfies readonly (keyof OperationRow)[];
 
 /** Inserts or replaces a certificate's operation, in the caller's transaction; compiled once. */

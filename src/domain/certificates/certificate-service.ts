@@ -1,3 +1,6 @@
+import type { ApprovalService } from "../approvals/approval-service.js";
+import type { ApprovalRequest } from "../approvals/model.js";
+import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { type InternalEventType, newVersionEvent, objectEvent } from "../events/model.js";
@@ -13,7 +16,7 @@ import {
   withAttributeChanges,
 } from "../objects/object-lifecycle.js";
 import { type Page, pageLimit } from "../paging.js";
-import { type IssuanceGate, openGate } from "../rules/issuance-gate.js";
+import { type EntryPoint, type IssuanceGate, openGate, type RuleScope } from "../rules/issuance-gate.js";
 import { issuedFacts, policyFacts } from "../rules/request-facts.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { StoredSecretVersion } from "../secrets/model.js";
@@ -51,6 +54,13 @@ export interface CertificateServiceDeps {
   gate?: IssuanceGate;
   /** Reads a handed-in certificate (import, merge) in the rules' terms. */
   reader?: CertificateFactsReader;
+  /** Holds the creates the approval rules match until approvers agree; none is held when absent. */
+  approval?: CreateApproval;
+}
+
+export interface CreateApproval {
+  service: Pick<ApprovalService, "hold" | "get">;
+  requirements: (entry: EntryPoint, scope: RuleScope) => Promise<readonly ApprovalRequirement[]>;
 }
 
 export type CertificateService = ReturnType<typeof createCertificateService>;
@@ -59,6 +69,8 @@ export interface CreateRequest {
   policy?: PolicyInput | undefined;
   enabled?: boolean | undefined;
   tags?: Record<string, string> | undefined;
+  /** The principal asking, who may not approve the create when the rules hold it. */
+  requester?: string | undefined;
 }
 
 export interface ImportRequest extends CreateRequest {
@@ -93,6 +105,26 @@ const PENDING_MERGE = "Pending certificate created. Please Perform Merge to comp
 // Key Vault's words for an operation its issuer is still working on.
 const PENDING_ISSUER =
   "Pending certificate created. Certificate request is in progress. This may take some time based on the issuer provider. Please check again later.";
+
+const awaitingApproval = (approval: ApprovalRequest) =>
+  `Pending certificate created. Awaiting approval: approval request ${approval.id} needs ${approval.required} approval(s) because of ${approval.because.join("; ")}. Please check again later.`;
+
+/** Why a held create will not be issued, as the failed operation's error. */
+function refusal(approval: ApprovalRequest): IssuanceResult {
+  if (approval.state === "denied") {
+    const denier = approval.votes.find((v) => v.decision === "deny");
+    return {
+      status: "failed",
+      code: "ApprovalDenied",
+      message: `Approval request ${approval.id} was denied by ${denier?.principalId ?? "an approver"}: ${approval.outcome ?? denier?.reason ?? ""}`,
+    };
+  }
+  return {
+    status: "failed",
+    code: "ApprovalExpired",
+    message: `Approval request ${approval.id} expired at ${approval.expiresAt.toISOString()} without enough approvals`,
+  };
+}
 
 const pendingNotFound = (name: string) =>
   new DomainError("NotFound", `Pending certificate not found: ${name}`, {
@@ -441,13 +473,19 @@ export function createCertificateService(deps: CertificateServiceDeps) {
   /** Self and issuers that answer at once complete on a poll; ACME's steps belong to the job. */
   async function completesOnPoll(vault: Vault, operation: CertificateOperation): Promise<boolean> {
     const issuerName = operation.issuerName.toLowerCase();
-    if (issuerName === "unknown" || !operation.keyMaterial) return false;
-    if (issuerName === "self") return true;
+    if (!operation.keyMaterial) return false;
+    // A poll hears the approvers' decision on a held create whatever its issuer.
+    if (isHeld(operation) || issuerName === "self") return true;
+    if (issuerName === "unknown") return false;
     return !(await adapterOf(vault, operation)).adapter?.resume;
   }
 
   /** One step of an operation's issuer: sign it (Self), ask the adapter, or resume what it began. */
-  async function step(vault: Vault, operation: CertificateOperation): Promise<IssuanceResult | undefined> {
+  async function step(
+    vault: Vault,
+    operation: CertificateOperation,
+    first: boolean,
+  ): Promise<IssuanceResult | undefined> {
     const key = pendingKey(vault, operation);
     if (operation.issuerName.toLowerCase() === "self") {
       const certificate = await x509.selfSigned(operation.policy, keys.signer(vault, key), clock.now());
@@ -462,7 +500,55 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       };
     if (!adapter) return unsupported(issuer);
     const request = issuanceRequest(vault, operation, issuer);
-    return adapter.resume ? adapter.resume(request) : adapter.issue(request);
+    return adapter.resume && !first ? adapter.resume(request) : adapter.issue(request);
+  }
+
+  const isHeld = (operation: CertificateOperation) =>
+    operation.approvalId !== undefined && !operation.approvalReleased;
+
+  /**
+   * The approval request a create's rules call for, stored, or undefined when none does. The
+   * requester defaults to "unknown" only for callers inside the process, which have no principal.
+   */
+  async function holdForApproval(
+    vault: Vault,
+    operation: CertificateOperation,
+    facts: ReturnType<typeof policyFacts>,
+    requester: string | undefined,
+  ): Promise<ApprovalRequest | undefined> {
+    const approval = deps.approval;
+    if (!approval) return undefined;
+    const scope = { vaultId: vault.id };
+    const requirements = await approval.requirements("keyvault-create", scope);
+    if (requirements.length === 0) return undefined;
+    return approval.service.hold({
+      entry: "keyvault-create",
+      scope,
+      requester: requester ?? "unknown",
+      facts,
+      requirements,
+      payload: { vaultId: vault.id, name: operation.name, requestId: operation.requestId },
+    });
+  }
+
+  /**
+   * A held operation as its approval leaves it: unchanged while pending, failed once denied or
+   * expired, released (not yet stored) once approved. An Unknown issuer's release is stored at
+   * once, since no issuer step follows: it waits for its merge.
+   */
+  async function throughApproval(
+    vault: Vault,
+    operation: CertificateOperation,
+  ): Promise<CertificateOperation> {
+    const approval = await (deps.approval as CreateApproval).service.get(operation.approvalId as string);
+    if (approval.state === "pending") return operation;
+    if (approval.state !== "approved")
+      return settle(vault, pendingKey(vault, operation), operation, refusal(approval));
+    const released = { ...operation, approvalReleased: true, updatedAt: clock.now() };
+    if (operation.issuerName.toLowerCase() !== "unknown") return released;
+    const waiting = { ...released, statusDetails: PENDING_MERGE };
+    await store.putOperation(waiting);
+    return waiting;
   }
 
   // Polls, the pending-issuance job and a renewal may move the same operation at once; in one
@@ -479,14 +565,17 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     const running = advancing.get(slot);
     if (running) return running;
     const next = (async () => {
-      const operation = await store.getOperation(vault.id, name);
+      const stored = await store.getOperation(vault.id, name);
+      if (stored?.status !== "inProgress" || !stored.keyMaterial) return stored;
+      const first = isHeld(stored);
+      const operation = first ? await throughApproval(vault, stored) : stored;
       if (
-        operation?.status !== "inProgress" ||
-        !operation.keyMaterial ||
+        operation.status !== "inProgress" ||
+        isHeld(operation) ||
         operation.issuerName.toLowerCase() === "unknown"
       )
         return operation;
-      const result = await step(vault, operation);
+      const result = await step(vault, operation, first);
       if (!result) return operation;
       const latest = await store.getOperation(vault.id, name);
       if (latest?.requestId !== operation.requestId || latest.status !== "inProgress") return latest;
@@ -510,7 +599,8 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         throw badParameter("policy is required for a certificate's first version");
       const policy = normalizePolicy(request.policy ?? {}, base);
       const tags = validateTags(request.tags);
-      await gate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, clock.now()));
+      const facts = policyFacts(policy, clock.now());
+      await gate.check("keyvault-create", { vaultId: vault.id }, facts);
       const issuer = await issuerOf(vault, policy);
       const version = newVersion();
       const key = await newKeyFor(vault, name, version, policy);
@@ -533,6 +623,18 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       };
       try {
         operation.csr = await x509.csr(policy, signer);
+        const approval = await holdForApproval(vault, operation, facts, request.requester);
+        if (approval) {
+          // Nothing reaches the issuer before the approvers agree; polls and the job look again.
+          operation = {
+            ...operation,
+            statusDetails: awaitingApproval(approval),
+            keyMaterial: key.material,
+            approvalId: approval.id,
+          };
+          await store.putOperation(operation);
+          return operation;
+        }
         if (issuer === "Unknown") {
           operation = { ...operation, statusDetails: PENDING_MERGE, keyMaterial: key.material };
           await store.putOperation(operation);
@@ -606,11 +708,20 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       x5c: Buffer[],
       extras: { tags?: Record<string, string> | undefined; enabled?: boolean | undefined },
     ): Promise<CertificateVersion> {
-      const operation = await currentOperation(vault, name);
+      const current = await currentOperation(vault, name);
+      const operation =
+        current.status === "inProgress" && isHeld(current) ? await throughApproval(vault, current) : current;
       if (operation.status !== "inProgress" || !operation.keyMaterial) {
         throw new DomainError("NotFound", `Certificate ${name} has no operation waiting for a merge`, {
           reason: "PendingCertificateNotFound",
         });
+      }
+      if (isHeld(operation)) {
+        throw new DomainError(
+          "Conflict",
+          `The pending certificate ${name} awaits approval request ${operation.approvalId}; it can be merged once approved`,
+          { reason: "PendingCertificateAwaitsApproval" },
+        );
       }
       if (operation.issuerName.toLowerCase() !== "unknown") {
         throw new DomainError(

@@ -114,6 +114,10 @@ export interface CertificateOperation {
   keyVersion: string;
   createdAt: Date;
   updatedAt: Date;
+  /** The approval request a create that the rules hold waits for. */
+  approvalId?: string | undefined;
+  /** Set once the held create was approved and handed to its issuer. */
+  approvalReleased?: boolean | undefined;
 }
 
 export interface CertificateIssuer {

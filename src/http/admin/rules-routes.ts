@@ -13,7 +13,14 @@ const Where = {
 const RuleBody = Type.Object(
   {
     kind: Type.String({ minLength: 1, maxLength: 64 }),
-    value: Type.Union([Type.Array(Type.String()), Type.Integer(), Type.Boolean(), Type.String()]),
+    // An approval rule's value is an object such as {"approvals": 2, "wildcards": true}.
+    value: Type.Union([
+      Type.Array(Type.String()),
+      Type.Integer(),
+      Type.Boolean(),
+      Type.String(),
+      Type.Record(Type.String(), Type.Union([Type.Integer(), Type.Boolean()])),
+    ]),
     locked: Type.Optional(Type.Boolean()),
     entries: Type.Optional(Type.Array(Type.String())),
     ...Where,

@@ -66,6 +66,7 @@ export function registerCertificateRoutes(app: FastifyInstance, certificates: Ce
         policy: b.policy ? policyFromWire(b.policy as PolicyWire) : undefined,
         enabled: b.attributes?.enabled,
         tags: b.tags,
+        requester: request.caller?.principalId,
       });
       const location = `${ctx.baseUrl}/certificates/${operation.name}/pending?api-version=${apiVersion(request.query)}&request_id=${operation.requestId}`;
       return reply
