@@ -138,6 +138,7 @@ for (const backend of backends) {
             "0015-enrollment",
             "0016-approvals",
             "0017-campaigns",
+            "0018-operation-approval",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
