@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "node:tls";
 import { CertificateClient } from "@azure/keyvault-certificates";
-import { freePort } from "../test/support/nginx-fleet.js";
+import { freePort, nginxConfig } from "../test/support/nginx-fleet.js";
 import { sdkOptions } from "../test/support/sdk.js";
 import { startServerProcess, tempDataDir } from "../test/support/server-process.js";
 import { makeCertificate } from "../test/support/test-pki.js";
@@ -101,23 +101,15 @@ try {
   const temp = join(www, "temp");
   writeFileSync(
     conf,
-    `user root root;
-daemon off;
-worker_processes 2;
-pid ${join(temp, "nginx.pid")};
-error_log ${join(www, "error.log")} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${temp}/body;
-  proxy_temp_path ${temp}/proxy;
-  fastcgi_temp_path ${temp}/fastcgi;
-  uwsgi_temp_path ${temp}/uwsgi;
-  scgi_temp_path ${temp}/scgi;
-${block(agentPort, "agent")}
-${block(plainPort, "plain")}
-}
-`,
+    nginxConfig({
+      user: "root root",
+      workers: 2,
+      pid: join(temp, "nginx.pid"),
+      errorLog: join(www, "error.log"),
+      connections: 1024,
+      temp,
+      servers: `${block(agentPort, "agent")}\n${block(plainPort, "plain")}`,
+    }),
   );
   const nginxArgs = ["-p", www, "-c", conf, "-e", join(www, "error.log")];
   nginx = spawn(NGINX, nginxArgs, { stdio: "ignore" });

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync } from "../support/cli.js";
-import { freePort } from "../support/nginx-fleet.js";
+import { freePort, nginxConfig } from "../support/nginx-fleet.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 import { makeCertificate } from "../support/test-pki.js";
 import { commandExists, requireTool } from "../support/tools.js";
@@ -122,27 +122,20 @@ describe.runIf(haveTools)("the sync agent keeping nginx's certificate in step wi
     const temp = join(www, "temp");
     writeFileSync(
       conf,
-      `daemon off;
-worker_processes 2;
-pid ${join(temp, "nginx.pid")};
-error_log ${errorLog} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${temp}/body;
-  proxy_temp_path ${temp}/proxy;
-  fastcgi_temp_path ${temp}/fastcgi;
-  uwsgi_temp_path ${temp}/uwsgi;
-  scgi_temp_path ${temp}/scgi;
-  server {
+      nginxConfig({
+        workers: 2,
+        pid: join(temp, "nginx.pid"),
+        errorLog,
+        connections: 1024,
+        temp,
+        servers: `  server {
     listen 127.0.0.1:${port} ssl;
     server_name localhost;
     ssl_certificate ${join(certs, "fullchain.pem")};
     ssl_certificate_key ${join(certs, "key.pem")};
     return 200 "ok\\n";
-  }
-}
-`,
+  }`,
+      }),
     );
     nginx = spawn(
       "setpriv",

@@ -54,6 +54,39 @@ async function listening(address: string, port: number, deadline: number): Promi
  * Debian's nginx in the foreground, in `dir`, with one server block per site. Legacy certificates
  * (RSA-1024, SHA-1) load only at OpenSSL security level 0, so every block allows it.
  */
+/**
+ * An nginx.conf that runs in the foreground with every path (pid, error log, temporary files) under
+ * the caller's directories, so tests and benches can run any number of nginx side by side.
+ */
+export function nginxConfig(o: {
+  /** Temporary files' directory. */
+  temp: string;
+  pid: string;
+  errorLog: string;
+  /** The `server { … }` blocks. */
+  servers: string;
+  workers: number | "auto";
+  connections: number;
+  /** The `user` line's value, when nginx runs as root and its workers should too. */
+  user?: string | undefined;
+}): string {
+  return `${o.user ? `user ${o.user};\n` : ""}daemon off;
+worker_processes ${o.workers};
+pid ${o.pid};
+error_log ${o.errorLog} warn;
+events { worker_connections ${o.connections}; }
+http {
+  access_log off;
+  client_body_temp_path ${o.temp}/body;
+  proxy_temp_path ${o.temp}/proxy;
+  fastcgi_temp_path ${o.temp}/fastcgi;
+  uwsgi_temp_path ${o.temp}/uwsgi;
+  scgi_temp_path ${o.temp}/scgi;
+${o.servers}
+}
+`;
+}
+
 export async function startNginx(dir: string, sites: readonly Site[]): Promise<Nginx> {
   mkdirSync(join(dir, "certs"), { recursive: true });
   mkdirSync(join(dir, "temp"), { recursive: true });
@@ -77,21 +110,15 @@ export async function startNginx(dir: string, sites: readonly Site[]): Promise<N
   const conf = join(dir, "nginx.conf");
   writeFileSync(
     conf,
-    `${process.getuid?.() === 0 ? "user root root;\n" : ""}daemon off;
-worker_processes auto;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "error.log")} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${temp}/body;
-  proxy_temp_path ${temp}/proxy;
-  fastcgi_temp_path ${temp}/fastcgi;
-  uwsgi_temp_path ${temp}/uwsgi;
-  scgi_temp_path ${temp}/scgi;
-${blocks.join("\n")}
-}
-`,
+    nginxConfig({
+      user: process.getuid?.() === 0 ? "root root" : undefined,
+      workers: "auto",
+      pid: join(dir, "nginx.pid"),
+      errorLog: join(dir, "error.log"),
+      connections: 4096,
+      temp,
+      servers: blocks.join("\n"),
+    }),
   );
   const child: ChildProcess = spawn("nginx", ["-p", dir, "-c", conf, "-e", join(dir, "error.log")], {
     stdio: ["ignore", "ignore", "pipe"],
