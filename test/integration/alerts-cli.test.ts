@@ -2,19 +2,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AlertEventData } from "../../src/domain/alerts/model.js";
-import { runCli } from "../support/cli.js";
+import { cliWith } from "../support/cli.js";
 import { pemWithKey, testCertificate } from "../support/inventory-certs.js";
 import { tempDataDir } from "../support/server-process.js";
 
 describe("strongroom alerts and strongroom report posture", () => {
   const data = tempDataDir();
   const file = (name: string) => join(data.dir, name);
-  const cli = (...args: string[]) => runCli([...args, "--data-dir", file("data"), "--log-level", "silent"]);
-  const json = (...args: string[]) => {
-    const result = cli(...args, "--json");
-    expect(result.code, result.stderr).toBe(0);
-    return JSON.parse(result.stdout);
-  };
+  const { cli, json } = cliWith(["--data-dir", file("data"), "--log-level", "silent"]);
   let id: string;
   afterAll(() => data.remove());
 

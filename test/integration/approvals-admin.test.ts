@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CertificateRequestFacts } from "../../src/domain/rules/issuance-gate.js";
+import { adminCall } from "../support/access.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 
 const wildcard: CertificateRequestFacts = {
@@ -17,16 +18,8 @@ describe("approvals in the admin API", () => {
   afterAll(() => server.stop());
 
   const admin = async (method: "GET" | "POST", url: string, body?: unknown) => {
-    const res = await server.strongroom.app.inject({
-      method,
-      url,
-      headers: {
-        authorization: `Bearer ${await server.token()}`,
-        ...(body !== undefined && { "content-type": "application/json" }),
-      },
-      ...(body !== undefined && { payload: JSON.stringify(body) }),
-    });
-    return { status: res.statusCode, json: () => res.json() };
+    const res = await adminCall(server, method, url, body);
+    return { status: res.status, json: () => res.body };
   };
   const hold = async (requester: string) => {
     const held = await server.strongroom.core.approvals.hold({

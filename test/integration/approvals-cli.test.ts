@@ -5,18 +5,13 @@ import { createApprovalService } from "../../src/domain/approvals/approval-servi
 import { systemClock } from "../../src/domain/clock.js";
 import { openDatabase } from "../../src/storage/database.js";
 import { createSqlApprovalStore } from "../../src/storage/sql-approval-store.js";
-import { runCli } from "../support/cli.js";
+import { cliWith } from "../support/cli.js";
 import { tempDataDir } from "../support/server-process.js";
 
 describe("strongroom approvals", () => {
   const data = tempDataDir();
   const dataDir = join(data.dir, "data");
-  const cli = (...args: string[]) => runCli([...args, "--data-dir", dataDir, "--log-level", "silent"]);
-  const json = (...args: string[]) => {
-    const result = cli(...args, "--json");
-    expect(result.code, result.stderr).toBe(0);
-    return JSON.parse(result.stdout);
-  };
+  const { cli, json } = cliWith(["--data-dir", dataDir, "--log-level", "silent"]);
   let others: string;
   let mine: string;
 

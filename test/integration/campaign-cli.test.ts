@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { cliWith } from "../support/cli.js";
 import { startInProcess } from "../support/in-process.js";
 import { tempDataDir } from "../support/server-process.js";
 
@@ -8,12 +8,7 @@ const NAMES = ["web-a", "web-b", "web-c"];
 
 describe("strongroom campaign on the command line", () => {
   const data = tempDataDir();
-  const cli = (...args: string[]) => runCli([...args, "--data-dir", data.dir]);
-  const json = (...args: string[]) => {
-    const result = cli(...args, "--json");
-    expect(result.code, result.stderr).toBe(0);
-    return JSON.parse(result.stdout);
-  };
+  const { cli, json } = cliWith(["--data-dir", data.dir]);
 
   beforeAll(async () => {
     // The certificates are made by a server on the same data directory, then it stops.

@@ -1,15 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { cliWith } from "../support/cli.js";
 import { tempDataDir } from "../support/server-process.js";
 
 describe("strongroom rules on the command line", () => {
   const data = tempDataDir();
-  const cli = (...args: string[]) => runCli([...args, "--data-dir", data.dir]);
-  const json = (...args: string[]) => {
-    const result = cli(...args, "--json");
-    expect(result.code, result.stderr).toBe(0);
-    return JSON.parse(result.stdout);
-  };
+  const { cli, json } = cliWith(["--data-dir", data.dir]);
   afterAll(() => data.remove());
 
   it("sets, lists, shows and deletes rules, each change audited with its intent", () => {

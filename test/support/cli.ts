@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
+import { expect } from "vitest";
 
 const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
@@ -11,6 +12,20 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * `strongroom` with `trailing` after every command's own arguments (a data directory, a log level),
+ * and `json`: a command run with `--json` that must exit 0, its output parsed.
+ */
+export function cliWith(trailing: readonly string[]) {
+  const cli = (...args: string[]) => runCli([...args, ...trailing]);
+  const json = (...args: string[]) => {
+    const result = cli(...args, "--json");
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(result.stdout);
+  };
+  return { cli, json };
 }
 
 /**
