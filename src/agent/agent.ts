@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { type RunReporter, runTlsScan } from "../discovery/scan-runner.js";
+import { sleep } from "../domain/clock.js";
 import type { EndpointResult, FileScanSpec, ScanSpec } from "../domain/discovery/model.js";
 import type { ServerClient } from "./server-client.js";
 
@@ -94,20 +95,6 @@ export const tlsJob: AgentJob = {
       ? runTlsScan(assignment.spec, reporter, signal)
       : Promise.resolve("cancelled"),
 };
-
-/** Waits `ms` or until `signal` aborts, leaving no listener behind on the long-lived signal. */
-export const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const stop = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", stop);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", stop, { once: true });
-  });
 
 /**
  * The agent's main loop: registers (a first heartbeat), then heartbeats on its own timer while it

@@ -3,7 +3,7 @@ import type { CampaignItem, CampaignOptions } from "../domain/campaigns/model.js
 import type { CampaignStore } from "../domain/campaigns/ports.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { PolicyInput } from "../domain/certificates/policy.js";
-import type { Clock } from "../domain/clock.js";
+import { sleep as abortableSleep, type Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import type { Job } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
@@ -27,18 +27,6 @@ export interface CampaignJobDeps {
 
 /** How often a running campaign's state is read again, so a pause or cancel takes effect. */
 const STATE_EVERY_ITEMS = 50;
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 function policyChange(options: CampaignOptions): PolicyInput | undefined {
   if (!options.issuer && !options.keyType) return undefined;

@@ -1,4 +1,4 @@
-import { sleep } from "../agent.js";
+import { sleep } from "../../domain/clock.js";
 import type { ServerClient } from "../server-client.js";
 import type { SyncSpec } from "./config.js";
 import { type CertificateSecret, syncOnce } from "./sync-job.js";
