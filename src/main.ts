@@ -52,7 +52,11 @@ import {
 } from "./domain/alerts/conditions.js";
 import { expiryThresholds } from "./domain/alerts/expiry-thresholds.js";
 import { FINDING_ALERT_KINDS } from "./domain/alerts/model.js";
-import { type ApprovalService, createApprovalService } from "./domain/approvals/approval-service.js";
+import {
+  type ApprovalGate,
+  type ApprovalService,
+  createApprovalService,
+} from "./domain/approvals/approval-service.js";
 import { type AuditService, createAuditService } from "./domain/audit/audit-service.js";
 import type { AuditSigner } from "./domain/audit/ports.js";
 import { type BootstrapService, createBootstrapService } from "./domain/bootstrap/bootstrap-service.js";
@@ -351,6 +355,15 @@ export async function openCore(
   });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
+  const approvals = createApprovalService({
+    store: createSqlApprovalStore(storage),
+    clock,
+    expiresAfterMs: config.approvalExpiryMs,
+  });
+  const approvalGate: ApprovalGate = {
+    service: approvals,
+    requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
+  };
   const acmeServerStore = createSqlAcmeServerStore(storage);
   const acmeValidation: AcmeValidationJob = createAcmeValidationJob({
     acme: { validatePending: (limit) => acmeServer.validatePending(limit) },
@@ -375,6 +388,7 @@ export async function openCore(
     gate: serverGate,
     nonceKey: acmeNonceKey(stores.settings, sealer),
     queued: () => acmeValidation.kick(),
+    approval: approvalGate,
   });
   const enrollmentStore = createSqlEnrollmentStore(storage);
   const enrollmentCrypto = createEnrollmentCrypto();
@@ -395,11 +409,6 @@ export async function openCore(
     vaultIds: async () => new Map((await vaults.list()).map((v) => [v.name.toLowerCase(), v.id])),
     caIds: async () => new Map((await ca.list()).map((c) => [c.name.toLowerCase(), c.id])),
     clock,
-  });
-  const approvals = createApprovalService({
-    store: createSqlApprovalStore(storage),
-    clock,
-    expiresAfterMs: config.approvalExpiryMs,
   });
   const discovery = createDiscoveryService({
     store: createSqlDiscoveryStore(storage),
@@ -436,10 +445,7 @@ export async function openCore(
       ]),
       gate: rules.gate,
       reader: factsReader,
-      approval: {
-        service: approvals,
-        requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
-      },
+      approval: { service: approvals, requirements: approvalGate.requirements },
     }),
     issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
     contacts: createContactsService({ store: stores.certificates }),

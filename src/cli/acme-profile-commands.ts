@@ -15,6 +15,8 @@ interface ProfileFlags {
   renewalWindow?: string;
   ordersPerAccount?: string;
   ordersPerIdentifier?: string;
+  authzReuse?: string;
+  authzReuseMaxAge?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -28,6 +30,9 @@ function input(o: ProfileFlags): AcmeProfileInput {
   }
   if (o.eab !== undefined && o.eab !== "required" && o.eab !== "optional")
     throw badParameter("--eab is required or optional");
+  const reuse = o.authzReuse;
+  if (reuse !== undefined && !["off", "valid", "pending"].includes(reuse))
+    throw badParameter("--authz-reuse is off, valid or pending");
   return {
     ca: o.ca,
     description: o.description,
@@ -40,6 +45,9 @@ function input(o: ProfileFlags): AcmeProfileInput {
     renewalWindowEndPercent: window?.[1],
     ordersPerAccountPerHour: wholeNumber(o.ordersPerAccount, "--orders-per-account"),
     ordersPerIdentifierPerHour: wholeNumber(o.ordersPerIdentifier, "--orders-per-identifier"),
+    authzReuse: reuse === undefined ? undefined : reuse !== "off",
+    pendingAuthzReuse: reuse === undefined ? undefined : reuse === "pending",
+    authzReuseMaxAgeHours: wholeNumber(o.authzReuseMaxAge, "--authz-reuse-max-age"),
   };
 }
 
@@ -55,6 +63,8 @@ const profileJson = (p: AcmeProfile, caName: string) => ({
   renewalWindowPercent: [p.renewalWindowStartPercent, p.renewalWindowEndPercent],
   ordersPerAccountPerHour: p.ordersPerAccountPerHour,
   ordersPerIdentifierPerHour: p.ordersPerIdentifierPerHour,
+  authzReuse: p.authzReuse ? (p.pendingAuthzReuse ? "pending" : "valid") : "off",
+  authzReuseMaxAgeHours: p.authzReuseMaxAgeHours,
   directoryPath: `/acme/${p.name}/directory`,
   createdAt: p.createdAt,
   updatedAt: p.updatedAt,
@@ -83,7 +93,15 @@ function profileOptions(c: Command): Command {
     .option("--eab <mode>", "required or optional: whether accounts need an External Account Binding")
     .option("--renewal-window <start-end>", "ARI window in percent of the lifetime (default 67-83)")
     .option("--orders-per-account <n>", "new orders one account may place per hour (default 300)")
-    .option("--orders-per-identifier <n>", "orders naming one identifier per hour (default 50)");
+    .option("--orders-per-identifier <n>", "orders naming one identifier per hour (default 50)")
+    .option(
+      "--authz-reuse <mode>",
+      "off, valid (default: a new order reuses the account's valid authorizations) or pending (pending ones too)",
+    )
+    .option(
+      "--authz-reuse-max-age <hours>",
+      "reuse authorizations validated within this many hours (default 168)",
+    );
 }
 
 /** `strongroom acme-profile …`: the ACME server's directories (the `acme` group configures the ACME client). */

@@ -539,6 +539,19 @@ export interface Database {
     certificate_serial: string | null;
     replaces: string | null;
     created_at: number;
+    /** RFC 8555 §7.4: the validity the order asked for, epoch ms. */
+    not_before: number | null;
+    not_after: number | null;
+    /** The CSR of a finalize held for approval, signed once the approval is granted. */
+    csr: Buffer | null;
+    approval_id: string | null;
+    /** 1 once a node took the approved order to sign it. */
+    approval_released: number;
+  };
+  /** The orders an authorization serves: the one that made it and those that reused it. */
+  acme_server_order_authzs: {
+    order_id: string;
+    authz_id: string;
   };
   acme_server_authzs: {
     id: string;
@@ -580,6 +593,8 @@ export interface Database {
     ra_certificate: Buffer | null;
     ra_key_sealed: Buffer | null;
     created_at: number;
+    /** The key type csrattrs asks for (`EC-P256`, `RSA-2048`, …); null accepts any. */
+    key_type: string | null;
   };
   scep_challenges: {
     hash: string;
@@ -599,6 +614,8 @@ export interface Database {
     serial: string | null;
     created_at: number;
     updated_at: number;
+    /** The approval request holding a pending request. */
+    approval_id: string | null;
   };
   approval_requests: {
     id: string;

@@ -1,24 +1,26 @@
 import type { Kysely } from "kysely";
-import type {
-  AccountStatus,
-  AcmeAccount,
-  AcmeAuthorization,
-  AcmeChallenge,
-  AcmeOrder,
-  AcmeProfile,
-  AuthorizationStatus,
-  ChallengeStatus,
-  ChallengeType,
-  EabKey,
-  Identifier,
-  IdentifierType,
-  OrderStatus,
+import {
+  type AccountStatus,
+  type AcmeAccount,
+  type AcmeAuthorization,
+  type AcmeChallenge,
+  type AcmeOrder,
+  type AcmeProfile,
+  AUTHZ_REUSE_DEFAULTS,
+  type AuthorizationStatus,
+  type ChallengeStatus,
+  type ChallengeType,
+  type EabKey,
+  type Identifier,
+  type IdentifierType,
+  type OrderStatus,
 } from "../domain/acme-server/model.js";
 import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
-import { isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
+import { insertApprovalRequest } from "./sql-approval-store.js";
+import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
 
 type ProfileSettings = Omit<AcmeProfile, "id" | "name" | "caId" | "createdAt" | "updatedAt">;
 
@@ -26,6 +28,7 @@ const toProfile = (r: Database["acme_server_profiles"]): AcmeProfile => ({
   id: r.id,
   name: r.name,
   caId: r.ca_id,
+  ...AUTHZ_REUSE_DEFAULTS,
   ...(JSON.parse(r.settings) as ProfileSettings),
   createdAt: new Date(Number(r.created_at)),
   updatedAt: new Date(Number(r.updated_at)),
@@ -66,6 +69,10 @@ const toOrder = (r: Database["acme_server_orders"]): AcmeOrder => ({
   error: r.error ? JSON.parse(r.error) : undefined,
   certificateSerial: r.certificate_serial ?? undefined,
   replaces: r.replaces ?? undefined,
+  notBefore: toDate(r.not_before === null ? null : Number(r.not_before)),
+  notAfter: toDate(r.not_after === null ? null : Number(r.not_after)),
+  approvalId: r.approval_id ?? undefined,
+  heldCsr: r.csr ? Buffer.from(r.csr) : undefined,
   createdAt: new Date(Number(r.created_at)),
 });
 
@@ -92,7 +99,14 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       .selectAll()
       .where("id", "=", id)
       .executeTakeFirst();
-    if (!row) return undefined;
+    return row && withChallenges(trx, row);
+  }
+
+  async function withChallenges(
+    trx: Kysely<Database>,
+    row: Database["acme_server_authzs"],
+  ): Promise<AcmeAuthorization> {
+    const { id } = row;
     const challenges = await trx
       .selectFrom("acme_server_challenges")
       .selectAll()
@@ -111,12 +125,55 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     };
   }
 
+  async function insertAuthorizations(
+    trx: Kysely<Database>,
+    order: AcmeOrder,
+    authorizations: AcmeAuthorization[],
+  ): Promise<void> {
+    const created = order.createdAt.getTime();
+    await trx
+      .insertInto("acme_server_authzs")
+      .values(
+        authorizations.map((a) => ({
+          id: a.id,
+          order_id: order.id,
+          profile_id: order.profileId,
+          account_id: a.accountId,
+          identifier_type: a.identifier.type,
+          identifier_value: a.wildcard ? `*.${a.identifier.value}` : a.identifier.value,
+          wildcard: a.wildcard ? 1 : 0,
+          status: a.status,
+          expires_at: a.expiresAt.getTime(),
+          created_at: created,
+        })),
+      )
+      .execute();
+    await trx
+      .insertInto("acme_server_challenges")
+      .values(
+        authorizations.flatMap((a) =>
+          a.challenges.map((c) => ({
+            id: c.id,
+            authz_id: a.id,
+            type: c.type,
+            token: c.token,
+            status: c.status,
+            validated_at: null,
+            error: null,
+            lease_until: null,
+          })),
+        ),
+      )
+      .execute();
+  }
+
   /** An order is ready once every authorization is valid, invalid once any is invalid or deactivated. */
   async function settleOrder(trx: Kysely<Database>, orderId: string): Promise<void> {
     const statuses = await trx
-      .selectFrom("acme_server_authzs")
-      .select("status")
-      .where("order_id", "=", orderId)
+      .selectFrom("acme_server_order_authzs as oa")
+      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
+      .select("z.status")
+      .where("oa.order_id", "=", orderId)
       .execute();
     const next = statuses.every((s) => s.status === "valid")
       ? "ready"
@@ -130,6 +187,16 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
         .where("id", "=", orderId)
         .where("status", "=", "pending")
         .execute();
+  }
+
+  /** Settles every order an authorization serves, after its status changed. */
+  async function settleOrdersOf(trx: Kysely<Database>, authzId: string): Promise<void> {
+    const orders = await trx
+      .selectFrom("acme_server_order_authzs")
+      .select("order_id")
+      .where("authz_id", "=", authzId)
+      .execute();
+    for (const { order_id } of orders) await settleOrder(trx, order_id);
   }
 
   return {
@@ -165,6 +232,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       return write(async (trx) => {
         // Children first: the order of deletes keeps every foreign key satisfied on both engines.
         const authzs = trx.selectFrom("acme_server_authzs").select("id").where("profile_id", "=", id);
+        await trx.deleteFrom("acme_server_order_authzs").where("authz_id", "in", authzs).execute();
         await trx.deleteFrom("acme_server_challenges").where("authz_id", "in", authzs).execute();
         await trx.deleteFrom("acme_server_authzs").where("profile_id", "=", id).execute();
         await trx.deleteFrom("acme_server_orders").where("profile_id", "=", id).execute();
@@ -304,7 +372,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async insertOrder(order, authorizations) {
       const created = order.createdAt.getTime();
-      await write(async (trx) => {
+      return write(async (trx) => {
         await trx
           .insertInto("acme_server_orders")
           .values({
@@ -319,42 +387,105 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
             certificate_serial: null,
             replaces: order.replaces ?? null,
             created_at: created,
+            not_before: fromDate(order.notBefore),
+            not_after: fromDate(order.notAfter),
+            csr: null,
+            approval_id: null,
+            approval_released: 0,
           })
           .execute();
+        if (authorizations.length > 0) await insertAuthorizations(trx, order, authorizations);
         await trx
-          .insertInto("acme_server_authzs")
-          .values(
-            authorizations.map((a) => ({
-              id: a.id,
-              order_id: order.id,
-              profile_id: order.profileId,
-              account_id: a.accountId,
-              identifier_type: a.identifier.type,
-              identifier_value: a.wildcard ? `*.${a.identifier.value}` : a.identifier.value,
-              wildcard: a.wildcard ? 1 : 0,
-              status: a.status,
-              expires_at: a.expiresAt.getTime(),
-              created_at: created,
-            })),
-          )
+          .insertInto("acme_server_order_authzs")
+          .values(order.authzIds.map((authz_id) => ({ order_id: order.id, authz_id })))
           .execute();
-        await trx
-          .insertInto("acme_server_challenges")
-          .values(
-            authorizations.flatMap((a) =>
-              a.challenges.map((c) => ({
-                id: c.id,
-                authz_id: a.id,
-                type: c.type,
-                token: c.token,
-                status: c.status,
-                validated_at: null,
-                error: null,
-                lease_until: null,
-              })),
-            ),
-          )
-          .execute();
+        // Reused authorizations may be valid already, or have changed since they were looked up.
+        await settleOrder(trx, order.id);
+        const stored = await trx
+          .selectFrom("acme_server_orders")
+          .selectAll()
+          .where("id", "=", order.id)
+          .executeTakeFirstOrThrow();
+        return toOrder(stored);
+      });
+    },
+
+    async findReusableAuthorization({ accountId, identifier, wildcard, statuses, since, expiresAfter }) {
+      const value = wildcard ? `*.${identifier.value}` : identifier.value;
+      const row = await db
+        .selectFrom("acme_server_authzs as z")
+        .selectAll("z")
+        .where("z.account_id", "=", accountId)
+        .where("z.identifier_type", "=", identifier.type)
+        .where("z.identifier_value", "=", value)
+        .where("z.status", "in", statuses)
+        .where("z.expires_at", ">", expiresAfter.getTime())
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since.getTime())]),
+            eb.and([
+              eb("z.status", "=", "valid"),
+              eb.exists(
+                eb
+                  .selectFrom("acme_server_challenges as c")
+                  .select("c.id")
+                  .whereRef("c.authz_id", "=", "z.id")
+                  .where("c.status", "=", "valid")
+                  .where("c.validated_at", ">=", since.getTime()),
+              ),
+            ]),
+          ]),
+        )
+        .orderBy("z.created_at", "desc")
+        .limit(1)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const found = await withChallenges(db, row);
+      return wildcard ? { ...found, identifier: identifier } : found;
+    },
+
+    async listAccountOrders(accountId, now, limit, after) {
+      let query = db
+        .selectFrom("acme_server_orders")
+        .selectAll()
+        .where("account_id", "=", accountId)
+        .where("status", "!=", "invalid")
+        .where((eb) => eb.or([eb("status", "=", "valid"), eb("expires_at", ">", now.getTime())]));
+      if (after)
+        query = query.where((eb) =>
+          eb.or([
+            eb("created_at", ">", after.createdAt.getTime()),
+            eb.and([eb("created_at", "=", after.createdAt.getTime()), eb("id", ">", after.id)]),
+          ]),
+        );
+      const rows = await query.orderBy("created_at").orderBy("id").limit(limit).execute();
+      return rows.map(toOrder);
+    },
+
+    async holdOrder(orderId, csr, approval) {
+      return write(async (trx) => {
+        const held = await trx
+          .updateTable("acme_server_orders")
+          .set({ status: "processing", csr, approval_id: approval.id })
+          .where("id", "=", orderId)
+          .where("status", "=", "ready")
+          .executeTakeFirst();
+        if (Number(held.numUpdatedRows) !== 1) return false;
+        await insertApprovalRequest(trx, approval);
+        return true;
+      });
+    },
+
+    async releaseOrder(orderId) {
+      return write(async (trx) => {
+        const taken = await trx
+          .updateTable("acme_server_orders")
+          .set({ approval_released: 1 })
+          .where("id", "=", orderId)
+          .where("status", "=", "processing")
+          .where("approval_released", "=", 0)
+          .executeTakeFirst();
+        return Number(taken.numUpdatedRows) === 1;
       });
     },
 
@@ -445,9 +576,9 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
           .set({ status: outcome.error ? "invalid" : "valid" })
           .where("id", "=", done.authz_id)
           .where("status", "=", "pending")
-          .returning("order_id")
+          .returning("id")
           .executeTakeFirst();
-        if (authz) await settleOrder(trx, authz.order_id);
+        if (authz) await settleOrdersOf(trx, authz.id);
       });
     },
 
@@ -457,9 +588,9 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
           .updateTable("acme_server_authzs")
           .set({ status: "deactivated" })
           .where("id", "=", id)
-          .returning("order_id")
+          .returning("id")
           .executeTakeFirst();
-        if (authz) await settleOrder(trx, authz.order_id);
+        if (authz) await settleOrdersOf(trx, authz.id);
       });
     },
 
@@ -510,12 +641,15 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async countIdentifierOrders(profileId, identifier, since) {
+      // Through the orders' links: an order that reused an authorization named the identifier too.
       const row = await db
-        .selectFrom("acme_server_authzs")
+        .selectFrom("acme_server_order_authzs as oa")
+        .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
+        .innerJoin("acme_server_orders as o", "o.id", "oa.order_id")
         .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("profile_id", "=", profileId)
-        .where("identifier_value", "=", identifier.value)
-        .where("created_at", ">=", since.getTime())
+        .where("o.profile_id", "=", profileId)
+        .where("z.identifier_value", "=", identifier.value)
+        .where("o.created_at", ">=", since.getTime())
         .executeTakeFirstOrThrow();
       return Number(row.n);
     },

@@ -1,3 +1,4 @@
+import type { Kysely } from "kysely";
 import type { ApprovalRequest, ApprovalState, ApprovalVote } from "../domain/approvals/model.js";
 import type { ApprovalStore } from "../domain/approvals/ports.js";
 import type { EntryPoint, RuleScope } from "../domain/rules/issuance-gate.js";
@@ -42,12 +43,17 @@ const toRow = (a: ApprovalRequest): Row => ({
   decided_at: fromDate(a.decidedAt),
 });
 
+/** Inserts an approval request inside another store's transaction: the one that holds its request. */
+export async function insertApprovalRequest(trx: Kysely<Database>, request: ApprovalRequest): Promise<void> {
+  await trx.insertInto("approval_requests").values(toRow(request)).execute();
+}
+
 export function createSqlApprovalStore(storage: StorageHandle): ApprovalStore {
   const { db, engine } = storage;
   return {
     async insert(request) {
       await writeTransaction(storage, async (trx) => {
-        await trx.insertInto("approval_requests").values(toRow(request)).execute();
+        await insertApprovalRequest(trx, request);
       });
     },
 

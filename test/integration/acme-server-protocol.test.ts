@@ -1,6 +1,5 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError } from "../../src/domain/errors.js";
 import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
@@ -11,7 +10,12 @@ import {
   createAcmeClient,
   csrFor,
 } from "../support/acme-client.js";
-import { type AcmeServerUnderTest, startAcmeServer } from "../support/acme-server.js";
+import {
+  type AcmeServerUnderTest,
+  startAcmeServer,
+  startHttp01Responder,
+  validateOrder,
+} from "../support/acme-server.js";
 import { backends, type TestDatabase } from "../support/backends.js";
 import { pebbleAvailable } from "../support/pebble.js";
 
@@ -46,9 +50,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
     let client: AcmeClient;
     let key: AccountKey;
     let kid: string;
-    /** Key authorizations the http-01 responder answers, by token. */
-    const answers = new Map<string, string>();
-    let responder: Server;
+    let responder: Awaited<ReturnType<typeof startHttp01Responder>>;
 
     const dir = () => client.directory();
 
@@ -69,22 +71,8 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
     }
 
     /** Answers each authorization's http-01 challenge and waits until the order is ready. */
-    async function validate(orderUrl: string, k = key, accountKid = kid) {
-      const placed = (await client.post(orderUrl, k, undefined, { kid: accountKid })).json();
-      for (const authzUrl of placed.authorizations as string[]) {
-        const authz = (await client.post(authzUrl, k, undefined, { kid: accountKid })).json();
-        const challenge = authz.challenges.find((c: { type: string }) => c.type === "http-01");
-        answers.set(challenge.token, client.keyAuthorization(challenge.token, k));
-        const answered = await client.post(challenge.url, k, {}, { kid: accountKid });
-        expect(answered.status, answered.body).toBe(200);
-      }
-      for (let round = 0; round < 100; round++) {
-        const current = (await client.post(orderUrl, k, undefined, { kid: accountKid })).json();
-        if (current.status !== "pending") return current;
-        await sleep(50);
-      }
-      throw new Error("the order stayed pending");
-    }
+    const validate = (orderUrl: string, k = key, accountKid = kid) =>
+      validateOrder(client, responder.answers, orderUrl, k, accountKid);
 
     const counts = async () => {
       const db = acme.server.strongroom.core.storage.db;
@@ -116,13 +104,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
         },
         { database: database.url, gate },
       );
-      responder = createServer((request, response) => {
-        const token = (request.url ?? "").split("/").pop() ?? "";
-        const answer = answers.get(token);
-        response.statusCode = answer ? 200 : 404;
-        response.end(answer ?? "");
-      });
-      await new Promise<void>((resolve) => responder.listen(acme.httpPort, "127.0.0.1", resolve));
+      responder = await startHttp01Responder(acme.httpPort);
       client = createAcmeClient({
         directoryUrl: acme.directory("web"),
         ca: acme.server.strongroom.admin.caFile && readFileSync(acme.tlsCaFile, "utf8"),
@@ -138,7 +120,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
 
     afterAll(async () => {
       client?.close();
-      await new Promise<void>((resolve) => responder?.close(() => resolve()));
+      await responder?.close();
       await acme?.stop();
       await database?.drop();
     });

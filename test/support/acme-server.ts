@@ -1,11 +1,14 @@
 import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { toPem } from "../../src/crypto/pem.js";
 import type { AcmeProfileInput } from "../../src/domain/acme-server/acme-profile-service.js";
 import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
+import type { AccountKey, AcmeClient } from "./acme-client.js";
 import { type InProcess, startInProcess } from "./in-process.js";
 import { type ChallTestSrv, freePort, startChallTestSrv } from "./pebble.js";
 
@@ -98,4 +101,50 @@ export async function ocspStatus(
 ): Promise<string> {
   const url = (await openssl(cwd, "x509", "-in", cert, "-noout", "-ocsp_uri")).trim();
   return openssl(cwd, "ocsp", "-issuer", issuer, "-cert", cert, "-url", url, "-CAfile", rootFile);
+}
+
+/** An http-01 responder on the port the server validates against, answering the tokens in `answers`. */
+export async function startHttp01Responder(
+  port: number,
+): Promise<{ answers: Map<string, string>; close(): Promise<void> }> {
+  const answers = new Map<string, string>();
+  const responder = createServer((request, response) => {
+    const answer = answers.get((request.url ?? "").split("/").pop() ?? "");
+    response.statusCode = answer ? 200 : 404;
+    response.end(answer ?? "");
+  });
+  await new Promise<void>((resolve) => responder.listen(port, "127.0.0.1", resolve));
+  return {
+    answers,
+    close: () => new Promise<void>((resolve) => responder.close(() => resolve())),
+  };
+}
+
+/**
+ * Answers the http-01 challenge of each of the order's pending authorizations and polls the order
+ * until it leaves pending; returns the order as it then is.
+ */
+export async function validateOrder(
+  client: AcmeClient,
+  answers: Map<string, string>,
+  orderUrl: string,
+  key: AccountKey,
+  kid: string,
+  // biome-ignore lint/suspicious/noExplicitAny: an ACME order object
+): Promise<any> {
+  const placed = (await client.post(orderUrl, key, undefined, { kid })).json();
+  for (const authzUrl of placed.authorizations as string[]) {
+    const authz = (await client.post(authzUrl, key, undefined, { kid })).json();
+    if (authz.status !== "pending") continue;
+    const challenge = authz.challenges.find((c: { type: string }) => c.type === "http-01");
+    answers.set(challenge.token, client.keyAuthorization(challenge.token, key));
+    const answered = await client.post(challenge.url, key, {}, { kid });
+    if (answered.status !== 200) throw new Error(`answering ${challenge.url}: ${answered.body}`);
+  }
+  for (let round = 0; round < 100; round++) {
+    const current = (await client.post(orderUrl, key, undefined, { kid })).json();
+    if (current.status !== "pending") return current;
+    await sleep(50);
+  }
+  throw new Error("the order stayed pending");
 }

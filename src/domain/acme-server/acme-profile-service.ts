@@ -4,7 +4,7 @@ import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { isObjectName, newId } from "../ids.js";
 import type { Sealer } from "../sealing/ports.js";
-import type { AcmeProfile, EabKey } from "./model.js";
+import { type AcmeProfile, AUTHZ_REUSE_DEFAULTS, type EabKey } from "./model.js";
 import type { AcmeServerStore } from "./ports.js";
 
 export interface AcmeProfileServiceDeps {
@@ -27,6 +27,9 @@ export interface AcmeProfileInput {
   renewalWindowEndPercent?: number | undefined;
   ordersPerAccountPerHour?: number | undefined;
   ordersPerIdentifierPerHour?: number | undefined;
+  authzReuse?: boolean | undefined;
+  authzReuseMaxAgeHours?: number | undefined;
+  pendingAuthzReuse?: boolean | undefined;
 }
 
 const KEY_TYPES = ["RSA", "EC", "Ed25519"];
@@ -60,6 +63,9 @@ export function createAcmeProfileService(deps: AcmeProfileServiceDeps) {
     checkRange(input.renewalWindowEndPercent, "renewalWindowEndPercent", 1, 99);
     checkRange(input.ordersPerAccountPerHour, "ordersPerAccountPerHour", 1, 1_000_000);
     checkRange(input.ordersPerIdentifierPerHour, "ordersPerIdentifierPerHour", 1, 1_000_000);
+    // Authorizations expire with their first order, a week after they were made: reuse never
+    // outlives that, whatever the maximum age.
+    checkRange(input.authzReuseMaxAgeHours, "authzReuseMaxAgeHours", 1, 24 * 7);
     for (const eku of input.ekus ?? [])
       if (!OID.test(eku)) throw badParameter(`EKU "${eku}" is not a dotted OID such as ${SERVER_AUTH}`);
     for (const type of input.keyTypes ?? [])
@@ -85,6 +91,9 @@ export function createAcmeProfileService(deps: AcmeProfileServiceDeps) {
       renewalWindowEndPercent: input.renewalWindowEndPercent ?? base.renewalWindowEndPercent,
       ordersPerAccountPerHour: input.ordersPerAccountPerHour ?? base.ordersPerAccountPerHour,
       ordersPerIdentifierPerHour: input.ordersPerIdentifierPerHour ?? base.ordersPerIdentifierPerHour,
+      authzReuse: input.authzReuse ?? base.authzReuse,
+      authzReuseMaxAgeHours: input.authzReuseMaxAgeHours ?? base.authzReuseMaxAgeHours,
+      pendingAuthzReuse: input.pendingAuthzReuse ?? base.pendingAuthzReuse,
       updatedAt: clock.now(),
     };
     if (next.renewalWindowStartPercent >= next.renewalWindowEndPercent)
@@ -118,6 +127,7 @@ export function createAcmeProfileService(deps: AcmeProfileServiceDeps) {
           renewalWindowEndPercent: 83,
           ordersPerAccountPerHour: 300,
           ordersPerIdentifierPerHour: 50,
+          ...AUTHZ_REUSE_DEFAULTS,
           createdAt: now,
           updatedAt: now,
         },

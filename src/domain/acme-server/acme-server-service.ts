@@ -1,4 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { ApprovalGate } from "../approvals/approval-service.js";
+import type { ApprovalRequest } from "../approvals/model.js";
 import type { CaService } from "../ca/ca-service.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../ca/model.js";
 import type { CaX509 } from "../ca/ports.js";
@@ -36,6 +38,8 @@ export interface AcmeServerDeps {
   nonceKey: () => Promise<Buffer>;
   /** Told when a challenge awaits validation, so a worker picks it up at once. */
   queued?: (() => void) | undefined;
+  /** Holds the finalizes the approval rules match until approvers agree; none is held when absent. */
+  approval?: ApprovalGate | undefined;
 }
 
 /** Where a request arrived: the profile in its path and the URL the client signed (RFC 8555 §6.4). */
@@ -65,6 +69,13 @@ const NONCE_MS = HOUR_MS;
 const NONCE_BODY_BYTES = 16;
 const NONCE_MAC_BYTES = 16;
 const ORDER_MS = 7 * DAY_MS;
+/** A reused authorization must outlive the new order's likely finalize by this much (Boulder: a day). */
+const REUSE_REMAINING_MS = DAY_MS;
+/** How far in the past a notBefore may lie: a client's clock may run behind. */
+const NOT_BEFORE_SKEW_MS = HOUR_MS;
+/** RFC 8555 §7.1.2.1: orders listed per page; the Link rel="next" header leads to the rest. */
+export const ORDERS_PAGE_SIZE = 100;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const MAX_IDENTIFIERS = 100;
 const LEASE_MS = 60_000;
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -142,6 +153,73 @@ function serialOfCertId(certId: string): string {
     .toString("hex")
     .replace(/^(00)+/, "");
   return hex === "" ? "00" : hex;
+}
+
+function timestamp(raw: unknown, name: string): Date | undefined {
+  if (raw === undefined) return undefined;
+  const ms = typeof raw === "string" && RFC3339.test(raw) ? Date.parse(raw) : Number.NaN;
+  if (Number.isNaN(ms))
+    throw acmeError("malformed", `${name} must be an RFC 3339 timestamp such as 2026-12-01T00:00:00Z`);
+  return new Date(ms);
+}
+
+/** The validity an order asks for and the days it spans, which rules and approvals judge. */
+interface OrderValidity {
+  notBefore?: Date | undefined;
+  notAfter?: Date | undefined;
+  days: number;
+}
+
+/**
+ * RFC 8555 §7.4 notBefore/notAfter: honoured exactly when the certificate would last no longer than
+ * the profile's validity, refused otherwise. Only notBefore given: the profile's validity from there.
+ */
+function orderValidity(payload: Record<string, unknown>, profile: AcmeProfile, now: Date): OrderValidity {
+  const notBefore = timestamp(payload.notBefore, "notBefore");
+  const notAfter = timestamp(payload.notAfter, "notAfter");
+  if (!notBefore && !notAfter) return { days: profile.validityDays };
+  const maxMs = profile.validityDays * DAY_MS;
+  const start = notBefore ?? now;
+  const end = notAfter ?? new Date(start.getTime() + maxMs);
+  if (end.getTime() <= start.getTime()) throw acmeError("malformed", "notAfter must be later than notBefore");
+  if (end.getTime() <= now.getTime())
+    throw acmeError("malformed", `notAfter ${end.toISOString()} has passed already`);
+  if (notBefore && notBefore.getTime() < now.getTime() - NOT_BEFORE_SKEW_MS)
+    throw acmeError(
+      "malformed",
+      "notBefore may lie at most an hour in the past: certificates are not backdated",
+    );
+  if (notBefore && notBefore.getTime() > now.getTime() + maxMs)
+    throw acmeError("malformed", `notBefore may lie at most ${profile.validityDays} days ahead`);
+  const spanMs = end.getTime() - start.getTime();
+  if (spanMs > maxMs)
+    throw acmeError(
+      "malformed",
+      `notBefore to notAfter spans ${(spanMs / DAY_MS).toFixed(1)} days; directory ${profile.name} issues certificates of at most ${profile.validityDays} days`,
+    );
+  return { notBefore, notAfter: end, days: Math.ceil(spanMs / DAY_MS) };
+}
+
+const cursorOf = (order: AcmeOrder) =>
+  Buffer.from(`${order.createdAt.getTime()}.${order.id}`).toString("base64url");
+
+function readCursor(cursor: string): { createdAt: Date; id: string } {
+  const match = /^(\d{1,15})\.([\w-]{1,64})$/.exec(b64u(cursor).toString("utf8"));
+  if (!match) throw acmeError("malformed", "The cursor is not one this server handed out");
+  return { createdAt: new Date(Number(match[1])), id: match[2] as string };
+}
+
+/** Why a held finalize will not be issued, as the order's error. */
+function refusal(approval: ApprovalRequest): AcmeProblem {
+  const denier = approval.votes.find((v) => v.decision === "deny");
+  return {
+    type: "unauthorized",
+    detail:
+      approval.state === "denied"
+        ? `Approval request ${approval.id} was denied by ${denier?.principalId ?? "an approver"}: ${approval.outcome ?? denier?.reason ?? ""}`
+        : `Approval request ${approval.id} expired at ${approval.expiresAt.toISOString()} without enough approvals`,
+    status: 403,
+  };
 }
 
 export type AcmeServerService = ReturnType<typeof createAcmeServerService>;
@@ -257,6 +335,104 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     const issued = await ca.findIssued(serial, caId);
     const authority = await ca.get(caId);
     return [issued.der, ...(authority.certificate ? [authority.certificate] : []), ...authority.chain];
+  }
+
+  /** The account's authorization a new order may reuse for `identifier`, per the profile's settings. */
+  async function reusable(
+    profile: AcmeProfile,
+    account: AcmeAccount,
+    identifier: Identifier,
+    wildcard: boolean,
+    now: Date,
+  ): Promise<AcmeAuthorization | undefined> {
+    if (!profile.authzReuse) return undefined;
+    return store.findReusableAuthorization({
+      accountId: account.id,
+      identifier,
+      wildcard,
+      statuses: profile.pendingAuthzReuse ? ["valid", "pending"] : ["valid"],
+      since: new Date(now.getTime() - profile.authzReuseMaxAgeHours * HOUR_MS),
+      expiresAfter: new Date(now.getTime() + REUSE_REMAINING_MS),
+    });
+  }
+
+  const daysOf = (order: AcmeOrder, profile: AcmeProfile): number => {
+    if (!order.notAfter) return profile.validityDays;
+    const start = order.notBefore ?? clock.now();
+    return Math.ceil((order.notAfter.getTime() - start.getTime()) / DAY_MS);
+  };
+
+  /** The approval request the rules call for at this finalize, not yet stored; undefined when none. */
+  async function proposeApproval(
+    profile: AcmeProfile,
+    account: AcmeAccount,
+    order: AcmeOrder,
+    subject: string,
+    key: KeyFacts,
+  ): Promise<ApprovalRequest | undefined> {
+    const approval = deps.approval;
+    if (!approval) return undefined;
+    const requirements = await approval.requirements("acme-server", scope(profile));
+    if (requirements.length === 0) return undefined;
+    return approval.service.propose({
+      entry: "acme-server",
+      scope: scope(profile),
+      requester: `acme-account:${account.id}`,
+      facts: {
+        subject,
+        sans: order.identifiers.map((i): SubjectAltName => ({ type: i.type, value: i.value })),
+        ...key,
+        validityDays: daysOf(order, profile),
+        ekus: profile.ekus,
+      },
+      requirements,
+      payload: { profile: profile.name, orderId: order.id },
+    });
+  }
+
+  /** Signs a processing order's CSR and records the outcome: valid with the certificate, or invalid. */
+  async function issue(profile: AcmeProfile, order: AcmeOrder, der: Buffer): Promise<AcmeOrder> {
+    try {
+      const { issued } = await ca.signCsr(profile.caId, der, {
+        validityDays: profile.validityDays,
+        ekus: profile.ekus,
+        validity: order.notAfter && { notBefore: order.notBefore, notAfter: order.notAfter },
+      });
+      await store.completeOrder(order.id, { serial: issued.serial });
+      return { ...order, status: "valid", certificateSerial: issued.serial };
+    } catch (error) {
+      const failure =
+        error instanceof DomainError && error.code === "BadParameter"
+          ? problem(error, "badCSR", 400)
+          : { type: "serverInternal", detail: "The CA could not sign the certificate", status: 500 };
+      await store.completeOrder(order.id, { error: failure });
+      if (error instanceof DomainError && error.code === "BadParameter")
+        throw acmeError("badCSR", error.message, error);
+      throw error;
+    }
+  }
+
+  /**
+   * A finalize held for approval as the approvers leave it: processing while they decide, signed
+   * once approved (by the one node that takes it), invalid with the reason once denied or expired.
+   */
+  async function throughApproval(profile: AcmeProfile, order: AcmeOrder): Promise<AcmeOrder> {
+    if (order.status !== "processing" || !order.approvalId || !deps.approval) return order;
+    const approval = await deps.approval.service.get(order.approvalId);
+    if (approval.state === "pending") return order;
+    if (approval.state !== "approved") {
+      const error = refusal(approval);
+      await store.completeOrder(order.id, { error });
+      return (await store.getOrder(order.id)) ?? { ...order, status: "invalid", error };
+    }
+    if (!order.heldCsr || !(await store.releaseOrder(order.id))) return order;
+    try {
+      return await issue(profile, order, order.heldCsr);
+    } catch (error) {
+      // The order records why it failed; the client reads that from the order, not from this poll.
+      if (!(error instanceof DomainError)) throw error;
+      return (await store.getOrder(order.id)) ?? order;
+    }
   }
 
   const service = {
@@ -405,11 +581,8 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
         throw acmeError("malformed", "identifiers must be a non-empty array");
       if (payload.identifiers.length > MAX_IDENTIFIERS)
         throw acmeError("rejectedIdentifier", `An order may name at most ${MAX_IDENTIFIERS} identifiers`);
-      if (payload.notBefore !== undefined || payload.notAfter !== undefined)
-        throw acmeError(
-          "malformed",
-          `notBefore and notAfter are not accepted: certificates last ${profile.validityDays} days`,
-        );
+      const now = clock.now();
+      const validity = orderValidity(payload, profile, now);
       if (payload.profile !== undefined && payload.profile !== profile.name)
         throw acmeError("invalidProfile", `This directory issues profile ${profile.name} only`);
       if (payload.replaces !== undefined && typeof payload.replaces !== "string")
@@ -421,7 +594,6 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
         if (!identifiers.some((i) => i.type === identifier.type && i.value === identifier.value))
           identifiers.push(identifier);
       }
-      const now = clock.now();
       const since = new Date(now.getTime() - HOUR_MS);
       if ((await store.countAccountOrders(account.id, since)) >= profile.ordersPerAccountPerHour)
         throw acmeError(
@@ -444,24 +616,35 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
           sans: identifiers.map((i): SubjectAltName => ({ type: i.type, value: i.value })),
           // Unknown until finalize, where the CSR's key is judged.
           keyType: "",
-          validityDays: profile.validityDays,
+          validityDays: validity.days,
           ekus: profile.ekus,
         },
         "rejectedIdentifier",
       );
       const orderId = newId();
-      const expiresAt = new Date(now.getTime() + ORDER_MS);
-      const authorizations = identifiers.map((identifier): AcmeAuthorization => {
-        const id = newId();
+      let expiresAt = new Date(now.getTime() + ORDER_MS);
+      const authzIds: string[] = [];
+      const authorizations: AcmeAuthorization[] = [];
+      for (const identifier of identifiers) {
         const wildcard = identifier.value.startsWith("*.");
-        return {
+        const named: Identifier = wildcard ? { type: "dns", value: identifier.value.slice(2) } : identifier;
+        const reused = await reusable(profile, account, named, wildcard, now);
+        if (reused) {
+          authzIds.push(reused.id);
+          // RFC 8555 §7.1.3: an order expires no later than the authorizations it needs.
+          if (reused.expiresAt < expiresAt) expiresAt = reused.expiresAt;
+          continue;
+        }
+        const id = newId();
+        authzIds.push(id);
+        authorizations.push({
           id,
           orderId,
           accountId: account.id,
-          identifier: wildcard ? { type: "dns", value: identifier.value.slice(2) } : identifier,
+          identifier: named,
           wildcard,
           status: "pending",
-          expiresAt,
+          expiresAt: new Date(now.getTime() + ORDER_MS),
           challenges: challengeTypes(identifier).map((type) => ({
             id: newId(),
             authzId: id,
@@ -469,25 +652,43 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
             token: randomBytes(32).toString("base64url"),
             status: "pending",
           })),
-        };
-      });
+        });
+      }
       const order: AcmeOrder = {
         id: orderId,
         profileId: profile.id,
         accountId: account.id,
         status: "pending",
         identifiers,
-        authzIds: authorizations.map((a) => a.id),
+        authzIds,
         expiresAt,
+        notBefore: validity.notBefore,
+        notAfter: validity.notAfter,
         replaces: typeof payload.replaces === "string" ? payload.replaces : undefined,
         createdAt: now,
       };
-      await store.insertOrder(order, authorizations);
-      return { order, authorizations };
+      return { order: await store.insertOrder(order, authorizations), authorizations };
     },
 
+    /** The order; a finalize held for approval moves on once the approvers have decided. */
     async order(auth: Authenticated, id: string): Promise<AcmeOrder> {
-      return ownOrder(requireAccount(auth), id);
+      return throughApproval(auth.profile, await ownOrder(requireAccount(auth), id));
+    },
+
+    /** RFC 8555 §7.1.2.1: a page of the account's orders, and the cursor of the next page if any. */
+    async orders(
+      auth: Authenticated,
+      accountId: string,
+      cursor?: string,
+    ): Promise<{ orders: AcmeOrder[]; next?: string | undefined }> {
+      const account = requireAccount(auth);
+      if (account.id !== accountId)
+        throw acmeError("unauthorized", "An account's orders are listed to that account only");
+      const after = cursor === undefined ? undefined : readCursor(cursor);
+      const page = await store.listAccountOrders(account.id, clock.now(), ORDERS_PAGE_SIZE + 1, after);
+      const orders = page.slice(0, ORDERS_PAGE_SIZE);
+      const last = orders.at(-1);
+      return { orders, next: page.length > ORDERS_PAGE_SIZE && last ? cursorOf(last) : undefined };
     },
 
     /** RFC 8555 §7.5; `{"status":"deactivated"}` deactivates it (§7.5.2). */
@@ -598,30 +799,22 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
           subject: csr.subject,
           sans: order.identifiers.map((i): SubjectAltName => ({ type: i.type, value: i.value })),
           ...key,
-          validityDays: profile.validityDays,
+          validityDays: daysOf(order, profile),
           ekus: profile.ekus,
         },
         "badCSR",
       );
+      if (order.notAfter && order.notAfter.getTime() <= clock.now().getTime())
+        throw acmeError("malformed", `Order ${id} asked for a notAfter that has passed; place a new order`);
+      const held = await proposeApproval(profile, account, order, csr.subject, key);
+      if (held) {
+        if (!(await store.holdOrder(id, der, held)))
+          throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
+        return { ...order, status: "processing", approvalId: held.id };
+      }
       if (!(await store.beginFinalize(id)))
         throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
-      try {
-        const { issued } = await ca.signCsr(profile.caId, der, {
-          validityDays: profile.validityDays,
-          ekus: profile.ekus,
-        });
-        await store.completeOrder(id, { serial: issued.serial });
-        return { ...order, status: "valid", certificateSerial: issued.serial };
-      } catch (error) {
-        const failure =
-          error instanceof DomainError && error.code === "BadParameter"
-            ? problem(error, "badCSR", 400)
-            : { type: "serverInternal", detail: "The CA could not sign the certificate", status: 500 };
-        await store.completeOrder(id, { error: failure });
-        if (error instanceof DomainError && error.code === "BadParameter")
-          throw acmeError("badCSR", error.message, error);
-        throw error;
-      }
+      return issue(profile, order, der);
     },
 
     /** RFC 8555 §7.4.2: the leaf and its chain up to (not including) the root's parent, DER. */

@@ -43,6 +43,15 @@ export interface AcmeProfile {
   ordersPerAccountPerHour: number;
   /** Orders naming one identifier, across accounts, per hour. */
   ordersPerIdentifierPerHour: number;
+  /**
+   * Whether a new order reuses the account's valid authorization for an identifier instead of asking
+   * for a new validation (as Boulder does).
+   */
+  authzReuse: boolean;
+  /** A valid authorization is reused only if it was validated within this many hours. */
+  authzReuseMaxAgeHours: number;
+  /** Whether a pending authorization (made within the max age) is reused too. */
+  pendingAuthzReuse: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -55,6 +64,13 @@ export interface EabKey {
   accountId?: string | undefined;
   createdAt: Date;
 }
+
+/** The reuse settings of profiles made before they existed, and the defaults of new ones. */
+export const AUTHZ_REUSE_DEFAULTS = {
+  authzReuse: true,
+  authzReuseMaxAgeHours: 24 * 7,
+  pendingAuthzReuse: false,
+} as const satisfies Pick<AcmeProfile, "authzReuse" | "authzReuseMaxAgeHours" | "pendingAuthzReuse">;
 
 export type AccountStatus = "valid" | "deactivated" | "revoked";
 
@@ -110,6 +126,10 @@ export interface AcmeOrder {
   certificateSerial?: string | undefined;
   /** ARI (RFC 9773 §5): the certID of the certificate this order replaces. */
   replaces?: string | undefined;
+  /** The approval request holding the order's finalize, while or since it held it. */
+  approvalId?: string | undefined;
+  /** The CSR of a finalize held for approval, signed once approved. */
+  heldCsr?: Buffer | undefined;
   createdAt: Date;
 }
 

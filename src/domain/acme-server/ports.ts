@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from "../approvals/model.js";
 import type {
   AcmeAccount,
   AcmeAuthorization,
@@ -43,9 +44,37 @@ export interface AcmeServerStore {
   /** Contacts, status and key; Conflict when a new key's thumbprint is another account's. */
   updateAccount(account: AcmeAccount): Promise<void>;
 
-  /** An order with its authorizations, in one transaction. */
-  insertOrder(order: AcmeOrder, authorizations: AcmeAuthorization[]): Promise<void>;
+  /**
+   * An order with its new authorizations, in one transaction; `order.authzIds` may also name
+   * authorizations of earlier orders it reuses. The order is stored ready when every authorization
+   * it names is valid at that moment, invalid when one is no longer valid or pending; the order as
+   * stored is returned.
+   */
+  insertOrder(order: AcmeOrder, authorizations: AcmeAuthorization[]): Promise<AcmeOrder>;
   getOrder(id: string): Promise<AcmeOrder | undefined>;
+  /**
+   * The account's authorization for an identifier that a new order may reuse: in one of `statuses`,
+   * made (pending) or validated (valid) at or after `since`, expiring after `expiresAfter`; the
+   * newest such, or undefined.
+   */
+  findReusableAuthorization(query: {
+    accountId: string;
+    identifier: Identifier;
+    wildcard: boolean;
+    statuses: ("valid" | "pending")[];
+    since: Date;
+    expiresAfter: Date;
+  }): Promise<AcmeAuthorization | undefined>;
+  /**
+   * RFC 8555 §7.1.2.1: the account's orders, oldest first, after the cursor; pending orders past
+   * their expiry and invalid orders are left out.
+   */
+  listAccountOrders(
+    accountId: string,
+    now: Date,
+    limit: number,
+    after?: { createdAt: Date; id: string },
+  ): Promise<AcmeOrder[]>;
   getAuthorization(id: string): Promise<AcmeAuthorization | undefined>;
   getChallenge(id: string): Promise<AcmeChallenge | undefined>;
   /** pending → processing; false when the challenge was not pending. */
@@ -63,6 +92,13 @@ export interface AcmeServerStore {
   deactivateAuthorization(id: string): Promise<void>;
   /** ready → processing; false when the order was not ready. */
   beginFinalize(orderId: string): Promise<boolean>;
+  /**
+   * ready → processing, keeping the CSR and storing the approval request that holds it in the same
+   * transaction; false (and nothing stored) when the order was not ready.
+   */
+  holdOrder(orderId: string, csr: Buffer, approval: ApprovalRequest): Promise<boolean>;
+  /** Takes a held, approved order to sign it: true for one caller only. */
+  releaseOrder(orderId: string): Promise<boolean>;
   /** processing → valid with the certificate, or invalid with the error. */
   completeOrder(orderId: string, outcome: { serial: string } | { error: AcmeProblem }): Promise<void>;
   /** The order that issued this certificate. */

@@ -13,20 +13,33 @@ export interface ApprovalServiceDeps {
   expiresAfterMs: number;
 }
 
+export interface HoldInput {
+  entry: EntryPoint;
+  scope: RuleScope;
+  requester: string;
+  facts: CertificateRequestFacts;
+  /** The requirements the rules apply here; the strictest one the request meets decides. */
+  requirements: readonly ApprovalRequirement[];
+  payload: unknown;
+}
+
+/** What an entry point needs to hold requests: the service, and the requirements the rules apply. */
+export interface ApprovalGate {
+  service: Pick<ApprovalService, "propose" | "get">;
+  requirements: (entry: EntryPoint, scope: RuleScope) => Promise<readonly ApprovalRequirement[]>;
+}
+
 export interface ApprovalService {
   /**
    * Holds the request back when `requirement` matches it: returns the stored approval request, or
    * undefined when the request may go ahead at once.
    */
-  hold(input: {
-    entry: EntryPoint;
-    scope: RuleScope;
-    requester: string;
-    facts: CertificateRequestFacts;
-    /** The requirements the rules apply here; the strictest one the request meets decides. */
-    requirements: readonly ApprovalRequirement[];
-    payload: unknown;
-  }): Promise<ApprovalRequest | undefined>;
+  hold(input: HoldInput): Promise<ApprovalRequest | undefined>;
+  /**
+   * The approval request `hold` would store, not stored: for an entry point whose store writes it
+   * in the same transaction as the request it holds.
+   */
+  propose(input: HoldInput): ApprovalRequest | undefined;
   get(id: string): Promise<ApprovalRequest>;
   list(options?: {
     state?: ApprovalState | undefined;
@@ -57,27 +70,33 @@ export function createApprovalService({
     return updated;
   }
 
+  function propose({ entry, scope, requester, facts, requirements, payload }: HoldInput) {
+    const held = strictestRequirement(requirements, entry, facts);
+    if (!held) return undefined;
+    const { requirement, because } = held;
+    const now = clock.now();
+    return {
+      id: newId(),
+      entry,
+      scope,
+      requester,
+      summary: summaryOf(facts),
+      because,
+      required: requirement.approvals,
+      state: "pending",
+      votes: [],
+      payload,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + expiresAfterMs),
+    } satisfies ApprovalRequest;
+  }
+
   return {
-    async hold({ entry, scope, requester, facts, requirements, payload }) {
-      const held = strictestRequirement(requirements, entry, facts);
-      if (!held) return undefined;
-      const { requirement, because } = held;
-      const now = clock.now();
-      const request: ApprovalRequest = {
-        id: newId(),
-        entry,
-        scope,
-        requester,
-        summary: summaryOf(facts),
-        because,
-        required: requirement.approvals,
-        state: "pending",
-        votes: [],
-        payload,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + expiresAfterMs),
-      };
-      await store.insert(request);
+    propose,
+
+    async hold(input) {
+      const request = propose(input);
+      if (request) await store.insert(request);
       return request;
     },
 

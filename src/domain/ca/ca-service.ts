@@ -64,6 +64,8 @@ export interface IssueProfile {
   keyUsage: KeyUsage[];
   ekus: string[];
   notAfter: Date;
+  /** When the client chose it (ACME notBefore); else a little before now, for skewed clocks. */
+  notBefore?: Date | undefined;
 }
 
 export type CaService = ReturnType<typeof createCaService>;
@@ -331,7 +333,7 @@ export function createCaService(deps: CaServiceDeps) {
       );
     const serial = newSerial();
     const shard = shardOf(serial, ca.crlShards);
-    const notBefore = new Date(now.getTime() - BACKDATE_MS);
+    const notBefore = profile.notBefore ?? new Date(now.getTime() - BACKDATE_MS);
     const der = await x509.certificate(
       {
         serial,
@@ -487,6 +489,8 @@ export function createCaService(deps: CaServiceDeps) {
          * instead of the CSR's key, which then only carries the subject and names asked for.
          */
         publicKey?: Buffer | undefined;
+        /** An exact validity the client asked for (ACME newOrder), instead of `validityDays` from now. */
+        validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
       },
     ) {
       const ca = await issuingCa(caName);
@@ -501,7 +505,8 @@ export function createCaService(deps: CaServiceDeps) {
         sans: facts.sans,
         keyUsage: options.keyUsage ?? ["digitalSignature", "keyEncipherment"],
         ekus: options.ekus ?? ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
-        notAfter: new Date(clock.now().getTime() + days * DAY_MS),
+        notAfter: options.validity?.notAfter ?? new Date(clock.now().getTime() + days * DAY_MS),
+        notBefore: options.validity?.notBefore,
       });
     },
 

@@ -15,6 +15,11 @@ type Params = { profile: string; id?: string };
 
 /** RFC 9773 §4.3: clients ask again after this many seconds. */
 const ARI_RETRY_AFTER_SECONDS = 21_600;
+/**
+ * RFC 8555 §7.4: a processing order is polled again after this many seconds. Short, because an
+ * approver may decide at any moment; clients without the header poll on their own schedule anyway.
+ */
+const PROCESSING_RETRY_AFTER_SECONDS = 3;
 
 /** The ACME server (RFC 8555) of each profile at /acme/{profile}/, with its own problem documents. */
 export function registerAcmeServerRoutes(app: FastifyInstance, deps: { acme: AcmeServerService }): void {
@@ -115,7 +120,7 @@ export function registerAcmeServerRoutes(app: FastifyInstance, deps: { acme: Acm
         const { account, created } = await acme.newAccount(auth, auth.url);
         setAccountCaller(request, auth.urls, account.id);
         reply.header("location", auth.urls.account(account.id));
-        return reply.status(created ? 201 : 200).send(accountWire(account));
+        return reply.status(created ? 201 : 200).send(accountWire(account, auth.urls));
       },
     );
 
@@ -124,7 +129,23 @@ export function registerAcmeServerRoutes(app: FastifyInstance, deps: { acme: Acm
       { config: { operation: "AcmeAccount" } },
       async (request) => {
         const auth = await authenticate(request);
-        return accountWire(await acme.updateAccount(auth, request.params.id));
+        return accountWire(await acme.updateAccount(auth, request.params.id), auth.urls);
+      },
+    );
+
+    scope.post<{ Params: Params & { id: string }; Querystring: { cursor?: string } }>(
+      "/acme/:profile/account/:id/orders",
+      { config: { operation: "AcmeAccountOrders" } },
+      async (request, reply) => {
+        const auth = await authenticate(request);
+        const { orders, next } = await acme.orders(auth, request.params.id, request.query.cursor);
+        // RFC 8555 §7.1.2.1: further pages by Link rel="next".
+        if (next)
+          reply.header(
+            "link",
+            `<${auth.urls.orders(request.params.id)}?cursor=${encodeURIComponent(next)}>;rel="next"`,
+          );
+        return { orders: orders.map((o) => auth.urls.order(o.id)) };
       },
     );
 
@@ -134,7 +155,7 @@ export function registerAcmeServerRoutes(app: FastifyInstance, deps: { acme: Acm
       async (request) => {
         const auth = await authenticate(request);
         const id = auth.account?.id ?? "";
-        return accountWire(await acme.changeKey(auth, auth.url, auth.urls.account(id)));
+        return accountWire(await acme.changeKey(auth, auth.url, auth.urls.account(id)), auth.urls);
       },
     );
 
@@ -152,9 +173,11 @@ export function registerAcmeServerRoutes(app: FastifyInstance, deps: { acme: Acm
     scope.post<{ Params: Params & { id: string } }>(
       "/acme/:profile/order/:id",
       { config: { operation: "AcmeOrder" } },
-      async (request) => {
+      async (request, reply) => {
         const auth = await authenticate(request);
-        return orderWire(await acme.order(auth, request.params.id), auth.urls, auth.profile.name);
+        const order = await acme.order(auth, request.params.id);
+        if (order.status === "processing") reply.header("retry-after", PROCESSING_RETRY_AFTER_SECONDS);
+        return orderWire(order, auth.urls, auth.profile.name);
       },
     );
 
@@ -165,6 +188,7 @@ export function registerAcmeServerRoutes(app: FastifyInstance, deps: { acme: Acm
         const auth = await authenticate(request);
         const order = await acme.finalize(auth, request.params.id);
         reply.header("location", auth.urls.order(order.id));
+        if (order.status === "processing") reply.header("retry-after", PROCESSING_RETRY_AFTER_SECONDS);
         return orderWire(order, auth.urls, auth.profile.name);
       },
     );

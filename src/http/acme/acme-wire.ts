@@ -12,6 +12,8 @@ export interface AcmeUrls {
   base: string;
   directory: string;
   account(id: string): string;
+  /** RFC 8555 §7.1.2.1: the account's orders list. */
+  orders(id: string): string;
   order(id: string): string;
   finalize(id: string): string;
   authz(id: string): string;
@@ -25,6 +27,7 @@ export function acmeUrls(host: string, profile: string): AcmeUrls {
     base,
     directory: `${base}/directory`,
     account: (id) => `${base}/account/${id}`,
+    orders: (id) => `${base}/account/${id}/orders`,
     order: (id) => `${base}/order/${id}`,
     finalize: (id) => `${base}/order/${id}/finalize`,
     authz: (id) => `${base}/authz/${id}`,
@@ -37,9 +40,10 @@ const problem = (p: { type: string; detail: string; status: number } | undefined
   p && { type: `${PROBLEM}${p.type}`, detail: p.detail, status: p.status };
 
 /** RFC 8555 §7.1.2. */
-export const accountWire = (a: AcmeAccount) => ({
+export const accountWire = (a: AcmeAccount, urls: AcmeUrls) => ({
   status: a.status,
   contact: a.contacts,
+  orders: urls.orders(a.id),
   createdAt: a.createdAt.toISOString(),
 });
 
@@ -48,6 +52,8 @@ export const orderWire = (o: AcmeOrder, urls: AcmeUrls, profile: string) => ({
   status: o.status,
   expires: o.expiresAt.toISOString(),
   identifiers: o.identifiers,
+  ...(o.notBefore && { notBefore: o.notBefore.toISOString() }),
+  ...(o.notAfter && { notAfter: o.notAfter.toISOString() }),
   authorizations: o.authzIds.map(urls.authz),
   finalize: urls.finalize(o.id),
   profile,
