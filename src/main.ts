@@ -506,6 +506,7 @@ export async function openCore(
       crypto: enrollmentCrypto,
       gate: serverGate,
       clock,
+      approval: approvalGate,
     }),
     campaigns: createCampaignService({ store: createSqlCampaignStore(storage), inventory, clock }),
     pkiBase,

@@ -10,6 +10,7 @@ interface CreateFlags {
   eku?: string[];
   principal?: string[];
   approval?: boolean;
+  keyType?: string;
 }
 
 /** Where clients reach a profile on the main HTTPS listener. */
@@ -25,6 +26,7 @@ const profileJson = (core: Core, p: EnrollmentProfile, caName: string) => ({
   url: profileUrl(core.config, p.kind, p.label),
   validityDays: p.validityDays,
   ekus: p.ekus,
+  keyType: p.keyType ?? null,
   ...(p.kind === "est" ? { principals: p.principals } : { approval: p.approval }),
   createdAt: p.createdAt,
 });
@@ -40,13 +42,17 @@ function registerProfileGroup(program: Command, kind: EnrollmentKind, descriptio
     .description(`create an ${name} profile that issues from a private CA`)
     .requiredOption("--ca <name>", "the private CA that signs")
     .option("--validity-days <days>", "validity of issued certificates (default 90)")
-    .option("--eku <oid...>", "extended key usages (default serverAuth and clientAuth)");
+    .option("--eku <oid...>", "extended key usages (default serverAuth and clientAuth)")
+    .option(
+      "--key-type <type>",
+      "the key type requests must carry, and EST csrattrs asks for: RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384 or EC-P521 (default: any)",
+    );
   if (kind === "est")
     create.option(
       "--principal <client-id...>",
       "principals allowed to enroll with HTTP Basic (default: any enabled principal)",
     );
-  else create.option("--approval", "keep requests pending for approval instead of signing them");
+  else create.option("--approval", "hold every request until one approver approves it");
   create.action((label: string, o: CreateFlags, command: Command) =>
     withCore(command, async (core) => {
       const profile = await core.enrollmentProfiles.create(kind, {
@@ -56,6 +62,7 @@ function registerProfileGroup(program: Command, kind: EnrollmentKind, descriptio
         ekus: o.eku,
         principals: o.principal,
         approval: o.approval,
+        keyType: o.keyType,
       });
       console.log(
         `${name} profile ${profile.label} created: ${profileUrl(core.config, kind, profile.label)}`,

@@ -1,8 +1,14 @@
-import type { EnrollmentKind, EnrollmentProfile, ScepTransaction } from "../domain/enrollment/model.js";
+import type {
+  EnrollmentKeyType,
+  EnrollmentKind,
+  EnrollmentProfile,
+  ScepTransaction,
+} from "../domain/enrollment/model.js";
 import type { EnrollmentStore } from "../domain/enrollment/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { insertApprovalRequest } from "./sql-approval-store.js";
 import { fromBool, isUniqueViolation, toBool, writeTransaction } from "./transactions.js";
 
 type ProfileRow = Database["enrollment_profiles"];
@@ -17,6 +23,7 @@ const toProfile = (r: ProfileRow): EnrollmentProfile => ({
   ekus: JSON.parse(r.ekus) as string[],
   principals: JSON.parse(r.principals) as string[],
   approval: toBool(Number(r.approval)),
+  keyType: (r.key_type as EnrollmentKeyType | null) ?? undefined,
   ra:
     r.ra_certificate && r.ra_key_sealed
       ? { certificate: Buffer.from(r.ra_certificate), sealedKey: Buffer.from(r.ra_key_sealed) }
@@ -32,6 +39,7 @@ const toTransaction = (r: TransactionRow): ScepTransaction => ({
   csr: Buffer.from(r.csr),
   caId: r.ca_id ?? undefined,
   serial: r.serial ?? undefined,
+  approvalId: r.approval_id ?? undefined,
   createdAt: new Date(Number(r.created_at)),
   updatedAt: new Date(Number(r.updated_at)),
 });
@@ -54,6 +62,7 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
               ekus: JSON.stringify(p.ekus),
               principals: JSON.stringify(p.principals),
               approval: fromBool(p.approval),
+              key_type: p.keyType ?? null,
               ra_certificate: p.ra?.certificate ?? null,
               ra_key_sealed: p.ra?.sealedKey ?? null,
               created_at: p.createdAt.getTime(),
@@ -144,7 +153,20 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
       return row && toTransaction(row);
     },
 
-    async putTransaction(t) {
+    async moveTransaction(profileId, transactionId, from, to) {
+      return writeTransaction(storage, async (trx) => {
+        const result = await trx
+          .updateTable("scep_transactions")
+          .set({ status: to })
+          .where("profile_id", "=", profileId)
+          .where("transaction_id", "=", transactionId)
+          .where("status", "=", from)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) === 1;
+      });
+    },
+
+    async putTransaction(t, approval) {
       const values = {
         profile_id: t.profileId,
         transaction_id: t.transactionId,
@@ -153,11 +175,13 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
         csr: t.csr,
         ca_id: t.caId ?? null,
         serial: t.serial ?? null,
+        approval_id: t.approvalId ?? null,
         created_at: t.createdAt.getTime(),
         updated_at: t.updatedAt.getTime(),
       };
-      await writeTransaction(storage, (trx) =>
-        trx
+      await writeTransaction(storage, async (trx) => {
+        if (approval) await insertApprovalRequest(trx, approval);
+        await trx
           .insertInto("scep_transactions")
           .values(values)
           .onConflict((oc) =>
@@ -167,11 +191,12 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
               csr: values.csr,
               ca_id: values.ca_id,
               serial: values.serial,
+              approval_id: values.approval_id,
               updated_at: values.updated_at,
             }),
           )
-          .execute(),
-      );
+          .execute();
+      });
     },
   };
 }

@@ -85,6 +85,7 @@ describe.runIf(haveTools)("EST with curl and openssl", () => {
     cli("ca", "create-root", "est-root", "--subject", "CN=EST Root");
     cli("est", "create", "devices", "--ca", "est-root", "--validity-days", "30");
     cli("est", "create", "restricted", "--ca", "est-root", "--principal", "someone-else");
+    cli("est", "create", "p384", "--ca", "est-root", "--key-type", "EC-P384", "--eku", "1.3.6.1.5.5.7.3.2");
     basic = `${server.admin.clientId}:${server.admin.clientSecret}`;
   }, 120_000);
 
@@ -213,8 +214,56 @@ describe.runIf(haveTools)("EST with curl and openssl", () => {
     expect(fromKey).not.toBe(run("openssl", ["pkey", "-in", file("skg.key"), "-pubout"]).out);
   });
 
-  it("answers csrattrs with 204: the profile, not the request, decides EKUs and validity", () => {
-    expect(curl("csrattrs.out", url("devices", "csrattrs")).status).toBe(204);
+  /** The CsrAttrs of a profile as `openssl asn1parse` reads them, and its extensionRequest's EKUs. */
+  function csrAttrs(label: string) {
+    const answer = curl(`${label}-attrs.b64`, url(label, "csrattrs"));
+    expect(answer.status).toBe(200);
+    writeFileSync(file(`${label}-attrs.der`), Buffer.from(answer.body, "base64"));
+    const parsed = run("openssl", ["asn1parse", "-inform", "DER", "-in", file(`${label}-attrs.der`)]);
+    expect(parsed.status, parsed.out).toBe(0);
+    // The EKU extension's value is an OCTET STRING: asn1parse reads into it at its offset.
+    const offset = /^\s*(\d+):[^\n]*OCTET STRING/m.exec(parsed.out)?.[1];
+    const ekus = run("openssl", [
+      "asn1parse",
+      "-inform",
+      "DER",
+      "-in",
+      file(`${label}-attrs.der`),
+      "-strparse",
+      String(offset),
+    ]);
+    expect(ekus.status, ekus.out).toBe(0);
+    return { attributes: parsed.out, ekus: ekus.out };
+  }
+
+  it("answers csrattrs with the profile's key type, its signature algorithm and its EKUs (RFC 7030 §4.5.2)", () => {
+    const { attributes, ekus } = csrAttrs("p384");
+    expect(attributes).toMatch(/OBJECT\s*:id-ecPublicKey/);
+    expect(attributes).toMatch(/OBJECT\s*:secp384r1/);
+    expect(attributes).toMatch(/OBJECT\s*:ecdsa-with-SHA384/);
+    expect(attributes).toMatch(/OBJECT\s*:Extension Request/);
+    expect(attributes).toMatch(/OBJECT\s*:X509v3 Extended Key Usage/);
+    expect(ekus).toMatch(/OBJECT\s*:TLS Web Client Authentication/);
+    expect(ekus).not.toContain("TLS Web Server Authentication");
+  });
+
+  it("asks a profile without a key type only for its EKUs in csrattrs", () => {
+    const { attributes, ekus } = csrAttrs("devices");
+    expect(attributes).not.toContain("id-ecPublicKey");
+    expect(attributes).not.toContain("rsaEncryption");
+    expect(ekus).toMatch(/TLS Web Server Authentication[\s\S]*TLS Web Client Authentication/);
+  });
+
+  it("refuses a request whose key is not the profile's key type", () => {
+    opensslCsr(
+      file("wrong-type.key"),
+      file("wrong-type.csr"),
+      "/CN=wrong-type.example",
+      "DNS:wrong-type.example",
+    );
+    const refused = enroll("p384", "simpleenroll", "wrong-type.csr", "wrong-type.out", ["-u", basic]);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain("EC-P384");
   });
 
   it("records the enrolling principal and certificate as the actors in the audit log", () => {

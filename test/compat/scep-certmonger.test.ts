@@ -148,4 +148,19 @@ describe.runIf(haveTools)("SCEP with certmonger's scep-submit", () => {
     expect(await certmonger.settled("pending")).toBe("CA_WORKING");
     expect(cli("ca", "issued", "scep-root")).not.toContain("CN=pending.example");
   });
+
+  it("issues the held request once an approver approves it, when certmonger asks again", async () => {
+    const pending = JSON.parse(cli("approvals", "list", "--state", "pending", "--json")) as {
+      id: string;
+      entry: string;
+      summary: string;
+    }[];
+    const held = pending.find((a) => a.entry === "scep" && a.summary.includes("pending.example"));
+    expect(held).toBeDefined();
+    cli("approvals", "approve", held?.id as string, "--reason", "known device");
+    certmonger.getcert("resubmit", "-i", "pending");
+    expect(await certmonger.settled("pending")).toBe("MONITORING");
+    expect(openssl("x509", "-in", file("pending.pem"), "-noout", "-subject")).toContain("pending.example");
+    expect(cli("ca", "issued", "scep-root")).toContain("CN=pending.example");
+  });
 });

@@ -1,3 +1,6 @@
+import type { ApprovalGate } from "../approvals/approval-service.js";
+import type { ApprovalRequest } from "../approvals/model.js";
+import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { CaService } from "../ca/ca-service.js";
 import type { CsrFacts, IssuedCertificate } from "../ca/model.js";
 import type { CaX509 } from "../ca/ports.js";
@@ -7,7 +10,7 @@ import { DomainError } from "../errors.js";
 import type { SubjectAltName } from "../inventory/model.js";
 import type { CertificateRequestFacts, IssuanceGate } from "../rules/issuance-gate.js";
 import type { EnrollmentProfile, ScepTransaction } from "./model.js";
-import type { EnrollmentCrypto, EnrollmentStore } from "./ports.js";
+import type { EnrollmentCrypto, EnrollmentStore, PublicKeyFacts } from "./ports.js";
 
 export interface EnrollmentServiceDeps {
   store: EnrollmentStore;
@@ -16,12 +19,20 @@ export interface EnrollmentServiceDeps {
   crypto: EnrollmentCrypto;
   gate: IssuanceGate;
   clock: Clock;
+  /** Holds the SCEP requests the approval rules match until approvers agree; none held when absent. */
+  approval?: ApprovalGate | undefined;
 }
 
 export type EnrollmentService = ReturnType<typeof createEnrollmentService>;
 
 /** What a SCEP request came to: a certificate, or pending until it is approved. */
-export type ScepOutcome = { status: "issued"; certificate: Buffer } | { status: "pending" };
+export type ScepOutcome =
+  | { status: "issued"; certificate: Buffer }
+  | { status: "pending" }
+  | { status: "rejected"; reason: string };
+
+/** A profile's own approval flag: every request waits for one approver. */
+const PROFILE_APPROVAL: ApprovalRequirement = { approvals: 1 };
 
 /** A SCEP PKCSReq or RenewalReq (RFC 8894 §3.3.1). */
 export interface ScepEnrollment {
@@ -42,6 +53,14 @@ const sansOf = (s: SubjectAlternativeNames): SubjectAltName[] => [
   ...s.uris.map((value) => ({ type: "uri" as const, value })),
 ];
 
+/** A key as profiles name key types: `RSA-2048`, `EC-P256`. */
+const keyTypeOf = (key: PublicKeyFacts): string =>
+  key.keyType === "RSA"
+    ? `RSA-${key.keySize ?? 0}`
+    : key.keyType === "EC"
+      ? `EC-${(key.curve ?? "").replace("-", "")}`
+      : key.keyType;
+
 const sameNames = (a: SubjectAltName[], b: SubjectAltName[]): boolean => {
   const key = (names: SubjectAltName[]) =>
     JSON.stringify(names.map((n) => `${n.type}:${n.value.toLowerCase()}`).sort());
@@ -55,21 +74,56 @@ const sameNames = (a: SubjectAltName[], b: SubjectAltName[]): boolean => {
 export function createEnrollmentService(deps: EnrollmentServiceDeps) {
   const { store, ca, x509, crypto, gate, clock } = deps;
 
-  async function check(profile: EnrollmentProfile, facts: CsrFacts, keySpki: Buffer): Promise<void> {
+  const scopeOf = (profile: EnrollmentProfile) => ({
+    caId: profile.caId,
+    profile: { kind: profile.kind, name: profile.label },
+  });
+
+  async function check(
+    profile: EnrollmentProfile,
+    facts: CsrFacts,
+    keySpki: Buffer,
+  ): Promise<CertificateRequestFacts> {
     const authority = await ca.get(profile.caId);
+    const key = crypto.keyFacts(keySpki);
+    if (profile.keyType && keyTypeOf(key) !== profile.keyType)
+      throw new DomainError(
+        "BadParameter",
+        `Profile ${profile.label} takes ${profile.keyType} keys (see csrattrs), not ${keyTypeOf(key)}`,
+      );
     const request: CertificateRequestFacts = {
       subject: facts.subject,
       sans: sansOf(facts.sans),
-      ...crypto.keyFacts(keySpki),
+      ...key,
       validityDays: profile.validityDays,
       ekus: profile.ekus,
       issuerName: authority.name,
     };
-    await gate.check(
-      profile.kind,
-      { caId: profile.caId, profile: { kind: profile.kind, name: profile.label } },
-      request,
-    );
+    await gate.check(profile.kind, scopeOf(profile), request);
+    return request;
+  }
+
+  /** The approval request the rules (or the profile's flag) call for, not yet stored. */
+  async function proposeApproval(
+    profile: EnrollmentProfile,
+    facts: CertificateRequestFacts,
+    requester: string,
+    transactionId: string,
+  ): Promise<ApprovalRequest | undefined> {
+    const approval = deps.approval;
+    const requirements = [
+      ...(approval ? await approval.requirements(profile.kind, scopeOf(profile)) : []),
+      ...(profile.approval ? [PROFILE_APPROVAL] : []),
+    ];
+    if (!approval || requirements.length === 0) return undefined;
+    return approval.service.propose({
+      entry: profile.kind,
+      scope: scopeOf(profile),
+      requester,
+      facts,
+      requirements,
+      payload: { profile: profile.label, transactionId },
+    });
   }
 
   async function sign(profile: EnrollmentProfile, csr: Buffer, publicKey?: Buffer) {
@@ -138,7 +192,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
      */
     async enrollWithServerKey(profile: EnrollmentProfile, csr: Buffer) {
       const facts = await x509.readCsr(csr);
-      const made = await crypto.newKeyWithCsr("EC-P256", "CN=EST server-generated key");
+      const made = await crypto.newKeyWithCsr(profile.keyType ?? "EC-P256", "CN=EST server-generated key");
       const madeFacts = await x509.readCsr(made.csr);
       await check(profile, facts, madeFacts.publicKey);
       const { issued, chain } = await sign(profile, csr, madeFacts.publicKey);
@@ -153,7 +207,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
       const { transactionId, csr } = request;
       const requester = crypto.fingerprint(request.signer);
       const known = await store.getTransaction(profile.id, transactionId);
-      if (known?.requester === requester) return outcome(known);
+      if (known?.requester === requester) return outcome(await throughApproval(profile, known));
       const facts = await x509.readCsr(csr);
       if (request.renewing) renewsSameNames(request.renewing, facts);
       else if (
@@ -164,7 +218,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
           "Unauthorized",
           "The request's challenge password is missing, wrong, used or expired; make one with `strongroom scep challenge`",
         );
-      await check(profile, facts, facts.publicKey);
+      const requestFacts = await check(profile, facts, facts.publicKey);
       const now = clock.now();
       const transaction: ScepTransaction = {
         profileId: profile.id,
@@ -175,10 +229,10 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
         createdAt: now,
         updatedAt: now,
       };
-      // Approvals are a later issue: a profile that requires one keeps the request pending, and
-      // CertPoll answers PENDING until something signs it.
-      if (profile.approval) {
-        await store.putTransaction(transaction);
+      const held = await proposeApproval(profile, requestFacts, `scep:${requester}`, transactionId);
+      if (held) {
+        // CertPoll hears the approvers' decision; the request and its approval commit together.
+        await store.putTransaction({ ...transaction, approvalId: held.id }, held);
         return { status: "pending" };
       }
       const { issued } = await sign(profile, csr);
@@ -195,8 +249,10 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
     async scepPoll(profile: EnrollmentProfile, transactionId: string): Promise<ScepOutcome> {
       const known = await store.getTransaction(profile.id, transactionId);
       if (!known) throw new DomainError("NotFound", `No SCEP transaction ${transactionId}`);
-      return outcome(known);
+      return outcome(await throughApproval(profile, known));
     },
+    csrAttributes: (profile: EnrollmentProfile): Buffer | undefined =>
+      crypto.csrAttributes(profile.keyType, profile.ekus),
   };
 
   function renewsSameNames(current: IssuedCertificate, facts: CsrFacts): void {
@@ -210,8 +266,42 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
       );
   }
 
+  /**
+   * A request held for approval as the approvers leave it: pending while they decide, signed once
+   * approved (by the one node that takes it), rejected with the reason once denied or expired.
+   */
+  async function throughApproval(profile: EnrollmentProfile, t: ScepTransaction): Promise<ScepTransaction> {
+    if (t.status !== "pending" || !t.approvalId || !deps.approval) return t;
+    const approval = await deps.approval.service.get(t.approvalId);
+    if (approval.state === "pending") return t;
+    const now = clock.now();
+    if (approval.state !== "approved") {
+      if (!(await store.moveTransaction(profile.id, t.transactionId, "pending", "rejected")))
+        return (await store.getTransaction(profile.id, t.transactionId)) ?? t;
+      return { ...t, status: "rejected", updatedAt: now };
+    }
+    if (!(await store.moveTransaction(profile.id, t.transactionId, "pending", "approved")))
+      return (await store.getTransaction(profile.id, t.transactionId)) ?? t;
+    let done: ScepTransaction;
+    try {
+      const { issued } = await sign(profile, t.csr);
+      done = { ...t, status: "issued", caId: issued.caId, serial: issued.serial, updatedAt: now };
+    } catch (error) {
+      // The CA refused it (the CA expired meanwhile, its own rules): the client hears FAILURE.
+      if (!(error instanceof DomainError)) throw error;
+      done = { ...t, status: "rejected", updatedAt: now };
+    }
+    await store.putTransaction(done);
+    return done;
+  }
+
   async function outcome(t: ScepTransaction): Promise<ScepOutcome> {
-    if (t.status === "pending" || !t.serial) return { status: "pending" };
+    if (t.status === "rejected") {
+      const approval =
+        t.approvalId && deps.approval ? await deps.approval.service.get(t.approvalId) : undefined;
+      return { status: "rejected", reason: approval?.outcome ?? "The CA refused the approved request" };
+    }
+    if (t.status !== "issued" || !t.serial) return { status: "pending" };
     const issued = await ca.findIssued(t.serial, t.caId);
     return { status: "issued", certificate: issued.der };
   }

@@ -1,5 +1,16 @@
 export type EnrollmentKind = "est" | "scep";
 
+/** Key types a profile may require of its clients' requests, and that serverkeygen makes. */
+export const ENROLLMENT_KEY_TYPES = [
+  "RSA-2048",
+  "RSA-3072",
+  "RSA-4096",
+  "EC-P256",
+  "EC-P384",
+  "EC-P521",
+] as const;
+export type EnrollmentKeyType = (typeof ENROLLMENT_KEY_TYPES)[number];
+
 /** The RA identity of a SCEP profile: clients encrypt requests to it and verify replies by it. */
 export interface RegistrationAuthority {
   certificate: Buffer;
@@ -18,13 +29,19 @@ export interface EnrollmentProfile {
   ekus: string[];
   /** EST: client ids that may enroll with HTTP Basic; empty lets any enabled principal. */
   principals: string[];
-  /** Requests wait as pending instead of being signed (approvals are a later issue). */
+  /** Every request waits for one approver, on top of what the approval rules ask. */
   approval: boolean;
+  /**
+   * The key type requests must carry; EST's csrattrs asks for it (RFC 7030 §4.5). Any key the rules
+   * accept when absent.
+   */
+  keyType?: EnrollmentKeyType | undefined;
   ra?: RegistrationAuthority | undefined;
   createdAt: Date;
 }
 
-export type ScepTransactionStatus = "pending" | "issued";
+/** `approved`: taken by the node signing it once its approval was granted. */
+export type ScepTransactionStatus = "pending" | "approved" | "issued" | "rejected";
 
 /** A SCEP request as its transactionID names it (RFC 8894 §3.2.1.1). */
 export interface ScepTransaction {
@@ -41,6 +58,8 @@ export interface ScepTransaction {
   csr: Buffer;
   caId?: string | undefined;
   serial?: string | undefined;
+  /** The approval request holding a pending request. */
+  approvalId?: string | undefined;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -1,5 +1,12 @@
+import type { ApprovalRequest } from "../approvals/model.js";
 import type { SubjectAltName } from "../inventory/model.js";
-import type { EnrollmentKind, EnrollmentProfile, ScepTransaction } from "./model.js";
+import type {
+  EnrollmentKeyType,
+  EnrollmentKind,
+  EnrollmentProfile,
+  ScepTransaction,
+  ScepTransactionStatus,
+} from "./model.js";
 
 export interface EnrollmentStore {
   /** Conflict when the label is taken for this kind. */
@@ -12,8 +19,18 @@ export interface EnrollmentStore {
   /** Marks an unused, unexpired challenge used; false when there is no such challenge. */
   consumeChallenge(profileId: string, hash: string, now: Date): Promise<boolean>;
   getTransaction(profileId: string, transactionId: string): Promise<ScepTransaction | undefined>;
-  /** Inserts or replaces a transaction's state. */
-  putTransaction(transaction: ScepTransaction): Promise<void>;
+  /**
+   * Inserts or replaces a transaction's state; with `approval`, stores the approval request that
+   * holds it in the same transaction.
+   */
+  putTransaction(transaction: ScepTransaction, approval?: ApprovalRequest): Promise<void>;
+  /** Moves a transaction from one status to another: true for one caller only. */
+  moveTransaction(
+    profileId: string,
+    transactionId: string,
+    from: ScepTransactionStatus,
+    to: ScepTransactionStatus,
+  ): Promise<boolean>;
 }
 
 /** Key facts read from a subject public key, in the terms issuance rules judge. */
@@ -28,7 +45,12 @@ export interface EnrollmentCrypto {
   /** Algorithm and size of an SPKI. */
   keyFacts(spki: Buffer): PublicKeyFacts;
   /** A fresh key pair as PKCS#8 and a PKCS#10 request for it (subject `subject`). */
-  newKeyWithCsr(algorithm: "RSA-2048" | "EC-P256", subject: string): Promise<{ pkcs8: Buffer; csr: Buffer }>;
+  newKeyWithCsr(algorithm: EnrollmentKeyType, subject: string): Promise<{ pkcs8: Buffer; csr: Buffer }>;
+  /**
+   * RFC 7030 §4.5.2 CsrAttrs DER asking for a key type (with its signature algorithm) and an
+   * extensionRequest with these EKUs; undefined when there is nothing to ask for.
+   */
+  csrAttributes(keyType: EnrollmentKeyType | undefined, ekus: string[]): Buffer | undefined;
   /** The subject alternative names of a certificate. */
   certificateNames(der: Buffer): SubjectAltName[];
   /** SHA-256 hex of a DER certificate. */

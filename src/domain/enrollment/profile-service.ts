@@ -3,7 +3,12 @@ import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { isObjectName, newId } from "../ids.js";
 import type { Sealer } from "../sealing/ports.js";
-import type { EnrollmentKind, EnrollmentProfile, RegistrationAuthority } from "./model.js";
+import {
+  ENROLLMENT_KEY_TYPES,
+  type EnrollmentKind,
+  type EnrollmentProfile,
+  type RegistrationAuthority,
+} from "./model.js";
 import type { EnrollmentCrypto, EnrollmentStore } from "./ports.js";
 
 export interface ProfileServiceDeps {
@@ -22,6 +27,7 @@ export interface CreateProfileInput {
   ekus?: string[] | undefined;
   principals?: string[] | undefined;
   approval?: boolean | undefined;
+  keyType?: string | undefined;
 }
 
 export type ProfileService = ReturnType<typeof createProfileService>;
@@ -80,6 +86,9 @@ export function createProfileService(deps: ProfileServiceDeps) {
       for (const oid of ekus) if (!OID.test(oid)) throw badParameter(`"${oid}" is not an EKU OID`);
       if (kind === "scep" && input.principals && input.principals.length > 0)
         throw badParameter("SCEP clients authenticate with challenge passwords, not principals");
+      const keyType = ENROLLMENT_KEY_TYPES.find((t) => t === input.keyType);
+      if (input.keyType !== undefined && !keyType)
+        throw badParameter(`key type "${input.keyType}" is not one of ${ENROLLMENT_KEY_TYPES.join(", ")}`);
       const authority = await ca.get(input.ca);
       if (authority.status !== "active")
         throw new DomainError("Conflict", `CA ${authority.name} has no certificate yet`);
@@ -95,6 +104,7 @@ export function createProfileService(deps: ProfileServiceDeps) {
         ekus,
         principals: input.principals ?? [],
         approval: input.approval ?? false,
+        keyType,
         ra:
           kind === "scep"
             ? await registrationAuthority(id, input.label, authority.name, authority.notAfter)

@@ -104,13 +104,17 @@ export function registerEstRoutes(app: FastifyInstance, deps: EstRouteDeps): voi
       },
     );
 
-    // RFC 7030 §4.5: no attributes are asked for (the profile decides EKUs and validity); §4.5.2 204.
+    // RFC 7030 §4.5: the profile's key type and EKUs as base64 CsrAttrs; 204 when it asks for none.
     est.get<Labelled>(
       "/.well-known/est/:label/csrattrs",
       { config: { operation: "EstCsrAttrs" } },
       async (request, reply) => {
-        await profiles.get("est", request.params.label);
-        return reply.status(204).send();
+        const attributes = enrollment.csrAttributes(await profiles.get("est", request.params.label));
+        if (!attributes) return reply.status(204).send();
+        return reply
+          .type("application/csrattrs")
+          .header("content-transfer-encoding", "base64")
+          .send(base64Lines(attributes));
       },
     );
 

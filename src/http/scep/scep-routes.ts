@@ -34,10 +34,12 @@ export function registerScepRoutes(app: FastifyInstance, deps: ScepRouteDeps): v
   ): Promise<ScepReply> {
     if (message.problem) return { status: "FAILURE", failInfo: message.problem };
     actAs(request, `scep:${message.transactionId}`, `scep/${profile.label}`, deps.tenantId);
-    const toReply = (outcome: ScepOutcome): ScepReply =>
-      outcome.status === "issued"
-        ? { status: "SUCCESS", certificates: [outcome.certificate] }
-        : { status: "PENDING" };
+    const toReply = (outcome: ScepOutcome): ScepReply => {
+      if (outcome.status === "issued") return { status: "SUCCESS", certificates: [outcome.certificate] };
+      if (outcome.status === "pending") return { status: "PENDING" };
+      request.auditDetail = outcome.reason.slice(0, 200);
+      return { status: "FAILURE", failInfo: "badRequest" };
+    };
     try {
       switch (message.messageType) {
         case "PKCSReq":
