@@ -151,11 +151,9 @@ describe.runIf(haveTools)("SCEP with certmonger's scep-submit", () => {
 
   it("issues the held request once an approver approves it, when certmonger asks again", async () => {
     const pending = JSON.parse(cli("approvals", "list", "--state", "pending", "--json")) as {
-      id: string;
-      entry: string;
-      summary: string;
-    }[];
-    const held = pending.find((a) => a.entry === "scep" && a.summary.includes("pending.example"));
+      value: { id: string; entry: string; summary: string }[];
+    };
+    const held = pending.value.find((a) => a.entry === "scep" && a.summary.includes("pending.example"));
     expect(held).toBeDefined();
     cli("approvals", "approve", held?.id as string, "--reason", "known device");
     certmonger.getcert("resubmit", "-i", "pending");
