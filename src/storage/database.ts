@@ -30,6 +30,7 @@ import * as enrollment from "./migrations/0015-enrollment.js";
 import * as approvals from "./migrations/0016-approvals.js";
 import * as campaigns from "./migrations/0017-campaigns.js";
 import * as operationApproval from "./migrations/0018-operation-approval.js";
+import * as discoveryCertificates from "./migrations/0024-discovery-certificates.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -290,10 +291,14 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0016-approvals": approvals.up,
   "0017-campaigns": campaigns.up,
   "0018-operation-approval": operationApproval.up,
+  "0024-discovery-certificates": discoveryCertificates.up,
 };
 
-/** Applies every migration not yet applied, in order; each in its own transaction. */
-export async function migrate(storage: StorageHandle): Promise<string[]> {
+/**
+ * Applies every migration not yet applied, in order; each in its own transaction. `through` stops
+ * after the named one: tests build a database as an older release left it, then migrate the rest.
+ */
+export async function migrate(storage: StorageHandle, through?: string): Promise<string[]> {
   const { db, engine } = storage;
   const provider: MigrationProvider = {
     getMigrations: async () =>
@@ -304,7 +309,10 @@ export async function migrate(storage: StorageHandle): Promise<string[]> {
         ]),
       ),
   };
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await (through === undefined
+    ? migrator.migrateToLatest()
+    : migrator.migrateTo(through));
   if (error) throw new Error(`Database migration failed: ${String(error)}`, { cause: error });
   if (engine === "sqlite") await moveAuditLog(storage);
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);

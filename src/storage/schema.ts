@@ -339,14 +339,19 @@ export interface Database {
     outcome: string;
     error: string | null;
     fingerprint: string | null;
-    /** The presented certificates' DER, each behind a 4-byte big-endian length, leaf first. */
-    chain: Buffer | null;
+    /** The presented certificates' SHA-256, 32 bytes each, leaf first; their DER is in discovery_certificates. */
+    chain_sha256: Buffer | null;
     tls_version: string | null;
     cipher: string | null;
     detail: string | null;
     /** Comma-separated DNS names of the leaf: what later scans of the address send as SNI. */
     dns_names: string | null;
     seen_at: number;
+  };
+  /** Each certificate a scan saw, once, whichever results present it. */
+  discovery_certificates: {
+    sha256: Buffer;
+    der: Buffer;
   };
   ca_issued: {
     ca_id: string;
