@@ -243,7 +243,9 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async saveResults(id, results, total) {
+    async saveResults(id, given, total) {
+      // One row per location, the last result given winning: a statement may not upsert one row twice.
+      const results = [...new Map(given.map((r) => [r.location, r])).values()];
       const ids = results.map((r) => chainIds(r.chain));
       // Each distinct certificate once, in one order, so two PostgreSQL transactions writing the
       // same certificates wait for each other instead of deadlocking.

@@ -161,6 +161,24 @@ for (const backend of backends) {
       }
     });
 
+    it("keeps the last of two results for one location in a batch, once", async () => {
+      await store.insertRun(run("r4", "twice", 4));
+      const saved = await store.saveResults(
+        "r4",
+        [
+          result("tls://10.0.2.1:443"),
+          result("tls://10.0.2.2:443", "aa"),
+          result("tls://10.0.2.1:443", "bb"),
+        ],
+        2,
+      );
+      expect([saved.done, saved.failed]).toEqual([2, 0]);
+      expect((await store.results("r4", { limit: 10 })).map((r) => [r.location, r.fingerprint])).toEqual([
+        ["tls://10.0.2.1:443", "bb"],
+        ["tls://10.0.2.2:443", "aa"],
+      ]);
+    });
+
     it("finishes a run once and finds the previous completed run of its name", async () => {
       expect(
         await store.finish("r1", "completed", at(20), { diff: { new: [], changed: [], gone: [] } }),
