@@ -229,7 +229,8 @@ async function main() {
       if (process.env.BREAKDOWN) {
         const runMs = (rates.strongroom.reduce((sum, r) => sum + size / r, 0) * 1000) / ROUNDS;
         const parts = Object.entries(spans).map(
-          ([name, span]) => `${name} ${(span.ms / ROUNDS).toFixed(1)} ms (${span.calls / ROUNDS}x)`,
+          ([name, span]) =>
+            `${name} ${(span.ms / ROUNDS).toFixed(1)} ms (${(span.calls / ROUNDS).toFixed(1)} calls)`,
         );
         console.log(`  per Strongroom run (${runMs.toFixed(0)} ms): ${parts.join(", ")}`);
       }
