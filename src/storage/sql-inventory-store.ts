@@ -402,6 +402,9 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       trx,
       ownerTerms(owner).map((t) => ({ term: t, not_after: notAfter, cert_id: certId })),
     );
+    // An owner's rules grade the records it answers for: a new owner may mean other rules.
+    if (current.owner_team !== next.owner_team || current.owner_application !== next.owner_application)
+      await queueForGrading(trx, [certId]);
     return true;
   }
 

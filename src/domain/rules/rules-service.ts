@@ -258,7 +258,9 @@ export function createRulesService({
                     name: where.target.slice(where.target.indexOf(":") + 1),
                   },
                 }
-              : {};
+              : where.level === "owner"
+                ? { owners: [where.target] }
+                : {};
       return applicableRules(await store.list(), scope);
     },
 
