@@ -54,6 +54,7 @@ describe("strongroom rules on the command line", () => {
   });
 
   it("sets an owner's rule, which the owner's effective rules include beside the locked one", () => {
+    json("rules", "set", "key-types", "RSA,EC", "--lock");
     const owned = json("rules", "set", "dns-names", "pay.example.com", "--owner", "Payments");
     expect(owned).toMatchObject({ level: "owner", target: "Payments", value: ["pay.example.com"] });
     expect(json("rules", "list", "--owner", "payments").map((r: { id: string }) => r.id)).toEqual([owned.id]);
