@@ -418,6 +418,9 @@ export interface Database {
     gone_at: number | null;
     /** JSON of the observation's detail. */
     detail: string | null;
+    /** The certificate served here before the latest change, and when that change was seen. */
+    previous_cert_id: number | null;
+    changed_at: number | null;
   };
   inventory_terms: { term: string; not_after: number; cert_id: number };
   inventory_facets: { facet: string; value: string; count: number };

@@ -140,6 +140,7 @@ for (const backend of backends) {
             "0017-campaigns",
             "0018-operation-approval",
             "0024-discovery-certificates",
+            "0025-location-changes",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
