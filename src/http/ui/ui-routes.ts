@@ -49,11 +49,16 @@ const html = (reply: FastifyReply, status: number, body: string) =>
  * account (login CSRF).
  */
 function crossSite(request: FastifyRequest): boolean {
-  if (request.headers["sec-fetch-site"] === "cross-site") return true;
+  // Browsers say where a request comes from in Sec-Fetch-Site; under this page's
+  // Referrer-Policy (no-referrer) Chromium sends its Origin as "null", so Origin is the fallback
+  // for clients that send no Sec-Fetch-Site.
+  const site = request.headers["sec-fetch-site"];
+  if (site !== undefined) return site !== "same-origin";
   const origin = request.headers.origin;
   if (origin === undefined) return false;
   try {
-    return new URL(origin).host !== request.headers.host;
+    // request.host reads :authority under HTTP/2, where there is no Host header.
+    return new URL(origin).host !== request.host;
   } catch {
     return true;
   }
