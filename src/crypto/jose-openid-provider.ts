@@ -48,6 +48,29 @@ export function createJoseOpenIdProvider(settings: OpenIdClientSettings): OpenId
     return discovered;
   }
 
+  /**
+   * Claims such as preferred_username or email that many providers put only in the UserInfo
+   * response, not in the ID token. OpenID Connect Core §5.3.2: its sub must be the ID token's, or
+   * the answer is someone else's and is ignored.
+   */
+  async function userInfo(
+    endpoint: string,
+    accessToken: string,
+    sub: unknown,
+  ): Promise<Record<string, unknown>> {
+    try {
+      const response = await fetchImpl(endpoint, {
+        headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) return {};
+      const claims = (await response.json()) as Record<string, unknown>;
+      return claims.sub === sub ? claims : {};
+    } catch {
+      return {};
+    }
+  }
+
   return {
     async authorizationUrl({ state, nonce, codeChallenge }) {
       const { config } = await discover();
@@ -98,6 +121,7 @@ export function createJoseOpenIdProvider(settings: OpenIdClientSettings): OpenId
         const reason = typeof body.error === "string" ? body.error : `status ${response.status}`;
         throw providerFailed(`The identity provider refused the authorization code (${reason}).`);
       }
+      let idClaims: Record<string, unknown>;
       try {
         // OpenID Connect Core §3.1.3.7: issuer, audience, expiry and signature; then the nonce.
         const { payload } = await jwtVerify(body.id_token, keys, {
@@ -107,10 +131,13 @@ export function createJoseOpenIdProvider(settings: OpenIdClientSettings): OpenId
           clockTolerance: 60,
         });
         if (payload.nonce !== nonce) throw new Error("the ID token's nonce is not this sign-in's");
-        return payload as Record<string, unknown>;
+        idClaims = payload as Record<string, unknown>;
       } catch (error) {
         throw providerFailed("The identity provider's ID token did not verify.", error);
       }
+      const accessToken = typeof body.access_token === "string" ? body.access_token : undefined;
+      if (!config.userinfo_endpoint || !accessToken) return idClaims;
+      return { ...(await userInfo(config.userinfo_endpoint, accessToken, idClaims.sub)), ...idClaims };
     },
   };
 }

@@ -4,6 +4,7 @@ export interface OpenIdConfiguration {
   jwks_uri: string;
   authorization_endpoint?: string | undefined;
   token_endpoint?: string | undefined;
+  userinfo_endpoint?: string | undefined;
 }
 
 /** Reads an issuer's discovery document, refusing one that names another issuer or no JWKS. */
@@ -26,5 +27,6 @@ export async function fetchOpenIdConfiguration(
     jwks_uri: document.jwks_uri,
     authorization_endpoint: text(document.authorization_endpoint),
     token_endpoint: text(document.token_endpoint),
+    userinfo_endpoint: text(document.userinfo_endpoint),
   };
 }
