@@ -3,8 +3,8 @@ import type { LocalUser } from "../domain/sign-in/model.js";
 import type { UserStore } from "../domain/sign-in/ports.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
-import { toPrincipal } from "./sql-principal-store.js";
-import { fromBool, fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
+import { principalRow, toPrincipal } from "./sql-principal-store.js";
+import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
 
 type Row = Database["local_users"] & { p: Database["principals"] };
 
@@ -57,17 +57,7 @@ export function createSqlUserStore(storage: StorageHandle): UserStore {
       const p = user.principal;
       try {
         await writeTransaction(storage, async (trx) => {
-          await trx
-            .insertInto("principals")
-            .values({
-              id: p.id,
-              client_id: p.clientId,
-              display_name: p.displayName,
-              kind: p.kind,
-              enabled: fromBool(p.enabled),
-              created_at: p.createdAt.getTime(),
-            })
-            .execute();
+          await trx.insertInto("principals").values(principalRow(p)).execute();
           await trx
             .insertInto("local_users")
             .values({
