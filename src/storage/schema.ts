@@ -659,4 +659,27 @@ export interface Database {
     error: string | null;
     done_at: number | null;
   };
+  local_users: {
+    principal_id: string;
+    /** Lower-cased: sign-in names are compared without case. */
+    username: string;
+    password_hash: string | null;
+    password_changed_at: number | null;
+    created_at: number;
+  };
+  ui_sessions: {
+    /** Keyed digest of the session id the cookie carries; the id itself is never stored. */
+    id_digest: string;
+    principal_id: string;
+    method: string;
+    created_at: number;
+    last_seen_at: number;
+  };
+  sign_in_failures: {
+    /** `user:<name>` or `address:<ip>`. */
+    key: string;
+    failures: number;
+    first_failure_at: number;
+    locked_until: number | null;
+  };
 }

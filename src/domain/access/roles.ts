@@ -97,6 +97,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
     ["Strongroom/*"],
   ),
   role(
+    "3b8f5d1e-7a2c-4e9b-b6d4-1c0e9f8a7d52",
+    "Strongroom Reader",
+    "Read everything the admin API and the dashboard show; change nothing.",
+    [],
+    ["Strongroom/admin/read"],
+  ),
+  role(
     "9d3c6a2e-4f1b-4c8e-a7d5-2b6e8f0c1a93",
     "Strongroom Discovery Agent",
     "Report as a discovery agent: heartbeats, its own scan assignments and their results. No vault data and no admin API.",

@@ -4,27 +4,24 @@ import { authorizeAdmin } from "../../domain/access/authorize.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { Caller } from "../../domain/access/model.js";
 import { DomainError } from "../../domain/errors.js";
+import type { SessionAuth } from "../ui/session-auth.js";
 
 /**
- * Authenticates a bearer token and checks one installation-wide action, as the admin and agent
+ * Authenticates a bearer token (or, where `sessions` is given and no Authorization header is, a
+ * dashboard session cookie) and checks one installation-wide action, as the admin and agent
  * surfaces both do. Grants are read fresh, not from the cache: neither is a hot path, and a revoked
  * principal must lose them at once on every node.
  */
 export async function authorizeInstallationAction(
   request: FastifyRequest,
-  deps: { identity: IdentityService; access: AccessService },
+  deps: { identity: IdentityService; access: AccessService; sessions?: SessionAuth | undefined },
   surface: string,
   action: string,
 ): Promise<Caller> {
-  const [scheme, token] = (request.headers.authorization ?? "").split(" ", 2);
-  if (scheme?.toLowerCase() !== "bearer" || !token) {
-    throw new DomainError(
-      "Unauthorized",
-      `The ${surface} needs 'Authorization: Bearer <token>' from this installation`,
-    );
-  }
-  const caller = await deps.identity.authenticate(token);
-  request.caller = caller;
+  const caller =
+    deps.sessions && request.headers.authorization === undefined && deps.sessions.present(request)
+      ? await deps.sessions.caller(request)
+      : await bearerCaller(request, deps.identity, surface);
   const grants = await deps.access.loadGrants(caller.principalId);
   if (!grants?.principal.enabled) {
     throw new DomainError("Unauthorized", "The principal this token was issued to is disabled or deleted.");
@@ -39,4 +36,16 @@ export async function authorizeInstallationAction(
     );
   }
   return caller;
+}
+
+async function bearerCaller(request: FastifyRequest, identity: IdentityService, surface: string) {
+  const [scheme, token] = (request.headers.authorization ?? "").split(" ", 2);
+  if (scheme?.toLowerCase() !== "bearer" || !token) {
+    throw new DomainError(
+      "Unauthorized",
+      `The ${surface} needs 'Authorization: Bearer <token>' from this installation`,
+    );
+  }
+  request.caller = await identity.authenticate(token);
+  return request.caller;
 }

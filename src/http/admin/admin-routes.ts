@@ -23,6 +23,7 @@ import type { RulesService } from "../../domain/rules/rules-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import type { SessionAuth } from "../ui/session-auth.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
@@ -53,6 +54,8 @@ export interface AdminRouteDeps {
   approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
   campaigns?: CampaignService | undefined;
+  /** Dashboard sessions, which call this API with the signed-in user as the caller. */
+  sessions?: SessionAuth | undefined;
 }
 
 const Settings = {
@@ -98,6 +101,7 @@ export function registerAdminRoutes(
     approvals,
     posture,
     campaigns,
+    sessions,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -117,7 +121,7 @@ export function registerAdminRoutes(
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
       const action = request.method === "GET" ? AdminActions.read : AdminActions.write;
-      await authorizeInstallationAction(request, { identity, access }, "admin API", action);
+      await authorizeInstallationAction(request, { identity, access, sessions }, "admin API", action);
     });
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
