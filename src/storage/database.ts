@@ -30,6 +30,7 @@ import * as enrollment from "./migrations/0015-enrollment.js";
 import * as approvals from "./migrations/0016-approvals.js";
 import * as campaigns from "./migrations/0017-campaigns.js";
 import * as operationApproval from "./migrations/0018-operation-approval.js";
+import * as approvalIssued from "./migrations/0019-approval-issued.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -290,6 +291,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0016-approvals": approvals.up,
   "0017-campaigns": campaigns.up,
   "0018-operation-approval": operationApproval.up,
+  "0019-approval-issued": approvalIssued.up,
 };
 
 /** Applies every migration not yet applied, in order; each in its own transaction. */

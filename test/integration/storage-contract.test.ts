@@ -139,6 +139,7 @@ for (const backend of backends) {
             "0016-approvals",
             "0017-campaigns",
             "0018-operation-approval",
+            "0019-approval-issued",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
