@@ -637,6 +637,7 @@ export function jobList(
         contacts: core.contacts,
         mailer,
         vaultUrl,
+        approvalMailTo: config.approvalMailTo,
       })
     : undefined;
   const alertDigest = mailer

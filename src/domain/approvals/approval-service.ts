@@ -146,7 +146,7 @@ export function createApprovalService({
 
     async withdrawal(id, why) {
       const current = await store.get(id);
-      if (!current || current.state !== "pending") return undefined;
+      if (current?.state !== "pending") return undefined;
       return decided(current, withdraw(current, clock.now(), why), await vaultOf(current));
     },
 
