@@ -195,7 +195,7 @@ export function registerCaRoutes(admin: FastifyInstance, { ca, vaults }: CaRoute
         .header("location", location)
         .header("retry-after", SIGN_RETRY_AFTER_SECONDS)
         .send({
-          status: "pending",
+          state: "pending",
           requestId: result.held.id,
           location,
           approval: approvalData(result.held),
