@@ -7,6 +7,7 @@ import { HTTP } from "cloudevents";
 import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApprovalEventData } from "../../src/domain/approvals/model.js";
+import type { AuditRecord } from "../../src/domain/audit/model.js";
 import { adminCall, assignRole, createPrincipal, type Json, tokenFor } from "../support/access.js";
 import { backends, type TestDatabase } from "../support/backends.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
@@ -273,7 +274,7 @@ describe.each(backends.filter((b) => b.available))(
 
     it("audits each step with the principal who took it", async () => {
       await server.strongroom.core.audit.drain();
-      const rows = [];
+      const rows: AuditRecord[] = [];
       for await (const row of server.strongroom.core.audit.records(0))
         if (["CaSign", "CaSignRequestGet", "ApprovalApprove", "ApprovalDeny"].includes(row.operation))
           rows.push(row);
