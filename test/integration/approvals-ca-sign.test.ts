@@ -1,10 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { HTTP } from "cloudevents";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApprovalEventData } from "../../src/domain/approvals/model.js";
 import type { AuditRecord } from "../../src/domain/audit/model.js";
@@ -13,6 +11,7 @@ import { backends, type TestDatabase } from "../support/backends.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { opensslCsr } from "../support/openssl-req.js";
 import { tempDataDir } from "../support/server-process.js";
+import { smtpCapture } from "../support/smtp-capture.js";
 import { receiver } from "../support/webhook-receiver.js";
 
 const DAY = 86_400_000;
@@ -23,8 +22,8 @@ describe.each(backends.filter((b) => b.available))(
     const clock = fakeClock(new Date());
     const work = tempDataDir();
     const endpoint = receiver();
-    const mails: { to: string[]; raw: string }[] = [];
-    let smtp: SMTPServer;
+    const smtp = smtpCapture();
+    const { mails } = smtp;
     let database: TestDatabase;
     let server: InProcess;
     const approver = { id: "", clientId: "", clientSecret: "" };
@@ -61,22 +60,7 @@ describe.each(backends.filter((b) => b.available))(
     };
 
     beforeAll(async () => {
-      smtp = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ["STARTTLS"],
-        onData(stream, session, callback) {
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => {
-            mails.push({
-              to: session.envelope.rcptTo.map((r) => r.address),
-              raw: Buffer.concat(chunks).toString(),
-            });
-            callback();
-          });
-        },
-      });
-      await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
+      const smtpPort = await smtp.start();
       const base = await endpoint.start();
       database = await backend.createDatabase();
       server = await startInProcess({
@@ -85,7 +69,7 @@ describe.each(backends.filter((b) => b.available))(
         flags: {
           jobs: false,
           smtpHost: "127.0.0.1",
-          smtpPort: (smtp.server.address() as AddressInfo).port,
+          smtpPort,
           approvalMailTo: ["approvers@example.com"],
         },
       });
@@ -128,7 +112,7 @@ describe.each(backends.filter((b) => b.available))(
       await server?.stop();
       await database?.drop();
       await endpoint.stop();
-      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      await smtp.stop();
       work.remove();
     });
 
