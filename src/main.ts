@@ -347,6 +347,15 @@ export async function openCore(
   const caKeys = createCaKeys({ software, hsm });
   const urls = pkiUrls(() => pkiBase.url);
   const crls = createCrlService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls });
+  const approvals = createApprovalService({
+    store: createSqlApprovalStore(storage),
+    clock,
+    expiresAfterMs: config.approvalExpiryMs,
+    names: {
+      vault: async (id) => (await vaults.list()).find((v) => v.id === id),
+      ca: (id) => stores.ca.getAuthority(id),
+    },
+  });
   const ca = createCaService({
     store: stores.ca,
     keys: caKeys,
@@ -355,6 +364,10 @@ export async function openCore(
     urls,
     crls,
     gate: rules.gate,
+    approval: {
+      service: approvals,
+      requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
+    },
   });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
@@ -402,11 +415,6 @@ export async function openCore(
     vaultIds: async () => new Map((await vaults.list()).map((v) => [v.name.toLowerCase(), v.id])),
     caIds: async () => new Map((await ca.list()).map((c) => [c.name.toLowerCase(), c.id])),
     clock,
-  });
-  const approvals = createApprovalService({
-    store: createSqlApprovalStore(storage),
-    clock,
-    expiresAfterMs: config.approvalExpiryMs,
   });
   const discovery = createDiscoveryService({
     store: createSqlDiscoveryStore(storage),
@@ -642,6 +650,7 @@ export function jobList(
         contacts: core.contacts,
         mailer,
         vaultUrl,
+        approvalMailTo: config.approvalMailTo,
       })
     : undefined;
   const alertDigest = mailer

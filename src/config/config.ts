@@ -151,6 +151,11 @@ export const ConfigSchema = Type.Object(
       minimum: 60_000,
       description: "How long a request held for approval waits for its approvers before it fails",
     }),
+    approvalMailTo: Type.Array(Type.String({ pattern: "^[^@\\s,]+@[^@\\s,]+$" }), {
+      maxItems: 64,
+      description:
+        "Addresses mailed when a request is held for approval and when it is decided (comma-separated in the environment); a vault's requests also go to its certificate contacts",
+    }),
     alertAgentSilentMs: Type.Integer({
       minimum: 60_000,
       description: "An agent that has not called in for this long raises an agent-silent alert",
@@ -270,6 +275,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   alertExpiringDays: [30, 14, 7, 1],
   alertAgentSilentMs: 3_600_000,
   approvalExpiryMs: 7 * 86_400_000,
+  approvalMailTo: [],
   alertChangedWindowMs: 7 * 86_400_000,
   alertDigestIntervalMs: 900_000,
   acmeValidationHttpPort: 80,
@@ -331,6 +337,7 @@ export const ENV_VARS = {
   STRONGROOM_ALERT_EXPIRING_DAYS: "alertExpiringDays",
   STRONGROOM_ALERT_AGENT_SILENT_MS: "alertAgentSilentMs",
   STRONGROOM_APPROVAL_EXPIRY_MS: "approvalExpiryMs",
+  STRONGROOM_APPROVAL_MAIL_TO: "approvalMailTo",
   STRONGROOM_ALERT_CHANGED_WINDOW_MS: "alertChangedWindowMs",
   STRONGROOM_ALERT_DIGEST_INTERVAL_MS: "alertDigestIntervalMs",
   STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
@@ -430,6 +437,11 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   ) {
     out.alertExpiringDays = out.alertExpiringDays.replace(/\s/g, "").split(",").map(Number);
   }
+  if (typeof out.approvalMailTo === "string")
+    out.approvalMailTo = out.approvalMailTo
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
   if (typeof out.aliases === "string") {
     out.aliases = Object.fromEntries(
       out.aliases

@@ -30,6 +30,7 @@ import * as enrollment from "./migrations/0015-enrollment.js";
 import * as approvals from "./migrations/0016-approvals.js";
 import * as campaigns from "./migrations/0017-campaigns.js";
 import * as operationApproval from "./migrations/0018-operation-approval.js";
+import * as approvalIssued from "./migrations/0019-approval-issued.js";
 import * as uiSignIn from "./migrations/0021-ui-sign-in.js";
 import * as discoveryCertificates from "./migrations/0024-discovery-certificates.js";
 import * as locationChanges from "./migrations/0025-location-changes.js";
@@ -307,6 +308,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0016-approvals": approvals.up,
   "0017-campaigns": campaigns.up,
   "0018-operation-approval": operationApproval.up,
+  "0019-approval-issued": approvalIssued.up,
   "0021-ui-sign-in": uiSignIn.up,
   "0024-discovery-certificates": discoveryCertificates.up,
   "0025-location-changes": locationChanges.up,

@@ -627,6 +627,8 @@ export interface Database {
     created_at: number;
     expires_at: number;
     decided_at: number | null;
+    /** JSON `{caId, serial}` of the certificate a released CA sign produced. */
+    issued: string | null;
   };
   campaigns: {
     id: string;

@@ -139,6 +139,7 @@ for (const backend of backends) {
             "0016-approvals",
             "0017-campaigns",
             "0018-operation-approval",
+            "0019-approval-issued",
             "0021-ui-sign-in",
             "0024-discovery-certificates",
             "0025-location-changes",

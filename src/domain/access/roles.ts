@@ -110,6 +110,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
     [],
     ["Strongroom/discovery/agent"],
   ),
+  role(
+    "3b8f2d41-7c6e-4a09-9e15-d24c7a6b5f80",
+    "Certificate Approver",
+    "Read and decide (approve or deny) the approval requests of its scope: the installation, a vault, one certificate or a CA. Grants nothing else.",
+    [],
+    ["Strongroom/approvals/read", "Strongroom/approvals/decide"],
+  ),
 ]);
 
 /**

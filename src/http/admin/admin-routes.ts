@@ -117,6 +117,7 @@ export function registerAdminRoutes(
     updatedAt: v.updatedAt.toISOString(),
   });
 
+  if (approvals) registerApprovalRoutes(app, { identity, access, sessions, approvals });
   app.register(async (admin) => {
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
@@ -131,7 +132,6 @@ export function registerAdminRoutes(
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
-    if (approvals) registerApprovalRoutes(admin, approvals);
     if (campaigns) registerCampaignRoutes(admin, { campaigns });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
