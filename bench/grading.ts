@@ -13,7 +13,8 @@
  *   node --import tsx bench/grading.ts [--count 1000000] [--engines sqlite,postgres]
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -22,7 +23,7 @@ import type { CertificateFacts } from "../src/domain/inventory/model.js";
 import { createGradingService } from "../src/domain/rules/grading-service.js";
 import { createRulesService } from "../src/domain/rules/rules-service.js";
 import { migrate, openDatabase, type StorageHandle } from "../src/storage/database.js";
-import { createSqlGradingStore } from "../src/storage/sql-grading-store.js";
+import { createSqlGradingStore, gradedColumns } from "../src/storage/sql-grading-store.js";
 import { createSqlRuleStore } from "../src/storage/sql-rule-store.js";
 
 const DAY = 86_400_000;
@@ -118,38 +119,17 @@ async function populate(storage: StorageHandle): Promise<void> {
   );
 }
 
-/** The baseline: every row of the table, the same columns grading reads, in the same pages. */
-async function scan(storage: StorageHandle): Promise<number> {
+/**
+ * The baseline the target is set against: a plain sequential scan, every column of the record but its
+ * DER, in keyset pages of the same size in id order, the way any reader of the table reads it.
+ */
+async function plainScan(storage: StorageHandle): Promise<number> {
   let after = 0;
   let rows = 0;
   for (;;) {
     const page = await storage.db
       .selectFrom("inventory_certificates")
-      .select([
-        "id",
-        "sha256",
-        "subject",
-        "subject_key",
-        "issuer",
-        "serial",
-        "not_before",
-        "not_after",
-        "key_type",
-        "key_size",
-        "curve",
-        "signature_algorithm",
-        "sans",
-        "self_signed",
-        "is_ca",
-        "ski",
-        "aki",
-        "issuer_id",
-        "first_seen_at",
-        "owner_team",
-        "owner_application",
-        "owner_contact",
-        "owner_origin",
-      ])
+      .select(RECORD_COLUMNS)
       .where("id", ">", after)
       .orderBy("id")
       .limit(PAGE)
@@ -157,6 +137,68 @@ async function scan(storage: StorageHandle): Promise<number> {
     if (!page.length) return rows;
     rows += page.length;
     after = Number(page.at(-1)?.id);
+  }
+}
+
+/**
+ * A stricter floor, printed beside it: only the columns grading reads, read the way grading reads
+ * them (row arrays, no statement compiling). The ratio to it is what grading costs beyond reading
+ * its records at all, the locations and open findings it also reads included.
+ */
+async function leanScan(storage: StorageHandle): Promise<number> {
+  const p = (n: number) => (storage.engine === "postgres" ? `$${n}` : "?");
+  const query = `select ${gradedColumns(storage.engine)} from inventory_certificates
+    where id > ${p(1)} order by id limit ${p(2)}`;
+  let after = 0;
+  let rows = 0;
+  for (;;) {
+    const page = await storage.arrayRows(query, [after, PAGE]);
+    if (!page.length) return rows;
+    rows += page.length;
+    after = Number(page.at(-1)?.[0]);
+  }
+}
+
+const RECORD_COLUMNS = [
+  "id",
+  "sha256",
+  "subject",
+  "subject_key",
+  "issuer",
+  "serial",
+  "not_before",
+  "not_after",
+  "key_type",
+  "key_size",
+  "curve",
+  "signature_algorithm",
+  "sans",
+  "self_signed",
+  "is_ca",
+  "ski",
+  "aki",
+  "issuer_id",
+  "first_seen_at",
+  "owner_team",
+  "owner_application",
+  "owner_contact",
+  "owner_origin",
+] as const;
+
+/** With PROFILE=dir, a CPU profile of `work` alone (not the writing of records) goes to dir/name.cpuprofile. */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const dir = process.env.PROFILE;
+  if (!dir) return work();
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
   }
 }
 
@@ -251,27 +293,33 @@ async function run(engine: string): Promise<void> {
     await rules.set({ kind: "max-validity-days", value: 390 });
     // Scanned before and after the grading, and the faster scan taken: whichever runs first warms
     // the caches for the other, and the baseline must not gain from coming second.
-    const scanBefore = await timed(() => scan(storage));
+    const before = {
+      plain: await timed(() => plainScan(storage)),
+      lean: await timed(() => leanScan(storage)),
+    };
     for (const k of Object.keys(spent)) delete spent[k];
-    const graded = await timed(() => grading.grade(signal));
-    const scanAfter = await timed(() => scan(storage));
-    const scanned = scanAfter.seconds < scanBefore.seconds ? scanAfter : scanBefore;
+    const graded = await timed(() => profiled(`${engine}-regrade`, () => grading.grade(signal)));
+    const after = {
+      plain: await timed(() => plainScan(storage)),
+      lean: await timed(() => leanScan(storage)),
+    };
     if (process.env.BREAKDOWN)
       log(
         `  store time: ${JSON.stringify(Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, Math.round(v)])))}`,
       );
-    const scanRate = scanned.result / scanned.seconds;
     const gradeRate = graded.result.graded / graded.seconds;
-    const ratio = gradeRate / scanRate;
-    log(
-      `  sequential scan: ${scanned.result.toLocaleString("en")} rows in ${scanned.seconds.toFixed(1)} s (${Math.round(scanRate).toLocaleString("en")} rows/s; before ${scanBefore.seconds.toFixed(1)} s, after ${scanAfter.seconds.toFixed(1)} s)`,
-    );
     log(
       `  re-grade after a rule change (${graded.result.mode}): ${graded.result.graded.toLocaleString("en")} records in ${graded.seconds.toFixed(1)} s (${Math.round(gradeRate).toLocaleString("en")} records/s), ${graded.result.opened} opened, ${graded.result.resolved} resolved`,
     );
-    log(
-      `  ratio to the scan: ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO}) ${ratio >= TARGET_RATIO ? "PASS" : "FAIL"}; ${graded.seconds <= TARGET_SECONDS ? "PASS" : "FAIL"} under ${TARGET_SECONDS} s`,
-    );
+    for (const kind of ["plain", "lean"] as const) {
+      const scanned = after[kind].seconds < before[kind].seconds ? after[kind] : before[kind];
+      const scanRate = scanned.result / scanned.seconds;
+      const ratio = gradeRate / scanRate;
+      log(
+        `  ${kind} scan: ${scanned.result.toLocaleString("en")} rows in ${scanned.seconds.toFixed(1)} s (${Math.round(scanRate).toLocaleString("en")} rows/s; before ${before[kind].seconds.toFixed(1)} s, after ${after[kind].seconds.toFixed(1)} s); re-grade / scan ${ratio.toFixed(2)}${kind === "plain" ? ` (target ≥ ${TARGET_RATIO}) ${ratio >= TARGET_RATIO ? "PASS" : "FAIL"}` : ""}`,
+      );
+    }
+    log(`  ${graded.seconds <= TARGET_SECONDS ? "PASS" : "FAIL"} under ${TARGET_SECONDS} s`);
   } finally {
     await cleanup();
   }

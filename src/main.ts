@@ -19,7 +19,9 @@ import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
 import { createEnrollmentCrypto } from "./crypto/enrollment-crypto.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
+import { createHmacSessionTokens } from "./crypto/hmac-session-tokens.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
+import { createJoseOpenIdProvider } from "./crypto/jose-openid-provider.js";
 import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-token-signer.js";
 import { loadMasterKey } from "./crypto/master-key.js";
 import { fromPem } from "./crypto/pem.js";
@@ -94,6 +96,9 @@ import type { FindingStore } from "./domain/rules/ports.js";
 import { createRulesService, type RulesService } from "./domain/rules/rules-service.js";
 import type { Sealer } from "./domain/sealing/ports.js";
 import { createSecretService, type SecretService } from "./domain/secrets/secret-service.js";
+import { createSignInService } from "./domain/sign-in/sign-in-service.js";
+import { createSingleSignOn } from "./domain/sign-in/single-sign-on.js";
+import { createUserService, type UserService } from "./domain/sign-in/user-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
 import {
   type ChallengeResponder,
@@ -180,6 +185,8 @@ export interface Core {
   auditSigner: AuditSigner;
   principals: PrincipalService;
   access: AccessService;
+  /** Local users of the dashboard (principals of kind user with a password). */
+  users: UserService;
   /** ACME settings of issuers (admin API, CLI). */
   acme: AcmeSettingsService;
   acmeIssuer: AcmeIssuerAdapter;
@@ -344,6 +351,15 @@ export async function openCore(
   const caKeys = createCaKeys({ software, hsm });
   const urls = pkiUrls(() => pkiBase.url);
   const crls = createCrlService({ store: stores.ca, keys: caKeys, x509: caX509, clock, urls });
+  const approvals = createApprovalService({
+    store: createSqlApprovalStore(storage),
+    clock,
+    expiresAfterMs: config.approvalExpiryMs,
+    names: {
+      vault: async (id) => (await vaults.list()).find((v) => v.id === id),
+      ca: (id) => stores.ca.getAuthority(id),
+    },
+  });
   const ca = createCaService({
     store: stores.ca,
     keys: caKeys,
@@ -352,14 +368,13 @@ export async function openCore(
     urls,
     crls,
     gate: rules.gate,
+    approval: {
+      service: approvals,
+      requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
+    },
   });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
-  const approvals = createApprovalService({
-    store: createSqlApprovalStore(storage),
-    clock,
-    expiresAfterMs: config.approvalExpiryMs,
-  });
   const approvalGate: ApprovalGate = {
     service: approvals,
     requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
@@ -386,7 +401,7 @@ export async function openCore(
       resolver: config.acmeValidationResolver,
     }),
     gate: serverGate,
-    nonceKey: acmeNonceKey(stores.settings, sealer),
+    nonceKey: sealedSettingKey(stores.settings, sealer, "acme-server-nonce-key"),
     queued: () => acmeValidation.kick(),
     approval: approvalGate,
   });
@@ -428,6 +443,12 @@ export async function openCore(
     vaults,
     principals,
     access,
+    users: createUserService({
+      users: stores.users,
+      hasher: createScryptSecretHasher(),
+      clock,
+      onChange: access.invalidate,
+    }),
     secrets,
     secretFormats: createSecretFormats({ secrets, codec }),
     keys,
@@ -531,19 +552,19 @@ export function campaignJob(core: Core): Job {
 }
 
 /**
- * The ACME server's nonce HMAC key: made by the first node that needs it, sealed in the settings,
- * read once per process, so a nonce from one node is accepted by any other.
+ * A 32-byte HMAC key of the installation (the ACME server's nonces, the dashboard's sessions): made
+ * by the first node that needs it, sealed in the settings, read once per process, so a value one
+ * node made is accepted by any other.
  */
-function acmeNonceKey(settings: SqlStores["settings"], sealer: Sealer): () => Promise<Buffer> {
+function sealedSettingKey(
+  settings: SqlStores["settings"],
+  sealer: Sealer,
+  name: string,
+): () => Promise<Buffer> {
   let key: Promise<Buffer> | undefined;
   const load = async () => {
-    const context = "acme-server-nonce-key";
-    const stored = await settings.putIfAbsent(
-      "acme-server-nonce-key",
-      "sealed",
-      sealer.seal(randomBytes(32), context),
-    );
-    return sealer.open(stored.sealed as Buffer, context);
+    const stored = await settings.putIfAbsent(name, "sealed", sealer.seal(randomBytes(32), name));
+    return sealer.open(stored.sealed as Buffer, name);
   };
   return () => {
     key ??= load().catch((error: unknown) => {
@@ -636,6 +657,7 @@ export function jobList(
         contacts: core.contacts,
         mailer,
         vaultUrl,
+        approvalMailTo: config.approvalMailTo,
       })
     : undefined;
   const alertDigest = mailer
@@ -801,6 +823,44 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       vaultUrl: vaultUrl("default"),
       caFile: tls.caFile,
     });
+    const sessionTokens = createHmacSessionTokens(
+      await sealedSettingKey(core.stores.settings, core.sealer, "ui-session-key")(),
+      tenantId,
+    );
+    const signIn = createSignInService({
+      users: core.stores.users,
+      sessions: core.stores.sessions,
+      failures: core.stores.signInFailures,
+      tokens: sessionTokens,
+      hasher: createScryptSecretHasher(),
+      clock,
+      policy: {
+        idleMs: config.uiSessionIdleMs,
+        absoluteMs: config.uiSessionAbsoluteMs,
+        userFailures: config.signInUserFailures,
+        addressFailures: config.signInAddressFailures,
+        failureWindowMs: config.signInLockoutMs,
+        lockoutMs: config.signInLockoutMs,
+      },
+    });
+    const singleSignOn =
+      config.oidcIssuer && config.oidcClientId && config.oidcClientSecret
+        ? createSingleSignOn({
+            provider: createJoseOpenIdProvider({
+              issuer: config.oidcIssuer,
+              clientId: config.oidcClientId,
+              clientSecret: config.oidcClientSecret,
+              redirectUri: config.oidcRedirectUri ?? `${authorityHost}/ui/oidc/callback`,
+              scopes: config.oidcScopes.split(/\s+/).filter(Boolean),
+            }),
+            tokens: sessionTokens,
+            users: core.users,
+            signIn,
+            clock,
+            usernameClaim: config.oidcUsernameClaim,
+            provisionUsers: config.oidcProvisionUsers,
+          })
+        : undefined;
     const limit = (perSecond: number, burst: number | undefined) =>
       perSecond > 0
         ? { ratePerSecond: perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
@@ -839,6 +899,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         posture: core.posture,
         campaigns: core.campaigns,
         uiAssets: loadUiAssets(),
+        signIn,
+        singleSignOn,
         enrollment: {
           profiles: core.enrollmentProfiles,
           service: core.enrollment,

@@ -8,8 +8,10 @@ import {
   FULL_CRL,
   type IssuedCertificate,
 } from "../domain/ca/model.js";
+import { sleep } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import type { Core } from "../main.js";
+import { cliPrincipal } from "./cli-audit.js";
 import { jsonOption, wholeNumber as number, printJson, withCore } from "./program.js";
 
 const caOptions = (c: Command) =>
@@ -132,6 +134,37 @@ const caDocument = (core: Core, c: CertificateAuthority) => ({
   createdAt: c.createdAt,
 });
 
+const DEFAULT_WAIT_SECONDS = 3600;
+const POLL_MS = 2000;
+
+function writeSigned(result: { issued: IssuedCertificate; chain: Buffer[] }, output: string | undefined) {
+  const pem = [result.issued.der, ...result.chain].map((c) => toPem("CERTIFICATE", c)).join("");
+  if (output) writeFileSync(output, pem);
+  else process.stdout.write(pem);
+  console.error(`Issued serial ${result.issued.serial}`);
+}
+
+/**
+ * Polls a held sign request until approvers decide: the certificate once approved; the refusal (with
+ * the denier's reason) is thrown by heldSignature. Still pending after `wait` seconds is an error
+ * that names the request, which `ca sign-request` fetches later.
+ */
+async function waitForDecision(ca: CaService, name: string, id: string, wait: string | boolean) {
+  const seconds = wait === true ? DEFAULT_WAIT_SECONDS : number(wait as string, "--wait");
+  const until = Date.now() + seconds * 1000;
+  const never = new AbortController().signal;
+  for (;;) {
+    const result = await ca.heldSignature(name, id);
+    if (!("held" in result)) return result;
+    if (Date.now() >= until)
+      throw new DomainError(
+        "Unavailable",
+        `Approval request ${id} is still pending after ${seconds} s; fetch it later with strongroom ca sign-request ${name} ${id}`,
+      );
+    await sleep(Math.min(POLL_MS, until - Date.now()), never);
+  }
+}
+
 const issuedDocument = ({ der: _der, ...i }: IssuedCertificate) => i;
 
 const showCa = (core: Core, c: CertificateAuthority) =>
@@ -244,18 +277,66 @@ export function registerCaCommands(program: Command): void {
     .requiredOption("--csr <file>", "PKCS#10 request, PEM")
     .option("--validity-days <days>", "default 90")
     .option("-o, --output <file>", "write the certificate and chain (PEM) here instead of standard output")
-    .description("sign a CSR with its own subject and SANs, within the CA's constraints")
-    .action((name: string, o: { csr: string; validityDays?: string; output?: string }, command: Command) =>
+    .option(
+      "--wait [seconds]",
+      `when an approval rule holds the request, wait this long for the decision (default ${DEFAULT_WAIT_SECONDS})`,
+    )
+    .description(
+      "sign a CSR with its own subject and SANs, within the CA's constraints; a request the approval rules hold prints its request id (or waits with --wait)",
+    )
+    .action(
+      (
+        name: string,
+        o: { csr: string; validityDays?: string; output?: string; wait?: string | boolean },
+        command: Command,
+      ) =>
+        withCore(command, async (core) => {
+          const [csr] = fromPem(readFileSync(o.csr, "utf8"));
+          if (!csr) throw new DomainError("BadParameter", `${o.csr} holds no PEM certificate request`);
+          const result = await core.ca.requestSignature(
+            name,
+            csr,
+            { validityDays: number(o.validityDays, "--validity-days") },
+            cliPrincipal(),
+          );
+          if ("held" in result) {
+            const { held } = result;
+            console.error(
+              `Held for approval: request ${held.id} needs ${held.required} approval(s) because of ${held.because.join("; ")}`,
+            );
+            if (o.wait === undefined) {
+              console.log(held.id);
+              console.error(
+                `Fetch the certificate once approved: strongroom ca sign-request ${name} ${held.id}`,
+              );
+              return;
+            }
+            return writeSigned(await waitForDecision(core.ca, name, held.id, o.wait), o.output);
+          }
+          writeSigned(result, o.output);
+        }),
+    );
+
+  ca.command("sign-request")
+    .argument("<name>", "the issuing CA")
+    .argument("<id>", "the approval request id `ca sign` printed")
+    .option("-o, --output <file>", "write the certificate and chain (PEM) here instead of standard output")
+    .option("--wait [seconds]", `wait this long for the decision (default ${DEFAULT_WAIT_SECONDS})`)
+    .description(
+      "a sign request held for approval: the certificate once approved, the refusal once denied or expired",
+    )
+    .action((name: string, id: string, o: { output?: string; wait?: string | boolean }, command: Command) =>
       withCore(command, async (core) => {
-        const [csr] = fromPem(readFileSync(o.csr, "utf8"));
-        if (!csr) throw new DomainError("BadParameter", `${o.csr} holds no PEM certificate request`);
-        const { issued, chain } = await core.ca.signCsr(name, csr, {
-          validityDays: number(o.validityDays, "--validity-days"),
-        });
-        const pem = [issued.der, ...chain].map((c) => toPem("CERTIFICATE", c)).join("");
-        if (o.output) writeFileSync(o.output, pem);
-        else process.stdout.write(pem);
-        console.error(`Issued serial ${issued.serial}`);
+        const result =
+          o.wait === undefined
+            ? await core.ca.heldSignature(name, id)
+            : await waitForDecision(core.ca, name, id, o.wait);
+        if ("held" in result) {
+          console.log(`pending\t${result.held.id}\texpires ${result.held.expiresAt.toISOString()}`);
+          process.exitCode = 3;
+          return;
+        }
+        writeSigned(result, o.output);
       }),
     );
 

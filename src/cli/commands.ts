@@ -18,6 +18,7 @@ import { createProgram } from "./program.js";
 import { registerRemoteVaultCommands } from "./remote-vault-commands.js";
 import { registerRulesCommands } from "./rules-commands.js";
 import { registerServeCommands } from "./serve-commands.js";
+import { registerUserCommands } from "./user-commands.js";
 import { registerVaultCommands } from "./vault-commands.js";
 import { registerWebhookCommands } from "./webhook-commands.js";
 
@@ -26,6 +27,7 @@ export function createCli(): Command {
   const program = createProgram();
   registerServeCommands(program);
   registerAccessCommands(program, registerVaultCommands(program));
+  registerUserCommands(program);
   registerCertCommands(program);
   registerIssuerCommands(program);
   registerWebhookCommands(program);

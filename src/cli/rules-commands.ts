@@ -9,15 +9,22 @@ interface WhereFlags {
   vault?: string;
   ca?: string;
   profile?: string;
+  owner?: string;
 }
 
-const where = (o: WhereFlags): RuleTargetInput => ({ vault: o.vault, ca: o.ca, profile: o.profile });
+const where = (o: WhereFlags): RuleTargetInput => ({
+  vault: o.vault,
+  ca: o.ca,
+  profile: o.profile,
+  owner: o.owner,
+});
 
 const whereOptions = (c: Command): Command =>
   c
     .option("--vault <name>", "a vault's rule (default: the installation's)")
     .option("--ca <name>", "a private CA's rule")
-    .option("--profile <kind:name>", "an ACME, EST or SCEP server profile's rule, e.g. acme:internal");
+    .option("--profile <kind:name>", "an ACME, EST or SCEP server profile's rule, e.g. acme:internal")
+    .option("--owner <team-or-application>", "an owner's rule: grades the certificates it answers for");
 
 const ruleLine = (r: Rule) =>
   [
@@ -47,7 +54,7 @@ export function registerRulesCommands(program: Command): void {
         .option("--entry <entry...>", "only at these entry points (keyvault-create, ca-sign, acme-issuer…)"),
     ),
   )
-    .description("set (add or replace) a rule at the installation, a vault, a CA or a profile")
+    .description("set (add or replace) a rule at the installation, a vault, a CA, a profile or an owner")
     .action(
       (
         kind: string,

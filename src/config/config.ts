@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { validIssuer } from "../domain/access/principal-service.js";
 
 const LogLevel = Type.Union(
   ["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l)),
@@ -150,6 +151,11 @@ export const ConfigSchema = Type.Object(
       minimum: 60_000,
       description: "How long a request held for approval waits for its approvers before it fails",
     }),
+    approvalMailTo: Type.Array(Type.String({ pattern: "^[^@\\s,]+@[^@\\s,]+$" }), {
+      maxItems: 64,
+      description:
+        "Addresses mailed when a request is held for approval and when it is decided (comma-separated in the environment); a vault's requests also go to its certificate contacts",
+    }),
     alertAgentSilentMs: Type.Integer({
       minimum: 60_000,
       description: "An agent that has not called in for this long raises an agent-silent alert",
@@ -184,6 +190,53 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       maximum: 65535,
       description: "Port the ACME server connects to for tls-alpn-01 challenges (443 in real deployments)",
+    }),
+    uiSessionIdleMs: Type.Integer({
+      minimum: 60_000,
+      description: "A dashboard session unused for this long ends",
+    }),
+    uiSessionAbsoluteMs: Type.Integer({
+      minimum: 60_000,
+      description: "A dashboard session ends this long after sign-in, however busy",
+    }),
+    signInUserFailures: Type.Integer({
+      minimum: 1,
+      description: "Failed dashboard sign-ins for one user name that lock it for signInLockoutMs",
+    }),
+    signInAddressFailures: Type.Integer({
+      minimum: 1,
+      description: "Failed dashboard sign-ins from one client address that lock it for signInLockoutMs",
+    }),
+    signInLockoutMs: Type.Integer({
+      minimum: 1000,
+      description: "How long a locked user name or address is refused; failures count within the same window",
+    }),
+    oidcIssuer: Type.Optional(
+      Type.String({
+        pattern: "^https?://",
+        description: "OpenID Connect issuer for dashboard single sign-on (https, or http on loopback)",
+      }),
+    ),
+    oidcClientId: Type.Optional(
+      Type.String({ minLength: 1, description: "This installation's client id at the issuer" }),
+    ),
+    oidcClientSecret: Type.Optional(
+      Type.String({ minLength: 1, description: "The client secret at the issuer" }),
+    ),
+    oidcRedirectUri: Type.Optional(
+      Type.String({
+        pattern: "^https://",
+        description:
+          "Redirect URI registered at the issuer; default https://{publicHost}:{port}/ui/oidc/callback",
+      }),
+    ),
+    oidcUsernameClaim: Type.String({
+      minLength: 1,
+      description: "ID token claim naming the local user a sign-on is for (preferred_username, email, sub…)",
+    }),
+    oidcScopes: Type.String({ description: "Scopes asked for besides openid, space-separated" }),
+    oidcProvisionUsers: Type.Boolean({
+      description: "Create a user (with no role) on the first sign-on of a name that is not a user yet",
     }),
     acmeValidationResolver: Type.Optional(
       Type.String({
@@ -222,10 +275,19 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   alertExpiringDays: [30, 14, 7, 1],
   alertAgentSilentMs: 3_600_000,
   approvalExpiryMs: 7 * 86_400_000,
+  approvalMailTo: [],
   alertChangedWindowMs: 7 * 86_400_000,
   alertDigestIntervalMs: 900_000,
   acmeValidationHttpPort: 80,
   acmeValidationTlsPort: 443,
+  uiSessionIdleMs: 30 * 60_000,
+  uiSessionAbsoluteMs: 12 * 3_600_000,
+  signInUserFailures: 5,
+  signInAddressFailures: 20,
+  signInLockoutMs: 15 * 60_000,
+  oidcUsernameClaim: "preferred_username",
+  oidcScopes: "profile email",
+  oidcProvisionUsers: false,
 };
 
 /** Environment variables and the setting each one fills. */
@@ -275,11 +337,24 @@ export const ENV_VARS = {
   STRONGROOM_ALERT_EXPIRING_DAYS: "alertExpiringDays",
   STRONGROOM_ALERT_AGENT_SILENT_MS: "alertAgentSilentMs",
   STRONGROOM_APPROVAL_EXPIRY_MS: "approvalExpiryMs",
+  STRONGROOM_APPROVAL_MAIL_TO: "approvalMailTo",
   STRONGROOM_ALERT_CHANGED_WINDOW_MS: "alertChangedWindowMs",
   STRONGROOM_ALERT_DIGEST_INTERVAL_MS: "alertDigestIntervalMs",
   STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
   STRONGROOM_ACME_VALIDATION_TLS_PORT: "acmeValidationTlsPort",
   STRONGROOM_ACME_VALIDATION_RESOLVER: "acmeValidationResolver",
+  STRONGROOM_UI_SESSION_IDLE_MS: "uiSessionIdleMs",
+  STRONGROOM_UI_SESSION_ABSOLUTE_MS: "uiSessionAbsoluteMs",
+  STRONGROOM_SIGN_IN_USER_FAILURES: "signInUserFailures",
+  STRONGROOM_SIGN_IN_ADDRESS_FAILURES: "signInAddressFailures",
+  STRONGROOM_SIGN_IN_LOCKOUT_MS: "signInLockoutMs",
+  STRONGROOM_OIDC_ISSUER: "oidcIssuer",
+  STRONGROOM_OIDC_CLIENT_ID: "oidcClientId",
+  STRONGROOM_OIDC_CLIENT_SECRET: "oidcClientSecret",
+  STRONGROOM_OIDC_REDIRECT_URI: "oidcRedirectUri",
+  STRONGROOM_OIDC_USERNAME_CLAIM: "oidcUsernameClaim",
+  STRONGROOM_OIDC_SCOPES: "oidcScopes",
+  STRONGROOM_OIDC_PROVISION_USERS: "oidcProvisionUsers",
 } as const satisfies Record<string, keyof Config>;
 
 export interface ConfigSources {
@@ -339,6 +414,11 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "alertDigestIntervalMs",
     "acmeValidationHttpPort",
     "acmeValidationTlsPort",
+    "uiSessionIdleMs",
+    "uiSessionAbsoluteMs",
+    "signInUserFailures",
+    "signInAddressFailures",
+    "signInLockoutMs",
   ]) {
     const value = out[key];
     if (typeof value === "string" && /^\d+$/.test(value)) out[key] = Number(value);
@@ -347,7 +427,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     const value = out[key];
     if (typeof value === "string" && /^\d+(\.\d+)?$/.test(value)) out[key] = Number(value);
   }
-  for (const key of ["metrics", "jobs", "smtpSecure"]) {
+  for (const key of ["metrics", "jobs", "smtpSecure", "oidcProvisionUsers"]) {
     const value = out[key];
     if (typeof value === "string") out[key] = value === "true" || value === "1";
   }
@@ -357,6 +437,11 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   ) {
     out.alertExpiringDays = out.alertExpiringDays.replace(/\s/g, "").split(",").map(Number);
   }
+  if (typeof out.approvalMailTo === "string")
+    out.approvalMailTo = out.approvalMailTo
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
   if (typeof out.aliases === "string") {
     out.aliases = Object.fromEntries(
       out.aliases
@@ -383,6 +468,15 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   if (Boolean(merged.tlsCertFile) !== Boolean(merged.tlsKeyFile)) {
     throw new ConfigError("tlsCertFile and tlsKeyFile must be given together");
+  }
+  const oidc = [merged.oidcIssuer, merged.oidcClientId, merged.oidcClientSecret];
+  if (oidc.some(Boolean) && !oidc.every(Boolean)) {
+    throw new ConfigError("oidcIssuer, oidcClientId and oidcClientSecret must be given together");
+  }
+  if (merged.oidcIssuer && !validIssuer(merged.oidcIssuer)) {
+    throw new ConfigError(
+      `oidcIssuer ${merged.oidcIssuer} must be https (plain http only on a loopback address)`,
+    );
   }
   const config = { ...merged, dataDir: resolve(cwd, merged.dataDir) };
   if (merged.workers !== 1 && config.database === ":memory:") {

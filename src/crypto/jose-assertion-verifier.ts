@@ -9,6 +9,7 @@ import {
   jwtVerify,
 } from "jose";
 import type { AssertionVerifier } from "../domain/access/ports.js";
+import { fetchOpenIdConfiguration } from "./openid-discovery.js";
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"];
 
@@ -46,15 +47,7 @@ export function createJoseAssertionVerifier(options: JoseAssertionVerifierOption
   async function issuerKeys(issuer: string, now: number): Promise<JWTVerifyGetKey> {
     const hit = remote.get(issuer);
     if (hit && hit.until > now) return hit.keys;
-    const response = await fetchImpl(`${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!response.ok) throw new Error(`discovery of ${issuer} answered ${response.status}`);
-    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
-    if (document.issuer !== issuer || typeof document.jwks_uri !== "string") {
-      throw new Error(`discovery document of ${issuer} names another issuer or no jwks_uri`);
-    }
+    const document = await fetchOpenIdConfiguration(issuer, fetchImpl);
     const keys = createRemoteJWKSet(new URL(document.jwks_uri));
     remote.set(issuer, { keys, until: now + discoveryCacheMs });
     return keys;

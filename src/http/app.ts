@@ -30,6 +30,8 @@ import type { KeyService } from "../domain/keys/key-service.js";
 import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
 import type { PostureService } from "../domain/reports/posture-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
+import type { SignInService } from "../domain/sign-in/sign-in-service.js";
+import type { SingleSignOn } from "../domain/sign-in/single-sign-on.js";
 import type { VaultService } from "../domain/vaults/vault-service.js";
 import { registerAcmeServerRoutes } from "./acme/acme-routes.js";
 import { type AdminRouteDeps, registerAdminRoutes } from "./admin/admin-routes.js";
@@ -48,6 +50,7 @@ import { registerOAuthRoutes } from "./oauth/oauth-routes.js";
 import { registerOpsRoutes, UNAUDITED_PATHS } from "./ops/ops-routes.js";
 import { routeOf } from "./request-context.js";
 import { registerScepRoutes } from "./scep/scep-routes.js";
+import { createSessionAuth } from "./ui/session-auth.js";
 import type { UiAssets } from "./ui/ui-assets.js";
 import { registerUiRoutes } from "./ui/ui-routes.js";
 
@@ -101,6 +104,10 @@ export interface AppDeps {
   metrics?: Registry | undefined;
   /** The dashboard's built assets; undefined serves a page saying the client is not built. */
   uiAssets?: UiAssets | undefined;
+  /** Dashboard sign-in and sessions. */
+  signIn: SignInService;
+  /** Dashboard single sign-on through an OpenID Connect provider, when one is configured. */
+  singleSignOn?: SingleSignOn | undefined;
 }
 
 const isAudited = (request: FastifyRequest) =>
@@ -223,7 +230,13 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
 
   const authority = `${deps.authorityHost}/${deps.identity.tenantId}`;
   registerOpsRoutes(app, { checkReady: deps.checkReady, metrics: deps.metrics });
-  registerUiRoutes(app, deps.uiAssets);
+  const sessions = createSessionAuth(deps.signIn, deps.identity.tenantId);
+  registerUiRoutes(app, {
+    assets: deps.uiAssets,
+    signIn: deps.signIn,
+    sessions,
+    singleSignOn: deps.singleSignOn,
+  });
   registerOAuthRoutes(app, { identity: deps.identity, authority, jwks: deps.jwks });
   registerAdminRoutes(app, {
     identity: deps.identity,
@@ -243,6 +256,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     approvals: deps.approvals,
     posture: deps.posture,
     campaigns: deps.campaigns,
+    sessions,
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {

@@ -1,3 +1,4 @@
+import { approvalMail } from "../domain/approvals/approval-mail.js";
 import type { SettingsStore } from "../domain/bootstrap/ports.js";
 import type { ContactsService } from "../domain/certificates/contacts-service.js";
 import type { StoredEvent } from "../domain/events/model.js";
@@ -20,13 +21,16 @@ export interface MailJobDeps {
   contacts: Pick<ContactsService, "get">;
   mailer: Mailer;
   vaultUrl: (name: string) => string;
+  /** Who hears of every approval request held and decided, besides its vault's certificate contacts. */
+  approvalMailTo?: readonly string[];
   intervalMs?: number;
 }
 
 const CURSOR_SETTING = "mail-cursor";
 
 /**
- * Mails the vault's certificate contacts about near-expiry, expiry and failed renewals, in outbox
+ * Mails the vault's certificate contacts about near-expiry, expiry and failed renewals, and the
+ * approvers' addresses (with a vault's contacts) about approval requests held and decided, in outbox
  * order and at least once: the cursor moves only past events that were mailed (or need no mail).
  */
 export function createMailJob(deps: MailJobDeps): Job {
@@ -45,9 +49,19 @@ export function createMailJob(deps: MailJobDeps): Job {
         for (const event of batch) {
           if (signal.aborted) return `sent ${sent}`;
           const vault = byId.get(event.vaultId);
-          if (vault && MAILED_EVENTS.has(event.type)) {
-            const contacts = await deps.contacts.get(vault).catch(() => []);
-            const to = contacts.flatMap((c) => (c.email ? [c.email] : []));
+          const contacts = async () =>
+            vault
+              ? (await deps.contacts.get(vault).catch(() => [])).flatMap((c) => (c.email ? [c.email] : []))
+              : [];
+          const approval = approvalMail(event);
+          if (approval) {
+            const to = [...new Set([...(deps.approvalMailTo ?? []), ...(await contacts())])];
+            if (to.length > 0) {
+              await deps.mailer.send({ to, ...approval });
+              sent++;
+            }
+          } else if (vault && MAILED_EVENTS.has(event.type)) {
+            const to = await contacts();
             if (to.length > 0) {
               await deps.mailer.send({ to, ...noticeMail(event, deps.vaultUrl(vault.name)) });
               sent++;

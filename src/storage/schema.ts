@@ -339,14 +339,19 @@ export interface Database {
     outcome: string;
     error: string | null;
     fingerprint: string | null;
-    /** The presented certificates' DER, each behind a 4-byte big-endian length, leaf first. */
-    chain: Buffer | null;
+    /** The presented certificates' SHA-256, 32 bytes each, leaf first; their DER is in discovery_certificates. */
+    chain_sha256: Buffer | null;
     tls_version: string | null;
     cipher: string | null;
     detail: string | null;
     /** Comma-separated DNS names of the leaf: what later scans of the address send as SNI. */
     dns_names: string | null;
     seen_at: number;
+  };
+  /** Each certificate a scan saw, once, whichever results present it. */
+  discovery_certificates: {
+    sha256: Buffer;
+    der: Buffer;
   };
   ca_issued: {
     ca_id: string;
@@ -413,6 +418,9 @@ export interface Database {
     gone_at: number | null;
     /** JSON of the observation's detail. */
     detail: string | null;
+    /** The certificate served here before the latest change, and when that change was seen. */
+    previous_cert_id: number | null;
+    changed_at: number | null;
   };
   inventory_terms: { term: string; not_after: number; cert_id: number };
   inventory_facets: { facet: string; value: string; count: number };
@@ -636,6 +644,8 @@ export interface Database {
     created_at: number;
     expires_at: number;
     decided_at: number | null;
+    /** JSON `{caId, serial}` of the certificate a released CA sign produced. */
+    issued: string | null;
   };
   campaigns: {
     id: string;
@@ -667,5 +677,28 @@ export interface Database {
     revocation: string | null;
     error: string | null;
     done_at: number | null;
+  };
+  local_users: {
+    principal_id: string;
+    /** Lower-cased: sign-in names are compared without case. */
+    username: string;
+    password_hash: string | null;
+    password_changed_at: number | null;
+    created_at: number;
+  };
+  ui_sessions: {
+    /** Keyed digest of the session id the cookie carries; the id itself is never stored. */
+    id_digest: string;
+    principal_id: string;
+    method: string;
+    created_at: number;
+    last_seen_at: number;
+  };
+  sign_in_failures: {
+    /** `user:<name>` or `address:<ip>`. */
+    key: string;
+    failures: number;
+    first_failure_at: number;
+    locked_until: number | null;
   };
 }

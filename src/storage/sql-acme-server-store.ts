@@ -19,7 +19,7 @@ import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
-import { insertApprovalRequest } from "./sql-approval-store.js";
+import { insertApproval } from "./sql-approval-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
 
 type ProfileSettings = Omit<AcmeProfile, "id" | "name" | "caId" | "createdAt" | "updatedAt">;
@@ -466,12 +466,12 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       return write(async (trx) => {
         const held = await trx
           .updateTable("acme_server_orders")
-          .set({ status: "processing", csr, approval_id: approval.id })
+          .set({ status: "processing", csr, approval_id: approval.request.id })
           .where("id", "=", orderId)
           .where("status", "=", "ready")
           .executeTakeFirst();
         if (Number(held.numUpdatedRows) !== 1) return false;
-        await insertApprovalRequest(trx, approval);
+        await insertApproval(trx, approval);
         return true;
       });
     },

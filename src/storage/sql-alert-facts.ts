@@ -1,6 +1,5 @@
 import { sql } from "kysely";
 import type { AlertFacts, CertificateInUse } from "../domain/alerts/ports.js";
-import type { RunDiff } from "../domain/discovery/model.js";
 import type { StorageHandle } from "./database.js";
 import { hex, openFindingRows } from "./sql-findings.js";
 
@@ -106,55 +105,34 @@ export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFac
     },
 
     async changedLocations(since) {
-      const runs = await db
-        .selectFrom("discovery_runs")
-        .select(["diff", "finished_at"])
-        .where("finished_at", ">=", since.getTime())
-        .where("diff", "is not", null)
-        .orderBy("finished_at")
+      // Recorded by the inventory's upsert whichever source saw the change; a change still holds
+      // while the location is not gone (a later change moves changed_at on).
+      const rows = await db
+        .selectFrom("inventory_locations as l")
+        .innerJoin("inventory_certificates as c", "c.id", "l.cert_id")
+        .innerJoin("inventory_certificates as p", "p.id", "l.previous_cert_id")
+        .select([
+          "l.uri",
+          "l.changed_at",
+          "c.sha256",
+          "c.subject",
+          "c.not_after",
+          "c.owner_contact",
+          "p.sha256 as previous_sha256",
+        ])
+        .where("l.changed_at", ">=", since.getTime())
+        .where("l.gone_at", "is", null)
+        .orderBy("l.changed_at")
         .execute();
-      // The latest change at each location wins; it still holds only if the location serves it now.
-      const latest = new Map<string, { fingerprint: string; previous: string; at: Date }>();
-      for (const run of runs) {
-        const diff = JSON.parse(run.diff as string) as RunDiff;
-        for (const c of diff.changed) {
-          if (!c.fingerprint || !c.previous) continue;
-          latest.set(c.location, {
-            fingerprint: c.fingerprint,
-            previous: c.previous,
-            at: new Date(Number(run.finished_at)),
-          });
-        }
-      }
-      if (latest.size === 0) return [];
-      const live = new Map<string, string>();
-      const uris = [...latest.keys()];
-      for (let i = 0; i < uris.length; i += CHUNK) {
-        const rows = await db
-          .selectFrom("inventory_locations as l")
-          .innerJoin("inventory_certificates as c", "c.id", "l.cert_id")
-          .select(["l.uri", "c.sha256"])
-          .where("l.uri", "in", uris.slice(i, i + CHUNK))
-          .where("l.gone_at", "is", null)
-          .execute();
-        for (const r of rows) live.set(r.uri, hex(r.sha256));
-      }
-      const certs = await certificates([...new Set([...latest.values()].map((c) => c.fingerprint))]);
-      return [...latest].flatMap(([location, c]) => {
-        const cert = certs.get(c.fingerprint);
-        if (live.get(location) !== c.fingerprint || !cert) return [];
-        return [
-          {
-            location,
-            fingerprint: c.fingerprint,
-            previousFingerprint: c.previous,
-            subject: cert.subject,
-            notAfter: cert.notAfter,
-            changedAt: c.at,
-            ownerContact: cert.ownerContact,
-          },
-        ];
-      });
+      return rows.map((r) => ({
+        location: r.uri,
+        fingerprint: hex(r.sha256),
+        previousFingerprint: hex(r.previous_sha256),
+        subject: r.subject,
+        notAfter: new Date(Number(r.not_after)),
+        changedAt: new Date(Number(r.changed_at)),
+        ownerContact: r.owner_contact ?? undefined,
+      }));
     },
 
     async failedRenewals() {

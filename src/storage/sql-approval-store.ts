@@ -1,9 +1,10 @@
 import type { Kysely } from "kysely";
 import type { ApprovalRequest, ApprovalState, ApprovalVote } from "../domain/approvals/model.js";
-import type { ApprovalStore } from "../domain/approvals/ports.js";
+import type { ApprovalChange, ApprovalStore } from "../domain/approvals/ports.js";
 import type { EntryPoint, RuleScope } from "../domain/rules/issuance-gate.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { insertEvents } from "./sql-event-store.js";
 import { fromDate, toDate, writeTransaction } from "./transactions.js";
 
 type Row = Database["approval_requests"];
@@ -24,6 +25,7 @@ const toRequest = (r: Row): ApprovalRequest => ({
   createdAt: new Date(Number(r.created_at)),
   expiresAt: new Date(Number(r.expires_at)),
   decidedAt: toDate(r.decided_at === null ? null : Number(r.decided_at)),
+  issued: r.issued === null ? undefined : (JSON.parse(r.issued) as ApprovalRequest["issued"]),
 });
 
 const toRow = (a: ApprovalRequest): Row => ({
@@ -41,20 +43,56 @@ const toRow = (a: ApprovalRequest): Row => ({
   created_at: a.createdAt.getTime(),
   expires_at: a.expiresAt.getTime(),
   decided_at: fromDate(a.decidedAt),
+  issued: a.issued ? JSON.stringify(a.issued) : null,
 });
 
-/** Inserts an approval request inside another store's transaction: the one that holds its request. */
-export async function insertApprovalRequest(trx: Kysely<Database>, request: ApprovalRequest): Promise<void> {
+/** Inserts a new request with its events inside the caller's transaction (a held operation's). */
+export async function insertApproval(trx: Kysely<Database>, { request, events }: ApprovalChange) {
   await trx.insertInto("approval_requests").values(toRow(request)).execute();
+  await insertEvents(trx, events);
+}
+
+/**
+ * Writes a decision taken on a pending request (a withdrawal) inside the caller's transaction, with
+ * its events; false, writing nothing, when the request was decided meanwhile: that decision stands.
+ */
+export async function decidePending(trx: Kysely<Database>, { request, events }: ApprovalChange) {
+  const next = toRow(request);
+  const result = await trx
+    .updateTable("approval_requests")
+    .set({ state: next.state, votes: next.votes, outcome: next.outcome, decided_at: next.decided_at })
+    .where("id", "=", request.id)
+    .where("state", "=", "pending")
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) return false;
+  await insertEvents(trx, events);
+  return true;
+}
+
+/**
+ * Records the certificate an approved request produced, inside the transaction that stores it;
+ * false when another signer recorded one first, so the caller rolls its own back.
+ */
+export async function recordIssued(
+  trx: Kysely<Database>,
+  id: string,
+  issued: NonNullable<ApprovalRequest["issued"]>,
+): Promise<boolean> {
+  const result = await trx
+    .updateTable("approval_requests")
+    .set({ issued: JSON.stringify(issued) })
+    .where("id", "=", id)
+    .where("state", "=", "approved")
+    .where("issued", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 export function createSqlApprovalStore(storage: StorageHandle): ApprovalStore {
   const { db, engine } = storage;
   return {
-    async insert(request) {
-      await writeTransaction(storage, async (trx) => {
-        await insertApprovalRequest(trx, request);
-      });
+    async insert(change) {
+      await writeTransaction(storage, (trx) => insertApproval(trx, change));
     },
 
     async get(id) {
@@ -79,13 +117,15 @@ export function createSqlApprovalStore(storage: StorageHandle): ApprovalStore {
         const base = trx.selectFrom("approval_requests").selectAll().where("id", "=", id);
         const row = await (engine === "postgres" ? base.forUpdate() : base).executeTakeFirst();
         if (!row) return undefined;
-        const next = toRow(change(toRequest(row)));
+        const { request, events } = change(toRequest(row));
+        const next = toRow(request);
         await trx
           .updateTable("approval_requests")
           .set({ state: next.state, votes: next.votes, outcome: next.outcome, decided_at: next.decided_at })
           .where("id", "=", id)
           .execute();
-        return toRequest(next);
+        await insertEvents(trx, events);
+        return request;
       });
     },
 

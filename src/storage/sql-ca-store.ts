@@ -14,6 +14,7 @@ import { DomainError } from "../domain/errors.js";
 import type { Protection, PublicKeyParts } from "../domain/keys/model.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { recordIssued } from "./sql-approval-store.js";
 import { insertEvents } from "./sql-event-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
 
@@ -212,8 +213,17 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
       return rows.map(toAuthority);
     },
 
-    async insertIssued(issued, events) {
+    async insertIssued(issued, events, forApproval) {
       await writeTransaction(storage, async (trx) => {
+        if (
+          forApproval !== undefined &&
+          !(await recordIssued(trx, forApproval, { caId: issued.caId, serial: issued.serial }))
+        )
+          throw new DomainError(
+            "Conflict",
+            `Approval request ${forApproval} has its certificate already, or is not approved`,
+            { reason: "ApprovalAlreadyIssued" },
+          );
         await trx
           .insertInto("ca_issued")
           .values({

@@ -1,4 +1,5 @@
 import type { Insertable, Kysely } from "kysely";
+import type { ApprovalChange } from "../domain/approvals/ports.js";
 import type {
   CertificateContentType,
   CertificateIssuer,
@@ -14,6 +15,7 @@ import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import { boundRows, precompiled, slot, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
+import { decidePending, insertApproval } from "./sql-approval-store.js";
 import { insertEvents } from "./sql-event-store.js";
 import { keyCodec } from "./sql-key-store.js";
 import {
@@ -192,6 +194,13 @@ const OPERATION_COLUMNS = [
 ] as const satisfies readonly (keyof OperationRow)[];
 
 /** Inserts or replaces a certificate's operation, in the caller's transaction; compiled once. */
+/** A held operation's approval request, new (pending) or withdrawn, written in the operation's transaction. */
+async function writeApproval(trx: Kysely<Database>, approval: ApprovalChange | undefined) {
+  if (!approval) return;
+  if (approval.request.state === "pending") await insertApproval(trx, approval);
+  else await decidePending(trx, approval);
+}
+
 function operationWriter(db: Kysely<Database>) {
   const changed = OPERATION_COLUMNS.filter((c) => c !== "vault_id" && c !== "name_key");
   const upsert = precompiled(
@@ -298,14 +307,17 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
       });
     },
 
-    async softDeleteWithBacking(vaultId, name, deletedAt, purgeAt, events) {
+    async softDeleteWithBacking(vaultId, name, deletedAt, purgeAt, events, withdrawal) {
       return writeTransaction(storage, async (trx) => {
         const result = await backed(trx, vaultId, name)
           .set({ deleted_at: deletedAt.getTime(), scheduled_purge_at: purgeAt.getTime() })
           .where("deleted_at", "is", null)
           .execute();
         const changed = result.some((r) => Number(r.numUpdatedRows) > 0);
-        if (changed) await insertEvents(trx, events);
+        if (changed) {
+          await insertEvents(trx, events);
+          await writeApproval(trx, withdrawal);
+        }
         return changed;
       });
     },
@@ -431,15 +443,21 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
         .executeTakeFirst();
       return row && toOperation(row);
     },
-    putOperation: (operation) => writeTransaction(storage, (trx) => putOperation(trx, operation)),
-    async deleteOperation(vaultId, name) {
-      const result = await writeTransaction(storage, (trx) =>
-        trx
+    putOperation: (operation, approval) =>
+      writeTransaction(storage, async (trx) => {
+        await putOperation(trx, operation);
+        await writeApproval(trx, approval);
+      }),
+    async deleteOperation(vaultId, name, withdrawal) {
+      const result = await writeTransaction(storage, async (trx) => {
+        const deleted = await trx
           .deleteFrom("certificate_operations")
           .where("vault_id", "=", vaultId)
           .where("name_key", "=", nameKey(name))
-          .executeTakeFirst(),
-      );
+          .executeTakeFirst();
+        await writeApproval(trx, withdrawal);
+        return deleted;
+      });
       return Number(result.numDeletedRows) > 0;
     },
     async listOperations(vaultId) {

@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import { type ExpressionBuilder, sql } from "kysely";
 import type {
   Agent,
@@ -10,34 +11,27 @@ import type {
 } from "../domain/discovery/model.js";
 import type { DiscoveryStore } from "../domain/discovery/ports.js";
 import type { StorageHandle } from "./database.js";
+import { precompiledRows, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { toDate, writeTransaction } from "./transactions.js";
 
 type RunRow = Database["discovery_runs"];
 type ResultRow = Database["discovery_results"];
 
-/** Each certificate behind its 4-byte length, so one column holds a whole chain. */
-export function packChain(chain: readonly Uint8Array[]): Buffer | null {
-  if (chain.length === 0) return null;
-  return Buffer.concat(
-    chain.flatMap((der) => {
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(der.length);
-      return [length, der];
-    }),
-  );
+/** The 32-byte SHA-256 of each certificate, leaf first: how a result names its chain. */
+const DIGEST = 32;
+
+function chainIds(chain: readonly Uint8Array[]): Buffer[] {
+  return chain.map((der) => hash("sha256", der, "buffer"));
 }
 
-export function unpackChain(packed: Buffer | null): Uint8Array[] {
-  const chain: Uint8Array[] = [];
-  if (!packed) return chain;
-  const bytes = Buffer.from(packed);
-  for (let at = 0; at + 4 <= bytes.length; ) {
-    const length = bytes.readUInt32BE(at);
-    chain.push(new Uint8Array(bytes.subarray(at + 4, at + 4 + length)));
-    at += 4 + length;
-  }
-  return chain;
+function splitIds(packed: Uint8Array | null): string[] {
+  if (!packed) return [];
+  const bytes = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
+  const ids: string[] = [];
+  for (let at = 0; at + DIGEST <= bytes.length; at += DIGEST)
+    ids.push(bytes.toString("hex", at, at + DIGEST));
+  return ids;
 }
 
 const toRun = (r: RunRow): ScanRun => ({
@@ -57,11 +51,15 @@ const toRun = (r: RunRow): ScanRun => ({
   diff: r.diff ? (JSON.parse(r.diff) as RunDiff) : undefined,
 });
 
-const toResult = (r: ResultRow): EndpointResult => ({
+const toResult = (r: ResultRow, ders: ReadonlyMap<string, Uint8Array>): EndpointResult => ({
   location: r.location,
   outcome: r.outcome as EndpointResult["outcome"],
   error: r.error ?? undefined,
-  chain: unpackChain(r.chain),
+  chain: splitIds(r.chain_sha256).map((id) => {
+    const der = ders.get(id);
+    if (!der) throw new Error(`discovery certificate ${id} of ${r.location} is missing`);
+    return der;
+  }),
   fingerprint: r.fingerprint ?? undefined,
   tlsVersion: r.tls_version ?? undefined,
   cipher: r.cipher ?? undefined,
@@ -110,11 +108,71 @@ const runRow = (run: ScanRun): RunRow => ({
   diff: null,
 });
 
-/** Results are written in slices so one statement stays under both engines' bound-parameter limits. */
-const RESULT_SLICE = 50;
+/**
+ * Results are written in slices so one statement stays under both engines' bound-parameter limits
+ * (12 columns: 2,400 parameters); a scan's batch (scan-runner.ts) fits in one.
+ */
+const RESULT_SLICE = 200;
+/** Certificates read or written per statement. */
+const CERTIFICATE_SLICE = 500;
+const RESULT_COLUMNS = [
+  "run_id",
+  "location",
+  "host",
+  "outcome",
+  "error",
+  "fingerprint",
+  "chain_sha256",
+  "tls_version",
+  "cipher",
+  "detail",
+  "dns_names",
+  "seen_at",
+] as const satisfies readonly (keyof ResultRow)[];
+/** What a second result for the same location replaces (a run resumed after a takeover). */
+const REPLACED = RESULT_COLUMNS.filter((c) => c !== "run_id" && c !== "location" && c !== "host");
+
+function resultRow(runId: string, r: EndpointResult, ids: readonly Buffer[]): ResultRow {
+  return {
+    run_id: runId,
+    location: r.location,
+    host: typeof r.detail?.address === "string" ? r.detail.address : null,
+    outcome: r.outcome,
+    error: r.error?.slice(0, 1000) ?? null,
+    fingerprint: r.fingerprint ?? null,
+    chain_sha256: ids.length > 0 ? Buffer.concat(ids) : null,
+    tls_version: r.tlsVersion ?? null,
+    cipher: r.cipher ?? null,
+    detail: r.detail ? JSON.stringify(r.detail) : null,
+    dns_names: typeof r.detail?.dnsNames === "string" && r.detail.dnsNames ? r.detail.dnsNames : null,
+    seen_at: r.seenAt.getTime(),
+  };
+}
 
 export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore {
   const { db } = storage;
+  // Compiled once per slice size: building a 200-row insert through Kysely cost as much as running it.
+  const compiledInserts = new Map<number, ReturnType<typeof compileInsert>>();
+  const compileInsert = (rows: number) =>
+    precompiledRows(
+      db
+        .insertInto("discovery_results")
+        .values(slotRows(RESULT_COLUMNS, rows) as unknown as ResultRow[])
+        .onConflict((oc) =>
+          oc
+            .columns(["run_id", "location"])
+            .doUpdateSet((eb) => Object.fromEntries(REPLACED.map((c) => [c, eb.ref(`excluded.${c}`)]))),
+        ),
+      RESULT_COLUMNS,
+    );
+  const insertResults = (rows: number) => {
+    let insert = compiledInserts.get(rows);
+    if (!insert) {
+      insert = compileInsert(rows);
+      compiledInserts.set(rows, insert);
+    }
+    return insert;
+  };
   const claimable = (now: Date) => (eb: ExpressionBuilder<Database, "discovery_runs">) =>
     eb.or([
       eb("status", "=", "queued"),
@@ -185,43 +243,34 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
       return Number(result.numUpdatedRows) === 1;
     },
 
-    async saveResults(id, results, total) {
+    async saveResults(id, given, total) {
+      // One row per location, the last result given winning: a statement may not upsert one row twice.
+      const results = [...new Map(given.map((r) => [r.location, r])).values()];
+      const ids = results.map((r) => chainIds(r.chain));
+      // Each distinct certificate once, in one order, so two PostgreSQL transactions writing the
+      // same certificates wait for each other instead of deadlocking.
+      const certificates = new Map<string, { sha256: Buffer; der: Buffer }>();
+      for (const [i, r] of results.entries()) {
+        for (const [j, der] of r.chain.entries()) {
+          const sha256 = (ids[i] as Buffer[])[j] as Buffer;
+          const key = sha256.toString("hex");
+          if (!certificates.has(key)) certificates.set(key, { sha256, der: Buffer.from(der) });
+        }
+      }
+      const distinct = [...certificates.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, c]) => c);
       return writeTransaction(storage, async (trx) => {
-        for (let i = 0; i < results.length; i += RESULT_SLICE) {
-          const rows = results.slice(i, i + RESULT_SLICE).map(
-            (r): ResultRow => ({
-              run_id: id,
-              location: r.location,
-              host: typeof r.detail?.address === "string" ? r.detail.address : null,
-              outcome: r.outcome,
-              error: r.error?.slice(0, 1000) ?? null,
-              fingerprint: r.fingerprint ?? null,
-              chain: packChain(r.chain),
-              tls_version: r.tlsVersion ?? null,
-              cipher: r.cipher ?? null,
-              detail: r.detail ? JSON.stringify(r.detail) : null,
-              dns_names:
-                typeof r.detail?.dnsNames === "string" && r.detail.dnsNames ? r.detail.dnsNames : null,
-              seen_at: r.seenAt.getTime(),
-            }),
-          );
+        for (let i = 0; i < distinct.length; i += CERTIFICATE_SLICE) {
           await trx
-            .insertInto("discovery_results")
-            .values(rows)
-            .onConflict((oc) =>
-              oc.columns(["run_id", "location"]).doUpdateSet((eb) => ({
-                outcome: eb.ref("excluded.outcome"),
-                error: eb.ref("excluded.error"),
-                fingerprint: eb.ref("excluded.fingerprint"),
-                chain: eb.ref("excluded.chain"),
-                tls_version: eb.ref("excluded.tls_version"),
-                cipher: eb.ref("excluded.cipher"),
-                detail: eb.ref("excluded.detail"),
-                dns_names: eb.ref("excluded.dns_names"),
-                seen_at: eb.ref("excluded.seen_at"),
-              })),
-            )
+            .insertInto("discovery_certificates")
+            .values(distinct.slice(i, i + CERTIFICATE_SLICE))
+            .onConflict((oc) => oc.column("sha256").doNothing())
             .execute();
+        }
+        for (let i = 0; i < results.length; i += RESULT_SLICE) {
+          const rows = results
+            .slice(i, i + RESULT_SLICE)
+            .map((r, j) => resultRow(id, r, ids[i + j] as Buffer[]));
+          await insertResults(rows.length)(trx, rows);
         }
         const counts = await trx
           .selectFrom("discovery_results")
@@ -260,7 +309,21 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
       if (after !== undefined) query = query.where("location", ">", after);
       if (outcome !== undefined) query = query.where("outcome", "=", outcome);
       const rows = await query.orderBy("location").limit(limit).execute();
-      return rows.map(toResult);
+      const wanted = [...new Set(rows.flatMap((r) => splitIds(r.chain_sha256)))];
+      const ders = new Map<string, Uint8Array>();
+      for (let i = 0; i < wanted.length; i += CERTIFICATE_SLICE) {
+        const found = await db
+          .selectFrom("discovery_certificates")
+          .select(["sha256", "der"])
+          .where(
+            "sha256",
+            "in",
+            wanted.slice(i, i + CERTIFICATE_SLICE).map((hex) => Buffer.from(hex, "hex")),
+          )
+          .execute();
+        for (const c of found) ders.set(Buffer.from(c.sha256).toString("hex"), new Uint8Array(c.der));
+      }
+      return rows.map((r) => toResult(r, ders));
     },
 
     async fingerprints(id) {

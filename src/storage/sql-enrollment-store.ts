@@ -8,7 +8,7 @@ import type { EnrollmentStore } from "../domain/enrollment/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
-import { insertApprovalRequest } from "./sql-approval-store.js";
+import { insertApproval } from "./sql-approval-store.js";
 import { fromBool, isUniqueViolation, toBool, writeTransaction } from "./transactions.js";
 
 type ProfileRow = Database["enrollment_profiles"];
@@ -180,7 +180,7 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
         updated_at: t.updatedAt.getTime(),
       };
       await writeTransaction(storage, async (trx) => {
-        if (approval) await insertApprovalRequest(trx, approval);
+        if (approval) await insertApproval(trx, approval);
         await trx
           .insertInto("scep_transactions")
           .values(values)

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from "kysely";
 import type { AlertEventData } from "../domain/alerts/model.js";
+import type { ApprovalEventData } from "../domain/approvals/model.js";
 import type { EventType, ObjectType, StoredEvent, VaultEvent } from "../domain/events/model.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
@@ -17,7 +18,7 @@ const toRow = (e: VaultEvent): Omit<Database["events"], "seq"> => ({
   expires_at: fromDate(e.expiresAt),
   detail: e.detail ?? null,
   time: e.time.getTime(),
-  data: e.alert ? JSON.stringify(e.alert) : null,
+  data: e.alert || e.approval ? JSON.stringify(e.alert ?? e.approval) : null,
 });
 
 export const toEvent = (r: Selectable<Database["events"]>): StoredEvent => ({
@@ -33,7 +34,10 @@ export const toEvent = (r: Selectable<Database["events"]>): StoredEvent => ({
   expiresAt: toDate(r.expires_at),
   detail: r.detail ?? undefined,
   time: new Date(r.time),
-  ...(r.data !== null && { alert: JSON.parse(r.data) as AlertEventData }),
+  ...(r.data !== null &&
+    (r.object_type === "Approval"
+      ? { approval: JSON.parse(r.data) as ApprovalEventData }
+      : { alert: JSON.parse(r.data) as AlertEventData })),
 });
 
 /** Writes events inside the caller's transaction, so they exist exactly when the change does. */

@@ -1,44 +1,26 @@
 import { createHash } from "node:crypto";
 import { type Insertable, type Selectable, sql } from "kysely";
+import type { SubjectAltName } from "../domain/inventory/model.js";
 import type { Finding, FindingKind, Judgement } from "../domain/rules/model.js";
 import type { FindingStore, GradableRecord, GradingStore } from "../domain/rules/ports.js";
-import type { StorageHandle } from "./database.js";
+import type { Engine, StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
-import { toFacts } from "./sql-inventory-store.js";
 import { writeTransaction } from "./transactions.js";
 
 const GRADED_REVISION = "graded-revision";
 /** Ids per `in (…)` list: far below both engines' bound-parameter limits. */
 const CHUNK = 1000;
 
-type CertRow = Omit<Selectable<Database["inventory_certificates"]>, "der">;
 type FindingRow = Selectable<Database["inventory_findings"]>;
 
-const CERT_COLUMNS = [
-  "id",
-  "sha256",
-  "subject",
-  "subject_key",
-  "issuer",
-  "serial",
-  "not_before",
-  "not_after",
-  "key_type",
-  "key_size",
-  "curve",
-  "signature_algorithm",
-  "sans",
-  "self_signed",
-  "is_ca",
-  "ski",
-  "aki",
-  "issuer_id",
-  "first_seen_at",
-  "owner_team",
-  "owner_application",
-  "owner_contact",
-  "owner_origin",
-] as const;
+/**
+ * The columns of `inventory_certificates` grading reads, in the order it reads them. Grading reads
+ * every record on every run: only what it judges, as row arrays, the fingerprint as hex text.
+ */
+export const gradedColumns = (engine: Engine) =>
+  `id, ${engine === "postgres" ? "encode(sha256, 'hex')" : "lower(hex(sha256))"}, subject, issuer, not_before,
+  not_after, key_type, key_size, curve, signature_algorithm, sans, self_signed, aki, issuer_id, owner_team,
+  owner_application`;
 
 /** One open finding per record and key: the same finding judged again is the same row. */
 const findingKey = (j: Judgement) => `${j.kind}|${j.ruleId ?? ""}|${j.locationUri ?? ""}`;
@@ -64,131 +46,88 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 export function createSqlGradingStore(storage: StorageHandle): GradingStore & FindingStore {
   const { db } = storage;
 
-  /** The locations of scattered records (the changed ones), by id list. */
-  async function withLocations(rows: CertRow[]): Promise<GradableRecord[]> {
-    if (!rows.length) return [];
-    const ids = rows.map((r) => Number(r.id));
-    const locations = (
-      await Promise.all(
-        chunks(ids, CHUNK).map((part) =>
-          db
-            .selectFrom("inventory_locations")
-            .select(["cert_id", "uri", "gone_at", "detail"])
-            .where("cert_id", "in", part)
-            .execute(),
-        ),
-      )
-    ).flat();
-    const byCert = new Map<number, GradableRecord["locations"]>();
-    for (const l of locations) {
-      const list = byCert.get(Number(l.cert_id)) ?? [];
-      list.push({
-        uri: l.uri,
-        gone: l.gone_at !== null,
-        detail: l.detail === null ? undefined : (JSON.parse(l.detail) as Record<string, unknown>),
-      });
-      byCert.set(Number(l.cert_id), list);
-    }
-    return rows.map((r) => ({
-      id: Number(r.id),
-      facts: toFacts(r),
-      issuerId: r.issuer_id === null ? undefined : Number(r.issuer_id),
-      locations: byCert.get(Number(r.id)) ?? [],
-    }));
-  }
+  const pgsql = storage.engine === "postgres";
+  const certColumns = gradedColumns(storage.engine);
+  // A location's presented chain is taken out of its JSON by the database, not parsed here.
+  const presented = pgsql
+    ? "case when json_typeof(detail::json -> 'presented') = 'string' then detail::json ->> 'presented' end"
+    : "case when json_type(detail, '$.presented') = 'text' then json_extract(detail, '$.presented') end";
+  const p = (n: number) => (pgsql ? `$${n}` : "?");
+  const idList = pgsql ? "= any($1::bigint[])" : "in (select value from json_each(?))";
+  const ids = (list: readonly number[]) => (pgsql ? list : JSON.stringify(list));
+  const PAGE = `select ${certColumns} from inventory_certificates where id > ${p(1)} order by id limit ${p(2)}`;
+  const BY_ID = `select ${certColumns} from inventory_certificates where id ${idList}`;
+  const LOCATIONS = `select cert_id, uri, gone_at, ${presented} from inventory_locations`;
+  const RANGE_LOCATIONS = `${LOCATIONS} where cert_id >= ${p(1)} and cert_id <= ${p(2)}`;
+  const LISTED_LOCATIONS = `${LOCATIONS} where cert_id ${idList}`;
+  const RANGE_OPEN = `select cert_id, id, finding_key from inventory_findings
+    where resolved_at is null and cert_id >= ${p(1)} and cert_id <= ${p(2)}`;
 
-  /**
-   * On PostgreSQL a correlated aggregate per record costs more than it saves: the page, then its
-   * locations and open findings as two range scans at once on two pooled connections.
-   */
-  async function pagePostgres(afterId: number, limit: number): Promise<GradableRecord[]> {
-    const rows = await db
-      .selectFrom("inventory_certificates")
-      .select(CERT_COLUMNS)
-      .where("id", ">", afterId)
-      .orderBy("id")
-      .limit(limit)
-      .execute();
-    if (!rows.length) return [];
-    const low = Number(rows[0]?.id);
-    const high = Number(rows.at(-1)?.id);
-    const [locations, open] = await Promise.all([
-      db
-        .selectFrom("inventory_locations")
-        .select(["cert_id", "uri", "gone_at", "detail"])
-        .where("cert_id", ">=", low)
-        .where("cert_id", "<=", high)
-        .execute(),
-      db
-        .selectFrom("inventory_findings")
-        .select(["id", "cert_id", "finding_key"])
-        .where("resolved_at", "is", null)
-        .where("cert_id", ">=", low)
-        .where("cert_id", "<=", high)
-        .execute(),
-    ]);
-    const byCert = new Map<number, GradableRecord>();
-    const records = rows.map((r) => {
-      const record: GradableRecord = {
-        id: Number(r.id),
-        facts: toFacts(r),
-        issuerId: r.issuer_id === null ? undefined : Number(r.issuer_id),
-        locations: [],
-        open: [],
-      };
-      byCert.set(record.id, record);
-      return record;
-    });
+  const toRecord = (r: unknown[]): GradableRecord => ({
+    id: r[0] as number,
+    facts: {
+      fingerprintSha256: r[1] as string,
+      subject: r[2] as string,
+      issuer: r[3] as string,
+      notBefore: new Date(r[4] as number),
+      notAfter: new Date(r[5] as number),
+      keyType: r[6] as string,
+      keySize: (r[7] as number | null) ?? undefined,
+      curve: (r[8] as string | null) ?? undefined,
+      signatureAlgorithm: r[9] as string,
+      sans: JSON.parse(r[10] as string) as SubjectAltName[],
+      selfSigned: r[11] !== 0,
+      authorityKeyId: (r[12] as string | null) ?? undefined,
+    },
+    issuerId: (r[13] as number | null) ?? undefined,
+    ownerTeam: (r[14] as string | null) ?? undefined,
+    ownerApplication: (r[15] as string | null) ?? undefined,
+    locations: [],
+  });
+
+  /** Records by id (sorted, as both reads return them), each location added to its record. */
+  function withLocations(records: GradableRecord[], locations: unknown[][]): GradableRecord[] {
+    const byId = new Map<number, GradableRecord>();
+    for (const r of records) byId.set(r.id, r);
     for (const l of locations)
-      byCert.get(Number(l.cert_id))?.locations.push({
-        uri: l.uri,
-        gone: l.gone_at !== null,
-        detail: l.detail === null ? undefined : (JSON.parse(l.detail) as Record<string, unknown>),
+      byId.get(l[0] as number)?.locations.push({
+        uri: l[1] as string,
+        gone: l[2] !== null,
+        presented: (l[3] as string | null) ?? undefined,
       });
-    for (const f of open) byCert.get(Number(f.cert_id))?.open?.push({ id: Number(f.id), key: f.finding_key });
     return records;
   }
 
   return {
     async page(afterId, limit) {
-      if (storage.engine === "postgres") return pagePostgres(afterId, limit);
-      // SQLite runs in this process: one statement a page, each record's locations and open
-      // findings riding along as JSON arrays, saves a statement's overhead per page twice over.
-      const agg = (items: string) => sql.raw(`json_group_array(json_array(${items}))`);
-      const result = await sql<
-        CertRow & {
-          locs: string | null;
-          open: string | null;
-        }
-      >`
-        select ${sql.raw(CERT_COLUMNS.map((c) => `c.${c}`).join(", "))},
-          (select ${agg("l.uri, l.gone_at, l.detail")} from inventory_locations l where l.cert_id = c.id) as locs,
-          (select ${agg("f.id, f.finding_key")} from inventory_findings f
-            where f.cert_id = c.id and f.resolved_at is null) as open
-        from inventory_certificates c where c.id > ${afterId} order by c.id limit ${limit}`.execute(db);
-      const parsed = <T>(value: string | null): T[] => (value === null ? [] : (JSON.parse(value) as T[]));
-      return result.rows.map((r) => ({
-        id: Number(r.id),
-        facts: toFacts(r),
-        issuerId: r.issuer_id === null ? undefined : Number(r.issuer_id),
-        locations: parsed<[string, number | null, string | null]>(r.locs).map(([uri, goneAt, detail]) => ({
-          uri,
-          gone: goneAt !== null,
-          detail: detail === null ? undefined : (JSON.parse(detail) as Record<string, unknown>),
-        })),
-        open: parsed<[number, string]>(r.open).map(([id, key]) => ({ id: Number(id), key })),
-      }));
+      const records = (await storage.arrayRows(PAGE, [afterId, limit])).map(toRecord);
+      if (!records.length) return [];
+      const range = [(records[0] as GradableRecord).id, (records.at(-1) as GradableRecord).id];
+      // Two range scans at once: on PostgreSQL two pooled connections, so neither waits for the other.
+      const [locations, open] = await Promise.all([
+        storage.arrayRows(RANGE_LOCATIONS, range),
+        storage.arrayRows(RANGE_OPEN, range),
+      ]);
+      withLocations(records, locations);
+      const byId = new Map<number, GradableRecord>();
+      for (const r of records) {
+        r.open = [];
+        byId.set(r.id, r);
+      }
+      for (const f of open) byId.get(f[0] as number)?.open?.push({ id: f[1] as number, key: f[2] as string });
+      return records;
     },
 
-    async records(ids) {
-      const rows = (
-        await Promise.all(
-          chunks(ids, CHUNK).map((part) =>
-            db.selectFrom("inventory_certificates").select(CERT_COLUMNS).where("id", "in", part).execute(),
-          ),
-        )
-      ).flat();
-      return withLocations(rows);
+    async records(list) {
+      const out: GradableRecord[] = [];
+      for (const part of chunks(list, CHUNK)) {
+        const [rows, locations] = await Promise.all([
+          storage.arrayRows(BY_ID, [ids(part)]),
+          storage.arrayRows(LISTED_LOCATIONS, [ids(part)]),
+        ]);
+        out.push(...withLocations(rows.map(toRecord), locations));
+      }
+      return out;
     },
 
     async queued(limit) {
@@ -203,37 +142,31 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
 
     async record(graded, at) {
       if (!graded.length) return { opened: 0, resolved: 0 };
-      const ids = graded.map((g) => g.id);
-      const low = Math.min(...ids);
-      const high = Math.max(...ids);
-      // A full grading's batch is a contiguous id range: one range scan of the open-findings index
-      // instead of an id list. The changed records' ids are scattered, and looked up by list.
-      const dense = high - low < 2 * ids.length;
-      const selectOpen = (part?: number[]) => {
-        const q = db
+      const unread = graded.filter((g) => g.open === undefined).map((g) => g.id);
+      const openOf = new Map<number, { id: number; key: string }[]>();
+      // The changed records' open findings, which no page read with them: scattered ids, by list.
+      for (const part of chunks(unread, CHUNK)) {
+        const rows = await db
           .selectFrom("inventory_findings")
           .select(["id", "cert_id", "finding_key"])
-          .where("resolved_at", "is", null);
-        return (
-          part ? q.where("cert_id", "in", part) : q.where("cert_id", ">=", low).where("cert_id", "<=", high)
-        ).execute();
-      };
-      const given = graded.every((g) => g.open !== undefined);
-      const open = given
-        ? graded.flatMap((g) => (g.open ?? []).map((o) => ({ id: o.id, cert_id: g.id, finding_key: o.key })))
-        : dense
-          ? await selectOpen()
-          : (await Promise.all(chunks(ids, CHUNK).map(selectOpen))).flat();
-      const openKeys = new Map(open.map((o) => [`${o.cert_id}/${o.finding_key}`, Number(o.id)]));
-      const judged = new Set<string>();
+          .where("resolved_at", "is", null)
+          .where("cert_id", "in", part)
+          .execute();
+        for (const o of rows) {
+          const list = openOf.get(Number(o.cert_id)) ?? [];
+          list.push({ id: Number(o.id), key: o.finding_key });
+          openOf.set(Number(o.cert_id), list);
+        }
+      }
       const inserts: Insertable<Database["inventory_findings"]>[] = [];
+      const resolved: number[] = [];
+      // A record has a handful of findings at most: lists compared in place, no key per pair.
       for (const g of graded) {
-        for (const j of g.judgements) {
-          const key = findingKey(j);
-          const both = `${g.id}/${key}`;
-          if (judged.has(both)) continue;
-          judged.add(both);
-          if (openKeys.has(both)) continue;
+        const open = g.open ?? openOf.get(g.id) ?? [];
+        const keys = g.judgements.map(findingKey);
+        for (const [i, key] of keys.entries()) {
+          if (keys.indexOf(key) < i || open.some((o) => o.key === key)) continue;
+          const j = g.judgements[i] as Judgement;
           inserts.push({
             cert_id: g.id,
             fingerprint_sha256: g.fingerprintSha256,
@@ -246,11 +179,8 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
             resolved_at: null,
           });
         }
+        for (const o of open) if (!keys.includes(o.key)) resolved.push(o.id);
       }
-      const known = new Set(ids);
-      const resolved = open
-        .filter((o) => known.has(Number(o.cert_id)) && !judged.has(`${o.cert_id}/${o.finding_key}`))
-        .map((o) => Number(o.id));
       // Most batches of a re-grading change nothing, and take no transaction.
       if (!inserts.length && !resolved.length) return { opened: 0, resolved: 0 };
       return writeTransaction(storage, async (trx) => {

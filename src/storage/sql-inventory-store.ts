@@ -105,7 +105,9 @@ function toOwner(r: Row): Owner | undefined {
   };
 }
 
-function toLocation(r: Selectable<Database["inventory_locations"]>): Location {
+function toLocation(
+  r: Omit<Selectable<Database["inventory_locations"]>, "previous_cert_id" | "changed_at">,
+): Location {
   return {
     uri: r.uri,
     source: r.source as ObservationSource,
@@ -402,6 +404,9 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       trx,
       ownerTerms(owner).map((t) => ({ term: t, not_after: notAfter, cert_id: certId })),
     );
+    // An owner's rules grade the records it answers for: a new owner may mean other rules.
+    if (current.owner_team !== next.owner_team || current.owner_application !== next.owner_application)
+      await queueForGrading(trx, [certId]);
     return true;
   }
 
@@ -439,10 +444,18 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
             last_seen_at: o.seenAt.getTime(),
             gone_at: null,
             detail: o.detail === undefined ? null : JSON.stringify(o.detail),
+            previous_cert_id: null,
+            changed_at: null,
           })),
         )
         .onConflict((oc) =>
           oc.column("uri").doUpdateSet({
+            // Here, in the one upsert every source's observations go through, a location that now
+            // serves another certificate records which one it served and when that changed.
+            previous_cert_id: sql`case when inventory_locations.cert_id <> excluded.cert_id
+              then inventory_locations.cert_id else inventory_locations.previous_cert_id end`,
+            changed_at: sql`case when inventory_locations.cert_id <> excluded.cert_id
+              then excluded.last_seen_at else inventory_locations.changed_at end`,
             cert_id: sql`excluded.cert_id`,
             source: sql`excluded.source`,
             last_seen_at: sql`${sql.raw(greatest)}(inventory_locations.last_seen_at, excluded.last_seen_at)`,

@@ -21,6 +21,16 @@ export const toPrincipal = (r: Database["principals"]): Principal => ({
   createdAt: new Date(r.created_at),
 });
 
+/** A Principal as its principals row; the user store writes the same rows. */
+export const principalRow = (p: Principal): Database["principals"] => ({
+  id: p.id,
+  client_id: p.clientId,
+  display_name: p.displayName,
+  kind: p.kind,
+  enabled: fromBool(p.enabled),
+  created_at: p.createdAt.getTime(),
+});
+
 const toSecret = (r: Database["client_secrets"]): ClientSecretRecord => ({
   id: r.id,
   principalId: r.principal_id,
@@ -83,17 +93,7 @@ export function createSqlPrincipalStore(storage: StorageHandle): PrincipalStore 
   return {
     async insert(p, s) {
       await writeTransaction(storage, async (trx) => {
-        await trx
-          .insertInto("principals")
-          .values({
-            id: p.id,
-            client_id: p.clientId,
-            display_name: p.displayName,
-            kind: p.kind,
-            enabled: fromBool(p.enabled),
-            created_at: p.createdAt.getTime(),
-          })
-          .execute();
+        await trx.insertInto("principals").values(principalRow(p)).execute();
         if (s) await trx.insertInto("client_secrets").values(secretRow(s)).execute();
       });
     },

@@ -11,7 +11,10 @@ import { createSqlLeaseStore, createSqlNoticeStore, createSqlRenewalStore } from
 import { createSqlKeyStore } from "./sql-key-store.js";
 import { createSqlPrincipalStore } from "./sql-principal-store.js";
 import { createSqlSecretStore } from "./sql-secret-store.js";
+import { createSqlSessionStore } from "./sql-session-store.js";
 import { createSqlSettingsStore } from "./sql-settings-store.js";
+import { createSqlSignInFailureStore } from "./sql-sign-in-failure-store.js";
+import { createSqlUserStore } from "./sql-user-store.js";
 import { createSqlVaultStore } from "./sql-vault-store.js";
 import { createSqlWebhookStore } from "./sql-webhook-store.js";
 
@@ -40,5 +43,8 @@ export function createSqlStores(storage: StorageHandle) {
     renewals: createSqlRenewalStore(storage),
     inventory: createSqlInventoryStore(storage),
     inventoryFeed: createSqlInventoryFeed(storage),
+    users: createSqlUserStore(storage),
+    sessions: createSqlSessionStore(storage),
+    signInFailures: createSqlSignInFailureStore(storage),
   };
 }

@@ -1,10 +1,25 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, launchChromium } from "../support/chromium.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
+
+const PASSWORD = "a long enough passphrase";
+
+/** A page whose context has signed in as the viewer, at the dashboard's overview. */
+async function signedIn(browser: Browser, origin: string, width = 1440): Promise<Page> {
+  const page = await (
+    await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height: 900 } })
+  ).newPage();
+  await page.goto(`${origin}/ui/sign-in`);
+  await page.getByLabel("Username").fill("viewer");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${origin}/ui/`);
+  return page;
+}
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -21,6 +36,7 @@ describe("the dashboard in Chromium", () => {
   beforeAll(async () => {
     browser = await launchChromium();
     server = await startInProcess();
+    await server.strongroom.core.users.create("viewer", PASSWORD);
   });
   afterAll(async () => {
     await browser?.close();
@@ -30,7 +46,7 @@ describe("the dashboard in Chromium", () => {
   it("loads under its own Content-Security-Policy from this origin only and reports the server ready", async (context) => {
     if (!browser) return context.skip();
     const origin = `https://localhost:${server.strongroom.port}`;
-    const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+    const page = await signedIn(browser, origin);
     const requested: string[] = [];
     const complaints: string[] = [];
     page.on("request", (request) => requested.push(request.url()));
@@ -39,7 +55,7 @@ describe("the dashboard in Chromium", () => {
     });
     page.on("pageerror", (error) => complaints.push(error.message));
 
-    await page.goto(`${origin}/ui/`);
+    await page.reload();
     await expect.poll(() => page.locator("#server-status").textContent()).toBe("Server ready.");
     await page.screenshot({ path: join(artifactsDir("dashboard"), "shell.png"), fullPage: true });
 
@@ -51,10 +67,7 @@ describe("the dashboard in Chromium", () => {
   it("has no serious or critical accessibility violations at 768 and 1440 pixels wide", async (context) => {
     if (!browser) return context.skip();
     for (const width of [768, 1440]) {
-      const page = await (
-        await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height: 900 } })
-      ).newPage();
-      await page.goto(`https://localhost:${server.strongroom.port}/ui/`);
+      const page = await signedIn(browser, `https://localhost:${server.strongroom.port}`, width);
       await page.locator("#server-status").waitFor();
       // Evaluated through the debugging protocol, which the page's CSP does not govern.
       await page.evaluate(axeSource);

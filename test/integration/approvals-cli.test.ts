@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliPrincipal } from "../../src/cli/cli-audit.js";
@@ -6,6 +8,7 @@ import { systemClock } from "../../src/domain/clock.js";
 import { openDatabase } from "../../src/storage/database.js";
 import { createSqlApprovalStore } from "../../src/storage/sql-approval-store.js";
 import { cliWith } from "../support/cli.js";
+import { opensslCsr } from "../support/openssl-req.js";
 import { tempDataDir } from "../support/server-process.js";
 
 describe("strongroom approvals", () => {
@@ -66,5 +69,68 @@ describe("strongroom approvals", () => {
     expect(own.stderr).toMatch(/own request/);
     expect(cli("approvals", "deny", mine).code).not.toBe(0);
     expect(cli("approvals", "show", "nope").stderr).toMatch(/not found/);
+  });
+});
+
+describe("strongroom ca sign held for approval", () => {
+  const data = tempDataDir();
+  const dataDir = join(data.dir, "data");
+  const { cli } = cliWith(["--data-dir", dataDir, "--log-level", "silent"]);
+  let id: string;
+
+  beforeAll(() => {
+    expect(cli("ca", "create-root", "issuing", "--subject", "CN=CLI Approval Root").code).toBe(0);
+    expect(cli("rules", "set", "approval", "approvals=1", "--ca", "issuing").code).toBe(0);
+    opensslCsr(
+      join(data.dir, "host.key"),
+      join(data.dir, "host.csr"),
+      "/CN=host.example",
+      "DNS:host.example",
+    );
+  });
+  afterAll(() => data.remove());
+
+  it("prints the request id of a held sign, and sign-request says pending with exit code 3", () => {
+    const held = cli("ca", "sign", "issuing", "--csr", join(data.dir, "host.csr"));
+    expect(held.code, held.stderr).toBe(0);
+    expect(held.stderr).toMatch(/Held for approval/);
+    id = held.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const pending = cli("ca", "sign-request", "issuing", id);
+    expect(pending.code).toBe(3);
+    expect(pending.stdout).toMatch(/^pending\t/);
+  });
+
+  it("writes the certificate once another principal approves, which openssl verifies", async () => {
+    const storage = openDatabase(join(dataDir, "strongroom.db"));
+    const approvals = createApprovalService({
+      store: createSqlApprovalStore(storage),
+      clock: systemClock,
+      expiresAfterMs: 3_600_000,
+    });
+    await approvals.approve(id, "another-approver");
+    await storage.close();
+    const out = join(data.dir, "host.pem");
+    const fetched = cli("ca", "sign-request", "issuing", id, "-o", out);
+    expect(fetched.code, fetched.stderr).toBe(0);
+    expect(fetched.stderr).toMatch(/Issued serial/);
+    const chain = join(data.dir, "chain.pem");
+    writeFileSync(chain, cli("ca", "show", "issuing", "--pem").stdout);
+    expect(execFileSync("openssl", ["verify", "-CAfile", chain, out], { encoding: "utf8" })).toContain("OK");
+  });
+
+  it("fails with the denier's reason once denied", async () => {
+    const held = cli("ca", "sign", "issuing", "--csr", join(data.dir, "host.csr"));
+    const storage = openDatabase(join(dataDir, "strongroom.db"));
+    const approvals = createApprovalService({
+      store: createSqlApprovalStore(storage),
+      clock: systemClock,
+      expiresAfterMs: 3_600_000,
+    });
+    await approvals.deny(held.stdout.trim(), "another-approver", "no such host here");
+    await storage.close();
+    const refused = cli("ca", "sign-request", "issuing", held.stdout.trim(), "--wait", "5");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/denied by another-approver: no such host here/);
   });
 });

@@ -124,6 +124,61 @@ describe.each(backends.filter((b) => b.available))(
       expect((await operationRow("denied")).key_material).toBeNull();
     });
 
+    const approvalState = async (id: string) => (await server.strongroom.core.approvals.get(id)).state;
+
+    it("cancels the approval request when the held operation is cancelled, and refuses a decision on it", async () => {
+      const { approvalId } = await create("cancelled");
+      const cancelled = await kv({
+        method: "PATCH",
+        url: `/certificates/cancelled/pending?${V}`,
+        body: { cancellation_requested: true },
+      });
+      expect(cancelled.statusCode).toBe(200);
+      expect(await approvalState(approvalId)).toBe("cancelled");
+      const late = await admin(approverToken, "POST", `/admin/approvals/${approvalId}/approve`, {});
+      expect(late.status).toBe(409);
+      expect(late.body.error.message).toMatch(/cancelled/);
+    });
+
+    it("cancels the approval request when the held operation is deleted", async () => {
+      const { approvalId } = await create("dropped");
+      expect((await kv({ method: "DELETE", url: `/certificates/dropped/pending?${V}` })).statusCode).toBe(
+        200,
+      );
+      expect(await approvalState(approvalId)).toBe("cancelled");
+    });
+
+    it("cancels the approval request of a held new version when the certificate is deleted, and the operation fails with ApprovalCancelled", async () => {
+      const first = await create("renewed");
+      await admin(approverToken, "POST", `/admin/approvals/${first.approvalId}/approve`, {});
+      expect((await poll("renewed")).status).toBe("completed");
+      const second = await create("renewed");
+      expect((await kv({ method: "DELETE", url: `/certificates/renewed?${V}` })).statusCode).toBe(200);
+      expect(await approvalState(second.approvalId)).toBe("cancelled");
+      const failed = await jobStep("renewed");
+      expect(failed?.status).toBe("failed");
+      expect(failed?.error?.code).toBe("ApprovalCancelled");
+    });
+
+    it("lets a Certificate Approver of one certificate decide that certificate's requests and no other's", async () => {
+      const scoped = await createPrincipal(server, "cert-approver");
+      await assignRole(server, scoped.id, "Certificate Approver", "/vaults/default/certificates/mine");
+      const token = await tokenFor(server, scoped.clientId, scoped.clientSecret);
+      const mine = await create("mine");
+      const theirs = await create("theirs");
+      const refused = await admin(token, "POST", `/admin/approvals/${theirs.approvalId}/approve`, {});
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.message).toContain("/vaults/default/certificates/theirs");
+      expect((await admin(token, "POST", `/admin/approvals/${mine.approvalId}/approve`, {})).status).toBe(
+        200,
+      );
+      expect((await poll("mine")).status).toBe("completed");
+      // The rest of the admin API stays closed to an approver.
+      expect((await admin(token, "PUT", "/admin/rules", { kind: "wildcards", value: false })).status).toBe(
+        403,
+      );
+    });
+
     it("fails the operation with ApprovalExpired once the approval request expires", async () => {
       const { approvalId } = await create("expiring");
       expect((await poll("expiring")).status).toBe("inProgress");

@@ -2,7 +2,7 @@ import "reflect-metadata";
 import { execFileSync } from "node:child_process";
 import { randomBytes, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
-import { type KyselyPlugin, sql } from "kysely";
+import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
 import { createCertificateBundleCodec } from "../../src/crypto/certificate-bundle-codec.js";
@@ -24,33 +24,9 @@ import { createSqlKeyStore } from "../../src/storage/sql-key-store.js";
 import { createSqlSecretStore } from "../../src/storage/sql-secret-store.js";
 import { createSqlVaultStore } from "../../src/storage/sql-vault-store.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
+import { failNextInsertInto } from "../support/faults.js";
 import { tempDataDir } from "../support/server-process.js";
 import { createSoftHsmToken, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
-
-/**
- * Fails the next insert into `table` once armed, inside the real store's own transaction. The event
- * outbox insert is the last statement of every issuing transaction (addIssued), so failing it
- * leaves the certificate, key and secret rows, the policy and the operation written and rolled back.
- */
-function failNextInsertInto(table: string) {
-  let armed = false;
-  const plugin: KyselyPlugin = {
-    transformQuery({ node }) {
-      if (armed && node.kind === "InsertQueryNode" && node.into?.table.identifier.name === table) {
-        armed = false;
-        throw new Error(`injected failure: insert into ${table}`);
-      }
-      return node;
-    },
-    transformResult: async ({ result }) => result,
-  };
-  return {
-    plugin,
-    arm() {
-      armed = true;
-    },
-  };
-}
 
 /** How many objects the token holds, counted by another process so the protector keeps its session. */
 function tokenObjects(token: SoftHsmToken): number {

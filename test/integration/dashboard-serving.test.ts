@@ -3,9 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILT_CLIENT_DIR, loadUiAssets } from "../../src/http/ui/ui-assets.js";
+import { signInForm } from "../support/dashboard.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 
-const get = (server: InProcess, url: string) => server.kv({ method: "GET", url, auth: false });
+let cookie = "";
+const get = (server: InProcess, url: string) =>
+  server.kv({ method: "GET", url, auth: false, headers: { cookie } });
 
 describe("the dashboard served at /ui/ on the main listener", () => {
   let server: InProcess;
@@ -15,16 +18,18 @@ describe("the dashboard served at /ui/ on the main listener", () => {
     if (!loadUiAssets())
       throw new Error(`the browser modules are not built in ${BUILT_CLIENT_DIR}: npm run build`);
     server = await startInProcess();
+    await server.strongroom.core.users.create("viewer", "a long enough passphrase");
+    cookie = (await signInForm(server, "viewer", "a long enough passphrase")).cookie ?? "";
     const page = await get(server, "/ui/");
     assetBase = /src="(\/ui\/assets\/[0-9a-f]{16})\/main\.js"/.exec(page.body)?.[1] ?? "";
   });
   afterAll(() => server?.stop());
 
-  it("answers the page with a strict Content-Security-Policy and asks browsers to revalidate it", async () => {
+  it("answers the page with a strict Content-Security-Policy and lets no cache keep it", async () => {
     const page = await get(server, "/ui/");
     expect(page.statusCode).toBe(200);
     expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
-    expect(page.headers["cache-control"]).toBe("no-cache");
+    expect(page.headers["cache-control"]).toBe("no-store");
     const csp = String(page.headers["content-security-policy"]);
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
@@ -32,6 +37,17 @@ describe("the dashboard served at /ui/ on the main listener", () => {
     expect(csp).not.toContain("unsafe-inline");
     expect(page.headers["x-content-type-options"]).toBe("nosniff");
     expect(page.body).not.toMatch(/<script>|<style>|https?:\/\//);
+  });
+
+  it("sends a browser without a session to the sign-in form, served under the same policy", async () => {
+    const anonymous = await server.kv({ method: "GET", url: "/ui/inventory", auth: false });
+    expect(anonymous.statusCode).toBe(303);
+    expect(anonymous.headers.location).toBe("/ui/sign-in");
+    const form = await server.kv({ method: "GET", url: "/ui/sign-in", auth: false });
+    expect(form.statusCode).toBe(200);
+    expect(String(form.headers["content-security-policy"])).toContain("default-src 'none'");
+    expect(form.body).toContain('<label for="username">Username</label>');
+    expect(form.body).toContain('<label for="password">Password</label>');
   });
 
   it("answers the same page at /ui and on every client route below /ui/", async () => {

@@ -1,7 +1,10 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EndpointResult, ScanRun, TlsScanSpec } from "../../src/domain/discovery/model.js";
 import type { DiscoveryStore } from "../../src/domain/discovery/ports.js";
 import { tlsScanSpec } from "../../src/domain/discovery/targets.js";
+import type { StorageHandle } from "../../src/storage/database.js";
+import { migrate, openDatabase } from "../../src/storage/database.js";
 import { createSqlDiscoveryStore } from "../../src/storage/sql-discovery-store.js";
 import { backends, openFreshStorage } from "../support/backends.js";
 
@@ -18,6 +21,17 @@ const run = (id: string, name: string, created: number, agentId?: string): ScanR
   failed: 0,
   createdAt: at(created),
 });
+/** A run's row as migration 0010 created the table. */
+const runRow = (id: string) => ({
+  id,
+  name: id,
+  kind: "tls",
+  status: "completed",
+  total: 3,
+  done: 3,
+  failed: 1,
+  created_at: 0,
+});
 const result = (location: string, fingerprint?: string): EndpointResult => ({
   location,
   outcome: fingerprint ? "ok" : "refused",
@@ -30,13 +44,54 @@ const result = (location: string, fingerprint?: string): EndpointResult => ({
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`discovery store on ${backend.engine}`, () => {
     let store: DiscoveryStore;
+    let db: StorageHandle["db"];
     let dispose: () => Promise<void>;
     beforeAll(async () => {
       const fresh = await openFreshStorage(backend);
       store = createSqlDiscoveryStore(fresh.storage);
+      db = fresh.storage.db;
       dispose = fresh.dispose;
     });
     afterAll(() => dispose?.());
+
+    it("keeps the chains of results an older release stored with every certificate inline", async () => {
+      const database = await backend.createDatabase();
+      const old = openDatabase(database.url);
+      try {
+        await migrate(old, "0010-discovery");
+        const packed = (...ders: number[][]) =>
+          Buffer.concat(ders.flatMap((d) => [Buffer.from([0, 0, 0, d.length]), Buffer.from(d)]));
+        await old.db
+          .insertInto("discovery_runs")
+          .values({ ...runRow("legacy"), spec: JSON.stringify(spec) } as never)
+          .execute();
+        for (const [location, chain] of [
+          ["tls://10.0.0.1:443", packed([0x30, 1], [0x30, 9])],
+          ["tls://10.0.0.2:443", packed([0x30, 2], [0x30, 9])],
+          ["tls://10.0.0.3:443", null],
+        ] as const)
+          await sql`insert into discovery_results (run_id, location, outcome, chain, seen_at)
+            values ('legacy', ${location}, ${chain ? "ok" : "refused"}, ${chain}, 0)`.execute(old.db);
+        await migrate(old);
+        const results = await createSqlDiscoveryStore(old).results("legacy", { limit: 10 });
+        expect(results.map((r) => r.chain.map((der) => [...der]))).toEqual([
+          [
+            [0x30, 1],
+            [0x30, 9],
+          ],
+          [
+            [0x30, 2],
+            [0x30, 9],
+          ],
+          [],
+        ]);
+        const stored = await old.db.selectFrom("discovery_certificates").selectAll().execute();
+        expect(stored).toHaveLength(3);
+      } finally {
+        await old.close();
+        await database.drop();
+      }
+    });
 
     it("leases the oldest queued server run to one claimer, and again only once its lease ran out", async () => {
       await store.insertRun(run("r2", "net", 2));
@@ -66,6 +121,62 @@ for (const backend of backends) {
       expect(await store.namesSeenAt(["10.0.0.1", "10.0.0.9"])).toEqual(
         new Map([["10.0.0.1", ["a.test", "b.test"]]]),
       );
+    });
+
+    it("stores a certificate presented by many endpoints once, and gives each result its whole chain", async () => {
+      const leafA = new Uint8Array([0x30, 1, 1]);
+      const leafB = new Uint8Array([0x30, 2, 2]);
+      const shared = new Uint8Array([0x30, 9, 9, 9]);
+      await store.insertRun(run("r3", "shared", 3));
+      const before = Number(
+        (
+          await db
+            .selectFrom("discovery_certificates")
+            .select(db.fn.countAll().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+      await store.saveResults(
+        "r3",
+        Array.from({ length: 250 }, (_, i) => ({
+          ...result(`tls://10.0.1.${i}:443`, i % 2 ? "bb" : "aa"),
+          chain: [i % 2 ? leafB : leafA, shared],
+        })),
+        250,
+      );
+      const after = Number(
+        (
+          await db
+            .selectFrom("discovery_certificates")
+            .select(db.fn.countAll().as("n"))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+      expect(after - before).toBe(3);
+      const results = await store.results("r3", { limit: 1000 });
+      expect(results).toHaveLength(250);
+      for (const r of results) {
+        const odd = Number(r.location.split(".")[3]?.split(":")[0]) % 2 === 1;
+        expect(r.chain).toEqual([odd ? leafB : leafA, shared]);
+      }
+    });
+
+    it("keeps the last of two results for one location in a batch, once", async () => {
+      await store.insertRun(run("r4", "twice", 4));
+      const saved = await store.saveResults(
+        "r4",
+        [
+          result("tls://10.0.2.1:443"),
+          result("tls://10.0.2.2:443", "aa"),
+          result("tls://10.0.2.1:443", "bb"),
+        ],
+        2,
+      );
+      expect([saved.done, saved.failed]).toEqual([2, 0]);
+      expect((await store.results("r4", { limit: 10 })).map((r) => [r.location, r.fingerprint])).toEqual([
+        ["tls://10.0.2.1:443", "bb"],
+        ["tls://10.0.2.2:443", "aa"],
+      ]);
     });
 
     it("finishes a run once and finds the previous completed run of its name", async () => {

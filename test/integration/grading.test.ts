@@ -258,6 +258,55 @@ for (const backend of serverBackends) {
       it("grades nothing when nothing changed", async () => {
         expect((await core.grading.grade(signal)).graded).toBe(0);
       });
+
+      it("grades a certificate by its owner's rules, which replace the installation's, and by no other owner's", async () => {
+        await core.rules.set({ kind: "max-validity-days", value: 60 });
+        const set = await server.kv({
+          method: "PUT",
+          url: "/admin/rules",
+          body: { kind: "max-validity-days", value: 400, owner: "Payments" },
+        });
+        expect(set.statusCode).toBe(200);
+        const ownerRule = (await core.rules.list({ owner: "payments" }))[0];
+        expect(ownerRule).toMatchObject({ level: "owner", targetName: "Payments" });
+        await core.rules.set({ kind: "dns-names", value: ["example.org"], owner: "checkout" });
+        await core.inventory.setOwner(made.good.sha256, { team: "PAYMENTS" });
+        await core.grading.grade(signal);
+        const installationRule = (await core.rules.list()).find((r) => r.kind === "max-validity-days");
+        const violations = async (fingerprint: string) =>
+          (await core.findings.forCertificate(fingerprint))
+            .filter((f) => f.kind === "violation" && f.resolvedAt === undefined)
+            .map((f) => f.ruleId);
+        // 91 days of validity: within the owner's 400, beyond the installation's 60.
+        expect(await violations(made.good.sha256)).toEqual([]);
+        expect(await violations(made.mismatch.sha256)).toEqual([installationRule?.id]);
+
+        // Another owner's rule follows the record when its owner changes, and only then.
+        const checkoutRule = (await core.rules.list({ owner: "checkout" }))[0];
+        await core.inventory.setOwner(made.good.sha256, { application: "Checkout" });
+        expect((await core.grading.grade(signal)).mode).toBe("changed");
+        expect((await violations(made.good.sha256)).sort()).toEqual(
+          [installationRule?.id, checkoutRule?.id].sort(),
+        );
+        expect(await violations(made.mismatch.sha256)).toEqual([installationRule?.id]);
+      });
+
+      it("refuses an owner rule with no name or set at two places at once", async () => {
+        const blank = await server.kv({
+          method: "PUT",
+          url: "/admin/rules",
+          body: { kind: "wildcards", value: false, owner: "  " },
+        });
+        expect(blank.statusCode).toBe(400);
+        expect(blank.json().error.code).toBe("BadParameter");
+        const both = await server.kv({
+          method: "PUT",
+          url: "/admin/rules",
+          body: { kind: "wildcards", value: false, owner: "payments", vault: "default" },
+        });
+        expect(both.statusCode).toBe(400);
+        expect((await core.rules.list()).filter((r) => r.kind === "wildcards")).toEqual([]);
+      });
     },
   );
 }

@@ -1,30 +1,9 @@
-import type { KyselyPlugin } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RemoteVault } from "../../src/domain/remote-vaults/model.js";
 import type { StorageHandle } from "../../src/storage/database.js";
 import { createSqlRemoteVaultStore } from "../../src/storage/sql-remote-vault-store.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
-
-/** Fails the next insert into `table` once armed, inside the store's own transaction. */
-function failNextInsertInto(table: string) {
-  let armed = false;
-  const plugin: KyselyPlugin = {
-    transformQuery({ node }) {
-      if (armed && node.kind === "InsertQueryNode" && node.into?.table.identifier.name === table) {
-        armed = false;
-        throw new Error(`injected failure: insert into ${table}`);
-      }
-      return node;
-    },
-    transformResult: async ({ result }) => result,
-  };
-  return {
-    plugin,
-    arm() {
-      armed = true;
-    },
-  };
-}
+import { failNextInsertInto } from "../support/faults.js";
 
 const vault = (name: string, id = `id-${name}`): RemoteVault => ({
   id,

@@ -53,6 +53,19 @@ describe("strongroom rules on the command line", () => {
     ]);
   });
 
+  it("sets an owner's rule, which the owner's effective rules include beside the locked one", () => {
+    json("rules", "set", "key-types", "RSA,EC", "--lock");
+    const owned = json("rules", "set", "dns-names", "pay.example.com", "--owner", "Payments");
+    expect(owned).toMatchObject({ level: "owner", target: "Payments", value: ["pay.example.com"] });
+    expect(json("rules", "list", "--owner", "payments").map((r: { id: string }) => r.id)).toEqual([owned.id]);
+    expect(
+      json("rules", "list", "--owner", "PAYMENTS", "--effective")
+        .map((r: { kind: string }) => r.kind)
+        .sort(),
+    ).toEqual(["dns-names", "key-types"]);
+    expect(cli("rules", "delete", owned.id).code).toBe(0);
+  });
+
   it("refuses a value the rule cannot mean, naming the kinds, and changes nothing", () => {
     const before = json("rules", "list");
     const bad = cli("rules", "set", "max-validity-days", "ninety");

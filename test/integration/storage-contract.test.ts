@@ -139,7 +139,11 @@ for (const backend of backends) {
             "0016-approvals",
             "0017-campaigns",
             "0018-operation-approval",
+            "0019-approval-issued",
+            "0021-ui-sign-in",
             "0023-acme-server-gaps",
+            "0024-discovery-certificates",
+            "0025-location-changes",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

@@ -4,11 +4,15 @@ import { expect } from "vitest";
 
 const CLI = resolve(import.meta.dirname, "../../dist/cli/main.js");
 
-/** Runs the built `strongroom` command and returns what it printed and its exit code. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+/**
+ * Runs the built `strongroom` command and returns what it printed and its exit code; `input` is
+ * piped to its standard input.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input = "") {
   const result = spawnSync(process.execPath, [CLI, ...args], {
     encoding: "utf8",
     env: { ...process.env, ...env },
+    input,
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };

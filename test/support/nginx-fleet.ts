@@ -135,7 +135,8 @@ export async function startNginx(dir: string, sites: readonly Site[]): Promise<N
       return stderr;
     }
   };
-  const deadline = Date.now() + 15_000;
+  // A thousand server blocks take nginx seconds to load on a busy machine: the wait grows with them.
+  const deadline = Date.now() + 15_000 + 30 * sites.length;
   const unique = [...new Map(sites.map((s) => [`${s.address}:${s.port}`, s])).values()];
   const failed = exited.then((code) => {
     throw new Error(`nginx exited with ${code}: ${log()}`);

@@ -114,7 +114,7 @@ describe("built-in findings", () => {
   const record = (f: Partial<CertificateFacts>, uris: string[] = []): GradableRecord => ({
     id: 1,
     facts: facts(f),
-    locations: uris.map((uri) => ({ uri, gone: false, detail: { presented: "" } })),
+    locations: uris.map((uri) => ({ uri, gone: false, presented: "" })),
   });
 
   it("finds nothing wrong with a good certificate served under its wildcard name", () => {

@@ -152,6 +152,31 @@ export function authorizeDataPlane(
   return { allowed: false, rule: `no role assignment grants ${action}`, reason: "ForbiddenByRbac" };
 }
 
+/**
+ * The decision for an action on something that lives at several scopes at once (an approval request
+ * of a certificate: `/`, its vault, the certificate): allowed when any of them grants it.
+ */
+export function authorizeAtAny(grants: PrincipalGrants, action: string, scopes: readonly string[]): Decision {
+  for (const scope of scopes) {
+    const rule = grants.rbac.get(scope)?.get(action);
+    if (rule) return { allowed: true, rule };
+  }
+  return {
+    allowed: false,
+    rule: `no role assignment grants ${action} at ${scopes.join(", ")}`,
+    reason: "ForbiddenByRbac",
+  };
+}
+
+/** Whether some assignment, at any scope, grants the action: who may see a list it is filtered for. */
+export function authorizeAnywhere(grants: PrincipalGrants, action: string): Decision {
+  for (const actions of grants.rbac.values()) {
+    const rule = actions.get(action);
+    if (rule) return { allowed: true, rule };
+  }
+  return { allowed: false, rule: `no role assignment grants ${action}`, reason: "ForbiddenByRbac" };
+}
+
 /** The admin API's decision: its actions are granted only at the installation scope. */
 export function authorizeAdmin(grants: PrincipalGrants, action: string): Decision {
   const rule = grants.rbac.get("/")?.get(action);

@@ -69,6 +69,10 @@ export const AdminActions = {
   write: "Strongroom/admin/write",
   /** What a discovery agent does: report itself, take its assignments, push their results. */
   discoveryAgent: "Strongroom/discovery/agent",
+  /** List and read approval requests (any scope where it is held lets one see them). */
+  approvalsRead: "Strongroom/approvals/read",
+  /** Approve or deny the approval requests of the scope it is held at. */
+  approvalsDecide: "Strongroom/approvals/decide",
 } as const;
 
 export const ALL_ADMIN_ACTIONS: readonly string[] = Object.values(AdminActions);

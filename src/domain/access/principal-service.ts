@@ -37,7 +37,7 @@ const notFound = (id: string) =>
   new DomainError("NotFound", `Principal ${id} does not exist`, { reason: "PrincipalNotFound" });
 
 /** Loopback issuers may speak plain HTTP (a local test or sidecar issuer); any other must be HTTPS. */
-function validIssuer(issuer: string): boolean {
+export function validIssuer(issuer: string): boolean {
   let url: URL;
   try {
     url = new URL(issuer);

@@ -97,11 +97,25 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
     ["Strongroom/*"],
   ),
   role(
+    "3b8f5d1e-7a2c-4e9b-b6d4-1c0e9f8a7d52",
+    "Strongroom Reader",
+    "Read everything the admin API and the dashboard show; change nothing.",
+    [],
+    ["Strongroom/admin/read"],
+  ),
+  role(
     "9d3c6a2e-4f1b-4c8e-a7d5-2b6e8f0c1a93",
     "Strongroom Discovery Agent",
     "Report as a discovery agent: heartbeats, its own scan assignments and their results. No vault data and no admin API.",
     [],
     ["Strongroom/discovery/agent"],
+  ),
+  role(
+    "3b8f2d41-7c6e-4a09-9e15-d24c7a6b5f80",
+    "Certificate Approver",
+    "Read and decide (approve or deny) the approval requests of its scope: the installation, a vault, one certificate or a CA. Grants nothing else.",
+    [],
+    ["Strongroom/approvals/read", "Strongroom/approvals/decide"],
   ),
 ]);
 

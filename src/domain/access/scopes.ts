@@ -4,11 +4,13 @@ const COLLECTIONS = new Set(["secrets", "keys", "certificates"]);
 
 /**
  * A role assignment's scope in canonical form (lower case, no trailing slash): `/` for the
- * installation, `/vaults/{vault}`, or `/vaults/{vault}/{secrets|keys|certificates}/{name}`.
+ * installation, `/vaults/{vault}`, `/vaults/{vault}/{secrets|keys|certificates}/{name}`, or
+ * `/cas/{ca}` for what is decided per private CA (its sign requests' approvals).
  */
 export function canonicalScope(scope: string): string {
   const trimmed = scope.trim().toLowerCase().replace(/\/+$/, "");
   if (trimmed === "") return "/";
+  if (/^\/cas\/[a-z0-9-]{1,127}$/.test(trimmed)) return trimmed;
   const parts = trimmed.split("/");
   const [empty, vaults, vault, collection, name, ...rest] = parts;
   const valid =
@@ -21,7 +23,7 @@ export function canonicalScope(scope: string): string {
     rest.length === 0;
   if (!valid) {
     throw badParameter(
-      `Scope "${scope}" is invalid: use "/", "/vaults/{vault}" or "/vaults/{vault}/{secrets|keys|certificates}/{name}"`,
+      `Scope "${scope}" is invalid: use "/", "/vaults/{vault}", "/vaults/{vault}/{secrets|keys|certificates}/{name}" or "/cas/{ca}"`,
     );
   }
   return trimmed;

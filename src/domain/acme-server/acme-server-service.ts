@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ApprovalGate } from "../approvals/approval-service.js";
 import type { ApprovalRequest } from "../approvals/model.js";
+import type { ApprovalChange } from "../approvals/ports.js";
 import type { CaService } from "../ca/ca-service.js";
 import { REVOCATION_REASONS, type RevocationReason } from "../ca/model.js";
 import type { CaX509 } from "../ca/ports.js";
@@ -369,12 +370,12 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     order: AcmeOrder,
     subject: string,
     key: KeyFacts,
-  ): Promise<ApprovalRequest | undefined> {
+  ): Promise<ApprovalChange | undefined> {
     const approval = deps.approval;
     if (!approval) return undefined;
     const requirements = await approval.requirements("acme-server", scope(profile));
     if (requirements.length === 0) return undefined;
-    return approval.service.propose({
+    return approval.service.prepare({
       entry: "acme-server",
       scope: scope(profile),
       requester: `acme-account:${account.id}`,
@@ -810,7 +811,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
       if (held) {
         if (!(await store.holdOrder(id, der, held)))
           throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
-        return { ...order, status: "processing", approvalId: held.id };
+        return { ...order, status: "processing", approvalId: held.request.id };
       }
       if (!(await store.beginFinalize(id)))
         throw acmeError("orderNotReady", `Order ${id} is being finalized already`);

@@ -1,4 +1,4 @@
-import type { ApprovalRequest } from "../approvals/model.js";
+import type { ApprovalChange } from "../approvals/ports.js";
 import type {
   AcmeAccount,
   AcmeAuthorization,
@@ -96,7 +96,7 @@ export interface AcmeServerStore {
    * ready → processing, keeping the CSR and storing the approval request that holds it in the same
    * transaction; false (and nothing stored) when the order was not ready.
    */
-  holdOrder(orderId: string, csr: Buffer, approval: ApprovalRequest): Promise<boolean>;
+  holdOrder(orderId: string, csr: Buffer, approval: ApprovalChange): Promise<boolean>;
   /** Takes a held, approved order to sign it: true for one caller only. */
   releaseOrder(orderId: string): Promise<boolean>;
   /** processing → valid with the certificate, or invalid with the error. */

@@ -6,7 +6,7 @@ import type { EntryPoint, RuleScope } from "../rules/issuance-gate.js";
  * The entry point keeps what it needs to finish the request in `payload` and completes it once the
  * request is approved.
  */
-export const APPROVAL_STATES = ["pending", "approved", "denied", "expired"] as const;
+export const APPROVAL_STATES = ["pending", "approved", "denied", "expired", "cancelled"] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
 export interface ApprovalVote {
@@ -32,8 +32,13 @@ export interface ApprovalRequest {
   votes: ApprovalVote[];
   /** The entry point's own data to finish the request with (JSON-serialisable). */
   payload: unknown;
-  /** The denier's reason, or why the request expired. */
+  /** The denier's reason, or why the request expired or was cancelled. */
   outcome?: string | undefined;
+  /**
+   * The certificate a released CA sign produced, recorded with it in one transaction so a request
+   * is signed once however many pollers and nodes see it approved.
+   */
+  issued?: { caId: string; serial: string } | undefined;
   createdAt: Date;
   expiresAt: Date;
   decidedAt?: Date | undefined;
@@ -95,6 +100,38 @@ export function expire(request: ApprovalRequest, now: Date): ApprovalRequest {
   };
 }
 
+/**
+ * A pending request withdrawn because the operation it holds is gone (cancelled, deleted); any other
+ * request unchanged, since what was decided stays decided.
+ */
+export function withdraw(request: ApprovalRequest, at: Date, why: string): ApprovalRequest {
+  if (request.state !== "pending") return request;
+  return { ...request, state: "cancelled", outcome: why, decidedAt: at };
+}
+
+/**
+ * Why a held request will not go ahead, in the words its requester reads, with the code its
+ * surface reports: the denier and their reason, the expiry, or the cancellation.
+ */
+export function refusalOf(request: ApprovalRequest): { code: string; message: string } {
+  if (request.state === "denied") {
+    const denier = request.votes.find((v) => v.decision === "deny");
+    return {
+      code: "ApprovalDenied",
+      message: `Approval request ${request.id} was denied by ${denier?.principalId ?? "an approver"}: ${request.outcome ?? denier?.reason ?? ""}`,
+    };
+  }
+  if (request.state === "cancelled")
+    return {
+      code: "ApprovalCancelled",
+      message: `Approval request ${request.id} was cancelled: ${request.outcome ?? ""}`,
+    };
+  return {
+    code: "ApprovalExpired",
+    message: `Approval request ${request.id} expired at ${request.expiresAt.toISOString()} without enough approvals`,
+  };
+}
+
 /** The request as approvers see it (API, CLI, events); the entry point's payload stays inside. */
 export const approvalData = (a: ApprovalRequest) => ({
   id: a.id,
@@ -110,4 +147,7 @@ export const approvalData = (a: ApprovalRequest) => ({
   createdAt: a.createdAt.toISOString(),
   expiresAt: a.expiresAt.toISOString(),
   decidedAt: a.decidedAt?.toISOString(),
+  issued: a.issued,
 });
+
+export type ApprovalEventData = ReturnType<typeof approvalData>;

@@ -1,10 +1,19 @@
+import type { ApprovalService } from "../approvals/approval-service.js";
+import { type ApprovalRequest, refusalOf } from "../approvals/model.js";
+import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { KeyUsage, SubjectAlternativeNames } from "../certificates/model.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { objectEvent } from "../events/model.js";
 import { isObjectName, newId } from "../ids.js";
 import type { Protection } from "../keys/model.js";
-import { type IssuanceGate, openGate } from "../rules/issuance-gate.js";
+import {
+  type CertificateRequestFacts,
+  type EntryPoint,
+  type IssuanceGate,
+  openGate,
+  type RuleScope,
+} from "../rules/issuance-gate.js";
 import { sansOf, spkiKey } from "../rules/request-facts.js";
 import { BACKDATE_MS, newSerial, caSigner as signerFor } from "./ca-signing.js";
 import type { CrlService } from "./crl-service.js";
@@ -34,6 +43,39 @@ export interface CaServiceDeps {
   crls: Pick<CrlService, "activate" | "regenerate">;
   /** The organisation rules, asked before a certificate is signed; none when absent. */
   gate?: IssuanceGate;
+  /** Holds the sign API's requests the approval rules match until approvers agree; none when absent. */
+  approval?: SignApproval;
+}
+
+export interface SignApproval {
+  service: Pick<ApprovalService, "hold" | "get">;
+  requirements: (entry: EntryPoint, scope: RuleScope) => Promise<readonly ApprovalRequirement[]>;
+}
+
+/** What a CSR is signed with besides the CA: the sign API's options. */
+export interface SignOptions {
+  validityDays?: number | undefined;
+  ekus?: string[] | undefined;
+  keyUsage?: KeyUsage[] | undefined;
+  /**
+   * SPKI DER of a key generated for the client (EST serverkeygen): the certificate binds it
+   * instead of the CSR's key, which then only carries the subject and names asked for.
+   */
+  publicKey?: Buffer | undefined;
+  /** An exact validity the client asked for (ACME newOrder), instead of `validityDays` from now. */
+  validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
+}
+
+/** The sign API's answer: the certificate and its chain, or the approval request holding it. */
+export type SignResult = { issued: IssuedCertificate; chain: Buffer[] } | { held: ApprovalRequest };
+
+/** What a held sign keeps to be signed once approved: the CSR (public) and the options, as JSON. */
+interface HeldSign {
+  caId: string;
+  csr: string;
+  validityDays?: number | undefined;
+  ekus?: string[] | undefined;
+  keyUsage?: KeyUsage[] | undefined;
 }
 
 export interface CreateCaInput {
@@ -307,25 +349,34 @@ export function createCaService(deps: CaServiceDeps) {
     return { ca, constraints };
   }
 
+  /** A request to `ca` in the rules' terms. */
+  const requestFacts = (
+    ca: ActiveCa,
+    facts: CsrFacts,
+    profile: IssueProfile,
+    now: Date,
+  ): CertificateRequestFacts => ({
+    subject: profile.subject,
+    sans: sansOf(profile.sans),
+    ...spkiKey(facts.publicKey),
+    validityDays: Math.round((profile.notAfter.getTime() - now.getTime()) / DAY_MS),
+    ekus: profile.ekus,
+    issuerName: ca.name,
+  });
+
   async function issue(
     { ca, constraints }: Issuing,
     facts: CsrFacts,
     profile: IssueProfile,
     vault?: VaultLink,
+    forApproval?: string,
   ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
     await (deps.gate ?? openGate).check(
       "ca-sign",
       { caId: ca.id, ...(vault && { vaultId: vault.vaultId }) },
-      {
-        subject: profile.subject,
-        sans: sansOf(profile.sans),
-        ...spkiKey(facts.publicKey),
-        validityDays: Math.round((profile.notAfter.getTime() - now.getTime()) / DAY_MS),
-        ekus: profile.ekus,
-        issuerName: ca.name,
-      },
+      requestFacts(ca, facts, profile, now),
     );
     if (ca.notAfter && profile.notAfter > ca.notAfter)
       throw badParameter(
@@ -367,17 +418,55 @@ export function createCaService(deps: CaServiceDeps) {
       vault,
       createdAt: now,
     };
-    await store.insertIssued(issued, [
-      objectEvent(
-        "CaCertificateIssued",
-        { id: ca.id, name: ca.name },
-        "Certificate",
-        { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
-        now,
-      ),
-    ]);
+    await store.insertIssued(
+      issued,
+      [
+        objectEvent(
+          "CaCertificateIssued",
+          { id: ca.id, name: ca.name },
+          "Certificate",
+          { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
+          now,
+        ),
+      ],
+      forApproval,
+    );
     for (const listener of listeners) void listener(ca.id, serial, "issued");
     return { issued, chain: [ca.certificate, ...ca.chain] };
+  }
+
+  /** The CA, CSR facts and profile a sign request asks for, checked. */
+  async function signInputs(caName: string, csr: Buffer, options: SignOptions) {
+    const ca = await issuingCa(caName);
+    const read = await x509.readCsr(csr);
+    const facts = options.publicKey ? { ...read, publicKey: options.publicKey } : read;
+    const days = options.validityDays ?? 90;
+    if (!Number.isInteger(days) || days < 1 || days > 3650)
+      throw badParameter("validityDays must be from 1 to 3650");
+    const profile: IssueProfile = {
+      subject: facts.subject,
+      subjectDer: facts.subjectDer,
+      sans: facts.sans,
+      keyUsage: options.keyUsage ?? ["digitalSignature", "keyEncipherment"],
+      ekus: options.ekus ?? ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
+      notAfter: options.validity?.notAfter ?? new Date(clock.now().getTime() + days * DAY_MS),
+      notBefore: options.validity?.notBefore,
+    };
+    return { ca, facts, profile };
+  }
+
+  function approvalService(): SignApproval["service"] {
+    if (!deps.approval)
+      throw new DomainError("NotFound", "This installation holds no sign requests for approval", {
+        reason: "ApprovalNotFound",
+      });
+    return deps.approval.service;
+  }
+
+  async function findIssuedBy(caId: string, serial: string): Promise<IssuedCertificate> {
+    const issued = await store.getIssued(caId, serial);
+    if (!issued) throw new DomainError("NotFound", `No certificate with serial ${serial} was issued here`);
+    return issued;
   }
 
   const service = {
@@ -476,38 +565,73 @@ export function createCaService(deps: CaServiceDeps) {
       return issue(await issuingCa(caName), await x509.readCsr(csr), profile, vault);
     },
 
-    /** Signs a CSR with its own subject and SANs (admin API, benchmarks, clients outside vaults). */
-    async signCsr(
+    /** Signs a CSR with its own subject and SANs (benchmarks, ACME, EST, SCEP, the CLI's callers). */
+    async signCsr(caName: string, csr: Buffer, options: SignOptions) {
+      const { ca, facts, profile } = await signInputs(caName, csr, options);
+      return issue(ca, facts, profile);
+    },
+
+    /**
+     * The sign API: signs the CSR at once, or, when an approval rule applies to the CA, stores the
+     * approval request that holds it and signs nothing until it is approved.
+     */
+    async requestSignature(
       caName: string,
       csr: Buffer,
-      options: {
-        validityDays?: number | undefined;
-        ekus?: string[] | undefined;
-        keyUsage?: KeyUsage[] | undefined;
-        /**
-         * SPKI DER of a key generated for the client (EST serverkeygen): the certificate binds it
-         * instead of the CSR's key, which then only carries the subject and names asked for.
-         */
-        publicKey?: Buffer | undefined;
-        /** An exact validity the client asked for (ACME newOrder), instead of `validityDays` from now. */
-        validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
-      },
-    ) {
-      const ca = await issuingCa(caName);
-      const read = await x509.readCsr(csr);
-      const facts = options.publicKey ? { ...read, publicKey: options.publicKey } : read;
-      const days = options.validityDays ?? 90;
-      if (!Number.isInteger(days) || days < 1 || days > 3650)
-        throw badParameter("validityDays must be from 1 to 3650");
-      return issue(ca, facts, {
-        subject: facts.subject,
-        subjectDer: facts.subjectDer,
-        sans: facts.sans,
-        keyUsage: options.keyUsage ?? ["digitalSignature", "keyEncipherment"],
-        ekus: options.ekus ?? ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"],
-        notAfter: options.validity?.notAfter ?? new Date(clock.now().getTime() + days * DAY_MS),
-        notBefore: options.validity?.notBefore,
+      options: Omit<SignOptions, "publicKey">,
+      requester: string,
+    ): Promise<SignResult> {
+      const { ca, facts, profile } = await signInputs(caName, csr, options);
+      const approval = deps.approval;
+      const scope = { caId: ca.ca.id };
+      const requirements = approval ? await approval.requirements("ca-sign", scope) : [];
+      if (!approval || requirements.length === 0) return issue(ca, facts, profile);
+      enforceNameConstraints(ca.constraints, profile.subject, profile.sans);
+      const asked = requestFacts(ca.ca, facts, profile, clock.now());
+      // A request the rules refuse is refused now, not after approvers spent time on it.
+      await (deps.gate ?? openGate).check("ca-sign", scope, asked);
+      const payload: HeldSign = { caId: ca.ca.id, csr: csr.toString("base64"), ...options };
+      const held = await approval.service.hold({
+        entry: "ca-sign",
+        scope,
+        requester,
+        facts: asked,
+        requirements,
+        payload,
       });
+      return held ? { held } : issue(ca, facts, profile);
+    },
+
+    /**
+     * A held sign as it stands: still held while pending; once approved, the certificate, signed by
+     * the first poll that sees it approved (one certificate however many polls and nodes race);
+     * Forbidden with the denier's reason, the expiry or the cancellation otherwise.
+     */
+    async heldSignature(caName: string, id: string): Promise<SignResult> {
+      const [ca, request] = await Promise.all([find(caName), approvalService().get(id)]);
+      const payload = request.payload as HeldSign;
+      if (request.entry !== "ca-sign" || payload.caId !== ca.id)
+        throw new DomainError("NotFound", `CA ${ca.name} has no sign request ${id}`, {
+          reason: "ApprovalNotFound",
+        });
+      if (request.state === "pending") return { held: request };
+      if (request.state !== "approved") {
+        const { code, message } = refusalOf(request);
+        throw new DomainError("Forbidden", message, { reason: code });
+      }
+      if (!request.issued) {
+        const { csr, caId: _, ...options } = payload;
+        const { ca: issuing, facts, profile } = await signInputs(ca.id, Buffer.from(csr, "base64"), options);
+        try {
+          return await issue(issuing, facts, profile, undefined, id);
+        } catch (error) {
+          if (!(error instanceof DomainError && error.reason === "ApprovalAlreadyIssued")) throw error;
+        }
+      }
+      const recorded = (await approvalService().get(id)).issued;
+      if (!recorded) throw new Error(`Approval request ${id} recorded no certificate`);
+      const issued = await findIssuedBy(recorded.caId, recorded.serial);
+      return { issued, chain: [...(ca.certificate ? [ca.certificate] : []), ...ca.chain] };
     },
 
     async listIssued(caName: string, limit = 100, after?: string) {

@@ -84,8 +84,12 @@ export interface CaStore {
   /** By id or by name (case-insensitive). */
   getAuthority(idOrName: string): Promise<CertificateAuthority | undefined>;
   listAuthorities(): Promise<CertificateAuthority[]>;
-  /** Stores an issued certificate with its events (the outbox), in one transaction. */
-  insertIssued(issued: IssuedCertificate, events: VaultEvent[]): Promise<void>;
+  /**
+   * Stores an issued certificate with its events (the outbox), in one transaction. With
+   * `forApproval`, records the certificate on that approved request too, and stores nothing
+   * (Conflict, reason ApprovalAlreadyIssued) when the request has a certificate already.
+   */
+  insertIssued(issued: IssuedCertificate, events: VaultEvent[], forApproval?: string): Promise<void>;
   getIssued(caId: string, serial: string): Promise<IssuedCertificate | undefined>;
   /** Every CA's certificates with this serial (serials are random, so normally one). */
   findBySerial(serial: string): Promise<IssuedCertificate[]>;

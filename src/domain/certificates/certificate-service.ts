@@ -1,5 +1,6 @@
 import type { ApprovalService } from "../approvals/approval-service.js";
-import type { ApprovalRequest } from "../approvals/model.js";
+import { type ApprovalRequest, refusalOf } from "../approvals/model.js";
+import type { ApprovalChange } from "../approvals/ports.js";
 import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
@@ -59,7 +60,7 @@ export interface CertificateServiceDeps {
 }
 
 export interface CreateApproval {
-  service: Pick<ApprovalService, "hold" | "get">;
+  service: Pick<ApprovalService, "prepare" | "get" | "withdrawal">;
   requirements: (entry: EntryPoint, scope: RuleScope) => Promise<readonly ApprovalRequirement[]>;
 }
 
@@ -110,21 +111,7 @@ const awaitingApproval = (approval: ApprovalRequest) =>
   `Pending certificate created. Awaiting approval: approval request ${approval.id} needs ${approval.required} approval(s) because of ${approval.because.join("; ")}. Please check again later.`;
 
 /** Why a held create will not be issued, as the failed operation's error. */
-function refusal(approval: ApprovalRequest): IssuanceResult {
-  if (approval.state === "denied") {
-    const denier = approval.votes.find((v) => v.decision === "deny");
-    return {
-      status: "failed",
-      code: "ApprovalDenied",
-      message: `Approval request ${approval.id} was denied by ${denier?.principalId ?? "an approver"}: ${approval.outcome ?? denier?.reason ?? ""}`,
-    };
-  }
-  return {
-    status: "failed",
-    code: "ApprovalExpired",
-    message: `Approval request ${approval.id} expired at ${approval.expiresAt.toISOString()} without enough approvals`,
-  };
-}
+const refusal = (approval: ApprovalRequest): IssuanceResult => ({ status: "failed", ...refusalOf(approval) });
 
 const pendingNotFound = (name: string) =>
   new DomainError("NotFound", `Pending certificate not found: ${name}`, {
@@ -507,21 +494,22 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     operation.approvalId !== undefined && !operation.approvalReleased;
 
   /**
-   * The approval request a create's rules call for, stored, or undefined when none does. The
-   * requester defaults to "unknown" only for callers inside the process, which have no principal.
+   * The approval request a create's rules call for, to be stored with the operation, or undefined
+   * when none does. The requester defaults to "unknown" only for callers inside the process, which
+   * have no principal.
    */
   async function holdForApproval(
     vault: Vault,
     operation: CertificateOperation,
     facts: ReturnType<typeof policyFacts>,
     requester: string | undefined,
-  ): Promise<ApprovalRequest | undefined> {
+  ): Promise<ApprovalChange | undefined> {
     const approval = deps.approval;
     if (!approval) return undefined;
     const scope = { vaultId: vault.id };
     const requirements = await approval.requirements("keyvault-create", scope);
     if (requirements.length === 0) return undefined;
-    return approval.service.hold({
+    return approval.service.prepare({
       entry: "keyvault-create",
       scope,
       requester: requester ?? "unknown",
@@ -549,6 +537,15 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     const waiting = { ...released, statusDetails: PENDING_MERGE };
     await store.putOperation(waiting);
     return waiting;
+  }
+
+  /** The withdrawal of the approval request a held operation waits for, when it is still pending. */
+  async function withdrawal(
+    operation: CertificateOperation,
+    why: string,
+  ): Promise<ApprovalChange | undefined> {
+    if (operation.status !== "inProgress" || !isHeld(operation) || !deps.approval) return undefined;
+    return deps.approval.service.withdrawal(operation.approvalId as string, why);
   }
 
   // Polls, the pending-issuance job and a renewal may move the same operation at once; in one
@@ -623,16 +620,16 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       };
       try {
         operation.csr = await x509.csr(policy, signer);
-        const approval = await holdForApproval(vault, operation, facts, request.requester);
-        if (approval) {
+        const held = await holdForApproval(vault, operation, facts, request.requester);
+        if (held) {
           // Nothing reaches the issuer before the approvers agree; polls and the job look again.
           operation = {
             ...operation,
-            statusDetails: awaitingApproval(approval),
+            statusDetails: awaitingApproval(held.request),
             keyMaterial: key.material,
-            approvalId: approval.id,
+            approvalId: held.request.id,
           };
-          await store.putOperation(operation);
+          await store.putOperation(operation, held);
           return operation;
         }
         if (issuer === "Unknown") {
@@ -689,14 +686,21 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         keyMaterial: undefined,
         updatedAt: clock.now(),
       };
-      await store.putOperation(cancelled);
+      await store.putOperation(
+        cancelled,
+        await withdrawal(operation, "the certificate operation was cancelled"),
+      );
       if (operation.keyMaterial) await keys.destroy(pendingKey(vault, operation));
       return cancelled;
     },
 
     async deleteOperation(vault: Vault, name: string): Promise<CertificateOperation> {
       const operation = await currentOperation(vault, name);
-      await store.deleteOperation(vault.id, name);
+      await store.deleteOperation(
+        vault.id,
+        name,
+        await withdrawal(operation, "the certificate operation was deleted"),
+      );
       if (operation.keyMaterial) await keys.destroy(pendingKey(vault, operation));
       return operation;
     },
@@ -886,7 +890,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const now = clock.now();
       const purgeAt = new Date(now.getTime() + vault.softDeleteRetentionDays * 86_400_000);
       const deleted = lifecycleEvent("CertificateDeleted", vault, name, now);
-      if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt, [deleted])))
+      const operation = await store.getOperation(vault.id, name);
+      const withdrawn = operation && (await withdrawal(operation, "the certificate was deleted"));
+      if (!(await store.softDeleteWithBacking(vault.id, name, now, purgeAt, [deleted], withdrawn)))
         throw objects.notFound(name);
       return getDeleted(vault, name);
     },

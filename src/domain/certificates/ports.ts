@@ -1,3 +1,4 @@
+import type { ApprovalChange } from "../approvals/ports.js";
 import type { VaultEvent } from "../events/model.js";
 import type { SignatureAlgorithm } from "../keys/algorithms.js";
 import type { ImportJwk, PublicKeyParts, StoredKeyVersion } from "../keys/model.js";
@@ -134,13 +135,17 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
   restoreIssued(versions: IssuedVersion[], events: readonly VaultEvent[]): Promise<void>;
   /** Conflict when a key or secret of that name exists that no certificate manages. */
   refuseUnmanagedNamesake(vaultId: string, name: string): Promise<void>;
-  /** Soft-deletes the certificate and its backing key and secret together. */
+  /**
+   * Soft-deletes the certificate and its backing key and secret together, and withdraws the approval
+   * request its pending operation waits for, when given.
+   */
   softDeleteWithBacking(
     vaultId: string,
     name: string,
     deletedAt: Date,
     purgeAt: Date,
     events?: VaultEvent[],
+    withdrawal?: ApprovalChange,
   ): Promise<boolean>;
   /** Recovers the certificate and its backing key and secret together. */
   recoverWithBacking(vaultId: string, name: string, events?: VaultEvent[]): Promise<boolean>;
@@ -168,9 +173,13 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
    * the live certificate's policy, and its operation's status.
    */
   newVersionState(vaultId: string, name: string): Promise<NewVersionState>;
-  /** Inserts or replaces the certificate's operation. */
-  putOperation(operation: CertificateOperation): Promise<void>;
-  deleteOperation(vaultId: string, name: string): Promise<boolean>;
+  /**
+   * Inserts or replaces the certificate's operation, with the approval change it comes with in the
+   * same transaction: the new request a held create waits for, or the withdrawal of that request.
+   */
+  putOperation(operation: CertificateOperation, approval?: ApprovalChange): Promise<void>;
+  /** Deletes the certificate's operation, withdrawing the approval request it waits for when given. */
+  deleteOperation(vaultId: string, name: string, withdrawal?: ApprovalChange): Promise<boolean>;
   listOperations(vaultId: string): Promise<CertificateOperation[]>;
   listIssuers(vaultId: string): Promise<CertificateIssuer[]>;
   getIssuer(vaultId: string, name: string): Promise<CertificateIssuer | undefined>;

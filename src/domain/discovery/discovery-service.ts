@@ -220,12 +220,21 @@ export function createDiscoveryService({
 
     /** Keeps a batch of results and sends what they found to the inventory. */
     async record(run: ScanRun, results: readonly EndpointResult[], total: number): Promise<ScanRun> {
+      // A fleet behind one certificate sends the same leaf from every endpoint: it is parsed once per
+      // batch, not once per endpoint (parsing was a fifth of a batch's cost over the bench fleet).
+      const named = new Map<string, string>();
+      const dnsNamesOf = (leaf: Uint8Array) => {
+        const key = Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("latin1");
+        let found = named.get(key);
+        if (found === undefined) {
+          found = names.dnsNames(leaf).join(",");
+          named.set(key, found);
+        }
+        return found;
+      };
       const withNames = results.map((r) => ({
         ...r,
-        detail: {
-          ...r.detail,
-          ...(r.chain[0] && { dnsNames: names.dnsNames(r.chain[0]).join(",") }),
-        },
+        detail: { ...r.detail, ...(r.chain[0] && { dnsNames: dnsNamesOf(r.chain[0]) }) },
       }));
       const saved = await store.saveResults(run.id, withNames, total);
       await sink?.observe(observations(results, run.spec.kind === "files" ? "file" : "tls"));

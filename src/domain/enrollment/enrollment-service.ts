@@ -1,5 +1,5 @@
 import type { ApprovalGate } from "../approvals/approval-service.js";
-import type { ApprovalRequest } from "../approvals/model.js";
+import type { ApprovalChange } from "../approvals/ports.js";
 import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { CaService } from "../ca/ca-service.js";
 import type { CsrFacts, IssuedCertificate } from "../ca/model.js";
@@ -109,14 +109,14 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
     facts: CertificateRequestFacts,
     requester: string,
     transactionId: string,
-  ): Promise<ApprovalRequest | undefined> {
+  ): Promise<ApprovalChange | undefined> {
     const approval = deps.approval;
     const requirements = [
       ...(approval ? await approval.requirements(profile.kind, scopeOf(profile)) : []),
       ...(profile.approval ? [PROFILE_APPROVAL] : []),
     ];
     if (!approval || requirements.length === 0) return undefined;
-    return approval.service.propose({
+    return approval.service.prepare({
       entry: profile.kind,
       scope: scopeOf(profile),
       requester,
@@ -232,7 +232,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
       const held = await proposeApproval(profile, requestFacts, `scep:${requester}`, transactionId);
       if (held) {
         // CertPoll hears the approvers' decision; the request and its approval commit together.
-        await store.putTransaction({ ...transaction, approvalId: held.id }, held);
+        await store.putTransaction({ ...transaction, approvalId: held.request.id }, held);
         return { status: "pending" };
       }
       const { issued } = await sign(profile, csr);

@@ -1,4 +1,4 @@
-import type { ApprovalRequest } from "../approvals/model.js";
+import type { ApprovalChange } from "../approvals/ports.js";
 import type { SubjectAltName } from "../inventory/model.js";
 import type {
   EnrollmentKeyType,
@@ -23,7 +23,7 @@ export interface EnrollmentStore {
    * Inserts or replaces a transaction's state; with `approval`, stores the approval request that
    * holds it in the same transaction.
    */
-  putTransaction(transaction: ScepTransaction, approval?: ApprovalRequest): Promise<void>;
+  putTransaction(transaction: ScepTransaction, approval?: ApprovalChange): Promise<void>;
   /** Moves a transaction from one status to another: true for one caller only. */
   moveTransaction(
     profileId: string,

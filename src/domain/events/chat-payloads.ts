@@ -28,6 +28,29 @@ function message(event: StoredEvent, vaultUrl: string): Message {
     ];
     return { title: `${headline}: ${a.subject}`, text: a.summary, facts };
   }
+  const r = event.approval;
+  if (r) {
+    const approvals = r.votes.filter((v) => v.decision === "approve").length;
+    const facts = [
+      { title: "State", value: r.state },
+      { title: "Approvals", value: `${approvals} of ${r.required}` },
+      { title: "Entry", value: r.entry },
+      { title: "Requester", value: r.requester },
+      { title: "Expires", value: r.expiresAt },
+      { title: "Request", value: r.id },
+    ];
+    return event.type === "ApprovalRequested"
+      ? {
+          title: `Approval requested: ${r.summary}`,
+          text: `Needs ${r.required} approval(s) because of ${r.because.join("; ")}. Decide with: strongroom approvals approve|deny ${r.id}`,
+          facts,
+        }
+      : {
+          title: `Approval ${r.state}: ${r.summary}`,
+          text: r.outcome ?? `Request ${r.id} was ${r.state}`,
+          facts,
+        };
+  }
   return {
     title: `${event.type}: ${event.objectName} in vault ${event.vaultName}`,
     text: event.detail ?? `${event.objectType} ${event.objectName}, version ${event.version}`,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AlertEventData } from "../alerts/model.js";
+import type { ApprovalEventData } from "../approvals/model.js";
 
 /**
  * Alert changes (docs: README "Alerts"). Delivered as `Strongroom.Alerts.<type>` in Event Grid and
@@ -12,6 +13,14 @@ export const ALERT_EVENT_TYPES: readonly AlertEventType[] = [
   "AlertEscalated",
   "AlertResolved",
 ];
+
+/**
+ * Approval requests (docs: README "Approvals"): one when a request is held, one when it is decided
+ * (approved, denied, expired or cancelled). Delivered as `Strongroom.Approvals.<type>`.
+ */
+export type ApprovalEventType = "ApprovalRequested" | "ApprovalDecided";
+
+export const APPROVAL_EVENT_TYPES: readonly ApprovalEventType[] = ["ApprovalRequested", "ApprovalDecided"];
 
 /** Key Vault's event types (Event Grid's Microsoft.KeyVault.* schema), plus renewal failures and revocations. */
 export type EventType =
@@ -28,6 +37,7 @@ export type EventType =
   | "SecretNearExpiry"
   | "SecretExpired"
   | AlertEventType
+  | ApprovalEventType
   | InternalEventType;
 
 /**
@@ -54,8 +64,11 @@ export const INTERNAL_EVENTS: ReadonlySet<EventType> = new Set<InternalEventType
   "VaultDeleted",
 ]);
 
-/** `Alert` events name the alert (object name = alert id, version = its revision) and carry `alert`. */
-export type ObjectType = "Certificate" | "Key" | "Secret" | "Alert";
+/**
+ * `Alert` events name the alert (object name = alert id, version = its revision) and carry `alert`;
+ * `Approval` events name the request (object name = its id, version = its state) and carry `approval`.
+ */
+export type ObjectType = "Certificate" | "Key" | "Secret" | "Alert" | "Approval";
 
 /**
  * Something that happened to a vault object, stored in the same transaction as the change (the
@@ -76,6 +89,8 @@ export interface VaultEvent {
   time: Date;
   /** The alert as the change left it, for alert events. */
   alert?: AlertEventData | undefined;
+  /** The approval request as the change left it, for approval events. */
+  approval?: ApprovalEventData | undefined;
 }
 
 /** An event as stored, with its place in the outbox. */

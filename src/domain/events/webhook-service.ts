@@ -2,7 +2,7 @@ import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Sealer } from "../sealing/ports.js";
-import { ALERT_EVENT_TYPES, type EventType } from "./model.js";
+import { ALERT_EVENT_TYPES, APPROVAL_EVENT_TYPES, type EventType } from "./model.js";
 import type { WebhookStore } from "./ports.js";
 import { isChatSchema, WEBHOOK_SCHEMAS, type WebhookSchema, type WebhookSubscription } from "./webhooks.js";
 
@@ -30,10 +30,12 @@ const EVENT_TYPES: EventType[] = [
   "SecretNearExpiry",
   "SecretExpired",
   ...ALERT_EVENT_TYPES,
+  ...APPROVAL_EVENT_TYPES,
 ];
 
 /** Event types are accepted with or without the prefix they are delivered with. */
-const bareType = (type: string) => type.replace(/^(Microsoft\.KeyVault|Strongroom\.Alerts)\./, "");
+const bareType = (type: string) =>
+  type.replace(/^(Microsoft\.KeyVault|Strongroom\.Alerts|Strongroom\.Approvals)\./, "");
 
 export const webhookSecretContext = (id: string) => `webhook/${id}/secret`;
 

@@ -15,9 +15,13 @@ export const WEBHOOK_SCHEMAS: readonly WebhookSchema[] = [
 /** Chat endpoints have no validation handshake: they post what they are sent. */
 export const isChatSchema = (schema: WebhookSchema) => schema === "SlackSchema" || schema === "TeamsSchema";
 
-/** The event type as delivered: Key Vault's for vault events, Strongroom's own for alerts. */
+/** The event type as delivered: Key Vault's for vault events, Strongroom's own for alerts and approvals. */
 export const deliveredEventType = (type: EventType) =>
-  type.startsWith("Alert") ? `Strongroom.Alerts.${type}` : `Microsoft.KeyVault.${type}`;
+  type.startsWith("Alert")
+    ? `Strongroom.Alerts.${type}`
+    : type.startsWith("Approval")
+      ? `Strongroom.Approvals.${type}`
+      : `Microsoft.KeyVault.${type}`;
 
 export interface WebhookSubscription {
   id: string;
@@ -71,9 +75,13 @@ const unixSeconds = (d: Date | undefined) => (d === undefined ? null : Math.floo
 
 /** The data of Key Vault's Event Grid events: Id, VaultName, ObjectType, ObjectName, Version, NBF, EXP. */
 export function keyVaultEventData(event: StoredEvent, vaultUrl: string) {
-  const collection = { Secret: "secrets", Key: "keys", Certificate: "certificates", Alert: "alerts" }[
-    event.objectType
-  ];
+  const collection = {
+    Secret: "secrets",
+    Key: "keys",
+    Certificate: "certificates",
+    Alert: "alerts",
+    Approval: "approvals",
+  }[event.objectType];
   return {
     Id: `${vaultUrl}/${collection}/${event.objectName}/${event.version}`,
     VaultName: event.vaultName,
@@ -87,20 +95,29 @@ export function keyVaultEventData(event: StoredEvent, vaultUrl: string) {
 }
 
 const topic = (event: StoredEvent) =>
-  event.alert ? "/strongroom/alerts" : `/strongroom/vaults/${event.vaultName}`;
+  event.alert
+    ? "/strongroom/alerts"
+    : event.approval
+      ? "/strongroom/approvals"
+      : `/strongroom/vaults/${event.vaultName}`;
 
 /**
  * One event in Event Grid's schema (sent as a one-element array), as a structured CloudEvent, or as
- * a chat message. An alert event's data is the alert itself (README "Alerts" lists its fields).
+ * a chat message. An alert event's data is the alert itself (README "Alerts" lists its fields), an
+ * approval event's the approval request (README "Approvals").
  */
 export function webhookPayload(schema: WebhookSchema, event: StoredEvent, vaultUrl: string) {
   if (schema === "SlackSchema" || schema === "TeamsSchema") {
     const message = schema === "SlackSchema" ? slackPayload(event, vaultUrl) : teamsPayload(event, vaultUrl);
     return { contentType: "application/json", body: JSON.stringify(message) };
   }
-  const data = event.alert ?? keyVaultEventData(event, vaultUrl);
+  const data = event.alert ?? event.approval ?? keyVaultEventData(event, vaultUrl);
   const type = deliveredEventType(event.type);
-  const subject = event.alert ? `alerts/${event.alert.id}` : event.objectName;
+  const subject = event.alert
+    ? `alerts/${event.alert.id}`
+    : event.approval
+      ? `approvals/${event.approval.id}`
+      : event.objectName;
   if (schema === "EventGridSchema") {
     return {
       contentType: "application/json",

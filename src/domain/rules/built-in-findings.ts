@@ -1,7 +1,7 @@
 import type { CertificateFacts } from "../inventory/model.js";
 import { hashOf } from "./evaluate.js";
 import type { Judgement } from "./model.js";
-import type { GradableRecord } from "./ports.js";
+import type { GradableRecord, GradedFacts } from "./ports.js";
 
 /**
  * The installation's trust set: certificates a chain may end at. The private CA's certificates are
@@ -38,10 +38,10 @@ const isAddress = (host: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host
 const SERVED = /^(tls|file):\/\//;
 const MAX_DEPTH = 8;
 
-const signedByAnchor = (f: CertificateFacts, trust: TrustSet) =>
+const signedByAnchor = (f: GradedFacts, trust: TrustSet) =>
   f.authorityKeyId ? trust.keyIds.has(f.authorityKeyId) : trust.subjects.has(f.issuer);
 
-function weakness(f: CertificateFacts): string | undefined {
+function weakness(f: GradedFacts): string | undefined {
   if (f.keyType === "DSA") return "DSA key";
   if (f.keyType === "RSA" && f.keySize !== undefined && f.keySize < 2048) return `RSA ${f.keySize}-bit key`;
   if (f.keyType === "EC" && f.keySize !== undefined && f.keySize < 256) return `EC ${f.keySize}-bit key`;
@@ -143,8 +143,8 @@ export function builtInFindings(record: GradableRecord, ctx: GradingContext): Ju
           reason: `${name} is not among the certificate's names`,
         });
     }
-    const presented = location.detail?.presented;
-    if (typeof presented === "string") {
+    const presented = location.presented;
+    if (presented !== undefined) {
       const list = presented === "" ? [] : presented.split(",");
       if (!chainLinks(record, list, ctx))
         found.push({

@@ -32,11 +32,17 @@ const HASH_BITS: Readonly<Record<string, number>> = {
 
 export const eku = (name: string): string => EKU_NAMES[name.toLowerCase()] ?? name;
 
+const HASHES = new Map<string, string | undefined>();
+
 /** `SHA-256` from `sha256WithRSAEncryption`, `ecdsa-with-SHA384`, `SHA-1`; undefined for EdDSA and unknowns. */
 export function hashOf(algorithm: string): string | undefined {
+  // An installation's certificates carry a handful of algorithms; grading asks for each record twice.
+  if (HASHES.has(algorithm)) return HASHES.get(algorithm);
   const match = /(md5|sha-?(1|224|256|384|512))/i.exec(algorithm);
-  if (!match) return undefined;
-  return match[1]?.toLowerCase() === "md5" ? "MD5" : `SHA-${match[2]}`;
+  const hash = !match ? undefined : match[1]?.toLowerCase() === "md5" ? "MD5" : `SHA-${match[2]}`;
+  if (HASHES.size >= 1000) HASHES.clear();
+  HASHES.set(algorithm, hash);
+  return hash;
 }
 
 /** The attribute types of an RFC 4514-style name (`CN=a, O=b\, c` → CN, O). */
@@ -47,24 +53,45 @@ export function nameAttributes(name: string): string[] {
     .filter((type) => type !== "");
 }
 
+const ATTRIBUTES = new Map<string, RegExp>();
+
 /** The value of the first attribute of this type in an RFC 4514-style name. */
 export function nameAttribute(name: string, type: string): string | undefined {
-  for (const part of name.split(/(?<!\\),/)) {
-    const [key, ...rest] = part.split("=");
-    if (key?.trim().toUpperCase() === type) return rest.join("=").trim().replace(/\\,/g, ",");
+  // One compiled expression per type: grading asks this of every record, and splitting the name
+  // into parts each time was most of judging a `dns-names` rule.
+  let pattern = ATTRIBUTES.get(type);
+  if (!pattern) {
+    pattern = new RegExp(`(?:^|(?<!\\\\),)\\s*${type}\\s*=((?:\\\\,|[^,])*)`, "i");
+    ATTRIBUTES.set(type, pattern);
   }
-  return undefined;
+  return pattern.exec(name)?.[1]?.trim().replace(/\\,/g, ",");
+}
+
+/** A rule's DNS pattern, lower-cased and (for a glob) compiled once, however many names it judges. */
+const DNS_PATTERNS = new Map<string, (name: string) => boolean>();
+
+function dnsMatcher(pattern: string): (name: string) => boolean {
+  let matcher = DNS_PATTERNS.get(pattern);
+  if (!matcher) {
+    const p = pattern.toLowerCase().replace(/\.$/, "");
+    if (p.includes("*")) {
+      const source = p.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
+      const glob = new RegExp(`^${source.join("[^.]*")}$`);
+      matcher = (n) => glob.test(n);
+    } else {
+      const under = `.${p}`;
+      matcher = (n) => n === p || n.endsWith(under);
+    }
+    // Rules change over the years; the patterns ever set stay few, but are not kept without bound.
+    if (DNS_PATTERNS.size >= 10_000) DNS_PATTERNS.clear();
+    DNS_PATTERNS.set(pattern, matcher);
+  }
+  return matcher;
 }
 
 /** Whether a DNS name matches a rule's entry: a suffix (the name or under it) or a glob with `*`. */
 function dnsAllowed(name: string, pattern: string): boolean {
-  const n = name.toLowerCase().replace(/\.$/, "");
-  const p = pattern.toLowerCase().replace(/\.$/, "");
-  if (p.includes("*")) {
-    const source = p.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
-    return new RegExp(`^${source.join("[^.]*")}$`).test(n);
-  }
-  return n === p || n.endsWith(`.${p}`);
+  return dnsMatcher(pattern)(name.toLowerCase().replace(/\.$/, ""));
 }
 
 const fingerprint = (der: Buffer) => createHash("sha256").update(der).digest("hex");
@@ -160,7 +187,7 @@ const CHECKS: { [K in RuleKind]: Check<K> } = {
 };
 
 /**
- * The rules that apply at a scope. Per kind, a rule at the vault, CA or profile replaces the
+ * The rules that apply at a scope. Per kind, a rule at the vault, CA, profile or owner replaces the
  * installation's, unless the installation's is locked: then both apply, so a lower level can only
  * add to a locked rule, never loosen it.
  */
@@ -169,7 +196,8 @@ export function applicableRules(rules: readonly Rule[], scope: RuleScope): Rule[
   const inScope = (r: Rule) =>
     (r.level === "vault" && r.target === scope.vaultId) ||
     (r.level === "ca" && r.target === scope.caId) ||
-    (r.level === "profile" && r.target === profile);
+    (r.level === "profile" && r.target === profile) ||
+    (r.level === "owner" && scope.owners?.includes(r.target) === true);
   const result: Rule[] = [];
   const lower = rules.filter(inScope);
   for (const top of rules.filter((r) => r.level === "installation")) {

@@ -7,6 +7,15 @@ import type { Judgement, Rule } from "./model.js";
 import type { GradableRecord, GradingStore, RuleStore } from "./ports.js";
 import { certificateFacts, commonName } from "./request-facts.js";
 
+/** The names owner rules are set by: the record's team and application, lower-cased. */
+function ownersOf(record: GradableRecord): string[] | undefined {
+  if (record.ownerTeam === undefined && record.ownerApplication === undefined) return undefined;
+  const names: string[] = [];
+  if (record.ownerTeam !== undefined) names.push(record.ownerTeam.toLowerCase());
+  if (record.ownerApplication !== undefined) names.push(record.ownerApplication.toLowerCase());
+  return names;
+}
+
 /** Records read and written per transaction: large enough to amortise round trips, small enough to hold. */
 const BATCH = 2000;
 
@@ -21,7 +30,8 @@ export type GradingService = ReturnType<typeof createGradingService>;
 
 /**
  * Grades inventory records against the organisation rules that apply where they are (a vault's via
- * `vault://`, a CA's via `ca://`, the installation's always) and the built-in findings. A change of
+ * `vault://`, a CA's via `ca://`, the installation's always), those of their owner (team or
+ * application), and the built-in findings. A change of
  * any rule re-grades everything; a change of records re-grades only those (the store queues them).
  */
 export function createGradingService({
@@ -66,19 +76,30 @@ export function createGradingService({
   }
   type Run = Awaited<ReturnType<typeof prepare>>;
 
-  /** The rule sets a record falls under, one per place it is kept, the installation's when none. */
+  /**
+   * The rule sets a record falls under, one per place it is kept (the installation's when none), each
+   * with its owner's rules.
+   */
   function ruleSets(record: GradableRecord, run: Run): Rule[][] {
+    const owners = ownersOf(record);
+    const ownerKey = owners ? `|${owners.join("|")}` : "";
     const sets: Rule[][] = [];
     for (const l of record.locations) {
-      if (l.gone) continue;
+      // Most locations are TLS endpoints and files: no expression run for them.
+      if (l.gone || !(l.uri.startsWith("vault://") || l.uri.startsWith("ca://"))) continue;
       const match = /^(vault|ca):\/\/([^/]+)\//.exec(l.uri);
       if (!match) continue;
       const name = decodeURIComponent(match[2] as string).toLowerCase();
       const id = (match[1] === "vault" ? run.vaults : run.cas).get(name);
       if (id)
-        sets.push(run.scoped(`${match[1]}:${id}`, match[1] === "vault" ? { vaultId: id } : { caId: id }));
+        sets.push(
+          run.scoped(
+            `${match[1]}:${id}${ownerKey}`,
+            match[1] === "vault" ? { vaultId: id, owners } : { caId: id, owners },
+          ),
+        );
     }
-    return sets.length ? sets : [run.scoped("installation", {})];
+    return sets.length ? sets : [run.scoped(`installation${ownerKey}`, { owners })];
   }
 
   /** Fetches the issuers up the chains of a batch that no earlier batch fetched. */
@@ -100,39 +121,43 @@ export function createGradingService({
     }
   }
 
-  function judge(record: GradableRecord, run: Run, now: Date): Judgement[] {
+  function judge(record: GradableRecord, run: Run, ctx: GradingContext): Judgement[] {
     const facts = certificateFacts(record.facts, {
       issuerName: commonName(record.facts.issuer),
     });
+    const sets = ruleSets(record, run);
+    const found = builtInFindings(record, ctx);
+    if (sets.length === 1) {
+      for (const j of evaluate(sets[0] as Rule[], facts)) found.push(j);
+      return found;
+    }
+    // A rule that applies through two places is one finding, not two.
     const seen = new Set<string>();
-    const found: Judgement[] = [];
-    for (const set of ruleSets(record, run)) {
+    for (const set of sets)
       for (const j of evaluate(set, facts)) {
         if (seen.has(j.ruleId as string)) continue;
         seen.add(j.ruleId as string);
         found.push(j);
       }
-    }
-    const ctx: GradingContext = {
-      trust: run.trust,
-      issuer: (id) => run.issuers.get(id),
-      revoked: run.revoked,
-      now,
-    };
-    return [...found, ...builtInFindings(record, ctx)];
+    return found;
   }
 
   async function gradeBatch(records: GradableRecord[], run: Run, progress: GradingProgress) {
     await loadIssuers(records, run);
-    const now = clock.now();
+    const ctx: GradingContext = {
+      trust: run.trust,
+      issuer: (id) => run.issuers.get(id),
+      revoked: run.revoked,
+      now: clock.now(),
+    };
     const result = await store.record(
       records.map((r) => ({
         id: r.id,
         fingerprintSha256: r.facts.fingerprintSha256,
-        judgements: judge(r, run, now),
+        judgements: judge(r, run, ctx),
         open: r.open,
       })),
-      now,
+      ctx.now,
     );
     progress.graded += records.length;
     progress.opened += result.opened;

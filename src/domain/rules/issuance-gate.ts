@@ -18,6 +18,8 @@ export interface RuleScope {
   caId?: string | undefined;
   /** An ACME, EST or SCEP server profile, by its kind and name. */
   profile?: { kind: "acme" | "est" | "scep"; name: string } | undefined;
+  /** The certificate's owner: its team and application, lower-cased, as owner rules name them. */
+  owners?: readonly string[] | undefined;
 }
 
 /**

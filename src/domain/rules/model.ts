@@ -7,8 +7,11 @@ import type { EntryPoint } from "./issuance-gate.js";
  * "policies", which already mean other things.
  */
 
-/** Where a rule is attached. The installation's rules apply everywhere below it. */
-export type RuleLevel = "installation" | "vault" | "ca" | "profile";
+/**
+ * Where a rule is attached. The installation's rules apply everywhere below it. An owner's (a team
+ * or application, as inventory records name them) grade the certificates that owner answers for.
+ */
+export type RuleLevel = "installation" | "vault" | "ca" | "profile" | "owner";
 
 /** Every kind of rule, with the type of its value. */
 export interface RuleValues {
@@ -52,7 +55,7 @@ export type RuleKind = keyof RuleValues;
 export interface Rule<K extends RuleKind = RuleKind> {
   id: string;
   level: RuleLevel;
-  /** The vault's or CA's id, `acme:name` for a profile, empty for the installation. */
+  /** The vault's or CA's id, `acme:name` for a profile, the lower-cased name for an owner, empty for the installation. */
   target: string;
   /** The vault's or CA's name, as people set it; the target itself for the others. */
   targetName: string;

@@ -20,12 +20,33 @@ export interface FindingPage {
   next?: number | undefined;
 }
 
-/** One inventory record as grading reads it: its facts, chain link and the places it is served. */
+/** The facts of a certificate that grading judges: no serial, no key identifier of its own. */
+export type GradedFacts = Pick<
+  CertificateFacts,
+  | "fingerprintSha256"
+  | "subject"
+  | "issuer"
+  | "notBefore"
+  | "notAfter"
+  | "keyType"
+  | "keySize"
+  | "curve"
+  | "signatureAlgorithm"
+  | "sans"
+  | "selfSigned"
+  | "authorityKeyId"
+>;
+
+/** One inventory record as grading reads it: its facts, chain link, owner and the places it is served. */
 export interface GradableRecord {
   id: number;
-  facts: CertificateFacts;
+  facts: GradedFacts;
   issuerId?: number | undefined;
-  locations: { uri: string; gone: boolean; detail?: Record<string, unknown> | undefined }[];
+  /** The owner's team and application, by which owner rules apply. */
+  ownerTeam?: string | undefined;
+  ownerApplication?: string | undefined;
+  /** `presented`: a TLS location's chain as sent, issuers' fingerprints comma-separated. */
+  locations: { uri: string; gone: boolean; presented?: string | undefined }[];
   /**
    * The record's open findings (id and the store's key), when the store read them with the record:
    * recording its grade then needs no second read.

@@ -47,7 +47,10 @@ export function policyFacts(policy: CertificatePolicy, now: Date): CertificateRe
 
 /** What an existing certificate is, in the rules' terms: an import, a merge, an inventory record. */
 export function certificateFacts(
-  facts: CertificateFacts,
+  facts: Pick<
+    CertificateFacts,
+    "subject" | "sans" | "keyType" | "keySize" | "curve" | "signatureAlgorithm" | "notBefore" | "notAfter"
+  >,
   extras: { ekus?: string[] | undefined; issuerName?: string | undefined } = {},
 ): CertificateRequestFacts {
   return {

@@ -53,6 +53,8 @@ export interface RuleTargetInput {
   ca?: string | undefined;
   /** `acme:name`, `est:name`, `scep:name`. */
   profile?: string | undefined;
+  /** A team or an application, as inventory records name their owner (compared without case). */
+  owner?: string | undefined;
 }
 
 export interface RuleInput extends RuleTargetInput {
@@ -139,8 +141,9 @@ const refusal = (entry: EntryPoint, rule: Rule, reason: string) =>
 export type RulesService = ReturnType<typeof createRulesService>;
 
 /**
- * Organisation rules: set at the installation, a vault, a CA or a protocol profile; judged by the
- * pure `evaluate` at every entry point (the IssuanceGate) and by inventory grading.
+ * Organisation rules: set at the installation, a vault, a CA, a protocol profile or an owner; judged
+ * by the pure `evaluate` at every entry point (the IssuanceGate) and by inventory grading. An
+ * owner's rules grade the inventory only: a request names no owner the gate could trust.
  */
 export function createRulesService({
   store,
@@ -155,8 +158,9 @@ export function createRulesService({
   caByName: (name: string) => Promise<{ id: string; name: string }>;
 }) {
   async function target(input: RuleTargetInput): Promise<{ level: RuleLevel; target: string; name: string }> {
-    const given = [input.vault, input.ca, input.profile].filter((v) => v !== undefined);
-    if (given.length > 1) throw badParameter("A rule is set at one of vault, CA or profile, not several");
+    const given = [input.vault, input.ca, input.profile, input.owner].filter((v) => v !== undefined);
+    if (given.length > 1)
+      throw badParameter("A rule is set at one of vault, CA, profile or owner, not several");
     if (input.vault !== undefined) {
       const vault = await vaultByName(input.vault);
       return { level: "vault", target: vault.id, name: vault.name };
@@ -169,6 +173,15 @@ export function createRulesService({
       if (!/^(acme|est|scep):[0-9a-zA-Z][0-9a-zA-Z._-]{0,62}$/.test(input.profile))
         throw badParameter(`Profile "${input.profile}" is not acme:NAME, est:NAME or scep:NAME`);
       return { level: "profile", target: input.profile, name: input.profile };
+    }
+    if (input.owner !== undefined) {
+      const name = input.owner.trim();
+      // Owners are whatever records and tags name them; only what no name could be is refused.
+      if (name === "" || name.length > 256 || /\p{Cc}/u.test(name))
+        throw badParameter(
+          `Owner "${input.owner}" must be 1 to 256 characters, none of them control characters`,
+        );
+      return { level: "owner", target: name.toLowerCase(), name };
     }
     return { level: "installation", target: "", name: "installation" };
   }
@@ -225,7 +238,7 @@ export function createRulesService({
     /** Rules set at one place, or every rule. */
     async list(at?: RuleTargetInput): Promise<Rule[]> {
       const all = await store.list();
-      if (!at || (at.vault ?? at.ca ?? at.profile) === undefined) return all;
+      if (!at || (at.vault ?? at.ca ?? at.profile ?? at.owner) === undefined) return all;
       const where = await target(at);
       return all.filter((r) => r.level === where.level && r.target === where.target);
     },
@@ -245,7 +258,9 @@ export function createRulesService({
                     name: where.target.slice(where.target.indexOf(":") + 1),
                   },
                 }
-              : {};
+              : where.level === "owner"
+                ? { owners: [where.target] }
+                : {};
       return applicableRules(await store.list(), scope);
     },
 

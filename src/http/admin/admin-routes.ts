@@ -23,6 +23,7 @@ import type { RulesService } from "../../domain/rules/rules-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import type { SessionAuth } from "../ui/session-auth.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
@@ -53,6 +54,8 @@ export interface AdminRouteDeps {
   approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
   campaigns?: CampaignService | undefined;
+  /** Dashboard sessions, which call this API with the signed-in user as the caller. */
+  sessions?: SessionAuth | undefined;
 }
 
 const Settings = {
@@ -98,6 +101,7 @@ export function registerAdminRoutes(
     approvals,
     posture,
     campaigns,
+    sessions,
   }: AdminRouteDeps,
 ): void {
   const view = (v: Vault) => ({
@@ -113,11 +117,12 @@ export function registerAdminRoutes(
     updatedAt: v.updatedAt.toISOString(),
   });
 
+  if (approvals) registerApprovalRoutes(app, { identity, access, sessions, approvals });
   app.register(async (admin) => {
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
       const action = request.method === "GET" ? AdminActions.read : AdminActions.write;
-      await authorizeInstallationAction(request, { identity, access }, "admin API", action);
+      await authorizeInstallationAction(request, { identity, access, sessions }, "admin API", action);
     });
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
@@ -127,7 +132,6 @@ export function registerAdminRoutes(
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
-    if (approvals) registerApprovalRoutes(admin, approvals);
     if (campaigns) registerCampaignRoutes(admin, { campaigns });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({

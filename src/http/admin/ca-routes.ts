@@ -1,7 +1,8 @@
 import { type Static, Type } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { fromPem, toPem } from "../../crypto/pem.js";
-import { type CaService, parseReason } from "../../domain/ca/ca-service.js";
+import { approvalData } from "../../domain/approvals/model.js";
+import { type CaService, parseReason, type SignResult } from "../../domain/ca/ca-service.js";
 import type { CertificateAuthority, IssuedCertificate } from "../../domain/ca/model.js";
 import { CA_KEY_ALGORITHMS } from "../../domain/ca/model.js";
 import type { KeyUsage } from "../../domain/certificates/model.js";
@@ -70,6 +71,9 @@ const RevokeBody = Type.Object(
   { additionalProperties: false },
 );
 const ReleaseBody = Type.Object(Target, { additionalProperties: false });
+
+/** How long a client polling a held sign request waits between polls; approvers take minutes or more. */
+const SIGN_RETRY_AFTER_SECONDS = "10";
 
 const subtrees = (s: Static<typeof Subtrees> | undefined) => ({
   dns: s?.dns ?? [],
@@ -179,22 +183,57 @@ export function registerCaRoutes(admin: FastifyInstance, { ca, vaults }: CaRoute
     },
   );
 
+  /**
+   * 201 with the certificate; or, when an approval rule holds the request, 202 with the approval
+   * request's id and a Location to poll, which answers 202 until it is decided.
+   */
+  const signed = (reply: FastifyReply, caName: string, result: SignResult, created: boolean) => {
+    if ("held" in result) {
+      const location = `/admin/cas/${encodeURIComponent(caName)}/sign-requests/${result.held.id}`;
+      return reply
+        .status(202)
+        .header("location", location)
+        .header("retry-after", SIGN_RETRY_AFTER_SECONDS)
+        .send({
+          state: "pending",
+          requestId: result.held.id,
+          location,
+          approval: approvalData(result.held),
+        });
+    }
+    const { issued, chain } = result;
+    return reply.status(created ? 201 : 200).send({
+      ...issuedView(issued),
+      certificate: toPem("CERTIFICATE", issued.der),
+      chain: chain.map((c) => toPem("CERTIFICATE", c)),
+    });
+  };
+
   admin.post<{ Params: { name: string }; Body: Static<typeof SignBody> }>(
     "/admin/cas/:name/sign",
     { schema: { body: SignBody }, config: { operation: "CaSign" } },
     async (request, reply) => {
       const { csr, validityDays, ekus, keyUsage } = request.body;
-      const { issued, chain } = await ca.signCsr(request.params.name, onePem(csr, "csr"), {
-        validityDays,
-        ekus,
-        keyUsage: keyUsage as KeyUsage[] | undefined,
-      });
-      return reply.status(201).send({
-        ...issuedView(issued),
-        certificate: toPem("CERTIFICATE", issued.der),
-        chain: chain.map((c) => toPem("CERTIFICATE", c)),
-      });
+      const result = await ca.requestSignature(
+        request.params.name,
+        onePem(csr, "csr"),
+        { validityDays, ekus, keyUsage: keyUsage as KeyUsage[] | undefined },
+        request.caller?.principalId ?? "unknown",
+      );
+      return signed(reply, request.params.name, result, true);
     },
+  );
+
+  admin.get<{ Params: { name: string; id: string } }>(
+    "/admin/cas/:name/sign-requests/:id",
+    { config: { operation: "CaSignRequestGet" } },
+    async (request, reply) =>
+      signed(
+        reply,
+        request.params.name,
+        await ca.heldSignature(request.params.name, request.params.id),
+        false,
+      ),
   );
 
   admin.get<{ Params: { name: string }; Querystring: { limit?: string; after?: string } }>(

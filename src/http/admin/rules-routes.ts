@@ -9,6 +9,7 @@ const Where = {
   vault: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
   ca: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
   profile: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
+  owner: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
 };
 const RuleBody = Type.Object(
   {

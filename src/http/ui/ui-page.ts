@@ -1,19 +1,90 @@
-/** The one HTML document of the dashboard; the browser modules under /ui/assets/{digest}/ fill it in. */
-export function dashboardPage(digest: string): string {
+/** Text placed in HTML: a user name or a message never becomes markup. */
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
+}
+
+function head(digest: string, title: string, extra = ""): string {
   const assets = `/ui/assets/${digest}`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Strongroom</title>
+<title>${title}</title>
 <link rel="icon" href="${assets}/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="${assets}/styles.css">
-<script type="module" src="${assets}/main.js"></script>
-</head>
+${extra}</head>`;
+}
+
+/**
+ * The one HTML document of the dashboard for a signed-in user; the browser modules under
+ * /ui/assets/{digest}/ fill in its main part. The CSRF token sits in a meta tag for the scripts'
+ * writes and in the sign-out form.
+ */
+export function dashboardPage(digest: string, user: { username: string; csrf: string }): string {
+  const csrf = escapeHtml(user.csrf);
+  return `${head(
+    digest,
+    "Strongroom",
+    `<meta name="csrf-token" content="${csrf}">
+<script type="module" src="/ui/assets/${digest}/main.js"></script>
+`,
+  )}
+<body>
+<header>
+<h1>Strongroom</h1>
+<nav aria-label="Dashboard"><a href="/ui/">Overview</a><a href="/ui/vaults">Vaults</a></nav>
+<p id="signed-in">Signed in as <strong>${escapeHtml(user.username)}</strong></p>
+<form method="post" action="/ui/sign-out"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sign out</button></form>
+</header>
+<main id="content"></main>
+</body>
+</html>
+`;
+}
+
+/**
+ * The sign-in form, rendered by the server so that it works before any script runs and without
+ * one; a failed attempt comes back here with its reason announced to screen readers.
+ */
+export function signInPage(
+  digest: string,
+  options: { error?: string | undefined; username?: string | undefined; singleSignOn: boolean },
+): string {
+  const error = options.error ? `<p id="sign-in-error" role="alert">${escapeHtml(options.error)}</p>\n` : "";
+  const sso = options.singleSignOn
+    ? `<p><a id="single-sign-on" href="/ui/oidc/start">Sign in with single sign-on</a></p>\n`
+    : "";
+  return `${head(digest, "Sign in – Strongroom")}
 <body>
 <header><h1>Strongroom</h1></header>
-<main id="content"></main>
+<main id="content">
+<h2>Sign in</h2>
+${error}<form method="post" action="/ui/sign-in" class="sign-in">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(options.username ?? "")}">
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+${sso}</main>
+</body>
+</html>
+`;
+}
+
+/**
+ * The page the identity provider's redirect lands on: it sets the session cookie and moves on by
+ * itself. A Strict cookie is not sent on a redirect chain another site started, so the move to
+ * /ui/ has to be a navigation this page makes.
+ */
+export function signedOnPage(digest: string): string {
+  return `${head(digest, "Signed in – Strongroom", `<meta http-equiv="refresh" content="0;url=/ui/">\n`)}
+<body>
+<main id="content"><p>Signed in. <a href="/ui/">Continue to the dashboard</a>.</p></main>
 </body>
 </html>
 `;
