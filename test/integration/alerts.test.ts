@@ -1,11 +1,10 @@
-import type { AddressInfo } from "node:net";
 import { EventGridDeserializer } from "@azure/eventgrid";
 import { HTTP } from "cloudevents";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AlertEventData } from "../../src/domain/alerts/model.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { tempDataDir } from "../support/server-process.js";
+import { type CapturedMail, smtpCapture } from "../support/smtp-capture.js";
 import { receiver } from "../support/webhook-receiver.js";
 
 const V = "api-version=7.6";
@@ -16,17 +15,12 @@ const ALERT_TYPES = [
   "Strongroom.Alerts.AlertResolved",
 ];
 
-interface Mail {
-  to: string[];
-  raw: string;
-}
-
 describe("alerts", () => {
   const clock = fakeClock(new Date("2026-05-01T00:00:00Z"));
   const data = tempDataDir();
   const endpoint = receiver();
-  const mails: Mail[] = [];
-  let smtp: SMTPServer;
+  const smtp = smtpCapture();
+  const mails = smtp.mails;
   let server: InProcess;
 
   const admin = async (method: "GET" | "POST", url: string, body?: unknown) => {
@@ -72,22 +66,7 @@ describe("alerts", () => {
     });
 
   beforeAll(async () => {
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS"],
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on("data", (c: Buffer) => chunks.push(c));
-        stream.on("end", () => {
-          mails.push({
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks).toString(),
-          });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
+    const smtpPort = await smtp.start();
     const base = await endpoint.start();
     server = await startInProcess({
       clock,
@@ -95,7 +74,7 @@ describe("alerts", () => {
       flags: {
         jobs: false,
         smtpHost: "127.0.0.1",
-        smtpPort: (smtp.server.address() as AddressInfo).port,
+        smtpPort,
         smtpFrom: "alerts@strongroom.test",
       },
     });
@@ -124,7 +103,7 @@ describe("alerts", () => {
   afterAll(async () => {
     await server?.stop();
     await endpoint.stop();
-    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    await smtp.stop();
     data.remove();
   });
 
@@ -181,7 +160,7 @@ describe("alerts", () => {
     await run("alert-digest");
     const recipients = mails.map((m) => m.to.join(",")).sort();
     expect(recipients).toEqual(["owner@example.com", "pki@example.com"]);
-    const mail = mails[0] as Mail;
+    const mail = mails[0] as CapturedMail;
     expect(mail.raw).toMatch(/Subject: Strongroom alerts: 1 opened, 2 escalated, 1 resolved/);
     expect(mail.raw).toMatch(/From: alerts@strongroom\.test/);
     expect(mail.raw).toMatch(/\[escalated\] expiring \(7 days\)/);

@@ -1,41 +1,18 @@
-import type { AddressInfo } from "node:net";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
+import { type CapturedMail, smtpCapture } from "../support/smtp-capture.js";
 
 const V = "api-version=7.6";
 const DAY_MS = 86_400_000;
 
-interface Received {
-  to: string[];
-  raw: string;
-}
-
 describe("mail to certificate contacts", () => {
   const clock = fakeClock(new Date("2026-05-01T00:00:00Z"));
-  const received: Received[] = [];
-  let smtp: SMTPServer;
+  const smtp = smtpCapture();
+  const received = smtp.mails;
   let server: InProcess;
 
   beforeAll(async () => {
-    // A real SMTP server in this process.
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ["STARTTLS"],
-      onData(stream, session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on("data", (c: Buffer) => chunks.push(c));
-        stream.on("end", () => {
-          received.push({
-            to: session.envelope.rcptTo.map((r) => r.address),
-            raw: Buffer.concat(chunks).toString(),
-          });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((resolve) => smtp.listen(0, "127.0.0.1", resolve));
-    const port = (smtp.server.address() as AddressInfo).port;
+    const port = await smtp.start();
     server = await startInProcess({
       clock,
       flags: { jobs: false, smtpHost: "127.0.0.1", smtpPort: port, smtpFrom: "vault@strongroom.test" },
@@ -48,7 +25,7 @@ describe("mail to certificate contacts", () => {
   });
   afterAll(async () => {
     await server?.stop();
-    await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    await smtp.stop();
   });
 
   const run = async (...jobs: string[]) => {
@@ -70,7 +47,7 @@ describe("mail to certificate contacts", () => {
     await run("renewals", "mail");
     await run("renewals", "mail");
     expect(received).toHaveLength(1);
-    const mail = received[0] as Received;
+    const mail = received[0] as CapturedMail;
     expect(mail.to).toEqual(["pki@example.com"]);
     expect(mail.raw).toMatch(/Subject: Certificate mailed in vault default expires on/);
     expect(mail.raw).toMatch(/From: vault@strongroom\.test/);
