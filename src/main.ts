@@ -360,6 +360,11 @@ export async function openCore(
       ca: (id) => stores.ca.getAuthority(id),
     },
   });
+  // One gate for every entry point that holds requests for approval: the service, and the rules.
+  const approvalGate: { service: ApprovalService; requirements: ApprovalGate["requirements"] } = {
+    service: approvals,
+    requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
+  };
   const ca = createCaService({
     store: stores.ca,
     keys: caKeys,
@@ -368,17 +373,10 @@ export async function openCore(
     urls,
     crls,
     gate: rules.gate,
-    approval: {
-      service: approvals,
-      requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
-    },
+    approval: approvalGate,
   });
   const ocsp = createOcspResponder({ ca, crls, store: stores.ca, x509: caX509, clock, peers });
   const privateCa = createPrivateCaIssuer({ ca, clock });
-  const approvalGate: ApprovalGate = {
-    service: approvals,
-    requirements: (entry, scope) => rules.approvalRequirements(entry, scope),
-  };
   const acmeServerStore = createSqlAcmeServerStore(storage);
   const acmeValidation: AcmeValidationJob = createAcmeValidationJob({
     acme: { validatePending: (limit) => acmeServer.validatePending(limit) },
@@ -466,7 +464,7 @@ export async function openCore(
       ]),
       gate: rules.gate,
       reader: factsReader,
-      approval: { service: approvals, requirements: approvalGate.requirements },
+      approval: approvalGate,
     }),
     issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
     contacts: createContactsService({ store: stores.certificates }),
