@@ -8,6 +8,7 @@ import { createCaX509 } from "../../src/crypto/ca-x509.js";
 import { createEnrollmentCrypto } from "../../src/crypto/enrollment-crypto.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
 import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
+import { createApprovalService } from "../../src/domain/approvals/approval-service.js";
 import { type CaService, createCaService } from "../../src/domain/ca/ca-service.js";
 import { createCrlService } from "../../src/domain/ca/crl-service.js";
 import {
@@ -18,6 +19,7 @@ import { createProfileService, type ProfileService } from "../../src/domain/enro
 import { DomainError } from "../../src/domain/errors.js";
 import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
 import { pkiUrls } from "../../src/http/pki/pki-urls.js";
+import { createSqlApprovalStore } from "../../src/storage/sql-approval-store.js";
 import { createSqlCaStore } from "../../src/storage/sql-ca-store.js";
 import { createSqlEnrollmentStore } from "../../src/storage/sql-enrollment-store.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
@@ -70,7 +72,21 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     const store = createSqlEnrollmentStore(storage);
     const crypto = createEnrollmentCrypto();
     profiles = createProfileService({ store, ca, crypto, sealer, clock });
-    enrollment = createEnrollmentService({ store, ca, x509: caX509, crypto, gate: refusing, clock });
+    const approvals = createApprovalService({
+      store: createSqlApprovalStore(storage),
+      clock,
+      expiresAfterMs: 86_400_000,
+    });
+    enrollment = createEnrollmentService({
+      store,
+      ca,
+      x509: caX509,
+      crypto,
+      gate: refusing,
+      clock,
+      // No approval rules: only the "held" profile's own flag holds a request.
+      approval: { service: approvals, requirements: async () => [] },
+    });
     await profiles.create("est", { label: "devices", ca: "root", principals: ["client-a"] });
     await profiles.create("scep", { label: "phones", ca: "root", validityDays: 30 });
     await profiles.create("scep", { label: "held", ca: "root", approval: true });

@@ -19,8 +19,8 @@ export interface EnrollmentServiceDeps {
   crypto: EnrollmentCrypto;
   gate: IssuanceGate;
   clock: Clock;
-  /** Holds the SCEP requests the approval rules match until approvers agree; none held when absent. */
-  approval?: ApprovalGate | undefined;
+  /** Holds the SCEP requests the approval rules (or the profile's own flag) match until approvers agree. */
+  approval: ApprovalGate;
 }
 
 export type EnrollmentService = ReturnType<typeof createEnrollmentService>;
@@ -110,13 +110,12 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
     requester: string,
     transactionId: string,
   ): Promise<ApprovalChange | undefined> {
-    const approval = deps.approval;
     const requirements = [
-      ...(approval ? await approval.requirements(profile.kind, scopeOf(profile)) : []),
+      ...(await deps.approval.requirements(profile.kind, scopeOf(profile))),
       ...(profile.approval ? [PROFILE_APPROVAL] : []),
     ];
-    if (!approval || requirements.length === 0) return undefined;
-    return approval.service.prepare({
+    if (requirements.length === 0) return undefined;
+    return deps.approval.service.prepare({
       entry: profile.kind,
       scope: scopeOf(profile),
       requester,
@@ -271,7 +270,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
    * approved (by the one node that takes it), rejected with the reason once denied or expired.
    */
   async function throughApproval(profile: EnrollmentProfile, t: ScepTransaction): Promise<ScepTransaction> {
-    if (t.status !== "pending" || !t.approvalId || !deps.approval) return t;
+    if (t.status !== "pending" || !t.approvalId) return t;
     const approval = await deps.approval.service.get(t.approvalId);
     if (approval.state === "pending") return t;
     const now = clock.now();
@@ -298,7 +297,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
   async function outcome(t: ScepTransaction): Promise<ScepOutcome> {
     if (t.status === "rejected") {
       const approval =
-        t.approvalId && deps.approval ? await deps.approval.service.get(t.approvalId) : undefined;
+        t.approvalId ? await deps.approval.service.get(t.approvalId) : undefined;
       return { status: "rejected", reason: approval?.outcome ?? "The CA refused the approved request" };
     }
     if (t.status !== "issued" || !t.serial) return { status: "pending" };
