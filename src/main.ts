@@ -7,7 +7,6 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
-import { collectDefaultMetrics, Registry } from "prom-client";
 import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
 import { createAcmeJws, spkiKeyFacts } from "./crypto/acme-jws.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
@@ -26,7 +25,7 @@ import { createJwtTokenSigner, generateTokenSigningKey } from "./crypto/jwt-toke
 import { loadMasterKey } from "./crypto/master-key.js";
 import { fromPem } from "./crypto/pem.js";
 import { certsOnly } from "./crypto/pkcs7-certs.js";
-import { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
+import type { createPkcs11KeyProtector } from "./crypto/pkcs11-key-protector.js";
 import { createPublicKeyCrypto } from "./crypto/public-key-crypto.js";
 import { createScepCodec } from "./crypto/scep-codec.js";
 import { createScryptSecretHasher } from "./crypto/scrypt-secret-hasher.js";
@@ -100,13 +99,8 @@ import { createSignInService } from "./domain/sign-in/sign-in-service.js";
 import { createSingleSignOn } from "./domain/sign-in/single-sign-on.js";
 import { createUserService, type UserService } from "./domain/sign-in/user-service.js";
 import { createVaultService, type VaultService } from "./domain/vaults/vault-service.js";
-import {
-  type ChallengeResponder,
-  startChallengeResponder,
-} from "./http/acme-challenge/challenge-responder.js";
-import { buildApp } from "./http/app.js";
+import type { ChallengeResponder } from "./http/acme-challenge/challenge-responder.js";
 import { createOcspHandler } from "./http/pki/ocsp-handler.js";
-import { buildPkiApp } from "./http/pki/pki-app.js";
 import { listenPlain } from "./http/pki/pki-server.js";
 import { pkiUrls } from "./http/pki/pki-urls.js";
 import { type Listening, listenTls } from "./http/server.js";
@@ -273,8 +267,9 @@ export async function openCore(
   const auditSigner = createEd25519AuditSigner(sealer, auditKey.sealed);
   let hsm: ReturnType<typeof createPkcs11KeyProtector> | undefined;
   try {
+    // graphene-pk11 loads only where an HSM is configured.
     hsm = config.pkcs11Module
-      ? createPkcs11KeyProtector({
+      ? (await import("./crypto/pkcs11-key-protector.js")).createPkcs11KeyProtector({
           module: config.pkcs11Module,
           tokenLabel: config.pkcs11TokenLabel,
           slot: config.pkcs11Slot,
@@ -864,8 +859,15 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         ? { ratePerSecond: perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
         : undefined;
 
-    const metrics = config.metrics ? new Registry() : undefined;
-    if (metrics) collectDefaultMetrics({ register: metrics, prefix: "strongroom_" });
+    // The HTTP layer (fastify, every route) loads when a server starts, not with every CLI command.
+    const [{ buildApp }, { buildPkiApp }, { startChallengeResponder }, promClient] = await Promise.all([
+      import("./http/app.js"),
+      import("./http/pki/pki-app.js"),
+      import("./http/acme-challenge/challenge-responder.js"),
+      config.metrics ? import("prom-client") : undefined,
+    ]);
+    const metrics = promClient ? new promClient.Registry() : undefined;
+    if (promClient && metrics) promClient.collectDefaultMetrics({ register: metrics, prefix: "strongroom_" });
     const app = buildApp(
       {
         logger,

@@ -1,10 +1,5 @@
-import {
-  type AuthenticationError,
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  type TokenCredential,
-} from "@azure/identity";
-import { CertificateClient, type CertificatePolicy } from "@azure/keyvault-certificates";
+import type { AuthenticationError, TokenCredential } from "@azure/identity";
+import type { CertificateClient, CertificatePolicy } from "@azure/keyvault-certificates";
 import { badParameter, DomainError } from "../domain/errors.js";
 import type {
   RemoteCertificate,
@@ -137,7 +132,10 @@ function explain(url: string, error: unknown): DomainError {
  * `akv://{host}/certificates/{name}/{version}`, with the certificate's policy (issuer, lifetime actions).
  */
 export function createAzureKeyVaultConnector(): RemoteVaultConnector {
-  const clientFor = (connection: RemoteVaultConnection) => {
+  // The SDKs load on the first sync, not with every CLI command that opens the core.
+  const clientFor = async (connection: RemoteVaultConnection): Promise<CertificateClient> => {
+    const [{ ClientCertificateCredential, ClientSecretCredential }, { CertificateClient }] =
+      await Promise.all([import("@azure/identity"), import("@azure/keyvault-certificates")]);
     const { settings, secret } = connection;
     const tlsOptions = settings.caPem ? { ca: settings.caPem } : undefined;
     const identityOptions = {
@@ -193,7 +191,7 @@ export function createAzureKeyVaultConnector(): RemoteVaultConnector {
     },
 
     async *certificates(connection, signal): AsyncGenerator<RemoteCertificate> {
-      const client = clientFor(connection);
+      const client = await clientFor(connection);
       const host = new URL(connection.url).host;
       try {
         for await (const properties of client.listPropertiesOfCertificates({ abortSignal: signal })) {

@@ -1,4 +1,4 @@
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 
 export interface Mail {
   to: string[];
@@ -23,15 +23,22 @@ export interface SmtpSettings {
 }
 
 export function createSmtpMailer(settings: SmtpSettings): Mailer {
-  const transport = nodemailer.createTransport({
-    host: settings.host,
-    port: settings.port,
-    secure: settings.secure,
-    ...(settings.user !== undefined && { auth: { user: settings.user, pass: settings.password ?? "" } }),
-  });
+  // nodemailer loads with the first mail, not with every CLI command that opens the core.
+  let transport: Promise<Transporter> | undefined;
+  const transporter = () =>
+    (transport ??= import("nodemailer").then((nodemailer) =>
+      nodemailer.createTransport({
+        host: settings.host,
+        port: settings.port,
+        secure: settings.secure,
+        ...(settings.user !== undefined && {
+          auth: { user: settings.user, pass: settings.password ?? "" },
+        }),
+      }),
+    ));
   return {
     async send(mail) {
-      await transport.sendMail({ from: settings.from, ...mail });
+      await (await transporter()).sendMail({ from: settings.from, ...mail });
     },
   };
 }
