@@ -9,6 +9,7 @@ import {
 } from "node:tls";
 import type { EndpointOutcome, EndpointResult } from "../domain/discovery/model.js";
 import type { Endpoint } from "../domain/discovery/targets.js";
+import { createDerMap } from "../domain/inventory/der-map.js";
 import { grab, grabChain } from "./certificate-grab.js";
 import { negotiateStartTls, StartTlsError } from "./starttls.js";
 
@@ -176,22 +177,23 @@ function found(
   }: { chain: Uint8Array[]; tlsVersion?: string | undefined; cipher?: string | undefined },
   seenAt: Date,
 ): EndpointResult {
-  return {
+  // Built field by field: spreading an optional (`...(x && { x })`) cost more than the rest of
+  // the result together, once per endpoint.
+  const detail: Record<string, string | number> = { address: endpoint.host, port: endpoint.port };
+  if (endpoint.sni) detail.sni = endpoint.sni;
+  if (endpoint.starttls) detail.starttls = endpoint.starttls;
+  const result: EndpointResult = {
     location: endpoint.location,
     outcome: chain.length > 0 ? "ok" : "handshake",
-    ...(chain.length === 0 && { error: "the server presented no certificate" }),
     chain,
     fingerprint: chain[0] && hash("sha256", chain[0], "hex"),
     tlsVersion,
     cipher,
-    detail: {
-      address: endpoint.host,
-      port: endpoint.port,
-      ...(endpoint.sni && { sni: endpoint.sni }),
-      ...(endpoint.starttls && { starttls: endpoint.starttls }),
-    },
+    detail,
     seenAt,
   };
+  if (chain.length === 0) result.error = "the server presented no certificate";
+  return result;
 }
 
 const isNetworkError = (error: unknown) => {
@@ -311,6 +313,10 @@ export function scanEndpoints(
   const interval = 1000 / options.ratePerSecond;
   const now = options.now ?? (() => new Date());
   const deadlines = deadlineQueue(options.timeoutMs);
+  // One copy of each certificate for the whole scan: a fleet serves the same chain from every
+  // endpoint, and whoever keys results by certificate (the store, the inventory) then finds the
+  // same array again instead of comparing bytes.
+  const certificates = createDerMap<Uint8Array>();
   return new Promise((resolve, reject) => {
     let active = 0;
     let exhausted = false;
@@ -330,6 +336,7 @@ export function scanEndpoints(
       pump();
     };
     const report = (result: EndpointResult) => {
+      result.chain = result.chain.map((der) => certificates.valueOf(der, () => der));
       let reported: void | Promise<void>;
       try {
         reported = onResult(result);
