@@ -113,9 +113,10 @@ const runRow = (run: ScanRun): RunRow => ({
 
 /**
  * Results are written in slices so one statement stays under both engines' bound-parameter limits
- * (12 columns: 2,400 parameters); a scan's batch (scan-runner.ts) fits in one.
+ * (12 columns: 6,000 parameters, under SQLite's 32,766 and PostgreSQL's 65,535); a scan's batch
+ * (scan-runner.ts) fits in one.
  */
-const RESULT_SLICE = 200;
+const RESULT_SLICE = 500;
 /** Certificates read or written per statement. */
 const CERTIFICATE_SLICE = 500;
 const RESULT_COLUMNS = [
