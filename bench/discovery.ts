@@ -220,8 +220,16 @@ async function main() {
       console.log(
         `  sslscan        ${median(rates.sslscan).toFixed(0)} endpoints/s (runs: ${list(rates.sslscan)}; --show-certificate, checks off)`,
       );
+      const roundsMet = ratios.filter((r) => r >= TARGET_RATIO).length;
       console.log(
-        `  ratio to nmap: ${ratio.toFixed(1)}x of medians (per round: ${list(ratios, 1)}; target >= ${TARGET_RATIO}x) ${ratio >= TARGET_RATIO ? "met" : "NOT met"}`,
+        `  ratio to nmap: ${ratio.toFixed(1)}x of medians (per round: ${list(ratios, 1)}; target >= ${TARGET_RATIO}x) ${ratio >= TARGET_RATIO ? "met" : "NOT met"} over ${size} listeners, in ${roundsMet} of ${ROUNDS} rounds`,
+      );
+      const aloneRatio = median(rates.alone) / median(rates.nmap);
+      console.log(
+        `  scanner alone to nmap: ${aloneRatio.toFixed(1)}x of medians (per round: ${list(
+          rates.alone.map((r, i) => r / (rates.nmap[i] as number)),
+          1,
+        )})`,
       );
       console.log(
         `  ratio to sslscan: ${(median(rates.strongroom) / median(rates.sslscan)).toFixed(1)}x of medians`,

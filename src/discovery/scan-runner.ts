@@ -18,9 +18,15 @@ export interface RunReporter {
 
 export type RunEnd = "completed" | "cancelled" | "stopped";
 
-/** Results are sent in batches of this many, or sooner when this long has passed. */
-const BATCH = 200;
-const BATCH_MS = 500;
+/**
+ * Results are sent in batches of this many, or sooner when this long has passed. Each batch pays a
+ * transaction, the run's counts and lease and the inventory's lookups once: a 1,000-endpoint run
+ * recorded in batches of 100 cost 98–126 ms of CPU, of 200 79–94 ms, of 500 79–86 ms (and a
+ * loaded machine's slow scan had the timer cut it into nine batches at 500 ms). The timer still
+ * moves a progress bar every second.
+ */
+const BATCH = 500;
+const BATCH_MS = 1000;
 /**
  * A scan whose endpoints all hang reports nothing for a while; an empty batch this often keeps its
  * lease (60 s) from running out, which would hand the run to a second scanner.

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash } from "node:crypto";
 import { connect as connectTcp, type Socket } from "node:net";
 import {
   connect as connectTls,
@@ -9,7 +9,8 @@ import {
 } from "node:tls";
 import type { EndpointOutcome, EndpointResult } from "../domain/discovery/model.js";
 import type { Endpoint } from "../domain/discovery/targets.js";
-import { grab } from "./certificate-grab.js";
+import { createDerMap } from "../domain/inventory/der-map.js";
+import { grab, grabChain } from "./certificate-grab.js";
 import { negotiateStartTls, StartTlsError } from "./starttls.js";
 
 export interface TlsScanOptions {
@@ -115,17 +116,123 @@ function handshake(endpoint: Endpoint, socket: Socket | undefined, opened: Socke
   });
 }
 
-/** Connects to one endpoint and reports what it presents, or why it presented nothing. */
-export async function probe(
-  endpoint: Endpoint,
-  timeoutMs: number,
-  now: () => Date = () => new Date(),
-): Promise<EndpointResult> {
-  const sockets: Socket[] = [];
+/**
+ * The deadlines of a scan's probes. Every probe of a scan has the same timeout, so start order is
+ * deadline order: a queue with one timer, armed for the earliest unsettled deadline, replaces a
+ * timer per connection. Settled probes leave the queue when they reach its head.
+ */
+function deadlineQueue(timeoutMs: number) {
+  interface Entry {
+    at: number;
+    settled: boolean;
+    expire: () => void;
+  }
+  let queue: Entry[] = [];
+  let head = 0;
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Timeout(`no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
-  });
+  const arm = () => {
+    while (head < queue.length && (queue[head] as Entry).settled) head++;
+    // Drop what the head has passed once it is most of the array, so a long scan's queue stays short.
+    if (head > 1024 && head * 2 > queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+    const next = queue[head];
+    if (next && !timer) timer = setTimeout(fire, Math.max(0, next.at - performance.now()));
+  };
+  const fire = () => {
+    timer = undefined;
+    const now = performance.now();
+    const due: Entry[] = [];
+    for (let next = queue[head]; next && (next.settled || next.at <= now); next = queue[++head]) {
+      if (!next.settled) due.push(next);
+    }
+    // Expired only after the walk: an expiry starts the next probe, whose add() moves the head.
+    for (const entry of due) entry.expire();
+    arm();
+  };
+  return {
+    /** Calls `expire` once `timeoutMs` from now unless the returned entry is settled first. */
+    add(expire: () => void): Entry {
+      const entry = { at: performance.now() + timeoutMs, settled: false, expire };
+      queue.push(entry);
+      arm();
+      return entry;
+    },
+    stop() {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+type Deadlines = ReturnType<typeof deadlineQueue>;
+
+function found(
+  endpoint: Endpoint,
+  {
+    chain,
+    tlsVersion,
+    cipher,
+  }: { chain: Uint8Array[]; tlsVersion?: string | undefined; cipher?: string | undefined },
+  seenAt: Date,
+): EndpointResult {
+  // Built field by field: spreading an optional (`...(x && { x })`) cost more than the rest of
+  // the result together, once per endpoint.
+  const detail: Record<string, string | number> = { address: endpoint.host, port: endpoint.port };
+  if (endpoint.sni) detail.sni = endpoint.sni;
+  if (endpoint.starttls) detail.starttls = endpoint.starttls;
+  const result: EndpointResult = {
+    location: endpoint.location,
+    outcome: chain.length > 0 ? "ok" : "handshake",
+    chain,
+    fingerprint: chain[0] && hash("sha256", chain[0], "hex"),
+    tlsVersion,
+    cipher,
+    detail,
+    seenAt,
+  };
+  if (chain.length === 0) result.error = "the server presented no certificate";
+  return result;
+}
+
+const isNetworkError = (error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && (REFUSED.has(code) || UNREACHABLE.has(code));
+};
+
+/**
+ * Probes one endpoint and calls `done` once with what it presents, or why it presented nothing,
+ * by its deadline in `deadlines` at the latest.
+ */
+function probeWith(
+  endpoint: Endpoint,
+  deadlines: Deadlines,
+  now: () => Date,
+  timeoutMs: number,
+  done: (result: EndpointResult) => void,
+): void {
+  const sockets: Socket[] = [];
+  let abandonGrab: (() => void) | undefined;
+  const finish = (result: EndpointResult) => {
+    if (deadline.settled) return;
+    deadline.settled = true;
+    abandonGrab?.();
+    // The TLS socket before the plain one it wraps: the other way round crashes Node 20.
+    for (const socket of sockets.reverse()) socket.destroy();
+    done(result);
+  };
+  const failed = (error: unknown) =>
+    finish({ location: endpoint.location, ...outcomeOf(error), chain: [], seenAt: now() });
+  const deadline = deadlines.add(() =>
+    finish({
+      location: endpoint.location,
+      ...outcomeOf(new Timeout(`no TLS handshake within ${timeoutMs} ms`)),
+      chain: [],
+      seenAt: now(),
+    }),
+  );
+
   const plain = async () => {
     const socket = await tcp(endpoint, sockets);
     if (endpoint.starttls) await negotiateStartTls(socket, endpoint.starttls);
@@ -139,88 +246,128 @@ export async function probe(
       cipher: tls.getCipher()?.name,
     };
   };
-  // The certificate grab first (see certificate-grab.ts); whatever it cannot read, a real handshake
-  // on a new connection reads or reports, so hostile and TLS 1.3-only servers end as they did.
-  const attempt = async (): Promise<{
-    chain: Uint8Array[];
-    tlsVersion?: string | undefined;
-    cipher?: string | undefined;
-  }> => {
-    let socket: Socket;
-    try {
-      socket = await plain();
-    } catch (error) {
-      if (error instanceof StartTlsError) throw error;
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code && (REFUSED.has(code) || UNREACHABLE.has(code))) throw error;
-      return fullHandshake();
-    }
-    try {
-      return await grab(socket, endpoint.sni, randomBytes(32));
-    } catch {
-      socket.destroy();
-      return fullHandshake();
-    }
-  };
-  const running = attempt();
-  try {
-    const { chain, tlsVersion, cipher } = await Promise.race([running, deadline]);
-    return {
-      location: endpoint.location,
-      outcome: chain.length > 0 ? "ok" : "handshake",
-      ...(chain.length === 0 && { error: "the server presented no certificate" }),
-      chain,
-      fingerprint: chain[0] && createHash("sha256").update(chain[0]).digest("hex"),
-      tlsVersion,
-      cipher,
-      detail: {
-        address: endpoint.host,
-        port: endpoint.port,
-        ...(endpoint.sni && { sni: endpoint.sni }),
-        ...(endpoint.starttls && { starttls: endpoint.starttls }),
-      },
-      seenAt: now(),
+  // Whatever the grab cannot read, a real handshake on a new connection reads or reports, so
+  // hostile and TLS 1.3-only servers end as they did before the grab.
+  const slowPath = (grabFirst: boolean) => {
+    const attempt = async () => {
+      if (!grabFirst) return fullHandshake();
+      let socket: Socket;
+      try {
+        socket = await plain();
+      } catch (error) {
+        if (error instanceof StartTlsError || isNetworkError(error)) throw error;
+        return fullHandshake();
+      }
+      try {
+        return await grab(socket, endpoint.sni);
+      } catch {
+        socket.destroy();
+        return fullHandshake();
+      }
     };
-  } catch (error) {
-    // The attempt may still settle after the deadline; its sockets are destroyed below.
-    running.catch(() => undefined);
-    return { location: endpoint.location, ...outcomeOf(error), chain: [], seenAt: now() };
-  } finally {
-    clearTimeout(timer);
-    // The TLS socket before the plain one it wraps: the other way round crashes Node 20.
-    for (const socket of sockets.reverse()) socket.destroy();
+    attempt().then((presented) => finish(found(endpoint, presented, now())), failed);
+  };
+
+  // The certificate grab first (see certificate-grab.ts). STARTTLS endpoints need their plaintext
+  // exchange on the connection first, and take the promise-based path.
+  if (endpoint.starttls) {
+    slowPath(true);
+    return;
   }
+  abandonGrab = grabChain(endpoint.host, endpoint.port, endpoint.sni, (error, grabbed) => {
+    abandonGrab = undefined;
+    if (deadline.settled) return;
+    if (grabbed) finish(found(endpoint, grabbed, now()));
+    else if (isNetworkError(error)) failed(error);
+    else slowPath(false);
+  });
+}
+
+/** Connects to one endpoint and reports what it presents, or why it presented nothing. */
+export function probe(
+  endpoint: Endpoint,
+  timeoutMs: number,
+  now: () => Date = () => new Date(),
+): Promise<EndpointResult> {
+  const deadlines = deadlineQueue(timeoutMs);
+  return new Promise((resolve) =>
+    probeWith(endpoint, deadlines, now, timeoutMs, (result) => {
+      deadlines.stop();
+      resolve(result);
+    }),
+  );
 }
 
 /**
  * Probes every endpoint with at most `concurrency` at once and no more than `ratePerSecond` new
- * connections a second, handing each result to `onResult` as it comes. Stops starting new probes
- * when `signal` aborts.
+ * connections a second, handing each result to `onResult` as it comes; a slot waits for the
+ * promise `onResult` may return. Stops starting new probes when `signal` aborts.
  */
-export async function scanEndpoints(
+export function scanEndpoints(
   endpoints: Iterable<Endpoint>,
   options: TlsScanOptions,
   onResult: (result: EndpointResult) => void | Promise<void>,
 ): Promise<void> {
   const iterator = endpoints[Symbol.iterator]();
+  const concurrency = Math.max(1, options.concurrency);
   const interval = 1000 / options.ratePerSecond;
-  let nextStart = performance.now();
-  const slot = async () => {
-    const now = performance.now();
-    const at = Math.max(nextStart, now);
-    nextStart = at + interval;
-    const wait = at - now;
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-  };
-  const worker = async () => {
-    for (;;) {
-      if (options.signal?.aborted) return;
-      const next = iterator.next();
-      if (next.done) return;
-      await slot();
-      if (options.signal?.aborted) return;
-      await onResult(await probe(next.value, options.timeoutMs, options.now));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  const now = options.now ?? (() => new Date());
+  const deadlines = deadlineQueue(options.timeoutMs);
+  // One copy of each certificate for the whole scan: a fleet serves the same chain from every
+  // endpoint, and whoever keys results by certificate (the store, the inventory) then finds the
+  // same array again instead of comparing bytes.
+  const certificates = createDerMap<Uint8Array>();
+  return new Promise((resolve, reject) => {
+    let active = 0;
+    let exhausted = false;
+    let ended = false;
+    let nextStart = performance.now();
+    let waiting: NodeJS.Timeout | undefined;
+    const end = (error?: unknown) => {
+      if (ended) return;
+      ended = true;
+      deadlines.stop();
+      clearTimeout(waiting);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const slotFreed = () => {
+      active--;
+      pump();
+    };
+    const report = (result: EndpointResult) => {
+      result.chain = result.chain.map((der) => certificates.valueOf(der, () => der));
+      let reported: void | Promise<void>;
+      try {
+        reported = onResult(result);
+      } catch (error) {
+        end(error);
+        return;
+      }
+      if (reported) reported.then(slotFreed, end);
+      else slotFreed();
+    };
+    const pump = () => {
+      while (!ended && !exhausted && active < concurrency && !options.signal?.aborted) {
+        const at = performance.now();
+        if (nextStart - at > 1) {
+          waiting ??= setTimeout(() => {
+            waiting = undefined;
+            pump();
+          }, nextStart - at);
+          return;
+        }
+        const next = iterator.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        nextStart = Math.max(nextStart, at) + interval;
+        active++;
+        probeWith(next.value, deadlines, now, options.timeoutMs, report);
+      }
+      if (active === 0 && (exhausted || options.signal?.aborted)) end();
+    };
+    pump();
+  });
 }

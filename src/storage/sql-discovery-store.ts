@@ -10,6 +10,7 @@ import type {
   ScanSpec,
 } from "../domain/discovery/model.js";
 import type { DiscoveryStore } from "../domain/discovery/ports.js";
+import { createDerMap } from "../domain/inventory/der-map.js";
 import type { StorageHandle } from "./database.js";
 import { precompiledRows, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
@@ -21,8 +22,10 @@ type ResultRow = Database["discovery_results"];
 /** The 32-byte SHA-256 of each certificate, leaf first: how a result names its chain. */
 const DIGEST = 32;
 
-function chainIds(chain: readonly Uint8Array[]): Buffer[] {
-  return chain.map((der) => hash("sha256", der, "buffer"));
+/** Each chain's SHA-256 names, each distinct certificate of a batch hashed once. */
+function chainIds(chains: readonly (readonly Uint8Array[])[]): Buffer[][] {
+  const digests = createDerMap<Buffer>();
+  return chains.map((chain) => chain.map((der) => digests.valueOf(der, () => hash("sha256", der, "buffer"))));
 }
 
 function splitIds(packed: Uint8Array | null): string[] {
@@ -110,9 +113,10 @@ const runRow = (run: ScanRun): RunRow => ({
 
 /**
  * Results are written in slices so one statement stays under both engines' bound-parameter limits
- * (12 columns: 2,400 parameters); a scan's batch (scan-runner.ts) fits in one.
+ * (12 columns: 6,000 parameters, under SQLite's 32,766 and PostgreSQL's 65,535); a scan's batch
+ * (scan-runner.ts) fits in one.
  */
-const RESULT_SLICE = 200;
+const RESULT_SLICE = 500;
 /** Certificates read or written per statement. */
 const CERTIFICATE_SLICE = 500;
 const RESULT_COLUMNS = [
@@ -246,7 +250,7 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
     async saveResults(id, given, total) {
       // One row per location, the last result given winning: a statement may not upsert one row twice.
       const results = [...new Map(given.map((r) => [r.location, r])).values()];
-      const ids = results.map((r) => chainIds(r.chain));
+      const ids = chainIds(results.map((r) => r.chain));
       // Each distinct certificate once, in one order, so two PostgreSQL transactions writing the
       // same certificates wait for each other instead of deadlocking.
       const certificates = new Map<string, { sha256: Buffer; der: Buffer }>();

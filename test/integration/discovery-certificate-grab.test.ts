@@ -1,10 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { createServer, type Server } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { flightReader, GrabFailed, grab } from "../../src/discovery/certificate-grab.js";
-import { probe } from "../../src/discovery/tls-scanner.js";
+import { probe, scanEndpoints } from "../../src/discovery/tls-scanner.js";
+import type { EndpointResult } from "../../src/domain/discovery/model.js";
 import { makeCertificate, type TestCertificate } from "../support/test-pki.js";
+import { startSlowLoris } from "../support/tls-endpoints.js";
 
 /** A node:tls server on 127.0.0.1 that lets the client's order of suites decide, as nginx does. */
 async function tlsServer(
@@ -41,7 +42,7 @@ describe("The certificate grab", () => {
     const socket = connect({ host: "127.0.0.1", port });
     await new Promise((resolve) => socket.once("connect", resolve));
     try {
-      const grabbed = await grab(socket, "grab.test", randomBytes(32));
+      const grabbed = await grab(socket, "grab.test");
       expect(hex(grabbed.chain)).toEqual(hex([leaf.der, intermediate.der]));
       expect(grabbed.tlsVersion).toBe("TLSv1.2");
       expect(grabbed.cipher).toBe("AES128-GCM-SHA256");
@@ -63,6 +64,34 @@ describe("The certificate grab", () => {
     expect(result.tlsVersion).toBe("TLSv1.3");
   });
 
+  it("times out every hanging endpoint of a scan on its own deadline while the others are read", async () => {
+    const { server, port } = await tlsServer({ cert: leaf.pem + intermediate.pem, key: leaf.keyPem });
+    servers.push(server);
+    const slow = await startSlowLoris("127.0.0.1", 50);
+    try {
+      // Hanging and answering endpoints interleaved, more than the concurrency: deadlines are
+      // started, settled and expired out of order of the scan's one queue.
+      const ports = [slow.port, port, port, slow.port, port, slow.port, slow.port, port];
+      const results: EndpointResult[] = [];
+      await scanEndpoints(
+        ports.map((p, i) => ({ host: "127.0.0.1", port: p, location: `tls://127.0.0.1:${p}#${i}` })),
+        { concurrency: 3, timeoutMs: 400, ratePerSecond: 1000 },
+        (result) => {
+          results.push(result);
+        },
+      );
+      const outcomes = Object.fromEntries(results.map((r) => [r.location.split("#")[1], r.outcome]));
+      expect(outcomes).toEqual(
+        Object.fromEntries(ports.map((p, i) => [String(i), p === port ? "ok" : "timeout"])),
+      );
+      for (const result of results.filter((r) => r.outcome === "ok"))
+        expect(hex(result.chain)).toEqual(hex([leaf.der, intermediate.der]));
+      expect(results.find((r) => r.outcome === "timeout")?.error).toBe("no TLS handshake within 400 ms");
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("takes records split anywhere, byte by byte", async () => {
     const { server, port } = await tlsServer({ cert: leaf.pem + intermediate.pem, key: leaf.keyPem });
     servers.push(server);
@@ -80,7 +109,7 @@ describe("The certificate grab", () => {
         }
       });
       socket.once("error", reject);
-      socket.once("connect", () => grab(socket, undefined, randomBytes(32)).catch(reject));
+      socket.once("connect", () => grab(socket, undefined).catch(reject));
     });
     socket.destroy();
     const flight = Buffer.concat(bytes);

@@ -138,11 +138,11 @@ for (const backend of backends) {
       );
       await store.saveResults(
         "r3",
-        Array.from({ length: 250 }, (_, i) => ({
+        Array.from({ length: 600 }, (_, i) => ({
           ...result(`tls://10.0.1.${i}:443`, i % 2 ? "bb" : "aa"),
           chain: [i % 2 ? leafB : leafA, shared],
         })),
-        250,
+        600,
       );
       const after = Number(
         (
@@ -154,7 +154,7 @@ for (const backend of backends) {
       );
       expect(after - before).toBe(3);
       const results = await store.results("r3", { limit: 1000 });
-      expect(results).toHaveLength(250);
+      expect(results).toHaveLength(600);
       for (const r of results) {
         const odd = Number(r.location.split(".")[3]?.split(":")[0]) % 2 === 1;
         expect(r.chain).toEqual([odd ? leafB : leafA, shared]);

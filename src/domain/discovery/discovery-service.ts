@@ -3,7 +3,8 @@ import type { PrincipalService } from "../access/principal-service.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
-import type { Observation, ObservationSink } from "../inventory/observation.js";
+import { createDerMap } from "../inventory/der-map.js";
+import type { LocationDetail, Observation, ObservationSink } from "../inventory/observation.js";
 import type {
   Agent,
   DiffEntry,
@@ -157,6 +158,15 @@ export function createDiscoveryService({
     return run;
   }
 
+  // Field by field: spreading optionals (`...(x && { x })`) cost more per result than the rest of
+  // making its observation.
+  function detailOf(r: EndpointResult): LocationDetail {
+    const detail: Record<string, string | number | boolean | null> = {};
+    if (r.tlsVersion) detail.tlsVersion = r.tlsVersion;
+    if (r.cipher) detail.cipher = r.cipher;
+    return r.detail ? Object.assign(detail, r.detail) : detail;
+  }
+
   function observations(results: readonly EndpointResult[], source: "tls" | "file"): Observation[] {
     return results
       .filter((r) => r.outcome === "ok" && r.chain.length > 0)
@@ -166,11 +176,7 @@ export function createDiscoveryService({
         location: r.location,
         source,
         seenAt: r.seenAt,
-        detail: {
-          ...(r.tlsVersion && { tlsVersion: r.tlsVersion }),
-          ...(r.cipher && { cipher: r.cipher }),
-          ...r.detail,
-        },
+        detail: detailOf(r),
       }));
   }
 
@@ -222,20 +228,11 @@ export function createDiscoveryService({
     async record(run: ScanRun, results: readonly EndpointResult[], total: number): Promise<ScanRun> {
       // A fleet behind one certificate sends the same leaf from every endpoint: it is parsed once per
       // batch, not once per endpoint (parsing was a fifth of a batch's cost over the bench fleet).
-      const named = new Map<string, string>();
-      const dnsNamesOf = (leaf: Uint8Array) => {
-        const key = Buffer.from(leaf.buffer, leaf.byteOffset, leaf.byteLength).toString("latin1");
-        let found = named.get(key);
-        if (found === undefined) {
-          found = names.dnsNames(leaf).join(",");
-          named.set(key, found);
-        }
-        return found;
-      };
-      const withNames = results.map((r) => ({
-        ...r,
-        detail: { ...r.detail, ...(r.chain[0] && { dnsNames: dnsNamesOf(r.chain[0]) }) },
-      }));
+      const named = createDerMap<string>();
+      const dnsNamesOf = (leaf: Uint8Array) => named.valueOf(leaf, () => names.dnsNames(leaf).join(","));
+      const withNames = results.map((r) =>
+        r.chain[0] ? { ...r, detail: { ...r.detail, dnsNames: dnsNamesOf(r.chain[0]) } } : r,
+      );
       const saved = await store.saveResults(run.id, withNames, total);
       await sink?.observe(observations(results, run.spec.kind === "files" ? "file" : "tls"));
       return saved;

@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
+import { createDerMap } from "./der-map.js";
 import type {
   CertificateFacts,
   Facets,
@@ -91,22 +92,17 @@ export function createInventoryService({
    * several places and the same issuers over and over, so each distinct DER is read once per batch.
    */
   function parseAll(observations: readonly Observation[]): ParsedObservation[] {
-    const read = new Map<string, CertificateFacts>();
-    const facts = (der: Uint8Array, location: string) => {
-      const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
-      let found = read.get(key);
-      if (!found) {
+    const read = createDerMap<CertificateFacts>();
+    const facts = (der: Uint8Array, location: string) =>
+      read.valueOf(der, () => {
         try {
-          found = reader.read(der);
+          return reader.read(der);
         } catch (error) {
           if (error instanceof DomainError)
             throw badParameter(`The certificate seen at ${location} is unreadable: ${error.message}`);
           throw error;
         }
-        read.set(key, found);
-      }
-      return found;
-    };
+      });
     return observations.map((o) => {
       checkLocation(o.location, o.source);
       const chain = (o.chain ?? []).map((der) => ({ der, facts: facts(der, o.location) }));
