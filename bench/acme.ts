@@ -131,13 +131,15 @@ cli(
   "--orders-per-identifier",
   "1000000",
 );
-const server = await startServerProcess(data.dir, ["--workers", WORKERS], {
-  STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
-  STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
-  ...(process.env.BENCH_PROFILE_DIR && {
-    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-  }),
-});
+const server = await startServerProcess(
+  data.dir,
+  ["--workers", WORKERS],
+  {
+    STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
+    STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
+  },
+  process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+);
 const pebble = await startPebble({ httpPort });
 try {
   console.log(

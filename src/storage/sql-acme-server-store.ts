@@ -86,6 +86,25 @@ const toChallenge = (r: Database["acme_server_challenges"]): AcmeChallenge => ({
   error: r.error ? JSON.parse(r.error) : undefined,
 });
 
+/**
+ * Inside the transaction that stores an order's certificate: the order, still in status `from`,
+ * becomes valid with it. False when it is not (another node or an earlier try stored one), which
+ * rolls the certificate back.
+ */
+export async function completeIssuedOrder(
+  trx: Kysely<Database>,
+  order: { id: string; from: "ready" | "processing" },
+  serial: string,
+): Promise<boolean> {
+  const result = await trx
+    .updateTable("acme_server_orders")
+    .set({ status: "valid", certificate_serial: serial, lease_until: null })
+    .where("id", "=", order.id)
+    .where("status", "=", order.from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 const conflict = (message: string) => new DomainError("Conflict", message, { reason: "conflict" });
 
 /** The ACME server's state over both engines. */
@@ -391,7 +410,6 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
             not_after: fromDate(order.notAfter),
             csr: null,
             approval_id: null,
-            approval_released: 0,
           })
           .execute();
         if (authorizations.length > 0) await insertAuthorizations(trx, order, authorizations);
@@ -476,14 +494,14 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       });
     },
 
-    async releaseOrder(orderId) {
+    async takeOrder(orderId, now, leaseUntil) {
       return write(async (trx) => {
         const taken = await trx
           .updateTable("acme_server_orders")
-          .set({ approval_released: 1 })
+          .set({ lease_until: leaseUntil.getTime() })
           .where("id", "=", orderId)
           .where("status", "=", "processing")
-          .where("approval_released", "=", 0)
+          .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now.getTime())]))
           .executeTakeFirst();
         return Number(taken.numUpdatedRows) === 1;
       });
@@ -594,29 +612,13 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       });
     },
 
-    async beginFinalize(orderId) {
-      return write(async (trx) => {
-        const result = await trx
-          .updateTable("acme_server_orders")
-          .set({ status: "processing" })
-          .where("id", "=", orderId)
-          .where("status", "=", "ready")
-          .executeTakeFirst();
-        return Number(result.numUpdatedRows) === 1;
-      });
-    },
-
-    async completeOrder(orderId, outcome) {
+    async failOrder(orderId, error) {
       await write((trx) =>
         trx
           .updateTable("acme_server_orders")
-          .set(
-            "serial" in outcome
-              ? { status: "valid", certificate_serial: outcome.serial }
-              : { status: "invalid", error: JSON.stringify(outcome.error) },
-          )
+          .set({ status: "invalid", error: JSON.stringify(error), lease_until: null })
           .where("id", "=", orderId)
-          .where("status", "=", "processing")
+          .where("status", "in", ["ready", "processing"])
           .execute(),
       );
     },
