@@ -20,6 +20,7 @@ import type {
   AcmeProblem,
   AcmeProfile,
   ChallengeType,
+  ClaimedChallenge,
   Identifier,
 } from "./model.js";
 import type { AcmeJws, AcmeServerStore, ChallengeValidator, KeyFacts, ParsedJws } from "./ports.js";
@@ -37,8 +38,11 @@ export interface AcmeServerDeps {
   gate: IssuanceGate;
   /** The installation's nonce key, the same on every node (see main.ts). */
   nonceKey: () => Promise<Buffer>;
-  /** Told when a challenge awaits validation, so a worker picks it up at once. */
-  queued?: (() => void) | undefined;
+  /**
+   * Given a challenge this node started and holds the lease of, to validate at once (see
+   * `validate`); without it the challenge waits for `validatePending` once the lease runs out.
+   */
+  queued?: ((challenge: ClaimedChallenge) => void) | undefined;
   /** Holds the finalizes the approval rules match until approvers agree; none is held when absent. */
   approval?: ApprovalGate | undefined;
 }
@@ -739,9 +743,16 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
       if (auth.payload !== undefined && challenge.status === "pending") {
         if (authorization.status !== "pending")
           throw acmeError("malformed", `Authorization ${authorization.id} is ${authorization.status}`);
-        if (await store.startChallenge(id)) {
-          deps.queued?.();
-          return { challenge: { ...challenge, status: "processing" }, authorization };
+        const now = clock.now();
+        // Leased from the start, so that this node validates it without a claim of its own.
+        if (await store.startChallenge(id, new Date(now.getTime() + LEASE_MS))) {
+          const started = { ...challenge, status: "processing" as const };
+          deps.queued?.({
+            challenge: started,
+            identifier: authorization.identifier,
+            thumbprint: account.thumbprint,
+          });
+          return { challenge: started, authorization };
         }
         return { challenge: (await store.getChallenge(id)) ?? challenge, authorization };
       }
@@ -749,26 +760,28 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     },
 
     /**
-     * Validates challenges that clients said are ready, claimed through the database so that each is
-     * validated by one node; returns how many were done.
+     * Validates challenges whose lease ran out before their outcome was recorded (the node that
+     * started them died), claimed through the database so that each is validated by one node;
+     * returns how many were done.
      */
     async validatePending(limit = 16): Promise<number> {
       const now = clock.now();
       const claimed = await store.claimChallenges(now, new Date(now.getTime() + LEASE_MS), limit);
-      await Promise.all(
-        claimed.map(async (item) => {
-          const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
-          const error = await deps.validator.validate(item, keyAuthorization).catch(
-            (cause: unknown): AcmeProblem => ({
-              type: "serverInternal",
-              detail: `Validation failed: ${(cause as Error).message}`,
-              status: 500,
-            }),
-          );
-          await store.completeChallenge(item.challenge.id, { error }, clock.now());
+      await Promise.all(claimed.map((item) => service.validate(item)));
+      return claimed.length;
+    },
+
+    /** Validates a challenge this node holds the lease of and records the outcome (RFC 8555 §8). */
+    async validate(item: ClaimedChallenge): Promise<void> {
+      const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
+      const error = await deps.validator.validate(item, keyAuthorization).catch(
+        (cause: unknown): AcmeProblem => ({
+          type: "serverInternal",
+          detail: `Validation failed: ${(cause as Error).message}`,
+          status: 500,
         }),
       );
-      return claimed.length;
+      await store.completeChallenge(item.challenge.id, { error }, clock.now());
     },
 
     /** RFC 8555 §7.4: issues from the profile's CA with the client's CSR, if it asks for the order's names. */

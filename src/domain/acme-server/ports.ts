@@ -77,8 +77,11 @@ export interface AcmeServerStore {
   ): Promise<AcmeOrder[]>;
   getAuthorization(id: string): Promise<AcmeAuthorization | undefined>;
   getChallenge(id: string): Promise<AcmeChallenge | undefined>;
-  /** pending → processing; false when the challenge was not pending. */
-  startChallenge(id: string): Promise<boolean>;
+  /**
+   * pending → processing, leased until `leaseUntil` to the node that started it, which validates it
+   * at once; false when the challenge was not pending.
+   */
+  startChallenge(id: string, leaseUntil: Date): Promise<boolean>;
   /**
    * Claims processing challenges nobody holds (or whose holder's lease ran out), leasing them
    * until `leaseUntil`, so each is validated by one node.
