@@ -57,8 +57,9 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
   let enrollment: EnrollmentService;
   let approvals: ApprovalService;
   const clock = fakeClock();
-  // The CA's writes, able to fail as a node dying before its commit would leave them.
+  // The CA's and the SCEP store's writes, able to fail as a node dying before its commit would.
   const fault = failNextInsertInto("events");
+  const transactionFault = failNextInsertInto("scep_transactions");
   const signer = Buffer.from("a requester's self-signed certificate stands here");
 
   beforeAll(async () => {
@@ -73,7 +74,10 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     const crls = createCrlService({ store: caStore, keys, x509: caX509, clock, urls });
     ca = createCaService({ store: caStore, keys, x509: caX509, clock, urls, crls });
     await ca.createRoot({ name: "root", subject: "CN=Enrollment Root" });
-    const store = createSqlEnrollmentStore(storage);
+    const store = createSqlEnrollmentStore({
+      ...storage,
+      db: storage.db.withPlugin(transactionFault.plugin),
+    });
     const crypto = createEnrollmentCrypto();
     profiles = createProfileService({ store, ca, crypto, sealer, clock });
     approvals = createApprovalService({
@@ -227,6 +231,31 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     expect((await approvals.get(approval?.id as string)).issued?.serial).toBe(
       cert.serialNumber.toLowerCase(),
     );
+  });
+
+  it("answers with the certificate a node stored before dying, once its lease runs out, without signing again", async () => {
+    const held = await profiles.get("scep", "held");
+    const { password } = await profiles.newChallenge("held");
+    const request = { transactionId: "t-7", csr: await csrFor("g.example"), signer, challenge: password };
+    expect(await enrollment.scepRequest(held, request)).toEqual({ status: "pending" });
+    const [approval] = (await approvals.list({ state: "pending" })).filter(
+      (a) => (a.payload as { transactionId?: string }).transactionId === "t-7",
+    );
+    await approvals.approve(approval?.id as string, "approver-1", "fine");
+    const issuedBefore = (await ca.listIssued("root", 1000)).length;
+
+    transactionFault.arm();
+    await expect(enrollment.scepPoll(held, "t-7")).rejects.toThrow(/injected failure/);
+    expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
+    expect(await enrollment.scepPoll(held, "t-7")).toEqual({ status: "pending" });
+
+    clock.advance(61_000);
+    const answered = await enrollment.scepPoll(held, "t-7");
+    const cert = new X509Certificate((answered as { certificate: Buffer }).certificate);
+    expect(cert.serialNumber.toLowerCase()).toBe(
+      (await approvals.get(approval?.id as string)).issued?.serial,
+    );
+    expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
   });
 
   it("asks the issuance gate before signing and writes nothing when it refuses", async () => {
