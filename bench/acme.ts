@@ -26,6 +26,7 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 const WARMUP_ORDERS = 8;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);
 const POLL_MS = 20;
+const ORDER_DEADLINE_MS = 60_000;
 const TARGET = 2;
 /** Strongroom processes sharing the port; pebble, a Go program, uses every core as it is. */
 const WORKERS = process.env.BENCH_WORKERS ?? "1";
@@ -83,6 +84,25 @@ async function completeOrder(client: AcmeClient, key: AccountKey, kid: string): 
   if (!certificate.body.includes("BEGIN CERTIFICATE")) throw new Error("no certificate");
 }
 
+/**
+ * An order that has not completed by then is stuck (a run once waited for ever on a reply from
+ * pebble that never came): fail the run rather than hang.
+ */
+async function withDeadline(order: Promise<void>, label: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${label}: an order took over ${ORDER_DEADLINE_MS / 1000} s`)),
+      ORDER_DEADLINE_MS,
+    );
+  });
+  try {
+    await Promise.race([order, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** CPU time a process has used so far, ms (Linux: /proc/<pid>/stat utime + stime, in clock ticks). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -125,7 +145,7 @@ async function prepare(
       await Promise.all(
         Array.from({ length: IN_FLIGHT }, async () => {
           while (Date.now() < end) {
-            await completeOrder(client, key, kid);
+            await withDeadline(completeOrder(client, key, kid), label);
             orders += 1;
           }
         }),
