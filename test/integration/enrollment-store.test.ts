@@ -205,16 +205,26 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     await expect(enrollment.scepPoll(held, "t-unknown")).rejects.toMatchObject({ code: "NotFound" });
   });
 
-  it("signs an approved request again once the lease of a node that died before storing it runs out, issuing one certificate", async () => {
+  /** A SCEP request the held profile kept pending, then approved; the CA's count of certificates. */
+  async function approvedRequest(transactionId: string, cn: string) {
     const held = await profiles.get("scep", "held");
     const { password } = await profiles.newChallenge("held");
-    const request = { transactionId: "t-6", csr: await csrFor("f.example"), signer, challenge: password };
+    const request = { transactionId, csr: await csrFor(cn), signer, challenge: password };
     expect(await enrollment.scepRequest(held, request)).toEqual({ status: "pending" });
-    const [approval] = (await approvals.list({ state: "pending" })).filter(
-      (a) => (a.payload as { transactionId?: string }).transactionId === "t-6",
+    const approval = (await approvals.list({ state: "pending" })).find(
+      (a) => (a.payload as { transactionId?: string }).transactionId === transactionId,
     );
     await approvals.approve(approval?.id as string, "approver-1", "fine");
-    const issuedBefore = (await ca.listIssued("root", 1000)).length;
+    return {
+      held,
+      request,
+      approvalId: approval?.id as string,
+      issuedBefore: (await ca.listIssued("root", 1000)).length,
+    };
+  }
+
+  it("signs an approved request again once the lease of a node that died before storing it runs out, issuing one certificate", async () => {
+    const { held, request, approvalId, issuedBefore } = await approvedRequest("t-6", "f.example");
 
     fault.arm();
     await expect(enrollment.scepPoll(held, "t-6")).rejects.toThrow(/injected failure/);
@@ -228,21 +238,11 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     expect(cert.subject).toBe("CN=f.example");
     expect(await enrollment.scepRequest(held, request)).toEqual(signed);
     expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
-    expect((await approvals.get(approval?.id as string)).issued?.serial).toBe(
-      cert.serialNumber.toLowerCase(),
-    );
+    expect((await approvals.get(approvalId)).issued?.serial).toBe(cert.serialNumber.toLowerCase());
   });
 
   it("answers with the certificate a node stored before dying, once its lease runs out, without signing again", async () => {
-    const held = await profiles.get("scep", "held");
-    const { password } = await profiles.newChallenge("held");
-    const request = { transactionId: "t-7", csr: await csrFor("g.example"), signer, challenge: password };
-    expect(await enrollment.scepRequest(held, request)).toEqual({ status: "pending" });
-    const [approval] = (await approvals.list({ state: "pending" })).filter(
-      (a) => (a.payload as { transactionId?: string }).transactionId === "t-7",
-    );
-    await approvals.approve(approval?.id as string, "approver-1", "fine");
-    const issuedBefore = (await ca.listIssued("root", 1000)).length;
+    const { held, approvalId, issuedBefore } = await approvedRequest("t-7", "g.example");
 
     transactionFault.arm();
     await expect(enrollment.scepPoll(held, "t-7")).rejects.toThrow(/injected failure/);
@@ -252,9 +252,7 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     clock.advance(61_000);
     const answered = await enrollment.scepPoll(held, "t-7");
     const cert = new X509Certificate((answered as { certificate: Buffer }).certificate);
-    expect(cert.serialNumber.toLowerCase()).toBe(
-      (await approvals.get(approval?.id as string)).issued?.serial,
-    );
+    expect(cert.serialNumber.toLowerCase()).toBe((await approvals.get(approvalId)).issued?.serial);
     expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
   });
 
