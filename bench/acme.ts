@@ -3,9 +3,12 @@
  * fresh CSR, download) against Strongroom's ACME server on SQLite and against pebble with
  * PEBBLE_VA_NOSLEEP=1, with the same client code (test/support/acme-client.ts) and the same number
  * of orders in flight, in one run. Both validate http-01 against one responder in this process and
- * resolve names through one pebble-challtestsrv. Run with `npm run bench:acme`.
+ * resolve names through one pebble-challtestsrv. The servers take turns (BENCH_ROUNDS) so that a
+ * shared machine's changing load falls on both, and each one's CPU time per order is reported
+ * beside the rate: on a busy machine it is the steadier figure. Run with `npm run bench:acme`.
  */
 
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import {
@@ -23,9 +26,13 @@ const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 8);
 const WARMUP_ORDERS = 8;
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);
 const POLL_MS = 20;
+const ORDER_DEADLINE_MS = 60_000;
 const TARGET = 2;
 /** Strongroom processes sharing the port; pebble, a Go program, uses every core as it is. */
 const WORKERS = process.env.BENCH_WORKERS ?? "1";
+/** Turns each server takes, alternating, within BENCH_SECONDS each. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const answers = new Map<string, string>();
@@ -77,7 +84,44 @@ async function completeOrder(client: AcmeClient, key: AccountKey, kid: string): 
   if (!certificate.body.includes("BEGIN CERTIFICATE")) throw new Error("no certificate");
 }
 
-async function measure(label: string, client: AcmeClient, eab?: { keyId: string; hmacKey: string }) {
+/**
+ * An order that has not completed by then is stuck (a run once waited for ever on a reply from
+ * pebble that never came): fail the run rather than hang.
+ */
+async function withDeadline(order: Promise<void>, label: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${label}: an order took over ${ORDER_DEADLINE_MS / 1000} s`)),
+      ORDER_DEADLINE_MS,
+    );
+  });
+  try {
+    await Promise.race([order, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** CPU time a process has used so far, ms (Linux: /proc/<pid>/stat utime + stime, in clock ticks). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+interface Tally {
+  orders: number;
+  seconds: number;
+  cpuMs: number;
+}
+
+/** A server under measurement: its client, an account made and warmed up, its process. */
+async function prepare(
+  label: string,
+  client: AcmeClient,
+  pid: number,
+  eab?: { keyId: string; hmacKey: string },
+) {
   const key = await accountKey("ES256");
   const dir = await client.directory();
   const payload = {
@@ -88,23 +132,37 @@ async function measure(label: string, client: AcmeClient, eab?: { keyId: string;
   if (account.status !== 201) throw new Error(`${label} newAccount: ${account.status} ${account.body}`);
   const kid = account.headers.location as string;
   await Promise.all(Array.from({ length: WARMUP_ORDERS }, () => completeOrder(client, key, kid)));
-  let done = 0;
-  const end = Date.now() + DURATION_S * 1000;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (Date.now() < end) {
-        await completeOrder(client, key, kid);
-        done += 1;
-      }
-    }),
-  );
-  const perSecond = done / ((Date.now() - started) / 1000);
-  console.log(
-    `${label}: ${done} orders in ${((Date.now() - started) / 1000).toFixed(1)} s = ${perSecond.toFixed(1)} orders/s`,
-  );
-  return perSecond;
+  const total: Tally = { orders: 0, seconds: 0, cpuMs: 0 };
+  return {
+    label,
+    total,
+    /** Orders completed in `seconds` with IN_FLIGHT in flight, added to the total. */
+    async run(seconds: number): Promise<Tally> {
+      let orders = 0;
+      const cpuBefore = cpuMs(pid);
+      const started = Date.now();
+      const end = started + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: IN_FLIGHT }, async () => {
+          while (Date.now() < end) {
+            await withDeadline(completeOrder(client, key, kid), label);
+            orders += 1;
+          }
+        }),
+      );
+      const round = { orders, seconds: (Date.now() - started) / 1000, cpuMs: cpuMs(pid) - cpuBefore };
+      total.orders += round.orders;
+      total.seconds += round.seconds;
+      total.cpuMs += round.cpuMs;
+      return round;
+    },
+  };
 }
+
+const perSecond = (t: Tally) => t.orders / t.seconds;
+const cpuPerOrder = (t: Tally) => t.cpuMs / t.orders;
+const line = (label: string, t: Tally) =>
+  `${label}: ${t.orders} orders in ${t.seconds.toFixed(1)} s = ${perSecond(t).toFixed(1)} orders/s, ${cpuPerOrder(t).toFixed(1)} ms of server CPU per order`;
 
 const httpPort = await freePort();
 const responder = createServer((request, response) => {
@@ -131,13 +189,15 @@ cli(
   "--orders-per-identifier",
   "1000000",
 );
-const server = await startServerProcess(data.dir, ["--workers", WORKERS], {
-  STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
-  STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
-  ...(process.env.BENCH_PROFILE_DIR && {
-    NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`,
-  }),
-});
+const server = await startServerProcess(
+  data.dir,
+  ["--workers", WORKERS],
+  {
+    STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
+    STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
+  },
+  process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+);
 const pebble = await startPebble({ httpPort });
 try {
   console.log(
@@ -151,12 +211,21 @@ try {
     directoryUrl: pebble.directoryUrl,
     ca: readFileSync(pebble.tlsCaFile, "utf8"),
   });
-  const baseline = await measure("pebble (PEBBLE_VA_NOSLEEP=1)", pebbleClient, pebble.eab);
-  const ours = await measure(`strongroom (SQLite, ${WORKERS} workers)`, strongroomClient);
+  const servers = [
+    await prepare("pebble (PEBBLE_VA_NOSLEEP=1)", pebbleClient, pebble.pid, pebble.eab),
+    await prepare(`strongroom (SQLite, ${WORKERS} workers)`, strongroomClient, server.pid),
+  ];
+  // Rounds take turns, so that a change in the machine's load falls on both servers alike.
+  for (let round = 1; round <= ROUNDS; round++)
+    for (const s of servers) console.log(`round ${round} ${line(s.label, await s.run(DURATION_S / ROUNDS))}`);
   strongroomClient.close();
   pebbleClient.close();
-  const ratio = ours / baseline;
-  console.log(`ratio strongroom/pebble: ${ratio.toFixed(2)} (target >= ${TARGET})`);
+  const [baseline, ours] = servers.map((s) => s.total) as [Tally, Tally];
+  for (const s of servers) console.log(`total ${line(s.label, s.total)}`);
+  console.log(
+    `ratio strongroom/pebble: ${(perSecond(ours) / perSecond(baseline)).toFixed(2)} orders/s (target >= ${TARGET}); ` +
+      `${(cpuPerOrder(baseline) / cpuPerOrder(ours)).toFixed(2)} by server CPU per order`,
+  );
 } finally {
   await server.stop();
   await pebble.stop();

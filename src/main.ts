@@ -374,7 +374,10 @@ export async function openCore(
   const privateCa = createPrivateCaIssuer({ ca, clock });
   const acmeServerStore = createSqlAcmeServerStore(storage);
   const acmeValidation: AcmeValidationJob = createAcmeValidationJob({
-    acme: { validatePending: (limit) => acmeServer.validatePending(limit) },
+    acme: {
+      validatePending: (limit) => acmeServer.validatePending(limit),
+      validate: (challenge) => acmeServer.validate(challenge),
+    },
     store: acmeServerStore,
     clock,
     audit,
@@ -395,7 +398,7 @@ export async function openCore(
     }),
     gate: serverGate,
     nonceKey: sealedSettingKey(stores.settings, sealer, "acme-server-nonce-key"),
-    queued: () => acmeValidation.kick(),
+    queued: (challenge) => acmeValidation.kick(challenge),
     approval: approvalGate,
   });
   const enrollmentStore = createSqlEnrollmentStore(storage);

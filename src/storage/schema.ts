@@ -553,8 +553,8 @@ export interface Database {
     /** The CSR of a finalize held for approval, signed once the approval is granted. */
     csr: Buffer | null;
     approval_id: string | null;
-    /** 1 once a node took the approved order to sign it. */
-    approval_released: number;
+    /** Epoch ms until which the node that took a processing order to sign it holds it. */
+    lease_until: number | null;
   };
   /** The orders an authorization serves: the one that made it and those that reused it. */
   acme_server_order_authzs: {
@@ -624,6 +624,8 @@ export interface Database {
     updated_at: number;
     /** The approval request holding a pending request. */
     approval_id: string | null;
+    /** Epoch ms until which the node that took an approved request to sign it holds it. */
+    lease_until: number | null;
   };
   approval_requests: {
     id: string;

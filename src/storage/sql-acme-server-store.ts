@@ -86,6 +86,72 @@ const toChallenge = (r: Database["acme_server_challenges"]): AcmeChallenge => ({
   error: r.error ? JSON.parse(r.error) : undefined,
 });
 
+/**
+ * Inside the transaction that stores an order's certificate: the order, still in status `from`,
+ * becomes valid with it. False when it is not (another node or an earlier try stored one), which
+ * rolls the certificate back.
+ */
+export async function completeIssuedOrder(
+  trx: Kysely<Database>,
+  order: { id: string; from: "ready" | "processing" },
+  serial: string,
+): Promise<boolean> {
+  const result = await trx
+    .updateTable("acme_server_orders")
+    .set({ status: "valid", certificate_serial: serial, lease_until: null })
+    .where("id", "=", order.id)
+    .where("status", "=", order.from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Most nonces one statement records: SQLite binds at most 32,766 values. */
+const MAX_NONCE_BATCH = 500;
+
+/**
+ * Records used nonces in one statement per event-loop turn (a group commit): every ACME request
+ * spends one, and a commit of its own for each was the costliest write of an order. `on conflict
+ * do nothing returning` tells each nonce inserted now from one used before, on any node; a nonce
+ * twice in one batch is a replay within the turn, and only its first use counts.
+ */
+function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
+  type Waiter = {
+    nonce: string;
+    expiresAt: number;
+    resolve: (fresh: boolean) => void;
+    reject: (e: unknown) => void;
+  };
+  let waiting: Waiter[] = [];
+
+  async function flush(batch: Waiter[]) {
+    const first = new Map<string, Waiter>();
+    for (const w of batch) if (!first.has(w.nonce)) first.set(w.nonce, w);
+    try {
+      const inserted = await db
+        .insertInto("acme_server_nonces")
+        .values([...first.values()].map((w) => ({ nonce: w.nonce, expires_at: w.expiresAt })))
+        .onConflict((oc) => oc.column("nonce").doNothing())
+        .returning("nonce")
+        .execute();
+      const fresh = new Set(inserted.map((r) => r.nonce));
+      for (const w of batch) w.resolve(first.get(w.nonce) === w && fresh.has(w.nonce));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
+  }
+
+  return (nonce, expiresAt) =>
+    new Promise<boolean>((resolve, reject) => {
+      if (waiting.length === 0)
+        setImmediate(() => {
+          const all = waiting;
+          waiting = [];
+          for (let i = 0; i < all.length; i += MAX_NONCE_BATCH) void flush(all.slice(i, i + MAX_NONCE_BATCH));
+        });
+      waiting.push({ nonce, expiresAt: expiresAt.getTime(), resolve, reject });
+    });
+}
+
 const conflict = (message: string) => new DomainError("Conflict", message, { reason: "conflict" });
 
 /** The ACME server's state over both engines. */
@@ -277,18 +343,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       return rows.map(eabKey);
     },
 
-    async useNonce(nonce, expiresAt) {
-      try {
-        await db
-          .insertInto("acme_server_nonces")
-          .values({ nonce, expires_at: expiresAt.getTime() })
-          .execute();
-        return true;
-      } catch (error) {
-        if (isUniqueViolation(error)) return false;
-        throw error;
-      }
-    },
+    useNonce: nonceSpender(db),
 
     async purgeNonces(now) {
       const result = await db
@@ -391,7 +446,6 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
             not_after: fromDate(order.notAfter),
             csr: null,
             approval_id: null,
-            approval_released: 0,
           })
           .execute();
         if (authorizations.length > 0) await insertAuthorizations(trx, order, authorizations);
@@ -476,14 +530,14 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       });
     },
 
-    async releaseOrder(orderId) {
+    async takeOrder(orderId, now, leaseUntil) {
       return write(async (trx) => {
         const taken = await trx
           .updateTable("acme_server_orders")
-          .set({ approval_released: 1 })
+          .set({ lease_until: leaseUntil.getTime() })
           .where("id", "=", orderId)
           .where("status", "=", "processing")
-          .where("approval_released", "=", 0)
+          .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<=", now.getTime())]))
           .executeTakeFirst();
         return Number(taken.numUpdatedRows) === 1;
       });
@@ -513,11 +567,11 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       return row && toChallenge(row);
     },
 
-    async startChallenge(id) {
+    async startChallenge(id, leaseUntil) {
       return write(async (trx) => {
         const result = await trx
           .updateTable("acme_server_challenges")
-          .set({ status: "processing", lease_until: null })
+          .set({ status: "processing", lease_until: leaseUntil.getTime() })
           .where("id", "=", id)
           .where("status", "=", "pending")
           .executeTakeFirst();
@@ -526,15 +580,19 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async claimChallenges(now, leaseUntil, limit) {
-      return write(async (trx) => {
-        const rows = await trx
+      const claimable = (q: Kysely<Database>) =>
+        q
           .selectFrom("acme_server_challenges as c")
+          .where("c.status", "=", "processing")
+          .where((eb) => eb.or([eb("c.lease_until", "is", null), eb("c.lease_until", "<", now.getTime())]));
+      // Nearly always there is nothing to claim: a read then spares a write and its audit intent.
+      if (!(await claimable(db).select("c.id").limit(1).executeTakeFirst())) return [];
+      return write(async (trx) => {
+        const rows = await claimable(trx)
           .innerJoin("acme_server_authzs as z", "z.id", "c.authz_id")
           .innerJoin("acme_server_accounts as a", "a.id", "z.account_id")
           .selectAll("c")
           .select(["z.identifier_type", "z.identifier_value", "z.wildcard", "a.thumbprint"])
-          .where("c.status", "=", "processing")
-          .where((eb) => eb.or([eb("c.lease_until", "is", null), eb("c.lease_until", "<", now.getTime())]))
           .limit(limit)
           .$if(storage.engine === "postgres", (q) => q.forUpdate("c").skipLocked())
           .execute();
@@ -594,29 +652,13 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       });
     },
 
-    async beginFinalize(orderId) {
-      return write(async (trx) => {
-        const result = await trx
-          .updateTable("acme_server_orders")
-          .set({ status: "processing" })
-          .where("id", "=", orderId)
-          .where("status", "=", "ready")
-          .executeTakeFirst();
-        return Number(result.numUpdatedRows) === 1;
-      });
-    },
-
-    async completeOrder(orderId, outcome) {
+    async failOrder(orderId, error) {
       await write((trx) =>
         trx
           .updateTable("acme_server_orders")
-          .set(
-            "serial" in outcome
-              ? { status: "valid", certificate_serial: outcome.serial }
-              : { status: "invalid", error: JSON.stringify(outcome.error) },
-          )
+          .set({ status: "invalid", error: JSON.stringify(error), lease_until: null })
           .where("id", "=", orderId)
-          .where("status", "=", "processing")
+          .where("status", "in", ["ready", "processing"])
           .execute(),
       );
     },

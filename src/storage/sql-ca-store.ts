@@ -14,6 +14,7 @@ import { DomainError } from "../domain/errors.js";
 import type { Protection, PublicKeyParts } from "../domain/keys/model.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
+import { completeIssuedOrder } from "./sql-acme-server-store.js";
 import { recordIssued } from "./sql-approval-store.js";
 import { insertEvents } from "./sql-event-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
@@ -213,16 +214,23 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
       return rows.map(toAuthority);
     },
 
-    async insertIssued(issued, events, forApproval) {
+    async insertIssued(issued, events, completes = {}) {
+      const { approvalId, acmeOrder } = completes;
       await writeTransaction(storage, async (trx) => {
         if (
-          forApproval !== undefined &&
-          !(await recordIssued(trx, forApproval, { caId: issued.caId, serial: issued.serial }))
+          approvalId !== undefined &&
+          !(await recordIssued(trx, approvalId, { caId: issued.caId, serial: issued.serial }))
         )
           throw new DomainError(
             "Conflict",
-            `Approval request ${forApproval} has its certificate already, or is not approved`,
+            `Approval request ${approvalId} has its certificate already, or is not approved`,
             { reason: "ApprovalAlreadyIssued" },
+          );
+        if (acmeOrder && !(await completeIssuedOrder(trx, acmeOrder, issued.serial)))
+          throw new DomainError(
+            "Conflict",
+            `Order ${acmeOrder.id} is no longer ${acmeOrder.from}: it has its certificate already or failed`,
+            { reason: "AcmeOrderFinalized" },
           );
         await trx
           .insertInto("ca_issued")

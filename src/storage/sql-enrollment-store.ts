@@ -153,6 +153,24 @@ export function createSqlEnrollmentStore(storage: StorageHandle): EnrollmentStor
       return row && toTransaction(row);
     },
 
+    async takeTransaction(profileId, transactionId, now, leaseUntil) {
+      return writeTransaction(storage, async (trx) => {
+        const result = await trx
+          .updateTable("scep_transactions")
+          .set({ status: "approved", lease_until: leaseUntil.getTime() })
+          .where("profile_id", "=", profileId)
+          .where("transaction_id", "=", transactionId)
+          .where((eb) =>
+            eb.or([
+              eb("status", "=", "pending"),
+              eb.and([eb("status", "=", "approved"), eb("lease_until", "<=", now.getTime())]),
+            ]),
+          )
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) === 1;
+      });
+    },
+
     async moveTransaction(profileId, transactionId, from, to) {
       return writeTransaction(storage, async (trx) => {
         const result = await trx

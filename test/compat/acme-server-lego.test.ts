@@ -118,7 +118,7 @@ describe.runIf(legoAvailable && pebbleAvailable)("lego against Strongroom's ACME
   }, 120_000);
 
   // lego reads meta.externalAccountRequired and stops before asking; the server's own refusal of a
-  // newAccount without a binding is in test/integration/acme-server-bad-input.test.ts.
+  // newAccount without a binding is in test/integration/acme-server-protocol.test.ts.
   it("is told by the directory that the profile requires external account binding", async () => {
     const run = await lego(
       "no-eab",

@@ -87,6 +87,7 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
           strict: { authzReuse: false },
           eager: { pendingAuthzReuse: true },
           held: {},
+          ruled: {},
         },
         { database: database.url },
       );
@@ -95,6 +96,11 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
         profile: "acme:held",
         kind: "approval",
         value: { approvals: 1 },
+      });
+      await acme.server.strongroom.core.rules.set({
+        profile: "acme:ruled",
+        kind: "dns-names",
+        value: ["allowed.example.test"],
       });
     }, 60_000);
 
@@ -237,6 +243,16 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
         "malformed",
       );
       expect(await orderCount()).toBe(before);
+    }, 60_000);
+
+    it("refuses an identifier an organisation rule of the directory forbids with rejectedIdentifier, storing no order", async () => {
+      const ruled = await account("ruled");
+      const before = await orderCount();
+      const refused = await order(ruled, ["www.allowed.example.test", "elsewhere.example.test"]);
+      expectProblem(refused, 400, "rejectedIdentifier");
+      expect(refused.json().detail).toContain("elsewhere.example.test");
+      expect(await orderCount()).toBe(before);
+      expect((await order(ruled, ["www.allowed.example.test"])).status).toBe(201);
     }, 60_000);
 
     async function heldOrder(name: string) {

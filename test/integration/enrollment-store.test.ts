@@ -8,7 +8,7 @@ import { createCaX509 } from "../../src/crypto/ca-x509.js";
 import { createEnrollmentCrypto } from "../../src/crypto/enrollment-crypto.js";
 import { masterKeyFrom } from "../../src/crypto/master-key.js";
 import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protector.js";
-import { createApprovalService } from "../../src/domain/approvals/approval-service.js";
+import { type ApprovalService, createApprovalService } from "../../src/domain/approvals/approval-service.js";
 import { type CaService, createCaService } from "../../src/domain/ca/ca-service.js";
 import { createCrlService } from "../../src/domain/ca/crl-service.js";
 import {
@@ -23,6 +23,7 @@ import { createSqlApprovalStore } from "../../src/storage/sql-approval-store.js"
 import { createSqlCaStore } from "../../src/storage/sql-ca-store.js";
 import { createSqlEnrollmentStore } from "../../src/storage/sql-enrollment-store.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
+import { failNextInsertInto } from "../support/faults.js";
 import { fakeClock } from "../support/in-process.js";
 
 async function csrFor(cn: string): Promise<Buffer> {
@@ -54,14 +55,18 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
   let ca: CaService;
   let profiles: ProfileService;
   let enrollment: EnrollmentService;
+  let approvals: ApprovalService;
   const clock = fakeClock();
+  // The CA's and the SCEP store's writes, able to fail as a node dying before its commit would.
+  const fault = failNextInsertInto("events");
+  const transactionFault = failNextInsertInto("scep_transactions");
   const signer = Buffer.from("a requester's self-signed certificate stands here");
 
   beforeAll(async () => {
     const fresh = await openFreshStorage(backend);
     dispose = fresh.dispose;
     storage = fresh.storage;
-    const caStore = createSqlCaStore(storage);
+    const caStore = createSqlCaStore({ ...storage, db: storage.db.withPlugin(fault.plugin) });
     const sealer = createAesGcmSealer(masterKeyFrom(randomBytes(32)));
     const keys = createCaKeys({ software: createSoftwareKeyProtector(sealer) });
     const caX509 = createCaX509();
@@ -69,10 +74,13 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     const crls = createCrlService({ store: caStore, keys, x509: caX509, clock, urls });
     ca = createCaService({ store: caStore, keys, x509: caX509, clock, urls, crls });
     await ca.createRoot({ name: "root", subject: "CN=Enrollment Root" });
-    const store = createSqlEnrollmentStore(storage);
+    const store = createSqlEnrollmentStore({
+      ...storage,
+      db: storage.db.withPlugin(transactionFault.plugin),
+    });
     const crypto = createEnrollmentCrypto();
     profiles = createProfileService({ store, ca, crypto, sealer, clock });
-    const approvals = createApprovalService({
+    approvals = createApprovalService({
       store: createSqlApprovalStore(storage),
       clock,
       expiresAfterMs: 86_400_000,
@@ -195,6 +203,57 @@ describe.each(backends)("EST and SCEP enrollment storage on $engine", (backend) 
     expect(await enrollment.scepPoll(held, "t-5")).toEqual({ status: "pending" });
     expect((await ca.listIssued("root", 1000)).length).toBe(before);
     await expect(enrollment.scepPoll(held, "t-unknown")).rejects.toMatchObject({ code: "NotFound" });
+  });
+
+  /** A SCEP request the held profile kept pending, then approved; the CA's count of certificates. */
+  async function approvedRequest(transactionId: string, cn: string) {
+    const held = await profiles.get("scep", "held");
+    const { password } = await profiles.newChallenge("held");
+    const request = { transactionId, csr: await csrFor(cn), signer, challenge: password };
+    expect(await enrollment.scepRequest(held, request)).toEqual({ status: "pending" });
+    const approval = (await approvals.list({ state: "pending" })).find(
+      (a) => (a.payload as { transactionId?: string }).transactionId === transactionId,
+    );
+    await approvals.approve(approval?.id as string, "approver-1", "fine");
+    return {
+      held,
+      request,
+      approvalId: approval?.id as string,
+      issuedBefore: (await ca.listIssued("root", 1000)).length,
+    };
+  }
+
+  it("signs an approved request again once the lease of a node that died before storing it runs out, issuing one certificate", async () => {
+    const { held, request, approvalId, issuedBefore } = await approvedRequest("t-6", "f.example");
+
+    fault.arm();
+    await expect(enrollment.scepPoll(held, "t-6")).rejects.toThrow(/injected failure/);
+    expect(await enrollment.scepPoll(held, "t-6")).toEqual({ status: "pending" });
+    expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore);
+
+    clock.advance(61_000);
+    const signed = await enrollment.scepPoll(held, "t-6");
+    expect(signed.status).toBe("issued");
+    const cert = new X509Certificate((signed as { certificate: Buffer }).certificate);
+    expect(cert.subject).toBe("CN=f.example");
+    expect(await enrollment.scepRequest(held, request)).toEqual(signed);
+    expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
+    expect((await approvals.get(approvalId)).issued?.serial).toBe(cert.serialNumber.toLowerCase());
+  });
+
+  it("answers with the certificate a node stored before dying, once its lease runs out, without signing again", async () => {
+    const { held, approvalId, issuedBefore } = await approvedRequest("t-7", "g.example");
+
+    transactionFault.arm();
+    await expect(enrollment.scepPoll(held, "t-7")).rejects.toThrow(/injected failure/);
+    expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
+    expect(await enrollment.scepPoll(held, "t-7")).toEqual({ status: "pending" });
+
+    clock.advance(61_000);
+    const answered = await enrollment.scepPoll(held, "t-7");
+    const cert = new X509Certificate((answered as { certificate: Buffer }).certificate);
+    expect(cert.serialNumber.toLowerCase()).toBe((await approvals.get(approvalId)).issued?.serial);
+    expect((await ca.listIssued("root", 1000)).length).toBe(issuedBefore + 1);
   });
 
   it("asks the issuance gate before signing and writes nothing when it refuses", async () => {

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { toPem } from "../../src/crypto/pem.js";
 import type { AcmeProfileInput } from "../../src/domain/acme-server/acme-profile-service.js";
+import type { Clock } from "../../src/domain/clock.js";
 import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
 import type { AccountKey, AcmeClient } from "./acme-client.js";
 import { type InProcess, startInProcess } from "./in-process.js";
@@ -30,7 +31,7 @@ export interface AcmeServerUnderTest {
 
 export async function startAcmeServer(
   profiles: Record<string, AcmeProfileInput>,
-  options: { database?: string; gate?: IssuanceGate; masterKey?: string } = {},
+  options: { database?: string; gate?: IssuanceGate; masterKey?: string; clock?: Clock } = {},
 ): Promise<AcmeServerUnderTest> {
   const work = mkdtempSync(join(tmpdir(), "strongroom-acme-server-"));
   const dns = await startChallTestSrv();
@@ -38,6 +39,7 @@ export async function startAcmeServer(
   const server = await startInProcess({
     ...(options.database && { database: options.database }),
     ...(options.gate && { gate: options.gate }),
+    ...(options.clock && { clock: options.clock }),
     flags: {
       jobs: false,
       acmeValidationHttpPort: httpPort,

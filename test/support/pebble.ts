@@ -26,6 +26,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface Pebble {
+  /** Pebble's process, for the CPU time it spends (bench/acme). */
+  pid: number;
   directoryUrl: string;
   /** The PEM of pebble's own TLS certificate, to trust (acmeCaFile). */
   tlsCaFile: string;
@@ -118,6 +120,7 @@ export async function startPebble({ httpPort }: { httpPort: number }): Promise<P
   }
   const ca = readFileSync(join(dir, "cert.pem"), "utf8");
   return {
+    pid: pebble.pid as number,
     directoryUrl: `https://127.0.0.1:${acmePort}/dir`,
     tlsCaFile: join(dir, "cert.pem"),
     eab,

@@ -30,10 +30,13 @@ export async function startServerProcess(
   dataDir: string,
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  /** Options for node itself, such as --cpu-prof, which NODE_OPTIONS does not accept. */
+  nodeArgs: string[] = [],
 ): Promise<ServerProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       CLI,
       "serve",
       "--data-dir",

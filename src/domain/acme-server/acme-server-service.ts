@@ -20,6 +20,7 @@ import type {
   AcmeProblem,
   AcmeProfile,
   ChallengeType,
+  ClaimedChallenge,
   Identifier,
 } from "./model.js";
 import type { AcmeJws, AcmeServerStore, ChallengeValidator, KeyFacts, ParsedJws } from "./ports.js";
@@ -37,8 +38,11 @@ export interface AcmeServerDeps {
   gate: IssuanceGate;
   /** The installation's nonce key, the same on every node (see main.ts). */
   nonceKey: () => Promise<Buffer>;
-  /** Told when a challenge awaits validation, so a worker picks it up at once. */
-  queued?: (() => void) | undefined;
+  /**
+   * Given a challenge this node started and holds the lease of, to validate at once (see
+   * `validate`); without it the challenge waits for `validatePending` once the lease runs out.
+   */
+  queued?: ((challenge: ClaimedChallenge) => void) | undefined;
   /** Holds the finalizes the approval rules match until approvers agree; none is held when absent. */
   approval?: ApprovalGate | undefined;
 }
@@ -391,31 +395,50 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     });
   }
 
-  /** Signs a processing order's CSR and records the outcome: valid with the certificate, or invalid. */
-  async function issue(profile: AcmeProfile, order: AcmeOrder, der: Buffer): Promise<AcmeOrder> {
+  /**
+   * Signs an order's CSR; the certificate is stored in the transaction that makes the order (still
+   * `from`) valid, so a finalize retried, raced by another node or taken again after a crash issues
+   * one certificate. A refusal makes the order invalid; any other failure leaves it as it was, to be
+   * finalized again (ready) or taken again once its lease runs out (processing).
+   */
+  async function issue(
+    profile: AcmeProfile,
+    order: AcmeOrder,
+    der: Buffer,
+    from: "ready" | "processing",
+  ): Promise<AcmeOrder> {
     try {
-      const { issued } = await ca.signCsr(profile.caId, der, {
-        validityDays: profile.validityDays,
-        ekus: profile.ekus,
-        validity: order.notAfter && { notBefore: order.notBefore, notAfter: order.notAfter },
-      });
-      await store.completeOrder(order.id, { serial: issued.serial });
+      const { issued } = await ca.signCsr(
+        profile.caId,
+        der,
+        {
+          validityDays: profile.validityDays,
+          ekus: profile.ekus,
+          validity: order.notAfter && { notBefore: order.notBefore, notAfter: order.notAfter },
+        },
+        { acmeOrder: { id: order.id, from }, approvalId: order.approvalId },
+      );
       return { ...order, status: "valid", certificateSerial: issued.serial };
     } catch (error) {
-      const failure =
-        error instanceof DomainError && error.code === "BadParameter"
+      if (!(error instanceof DomainError)) throw error;
+      if (error.reason === "AcmeOrderFinalized" || error.reason === "ApprovalAlreadyIssued")
+        return (await store.getOrder(order.id)) ?? order;
+      const badCsr = error.code === "BadParameter";
+      await store.failOrder(
+        order.id,
+        badCsr
           ? problem(error, "badCSR", 400)
-          : { type: "serverInternal", detail: "The CA could not sign the certificate", status: 500 };
-      await store.completeOrder(order.id, { error: failure });
-      if (error instanceof DomainError && error.code === "BadParameter")
-        throw acmeError("badCSR", error.message, error);
+          : { type: "serverInternal", detail: "The CA could not sign the certificate", status: 500 },
+      );
+      if (badCsr) throw acmeError("badCSR", error.message, error);
       throw error;
     }
   }
 
   /**
-   * A finalize held for approval as the approvers leave it: processing while they decide, signed
-   * once approved (by the one node that takes it), invalid with the reason once denied or expired.
+   * A finalize held for approval as the approvers leave it: processing while they decide, signed once
+   * approved (by the node that takes it, or by the next one once a dead node's lease runs out),
+   * invalid with the reason once denied or expired.
    */
   async function throughApproval(profile: AcmeProfile, order: AcmeOrder): Promise<AcmeOrder> {
     if (order.status !== "processing" || !order.approvalId || !deps.approval) return order;
@@ -423,12 +446,14 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     if (approval.state === "pending") return order;
     if (approval.state !== "approved") {
       const error = refusal(approval);
-      await store.completeOrder(order.id, { error });
+      await store.failOrder(order.id, error);
       return (await store.getOrder(order.id)) ?? { ...order, status: "invalid", error };
     }
-    if (!order.heldCsr || !(await store.releaseOrder(order.id))) return order;
+    const now = clock.now();
+    if (!order.heldCsr || !(await store.takeOrder(order.id, now, new Date(now.getTime() + LEASE_MS))))
+      return order;
     try {
-      return await issue(profile, order, order.heldCsr);
+      return await issue(profile, order, order.heldCsr, "processing");
     } catch (error) {
       // The order records why it failed; the client reads that from the order, not from this poll.
       if (!(error instanceof DomainError)) throw error;
@@ -718,9 +743,16 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
       if (auth.payload !== undefined && challenge.status === "pending") {
         if (authorization.status !== "pending")
           throw acmeError("malformed", `Authorization ${authorization.id} is ${authorization.status}`);
-        if (await store.startChallenge(id)) {
-          deps.queued?.();
-          return { challenge: { ...challenge, status: "processing" }, authorization };
+        const now = clock.now();
+        // Leased from the start, so that this node validates it without a claim of its own.
+        if (await store.startChallenge(id, new Date(now.getTime() + LEASE_MS))) {
+          const started = { ...challenge, status: "processing" as const };
+          deps.queued?.({
+            challenge: started,
+            identifier: authorization.identifier,
+            thumbprint: account.thumbprint,
+          });
+          return { challenge: started, authorization };
         }
         return { challenge: (await store.getChallenge(id)) ?? challenge, authorization };
       }
@@ -728,26 +760,28 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     },
 
     /**
-     * Validates challenges that clients said are ready, claimed through the database so that each is
-     * validated by one node; returns how many were done.
+     * Validates challenges whose lease ran out before their outcome was recorded (the node that
+     * started them died), claimed through the database so that each is validated by one node;
+     * returns how many were done.
      */
     async validatePending(limit = 16): Promise<number> {
       const now = clock.now();
       const claimed = await store.claimChallenges(now, new Date(now.getTime() + LEASE_MS), limit);
-      await Promise.all(
-        claimed.map(async (item) => {
-          const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
-          const error = await deps.validator.validate(item, keyAuthorization).catch(
-            (cause: unknown): AcmeProblem => ({
-              type: "serverInternal",
-              detail: `Validation failed: ${(cause as Error).message}`,
-              status: 500,
-            }),
-          );
-          await store.completeChallenge(item.challenge.id, { error }, clock.now());
+      await Promise.all(claimed.map((item) => service.validate(item)));
+      return claimed.length;
+    },
+
+    /** Validates a challenge this node holds the lease of and records the outcome (RFC 8555 §8). */
+    async validate(item: ClaimedChallenge): Promise<void> {
+      const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
+      const error = await deps.validator.validate(item, keyAuthorization).catch(
+        (cause: unknown): AcmeProblem => ({
+          type: "serverInternal",
+          detail: `Validation failed: ${(cause as Error).message}`,
+          status: 500,
         }),
       );
-      return claimed.length;
+      await store.completeChallenge(item.challenge.id, { error }, clock.now());
     },
 
     /** RFC 8555 §7.4: issues from the profile's CA with the client's CSR, if it asks for the order's names. */
@@ -813,9 +847,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
           throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
         return { ...order, status: "processing", approvalId: held.request.id };
       }
-      if (!(await store.beginFinalize(id)))
-        throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
-      return issue(profile, order, der);
+      return issue(profile, order, der, "ready");
     },
 
     /** RFC 8555 §7.4.2: the leaf and its chain up to (not including) the root's parent, DER. */

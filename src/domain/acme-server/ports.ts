@@ -77,8 +77,11 @@ export interface AcmeServerStore {
   ): Promise<AcmeOrder[]>;
   getAuthorization(id: string): Promise<AcmeAuthorization | undefined>;
   getChallenge(id: string): Promise<AcmeChallenge | undefined>;
-  /** pending → processing; false when the challenge was not pending. */
-  startChallenge(id: string): Promise<boolean>;
+  /**
+   * pending → processing, leased until `leaseUntil` to the node that started it, which validates it
+   * at once; false when the challenge was not pending.
+   */
+  startChallenge(id: string, leaseUntil: Date): Promise<boolean>;
   /**
    * Claims processing challenges nobody holds (or whose holder's lease ran out), leasing them
    * until `leaseUntil`, so each is validated by one node.
@@ -90,17 +93,18 @@ export interface AcmeServerStore {
    */
   completeChallenge(id: string, outcome: { error?: AcmeProblem | undefined }, now: Date): Promise<void>;
   deactivateAuthorization(id: string): Promise<void>;
-  /** ready → processing; false when the order was not ready. */
-  beginFinalize(orderId: string): Promise<boolean>;
   /**
    * ready → processing, keeping the CSR and storing the approval request that holds it in the same
    * transaction; false (and nothing stored) when the order was not ready.
    */
   holdOrder(orderId: string, csr: Buffer, approval: ApprovalChange): Promise<boolean>;
-  /** Takes a held, approved order to sign it: true for one caller only. */
-  releaseOrder(orderId: string): Promise<boolean>;
-  /** processing → valid with the certificate, or invalid with the error. */
-  completeOrder(orderId: string, outcome: { serial: string } | { error: AcmeProblem }): Promise<void>;
+  /**
+   * Takes a processing order to sign it until `leaseUntil`: true for one caller, and again for
+   * another once the lease has run out (its holder died before storing the certificate).
+   */
+  takeOrder(orderId: string, now: Date, leaseUntil: Date): Promise<boolean>;
+  /** ready or processing → invalid with the error; the certificate itself completes an order (CaStore). */
+  failOrder(orderId: string, error: AcmeProblem): Promise<void>;
   /** The order that issued this certificate. */
   findOrderBySerial(serial: string): Promise<AcmeOrder | undefined>;
   /** Orders an account placed since `since`. */

@@ -31,7 +31,7 @@ import {
   type VaultLink,
 } from "./model.js";
 import { enforceNameConstraints, validateNameConstraints } from "./name-constraints.js";
-import type { CaKeys, CaStore, CaX509, PkiUrls } from "./ports.js";
+import type { CaKeys, CaStore, CaX509, IssuedFor, PkiUrls } from "./ports.js";
 
 export interface CaServiceDeps {
   store: CaStore;
@@ -369,7 +369,7 @@ export function createCaService(deps: CaServiceDeps) {
     facts: CsrFacts,
     profile: IssueProfile,
     vault?: VaultLink,
-    forApproval?: string,
+    completes?: IssuedFor,
   ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
@@ -429,7 +429,7 @@ export function createCaService(deps: CaServiceDeps) {
           now,
         ),
       ],
-      forApproval,
+      completes,
     );
     for (const listener of listeners) void listener(ca.id, serial, "issued");
     return { issued, chain: [ca.certificate, ...ca.chain] };
@@ -565,10 +565,13 @@ export function createCaService(deps: CaServiceDeps) {
       return issue(await issuingCa(caName), await x509.readCsr(csr), profile, vault);
     },
 
-    /** Signs a CSR with its own subject and SANs (benchmarks, ACME, EST, SCEP, the CLI's callers). */
-    async signCsr(caName: string, csr: Buffer, options: SignOptions) {
+    /**
+     * Signs a CSR with its own subject and SANs (benchmarks, ACME, EST, SCEP, the CLI's callers),
+     * storing the certificate only together with what it `completes`.
+     */
+    async signCsr(caName: string, csr: Buffer, options: SignOptions, completes?: IssuedFor) {
       const { ca, facts, profile } = await signInputs(caName, csr, options);
-      return issue(ca, facts, profile);
+      return issue(ca, facts, profile, undefined, completes);
     },
 
     /**
@@ -623,7 +626,7 @@ export function createCaService(deps: CaServiceDeps) {
         const { csr, caId: _, ...options } = payload;
         const { ca: issuing, facts, profile } = await signInputs(ca.id, Buffer.from(csr, "base64"), options);
         try {
-          return await issue(issuing, facts, profile, undefined, id);
+          return await issue(issuing, facts, profile, undefined, { approvalId: id });
         } catch (error) {
           if (!(error instanceof DomainError && error.reason === "ApprovalAlreadyIssued")) throw error;
         }

@@ -77,6 +77,17 @@ export interface StatusChange {
   events: VaultEvent[];
 }
 
+/**
+ * What an issued certificate completes in the transaction that stores it, so that a request is
+ * signed exactly once however many nodes (or retries after a crash) sign it: the first commit wins.
+ */
+export interface IssuedFor {
+  /** An approved request, which records the certificate. */
+  approvalId?: string | undefined;
+  /** An ACME order being finalized, in status `from`, which becomes valid with the certificate. */
+  acmeOrder?: { id: string; from: "ready" | "processing" } | undefined;
+}
+
 export interface CaStore {
   /** Conflict when the name is taken. */
   insertAuthority(ca: CertificateAuthority): Promise<void>;
@@ -85,11 +96,11 @@ export interface CaStore {
   getAuthority(idOrName: string): Promise<CertificateAuthority | undefined>;
   listAuthorities(): Promise<CertificateAuthority[]>;
   /**
-   * Stores an issued certificate with its events (the outbox), in one transaction. With
-   * `forApproval`, records the certificate on that approved request too, and stores nothing
-   * (Conflict, reason ApprovalAlreadyIssued) when the request has a certificate already.
+   * Stores an issued certificate with its events (the outbox), in one transaction, together with
+   * what it completes (`completes`): when one of those has a certificate already, nothing is stored
+   * (Conflict, reason ApprovalAlreadyIssued or AcmeOrderFinalized).
    */
-  insertIssued(issued: IssuedCertificate, events: VaultEvent[], forApproval?: string): Promise<void>;
+  insertIssued(issued: IssuedCertificate, events: VaultEvent[], completes?: IssuedFor): Promise<void>;
   getIssued(caId: string, serial: string): Promise<IssuedCertificate | undefined>;
   /** Every CA's certificates with this serial (serials are random, so normally one). */
   findBySerial(serial: string): Promise<IssuedCertificate[]>;

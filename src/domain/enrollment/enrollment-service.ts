@@ -33,6 +33,8 @@ export type ScepOutcome =
 
 /** A profile's own approval flag: every request waits for one approver. */
 const PROFILE_APPROVAL: ApprovalRequirement = { approvals: 1 };
+/** How long the node signing an approved request holds it before another poll may take it again. */
+const SIGN_LEASE_MS = 60_000;
 
 /** A SCEP PKCSReq or RenewalReq (RFC 8894 §3.3.1). */
 export interface ScepEnrollment {
@@ -125,12 +127,13 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
     });
   }
 
-  async function sign(profile: EnrollmentProfile, csr: Buffer, publicKey?: Buffer) {
-    return ca.signCsr(profile.caId, csr, {
-      validityDays: profile.validityDays,
-      ekus: profile.ekus,
-      publicKey,
-    });
+  async function sign(profile: EnrollmentProfile, csr: Buffer, publicKey?: Buffer, approvalId?: string) {
+    return ca.signCsr(
+      profile.caId,
+      csr,
+      { validityDays: profile.validityDays, ekus: profile.ekus, publicKey },
+      approvalId === undefined ? undefined : { approvalId },
+    );
   }
 
   return {
@@ -267,28 +270,42 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
 
   /**
    * A request held for approval as the approvers leave it: pending while they decide, signed once
-   * approved (by the one node that takes it), rejected with the reason once denied or expired.
+   * approved (by the node that takes it, or by the next poll once a dead node's lease runs out),
+   * rejected with the reason once denied or expired. The certificate is recorded on the approval
+   * request in the transaction that stores it, so a request taken twice is issued once.
    */
   async function throughApproval(profile: EnrollmentProfile, t: ScepTransaction): Promise<ScepTransaction> {
-    if (t.status !== "pending" || !t.approvalId) return t;
+    if ((t.status !== "pending" && t.status !== "approved") || !t.approvalId) return t;
     const approval = await deps.approval.service.get(t.approvalId);
     if (approval.state === "pending") return t;
     const now = clock.now();
+    const current = async () => (await store.getTransaction(profile.id, t.transactionId)) ?? t;
     if (approval.state !== "approved") {
-      if (!(await store.moveTransaction(profile.id, t.transactionId, "pending", "rejected")))
-        return (await store.getTransaction(profile.id, t.transactionId)) ?? t;
+      if (!(await store.moveTransaction(profile.id, t.transactionId, t.status, "rejected"))) return current();
       return { ...t, status: "rejected", updatedAt: now };
     }
-    if (!(await store.moveTransaction(profile.id, t.transactionId, "pending", "approved")))
-      return (await store.getTransaction(profile.id, t.transactionId)) ?? t;
+    const leaseUntil = new Date(now.getTime() + SIGN_LEASE_MS);
+    if (!(await store.takeTransaction(profile.id, t.transactionId, now, leaseUntil))) return current();
+    const issuedAs = (issued: { caId: string; serial: string }): ScepTransaction => ({
+      ...t,
+      status: "issued",
+      caId: issued.caId,
+      serial: issued.serial,
+      updatedAt: now,
+    });
     let done: ScepTransaction;
     try {
-      const { issued } = await sign(profile, t.csr);
-      done = { ...t, status: "issued", caId: issued.caId, serial: issued.serial, updatedAt: now };
+      // Signed already by a node that died before recording it here: that certificate is the answer.
+      done = issuedAs(approval.issued ?? (await sign(profile, t.csr, undefined, t.approvalId)).issued);
     } catch (error) {
-      // The CA refused it (the CA expired meanwhile, its own rules): the client hears FAILURE.
       if (!(error instanceof DomainError)) throw error;
-      done = { ...t, status: "rejected", updatedAt: now };
+      // Another node, whose lease ran out while it signed, stored the certificate first.
+      const recorded =
+        error.reason === "ApprovalAlreadyIssued"
+          ? (await deps.approval.service.get(t.approvalId)).issued
+          : undefined;
+      // Otherwise the CA refused it (the CA expired meanwhile, its own rules): the client hears FAILURE.
+      done = recorded ? issuedAs(recorded) : { ...t, status: "rejected", updatedAt: now };
     }
     await store.putTransaction(done);
     return done;

@@ -24,6 +24,11 @@ export interface EnrollmentStore {
    * holds it in the same transaction.
    */
   putTransaction(transaction: ScepTransaction, approval?: ApprovalChange): Promise<void>;
+  /**
+   * Takes an approved request to sign it until `leaseUntil` (pending → approved): true for one
+   * caller, and again for another once the lease has run out (its holder died before storing).
+   */
+  takeTransaction(profileId: string, transactionId: string, now: Date, leaseUntil: Date): Promise<boolean>;
   /** Moves a transaction from one status to another: true for one caller only. */
   moveTransaction(
     profileId: string,
