@@ -41,7 +41,12 @@ export function registerVaultCertificateRoutes(
     { config: { operation: "CertificateRenew" } },
     async (request, reply) => {
       const vault = await vaults.get(request.params.name);
-      const operation = await certificates.create(vault, request.params.certificate, {});
+      const name = request.params.certificate;
+      const created = await certificates.create(vault, name, {});
+      // One poll, as Key Vault's clients make: it completes what signs at once (Self, the private
+      // CA); what waits (an approval, an ACME order) stays in progress for its job to finish.
+      const operation =
+        created.status === "inProgress" ? await certificates.pollOperation(vault, name) : created;
       return reply.status(operation.status === "inProgress" ? 202 : 200).send({
         status: operation.status,
         ...(operation.targetVersion !== undefined && { version: operation.targetVersion }),

@@ -200,8 +200,9 @@ function FacetCounts({ facets }: { facets: Facets | undefined }) {
   return (
     <section aria-label="Facet counts">
       <p id="match-count" role="status">
-        {facets.total} certificates match · {facets.expiry.expired} expired · {facets.expiry.within30Days}{" "}
-        expire within 30 days · {facets.expiry.within90Days} within 90 days
+        {facets.total === 1 ? "1 certificate matches" : `${facets.total} certificates match`} ·{" "}
+        {facets.expiry.expired} expired · {facets.expiry.within30Days} expire within 30 days ·{" "}
+        {facets.expiry.within90Days} within 90 days
       </p>
       <details>
         <summary>Counts by key, source, signature and issuer</summary>
