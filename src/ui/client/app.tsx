@@ -1,5 +1,5 @@
 import type { FunctionComponent } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { matchPage, PAGES, type PageEntry, type PageProps } from "./pages.js";
 import { Link, useLocation } from "./router.js";
 
@@ -19,7 +19,8 @@ export function App() {
   const first = useRef(true);
   const entry = match?.entry;
 
-  useEffect(() => {
+  // As in useLoad: the page's module is asked for in the render's own task, not a frame later.
+  useLayoutEffect(() => {
     document.title = `${entry?.title ?? "Not found"} – Strongroom`;
     setFailed(undefined);
     // After a move inside the dashboard, a screen reader starts reading at the new page.
