@@ -42,6 +42,9 @@ export function registerVaultCertificateRoutes(
     async (request, reply) => {
       const vault = await vaults.get(request.params.name);
       const name = request.params.certificate;
+      // Renewing names a certificate that exists: 404 for one that does not, rather than the 400 a
+      // first create without a policy gets.
+      await certificates.get(vault, name);
       const created = await certificates.create(vault, name, {});
       // One poll, as Key Vault's clients make: it completes what signs at once (Self, the private
       // CA); what waits (an approval, an ACME order) stays in progress for its job to finish.
