@@ -1,9 +1,7 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { artifactsDir, launchChromium } from "../support/chromium.js";
+import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 
 const PASSWORD = "a long enough passphrase";
@@ -19,14 +17,6 @@ async function signedIn(browser: Browser, origin: string, width = 1440): Promise
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(`${origin}/ui/`);
   return page;
-}
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
 }
 
 describe("the dashboard in Chromium", () => {
@@ -71,17 +61,7 @@ describe("the dashboard in Chromium", () => {
     for (const width of [768, 1440]) {
       const page = await signedIn(browser, `https://localhost:${server.strongroom.port}`, width);
       await page.locator("#server-status").waitFor();
-      // Evaluated through the debugging protocol, which the page's CSP does not govern.
-      await page.evaluate(axeSource);
-      const violations = await page.evaluate(async () => {
-        const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } })
-          .axe;
-        return (await axe.run()).violations.map(({ id, impact, help }) => ({ id, impact, help }));
-      });
-      expect(
-        violations.filter((v) => v.impact === "serious" || v.impact === "critical"),
-        `at ${width} px`,
-      ).toEqual([]);
+      expect(await axeProblems(page), `at ${width} px`).toEqual([]);
     }
   });
 });
