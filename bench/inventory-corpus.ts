@@ -9,6 +9,7 @@ import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } fr
 import { existsSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from "node:fs";
 import * as asn1js from "asn1js";
 import { encode, explicit, extension, octetString, oid, sequence, set } from "../src/crypto/der.js";
+import type { Observation } from "../src/domain/inventory/observation.js";
 
 const CACHE = new URL("./.cache/", import.meta.url);
 const DAY = 86_400_000;
@@ -303,4 +304,34 @@ export function corpus(count: number, log: (line: string) => void): Corpus {
     `  generated ${count.toLocaleString("en")} certificates in ${((performance.now() - started) / 1000).toFixed(0)} s (cached in bench/.cache)`,
   );
   return load(file);
+}
+
+/** Three places per certificate: two TLS endpoints and one of file, vault (with an owner tag), AKV or CA. */
+export function observations(
+  c: Corpus,
+  i: number,
+  seenAt: Date,
+): (Observation & { owner?: { team: string } })[] {
+  const cert = c.cert(i);
+  const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const host = hostOf(i);
+  const chain = [c.cas[cert.ca] as Uint8Array];
+  const third = i % 4;
+  const place =
+    third === 0
+      ? { location: `file://agent-${i % 50}/etc/ssl/certs/${host}.pem`, source: "file" as const }
+      : third === 1
+        ? {
+            location: `vault://vault${i % 20}/certificates/c${i}/v1`,
+            source: "vault" as const,
+            owner: { team: `team-${i % 40}` },
+          }
+        : third === 2
+          ? { location: `akv://kv${i % 10}.vault.azure.net/certificates/c${i}/1`, source: "akv" as const }
+          : { location: `ca://ca${cert.ca}/${i.toString(16)}`, source: "ca" as const };
+  return [
+    { der: cert.der, chain, location: `tls://${ip}:443?sni=${host}`, source: "tls", seenAt },
+    { der: cert.der, location: `tls://${ip}:8443`, source: "tls", seenAt },
+    { der: cert.der, seenAt, ...place },
+  ];
 }

@@ -22,7 +22,7 @@ import type { InventoryQuery } from "../src/domain/inventory/model.js";
 import type { Observation } from "../src/domain/inventory/observation.js";
 import { migrate, openDatabase, type StorageHandle } from "../src/storage/database.js";
 import { createSqlInventoryStore } from "../src/storage/sql-inventory-store.js";
-import { type Corpus, corpus, domainOf, hostOf } from "./inventory-corpus.js";
+import { type Corpus, corpus, domainOf, hostOf, observations } from "./inventory-corpus.js";
 
 const DAY = 86_400_000;
 const BATCH = 500;
@@ -44,32 +44,6 @@ const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
 setInterval(sampleRss, 100).unref();
-
-/** Three places per certificate: two TLS endpoints and one of file, vault (with an owner tag), AKV or CA. */
-function observations(c: Corpus, i: number, seenAt: Date): (Observation & { owner?: { team: string } })[] {
-  const cert = c.cert(i);
-  const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-  const host = hostOf(i);
-  const chain = [c.cas[cert.ca] as Uint8Array];
-  const third = i % 4;
-  const place =
-    third === 0
-      ? { location: `file://agent-${i % 50}/etc/ssl/certs/${host}.pem`, source: "file" as const }
-      : third === 1
-        ? {
-            location: `vault://vault${i % 20}/certificates/c${i}/v1`,
-            source: "vault" as const,
-            owner: { team: `team-${i % 40}` },
-          }
-        : third === 2
-          ? { location: `akv://kv${i % 10}.vault.azure.net/certificates/c${i}/1`, source: "akv" as const }
-          : { location: `ca://ca${cert.ca}/${i.toString(16)}`, source: "ca" as const };
-  return [
-    { der: cert.der, chain, location: `tls://${ip}:443?sni=${host}`, source: "tls", seenAt },
-    { der: cert.der, location: `tls://${ip}:8443`, source: "tls", seenAt },
-    { der: cert.der, seenAt, ...place },
-  ];
-}
 
 function parseComparison(c: Corpus): void {
   const sample = Array.from({ length: Math.min(20_000, c.count) }, (_, i) => c.cert(i));

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `strongroom` command (npm start, npx strongroom, npm link): builds dist/ when the sources are
-// newer than the last build, then runs the CLI in this same process, so a signal sent to it (by npm,
-// a supervisor or Ctrl-C) reaches the server itself and no orphan keeps the ports.
+// newer than the last build (tsc for the server, esbuild for the dashboard), then runs the CLI in
+// this same process, so a signal sent to it (by npm, a supervisor or Ctrl-C) reaches the server
+// itself and no orphan keeps the ports.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -49,6 +50,13 @@ if (reason) {
   });
   if (built.status !== 0) {
     console.error("\nstrongroom: the build failed; see the errors above");
+    process.exit(1);
+  }
+  const { buildUi } = await import("./build-ui.js");
+  try {
+    await buildUi();
+  } catch {
+    console.error("\nstrongroom: the dashboard's build failed; see the errors above");
     process.exit(1);
   }
   const now = new Date();

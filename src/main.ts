@@ -88,6 +88,7 @@ import {
   createRemoteVaultService,
   type RemoteVaultService,
 } from "./domain/remote-vaults/remote-vault-service.js";
+import { createOverviewService, type OverviewService } from "./domain/reports/overview-service.js";
 import { createPostureService, type PostureService } from "./domain/reports/posture-service.js";
 import { createGradingService, type GradingService } from "./domain/rules/grading-service.js";
 import type { IssuanceGate } from "./domain/rules/issuance-gate.js";
@@ -217,6 +218,8 @@ export interface Core {
   approvals: ApprovalService;
   /** Posture reports over the inventory. */
   posture: PostureService;
+  /** The dashboard's overview figures. */
+  overview: OverviewService;
   /** EST and SCEP profiles of the private CA, and SCEP challenge passwords. */
   enrollmentProfiles: ProfileService;
   /** Re-issuance campaigns over inventory queries; the campaign job runs them. */
@@ -430,6 +433,21 @@ export async function openCore(
     clock,
     limits: { maxAddresses: config.discoveryMaxAddresses },
   });
+  const openViolations = () => violationsByRule(storage.db);
+  const alerts = createAlertService({
+    store: createSqlAlertStore(storage),
+    sources: (() => {
+      const facts = createSqlAlertFacts(storage);
+      return [
+        expirySource(facts, async () => expiryThresholds(await ruleStore.list(), config.alertExpiringDays)),
+        changedSource(facts, config.alertChangedWindowMs),
+        renewalFailedSource(facts),
+        agentSilentSource(facts, config.alertAgentSilentMs),
+        findingsSource(facts, { ...FINDING_ALERT_KINDS }),
+      ];
+    })(),
+    clock,
+  });
   return {
     config,
     storage,
@@ -490,23 +508,16 @@ export async function openCore(
     grading,
     findings: gradingStore,
     approvals,
-    alerts: createAlertService({
-      store: createSqlAlertStore(storage),
-      sources: (() => {
-        const facts = createSqlAlertFacts(storage);
-        return [
-          expirySource(facts, async () => expiryThresholds(await ruleStore.list(), config.alertExpiringDays)),
-          changedSource(facts, config.alertChangedWindowMs),
-          renewalFailedSource(facts),
-          agentSilentSource(facts, config.alertAgentSilentMs),
-          findingsSource(facts, { ...FINDING_ALERT_KINDS }),
-        ];
-      })(),
-      clock,
+    alerts,
+    overview: createOverviewService({
+      inventory,
+      alerts,
+      violationsByRule: openViolations,
+      audit,
     }),
     posture: createPostureService({
       inventory,
-      violationsByRule: () => violationsByRule(storage.db),
+      violationsByRule: openViolations,
       clock,
     }),
     enrollmentProfiles: createProfileService({
@@ -900,6 +911,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         alerts: core.alerts,
         approvals: core.approvals,
         posture: core.posture,
+        overview: core.overview,
         campaigns: core.campaigns,
         uiAssets: loadUiAssets(),
         signIn,

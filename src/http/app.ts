@@ -28,6 +28,7 @@ import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
 import type { RemoteVaultService } from "../domain/remote-vaults/remote-vault-service.js";
+import type { OverviewService } from "../domain/reports/overview-service.js";
 import type { PostureService } from "../domain/reports/posture-service.js";
 import type { SecretService } from "../domain/secrets/secret-service.js";
 import type { SignInService } from "../domain/sign-in/sign-in-service.js";
@@ -83,6 +84,8 @@ export interface AppDeps {
   alerts?: AlertService | undefined;
   approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
+  /** The dashboard's overview figures (admin API). */
+  overview?: OverviewService | undefined;
   /** Re-issuance campaigns (admin API). */
   campaigns?: AdminRouteDeps["campaigns"];
   /** EST and SCEP front ends of the private CA. */
@@ -255,6 +258,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     alerts: deps.alerts,
     approvals: deps.approvals,
     posture: deps.posture,
+    overview: deps.overview,
     campaigns: deps.campaigns,
     sessions,
   });

@@ -117,6 +117,18 @@ export function createSqlAlertStore(storage: StorageHandle): AlertStore {
       return row && toAlert(row);
     },
 
+    async countByKind(state) {
+      const rows = await db
+        .selectFrom("alerts")
+        .select(["kind", (eb) => eb.fn.countAll().as("n")])
+        .where("state", "=", state)
+        .groupBy("kind")
+        .execute();
+      return rows
+        .map((r) => ({ kind: r.kind, count: Number(r.n) }))
+        .sort((a, b) => b.count - a.count || a.kind.localeCompare(b.kind));
+    },
+
     async list(filter) {
       let q = db.selectFrom("alerts").selectAll();
       if (filter.state === "unresolved") q = q.where("state", "<>", "resolved");

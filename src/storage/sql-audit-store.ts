@@ -226,6 +226,27 @@ export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engi
         .execute();
       return rows.map((r) => ({ seq: Number(r.seq), requestId: r.request_id, mac: r.mac }));
     },
+    async recentChanges(limit) {
+      // Two queries, not a join: the log may live in its own database file, apart from the changes.
+      const seqs = await main
+        .selectFrom("audit_changes")
+        .select("seq")
+        .orderBy("seq", "desc")
+        .limit(limit)
+        .execute();
+      if (seqs.length === 0) return [];
+      const rows = await db
+        .selectFrom("audit_log")
+        .selectAll()
+        .where(
+          "seq",
+          "in",
+          seqs.map((r) => Number(r.seq)),
+        )
+        .orderBy("seq", "desc")
+        .execute();
+      return rows.map(toRecord);
+    },
     async changeCommitted(seq) {
       return (
         (await main.selectFrom("audit_changes").select("seq").where("seq", "=", seq).executeTakeFirst()) !==

@@ -866,6 +866,20 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
       };
     },
 
+    async expiryByDay(fromDay, toDay) {
+      // The per-day counts kept with every change: 90 days of timeline is 90 small rows at any size.
+      const rows = await db
+        .selectFrom("inventory_facets")
+        .select(["value", "count"])
+        .where("facet", "=", FACET.expiryDay)
+        .where("value", ">=", dayKey(fromDay))
+        .where("value", "<", dayKey(toDay))
+        .where("count", ">", 0)
+        .orderBy("value")
+        .execute();
+      return rows.map((r) => ({ day: Number(r.value), count: Number(r.count) }));
+    },
+
     async facets(q, now) {
       const windows = {
         expired: [undefined, now],

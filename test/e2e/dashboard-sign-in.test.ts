@@ -1,31 +1,11 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { artifactsDir, launchChromium } from "../support/chromium.js";
+import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { startOpenIdProvider, type TestOpenIdProvider } from "../support/oidc-provider.js";
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const PASSWORD = "correct horse battery staple";
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-}
-
-/** Serious and critical axe-core findings on the page as it is now. */
-async function axeProblems(page: Page): Promise<AxeViolation[]> {
-  // Evaluated through the debugging protocol, which the page's CSP does not govern.
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-    return (await axe.run()).violations.map(({ id, impact, help }) => ({ id, impact, help }));
-  });
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-}
 
 describe("dashboard sign-in in Chromium", () => {
   let server: InProcess;

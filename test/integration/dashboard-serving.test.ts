@@ -62,7 +62,6 @@ describe("the dashboard served at /ui/ on the main listener", () => {
     expect(assetBase).not.toBe("");
     for (const [file, type] of [
       ["main.js", "text/javascript; charset=utf-8"],
-      ["readiness.js", "text/javascript; charset=utf-8"],
       ["styles.css", "text/css; charset=utf-8"],
       ["icon.svg", "image/svg+xml"],
     ]) {
@@ -71,7 +70,19 @@ describe("the dashboard served at /ui/ on the main listener", () => {
       expect(asset.headers["content-type"]).toBe(type);
       expect(asset.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
     }
-    expect((await get(server, `${assetBase}/main.js`)).body).toContain('from "./readiness.js"');
+  });
+
+  it("serves every chunk the entry module imports, each page's code included, beside it", async () => {
+    const entry = (await get(server, `${assetBase}/main.js`)).body;
+    const imported = [...entry.matchAll(/"\.\/([\w-]+\.js)"/g)].map((m) => m[1] as string);
+    expect(imported.some((file) => file.startsWith("inventory-page-"))).toBe(true);
+    for (const file of imported) {
+      const chunk = await get(server, `${assetBase}/${file}`);
+      expect(chunk.statusCode, file).toBe(200);
+      expect(chunk.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    }
+    const styles = await get(server, `${assetBase}/styles.css`);
+    expect(styles.body).toContain(".uplot");
   });
 
   it("refuses another build's digest and unknown files rather than serving stale or foreign content", async () => {

@@ -183,6 +183,9 @@ export function createAlertService({
       return store.list({ ...filter, state: state === "all" ? undefined : state });
     },
 
+    /** Open alerts (not yet acknowledged) counted by kind. */
+    openByKind: () => store.countByKind("open"),
+
     /** Someone is on it: it stays listed as acknowledged, and still resolves when the condition ends. */
     async acknowledge(id: string, by: string, note?: string): Promise<Alert> {
       const alert = await get(id);

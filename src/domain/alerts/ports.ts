@@ -1,5 +1,5 @@
 import type { VaultEvent } from "../events/model.js";
-import type { Alert, AlertFilter } from "./model.js";
+import type { Alert, AlertFilter, AlertState } from "./model.js";
 
 /** A certificate with at least one location where it is in use now. */
 export interface CertificateInUse {
@@ -78,4 +78,6 @@ export interface AlertStore {
   apply(change: AlertChange, event: VaultEvent | undefined): Promise<boolean>;
   get(id: string): Promise<Alert | undefined>;
   list(filter: AlertFilter): Promise<Alert[]>;
+  /** Alerts in `state`, counted by kind, most first. */
+  countByKind(state: AlertState): Promise<{ kind: string; count: number }[]>;
 }

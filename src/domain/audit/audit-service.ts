@@ -281,6 +281,9 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
 
   return {
     /** Resolves once the entry is committed to the chain. */
+    /** What was last changed, by whom: the intent rows of the last `limit` committed changes, newest first. */
+    recentChanges: (limit: number): Promise<AuditRecord[]> => store.recentChanges(limit),
+
     async record(entry: AuditEntry): Promise<void> {
       await recordWritten(entry);
     },

@@ -35,6 +35,8 @@ export interface AuditStore {
   keyHead(chain: AuditChain): Promise<void>;
   /** Changes recorded beside stored state, in sequence order from `afterSeq` on, at most `limit`. */
   changes(afterSeq: number, limit: number): Promise<AuditChange[]>;
+  /** The intent rows of the last `limit` committed changes, newest first. */
+  recentChanges(limit: number): Promise<AuditRecord[]>;
   /** Whether the change of the intent at `seq` was committed. */
   changeCommitted(seq: number): Promise<boolean>;
   /**

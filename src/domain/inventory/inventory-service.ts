@@ -24,7 +24,8 @@ const SORTS: readonly InventorySort[] = ["notAfter", "-notAfter", "subject"];
 export const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 100;
 
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DAY_MS = 86_400_000;
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS };
 
 /** `30d`, `12h`, `2w` (or plain days) as milliseconds. */
 export function parseDuration(text: string): number {
@@ -203,6 +204,18 @@ export function createInventoryService({
             next: encodeCursor({ s: resolved.sort, k: last.key, i: last.id }),
           }),
       };
+    },
+
+    /** Certificates expiring on each of the next `days` UTC days, today first, zeros included. */
+    async expiryTimeline(days: number): Promise<{ date: string; count: number }[]> {
+      const today = Math.floor(clock.now().getTime() / DAY_MS);
+      const counts = new Map(
+        (await store.expiryByDay(today, today + days)).map((d) => [d.day, d.count] as const),
+      );
+      return Array.from({ length: days }, (_, i) => ({
+        date: new Date((today + i) * DAY_MS).toISOString().slice(0, 10),
+        count: counts.get(today + i) ?? 0,
+      }));
     },
 
     async facets(query: InventoryQuery): Promise<Facets> {

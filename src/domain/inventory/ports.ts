@@ -50,6 +50,8 @@ export interface InventoryStore {
   ): Promise<{ items: InventoryRecord[]; last?: { key: string | number; id: number } }>;
   /** Facet counts over the query's matches (the pre-counted ones when it has no filter). */
   facets(query: ResolvedQuery, now: number): Promise<Facets>;
+  /** Certificates expiring on each UTC day from `fromDay` up to `toDay` (days since the epoch); days with none left out. */
+  expiryByDay(fromDay: number, toDay: number): Promise<{ day: number; count: number }[]>;
   /** Sets or clears (undefined) the explicit owner; false when there is no such record. */
   setOwner(fingerprintSha256: string, owner: Omit<Owner, "origin"> | undefined): Promise<boolean>;
   cursor(name: string): Promise<number | undefined>;

@@ -16,6 +16,7 @@ import type { WebhookInput, WebhookService } from "../../domain/events/webhook-s
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
 import type { RemoteVaultService } from "../../domain/remote-vaults/remote-vault-service.js";
+import type { OverviewService } from "../../domain/reports/overview-service.js";
 import type { PostureService } from "../../domain/reports/posture-service.js";
 import type { GradingService } from "../../domain/rules/grading-service.js";
 import type { FindingStore } from "../../domain/rules/ports.js";
@@ -33,8 +34,10 @@ import { registerCaRoutes } from "./ca-routes.js";
 import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
+import { registerOverviewRoutes } from "./overview-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
+import { registerVaultCertificateRoutes } from "./vault-certificate-routes.js";
 
 export interface AdminRouteDeps {
   identity: IdentityService;
@@ -53,6 +56,7 @@ export interface AdminRouteDeps {
   alerts?: AlertService | undefined;
   approvals?: ApprovalService | undefined;
   posture?: PostureService | undefined;
+  overview?: OverviewService | undefined;
   campaigns?: CampaignService | undefined;
   /** Dashboard sessions, which call this API with the signed-in user as the caller. */
   sessions?: SessionAuth | undefined;
@@ -100,6 +104,7 @@ export function registerAdminRoutes(
     alerts,
     approvals,
     posture,
+    overview,
     campaigns,
     sessions,
   }: AdminRouteDeps,
@@ -126,12 +131,14 @@ export function registerAdminRoutes(
     });
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
+    registerVaultCertificateRoutes(admin, { vaults, certificates });
     if (ca) registerCaRoutes(admin, { ca, vaults });
     if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
+    if (overview) registerOverviewRoutes(admin, { overview });
     if (campaigns) registerCampaignRoutes(admin, { campaigns });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({

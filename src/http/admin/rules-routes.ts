@@ -32,10 +32,12 @@ const WhereQuery = Type.Object(
   { ...Where, effective: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")])) },
   { additionalProperties: false },
 );
-const PageQuery = Type.Object(
+/** One certificate's findings, open and resolved (`fingerprint`), or every open finding a page at a time. */
+const FindingQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     after: Type.Optional(Type.Integer({ minimum: 0 })),
+    fingerprint: Type.Optional(Type.String({ pattern: "^[0-9a-fA-F]{64}$" })),
   },
   { additionalProperties: false },
 );
@@ -102,10 +104,17 @@ export function registerRulesRoutes(
   admin.post("/admin/rules/grade", { config: { operation: "RuleGrade" } }, async () =>
     grading.gradeAll(new AbortController().signal),
   );
-  admin.get<{ Querystring: Static<typeof PageQuery> }>(
+  admin.get<{ Querystring: Static<typeof FindingQuery> }>(
     "/admin/findings",
-    { schema: { querystring: PageQuery }, config: { operation: "FindingList" } },
+    { schema: { querystring: FindingQuery }, config: { operation: "FindingList" } },
     async (request) => {
+      const { fingerprint } = request.query;
+      if (fingerprint !== undefined) {
+        return {
+          value: (await findings.forCertificate(fingerprint.toLowerCase())).map(findingView),
+          next: null,
+        };
+      }
       const page = await findings.listOpen(request.query.limit ?? 100, request.query.after);
       return { value: page.items.map(findingView), next: page.next ?? null };
     },

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DASHBOARD_ICON, DASHBOARD_STYLES } from "./ui-styles.js";
+import { DASHBOARD_ICON } from "./ui-styles.js";
 
 export interface UiAsset {
   body: Buffer;
@@ -16,7 +16,7 @@ export interface UiAssets {
 }
 
 /**
- * Where tsc writes the browser modules. This module sits at src/http/ui/ under tsx and at
+ * Where esbuild writes the browser bundle (bin/build-ui.js). This module sits at src/http/ui/ under tsx and at
  * dist/http/ui/ once built; both are three levels below the package root.
  */
 export const BUILT_CLIENT_DIR = join(
@@ -26,7 +26,10 @@ export const BUILT_CLIENT_DIR = join(
   "client",
 );
 
-/** The built browser modules, the stylesheet and the icon, read once; undefined when the client is not built. */
+/**
+ * The built browser modules (the entry and its chunks), the stylesheet esbuild bundled beside the
+ * entry and the icon, read once; undefined when the client is not built.
+ */
 export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefined {
   if (!existsSync(join(dir, "main.js"))) return undefined;
   const files = new Map<string, UiAsset>();
@@ -36,7 +39,11 @@ export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefin
     files.set(name, { body: readFileSync(join(dir, name)), contentType: "text/javascript; charset=utf-8" });
   }
   files.set("icon.svg", { body: Buffer.from(DASHBOARD_ICON), contentType: "image/svg+xml" });
-  files.set("styles.css", { body: Buffer.from(DASHBOARD_STYLES), contentType: "text/css; charset=utf-8" });
+  const styles = join(dir, "main.css");
+  files.set("styles.css", {
+    body: existsSync(styles) ? readFileSync(styles) : Buffer.alloc(0),
+    contentType: "text/css; charset=utf-8",
+  });
   const hash = createHash("sha256");
   for (const [name, asset] of files) hash.update(name).update("\0").update(asset.body).update("\0");
   return { digest: hash.digest("hex").slice(0, 16), files };

@@ -20,8 +20,8 @@ ${extra}</head>`;
 }
 
 /**
- * The one HTML document of the dashboard for a signed-in user; the browser modules under
- * /ui/assets/{digest}/ fill in its main part. The CSRF token sits in a meta tag for the scripts'
+ * The one HTML document of the dashboard for a signed-in user; the browser bundle under
+ * /ui/assets/{digest}/ renders the navigation and the page into #app. The CSRF token sits in a meta tag for the scripts'
  * writes and in the sign-out form.
  */
 export function dashboardPage(digest: string, user: { username: string; csrf: string }): string {
@@ -30,17 +30,18 @@ export function dashboardPage(digest: string, user: { username: string; csrf: st
     digest,
     "Strongroom",
     `<meta name="csrf-token" content="${csrf}">
+<meta name="username" content="${escapeHtml(user.username)}">
 <script type="module" src="/ui/assets/${digest}/main.js"></script>
 `,
   )}
 <body>
+<a class="skip" href="#content">Skip to content</a>
 <header>
 <h1>Strongroom</h1>
-<nav aria-label="Dashboard"><a href="/ui/">Overview</a><a href="/ui/vaults">Vaults</a></nav>
 <p id="signed-in">Signed in as <strong>${escapeHtml(user.username)}</strong></p>
 <form method="post" action="/ui/sign-out"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sign out</button></form>
 </header>
-<main id="content"></main>
+<div id="app"></div>
 </body>
 </html>
 `;

@@ -13,16 +13,19 @@ function csrfToken(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? "";
 }
 
+/** Who is signed in, as the server named them in the page. */
+export function signedInUser(): string {
+  return document.querySelector<HTMLMetaElement>('meta[name="username"]')?.content ?? "";
+}
+
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
 /**
  * Calls the admin API as the signed-in user: the session cookie goes along by itself, and every
- * write carries the CSRF token. Errors come back in Key Vault's shape; their message is shown.
+ * write carries the CSRF token. A refusal becomes an ApiError with the server's message.
  */
-export async function api<T>(
-  method: "GET" | "POST" | "PATCH" | "DELETE",
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
+async function send(method: Method, path: string, body: unknown, accept: string): Promise<Response> {
+  const headers: Record<string, string> = { accept };
   if (method !== "GET") headers["x-csrf-token"] = csrfToken();
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(path, {
@@ -35,13 +38,33 @@ export async function api<T>(
     // The session ended (idle, signed out elsewhere): back to the sign-in form.
     window.location.assign("/ui/sign-in");
   }
-  const text = await response.text();
-  const parsed = text ? (JSON.parse(text) as unknown) : undefined;
   if (!response.ok) {
-    const message =
-      (parsed as { error?: { message?: string } } | undefined)?.error?.message ??
-      `The server answered ${response.status}.`;
+    const text = await response.text();
+    let message = `The server answered ${response.status}.`;
+    try {
+      message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+    } catch {
+      // Not Key Vault's error shape: the status says enough.
+    }
     throw new ApiError(response.status, message);
   }
-  return parsed as T;
+  return response;
+}
+
+/** A JSON call of the admin API; errors come back in Key Vault's shape and their message is thrown. */
+export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  const text = await (await send(method, path, body, "application/json")).text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** A GET answered as text (CSV), with the response's headers. */
+export async function apiText(path: string, accept: string): Promise<{ text: string; headers: Headers }> {
+  const response = await send("GET", path, undefined, accept);
+  return { text: await response.text(), headers: response.headers };
+}
+
+/** "Refused: …" for a 403, "Failed: …" for anything else: what a write's outcome line says. */
+export function outcomeOf(error: unknown): string {
+  const refused = error instanceof ApiError && error.status === 403;
+  return `${refused ? "Refused" : "Failed"}: ${(error as Error).message}`;
 }

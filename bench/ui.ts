@@ -1,0 +1,215 @@
+/**
+ * The dashboard's Inventory page at scale: `--count` inventory records (default 1,000,000; the
+ * bench/inventory corpus, three locations each, ingested once into bench/.cache/ui-{count}/ and
+ * reused), the real server on SQLite, and Debian's Chromium. Measured in the same run, alternating:
+ *
+ *   - first page: navigation to /ui/inventory until its rows are shown and the page answers input,
+ *     beside the same two API calls (the first page and the facet counts) made directly;
+ *   - filter change: typing a filter and pressing Apply until the new rows are shown, beside the
+ *     same calls for that filter made directly (the time to the page of rows, with the facets in
+ *     flight, as the page has them).
+ *
+ * Also the initial JavaScript (the entry and what it imports statically) gzipped.
+ *
+ *   npm run bench:ui -- --count 1000000 [--runs 20]
+ */
+import "reflect-metadata";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { globalAgent } from "node:https";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import pino from "pino";
+import { chromium } from "playwright-core";
+import { loadConfig } from "../src/config/config.js";
+import type { Observation } from "../src/domain/inventory/observation.js";
+import { BUILT_CLIENT_DIR } from "../src/http/ui/ui-assets.js";
+import { startStrongroom } from "../src/main.js";
+import { corpus, domainOf, observations } from "./inventory-corpus.js";
+import { expectOk, fetchToken, send } from "./support.js";
+
+const BATCH = 500;
+const PAGE_SIZE = "25";
+const TARGETS = { firstPageMs: 1000, filterP95Ms: 300, overhead: 2, initialJsGzBytes: 300 * 1024 };
+
+function argument(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? (process.argv[at + 1] ?? fallback) : fallback;
+}
+const count = Number(argument("count", "1000000"));
+const runs = Number(argument("runs", "20"));
+const log = (line: string) => console.log(line);
+
+/** The entry module and every module it imports statically, gzipped: what a first visit must load. */
+function initialJavaScript(): { files: string[]; gzBytes: number } {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(join(BUILT_CLIENT_DIR, file), "utf8");
+    // Static imports only (`from"./x.js"`); `import("./x.js")` is a page loaded on demand.
+    for (const m of text.matchAll(/from\s*"\.\/([\w-]+\.js)"/g)) visit(m[1] as string);
+  };
+  visit("main.js");
+  const files = [...seen];
+  const gzBytes = files.reduce((sum, f) => sum + gzipSync(readFileSync(join(BUILT_CLIENT_DIR, f))).length, 0);
+  return { files, gzBytes };
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+};
+const ms = (v: number) => `${v.toFixed(0)} ms`;
+
+const dataDir = fileURLToPath(new URL(`./.cache/ui-${count}/`, import.meta.url));
+mkdirSync(dataDir, { recursive: true });
+const ingested = join(dataDir, "ingested");
+const config = loadConfig({
+  env: {},
+  cwd: dataDir,
+  flags: { dataDir, port: 0, pkiPort: 0, logLevel: "warn", jobs: false },
+});
+const server = await startStrongroom(config, { logger: pino({ level: "warn" }) });
+const { core } = server;
+
+if (!existsSync(ingested)) {
+  const c = corpus(count, log);
+  const seenAt = new Date(c.madeAt);
+  const started = performance.now();
+  for (let i = 0; i < c.count; i += BATCH) {
+    const batch: Observation[] = [];
+    for (let j = i; j < Math.min(i + BATCH, c.count); j++) batch.push(...observations(c, j, seenAt));
+    await core.inventory.observe(batch);
+    if ((i / BATCH) % 200 === 0 && i > 0) {
+      const s = (performance.now() - started) / 1000;
+      log(`  ingested ${i.toLocaleString("en")}, ${Math.round(i / s).toLocaleString("en")}/s`);
+    }
+  }
+  writeFileSync(ingested, `${count}\n`);
+  log(
+    `ingested ${count.toLocaleString("en")} certificates in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+}
+const total = (await core.inventory.facets({})).total;
+log(`inventory: ${total.toLocaleString("en")} certificates (bench/.cache/ui-${count})`);
+
+const origin = `https://localhost:${server.port}`;
+const ca = readFileSync(server.admin.caFile as string, "utf8");
+const token = await fetchToken(origin, server.admin, ca);
+const direct = (path: string) =>
+  send(`${origin}${path}`, ca, { headers: { authorization: `Bearer ${token}`, accept: "application/json" } });
+
+const username = `bench-ui-${Date.now()}`;
+const password = "a long enough bench passphrase";
+const user = await core.users.create(username, password);
+await core.access.assign(user.principal.id, "Strongroom Administrator", "/");
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu"],
+});
+const page = await (
+  await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1440, height: 900 } })
+).newPage();
+await page.goto(`${origin}/ui/sign-in`);
+await page.getByLabel("Username").fill(username);
+await page.getByLabel("Password").fill(password);
+await page.getByRole("button", { name: "Sign in" }).click();
+await page.waitForURL(`${origin}/ui/`);
+
+/** The rows the page shows answer `query` (the address's query string), and it takes input. */
+const rowsFor = (query: string) =>
+  page.waitForFunction(
+    (q) => {
+      const table = document.querySelector("#inventory");
+      return table?.getAttribute("data-query") === q && table.getAttribute("aria-busy") === "false";
+    },
+    query,
+    // A short interval, not animation frames, which a headless tab may delay.
+    { timeout: 60_000, polling: 5 },
+  );
+
+const firstPage = { ui: [] as number[], api: [] as number[] };
+const filterChange = { ui: [] as number[], api: [] as number[] };
+
+// One warm-up of each, so assets are cached as a returning user has them and the database pages
+// the first queries touch are in memory for both sides alike.
+await page.goto(`${origin}/ui/inventory`);
+await rowsFor("");
+expectOk("warm-up", await direct(`/admin/inventory?limit=${PAGE_SIZE}`));
+
+for (let r = 0; r < runs; r++) {
+  let started = performance.now();
+  await page.goto(`${origin}/ui/inventory`, { waitUntil: "commit" });
+  await rowsFor("");
+  // "Interactive": the filter field takes a keystroke.
+  await page.getByLabel("Subject contains").focus();
+  firstPage.ui.push(performance.now() - started);
+
+  started = performance.now();
+  const [list, facets] = await Promise.all([
+    direct(`/admin/inventory?limit=${PAGE_SIZE}`),
+    direct("/admin/inventory/facets?"),
+  ]);
+  expectOk("list", list);
+  expectOk("facets", facets);
+  firstPage.api.push(performance.now() - started);
+}
+
+/** Filters people type, varied per run so no answer is served from a cache. */
+const filters: ((r: number) => { label: string; name: string; value: string })[] = [
+  (r) => ({ label: "Expiring within (e.g. 30d)", name: "expiringWithin", value: `${10 + r * 4}d` }),
+  (r) => ({ label: "Name (SAN)", name: "san", value: domainOf(r * 97 + 13) }),
+  (r) => ({ label: "Owner", name: "owner", value: `team-${r % 40}` }),
+  (r) => ({ label: "Key type", name: "keyType", value: r % 2 ? "RSA" : "EC" }),
+];
+let previous: string | undefined;
+for (let r = 0; r < runs; r++) {
+  const f = (filters[r % filters.length] as (r: number) => { label: string; name: string; value: string })(r);
+  const query = new URLSearchParams({ [f.name]: f.value }).toString();
+  if (previous) await page.getByLabel(previous).fill("");
+  await page.getByLabel(f.label).fill(f.value);
+  previous = f.label;
+  let started = performance.now();
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await rowsFor(query);
+  filterChange.ui.push(performance.now() - started);
+
+  // The other side of each pair gets a fresh value of the same filter, so neither hits a warm answer.
+  const g = (filters[r % filters.length] as (r: number) => { label: string; name: string; value: string })(
+    r + runs,
+  );
+  const other = new URLSearchParams({ [g.name]: g.value }).toString();
+  started = performance.now();
+  const facets = direct(`/admin/inventory/facets?${other}`);
+  expectOk("list", await direct(`/admin/inventory?limit=${PAGE_SIZE}&${other}`));
+  filterChange.api.push(performance.now() - started);
+  expectOk("facets", await facets);
+}
+
+await browser.close();
+await server.stop();
+// Keep-alive connections of the direct side would hold the process open.
+globalAgent.destroy();
+
+const js = initialJavaScript();
+const row = (name: string, m: { ui: number[]; api: number[] }) => {
+  const ratio = quantile(m.ui, 0.95) / quantile(m.api, 0.95);
+  log(
+    `${name.padEnd(16)} UI p50 ${ms(quantile(m.ui, 0.5)).padStart(7)}  p95 ${ms(quantile(m.ui, 0.95)).padStart(7)}` +
+      `   API p50 ${ms(quantile(m.api, 0.5)).padStart(7)}  p95 ${ms(quantile(m.api, 0.95)).padStart(7)}` +
+      `   ratio UI/API (p95) ${ratio.toFixed(2)}`,
+  );
+  return ratio;
+};
+log(`\n${runs} runs each, ${total.toLocaleString("en")} records:`);
+const firstRatio = row("first page", firstPage);
+const filterRatio = row("filter change", filterChange);
+log(`initial JavaScript: ${(js.gzBytes / 1024).toFixed(1)} KB gzipped (${js.files.join(", ")})`);
+log(
+  `targets: first page < ${TARGETS.firstPageMs} ms (p95 ${ms(quantile(firstPage.ui, 0.95))}), ` +
+    `filter change p95 < ${TARGETS.filterP95Ms} ms (${ms(quantile(filterChange.ui, 0.95))}), ` +
+    `UI/API <= ${TARGETS.overhead} (${firstRatio.toFixed(2)}, ${filterRatio.toFixed(2)}), ` +
+    `initial JS <= 300 KB gz (${(js.gzBytes / 1024).toFixed(1)} KB)`,
+);

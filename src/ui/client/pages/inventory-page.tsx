@@ -1,0 +1,336 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Facets } from "../../../domain/inventory/model.js";
+import type { inventoryItem } from "../../../http/admin/inventory-wire.js";
+import { api, apiText } from "../api.js";
+import { day, expiresIn } from "../format.js";
+import type { PageProps } from "../pages.js";
+import { Link, navigate } from "../router.js";
+import { deleteView, type SavedView, savedViews, saveView } from "../saved-views.js";
+import { useLoad } from "../use-load.js";
+
+export type InventoryItem = ReturnType<typeof inventoryItem>;
+
+/** The admin API's filters, each with its label; the query string uses the same names. */
+const TEXT_FILTERS = [
+  ["subject", "Subject contains"],
+  ["san", "Name (SAN)"],
+  ["issuer", "Issuer contains"],
+  ["expiringWithin", "Expiring within (e.g. 30d)"],
+  ["keyType", "Key type"],
+  ["minKeySize", "Minimum key size"],
+  ["signatureAlgorithm", "Signature algorithm"],
+  ["location", "Location starts with"],
+  ["owner", "Owner"],
+] as const;
+const SOURCES = ["tls", "file", "vault", "akv", "ca", "acme"];
+const FILTER_NAMES = [...TEXT_FILTERS.map(([name]) => name), "source", "expired"];
+const PAGE_SIZES = ["25", "50", "100", "250"];
+const CSV_PAGE = "1000";
+
+/** The page's view: the address's query string holds every filter, the sort, page size and cursor. */
+function viewOf(url: URL): URLSearchParams {
+  const view = new URLSearchParams();
+  for (const [name, value] of url.searchParams) if (value !== "") view.set(name, value);
+  return view;
+}
+
+const withoutPaging = (view: URLSearchParams) => {
+  const copy = new URLSearchParams(view);
+  copy.delete("cursor");
+  return copy;
+};
+
+function goTo(view: URLSearchParams): void {
+  const query = view.toString();
+  navigate(`/ui/inventory${query ? `?${query}` : ""}`);
+}
+
+/** Search over the whole inventory, paged on the server, with facet counts and CSV export. */
+export default function InventoryPage({ url }: PageProps) {
+  const view = viewOf(url);
+  const query = view.toString();
+  const [page] = useLoad(
+    () =>
+      api<{ value: InventoryItem[]; nextLink?: string }>(
+        "GET",
+        `/admin/inventory?${new URLSearchParams({ limit: PAGE_SIZES[0] as string, ...Object.fromEntries(view) })}`,
+      ),
+    query,
+  );
+  const facetQuery = new URLSearchParams(
+    [...view].filter(([name]) => FILTER_NAMES.includes(name)),
+  ).toString();
+  const [facets] = useLoad(() => api<Facets>("GET", `/admin/inventory/facets?${facetQuery}`), facetQuery);
+  const sort = view.get("sort") ?? "notAfter";
+
+  const sortBy = (wanted: string) => {
+    const next = withoutPaging(view);
+    next.set("sort", wanted);
+    goTo(next);
+  };
+
+  return (
+    <>
+      <h2>Inventory</h2>
+      <Filters key={facetQuery} view={view} />
+      <Views query={withoutPaging(view).toString()} />
+      <FacetCounts facets={facets.state === "done" ? facets.value : undefined} />
+      {page.state === "failed" && <p role="alert">{page.message}</p>}
+      {page.state === "loading" && <p role="status">Loading…</p>}
+      {page.state === "done" && (
+        <>
+          {/* data-query names the view these rows answer, so a test or benchmark can wait for them. */}
+          <table id="inventory" aria-busy={page.key !== query} data-query={page.key}>
+            <caption>Certificates{page.value.value.length === 0 ? ": none match" : ""}</caption>
+            <thead>
+              <tr>
+                <th scope="col" aria-sort={sort === "subject" ? "ascending" : undefined}>
+                  <button type="button" onClick={() => sortBy("subject")}>
+                    Subject
+                  </button>
+                </th>
+                <th scope="col">Issuer</th>
+                <th
+                  scope="col"
+                  aria-sort={
+                    sort === "notAfter" ? "ascending" : sort === "-notAfter" ? "descending" : undefined
+                  }
+                >
+                  <button
+                    type="button"
+                    onClick={() => sortBy(sort === "notAfter" ? "-notAfter" : "notAfter")}
+                  >
+                    Expires
+                  </button>
+                </th>
+                <th scope="col">Key</th>
+                <th scope="col">Sources</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.value.value.map((c) => (
+                <tr key={c.fingerprintSha256}>
+                  <td class="wrap">
+                    <Link href={`/ui/inventory/${c.fingerprintSha256}`}>{c.subject || "(no subject)"}</Link>
+                  </td>
+                  <td class="wrap">{c.issuer}</td>
+                  <td>
+                    {day(c.notAfter)} ({expiresIn(c.notAfter)})
+                  </td>
+                  <td>
+                    {c.keyType} {c.keySize ?? c.curve ?? ""}
+                  </td>
+                  <td>
+                    {[...new Set(c.locations.filter((l) => !l.goneAt).map((l) => l.source))].join(", ")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <Paging view={view} next={page.value.nextLink} />
+        </>
+      )}
+    </>
+  );
+}
+
+function Filters({ view }: { view: URLSearchParams }) {
+  const apply = (event: Event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const next = new URLSearchParams();
+    for (const [name, value] of form)
+      if (typeof value === "string" && value.trim() !== "") next.set(name, value.trim());
+    for (const kept of ["sort", "limit"]) {
+      const value = view.get(kept);
+      if (value) next.set(kept, value);
+    }
+    goTo(next);
+  };
+  return (
+    <form class="filters" aria-label="Filters" onSubmit={apply}>
+      {TEXT_FILTERS.map(([name, label]) => (
+        <label key={name}>
+          {label}
+          <input name={name} defaultValue={view.get(name) ?? ""} autocomplete="off" />
+        </label>
+      ))}
+      <label>
+        Source
+        <select name="source" defaultValue={view.get("source") ?? ""}>
+          <option value="">any</option>
+          {SOURCES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Expired
+        <select name="expired" defaultValue={view.get("expired") ?? ""}>
+          <option value="">either</option>
+          <option value="true">expired</option>
+          <option value="false">not expired</option>
+        </select>
+      </label>
+      <div class="row">
+        <button type="submit">Apply filters</button>
+        <button type="button" onClick={() => navigate("/ui/inventory")}>
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function FacetCounts({ facets }: { facets: Facets | undefined }) {
+  if (!facets) return <p id="match-count">Counting…</p>;
+  const list = (title: string, rows: { value: string; count: number }[]) => (
+    <div>
+      <h3 id={`facet-${title}`}>{title}</h3>
+      <ul aria-labelledby={`facet-${title}`}>
+        {rows.slice(0, 6).map((r) => (
+          <li key={r.value}>
+            {r.value}: {r.count}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+  return (
+    <section aria-label="Facet counts">
+      <p id="match-count" role="status">
+        {facets.total === 1 ? "1 certificate matches" : `${facets.total} certificates match`} ·{" "}
+        {facets.expiry.expired} expired · {facets.expiry.within30Days} expire within 30 days ·{" "}
+        {facets.expiry.within90Days} within 90 days
+      </p>
+      <details>
+        <summary>Counts by key, source, signature and issuer</summary>
+        <div class="facets">
+          {list("Key", facets.keyType)}
+          {list("Source", facets.source)}
+          {list("Signature", facets.signatureAlgorithm)}
+          {list("Issuer", facets.issuer)}
+        </div>
+      </details>
+    </section>
+  );
+}
+
+function Paging({ view, next }: { view: URLSearchParams; next: string | undefined }) {
+  const [exporting, setExporting] = useState("");
+  const cursor = next && new URL(next, window.location.origin).searchParams.get("cursor");
+  const size = view.get("limit") ?? PAGE_SIZES[0];
+
+  const exportCsv = async () => {
+    // The API's own CSV, page after page, joined into one file in the browser.
+    const query = withoutPaging(view);
+    query.set("format", "csv");
+    query.set("limit", CSV_PAGE);
+    const parts: string[] = [];
+    let after: string | null = null;
+    let rows = 0;
+    try {
+      do {
+        if (after) query.set("cursor", after);
+        const { text, headers } = await apiText(`/admin/inventory?${query}`, "text/csv");
+        parts.push(text);
+        rows += text.split("\r\n").length - 1;
+        setExporting(`Exported ${rows} lines…`);
+        after = headers.get("x-next-cursor");
+      } while (after);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob(parts, { type: "text/csv" }));
+      link.download = "inventory.csv";
+      link.click();
+      URL.revokeObjectURL(link.href);
+      setExporting(`Exported ${rows - 1} certificates.`);
+    } catch (error) {
+      setExporting(`Failed: ${(error as Error).message}`);
+    }
+  };
+
+  return (
+    <div class="row">
+      {view.has("cursor") && (
+        <button type="button" onClick={() => goTo(withoutPaging(view))}>
+          First page
+        </button>
+      )}
+      {cursor && (
+        <button
+          type="button"
+          onClick={() => {
+            const following = new URLSearchParams(view);
+            following.set("cursor", cursor);
+            goTo(following);
+          }}
+        >
+          Next page
+        </button>
+      )}
+      <label>
+        Rows per page{" "}
+        <select
+          value={size}
+          onChange={(e) => {
+            const resized = withoutPaging(view);
+            resized.set("limit", e.currentTarget.value);
+            goTo(resized);
+          }}
+        >
+          {PAGE_SIZES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <button type="button" onClick={() => void exportCsv()}>
+        Export CSV
+      </button>
+      <span role="status">{exporting}</span>
+    </div>
+  );
+}
+
+function Views({ query }: { query: string }) {
+  const [views, setViews] = useState<SavedView[]>([]);
+  const [name, setName] = useState("");
+  useEffect(() => setViews(savedViews()), []);
+  return (
+    <section aria-labelledby="views-heading" class="row">
+      <h3 id="views-heading" class="visually-hidden">
+        Saved views
+      </h3>
+      {views.map((v) => (
+        <span key={v.name}>
+          <Link href={`/ui/inventory${v.query ? `?${v.query}` : ""}`}>{v.name}</Link>{" "}
+          <button
+            type="button"
+            aria-label={`Delete view ${v.name}`}
+            onClick={() => setViews(deleteView(v.name))}
+          >
+            ×
+          </button>
+        </span>
+      ))}
+      <form
+        class="row"
+        onSubmit={(event) => {
+          event.preventDefault();
+          if (name.trim()) setViews(saveView({ name: name.trim(), query }));
+          setName("");
+        }}
+      >
+        <label for="view-name">Save this view as</label>
+        <input
+          id="view-name"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+          autocomplete="off"
+        />
+        <button type="submit">Save view</button>
+      </form>
+    </section>
+  );
+}

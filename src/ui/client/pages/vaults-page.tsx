@@ -1,0 +1,81 @@
+import { useState } from "preact/hooks";
+import { api, outcomeOf } from "../api.js";
+import { utc } from "../format.js";
+import { useLoad } from "../use-load.js";
+
+interface VaultView {
+  name: string;
+  sku: string;
+  softDeleteRetentionDays: number;
+  purgeProtection: boolean;
+  createdAt: string;
+}
+
+/** The vaults of the installation and a form to create one, as the signed-in user may. */
+export default function VaultsPage() {
+  const [vaults, reload] = useLoad(() => api<{ value: VaultView[] }>("GET", "/admin/vaults"), "vaults");
+  const [name, setName] = useState("");
+  const [outcome, setOutcome] = useState("");
+
+  const create = async (event: Event) => {
+    event.preventDefault();
+    const wanted = name.trim();
+    setOutcome("");
+    try {
+      await api("POST", "/admin/vaults", { name: wanted });
+      setOutcome(`Vault ${wanted} created.`);
+      setName("");
+      reload();
+    } catch (error) {
+      setOutcome(outcomeOf(error));
+    }
+  };
+
+  return (
+    <>
+      <h2>Vaults</h2>
+      {vaults.state === "failed" && <p role="alert">{vaults.message}</p>}
+      {vaults.state === "done" && (
+        <table id="vaults">
+          <caption>Vaults</caption>
+          <thead>
+            <tr>
+              {["Name", "SKU", "Soft-delete days", "Purge protection", "Created"].map((h) => (
+                <th scope="col" key={h}>
+                  {h}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {vaults.value.value.map((v) => (
+              <tr key={v.name}>
+                <td>{v.name}</td>
+                <td>{v.sku}</td>
+                <td>{v.softDeleteRetentionDays}</td>
+                <td>{v.purgeProtection ? "on" : "off"}</td>
+                <td>{utc(v.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form id="create-vault" aria-labelledby="create-vault-heading" onSubmit={create}>
+        <h3 id="create-vault-heading">Create a vault</h3>
+        <label for="vault-name">Vault name</label>
+        <input
+          id="vault-name"
+          name="name"
+          required
+          autocomplete="off"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
+        <button type="submit">Create vault</button>
+      </form>
+      <p id="vault-outcome" role="status">
+        {outcome}
+      </p>
+    </>
+  );
+}

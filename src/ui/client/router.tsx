@@ -1,0 +1,53 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+
+// The dashboard is one HTML page: moving between its pages changes the address with the History
+// API, so links can be bookmarked, reloaded and shared, and Back works.
+const listeners = new Set<() => void>();
+const changed = () => {
+  for (const listener of listeners) listener();
+};
+window.addEventListener("popstate", changed);
+
+/** Goes to `href` inside the dashboard; `replace` when the step should not get its own Back entry. */
+export function navigate(href: string, replace = false): void {
+  if (replace) history.replaceState(null, "", href);
+  else history.pushState(null, "", href);
+  changed();
+}
+
+/** The address now, re-rendering the caller whenever it changes. */
+export function useLocation(): URL {
+  const [, setVersion] = useState(0);
+  useEffect(() => {
+    const listener = () => setVersion((v) => v + 1);
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+    };
+  }, []);
+  return new URL(window.location.href);
+}
+
+/** A link that moves inside the dashboard without reloading; a modified click opens as usual. */
+export function Link(props: {
+  href: string;
+  children: ComponentChildren;
+  class?: string;
+  "aria-current"?: "page" | undefined;
+}) {
+  const { href, children, ...rest } = props;
+  return (
+    <a
+      href={href}
+      {...rest}
+      onClick={(event) => {
+        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        navigate(href);
+      }}
+    >
+      {children}
+    </a>
+  );
+}
