@@ -43,7 +43,9 @@ export default function CasPage() {
       {cas.state === "failed" && <p role="alert">{cas.message}</p>}
       {cas.state === "done" &&
         (all.length === 0 ? (
-          <p>No private CA yet: create one with `strongroom ca create` or the admin API.</p>
+          <p>
+            No private CA yet: create one with <code>strongroom ca create-root</code> or the admin API.
+          </p>
         ) : (
           <section aria-labelledby="hierarchy-heading" class="tree" id="ca-tree">
             <h3 id="hierarchy-heading">Hierarchy</h3>

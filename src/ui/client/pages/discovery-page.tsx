@@ -103,7 +103,7 @@ function StartScan({ onStarted }: { onStarted: () => void }) {
       };
       const started = await api<RunView>("POST", "/admin/discovery/scans", body);
       onStarted();
-      return `Scan ${started.name} started: ${started.total} endpoints.`;
+      return `Scan ${started.name} is ${started.status}.`;
     });
   };
 
@@ -151,7 +151,9 @@ function Schedules() {
       {schedules.state === "failed" && <p role="alert">{schedules.message}</p>}
       {schedules.state === "done" &&
         (schedules.value.value.length === 0 ? (
-          <p>No scheduled scans (`strongroom discovery schedule` or the admin API adds one).</p>
+          <p>
+            No scheduled scans (<code>strongroom discovery scan --every</code> or the admin API adds one).
+          </p>
         ) : (
           <table id="schedules">
             <caption class="visually-hidden">Scheduled scans</caption>
