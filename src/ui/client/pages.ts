@@ -49,7 +49,7 @@ export const PAGES: readonly PageEntry[] = [
     nav: false,
     load: () => import("./pages/scan-page.js"),
   },
-  { path: "/ui/rules", title: "Rules" },
+  { path: "/ui/rules", title: "Rules", load: () => import("./pages/rules-page.js") },
   { path: "/ui/campaigns", title: "Campaigns" },
   { path: "/ui/audit", title: "Audit" },
   { path: "/ui/access", title: "Access" },

@@ -18,12 +18,12 @@ const wildcard = (host: string): CertificatePolicy => ({
   subjectAlternativeNames: { dnsNames: [`*.${host}`] },
 });
 
-describe("the dashboard's Approvals and Alerts pages in Chromium", () => {
+describe("the dashboard's Approvals, Alerts and Rules pages in Chromium", () => {
   let server: InProcess;
   let browser: Browser | undefined;
   let origin: string;
   let client: CertificateClient;
-  const shots = artifactsDir("dashboard-approvals-alerts");
+  const shots = artifactsDir("dashboard-governance");
 
   const signedIn = (username: string, width?: number): Promise<Page> =>
     signedInPage(browser as Browser, origin, username, PASSWORD, width);
@@ -158,7 +158,36 @@ describe("the dashboard's Approvals and Alerts pages in Chromium", () => {
     await expect.poll(() => rows.count()).toBe(1);
   });
 
-  it("shows a Reader that deciding an approval and acknowledging an alert are refused, and changes nothing", async (context) => {
+  it("sets a rule, shows the findings it opens by rule, and deletes it", async (context) => {
+    if (!browser) return context.skip();
+    const page = await signedIn("alice");
+    await openFromNavigation(page, "Rules");
+    await expect.poll(() => page.locator("#rules tbody").textContent()).toContain("approval");
+    await page.getByLabel("Rule kind").selectOption("key-types");
+    await page.getByLabel(/^Value/).fill('["RSA"]');
+    await page.getByRole("button", { name: "Set rule" }).click();
+    await expect
+      .poll(() => page.locator("#set-rule-outcome").textContent())
+      .toBe("Rule key-types set at installation.");
+    // Grading runs as a job after a rule change; both EC certificates then break the rule.
+    await server.strongroom.scheduler.runOnce("grading");
+    await page.reload();
+    const findings = page.locator("#findings tbody tr").filter({ hasText: "key-types (installation)" });
+    await expect.poll(() => findings.count()).toBe(2);
+    expect(await axeProblems(page)).toEqual([]);
+    await page.screenshot({ path: join(shots, "rules.png"), fullPage: true });
+
+    await page.getByRole("button", { name: "Delete rule key-types at installation" }).click();
+    await expect
+      .poll(() => page.locator("#rule-outcome").textContent())
+      .toBe("Rule key-types at installation deleted.");
+    const kinds = (await server.kv({ method: "GET", url: "/admin/rules" }))
+      .json()
+      .value.map((r: { kind: string }) => r.kind);
+    expect(kinds).toEqual(["approval"]);
+  });
+
+  it("shows a Reader that deciding an approval, resolving an alert and deleting a rule are refused, and changes nothing", async (context) => {
     if (!browser) return context.skip();
     const poller = await client.beginCreateCertificate("readers", wildcard("readers.example"), poll);
     await poller.poll();
@@ -179,12 +208,19 @@ describe("the dashboard's Approvals and Alerts pages in Chromium", () => {
       .poll(() => page.locator("#alert-outcome").textContent())
       .toMatch(/^Refused: .*not authorized/);
     expect(await alertStates()).toEqual(before);
+
+    await openFromNavigation(page, "Rules");
+    await page.getByRole("button", { name: "Delete rule approval at installation" }).click();
+    await expect
+      .poll(() => page.locator("#rule-outcome").textContent())
+      .toMatch(/^Refused: .*not authorized/);
+    expect((await server.kv({ method: "GET", url: "/admin/rules" })).json().value).toHaveLength(1);
   });
 
-  it("lays out both pages readably at 768 pixels with no serious accessibility problem", async (context) => {
+  it("lays out the pages readably at 768 pixels with no serious accessibility problem", async (context) => {
     if (!browser) return context.skip();
     const page = await signedIn("alice", 768);
-    for (const title of ["Approvals", "Alerts"]) {
+    for (const title of ["Approvals", "Alerts", "Rules"]) {
       await openFromNavigation(page, title);
       await page.locator("table").first().waitFor();
       expect(await axeProblems(page), title).toEqual([]);
