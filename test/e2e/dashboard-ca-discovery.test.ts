@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, launchChromium } from "../support/chromium.js";
-import { axeProblems, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
+import { aliceAndBob, axeProblems, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { opensslCsr } from "../support/openssl-req.js";
 
@@ -53,11 +53,7 @@ describe("the dashboard's CAs and Discovery pages in Chromium", () => {
     browser = await launchChromium();
     server = await startInProcess({ flags: { jobs: false } });
     origin = `https://localhost:${server.strongroom.port}`;
-    const { users, access } = server.strongroom.core;
-    const alice = await users.create("alice", PASSWORD);
-    await access.assign(alice.principal.id, "Strongroom Administrator", "/");
-    const bob = await users.create("bob", PASSWORD);
-    await access.assign(bob.principal.id, "Strongroom Reader", "/");
+    await aliceAndBob(server, PASSWORD);
     for (const body of [
       { name: "root", kind: "root", subject: "CN=Dashboard Root" },
       { name: "issuing", kind: "intermediate", parent: "root", subject: "CN=Dashboard Issuing" },

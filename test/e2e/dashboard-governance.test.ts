@@ -6,7 +6,7 @@ import { CertificateClient, type CertificatePolicy, WellKnownIssuer } from "@azu
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, launchChromium } from "../support/chromium.js";
-import { axeProblems, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
+import { aliceAndBob, axeProblems, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 
 const PASSWORD = "a long enough passphrase";
@@ -45,11 +45,7 @@ describe("the dashboard's Approvals, Alerts and Rules pages in Chromium", () => 
     // Every certificate made here is within the threshold, so each opens an expiring alert.
     server = await startInProcess({ flags: { jobs: false, alertExpiringDays: [800] } });
     origin = `https://localhost:${server.strongroom.port}`;
-    const { users, access } = server.strongroom.core;
-    const alice = await users.create("alice", PASSWORD);
-    await access.assign(alice.principal.id, "Strongroom Administrator", "/");
-    const bob = await users.create("bob", PASSWORD);
-    await access.assign(bob.principal.id, "Strongroom Reader", "/");
+    await aliceAndBob(server, PASSWORD);
 
     const rule = await server.kv({
       method: "PUT",

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
+import type { InProcess } from "./in-process.js";
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -46,4 +47,13 @@ export async function openFromNavigation(page: Page, title: string): Promise<voi
     .getByRole("link", { name: title, exact: true })
     .click();
   await page.locator("main h2").filter({ hasText: title }).first().waitFor();
+}
+
+/** Two dashboard users signing in with `password`: alice, a Strongroom Administrator, and bob, a Reader. */
+export async function aliceAndBob(server: InProcess, password: string): Promise<void> {
+  const { users, access } = server.strongroom.core;
+  const alice = await users.create("alice", password);
+  await access.assign(alice.principal.id, "Strongroom Administrator", "/");
+  const bob = await users.create("bob", password);
+  await access.assign(bob.principal.id, "Strongroom Reader", "/");
 }

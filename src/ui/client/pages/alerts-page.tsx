@@ -1,6 +1,7 @@
 import type { AlertEventData } from "../../../domain/alerts/model.js";
 import { ALERT_KINDS, ALERT_STATES } from "../../../domain/alerts/model.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { FilterSelect } from "../components/filter-select.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
@@ -71,59 +72,51 @@ export default function AlertsPage({ url }: PageProps) {
         (alerts.value.value.length === 0 ? (
           <p>No alerts match.</p>
         ) : (
-          <table id="alerts">
-            <caption class="visually-hidden">Alerts</caption>
-            <thead>
-              <tr>
-                {["Alert", "Kind", "State", "Opened", "Occurrences", "Actions"].map((h) => (
-                  <th scope="col" key={h}>
-                    {h}
-                  </th>
-                ))}
-              </tr>
-            </thead>
-            <tbody>
-              {alerts.value.value.map((a) => (
-                <tr key={a.id}>
-                  <td class="wrap">
-                    {a.fingerprint ? (
-                      <Link href={`/ui/inventory/${a.fingerprint}`}>{a.summary}</Link>
-                    ) : (
-                      a.summary
+          <DataTable
+            id="alerts"
+            caption="Alerts"
+            headers={["Alert", "Kind", "State", "Opened", "Occurrences", "Actions"]}
+          >
+            {alerts.value.value.map((a) => (
+              <tr key={a.id}>
+                <td class="wrap">
+                  {a.fingerprint ? (
+                    <Link href={`/ui/inventory/${a.fingerprint}`}>{a.summary}</Link>
+                  ) : (
+                    a.summary
+                  )}
+                </td>
+                <td>{a.kind}</td>
+                <td>{a.state}</td>
+                <td>{utc(a.openedAt)}</td>
+                <td>{a.occurrences}</td>
+                <td>
+                  <div class="row">
+                    {a.state === "open" && (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        aria-label={`Acknowledge ${a.summary}`}
+                        onClick={() => void act(a, "acknowledge")}
+                      >
+                        Acknowledge
+                      </button>
                     )}
-                  </td>
-                  <td>{a.kind}</td>
-                  <td>{a.state}</td>
-                  <td>{utc(a.openedAt)}</td>
-                  <td>{a.occurrences}</td>
-                  <td>
-                    <div class="row">
-                      {a.state === "open" && (
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`Acknowledge ${a.summary}`}
-                          onClick={() => void act(a, "acknowledge")}
-                        >
-                          Acknowledge
-                        </button>
-                      )}
-                      {a.state !== "resolved" && (
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`Resolve ${a.summary}`}
-                          onClick={() => void act(a, "resolve")}
-                        >
-                          Resolve
-                        </button>
-                      )}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                    {a.state !== "resolved" && (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        aria-label={`Resolve ${a.summary}`}
+                        onClick={() => void act(a, "resolve")}
+                      >
+                        Resolve
+                      </button>
+                    )}
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ))}
     </>
   );

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { ApprovalEventData } from "../../../domain/approvals/model.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
@@ -64,27 +65,16 @@ export default function ApprovalPage({ params }: PageProps) {
         {a.votes.length === 0 ? (
           <p>None yet.</p>
         ) : (
-          <table id="votes">
-            <caption class="visually-hidden">Votes</caption>
-            <thead>
-              <tr>
-                <th scope="col">By</th>
-                <th scope="col">Decision</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Time</th>
+          <DataTable id="votes" caption="Votes" headers={["By", "Decision", "Reason", "Time"]}>
+            {a.votes.map((v) => (
+              <tr key={v.principalId}>
+                <td class="wrap">{v.principalId}</td>
+                <td>{v.decision}</td>
+                <td class="wrap">{v.reason ?? ""}</td>
+                <td>{utc(v.at)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {a.votes.map((v) => (
-                <tr key={v.principalId}>
-                  <td class="wrap">{v.principalId}</td>
-                  <td>{v.decision}</td>
-                  <td class="wrap">{v.reason ?? ""}</td>
-                  <td>{utc(v.at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )}
       </section>
       {a.state === "pending" && (

@@ -1,6 +1,7 @@
 import type { ApprovalEventData } from "../../../domain/approvals/model.js";
 import { APPROVAL_STATES } from "../../../domain/approvals/model.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { FilterSelect } from "../components/filter-select.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -34,34 +35,26 @@ export default function ApprovalsPage({ url }: PageProps) {
         (approvals.value.value.length === 0 ? (
           <p>No approval requests{state ? ` are ${state}` : ""}.</p>
         ) : (
-          <table id="approvals">
-            <caption class="visually-hidden">Approval requests</caption>
-            <thead>
-              <tr>
-                {["Request", "Entry", "State", "Approvals", "Requested", "Expires"].map((h) => (
-                  <th scope="col" key={h}>
-                    {h}
-                  </th>
-                ))}
+          <DataTable
+            id="approvals"
+            caption="Approval requests"
+            headers={["Request", "Entry", "State", "Approvals", "Requested", "Expires"]}
+          >
+            {approvals.value.value.map((a) => (
+              <tr key={a.id}>
+                <td class="wrap">
+                  <Link href={`/ui/approvals/${encodeURIComponent(a.id)}`}>{a.summary}</Link>
+                </td>
+                <td>{a.entry}</td>
+                <td>{a.state}</td>
+                <td>
+                  {a.votes.filter((v) => v.decision === "approve").length} of {a.required}
+                </td>
+                <td>{utc(a.createdAt)}</td>
+                <td>{utc(a.expiresAt)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {approvals.value.value.map((a) => (
-                <tr key={a.id}>
-                  <td class="wrap">
-                    <Link href={`/ui/approvals/${encodeURIComponent(a.id)}`}>{a.summary}</Link>
-                  </td>
-                  <td>{a.entry}</td>
-                  <td>{a.state}</td>
-                  <td>
-                    {a.votes.filter((v) => v.decision === "approve").length} of {a.required}
-                  </td>
-                  <td>{utc(a.createdAt)}</td>
-                  <td>{utc(a.expiresAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         ))}
     </>
   );

@@ -3,6 +3,7 @@ import type { approvalData } from "../../../domain/approvals/model.js";
 import { REVOCATION_REASONS } from "../../../domain/ca/model.js";
 import type { caView, issuedView } from "../../../http/admin/ca-routes.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
 import { useAction } from "../components/use-action.js";
 import { day, utc } from "../format.js";
@@ -194,55 +195,47 @@ function IssuedList(props: {
         (props.issued.length === 0 ? (
           <p>None yet.</p>
         ) : (
-          <table id="issued">
-            <caption class="visually-hidden">Issued certificates</caption>
-            <thead>
-              <tr>
-                {["Serial", "Subject", "Valid until", "Status", "Actions"].map((h) => (
-                  <th scope="col" key={h}>
-                    {h}
-                  </th>
-                ))}
+          <DataTable
+            id="issued"
+            caption="Issued certificates"
+            headers={["Serial", "Subject", "Valid until", "Status", "Actions"]}
+          >
+            {props.issued.map((i) => (
+              <tr key={i.serial}>
+                <td class="wrap">{i.serial}</td>
+                <td class="wrap">{i.subject}</td>
+                <td>{day(i.notAfter)}</td>
+                <td>
+                  {i.status}
+                  {i.reason ? ` (${i.reason})` : ""}
+                </td>
+                <td>
+                  <div class="row">
+                    {i.status !== "revoked" && (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        aria-label={`Revoke ${i.serial}`}
+                        onClick={() => void change(i, "revoke")}
+                      >
+                        Revoke
+                      </button>
+                    )}
+                    {i.status === "hold" && (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        aria-label={`Release ${i.serial}`}
+                        onClick={() => void change(i, "release")}
+                      >
+                        Release
+                      </button>
+                    )}
+                  </div>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {props.issued.map((i) => (
-                <tr key={i.serial}>
-                  <td class="wrap">{i.serial}</td>
-                  <td class="wrap">{i.subject}</td>
-                  <td>{day(i.notAfter)}</td>
-                  <td>
-                    {i.status}
-                    {i.reason ? ` (${i.reason})` : ""}
-                  </td>
-                  <td>
-                    <div class="row">
-                      {i.status !== "revoked" && (
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`Revoke ${i.serial}`}
-                          onClick={() => void change(i, "revoke")}
-                        >
-                          Revoke
-                        </button>
-                      )}
-                      {i.status === "hold" && (
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`Release ${i.serial}`}
-                          onClick={() => void change(i, "release")}
-                        >
-                          Release
-                        </button>
-                      )}
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         ))}
     </section>
   );

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { agentView, runView, scheduleView } from "../../../http/admin/discovery-wire.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { RunProgress } from "../components/run-progress.js";
 import { useAction } from "../components/use-action.js";
 import { usePoll } from "../components/use-poll.js";
@@ -39,45 +40,37 @@ export default function DiscoveryPage() {
           (runs.value.value.length === 0 ? (
             <p>No scan has run yet.</p>
           ) : (
-            <table id="scans">
-              <caption class="visually-hidden">Scans, newest first</caption>
-              <thead>
-                <tr>
-                  {["Scan", "Kind", "Status", "Progress", "Failed", "Started", "Changes"].map((h) => (
-                    <th scope="col" key={h}>
-                      {h}
-                    </th>
-                  ))}
+            <DataTable
+              id="scans"
+              caption="Scans, newest first"
+              headers={["Scan", "Kind", "Status", "Progress", "Failed", "Started", "Changes"]}
+            >
+              {runs.value.value.map((r) => (
+                <tr key={r.id}>
+                  <td class="wrap">
+                    <Link href={`/ui/discovery/scans/${encodeURIComponent(r.id)}`}>{r.name}</Link>
+                    {r.agent ? ` (agent ${r.agent})` : ""}
+                  </td>
+                  <td>{r.kind}</td>
+                  <td>{r.status}</td>
+                  <td>
+                    <RunProgress
+                      label={`Progress of ${r.name}`}
+                      done={r.done}
+                      total={r.total}
+                      status={r.status}
+                    />
+                  </td>
+                  <td>{r.failed}</td>
+                  <td>{r.startedAt ? utc(r.startedAt) : ""}</td>
+                  <td>
+                    {r.diff
+                      ? `${r.diff.counts.new} new, ${r.diff.counts.changed} changed, ${r.diff.counts.gone} gone`
+                      : ""}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {runs.value.value.map((r) => (
-                  <tr key={r.id}>
-                    <td class="wrap">
-                      <Link href={`/ui/discovery/scans/${encodeURIComponent(r.id)}`}>{r.name}</Link>
-                      {r.agent ? ` (agent ${r.agent})` : ""}
-                    </td>
-                    <td>{r.kind}</td>
-                    <td>{r.status}</td>
-                    <td>
-                      <RunProgress
-                        label={`Progress of ${r.name}`}
-                        done={r.done}
-                        total={r.total}
-                        status={r.status}
-                      />
-                    </td>
-                    <td>{r.failed}</td>
-                    <td>{r.startedAt ? utc(r.startedAt) : ""}</td>
-                    <td>
-                      {r.diff
-                        ? `${r.diff.counts.new} new, ${r.diff.counts.changed} changed, ${r.diff.counts.gone} gone`
-                        : ""}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </DataTable>
           ))}
       </section>
       <Schedules />
@@ -155,29 +148,21 @@ function Schedules() {
             No scheduled scans (<code>strongroom discovery scan --every</code> or the admin API adds one).
           </p>
         ) : (
-          <table id="schedules">
-            <caption class="visually-hidden">Scheduled scans</caption>
-            <thead>
-              <tr>
-                {["Name", "Kind", "Every", "Next run", "Agent"].map((h) => (
-                  <th scope="col" key={h}>
-                    {h}
-                  </th>
-                ))}
+          <DataTable
+            id="schedules"
+            caption="Scheduled scans"
+            headers={["Name", "Kind", "Every", "Next run", "Agent"]}
+          >
+            {schedules.value.value.map((s) => (
+              <tr key={s.id}>
+                <td>{s.name}</td>
+                <td>{s.kind}</td>
+                <td>{s.intervalSeconds} s</td>
+                <td>{utc(s.nextRunAt)}</td>
+                <td>{s.agent ?? "server"}</td>
               </tr>
-            </thead>
-            <tbody>
-              {schedules.value.value.map((s) => (
-                <tr key={s.id}>
-                  <td>{s.name}</td>
-                  <td>{s.kind}</td>
-                  <td>{s.intervalSeconds} s</td>
-                  <td>{utc(s.nextRunAt)}</td>
-                  <td>{s.agent ?? "server"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         ))}
     </section>
   );
@@ -193,33 +178,25 @@ function Agents() {
         (agents.value.value.length === 0 ? (
           <p>No agents registered.</p>
         ) : (
-          <table id="agents">
-            <caption class="visually-hidden">Discovery agents</caption>
-            <thead>
-              <tr>
-                {["Name", "Host", "Version", "Last heartbeat", "File scan"].map((h) => (
-                  <th scope="col" key={h}>
-                    {h}
-                  </th>
-                ))}
+          <DataTable
+            id="agents"
+            caption="Discovery agents"
+            headers={["Name", "Host", "Version", "Last heartbeat", "File scan"]}
+          >
+            {agents.value.value.map((a) => (
+              <tr key={a.id}>
+                <td>{a.name}</td>
+                <td>{a.hostname ?? ""}</td>
+                <td>{a.version ?? ""}</td>
+                <td>{a.lastSeenAt ? utc(a.lastSeenAt) : "never"}</td>
+                <td>
+                  {a.fileScan
+                    ? `${a.fileScan.status}, ${a.fileScan.done} done, ${a.fileScan.failed} failed`
+                    : ""}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {agents.value.value.map((a) => (
-                <tr key={a.id}>
-                  <td>{a.name}</td>
-                  <td>{a.hostname ?? ""}</td>
-                  <td>{a.version ?? ""}</td>
-                  <td>{a.lastSeenAt ? utc(a.lastSeenAt) : "never"}</td>
-                  <td>
-                    {a.fileScan
-                      ? `${a.fileScan.status}, ${a.fileScan.done} done, ${a.fileScan.failed} failed`
-                      : ""}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         ))}
     </section>
   );

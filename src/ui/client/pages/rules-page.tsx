@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { RuleKind } from "../../../domain/rules/model.js";
 import type { findingView, ruleView } from "../../../http/admin/rules-routes.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { Link } from "../router.js";
@@ -85,42 +86,32 @@ export default function RulesPage() {
           (rules.value.value.length === 0 ? (
             <p>No rules are set.</p>
           ) : (
-            <table id="rules">
-              <caption class="visually-hidden">Rules</caption>
-              <thead>
-                <tr>
-                  {["Kind", "Value", "Where", "Locked", "Entry points", "Open findings", "Actions"].map(
-                    (h) => (
-                      <th scope="col" key={h}>
-                        {h}
-                      </th>
-                    ),
-                  )}
+            <DataTable
+              id="rules"
+              caption="Rules"
+              headers={["Kind", "Value", "Where", "Locked", "Entry points", "Open findings", "Actions"]}
+            >
+              {rules.value.value.map((r) => (
+                <tr key={r.id}>
+                  <td>{r.kind}</td>
+                  <td class="wrap">{shown(r.value)}</td>
+                  <td>{where(r)}</td>
+                  <td>{r.locked ? "yes" : "no"}</td>
+                  <td class="wrap">{r.entries?.join(", ") ?? "all"}</td>
+                  <td>{byRule.get(r.id)?.length ?? 0}</td>
+                  <td>
+                    <button
+                      type="button"
+                      disabled={busy}
+                      aria-label={`Delete rule ${r.kind} at ${where(r)}`}
+                      onClick={() => void remove(r)}
+                    >
+                      Delete
+                    </button>
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {rules.value.value.map((r) => (
-                  <tr key={r.id}>
-                    <td>{r.kind}</td>
-                    <td class="wrap">{shown(r.value)}</td>
-                    <td>{where(r)}</td>
-                    <td>{r.locked ? "yes" : "no"}</td>
-                    <td class="wrap">{r.entries?.join(", ") ?? "all"}</td>
-                    <td>{byRule.get(r.id)?.length ?? 0}</td>
-                    <td>
-                      <button
-                        type="button"
-                        disabled={busy}
-                        aria-label={`Delete rule ${r.kind} at ${where(r)}`}
-                        onClick={() => void remove(r)}
-                      >
-                        Delete
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </DataTable>
           ))}
       </section>
       <section aria-labelledby="findings-heading">
@@ -130,40 +121,32 @@ export default function RulesPage() {
           (open.length === 0 ? (
             <p>No open findings.</p>
           ) : (
-            <table id="findings">
-              <caption class="visually-hidden">Open findings, by rule</caption>
-              <thead>
-                <tr>
-                  {["Rule", "Finding", "Certificate", "Where", "Found"].map((h) => (
-                    <th scope="col" key={h}>
-                      {h}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {[...byRule.entries()].flatMap(([ruleId, list]) => {
-                  const rule =
-                    rules.state === "done" ? rules.value.value.find((r) => r.id === ruleId) : undefined;
-                  const label = rule ? `${rule.kind} (${where(rule)})` : ruleId ? ruleId : "built-in";
-                  return list.map((f) => (
-                    <tr key={f.id}>
-                      <td class="wrap">{label}</td>
-                      <td class="wrap">
-                        {f.kind}: {f.reason}
-                      </td>
-                      <td>
-                        <Link href={`/ui/inventory/${f.fingerprintSha256}`}>
-                          {f.fingerprintSha256.slice(0, 16)}…
-                        </Link>
-                      </td>
-                      <td class="wrap">{f.locationUri ?? ""}</td>
-                      <td>{utc(f.foundAt)}</td>
-                    </tr>
-                  ));
-                })}
-              </tbody>
-            </table>
+            <DataTable
+              id="findings"
+              caption="Open findings, by rule"
+              headers={["Rule", "Finding", "Certificate", "Where", "Found"]}
+            >
+              {[...byRule.entries()].flatMap(([ruleId, list]) => {
+                const rule =
+                  rules.state === "done" ? rules.value.value.find((r) => r.id === ruleId) : undefined;
+                const label = rule ? `${rule.kind} (${where(rule)})` : ruleId ? ruleId : "built-in";
+                return list.map((f) => (
+                  <tr key={f.id}>
+                    <td class="wrap">{label}</td>
+                    <td class="wrap">
+                      {f.kind}: {f.reason}
+                    </td>
+                    <td>
+                      <Link href={`/ui/inventory/${f.fingerprintSha256}`}>
+                        {f.fingerprintSha256.slice(0, 16)}…
+                      </Link>
+                    </td>
+                    <td class="wrap">{f.locationUri ?? ""}</td>
+                    <td>{utc(f.foundAt)}</td>
+                  </tr>
+                ));
+              })}
+            </DataTable>
           ))}
       </section>
     </>

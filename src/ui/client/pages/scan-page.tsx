@@ -1,5 +1,6 @@
 import type { resultView, runView } from "../../../http/admin/discovery-wire.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
 import { RunProgress } from "../components/run-progress.js";
 import { usePoll } from "../components/use-poll.js";
@@ -95,42 +96,34 @@ export default function ScanPage({ params }: PageProps) {
           (results.value.value.length === 0 ? (
             <p>No results yet.</p>
           ) : (
-            <table id="results">
-              <caption class="visually-hidden">Results by endpoint</caption>
-              <thead>
-                <tr>
-                  {["Location", "Outcome", "Certificate", "Valid until", "TLS", "Seen"].map((h) => (
-                    <th scope="col" key={h}>
-                      {h}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {results.value.value.map((x) => {
-                  const leaf = x.chain[0];
-                  return (
-                    <tr key={x.location}>
-                      <td class="wrap">{x.location}</td>
-                      <td>
-                        {x.outcome}
-                        {x.error ? `: ${x.error}` : ""}
-                      </td>
-                      <td class="wrap">
-                        {leaf && "subject" in leaf && x.fingerprintSha256 ? (
-                          <Link href={`/ui/inventory/${x.fingerprintSha256}`}>{leaf.subject}</Link>
-                        ) : (
-                          ""
-                        )}
-                      </td>
-                      <td>{leaf && "notAfter" in leaf && leaf.notAfter ? utc(leaf.notAfter) : ""}</td>
-                      <td>{x.tlsVersion ?? ""}</td>
-                      <td>{utc(x.seenAt)}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
+            <DataTable
+              id="results"
+              caption="Results by endpoint"
+              headers={["Location", "Outcome", "Certificate", "Valid until", "TLS", "Seen"]}
+            >
+              {results.value.value.map((x) => {
+                const leaf = x.chain[0];
+                return (
+                  <tr key={x.location}>
+                    <td class="wrap">{x.location}</td>
+                    <td>
+                      {x.outcome}
+                      {x.error ? `: ${x.error}` : ""}
+                    </td>
+                    <td class="wrap">
+                      {leaf && "subject" in leaf && x.fingerprintSha256 ? (
+                        <Link href={`/ui/inventory/${x.fingerprintSha256}`}>{leaf.subject}</Link>
+                      ) : (
+                        ""
+                      )}
+                    </td>
+                    <td>{leaf && "notAfter" in leaf && leaf.notAfter ? utc(leaf.notAfter) : ""}</td>
+                    <td>{x.tlsVersion ?? ""}</td>
+                    <td>{utc(x.seenAt)}</td>
+                  </tr>
+                );
+              })}
+            </DataTable>
           ))}
       </section>
     </>
