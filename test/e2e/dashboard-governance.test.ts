@@ -18,7 +18,7 @@ const wildcard = (host: string): CertificatePolicy => ({
   subjectAlternativeNames: { dnsNames: [`*.${host}`] },
 });
 
-describe("the dashboard's Approvals, Alerts and Rules pages in Chromium", () => {
+describe("the dashboard's Approvals, Alerts, Rules and Access pages in Chromium", () => {
   let server: InProcess;
   let browser: Browser | undefined;
   let origin: string;
@@ -34,6 +34,18 @@ describe("the dashboard's Approvals, Alerts and Rules pages in Chromium", () => 
       state: string;
     }[];
     return listed.find((a) => a.summary.includes(host))?.state;
+  };
+  /** How many role assignments bob holds. */
+  const bobs = async () => {
+    const principals = (await server.kv({ method: "GET", url: "/admin/principals" })).json().value as {
+      id: string;
+      displayName: string;
+    }[];
+    const bob = principals.find((p) => p.displayName === "bob")?.id;
+    const assignments = (await server.kv({ method: "GET", url: "/admin/roleassignments" })).json().value as {
+      principalId: string;
+    }[];
+    return assignments.filter((a) => a.principalId === bob).length;
   };
   const alertStates = async () =>
     ((await server.kv({ method: "GET", url: "/admin/alerts" })).json().value as { state: string }[])
@@ -183,7 +195,30 @@ describe("the dashboard's Approvals, Alerts and Rules pages in Chromium", () => 
     expect(kinds).toEqual(["approval"]);
   });
 
-  it("shows a Reader that deciding an approval, resolving an alert and deleting a rule are refused, and changes nothing", async (context) => {
+  it("assigns a role at a vault's scope and removes it again", async (context) => {
+    if (!browser) return context.skip();
+    const before = await bobs();
+    const page = await signedIn("alice");
+    await openFromNavigation(page, "Access");
+    await page.getByLabel("Principal", { exact: true }).selectOption({ label: "bob (user)" });
+    await page.getByLabel("Role", { exact: true }).selectOption("Strongroom Reader");
+    await page.getByLabel(/^Scope/).fill("/vaults/default");
+    await page.getByRole("button", { name: "Assign role" }).click();
+    await expect
+      .poll(() => page.locator("#assign-outcome").textContent())
+      .toBe("Assigned Strongroom Reader at /vaults/default to bob.");
+    expect(await bobs()).toBe(before + 1);
+    expect(await axeProblems(page)).toEqual([]);
+    await page.screenshot({ path: join(shots, "access.png"), fullPage: true });
+
+    await page.getByRole("button", { name: "Remove Strongroom Reader at /vaults/default from bob" }).click();
+    await expect
+      .poll(() => page.locator("#assignment-outcome").textContent())
+      .toBe("Removed Strongroom Reader at /vaults/default from bob.");
+    expect(await bobs()).toBe(before);
+  });
+
+  it("shows a Reader that deciding an approval, resolving an alert, deleting a rule and removing an assignment are refused, and changes nothing", async (context) => {
     if (!browser) return context.skip();
     const poller = await client.beginCreateCertificate("readers", wildcard("readers.example"), poll);
     await poller.poll();
@@ -211,12 +246,18 @@ describe("the dashboard's Approvals, Alerts and Rules pages in Chromium", () => 
       .poll(() => page.locator("#rule-outcome").textContent())
       .toMatch(/^Refused: .*not authorized/);
     expect((await server.kv({ method: "GET", url: "/admin/rules" })).json().value).toHaveLength(1);
+    await openFromNavigation(page, "Access");
+    await page.getByRole("button", { name: "Remove Strongroom Reader at / from bob" }).click();
+    await expect
+      .poll(() => page.locator("#assignment-outcome").textContent())
+      .toMatch(/^Refused: .*not authorized/);
+    expect(await bobs()).toBe(1);
   });
 
   it("lays out the pages readably at 768 pixels with no serious accessibility problem", async (context) => {
     if (!browser) return context.skip();
     const page = await signedIn("alice", 768);
-    for (const title of ["Approvals", "Alerts", "Rules"]) {
+    for (const title of ["Approvals", "Alerts", "Rules", "Access"]) {
       await openFromNavigation(page, title);
       await page.locator("table").first().waitFor();
       expect(await axeProblems(page), title).toEqual([]);

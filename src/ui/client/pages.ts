@@ -52,7 +52,7 @@ export const PAGES: readonly PageEntry[] = [
   { path: "/ui/rules", title: "Rules", load: () => import("./pages/rules-page.js") },
   { path: "/ui/campaigns", title: "Campaigns" },
   { path: "/ui/audit", title: "Audit" },
-  { path: "/ui/access", title: "Access" },
+  { path: "/ui/access", title: "Access", load: () => import("./pages/access-page.js") },
   { path: "/ui/settings", title: "Settings" },
 ];
 
