@@ -693,6 +693,25 @@ export function createCaService(deps: CaServiceDeps) {
       return setStatus(issued, "good", undefined);
     },
 
+    /**
+     * What relying parties find about revocation under a CA: its full CRL (number and validity,
+     * absent until the CA has a certificate) and its delegated OCSP responder's certificate expiry.
+     */
+    async revocationStatus(caName: string) {
+      const ca = await find(caName);
+      const crl = ca.certificate ? await store.getCrl(ca.id, FULL_CRL) : undefined;
+      return {
+        crl: crl && {
+          url: urls.crl(ca.id, FULL_CRL),
+          number: crl.number,
+          thisUpdate: crl.thisUpdate,
+          nextUpdate: crl.nextUpdate,
+          shards: ca.crlShards,
+        },
+        ocsp: ca.responder && { url: urls.ocsp(), responderNotAfter: ca.responder.notAfter },
+      };
+    },
+
     /** DER of a CA's certificate, for the AIA caIssuers URL. */
     async caCertificate(caId: string): Promise<Buffer | undefined> {
       return (await store.getAuthority(caId))?.certificate;

@@ -89,7 +89,7 @@ const VaultAccessBody = Type.Object(
 
 const date = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
 
-const principalView = (p: Principal) => ({
+export const principalView = (p: Principal) => ({
   id: p.id,
   clientId: p.clientId,
   displayName: p.displayName,
@@ -127,7 +127,7 @@ const detailView = (found: PrincipalCredentials, members: string[] | undefined) 
   ...(members && { members }),
 });
 
-const roleView = (r: RoleDefinition) => ({
+export const roleView = (r: RoleDefinition) => ({
   id: r.id,
   roleName: r.name,
   description: r.description,
@@ -142,7 +142,7 @@ const roleView = (r: RoleDefinition) => ({
   ],
 });
 
-const assignmentView = (a: RoleAssignment) => ({
+export const assignmentView = (a: RoleAssignment) => ({
   id: a.id,
   principalId: a.principalId,
   roleDefinitionId: a.roleId,

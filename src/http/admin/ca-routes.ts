@@ -236,6 +236,22 @@ export function registerCaRoutes(admin: FastifyInstance, { ca, vaults }: CaRoute
       ),
   );
 
+  admin.get<{ Params: { name: string } }>(
+    "/admin/cas/:name/revocation-status",
+    { config: { operation: "CaRevocationStatus" } },
+    async (request) => {
+      const { crl, ocsp } = await ca.revocationStatus(request.params.name);
+      return {
+        crl: crl && {
+          ...crl,
+          thisUpdate: crl.thisUpdate.toISOString(),
+          nextUpdate: crl.nextUpdate.toISOString(),
+        },
+        ocsp: ocsp && { url: ocsp.url, responderNotAfter: ocsp.responderNotAfter.toISOString() },
+      };
+    },
+  );
+
   admin.get<{ Params: { name: string }; Querystring: { limit?: string; after?: string } }>(
     "/admin/cas/:name/issued",
     { config: { operation: "CaListIssued" } },
