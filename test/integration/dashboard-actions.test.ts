@@ -57,4 +57,21 @@ describe("the admin endpoints the dashboard's certificate page uses", () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBeDefined();
   });
+
+  it("reads a page size from the query string of the findings, alerts and approvals lists, and refuses one out of range with 400", async () => {
+    for (const url of [
+      "/admin/findings?limit=1000&after=0",
+      "/admin/alerts?limit=5",
+      "/admin/approvals?limit=5",
+    ]) {
+      const listed = await admin("GET", url);
+      expect(listed.statusCode, `${url}: ${listed.body}`).toBe(200);
+      expect(listed.json().value).toEqual([]);
+    }
+    for (const url of ["/admin/findings?limit=1001", "/admin/alerts?limit=0", "/admin/approvals?limit=ten"]) {
+      const refused = await admin("GET", url);
+      expect(refused.statusCode, url).toBe(400);
+      expect(refused.json().error.code).toBeDefined();
+    }
+  });
 });

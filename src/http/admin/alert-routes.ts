@@ -3,13 +3,14 @@ import type { FastifyInstance } from "fastify";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
 import { type AlertFilter, alertData } from "../../domain/alerts/model.js";
 import type { PostureService } from "../../domain/reports/posture-service.js";
+import { QueryNumber, queryNumber } from "./query-number.js";
 
 const ListQuery = Type.Object(
   {
     state: Type.Optional(Type.String()),
     kind: Type.Optional(Type.String()),
     fingerprint: Type.Optional(Type.String({ pattern: "^[0-9a-fA-F]{64}$" })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    limit: Type.Optional(QueryNumber),
   },
   { additionalProperties: false },
 );
@@ -31,7 +32,11 @@ export function registerAlertRoutes(
   admin.get<{ Querystring: Static<typeof ListQuery> }>(
     "/admin/alerts",
     { schema: { querystring: ListQuery }, config: { operation: "AlertList" } },
-    async (request) => ({ value: (await alerts.list(request.query as AlertFilter)).map(alertData) }),
+    async (request) => {
+      const { limit, ...filters } = request.query;
+      const filter = { ...filters, limit: queryNumber(limit, "limit", { min: 1, max: 10_000 }) };
+      return { value: (await alerts.list(filter as AlertFilter)).map(alertData) };
+    },
   );
   admin.get<{ Params: { id: string } }>(
     "/admin/alerts/:id",

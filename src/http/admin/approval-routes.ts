@@ -15,11 +15,12 @@ import { APPROVAL_STATES, approvalData } from "../../domain/approvals/model.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
 import type { SessionAuth } from "../ui/session-auth.js";
 import { allowOrRefuse, authenticateCaller } from "./admin-authorization.js";
+import { QueryNumber, queryNumber } from "./query-number.js";
 
 const ListQuery = Type.Object(
   {
     state: Type.Optional(Type.Union(APPROVAL_STATES.map((s) => Type.Literal(s)))),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    limit: Type.Optional(QueryNumber),
   },
   { additionalProperties: false },
 );
@@ -74,7 +75,10 @@ export function registerApprovalRoutes(app: FastifyInstance, deps: ApprovalRoute
     scope.get<{ Querystring: Static<typeof ListQuery> }>(
       "/admin/approvals",
       { schema: { querystring: ListQuery }, config: { operation: "ApprovalList" } },
-      async (request) => ({ value: (await approvals.list(request.query)).map(approvalData) }),
+      async (request) => {
+        const limit = queryNumber(request.query.limit, "limit", { min: 1, max: 1000 });
+        return { value: (await approvals.list({ ...request.query, limit })).map(approvalData) };
+      },
     );
     scope.get<{ Params: { id: string } }>(
       "/admin/approvals/:id",

@@ -4,6 +4,7 @@ import type { GradingService } from "../../domain/rules/grading-service.js";
 import type { Finding, Rule } from "../../domain/rules/model.js";
 import type { FindingStore } from "../../domain/rules/ports.js";
 import type { RulesService } from "../../domain/rules/rules-service.js";
+import { QueryNumber, queryNumber } from "./query-number.js";
 
 const Where = {
   vault: Type.Optional(Type.String({ minLength: 1, maxLength: 127 })),
@@ -35,8 +36,8 @@ const WhereQuery = Type.Object(
 /** One certificate's findings, open and resolved (`fingerprint`), or every open finding a page at a time. */
 const FindingQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Optional(QueryNumber),
+    after: Type.Optional(QueryNumber),
     fingerprint: Type.Optional(Type.String({ pattern: "^[0-9a-fA-F]{64}$" })),
   },
   { additionalProperties: false },
@@ -115,7 +116,11 @@ export function registerRulesRoutes(
           next: null,
         };
       }
-      const page = await findings.listOpen(request.query.limit ?? 100, request.query.after);
+      const limit = queryNumber(request.query.limit, "limit", { min: 1, max: 1000 }) ?? 100;
+      const page = await findings.listOpen(
+        limit,
+        queryNumber(request.query.after, "after", { min: 0, max: Number.MAX_SAFE_INTEGER }),
+      );
       return { value: page.items.map(findingView), next: page.next ?? null };
     },
   );
