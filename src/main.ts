@@ -48,6 +48,7 @@ import { type AlertService, createAlertService } from "./domain/alerts/alert-ser
 import {
   agentSilentSource,
   changedSource,
+  deliveryFailedSource,
   expirySource,
   findingsSource,
   renewalFailedSource,
@@ -75,6 +76,8 @@ import { type ContactsService, createContactsService } from "./domain/certificat
 import { createIssuerService, type IssuerService } from "./domain/certificates/issuer-service.js";
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
+import { createDeploymentService, type DeploymentService } from "./domain/deployments/deployment-service.js";
+import { createVersionWatch } from "./domain/deployments/version-watch.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { createEnrollmentService, type EnrollmentService } from "./domain/enrollment/enrollment-service.js";
 import { createProfileService, type ProfileService } from "./domain/enrollment/profile-service.js";
@@ -151,6 +154,7 @@ import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
 import { createSqlApprovalStore } from "./storage/sql-approval-store.js";
 import { createSqlCampaignStore } from "./storage/sql-campaign-store.js";
+import { createSqlDeploymentStore } from "./storage/sql-deployment-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
@@ -209,6 +213,8 @@ export interface Core {
   inventory: InventoryService;
   /** Network and file discovery: scan runs, schedules, agents. */
   discovery: DiscoveryService;
+  /** Agent syncs as their agents report them. */
+  deployments: DeploymentService;
   /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
   remoteVaults: RemoteVaultService;
   /** Organisation rules: the issuance gate every entry point asks, and their admin. */
@@ -481,6 +487,11 @@ export async function openCore(
     bootstrap,
     inventory,
     discovery,
+    deployments: createDeploymentService({
+      store: createSqlDeploymentStore(storage),
+      sink: inventory,
+      clock,
+    }),
     remoteVaults: createRemoteVaultService({
       store: createSqlRemoteVaultStore(storage),
       connectors: [createAzureKeyVaultConnector()],
@@ -501,6 +512,7 @@ export async function openCore(
           changedSource(facts, config.alertChangedWindowMs),
           renewalFailedSource(facts),
           agentSilentSource(facts, config.alertAgentSilentMs),
+          deliveryFailedSource(facts),
           findingsSource(facts, { ...FINDING_ALERT_KINDS }),
         ];
       })(),
@@ -890,6 +902,10 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         acmeServer: core.acmeServer,
         inventory: core.inventory,
         discovery: core.discovery,
+        deployments: core.deployments,
+        // A quarter second between outbox reads: the most a push adds to a delivery, one cheap
+        // indexed read per tick per node however many agents wait.
+        watch: createVersionWatch({ events: core.stores.events, pollMs: 250 }),
         remoteVaults: core.remoteVaults,
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,

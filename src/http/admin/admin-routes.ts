@@ -11,6 +11,7 @@ import type { ApprovalService } from "../../domain/approvals/approval-service.js
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
+import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
@@ -48,6 +49,7 @@ export interface AdminRouteDeps {
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
+  deployments?: DeploymentService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
   rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
   alerts?: AlertService | undefined;
@@ -95,6 +97,7 @@ export function registerAdminRoutes(
     ca,
     inventory,
     discovery,
+    deployments,
     remoteVaults,
     rules,
     alerts,
@@ -128,7 +131,7 @@ export function registerAdminRoutes(
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     if (ca) registerCaRoutes(admin, { ca, vaults });
     if (inventory) registerInventoryRoutes(admin, { inventory });
-    if (discovery) registerDiscoveryRoutes(admin, { discovery });
+    if (discovery) registerDiscoveryRoutes(admin, { discovery, deployments });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
