@@ -1,5 +1,4 @@
 import type { Clock } from "../clock.js";
-import type { Agent } from "../discovery/model.js";
 import { badParameter } from "../errors.js";
 import { fileLocation, type ObservationSink } from "../inventory/observation.js";
 import { type AgentSync, DEPLOYMENT_STATES, type SyncReport } from "./model.js";
@@ -40,7 +39,7 @@ export function createDeploymentService({
 
   return {
     /** Keeps what an agent says about one of its syncs; a delivery also goes to the inventory. */
-    async report(agent: Agent, name: string, report: SyncReport): Promise<AgentSync> {
+    async report(agent: { id: string; name: string }, name: string, report: SyncReport): Promise<AgentSync> {
       check(name, report);
       const now = clock.now();
       const before = await store.findSync(agent.id, name);
