@@ -77,6 +77,7 @@ import { createIssuerService, type IssuerService } from "./domain/certificates/i
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
 import { createDeploymentService, type DeploymentService } from "./domain/deployments/deployment-service.js";
+import { createPushTargetService, type PushTargetService } from "./domain/deployments/push-target-service.js";
 import { createVersionWatch } from "./domain/deployments/version-watch.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { createEnrollmentService, type EnrollmentService } from "./domain/enrollment/enrollment-service.js";
@@ -134,6 +135,7 @@ import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
+import { createPushTargetJob } from "./jobs/push-target-job.js";
 import { createRemoteVaultSyncJob } from "./jobs/remote-vault-sync-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
@@ -215,6 +217,8 @@ export interface Core {
   discovery: DiscoveryService;
   /** Agent syncs as their agents report them. */
   deployments: DeploymentService;
+  /** Server-side deliveries: new versions imported into other Key Vaults. */
+  pushTargets: PushTargetService;
   /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
   remoteVaults: RemoteVaultService;
   /** Organisation rules: the issuance gate every entry point asks, and their admin. */
@@ -429,6 +433,14 @@ export async function openCore(
     caIds: async () => new Map((await ca.list()).map((c) => [c.name.toLowerCase(), c.id])),
     clock,
   });
+  const remoteVaults = createRemoteVaultService({
+    store: createSqlRemoteVaultStore(storage),
+    connectors: [createAzureKeyVaultConnector()],
+    sink: inventory,
+    sealer,
+    clock,
+  });
+  const deploymentStore = createSqlDeploymentStore(storage);
   const discovery = createDiscoveryService({
     store: createSqlDiscoveryStore(storage),
     sink: inventory,
@@ -488,15 +500,16 @@ export async function openCore(
     inventory,
     discovery,
     deployments: createDeploymentService({
-      store: createSqlDeploymentStore(storage),
+      store: deploymentStore,
       sink: inventory,
       clock,
     }),
-    remoteVaults: createRemoteVaultService({
-      store: createSqlRemoteVaultStore(storage),
-      connectors: [createAzureKeyVaultConnector()],
-      sink: inventory,
-      sealer,
+    remoteVaults,
+    pushTargets: createPushTargetService({
+      store: deploymentStore,
+      vaults,
+      secrets,
+      remoteVaults,
       clock,
     }),
     rules,
@@ -735,6 +748,7 @@ export function jobList(
     inventory,
     discovery,
     remoteVaultSync,
+    createPushTargetJob({ pushTargets: core.pushTargets }),
     grading,
     campaigns,
     createAlertJob({ alerts: core.alerts }),
@@ -903,6 +917,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         inventory: core.inventory,
         discovery: core.discovery,
         deployments: core.deployments,
+        pushTargets: core.pushTargets,
         // A quarter second between outbox reads: the most a push adds to a delivery, one cheap
         // indexed read per tick per node however many agents wait.
         watch: createVersionWatch({ events: core.stores.events, pollMs: 250 }),

@@ -21,6 +21,7 @@ import type { IssuerService } from "../domain/certificates/issuer-service.js";
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
 import type { DeploymentService } from "../domain/deployments/deployment-service.js";
+import type { PushTargetService } from "../domain/deployments/push-target-service.js";
 import type { VersionWatch } from "../domain/deployments/version-watch.js";
 import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
 import type { EnrollmentService } from "../domain/enrollment/enrollment-service.js";
@@ -81,6 +82,8 @@ export interface AppDeps {
   discovery?: DiscoveryService | undefined;
   /** Agent syncs' states (agent and admin APIs). */
   deployments?: DeploymentService | undefined;
+  /** Imports of new versions into other Key Vaults (admin API). */
+  pushTargets?: PushTargetService | undefined;
   /** The agents' long-poll for new certificate versions. */
   watch?: VersionWatch | undefined;
   remoteVaults?: RemoteVaultService | undefined;
@@ -259,6 +262,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     inventory: deps.inventory,
     discovery: deps.discovery,
     deployments: deps.deployments,
+    pushTargets: deps.pushTargets,
     alerts: deps.alerts,
     approvals: deps.approvals,
     posture: deps.posture,

@@ -18,8 +18,9 @@ const toSync = (r: Database["agent_syncs"]): AgentSync => ({
   reportedAt: new Date(Number(r.reported_at)),
 });
 
-const toTarget = (r: Database["push_targets"]): PushTarget => ({
+const toTarget = (r: Database["push_targets"] & { remote_vault_name: string | null }): PushTarget => ({
   id: r.id,
+  remoteVaultName: r.remote_vault_name ?? undefined,
   name: r.name,
   vaultName: r.vault_name,
   certificate: r.certificate,
@@ -38,6 +39,12 @@ const toTarget = (r: Database["push_targets"]): PushTarget => ({
 /** Agent syncs and push targets, on either engine. */
 export function createSqlDeploymentStore(storage: StorageHandle): DeploymentStore {
   const { db } = storage;
+  const targets = () =>
+    db
+      .selectFrom("push_targets as p")
+      .leftJoin("remote_vaults as r", "r.id", "p.remote_vault_id")
+      .selectAll("p")
+      .select("r.name as remote_vault_name");
   return {
     async findSync(agentId, name) {
       const row = await db
@@ -107,26 +114,14 @@ export function createSqlDeploymentStore(storage: StorageHandle): DeploymentStor
     },
 
     async findPushTarget(idOrName) {
-      const row = await db
-        .selectFrom("push_targets")
-        .selectAll()
-        .where((eb) => eb.or([eb("id", "=", idOrName), eb("name", "=", idOrName)]))
+      const row = await targets()
+        .where((eb) => eb.or([eb("p.id", "=", idOrName), eb("p.name", "=", idOrName)]))
         .executeTakeFirst();
       return row && toTarget(row);
     },
 
     async pushTargets() {
-      return (await db.selectFrom("push_targets").selectAll().orderBy("name").execute()).map(toTarget);
-    },
-
-    async pushTargetsOf(vaultName, certificate) {
-      const rows = await db
-        .selectFrom("push_targets")
-        .selectAll()
-        .where("vault_name", "=", vaultName)
-        .orderBy("name")
-        .execute();
-      return rows.map(toTarget).filter((t) => t.certificate.toLowerCase() === certificate.toLowerCase());
+      return (await targets().orderBy("p.name").execute()).map(toTarget);
     },
 
     async setPushState(id, s, at) {

@@ -50,6 +50,8 @@ export interface PushTarget extends DeploymentStatus {
   certificate: string;
   /** The remote vault (its URL and credential) imported into. */
   remoteVaultId: string;
+  /** Its name, as read with the target (not stored twice). */
+  remoteVaultName?: string | undefined;
   /** The certificate's name there. */
   targetCertificate: string;
   createdAt: Date;

@@ -13,8 +13,6 @@ export interface DeploymentStore {
   /** By id or name. */
   findPushTarget(idOrName: string): Promise<PushTarget | undefined>;
   pushTargets(): Promise<PushTarget[]>;
-  /** Push targets of one vault certificate (names compare case-insensitively). */
-  pushTargetsOf(vaultName: string, certificate: string): Promise<PushTarget[]>;
   /** Records a push target's new state. */
   setPushState(id: string, status: DeploymentStatus, at: Date): Promise<void>;
   removePushTarget(id: string): Promise<boolean>;

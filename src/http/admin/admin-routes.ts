@@ -12,6 +12,7 @@ import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
+import type { PushTargetService } from "../../domain/deployments/push-target-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
@@ -34,6 +35,7 @@ import { registerCaRoutes } from "./ca-routes.js";
 import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
+import { registerPushTargetRoutes } from "./push-target-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
 
@@ -50,6 +52,7 @@ export interface AdminRouteDeps {
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
   deployments?: DeploymentService | undefined;
+  pushTargets?: PushTargetService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
   rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
   alerts?: AlertService | undefined;
@@ -98,6 +101,7 @@ export function registerAdminRoutes(
     inventory,
     discovery,
     deployments,
+    pushTargets,
     remoteVaults,
     rules,
     alerts,
@@ -133,6 +137,7 @@ export function registerAdminRoutes(
     if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery, deployments });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
+    if (pushTargets) registerPushTargetRoutes(admin, { pushTargets });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
     if (campaigns) registerCampaignRoutes(admin, { campaigns });
