@@ -233,9 +233,7 @@ describe.runIf(haveTools)("the sync agent keeping nginx's certificate in step wi
       () => /sync web: delivered version \w+/.test(agentOutput),
       10_000,
     );
-    const version = JSON.parse(await cli("cert", "show", "web", "--json"))
-      .id.split("/")
-      .pop();
+    const { version } = JSON.parse(await cli("cert", "show", "web", "--json")) as { version: string };
     await until(
       "the server to show it",
       async () => (await syncs()).web?.deliveredVersion === version,
