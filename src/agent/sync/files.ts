@@ -25,7 +25,7 @@ const readOrUndefined = (path: string) =>
   });
 
 const same = (found: Buffer | undefined, content: string | Uint8Array) =>
-  found !== undefined && found.equals(typeof content === "string" ? Buffer.from(content) : content);
+  found?.equals(typeof content === "string" ? Buffer.from(content) : content) === true;
 
 /** True when every output already holds what would be written and every `present` file exists. */
 export async function unchanged(
