@@ -47,6 +47,7 @@ import { type AlertService, createAlertService } from "./domain/alerts/alert-ser
 import {
   agentSilentSource,
   changedSource,
+  deliveryFailedSource,
   expirySource,
   findingsSource,
   renewalFailedSource,
@@ -74,6 +75,9 @@ import { type ContactsService, createContactsService } from "./domain/certificat
 import { createIssuerService, type IssuerService } from "./domain/certificates/issuer-service.js";
 import { createSecretFormats, type SecretFormats } from "./domain/certificates/secret-formats.js";
 import { type Clock, systemClock } from "./domain/clock.js";
+import { createDeploymentService, type DeploymentService } from "./domain/deployments/deployment-service.js";
+import { createPushTargetService, type PushTargetService } from "./domain/deployments/push-target-service.js";
+import { createVersionWatch } from "./domain/deployments/version-watch.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { createEnrollmentService, type EnrollmentService } from "./domain/enrollment/enrollment-service.js";
 import { createProfileService, type ProfileService } from "./domain/enrollment/profile-service.js";
@@ -126,6 +130,7 @@ import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
 import { createPendingIssuanceJob } from "./jobs/pending-issuance-job.js";
 import { createPurgeJob } from "./jobs/purge-job.js";
+import { createPushTargetJob } from "./jobs/push-target-job.js";
 import { createRemoteVaultSyncJob } from "./jobs/remote-vault-sync-job.js";
 import { createRenewalJob } from "./jobs/renewal-job.js";
 import { createScheduler, type Scheduler } from "./jobs/scheduler.js";
@@ -146,6 +151,7 @@ import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
 import { createSqlApprovalStore } from "./storage/sql-approval-store.js";
 import { createSqlCampaignStore } from "./storage/sql-campaign-store.js";
+import { createSqlDeploymentStore } from "./storage/sql-deployment-store.js";
 import { createSqlDiscoveryStore } from "./storage/sql-discovery-store.js";
 import { createSqlEnrollmentStore } from "./storage/sql-enrollment-store.js";
 import { violationsByRule } from "./storage/sql-findings.js";
@@ -204,6 +210,10 @@ export interface Core {
   inventory: InventoryService;
   /** Network and file discovery: scan runs, schedules, agents. */
   discovery: DiscoveryService;
+  /** Agent syncs as their agents report them. */
+  deployments: DeploymentService;
+  /** Server-side deliveries: new versions imported into other Key Vaults. */
+  pushTargets: PushTargetService;
   /** Remote vaults (Azure Key Vault, another Strongroom) read into the inventory. */
   remoteVaults: RemoteVaultService;
   /** Organisation rules: the issuance gate every entry point asks, and their admin. */
@@ -424,6 +434,14 @@ export async function openCore(
     caIds: async () => new Map((await ca.list()).map((c) => [c.name.toLowerCase(), c.id])),
     clock,
   });
+  const remoteVaults = createRemoteVaultService({
+    store: createSqlRemoteVaultStore(storage),
+    connectors: [createAzureKeyVaultConnector()],
+    sink: inventory,
+    sealer,
+    clock,
+  });
+  const deploymentStore = createSqlDeploymentStore(storage);
   const discovery = createDiscoveryService({
     store: createSqlDiscoveryStore(storage),
     sink: inventory,
@@ -443,6 +461,7 @@ export async function openCore(
         changedSource(facts, config.alertChangedWindowMs),
         renewalFailedSource(facts),
         agentSilentSource(facts, config.alertAgentSilentMs),
+        deliveryFailedSource(facts),
         findingsSource(facts, { ...FINDING_ALERT_KINDS }),
       ];
     })(),
@@ -497,11 +516,17 @@ export async function openCore(
     bootstrap,
     inventory,
     discovery,
-    remoteVaults: createRemoteVaultService({
-      store: createSqlRemoteVaultStore(storage),
-      connectors: [createAzureKeyVaultConnector()],
+    deployments: createDeploymentService({
+      store: deploymentStore,
       sink: inventory,
-      sealer,
+      clock,
+    }),
+    remoteVaults,
+    pushTargets: createPushTargetService({
+      store: deploymentStore,
+      vaults,
+      secrets,
+      remoteVaults,
       clock,
     }),
     rules,
@@ -732,6 +757,7 @@ export function jobList(
     inventory,
     discovery,
     remoteVaultSync,
+    createPushTargetJob({ pushTargets: core.pushTargets }),
     grading,
     campaigns,
     createAlertJob({ alerts: core.alerts }),
@@ -906,6 +932,11 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         acmeServer: core.acmeServer,
         inventory: core.inventory,
         discovery: core.discovery,
+        deployments: core.deployments,
+        pushTargets: core.pushTargets,
+        // A quarter second between outbox reads: the most a push adds to a delivery, one cheap
+        // indexed read per tick per node however many agents wait.
+        watch: createVersionWatch({ events: core.stores.events, pollMs: 250 }),
         remoteVaults: core.remoteVaults,
         rules: { rules: core.rules, grading: core.grading, findings: core.findings },
         alerts: core.alerts,

@@ -1,6 +1,7 @@
-import { type FileScanEvent, fileLocation, walkCertificateFiles } from "../discovery/file-scanner.js";
+import { type FileScanEvent, walkCertificateFiles } from "../discovery/file-scanner.js";
 import type { RunReporter } from "../discovery/scan-runner.js";
 import type { EndpointResult, FileScanSpec } from "../domain/discovery/model.js";
+import { fileLocation } from "../domain/inventory/observation.js";
 import type { AgentJob, Assignment } from "./agent.js";
 
 export interface FileJobOptions {

@@ -88,7 +88,13 @@ export function createServerClient(credentials: AgentCredentials, clientCertific
     throw new Error("the agent needs a client secret or a client certificate to sign in");
   }
 
-  function send(method: string, url: URL, body: string | undefined, headers: Record<string, string>) {
+  function send(
+    method: string,
+    url: URL,
+    body: string | undefined,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ) {
     return new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
         url,
@@ -100,6 +106,7 @@ export function createServerClient(credentials: AgentCredentials, clientCertific
           },
           ...(credentials.ca && { ca: credentials.ca }),
           timeout: REQUEST_TIMEOUT_MS,
+          ...(signal && { signal }),
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -143,8 +150,13 @@ export function createServerClient(credentials: AgentCredentials, clientCertific
   }
 
   return {
-    /** Calls the agent API; undefined for 204. */
-    async call<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T | undefined> {
+    /** Calls the agent API; undefined for 204. `signal` abandons the call (a watch held open). */
+    async call<T>(
+      method: "GET" | "POST",
+      path: string,
+      body?: unknown,
+      signal?: AbortSignal,
+    ): Promise<T | undefined> {
       const res = await send(
         method,
         new URL(path, credentials.serverUrl),
@@ -153,6 +165,7 @@ export function createServerClient(credentials: AgentCredentials, clientCertific
           authorization: `Bearer ${await bearer()}`,
           ...(body !== undefined && { "content-type": "application/json" }),
         },
+        signal,
       );
       if (res.status === 204) return undefined;
       if (res.status >= 400) {

@@ -6,7 +6,10 @@ import { runAgent, tlsJob } from "../agent/agent.js";
 import { createFileJob } from "../agent/file-job.js";
 import { type AgentCredentials, type ClientCertificate, createServerClient } from "../agent/server-client.js";
 import { readAgentConfig } from "../agent/sync/config.js";
-import { keepInSync, secretReader } from "../agent/sync/runner.js";
+import { keepInSync, vaultReader } from "../agent/sync/runner.js";
+import { createStateReporter } from "../agent/sync/state-reporter.js";
+import { createWakeup } from "../agent/sync/wakeup.js";
+import { watchVersions } from "../agent/sync/watcher.js";
 import { badParameter } from "../domain/errors.js";
 import { wholeNumber } from "./program.js";
 
@@ -121,8 +124,15 @@ export function registerAgentCommand(program: Command): void {
       for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
       const log = (line: string) =>
         console.log(`${new Date().toISOString()} agent ${credentials.name}: ${line}`);
-      const read = secretReader(server);
-      const syncs = config.syncs.map((spec) => keepInSync(spec, read, stop.signal, log));
+      const vault = vaultReader(server);
+      const states = createStateReporter(server, log);
+      const watched = config.syncs.map((spec) => ({ spec, wakeup: createWakeup() }));
+      const syncs = [
+        watchVersions(server, watched, stop.signal, log),
+        ...watched.map(({ spec, wakeup }) =>
+          keepInSync(spec, { vault, states, wakeup, signal: stop.signal, log }),
+        ),
+      ];
       await runAgent({
         server,
         jobs: [tlsJob, createFileJob({ agent: credentials.name, passwords, log })],

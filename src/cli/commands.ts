@@ -15,6 +15,7 @@ import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerIssuerCommands } from "./issuer-commands.js";
 import { registerJobsCommands } from "./jobs-commands.js";
 import { createProgram } from "./program.js";
+import { registerPushTargetCommands } from "./push-target-commands.js";
 import { registerRemoteVaultCommands } from "./remote-vault-commands.js";
 import { registerRulesCommands } from "./rules-commands.js";
 import { registerServeCommands } from "./serve-commands.js";
@@ -40,6 +41,7 @@ export function createCli(): Command {
   registerInventoryCommands(program);
   registerDiscoveryCommands(program);
   registerRemoteVaultCommands(program);
+  registerPushTargetCommands(program);
   registerRulesCommands(program);
   registerCampaignCommands(program);
   registerAlertCommands(program);

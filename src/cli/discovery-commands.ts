@@ -3,13 +3,15 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import type { ScanInput } from "../domain/discovery/discovery-service.js";
-import type { RunStatus, ScanRun } from "../domain/discovery/model.js";
+import type { Agent, RunStatus, ScanRun } from "../domain/discovery/model.js";
 import { badParameter } from "../domain/errors.js";
 import { newId } from "../domain/ids.js";
 import { agentView, resultView, runView } from "../http/admin/discovery-wire.js";
 import { drainServerRuns } from "../jobs/discovery-job.js";
 import type { Core } from "../main.js";
 import { config, jsonOption, printJson, wholeNumber, withCore } from "./program.js";
+
+type AgentView = ReturnType<typeof agentView>;
 
 const repeat = (value: string, all: string[]) => [...all, ...value.split(",").filter(Boolean)];
 const repeatWhole = (value: string, all: string[]) => [...all, value];
@@ -352,22 +354,55 @@ export function registerDiscoveryCommands(program: Command): void {
       }),
     );
 
+  const viewOf = async (core: Core, a: Agent) =>
+    agentView(a, await core.discovery.agentFileScan(a), await core.deployments.syncs(a.id));
+  const filesLine = (a: AgentView) =>
+    a.fileScan
+      ? `files ${a.fileScan.status} ${a.fileScan.done} found, ${a.fileScan.failed} failed${a.fileScan.error ? ` (${a.fileScan.error})` : ""}`
+      : "files -";
+
   jsonOption(
     agent
       .command("list")
-      .description("agents: name, host, version, last seen, their own file scan's progress"),
+      .description(
+        "agents: name, host, version, last seen, their own file scan's progress, their syncs in sync/pending/failed",
+      ),
   ).action((o: { json?: boolean }, command: Command) =>
     withCore(command, async (core) => {
-      const agents = await core.discovery.agents();
-      const views = await Promise.all(
-        agents.map(async (a) => agentView(a, await core.discovery.agentFileScan(a))),
-      );
+      const views = await Promise.all((await core.discovery.agents()).map((a) => viewOf(core, a)));
       if (o.json) return printJson(views);
       for (const a of views) {
-        const files = a.fileScan
-          ? `files ${a.fileScan.status} ${a.fileScan.done} found, ${a.fileScan.failed} failed${a.fileScan.error ? ` (${a.fileScan.error})` : ""}`
-          : "files -";
-        console.log([a.name, a.hostname ?? "-", a.version ?? "-", a.lastSeenAt ?? "never", files].join("  "));
+        const count = (state: string) => a.syncs?.filter((s) => s.state === state).length ?? 0;
+        const syncs = `syncs ${count("in-sync")} in sync, ${count("pending")} pending, ${count("failed")} failed`;
+        console.log(
+          [a.name, a.hostname ?? "-", a.version ?? "-", a.lastSeenAt ?? "never", filesLine(a), syncs].join(
+            "  ",
+          ),
+        );
+      }
+    }),
+  );
+
+  jsonOption(
+    agent
+      .command("show")
+      .argument("<name>")
+      .description("one agent: its host, last call, file scan, and each sync's state and last delivery"),
+  ).action((name: string, o: { json?: boolean }, command: Command) =>
+    withCore(command, async (core) => {
+      const view = await viewOf(core, await core.discovery.agent(name));
+      if (o.json) return printJson(view);
+      console.log(
+        `${view.name}  ${view.hostname ?? "-"}  ${view.version ?? "-"}  last seen ${view.lastSeenAt ?? "never"}`,
+      );
+      console.log(filesLine(view));
+      for (const s of view.syncs ?? []) {
+        const delivered = s.deliveredVersion
+          ? `delivered ${s.deliveredVersion} at ${s.deliveredAt}`
+          : "nothing delivered";
+        console.log(
+          `sync ${s.name}  ${s.state}  ${delivered}  ${s.source}${s.error ? `  error: ${s.error}` : ""}`,
+        );
       }
     }),
   );

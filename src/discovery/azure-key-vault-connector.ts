@@ -234,5 +234,22 @@ export function createAzureKeyVaultConnector(): RemoteVaultConnector {
         throw explain(connection.url, error);
       }
     },
+
+    async importCertificate(connection, name, bundle, signal) {
+      const client = await clientFor(connection);
+      // The SDK sends a PEM's bytes as text and anything else base64-encoded, choosing by the
+      // policy's content type: without it a PEM would arrive as if it were a PKCS#12 and be refused.
+      const pem = bundle.contentType === "application/x-pem-file";
+      const bytes = pem ? Buffer.from(bundle.value, "utf8") : Buffer.from(bundle.value, "base64");
+      try {
+        const imported = await client.importCertificate(name, bytes, {
+          policy: { contentType: bundle.contentType } as CertificatePolicy,
+          abortSignal: signal,
+        });
+        return imported.properties.version ?? "";
+      } catch (error) {
+        throw explain(connection.url, error);
+      }
+    },
   };
 }

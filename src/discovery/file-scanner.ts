@@ -7,7 +7,7 @@ import {
   type DecodedCertificateFile,
   readCertificateFile,
 } from "../crypto/certificate-file-reader.js";
-import type { LocationDetail, Observation } from "../domain/inventory/observation.js";
+import { fileLocation, type LocationDetail, type Observation } from "../domain/inventory/observation.js";
 
 export interface FileScanOptions {
   /** Names this host in locations: `file://{agent}/etc/nginx/cert.pem`. */
@@ -124,13 +124,6 @@ async function idNames(file: string): Promise<Map<number, string>> {
     if (name && id && /^\d+$/.test(id)) names.set(Number(id), name);
   }
   return names;
-}
-
-const encodePath = (path: string) => path.split("/").map(encodeURIComponent).join("/");
-
-/** `file://{agent}/path`, with a fragment naming one certificate among several in the file. */
-export function fileLocation(agent: string, path: string, fragment?: string): string {
-  return `file://${agent}${encodePath(path)}${fragment ? `#${fragment}` : ""}`;
 }
 
 /** Reads a file only if its first bytes could open a certificate or key format. */

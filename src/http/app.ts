@@ -20,6 +20,9 @@ import type { ContactsService } from "../domain/certificates/contacts-service.js
 import type { IssuerService } from "../domain/certificates/issuer-service.js";
 import type { SecretFormats } from "../domain/certificates/secret-formats.js";
 import type { Clock } from "../domain/clock.js";
+import type { DeploymentService } from "../domain/deployments/deployment-service.js";
+import type { PushTargetService } from "../domain/deployments/push-target-service.js";
+import type { VersionWatch } from "../domain/deployments/version-watch.js";
 import type { DiscoveryService } from "../domain/discovery/discovery-service.js";
 import type { EnrollmentService } from "../domain/enrollment/enrollment-service.js";
 import type { ScepCodec } from "../domain/enrollment/ports.js";
@@ -78,6 +81,12 @@ export interface AppDeps {
   acmeServer?: AcmeServerService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
+  /** Agent syncs' states (agent and admin APIs). */
+  deployments?: DeploymentService | undefined;
+  /** Imports of new versions into other Key Vaults (admin API). */
+  pushTargets?: PushTargetService | undefined;
+  /** The agents' long-poll for new certificate versions. */
+  watch?: VersionWatch | undefined;
   remoteVaults?: RemoteVaultService | undefined;
   /** Organisation rules, grading and findings (admin API). */
   rules?: AdminRouteDeps["rules"];
@@ -255,6 +264,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     ca: deps.ca,
     inventory: deps.inventory,
     discovery: deps.discovery,
+    deployments: deps.deployments,
+    pushTargets: deps.pushTargets,
     alerts: deps.alerts,
     approvals: deps.approvals,
     posture: deps.posture,
@@ -264,7 +275,14 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });
   if (deps.discovery) {
-    registerAgentRoutes(app, { identity: deps.identity, access: deps.access, discovery: deps.discovery });
+    registerAgentRoutes(app, {
+      identity: deps.identity,
+      access: deps.access,
+      discovery: deps.discovery,
+      deployments: deps.deployments,
+      watch: deps.watch,
+      hostRules: deps.hostRules,
+    });
   }
 
   if (deps.enrollment) {

@@ -302,6 +302,39 @@ export interface Database {
     registered_at: number | null;
     last_seen_at: number | null;
   };
+  /** Each agent sync's state as the agent last reported it. */
+  agent_syncs: {
+    agent_id: string;
+    name: string;
+    source: string;
+    state: string;
+    error: string | null;
+    /** The version the agent last saw in the vault. */
+    version: string | null;
+    delivered_version: string | null;
+    delivered_at: number | null;
+    /** JSON array of the absolute paths the sync writes. */
+    paths: string;
+    failed_since: number | null;
+    reported_at: number;
+  };
+  /** Imports of a certificate's new versions into a remote vault. */
+  push_targets: {
+    id: string;
+    name: string;
+    vault_name: string;
+    certificate: string;
+    remote_vault_id: string;
+    target_certificate: string;
+    state: string;
+    error: string | null;
+    version: string | null;
+    delivered_version: string | null;
+    delivered_at: number | null;
+    failed_since: number | null;
+    created_at: number;
+    updated_at: number;
+  };
   discovery_schedules: {
     id: string;
     name: string;

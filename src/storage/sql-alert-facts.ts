@@ -192,6 +192,38 @@ export function createSqlAlertFacts({ db }: Pick<StorageHandle, "db">): AlertFac
       }));
     },
 
+    async failedDeliveries() {
+      const syncs = await db
+        .selectFrom("agent_syncs as s")
+        .innerJoin("discovery_agents as a", "a.id", "s.agent_id")
+        .select(["a.name as agent", "s.name", "s.error", "s.version", "s.failed_since"])
+        .where("s.state", "=", "failed")
+        .execute();
+      const pushes = await db
+        .selectFrom("push_targets")
+        .select(["name", "error", "version", "failed_since", "vault_name"])
+        .where("state", "=", "failed")
+        .execute();
+      const since = (ms: number | null) => (ms === null ? undefined : new Date(Number(ms)));
+      return [
+        ...syncs.map((r) => ({
+          location: `agent://${r.agent}/syncs/${r.name}`,
+          what: `sync ${r.name} of agent ${r.agent}`,
+          error: r.error ?? "",
+          version: r.version ?? undefined,
+          failedSince: since(r.failed_since),
+        })),
+        ...pushes.map((r) => ({
+          location: `push://${r.name}`,
+          what: `push target ${r.name}`,
+          error: r.error ?? "",
+          version: r.version ?? undefined,
+          failedSince: since(r.failed_since),
+          vaultName: r.vault_name,
+        })),
+      ];
+    },
+
     async openFindings() {
       const rows = await openFindingRows(db);
       if (!rows) return undefined;

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCliAsync } from "../support/cli.js";
+import { adminToken, httpsClient } from "../support/https-client.js";
 import { freePort, nginxConfig } from "../support/nginx-fleet.js";
 import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 import { makeCertificate } from "../support/test-pki.js";
@@ -84,6 +85,21 @@ describe.runIf(haveTools)("the sync agent keeping nginx's certificate in step wi
         .replace("serial=", "");
     } catch {
       return "";
+    }
+  };
+  /** The agent's syncs as the admin API shows them, by name. */
+  const syncs = async (): Promise<
+    Record<string, { state: string; error?: string; deliveredVersion?: string }>
+  > => {
+    const client = httpsClient(server.ca);
+    try {
+      const res = await client.send(`${server.admin.authorityHost}/admin/discovery/agents/web-host`, {
+        headers: { authorization: `Bearer ${await adminToken(client, server.admin)}` },
+      });
+      const agent = res.json<{ syncs: { name: string; state: string }[] }>();
+      return Object.fromEntries(agent.syncs.map((s) => [s.name, s]));
+    } finally {
+      client.close();
     }
   };
   const startServer = async (extra: string[] = []) => {
@@ -217,7 +233,27 @@ describe.runIf(haveTools)("the sync agent keeping nginx's certificate in step wi
       () => /sync web: delivered version \w+/.test(agentOutput),
       10_000,
     );
-  }, 60_000);
+    const { version } = JSON.parse(await cli("cert", "show", "web", "--json")) as { version: string };
+    await until(
+      "the server to show it",
+      async () => (await syncs()).web?.deliveredVersion === version,
+      10_000,
+    );
+    expect((await syncs()).web).toMatchObject({ state: "in-sync", version });
+    // Each delivered file is a location of the certificate in the inventory.
+    const shown = JSON.parse(await cli("discovery", "agent", "show", "web-host", "--json"));
+    expect(shown.syncs.map((s: { name: string }) => s.name)).toEqual(["not-mine", "web"]);
+    const fingerprint = new X509Certificate(await cli("cert", "show", "web", "--pem")).fingerprint256
+      .replaceAll(":", "")
+      .toLowerCase();
+    const record = JSON.parse(await cli("inventory", "show", fingerprint, "--json"));
+    expect(record.locations.map((l: { uri: string }) => l.uri)).toEqual(
+      expect.arrayContaining([
+        `file://web-host${join(certs, "fullchain.pem")}`,
+        `file://web-host${join(certs, "key.pem")}`,
+      ]),
+    );
+  }, 90_000);
 
   it("serves a renewal within 30 s and no request fails during the switch", async () => {
     let served = 0;
@@ -263,9 +299,13 @@ describe.runIf(haveTools)("the sync agent keeping nginx's certificate in step wi
     failed = [];
   }, 60_000);
 
-  it("a sync its principal may not read fails clearly and writes nothing", () => {
+  it("a sync its principal may not read fails clearly, writes nothing and is reported failed", async () => {
     expect(agentOutput).toMatch(/sync not-mine: cannot read not-mine from \S+: .*403/);
     expect(existsSync(join(certs, "not-mine.pem"))).toBe(false);
+    expect((await syncs())["not-mine"]).toMatchObject({
+      state: "failed",
+      error: expect.stringMatching(/403/),
+    });
   });
 
   it("rolls back a delivery that breaks nginx's reload and reports it", async () => {
@@ -282,6 +322,12 @@ describe.runIf(haveTools)("the sync agent keeping nginx's certificate in step wi
       );
       expect(agentOutput).toMatch(/did not present the new certificate.*the previous files are back/);
       expect(readFileSync(join(certs, "fullchain.pem"), "utf8")).toBe(fullchain);
+      await until(
+        "the server to show the failure",
+        async () => (await syncs()).web?.state === "failed",
+        10_000,
+      );
+      expect((await syncs()).web?.error).toMatch(/did not present the new certificate/);
     } finally {
       chmodSync(certs, 0o755);
     }

@@ -59,8 +59,46 @@ describe("the agent configuration file", () => {
     [sync({ reload: "nginx -s reload" }), /list of arguments/],
     [sync({ healthCheck: { host: "127.0.0.1", port: 70000 } }), /port must be 1-65535/],
     [[sync(), sync()], /more than one output/],
+    [sync({ tags: { env: "prod" } }), /either certificate .* or tags/],
+    [sync({ certificate: undefined, tags: {} }), /at least one tag/],
+    [sync({ certificate: undefined, name: "prod", tags: { env: "prod" } }), /must contain \{certificate\}/],
+    [
+      sync({
+        certificate: undefined,
+        tags: { env: "prod" },
+        outputs: [{ kind: "cert", path: "/{certificate}/c.pem" }],
+      }),
+      /needs a name/,
+    ],
+    [sync({ outputs: [{ kind: "pkcs12", path: "/a.p12" }] }), /needs passwordFile/],
+    [
+      sync({ outputs: [{ kind: "jks", path: "/a.jks", passwordFile: "pass.txt" }] }),
+      /passwordFile .* must be absolute/,
+    ],
   ])("refuses %j with a clear message", (syncs, message) => {
     expect(configWith(Array.isArray(syncs) ? syncs : [syncs])).toThrow(message);
+  });
+});
+
+describe("tag selectors and keystores in the configuration", () => {
+  it("takes a tag selector whose paths name each certificate, and keystores with a password file", () => {
+    const [prod] = configWith([
+      {
+        name: "prod",
+        vaultUrl: "https://vault.example",
+        tags: { env: "prod" },
+        outputs: [
+          { kind: "pkcs12", path: "/srv/{certificate}/app.p12", passwordFile: "/etc/app.pass" },
+          { kind: "jks", path: "/srv/{certificate}/app.jks", passwordFile: "/etc/app.pass", alias: "app" },
+        ],
+      },
+    ])().syncs;
+    expect(prod?.certificate).toBeUndefined();
+    expect(prod?.tags).toEqual({ env: "prod" });
+    expect(prod?.outputs.map((o) => [o.kind, o.mode, o.alias])).toEqual([
+      ["pkcs12", 0o600, "certificate"],
+      ["jks", 0o600, "app"],
+    ]);
   });
 });
 
@@ -89,5 +127,23 @@ describe("delivering files", () => {
     expect(await unchanged([{ output: cert, content: "y" }])).toBe(false);
     expect(await rollBack([cert], new Map())).toBe(false);
     expect(readFileSync(cert.path, "utf8")).toBe("x");
+  });
+
+  it("counts a file that must only exist (a keystore beside its marker) as changed when it is missing", async () => {
+    const marker = output("marker");
+    await deliver([{ output: marker, content: "fingerprint" }]);
+    expect(await unchanged([{ output: marker, content: "fingerprint" }], [join(dir, "store.p12")])).toBe(
+      false,
+    );
+    writeFileSync(join(dir, "store.p12"), Buffer.of(0x30, 0x82));
+    expect(await unchanged([{ output: marker, content: "fingerprint" }], [join(dir, "store.p12")])).toBe(
+      true,
+    );
+  });
+
+  it("makes a missing directory, as a newly tagged certificate's", async () => {
+    const nested = output("new-cert/fullchain.pem");
+    await deliver([{ output: nested, content: "x" }]);
+    expect(readFileSync(nested.path, "utf8")).toBe("x");
   });
 });

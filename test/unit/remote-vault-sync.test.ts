@@ -65,6 +65,9 @@ function listConnector(state: { names: string[]; failAfter?: number }): RemoteVa
         yield { der: Buffer.from(name), location: `akv://test/certificates/${name}/1`, detail: { name } };
       }
     },
+    async importCertificate() {
+      throw new Error("these tests only read");
+    },
   };
 }
 

@@ -2,9 +2,24 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { badParameter } from "../../domain/errors.js";
 
-/** What one output file holds. `combined` is key then full chain, as HAProxy reads it. */
-export type OutputKind = "cert" | "chain" | "fullchain" | "key" | "combined";
-const OUTPUT_KINDS: readonly OutputKind[] = ["cert", "chain", "fullchain", "key", "combined"];
+/**
+ * What one output file holds. `combined` is key then full chain, as HAProxy reads it; `pkcs12` and
+ * `jks` are keystores (key, certificate and chain under one alias) locked with a password from a file.
+ */
+export type OutputKind = "cert" | "chain" | "fullchain" | "key" | "combined" | "pkcs12" | "jks";
+const OUTPUT_KINDS: readonly OutputKind[] = [
+  "cert",
+  "chain",
+  "fullchain",
+  "key",
+  "combined",
+  "pkcs12",
+  "jks",
+];
+/** Keystores: binary, and written only when the certificate changed (see files.ts). */
+export const KEYSTORE_KINDS: ReadonlySet<OutputKind> = new Set(["pkcs12", "jks"]);
+/** In a tag selector's output paths, the name of each certificate it selects. */
+export const CERTIFICATE_PLACEHOLDER = "{certificate}";
 
 export interface SyncOutput {
   kind: OutputKind;
@@ -14,6 +29,10 @@ export interface SyncOutput {
   /** Numeric owner and group; absent keeps the agent's own. */
   uid?: number | undefined;
   gid?: number | undefined;
+  /** For keystores: the file whose first line is the keystore's password. */
+  passwordFile?: string | undefined;
+  /** For keystores: the key entry's alias. */
+  alias?: string | undefined;
 }
 
 export interface HealthCheck {
@@ -28,7 +47,13 @@ export interface SyncSpec {
   name: string;
   /** `https://…` of the vault, as a Key Vault client addresses it. */
   vaultUrl: string;
-  certificate: string;
+  /** One certificate by name, or (undefined) every certificate `tags` select. */
+  certificate?: string | undefined;
+  /**
+   * A tag selector: every certificate of the vault carrying all these tags, each delivered to the
+   * outputs with `{certificate}` in their paths replaced by its name.
+   */
+  tags?: Readonly<Record<string, string>> | undefined;
   outputs: SyncOutput[];
   /** argv of the reload command, run without a shell. */
   reload?: string[] | undefined;
@@ -77,16 +102,26 @@ function parseOutput(raw: unknown, where: string): SyncOutput {
     throw badParameter(`${where}: kind must be one of ${OUTPUT_KINDS.join(", ")}`);
   const path = text(raw, "path", where);
   if (!isAbsolute(path)) throw badParameter(`${where}: path ${path} must be absolute`);
-  const secret = kind === "key" || kind === "combined";
+  const keystore = KEYSTORE_KINDS.has(kind);
+  const secret = kind === "key" || kind === "combined" || keystore;
   const modeText = raw.mode === undefined ? (secret ? "0600" : "0644") : raw.mode;
   if (typeof modeText !== "string" || !/^0?[0-7]{3}$/.test(modeText))
     throw badParameter(`${where}: mode must be an octal string such as "0640"`);
+  const passwordFile = raw.passwordFile === undefined ? undefined : text(raw, "passwordFile", where);
+  if (keystore && passwordFile === undefined)
+    throw badParameter(`${where}: a ${kind} output needs passwordFile, the file holding its password`);
+  if (passwordFile !== undefined && !isAbsolute(passwordFile))
+    throw badParameter(`${where}: passwordFile ${passwordFile} must be absolute`);
   return {
     kind,
     path,
     mode: Number.parseInt(modeText, 8),
     uid: optionalId(raw, "uid", where),
     gid: optionalId(raw, "gid", where),
+    ...(keystore && {
+      passwordFile,
+      alias: raw.alias === undefined ? "certificate" : text(raw, "alias", where),
+    }),
   };
 }
 
@@ -107,6 +142,17 @@ function parseHealthCheck(raw: unknown, where: string): HealthCheck | undefined 
   };
 }
 
+function parseTags(raw: unknown, where: string): Record<string, string> | undefined {
+  if (raw === undefined) return undefined;
+  if (
+    !isObject(raw) ||
+    Object.keys(raw).length === 0 ||
+    !Object.values(raw).every((v) => typeof v === "string")
+  )
+    throw badParameter(`${where}: tags must be an object of at least one tag name and its value`);
+  return raw as Record<string, string>;
+}
+
 function parseSync(raw: unknown, index: number): SyncSpec {
   const where = `syncs[${index}]`;
   if (!isObject(raw)) throw badParameter(`${where} must be an object`);
@@ -118,6 +164,17 @@ function parseSync(raw: unknown, index: number): SyncSpec {
   if (!Array.isArray(raw.outputs) || raw.outputs.length === 0)
     throw badParameter(`${where}: outputs must list at least one file`);
   const outputs = raw.outputs.map((o, i) => parseOutput(o, `${where}.outputs[${i}]`));
+  const tags = parseTags(raw.tags, where);
+  if ((raw.certificate === undefined) === (tags === undefined))
+    throw badParameter(`${where}: give either certificate (one by name) or tags (a tag selector)`);
+  if (tags) {
+    const fixed = outputs.find((o) => !o.path.includes(CERTIFICATE_PLACEHOLDER));
+    if (fixed)
+      throw badParameter(
+        `${where}: ${fixed.path} must contain ${CERTIFICATE_PLACEHOLDER}: a tag selector writes each certificate's own files`,
+      );
+    if (raw.name === undefined) throw badParameter(`${where}: a tag selector needs a name`);
+  }
   let reload: string[] | undefined;
   if (raw.reload !== undefined) {
     if (
@@ -133,10 +190,15 @@ function parseSync(raw: unknown, index: number): SyncSpec {
   }
   const pollS = raw.pollSeconds ?? 30;
   if (typeof pollS !== "number" || pollS < 1) throw badParameter(`${where}: pollSeconds must be at least 1`);
+  const certificate = tags ? undefined : text(raw, "certificate", where);
+  const name = raw.name === undefined ? certificate : text(raw, "name", where);
+  if (!name || !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/.test(name))
+    throw badParameter(`${where}: name must be 1-100 letters, digits, dots, hyphens, underscores or @`);
   return {
-    name: typeof raw.name === "string" && raw.name ? raw.name : text(raw, "certificate", where),
+    name,
     vaultUrl,
-    certificate: text(raw, "certificate", where),
+    certificate,
+    tags,
     outputs,
     reload,
     healthCheck: parseHealthCheck(raw.healthCheck, `${where}.healthCheck`),

@@ -8,6 +8,10 @@ export interface Material {
   leafPem: string;
   chainPem: string;
   keyPem: string;
+  /** The key as PKCS#8 DER, for keystores. */
+  pkcs8: Uint8Array;
+  /** The leaf's DER, then the rest of its chain's. */
+  certificates: Uint8Array[];
   /** SHA-256 of the leaf's DER, hex, as a TLS peer's `fingerprint256` shows it without colons. */
   fingerprint: string;
   serialNumber: string;
@@ -34,13 +38,15 @@ export function materialFromSecret(value: string, contentType: string | undefine
     leafPem: toPem("CERTIFICATE", leaf.raw),
     chainPem: chain.map((c) => toPem("CERTIFICATE", c.raw)).join(""),
     keyPem: key.export({ format: "pem", type: "pkcs8" }) as string,
+    pkcs8: key.export({ format: "der", type: "pkcs8" }),
+    certificates: [leaf, ...chain].map((c) => c.raw),
     fingerprint: createHash("sha256").update(leaf.raw).digest("hex"),
     serialNumber: leaf.serialNumber,
   };
 }
 
-/** What an output of `kind` holds. */
-export function render(material: Material, kind: OutputKind): string {
+/** What a PEM output of `kind` holds; keystores are rendered by keystores.ts. */
+export function render(material: Material, kind: Exclude<OutputKind, "pkcs12" | "jks">): string {
   switch (kind) {
     case "cert":
       return material.leafPem;

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
-import type { SyncSpec } from "./config.js";
-import { deliver, ownersAndModes, rollBack, unchanged } from "./files.js";
+import type { SyncOutput, SyncSpec } from "./config.js";
+import { deliver, markerPath, ownersAndModes, type Rendered, rollBack, unchanged } from "./files.js";
 import { presents } from "./health.js";
+import { renderKeystore } from "./keystores.js";
 import { type Material, materialFromSecret, render } from "./material.js";
 
 /** The certificate's secret, as Key Vault's GET secret answers it. */
@@ -12,8 +13,8 @@ export interface CertificateSecret {
 }
 
 export type SyncOutcome =
-  | { status: "unchanged" }
-  | { status: "delivered"; version: string; serialNumber: string }
+  | { status: "unchanged"; version: string }
+  | { status: "delivered"; version: string; serialNumber: string; certificates: Uint8Array[] }
   | { status: "failed"; version: string; error: string; rolledBack: boolean };
 
 /** Runs the reload command; the error says what it printed when it exits non-zero. */
@@ -26,7 +27,27 @@ export function runCommand(argv: readonly string[]): Promise<string | undefined>
   );
 }
 
-const versionOf = (secret: CertificateSecret) => secret.id.split("/").at(-1) ?? secret.id;
+export const versionOf = (secret: CertificateSecret) => secret.id.split("/").at(-1) ?? secret.id;
+
+/**
+ * The files of a delivery: PEM outputs as they will read, and for each keystore the marker of the
+ * certificate it holds. Keystores themselves are made only when something changed.
+ */
+function plan(spec: SyncSpec, material: Material) {
+  const text: Rendered[] = [];
+  const keystores: SyncOutput[] = [];
+  for (const output of spec.outputs) {
+    if (output.kind === "pkcs12" || output.kind === "jks") {
+      keystores.push(output);
+      const marker = { kind: "cert" as const, path: markerPath(output.path), mode: 0o644 };
+      text.push({
+        output: { ...marker, uid: output.uid, gid: output.gid },
+        content: `${material.fingerprint}\n`,
+      });
+    } else text.push({ output, content: render(material, output.kind) });
+  }
+  return { text, keystores };
+}
 
 /**
  * One look at the sync's certificate: writes its files when the version in the vault differs from
@@ -41,15 +62,34 @@ export async function syncOnce(spec: SyncSpec, secret: CertificateSecret): Promi
   } catch (error) {
     return { status: "failed", version, error: (error as Error).message, rolledBack: false };
   }
-  const outputs = spec.outputs.map((output) => ({ output, content: render(material, output.kind) }));
-  if (await unchanged(outputs)) return { status: "unchanged" };
-  const before = await ownersAndModes(spec.outputs);
+  const { text, keystores } = plan(spec, material);
+  if (
+    await unchanged(
+      text,
+      keystores.map((k) => k.path),
+    )
+  )
+    return { status: "unchanged", version };
+  const outputs = [
+    ...text,
+    ...(await Promise.all(
+      keystores.map(async (output) => ({ output, content: await renderKeystore(material, output) })),
+    )),
+  ];
+  const written = outputs.map((o) => o.output);
+  const before = await ownersAndModes(written);
   await deliver(outputs);
   const failure =
     (spec.reload && (await runCommand(spec.reload))) ??
     (spec.healthCheck && (await presents(spec.healthCheck, material.fingerprint)));
-  if (!failure) return { status: "delivered", version, serialNumber: material.serialNumber };
-  const rolledBack = await rollBack(spec.outputs, before);
+  if (!failure)
+    return {
+      status: "delivered",
+      version,
+      serialNumber: material.serialNumber,
+      certificates: material.certificates,
+    };
+  const rolledBack = await rollBack(written, before);
   if (rolledBack && spec.reload) {
     const again = await runCommand(spec.reload);
     if (again)

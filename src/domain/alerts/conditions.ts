@@ -130,6 +130,31 @@ export function agentSilentSource(facts: Pick<AlertFacts, "silentAgents">, silen
 }
 
 /**
+ * `delivery-failed`: an agent sync or push target whose last delivery failed. It resolves with the
+ * next evaluation after a delivery succeeds.
+ */
+export function deliveryFailedSource(facts: Pick<AlertFacts, "failedDeliveries">) {
+  return {
+    async current() {
+      const failed = await facts.failedDeliveries();
+      return {
+        kinds: ["delivery-failed"] as const,
+        conditions: failed.map(
+          (f): Condition => ({
+            kind: "delivery-failed",
+            fingerprint: "",
+            location: f.location,
+            subject: f.what,
+            vaultName: f.vaultName,
+            summary: `Delivery by ${f.what}${f.version ? ` of version ${f.version}` : ""} failed${f.failedSince ? ` (failing since ${f.failedSince.toISOString()})` : ""}: ${f.error}`,
+          }),
+        ),
+      };
+    },
+  } satisfies ConditionSource;
+}
+
+/**
  * `violation`, `weak-algorithm`, `unknown-ca`, `revoked-in-use` from the inventory grading's open
  * findings. Until the grading exists (`findings` answers undefined) it is the authority on nothing.
  */

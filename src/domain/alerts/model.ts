@@ -1,5 +1,5 @@
 /**
- * Every kind of alert. The first five have condition sources today; the findings kinds are raised
+ * Every kind of alert. The first six have condition sources today; the findings kinds are raised
  * from the graded inventory's findings (`inventory_findings`) once that table exists.
  */
 export const ALERT_KINDS = [
@@ -8,6 +8,7 @@ export const ALERT_KINDS = [
   "changed",
   "renewal-failed",
   "agent-silent",
+  "delivery-failed",
   "violation",
   "weak-algorithm",
   "unknown-ca",

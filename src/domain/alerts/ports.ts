@@ -44,6 +44,19 @@ export interface AlertFacts {
   >;
   /** Registered agents last seen before `before`. */
   silentAgents(before: Date): Promise<{ name: string; lastSeenAt?: Date | undefined }[]>;
+  /** Deployments whose last attempt failed: agent syncs and push targets. */
+  failedDeliveries(): Promise<
+    {
+      /** `agent://{agent}/syncs/{sync}` or `push://{target}`. */
+      location: string;
+      /** What failed, in words: `sync web of agent web-host`. */
+      what: string;
+      error: string;
+      version?: string | undefined;
+      failedSince?: Date | undefined;
+      vaultName?: string | undefined;
+    }[]
+  >;
   /** Unresolved findings of the inventory grading; undefined while that table does not exist. */
   openFindings(): Promise<
     | {

@@ -48,3 +48,13 @@ export interface ObservationSink {
   /** Marks locations no longer present as gone at `at`; unknown locations are ignored. */
   forget(locations: readonly string[], at: Date): Promise<void>;
 }
+
+const encodePath = (path: string) => path.split("/").map(encodeURIComponent).join("/");
+
+/**
+ * `file://{agent}/path`, with a fragment naming one certificate among several in the file: where
+ * an agent's file scan found a certificate, or where its sync delivered one.
+ */
+export function fileLocation(agent: string, path: string, fragment?: string): string {
+  return `file://${agent}${encodePath(path)}${fragment ? `#${fragment}` : ""}`;
+}

@@ -5,7 +5,7 @@ import type { Observation, ObservationSink } from "../inventory/observation.js";
 import type { Sealer } from "../sealing/ports.js";
 import type { RemoteVault, RemoteVaultSync } from "./model.js";
 import type { RemoteVaultStore } from "./ports.js";
-import type { RemoteVaultConnection, RemoteVaultConnector } from "./remote-vault.js";
+import type { CertificateBundle, RemoteVaultConnection, RemoteVaultConnector } from "./remote-vault.js";
 
 export interface RemoteVaultInput {
   name: string;
@@ -191,6 +191,19 @@ export function createRemoteVaultService({
     async sync(name: string, signal: AbortSignal = new AbortController().signal): Promise<SyncResult> {
       const vault = await find(name);
       return { name: vault.name, sync: await read(vault, signal) };
+    },
+
+    /** Imports a certificate and its key into the remote vault with this id; the new version's id. */
+    async importCertificate(
+      id: string,
+      name: string,
+      bundle: CertificateBundle,
+      signal: AbortSignal,
+    ): Promise<string> {
+      const vault = (await store.list()).find((v) => v.id === id);
+      if (!vault)
+        throw new DomainError("NotFound", `No remote vault with id ${id}`, { reason: "RemoteVaultNotFound" });
+      return connectorFor(vault.kind).importCertificate(connection(vault), name, bundle, signal);
     },
 
     /** Syncs every remote vault; one that fails is recorded as failed and does not stop the others. */

@@ -37,4 +37,21 @@ export interface RemoteVaultConnector {
    * `Unavailable` when the vault cannot be reached, `BadParameter` when it refuses the credential.
    */
   certificates(connection: RemoteVaultConnection, signal: AbortSignal): AsyncIterable<RemoteCertificate>;
+  /**
+   * Imports a certificate with its key as a new version of `name` (a push target's delivery);
+   * returns the version the vault made. Throws DomainError as `certificates` does.
+   */
+  importCertificate(
+    connection: RemoteVaultConnection,
+    name: string,
+    bundle: CertificateBundle,
+    signal: AbortSignal,
+  ): Promise<string>;
+}
+
+/** A certificate and its private key as Key Vault hands them out: a certificate's secret value. */
+export interface CertificateBundle {
+  /** PEM text, or base64 of a PKCS#12 file. */
+  readonly value: string;
+  readonly contentType: "application/x-pem-file" | "application/x-pkcs12";
 }

@@ -11,6 +11,8 @@ import type { ApprovalService } from "../../domain/approvals/approval-service.js
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
+import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
+import type { PushTargetService } from "../../domain/deployments/push-target-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
@@ -35,6 +37,7 @@ import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
 import { registerInventoryRoutes } from "./inventory-routes.js";
 import { registerOverviewRoutes } from "./overview-routes.js";
+import { registerPushTargetRoutes } from "./push-target-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
 import { registerVaultCertificateRoutes } from "./vault-certificate-routes.js";
@@ -51,6 +54,8 @@ export interface AdminRouteDeps {
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
+  deployments?: DeploymentService | undefined;
+  pushTargets?: PushTargetService | undefined;
   remoteVaults?: RemoteVaultService | undefined;
   rules?: { rules: RulesService; grading: GradingService; findings: FindingStore } | undefined;
   alerts?: AlertService | undefined;
@@ -99,6 +104,8 @@ export function registerAdminRoutes(
     ca,
     inventory,
     discovery,
+    deployments,
+    pushTargets,
     remoteVaults,
     rules,
     alerts,
@@ -134,8 +141,9 @@ export function registerAdminRoutes(
     registerVaultCertificateRoutes(admin, { vaults, certificates });
     if (ca) registerCaRoutes(admin, { ca, vaults });
     if (inventory) registerInventoryRoutes(admin, { inventory });
-    if (discovery) registerDiscoveryRoutes(admin, { discovery });
+    if (discovery) registerDiscoveryRoutes(admin, { discovery, deployments });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });
+    if (pushTargets) registerPushTargetRoutes(admin, { pushTargets });
     if (rules) registerRulesRoutes(admin, rules);
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
     if (overview) registerOverviewRoutes(admin, { overview });

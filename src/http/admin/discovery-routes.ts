@@ -1,5 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { Agent, RunStatus } from "../../domain/discovery/model.js";
 import { badParameter } from "../../domain/errors.js";
@@ -54,11 +55,11 @@ const limitOf = (text: string | undefined) => {
 
 /**
  * Network and file discovery under /admin/discovery: scan runs with progress and their results,
- * cancellation, schedules and agents. Registered inside the admin scope (its auth hook).
+ * cancellation, schedules and agents with their syncs. Registered inside the admin scope (its auth hook).
  */
 export function registerDiscoveryRoutes(
   admin: FastifyInstance,
-  { discovery }: { discovery: DiscoveryService },
+  { discovery, deployments }: { discovery: DiscoveryService; deployments?: DeploymentService | undefined },
 ) {
   const agentNames = async () => new Map((await discovery.agents()).map((a) => [a.id, a.name]));
 
@@ -142,7 +143,8 @@ export function registerDiscoveryRoutes(
     },
   );
 
-  const withStatus = async (agent: Agent) => agentView(agent, await discovery.agentFileScan(agent));
+  const withStatus = async (agent: Agent) =>
+    agentView(agent, await discovery.agentFileScan(agent), await deployments?.syncs(agent.id));
 
   admin.get("/admin/discovery/agents", { config: { operation: "DiscoveryAgentList" } }, async () => ({
     value: await Promise.all((await discovery.agents()).map(withStatus)),

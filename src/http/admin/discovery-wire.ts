@@ -1,4 +1,5 @@
 import { X509Certificate } from "node:crypto";
+import type { AgentSync, DeploymentStatus } from "../../domain/deployments/model.js";
 import type { Agent, EndpointResult, ScanRun, ScanSchedule } from "../../domain/discovery/model.js";
 
 const iso = (d: Date | undefined) => d?.toISOString();
@@ -73,8 +74,30 @@ export const scheduleView = (s: ScanSchedule, agents: ReadonlyMap<string, string
   spec: s.spec,
 });
 
-/** An agent, with the progress and errors of the latest scan of its own file roots when given. */
-export const agentView = (a: Agent, fileScan?: ScanRun) => ({
+/** Where a deployment stands, times as ISO 8601; shared by agent syncs and push targets. */
+export const deploymentStatusView = (d: DeploymentStatus) => ({
+  state: d.state,
+  error: d.error,
+  version: d.version,
+  deliveredVersion: d.deliveredVersion,
+  deliveredAt: iso(d.deliveredAt),
+  failedSince: iso(d.failedSince),
+});
+
+/** One of an agent's syncs as the agent last reported it. */
+export const syncView = (s: AgentSync) => ({
+  name: s.name,
+  source: s.source,
+  ...deploymentStatusView(s),
+  paths: s.paths,
+  reportedAt: s.reportedAt.toISOString(),
+});
+
+/**
+ * An agent, with the progress and errors of the latest scan of its own file roots, and its syncs,
+ * when given.
+ */
+export const agentView = (a: Agent, fileScan?: ScanRun, syncs?: readonly AgentSync[]) => ({
   id: a.id,
   name: a.name,
   principalId: a.principalId,
@@ -93,4 +116,5 @@ export const agentView = (a: Agent, fileScan?: ScanRun) => ({
     error: fileScan.error,
     roots: fileScan.spec.kind === "files" ? fileScan.spec.roots : [],
   },
+  syncs: syncs?.map(syncView),
 });

@@ -4,11 +4,14 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { AccessService } from "../../domain/access/access-service.js";
 import { AdminActions } from "../../domain/access/data-actions.js";
 import type { IdentityService } from "../../domain/access/identity-service.js";
+import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
+import type { VersionWatch, WatchedCertificate } from "../../domain/deployments/version-watch.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
 import type { Agent, EndpointResult } from "../../domain/discovery/model.js";
 import { badParameter } from "../../domain/errors.js";
 import { authorizeInstallationAction } from "../admin/admin-authorization.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import { type VaultHostRules, vaultNameForHost } from "../keyvault/vault-host.js";
 
 /** A batch of up to 500 results with chains; larger than the API's usual 1 MiB. */
 const RESULTS_BODY_LIMIT = 32 * 1024 * 1024;
@@ -60,6 +63,50 @@ const FileScan = Type.Object(
   { additionalProperties: false },
 );
 
+const SyncReportBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    source: Type.String({ minLength: 1, maxLength: 2048 }),
+    state: Type.Union(["in-sync", "pending", "failed"].map((s) => Type.Literal(s))),
+    error: Type.Optional(Type.String({ maxLength: 2000 })),
+    version: Type.Optional(Type.String({ maxLength: 200 })),
+    paths: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 64 }),
+    delivered: Type.Optional(
+      Type.Object(
+        {
+          version: Type.String({ minLength: 1, maxLength: 200 }),
+          at: Type.String({ format: "date-time" }),
+          chain: Type.Array(Type.String({ contentEncoding: "base64" }), { minItems: 1, maxItems: 32 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** How long a watch is held open at most: below the agent's 30 s request timeout and most proxies' 60 s. */
+const MAX_WATCH_SECONDS = 25;
+
+/**
+ * A watched certificate from its Key Vault URL: `https://{vault host}/certificates/{name}`, or
+ * `…/certificates/` for every certificate of the vault (a tag selector's).
+ */
+function watchedOf(url: string, hostRules: VaultHostRules): WatchedCertificate {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw badParameter(`certificate ${url} is not a URL`);
+  }
+  const match = /^\/certificates\/([^/]*)\/?$/.exec(parsed.pathname);
+  const vaultName = vaultNameForHost(parsed.host, hostRules);
+  if (!match || vaultName === undefined)
+    throw badParameter(`certificate ${url} is not a certificate of a vault this server holds`);
+  const name = decodeURIComponent(match[1] as string);
+  return { vaultName, name: name === "" ? undefined : name };
+}
+
 declare module "fastify" {
   interface FastifyRequest {
     agent?: Agent;
@@ -93,15 +140,22 @@ function toResult(agent: Agent, kind: "tls" | "files", r: Static<typeof Result>)
 }
 
 /**
- * The API discovery agents call over HTTPS (`/agent/v1`): heartbeats, their assignments and the
- * results of them. Only a principal registered as an agent and holding the agent role gets in, and
+ * The API agents call over HTTPS (`/agent/v1`): heartbeats, their assignments and the results of
+ * them, their syncs' states, and the watch that tells them of new versions. Only a principal registered as an agent and holding the agent role gets in, and
  * it sees only its own runs.
  */
 export function registerAgentRoutes(
   app: FastifyInstance,
-  deps: { identity: IdentityService; access: AccessService; discovery: DiscoveryService },
+  deps: {
+    identity: IdentityService;
+    access: AccessService;
+    discovery: DiscoveryService;
+    deployments?: DeploymentService | undefined;
+    watch?: VersionWatch | undefined;
+    hostRules: VaultHostRules;
+  },
 ): void {
-  const { identity, access, discovery } = deps;
+  const { identity, access, discovery, deployments, watch, hostRules } = deps;
   app.register(async (api) => {
     api.setErrorHandler(renderKeyVaultError);
     api.addHook("onRequest", async (request) => {
@@ -177,6 +231,55 @@ export function registerAgentRoutes(
         return { continue: going };
       },
     );
+
+    if (deployments) {
+      // What one of the agent's syncs did last: in sync, pending, or failed and why.
+      api.post<{ Body: Static<typeof SyncReportBody> }>(
+        "/agent/v1/syncs",
+        { schema: { body: SyncReportBody }, config: { operation: "AgentSyncReport" } },
+        async (request) => {
+          const { name, delivered, ...rest } = request.body;
+          const at = delivered && new Date(delivered.at);
+          if (at && Number.isNaN(at.getTime())) throw badParameter(`delivered.at is not a date`);
+          const sync = await deployments.report(agentOf(request), name, {
+            ...rest,
+            state: rest.state as "in-sync" | "pending" | "failed",
+            delivered: delivered &&
+              at && {
+                version: delivered.version,
+                at,
+                chain: delivered.chain.map((b64) => new Uint8Array(Buffer.from(b64, "base64"))),
+              },
+          });
+          return { name: sync.name, state: sync.state, reportedAt: sync.reportedAt.toISOString() };
+        },
+      );
+    }
+
+    if (watch) {
+      // Long-poll: answers when a watched certificate gets a new version after `since`, or after
+      // `timeoutSeconds` with none. Without `since` it answers at once with where to start.
+      api.get<{ Querystring: { since?: string; certificate?: string | string[]; timeoutSeconds?: string } }>(
+        "/agent/v1/watch",
+        { config: { operation: "AgentWatch" } },
+        async (request, reply) => {
+          const { since, certificate, timeoutSeconds } = request.query;
+          const urls = certificate === undefined ? [] : [certificate].flat();
+          if (urls.length === 0 || urls.length > 500)
+            throw badParameter("name 1 to 500 certificates to watch (certificate=…)");
+          const watched = urls.map((u) => watchedOf(u, hostRules));
+          if (since === undefined) return { seq: await watch.latest(), versions: [] };
+          if (!/^\d{1,15}$/.test(since)) throw badParameter("since must be an outbox position");
+          const seconds = timeoutSeconds === undefined ? MAX_WATCH_SECONDS : Number(timeoutSeconds);
+          if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_WATCH_SECONDS)
+            throw badParameter(`timeoutSeconds must be 0 to ${MAX_WATCH_SECONDS}`);
+          const gone = new AbortController();
+          // The response closes before it is sent only when the agent hung up.
+          reply.raw.once("close", () => gone.abort());
+          return watch.wait(watched, Number(since), seconds * 1000, gone.signal);
+        },
+      );
+    }
 
     api.post<{ Params: { id: string }; Body: Static<typeof Complete> }>(
       "/agent/v1/runs/:id/complete",
