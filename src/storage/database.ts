@@ -35,6 +35,7 @@ import * as uiSignIn from "./migrations/0021-ui-sign-in.js";
 import * as acmeServerGaps from "./migrations/0023-acme-server-gaps.js";
 import * as discoveryCertificates from "./migrations/0024-discovery-certificates.js";
 import * as locationChanges from "./migrations/0025-location-changes.js";
+import * as campaignClaims from "./migrations/0026-campaign-claims.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
@@ -314,6 +315,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0023-acme-server-gaps": acmeServerGaps.up,
   "0024-discovery-certificates": discoveryCertificates.up,
   "0025-location-changes": locationChanges.up,
+  "0026-campaign-claims": campaignClaims.up,
 };
 
 /**

@@ -144,6 +144,7 @@ for (const backend of backends) {
             "0023-acme-server-gaps",
             "0024-discovery-certificates",
             "0025-location-changes",
+            "0026-campaign-claims",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");

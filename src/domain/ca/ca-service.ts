@@ -4,9 +4,10 @@ import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { KeyUsage, SubjectAlternativeNames } from "../certificates/model.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
+import type { VaultEvent } from "../events/model.js";
 import { objectEvent } from "../events/model.js";
 import { isObjectName, newId } from "../ids.js";
-import type { Protection } from "../keys/model.js";
+import type { Protection, PublicKeyParts } from "../keys/model.js";
 import {
   type CertificateRequestFacts,
   type EntryPoint,
@@ -31,7 +32,7 @@ import {
   type VaultLink,
 } from "./model.js";
 import { enforceNameConstraints, validateNameConstraints } from "./name-constraints.js";
-import type { CaKeys, CaStore, CaX509, PkiUrls } from "./ports.js";
+import type { CaKeys, CaStore, CaX509, PkiUrls, StatusChange } from "./ports.js";
 
 export interface CaServiceDeps {
   store: CaStore;
@@ -64,6 +65,13 @@ export interface SignOptions {
   publicKey?: Buffer | undefined;
   /** An exact validity the client asked for (ACME newOrder), instead of `validityDays` from now. */
   validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
+}
+
+/** A certificate signed and not yet stored, with the event its storing writes and its chain. */
+export interface SignedCertificate {
+  issued: IssuedCertificate;
+  events: VaultEvent[];
+  chain: Buffer[];
 }
 
 /** The sign API's answer: the certificate and its chain, or the approval request holding it. */
@@ -305,31 +313,12 @@ export function createCaService(deps: CaServiceDeps) {
     status: IssuedCertificate["status"],
     reason: RevocationReason | undefined,
   ): Promise<IssuedCertificate> {
-    const now = clock.now();
-    const vault = issued.vault;
-    const events = vault
-      ? [
-          objectEvent(
-            status === "good" ? "CertificateRevocationRemoved" : "CertificateRevoked",
-            { id: vault.vaultId, name: vault.vaultName },
-            "Certificate",
-            {
-              name: vault.name,
-              version: vault.version,
-              notBefore: issued.notBefore,
-              expiresAt: issued.notAfter,
-            },
-            now,
-            status === "good" ? "certificateHold removed" : reason,
-          ),
-        ]
-      : [];
-    const revokedAt = status === "good" ? undefined : now;
-    await store.changeStatus({ caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events });
+    const change = statusChange(issued, status, reason);
+    await store.changeStatus(change);
     await Promise.all(listeners.map((listener) => listener(issued.caId, issued.serial, "status")));
     const ca = await find(issued.caId);
     await crls.regenerate(ca, ca.crlShards > 1 ? [FULL_CRL, issued.shard] : [FULL_CRL]);
-    return { ...issued, status, revokedAt, reason: status === "good" ? undefined : reason };
+    return { ...issued, status, revokedAt: change.revokedAt, reason: status === "good" ? undefined : reason };
   }
 
   /**
@@ -352,7 +341,7 @@ export function createCaService(deps: CaServiceDeps) {
   /** A request to `ca` in the rules' terms. */
   const requestFacts = (
     ca: ActiveCa,
-    facts: CsrFacts,
+    facts: Pick<CsrFacts, "publicKey">,
     profile: IssueProfile,
     now: Date,
   ): CertificateRequestFacts => ({
@@ -364,13 +353,13 @@ export function createCaService(deps: CaServiceDeps) {
     issuerName: ca.name,
   });
 
-  async function issue(
+  /** Signs a certificate for `facts`' key and returns it with its event, storing nothing. */
+  async function sign(
     { ca, constraints }: Issuing,
-    facts: CsrFacts,
+    facts: Pick<CsrFacts, "publicKey">,
     profile: IssueProfile,
     vault?: VaultLink,
-    forApproval?: string,
-  ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
+  ): Promise<SignedCertificate> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
     await (deps.gate ?? openGate).check(
@@ -418,21 +407,62 @@ export function createCaService(deps: CaServiceDeps) {
       vault,
       createdAt: now,
     };
-    await store.insertIssued(
-      issued,
-      [
-        objectEvent(
-          "CaCertificateIssued",
-          { id: ca.id, name: ca.name },
-          "Certificate",
-          { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
-          now,
-        ),
-      ],
-      forApproval,
-    );
-    for (const listener of listeners) void listener(ca.id, serial, "issued");
-    return { issued, chain: [ca.certificate, ...ca.chain] };
+    const events = [
+      objectEvent(
+        "CaCertificateIssued",
+        { id: ca.id, name: ca.name },
+        "Certificate",
+        { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
+        now,
+      ),
+    ];
+    return { issued, events, chain: [ca.certificate, ...ca.chain] };
+  }
+
+  async function issue(
+    issuing: Issuing,
+    facts: CsrFacts,
+    profile: IssueProfile,
+    vault?: VaultLink,
+    forApproval?: string,
+  ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
+    const { issued, events, chain } = await sign(issuing, facts, profile, vault);
+    await store.insertIssued(issued, events, forApproval);
+    for (const listener of listeners) void listener(issued.caId, issued.serial, "issued");
+    return { issued, chain };
+  }
+
+  /** The status change, with its event about the vault certificate it backs, not yet stored. */
+  function statusChange(
+    issued: IssuedCertificate,
+    status: IssuedCertificate["status"],
+    reason: RevocationReason | undefined,
+  ): StatusChange {
+    const now = clock.now();
+    const vault = issued.vault;
+    const events = vault
+      ? [
+          objectEvent(
+            status === "good" ? "CertificateRevocationRemoved" : "CertificateRevoked",
+            { id: vault.vaultId, name: vault.vaultName },
+            "Certificate",
+            {
+              name: vault.name,
+              version: vault.version,
+              notBefore: issued.notBefore,
+              expiresAt: issued.notAfter,
+            },
+            now,
+            status === "good" ? "certificateHold removed" : reason,
+          ),
+        ]
+      : [];
+    const revokedAt = status === "good" ? undefined : now;
+    return { caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events };
+  }
+
+  async function republish(caIds: string[]): Promise<void> {
+    for (const caId of caIds) await crls.regenerate(await find(caId), "all");
   }
 
   /** The CA, CSR facts and profile a sign request asks for, checked. */
@@ -564,6 +594,37 @@ export function createCaService(deps: CaServiceDeps) {
     async issueForVault(caName: string, csr: Buffer, profile: IssueProfile, vault: VaultLink) {
       return issue(await issuingCa(caName), await x509.readCsr(csr), profile, vault);
     },
+
+    /**
+     * Signs for a vault certificate's new key without storing the certificate: the caller stores
+     * it with the vault version in one transaction (a campaign batch), then calls `published`.
+     */
+    async signForVault(caName: string, publicKey: PublicKeyParts, profile: IssueProfile, vault: VaultLink) {
+      return sign(await issuingCa(caName), { publicKey: x509.spki(publicKey) }, profile, vault);
+    },
+
+    /**
+     * The revocation of a certificate, not yet stored (a campaign batch stores it with the rest);
+     * undefined when it is revoked already, which stays as it was.
+     */
+    revocation(issued: IssuedCertificate, reason: Exclude<RevocationReason, "certificateHold">) {
+      return issued.status === "revoked" ? undefined : statusChange(issued, "revoked", reason);
+    },
+
+    /**
+     * After certificates and status changes stored elsewhere (a campaign batch) have committed: the
+     * caches that must hear of them do (the OCSP responder). The CRLs are the caller's to remake
+     * (`republish`), once in a while rather than per batch: each lists every revoked certificate.
+     */
+    async published(issued: IssuedCertificate[], changed: StatusChange[]) {
+      for (const i of issued) for (const listener of listeners) void listener(i.caId, i.serial, "issued");
+      await Promise.all(
+        changed.flatMap((c) => listeners.map((listener) => listener(c.caId, c.serial, "status"))),
+      );
+    },
+
+    /** Makes the full CRL and every shard's again, of each CA named. */
+    republish,
 
     /** Signs a CSR with its own subject and SANs (benchmarks, ACME, EST, SCEP, the CLI's callers). */
     async signCsr(caName: string, csr: Buffer, options: SignOptions) {

@@ -7,7 +7,7 @@ import { badParameter, DomainError } from "../errors.js";
 import { type InternalEventType, newVersionEvent, objectEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
 import type { CertificateFactsReader } from "../inventory/ports.js";
-import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
+import type { IssuanceRequest, IssuanceResult, IssuerAdapter, PreparedIssuance } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
 import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
 import {
@@ -65,6 +65,16 @@ export interface CreateApproval {
 }
 
 export type CertificateService = ReturnType<typeof createCertificateService>;
+
+/** A new version prepared for a batch (see `prepareNewVersion`). */
+export type Reissue =
+  | {
+      status: "prepared";
+      version: IssuedVersion;
+      record: Extract<PreparedIssuance, { status: "issued" }>["record"];
+    }
+  | { status: "failed"; message: string }
+  | { status: "unbatched" };
 
 export interface CreateRequest {
   policy?: PolicyInput | undefined;
@@ -656,6 +666,55 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         await keys.destroy(key);
         throw error;
       }
+    },
+
+    /**
+     * A new version made at once, signed but not stored, for a caller that stores many together
+     * with what else they change (a campaign batch: see `CampaignStore.commit`). The policy is the
+     * certificate's with `change` applied, stored with the version. "unbatched" when the version
+     * cannot be made this way: its issuer answers later or signs nothing here (ACME, Unknown, Self),
+     * or the approval rules hold creates in its vault; the caller then creates it as a client would.
+     */
+    async prepareNewVersion(vault: Vault, name: string, change: PolicyInput | undefined): Promise<Reissue> {
+      const base = await checkNewVersionAllowed(vault, name);
+      if (!base) throw objects.notFound(name);
+      const policy = normalizePolicy(change ?? {}, base);
+      await gate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, clock.now()));
+      if (
+        deps.approval &&
+        (await deps.approval.requirements("keyvault-create", { vaultId: vault.id })).length > 0
+      )
+        return { status: "unbatched" };
+      const issuer = await issuerOf(vault, policy);
+      const adapter = typeof issuer === "string" ? undefined : adapters.get(issuer.provider.toLowerCase());
+      if (!adapter?.prepare || typeof issuer === "string") return { status: "unbatched" };
+      const version = newVersion();
+      const key = await newKeyFor(vault, name, version, policy);
+      try {
+        const signed = await adapter.prepare({
+          vaultId: vault.id,
+          vaultName: vault.name,
+          certificateName: name,
+          version,
+          publicKey: key.publicKey,
+          policy,
+          issuer,
+        });
+        if (signed.status === "failed") {
+          await keys.destroy(key);
+          return { status: "failed", message: signed.message };
+        }
+        const issued = await prepareIssued(vault, name, key, signed.certificates, policy, {});
+        return { status: "prepared", version: issued, record: signed.record };
+      } catch (error) {
+        await keys.destroy(key);
+        throw error;
+      }
+    },
+
+    /** Destroys the key of a prepared version whose transaction did not commit (an HSM object). */
+    async discard(version: IssuedVersion): Promise<void> {
+      await keys.destroy(version.key);
     },
 
     /**

@@ -296,8 +296,7 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
 
   async function outcome(t: ScepTransaction): Promise<ScepOutcome> {
     if (t.status === "rejected") {
-      const approval =
-        t.approvalId ? await deps.approval.service.get(t.approvalId) : undefined;
+      const approval = t.approvalId ? await deps.approval.service.get(t.approvalId) : undefined;
       return { status: "rejected", reason: approval?.outcome ?? "The CA refused the approved request" };
     }
     if (t.status !== "issued" || !t.serial) return { status: "pending" };
