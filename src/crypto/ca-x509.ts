@@ -15,6 +15,7 @@ import {
   keyIdentifier,
   publicKeyBits,
 } from "./ca-certificate-builder.js";
+import { buildCrl } from "./crl-builder.js";
 import { children, encode, octetString, oid, raw, sequence } from "./der.js";
 import { publicKeyFromParts } from "./jwk.js";
 import { createOcspResponseBuilder } from "./ocsp-response-builder.js";
@@ -289,38 +290,7 @@ export function createCaX509(): CaX509 {
       return publicKeyFromParts(publicKey).export({ format: "der", type: "spki" });
     },
 
-    async crl(spec, signer) {
-      const { crypto, keys, signingAlgorithm } = protectorCrypto(signer);
-      const issuer = parsedIssuer(spec.issuer);
-      const extensions: x509.Extension[] = [
-        new x509.AuthorityKeyIdentifierExtension(issuer.keyId.toString("hex")),
-        new x509.Extension(OID.crlNumber, false, new asn1js.Integer({ value: spec.number }).toBER()),
-      ];
-      if (spec.distributionPoint) {
-        // RFC 5280 §5.2.5: critical, naming the URL this (partial) CRL is published at.
-        const idp = new pkijs.IssuingDistributionPoint({
-          distributionPoint: [new pkijs.GeneralName({ type: 6, value: spec.distributionPoint })],
-        });
-        extensions.push(new x509.Extension(OID.issuingDistributionPoint, true, idp.toSchema().toBER()));
-      }
-      const crl = await x509.X509CrlGenerator.create(
-        {
-          issuer: issuer.subjectName,
-          thisUpdate: spec.thisUpdate,
-          nextUpdate: spec.nextUpdate,
-          entries: spec.entries.map((e) => ({
-            serialNumber: e.serial,
-            revocationDate: e.revokedAt,
-            reason: REVOCATION_REASONS[e.reason] as x509.X509CrlReason,
-          })),
-          extensions,
-          signingKey: keys.privateKey,
-          signingAlgorithm,
-        },
-        crypto,
-      );
-      return Buffer.from(crl.rawData);
-    },
+    crl: buildCrl,
 
     readOcspRequest,
 
