@@ -267,10 +267,7 @@ export function createCampaignJob({
             outcome.state === "done" && outcome.writes ? [outcome.writes] : [],
           );
           const revoked = written.flatMap((w) => (w.revocation ? [w.revocation] : []));
-          await ca.published(
-            written.map((w) => w.record.issued),
-            revoked,
-          );
+          await ca.published(revoked);
           for (const change of revoked) revokingCas.add(change.caId);
           for (const { outcome } of settled) counts[outcome.state]++;
           if (revokingCas.size > 0 && Date.now() - crlsAt >= crlEveryMs) await publishCrls();

@@ -7,7 +7,7 @@ import { badParameter, DomainError } from "../errors.js";
 import type { VaultEvent } from "../events/model.js";
 import { objectEvent } from "../events/model.js";
 import { isObjectName, newId } from "../ids.js";
-import type { Protection, PublicKeyParts } from "../keys/model.js";
+import { modulusBits, type Protection, type PublicKeyParts } from "../keys/model.js";
 import {
   type CertificateRequestFacts,
   type EntryPoint,
@@ -65,6 +65,15 @@ export interface SignOptions {
   publicKey?: Buffer | undefined;
   /** An exact validity the client asked for (ACME newOrder), instead of `validityDays` from now. */
   validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
+}
+
+type KeyFacts = ReturnType<typeof spkiKey>;
+
+/** What the rules read of a key, from its public parts as the key service holds them. */
+function partsKey(publicKey: PublicKeyParts): KeyFacts {
+  if (publicKey.n) return { keyType: "RSA", keySize: modulusBits(publicKey.n) };
+  if (publicKey.crv === "Ed25519") return { keyType: "Ed25519" };
+  return { keyType: "EC", curve: publicKey.crv };
 }
 
 /** A certificate signed and not yet stored, with the event its storing writes and its chain. */
@@ -341,13 +350,13 @@ export function createCaService(deps: CaServiceDeps) {
   /** A request to `ca` in the rules' terms. */
   const requestFacts = (
     ca: ActiveCa,
-    facts: Pick<CsrFacts, "publicKey">,
+    key: KeyFacts,
     profile: IssueProfile,
     now: Date,
   ): CertificateRequestFacts => ({
     subject: profile.subject,
     sans: sansOf(profile.sans),
-    ...spkiKey(facts.publicKey),
+    ...key,
     validityDays: Math.round((profile.notAfter.getTime() - now.getTime()) / DAY_MS),
     ekus: profile.ekus,
     issuerName: ca.name,
@@ -359,13 +368,14 @@ export function createCaService(deps: CaServiceDeps) {
     facts: Pick<CsrFacts, "publicKey">,
     profile: IssueProfile,
     vault?: VaultLink,
+    key: KeyFacts = spkiKey(facts.publicKey),
   ): Promise<SignedCertificate> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
     await (deps.gate ?? openGate).check(
       "ca-sign",
       { caId: ca.id, ...(vault && { vaultId: vault.vaultId }) },
-      requestFacts(ca, facts, profile, now),
+      requestFacts(ca, key, profile, now),
     );
     if (ca.notAfter && profile.notAfter > ca.notAfter)
       throw badParameter(
@@ -600,7 +610,13 @@ export function createCaService(deps: CaServiceDeps) {
      * it with the vault version in one transaction (a campaign batch), then calls `published`.
      */
     async signForVault(caName: string, publicKey: PublicKeyParts, profile: IssueProfile, vault: VaultLink) {
-      return sign(await issuingCa(caName), { publicKey: x509.spki(publicKey) }, profile, vault);
+      return sign(
+        await issuingCa(caName),
+        { publicKey: x509.spki(publicKey) },
+        profile,
+        vault,
+        partsKey(publicKey),
+      );
     },
 
     /**
@@ -612,12 +628,13 @@ export function createCaService(deps: CaServiceDeps) {
     },
 
     /**
-     * After certificates and status changes stored elsewhere (a campaign batch) have committed: the
-     * caches that must hear of them do (the OCSP responder). The CRLs are the caller's to remake
+     * After status changes stored elsewhere (a campaign batch) have committed: the caches that hold
+     * an answer for them drop it (the OCSP responder). Certificates issued that way are not
+     * announced: nothing holds an answer for them yet, and the responder signs one when first asked
+     * rather than one per certificate of a campaign of thousands. The CRLs are the caller's to remake
      * (`republish`), once in a while rather than per batch: each lists every revoked certificate.
      */
-    async published(issued: IssuedCertificate[], changed: StatusChange[]) {
-      for (const i of issued) for (const listener of listeners) void listener(i.caId, i.serial, "issued");
+    async published(changed: StatusChange[]) {
       await Promise.all(
         changed.flatMap((c) => listeners.map((listener) => listener(c.caId, c.serial, "status"))),
       );
@@ -648,7 +665,7 @@ export function createCaService(deps: CaServiceDeps) {
       const requirements = approval ? await approval.requirements("ca-sign", scope) : [];
       if (!approval || requirements.length === 0) return issue(ca, facts, profile);
       enforceNameConstraints(ca.constraints, profile.subject, profile.sans);
-      const asked = requestFacts(ca.ca, facts, profile, clock.now());
+      const asked = requestFacts(ca.ca, spkiKey(facts.publicKey), profile, clock.now());
       // A request the rules refuse is refused now, not after approvers spent time on it.
       await (deps.gate ?? openGate).check("ca-sign", scope, asked);
       const payload: HeldSign = { caId: ca.ca.id, csr: csr.toString("base64"), ...options };

@@ -9,7 +9,7 @@ import { newVersion } from "../ids.js";
 import type { CertificateFactsReader } from "../inventory/ports.js";
 import type { IssuanceRequest, IssuanceResult, IssuerAdapter, PreparedIssuance } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
-import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
+import { type ImportJwk, modulusBits, type StoredKeyVersion } from "../keys/model.js";
 import {
   createObjectLifecycle,
   deletedButRecoverable,
@@ -186,11 +186,7 @@ function importedContent(value: string): { pem: string } | { pfx: Buffer } {
 /** The type and size or curve of an imported private key, read from its JWK. */
 function importedKey(jwk: ImportJwk): ImportedKey {
   if (jwk.kty === "RSA") {
-    const modulus = Buffer.from(jwk.n ?? "", "base64url");
-    const first = modulus.findIndex((byte) => byte !== 0);
-    const keySize =
-      first < 0 ? 0 : (modulus.length - first - 1) * 8 + (modulus[first] ?? 0).toString(2).length;
-    return { kty: "RSA", keySize };
+    return { kty: "RSA", keySize: modulusBits(jwk.n ?? "") };
   }
   if (jwk.kty === "EC") return { kty: "EC", curve: jwk.crv ?? "" };
   throw badParameter(`The imported key is ${jwk.kty}; a certificate's key is RSA or EC`);
