@@ -12,7 +12,7 @@ import { runCli } from "../support/cli.js";
 import { adminToken, httpsClient } from "../support/https-client.js";
 import { startInProcess } from "../support/in-process.js";
 import { serverBackends } from "../support/server-backends.js";
-import { type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
+import { gone, type ServerProcess, startServerProcess, tempDataDir } from "../support/server-process.js";
 import { commandExists, requireTool } from "../support/tools.js";
 
 const COUNT = 1000;
@@ -20,18 +20,6 @@ const CREATE_CONCURRENCY = 16;
 /** Certificates per `openssl ocsp` request. */
 const OCSP_BATCH = 250;
 const hasOpenssl = requireTool("openssl", commandExists("openssl"), "apt-get install openssl");
-
-/** Waits until the process is gone, as `kill -9` leaves it. */
-async function gone(pid: number): Promise<void> {
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(20);
-  }
-}
 
 async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, ms = 60_000) {
   const deadline = Date.now() + ms;
@@ -295,7 +283,9 @@ for (const backend of serverBackends) {
             chain,
             "-no_nonce",
           ]);
-          expect(run.stderr).toContain("Response verify OK");
+          expect(run.stderr, `${run.error ?? ""} ${run.stdout.slice(0, 2000)}`).toContain(
+            "Response verify OK",
+          );
           const lines = run.stdout.split("\n").filter((l) => l.startsWith(files));
           expect(lines.filter((l) => l.endsWith(`: ${status}`))).toHaveLength(batch.length);
           answered += lines.length;
