@@ -5,16 +5,10 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { canonicalSerial } from "../domain/ca/ca-service.js";
 import type { OcspCertId } from "../domain/ca/model.js";
-import { REVOCATION_REASONS } from "../domain/ca/model.js";
 import type { CaX509 } from "../domain/ca/ports.js";
 import type { SubjectAlternativeNames } from "../domain/certificates/model.js";
 import { badParameter } from "../domain/errors.js";
-import {
-  certificateParts,
-  createCertificateBuilder,
-  keyIdentifier,
-  publicKeyBits,
-} from "./ca-certificate-builder.js";
+import { certificateParts, createCertificateBuilder, publicKeyBits } from "./ca-certificate-builder.js";
 import { buildCrl } from "./crl-builder.js";
 import { children, encode, octetString, oid, raw, sequence } from "./der.js";
 import { publicKeyFromParts } from "./jwk.js";
@@ -129,25 +123,6 @@ function requestedSans(attributes: asn1js.BaseBlock | undefined): SubjectAlterna
     }
   }
   return sans;
-}
-
-/** A CA certificate as the CRL path needs it, parsed once per certificate (they are few). */
-interface ParsedIssuer {
-  subjectName: x509.Name;
-  keyId: Buffer;
-}
-const issuers = new Map<string, ParsedIssuer>();
-
-function parsedIssuer(der: Buffer): ParsedIssuer {
-  const key = der.toString("base64");
-  let hit = issuers.get(key);
-  if (!hit) {
-    const cert = parseCertificate(der);
-    hit = { subjectName: cert.subjectName, keyId: keyIdentifier(Buffer.from(cert.publicKey.rawData)) };
-    if (issuers.size >= 1000) issuers.clear();
-    issuers.set(key, hit);
-  }
-  return hit;
 }
 
 function parseCertificate(der: Buffer): x509.X509Certificate {

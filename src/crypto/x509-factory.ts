@@ -320,9 +320,9 @@ export function createX509Factory(): X509Factory {
     } catch {
       verdict = false;
     }
-    let byIssuer = verdicts.get(child.cert);
-    if (!byIssuer) verdicts.set(child.cert, (byIssuer = new WeakMap()));
+    const byIssuer = verdicts.get(child.cert) ?? new WeakMap<x509.X509Certificate, boolean>();
     byIssuer.set(issuer.cert, verdict);
+    verdicts.set(child.cert, byIssuer);
     return verdict;
   }
 
