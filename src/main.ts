@@ -574,12 +574,16 @@ export async function openCore(
 
 /** The job that works through running campaigns; the server schedules it, `campaign run` runs it. */
 export function campaignJob(core: Core): Job {
+  const { config } = core;
   return createCampaignJob({
     store: createSqlCampaignStore(core.storage),
     certificates: core.certificates,
     ca: core.ca,
     vaults: () => core.vaults.list(),
     clock: core.clock,
+    intervalMs: config.campaignIntervalMs,
+    staleClaimMs: config.campaignStaleClaimMs,
+    batchSize: config.campaignBatchSize,
   });
 }
 

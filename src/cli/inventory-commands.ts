@@ -40,6 +40,10 @@ export const inventoryFilterOptions = (c: Command): Command =>
     .option("--san <name>", "a SAN equal to this, or a DNS name under it (example.com finds www.example.com)")
     .option("--key-type <type>", "RSA, EC, Ed25519, …")
     .option("--min-key-size <bits>", "key size of at least this many bits")
+    .option(
+      "--key-size-below <bits>",
+      "key size under this many bits (with --key-type RSA: 3072 finds RSA < 3072)",
+    )
     .option("--signature-algorithm <name>", "e.g. sha1WithRSAEncryption, ecdsa-with-SHA256")
     .addOption(new Option("--source <source>", "seen by this source and still there").choices([...SOURCES]))
     .option("--location <prefix>", "seen at a location starting with this, e.g. tls://10.0.0.")

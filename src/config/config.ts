@@ -168,6 +168,20 @@ export const ConfigSchema = Type.Object(
       minimum: 10_000,
       description: "How often the alert digest mails owners and certificate contacts",
     }),
+    campaignIntervalMs: Type.Integer({
+      minimum: 1000,
+      description: "How often the campaign job looks for running campaigns (it works each to the end)",
+    }),
+    campaignStaleClaimMs: Type.Integer({
+      minimum: 1000,
+      description:
+        "A batch of campaign items claimed this long ago by an attempt that has not committed it is taken again (its node died); longer than a batch takes, or batches are redone",
+    }),
+    campaignBatchSize: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      description: "Campaign items claimed and committed together, in one transaction",
+    }),
     acmeCaFile: Type.Optional(
       Type.String({
         minLength: 1,
@@ -278,6 +292,9 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   approvalMailTo: [],
   alertChangedWindowMs: 7 * 86_400_000,
   alertDigestIntervalMs: 900_000,
+  campaignIntervalMs: 60_000,
+  campaignStaleClaimMs: 120_000,
+  campaignBatchSize: 64,
   acmeValidationHttpPort: 80,
   acmeValidationTlsPort: 443,
   uiSessionIdleMs: 30 * 60_000,
@@ -340,6 +357,9 @@ export const ENV_VARS = {
   STRONGROOM_APPROVAL_MAIL_TO: "approvalMailTo",
   STRONGROOM_ALERT_CHANGED_WINDOW_MS: "alertChangedWindowMs",
   STRONGROOM_ALERT_DIGEST_INTERVAL_MS: "alertDigestIntervalMs",
+  STRONGROOM_CAMPAIGN_INTERVAL_MS: "campaignIntervalMs",
+  STRONGROOM_CAMPAIGN_STALE_CLAIM_MS: "campaignStaleClaimMs",
+  STRONGROOM_CAMPAIGN_BATCH_SIZE: "campaignBatchSize",
   STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
   STRONGROOM_ACME_VALIDATION_TLS_PORT: "acmeValidationTlsPort",
   STRONGROOM_ACME_VALIDATION_RESOLVER: "acmeValidationResolver",
@@ -412,6 +432,9 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "approvalExpiryMs",
     "alertChangedWindowMs",
     "alertDigestIntervalMs",
+    "campaignIntervalMs",
+    "campaignStaleClaimMs",
+    "campaignBatchSize",
     "acmeValidationHttpPort",
     "acmeValidationTlsPort",
     "uiSessionIdleMs",

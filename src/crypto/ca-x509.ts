@@ -5,16 +5,11 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { canonicalSerial } from "../domain/ca/ca-service.js";
 import type { OcspCertId } from "../domain/ca/model.js";
-import { REVOCATION_REASONS } from "../domain/ca/model.js";
 import type { CaX509 } from "../domain/ca/ports.js";
 import type { SubjectAlternativeNames } from "../domain/certificates/model.js";
 import { badParameter } from "../domain/errors.js";
-import {
-  certificateParts,
-  createCertificateBuilder,
-  keyIdentifier,
-  publicKeyBits,
-} from "./ca-certificate-builder.js";
+import { certificateParts, createCertificateBuilder, publicKeyBits } from "./ca-certificate-builder.js";
+import { buildCrl } from "./crl-builder.js";
 import { children, encode, octetString, oid, raw, sequence } from "./der.js";
 import { publicKeyFromParts } from "./jwk.js";
 import { createOcspResponseBuilder } from "./ocsp-response-builder.js";
@@ -128,25 +123,6 @@ function requestedSans(attributes: asn1js.BaseBlock | undefined): SubjectAlterna
     }
   }
   return sans;
-}
-
-/** A CA certificate as the CRL path needs it, parsed once per certificate (they are few). */
-interface ParsedIssuer {
-  subjectName: x509.Name;
-  keyId: Buffer;
-}
-const issuers = new Map<string, ParsedIssuer>();
-
-function parsedIssuer(der: Buffer): ParsedIssuer {
-  const key = der.toString("base64");
-  let hit = issuers.get(key);
-  if (!hit) {
-    const cert = parseCertificate(der);
-    hit = { subjectName: cert.subjectName, keyId: keyIdentifier(Buffer.from(cert.publicKey.rawData)) };
-    if (issuers.size >= 1000) issuers.clear();
-    issuers.set(key, hit);
-  }
-  return hit;
 }
 
 function parseCertificate(der: Buffer): x509.X509Certificate {
@@ -289,38 +265,7 @@ export function createCaX509(): CaX509 {
       return publicKeyFromParts(publicKey).export({ format: "der", type: "spki" });
     },
 
-    async crl(spec, signer) {
-      const { crypto, keys, signingAlgorithm } = protectorCrypto(signer);
-      const issuer = parsedIssuer(spec.issuer);
-      const extensions: x509.Extension[] = [
-        new x509.AuthorityKeyIdentifierExtension(issuer.keyId.toString("hex")),
-        new x509.Extension(OID.crlNumber, false, new asn1js.Integer({ value: spec.number }).toBER()),
-      ];
-      if (spec.distributionPoint) {
-        // RFC 5280 §5.2.5: critical, naming the URL this (partial) CRL is published at.
-        const idp = new pkijs.IssuingDistributionPoint({
-          distributionPoint: [new pkijs.GeneralName({ type: 6, value: spec.distributionPoint })],
-        });
-        extensions.push(new x509.Extension(OID.issuingDistributionPoint, true, idp.toSchema().toBER()));
-      }
-      const crl = await x509.X509CrlGenerator.create(
-        {
-          issuer: issuer.subjectName,
-          thisUpdate: spec.thisUpdate,
-          nextUpdate: spec.nextUpdate,
-          entries: spec.entries.map((e) => ({
-            serialNumber: e.serial,
-            revocationDate: e.revokedAt,
-            reason: REVOCATION_REASONS[e.reason] as x509.X509CrlReason,
-          })),
-          extensions,
-          signingKey: keys.privateKey,
-          signingAlgorithm,
-        },
-        crypto,
-      );
-      return Buffer.from(crl.rawData);
-    },
+    crl: buildCrl,
 
     readOcspRequest,
 

@@ -305,14 +305,25 @@ export function createX509Factory(): X509Factory {
    * Whether `issuer` issued `child`: the names chain and the issuer's key verifies the child's
    * signature. Names alone would let any certificate carrying the right name pass for the issuer.
    */
+  // Verdicts between certificates parsed once and kept in `recent` (a CA's chain, the same in every
+  // certificate it issues): a chain is checked once, not once per certificate issued under it.
+  const verdicts = new WeakMap<x509.X509Certificate, WeakMap<x509.X509Certificate, boolean>>();
+
   function issued(issuer: Candidate, child: Candidate): boolean {
     if (child.cert.issuer !== issuer.cert.subject) return false;
     if (issuer === child && signedHere.has(child.cert)) return true;
+    const known = verdicts.get(child.cert)?.get(issuer.cert);
+    if (known !== undefined) return known;
+    let verdict: boolean;
     try {
-      return nativeOf(child).verify(nativeOf(issuer).publicKey);
+      verdict = nativeOf(child).verify(nativeOf(issuer).publicKey);
     } catch {
-      return false;
+      verdict = false;
     }
+    const byIssuer = verdicts.get(child.cert) ?? new WeakMap<x509.X509Certificate, boolean>();
+    byIssuer.set(issuer.cert, verdict);
+    verdicts.set(child.cert, byIssuer);
+    return verdict;
   }
 
   const selfIssued = (c: Candidate) => c.cert.subject === c.cert.issuer && issued(c, c);

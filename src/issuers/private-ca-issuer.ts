@@ -1,8 +1,14 @@
-import type { CaService } from "../domain/ca/ca-service.js";
+import type { CaService, IssueProfile } from "../domain/ca/ca-service.js";
 import type { KeyUsage } from "../domain/certificates/model.js";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
-import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../domain/issuance/ports.js";
+import type {
+  IssuanceRequest,
+  IssuanceResult,
+  IssuerAdapter,
+  PreparedIssuance,
+  PreparedIssuanceRequest,
+} from "../domain/issuance/ports.js";
 
 /** Key Vault issuer provider name that selects this adapter (matched case-insensitively). */
 export const PRIVATE_CA_PROVIDER = "PrivateCA";
@@ -13,6 +19,8 @@ function addMonths(date: Date, months: number): Date {
   return out;
 }
 
+const failed = (code: string, message: string) => ({ status: "failed" as const, code, message });
+
 /**
  * Issues vault certificates from a CA of this installation. The issuer object names the CA in
  * `credentials.account_id` (or, failing that, `org_details.id`):
@@ -20,58 +28,80 @@ function addMonths(date: Date, months: number): Date {
  * certificate policy gives subject, SANs, key usage, EKUs and validity; the CA adds its constraints.
  */
 export function createPrivateCaIssuer(deps: {
-  ca: Pick<CaService, "issueForVault">;
+  ca: Pick<CaService, "issueForVault" | "signForVault">;
   clock: Clock;
 }): IssuerAdapter {
+  /** The CA a request goes to and what the certificate gets besides its key, or why not. */
+  function plan(request: Pick<IssuanceRequest, "policy" | "issuer">) {
+    const { policy, issuer } = request;
+    const caName = issuer.accountId ?? issuer.organizationId;
+    if (!caName)
+      return failed("BadParameter", `Issuer ${issuer.name} must name its CA in credentials.account_id`);
+    if (policy.ca)
+      return failed(
+        "BadParameter",
+        "A private CA issues end-entity certificates to vault policies; create CAs with `strongroom ca create-intermediate`",
+      );
+    const rsa = policy.key.kty.startsWith("RSA");
+    const keyUsage: KeyUsage[] =
+      policy.keyUsage.length > 0
+        ? policy.keyUsage
+        : rsa
+          ? ["digitalSignature", "keyEncipherment"]
+          : ["digitalSignature"];
+    const profile: IssueProfile = {
+      subject: policy.subject,
+      sans: policy.sans,
+      keyUsage,
+      ekus: policy.ekus,
+      notAfter: addMonths(deps.clock.now(), policy.validityMonths),
+    };
+    return { caName, profile };
+  }
+
+  /** The CA's refusal (a name outside its constraints, validity beyond its own) fails the operation. */
+  function refused(error: unknown) {
+    if (error instanceof DomainError) return failed(error.code, error.message);
+    throw error;
+  }
+
+  const link = (request: Omit<IssuanceRequest, "csr" | "requestId">) => ({
+    vaultId: request.vaultId,
+    vaultName: request.vaultName,
+    name: request.certificateName,
+    version: request.version,
+  });
+
   return {
     provider: PRIVATE_CA_PROVIDER,
     async issue(request: IssuanceRequest): Promise<IssuanceResult> {
-      const { policy, issuer } = request;
-      const caName = issuer.accountId ?? issuer.organizationId;
-      if (!caName)
-        return {
-          status: "failed",
-          code: "BadParameter",
-          message: `Issuer ${issuer.name} must name its CA in credentials.account_id`,
-        };
-      if (policy.ca)
-        return {
-          status: "failed",
-          code: "BadParameter",
-          message:
-            "A private CA issues end-entity certificates to vault policies; create CAs with `strongroom ca create-intermediate`",
-        };
-      const rsa = policy.key.kty.startsWith("RSA");
-      const keyUsage: KeyUsage[] =
-        policy.keyUsage.length > 0
-          ? policy.keyUsage
-          : rsa
-            ? ["digitalSignature", "keyEncipherment"]
-            : ["digitalSignature"];
+      const planned = plan(request);
+      if ("status" in planned) return planned;
       try {
         const { issued, chain } = await deps.ca.issueForVault(
-          caName,
+          planned.caName,
           request.csr,
-          {
-            subject: policy.subject,
-            sans: policy.sans,
-            keyUsage,
-            ekus: policy.ekus,
-            notAfter: addMonths(deps.clock.now(), policy.validityMonths),
-          },
-          {
-            vaultId: request.vaultId,
-            vaultName: request.vaultName,
-            name: request.certificateName,
-            version: request.version,
-          },
+          planned.profile,
+          link(request),
         );
         return { status: "issued", certificates: [issued.der, ...chain] };
       } catch (error) {
-        // The CA's refusal (a name outside its constraints, validity beyond its own) fails the operation.
-        if (error instanceof DomainError)
-          return { status: "failed", code: error.code, message: error.message };
-        throw error;
+        return refused(error);
+      }
+    },
+    async prepare(request: PreparedIssuanceRequest): Promise<PreparedIssuance> {
+      const planned = plan(request);
+      if ("status" in planned) return planned;
+      try {
+        const { issued, events, chain } = await deps.ca.signForVault(
+          planned.caName,
+          request.publicKey,
+          planned.profile,
+          link(request),
+        );
+        return { status: "issued", certificates: [issued.der, ...chain], record: { issued, events } };
+      } catch (error) {
+        return refused(error);
       }
     },
   };

@@ -1,6 +1,7 @@
 import type { CaService } from "../domain/ca/ca-service.js";
+import type { RevocationReason } from "../domain/ca/model.js";
 import type { CampaignItem, CampaignOptions } from "../domain/campaigns/model.js";
-import type { CampaignStore } from "../domain/campaigns/ports.js";
+import type { CampaignStore, Claim, SettledItem } from "../domain/campaigns/ports.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
 import type { PolicyInput } from "../domain/certificates/policy.js";
 import { sleep as abortableSleep, type Clock } from "../domain/clock.js";
@@ -10,23 +11,34 @@ import type { Vault } from "../domain/vaults/model.js";
 
 export interface CampaignJobDeps {
   store: CampaignStore;
-  certificates: Pick<CertificateService, "create" | "get" | "pollOperation" | "updatePolicy">;
-  ca: Pick<CaService, "findIssuedForVersion" | "revoke">;
+  certificates: Pick<
+    CertificateService,
+    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersion" | "discard"
+  >;
+  ca: Pick<CaService, "findIssuedForVersion" | "revoke" | "revocation" | "published" | "republish">;
   vaults: () => Promise<Vault[]>;
   clock: Clock;
   intervalMs?: number;
   /**
-   * A claim older than this belongs to a node that died mid-item (kill -9): another node, or this
-   * one restarted, takes it again. Too short and a slow issuer's item is taken twice (still made
-   * once: see `replace`); too long and a crash holds the item back that long.
+   * A claim older than this belongs to an attempt that died mid-batch (kill -9): another node, or
+   * this one restarted, takes it again under a new token, and the dead attempt could store nothing.
+   * Too short and a slow batch is taken over while it works (its commit is then refused and the
+   * work redone); too long and a crash holds its items back that long.
    */
   staleClaimMs?: number;
+  /** Items claimed and committed together: one transaction and one claim per this many. */
+  batchSize?: number;
+  /**
+   * How often, while a campaign revokes, the revoking CAs' CRLs are made again (and once more at
+   * the end of each run). OCSP answers from the database at once; a CRL lists every revoked
+   * certificate, so remaking it per batch would cost the square of the campaign's size.
+   */
+  crlEveryMs?: number;
   /** How rate limits wait; tests pass their own. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** How often a running campaign's state is read again, so a pause or cancel takes effect. */
-const STATE_EVERY_ITEMS = 50;
+const DEFAULT_BATCH = 64;
 
 function policyChange(options: CampaignOptions): PolicyInput | undefined {
   if (!options.issuer && !options.keyType) return undefined;
@@ -43,12 +55,19 @@ function policyChange(options: CampaignOptions): PolicyInput | undefined {
   };
 }
 
+const failed = (item: CampaignItem, error: unknown, at: Date): SettledItem => ({
+  item,
+  outcome: { state: "failed", error: (error as Error).message, at },
+});
+
 /**
- * Runs the items of running campaigns: each certificate gets its new version through its policy
- * (changed first to the campaign's issuer or key), then the old one is revoked when the campaign
- * asks. Each item is claimed before anything is issued; an item taken again after its claimer died
- * finds the version that claimer made (created after the first claim) and only settles, so nothing
- * is issued or revoked twice.
+ * Runs the items of running campaigns in claimed batches. For an issuer of this installation (the
+ * private CA) each item's new version is signed in memory, and the whole batch — every new version
+ * with its key, secret and policy, the CA's records, the old certificates' revocations, the items'
+ * outcomes and an audit row per item — commits in one transaction that first checks the batch's
+ * claim token: a batch whose claim was taken over stores nothing, so nothing is done twice. Items
+ * whose issuer answers later (ACME) or whose creates wait for approval go one by one through the
+ * certificate's policy, as a client's create would.
  */
 export function createCampaignJob({
   store,
@@ -58,68 +77,142 @@ export function createCampaignJob({
   clock,
   intervalMs = 60_000,
   staleClaimMs = 60_000,
+  batchSize = DEFAULT_BATCH,
+  crlEveryMs = 10_000,
   sleep = abortableSleep,
 }: CampaignJobDeps): Job {
-  async function revokeOld(vault: Vault, name: string, version: string, options: CampaignOptions) {
-    if (!options.revokeReason) return undefined;
+  /** The old certificate's revocation (not stored yet) and what the item records of it. */
+  async function revocationOf(vault: Vault, item: CampaignItem, reason: RevocationReason | undefined) {
+    if (!reason) return {};
     let issued: Awaited<ReturnType<CaService["findIssuedForVersion"]>>;
     try {
-      issued = await ca.findIssuedForVersion(vault.id, name, version);
+      issued = await ca.findIssuedForVersion(
+        vault.id,
+        item.certificateName as string,
+        item.fromVersion as string,
+      );
     } catch (error) {
       if (error instanceof DomainError && error.code === "NotFound")
-        return "not issued by the private CA: revoke it with its issuer";
+        return { note: "not issued by the private CA: revoke it with its issuer" };
       throw error;
     }
-    if (issued.status === "revoked") return `revoked already (${issued.reason})`;
-    await ca.revoke(issued, options.revokeReason);
-    return `revoked (${options.revokeReason})`;
+    // The campaign service refuses certificateHold: a campaign revokes for good.
+    const change = ca.revocation(issued, reason as Exclude<RevocationReason, "certificateHold">);
+    return change
+      ? { issued, change, note: `revoked (${reason})` }
+      : { note: `revoked already (${issued.reason})` };
   }
 
-  /** Makes the new version unless the item's first claimer made it already; returns its version. */
-  async function replace(vault: Vault, item: CampaignItem, name: string, options: CampaignOptions) {
-    const latest = await certificates.get(vault, name);
-    // A version made after the item was first claimed is that claimer's; one made before it (an
-    // AutoRenew since the campaign selected it) is not, and is replaced too. Both times come from
-    // node clocks, so nodes whose clocks disagree by more than a claim's span could misjudge it.
-    const firstClaimedAt = item.firstClaimedAt?.getTime() ?? Number.POSITIVE_INFINITY;
-    if (latest.version !== item.fromVersion && latest.createdAt.getTime() >= firstClaimedAt)
-      return latest.version;
-    const change = policyChange(options);
-    if (change) await certificates.updatePolicy(vault, name, change);
-    const created = await certificates.create(vault, name, {});
-    const operation =
-      created.status === "inProgress" ? await certificates.pollOperation(vault, name) : created;
-    if (operation.status === "failed")
-      throw new Error(operation.error?.message ?? "the issuer failed the request");
-    if (operation.status === "inProgress")
-      throw new Error(
-        "the issuer answers later; retry the campaign once the certificate's operation completes",
-      );
-    return (await certificates.get(vault, name)).version;
-  }
-
-  async function runItem(byName: Map<string, Vault>, item: CampaignItem, options: CampaignOptions) {
-    const { vaultName, certificateName, fromVersion } = item;
+  /** The item's new version and revocation, signed but not stored; "unbatched" for the slow path. */
+  async function prepare(
+    byName: Map<string, Vault>,
+    item: CampaignItem,
+    options: CampaignOptions,
+  ): Promise<SettledItem | "unbatched"> {
     try {
-      const vault = vaultName && byName.get(vaultName);
-      if (!vault || !certificateName || !fromVersion)
-        throw new Error(`vault ${vaultName ?? "(none)"} no longer exists`);
-      const toVersion = await replace(vault, item, certificateName, options);
-      const revocation = await revokeOld(vault, certificateName, fromVersion, options);
-      await store.settle(item.campaignId, item.fingerprint, {
-        state: "done",
-        toVersion,
-        revocation,
-        at: clock.now(),
-      });
-      return "done" as const;
+      const vault = vaultOf(byName, item);
+      const name = item.certificateName as string;
+      const made = await certificates.prepareNewVersion(vault, name, policyChange(options));
+      if (made.status === "unbatched") return "unbatched";
+      if (made.status === "failed") return failed(item, new Error(made.message), clock.now());
+      try {
+        const { change, note } = await revocationOf(vault, item, options.revokeReason);
+        return {
+          item,
+          outcome: {
+            state: "done",
+            toVersion: made.version.certificate.version,
+            revocation: note,
+            at: clock.now(),
+            writes: { version: made.version, record: made.record, revocation: change },
+          },
+        };
+      } catch (error) {
+        await certificates.discard(made.version);
+        throw error;
+      }
     } catch (error) {
-      await store.settle(item.campaignId, item.fingerprint, {
-        state: "failed",
-        error: (error as Error).message,
-        at: clock.now(),
-      });
-      return "failed" as const;
+      return failed(item, error, clock.now());
+    }
+  }
+
+  function vaultOf(byName: Map<string, Vault>, item: CampaignItem): Vault {
+    const { vaultName, certificateName, fromVersion } = item;
+    const vault = vaultName && byName.get(vaultName.toLowerCase());
+    if (!vault || !certificateName || !fromVersion)
+      throw new Error(`vault ${vaultName ?? "(none)"} no longer exists`);
+    return vault;
+  }
+
+  /**
+   * The slow path, for issuers that answer later: a create through the policy, then the revocation,
+   * each in its own transaction. An item taken again after its attempt died finds the version that
+   * attempt made (created after the first claim) and only settles, so nothing is issued twice.
+   */
+  async function replaceOneByOne(
+    byName: Map<string, Vault>,
+    item: CampaignItem,
+    options: CampaignOptions,
+  ): Promise<SettledItem> {
+    try {
+      const vault = vaultOf(byName, item);
+      const name = item.certificateName as string;
+      const latest = await certificates.get(vault, name);
+      // A version made after the item was first claimed is that attempt's; one made before it (an
+      // AutoRenew since the campaign selected it) is not, and is replaced too.
+      const firstClaimedAt = item.firstClaimedAt?.getTime() ?? Number.POSITIVE_INFINITY;
+      let toVersion = latest.version;
+      if (latest.version === item.fromVersion || latest.createdAt.getTime() < firstClaimedAt) {
+        const change = policyChange(options);
+        if (change) await certificates.updatePolicy(vault, name, change);
+        const created = await certificates.create(vault, name, {});
+        const operation =
+          created.status === "inProgress" ? await certificates.pollOperation(vault, name) : created;
+        if (operation.status === "failed")
+          throw new Error(operation.error?.message ?? "the issuer failed the request");
+        if (operation.status === "inProgress")
+          throw new Error(
+            "the issuer answers later; retry the campaign once the certificate's operation completes",
+          );
+        toVersion = (await certificates.get(vault, name)).version;
+      }
+      const { issued, change, note } = await revocationOf(vault, item, options.revokeReason);
+      if (issued && change?.reason) await ca.revoke(issued, change.reason);
+      return { item, outcome: { state: "done", toVersion, revocation: note, at: clock.now() } };
+    } catch (error) {
+      return failed(item, error, clock.now());
+    }
+  }
+
+  /** Discards the keys of prepared versions that will not be stored (HSM objects otherwise left). */
+  async function discardAll(settled: readonly SettledItem[]) {
+    for (const { outcome } of settled)
+      if (outcome.state === "done" && outcome.writes) await certificates.discard(outcome.writes.version);
+  }
+
+  /**
+   * Commits the batch; when the transaction fails for one item's sake (not a lost claim), each item
+   * is committed alone so the others are not held back, and one that still fails is recorded failed.
+   */
+  async function commit(campaignId: string, claim: Claim, settled: SettledItem[]): Promise<SettledItem[]> {
+    try {
+      await store.commit(campaignId, claim.token, settled);
+      return settled;
+    } catch (error) {
+      if (error instanceof DomainError && error.reason === "ClaimLost") {
+        await discardAll(settled);
+        throw error;
+      }
+      if (settled.length === 1) {
+        await discardAll(settled);
+        const [one] = settled as [SettledItem];
+        const recorded = failed(one.item, error, clock.now());
+        await store.commit(campaignId, claim.token, [recorded]);
+        return [recorded];
+      }
+      const out: SettledItem[] = [];
+      for (const one of settled) out.push(...(await commit(campaignId, claim, [one])));
+      return out;
     }
   }
 
@@ -127,27 +220,64 @@ export function createCampaignJob({
     name: "campaigns",
     intervalMs,
     async run(signal) {
-      const counts = { done: 0, failed: 0 };
+      const counts = { done: 0, failed: 0, lost: 0 };
       const running = (await store.list()).filter((c) => c.state === "running");
       if (running.length === 0) return "no campaign running";
       const byName = new Map((await vaults()).map((v) => [v.name.toLowerCase(), v]));
+      const revokingCas = new Set<string>();
+      let crlsAt = Date.now();
+      const publishCrls = async () => {
+        await ca.republish([...revokingCas]);
+        revokingCas.clear();
+        crlsAt = Date.now();
+      };
       for (const campaign of running) {
-        const gapMs = campaign.options.ratePerSecond ? 1000 / campaign.options.ratePerSecond : 0;
-        for (let n = 1; !signal.aborted; n++) {
-          if (n % STATE_EVERY_ITEMS === 0 && (await store.find(campaign.id))?.state !== "running") break;
+        const rate = campaign.options.ratePerSecond;
+        const size = rate ? Math.max(1, Math.min(batchSize, Math.floor(rate))) : batchSize;
+        while (!signal.aborted) {
+          // A pause or cancel takes effect at the next batch.
+          if ((await store.find(campaign.id))?.state !== "running") break;
+          const started = Date.now();
           const now = clock.now();
-          const item = await store.claim(campaign.id, now, new Date(now.getTime() - staleClaimMs));
-          if (!item) {
+          const claim = await store.claim(campaign.id, size, now, new Date(now.getTime() - staleClaimMs));
+          if (claim.items.length === 0) {
             const left = await store.counts(campaign.id);
             if (left.pending + left.claimed === 0)
               await store.transition(campaign.id, ["running"], "finished", clock.now());
             break;
           }
-          counts[await runItem(byName, item, campaign.options)]++;
-          if (gapMs > 0) await sleep(gapMs, signal);
+          const prepared = await Promise.all(claim.items.map((i) => prepare(byName, i, campaign.options)));
+          const batched = prepared.filter((p): p is SettledItem => p !== "unbatched");
+          const slow = claim.items.filter((_, n) => prepared[n] === "unbatched");
+          let settled: SettledItem[];
+          try {
+            settled = await commit(campaign.id, claim, batched);
+            for (const item of slow) {
+              const one = await replaceOneByOne(byName, item, campaign.options);
+              await store.commit(campaign.id, claim.token, [one]);
+              settled.push(one);
+            }
+          } catch (error) {
+            if (!(error instanceof DomainError && error.reason === "ClaimLost")) throw error;
+            // Another attempt holds these items now; it does them.
+            counts.lost += claim.items.length;
+            continue;
+          }
+          const written = settled.flatMap(({ outcome }) =>
+            outcome.state === "done" && outcome.writes ? [outcome.writes] : [],
+          );
+          const revoked = written.flatMap((w) => (w.revocation ? [w.revocation] : []));
+          await ca.published(revoked);
+          for (const change of revoked) revokingCas.add(change.caId);
+          for (const { outcome } of settled) counts[outcome.state]++;
+          if (revokingCas.size > 0 && Date.now() - crlsAt >= crlEveryMs) await publishCrls();
+          if (rate)
+            await sleep(Math.max(0, (claim.items.length * 1000) / rate - (Date.now() - started)), signal);
         }
       }
-      return `campaigns: ${counts.done} replaced, ${counts.failed} failed`;
+      if (revokingCas.size > 0) await publishCrls();
+      const lost = counts.lost > 0 ? `, ${counts.lost} taken over by another attempt` : "";
+      return `campaigns: ${counts.done} replaced, ${counts.failed} failed${lost}`;
     },
   };
 }

@@ -2,15 +2,22 @@ import type { Kysely } from "kysely";
 import type { AuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
 import { auditUnavailable } from "../domain/audit/audit-unavailable.js";
+import type { AuditEntry } from "../domain/audit/model.js";
 import type { AuditChain } from "../domain/audit/ports.js";
 import type { Engine } from "./database.js";
 import type { Database } from "./schema.js";
 import { appendInTransaction } from "./sql-audit-store.js";
 
+/** What one of several changes made in one transaction adds to the scope's entry. */
+export type ChangeIntent = Pick<AuditEntry, "vault" | "objectId" | "version" | "detail">;
+
 /** Writes a change's intent row as part of the change's own transaction. */
 export interface ChangeAudit {
-  /** Runs last inside the change's transaction: if it throws, the change rolls back. */
-  beforeCommit(trx: Kysely<Database>, scope: AuditScope): Promise<void>;
+  /**
+   * Runs last inside the change's transaction: if it throws, the change rolls back. With
+   * `intents`, one row for each (a batch that changes many objects), else one for the transaction.
+   */
+  beforeCommit(trx: Kysely<Database>, scope: AuditScope, intents?: readonly ChangeIntent[]): Promise<void>;
 }
 
 /**
@@ -28,31 +35,33 @@ export function createChangeAudit(deps: {
   chain: AuditChain;
 }): ChangeAudit {
   return {
-    async beforeCommit(trx, scope) {
-      const entry = { ...scope.entry(), outcome: "pending" as const, status: 0 };
-      let row: { seq: number; hash: string };
+    async beforeCommit(trx, scope, intents) {
+      const base = { ...scope.entry(), outcome: "pending" as const, status: 0 };
+      const entries = intents && intents.length > 0 ? intents.map((i) => ({ ...base, ...i })) : [base];
+      let rows: { seq: number; hash: string }[];
       try {
-        const written =
+        rows =
           deps.engine === "postgres"
-            ? await appendInTransaction(trx, [entry], deps.chain)
-            : [await deps.audit.recordWritten(entry)];
-        row = written[0] as { seq: number; hash: string };
+            ? await appendInTransaction(trx, entries, deps.chain)
+            : await Promise.all(entries.map((e) => deps.audit.recordWritten(e)));
       } catch (error) {
         throw auditUnavailable(error);
       }
       try {
         await trx
           .insertInto("audit_changes")
-          .values({
-            seq: row.seq,
-            request_id: entry.requestId,
-            mac: deps.chain.mac("change", row.seq, row.hash),
-          })
+          .values(
+            rows.map((row) => ({
+              seq: row.seq,
+              request_id: base.requestId,
+              mac: deps.chain.mac("change", row.seq, row.hash),
+            })),
+          )
           .execute();
       } catch (error) {
         throw auditUnavailable(error);
       }
-      scope.intents += 1;
+      scope.intents += rows.length;
     },
   };
 }

@@ -35,6 +35,7 @@ import * as uiSignIn from "./migrations/0021-ui-sign-in.js";
 import * as acmeServerGaps from "./migrations/0023-acme-server-gaps.js";
 import * as discoveryCertificates from "./migrations/0024-discovery-certificates.js";
 import * as locationChanges from "./migrations/0025-location-changes.js";
+import * as campaignClaims from "./migrations/0026-campaign-claims.js";
 import * as deployments from "./migrations/0027-deployments.js";
 import * as signingLeases from "./migrations/0028-signing-leases.js";
 import type { Database } from "./schema.js";
@@ -316,6 +317,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0023-acme-server-gaps": acmeServerGaps.up,
   "0024-discovery-certificates": discoveryCertificates.up,
   "0025-location-changes": locationChanges.up,
+  "0026-campaign-claims": campaignClaims.up,
   "0027-deployments": deployments.up,
   "0028-signing-leases": signingLeases.up,
 };

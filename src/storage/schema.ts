@@ -708,6 +708,8 @@ export interface Database {
     attempts: number;
     claimed_at: number | null;
     first_claimed_at: number | null;
+    /** The attempt holding the claim; only its batch may settle the item. */
+    claim_token: string | null;
     to_version: string | null;
     revocation: string | null;
     error: string | null;

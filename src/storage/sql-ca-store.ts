@@ -9,8 +9,9 @@ import type {
   RevocationReason,
   StoredCrl,
 } from "../domain/ca/model.js";
-import type { CaStore } from "../domain/ca/ports.js";
+import type { CaStore, StatusChange } from "../domain/ca/ports.js";
 import { DomainError } from "../domain/errors.js";
+import type { VaultEvent } from "../domain/events/model.js";
 import type { Protection, PublicKeyParts } from "../domain/keys/model.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
@@ -170,6 +171,68 @@ async function markVaultVersion(
     .execute();
 }
 
+/** Stores an issued certificate with its events, in the caller's transaction. */
+export async function insertIssuedIn(
+  trx: Kysely<Database>,
+  issued: IssuedCertificate,
+  events: readonly VaultEvent[],
+): Promise<void> {
+  await trx
+    .insertInto("ca_issued")
+    .values({
+      ca_id: issued.caId,
+      serial: issued.serial,
+      subject: issued.subject,
+      not_before: issued.notBefore.getTime(),
+      not_after: issued.notAfter.getTime(),
+      der: issued.der,
+      shard: issued.shard,
+      status: issued.status,
+      revoked_at: fromDate(issued.revokedAt),
+      reason: issued.reason ?? null,
+      vault_id: issued.vault?.vaultId ?? null,
+      vault_name: issued.vault?.vaultName ?? null,
+      certificate_name_key: issued.vault?.name.toLowerCase() ?? null,
+      certificate_name: issued.vault?.name ?? null,
+      certificate_version: issued.vault?.version ?? null,
+      created_at: issued.createdAt.getTime(),
+    })
+    .execute();
+  await insertEvents(trx, events);
+}
+
+/**
+ * Sets a certificate's status, marks the vault version it backs and stores the events, in the
+ * caller's transaction.
+ */
+export async function changeStatusIn(trx: Kysely<Database>, change: StatusChange): Promise<void> {
+  const issued = await trx
+    .selectFrom("ca_issued")
+    .selectAll()
+    .where("ca_id", "=", change.caId)
+    .where("serial", "=", change.serial)
+    .executeTakeFirst();
+  if (!issued) throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
+  await trx
+    .updateTable("ca_issued")
+    .set({
+      status: change.status,
+      revoked_at: fromDate(change.revokedAt),
+      reason: change.reason ?? null,
+    })
+    .where("ca_id", "=", change.caId)
+    .where("serial", "=", change.serial)
+    .execute();
+  await markVaultVersion(
+    trx,
+    issued,
+    change.status === "good" || !change.revokedAt
+      ? undefined
+      : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
+  );
+  await insertEvents(trx, change.events);
+}
+
 export function createSqlCaStore(storage: StorageHandle): CaStore {
   const { db } = storage;
   const authorityById = (q: Kysely<Database>, idOrName: string) =>
@@ -232,28 +295,7 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
             `Order ${acmeOrder.id} is no longer ${acmeOrder.from}: it has its certificate already or failed`,
             { reason: "AcmeOrderFinalized" },
           );
-        await trx
-          .insertInto("ca_issued")
-          .values({
-            ca_id: issued.caId,
-            serial: issued.serial,
-            subject: issued.subject,
-            not_before: issued.notBefore.getTime(),
-            not_after: issued.notAfter.getTime(),
-            der: issued.der,
-            shard: issued.shard,
-            status: issued.status,
-            revoked_at: fromDate(issued.revokedAt),
-            reason: issued.reason ?? null,
-            vault_id: issued.vault?.vaultId ?? null,
-            vault_name: issued.vault?.vaultName ?? null,
-            certificate_name_key: issued.vault?.name.toLowerCase() ?? null,
-            certificate_name: issued.vault?.name ?? null,
-            certificate_version: issued.vault?.version ?? null,
-            created_at: issued.createdAt.getTime(),
-          })
-          .execute();
-        await insertEvents(trx, events);
+        await insertIssuedIn(trx, issued, events);
       });
     },
 
@@ -302,33 +344,7 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
     },
 
     async changeStatus(change) {
-      await writeTransaction(storage, async (trx) => {
-        const issued = await trx
-          .selectFrom("ca_issued")
-          .selectAll()
-          .where("ca_id", "=", change.caId)
-          .where("serial", "=", change.serial)
-          .executeTakeFirst();
-        if (!issued) throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
-        await trx
-          .updateTable("ca_issued")
-          .set({
-            status: change.status,
-            revoked_at: fromDate(change.revokedAt),
-            reason: change.reason ?? null,
-          })
-          .where("ca_id", "=", change.caId)
-          .where("serial", "=", change.serial)
-          .execute();
-        await markVaultVersion(
-          trx,
-          issued,
-          change.status === "good" || !change.revokedAt
-            ? undefined
-            : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
-        );
-        await insertEvents(trx, change.events);
-      });
+      await writeTransaction(storage, (trx) => changeStatusIn(trx, change));
     },
 
     async nextCrlNumber(caId) {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type ExpressionBuilder, sql } from "kysely";
 import type {
   Campaign,
@@ -7,9 +8,12 @@ import type {
   ItemState,
 } from "../domain/campaigns/model.js";
 import type { CampaignStore } from "../domain/campaigns/ports.js";
+import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import { databaseTime } from "./database-clock.js";
 import type { Database } from "./schema.js";
+import { changeStatusIn, insertIssuedIn } from "./sql-ca-store.js";
+import { createIssuedWriter } from "./sql-certificate-store.js";
 import { writeTransaction } from "./transactions.js";
 
 const INSERT_CHUNK = 500;
@@ -46,6 +50,7 @@ const toItem = (r: Database["campaign_items"]): CampaignItem => ({
 
 export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
   const { db, engine } = storage;
+  const writeIssued = createIssuedWriter(db);
   const campaignRow = (id: string) => db.selectFrom("campaigns").selectAll().where("id", "=", id);
 
   return {
@@ -81,6 +86,7 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
                 attempts: 0,
                 claimed_at: null,
                 first_claimed_at: null,
+                claim_token: null,
                 to_version: null,
                 revocation: null,
                 error: null,
@@ -161,63 +167,108 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
       return { ...counts, firstDoneAt, lastDoneAt };
     },
 
-    async claim(id, now, staleBefore) {
-      // Pending, or in the hands of a claimer that vanished (its claim older than staleBefore).
-      const claimable = (eb: ExpressionBuilder<Database, "campaign_items">) =>
-        eb.or([
-          eb("state", "=", "pending"),
-          eb.and([eb("state", "=", "claimed"), eb("claimed_at", "<", databaseTime(engine, staleBefore))]),
-        ]);
-      for (;;) {
-        const candidate = await db
-          .selectFrom("campaign_items")
-          .select("fingerprint")
-          .where("campaign_id", "=", id)
-          .where(claimable)
-          .orderBy("state")
-          .orderBy("fingerprint")
-          .limit(1)
-          .executeTakeFirst();
-        if (!candidate) return undefined;
-        // Conditional on the row still being claimable: of two nodes that saw it, one updates it.
-        const taken = await db
-          .updateTable("campaign_items")
-          .set((eb) => ({
-            state: "claimed",
-            claimed_at: databaseTime(engine, now),
-            // The node's clock, as the versions it makes are stamped by it (see the campaign job).
-            first_claimed_at: sql<number>`coalesce(first_claimed_at, ${now.getTime()})`,
-            attempts: eb("attempts", "+", 1),
-          }))
-          .where("campaign_id", "=", id)
-          .where("fingerprint", "=", candidate.fingerprint)
-          .where(claimable)
-          .returningAll()
-          .executeTakeFirst();
-        if (taken) return toItem(taken);
-      }
+    async claim(id, limit, now, staleBefore) {
+      const token = randomUUID();
+      // Claims are the job's bookkeeping, not changes anyone asked for: no audit row of their own.
+      const { changeAudit: _unaudited, ...bookkeeping } = storage;
+      const items = await writeTransaction(bookkeeping, async (trx): Promise<CampaignItem[]> => {
+        // Stale claims first (few: the items in flight when an attempt died), then pending ones; each
+        // through the (campaign, state, fingerprint) index rather than one scan of every item.
+        const stale = (eb: ExpressionBuilder<Database, "campaign_items">) =>
+          eb.and([eb("state", "=", "claimed"), eb("claimed_at", "<", databaseTime(engine, staleBefore))]);
+        const pending = (eb: ExpressionBuilder<Database, "campaign_items">) => eb("state", "=", "pending");
+        const taken: CampaignItem[] = [];
+        for (const claimable of [stale, pending]) {
+          if (taken.length >= limit) break;
+          const candidates = trx
+            .selectFrom("campaign_items")
+            .select("fingerprint")
+            .where("campaign_id", "=", id)
+            .where(claimable)
+            .orderBy("fingerprint")
+            .limit(limit - taken.length)
+            // Another node claiming at the same moment locks its rows; this one takes the next.
+            .$if(engine === "postgres", (q) => q.forUpdate().skipLocked());
+          const rows = await trx
+            .updateTable("campaign_items")
+            .set((eb) => ({
+              state: "claimed",
+              claim_token: token,
+              claimed_at: databaseTime(engine, now),
+              // The node's clock, as the versions it makes are stamped by it (see the campaign job).
+              first_claimed_at: sql<number>`coalesce(first_claimed_at, ${now.getTime()})`,
+              attempts: eb("attempts", "+", 1),
+            }))
+            .where("campaign_id", "=", id)
+            // On PostgreSQL `in (subquery … limit n for update skip locked)` may be run again for
+            // each row the update visits, each run skipping the rows the last one locked: the limit
+            // then holds per run, and one claim takes every pending item. `array(…)` runs it once.
+            .$if(engine === "postgres", (q) => q.where(sql<boolean>`fingerprint = any(array(${candidates}))`))
+            .$if(engine !== "postgres", (q) => q.where("fingerprint", "in", candidates))
+            // Checked again on the row itself: of two nodes that saw it claimable, one updates it.
+            .where(claimable)
+            .returningAll()
+            .execute();
+          taken.push(...rows.map(toItem));
+        }
+        return taken;
+      });
+      return { token, items: items.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : 1)) };
     },
 
-    async settle(id, fingerprint, outcome) {
-      await writeTransaction(storage, async (trx) => {
-        await trx
-          .updateTable("campaign_items")
-          .set(
-            outcome.state === "done"
-              ? {
-                  state: "done",
-                  to_version: outcome.toVersion,
-                  revocation: outcome.revocation ?? null,
-                  error: null,
-                  done_at: outcome.at.getTime(),
-                }
-              : { state: "failed", error: outcome.error },
-          )
-          .where("campaign_id", "=", id)
-          .where("fingerprint", "=", fingerprint)
-          .where("state", "=", "claimed")
-          .execute();
-      });
+    async commit(id, token, settled) {
+      if (settled.length === 0) return;
+      const intents = settled.map(({ item, outcome }) => ({
+        vault: item.vaultName,
+        objectId: item.certificateName && `certificates/${item.certificateName}`,
+        version: outcome.state === "done" ? outcome.toVersion : item.fromVersion,
+        detail:
+          outcome.state === "done"
+            ? `campaign ${id}: replaced version ${item.fromVersion}${outcome.revocation ? `; old ${outcome.revocation}` : ""}`
+            : `campaign ${id}: failed: ${outcome.error}`.slice(0, 500),
+      }));
+      await writeTransaction(
+        storage,
+        async (trx) => {
+          for (const { item, outcome } of settled) {
+            // The token check comes first and locks the row: an attempt whose claim was taken over
+            // stores nothing at all.
+            const result = await trx
+              .updateTable("campaign_items")
+              .set(
+                outcome.state === "done"
+                  ? {
+                      state: "done",
+                      claim_token: null,
+                      to_version: outcome.toVersion,
+                      revocation: outcome.revocation ?? null,
+                      error: null,
+                      done_at: outcome.at.getTime(),
+                    }
+                  : { state: "failed", claim_token: null, error: outcome.error },
+              )
+              .where("campaign_id", "=", id)
+              .where("fingerprint", "=", item.fingerprint)
+              .where("state", "=", "claimed")
+              .where("claim_token", "=", token)
+              .executeTakeFirst();
+            if (Number(result.numUpdatedRows) !== 1)
+              throw new DomainError(
+                "Conflict",
+                `The claim on ${item.certificateName ?? item.fingerprint} was taken over by another attempt; it stores nothing`,
+                { reason: "ClaimLost" },
+              );
+          }
+          for (const { outcome } of settled) {
+            const writes = outcome.state === "done" ? outcome.writes : undefined;
+            if (!writes) continue;
+            await writeIssued(trx, writes.version);
+            await insertIssuedIn(trx, writes.record.issued, writes.record.events);
+            if (writes.revocation) await changeStatusIn(trx, writes.revocation);
+          }
+        },
+        intents,
+      );
     },
 
     async retryFailed(id) {

@@ -10,7 +10,7 @@ import type {
   Contact,
   OperationStatus,
 } from "../domain/certificates/model.js";
-import type { CertificateStore } from "../domain/certificates/ports.js";
+import type { CertificateStore, IssuedVersion } from "../domain/certificates/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import { boundRows, precompiled, slot, slotRows } from "./precompiled.js";
@@ -218,10 +218,41 @@ function operationWriter(db: Kysely<Database>) {
   };
 }
 
+/**
+ * Writes an issued version (certificate, key, secret, policy, operation, events) in the caller's
+ * transaction: the certificate store's own, or a campaign batch's.
+ */
+export function createIssuedWriter(db: Kysely<Database>) {
+  const { insertVersions } = createVersionWriter(db);
+  const putOperation = operationWriter(db);
+  return async (
+    trx: Kysely<Database>,
+    { certificate, key, secret, policy, operation, events }: IssuedVersion,
+  ) => {
+    await insertVersions(
+      trx,
+      [
+        {
+          collection: "certificates",
+          codec: certificateCodec,
+          version: certificate,
+          policy: JSON.stringify(policyToJson(policy)),
+        },
+        { collection: "keys", codec: keyCodec, version: key },
+        { collection: "secrets", codec: secretCodec, version: secret },
+      ],
+      { backing: true },
+    );
+    if (operation) await putOperation(trx, operation);
+    await insertEvents(trx, events);
+  };
+}
+
 export function createSqlCertificateStore(storage: StorageHandle): CertificateStore {
   const { db } = storage;
   const { insertVersions } = createVersionWriter(db);
   const putOperation = operationWriter(db);
+  const writeIssued = createIssuedWriter(db);
   // What a new version is checked against, in one statement: the certificate's object row (deleted
   // or live with its policy) and its operation's status.
   const newVersionQuery = precompiled<NewVersionRow, "vaultId" | "nameKey">(
@@ -255,25 +286,8 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
   return {
     ...store,
 
-    async addIssued({ certificate, key, secret, policy, operation, events }) {
-      await writeTransaction(storage, async (trx) => {
-        await insertVersions(
-          trx,
-          [
-            {
-              collection: "certificates",
-              codec: certificateCodec,
-              version: certificate,
-              policy: JSON.stringify(policyToJson(policy)),
-            },
-            { collection: "keys", codec: keyCodec, version: key },
-            { collection: "secrets", codec: secretCodec, version: secret },
-          ],
-          { backing: true },
-        );
-        if (operation) await putOperation(trx, operation);
-        await insertEvents(trx, events);
-      });
+    async addIssued(issued) {
+      await writeTransaction(storage, (trx) => writeIssued(trx, issued));
     },
 
     async restoreIssued(versions, events) {

@@ -752,6 +752,7 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     if (q.notAfterFrom !== undefined) conditions.push(sql`${notAfter} >= ${q.notAfterFrom}`);
     if (q.notAfterBefore !== undefined) conditions.push(sql`${notAfter} < ${q.notAfterBefore}`);
     if (q.minKeySize !== undefined) conditions.push(sql`c.key_size >= ${q.minKeySize}`);
+    if (q.keySizeBelow !== undefined) conditions.push(sql`c.key_size < ${q.keySizeBelow}`);
     if (q.location && p.driver !== "location")
       conditions.push(
         sql`exists (select 1 from inventory_locations l where l.cert_id = c.id and ${range} ${probe})`,
@@ -766,6 +767,7 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
     q.notAfterFrom !== undefined ||
     q.notAfterBefore !== undefined ||
     q.minKeySize !== undefined ||
+    q.keySizeBelow !== undefined ||
     q.location !== undefined;
 
   /**

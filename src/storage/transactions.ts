@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { currentAuditScope } from "../domain/audit/audit-scope.js";
+import type { ChangeIntent } from "./change-audit.js";
 import type { StorageHandle } from "./database.js";
 import type { Database } from "./schema.js";
 import { busy, untilLocked } from "./sqlite-write-lock.js";
@@ -13,6 +14,7 @@ import { busy, untilLocked } from "./sqlite-write-lock.js";
 export async function writeTransaction<T>(
   storage: Pick<StorageHandle, "db" | "engine" | "sqliteLock"> & Partial<Pick<StorageHandle, "changeAudit">>,
   changes: (trx: Kysely<Database>) => Promise<T>,
+  intents?: readonly ChangeIntent[],
 ): Promise<T> {
   const { db, engine, sqliteLock, changeAudit } = storage;
   // Inside a request, command or job, the change commits only with its intent row in the audit log.
@@ -21,7 +23,7 @@ export async function writeTransaction<T>(
     scope && changeAudit
       ? async (trx: Kysely<Database>) => {
           const result = await changes(trx);
-          await changeAudit.beforeCommit(trx, scope);
+          await changeAudit.beforeCommit(trx, scope, intents);
           return result;
         }
       : changes;

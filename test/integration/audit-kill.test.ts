@@ -4,7 +4,7 @@ import { openDatabase } from "../../src/storage/database.js";
 import { runCli } from "../support/cli.js";
 import { adminToken, httpsClient } from "../support/https-client.js";
 import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
-import { startServerProcess, tempDataDir } from "../support/server-process.js";
+import { gone, startServerProcess, tempDataDir } from "../support/server-process.js";
 
 const KILLS = 20;
 const CONCURRENT = 8;
@@ -14,18 +14,6 @@ const engines = [
   { engine: "sqlite", enabled: true },
   { engine: "postgres", enabled: postgresAvailable },
 ] as const;
-
-/** Waits until the process is gone, as `kill -9` leaves it. */
-async function gone(pid: number): Promise<void> {
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(20);
-  }
-}
 
 for (const { engine, enabled } of engines) {
   describe.skipIf(!enabled)(`kill -9 during concurrent certificate creates on ${engine}`, () => {

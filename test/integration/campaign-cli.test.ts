@@ -48,6 +48,8 @@ describe("strongroom campaign on the command line", () => {
       "old-int",
       "--key-type",
       "RSA",
+      "--key-size-below",
+      "3072",
       "--issuer-name",
       "new-int",
       "--new-key-type",

@@ -108,25 +108,27 @@ for (const backend of serverBackends) {
       expect((await core().campaigns.status("drill")).progress.done).toBe(0);
       await expect(core().campaigns.pause("drill")).rejects.toThrow(/is paused; it must be running/);
 
-      // A node claims a certificate, makes its new version and dies before recording it.
+      // An attempt claims a certificate and dies (kill -9) before its batch commits.
       const store = createSqlCampaignStore(core().storage);
-      const crashed = (await store.claim((await campaign()).id, clock.now(), new Date(0)))?.certificateName;
-      if (!crashed) throw new Error("nothing to claim");
-      await core().certificates.updatePolicy(await core().vaults.get("default"), crashed, {
-        issuer: { name: "new-int" },
-      });
-      const made = await server.createCertificate(crashed, {});
-      expect(made.json().status, made.body).toBe("completed");
-      const madeVersion = await latestVersion(crashed);
+      const dead = await store.claim((await campaign()).id, 1, clock.now(), new Date(0));
+      const crashed = dead.items[0];
+      if (!crashed?.certificateName) throw new Error("nothing to claim");
 
       // Another is deleted, so its replacement fails.
-      const deleted = names.find((n) => n !== crashed) as string;
+      const deleted = names.find((n) => n !== crashed.certificateName) as string;
       expect((await server.kv({ method: "DELETE", url: `/certificates/${deleted}?${V}` })).statusCode).toBe(
         200,
       );
 
       await core().campaigns.resume("drill");
-      clock.advance(2 * MINUTE_MS);
+      // While the dead attempt's claim is fresh, its item is left alone.
+      await runJob("campaigns");
+      expect((await core().campaigns.status("drill")).progress).toMatchObject({
+        done: COUNT - 2,
+        failed: 1,
+        remaining: 1,
+      });
+      clock.advance(3 * MINUTE_MS);
       await runJob("campaigns");
       const { progress } = await core().campaigns.status("drill");
       expect(progress).toMatchObject({ total: COUNT, done: COUNT - 1, failed: 1, remaining: 0 });
@@ -134,9 +136,13 @@ for (const backend of serverBackends) {
       expect(failed.map((i) => i.certificateName)).toEqual([deleted]);
       expect(failed[0]?.error).toMatch(new RegExp(deleted));
 
-      // The dead node's version was taken as the replacement: no third version.
-      expect(await versionsOf(crashed)).toHaveLength(2);
-      expect(await latestVersion(crashed)).toBe(madeVersion);
+      // The dead attempt's writes, arriving late, are refused: the item was done once.
+      await expect(
+        store.commit((await campaign()).id, dead.token, [
+          { item: crashed, outcome: { state: "done", toVersion: "late", at: clock.now() } },
+        ]),
+      ).rejects.toMatchObject({ reason: "ClaimLost" });
+      expect(await versionsOf(crashed.certificateName)).toHaveLength(2);
 
       await server.kv({ method: "POST", url: `/deletedcertificates/${deleted}/recover?${V}` });
       const done = new Map((await core().campaigns.items("drill")).items.map((i) => [i.certificateName, i]));

@@ -144,7 +144,7 @@ describe.each(backends)("the inventory's storage on $engine", (backend) => {
     expect(await subjects({ san: "nowhere.example" })).toEqual([]);
   });
 
-  it("filters by key type, minimum key size and signature algorithm", async () => {
+  it("filters by key type, minimum key size, key size below a bound and signature algorithm", async () => {
     expect(await subjects({ keyType: "rsa" })).toEqual([
       "CN=api.example.org",
       "CN=weak.internal",
@@ -152,6 +152,12 @@ describe.each(backends)("the inventory's storage on $engine", (backend) => {
     ]);
     expect(await subjects({ keyType: "RSA", minKeySize: 2048 })).toEqual([
       "CN=api.example.org",
+      "CN=legacy.internal",
+    ]);
+    expect(await subjects({ keyType: "RSA", keySizeBelow: 2048 })).toEqual(["CN=weak.internal"]);
+    expect(await subjects({ keyType: "RSA", keySizeBelow: 3072 })).toEqual([
+      "CN=api.example.org",
+      "CN=weak.internal",
       "CN=legacy.internal",
     ]);
     expect(await subjects({ signatureAlgorithm: "sha1WithRSAEncryption" })).toEqual(["CN=legacy.internal"]);

@@ -144,6 +144,7 @@ for (const backend of backends) {
             "0023-acme-server-gaps",
             "0024-discovery-certificates",
             "0025-location-changes",
+            "0026-campaign-claims",
             "0027-deployments",
             "0028-signing-leases",
           ]);

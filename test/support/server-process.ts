@@ -25,6 +25,18 @@ export function tempDataDir(): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Waits until the process is gone, as `kill -9` leaves it. */
+export async function gone(pid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Runs the built `strongroom serve` on a port of its own and waits until it serves. */
 export async function startServerProcess(
   dataDir: string,

@@ -293,6 +293,58 @@ describe.each(["EC-P256", "EC-P384", "RSA-2048", "Ed25519"] as const)(
   },
 );
 
+describe("a CRL with many entries", () => {
+  it("lists 5,000 revoked certificates in a CRL openssl verifies, with each one's reason", async () => {
+    const key = await caKey("EC-P256");
+    const issuer = await x509.certificate(
+      {
+        serial: newSerial(),
+        subject: "CN=Busy Revoker",
+        notBefore: new Date(Date.now() - 600_000),
+        notAfter: new Date(Date.now() + 30 * DAY_MS),
+        publicKey: key.spki,
+        ca: { pathLength: 0 },
+        keyUsage: ["keyCertSign", "cRLSign", "digitalSignature"],
+        ekus: [],
+        sans: noSans,
+        policies: [],
+      },
+      key.signer,
+    );
+    const reasons = ["keyCompromise", "cACompromise", "superseded"] as const;
+    const entries = Array.from({ length: 5000 }, (_, i) => ({
+      serial: newSerial(),
+      revokedAt: new Date(Date.now() - i * 1000),
+      reason: reasons[i % 3] as (typeof reasons)[number],
+    }));
+    const crl = await x509.crl(
+      { issuer, number: 4242, thisUpdate: new Date(), nextUpdate: new Date(Date.now() + DAY_MS), entries },
+      key.signer,
+    );
+    const run = spawnSync(
+      "openssl",
+      [
+        "crl",
+        "-in",
+        file("busy.crl", crl, "X509 CRL"),
+        "-CAfile",
+        file("busy-ca.pem", issuer),
+        "-noout",
+        "-text",
+      ],
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+    );
+    expect(run.stderr).toContain("verify OK");
+    expect(run.stdout).toMatch(/X509v3 CRL Number:\s+4242/);
+    expect(run.stdout).toContain("X509v3 Authority Key Identifier");
+    const listed = [...run.stdout.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]?.toLowerCase());
+    expect(listed).toEqual(entries.map((e) => e.serial));
+    expect(run.stdout.match(/Key Compromise/g)).toHaveLength(1667);
+    expect(run.stdout.match(/CA Compromise/g)).toHaveLength(1667);
+    expect(run.stdout.match(/Superseded/g)).toHaveLength(1666);
+  });
+});
+
 describe("an Ed25519 CA key (RFC 8410)", () => {
   const notBefore = new Date(Date.now() - 600_000);
   const notAfter = new Date(Date.now() + 30 * DAY_MS);

@@ -4,9 +4,10 @@ import type { ApprovalRequirement } from "../approvals/requirement.js";
 import type { KeyUsage, SubjectAlternativeNames } from "../certificates/model.js";
 import type { Clock } from "../clock.js";
 import { badParameter, DomainError } from "../errors.js";
+import type { VaultEvent } from "../events/model.js";
 import { objectEvent } from "../events/model.js";
 import { isObjectName, newId } from "../ids.js";
-import type { Protection } from "../keys/model.js";
+import { modulusBits, type Protection, type PublicKeyParts } from "../keys/model.js";
 import {
   type CertificateRequestFacts,
   type EntryPoint,
@@ -31,7 +32,7 @@ import {
   type VaultLink,
 } from "./model.js";
 import { enforceNameConstraints, validateNameConstraints } from "./name-constraints.js";
-import type { CaKeys, CaStore, CaX509, IssuedFor, PkiUrls } from "./ports.js";
+import type { CaKeys, CaStore, CaX509, IssuedFor, PkiUrls, StatusChange } from "./ports.js";
 
 export interface CaServiceDeps {
   store: CaStore;
@@ -64,6 +65,22 @@ export interface SignOptions {
   publicKey?: Buffer | undefined;
   /** An exact validity the client asked for (ACME newOrder), instead of `validityDays` from now. */
   validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
+}
+
+type KeyFacts = ReturnType<typeof spkiKey>;
+
+/** What the rules read of a key, from its public parts as the key service holds them. */
+function partsKey(publicKey: PublicKeyParts): KeyFacts {
+  if (publicKey.n) return { keyType: "RSA", keySize: modulusBits(publicKey.n) };
+  if (publicKey.crv === "Ed25519") return { keyType: "Ed25519" };
+  return { keyType: "EC", curve: publicKey.crv };
+}
+
+/** A certificate signed and not yet stored, with the event its storing writes and its chain. */
+export interface SignedCertificate {
+  issued: IssuedCertificate;
+  events: VaultEvent[];
+  chain: Buffer[];
 }
 
 /** The sign API's answer: the certificate and its chain, or the approval request holding it. */
@@ -305,31 +322,12 @@ export function createCaService(deps: CaServiceDeps) {
     status: IssuedCertificate["status"],
     reason: RevocationReason | undefined,
   ): Promise<IssuedCertificate> {
-    const now = clock.now();
-    const vault = issued.vault;
-    const events = vault
-      ? [
-          objectEvent(
-            status === "good" ? "CertificateRevocationRemoved" : "CertificateRevoked",
-            { id: vault.vaultId, name: vault.vaultName },
-            "Certificate",
-            {
-              name: vault.name,
-              version: vault.version,
-              notBefore: issued.notBefore,
-              expiresAt: issued.notAfter,
-            },
-            now,
-            status === "good" ? "certificateHold removed" : reason,
-          ),
-        ]
-      : [];
-    const revokedAt = status === "good" ? undefined : now;
-    await store.changeStatus({ caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events });
+    const change = statusChange(issued, status, reason);
+    await store.changeStatus(change);
     await Promise.all(listeners.map((listener) => listener(issued.caId, issued.serial, "status")));
     const ca = await find(issued.caId);
     await crls.regenerate(ca, ca.crlShards > 1 ? [FULL_CRL, issued.shard] : [FULL_CRL]);
-    return { ...issued, status, revokedAt, reason: status === "good" ? undefined : reason };
+    return { ...issued, status, revokedAt: change.revokedAt, reason: status === "good" ? undefined : reason };
   }
 
   /**
@@ -352,31 +350,32 @@ export function createCaService(deps: CaServiceDeps) {
   /** A request to `ca` in the rules' terms. */
   const requestFacts = (
     ca: ActiveCa,
-    facts: CsrFacts,
+    key: KeyFacts,
     profile: IssueProfile,
     now: Date,
   ): CertificateRequestFacts => ({
     subject: profile.subject,
     sans: sansOf(profile.sans),
-    ...spkiKey(facts.publicKey),
+    ...key,
     validityDays: Math.round((profile.notAfter.getTime() - now.getTime()) / DAY_MS),
     ekus: profile.ekus,
     issuerName: ca.name,
   });
 
-  async function issue(
+  /** Signs a certificate for `facts`' key and returns it with its event, storing nothing. */
+  async function sign(
     { ca, constraints }: Issuing,
-    facts: CsrFacts,
+    facts: Pick<CsrFacts, "publicKey">,
     profile: IssueProfile,
     vault?: VaultLink,
-    completes?: IssuedFor,
-  ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
+    key: KeyFacts = spkiKey(facts.publicKey),
+  ): Promise<SignedCertificate> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
     await (deps.gate ?? openGate).check(
       "ca-sign",
       { caId: ca.id, ...(vault && { vaultId: vault.vaultId }) },
-      requestFacts(ca, facts, profile, now),
+      requestFacts(ca, key, profile, now),
     );
     if (ca.notAfter && profile.notAfter > ca.notAfter)
       throw badParameter(
@@ -418,21 +417,62 @@ export function createCaService(deps: CaServiceDeps) {
       vault,
       createdAt: now,
     };
-    await store.insertIssued(
-      issued,
-      [
-        objectEvent(
-          "CaCertificateIssued",
-          { id: ca.id, name: ca.name },
-          "Certificate",
-          { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
-          now,
-        ),
-      ],
-      completes,
-    );
-    for (const listener of listeners) void listener(ca.id, serial, "issued");
-    return { issued, chain: [ca.certificate, ...ca.chain] };
+    const events = [
+      objectEvent(
+        "CaCertificateIssued",
+        { id: ca.id, name: ca.name },
+        "Certificate",
+        { name: serial, version: serial, notBefore, expiresAt: profile.notAfter },
+        now,
+      ),
+    ];
+    return { issued, events, chain: [ca.certificate, ...ca.chain] };
+  }
+
+  async function issue(
+    issuing: Issuing,
+    facts: CsrFacts,
+    profile: IssueProfile,
+    vault?: VaultLink,
+    completes?: IssuedFor,
+  ): Promise<{ issued: IssuedCertificate; chain: Buffer[] }> {
+    const { issued, events, chain } = await sign(issuing, facts, profile, vault);
+    await store.insertIssued(issued, events, completes);
+    for (const listener of listeners) void listener(issued.caId, issued.serial, "issued");
+    return { issued, chain };
+  }
+
+  /** The status change, with its event about the vault certificate it backs, not yet stored. */
+  function statusChange(
+    issued: IssuedCertificate,
+    status: IssuedCertificate["status"],
+    reason: RevocationReason | undefined,
+  ): StatusChange {
+    const now = clock.now();
+    const vault = issued.vault;
+    const events = vault
+      ? [
+          objectEvent(
+            status === "good" ? "CertificateRevocationRemoved" : "CertificateRevoked",
+            { id: vault.vaultId, name: vault.vaultName },
+            "Certificate",
+            {
+              name: vault.name,
+              version: vault.version,
+              notBefore: issued.notBefore,
+              expiresAt: issued.notAfter,
+            },
+            now,
+            status === "good" ? "certificateHold removed" : reason,
+          ),
+        ]
+      : [];
+    const revokedAt = status === "good" ? undefined : now;
+    return { caId: issued.caId, serial: issued.serial, status, revokedAt, reason, events };
+  }
+
+  async function republish(caIds: string[]): Promise<void> {
+    for (const caId of caIds) await crls.regenerate(await find(caId), "all");
   }
 
   /** The CA, CSR facts and profile a sign request asks for, checked. */
@@ -566,6 +606,44 @@ export function createCaService(deps: CaServiceDeps) {
     },
 
     /**
+     * Signs for a vault certificate's new key without storing the certificate: the caller stores
+     * it with the vault version in one transaction (a campaign batch), then calls `published`.
+     */
+    async signForVault(caName: string, publicKey: PublicKeyParts, profile: IssueProfile, vault: VaultLink) {
+      return sign(
+        await issuingCa(caName),
+        { publicKey: x509.spki(publicKey) },
+        profile,
+        vault,
+        partsKey(publicKey),
+      );
+    },
+
+    /**
+     * The revocation of a certificate, not yet stored (a campaign batch stores it with the rest);
+     * undefined when it is revoked already, which stays as it was.
+     */
+    revocation(issued: IssuedCertificate, reason: Exclude<RevocationReason, "certificateHold">) {
+      return issued.status === "revoked" ? undefined : statusChange(issued, "revoked", reason);
+    },
+
+    /**
+     * After status changes stored elsewhere (a campaign batch) have committed: the caches that hold
+     * an answer for them drop it (the OCSP responder). Certificates issued that way are not
+     * announced: nothing holds an answer for them yet, and the responder signs one when first asked
+     * rather than one per certificate of a campaign of thousands. The CRLs are the caller's to remake
+     * (`republish`), once in a while rather than per batch: each lists every revoked certificate.
+     */
+    async published(changed: StatusChange[]) {
+      await Promise.all(
+        changed.flatMap((c) => listeners.map((listener) => listener(c.caId, c.serial, "status"))),
+      );
+    },
+
+    /** Makes the full CRL and every shard's again, of each CA named. */
+    republish,
+
+    /**
      * Signs a CSR with its own subject and SANs (benchmarks, ACME, EST, SCEP, the CLI's callers),
      * storing the certificate only together with what it `completes`.
      */
@@ -590,7 +668,7 @@ export function createCaService(deps: CaServiceDeps) {
       const requirements = approval ? await approval.requirements("ca-sign", scope) : [];
       if (!approval || requirements.length === 0) return issue(ca, facts, profile);
       enforceNameConstraints(ca.constraints, profile.subject, profile.sans);
-      const asked = requestFacts(ca.ca, facts, profile, clock.now());
+      const asked = requestFacts(ca.ca, spkiKey(facts.publicKey), profile, clock.now());
       // A request the rules refuse is refused now, not after approvers spent time on it.
       await (deps.gate ?? openGate).check("ca-sign", scope, asked);
       const payload: HeldSign = { caId: ca.ca.id, csr: csr.toString("base64"), ...options };

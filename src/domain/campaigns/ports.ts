@@ -1,3 +1,7 @@
+import type { IssuedCertificate } from "../ca/model.js";
+import type { StatusChange } from "../ca/ports.js";
+import type { IssuedVersion } from "../certificates/ports.js";
+import type { VaultEvent } from "../events/model.js";
 import type { Campaign, CampaignItem, CampaignState } from "./model.js";
 
 /** Counts of a campaign's items by state, and when the first and last were done. */
@@ -11,10 +15,37 @@ export interface ItemCounts {
   lastDoneAt?: Date | undefined;
 }
 
+/** What an item's new version stores with its outcome, all in the batch's one transaction. */
+export interface ItemWrites {
+  version: IssuedVersion;
+  /** The CA's record of the new certificate. */
+  record: { issued: IssuedCertificate; events: VaultEvent[] };
+  /** The old certificate's revocation, when the campaign revokes and it was not revoked yet. */
+  revocation?: StatusChange | undefined;
+}
+
 /** How a claimed item ended. */
 export type ItemOutcome =
-  | { state: "done"; toVersion: string; revocation?: string | undefined; at: Date }
+  | {
+      state: "done";
+      toVersion: string;
+      revocation?: string | undefined;
+      at: Date;
+      /** Absent when the version was made outside the batch (an issuer that answers later). */
+      writes?: ItemWrites | undefined;
+    }
   | { state: "failed"; error: string; at: Date };
+
+export interface SettledItem {
+  item: CampaignItem;
+  outcome: ItemOutcome;
+}
+
+/** Items one attempt holds: only a commit with its token settles them. */
+export interface Claim {
+  token: string;
+  items: CampaignItem[];
+}
 
 export interface CampaignStore {
   /** Stores the campaign and its items in one transaction. */
@@ -27,12 +58,17 @@ export interface CampaignStore {
   items(id: string, limit: number, after?: string): Promise<{ items: CampaignItem[]; next?: string }>;
   counts(id: string): Promise<ItemCounts>;
   /**
-   * Claims the next pending item, or one whose claimer vanished before `staleBefore`, for this
-   * node alone: the claim is a conditional update, so two nodes never hold the same item.
+   * Claims up to `limit` items, pending ones or those whose claim was taken before `staleBefore` (on
+   * the database's clock) by an attempt that died, under a new token, in one statement: two nodes
+   * never hold the same item (PostgreSQL skips rows another node is claiming).
    */
-  claim(id: string, now: Date, staleBefore: Date): Promise<CampaignItem | undefined>;
-  /** Settles a claimed item. */
-  settle(id: string, fingerprint: string, outcome: ItemOutcome): Promise<void>;
+  claim(id: string, limit: number, now: Date, staleBefore: Date): Promise<Claim>;
+  /**
+   * Settles claimed items and stores what each one's writes hold, in one transaction with one audit
+   * row per item. Conflict (reason ClaimLost) and nothing stored when the token no longer holds
+   * every one of them: their claim went stale and another attempt has them.
+   */
+  commit(id: string, token: string, settled: readonly SettledItem[]): Promise<void>;
   /** Puts failed items back to pending; returns how many. */
   retryFailed(id: string): Promise<number>;
 }

@@ -7,9 +7,9 @@ import { badParameter, DomainError } from "../errors.js";
 import { type InternalEventType, newVersionEvent, objectEvent } from "../events/model.js";
 import { newVersion } from "../ids.js";
 import type { CertificateFactsReader } from "../inventory/ports.js";
-import type { IssuanceRequest, IssuanceResult, IssuerAdapter } from "../issuance/ports.js";
+import type { IssuanceRequest, IssuanceResult, IssuerAdapter, PreparedIssuance } from "../issuance/ports.js";
 import { vaultCurve } from "../keys/key-service.js";
-import type { ImportJwk, StoredKeyVersion } from "../keys/model.js";
+import { type ImportJwk, modulusBits, type StoredKeyVersion } from "../keys/model.js";
 import {
   createObjectLifecycle,
   deletedButRecoverable,
@@ -65,6 +65,16 @@ export interface CreateApproval {
 }
 
 export type CertificateService = ReturnType<typeof createCertificateService>;
+
+/** A new version prepared for a batch (see `prepareNewVersion`). */
+export type Reissue =
+  | {
+      status: "prepared";
+      version: IssuedVersion;
+      record: Extract<PreparedIssuance, { status: "issued" }>["record"];
+    }
+  | { status: "failed"; message: string }
+  | { status: "unbatched" };
 
 export interface CreateRequest {
   policy?: PolicyInput | undefined;
@@ -176,11 +186,7 @@ function importedContent(value: string): { pem: string } | { pfx: Buffer } {
 /** The type and size or curve of an imported private key, read from its JWK. */
 function importedKey(jwk: ImportJwk): ImportedKey {
   if (jwk.kty === "RSA") {
-    const modulus = Buffer.from(jwk.n ?? "", "base64url");
-    const first = modulus.findIndex((byte) => byte !== 0);
-    const keySize =
-      first < 0 ? 0 : (modulus.length - first - 1) * 8 + (modulus[first] ?? 0).toString(2).length;
-    return { kty: "RSA", keySize };
+    return { kty: "RSA", keySize: modulusBits(jwk.n ?? "") };
   }
   if (jwk.kty === "EC") return { kty: "EC", curve: jwk.crv ?? "" };
   throw badParameter(`The imported key is ${jwk.kty}; a certificate's key is RSA or EC`);
@@ -656,6 +662,55 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         await keys.destroy(key);
         throw error;
       }
+    },
+
+    /**
+     * A new version made at once, signed but not stored, for a caller that stores many together
+     * with what else they change (a campaign batch: see `CampaignStore.commit`). The policy is the
+     * certificate's with `change` applied, stored with the version. "unbatched" when the version
+     * cannot be made this way: its issuer answers later or signs nothing here (ACME, Unknown, Self),
+     * or the approval rules hold creates in its vault; the caller then creates it as a client would.
+     */
+    async prepareNewVersion(vault: Vault, name: string, change: PolicyInput | undefined): Promise<Reissue> {
+      const base = await checkNewVersionAllowed(vault, name);
+      if (!base) throw objects.notFound(name);
+      const policy = normalizePolicy(change ?? {}, base);
+      await gate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, clock.now()));
+      if (
+        deps.approval &&
+        (await deps.approval.requirements("keyvault-create", { vaultId: vault.id })).length > 0
+      )
+        return { status: "unbatched" };
+      const issuer = await issuerOf(vault, policy);
+      const adapter = typeof issuer === "string" ? undefined : adapters.get(issuer.provider.toLowerCase());
+      if (!adapter?.prepare || typeof issuer === "string") return { status: "unbatched" };
+      const version = newVersion();
+      const key = await newKeyFor(vault, name, version, policy);
+      try {
+        const signed = await adapter.prepare({
+          vaultId: vault.id,
+          vaultName: vault.name,
+          certificateName: name,
+          version,
+          publicKey: key.publicKey,
+          policy,
+          issuer,
+        });
+        if (signed.status === "failed") {
+          await keys.destroy(key);
+          return { status: "failed", message: signed.message };
+        }
+        const issued = await prepareIssued(vault, name, key, signed.certificates, policy, {});
+        return { status: "prepared", version: issued, record: signed.record };
+      } catch (error) {
+        await keys.destroy(key);
+        throw error;
+      }
+    },
+
+    /** Destroys the key of a prepared version whose transaction did not commit (an HSM object). */
+    async discard(version: IssuedVersion): Promise<void> {
+      await keys.destroy(version.key);
     },
 
     /**

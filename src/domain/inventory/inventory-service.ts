@@ -134,6 +134,8 @@ export function createInventoryService({
       throw badParameter(`Unknown source "${query.source}"; use ${SOURCES.join(", ")}`);
     if (query.minKeySize !== undefined && (!Number.isInteger(query.minKeySize) || query.minKeySize < 1))
       throw badParameter("min key size must be a positive whole number of bits");
+    if (query.keySizeBelow !== undefined && (!Number.isInteger(query.keySizeBelow) || query.keySizeBelow < 1))
+      throw badParameter("key size below must be a positive whole number of bits");
     if (query.expiringWithinMs !== undefined && !(query.expiringWithinMs > 0))
       throw badParameter("expiring-within must be a positive duration");
     for (const [name, value] of Object.entries({

@@ -77,6 +77,8 @@ export interface InventoryQuery {
   san?: string | undefined;
   keyType?: string | undefined;
   minKeySize?: number | undefined;
+  /** Key size below this many bits (RSA under 3072: `keySizeBelow: 3072` with `keyType: "RSA"`). */
+  keySizeBelow?: number | undefined;
   signatureAlgorithm?: string | undefined;
   /** Certificates with a location of this source not gone. */
   source?: ObservationSource | undefined;

@@ -1,4 +1,7 @@
+import type { IssuedCertificate } from "../ca/model.js";
 import type { CertificateIssuer, CertificatePolicy } from "../certificates/model.js";
+import type { VaultEvent } from "../events/model.js";
+import type { PublicKeyParts } from "../keys/model.js";
 
 export interface IssuanceRequest {
   vaultId: string;
@@ -19,6 +22,19 @@ export type IssuanceResult =
   | { status: "pending"; details?: string }
   | { status: "failed"; code: string; message: string };
 
+/** A request signed at once for a key the vault made, with no CSR: the issuer stores nothing. */
+export type PreparedIssuanceRequest = Omit<IssuanceRequest, "csr" | "requestId"> & {
+  publicKey: PublicKeyParts;
+};
+
+/**
+ * A certificate signed but not stored, with the CA's record of it: the caller stores both with the
+ * vault version in one transaction.
+ */
+export type PreparedIssuance =
+  | { status: "issued"; certificates: Buffer[]; record: { issued: IssuedCertificate; events: VaultEvent[] } }
+  | { status: "failed"; code: string; message: string };
+
 /** Obtains a certificate for a CSR from one kind of issuer (the private CA, an ACME CA…). */
 export interface IssuerAdapter {
   /** The issuer provider name it serves, as in Key Vault issuer objects. */
@@ -29,4 +45,9 @@ export interface IssuerAdapter {
    * adapters that never answer "pending" leave it out.
    */
   resume?(request: IssuanceRequest): Promise<IssuanceResult>;
+  /**
+   * Signs at once without storing (issuers of this installation only): what a re-issuance
+   * campaign commits in batches. Adapters that cannot leave it out.
+   */
+  prepare?(request: PreparedIssuanceRequest): Promise<PreparedIssuance>;
 }

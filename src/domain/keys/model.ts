@@ -42,6 +42,13 @@ export interface PublicKeyParts {
   y?: string;
 }
 
+/** The bit length of an RSA modulus given as base64url (a JWK's `n`), leading zero bytes aside. */
+export function modulusBits(n: string): number {
+  const modulus = Buffer.from(n, "base64url");
+  const first = modulus.findIndex((byte) => byte !== 0);
+  return first < 0 ? 0 : (modulus.length - first - 1) * 8 + (modulus[first] ?? 0).toString(2).length;
+}
+
 export interface KeyVersion {
   vaultId: string;
   name: string;

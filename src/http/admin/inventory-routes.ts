@@ -12,6 +12,7 @@ const Filters = Type.Object(
     san: Type.Optional(Type.String()),
     keyType: Type.Optional(Type.String()),
     minKeySize: Type.Optional(Type.String()),
+    keySizeBelow: Type.Optional(Type.String()),
     signatureAlgorithm: Type.Optional(Type.String()),
     source: Type.Optional(Type.String()),
     location: Type.Optional(Type.String()),

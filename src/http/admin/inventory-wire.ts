@@ -12,6 +12,7 @@ export interface InventoryFilters {
   san?: string | undefined;
   keyType?: string | undefined;
   minKeySize?: string | undefined;
+  keySizeBelow?: string | undefined;
   signatureAlgorithm?: string | undefined;
   source?: string | undefined;
   location?: string | undefined;
@@ -43,6 +44,7 @@ export function inventoryQuery(f: InventoryFilters): InventoryQuery {
     san: f.san,
     keyType: f.keyType,
     minKeySize: wholeNumber(f.minKeySize, "minKeySize"),
+    keySizeBelow: wholeNumber(f.keySizeBelow, "keySizeBelow"),
     signatureAlgorithm: f.signatureAlgorithm,
     source: f.source as ObservationSource | undefined,
     location: f.location,
