@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { artifactsDir, launchChromium } from "../support/chromium.js";
-import { aliceAndBob, axeProblems, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
+import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
+import { aliceAndBob, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { opensslCsr } from "../support/openssl-req.js";
 

@@ -5,8 +5,8 @@ import { ClientSecretCredential } from "@azure/identity";
 import { CertificateClient, type CertificatePolicy, WellKnownIssuer } from "@azure/keyvault-certificates";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { artifactsDir, launchChromium } from "../support/chromium.js";
-import { aliceAndBob, axeProblems, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
+import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
+import { aliceAndBob, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 
 const PASSWORD = "a long enough passphrase";

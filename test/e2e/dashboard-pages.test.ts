@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
+import { aliceAndBob, signedInPage } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 
 const PASSWORD = "a long enough passphrase";
@@ -30,19 +31,8 @@ describe("the dashboard's pages in Chromium", () => {
   let origin: string;
   const shots = artifactsDir("dashboard-pages");
 
-  async function signedIn(username: string, width = 1440): Promise<Page> {
-    const context = await (browser as Browser).newContext({
-      ignoreHTTPSErrors: true,
-      viewport: { width, height: 900 },
-    });
-    const page = await context.newPage();
-    await page.goto(`${origin}/ui/sign-in`);
-    await page.getByLabel("Username").fill(username);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${origin}/ui/`);
-    return page;
-  }
+  const signedIn = (username: string, width = 1440): Promise<Page> =>
+    signedInPage(browser as Browser, origin, username, PASSWORD, width);
 
   /** A self-signed certificate in the default vault, valid for `months`, through the Key Vault API. */
   async function vaultCertificate(name: string, months: number) {
@@ -66,11 +56,7 @@ describe("the dashboard's pages in Chromium", () => {
     browser = await launchChromium();
     server = await startInProcess({ flags: { jobs: false } });
     origin = `https://localhost:${server.strongroom.port}`;
-    const { users, access } = server.strongroom.core;
-    const alice = await users.create("alice", PASSWORD);
-    await access.assign(alice.principal.id, "Strongroom Administrator", "/");
-    const bob = await users.create("bob", PASSWORD);
-    await access.assign(bob.principal.id, "Strongroom Reader", "/");
+    await aliceAndBob(server, PASSWORD);
     await vaultCertificate("expiring-web", 1);
     await vaultCertificate("long-lived", 24);
     await server.strongroom.scheduler.runOnce("inventory");

@@ -1,26 +1,5 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { Browser, Page } from "playwright-core";
 import type { InProcess } from "./in-process.js";
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-export interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-}
-
-/** Serious and critical axe-core findings on the page as it is now. */
-export async function axeProblems(page: Page): Promise<AxeViolation[]> {
-  // Evaluated through the debugging protocol, which the page's CSP does not govern.
-  await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-    return (await axe.run()).violations.map(({ id, impact, help }) => ({ id, impact, help }));
-  });
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-}
 
 /** A new browser context signed in to the dashboard at `origin` through its form, `width` pixels wide. */
 export async function signedInPage(
