@@ -795,6 +795,19 @@ export interface StartOptions {
   gate?: IssuanceGate;
 }
 
+/**
+ * The HTTP layer (fastify, every route) loads when the first server starts, not with every CLI
+ * command; once per process and one module after another, since two servers starting at once in one
+ * process (the bootstrap race test) would otherwise import the same graph concurrently.
+ */
+async function loadHttpLayer() {
+  const { buildApp } = await import("./http/app.js");
+  const { buildPkiApp } = await import("./http/pki/pki-app.js");
+  const { startChallengeResponder } = await import("./http/acme-challenge/challenge-responder.js");
+  return { buildApp, buildPkiApp, startChallengeResponder };
+}
+let httpLayer: ReturnType<typeof loadHttpLayer> | undefined;
+
 /** The composition root: config → storage → services → HTTPS server. */
 export async function startStrongroom(config: Config, options: StartOptions = {}): Promise<Strongroom> {
   const logger = options.logger ?? pino({ level: config.logLevel });
@@ -903,13 +916,9 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         ? { ratePerSecond: perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond)) }
         : undefined;
 
-    // The HTTP layer (fastify, every route) loads when a server starts, not with every CLI command.
-    const [{ buildApp }, { buildPkiApp }, { startChallengeResponder }, promClient] = await Promise.all([
-      import("./http/app.js"),
-      import("./http/pki/pki-app.js"),
-      import("./http/acme-challenge/challenge-responder.js"),
-      config.metrics ? import("prom-client") : undefined,
-    ]);
+    httpLayer ??= loadHttpLayer();
+    const { buildApp, buildPkiApp, startChallengeResponder } = await httpLayer;
+    const promClient = config.metrics ? await import("prom-client") : undefined;
     const metrics = promClient ? new promClient.Registry() : undefined;
     if (promClient && metrics) promClient.collectDefaultMetrics({ register: metrics, prefix: "strongroom_" });
     const app = buildApp(
