@@ -1,14 +1,13 @@
 import { webcrypto } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.js";
 import { objectEvent } from "../../src/domain/events/model.js";
-import { type Core, jobList, openCore } from "../../src/main.js";
+import { type Core, jobList } from "../../src/main.js";
 import { insertEvents } from "../../src/storage/sql-event-store.js";
 import { backends } from "../support/backends.js";
 import { fakeClock } from "../support/in-process.js";
 import { pemWithKey, type TestCertificate, testCertificate } from "../support/inventory-certs.js";
-import { tempDataDir } from "../support/server-process.js";
+import { openTestCore } from "../support/test-core.js";
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -16,28 +15,15 @@ const HOUR_MS = 3_600_000;
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`alert condition sources on ${backend.engine}`, () => {
     const clock = fakeClock(new Date("2026-07-01T00:00:00Z"));
-    const dir = tempDataDir();
-    let drop: () => Promise<void>;
+    let close: () => Promise<void>;
     let core: Core;
     const open = async () => (await core.alerts.list({})).map((a) => `${a.kind} ${a.location}`).sort();
 
     beforeAll(async () => {
-      const database = await backend.createDatabase();
-      drop = database.drop;
-      core = await openCore(
-        loadConfig({
-          env: {},
-          flags: { dataDir: dir.dir, database: database.url, logLevel: "silent", jobs: false },
-        }),
-        clock,
-      );
+      ({ core, close } = await openTestCore(backend, clock));
       await core.vaults.create("default");
     }, 60_000);
-    afterAll(async () => {
-      await core?.close();
-      await drop?.();
-      dir.remove();
-    });
+    afterAll(() => close?.());
 
     it("raises agent-silent for an agent that stopped calling in, and resolves it when it calls again", async () => {
       const { agent } = await core.discovery.registerAgent("edge-1");

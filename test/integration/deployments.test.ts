@@ -1,21 +1,19 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.js";
 import { createVersionWatch } from "../../src/domain/deployments/version-watch.js";
 import type { Agent } from "../../src/domain/discovery/model.js";
-import { type Core, openCore } from "../../src/main.js";
+import type { Core } from "../../src/main.js";
 import { backends } from "../support/backends.js";
 import { fakeClock } from "../support/in-process.js";
 import { pemWithKey, testCertificate } from "../support/inventory-certs.js";
-import { tempDataDir } from "../support/server-process.js";
+import { openTestCore } from "../support/test-core.js";
 
 const DAY_MS = 86_400_000;
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`deployments seen from the server on ${backend.engine}`, () => {
     const clock = fakeClock(new Date("2026-07-01T00:00:00Z"));
-    const dir = tempDataDir();
-    let drop: () => Promise<void>;
+    let close: () => Promise<void>;
     let core: Core;
     let agent: Agent;
 
@@ -34,24 +32,12 @@ for (const backend of backends) {
       );
 
     beforeAll(async () => {
-      const database = await backend.createDatabase();
-      drop = database.drop;
-      core = await openCore(
-        loadConfig({
-          env: {},
-          flags: { dataDir: dir.dir, database: database.url, logLevel: "silent", jobs: false },
-        }),
-        clock,
-      );
+      ({ core, close } = await openTestCore(backend, clock));
       await core.vaults.create("default");
       await core.vaults.create("other");
       agent = (await core.discovery.registerAgent("web-host")).agent;
     }, 60_000);
-    afterAll(async () => {
-      await core?.close();
-      await drop?.();
-      dir.remove();
-    });
+    afterAll(() => close?.());
 
     it("keeps each sync's last report and puts delivered files in the inventory as file:// locations", async () => {
       const cert = await testCertificate({

@@ -1,31 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.js";
-import { type Core, openCore } from "../../src/main.js";
+import type { Core } from "../../src/main.js";
 import { backends } from "../support/backends.js";
 import { fakeClock } from "../support/in-process.js";
 import { testCertificate } from "../support/inventory-certs.js";
-import { tempDataDir } from "../support/server-process.js";
+import { openTestCore } from "../support/test-core.js";
 
 const DAY_MS = 86_400_000;
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`posture report on ${backend.engine}`, () => {
     const clock = fakeClock(new Date("2026-08-01T00:00:00Z"));
-    const dir = tempDataDir();
-    let drop: () => Promise<void>;
+    let close: () => Promise<void>;
     let core: Core;
     const days = (n: number) => new Date(clock.now().getTime() + n * DAY_MS);
 
     beforeAll(async () => {
-      const database = await backend.createDatabase();
-      drop = database.drop;
-      core = await openCore(
-        loadConfig({
-          env: {},
-          flags: { dataDir: dir.dir, database: database.url, logLevel: "silent", jobs: false },
-        }),
-        clock,
-      );
+      ({ core, close } = await openTestCore(backend, clock));
       const root = await testCertificate({ subject: "CN=Posture Root", key: "P-384", notAfter: days(3650) });
       const [web, legacy, api, lapsed, retired] = await Promise.all([
         testCertificate({ subject: "CN=web.example", key: "RSA-2048", issuer: root, notAfter: days(20) }),
@@ -54,11 +44,7 @@ for (const backend of backends) {
       // A location no longer present takes its certificate out of the report.
       await core.inventory.forget(["tls://10.0.0.9:443"], at);
     }, 60_000);
-    afterAll(async () => {
-      await core?.close();
-      await drop?.();
-      dir.remove();
-    });
+    afterAll(() => close?.());
 
     it("counts certificates in use by key, signature, issuer, expiry, vault and owner", async () => {
       const r = await core.posture.report();
