@@ -1,4 +1,6 @@
-import { writeFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { type Command, Option } from "commander";
 import {
   ALERT_KINDS,
@@ -94,8 +96,7 @@ export function registerAlertCommands(program: Command): void {
     .action((o: { format: string; output?: string }, command: Command) =>
       withCore(command, async (core) => {
         const { body } = await core.posture.render(o.format);
-        if (o.output) writeFileSync(o.output, body);
-        else process.stdout.write(body);
+        await pipeline(Readable.from(body), o.output ? createWriteStream(o.output) : process.stdout);
       }),
     );
 }

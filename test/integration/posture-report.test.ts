@@ -7,6 +7,13 @@ import { openTestCore } from "../support/test-core.js";
 
 const DAY_MS = 86_400_000;
 
+async function rendered(core: Core, format: string) {
+  const { contentType, body } = await core.posture.render(format);
+  let text = "";
+  for await (const piece of body) text += piece;
+  return { contentType, text };
+}
+
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`posture report on ${backend.engine}`, () => {
     const clock = fakeClock(new Date("2026-08-01T00:00:00Z"));
@@ -90,8 +97,8 @@ for (const backend of backends) {
       ]);
     });
 
-    it("renders CSV with a header per table and a self-contained printable HTML page", async () => {
-      const csv = (await core.posture.render("csv")).body;
+    it("renders JSON, CSV with a header per table, and a self-contained printable HTML page", async () => {
+      const csv = (await rendered(core, "csv")).text;
       const [counts, quantum] = csv.split("\r\n\r\n") as [string, string];
       expect(counts.split("\r\n")[0]).toBe('"scope","group","section","value","count"');
       expect(counts).toContain('"vault","prod","keyAlgorithm","EC P-256","1"');
@@ -101,14 +108,18 @@ for (const backend of backends) {
       );
       expect(quantum.trim().split("\r\n")).toHaveLength(6);
 
-      const html = await core.posture.render("html");
+      const html = await rendered(core, "html");
       expect(html.contentType).toBe("text/html; charset=utf-8");
-      expect(html.body).toMatch(/^<!doctype html>/);
-      expect(html.body).toContain("<h2>Quantum readiness</h2>");
-      expect(html.body).toContain("CN=legacy.example");
-      expect(html.body).toContain("@media print");
+      expect(html.text).toMatch(/^<!doctype html>/);
+      expect(html.text).toContain("<h2>Quantum readiness</h2>");
+      expect(html.text).toContain("CN=legacy.example");
+      expect(html.text).toContain("@media print");
       // Self-contained: nothing fetched from elsewhere when it is opened or printed.
-      expect(html.body).not.toMatch(/<script|<link|src=|url\(/i);
+      expect(html.text).not.toMatch(/<script|<link|src=|url\(/i);
+
+      expect(JSON.parse((await rendered(core, "json")).text)).toEqual(
+        JSON.parse(JSON.stringify(await core.posture.report(), null, 2)),
+      );
 
       await expect(core.posture.render("pdf")).rejects.toThrow(/format must be one of json, csv, html/);
     });

@@ -1,5 +1,5 @@
 import { escapeHtml } from "../events/notices.js";
-import type { Count, PostureCounts, PostureReport } from "./posture.js";
+import type { Count, PostureCounts, PostureStream } from "./posture.js";
 
 export const POSTURE_FORMATS = ["json", "csv", "html"] as const;
 export type PostureFormat = (typeof POSTURE_FORMATS)[number];
@@ -20,23 +20,36 @@ function countRows(scope: string, group: string, c: PostureCounts): (string | nu
   return rows;
 }
 
+/** Joins many small pieces into ~64 KiB ones: a write per row would cost more than the row. */
+async function* joined(pieces: AsyncIterable<string>): AsyncIterable<string> {
+  let buffer = "";
+  for await (const piece of pieces) {
+    buffer += piece;
+    if (buffer.length >= 65_536) {
+      yield buffer;
+      buffer = "";
+    }
+  }
+  if (buffer) yield buffer;
+}
+
 /**
  * One CSV table for every count (`scope,group,section,value,count`) followed by the
  * quantum-readiness list, each with its own header line, so a spreadsheet can filter either.
  */
-export function postureCsv(r: PostureReport): string {
-  let out = csvRow(["scope", "group", "section", "value", "count"]);
+async function* postureCsv({ summary: r, quantumEntries }: PostureStream): AsyncIterable<string> {
+  yield csvRow(["scope", "group", "section", "value", "count"]);
   const rows = [
     ...countRows("installation", "", r.overall),
     ...r.byVault.flatMap((v) => countRows("vault", v.vault, v)),
     ...r.byOwner.flatMap((o) => countRows("owner", o.owner, o)),
     ...(r.violationsByRule ?? []).map((v) => ["violations", v.kind, "rule", v.ruleId, v.count]),
   ];
-  for (const row of rows) out += csvRow(row);
-  out += "\r\n";
-  out += csvRow(["rank", "fingerprint", "subject", "keyAlgorithm", "isCa", "notAfter", "owner", "locations"]);
-  for (const q of r.quantumReadiness)
-    out += csvRow([
+  for (const row of rows) yield csvRow(row);
+  yield "\r\n";
+  yield csvRow(["rank", "fingerprint", "subject", "keyAlgorithm", "isCa", "notAfter", "owner", "locations"]);
+  for await (const q of quantumEntries)
+    yield csvRow([
       q.rank,
       q.fingerprint,
       q.subject,
@@ -46,13 +59,14 @@ export function postureCsv(r: PostureReport): string {
       q.owner ?? "",
       q.locations.join(" "),
     ]);
-  return out;
 }
 
+const tableRow = (row: (string | number)[]) =>
+  `<tr>${row.map((c) => `<td>${escapeHtml(String(c))}</td>`).join("")}</tr>`;
+const tableHead = (head: string[]) =>
+  `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>`;
 const table = (head: string[], rows: (string | number)[][]) =>
-  `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
-    .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(String(c))}</td>`).join("")}</tr>`)
-    .join("")}</tbody></table>`;
+  `${tableHead(head)}${rows.map(tableRow).join("")}</tbody></table>`;
 
 function countsHtml(c: PostureCounts): string {
   const list = (title: string, l: Count[]) =>
@@ -70,7 +84,16 @@ function countsHtml(c: PostureCounts): string {
 }
 
 /** A printable page with no outside references: styles inline, no scripts, no fonts or images. */
-export function postureHtml(r: PostureReport): string {
+async function* postureHtml({ summary: r, quantumEntries }: PostureStream): AsyncIterable<string> {
+  yield `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Certificate posture ${escapeHtml(r.generatedAt.slice(0, 10))}</title>
+<style>
+body{font:12px/1.4 system-ui,sans-serif;margin:2em;color:#111}
+table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #999;padding:2px 6px;text-align:left;vertical-align:top;white-space:pre-line}
+th{background:#eee}h2{page-break-before:auto;border-bottom:1px solid #333}
+@media print{h2{page-break-after:avoid}table{page-break-inside:auto}tr{page-break-inside:avoid}}
+</style></head><body>
+`;
   const sections = [
     `<h1>Certificate posture</h1><p>Generated ${escapeHtml(r.generatedAt)}.</p>`,
     `<h2>Installation</h2>${countsHtml(r.overall)}`,
@@ -82,37 +105,49 @@ export function postureHtml(r: PostureReport): string {
           r.violationsByRule.map((v) => [v.ruleId, v.kind, v.count]),
         )}`
       : "<h2>Violations by rule</h2><p>The inventory is not graded against rules on this installation yet.</p>",
-    `<h2>Quantum readiness</h2><p>Every RSA and elliptic-curve key, in the order to migrate them.</p>${table(
-      ["#", "Subject", "Key", "CA", "Expires", "Owner", "Where"],
-      r.quantumReadiness.map((q) => [
-        q.rank,
-        q.subject,
-        q.keyAlgorithm,
-        q.isCa ? "yes" : "",
-        q.notAfter.slice(0, 10),
-        q.owner ?? "",
-        q.locations.join("\n"),
-      ]),
-    )}`,
+    "<h2>Quantum readiness</h2><p>Every RSA and elliptic-curve key, in the order to migrate them.</p>",
   ];
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Certificate posture ${escapeHtml(r.generatedAt.slice(0, 10))}</title>
-<style>
-body{font:12px/1.4 system-ui,sans-serif;margin:2em;color:#111}
-table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #999;padding:2px 6px;text-align:left;vertical-align:top;white-space:pre-line}
-th{background:#eee}h2{page-break-before:auto;border-bottom:1px solid #333}
-@media print{h2{page-break-after:avoid}table{page-break-inside:auto}tr{page-break-inside:avoid}}
-</style></head><body>
-${sections.join("\n")}
-</body></html>
-`;
+  for (const section of sections) yield `${section}\n`;
+  yield tableHead(["#", "Subject", "Key", "CA", "Expires", "Owner", "Where"]);
+  for await (const q of quantumEntries)
+    yield tableRow([
+      q.rank,
+      q.subject,
+      q.keyAlgorithm,
+      q.isCa ? "yes" : "",
+      q.notAfter.slice(0, 10),
+      q.owner ?? "",
+      q.locations.join("\n"),
+    ]);
+  yield "</tbody></table>\n</body></html>\n";
 }
 
+const indented = (value: unknown, by: string) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${by}`);
+
+/** The same text `JSON.stringify(report, null, 2)` gives, written as the list is read. */
+async function* postureJson({ summary, quantumEntries }: PostureStream): AsyncIterable<string> {
+  yield indented(summary, "").replace(/\n}$/, ',\n  "quantumReadiness": [');
+  let first = true;
+  for await (const q of quantumEntries) {
+    yield `${first ? "" : ","}\n    ${indented(q, "    ")}`;
+    first = false;
+  }
+  yield first ? "]\n}\n" : "\n  ]\n}\n";
+}
+
+const RENDERERS: Record<
+  PostureFormat,
+  { contentType: string; render: (s: PostureStream) => AsyncIterable<string> }
+> = {
+  json: { contentType: "application/json; charset=utf-8", render: postureJson },
+  csv: { contentType: "text/csv; charset=utf-8", render: postureCsv },
+  html: { contentType: "text/html; charset=utf-8", render: postureHtml },
+};
+
 export function renderPosture(
-  r: PostureReport,
+  stream: PostureStream,
   format: PostureFormat,
-): { contentType: string; body: string } {
-  if (format === "csv") return { contentType: "text/csv; charset=utf-8", body: postureCsv(r) };
-  if (format === "html") return { contentType: "text/html; charset=utf-8", body: postureHtml(r) };
-  return { contentType: "application/json; charset=utf-8", body: `${JSON.stringify(r, null, 2)}\n` };
+): { contentType: string; body: AsyncIterable<string> } {
+  const { contentType, render } = RENDERERS[format];
+  return { contentType, body: joined(render(stream)) };
 }

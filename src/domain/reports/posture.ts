@@ -44,7 +44,8 @@ export interface ViolationCount {
   count: number;
 }
 
-export interface PostureReport {
+/** Everything in a posture report but the quantum-readiness list. */
+export interface PostureSummary {
   generatedAt: string;
   /** Certificates with at least one location still present. */
   overall: PostureCounts;
@@ -52,13 +53,27 @@ export interface PostureReport {
   byOwner: ({ owner: string } & PostureCounts)[];
   /** Open findings of the inventory grading by rule; absent until the grading exists. */
   violationsByRule?: ViolationCount[] | undefined;
+}
+
+export interface PostureReport extends PostureSummary {
   quantumReadiness: QuantumEntry[];
+}
+
+/**
+ * A posture report as it is read: the counts, then the quantum-readiness list one entry at a time,
+ * so a report over a million certificates is never held whole in memory.
+ */
+export interface PostureStream {
+  summary: PostureSummary;
+  quantumEntries: AsyncIterable<QuantumEntry>;
 }
 
 /** What a posture report reads. */
 export interface PostureFacts {
   /** Every inventory record, in any order. */
   records(): AsyncIterable<InventoryRecord>;
+  /** Every inventory record, latest `notAfter` first. */
+  latestExpiryFirst(): AsyncIterable<InventoryRecord>;
   /** Open findings counted by rule; undefined while the findings table does not exist. */
   violationsByRule(): Promise<ViolationCount[] | undefined>;
 }
@@ -116,6 +131,9 @@ const tallyOf = (m: Map<string, Tally>, k: string) => {
 const vaultOf = (uri: string) => /^vault:\/\/([^/]+)\//.exec(uri)?.[1];
 const ownerOf = (r: InventoryRecord) => r.owner?.team ?? r.owner?.application ?? r.owner?.contact;
 
+const liveLocations = (r: InventoryRecord) => r.locations.filter((l) => !l.goneAt);
+const quantumVulnerable = (r: InventoryRecord) => r.keyType === "RSA" || r.keyType === "EC";
+
 /**
  * Shor's algorithm breaks RSA and elliptic-curve keys alike, so every one of them is on the list.
  * The order says what to migrate first: CA keys (every certificate below them depends on them and
@@ -129,42 +147,75 @@ function quantumOrder(a: InventoryRecord, b: InventoryRecord): number {
   return (a.keySize ?? 0) - (b.keySize ?? 0) || a.fingerprintSha256.localeCompare(b.fingerprintSha256);
 }
 
+const quantumEntry = (r: InventoryRecord, rank: number): QuantumEntry => ({
+  rank,
+  fingerprint: r.fingerprintSha256,
+  subject: r.subject,
+  keyAlgorithm: keyTypeLabel(r),
+  isCa: r.isCa,
+  notAfter: r.notAfter.toISOString(),
+  locations: r.locations.map((l) => l.uri),
+  owner: ownerOf(r),
+});
+
+/**
+ * CA keys first (few: gathered by the counting pass), then the other keys as the inventory yields
+ * them latest expiry first, holding only the run of one `notAfter` to order it by key size.
+ */
+async function* quantumEntries(cas: InventoryRecord[], facts: PostureFacts): AsyncIterable<QuantumEntry> {
+  let rank = 0;
+  for (const ca of cas.sort(quantumOrder)) yield quantumEntry(ca, ++rank);
+  let run: InventoryRecord[] = [];
+  const flush = function* () {
+    for (const r of run.sort(quantumOrder)) yield quantumEntry(r, ++rank);
+    run = [];
+  };
+  for await (const r of facts.latestExpiryFirst()) {
+    if (r.isCa || !quantumVulnerable(r)) continue;
+    const live = liveLocations(r);
+    if (live.length === 0) continue;
+    if (run.length > 0 && run[0]?.notAfter.getTime() !== r.notAfter.getTime()) yield* flush();
+    run.push({ ...r, locations: live });
+  }
+  yield* flush();
+}
+
 /** The installation's certificate posture; a pure function of the inventory and the findings. */
-export async function postureReport(facts: PostureFacts, now: Date): Promise<PostureReport> {
+export async function postureStream(facts: PostureFacts, now: Date): Promise<PostureStream> {
   const overall = new Tally();
   const vaults = new Map<string, Tally>();
   const owners = new Map<string, Tally>();
-  const quantum: InventoryRecord[] = [];
+  const cas: InventoryRecord[] = [];
   const at = now.getTime();
   for await (const r of facts.records()) {
-    const live = r.locations.filter((l) => !l.goneAt);
+    const live = liveLocations(r);
     if (live.length === 0) continue;
     overall.add(r, at);
     for (const v of new Set(live.flatMap((l) => vaultOf(l.uri) ?? []))) tallyOf(vaults, v).add(r, at);
     tallyOf(owners, ownerOf(r) ?? NO_OWNER).add(r, at);
-    if (r.keyType === "RSA" || r.keyType === "EC") quantum.push({ ...r, locations: live });
+    if (r.isCa && quantumVulnerable(r)) cas.push({ ...r, locations: live });
   }
-  quantum.sort(quantumOrder);
   const violationsByRule = await facts.violationsByRule();
   return {
-    generatedAt: now.toISOString(),
-    overall: overall.counts(),
-    byVault: [...vaults]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([vault, t]) => ({ vault, ...t.counts() })),
-    byOwner: [...owners]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([owner, t]) => ({ owner, ...t.counts() })),
-    ...(violationsByRule !== undefined && { violationsByRule }),
-    quantumReadiness: quantum.map((r, i) => ({
-      rank: i + 1,
-      fingerprint: r.fingerprintSha256,
-      subject: r.subject,
-      keyAlgorithm: keyTypeLabel(r),
-      isCa: r.isCa,
-      notAfter: r.notAfter.toISOString(),
-      locations: r.locations.map((l) => l.uri),
-      owner: ownerOf(r),
-    })),
+    summary: {
+      generatedAt: now.toISOString(),
+      overall: overall.counts(),
+      byVault: [...vaults]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([vault, t]) => ({ vault, ...t.counts() })),
+      byOwner: [...owners]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([owner, t]) => ({ owner, ...t.counts() })),
+      ...(violationsByRule !== undefined && { violationsByRule }),
+    },
+    quantumEntries: quantumEntries(cas, facts),
   };
+}
+
+/** The whole report in memory, for callers that want an object rather than a stream. */
+export async function postureReport(facts: PostureFacts, now: Date): Promise<PostureReport> {
+  const { summary, quantumEntries } = await postureStream(facts, now);
+  const quantumReadiness: QuantumEntry[] = [];
+  for await (const q of quantumEntries) quantumReadiness.push(q);
+  return { ...summary, quantumReadiness };
 }

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
@@ -64,7 +65,7 @@ export function registerAlertRoutes(
     },
     async (request, reply) => {
       const { contentType, body } = await posture.render(request.query.format);
-      return reply.type(contentType).send(body);
+      return reply.type(contentType).send(Readable.from(body));
     },
   );
 }
