@@ -467,6 +467,21 @@ export async function openCore(
     })(),
     clock,
   });
+  const certificates = createCertificateService({
+    store: stores.certificates,
+    keys: keys.certificateKeys,
+    x509: createX509Factory(),
+    codec,
+    sealer,
+    clock,
+    adapters: new Map<string, IssuerAdapter>([
+      [acmeIssuer.provider, acmeIssuer],
+      [PRIVATE_CA_PROVIDER.toLowerCase(), privateCa],
+    ]),
+    gate: rules.gate,
+    reader: factsReader,
+    approval: approvalGate,
+  });
   return {
     config,
     storage,
@@ -486,21 +501,7 @@ export async function openCore(
     secretFormats: createSecretFormats({ secrets, codec }),
     keys,
     webhooks: createWebhookService({ store: stores.webhooks, sealer, clock }),
-    certificates: createCertificateService({
-      store: stores.certificates,
-      keys: keys.certificateKeys,
-      x509: createX509Factory(),
-      codec,
-      sealer,
-      clock,
-      adapters: new Map<string, IssuerAdapter>([
-        [acmeIssuer.provider, acmeIssuer],
-        [PRIVATE_CA_PROVIDER.toLowerCase(), privateCa],
-      ]),
-      gate: rules.gate,
-      reader: factsReader,
-      approval: approvalGate,
-    }),
+    certificates,
     issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
     contacts: createContactsService({ store: stores.certificates }),
     audit,
@@ -525,6 +526,7 @@ export async function openCore(
     pushTargets: createPushTargetService({
       store: deploymentStore,
       vaults,
+      certificates,
       secrets,
       remoteVaults,
       clock,

@@ -45,16 +45,19 @@ export type PushTargetService = ReturnType<typeof createPushTargetService>;
 export function createPushTargetService({
   store,
   vaults,
+  certificates,
   secrets,
   remoteVaults,
   clock,
 }: {
   store: DeploymentStore;
   vaults: { get(name: string): Promise<Vault> };
+  certificates: { get(vault: Vault, name: string): Promise<{ version: string }> };
   secrets: {
     get(
       vault: Vault,
       name: string,
+      version: string,
     ): Promise<{ secret: { version: string; contentType?: string | undefined }; value: string }>;
   };
   remoteVaults: {
@@ -91,14 +94,17 @@ export function createPushTargetService({
       version,
       failedSince: target.failedSince ?? now,
     });
-    let current: Awaited<ReturnType<typeof secrets.get>>;
+    const unreadable = (error: unknown) =>
+      failed(`cannot read ${target.certificate} in vault ${target.vaultName}: ${(error as Error).message}`);
+    let vault: Vault;
+    let version: string;
+    // The newest version is compared first: only a version to deliver has its key decrypted.
     try {
-      current = await secrets.get(await vaults.get(target.vaultName), target.certificate);
+      vault = await vaults.get(target.vaultName);
+      version = (await certificates.get(vault, target.certificate)).version;
     } catch (error) {
-      const reason = `cannot read ${target.certificate} in vault ${target.vaultName}: ${(error as Error).message}`;
-      return { status: failed(reason), attempted: false };
+      return { status: unreadable(error), attempted: false };
     }
-    const version = current.secret.version;
     if (version === target.deliveredVersion)
       return {
         status: { ...target, state: "in-sync", error: undefined, failedSince: undefined },
@@ -107,6 +113,12 @@ export function createPushTargetService({
     const retrying = target.state === "failed" && target.version === version;
     if (retrying && now.getTime() - target.updatedAt.getTime() < PUSH_RETRY_MS)
       return { status: target, attempted: false };
+    let current: Awaited<ReturnType<typeof secrets.get>>;
+    try {
+      current = await secrets.get(vault, target.certificate, version);
+    } catch (error) {
+      return { status: unreadable(error), attempted: false };
+    }
     const contentType =
       current.secret.contentType === "application/x-pem-file"
         ? "application/x-pem-file"
