@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import type { PolicyWire } from "../../../http/keyvault/certificate-wire.js";
 import { api } from "../api.js";
+import { ReissueButton } from "../components/reissue-button.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -53,7 +54,6 @@ function Versions(props: { vault: string; collection: CollectionPath; name: stri
     () => api<{ value: Version[] }>("GET", vaultApi(vault, collection, name, "versions")),
     `${vault}/${collection}/${name}`,
   );
-  const reissue = useAction();
   const rows = versions.state === "done" ? [...versions.value.value] : [];
   rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   return (
@@ -97,32 +97,7 @@ function Versions(props: { vault: string; collection: CollectionPath; name: stri
           </tbody>
         </table>
       )}
-      {collection === "certificates" && (
-        <div class="row">
-          <button
-            type="button"
-            disabled={reissue.busy}
-            onClick={() =>
-              void reissue.run(async () => {
-                const done = await api<{ status: string; version?: string; statusDetails?: string }>(
-                  "POST",
-                  vaultApi(vault, "certificates", name, "reissue"),
-                  {},
-                );
-                reload();
-                return done.version
-                  ? `Re-issued: new version ${done.version}.`
-                  : `Re-issue ${done.status}${done.statusDetails ? `: ${done.statusDetails}` : ""}.`;
-              })
-            }
-          >
-            Re-issue {vault}/{name}
-          </button>
-          <span class="reissue-outcome" role="status">
-            {reissue.outcome}
-          </span>
-        </div>
-      )}
+      {collection === "certificates" && <ReissueButton vault={vault} name={name} onDone={reload} />}
     </section>
   );
 }
