@@ -307,6 +307,47 @@ for (const backend of serverBackends) {
       expect(newKey.n).not.toBe(oldKey.n);
     });
 
+    it("answers bad input on every endpoint with 400 and the reason in Key Vault's format, and writes nothing", async () => {
+      const snapshot = async () =>
+        JSON.stringify([
+          (await server.kv({ method: "GET", url: `/certificates/web/policy?${V}` })).json(),
+          (await as("carol", "GET", `${BASE}/issuers`)).json(),
+          (await as("carol", "GET", `${BASE}/contacts`)).json(),
+          await versionsOf("web"),
+        ]);
+      const before = await snapshot();
+      const cases: [string, "GET" | "POST" | "PUT" | "PATCH", string, unknown][] = [
+        ["page size 0", "GET", `${BASE}/certificates?limit=0`, undefined],
+        ["page size 26", "GET", `${BASE}/keys?limit=26`, undefined],
+        ["page size not a number", "GET", `${BASE}/secrets?limit=ten`, undefined],
+        ["an unknown query parameter", "GET", `${BASE}/secrets?color=red`, undefined],
+        ["a policy that is not an object", "PATCH", `${BASE}/certificates/web/policy`, []],
+        [
+          "a key type Key Vault has not",
+          "PATCH",
+          `${BASE}/certificates/web/policy`,
+          { key_props: { kty: "DSA" } },
+        ],
+        ["an issuer provider that is not text", "PUT", `${BASE}/issuers/corp`, { provider: 5 }],
+        ["an issuer name with a space", "PUT", `${BASE}/issuers/bad%20name`, { provider: "PrivateCA" }],
+        ["contacts that are not a list", "PUT", `${BASE}/contacts`, { contacts: "pki@example.com" }],
+        [
+          "a re-issue key type other than EC or RSA",
+          "POST",
+          `${BASE}/certificates/web/reissue`,
+          { keyType: "DSA" },
+        ],
+        ["a re-issue option that does not exist", "POST", `${BASE}/certificates/web/reissue`, { bogus: 1 }],
+      ];
+      for (const [what, method, url, body] of cases) {
+        const res = await as("carol", method, url, body);
+        expect(res.statusCode, `${what}: ${res.body}`).toBe(400);
+        expect(res.json().error.code, what).toBeDefined();
+        expect(res.json().error.message, what).not.toBe("");
+      }
+      expect(await snapshot()).toBe(before);
+    });
+
     it("refuses a re-issue without the create right, of a missing certificate, or with an unsupported key", async () => {
       const before = await versionsOf("web");
       expect((await as("dave", "POST", `${BASE}/certificates/web/reissue`)).statusCode).toBe(403);
