@@ -135,6 +135,40 @@ describe("the dashboard's Vaults page in Chromium", () => {
     expect(await page.content()).not.toContain("s3cret!");
   });
 
+  it("adds an issuer that the policy editor then offers, and saves the vault's contacts", async (context) => {
+    if (!browser) return context.skip();
+    const page = await carolAt("");
+    await page.getByLabel("Issuer name").fill("corp");
+    await page.getByLabel("Account (the CA's name for PrivateCA)").fill("corp-issuing");
+    await page.getByRole("button", { name: "Save issuer" }).click();
+    await expect
+      .poll(() => page.locator("#issuers").textContent())
+      .toContain("corp (PrivateCA, account corp-issuing)");
+    const issuer = await server.kv({ method: "GET", url: `/certificates/issuers/corp?${V}` });
+    expect(issuer.json()).toMatchObject({
+      provider: "PrivateCA",
+      credentials: { account_id: "corp-issuing" },
+    });
+
+    await page
+      .getByLabel("Contacts, one a line: e-mail, name, phone")
+      .fill("pki@example.com, PKI team\nops@example.com");
+    await page.getByRole("button", { name: "Save contacts" }).click();
+    await expect.poll(() => page.locator("#contacts-outcome").textContent()).toBe("2 contacts saved.");
+    const contacts = (await server.kv({ method: "GET", url: `/certificates/contacts?${V}` })).json().contacts;
+    expect(contacts).toEqual([{ email: "pki@example.com", name: "PKI team" }, { email: "ops@example.com" }]);
+    expect(await axeProblems(page)).toEqual([]);
+    await page.screenshot({ path: join(shots, "issuers-contacts.png"), fullPage: true });
+
+    await page.getByRole("link", { name: "web", exact: true }).click();
+    await page.locator("#policy").waitFor();
+    expect(await page.getByLabel("Issuer").locator("option").allTextContents()).toEqual([
+      "Self",
+      "Unknown",
+      "corp",
+    ]);
+  });
+
   it("re-issues a certificate and shows its new version", async (context) => {
     if (!browser) return context.skip();
     const page = await carolAt("");
