@@ -286,6 +286,23 @@ for (const backend of serverBackends) {
       expect(row).toMatchObject({ outcome: "failure", status: 403, detail: expect.stringMatching(/^deny:/) });
     });
 
+    it("follows a vault's access policy where the vault does not use RBAC, as Key Vault does", async () => {
+      const { vaults, access, users, secrets } = server.strongroom.core;
+      const legacy = await vaults.create("legacy", {});
+      await access.setVaultAccess(legacy, { enableRbacAuthorization: false });
+      const made = await secrets.set(legacy, "api-key", { value: "k3y" });
+      const erin = (await users.list()).find((u) => u.username === "erin");
+      await access.setPolicy(legacy, erin?.principal.id as string, { secrets: ["get", "list"] });
+      const url = `/admin/vaults/legacy/secrets/api-key/${made.version}/reveal`;
+      const revealed = await as("erin", "POST", url);
+      expect(revealed.statusCode, revealed.body).toBe(200);
+      expect(revealed.json().value).toBe("k3y");
+      // Carol's role on the default vault is no access policy of this one.
+      const refused = await as("carol", "POST", url);
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json().error.innererror.code).toBe("ForbiddenByPolicy");
+    });
+
     it("re-issues a vault certificate: a new version through its policy, with a new key when asked", async () => {
       const before = await versionsOf("api");
       const oldKey = (await server.kv({ method: "GET", url: `/keys/api?${V}` })).json().key;
