@@ -2,8 +2,8 @@ import type { CaService } from "../domain/ca/ca-service.js";
 import type { RevocationReason } from "../domain/ca/model.js";
 import type { CampaignItem, CampaignOptions } from "../domain/campaigns/model.js";
 import type { CampaignStore, Claim, SettledItem } from "../domain/campaigns/ports.js";
+import { completedVersion, policyChange, reissueVaultCertificate } from "../domain/campaigns/reissue.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
-import type { PolicyInput } from "../domain/certificates/policy.js";
 import { sleep as abortableSleep, type Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import type { Job } from "../domain/jobs/ports.js";
@@ -39,21 +39,6 @@ export interface CampaignJobDeps {
 }
 
 const DEFAULT_BATCH = 64;
-
-function policyChange(options: CampaignOptions): PolicyInput | undefined {
-  if (!options.issuer && !options.keyType) return undefined;
-  return {
-    ...(options.issuer && { issuer: { name: options.issuer } }),
-    ...(options.keyType && {
-      key: {
-        kty: options.keyType,
-        ...(options.keySize !== undefined && { keySize: options.keySize }),
-        ...(options.curve !== undefined && { curve: options.curve }),
-        reuseKey: false,
-      },
-    }),
-  };
-}
 
 const failed = (item: CampaignItem, error: unknown, at: Date): SettledItem => ({
   item,
@@ -163,18 +148,9 @@ export function createCampaignJob({
       const firstClaimedAt = item.firstClaimedAt?.getTime() ?? Number.POSITIVE_INFINITY;
       let toVersion = latest.version;
       if (latest.version === item.fromVersion || latest.createdAt.getTime() < firstClaimedAt) {
-        const change = policyChange(options);
-        if (change) await certificates.updatePolicy(vault, name, change);
-        const created = await certificates.create(vault, name, {});
-        const operation =
-          created.status === "inProgress" ? await certificates.pollOperation(vault, name) : created;
-        if (operation.status === "failed")
-          throw new Error(operation.error?.message ?? "the issuer failed the request");
-        if (operation.status === "inProgress")
-          throw new Error(
-            "the issuer answers later; retry the campaign once the certificate's operation completes",
-          );
-        toVersion = (await certificates.get(vault, name)).version;
+        toVersion = completedVersion(
+          await reissueVaultCertificate(certificates, vault, name, policyChange(options)),
+        );
       }
       const { issued, change, note } = await revocationOf(vault, item, options.revokeReason);
       if (issued && change?.reason) await ca.revoke(issued, change.reason);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditRecord } from "../../src/domain/audit/model.js";
 import { adminCall, assignRole, createPrincipal, kvAs, requestToken, tokenFor } from "../support/access.js";
-import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
+import { auditRows, fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 
 const V = "api-version=7.6";
 const selfSigned = { policy: { issuer: { name: "Self" }, x509_props: { subject: "CN=app.example" } } };
@@ -19,14 +18,6 @@ describe("access control", () => {
     await server.kv({ method: "PUT", url: `/secrets/plain?${V}`, body: { value: "p" } });
   }, 60_000);
   afterAll(() => server?.stop());
-
-  async function auditRows(): Promise<AuditRecord[]> {
-    const { audit } = server.strongroom.core;
-    await audit.drain();
-    const rows: AuditRecord[] = [];
-    for await (const row of audit.records()) rows.push(row);
-    return rows;
-  }
 
   it("lets a Certificate User on one certificate read it and its secret, and nothing else", async () => {
     const app = await createPrincipal(server, "web-app");
@@ -159,7 +150,7 @@ describe("access control", () => {
         remoteAddress: "10.20.30.40",
       });
       expect(inside.status).toBe(200);
-      const rows = await auditRows();
+      const rows = await auditRows(server);
       expect(
         rows.some(
           (r) => r.clientAddress === "192.168.1.5" && r.detail?.includes("outside the vault's ipRules"),
@@ -180,7 +171,7 @@ describe("access control", () => {
     const token = await tokenFor(server, p.clientId, p.clientSecret);
     await kvAs(server, token, "GET", `/secrets/plain?${V}`);
     await kvAs(server, token, "DELETE", `/secrets/plain?${V}`);
-    const mine = (await auditRows()).filter((r) => r.principalId === p.id);
+    const mine = (await auditRows(server)).filter((r) => r.principalId === p.id);
     expect(mine.find((r) => r.operation === "SecretGet")?.detail).toBe(
       `allow: role "Key Vault Secrets User" at /vaults/default (assignment ${assignment.id})`,
     );

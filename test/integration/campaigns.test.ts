@@ -238,5 +238,32 @@ for (const backend of serverBackends) {
     async function campaign() {
       return core().campaigns.get("drill");
     }
+
+    it("replaces a certificate whose issuer signs nothing in a batch (Self) one by one, through its policy", async () => {
+      const created = await server.createCertificate("self-made", {
+        policy: {
+          issuer: { name: "Self" },
+          key_props: { kty: "EC" },
+          x509_props: { subject: "CN=self-made.internal", validity_months: 12 },
+        },
+      });
+      expect(created.json().status, created.body).toBe("completed");
+      const from = await latestVersion("self-made");
+      await runJob("inventory");
+      await core().campaigns.create(
+        "self",
+        { subject: "self-made.internal" },
+        { keyType: "RSA", keySize: 2048 },
+      );
+      await core().campaigns.run("self");
+      await runJob("campaigns");
+      const [item] = (await core().campaigns.items("self")).items;
+      const to = await latestVersion("self-made");
+      expect(to).not.toBe(from);
+      expect(item).toMatchObject({ state: "done", fromVersion: from, toVersion: to });
+      const policy = (await server.kv({ method: "GET", url: `/certificates/self-made/policy?${V}` })).json();
+      expect(policy.key_props).toMatchObject({ kty: "RSA", key_size: 2048, reuse_key: false });
+      expect(await versionsOf("self-made")).toHaveLength(2);
+    });
   });
 }

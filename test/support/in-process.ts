@@ -1,5 +1,6 @@
 import pino from "pino";
 import { loadConfig } from "../../src/config/config.js";
+import type { AuditRecord } from "../../src/domain/audit/model.js";
 import type { Clock } from "../../src/domain/clock.js";
 import type { IssuanceGate } from "../../src/domain/rules/issuance-gate.js";
 import { type Strongroom, startStrongroom } from "../../src/main.js";
@@ -141,4 +142,13 @@ export async function startInProcess(
     },
   };
   return api;
+}
+
+/** Every audit row the server has written, oldest first, once the writes in flight have landed. */
+export async function auditRows(server: InProcess): Promise<AuditRecord[]> {
+  const { audit } = server.strongroom.core;
+  await audit.drain();
+  const rows: AuditRecord[] = [];
+  for await (const row of audit.records()) rows.push(row);
+  return rows;
 }

@@ -7,6 +7,7 @@ import type { InventoryQuery } from "../inventory/model.js";
 import { planItem } from "./campaign-plan.js";
 import type { Campaign, CampaignItem, CampaignOptions, CampaignProgress, CampaignState } from "./model.js";
 import type { CampaignStore } from "./ports.js";
+import type { ReissueChange } from "./reissue.js";
 
 export type CampaignService = ReturnType<typeof createCampaignService>;
 
@@ -19,9 +20,10 @@ export interface CampaignServiceDeps {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const PAGE = 1000;
 
-function checkOptions(options: CampaignOptions): void {
+/** Refuses an issuer or key change a re-issue cannot make (400, saying what is supported). */
+export function checkReissueOptions(options: ReissueChange): void {
   if (options.issuer !== undefined && options.issuer.trim() === "")
-    throw badParameter("The campaign's issuer must name a vault issuer");
+    throw badParameter("The re-issue's issuer must name a vault issuer");
   if (options.keyType !== undefined && options.keyType !== "EC" && options.keyType !== "RSA")
     throw badParameter(`Key type ${String(options.keyType)} is not supported; use EC or RSA`);
   if (
@@ -32,6 +34,10 @@ function checkOptions(options: CampaignOptions): void {
     throw badParameter(`RSA key size ${options.keySize} is not supported; use 2048, 3072 or 4096`);
   if (options.curve !== undefined && !["P-256", "P-384", "P-521"].includes(options.curve))
     throw badParameter(`Curve ${options.curve} is not supported; use P-256, P-384 or P-521`);
+}
+
+function checkOptions(options: CampaignOptions): void {
+  checkReissueOptions(options);
   if (options.revokeReason !== undefined && !(options.revokeReason in REVOCATION_REASONS))
     throw badParameter(
       `Revocation reason ${options.revokeReason} is unknown; use one of ${Object.keys(REVOCATION_REASONS).join(", ")}`,

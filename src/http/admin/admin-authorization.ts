@@ -58,7 +58,7 @@ export function allowOrRefuse(
     throw new DomainError(
       "Forbidden",
       `Caller appid=${caller.clientId};oid=${caller.principalId} is not authorized to perform '${action}' at scope '${scope}'.`,
-      { reason: "ForbiddenByRbac" },
+      { reason: decision.reason },
     );
   }
   return caller;

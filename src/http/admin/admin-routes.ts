@@ -1,16 +1,13 @@
 import { X509Certificate } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import type { AccessService } from "../../domain/access/access-service.js";
 import { AdminActions } from "../../domain/access/data-actions.js";
-import type { IdentityService } from "../../domain/access/identity-service.js";
 import type { PrincipalService } from "../../domain/access/principal-service.js";
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
 import type { ApprovalService } from "../../domain/approvals/approval-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
-import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
 import type { PushTargetService } from "../../domain/deployments/push-target-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
@@ -24,9 +21,7 @@ import type { GradingService } from "../../domain/rules/grading-service.js";
 import type { FindingStore } from "../../domain/rules/ports.js";
 import type { RulesService } from "../../domain/rules/rules-service.js";
 import type { Vault } from "../../domain/vaults/model.js";
-import type { VaultService } from "../../domain/vaults/vault-service.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
-import type { SessionAuth } from "../ui/session-auth.js";
 import { registerAccessAdminRoutes } from "./access-admin-routes.js";
 import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
@@ -41,16 +36,12 @@ import { registerPushTargetRoutes } from "./push-target-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
 import { registerVaultCertificateRoutes } from "./vault-certificate-routes.js";
+import { registerVaultObjectRoutes, type VaultObjectRouteDeps } from "./vault-object-routes.js";
 
-export interface AdminRouteDeps {
-  identity: IdentityService;
+export interface AdminRouteDeps extends VaultObjectRouteDeps {
   principals: PrincipalService;
-  access: AccessService;
-  vaults: VaultService;
-  certificates: CertificateService;
   webhooks: WebhookService;
   acme: AcmeSettingsService;
-  vaultUrl: (name: string) => string;
   ca?: CaService | undefined;
   inventory?: InventoryService | undefined;
   discovery?: DiscoveryService | undefined;
@@ -63,8 +54,6 @@ export interface AdminRouteDeps {
   posture?: PostureService | undefined;
   overview?: OverviewService | undefined;
   campaigns?: CampaignService | undefined;
-  /** Dashboard sessions, which call this API with the signed-in user as the caller. */
-  sessions?: SessionAuth | undefined;
 }
 
 const Settings = {
@@ -90,9 +79,8 @@ const CreateVaultBody = Type.Object({ name: Type.String(), ...Settings }, { addi
 const UpdateVaultBody = Type.Object(Settings, { additionalProperties: false });
 
 /** The management API under /admin: Key Vault's error format, bearer tokens from this installation. */
-export function registerAdminRoutes(
-  app: FastifyInstance,
-  {
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps): void {
+  const {
     identity,
     principals,
     access,
@@ -114,8 +102,7 @@ export function registerAdminRoutes(
     overview,
     campaigns,
     sessions,
-  }: AdminRouteDeps,
-): void {
+  } = deps;
   const view = (v: Vault) => ({
     name: v.name,
     id: v.id,
@@ -130,6 +117,7 @@ export function registerAdminRoutes(
   });
 
   if (approvals) registerApprovalRoutes(app, { identity, access, sessions, approvals });
+  registerVaultObjectRoutes(app, deps);
   app.register(async (admin) => {
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
@@ -139,7 +127,7 @@ export function registerAdminRoutes(
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
     registerVaultCertificateRoutes(admin, { vaults, certificates });
-    if (ca) registerCaRoutes(admin, { ca, vaults });
+    if (ca) registerCaRoutes(admin, { ca, vaults, certificates });
     if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery, deployments });
     if (remoteVaults) registerRemoteVaultRoutes(admin, { remoteVaults });

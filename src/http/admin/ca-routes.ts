@@ -5,13 +5,17 @@ import { approvalData } from "../../domain/approvals/model.js";
 import { type CaService, parseReason, type SignResult } from "../../domain/ca/ca-service.js";
 import type { CertificateAuthority, IssuedCertificate } from "../../domain/ca/model.js";
 import { CA_KEY_ALGORITHMS } from "../../domain/ca/model.js";
+import { reissueIssued } from "../../domain/campaigns/reissue.js";
 import type { KeyUsage } from "../../domain/certificates/model.js";
-import { badParameter } from "../../domain/errors.js";
+import { badParameter, DomainError } from "../../domain/errors.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
+import { operationView } from "./vault-object-wire.js";
 
 export interface CaRouteDeps {
   ca: CaService;
   vaults: Pick<VaultService, "get">;
+  /** Re-issues what a vault policy asked the CA for, through that policy. */
+  certificates: Parameters<typeof reissueIssued>[0]["certificates"];
 }
 
 const Subtrees = Type.Object(
@@ -129,7 +133,7 @@ const onePem = (text: string, what: string) => {
 };
 
 /** The private CA under /admin/cas and /admin/revocations; the admin scope has authenticated the caller. */
-export function registerCaRoutes(admin: FastifyInstance, { ca, vaults }: CaRouteDeps): void {
+export function registerCaRoutes(admin: FastifyInstance, { ca, vaults, certificates }: CaRouteDeps): void {
   async function target(body: Static<typeof ReleaseBody>): Promise<IssuedCertificate> {
     if (body.serial) return ca.findIssued(body.serial, body.ca);
     if (body.vault && body.certificate && body.version) {
@@ -269,6 +273,31 @@ export function registerCaRoutes(admin: FastifyInstance, { ca, vaults }: CaRoute
     async (request) => {
       const issued = await ca.findIssued(request.params.serial, request.params.name);
       return { ...issuedView(issued), certificate: toPem("CERTIFICATE", issued.der) };
+    },
+  );
+
+  // A new certificate for the same subject and SANs with a new key; 409 where the key is not ours.
+  admin.post<{ Params: { name: string; serial: string } }>(
+    "/admin/cas/:name/issued/:serial/reissue",
+    { config: { operation: "CaReissue" } },
+    async (request, reply) => {
+      const issued = await ca.findIssued(request.params.serial, request.params.name);
+      const { vault, name, operation } = await reissueIssued({ certificates, vaults }, issued);
+      // The new version's certificate, when this installation's CA signed it (the policy names the
+      // issuer: one changed since to another issuer signs elsewhere).
+      const made =
+        operation.status === "completed" && operation.targetVersion !== undefined
+          ? await ca.findIssuedForVersion(vault.id, name, operation.targetVersion).catch((error: unknown) => {
+              if (error instanceof DomainError && error.code === "NotFound") return undefined;
+              throw error;
+            })
+          : undefined;
+      return reply.status(operation.status === "inProgress" ? 202 : 200).send({
+        vault: vault.name,
+        certificate: name,
+        ...operationView(operation),
+        ...(made && { issued: issuedView(made) }),
+      });
     },
   );
 

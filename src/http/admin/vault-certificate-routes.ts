@@ -1,6 +1,8 @@
 import type { FastifyInstance } from "fastify";
+import { reissueVaultCertificate } from "../../domain/campaigns/reissue.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
 import type { VaultService } from "../../domain/vaults/vault-service.js";
+import { certificateItemView, operationView } from "./vault-object-wire.js";
 
 const VERSIONS_SHOWN = 25;
 
@@ -26,12 +28,7 @@ export function registerVaultCertificateRoutes(
         VERSIONS_SHOWN,
       );
       return {
-        value: page.items.map((v) => ({
-          version: v.version,
-          enabled: v.enabled,
-          createdAt: v.createdAt.toISOString(),
-          ...(v.expiresAt !== undefined && { expiresAt: v.expiresAt.toISOString() }),
-        })),
+        value: page.items.map(certificateItemView),
       };
     },
   );
@@ -41,21 +38,13 @@ export function registerVaultCertificateRoutes(
     { config: { operation: "CertificateRenew" } },
     async (request, reply) => {
       const vault = await vaults.get(request.params.name);
-      const name = request.params.certificate;
-      // Renewing names a certificate that exists: 404 for one that does not, rather than the 400 a
-      // first create without a policy gets.
-      await certificates.get(vault, name);
-      const created = await certificates.create(vault, name, {});
-      // One poll, as Key Vault's clients make: it completes what signs at once (Self, the private
-      // CA); what waits (an approval, an ACME order) stays in progress for its job to finish.
-      const operation =
-        created.status === "inProgress" ? await certificates.pollOperation(vault, name) : created;
-      return reply.status(operation.status === "inProgress" ? 202 : 200).send({
-        status: operation.status,
-        ...(operation.targetVersion !== undefined && { version: operation.targetVersion }),
-        ...(operation.statusDetails !== undefined && { statusDetails: operation.statusDetails }),
-        ...(operation.error !== undefined && { error: operation.error }),
-      });
+      const operation = await reissueVaultCertificate(
+        certificates,
+        vault,
+        request.params.certificate,
+        undefined,
+      );
+      return reply.status(operation.status === "inProgress" ? 202 : 200).send(operationView(operation));
     },
   );
 }

@@ -9,7 +9,7 @@ import { vaultWideConfig } from "./route-access.js";
 /** Whom EmailContacts mails: people, not a mailing list's worth. */
 export const MAX_CONTACTS = 50;
 
-const ContactsBody = Type.Object({
+export const ContactsBody = Type.Object({
   contacts: Type.Array(
     Type.Object({
       email: Type.Optional(Type.String()),

@@ -1,7 +1,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import { DataActions } from "../../domain/access/data-actions.js";
-import type { IssuerService } from "../../domain/certificates/issuer-service.js";
+import type { IssuerInput, IssuerService } from "../../domain/certificates/issuer-service.js";
 import { vaultOf } from "../request-context.js";
 import { issuerWire } from "./certificate-wire.js";
 import { vaultWideConfig } from "./route-access.js";
@@ -10,7 +10,7 @@ import type { NameParams } from "./schemas.js";
 /** An issuer's administrators are people to call about it, not bulk data. */
 export const MAX_ADMINISTRATORS = 20;
 
-const IssuerBody = Type.Object({
+export const IssuerBody = Type.Object({
   provider: Type.Optional(Type.String()),
   credentials: Type.Optional(
     Type.Object({ account_id: Type.Optional(Type.String()), pwd: Type.Optional(Type.String()) }),
@@ -33,6 +33,23 @@ const IssuerBody = Type.Object({
   ),
   attributes: Type.Optional(Type.Object({ enabled: Type.Optional(Type.Boolean()) })),
 });
+/** An issuer's fields as Key Vault's IssuerBundle names them, in the service's terms. */
+export function issuerInput(b: Static<typeof IssuerBody>): IssuerInput {
+  return {
+    provider: b.provider,
+    accountId: b.credentials?.account_id,
+    password: b.credentials?.pwd,
+    organizationId: b.org_details?.id,
+    administrators: b.org_details?.admin_details?.map((a) => ({
+      ...(a.first_name !== undefined && { firstName: a.first_name }),
+      ...(a.last_name !== undefined && { lastName: a.last_name }),
+      ...(a.email !== undefined && { email: a.email }),
+      ...(a.phone !== undefined && { phone: a.phone }),
+    })),
+    enabled: b.attributes?.enabled,
+  };
+}
+
 /** Key Vault certificate issuers (keyvault-api.md §2 Certificates: issuers). */
 export function registerCertificateIssuerRoutes(app: FastifyInstance, issuers: IssuerService): void {
   app.get(
@@ -62,25 +79,7 @@ export function registerCertificateIssuerRoutes(app: FastifyInstance, issuers: I
       config: vaultWideConfig(operation, DataActions.certificateIssuersWrite, "setissuers"),
       handler: async (request) => {
         const ctx = vaultOf(request);
-        const b = request.body;
-        const issuer = await issuers.set(
-          ctx.vault,
-          request.params.name,
-          {
-            provider: b.provider,
-            accountId: b.credentials?.account_id,
-            password: b.credentials?.pwd,
-            organizationId: b.org_details?.id,
-            administrators: b.org_details?.admin_details?.map((a) => ({
-              ...(a.first_name !== undefined && { firstName: a.first_name }),
-              ...(a.last_name !== undefined && { lastName: a.last_name }),
-              ...(a.email !== undefined && { email: a.email }),
-              ...(a.phone !== undefined && { phone: a.phone }),
-            })),
-            enabled: b.attributes?.enabled,
-          },
-          merge,
-        );
+        const issuer = await issuers.set(ctx.vault, request.params.name, issuerInput(request.body), merge);
         return issuerWire(ctx, issuer);
       },
     });

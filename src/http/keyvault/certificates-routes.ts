@@ -18,7 +18,8 @@ import { listQuery, listResponse } from "./paging.js";
 import { routeConfig } from "./route-access.js";
 import { Attributes, base64url, type NameParams, RestoreBody, Tags } from "./schemas.js";
 
-const Policy = Type.Object({}, { additionalProperties: true });
+/** CertificatePolicy: shaped by `policyFromWire` and judged by the service, which says what is wrong. */
+export const Policy = Type.Object({}, { additionalProperties: true });
 /** A chain deeper than 10 is no chain a relying party builds. */
 export const MAX_X5C = 10;
 const CreateBody = Type.Object({

@@ -32,6 +32,13 @@ export const PAGES: readonly PageEntry[] = [
     load: () => import("./pages/certificate-page.js"),
   },
   { path: "/ui/vaults", title: "Vaults", load: () => import("./pages/vaults-page.js") },
+  { path: "/ui/vaults/:vault", title: "Vault", nav: false, load: () => import("./pages/vault-page.js") },
+  {
+    path: "/ui/vaults/:vault/:collection/:name",
+    title: "Vault object",
+    nav: false,
+    load: () => import("./pages/vault-object-page.js"),
+  },
   { path: "/ui/alerts", title: "Alerts", load: () => import("./pages/alerts-page.js") },
   { path: "/ui/approvals", title: "Approvals", load: () => import("./pages/approvals-page.js") },
   {

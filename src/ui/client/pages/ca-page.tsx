@@ -172,6 +172,19 @@ function IssuedList(props: {
       return `Certificate ${changed.serial} is ${changed.status}${changed.reason ? ` (${changed.reason})` : ""}.`;
     });
 
+  // Only where a vault policy asked for it does Strongroom hold the key a re-issue replaces.
+  const reissue = (i: IssuedView) =>
+    run(async () => {
+      const done = await api<{ status: string; version?: string; issued?: IssuedView }>(
+        "POST",
+        `/admin/cas/${encodeURIComponent(props.caName)}/issued/${i.serial}/reissue`,
+      );
+      props.onChange();
+      return done.issued
+        ? `Re-issued ${i.serial} as serial ${done.issued.serial} (version ${done.version}).`
+        : `Re-issue ${done.status}.`;
+    });
+
   return (
     <section aria-labelledby="issued-heading">
       <h3 id="issued-heading">Issued certificates</h3>
@@ -219,6 +232,16 @@ function IssuedList(props: {
                         onClick={() => void change(i, "revoke")}
                       >
                         Revoke
+                      </button>
+                    )}
+                    {i.vault && (
+                      <button
+                        type="button"
+                        disabled={busy}
+                        aria-label={`Re-issue ${i.serial}`}
+                        onClick={() => void reissue(i)}
+                      >
+                        Re-issue
                       </button>
                     )}
                     {i.status === "hold" && (

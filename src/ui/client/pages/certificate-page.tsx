@@ -4,6 +4,7 @@ import type { AlertEventData } from "../../../domain/alerts/model.js";
 import { REVOCATION_REASONS } from "../../../domain/ca/model.js";
 import type { findingView } from "../../../http/admin/rules-routes.js";
 import { api, outcomeOf } from "../api.js";
+import { ReissueButton } from "../components/reissue-button.js";
 import { expiresIn, utc } from "../format.js";
 import type { PageProps } from "../pages.js";
 import { Link } from "../router.js";
@@ -219,6 +220,7 @@ function VaultHistory(props: { vault: string; name: string; version: string; onR
           {outcome}
         </span>
       </div>
+      <ReissueButton vault={props.vault} name={props.name} onDone={reload} />
     </Section>
   );
 }

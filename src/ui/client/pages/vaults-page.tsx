@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, outcomeOf } from "../api.js";
 import { utc } from "../format.js";
+import { Link } from "../router.js";
 import { useLoad } from "../use-load.js";
 
 interface VaultView {
@@ -11,7 +12,7 @@ interface VaultView {
   createdAt: string;
 }
 
-/** The vaults of the installation and a form to create one, as the signed-in user may. */
+/** The vaults of the installation, each linking to its objects, and a form to create one. */
 export default function VaultsPage() {
   const [vaults, reload] = useLoad(() => api<{ value: VaultView[] }>("GET", "/admin/vaults"), "vaults");
   const [name, setName] = useState("");
@@ -50,7 +51,9 @@ export default function VaultsPage() {
           <tbody>
             {vaults.value.value.map((v) => (
               <tr key={v.name}>
-                <td>{v.name}</td>
+                <td>
+                  <Link href={`/ui/vaults/${encodeURIComponent(v.name)}`}>{v.name}</Link>
+                </td>
                 <td>{v.sku}</td>
                 <td>{v.softDeleteRetentionDays}</td>
                 <td>{v.purgeProtection ? "on" : "off"}</td>
