@@ -303,6 +303,28 @@ for (const backend of serverBackends) {
       expect(refused.json().error.innererror.code).toBe("ForbiddenByPolicy");
     });
 
+    it("keeps a vault's firewall: a user outside its IP rules is refused as on the Key Vault API", async () => {
+      const { vaults, access } = server.strongroom.core;
+      const vault = await vaults.get("default");
+      await access.setVaultAccess(vault, { ipRules: ["10.0.0.0/8"] });
+      try {
+        const outside = await as("carol", "POST", `${BASE}/secrets/db-password/${secretVersion}/reveal`);
+        expect(outside.statusCode).toBe(403);
+        expect(outside.body).not.toContain("s3cret!");
+        expect(outside.json().error.innererror.code).toBe("ForbiddenByFirewall");
+        expect((await as("carol", "GET", `${BASE}/secrets`)).statusCode).toBe(403);
+        const row = (await auditRows(server)).filter((r) => r.operation === "SecretGet").at(-1);
+        expect(row).toMatchObject({
+          status: 403,
+          detail: expect.stringContaining("outside the vault's ipRules"),
+        });
+        await access.setVaultAccess(vault, { ipRules: ["127.0.0.1"] });
+        expect((await as("carol", "GET", `${BASE}/secrets`)).statusCode).toBe(200);
+      } finally {
+        await access.setVaultAccess(vault, { ipRules: [] });
+      }
+    });
+
     it("re-issues a vault certificate: a new version through its policy, with a new key when asked", async () => {
       const before = await versionsOf("api");
       const oldKey = (await server.kv({ method: "GET", url: `/keys/api?${V}` })).json().key;

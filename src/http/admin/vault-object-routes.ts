@@ -27,6 +27,7 @@ import {
 } from "../keyvault/certificate-wire.js";
 import { Policy } from "../keyvault/certificates-routes.js";
 import { renderKeyVaultError } from "../keyvault/errors.js";
+import { outsideFirewall } from "../keyvault/vault-firewall.js";
 import { routeOf } from "../request-context.js";
 import type { SessionAuth } from "../ui/session-auth.js";
 import { allowOrRefuse, authenticateCaller } from "./admin-authorization.js";
@@ -105,7 +106,16 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
       const access = config.access;
       if (!access) throw new Error(`route ${request.url} declares no data action`);
       const objectName = config.collection ? params.name : undefined;
-      const decision = authorizeDataPlane(grants, await deps.access.loadVaultAccess(vault.id), {
+      const settings = await deps.access.loadVaultAccess(vault.id);
+      if (outsideFirewall(settings, request.ip)) {
+        request.auditDetail = `deny: client address ${request.ip} is outside the vault's ipRules`;
+        throw new DomainError(
+          "Forbidden",
+          `Client address is not authorized.\r\nClient address: ${request.ip}\r\nVault: ${vault.name};location=local`,
+          { reason: "ForbiddenByFirewall" },
+        );
+      }
+      const decision = authorizeDataPlane(grants, settings, {
         access,
         vaultId: vault.id,
         vaultName: vault.name.toLowerCase(),

@@ -1,4 +1,3 @@
-import { BlockList, isIPv4 } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AccessService } from "../../domain/access/access-service.js";
 import { authorizeDataPlane, type Decision, type PrincipalGrants } from "../../domain/access/authorize.js";
@@ -9,6 +8,7 @@ import { DomainError } from "../../domain/errors.js";
 import type { Vault } from "../../domain/vaults/model.js";
 import { routeOf } from "../request-context.js";
 import { keyVaultError } from "./errors.js";
+import { outsideFirewall } from "./vault-firewall.js";
 
 export interface AccessHookDeps {
   access: AccessService;
@@ -17,28 +17,6 @@ export interface AccessHookDeps {
   issuer: string;
   vaultThrottle?: Throttle | undefined;
   principalThrottle?: Throttle | undefined;
-}
-
-const firewalls = new WeakMap<VaultAccessSettings, BlockList>();
-
-/** The vault's allowed ranges as a BlockList, built once per settings object. */
-function allowList(settings: VaultAccessSettings): BlockList {
-  let list = firewalls.get(settings);
-  if (!list) {
-    list = new BlockList();
-    for (const rule of settings.ipRules) {
-      const [address = "", prefix] = rule.split("/");
-      if (prefix === undefined) list.addAddress(address, "ipv4");
-      else list.addSubnet(address, Number(prefix), "ipv4");
-    }
-    firewalls.set(settings, list);
-  }
-  return list;
-}
-
-function clientAllowed(settings: VaultAccessSettings, ip: string): boolean {
-  const address = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
-  return isIPv4(address) && allowList(settings).check(address, "ipv4");
 }
 
 /**
@@ -65,7 +43,7 @@ export function registerAccessHook(app: FastifyInstance, deps: AccessHookDeps): 
     grants: PrincipalGrants | undefined,
     nowMs: number,
   ): boolean {
-    if (settings.ipRules.length > 0 && !clientAllowed(settings, request.ip)) {
+    if (outsideFirewall(settings, request.ip)) {
       request.auditDetail = `deny: client address ${request.ip} is outside the vault's ipRules`;
       refuse(
         reply,
