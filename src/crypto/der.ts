@@ -51,3 +51,27 @@ export function children(block: asn1js.AsnType | undefined): asn1js.BaseBlock[] 
 
 /** The bytes a parsed block was decoded from, copied out of the shared input. */
 export const raw = (block: asn1js.BaseBlock): Buffer => Buffer.from(block.valueBeforeDecodeView);
+
+/**
+ * Where the contents of the DER element at `offset` start and end, and its tag (low-tag-number
+ * form only); undefined when the element is not one this reads or runs past the end of `der`.
+ */
+export function elementAt(
+  der: Uint8Array,
+  offset: number,
+): { tag: number; start: number; end: number } | undefined {
+  const tag = der[offset];
+  const first = der[offset + 1];
+  if (tag === undefined || first === undefined || (tag & 0x1f) === 0x1f) return undefined;
+  let length = first;
+  let start = offset + 2;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4 || start + count > der.length) return undefined;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[start + i] as number);
+    start += count;
+  }
+  const end = start + length;
+  return end <= der.length ? { tag, start, end } : undefined;
+}
