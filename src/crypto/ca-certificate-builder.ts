@@ -8,7 +8,18 @@ import { parseCidr } from "../domain/ca/name-constraints.js";
 import type { CaSigner } from "../domain/ca/ports.js";
 import type { SubjectAlternativeNames } from "../domain/certificates/model.js";
 import { badParameter } from "../domain/errors.js";
-import { children, elementAt, encode, explicit, extension, octetString, oid, raw, sequence } from "./der.js";
+import {
+  children,
+  derTime,
+  elementAt,
+  encode,
+  explicit,
+  extension,
+  octetString,
+  oid,
+  raw,
+  sequence,
+} from "./der.js";
 import { USAGE_FLAGS } from "./x509-factory.js";
 import { signatureAlgorithm, signed } from "./x509-signing.js";
 
@@ -117,16 +128,6 @@ function sanExtension(sans: SubjectAlternativeNames, critical: boolean): Buffer 
   return names.length > 0 ? extension(OID.subjectAltName, critical, sequence(names)) : undefined;
 }
 
-/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime after; whole seconds. */
-function time(date: Date): Buffer {
-  const valueDate = new Date(Math.floor(date.getTime() / 1000) * 1000);
-  return encode(
-    valueDate.getUTCFullYear() > 2049
-      ? new asn1js.GeneralizedTime({ valueDate })
-      : new asn1js.UTCTime({ valueDate }),
-  );
-}
-
 /** RFC 5280 §4.1.2.2: a positive INTEGER, without leading zero bytes beyond the sign's. */
 function serialNumber(hex: string): Buffer {
   let bytes = Buffer.from(hex, "hex");
@@ -228,7 +229,7 @@ export function createCertificateBuilder() {
       serialNumber(spec.serial),
       t.algorithm,
       t.issuer ?? subject,
-      sequence([time(spec.notBefore), time(spec.notAfter)]),
+      sequence([derTime(spec.notBefore), derTime(spec.notAfter)]),
       subject,
       spec.publicKey,
       explicit(3, [sequence(extensions)]),
