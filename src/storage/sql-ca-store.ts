@@ -218,9 +218,10 @@ export async function insertIssuedIn(
 const SERIALS_PER_STATEMENT = 500;
 
 /**
- * Sets certificates' statuses, marks the vault versions they back and stores the events (unless
- * the caller stores them with others of its own), in the caller's transaction; the certificates are read a few hundred a statement (a campaign batch
- * revokes many). NotFound, and nothing changed, when one of them does not exist.
+ * Sets certificates' statuses, marks the vault versions they back and stores the events (unless the
+ * caller stores them with others of its own), in the caller's transaction; the certificates are read
+ * a few hundred a statement (a campaign batch revokes many). NotFound when one of them does not
+ * exist, and the caller's transaction then stores nothing.
  */
 export async function changeStatusIn(
   trx: Kysely<Database>,
