@@ -11,6 +11,7 @@ import { badParameter } from "../domain/errors.js";
 import { certificateParts, createCertificateBuilder, publicKeyBits } from "./ca-certificate-builder.js";
 import { buildCrl } from "./crl-builder.js";
 import { children, encode, octetString, oid, raw, sequence } from "./der.js";
+import { ecSpki } from "./ec-spki.js";
 import { publicKeyFromParts } from "./jwk.js";
 import { createOcspResponseBuilder } from "./ocsp-response-builder.js";
 import { protectorCrypto } from "./x509-factory.js";
@@ -262,7 +263,7 @@ export function createCaX509(): CaX509 {
     },
 
     spki(publicKey) {
-      return publicKeyFromParts(publicKey).export({ format: "der", type: "spki" });
+      return ecSpki(publicKey) ?? publicKeyFromParts(publicKey).export({ format: "der", type: "spki" });
     },
 
     crl: buildCrl,

@@ -15,7 +15,7 @@ function element(identifier: number, parts: readonly Uint8Array[]): Buffer {
 }
 
 /** X.690 §8.1.3: short form below 128, else the count of length bytes and the big-endian length. */
-function encodedLength(length: number): Buffer {
+export function encodedLength(length: number): Buffer {
   if (length < 0x80) return Buffer.of(length);
   const bytes: number[] = [];
   for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
@@ -51,3 +51,50 @@ export function children(block: asn1js.AsnType | undefined): asn1js.BaseBlock[] 
 
 /** The bytes a parsed block was decoded from, copied out of the shared input. */
 export const raw = (block: asn1js.BaseBlock): Buffer => Buffer.from(block.valueBeforeDecodeView);
+
+/**
+ * Where the contents of the DER element at `offset` start and end, and its tag (low-tag-number
+ * form only); undefined when the element is not one this reads or runs past the end of `der`.
+ */
+export function elementAt(
+  der: Uint8Array,
+  offset: number,
+): { tag: number; start: number; end: number } | undefined {
+  const tag = der[offset];
+  const first = der[offset + 1];
+  if (tag === undefined || first === undefined || (tag & 0x1f) === 0x1f) return undefined;
+  let length = first;
+  let start = offset + 2;
+  if (first & 0x80) {
+    const count = first & 0x7f;
+    if (count === 0 || count > 4 || start + count > der.length) return undefined;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[start + i] as number);
+    start += count;
+  }
+  const end = start + length;
+  return end <= der.length ? { tag, start, end } : undefined;
+}
+
+const twoDigits = (n: number) => String(n).padStart(2, "0");
+
+/**
+ * RFC 5280 §4.1.2.5 and §5.1.2.4 Time: UTCTime (YYMMDDHHMMSSZ) through 2049, GeneralizedTime
+ * (YYYYMMDDHHMMSSZ) from 2050, in whole seconds (the fraction dropped), as asn1js writes them. Written
+ * here: a CRL holds one per revoked certificate, and asn1js's object per time cost ~20 µs each.
+ */
+export function derTime(date: Date): Buffer {
+  const year = date.getUTCFullYear();
+  const rest = [
+    date.getUTCMonth() + 1,
+    date.getUTCDate(),
+    date.getUTCHours(),
+    date.getUTCMinutes(),
+    date.getUTCSeconds(),
+  ]
+    .map(twoDigits)
+    .join("");
+  return year < 2050
+    ? element(0x17, [Buffer.from(`${twoDigits(year % 100)}${rest}Z`, "latin1")])
+    : element(0x18, [Buffer.from(`${year}${rest}Z`, "latin1")]);
+}

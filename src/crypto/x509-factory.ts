@@ -238,6 +238,11 @@ function subjectName(policy: CertificatePolicy): Buffer {
   return name;
 }
 
+const sha1 = (bytes: Buffer) => createHash("sha1").update(bytes).digest();
+
+/** A time as a certificate holds it (RFC 5280 §4.1.2.5: whole seconds, the fraction dropped). */
+const wholeSeconds = (date: Date) => new Date(Math.floor(date.getTime() / 1000) * 1000);
+
 const AVERAGE_MONTH_MS = (365.2425 / 12) * 86_400_000;
 
 function profileOf(cert: x509.X509Certificate): CertificateProfile {
@@ -328,6 +333,39 @@ export function createX509Factory(): X509Factory {
 
   const selfIssued = (c: Candidate) => c.cert.subject === c.cert.issuer && issued(c, c);
 
+  function orderChain(certs: Buffer[]): ReturnType<X509Factory["orderChain"]> {
+    const parsed: Candidate[] = certs.map((c) => ({ der: c, cert: parse(c) }));
+    const unique = parsed.filter((p, i) => parsed.findIndex((q) => q.der.equals(p.der)) === i);
+    // The leaf is the certificate that issues none of the others; among several, one not
+    // self-named (a root or an impostor with an issuer's name issues nothing here either).
+    const leaves = unique.filter((p) => !unique.some((q) => q !== p && issued(p, q)));
+    const pool = leaves.length > 0 ? leaves : unique;
+    const leaf = pool.find((p) => p.cert.subject !== p.cert.issuer) ?? pool[0];
+    if (!leaf) throw badParameter("No certificate was given");
+    const ordered = [leaf];
+    let current = leaf;
+    while (!selfIssued(current)) {
+      const parent = unique.find((p) => !ordered.includes(p) && issued(p, current));
+      if (!parent) break;
+      ordered.push(parent);
+      current = parent;
+    }
+    const top = ordered[ordered.length - 1] as Candidate;
+    const impostor =
+      top.cert.subject === top.cert.issuer ||
+      unique.some((p) => !ordered.includes(p) && p.cert.subject === top.cert.issuer);
+    const verdict: ChainVerdict = selfIssued(top)
+      ? { complete: true }
+      : {
+          complete: false,
+          missingIssuer: top.cert.issuer,
+          ...(impostor && { signatureFails: true as const }),
+        };
+    // Certificates off the leaf's path (a root whose intermediate is missing) are kept, after it.
+    const rest = unique.filter((p) => !ordered.includes(p));
+    return { leaf: leaf.der, chain: [...ordered.slice(1), ...rest].map((p) => p.der), verdict };
+  }
+
   return {
     async selfSigned(policy, signer, now) {
       const face = protectorCrypto(signer);
@@ -389,7 +427,7 @@ export function createX509Factory(): X509Factory {
           );
           return publicKey;
         },
-        thumbprint: createHash("sha1").update(bytes).digest(),
+        thumbprint: sha1(bytes),
       };
     },
 
@@ -397,37 +435,20 @@ export function createX509Factory(): X509Factory {
       return profileOf(parse(bytes));
     },
 
-    orderChain(certs) {
-      const parsed: Candidate[] = certs.map((c) => ({ der: c, cert: parse(c) }));
-      const unique = parsed.filter((p, i) => parsed.findIndex((q) => q.der.equals(p.der)) === i);
-      // The leaf is the certificate that issues none of the others; among several, one not
-      // self-named (a root or an impostor with an issuer's name issues nothing here either).
-      const leaves = unique.filter((p) => !unique.some((q) => q !== p && issued(p, q)));
-      const pool = leaves.length > 0 ? leaves : unique;
-      const leaf = pool.find((p) => p.cert.subject !== p.cert.issuer) ?? pool[0];
-      if (!leaf) throw badParameter("No certificate was given");
-      const ordered = [leaf];
-      let current = leaf;
-      while (!selfIssued(current)) {
-        const parent = unique.find((p) => !ordered.includes(p) && issued(p, current));
-        if (!parent) break;
-        ordered.push(parent);
-        current = parent;
-      }
-      const top = ordered[ordered.length - 1] as Candidate;
-      const impostor =
-        top.cert.subject === top.cert.issuer ||
-        unique.some((p) => !ordered.includes(p) && p.cert.subject === top.cert.issuer);
-      const verdict: ChainVerdict = selfIssued(top)
-        ? { complete: true }
-        : {
-            complete: false,
-            missingIssuer: top.cert.issuer,
-            ...(impostor && { signatureFails: true as const }),
-          };
-      // Certificates off the leaf's path (a root whose intermediate is missing) are kept, after it.
-      const rest = unique.filter((p) => !ordered.includes(p));
-      return { leaf: leaf.der, chain: [...ordered.slice(1), ...rest].map((p) => p.der), verdict };
+    orderChain,
+
+    signedHere(leaf, issuerChain, { notBefore, notAfter }) {
+      const { leaf: issuer, chain, verdict } = orderChain(issuerChain);
+      return {
+        leaf,
+        chain: [issuer, ...chain],
+        verdict,
+        facts: {
+          notBefore: wholeSeconds(notBefore),
+          notAfter: wholeSeconds(notAfter),
+          thumbprint: sha1(leaf),
+        },
+      };
     },
 
     csrPublicKey(csr) {

@@ -171,66 +171,100 @@ async function markVaultVersion(
     .execute();
 }
 
-/** Stores an issued certificate with its events, in the caller's transaction. */
+/**
+ * `ca_issued` rows a statement: 16 values each, 4,000 a statement, far within SQLite's 32,766 and
+ * PostgreSQL's 65,535 bound parameters.
+ */
+const ISSUED_ROWS_PER_STATEMENT = 250;
+
+/**
+ * Stores issued certificates with their events, in the caller's transaction: one statement for up
+ * to ISSUED_ROWS_PER_STATEMENT of them (a campaign batch stores many).
+ */
 export async function insertIssuedIn(
   trx: Kysely<Database>,
-  issued: IssuedCertificate,
+  issued: readonly IssuedCertificate[],
   events: readonly VaultEvent[],
 ): Promise<void> {
-  await trx
-    .insertInto("ca_issued")
-    .values({
-      ca_id: issued.caId,
-      serial: issued.serial,
-      subject: issued.subject,
-      not_before: issued.notBefore.getTime(),
-      not_after: issued.notAfter.getTime(),
-      der: issued.der,
-      shard: issued.shard,
-      status: issued.status,
-      revoked_at: fromDate(issued.revokedAt),
-      reason: issued.reason ?? null,
-      vault_id: issued.vault?.vaultId ?? null,
-      vault_name: issued.vault?.vaultName ?? null,
-      certificate_name_key: issued.vault?.name.toLowerCase() ?? null,
-      certificate_name: issued.vault?.name ?? null,
-      certificate_version: issued.vault?.version ?? null,
-      created_at: issued.createdAt.getTime(),
-    })
-    .execute();
+  for (let i = 0; i < issued.length; i += ISSUED_ROWS_PER_STATEMENT) {
+    await trx
+      .insertInto("ca_issued")
+      .values(
+        issued.slice(i, i + ISSUED_ROWS_PER_STATEMENT).map((one) => ({
+          ca_id: one.caId,
+          serial: one.serial,
+          subject: one.subject,
+          not_before: one.notBefore.getTime(),
+          not_after: one.notAfter.getTime(),
+          der: one.der,
+          shard: one.shard,
+          status: one.status,
+          revoked_at: fromDate(one.revokedAt),
+          reason: one.reason ?? null,
+          vault_id: one.vault?.vaultId ?? null,
+          vault_name: one.vault?.vaultName ?? null,
+          certificate_name_key: one.vault?.name.toLowerCase() ?? null,
+          certificate_name: one.vault?.name ?? null,
+          certificate_version: one.vault?.version ?? null,
+          created_at: one.createdAt.getTime(),
+        })),
+      )
+      .execute();
+  }
   await insertEvents(trx, events);
 }
 
+/** Serials looked up a statement when status changes are stored together. */
+const SERIALS_PER_STATEMENT = 500;
+
 /**
- * Sets a certificate's status, marks the vault version it backs and stores the events, in the
- * caller's transaction.
+ * Sets certificates' statuses, marks the vault versions they back and stores the events (unless the
+ * caller stores them with others of its own), in the caller's transaction; the certificates are read
+ * a few hundred a statement (a campaign batch revokes many). NotFound when one of them does not
+ * exist, and the caller's transaction then stores nothing.
  */
-export async function changeStatusIn(trx: Kysely<Database>, change: StatusChange): Promise<void> {
-  const issued = await trx
-    .selectFrom("ca_issued")
-    .selectAll()
-    .where("ca_id", "=", change.caId)
-    .where("serial", "=", change.serial)
-    .executeTakeFirst();
-  if (!issued) throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
-  await trx
-    .updateTable("ca_issued")
-    .set({
-      status: change.status,
-      revoked_at: fromDate(change.revokedAt),
-      reason: change.reason ?? null,
-    })
-    .where("ca_id", "=", change.caId)
-    .where("serial", "=", change.serial)
-    .execute();
-  await markVaultVersion(
-    trx,
-    issued,
-    change.status === "good" || !change.revokedAt
-      ? undefined
-      : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
-  );
-  await insertEvents(trx, change.events);
+export async function changeStatusIn(
+  trx: Kysely<Database>,
+  changes: readonly StatusChange[],
+  { events = true }: { events?: boolean } = {},
+): Promise<void> {
+  const found = new Map<string, IssuedRow>();
+  const key = (caId: string, serial: string) => `${caId}/${serial}`;
+  for (let i = 0; i < changes.length; i += SERIALS_PER_STATEMENT) {
+    const some = changes.slice(i, i + SERIALS_PER_STATEMENT);
+    const rows = await trx
+      .selectFrom("ca_issued")
+      .selectAll()
+      .where("serial", "in", [...new Set(some.map((c) => c.serial))])
+      .execute();
+    for (const row of rows) found.set(key(row.ca_id, row.serial), row);
+  }
+  for (const change of changes) {
+    const issued = found.get(key(change.caId, change.serial));
+    if (!issued) throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
+    await trx
+      .updateTable("ca_issued")
+      .set({
+        status: change.status,
+        revoked_at: fromDate(change.revokedAt),
+        reason: change.reason ?? null,
+      })
+      .where("ca_id", "=", change.caId)
+      .where("serial", "=", change.serial)
+      .execute();
+    await markVaultVersion(
+      trx,
+      issued,
+      change.status === "good" || !change.revokedAt
+        ? undefined
+        : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
+    );
+  }
+  if (events)
+    await insertEvents(
+      trx,
+      changes.flatMap((c) => c.events),
+    );
 }
 
 export function createSqlCaStore(storage: StorageHandle): CaStore {
@@ -295,7 +329,7 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
             `Order ${acmeOrder.id} is no longer ${acmeOrder.from}: it has its certificate already or failed`,
             { reason: "AcmeOrderFinalized" },
           );
-        await insertIssuedIn(trx, issued, events);
+        await insertIssuedIn(trx, [issued], events);
       });
     },
 
@@ -344,7 +378,7 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
     },
 
     async changeStatus(change) {
-      await writeTransaction(storage, (trx) => changeStatusIn(trx, change));
+      await writeTransaction(storage, (trx) => changeStatusIn(trx, [change]));
     },
 
     async nextCrlNumber(caId) {

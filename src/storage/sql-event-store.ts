@@ -40,13 +40,23 @@ export const toEvent = (r: Selectable<Database["events"]>): StoredEvent => ({
       : { alert: JSON.parse(r.data) as AlertEventData })),
 });
 
-/** Writes events inside the caller's transaction, so they exist exactly when the change does. */
+/** Events a statement: 12 values each, within SQLite's 32,766 and PostgreSQL's 65,535 bound parameters. */
+const EVENTS_PER_STATEMENT = 500;
+
+/**
+ * Writes events inside the caller's transaction, so they exist exactly when the change does; in
+ * the order given, which is the order consumers read them in.
+ */
 export async function insertEvents(
   trx: Kysely<Database>,
   events: readonly VaultEvent[] | undefined,
 ): Promise<void> {
-  if (!events || events.length === 0) return;
-  await trx.insertInto("events").values(events.map(toRow)).execute();
+  if (!events) return;
+  for (let i = 0; i < events.length; i += EVENTS_PER_STATEMENT)
+    await trx
+      .insertInto("events")
+      .values(events.slice(i, i + EVENTS_PER_STATEMENT).map(toRow))
+      .execute();
 }
 
 export function createSqlEventStore({ db }: StorageHandle) {

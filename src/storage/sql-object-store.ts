@@ -200,9 +200,12 @@ export function createVersionWriter(db: Kysely<Database>) {
   return { insertVersions };
 }
 
+/** Conflict over the first of the entries' names (several certificates' in a batch) that an unmanaged key or secret has. */
 async function refuseUnmanagedBacking(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
-  const first = entries[0];
-  if (first) await refuseUnmanagedNamesake(trx, first.version.vaultId, first.version.name);
+  const names = new Map(
+    entries.map(({ version }) => [`${version.vaultId}/${nameKey(version.name)}`, version]),
+  );
+  for (const { vaultId, name } of names.values()) await refuseUnmanagedNamesake(trx, vaultId, name);
 }
 
 /**

@@ -39,6 +39,7 @@ import type {
   CertificateProfile,
   CertificateStore,
   IssuedVersion,
+  ReadChain,
   X509Factory,
 } from "./ports.js";
 
@@ -238,12 +239,17 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     }
   }
 
+  function readChain(certificates: Buffer[]): ReadChain {
+    const ordered = x509.orderChain(certificates);
+    return { ...ordered, facts: x509.inspect(ordered.leaf) };
+  }
+
   /** The certificate version, its key and its secret, ready to be stored together. */
   async function prepareIssued(
     vault: Vault,
     name: string,
     key: StoredKeyVersion,
-    certificates: Buffer[],
+    certificates: Buffer[] | ReadChain,
     policy: CertificatePolicy,
     extras: {
       tags?: Record<string, string> | undefined;
@@ -252,8 +258,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       createdAt?: Date;
     },
   ): Promise<IssuedVersion> {
-    const { leaf, chain, verdict } = x509.orderChain(certificates);
-    const facts = x509.inspect(leaf);
+    const { leaf, chain, verdict, facts } = Array.isArray(certificates)
+      ? readChain(certificates)
+      : certificates;
     const now = clock.now();
     const common = {
       vaultId: vault.id,
@@ -700,7 +707,10 @@ export function createCertificateService(deps: CertificateServiceDeps) {
           await keys.destroy(key);
           return { status: "failed", message: signed.message };
         }
-        const issued = await prepareIssued(vault, name, key, signed.certificates, policy, {});
+        // The CA's certificates come leaf first, then its own chain.
+        const { issued: record } = signed.record;
+        const read = x509.signedHere(record.der, signed.certificates.slice(1), record);
+        const issued = await prepareIssued(vault, name, key, read, policy, {});
         return { status: "prepared", version: issued, record: signed.record };
       } catch (error) {
         await keys.destroy(key);

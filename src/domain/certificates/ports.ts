@@ -33,6 +33,14 @@ export interface CertificateFacts {
   thumbprint: Buffer;
 }
 
+/** A certificate with its chain in order, and what storing it as a vault version needs of it. */
+export interface ReadChain {
+  leaf: Buffer;
+  chain: Buffer[];
+  verdict: ChainVerdict;
+  facts: Pick<CertificateFacts, "notBefore" | "notAfter" | "thumbprint">;
+}
+
 /** What a certificate says of the policy it was issued under, as Key Vault reports it on import. */
 export interface CertificateProfile {
   sans: SubjectAlternativeNames;
@@ -56,6 +64,12 @@ export interface X509Factory {
    * last), and says whether the chain ends in a self-signed root or which issuer is missing.
    */
   orderChain(certs: Buffer[]): { leaf: Buffer; chain: Buffer[]; verdict: ChainVerdict };
+  /**
+   * What orderChain and inspect say of a certificate this installation's CA has just signed with the
+   * given validity, under its chain (the CA first), without reading the certificate back: the CA
+   * knows both, and its own signature needs no checking. The verdict is the CA chain's.
+   */
+  signedHere(leaf: Buffer, issuerChain: Buffer[], validity: { notBefore: Date; notAfter: Date }): ReadChain;
   /** The public key a PKCS#10 request carries. */
   csrPublicKey(csr: Buffer): PublicKeyParts;
   /** Reads merge input leniently: DER, PEM text, or base64 text of either (keyvault-api.md §2). */
