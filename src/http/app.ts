@@ -271,6 +271,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     posture: deps.posture,
     overview: deps.overview,
     campaigns: deps.campaigns,
+    audit: deps.audit,
     sessions,
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });

@@ -117,6 +117,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
     [],
     ["Strongroom/approvals/read", "Strongroom/approvals/decide"],
   ),
+  role(
+    "6e2a9c4b-1d7f-4b3e-8a05-c9f2d6b1e874",
+    "Strongroom Auditor",
+    "Search, verify and export the audit log. Grants nothing else.",
+    [],
+    ["Strongroom/audit/read"],
+  ),
 ]);
 
 /**

@@ -8,6 +8,7 @@ import type { PrincipalService } from "../../domain/access/principal-service.js"
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
 import type { ApprovalService } from "../../domain/approvals/approval-service.js";
+import type { AuditService } from "../../domain/audit/audit-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { CertificateService } from "../../domain/certificates/certificate-service.js";
@@ -32,6 +33,7 @@ import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
 import { registerAlertRoutes } from "./alert-routes.js";
 import { registerApprovalRoutes } from "./approval-routes.js";
+import { registerAuditRoutes } from "./audit-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
@@ -63,6 +65,8 @@ export interface AdminRouteDeps {
   posture?: PostureService | undefined;
   overview?: OverviewService | undefined;
   campaigns?: CampaignService | undefined;
+  /** The audit log's search, verification and export (its own right, not admin/read). */
+  audit?: AuditService | undefined;
   /** Dashboard sessions, which call this API with the signed-in user as the caller. */
   sessions?: SessionAuth | undefined;
 }
@@ -113,6 +117,7 @@ export function registerAdminRoutes(
     posture,
     overview,
     campaigns,
+    audit,
     sessions,
   }: AdminRouteDeps,
 ): void {
@@ -130,6 +135,7 @@ export function registerAdminRoutes(
   });
 
   if (approvals) registerApprovalRoutes(app, { identity, access, sessions, approvals });
+  if (audit) registerAuditRoutes(app, { identity, access, sessions, audit });
   app.register(async (admin) => {
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
