@@ -51,7 +51,7 @@ export const PAGES: readonly PageEntry[] = [
   },
   { path: "/ui/rules", title: "Rules", load: () => import("./pages/rules-page.js") },
   { path: "/ui/campaigns", title: "Campaigns" },
-  { path: "/ui/audit", title: "Audit" },
+  { path: "/ui/audit", title: "Audit", load: () => import("./pages/audit-page.js") },
   { path: "/ui/access", title: "Access", load: () => import("./pages/access-page.js") },
   { path: "/ui/settings", title: "Settings" },
 ];
