@@ -15,6 +15,7 @@ import type { CertificateService } from "../../domain/certificates/certificate-s
 import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
 import type { PushTargetService } from "../../domain/deployments/push-target-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
+import type { SmtpService } from "../../domain/events/smtp-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
@@ -42,6 +43,7 @@ import { registerOverviewRoutes } from "./overview-routes.js";
 import { registerPushTargetRoutes } from "./push-target-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
+import { registerSmtpRoutes } from "./smtp-routes.js";
 import { registerVaultCertificateRoutes } from "./vault-certificate-routes.js";
 
 export interface AdminRouteDeps {
@@ -67,6 +69,8 @@ export interface AdminRouteDeps {
   campaigns?: CampaignService | undefined;
   /** The audit log's search, verification and export (its own right, not admin/read). */
   audit?: AuditService | undefined;
+  /** SMTP settings and test mails. */
+  smtp?: SmtpService | undefined;
   /** Dashboard sessions, which call this API with the signed-in user as the caller. */
   sessions?: SessionAuth | undefined;
 }
@@ -118,6 +122,7 @@ export function registerAdminRoutes(
     overview,
     campaigns,
     audit,
+    smtp,
     sessions,
   }: AdminRouteDeps,
 ): void {
@@ -154,6 +159,7 @@ export function registerAdminRoutes(
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
     if (overview) registerOverviewRoutes(admin, { overview });
     if (campaigns) registerCampaignRoutes(admin, { campaigns });
+    if (smtp) registerSmtpRoutes(admin, { smtp });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
@@ -256,6 +262,12 @@ export function registerAdminRoutes(
           lastError: d.lastError,
         })),
       }),
+    );
+    // A write, though it changes nothing stored: it makes this server send a request to the endpoint.
+    admin.post<{ Params: { id: string } }>(
+      "/admin/webhooks/:id/test",
+      { config: { operation: "WebhookTest" } },
+      async (request) => webhooks.sendTest(request.params.id),
     );
     admin.post<{ Params: { id: string } }>(
       "/admin/webhooks/:id/deadletters/replay",
