@@ -2,18 +2,9 @@ import { createHmac, randomUUID } from "node:crypto";
 import { slackPayload, teamsPayload } from "./chat-payloads.js";
 import { type EventType, INTERNAL_EVENTS, type StoredEvent } from "./model.js";
 
-/** Event Grid and CloudEvents for programs; Slack and Teams messages for chat channels. */
-export type WebhookSchema = "EventGridSchema" | "CloudEventSchemaV1_0" | "SlackSchema" | "TeamsSchema";
+import type { WebhookSchema } from "./webhook-schemas.js";
 
-export const WEBHOOK_SCHEMAS: readonly WebhookSchema[] = [
-  "EventGridSchema",
-  "CloudEventSchemaV1_0",
-  "SlackSchema",
-  "TeamsSchema",
-];
-
-/** Chat endpoints have no validation handshake: they post what they are sent. */
-export const isChatSchema = (schema: WebhookSchema) => schema === "SlackSchema" || schema === "TeamsSchema";
+export { isChatSchema, WEBHOOK_SCHEMAS, type WebhookSchema } from "./webhook-schemas.js";
 
 /**
  * The event type as delivered: Key Vault's for vault events, Strongroom's own for alerts, approvals

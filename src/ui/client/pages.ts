@@ -53,7 +53,7 @@ export const PAGES: readonly PageEntry[] = [
   { path: "/ui/campaigns", title: "Campaigns" },
   { path: "/ui/audit", title: "Audit", load: () => import("./pages/audit-page.js") },
   { path: "/ui/access", title: "Access", load: () => import("./pages/access-page.js") },
-  { path: "/ui/settings", title: "Settings" },
+  { path: "/ui/settings", title: "Settings", load: () => import("./pages/settings-page.js") },
 ];
 
 /** The page at `pathname` (trailing slashes ignored) and its parameters; undefined when none is. */
