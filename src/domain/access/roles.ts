@@ -99,7 +99,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
   role(
     "3b8f5d1e-7a2c-4e9b-b6d4-1c0e9f8a7d52",
     "Strongroom Reader",
-    "Read everything the admin API and the dashboard show; change nothing.",
+    "Read everything the admin API and the dashboard show except the audit log; change nothing.",
     [],
     ["Strongroom/admin/read"],
   ),
