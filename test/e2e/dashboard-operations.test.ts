@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
-import { aliceAndBob, openFromNavigation, signedInPage } from "../support/dashboard-browser.js";
+import { aliceAndBob, openFromNavigation, signedInPage, versionCount } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 import { receiver } from "../support/webhook-receiver.js";
 
@@ -20,11 +20,7 @@ describe("the dashboard's Campaigns, Audit and Settings pages in Chromium", () =
 
   const signedIn = (width?: number): Promise<Page> =>
     signedInPage(browser as Browser, origin, "alice", PASSWORD, width);
-  const versionsOf = async (name: string) => {
-    const { core } = server.strongroom;
-    const vault = await core.vaults.get("default");
-    return (await core.certificates.listVersions(vault, name, undefined, 25)).items.length;
-  };
+  const versionsOf = (name: string) => versionCount(server, name);
 
   beforeAll(async () => {
     browser = await launchChromium();
