@@ -81,6 +81,8 @@ import { createVersionWatch } from "./domain/deployments/version-watch.js";
 import { createDiscoveryService, type DiscoveryService } from "./domain/discovery/discovery-service.js";
 import { createEnrollmentService, type EnrollmentService } from "./domain/enrollment/enrollment-service.js";
 import { createProfileService, type ProfileService } from "./domain/enrollment/profile-service.js";
+import type { Mailer } from "./domain/events/ports.js";
+import { createSmtpService, type SmtpService } from "./domain/events/smtp-service.js";
 import { createWebhookService, type WebhookService } from "./domain/events/webhook-service.js";
 import { newId } from "./domain/ids.js";
 import { createInventoryService, type InventoryService } from "./domain/inventory/inventory-service.js";
@@ -141,6 +143,7 @@ import {
   webhookCheckpointSink,
 } from "./notify/checkpoint-sinks.js";
 import { createSmtpMailer } from "./notify/smtp-mailer.js";
+import { createWebhookSender } from "./notify/webhook-sender.js";
 import { createFetchTransport } from "./notify/webhook-transport.js";
 import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js";
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
@@ -236,6 +239,10 @@ export interface Core {
   campaigns: CampaignService;
   /** Issuance for EST and SCEP clients. */
   enrollment: EnrollmentService;
+  /** Mail to contacts and approvers, when an SMTP host is configured. */
+  mailer?: Mailer | undefined;
+  /** The SMTP settings without the password, and test mails (admin API). */
+  smtp: SmtpService;
   /** The PKI listener's public base URL; set once the listener knows its port when none is configured. */
   pkiBase: { url: string };
   tenantId: string;
@@ -452,6 +459,26 @@ export async function openCore(
     limits: { maxAddresses: config.discoveryMaxAddresses },
   });
   const openViolations = () => violationsByRule(storage.db);
+  const smtp = config.smtpHost
+    ? {
+        mailer: createSmtpMailer({
+          host: config.smtpHost,
+          port: config.smtpPort,
+          secure: config.smtpSecure,
+          user: config.smtpUser,
+          password: config.smtpPassword,
+          from: config.smtpFrom,
+        }),
+        summary: {
+          host: config.smtpHost,
+          port: config.smtpPort,
+          secure: config.smtpSecure,
+          user: config.smtpUser,
+          from: config.smtpFrom,
+          passwordSet: config.smtpPassword !== undefined,
+        },
+      }
+    : undefined;
   const alerts = createAlertService({
     store: createSqlAlertStore(storage),
     sources: (() => {
@@ -500,7 +527,16 @@ export async function openCore(
     secrets,
     secretFormats: createSecretFormats({ secrets, codec }),
     keys,
-    webhooks: createWebhookService({ store: stores.webhooks, sealer, clock }),
+    webhooks: createWebhookService({
+      store: stores.webhooks,
+      sealer,
+      clock,
+      sender: createWebhookSender({
+        transport: createFetchTransport(),
+        sealer,
+        vaultUrl: configuredVaultUrl(config),
+      }),
+    }),
     certificates,
     issuers: createIssuerService({ store: stores.certificates, sealer, clock }),
     contacts: createContactsService({ store: stores.certificates }),
@@ -564,6 +600,8 @@ export async function openCore(
       approval: approvalGate,
     }),
     campaigns: createCampaignService({ store: createSqlCampaignStore(storage), inventory, clock }),
+    mailer: smtp?.mailer,
+    smtp: createSmtpService({ smtp, clock }),
     pkiBase,
     tenantId,
     async close() {
@@ -676,17 +714,7 @@ export function jobList(
     vaultUrl,
     origin: core.config.publicHost,
   });
-  const { config } = core;
-  const mailer = config.smtpHost
-    ? createSmtpMailer({
-        host: config.smtpHost,
-        port: config.smtpPort,
-        secure: config.smtpSecure,
-        user: config.smtpUser,
-        password: config.smtpPassword,
-        from: config.smtpFrom,
-      })
-    : undefined;
+  const { config, mailer } = core;
   const mail = mailer
     ? createMailJob({
         events: stores.events,
@@ -959,6 +987,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         posture: core.posture,
         overview: core.overview,
         campaigns: core.campaigns,
+        smtp: core.smtp,
         uiAssets: loadUiAssets(),
         signIn,
         singleSignOn,

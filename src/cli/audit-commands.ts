@@ -1,8 +1,8 @@
 import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import { type Command, Option } from "commander";
-import { type AuditFilter, matches, toJsonLine, toOcsf } from "../domain/audit/audit-export.js";
+import { matches, toJsonLine, toOcsf } from "../domain/audit/audit-export.js";
 import { checkpointFromText, checkpointToJson } from "../domain/audit/checkpoint-codec.js";
-import type { AuditOutcome, AuditRecord } from "../domain/audit/model.js";
+import type { AuditFilter, AuditOutcome, AuditRecord } from "../domain/audit/model.js";
 import { badParameter } from "../domain/errors.js";
 import { withCore } from "./program.js";
 

@@ -27,6 +27,7 @@ import type { DiscoveryService } from "../domain/discovery/discovery-service.js"
 import type { EnrollmentService } from "../domain/enrollment/enrollment-service.js";
 import type { ScepCodec } from "../domain/enrollment/ports.js";
 import type { ProfileService } from "../domain/enrollment/profile-service.js";
+import type { SmtpService } from "../domain/events/smtp-service.js";
 import type { WebhookService } from "../domain/events/webhook-service.js";
 import type { InventoryService } from "../domain/inventory/inventory-service.js";
 import type { KeyService } from "../domain/keys/key-service.js";
@@ -107,6 +108,8 @@ export interface AppDeps {
       }
     | undefined;
   audit: AuditService;
+  /** SMTP settings and test mails (admin API). */
+  smtp?: SmtpService | undefined;
   jwks: () => unknown;
   hostRules: VaultHostRules;
   /** `https://host:port`, where tokens are issued. */
@@ -275,6 +278,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
     posture: deps.posture,
     overview: deps.overview,
     campaigns: deps.campaigns,
+    audit: deps.audit,
+    smtp: deps.smtp,
     sessions,
   });
   if (deps.acmeServer) registerAcmeServerRoutes(app, { acme: deps.acmeServer });

@@ -2,9 +2,9 @@ import { alertDigestMail } from "../domain/alerts/digest.js";
 import type { SettingsStore } from "../domain/bootstrap/ports.js";
 import type { ContactsService } from "../domain/certificates/contacts-service.js";
 import type { StoredEvent } from "../domain/events/model.js";
+import type { Mailer } from "../domain/events/ports.js";
 import type { Job } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
-import type { Mailer } from "../notify/smtp-mailer.js";
 import { eventCursorAt } from "./event-cursor.js";
 
 export interface AlertDigestJobDeps {

@@ -3,9 +3,9 @@ import type { SettingsStore } from "../domain/bootstrap/ports.js";
 import type { ContactsService } from "../domain/certificates/contacts-service.js";
 import type { StoredEvent } from "../domain/events/model.js";
 import { MAILED_EVENTS, noticeMail } from "../domain/events/notices.js";
+import type { Mailer } from "../domain/events/ports.js";
 import type { Job } from "../domain/jobs/ports.js";
 import type { Vault } from "../domain/vaults/model.js";
-import type { Mailer } from "../notify/smtp-mailer.js";
 import { eventCursorAt } from "./event-cursor.js";
 
 export interface MailJobDeps {

@@ -1,18 +1,16 @@
 import { randomUUID } from "node:crypto";
 import type { Clock } from "../domain/clock.js";
 import type { WebhookStore } from "../domain/events/ports.js";
-import { webhookSecretContext } from "../domain/events/webhook-service.js";
 import {
   DELIVERY_WINDOW_MS,
   isChatSchema,
   matches,
   nextAttemptDelayMs,
-  signature,
   type WebhookSubscription,
-  webhookPayload,
 } from "../domain/events/webhooks.js";
 import type { Job } from "../domain/jobs/ports.js";
 import type { Sealer } from "../domain/sealing/ports.js";
+import { createWebhookSender } from "../notify/webhook-sender.js";
 import type { WebhookTransport } from "../notify/webhook-transport.js";
 
 export interface WebhookDeliveryJobDeps {
@@ -34,7 +32,8 @@ export interface WebhookDeliveryJobDeps {
  * subscription's endpoint must pass the validation handshake of its schema.
  */
 export function createWebhookDeliveryJob(deps: WebhookDeliveryJobDeps): Job {
-  const { store, transport, sealer, clock } = deps;
+  const { store, transport, clock } = deps;
+  const sender = createWebhookSender(deps);
 
   async function validate(s: WebhookSubscription): Promise<WebhookSubscription> {
     let ok = false;
@@ -115,18 +114,9 @@ export function createWebhookDeliveryJob(deps: WebhookDeliveryJobDeps): Job {
         if (signal.aborted) break;
         const s = subscriptions.get(d.subscriptionId);
         if (!s) continue;
-        const { contentType, body } = webhookPayload(s.schema, d.event, deps.vaultUrl(d.event.vaultName));
-        const headers: Record<string, string> = {
-          "content-type": contentType,
-          "aeg-event-type": "Notification",
-        };
-        if (s.sealedSecret) {
-          const secret = sealer.open(s.sealedSecret, webhookSecretContext(s.id));
-          headers["x-strongroom-signature"] = signature(secret, body);
-        }
         let error: string | undefined;
         try {
-          const res = await transport.post(s.endpoint, headers, body);
+          const res = await sender.send(s, d.event);
           if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
         } catch (e) {
           error = (e as Error).message;

@@ -1,16 +1,5 @@
 import type { Transporter } from "nodemailer";
-
-export interface Mail {
-  to: string[];
-  subject: string;
-  text: string;
-  html: string;
-}
-
-/** Sends mail; rejects when the server refuses it, so the caller can try again later. */
-export interface Mailer {
-  send(mail: Mail): Promise<void>;
-}
+import type { Mailer } from "../domain/events/ports.js";
 
 export interface SmtpSettings {
   host: string;
@@ -38,7 +27,8 @@ export function createSmtpMailer(settings: SmtpSettings): Mailer {
     ));
   return {
     async send(mail) {
-      await (await transporter()).sendMail({ from: settings.from, ...mail });
+      const info = await (await transporter()).sendMail({ from: settings.from, ...mail });
+      return { response: String(info.response ?? "") };
     },
   };
 }

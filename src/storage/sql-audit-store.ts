@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { AuditEntry, AuditHead, AuditOutcome, AuditRecord } from "../domain/audit/model.js";
 import type { AuditChain, AuditStore } from "../domain/audit/ports.js";
 import type { StorageHandle } from "./database.js";
@@ -197,6 +197,24 @@ export function createSqlAuditStore(storage: Pick<StorageHandle, "audit" | "engi
         .orderBy("seq")
         .limit(limit)
         .execute();
+      return rows.map(toRecord);
+    },
+    async search(filter, { beforeSeq, limit }) {
+      let query = db.selectFrom("audit_log").selectAll();
+      if (beforeSeq !== undefined) query = query.where("seq", "<", beforeSeq);
+      if (filter.since) query = query.where("time", ">=", filter.since.getTime());
+      if (filter.until) query = query.where("time", "<", filter.until.getTime());
+      const { principal, operation, object, outcome } = filter;
+      if (principal !== undefined)
+        query = query.where((eb) =>
+          eb.or([eb("principal_id", "=", principal), eb("client_id", "=", principal)]),
+        );
+      if (operation !== undefined) query = query.where("operation", "=", operation);
+      if (outcome !== undefined) query = query.where("outcome", "=", outcome);
+      // A prefix compared as text, not LIKE: ids hold `_`, which LIKE would read as a wildcard.
+      if (object !== undefined)
+        query = query.where(sql<string>`substr(object_id, 1, ${object.length})`, "=", object);
+      const rows = await query.orderBy("seq", "desc").limit(limit).execute();
       return rows.map(toRecord);
     },
     async head() {

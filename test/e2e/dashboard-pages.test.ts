@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { artifactsDir, axeProblems, launchChromium } from "../support/chromium.js";
-import { aliceAndBob, signedInPage } from "../support/dashboard-browser.js";
+import { aliceAndBob, signedInPage, versionCount } from "../support/dashboard-browser.js";
 import { type InProcess, startInProcess } from "../support/in-process.js";
 
 const PASSWORD = "a long enough passphrase";
@@ -46,11 +46,7 @@ describe("the dashboard's pages in Chromium", () => {
     expect(created.statusCode, created.body).toBe(202);
   }
 
-  const versionsOf = async (name: string) => {
-    const { core } = server.strongroom;
-    const vault = await core.vaults.get("default");
-    return (await core.certificates.listVersions(vault, name, undefined, 25)).items.length;
-  };
+  const versionsOf = (name: string) => versionCount(server, name);
 
   beforeAll(async () => {
     browser = await launchChromium();

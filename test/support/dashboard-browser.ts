@@ -36,3 +36,10 @@ export async function aliceAndBob(server: InProcess, password: string): Promise<
   const bob = await users.create("bob", password);
   await access.assign(bob.principal.id, "Strongroom Reader", "/");
 }
+
+/** How many versions the default vault's certificate `name` has, read through the core. */
+export async function versionCount(server: InProcess, name: string): Promise<number> {
+  const { core } = server.strongroom;
+  const vault = await core.vaults.get("default");
+  return (await core.certificates.listVersions(vault, name, undefined, 25)).items.length;
+}

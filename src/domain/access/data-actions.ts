@@ -73,6 +73,11 @@ export const AdminActions = {
   approvalsRead: "Strongroom/approvals/read",
   /** Approve or deny the approval requests of the scope it is held at. */
   approvalsDecide: "Strongroom/approvals/decide",
+  /**
+   * Search, verify and export the audit log. Apart from admin/read: the log names every principal's
+   * every request, which a Reader of the inventory need not see, and an auditor needs nothing else.
+   */
+  auditRead: "Strongroom/audit/read",
 } as const;
 
 export const ALL_ADMIN_ACTIONS: readonly string[] = Object.values(AdminActions);

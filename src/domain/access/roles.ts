@@ -99,7 +99,7 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
   role(
     "3b8f5d1e-7a2c-4e9b-b6d4-1c0e9f8a7d52",
     "Strongroom Reader",
-    "Read everything the admin API and the dashboard show; change nothing.",
+    "Read everything the admin API and the dashboard show except the audit log; change nothing.",
     [],
     ["Strongroom/admin/read"],
   ),
@@ -116,6 +116,13 @@ export const BUILT_IN_ROLES: readonly RoleDefinition[] = Object.freeze([
     "Read and decide (approve or deny) the approval requests of its scope: the installation, a vault, one certificate or a CA. Grants nothing else.",
     [],
     ["Strongroom/approvals/read", "Strongroom/approvals/decide"],
+  ),
+  role(
+    "6e2a9c4b-1d7f-4b3e-8a05-c9f2d6b1e874",
+    "Strongroom Auditor",
+    "Search, verify and export the audit log. Grants nothing else.",
+    [],
+    ["Strongroom/audit/read"],
   ),
 ]);
 

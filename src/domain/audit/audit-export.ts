@@ -1,20 +1,11 @@
-import type { AuditOutcome, AuditRecord } from "./model.js";
-
-/** Which rows an export keeps; every given field must match. */
-export interface AuditFilter {
-  since?: Date | undefined;
-  until?: Date | undefined;
-  principal?: string | undefined;
-  /** Rows whose object id starts with this (a vault URL, a collection, one object). */
-  object?: string | undefined;
-  outcome?: AuditOutcome | undefined;
-}
+import type { AuditFilter, AuditOutcome, AuditRecord } from "./model.js";
 
 export function matches(row: AuditRecord, f: AuditFilter): boolean {
   return (
     (f.since === undefined || row.time >= f.since) &&
     (f.until === undefined || row.time < f.until) &&
     (f.principal === undefined || row.principalId === f.principal || row.clientId === f.principal) &&
+    (f.operation === undefined || row.operation === f.operation) &&
     (f.object === undefined || (row.objectId ?? "").startsWith(f.object)) &&
     (f.outcome === undefined || row.outcome === f.outcome)
   );

@@ -1,6 +1,8 @@
+import { matches } from "./audit-export.js";
 import {
   type AuditCheckpoint,
   type AuditEntry,
+  type AuditFilter,
   type AuditHead,
   type AuditProblem,
   type AuditRecord,
@@ -94,9 +96,15 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
     }
   }
 
-  /** Walks the chain from the head's base and reports the first row altered, inserted or deleted. */
+  /**
+   * Walks the chain from the head's base and reports the first row altered, inserted or deleted.
+   * Where it ends is reported as of `throughSeq`, the head's row when the walk began: on a live
+   * server rows arrive during the walk, and comparing the head with the last of them would report
+   * the log as cut. Those rows are still checked, so a forged row after the head is found.
+   */
   async function walk(
     head: AuditHead,
+    throughSeq: number,
     hashes: Map<number, string>,
     onProgress?: (rows: number) => void,
   ): Promise<{ verdict?: AuditVerdict; lastSeq: number; lastHash: string; rows: number }> {
@@ -121,6 +129,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
             `row ${row.seq} does not match its hash and the chain does not go on from it: a forged row was inserted or replaced one`,
           );
     let suspect: AuditRecord | undefined;
+    let atBound = { lastSeq: expectedSeq - 1, lastHash: prevHash };
     for await (const row of records(head.baseSeq)) {
       if (suspect) return unmatched(suspect, row.prevHash);
       if (row.seq > expectedSeq) {
@@ -145,10 +154,11 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
       prevHash = row.hash;
       expectedSeq = row.seq + 1;
       rows += 1;
+      if (row.seq <= throughSeq) atBound = { lastSeq: row.seq, lastHash: row.hash };
       if (onProgress && rows % 10_000 === 0) onProgress(rows);
     }
     if (suspect) return unmatched(suspect, head.seq === suspect.seq ? head.hash : undefined);
-    return { lastSeq: expectedSeq - 1, lastHash: prevHash, rows };
+    return { ...atBound, rows };
   }
 
   /**
@@ -183,7 +193,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
     if ("missing" in found) {
       // Without the head the end of the log cannot be proved: report the row after the last one.
       const fallback = { seq: 0, hash: GENESIS_HASH, baseSeq: 0, baseHash: GENESIS_HASH, mac: null };
-      const walked = await walk(fallback, new Map());
+      const walked = await walk(fallback, Number.POSITIVE_INFINITY, new Map());
       if (walked.verdict) return walked.verdict;
       return {
         intact: false,
@@ -198,7 +208,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
       head.mac !== null && head.mac === chain.mac("head", head.seq, head.hash, head.baseSeq, head.baseHash);
     const checkpointHash = new Map<number, string>();
     if (checkpoint) checkpointHash.set(checkpoint.seq, "");
-    const walked = await walk(head, checkpointHash, options.onProgress);
+    const walked = await walk(head, head.seq, checkpointHash, options.onProgress);
     if (walked.verdict) return walked.verdict;
     const { rows, lastSeq, lastHash } = walked;
     if (!headValid) {
@@ -223,7 +233,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
     // replaced by an older copy no longer reaches them.
     for await (const change of changes()) {
       if (change.seq <= head.baseSeq) continue;
-      if (change.seq > lastSeq) {
+      if (change.seq > lastSeq && !(await writtenSince(head, change.seq))) {
         return {
           intact: false,
           rows,
@@ -233,7 +243,7 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
         };
       }
     }
-    const mismatch = await firstChangeMismatch(head.baseSeq);
+    const mismatch = await firstChangeMismatch(head.baseSeq, lastSeq);
     if (mismatch !== undefined) {
       return {
         intact: false,
@@ -267,12 +277,30 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
     return { intact: true, rows };
   }
 
+  /**
+   * Whether a change beyond the walked head is one written since: the head now reaches it under the
+   * audit key from the same base. A log rolled back to an older copy keeps its older head, so a
+   * change it lost is still reported.
+   */
+  async function writtenSince(walked: AuditHead, changeSeq: number): Promise<boolean> {
+    const now = await trustedHead();
+    if ("missing" in now) return false;
+    const { head } = now;
+    return (
+      head.seq >= changeSeq &&
+      head.baseSeq === walked.baseSeq &&
+      head.mac === chain.mac("head", head.seq, head.hash, head.baseSeq, head.baseHash)
+    );
+  }
+
   /** The first change whose MAC does not match the row at its sequence number, if any. */
-  async function firstChangeMismatch(baseSeq: number): Promise<number | undefined> {
+  async function firstChangeMismatch(baseSeq: number, throughSeq: number): Promise<number | undefined> {
     const pending = new Map<number, string>();
-    for await (const change of changes()) if (change.seq > baseSeq) pending.set(change.seq, change.mac);
+    for await (const change of changes())
+      if (change.seq > baseSeq && change.seq <= throughSeq) pending.set(change.seq, change.mac);
     if (pending.size === 0) return undefined;
     for await (const row of records(baseSeq)) {
+      if (row.seq > throughSeq) break;
       const mac = pending.get(row.seq);
       if (mac !== undefined && mac !== chain.mac("change", row.seq, row.hash)) return row.seq;
     }
@@ -280,10 +308,10 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
   }
 
   return {
-    /** Resolves once the entry is committed to the chain. */
     /** What was last changed, by whom: the intent rows of the last `limit` committed changes, newest first. */
     recentChanges: (limit: number): Promise<AuditRecord[]> => store.recentChanges(limit),
 
+    /** Resolves once the entry is committed to the chain. */
     async record(entry: AuditEntry): Promise<void> {
       await recordWritten(entry);
     },
@@ -296,6 +324,15 @@ export function createAuditService({ store, chain }: AuditServiceDeps) {
     },
 
     records,
+
+    /** Rows matching `filter`, newest first, below `beforeSeq` when given, at most `limit`. */
+    search: (filter: AuditFilter, page: { beforeSeq?: number | undefined; limit: number }) =>
+      store.search(filter, page),
+
+    /** Every row matching `filter`, oldest first. */
+    async *matching(filter: AuditFilter): AsyncGenerator<AuditRecord> {
+      for await (const row of records()) if (matches(row, filter)) yield row;
+    },
 
     /** Gives an installation from before keyed heads its head MAC. */
     keyHead: () => store.keyHead(chain),

@@ -24,6 +24,19 @@ export interface AuditEntry {
   detail?: string | undefined;
 }
 
+/** Which rows an export or a search keeps; every given field must match. */
+export interface AuditFilter {
+  since?: Date | undefined;
+  until?: Date | undefined;
+  /** The principal's id or its client id. */
+  principal?: string | undefined;
+  /** The operation, exactly as recorded (`SecretGet`, `CampaignCreate`). */
+  operation?: string | undefined;
+  /** Rows whose object id starts with this (a vault URL, a collection, one object). */
+  object?: string | undefined;
+  outcome?: AuditOutcome | undefined;
+}
+
 /** An entry as chained: `hash` covers the entry, its sequence number and the previous row's hash. */
 export interface AuditRecord extends AuditEntry {
   seq: number;

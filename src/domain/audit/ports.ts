@@ -1,4 +1,11 @@
-import type { AuditChange, AuditCheckpoint, AuditEntry, AuditHead, AuditRecord } from "./model.js";
+import type {
+  AuditChange,
+  AuditCheckpoint,
+  AuditEntry,
+  AuditFilter,
+  AuditHead,
+  AuditRecord,
+} from "./model.js";
 
 /** Computes a row's link in the chain under a key an attacker with database access does not hold. */
 export interface AuditChain {
@@ -29,6 +36,11 @@ export interface AuditStore {
   append(entries: AuditEntry[], chain: AuditChain): Promise<{ seq: number; hash: string }[]>;
   /** Rows in sequence order from `afterSeq` on, at most `limit`. */
   read(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /** Rows matching `filter`, newest first, below `beforeSeq` when given, at most `limit`. */
+  search(
+    filter: AuditFilter,
+    page: { beforeSeq?: number | undefined; limit: number },
+  ): Promise<AuditRecord[]>;
   /** The head as recorded by the writers; throws when it is gone. */
   head(): Promise<AuditHead>;
   /** Records the head's MAC where an installation from before keyed heads has none. */

@@ -51,6 +51,13 @@ function message(event: StoredEvent, vaultUrl: string): Message {
           facts,
         };
   }
+  if (event.type === "WebhookTest") {
+    return {
+      title: `Test delivery to ${event.objectName}`,
+      text: event.detail ?? "",
+      facts: [{ title: "Sent", value: event.time.toISOString() }],
+    };
+  }
   return {
     title: `${event.type}: ${event.objectName} in vault ${event.vaultName}`,
     text: event.detail ?? `${event.objectType} ${event.objectName}, version ${event.version}`,

@@ -38,7 +38,8 @@ export type EventType =
   | "SecretExpired"
   | AlertEventType
   | ApprovalEventType
-  | InternalEventType;
+  | InternalEventType
+  | "WebhookTest";
 
 /**
  * Events only Strongroom's own projections read (the inventory): Key Vault's Event Grid schema has
@@ -67,8 +68,10 @@ export const INTERNAL_EVENTS: ReadonlySet<EventType> = new Set<InternalEventType
 /**
  * `Alert` events name the alert (object name = alert id, version = its revision) and carry `alert`;
  * `Approval` events name the request (object name = its id, version = its state) and carry `approval`.
+ * `WebhookTest`, the one `Webhook` event, is never stored: an administrator sends it to one
+ * subscription to see its endpoint answer (object name = the subscription's name).
  */
-export type ObjectType = "Certificate" | "Key" | "Secret" | "Alert" | "Approval";
+export type ObjectType = "Certificate" | "Key" | "Secret" | "Alert" | "Approval" | "Webhook";
 
 /**
  * Something that happened to a vault object, stored in the same transaction as the change (the

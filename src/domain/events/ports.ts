@@ -1,6 +1,25 @@
 import type { StoredEvent } from "./model.js";
 import type { Delivery, WebhookSubscription } from "./webhooks.js";
 
+export interface Mail {
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Sends mail; rejects when the server refuses it, so the caller can try again later. */
+export interface Mailer {
+  /** Resolves with the server's final answer to the message (`250 2.0.0 Ok: queued as …`). */
+  send(mail: Mail): Promise<{ response: string }>;
+}
+
+/** Posts one event to one subscription's endpoint in its schema, signed when it has a secret. */
+export interface WebhookSender {
+  /** Resolves with the endpoint's HTTP status, whatever it is; rejects when no answer came. */
+  send(subscription: WebhookSubscription, event: StoredEvent): Promise<{ status: number }>;
+}
+
 /** Webhook subscriptions and their deliveries. */
 export interface WebhookStore {
   /** The newest event's sequence number: a new subscription starts after it. */

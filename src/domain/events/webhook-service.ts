@@ -3,8 +3,14 @@ import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Sealer } from "../sealing/ports.js";
 import { ALERT_EVENT_TYPES, APPROVAL_EVENT_TYPES, type EventType } from "./model.js";
-import type { WebhookStore } from "./ports.js";
-import { isChatSchema, WEBHOOK_SCHEMAS, type WebhookSchema, type WebhookSubscription } from "./webhooks.js";
+import type { WebhookSender, WebhookStore } from "./ports.js";
+import {
+  isChatSchema,
+  testEvent,
+  WEBHOOK_SCHEMAS,
+  type WebhookSchema,
+  type WebhookSubscription,
+} from "./webhooks.js";
 
 export interface WebhookInput {
   name?: string | undefined;
@@ -41,14 +47,20 @@ export const webhookSecretContext = (id: string) => `webhook/${id}/secret`;
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 
+/** What a test delivery got: the endpoint's HTTP status, or why no answer came. */
+export type TestDelivery = { delivered: boolean; status: number } | { delivered: false; error: string };
+
 export function createWebhookService({
   store,
   sealer,
   clock,
+  sender,
 }: {
   store: WebhookStore;
   sealer: Sealer;
   clock: Clock;
+  /** Test deliveries go through it; without it they are refused. */
+  sender?: WebhookSender | undefined;
 }) {
   function check(input: WebhookInput): void {
     if (input.endpoint !== undefined) {
@@ -154,6 +166,23 @@ export function createWebhookService({
 
     async replay(idOrName: string): Promise<number> {
       return store.replay((await get(idOrName)).id, clock.now());
+    },
+
+    /**
+     * Sends one `WebhookTest` event to the subscription's endpoint now, as deliveries are sent, and
+     * says what came back. Nothing is stored or retried, and the subscription's state is left alone.
+     */
+    async sendTest(idOrName: string): Promise<TestDelivery> {
+      const subscription = await get(idOrName);
+      if (!sender) throw new DomainError("NotSupported", "Test deliveries are not available here");
+      try {
+        const { status } = await sender.send(subscription, testEvent(subscription, clock.now()));
+        return { delivered: status >= 200 && status < 300, status };
+      } catch (error) {
+        // fetch says only "fetch failed"; the reason (refused, unknown host, timeout) is its cause.
+        const cause = (error as Error).cause;
+        return { delivered: false, error: (cause instanceof Error ? cause : (error as Error)).message };
+      }
     },
   };
 }

@@ -1,27 +1,23 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { slackPayload, teamsPayload } from "./chat-payloads.js";
 import { type EventType, INTERNAL_EVENTS, type StoredEvent } from "./model.js";
 
-/** Event Grid and CloudEvents for programs; Slack and Teams messages for chat channels. */
-export type WebhookSchema = "EventGridSchema" | "CloudEventSchemaV1_0" | "SlackSchema" | "TeamsSchema";
+import type { WebhookSchema } from "./webhook-schemas.js";
 
-export const WEBHOOK_SCHEMAS: readonly WebhookSchema[] = [
-  "EventGridSchema",
-  "CloudEventSchemaV1_0",
-  "SlackSchema",
-  "TeamsSchema",
-];
+export { isChatSchema, WEBHOOK_SCHEMAS, type WebhookSchema } from "./webhook-schemas.js";
 
-/** Chat endpoints have no validation handshake: they post what they are sent. */
-export const isChatSchema = (schema: WebhookSchema) => schema === "SlackSchema" || schema === "TeamsSchema";
-
-/** The event type as delivered: Key Vault's for vault events, Strongroom's own for alerts and approvals. */
+/**
+ * The event type as delivered: Key Vault's for vault events, Strongroom's own for alerts, approvals
+ * and test deliveries.
+ */
 export const deliveredEventType = (type: EventType) =>
   type.startsWith("Alert")
     ? `Strongroom.Alerts.${type}`
     : type.startsWith("Approval")
       ? `Strongroom.Approvals.${type}`
-      : `Microsoft.KeyVault.${type}`;
+      : type === "WebhookTest"
+        ? `Strongroom.Webhooks.${type}`
+        : `Microsoft.KeyVault.${type}`;
 
 export interface WebhookSubscription {
   id: string;
@@ -66,6 +62,24 @@ export function matches(subscription: WebhookSubscription, event: StoredEvent): 
   return true;
 }
 
+const TEST_DETAIL = "A test delivery sent from Strongroom to check this endpoint; it needs no action.";
+
+/** The event of a test delivery to `subscription`: sent at once, never stored, never retried. */
+export function testEvent(subscription: WebhookSubscription, time: Date): StoredEvent {
+  return {
+    id: randomUUID(),
+    seq: 0,
+    type: "WebhookTest",
+    vaultId: "",
+    vaultName: "",
+    objectType: "Webhook",
+    objectName: subscription.name,
+    version: "test",
+    detail: TEST_DETAIL,
+    time,
+  };
+}
+
 /** Event Grid retries at growing intervals; ours: 10 s doubling to an hour, with jitter. */
 export function nextAttemptDelayMs(attempts: number, random = Math.random): number {
   return Math.round(Math.min(3_600_000, 10_000 * 2 ** attempts) * (1 + 0.2 * random()));
@@ -81,6 +95,7 @@ export function keyVaultEventData(event: StoredEvent, vaultUrl: string) {
     Certificate: "certificates",
     Alert: "alerts",
     Approval: "approvals",
+    Webhook: "webhooks",
   }[event.objectType];
   return {
     Id: `${vaultUrl}/${collection}/${event.objectName}/${event.version}`,
@@ -99,7 +114,17 @@ const topic = (event: StoredEvent) =>
     ? "/strongroom/alerts"
     : event.approval
       ? "/strongroom/approvals"
-      : `/strongroom/vaults/${event.vaultName}`;
+      : event.type === "WebhookTest"
+        ? "/strongroom/webhooks"
+        : `/strongroom/vaults/${event.vaultName}`;
+
+/** What an event carries: the alert, the approval request, the test's note or Key Vault's fields. */
+function eventData(event: StoredEvent, vaultUrl: string) {
+  if (event.alert) return event.alert;
+  if (event.approval) return event.approval;
+  if (event.type === "WebhookTest") return { Subscription: event.objectName, Detail: event.detail };
+  return keyVaultEventData(event, vaultUrl);
+}
 
 /**
  * One event in Event Grid's schema (sent as a one-element array), as a structured CloudEvent, or as
@@ -111,13 +136,15 @@ export function webhookPayload(schema: WebhookSchema, event: StoredEvent, vaultU
     const message = schema === "SlackSchema" ? slackPayload(event, vaultUrl) : teamsPayload(event, vaultUrl);
     return { contentType: "application/json", body: JSON.stringify(message) };
   }
-  const data = event.alert ?? event.approval ?? keyVaultEventData(event, vaultUrl);
+  const data = eventData(event, vaultUrl);
   const type = deliveredEventType(event.type);
   const subject = event.alert
     ? `alerts/${event.alert.id}`
     : event.approval
       ? `approvals/${event.approval.id}`
-      : event.objectName;
+      : event.type === "WebhookTest"
+        ? `webhooks/${event.objectName}`
+        : event.objectName;
   if (schema === "EventGridSchema") {
     return {
       contentType: "application/json",

@@ -6,11 +6,13 @@ import type { PrincipalService } from "../../domain/access/principal-service.js"
 import type { AcmeSettingsService } from "../../domain/acme/acme-settings-service.js";
 import type { AlertService } from "../../domain/alerts/alert-service.js";
 import type { ApprovalService } from "../../domain/approvals/approval-service.js";
+import type { AuditService } from "../../domain/audit/audit-service.js";
 import type { CaService } from "../../domain/ca/ca-service.js";
 import type { CampaignService } from "../../domain/campaigns/campaign-service.js";
 import type { DeploymentService } from "../../domain/deployments/deployment-service.js";
 import type { PushTargetService } from "../../domain/deployments/push-target-service.js";
 import type { DiscoveryService } from "../../domain/discovery/discovery-service.js";
+import type { SmtpService } from "../../domain/events/smtp-service.js";
 import type { WebhookInput, WebhookService } from "../../domain/events/webhook-service.js";
 import { deliveredEventType, type WebhookSubscription } from "../../domain/events/webhooks.js";
 import type { InventoryService } from "../../domain/inventory/inventory-service.js";
@@ -27,6 +29,7 @@ import { registerAcmeAdminRoutes } from "./acme-routes.js";
 import { authorizeInstallationAction } from "./admin-authorization.js";
 import { registerAlertRoutes } from "./alert-routes.js";
 import { registerApprovalRoutes } from "./approval-routes.js";
+import { registerAuditRoutes } from "./audit-routes.js";
 import { registerCaRoutes } from "./ca-routes.js";
 import { registerCampaignRoutes } from "./campaign-routes.js";
 import { registerDiscoveryRoutes } from "./discovery-routes.js";
@@ -35,6 +38,7 @@ import { registerOverviewRoutes } from "./overview-routes.js";
 import { registerPushTargetRoutes } from "./push-target-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
+import { registerSmtpRoutes } from "./smtp-routes.js";
 import { registerVaultCertificateRoutes } from "./vault-certificate-routes.js";
 import { registerVaultObjectRoutes, type VaultObjectRouteDeps } from "./vault-object-routes.js";
 
@@ -54,6 +58,10 @@ export interface AdminRouteDeps extends VaultObjectRouteDeps {
   posture?: PostureService | undefined;
   overview?: OverviewService | undefined;
   campaigns?: CampaignService | undefined;
+  /** The audit log's search, verification and export (its own right, not admin/read). */
+  audit?: AuditService | undefined;
+  /** SMTP settings and test mails. */
+  smtp?: SmtpService | undefined;
 }
 
 const Settings = {
@@ -101,6 +109,8 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     posture,
     overview,
     campaigns,
+    audit,
+    smtp,
     sessions,
   } = deps;
   const view = (v: Vault) => ({
@@ -118,6 +128,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
 
   if (approvals) registerApprovalRoutes(app, { identity, access, sessions, approvals });
   registerVaultObjectRoutes(app, deps);
+  if (audit) registerAuditRoutes(app, { identity, access, sessions, audit });
   app.register(async (admin) => {
     admin.setErrorHandler(renderKeyVaultError);
     admin.addHook("onRequest", async (request) => {
@@ -136,6 +147,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     if (alerts && posture) registerAlertRoutes(admin, { alerts, posture });
     if (overview) registerOverviewRoutes(admin, { overview });
     if (campaigns) registerCampaignRoutes(admin, { campaigns });
+    if (smtp) registerSmtpRoutes(admin, { smtp });
 
     admin.get("/admin/vaults", { config: { operation: "VaultList" } }, async () => ({
       value: (await vaults.list()).map(view),
@@ -238,6 +250,12 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
           lastError: d.lastError,
         })),
       }),
+    );
+    // A write, though it changes nothing stored: it makes this server send a request to the endpoint.
+    admin.post<{ Params: { id: string } }>(
+      "/admin/webhooks/:id/test",
+      { config: { operation: "WebhookTest" } },
+      async (request) => webhooks.sendTest(request.params.id),
     );
     admin.post<{ Params: { id: string } }>(
       "/admin/webhooks/:id/deadletters/replay",

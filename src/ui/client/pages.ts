@@ -57,10 +57,16 @@ export const PAGES: readonly PageEntry[] = [
     load: () => import("./pages/scan-page.js"),
   },
   { path: "/ui/rules", title: "Rules", load: () => import("./pages/rules-page.js") },
-  { path: "/ui/campaigns", title: "Campaigns" },
-  { path: "/ui/audit", title: "Audit" },
+  { path: "/ui/campaigns", title: "Campaigns", load: () => import("./pages/campaigns-page.js") },
+  {
+    path: "/ui/campaigns/:name",
+    title: "Campaign",
+    nav: false,
+    load: () => import("./pages/campaign-page.js"),
+  },
+  { path: "/ui/audit", title: "Audit", load: () => import("./pages/audit-page.js") },
   { path: "/ui/access", title: "Access", load: () => import("./pages/access-page.js") },
-  { path: "/ui/settings", title: "Settings" },
+  { path: "/ui/settings", title: "Settings", load: () => import("./pages/settings-page.js") },
 ];
 
 /** The page at `pathname` (trailing slashes ignored) and its parameters; undefined when none is. */
