@@ -88,6 +88,9 @@ describe("npm start", () => {
   it("is callable as npx strongroom, through the package's bin", () => {
     const npx = spawnSync("npx", ["--no-install", "strongroom", "jobs", "--help"], {
       cwd: ROOT,
+      // npx's first run in a work tree installs it into its cache by running its install script,
+      // which rebuilds build/ in place: tests in other workers loading the native module then fail.
+      env: { ...process.env, npm_config_ignore_scripts: "true" },
       encoding: "utf8",
       timeout: 60_000,
     });
