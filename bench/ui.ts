@@ -213,3 +213,5 @@ log(
     `UI/API <= ${TARGETS.overhead} (${firstRatio.toFixed(2)}, ${filterRatio.toFixed(2)}), ` +
     `initial JS <= 300 KB gz (${(js.gzBytes / 1024).toFixed(1)} KB)`,
 );
+// The esbuild service the dashboard's build starts in this process would keep it alive for ever.
+process.exit(0);
