@@ -40,6 +40,7 @@ for (const { engine, enabled } of engines) {
         const http = httpsClient(server.ca);
         const token = await adminToken(http, server.admin);
         let running = true;
+        let completed = 0;
         const worker = async (w: number) => {
           for (let i = 0; running; i++) {
             attempted += 1;
@@ -57,16 +58,20 @@ for (const { engine, enabled } of engines) {
               })
               .catch(() => undefined);
             // Create answers 202; the first poll issues and stores the version, as the SDKs' pollers do.
-            await http
+            const polled = await http
               .send(`${server.admin.vaultUrl}/certificates/k${kill}-w${w}-n${i}/pending?${V}`, {
                 headers: { authorization: `Bearer ${token}` },
               })
               .catch(() => undefined);
+            if (polled?.status === 200 && JSON.parse(polled.text).status === "completed") completed += 1;
           }
         };
         const workers = Array.from({ length: CONCURRENT }, (_, w) => worker(w));
         // A random moment once creates are under way: in a transaction, between commit and answer…
-        await sleep(150 + Math.floor(Math.random() * 500));
+        // Counted from the first stored version, not from the start: on a busy machine a fixed delay
+        // could kill the server before any create had finished, and the run would prove nothing.
+        for (let waited = 0; completed === 0 && waited < 30_000; waited += 10) await sleep(10);
+        await sleep(Math.floor(Math.random() * 500));
         process.kill(server.pid, "SIGKILL");
         await gone(server.pid);
         running = false;
