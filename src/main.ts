@@ -468,6 +468,7 @@ export async function openCore(
           user: config.smtpUser,
           password: config.smtpPassword,
           from: config.smtpFrom,
+          timeoutMs: config.smtpTimeoutMs,
         }),
         summary: {
           host: config.smtpHost,

@@ -9,6 +9,12 @@ export interface SmtpSettings {
   user?: string | undefined;
   password?: string | undefined;
   from: string;
+  /**
+   * Longest wait to connect, for the greeting, and for any answer after it. nodemailer's own
+   * defaults (2 min, 30 s, 10 min) let a silent server hold a test mail's request, or the digest
+   * job, for minutes.
+   */
+  timeoutMs: number;
 }
 
 export function createSmtpMailer(settings: SmtpSettings): Mailer {
@@ -20,6 +26,9 @@ export function createSmtpMailer(settings: SmtpSettings): Mailer {
         host: settings.host,
         port: settings.port,
         secure: settings.secure,
+        connectionTimeout: settings.timeoutMs,
+        greetingTimeout: settings.timeoutMs,
+        socketTimeout: settings.timeoutMs,
         ...(settings.user !== undefined && {
           auth: { user: settings.user, pass: settings.password ?? "" },
         }),
@@ -27,8 +36,17 @@ export function createSmtpMailer(settings: SmtpSettings): Mailer {
     ));
   return {
     async send(mail) {
-      const info = await (await transporter()).sendMail({ from: settings.from, ...mail });
-      return { response: String(info.response ?? "") };
+      try {
+        const info = await (await transporter()).sendMail({ from: settings.from, ...mail });
+        return { response: String(info.response ?? "") };
+      } catch (error) {
+        // nodemailer says only "Timeout" or "Greeting never received"; say whom and what to check.
+        if ((error as { code?: string }).code !== "ETIMEDOUT") throw error;
+        throw new Error(
+          `The SMTP server ${settings.host}:${settings.port} did not answer within ${settings.timeoutMs} ms ` +
+            `(${(error as Error).message}); check smtpHost, smtpPort and smtpSecure, or raise smtpTimeoutMs`,
+        );
+      }
     },
   };
 }

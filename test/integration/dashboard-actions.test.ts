@@ -21,7 +21,7 @@ describe("the admin endpoints the dashboard's certificate page uses", () => {
   afterAll(() => server?.stop());
 
   it("renews a vault certificate with its stored policy and lists the new version first", async () => {
-    const renewed = await admin("POST", "/admin/vaults/default/certificates/web/renew");
+    const renewed = await admin("POST", "/admin/vaults/default/certificates/web/reissue");
     expect(renewed.statusCode, renewed.body).toBe(200);
     expect(renewed.json()).toMatchObject({ status: "completed", version: expect.any(String) });
     const { value } = (await admin("GET", "/admin/vaults/default/certificates/web/versions")).json();
@@ -34,8 +34,8 @@ describe("the admin endpoints the dashboard's certificate page uses", () => {
     const before = (await admin("GET", "/admin/vaults/default/certificates/web/versions")).json().value
       .length;
     for (const url of [
-      "/admin/vaults/nowhere/certificates/web/renew",
-      "/admin/vaults/default/certificates/missing/renew",
+      "/admin/vaults/nowhere/certificates/web/reissue",
+      "/admin/vaults/default/certificates/missing/reissue",
     ]) {
       const refused = await admin("POST", url);
       expect(refused.statusCode, url).toBe(404);

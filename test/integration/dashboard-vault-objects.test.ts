@@ -155,6 +155,17 @@ for (const backend of serverBackends) {
       expect(missing.json().error.code).toBe("SecretNotFound");
     });
 
+    it("lists a certificate's versions to a vault reader, and refuses them to an admin reader without vault data rights", async () => {
+      const listed = await as("dave", "GET", `${BASE}/certificates/web/versions`);
+      expect(listed.statusCode, listed.body).toBe(200);
+      expect(listed.json().value).toHaveLength(1);
+      expect(listed.json().value[0]).toMatchObject({ enabled: true, thumbprint: expect.any(String) });
+      // erin holds only the dashboard's Strongroom Reader, which grants no vault data.
+      const refused = await as("erin", "GET", `${BASE}/certificates/web/versions`);
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json().error.message).toContain("Microsoft.KeyVault/vaults/certificates/read");
+    });
+
     it("refuses a listing to a user without the read right, naming the action", async () => {
       const refused = await as("erin", "GET", `${BASE}/secrets`);
       expect(refused.statusCode).toBe(403);

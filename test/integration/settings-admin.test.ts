@@ -214,3 +214,37 @@ describe("the SMTP settings without an SMTP server", () => {
     expect(res.body.error.message).toMatch(/No SMTP server is configured/);
   });
 });
+
+describe("a test mail to an SMTP server that accepts the connection and never answers", () => {
+  let server: InProcess;
+  const silent = createServer(() => {});
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    server = await startInProcess({
+      flags: {
+        jobs: false,
+        smtpHost: "127.0.0.1",
+        smtpPort: (silent.address() as { port: number }).port,
+        smtpTimeoutMs: 1_000,
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    silent.close();
+  });
+
+  it("gives up after smtpTimeoutMs and says which server did not answer and what to check", async () => {
+    const started = Date.now();
+    const res = await adminCall(server, "POST", "/admin/smtp/test", { to: "ops@settings.test" });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      sent: false,
+      error: expect.stringMatching(
+        /^The SMTP server 127\.0\.0\.1:\d+ did not answer within 1000 ms .*smtpTimeoutMs$/,
+      ),
+    });
+    // nodemailer's own greeting timeout is 30 s: the answer within 15 s shows the setting was used.
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});

@@ -33,8 +33,12 @@ export async function aliceAndBob(server: InProcess, password: string): Promise<
   const { users, access } = server.strongroom.core;
   const alice = await users.create("alice", password);
   await access.assign(alice.principal.id, "Strongroom Administrator", "/");
+  // The admin roles grant no vault data, as Azure's Owner grants none: the certificate page's
+  // history and Renew ask Key Vault's data-plane rights.
+  await access.assign(alice.principal.id, "Key Vault Administrator", "/");
   const bob = await users.create("bob", password);
   await access.assign(bob.principal.id, "Strongroom Reader", "/");
+  await access.assign(bob.principal.id, "Key Vault Reader", "/");
 }
 
 /** How many versions the default vault's certificate `name` has, read through the core. */

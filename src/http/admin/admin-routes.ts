@@ -39,7 +39,6 @@ import { registerPushTargetRoutes } from "./push-target-routes.js";
 import { registerRemoteVaultRoutes } from "./remote-vault-routes.js";
 import { registerRulesRoutes } from "./rules-routes.js";
 import { registerSmtpRoutes } from "./smtp-routes.js";
-import { registerVaultCertificateRoutes } from "./vault-certificate-routes.js";
 import { registerVaultObjectRoutes, type VaultObjectRouteDeps } from "./vault-object-routes.js";
 
 export interface AdminRouteDeps extends VaultObjectRouteDeps {
@@ -137,7 +136,6 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRouteDeps):
     });
 
     registerAccessAdminRoutes(admin, { principals, access, vaults });
-    registerVaultCertificateRoutes(admin, { vaults, certificates });
     if (ca) registerCaRoutes(admin, { ca, vaults, certificates });
     if (inventory) registerInventoryRoutes(admin, { inventory });
     if (discovery) registerDiscoveryRoutes(admin, { discovery, deployments });

@@ -138,8 +138,7 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
       next: p.next ?? null,
     });
 
-    // Listings and versions: the metadata Key Vault's list operations return, never a value. A
-    // certificate's versions are the certificate page's route (vault-certificate-routes.ts).
+    // Listings and versions: the metadata Key Vault's list operations return, never a value.
     const listing = <T>(
       collection: Collection,
       noun: string,
@@ -185,6 +184,13 @@ export function registerVaultObjectRoutes(app: FastifyInstance, deps: VaultObjec
     );
     listing("keys", "Key", DataActions.keysRead, keys.list, keyItemView);
     listing("secrets", "Secret", DataActions.secretsReadMetadata, secrets.list, secretItemView);
+    versionListing(
+      "certificates",
+      "Certificate",
+      DataActions.certificatesRead,
+      certificates.listVersions,
+      certificateItemView,
+    );
     versionListing("keys", "Key", DataActions.keysRead, keys.listVersions, keyItemView);
     versionListing(
       "secrets",

@@ -171,7 +171,7 @@ function VaultHistory(props: { vault: string; name: string; version: string; onR
     try {
       const done = await api<{ status: string; version?: string; statusDetails?: string }>(
         "POST",
-        `${base}/renew`,
+        `${base}/reissue`,
       );
       setOutcome(
         done.version
