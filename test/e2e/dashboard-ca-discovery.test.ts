@@ -177,7 +177,9 @@ describe("the dashboard's CAs and Discovery pages in Chromium", () => {
     expect(await scans()).toBe(runs);
   });
 
-  it("lays out the pages readably at 768 pixels with no serious accessibility problem", async (context) => {
+  it("lays out the pages readably at 768 pixels with no serious accessibility problem", {
+    timeout: 180_000,
+  }, async (context) => {
     if (!browser) return context.skip();
     const page = await signedIn("alice", 768);
     for (const [name, path] of [

@@ -255,7 +255,9 @@ describe("the dashboard's Approvals, Alerts, Rules and Access pages in Chromium"
     expect(await bobs()).toBe(assignments);
   });
 
-  it("lays out the pages readably at 768 pixels with no serious accessibility problem", async (context) => {
+  it("lays out the pages readably at 768 pixels with no serious accessibility problem", {
+    timeout: 180_000,
+  }, async (context) => {
     if (!browser) return context.skip();
     const page = await signedIn("alice", 768);
     for (const title of ["Approvals", "Alerts", "Rules", "Access"]) {

@@ -153,7 +153,9 @@ describe("the dashboard's Campaigns, Audit and Settings pages in Chromium", () =
     await page.screenshot({ path: join(shots, "settings.png"), fullPage: true });
   });
 
-  it("has no serious accessibility problem on the three pages at 768 and 1440 pixels", async (context) => {
+  it("has no serious accessibility problem on the three pages at 768 and 1440 pixels", {
+    timeout: 180_000,
+  }, async (context) => {
     if (!browser) return context.skip();
     for (const width of [768, 1440]) {
       const page = await signedIn(width);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +102,16 @@ describe("the dashboard's pages in Chromium", () => {
     const page = await signedIn("alice");
     await page.goto(`${origin}/ui/inventory?expiringWithin=45d&sort=-notAfter`);
     await expect.poll(() => page.locator("#inventory tbody tr").count()).toBe(1);
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Export CSV" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe("inventory.csv");
+    const csv = readFileSync((await download.path()) as string, "utf8")
+      .trimEnd()
+      .split("\r\n");
+    expect(csv).toHaveLength(2);
+    expect(csv[1]).toContain("CN=expiring-web.example");
     await page.getByLabel("Save this view as").fill("Expiring soon");
     await page.getByRole("button", { name: "Save view" }).click();
     await page.getByRole("button", { name: "Clear" }).click();
@@ -129,7 +140,9 @@ describe("the dashboard's pages in Chromium", () => {
     expect(await versionsOf("long-lived")).toBe(before);
   });
 
-  it("reaches every page from the navigation with no serious accessibility problem at 768 and 1440 pixels", async (context) => {
+  it("reaches every page from the navigation with no serious accessibility problem at 768 and 1440 pixels", {
+    timeout: 180_000,
+  }, async (context) => {
     if (!browser) return context.skip();
     // Pages still to be built are only their title in the shell: once, at the wider size, is enough.
     for (const [width, titles] of [

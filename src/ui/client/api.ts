@@ -57,12 +57,6 @@ export async function api<T>(method: Method, path: string, body?: unknown): Prom
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-/** A GET answered as text (CSV), with the response's headers. */
-export async function apiText(path: string, accept: string): Promise<{ text: string; headers: Headers }> {
-  const response = await send("GET", path, undefined, accept);
-  return { text: await response.text(), headers: response.headers };
-}
-
 /** "Refused: …" for a 403, "Failed: …" for anything else: what a write's outcome line says. */
 export function outcomeOf(error: unknown): string {
   const refused = error instanceof ApiError && error.status === 403;
