@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import SQLite from "better-sqlite3";
 import {
+  type CompiledQuery,
   Kysely,
   type Migration,
   type MigrationProvider,
@@ -40,6 +41,7 @@ import * as deployments from "./migrations/0027-deployments.js";
 import * as signingLeases from "./migrations/0028-signing-leases.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
+import { type SqliteReader, startSqliteReader } from "./sqlite-reader.js";
 import { busy, type SqliteWriteLock, sqliteWriteLock, untilLocked } from "./sqlite-write-lock.js";
 import { writeTransaction } from "./transactions.js";
 
@@ -67,6 +69,12 @@ export interface StorageHandle {
    * statement cost more than the query. Placeholders: `$1`, `$2`… on PostgreSQL, `?` on SQLite.
    */
   arrayRows(text: string, values: readonly unknown[]): Promise<unknown[][]>;
+  /**
+   * A read that may scan many rows (facet counts over a broad filter). On a SQLite file it runs on a
+   * thread of its own (sqlite-reader.ts), so the event loop keeps answering other requests meanwhile;
+   * on PostgreSQL, and on an in-memory SQLite database, it is an ordinary query.
+   */
+  longRead<R>(query: CompiledQuery): Promise<R[]>;
   /** Where the audit log is kept. */
   audit: AuditStorage;
   /**
@@ -116,7 +124,8 @@ export function openDatabase(
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const arrayRows = async (text: string, values: readonly unknown[]) =>
       (await pool.query<unknown[]>({ text, values: [...values], rowMode: "array" })).rows;
-    return { db, engine: "postgres", arrayRows, audit: { db }, close: () => db.destroy() };
+    const longRead = async <R>(query: CompiledQuery) => (await db.executeQuery<R>(query)).rows as R[];
+    return { db, engine: "postgres", arrayRows, longRead, audit: { db }, close: () => db.destroy() };
   }
   const file = url.replace(/^sqlite:/, "");
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -133,6 +142,8 @@ export function openDatabase(
     file === ":memory:"
       ? undefined
       : checkpointInBackground([sqlite, audit.sqlite], { walLimitBytes: options.walLimitBytes });
+  // Started with the first long read, when the file surely exists.
+  let reader: SqliteReader | undefined;
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
   let seenDataVersion = dataVersion.get() as number;
   let dataVersionChecked = false;
@@ -145,6 +156,11 @@ export function openDatabase(
         .prepare(text)
         .raw(true)
         .all(...values) as unknown[][],
+    longRead: async <R>(query: CompiledQuery) => {
+      if (file === ":memory:") return (await db.executeQuery<R>(query)).rows as R[];
+      reader ??= startSqliteReader(file);
+      return (await reader.all(query.sql, query.parameters)) as R[];
+    },
     sqliteLock: sqliteWriteLock(cached, BUSY_TIMEOUT_MS, () => checkpointer?.waiting(0) ?? false),
     changeStamp: () => {
       // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
@@ -164,7 +180,7 @@ export function openDatabase(
     },
     audit: audit.storage,
     close: async () => {
-      await checkpointer?.stop();
+      await Promise.all([checkpointer?.stop(), reader?.stop()]);
       await Promise.all([db.destroy(), audit.storage.db.destroy()]);
     },
   };

@@ -924,9 +924,10 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
         );
       // Every facet in one pass over the matches, grouped by (key, signature, issuer) — a few dozen
       // groups however many matches — and summed here: a pass per facet made a broad filter (one key
-      // type, half the inventory) read its matches four times.
-      const groups = (
-        await sql<Record<string, number | string | null>>`select ${keyLabel} as key_label,
+      // type, half the inventory) read its matches four times. Still a scan of every match, so a
+      // long read: off the event loop on SQLite, where it would hold every other request.
+      const groups = await storage.longRead<Record<string, number | string | null>>(
+        sql`select ${keyLabel} as key_label,
           c.signature_algorithm as signature, c.issuer as issuer, count(*) as total,
           ${within(windows.expired[0], windows.expired[1])} as expired,
           ${within(windows.within30Days[0], windows.within30Days[1])} as within30,
@@ -937,8 +938,8 @@ export function createSqlInventoryStore(storage: StorageHandle): InventoryStore 
                 sql`${tally(sql`exists (select 1 from inventory_terms y where y.term = ${term.source(source)} and y.not_after = c.not_after and y.cert_id = c.id ${probe})`)} as ${sql.ref(`src_${source}`)}`,
             ),
           )}
-          from ${m.from} group by 1, 2, 3`.execute(db)
-      ).rows;
+          from ${m.from} group by 1, 2, 3`.compile(db),
+      );
       const sum = (name: string) => groups.reduce((n, g) => n + Number(g[name] ?? 0), 0);
       const top = (column: string) => {
         const counts = new Map<string, number>();
