@@ -438,8 +438,8 @@ function openPkcs11KeyProtector(settings: Pkcs11Settings): KeyProtector & { clos
     protection: "hsm",
     platform: `${token.manufacturerID.trim()} ${token.model.trim()}`,
 
-    async generate(spec) {
-      return generate(spec, randomBytes(16));
+    async generate(spec, _context, id) {
+      return generate(spec, id ?? randomBytes(16));
     },
 
     async importJwk(jwk) {

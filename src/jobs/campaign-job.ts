@@ -1,6 +1,6 @@
 import type { CaService } from "../domain/ca/ca-service.js";
 import type { RevocationReason } from "../domain/ca/model.js";
-import type { CampaignItem, CampaignOptions } from "../domain/campaigns/model.js";
+import { type CampaignItem, type CampaignOptions, campaignKeyId } from "../domain/campaigns/model.js";
 import type { CampaignStore, Claim, SettledItem } from "../domain/campaigns/ports.js";
 import { completedVersion, policyChange, reissueVaultCertificate } from "../domain/campaigns/reissue.js";
 import type { CertificateService } from "../domain/certificates/certificate-service.js";
@@ -13,7 +13,7 @@ export interface CampaignJobDeps {
   store: CampaignStore;
   certificates: Pick<
     CertificateService,
-    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersion" | "discard"
+    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersion" | "discard" | "discardUnstored"
   >;
   ca: Pick<CaService, "findIssuedForVersion" | "revoke" | "revocation" | "published" | "republish">;
   vaults: () => Promise<Vault[]>;
@@ -91,13 +91,19 @@ export function createCampaignJob({
   /** The item's new version and revocation, signed but not stored; "unbatched" for the slow path. */
   async function prepare(
     byName: Map<string, Vault>,
+    token: string,
     item: CampaignItem,
     options: CampaignOptions,
   ): Promise<SettledItem | "unbatched"> {
     try {
       const vault = vaultOf(byName, item);
       const name = item.certificateName as string;
-      const made = await certificates.prepareNewVersion(vault, name, policyChange(options));
+      const made = await certificates.prepareNewVersion(
+        vault,
+        name,
+        policyChange(options),
+        campaignKeyId(token, item.fingerprint),
+      );
       if (made.status === "unbatched") return "unbatched";
       if (made.status === "failed") return failed(item, new Error(made.message), clock.now());
       try {
@@ -222,7 +228,15 @@ export function createCampaignJob({
               await store.transition(campaign.id, ["running"], "finished", clock.now());
             break;
           }
-          const prepared = await Promise.all(claim.items.map((i) => prepare(byName, i, campaign.options)));
+          // Keys made by attempts that died before their commit (none stored them): destroyed before
+          // this attempt makes its own, and the tokens forgotten only when this batch commits.
+          const unstored = claim.items.flatMap((i) =>
+            (i.abandonedClaims ?? []).map((t) => campaignKeyId(t, i.fingerprint)),
+          );
+          if (unstored.length > 0) await certificates.discardUnstored(unstored);
+          const prepared = await Promise.all(
+            claim.items.map((i) => prepare(byName, claim.token, i, campaign.options)),
+          );
           const batched = prepared.filter((p): p is SettledItem => p !== "unbatched");
           const slow = claim.items.filter((_, n) => prepared[n] === "unbatched");
           let settled: SettledItem[];

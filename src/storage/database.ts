@@ -39,6 +39,7 @@ import * as locationChanges from "./migrations/0025-location-changes.js";
 import * as campaignClaims from "./migrations/0026-campaign-claims.js";
 import * as deployments from "./migrations/0027-deployments.js";
 import * as signingLeases from "./migrations/0028-signing-leases.js";
+import * as campaignAbandonedClaims from "./migrations/0029-campaign-abandoned-claims.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { type SqliteReader, startSqliteReader } from "./sqlite-reader.js";
@@ -336,6 +337,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0026-campaign-claims": campaignClaims.up,
   "0027-deployments": deployments.up,
   "0028-signing-leases": signingLeases.up,
+  "0029-campaign-abandoned-claims": campaignAbandonedClaims.up,
 };
 
 /**

@@ -710,6 +710,7 @@ export interface Database {
     first_claimed_at: number | null;
     /** The attempt holding the claim; only its batch may settle the item. */
     claim_token: string | null;
+    abandoned_claims: string | null;
     to_version: string | null;
     revocation: string | null;
     error: string | null;

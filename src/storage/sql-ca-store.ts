@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import type {
   CaKeyAlgorithm,
   CaStatus,
@@ -18,6 +18,7 @@ import type { Database } from "./schema.js";
 import { completeIssuedOrder } from "./sql-acme-server-store.js";
 import { recordIssued } from "./sql-approval-store.js";
 import { insertEvents } from "./sql-event-store.js";
+import { VALUES_ROWS_PER_STATEMENT, type ValuesColumn, valuesTable } from "./sql-values.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
 
 type AuthorityRow = Selectable<Database["ca_authorities"]>;
@@ -135,40 +136,65 @@ function toIssued(r: IssuedRow): IssuedCertificate {
   };
 }
 
-/** Marks (or unmarks) the vault certificate version a CA certificate backs, in the caller's transaction. */
-async function markVaultVersion(
+const STATUS_COLUMNS: readonly ValuesColumn[] = [
+  ["ca_id", "text"],
+  ["serial", "text"],
+  ["status", "text"],
+  ["revoked_at", "bigint"],
+  ["reason", "text"],
+];
+const VERSION_COLUMNS: readonly ValuesColumn[] = [
+  ["vault_id", "text"],
+  ["name_key", "text"],
+  ["version", "text"],
+];
+
+/**
+ * Marks (or unmarks) the vault certificate versions the CA certificates back as revoked, in the
+ * caller's transaction: the versions read and written a few hundred a statement each.
+ */
+async function markVaultVersions(
   trx: Kysely<Database>,
-  issued: IssuedRow,
-  revocation: { reason: string; revokedAt: number } | undefined,
+  marks: readonly { issued: IssuedRow; revocation: { reason: string; revokedAt: number } | undefined }[],
 ): Promise<void> {
-  if (!issued.vault_id || !issued.certificate_name_key || !issued.certificate_version) return;
-  const where = {
-    vault_id: issued.vault_id,
-    collection: "certificates",
-    name_key: issued.certificate_name_key,
-    version: issued.certificate_version,
-  };
-  const row = await trx
-    .selectFrom("object_versions")
-    .select("properties")
-    .where("vault_id", "=", where.vault_id)
-    .where("collection", "=", where.collection)
-    .where("name_key", "=", where.name_key)
-    .where("version", "=", where.version)
-    .executeTakeFirst();
-  // The vault certificate may have been purged since; the CA's record is what remains.
-  if (!row) return;
-  const properties = JSON.parse(row.properties) as Record<string, unknown>;
-  if (revocation) properties.revocation = revocation;
-  else delete properties.revocation;
-  await trx
-    .updateTable("object_versions")
-    .set({ properties: JSON.stringify(properties) })
-    .where("vault_id", "=", where.vault_id)
-    .where("collection", "=", where.collection)
-    .where("name_key", "=", where.name_key)
-    .where("version", "=", where.version)
-    .execute();
+  const byVersion = new Map<string, (typeof marks)[number]>();
+  const key = (vaultId: string, nameKey: string, version: string) => `${vaultId}/${nameKey}/${version}`;
+  for (const mark of marks) {
+    const { vault_id, certificate_name_key, certificate_version } = mark.issued;
+    if (vault_id && certificate_name_key && certificate_version)
+      byVersion.set(key(vault_id, certificate_name_key, certificate_version), mark);
+  }
+  const wanted = [...byVersion.values()].map(({ issued }) => [
+    issued.vault_id,
+    issued.certificate_name_key,
+    issued.certificate_version,
+  ]);
+  for (let i = 0; i < wanted.length; i += VALUES_ROWS_PER_STATEMENT) {
+    const { rows } = await sql<{ vault_id: string; name_key: string; version: string; properties: string }>`
+      with ${valuesTable("wanted", VERSION_COLUMNS, wanted.slice(i, i + VALUES_ROWS_PER_STATEMENT))}
+      select v.vault_id, v.name_key, v.version, v.properties
+      from wanted join object_versions v
+        on v.vault_id = wanted.vault_id and v.collection = 'certificates'
+        and v.name_key = wanted.name_key and v.version = wanted.version`.execute(trx);
+    // A vault certificate may have been purged since; the CA's record is what remains.
+    if (rows.length === 0) continue;
+    const changed = rows.map((row) => {
+      const { revocation } = byVersion.get(
+        key(row.vault_id, row.name_key, row.version),
+      ) as (typeof marks)[number];
+      const properties = JSON.parse(row.properties) as Record<string, unknown>;
+      if (revocation) properties.revocation = revocation;
+      else delete properties.revocation;
+      return [row.vault_id, row.name_key, row.version, JSON.stringify(properties)];
+    });
+    await sql`with ${valuesTable("marked", [...VERSION_COLUMNS, ["properties", "text"]], changed)}
+      update object_versions set properties = marked.properties
+      from marked
+      where object_versions.vault_id = marked.vault_id and object_versions.collection = 'certificates'
+        and object_versions.name_key = marked.name_key and object_versions.version = marked.version`.execute(
+      trx,
+    );
+  }
 }
 
 /**
@@ -214,9 +240,6 @@ export async function insertIssuedIn(
   await insertEvents(trx, events);
 }
 
-/** Serials looked up a statement when status changes are stored together. */
-const SERIALS_PER_STATEMENT = 500;
-
 /**
  * Sets certificates' statuses, marks the vault versions they back and stores the events (unless the
  * caller stores them with others of its own), in the caller's transaction; the certificates are read
@@ -230,8 +253,8 @@ export async function changeStatusIn(
 ): Promise<void> {
   const found = new Map<string, IssuedRow>();
   const key = (caId: string, serial: string) => `${caId}/${serial}`;
-  for (let i = 0; i < changes.length; i += SERIALS_PER_STATEMENT) {
-    const some = changes.slice(i, i + SERIALS_PER_STATEMENT);
+  for (let i = 0; i < changes.length; i += VALUES_ROWS_PER_STATEMENT) {
+    const some = changes.slice(i, i + VALUES_ROWS_PER_STATEMENT);
     const rows = await trx
       .selectFrom("ca_issued")
       .selectAll()
@@ -239,27 +262,33 @@ export async function changeStatusIn(
       .execute();
     for (const row of rows) found.set(key(row.ca_id, row.serial), row);
   }
-  for (const change of changes) {
-    const issued = found.get(key(change.caId, change.serial));
-    if (!issued) throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
-    await trx
-      .updateTable("ca_issued")
-      .set({
-        status: change.status,
-        revoked_at: fromDate(change.revokedAt),
-        reason: change.reason ?? null,
-      })
-      .where("ca_id", "=", change.caId)
-      .where("serial", "=", change.serial)
-      .execute();
-    await markVaultVersion(
-      trx,
-      issued,
-      change.status === "good" || !change.revokedAt
-        ? undefined
-        : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
-    );
-  }
+  for (const change of changes)
+    if (!found.has(key(change.caId, change.serial)))
+      throw new DomainError("NotFound", `No certificate with serial ${change.serial}`);
+  // The last change of a certificate is the one that holds, as when they were made one by one.
+  const last = new Map(changes.map((c) => [key(c.caId, c.serial), c]));
+  const statuses = [...last.values()].map((c) => [
+    c.caId,
+    c.serial,
+    c.status,
+    fromDate(c.revokedAt),
+    c.reason ?? null,
+  ]);
+  for (let i = 0; i < statuses.length; i += VALUES_ROWS_PER_STATEMENT)
+    await sql`with ${valuesTable("new_status", STATUS_COLUMNS, statuses.slice(i, i + VALUES_ROWS_PER_STATEMENT))}
+      update ca_issued set status = new_status.status, revoked_at = new_status.revoked_at, reason = new_status.reason
+      from new_status
+      where ca_issued.ca_id = new_status.ca_id and ca_issued.serial = new_status.serial`.execute(trx);
+  await markVaultVersions(
+    trx,
+    [...last.entries()].map(([k, change]) => ({
+      issued: found.get(k) as IssuedRow,
+      revocation:
+        change.status === "good" || !change.revokedAt
+          ? undefined
+          : { reason: change.reason ?? "unspecified", revokedAt: change.revokedAt.getTime() },
+    })),
+  );
   if (events)
     await insertEvents(
       trx,

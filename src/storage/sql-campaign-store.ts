@@ -15,9 +15,18 @@ import type { Database } from "./schema.js";
 import { changeStatusIn, insertIssuedIn } from "./sql-ca-store.js";
 import { createIssuedWriter } from "./sql-certificate-store.js";
 import { insertEvents } from "./sql-event-store.js";
+import { VALUES_ROWS_PER_STATEMENT, type ValuesColumn, valuesTable } from "./sql-values.js";
 import { writeTransaction } from "./transactions.js";
 
 const INSERT_CHUNK = 500;
+const OUTCOME_COLUMNS: readonly ValuesColumn[] = [
+  ["fingerprint", "text"],
+  ["state", "text"],
+  ["to_version", "text"],
+  ["revocation", "text"],
+  ["error", "text"],
+  ["done_at", "bigint"],
+];
 const at = (ms: number | string | null) => (ms === null ? undefined : new Date(Number(ms)));
 
 const toCampaign = (r: Database["campaigns"]): Campaign => ({
@@ -39,6 +48,7 @@ const toItem = (r: Database["campaign_items"]): CampaignItem => ({
   vaultName: r.vault_name ?? undefined,
   certificateName: r.certificate_name ?? undefined,
   fromVersion: r.from_version ?? undefined,
+  abandonedClaims: r.abandoned_claims ? r.abandoned_claims.split(" ") : undefined,
   locations: JSON.parse(r.locations) as string[],
   state: r.state as ItemState,
   attempts: Number(r.attempts),
@@ -88,6 +98,7 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
                 claimed_at: null,
                 first_claimed_at: null,
                 claim_token: null,
+                abandoned_claims: null,
                 to_version: null,
                 revocation: null,
                 error: null,
@@ -195,6 +206,10 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
             .set((eb) => ({
               state: "claimed",
               claim_token: token,
+              // A stale claim's token is kept until a commit: the keys its attempt made are found by it.
+              abandoned_claims: sql<
+                string | null
+              >`case when claim_token is null then abandoned_claims else coalesce(abandoned_claims || ' ', '') || claim_token end`,
               claimed_at: databaseTime(engine, now),
               // The node's clock, as the versions it makes are stamped by it (see the campaign job).
               first_claimed_at: sql<number>`coalesce(first_claimed_at, ${now.getTime()})`,
@@ -231,32 +246,46 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
       await writeTransaction(
         storage,
         async (trx) => {
-          for (const { item, outcome } of settled) {
-            // The token check comes first and locks the row: an attempt whose claim was taken over
-            // stores nothing at all.
-            const result = await trx
-              .updateTable("campaign_items")
-              .set(
+          // The token check comes first and locks the rows: an attempt whose claim was taken over
+          // stores nothing at all. One statement settles a few hundred items.
+          for (let i = 0; i < settled.length; i += VALUES_ROWS_PER_STATEMENT) {
+            const some = settled.slice(i, i + VALUES_ROWS_PER_STATEMENT);
+            const outcomes = valuesTable(
+              "outcome",
+              OUTCOME_COLUMNS,
+              some.map(({ item, outcome }) =>
                 outcome.state === "done"
-                  ? {
-                      state: "done",
-                      claim_token: null,
-                      to_version: outcome.toVersion,
-                      revocation: outcome.revocation ?? null,
-                      error: null,
-                      done_at: outcome.at.getTime(),
-                    }
-                  : { state: "failed", claim_token: null, error: outcome.error },
-              )
-              .where("campaign_id", "=", id)
-              .where("fingerprint", "=", item.fingerprint)
-              .where("state", "=", "claimed")
-              .where("claim_token", "=", token)
-              .executeTakeFirst();
-            if (Number(result.numUpdatedRows) !== 1)
+                  ? [
+                      item.fingerprint,
+                      "done",
+                      outcome.toVersion,
+                      outcome.revocation ?? null,
+                      null,
+                      outcome.at.getTime(),
+                    ]
+                  : [item.fingerprint, "failed", null, null, outcome.error, null],
+              ),
+            );
+            // A failed item keeps what it had (nothing: only a done item has a version or a time).
+            const result = await sql`with ${outcomes}
+              update campaign_items set
+                state = outcome.state,
+                claim_token = null,
+                abandoned_claims = null,
+                to_version = case when outcome.state = 'done' then outcome.to_version else campaign_items.to_version end,
+                revocation = case when outcome.state = 'done' then outcome.revocation else campaign_items.revocation end,
+                error = outcome.error,
+                done_at = case when outcome.state = 'done' then outcome.done_at else campaign_items.done_at end
+              from outcome
+              where campaign_items.campaign_id = ${id}
+                and campaign_items.fingerprint = outcome.fingerprint
+                and campaign_items.state = 'claimed'
+                and campaign_items.claim_token = ${token}`.execute(trx);
+            const lost = some.length - Number(result.numAffectedRows ?? 0);
+            if (lost !== 0)
               throw new DomainError(
                 "Conflict",
-                `The claim on ${item.certificateName ?? item.fingerprint} was taken over by another attempt; it stores nothing`,
+                `The claim on ${lost} of the batch's ${settled.length} items was taken over by another attempt; the batch stores nothing`,
                 { reason: "ClaimLost" },
               );
           }

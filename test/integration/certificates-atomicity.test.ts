@@ -1,5 +1,4 @@
 import "reflect-metadata";
-import { execFileSync } from "node:child_process";
 import { randomBytes, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { sql } from "kysely";
@@ -26,36 +25,7 @@ import { createSqlVaultStore } from "../../src/storage/sql-vault-store.js";
 import { backends, dumpAllRows, openFreshStorage } from "../support/backends.js";
 import { failNextInsertInto } from "../support/faults.js";
 import { tempDataDir } from "../support/server-process.js";
-import { createSoftHsmToken, type SoftHsmToken, softHsmAvailable } from "../support/softhsm.js";
-
-/** How many objects the token holds, counted by another process so the protector keeps its session. */
-function tokenObjects(token: SoftHsmToken): number {
-  const script = `
-    const graphene = require("graphene-pk11");
-    const [, module, label, pin] = process.argv;
-    const mod = graphene.Module.load(module);
-    mod.initialize();
-    try {
-      const slots = mod.getSlots(true);
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots.items(i);
-        if (slot.getToken().label !== label) continue;
-        const session = slot.open(graphene.SessionFlag.SERIAL_SESSION);
-        session.login(pin);
-        console.log(session.find().length);
-        session.logout();
-        session.close();
-      }
-    } finally {
-      mod.finalize();
-    }`;
-  return Number(
-    execFileSync(process.execPath, ["-e", script, token.module, token.label, token.pin], {
-      env: { ...process.env, ...token.env },
-      encoding: "utf8",
-    }).trim(),
-  );
-}
+import { createSoftHsmToken, type SoftHsmToken, softHsmAvailable, tokenObjects } from "../support/softhsm.js";
 
 const subtle = webcrypto.subtle;
 const ecdsa = { name: "ECDSA", namedCurve: "P-256" } as const;

@@ -47,3 +47,32 @@ export function pkcs11Env(token: SoftHsmToken): NodeJS.ProcessEnv {
     STRONGROOM_PKCS11_PIN: token.pin,
   };
 }
+
+/** How many objects the token holds, counted by another process so the protector keeps its session. */
+export function tokenObjects(token: SoftHsmToken): number {
+  const script = `
+    const graphene = require("graphene-pk11");
+    const [, module, label, pin] = process.argv;
+    const mod = graphene.Module.load(module);
+    mod.initialize();
+    try {
+      const slots = mod.getSlots(true);
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots.items(i);
+        if (slot.getToken().label !== label) continue;
+        const session = slot.open(graphene.SessionFlag.SERIAL_SESSION);
+        session.login(pin);
+        console.log(session.find().length);
+        session.logout();
+        session.close();
+      }
+    } finally {
+      mod.finalize();
+    }`;
+  return Number(
+    execFileSync(process.execPath, ["-e", script, token.module, token.label, token.pin], {
+      env: { ...process.env, ...token.env },
+      encoding: "utf8",
+    }).trim(),
+  );
+}

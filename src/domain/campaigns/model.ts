@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { RevocationReason } from "../ca/model.js";
 import type { InventoryQuery } from "../inventory/model.js";
 
@@ -52,6 +53,12 @@ export interface CampaignItem {
   locations: string[];
   state: ItemState;
   attempts: number;
+  /**
+   * The claim tokens of attempts that died holding the item (their claim went stale): HSM keys they
+   * made under `campaignKeyId(token, fingerprint)` were never stored, and are destroyed before the
+   * item is worked again.
+   */
+  abandonedClaims?: string[] | undefined;
   /** When a node first took it in hand: a version made after this is the campaign's own. */
   firstClaimedAt?: Date | undefined;
   toVersion?: string | undefined;
@@ -72,4 +79,13 @@ export interface CampaignProgress {
   ratePerSecond: number;
   /** Seconds until the remaining are done at that rate; absent before the rate is known. */
   etaSeconds?: number | undefined;
+}
+
+/**
+ * The HSM id of the key an attempt makes for an item: derived from the claim token, which the claim
+ * stores before any key is made, so that the key of an attempt that died before its commit can be
+ * found again and destroyed by the attempt that takes the item over.
+ */
+export function campaignKeyId(claimToken: string, fingerprint: string): Buffer {
+  return createHash("sha256").update(`campaign-key\0${claimToken}\0${fingerprint}`).digest().subarray(0, 16);
 }

@@ -313,7 +313,13 @@ export function createCertificateService(deps: CertificateServiceDeps) {
    * A fresh key, or with reuse_key the latest version's key carried into the new version. Keys in
    * an HSM cannot be carried (they never leave it), so they are always fresh.
    */
-  async function newKeyFor(vault: Vault, name: string, version: string, policy: CertificatePolicy) {
+  async function newKeyFor(
+    vault: Vault,
+    name: string,
+    version: string,
+    policy: CertificatePolicy,
+    hsmId?: Buffer,
+  ) {
     if (policy.key.reuseKey && !policy.key.kty.endsWith("-HSM")) {
       const previous = (await keys.versions(vault, name)).at(-1);
       if (previous && previous.protection === "software") {
@@ -325,7 +331,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
         }
       }
     }
-    return keys.generate(vault, name, version, policy);
+    return keys.generate(vault, name, version, policy, hsmId);
   }
 
   /**
@@ -677,8 +683,15 @@ export function createCertificateService(deps: CertificateServiceDeps) {
      * certificate's with `change` applied, stored with the version. "unbatched" when the version
      * cannot be made this way: its issuer answers later or signs nothing here (ACME, Unknown, Self),
      * or the approval rules hold creates in its vault; the caller then creates it as a client would.
+     * An HSM key is made under `hsmId`, which the caller records first so that the key of a version
+     * never stored can be destroyed after a crash (`discardUnstored`).
      */
-    async prepareNewVersion(vault: Vault, name: string, change: PolicyInput | undefined): Promise<Reissue> {
+    async prepareNewVersion(
+      vault: Vault,
+      name: string,
+      change: PolicyInput | undefined,
+      hsmId?: Buffer,
+    ): Promise<Reissue> {
       const base = await checkNewVersionAllowed(vault, name);
       if (!base) throw objects.notFound(name);
       const policy = normalizePolicy(change ?? {}, base);
@@ -692,7 +705,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
       const adapter = typeof issuer === "string" ? undefined : adapters.get(issuer.provider.toLowerCase());
       if (!adapter?.prepare || typeof issuer === "string") return { status: "unbatched" };
       const version = newVersion();
-      const key = await newKeyFor(vault, name, version, policy);
+      const key = await newKeyFor(vault, name, version, policy, hsmId);
       try {
         const signed = await adapter.prepare({
           vaultId: vault.id,
@@ -722,6 +735,9 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     async discard(version: IssuedVersion): Promise<void> {
       await keys.destroy(version.key);
     },
+
+    /** Destroys the HSM keys prepared under these ids by an attempt that died before storing them. */
+    discardUnstored: (hsmIds: readonly Buffer[]) => keys.destroyUnstored(hsmIds),
 
     /**
      * The operation, moved on first when it completes on a poll (Self, or an issuer that answers at

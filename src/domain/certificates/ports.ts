@@ -116,8 +116,17 @@ export interface IssuedVersion {
 
 /** The key side of certificates, served by the key service with the same protectors and contexts. */
 export interface CertificateKeys {
-  /** Makes a key for certificate `name`, version `version`, per the policy's key properties. */
-  generate(vault: Vault, name: string, version: string, policy: CertificatePolicy): Promise<StoredKeyVersion>;
+  /**
+   * Makes a key for certificate `name`, version `version`, per the policy's key properties; an HSM
+   * key under `hsmId` when given (an id its caller recorded first, see destroyUnstored).
+   */
+  generate(
+    vault: Vault,
+    name: string,
+    version: string,
+    policy: CertificatePolicy,
+    hsmId?: Buffer,
+  ): Promise<StoredKeyVersion>;
   /** Takes in an imported private key as the key of certificate `name`, version `version`. */
   importKey(
     vault: Vault,
@@ -130,6 +139,11 @@ export interface CertificateKeys {
   /** The private key as PKCS#8 when it may leave (exportable software key); undefined otherwise. */
   exportable(vault: Vault, key: StoredKeyVersion, policy: CertificatePolicy): Promise<Buffer | undefined>;
   destroy(key: StoredKeyVersion): Promise<void>;
+  /**
+   * Destroys the HSM keys made under these ids by an attempt that died before it stored them; an id
+   * under which no key was made is nothing to do. Only for ids no stored version holds.
+   */
+  destroyUnstored(hsmIds: readonly Buffer[]): Promise<void>;
   /** Every version of a certificate's key, with material, oldest first. */
   versions(vault: Vault, name: string): Promise<StoredKeyVersion[]>;
   /** The private key as PKCS#8 for a sealed backup blob; BadParameter for keys that never leave an HSM. */

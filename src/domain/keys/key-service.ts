@@ -600,12 +600,13 @@ export function createKeyService(deps: KeyServiceDeps) {
 
     /** The key side of certificates: same protectors, contexts and rules as keys made directly. */
     certificateKeys: {
-      async generate(vault, name, version, policy) {
+      async generate(vault, name, version, policy, hsmId?: Buffer) {
         const { kind, protection } = parseKty(policy.key.kty);
         const protector = protectorFor(vault, protection);
         const made = await protector.generate(
           { kind, protection, keySize: policy.key.keySize, curve: policy.key.curve },
           contextOf(vault.id, name, version),
+          hsmId,
         );
         return certificateKey(vault, name, version, kind, protection, made, policy.key.curve);
       },
@@ -629,6 +630,10 @@ export function createKeyService(deps: KeyServiceDeps) {
       },
       async destroy(key) {
         await (key.protection === "hsm" ? hsm : software)?.destroy(key.material);
+      },
+      async destroyUnstored(hsmIds) {
+        // An HSM key's material is its id.
+        for (const id of hsmIds) await hsm?.destroy(id);
       },
       versions: (vault, name) => store.allVersions(vault.id, name),
       exportForBackup: (vault, key) =>

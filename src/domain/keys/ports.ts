@@ -40,7 +40,12 @@ export interface KeyProtector {
   readonly protection: Protection;
   /** The HSM's maker and model, as the hsmPlatform attribute of its keys reports; absent in software. */
   readonly platform?: string | undefined;
-  generate(spec: KeyCreateSpec, context: string): Promise<ProtectedKey>;
+  /**
+   * `id`: the HSM object's id, chosen by a caller that records it durably before the key is made so
+   * that, should it die before storing the key, the key can be found and destroyed (see
+   * CertificateKeys.destroyUnstored); a software key leaves nothing behind and ignores it.
+   */
+  generate(spec: KeyCreateSpec, context: string, id?: Buffer): Promise<ProtectedKey>;
   /** Takes a JWK with its private members; the plaintext never outlives the call. */
   importJwk(jwk: ImportJwk, context: string): Promise<ProtectedKey>;
   sign(material: Buffer, context: string, alg: SignatureAlgorithm, digest: Buffer): Promise<Buffer>;
