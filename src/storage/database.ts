@@ -68,6 +68,7 @@ export interface StorageHandle {
    * One read whose rows come back as arrays of column values in select order, for the hot paths
    * (grading reads every record) where a keyed object per row and Kysely's compiling of each
    * statement cost more than the query. Placeholders: `$1`, `$2`… on PostgreSQL, `?` on SQLite.
+   * Each text is prepared once per connection and kept: only fixed statements, never built from values.
    */
   arrayRows(text: string, values: readonly unknown[]): Promise<unknown[][]>;
   /**
@@ -123,8 +124,16 @@ export function openDatabase(
     // the 'error' event is unhandled and crashes the process.
     pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const arrayRows = async (text: string, values: readonly unknown[]) =>
-      (await pool.query<unknown[]>({ text, values: [...values], rowMode: "array" })).rows;
+    // Named, so PostgreSQL parses and plans each text once per connection instead of once per page.
+    const names = new Map<string, string>();
+    const arrayRows = async (text: string, values: readonly unknown[]) => {
+      let name = names.get(text);
+      if (name === undefined) {
+        name = `array_rows_${names.size}`;
+        names.set(text, name);
+      }
+      return (await pool.query<unknown[]>({ name, text, values: [...values], rowMode: "array" })).rows;
+    };
     const longRead = async <R>(query: CompiledQuery) => (await db.executeQuery<R>(query)).rows as R[];
     return { db, engine: "postgres", arrayRows, longRead, audit: { db }, close: () => db.destroy() };
   }

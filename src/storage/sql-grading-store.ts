@@ -25,6 +25,50 @@ export const gradedColumns = (engine: Engine) =>
 /** One open finding per record and key: the same finding judged again is the same row. */
 const findingKey = (j: Judgement) => `${j.kind}|${j.ruleId ?? ""}|${j.locationUri ?? ""}`;
 
+/** Whether `key` is the judgement's key, compared in place rather than by making the key. */
+function isKeyOf(key: string, j: Judgement): boolean {
+  const rule = j.ruleId ?? "";
+  const at = j.locationUri ?? "";
+  const ruleAt = j.kind.length + 1;
+  const atAt = ruleAt + rule.length + 1;
+  return (
+    key.length === atAt + at.length &&
+    key.startsWith(j.kind) &&
+    key[ruleAt - 1] === "|" &&
+    key.startsWith(rule, ruleAt) &&
+    key[atAt - 1] === "|" &&
+    key.endsWith(at)
+  );
+}
+
+/** Whether an earlier judgement in the list has the same key as the one at `i`. */
+function repeated(judged: readonly Judgement[], i: number): boolean {
+  const j = judged[i] as Judgement;
+  for (let k = 0; k < i; k++) {
+    const other = judged[k] as Judgement;
+    if (
+      other.kind === j.kind &&
+      (other.ruleId ?? "") === (j.ruleId ?? "") &&
+      (other.locationUri ?? "") === (j.locationUri ?? "")
+    )
+      return true;
+  }
+  return false;
+}
+
+function isOpen(open: readonly { key: string }[], j: Judgement): boolean {
+  for (const o of open) if (isKeyOf(o.key, j)) return true;
+  return false;
+}
+
+function judgedAgain(key: string, judged: readonly Judgement[]): boolean {
+  for (const j of judged) if (isKeyOf(key, j)) return true;
+  return false;
+}
+
+/** A record without open findings: one list shared by them all, read and never changed. */
+const NONE_OPEN: { id: number; key: string }[] = [];
+
 const toFinding = (r: FindingRow): Finding => ({
   id: Number(r.id),
   fingerprintSha256: r.fingerprint_sha256,
@@ -85,8 +129,8 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
     locations: [],
   });
 
-  /** Records by id (sorted, as both reads return them), each location added to its record. */
-  function withLocations(records: GradableRecord[], locations: unknown[][]): GradableRecord[] {
+  /** Each location added to its record; the records by id. */
+  function withLocations(records: GradableRecord[], locations: unknown[][]): Map<number, GradableRecord> {
     const byId = new Map<number, GradableRecord>();
     for (const r of records) byId.set(r.id, r);
     for (const l of locations)
@@ -95,7 +139,7 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
         gone: l[2] !== null,
         presented: (l[3] as string | null) ?? undefined,
       });
-    return records;
+    return byId;
   }
 
   return {
@@ -108,13 +152,14 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
         storage.arrayRows(RANGE_LOCATIONS, range),
         storage.arrayRows(RANGE_OPEN, range),
       ]);
-      withLocations(records, locations);
-      const byId = new Map<number, GradableRecord>();
-      for (const r of records) {
-        r.open = [];
-        byId.set(r.id, r);
+      const byId = withLocations(records, locations);
+      for (const r of records) r.open = NONE_OPEN;
+      for (const f of open) {
+        const r = byId.get(f[0] as number);
+        if (!r) continue;
+        if (r.open === NONE_OPEN) r.open = [];
+        r.open?.push({ id: f[1] as number, key: f[2] as string });
       }
-      for (const f of open) byId.get(f[0] as number)?.open?.push({ id: f[1] as number, key: f[2] as string });
       return records;
     },
 
@@ -125,7 +170,9 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
           storage.arrayRows(BY_ID, [ids(part)]),
           storage.arrayRows(LISTED_LOCATIONS, [ids(part)]),
         ]);
-        out.push(...withLocations(rows.map(toRecord), locations));
+        const records = rows.map(toRecord);
+        withLocations(records, locations);
+        out.push(...records);
       }
       return out;
     },
@@ -160,13 +207,15 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
       }
       const inserts: Insertable<Database["inventory_findings"]>[] = [];
       const resolved: number[] = [];
-      // A record has a handful of findings at most: lists compared in place, no key per pair.
+      // A record has a handful of findings at most: lists compared in place, and a key made only for
+      // a finding that opens (a re-grading judges every record again and opens few).
       for (const g of graded) {
-        const open = g.open ?? openOf.get(g.id) ?? [];
-        const keys = g.judgements.map(findingKey);
-        for (const [i, key] of keys.entries()) {
-          if (keys.indexOf(key) < i || open.some((o) => o.key === key)) continue;
-          const j = g.judgements[i] as Judgement;
+        const open = g.open ?? openOf.get(g.id) ?? NONE_OPEN;
+        const judged = g.judgements;
+        for (let i = 0; i < judged.length; i++) {
+          const j = judged[i] as Judgement;
+          if (repeated(judged, i) || isOpen(open, j)) continue;
+          const key = findingKey(j);
           inserts.push({
             cert_id: g.id,
             fingerprint_sha256: g.fingerprintSha256,
@@ -179,7 +228,7 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
             resolved_at: null,
           });
         }
-        for (const o of open) if (!keys.includes(o.key)) resolved.push(o.id);
+        for (const o of open) if (!judgedAgain(o.key, judged)) resolved.push(o.id);
       }
       // Most batches of a re-grading change nothing, and take no transaction.
       if (!inserts.length && !resolved.length) return { opened: 0, resolved: 0 };

@@ -53,6 +53,15 @@ describe("evaluate", () => {
     expect(evaluate(glob, { ...request, sans: [{ type: "dns", value: "a.b.example.com" }] })).toHaveLength(1);
   });
 
+  it("compares DNS names without regard to case or a trailing dot", () => {
+    const suffix = [rule("dns-names", ["Example.COM."])];
+    expect(evaluate(suffix, { ...request, sans: [{ type: "dns", value: "WWW.Example.com." }] })).toEqual([]);
+    expect(evaluate(suffix, { ...request, sans: [{ type: "dns", value: "WWW.Example.net" }] })).toHaveLength(
+      1,
+    );
+    expect(evaluate([rule("key-types", ["ec"])], { ...request, keyType: "EC" })).toEqual([]);
+  });
+
   it("skips a rule whose fact the request does not carry, and one limited to other entry points", () => {
     expect(evaluate([rule("min-signature-hash", "SHA-384")], request, "keyvault-create")).toEqual([]);
     expect(evaluate([rule("auto-renew", 30)], request)).toEqual([]);
@@ -144,6 +153,34 @@ describe("built-in findings", () => {
     expect(
       builtInFindings(record({ signatureAlgorithm: "sha1WithRSAEncryption" }), ctx).map((f) => f.kind),
     ).toEqual(["weak-algorithm"]);
+  });
+
+  it("reads the SNI wherever it stands in the query, and compares it without regard to case", () => {
+    const served = (uri: string) => builtInFindings(record({}, [uri]), ctx).map((f) => f.kind);
+    expect(served("tls://10.0.0.1:443?x=1&sni=WWW.Example.com.")).toEqual([]);
+    expect(served("tls://10.0.0.1:443?xsni=a.b.example.com&sni=www.example.com")).toEqual([]);
+    expect(served("tls://10.0.0.1:443?sni=&x=1")).toEqual([]);
+    expect(served("tls://10.0.0.1:443?x=1&sni=a.b.example.com")).toEqual(["hostname-mismatch"]);
+  });
+
+  it("finds a missing intermediate unless the chain presented names the issuer itself", () => {
+    const intermediate = {
+      id: 2,
+      facts: facts({ fingerprintSha256: "cc".repeat(32), isCa: true, authorityKeyId: "01" }),
+      locations: [],
+    };
+    const leaf = (presented: string): GradableRecord => ({
+      id: 1,
+      facts: facts({ authorityKeyId: "02" }),
+      issuerId: 2,
+      locations: [{ uri: "tls://www.example.com:443", gone: false, presented }],
+    });
+    const withIssuer = { ...ctx, issuer: (id: number) => (id === 2 ? intermediate : undefined) };
+    const kinds = (presented: string) => builtInFindings(leaf(presented), withIssuer).map((f) => f.kind);
+    expect(kinds(`${"dd".repeat(32)},${"cc".repeat(32)}`)).toEqual([]);
+    // A list naming only a longer fingerprint that begins with the issuer's does not name the issuer.
+    expect(kinds(`${"cc".repeat(32)}00`)).toEqual(["missing-intermediate"]);
+    expect(kinds("")).toEqual(["missing-intermediate"]);
   });
 
   it("ignores places a certificate is kept rather than served, and gone places", () => {

@@ -89,9 +89,26 @@ function dnsMatcher(pattern: string): (name: string) => boolean {
   return matcher;
 }
 
-/** Whether a DNS name matches a rule's entry: a suffix (the name or under it) or a glob with `*`. */
-function dnsAllowed(name: string, pattern: string): boolean {
-  return dnsMatcher(pattern)(name.toLowerCase().replace(/\.$/, ""));
+/** A DNS name as names are compared: lower case, no trailing dot; the name itself when it is so already. */
+export const dnsName = (name: string): string =>
+  /[^a-z0-9.*_-]|\.$/.test(name) ? name.toLowerCase().replace(/\.$/, "") : name;
+
+/** Whether a DNS name matches one of a rule's entries: a suffix (the name or under it) or a glob with `*`. */
+function dnsAllowed(name: string, patterns: readonly string[]): boolean {
+  const n = dnsName(name);
+  for (const p of patterns) if (dnsMatcher(p)(n)) return true;
+  return false;
+}
+
+/** A rule's list of names upper-cased once, however many records it judges. */
+const UPPER = new WeakMap<readonly string[], ReadonlySet<string>>();
+function upperSet(values: readonly string[]): ReadonlySet<string> {
+  let set = UPPER.get(values);
+  if (!set) {
+    set = new Set(values.map((v) => v.toUpperCase()));
+    UPPER.set(values, set);
+  }
+  return set;
 }
 
 const fingerprint = (der: Buffer) => createHash("sha256").update(der).digest("hex");
@@ -107,7 +124,7 @@ const list = (values: readonly string[]) => values.join(", ");
 /** Each kind's judgement: a reason naming the offending value, or undefined when it holds or cannot be judged. */
 const CHECKS: { [K in RuleKind]: Check<K> } = {
   "key-types": (allowed, f) =>
-    allowed.some((t) => t.toUpperCase() === f.keyType.toUpperCase())
+    upperSet(allowed).has(f.keyType.toUpperCase())
       ? undefined
       : `key type ${f.keyType} is not one of ${list(allowed)}`,
   "min-rsa-key-size": (min, f) =>
@@ -129,20 +146,30 @@ const CHECKS: { [K in RuleKind]: Check<K> } = {
     f.validityDays !== undefined && f.validityDays > max
       ? `validity of ${f.validityDays} days exceeds ${max}`
       : undefined,
+  // Loops rather than find/some with closures: these run for every record a grading reads.
   "dns-names": (patterns, f) => {
-    const bad = f.sans.find((s) => s.type === "dns" && !patterns.some((p) => dnsAllowed(s.value, p)));
-    const cn = nameAttribute(f.subject, "CN");
-    const badCn = cn?.includes(".") && !patterns.some((p) => dnsAllowed(cn, p)) ? cn : undefined;
-    const name = bad?.value ?? badCn;
+    let name: string | undefined;
+    for (const s of f.sans)
+      if (s.type === "dns" && !dnsAllowed(s.value, patterns)) {
+        name = s.value;
+        break;
+      }
+    if (name === undefined) {
+      const cn = nameAttribute(f.subject, "CN");
+      if (cn?.includes(".") && !dnsAllowed(cn, patterns)) name = cn;
+    }
     return name === undefined ? undefined : `DNS name ${name} is not under ${list(patterns)}`;
   },
   wildcards: (allowed, f) => {
-    const wild = f.sans.find((s) => s.type === "dns" && s.value.includes("*"));
-    return !allowed && wild ? `wildcard DNS name ${wild.value} is not allowed` : undefined;
+    if (allowed) return undefined;
+    for (const s of f.sans)
+      if (s.type === "dns" && s.value.includes("*")) return `wildcard DNS name ${s.value} is not allowed`;
+    return undefined;
   },
   "ip-sans": (allowed, f) => {
-    const ip = f.sans.find((s) => s.type === "ip");
-    return !allowed && ip ? `IP address SAN ${ip.value} is not allowed` : undefined;
+    if (allowed) return undefined;
+    for (const s of f.sans) if (s.type === "ip") return `IP address SAN ${s.value} is not allowed`;
+    return undefined;
   },
   "subject-attributes": (required, f) => {
     const present = new Set(nameAttributes(f.subject));

@@ -72,34 +72,77 @@ export function createGradingService({
       return found;
     };
     const issuers = new Map<number, GradableRecord | undefined>();
-    return { trust: trustSet(trust), revoked, vaults, cas, scoped, issuers };
+    // Per run, by owner key: the rule sets of a `vault://name` or `ca://name` prefix (null when it
+    // names no vault or CA), and the set alone in a list, so that a record kept in one place (most
+    // are) is given a list already made.
+    const placed = new Map<string, Map<string, { set: Rule[]; alone: Rule[][] } | null>>();
+    const commonNames = new Map<string, string | null>();
+    return { trust: trustSet(trust), revoked, vaults, cas, scoped, issuers, placed, commonNames };
   }
   type Run = Awaited<ReturnType<typeof prepare>>;
 
+  /** The issuer's common name, which `issuers` rules judge: an installation has few issuers. */
+  function issuerName(issuer: string, run: Run): string | undefined {
+    let name = run.commonNames.get(issuer);
+    if (name === undefined) {
+      name = commonName(issuer) ?? null;
+      run.commonNames.set(issuer, name);
+    }
+    return name ?? undefined;
+  }
+
+  /** The rules of the place a location URI's prefix (`vault://name`, `ca://name`, `installation`) names. */
+  function placeRules(prefix: string, owners: string[] | undefined, ownerKey: string, run: Run) {
+    let byPrefix = run.placed.get(ownerKey);
+    if (!byPrefix) {
+      byPrefix = new Map();
+      run.placed.set(ownerKey, byPrefix);
+    }
+    let found = byPrefix.get(prefix);
+    if (found === undefined) {
+      let set: Rule[] | undefined;
+      if (prefix === "installation") set = run.scoped(`installation${ownerKey}`, { owners });
+      else {
+        const vault = prefix.startsWith("vault://");
+        const name = decodeURIComponent(prefix.slice(vault ? 8 : 5)).toLowerCase();
+        const id = (vault ? run.vaults : run.cas).get(name);
+        if (id)
+          set = run.scoped(
+            `${vault ? "vault" : "ca"}:${id}${ownerKey}`,
+            vault ? { vaultId: id, owners } : { caId: id, owners },
+          );
+      }
+      found = set ? { set, alone: [set] } : null;
+      byPrefix.set(prefix, found);
+    }
+    return found;
+  }
+
   /**
    * The rule sets a record falls under, one per place it is kept (the installation's when none), each
-   * with its owner's rules.
+   * with its owner's rules. The lists are shared between records: read, never changed.
    */
-  function ruleSets(record: GradableRecord, run: Run): Rule[][] {
+  function ruleSets(record: GradableRecord, run: Run): readonly Rule[][] {
     const owners = ownersOf(record);
     const ownerKey = owners ? `|${owners.join("|")}` : "";
-    const sets: Rule[][] = [];
+    let first: { set: Rule[]; alone: Rule[][] } | undefined;
+    let sets: Rule[][] | undefined;
     for (const l of record.locations) {
-      // Most locations are TLS endpoints and files: no expression run for them.
-      if (l.gone || !(l.uri.startsWith("vault://") || l.uri.startsWith("ca://"))) continue;
-      const match = /^(vault|ca):\/\/([^/]+)\//.exec(l.uri);
-      if (!match) continue;
-      const name = decodeURIComponent(match[2] as string).toLowerCase();
-      const id = (match[1] === "vault" ? run.vaults : run.cas).get(name);
-      if (id)
-        sets.push(
-          run.scoped(
-            `${match[1]}:${id}${ownerKey}`,
-            match[1] === "vault" ? { vaultId: id, owners } : { caId: id, owners },
-          ),
-        );
+      // Most locations are TLS endpoints and files: nothing to look up for them.
+      if (l.gone) continue;
+      const scheme = l.uri.startsWith("vault://") ? 8 : l.uri.startsWith("ca://") ? 5 : 0;
+      if (!scheme) continue;
+      const end = l.uri.indexOf("/", scheme);
+      if (end <= scheme) continue;
+      const found = placeRules(l.uri.slice(0, end), owners, ownerKey, run);
+      if (!found) continue;
+      if (!first) first = found;
+      else {
+        sets ??= [first.set];
+        sets.push(found.set);
+      }
     }
-    return sets.length ? sets : [run.scoped(`installation${ownerKey}`, { owners })];
+    return sets ?? first?.alone ?? (placeRules("installation", owners, ownerKey, run)?.alone as Rule[][]);
   }
 
   /** Fetches the issuers up the chains of a batch that no earlier batch fetched. */
@@ -122,9 +165,7 @@ export function createGradingService({
   }
 
   function judge(record: GradableRecord, run: Run, ctx: GradingContext): Judgement[] {
-    const facts = certificateFacts(record.facts, {
-      issuerName: commonName(record.facts.issuer),
-    });
+    const facts = certificateFacts(record.facts, { issuerName: issuerName(record.facts.issuer, run) });
     const sets = ruleSets(record, run);
     const found = builtInFindings(record, ctx);
     if (sets.length === 1) {
