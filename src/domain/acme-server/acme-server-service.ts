@@ -3,7 +3,7 @@ import type { ApprovalGate } from "../approvals/approval-service.js";
 import type { ApprovalRequest } from "../approvals/model.js";
 import type { ApprovalChange } from "../approvals/ports.js";
 import type { CaService } from "../ca/ca-service.js";
-import { REVOCATION_REASONS, type RevocationReason } from "../ca/model.js";
+import { type CsrFacts, REVOCATION_REASONS, type RevocationReason } from "../ca/model.js";
 import type { CaX509 } from "../ca/ports.js";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
@@ -31,7 +31,7 @@ export interface AcmeServerDeps {
   jws: AcmeJws;
   sealer: Sealer;
   clock: Clock;
-  ca: Pick<CaService, "signCsr" | "findIssued" | "revoke" | "get">;
+  ca: Pick<CaService, "signRequest" | "findIssued" | "revoke" | "get">;
   x509: Pick<CaX509, "readCsr" | "readCertificate">;
   keyFacts: (spki: Buffer) => KeyFacts;
   validator: ChallengeValidator;
@@ -404,13 +404,14 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
   async function issue(
     profile: AcmeProfile,
     order: AcmeOrder,
-    der: Buffer,
+    csr: CsrFacts | Buffer,
     from: "ready" | "processing",
   ): Promise<AcmeOrder> {
     try {
-      const { issued } = await ca.signCsr(
+      // A finalize hands over the CSR it has read and judged; a held one is read from its DER.
+      const { issued } = await ca.signRequest(
         profile.caId,
-        der,
+        Buffer.isBuffer(csr) ? await x509.readCsr(csr) : csr,
         {
           validityDays: profile.validityDays,
           ekus: profile.ekus,
@@ -847,7 +848,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
           throw acmeError("orderNotReady", `Order ${id} is being finalized already`);
         return { ...order, status: "processing", approvalId: held.request.id };
       }
-      return issue(profile, order, der, "ready");
+      return issue(profile, order, csr, "ready");
     },
 
     /** RFC 8555 §7.4.2: the leaf and its chain up to (not including) the root's parent, DER. */

@@ -475,10 +475,9 @@ export function createCaService(deps: CaServiceDeps) {
     for (const caId of caIds) await crls.regenerate(await find(caId), "all");
   }
 
-  /** The CA, CSR facts and profile a sign request asks for, checked. */
-  async function signInputs(caName: string, csr: Buffer, options: SignOptions) {
+  /** The CA, CSR facts and profile a sign request asks for, checked; `read` is the CSR as readCsr read it. */
+  async function signInputs(caName: string, read: CsrFacts, options: SignOptions) {
     const ca = await issuingCa(caName);
-    const read = await x509.readCsr(csr);
     const facts = options.publicKey ? { ...read, publicKey: options.publicKey } : read;
     const days = options.validityDays ?? 90;
     if (!Number.isInteger(days) || days < 1 || days > 3650)
@@ -648,7 +647,16 @@ export function createCaService(deps: CaServiceDeps) {
      * storing the certificate only together with what it `completes`.
      */
     async signCsr(caName: string, csr: Buffer, options: SignOptions, completes?: IssuedFor) {
-      const { ca, facts, profile } = await signInputs(caName, csr, options);
+      return service.signRequest(caName, await x509.readCsr(csr), options, completes);
+    },
+
+    /**
+     * signCsr for a CSR its caller has read already with this installation's `readCsr`, which
+     * verified its signature: ACME's finalize judges the CSR before signing, and reading it again
+     * (DER parse, signature check, subject text) was a tenth of a finalize's CPU.
+     */
+    async signRequest(caName: string, request: CsrFacts, options: SignOptions, completes?: IssuedFor) {
+      const { ca, facts, profile } = await signInputs(caName, request, options);
       return issue(ca, facts, profile, undefined, completes);
     },
 
@@ -662,7 +670,7 @@ export function createCaService(deps: CaServiceDeps) {
       options: Omit<SignOptions, "publicKey">,
       requester: string,
     ): Promise<SignResult> {
-      const { ca, facts, profile } = await signInputs(caName, csr, options);
+      const { ca, facts, profile } = await signInputs(caName, await x509.readCsr(csr), options);
       const approval = deps.approval;
       const scope = { caId: ca.ca.id };
       const requirements = approval ? await approval.requirements("ca-sign", scope) : [];
@@ -702,7 +710,8 @@ export function createCaService(deps: CaServiceDeps) {
       }
       if (!request.issued) {
         const { csr, caId: _, ...options } = payload;
-        const { ca: issuing, facts, profile } = await signInputs(ca.id, Buffer.from(csr, "base64"), options);
+        const read = await x509.readCsr(Buffer.from(csr, "base64"));
+        const { ca: issuing, facts, profile } = await signInputs(ca.id, read, options);
         try {
           return await issue(issuing, facts, profile, undefined, { approvalId: id });
         } catch (error) {
