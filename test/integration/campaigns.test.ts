@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlCampaignStore } from "../../src/storage/sql-campaign-store.js";
+import { csrFor } from "../support/acme-client.js";
 import { fakeClock, type InProcess, startInProcess } from "../support/in-process.js";
 import { serverBackends } from "../support/server-backends.js";
 
@@ -264,6 +265,31 @@ for (const backend of serverBackends) {
       const policy = (await server.kv({ method: "GET", url: `/certificates/self-made/policy?${V}` })).json();
       expect(policy.key_props).toMatchObject({ kty: "RSA", key_size: 2048, reuse_key: false });
       expect(await versionsOf("self-made")).toHaveLength(2);
+    });
+
+    it("plans a certificate the private CA signed by who holds its key: a vault's gets a new version, one signed from a request is a task", async () => {
+      const csr = Buffer.from(await csrFor(["device.internal"]), "base64url");
+      const { issued } = await core().ca.signCsr("new-int", csr, {});
+      await runJob("inventory");
+      await core().campaigns.create("by-ca", { location: "ca://new-int/" });
+      const { items } = await core().campaigns.dryRun("by-ca");
+      const signedHere = `ca://new-int/${issued.serial}`;
+      expect(items.filter((i) => i.action === "task")).toEqual([
+        expect.objectContaining({
+          subject: "CN=device.internal",
+          locations: [signedHere],
+          step: `replace by hand: the CA signed it from a certificate request (${signedHere}), so whoever sent the request holds its key; no place it is used is known`,
+        }),
+      ]);
+      // Every certificate the campaign above moved to new-int is in a vault, whose key Strongroom holds.
+      for (const name of names)
+        expect(items).toContainEqual(
+          expect.objectContaining({
+            action: "new-version",
+            certificateName: name,
+            fromVersion: await latestVersion(name),
+          }),
+        );
     });
   });
 }

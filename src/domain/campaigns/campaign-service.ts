@@ -53,10 +53,15 @@ function checkOptions(options: CampaignOptions): void {
 
 /** One line saying exactly what running the campaign does to the item. */
 export function describeStep(item: CampaignItem, options: CampaignOptions): string {
-  if (item.action === "task")
-    return item.locations.length > 0
-      ? `replace by hand where it is used: ${item.locations.join(", ")}`
+  if (item.action === "task") {
+    // A `ca://` location records that a CA here signed it, not a place it is used.
+    const used = item.locations.filter((l) => !l.startsWith("ca://"));
+    const signedHere = item.locations.filter((l) => l.startsWith("ca://"));
+    if (used.length > 0) return `replace by hand where it is used: ${used.join(", ")}`;
+    return signedHere.length > 0
+      ? `replace by hand: the CA signed it from a certificate request (${signedHere.join(", ")}), so whoever sent the request holds its key; no place it is used is known`
       : "replace by hand: no live location is known";
+  }
   const parts = [`new version of ${item.vaultName}/${item.certificateName} replacing ${item.fromVersion}`];
   if (options.issuer) parts.push(`from issuer ${options.issuer}`);
   if (options.keyType)
