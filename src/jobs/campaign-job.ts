@@ -166,6 +166,24 @@ export function createCampaignJob({
     }
   }
 
+  /**
+   * An older version whose certificate another item gives its new version: only revoked, in its
+   * own step as the slow path revokes (revoking again finds it revoked, so a retry is harmless).
+   */
+  async function revokeOld(
+    byName: Map<string, Vault>,
+    item: CampaignItem,
+    options: CampaignOptions,
+  ): Promise<SettledItem> {
+    try {
+      const { issued, change, note } = await revocationOf(vaultOf(byName, item), item, options.revokeReason);
+      if (issued && change?.reason) await ca.revoke(issued, change.reason);
+      return { item, outcome: { state: "done", revocation: note, at: clock.now() } };
+    } catch (error) {
+      return failed(item, error, clock.now());
+    }
+  }
+
   /** Discards the keys of prepared versions that will not be stored (HSM objects otherwise left). */
   async function discardAll(settled: readonly SettledItem[]) {
     for (const { outcome } of settled)
@@ -234,16 +252,22 @@ export function createCampaignJob({
             (i.abandonedClaims ?? []).map((t) => campaignKeyId(t, i.fingerprint)),
           );
           if (unstored.length > 0) await certificates.discardUnstored(unstored);
+          const replacing = claim.items.filter((i) => i.action !== "revoke-old");
           const prepared = await Promise.all(
-            claim.items.map((i) => prepare(byName, claim.token, i, campaign.options)),
+            replacing.map((i) => prepare(byName, claim.token, i, campaign.options)),
           );
           const batched = prepared.filter((p): p is SettledItem => p !== "unbatched");
-          const slow = claim.items.filter((_, n) => prepared[n] === "unbatched");
+          const slow = replacing.filter((_, n) => prepared[n] === "unbatched");
           let settled: SettledItem[];
           try {
             settled = await commit(campaign.id, claim, batched);
             for (const item of slow) {
               const one = await replaceOneByOne(byName, item, campaign.options);
+              await store.commit(campaign.id, claim.token, [one]);
+              settled.push(one);
+            }
+            for (const item of claim.items.filter((i) => i.action === "revoke-old")) {
+              const one = await revokeOld(byName, item, campaign.options);
               await store.commit(campaign.id, claim.token, [one]);
               settled.push(one);
             }

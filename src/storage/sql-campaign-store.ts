@@ -237,11 +237,13 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
       const intents = settled.map(({ item, outcome }) => ({
         vault: item.vaultName,
         objectId: item.certificateName && `certificates/${item.certificateName}`,
-        version: outcome.state === "done" ? outcome.toVersion : item.fromVersion,
+        version: outcome.state === "done" ? (outcome.toVersion ?? item.fromVersion) : item.fromVersion,
         detail:
-          outcome.state === "done"
-            ? `campaign ${id}: replaced version ${item.fromVersion}${outcome.revocation ? `; old ${outcome.revocation}` : ""}`
-            : `campaign ${id}: failed: ${outcome.error}`.slice(0, 500),
+          outcome.state === "failed"
+            ? `campaign ${id}: failed: ${outcome.error}`.slice(0, 500)
+            : outcome.toVersion === undefined
+              ? `campaign ${id}: older version ${item.fromVersion}${outcome.revocation ? ` ${outcome.revocation}` : " left as it is"}`
+              : `campaign ${id}: replaced version ${item.fromVersion}${outcome.revocation ? `; old ${outcome.revocation}` : ""}`,
       }));
       await writeTransaction(
         storage,
@@ -258,7 +260,7 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
                   ? [
                       item.fingerprint,
                       "done",
-                      outcome.toVersion,
+                      outcome.toVersion ?? null,
                       outcome.revocation ?? null,
                       null,
                       outcome.at.getTime(),

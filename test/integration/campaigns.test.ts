@@ -267,6 +267,51 @@ for (const backend of serverBackends) {
       expect(await versionsOf("self-made")).toHaveLength(2);
     });
 
+    it("gives a certificate one new version when several of its versions are selected, and revokes every old one", async () => {
+      for (let round = 0; round < 2; round++) {
+        const created = await server.createCertificate("twice", {
+          policy: {
+            issuer: { name: "old-int" },
+            key_props: { kty: "EC" },
+            x509_props: { subject: "CN=twice.internal", validity_months: 12 },
+          },
+        });
+        expect(created.json().status, created.body).toBe("completed");
+        clock.advance(MINUTE_MS);
+      }
+      await runJob("inventory");
+      const versions = (await versionsOf("twice")).map((v) => v.id.split("/").at(-1) as string);
+      expect(versions).toHaveLength(2);
+      await core().campaigns.create(
+        "twice-drill",
+        { subject: "twice.internal", issuer: "Compromised Issuing" },
+        { issuer: "new-int", revokeReason: "cACompromise" },
+      );
+      const { items } = await core().campaigns.dryRun("twice-drill");
+      const latest = await latestVersion("twice");
+      const previous = versions.find((v) => v !== latest) as string;
+      expect(items).toHaveLength(2);
+      expect(items).toContainEqual(
+        expect.objectContaining({ action: "new-version", certificateName: "twice", fromVersion: latest }),
+      );
+      expect(items).toContainEqual(
+        expect.objectContaining({
+          action: "revoke-old",
+          fromVersion: previous,
+          step: `older version ${previous} of default/twice, replaced by the new version this campaign makes of its newest: revoke it (cACompromise)`,
+        }),
+      );
+
+      await core().campaigns.run("twice-drill");
+      await runJob("campaigns");
+      expect((await core().campaigns.status("twice-drill")).progress).toMatchObject({ done: 2, failed: 0 });
+      expect(await versionsOf("twice")).toHaveLength(3);
+      const replacement = await issuedFor("twice", await latestVersion("twice"));
+      expect(replacement).toMatchObject({ caId: (await core().ca.get("new-int")).id, status: "good" });
+      for (const old of [latest, previous])
+        expect(await issuedFor("twice", old)).toMatchObject({ status: "revoked", reason: "cACompromise" });
+    });
+
     it("plans a certificate the private CA signed by who holds its key: a vault's gets a new version, one signed from a request is a task", async () => {
       const csr = Buffer.from(await csrFor(["device.internal"]), "base64url");
       const { issued } = await core().ca.signCsr("new-int", csr, {});

@@ -38,3 +38,25 @@ export function planItem(campaignId: string, record: InventoryRecord): CampaignI
   }
   return { ...base, action: "task", state: "task", locations: live.map((l) => l.uri) };
 }
+
+/**
+ * One new version per vault certificate. When the selection holds several versions of one (two
+ * signed by a compromised CA, say), the newest gets the new version and the others are `revoke-old`:
+ * giving each its own would make the certificate a new version per old one.
+ */
+export function oneNewVersionEach(
+  planned: readonly { item: CampaignItem; notBefore: Date }[],
+): CampaignItem[] {
+  const newest = new Map<string, { item: CampaignItem; notBefore: Date }>();
+  const key = (item: CampaignItem) => `${item.vaultName?.toLowerCase()}/${item.certificateName}`;
+  for (const p of planned) {
+    if (p.item.action !== "new-version") continue;
+    const seen = newest.get(key(p.item));
+    if (!seen || p.notBefore > seen.notBefore) newest.set(key(p.item), p);
+  }
+  return planned.map(({ item }) =>
+    item.action === "new-version" && newest.get(key(item))?.item !== item
+      ? { ...item, action: "revoke-old" }
+      : item,
+  );
+}

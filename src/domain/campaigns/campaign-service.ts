@@ -4,7 +4,7 @@ import { badParameter, DomainError } from "../errors.js";
 import { newId } from "../ids.js";
 import type { InventoryService } from "../inventory/inventory-service.js";
 import type { InventoryQuery } from "../inventory/model.js";
-import { planItem } from "./campaign-plan.js";
+import { oneNewVersionEach, planItem } from "./campaign-plan.js";
 import type { Campaign, CampaignItem, CampaignOptions, CampaignProgress, CampaignState } from "./model.js";
 import type { CampaignStore } from "./ports.js";
 import type { ReissueChange } from "./reissue.js";
@@ -62,6 +62,10 @@ export function describeStep(item: CampaignItem, options: CampaignOptions): stri
       ? `replace by hand: the CA signed it from a certificate request (${signedHere.join(", ")}), so whoever sent the request holds its key; no place it is used is known`
       : "replace by hand: no live location is known";
   }
+  if (item.action === "revoke-old") {
+    const older = `older version ${item.fromVersion} of ${item.vaultName}/${item.certificateName}, replaced by the new version this campaign makes of its newest`;
+    return options.revokeReason ? `${older}: revoke it (${options.revokeReason})` : `${older}: nothing to do`;
+  }
   const parts = [`new version of ${item.vaultName}/${item.certificateName} replacing ${item.fromVersion}`];
   if (options.issuer) parts.push(`from issuer ${options.issuer}`);
   if (options.keyType)
@@ -76,14 +80,15 @@ export function describeStep(item: CampaignItem, options: CampaignOptions): stri
  */
 export function createCampaignService({ store, inventory, clock }: CampaignServiceDeps) {
   async function select(campaignId: string, query: InventoryQuery): Promise<CampaignItem[]> {
-    const items: CampaignItem[] = [];
+    const planned: { item: CampaignItem; notBefore: Date }[] = [];
     let cursor: string | undefined;
     do {
       const page = await inventory.list({ ...query, limit: PAGE, cursor });
-      for (const record of page.items) items.push(planItem(campaignId, record));
+      for (const record of page.items)
+        planned.push({ item: planItem(campaignId, record), notBefore: record.notBefore });
       cursor = page.next;
     } while (cursor);
-    return items;
+    return oneNewVersionEach(planned);
   }
 
   async function get(name: string): Promise<Campaign> {

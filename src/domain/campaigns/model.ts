@@ -5,8 +5,12 @@ import type { InventoryQuery } from "../inventory/model.js";
 /** `draft` until run; `finished` once no item is pending or in hand. */
 export type CampaignState = "draft" | "running" | "paused" | "cancelled" | "finished";
 
-/** What a campaign means to do with one certificate it selected. */
-export type ItemAction = "new-version" | "task";
+/**
+ * What a campaign means to do with one certificate it selected. `revoke-old`: an older version of a
+ * vault certificate whose newest selected version another item replaces; it is only revoked (with
+ * the campaign's reason), so a certificate gets one new version however many of its versions match.
+ */
+export type ItemAction = "new-version" | "revoke-old" | "task";
 
 /**
  * `claimed`: a node has it in hand; `task`: Strongroom cannot replace it itself, a person must

@@ -28,7 +28,8 @@ export interface ItemWrites {
 export type ItemOutcome =
   | {
       state: "done";
-      toVersion: string;
+      /** Absent for `revoke-old`, which makes no version. */
+      toVersion?: string | undefined;
       revocation?: string | undefined;
       at: Date;
       /** Absent when the version was made outside the batch (an issuer that answers later). */
