@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { assignmentView, principalView, roleView } from "../../../http/admin/access-admin-routes.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { useLoad } from "../use-load.js";
@@ -55,9 +56,7 @@ export default function AccessPage() {
       <Assign principals={principals} roles={roles} onAssigned={reload} />
       <section aria-labelledby="assignments-heading">
         <h3 id="assignments-heading">Role assignments</h3>
-        <p id="assignment-outcome" role="status">
-          {outcome}
-        </p>
+        <Outcome id="assignment-outcome" text={outcome} />
         <DataTable
           id="assignments"
           caption="Role assignments"
@@ -167,9 +166,7 @@ function Assign(props: { principals: PrincipalView[]; roles: RoleView[]; onAssig
       <button type="submit" disabled={busy}>
         Assign role
       </button>
-      <p id="assign-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="assign-outcome" text={outcome} />
     </form>
   );
 }

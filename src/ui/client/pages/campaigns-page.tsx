@@ -4,6 +4,7 @@ import { REVOCATION_REASONS } from "../../../domain/ca/model.js";
 import type { campaignView, progressView } from "../../../http/admin/campaign-wire.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { Link, navigate } from "../router.js";
@@ -31,7 +32,7 @@ export default function CampaignsPage() {
       <section aria-labelledby="campaigns-heading">
         <h3 id="campaigns-heading">All campaigns</h3>
         {campaigns.state === "loading" && <p role="status">Loading campaigns…</p>}
-        {campaigns.state === "failed" && <p role="alert">{campaigns.message}</p>}
+        <LoadFailed load={campaigns} />
         {campaigns.state === "done" &&
           (campaigns.value.value.length === 0 ? (
             <p>No campaigns yet.</p>
@@ -137,9 +138,7 @@ function CreateCampaign() {
       <button type="submit" disabled={busy}>
         Create campaign
       </button>
-      <p id="create-campaign-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="create-campaign-outcome" text={outcome} />
     </form>
   );
 }

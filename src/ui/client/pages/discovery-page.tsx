@@ -3,6 +3,7 @@ import type { agentView, runView, scheduleView } from "../../../http/admin/disco
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { RunProgress } from "../components/run-progress.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { usePoll } from "../components/use-poll.js";
 import { utc } from "../format.js";
@@ -35,7 +36,7 @@ export default function DiscoveryPage() {
       <StartScan onStarted={reloadRuns} />
       <section aria-labelledby="runs-heading">
         <h3 id="runs-heading">Scans</h3>
-        {runs.state === "failed" && <p role="alert">{runs.message}</p>}
+        <LoadFailed load={runs} />
         {runs.state === "done" &&
           (runs.value.value.length === 0 ? (
             <p>No scan has run yet.</p>
@@ -126,9 +127,7 @@ function StartScan({ onStarted }: { onStarted: () => void }) {
       <button type="submit" disabled={busy}>
         Start scan
       </button>
-      <p id="scan-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="scan-outcome" text={outcome} />
     </form>
   );
 }
@@ -141,7 +140,7 @@ function Schedules() {
   return (
     <section aria-labelledby="schedules-heading">
       <h3 id="schedules-heading">Schedules</h3>
-      {schedules.state === "failed" && <p role="alert">{schedules.message}</p>}
+      <LoadFailed load={schedules} />
       {schedules.state === "done" &&
         (schedules.value.value.length === 0 ? (
           <p>
@@ -173,7 +172,7 @@ function Agents() {
   return (
     <section aria-labelledby="agents-heading">
       <h3 id="agents-heading">Agents</h3>
-      {agents.state === "failed" && <p role="alert">{agents.message}</p>}
+      <LoadFailed load={agents} />
       {agents.state === "done" &&
         (agents.value.value.length === 0 ? (
           <p>No agents registered.</p>

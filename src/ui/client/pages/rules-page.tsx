@@ -3,6 +3,7 @@ import type { RuleKind } from "../../../domain/rules/model.js";
 import type { findingView, ruleView } from "../../../http/admin/rules-routes.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { Link } from "../router.js";
@@ -76,12 +77,10 @@ export default function RulesPage() {
     <>
       <h2>Rules</h2>
       <SetRule onSet={changed} />
-      <p id="rule-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="rule-outcome" text={outcome} />
       <section aria-labelledby="rules-heading">
         <h3 id="rules-heading">Rules in force</h3>
-        {rules.state === "failed" && <p role="alert">{rules.message}</p>}
+        <LoadFailed load={rules} />
         {rules.state === "done" &&
           (rules.value.value.length === 0 ? (
             <p>No rules are set.</p>
@@ -116,7 +115,7 @@ export default function RulesPage() {
       </section>
       <section aria-labelledby="findings-heading">
         <h3 id="findings-heading">Open findings by rule</h3>
-        {findings.state === "failed" && <p role="alert">{findings.message}</p>}
+        <LoadFailed load={findings} />
         {findings.state === "done" &&
           (open.length === 0 ? (
             <p>No open findings.</p>
@@ -228,9 +227,7 @@ function SetRule({ onSet }: { onSet: () => void }) {
       <button type="submit" disabled={busy}>
         Set rule
       </button>
-      <p id="set-rule-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="set-rule-outcome" text={outcome} />
     </form>
   );
 }

@@ -5,6 +5,7 @@ import type { TestDelivery } from "../../../domain/events/webhook-service.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { useLoad } from "../use-load.js";
 
@@ -55,10 +56,8 @@ function Webhooks() {
   return (
     <section aria-labelledby="webhooks-heading">
       <h3 id="webhooks-heading">Webhooks</h3>
-      <p id="webhook-outcome" role="status">
-        {outcome}
-      </p>
-      {hooks.state === "failed" && <p role="alert">{hooks.message}</p>}
+      <Outcome id="webhook-outcome" text={outcome} />
+      <LoadFailed load={hooks} />
       {hooks.state === "done" &&
         (hooks.value.value.length === 0 ? (
           <p>No webhook subscriptions.</p>
@@ -177,9 +176,7 @@ function CreateWebhook({ onCreated }: { onCreated: () => void }) {
       <button type="submit" disabled={busy}>
         Add webhook
       </button>
-      <p id="create-webhook-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="create-webhook-outcome" text={outcome} />
     </form>
   );
 }
@@ -202,7 +199,7 @@ function Smtp() {
   return (
     <section aria-labelledby="smtp-heading">
       <h3 id="smtp-heading">SMTP</h3>
-      {settings.state === "failed" && <p role="alert">{settings.message}</p>}
+      <LoadFailed load={settings} />
       {settings.state === "done" &&
         (settings.value.configured ? (
           <Fields
@@ -235,9 +232,7 @@ function Smtp() {
         <button type="submit" disabled={busy}>
           Send test mail
         </button>
-        <p id="smtp-outcome" role="status">
-          {outcome}
-        </p>
+        <Outcome id="smtp-outcome" text={outcome} />
       </form>
     </section>
   );
