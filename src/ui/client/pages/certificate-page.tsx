@@ -5,6 +5,7 @@ import { REVOCATION_REASONS } from "../../../domain/ca/model.js";
 import type { findingView } from "../../../http/admin/rules-routes.js";
 import { api, outcomeOf } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { SelectField } from "../components/form-fields.js";
 import { ReissueButton } from "../components/reissue-button.js";
 import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { expiresIn, utc } from "../format.js";
@@ -275,12 +276,13 @@ function Revoke(props: { ca: string; serial: string }) {
   const id = `reason-${props.serial}`;
   return (
     <form class="row" onSubmit={revoke}>
-      <label for={id}>Revocation reason</label>
-      <select id={id} value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
-        {Object.keys(REVOCATION_REASONS).map((r) => (
-          <option key={r}>{r}</option>
-        ))}
-      </select>
+      <SelectField
+        id={id}
+        label="Revocation reason"
+        value={reason}
+        options={Object.keys(REVOCATION_REASONS)}
+        onValue={setReason}
+      />
       <button type="submit">Revoke (serial {props.serial})</button>
       <Outcome inline text={outcome} />
     </form>

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { agentView, runView, scheduleView } from "../../../http/admin/discovery-wire.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { TextField } from "../components/form-fields.js";
 import { RunProgress } from "../components/run-progress.js";
 import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
@@ -104,26 +105,15 @@ function StartScan({ onStarted }: { onStarted: () => void }) {
   return (
     <form class="stack" id="start-scan" aria-labelledby="start-scan-heading" onSubmit={start}>
       <h3 id="start-scan-heading">Start a TLS scan</h3>
-      <label for="scan-name">Name (runs of one name are compared)</label>
-      <input id="scan-name" autocomplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      <label for="scan-targets">
-        Targets (addresses, ranges, CIDR or host names; comma or space separated)
-      </label>
-      <input
+      <TextField id="scan-name" label="Name (runs of one name are compared)" value={name} onValue={setName} />
+      <TextField
         id="scan-targets"
+        label="Targets (addresses, ranges, CIDR or host names; comma or space separated)"
         required
-        autocomplete="off"
         value={targets}
-        onInput={(e) => setTargets(e.currentTarget.value)}
+        onValue={setTargets}
       />
-      <label for="scan-ports">Ports</label>
-      <input
-        id="scan-ports"
-        required
-        autocomplete="off"
-        value={ports}
-        onInput={(e) => setPorts(e.currentTarget.value)}
-      />
+      <TextField id="scan-ports" label="Ports" required value={ports} onValue={setPorts} />
       <button type="submit" disabled={busy}>
         Start scan
       </button>

@@ -3,6 +3,7 @@ import type { Facets } from "../../../domain/inventory/model.js";
 import type { inventoryItem } from "../../../http/admin/inventory-wire.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { TextField } from "../components/form-fields.js";
 import { LoadFailed } from "../components/status-lines.js";
 import { day, expiresIn } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -285,13 +286,7 @@ function Views({ query }: { query: string }) {
           setName("");
         }}
       >
-        <label for="view-name">Save this view as</label>
-        <input
-          id="view-name"
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-          autocomplete="off"
-        />
+        <TextField id="view-name" label="Save this view as" value={name} onValue={setName} />
         <button type="submit">Save view</button>
       </form>
     </section>

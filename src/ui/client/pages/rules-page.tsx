@@ -3,6 +3,7 @@ import type { RuleKind } from "../../../domain/rules/model.js";
 import type { findingView, ruleView } from "../../../http/admin/rules-routes.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { SelectField, TextField } from "../components/form-fields.js";
 import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
@@ -178,45 +179,32 @@ function SetRule({ onSet }: { onSet: () => void }) {
   return (
     <form class="stack" id="set-rule" aria-labelledby="set-rule-heading" onSubmit={submit}>
       <h3 id="set-rule-heading">Set a rule</h3>
-      <label for="rule-kind">Rule kind</label>
-      <select id="rule-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-        {KINDS.map((k) => (
-          <option key={k} value={k}>
-            {k}
-          </option>
-        ))}
-      </select>
-      <label for="rule-value">Value (JSON such as 2048, true, ["EC"], or plain text)</label>
-      <input
+      <SelectField id="rule-kind" label="Rule kind" value={kind} options={KINDS} onValue={setKind} />
+      <TextField
         id="rule-value"
+        label='Value (JSON such as 2048, true, ["EC"], or plain text)'
         required
-        autocomplete="off"
         value={value}
-        onInput={(e) => setValue(e.currentTarget.value)}
+        onValue={setValue}
       />
-      <label for="rule-level">Applies to</label>
-      <select
+      <SelectField
         id="rule-level"
+        label="Applies to"
         value={level}
-        onChange={(e) => setLevel(e.currentTarget.value as (typeof LEVELS)[number])}
-      >
-        {LEVELS.map((l) => (
-          <option key={l} value={l}>
-            {l === "installation" ? "the whole installation" : `one ${l}`}
-          </option>
-        ))}
-      </select>
+        options={LEVELS.map((l) => ({
+          value: l,
+          text: l === "installation" ? "the whole installation" : `one ${l}`,
+        }))}
+        onValue={(l) => setLevel(l as (typeof LEVELS)[number])}
+      />
       {level !== "installation" && (
-        <>
-          <label for="rule-target">Name of the {level}</label>
-          <input
-            id="rule-target"
-            required
-            autocomplete="off"
-            value={target}
-            onInput={(e) => setTarget(e.currentTarget.value)}
-          />
-        </>
+        <TextField
+          id="rule-target"
+          label={`Name of the ${level}`}
+          required
+          value={target}
+          onValue={setTarget}
+        />
       )}
       {level === "installation" && (
         <label class="check">

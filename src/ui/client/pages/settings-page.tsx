@@ -5,6 +5,7 @@ import type { TestDelivery } from "../../../domain/events/webhook-service.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
+import { SelectField, TextField } from "../components/form-fields.js";
 import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { useLoad } from "../use-load.js";
@@ -133,45 +134,35 @@ function CreateWebhook({ onCreated }: { onCreated: () => void }) {
   return (
     <form class="stack" id="create-webhook" aria-labelledby="create-webhook-heading" onSubmit={create}>
       <h4 id="create-webhook-heading">Add a webhook</h4>
-      <label for="webhook-name">Name</label>
-      <input
-        id="webhook-name"
-        required
-        autocomplete="off"
-        value={name}
-        onInput={(e) => setName(e.currentTarget.value)}
-      />
-      <label for="webhook-endpoint">Endpoint URL</label>
-      <input
+      <TextField id="webhook-name" label="Name" required value={name} onValue={setName} />
+      <TextField
         id="webhook-endpoint"
+        label="Endpoint URL"
         type="url"
         required
-        autocomplete="off"
         value={endpoint}
-        onInput={(e) => setEndpoint(e.currentTarget.value)}
+        onValue={setEndpoint}
       />
-      <label for="webhook-schema">Schema</label>
-      <select id="webhook-schema" value={schema} onChange={(e) => setSchema(e.currentTarget.value)}>
-        {WEBHOOK_SCHEMAS.map((s) => (
-          <option key={s} value={s}>
-            {s}
-          </option>
-        ))}
-      </select>
-      <label for="webhook-events">Event types (comma or space separated; empty for all)</label>
-      <input
+      <SelectField
+        id="webhook-schema"
+        label="Schema"
+        value={schema}
+        options={WEBHOOK_SCHEMAS}
+        onValue={setSchema}
+      />
+      <TextField
         id="webhook-events"
-        autocomplete="off"
+        label="Event types (comma or space separated; empty for all)"
         value={events}
-        onInput={(e) => setEvents(e.currentTarget.value)}
+        onValue={setEvents}
       />
-      <label for="webhook-secret">Signing secret (optional)</label>
-      <input
+      <TextField
         id="webhook-secret"
+        label="Signing secret (optional)"
         type="password"
         autocomplete="new-password"
         value={secret}
-        onInput={(e) => setSecret(e.currentTarget.value)}
+        onValue={setSecret}
       />
       <button type="submit" disabled={busy}>
         Add webhook
@@ -220,14 +211,14 @@ function Smtp() {
         ))}
       <form class="stack" id="smtp-test" aria-labelledby="smtp-test-heading" onSubmit={send}>
         <h4 id="smtp-test-heading">Send a test mail</h4>
-        <label for="smtp-to">To</label>
-        <input
+        <TextField
           id="smtp-to"
+          label="To"
           type="email"
           required
           autocomplete="email"
           value={to}
-          onInput={(e) => setTo(e.currentTarget.value)}
+          onValue={setTo}
         />
         <button type="submit" disabled={busy}>
           Send test mail

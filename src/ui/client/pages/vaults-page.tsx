@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, outcomeOf } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { TextField } from "../components/form-fields.js";
 import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { utc } from "../format.js";
 import { Link } from "../router.js";
@@ -60,15 +61,7 @@ export default function VaultsPage() {
       )}
       <form id="create-vault" aria-labelledby="create-vault-heading" onSubmit={create}>
         <h3 id="create-vault-heading">Create a vault</h3>
-        <label for="vault-name">Vault name</label>
-        <input
-          id="vault-name"
-          name="name"
-          required
-          autocomplete="off"
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-        />
+        <TextField id="vault-name" label="Vault name" name="name" required value={name} onValue={setName} />
         <button type="submit">Create vault</button>
       </form>
       <Outcome id="vault-outcome" text={outcome} />
