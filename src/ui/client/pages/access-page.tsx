@@ -2,6 +2,8 @@ import { useState } from "preact/hooks";
 import type { assignmentView, principalView, roleView } from "../../../http/admin/access-admin-routes.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { SelectField, TextField } from "../components/form-fields.js";
+import { Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { useLoad } from "../use-load.js";
@@ -55,9 +57,7 @@ export default function AccessPage() {
       <Assign principals={principals} roles={roles} onAssigned={reload} />
       <section aria-labelledby="assignments-heading">
         <h3 id="assignments-heading">Role assignments</h3>
-        <p id="assignment-outcome" role="status">
-          {outcome}
-        </p>
+        <Outcome id="assignment-outcome" text={outcome} />
         <DataTable
           id="assignments"
           caption="Role assignments"
@@ -136,40 +136,31 @@ function Assign(props: { principals: PrincipalView[]; roles: RoleView[]; onAssig
   return (
     <form class="stack" id="assign-role" aria-labelledby="assign-heading" onSubmit={submit}>
       <h3 id="assign-heading">Assign a role</h3>
-      <label for="assign-principal">Principal</label>
-      <select
+      <SelectField
         id="assign-principal"
+        label="Principal"
         value={principalId}
-        onChange={(e) => setPrincipalId(e.currentTarget.value)}
-      >
-        {props.principals.map((p) => (
-          <option key={p.id} value={p.id}>
-            {p.displayName} ({p.kind})
-          </option>
-        ))}
-      </select>
-      <label for="assign-role-name">Role</label>
-      <select id="assign-role-name" value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-        {props.roles.map((r) => (
-          <option key={r.id} value={r.roleName}>
-            {r.roleName}
-          </option>
-        ))}
-      </select>
-      <label for="assign-scope">Scope (/ for the installation, /vaults/NAME for a vault)</label>
-      <input
+        options={props.principals.map((p) => ({ value: p.id, text: `${p.displayName} (${p.kind})` }))}
+        onValue={setPrincipalId}
+      />
+      <SelectField
+        id="assign-role-name"
+        label="Role"
+        value={role}
+        options={props.roles.map((r) => r.roleName)}
+        onValue={setRole}
+      />
+      <TextField
         id="assign-scope"
+        label="Scope (/ for the installation, /vaults/NAME for a vault)"
         required
-        autocomplete="off"
         value={scope}
-        onInput={(e) => setScope(e.currentTarget.value)}
+        onValue={setScope}
       />
       <button type="submit" disabled={busy}>
         Assign role
       </button>
-      <p id="assign-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="assign-outcome" text={outcome} />
     </form>
   );
 }

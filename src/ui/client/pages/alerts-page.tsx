@@ -3,6 +3,7 @@ import { ALERT_KINDS, ALERT_STATES } from "../../../domain/alerts/model.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { FilterSelect } from "../components/filter-select.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -63,11 +64,9 @@ export default function AlertsPage({ url }: PageProps) {
           onChange={(v) => filter("state", v)}
         />
       </div>
-      <p id="alert-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="alert-outcome" text={outcome} />
       {alerts.state === "loading" && <p role="status">Loading alerts…</p>}
-      {alerts.state === "failed" && <p role="alert">{alerts.message}</p>}
+      <LoadFailed load={alerts} />
       {alerts.state === "done" &&
         (alerts.value.value.length === 0 ? (
           <p>No alerts match.</p>

@@ -3,6 +3,7 @@ import type { ApprovalEventData } from "../../../domain/approvals/model.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
+import { Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -105,9 +106,7 @@ export default function ApprovalPage({ params }: PageProps) {
           </div>
         </form>
       )}
-      <p id="decision-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="decision-outcome" text={outcome} />
     </>
   );
 }

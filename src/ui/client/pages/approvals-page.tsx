@@ -3,6 +3,7 @@ import { APPROVAL_STATES } from "../../../domain/approvals/model.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { FilterSelect } from "../components/filter-select.js";
+import { LoadFailed } from "../components/status-lines.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
 import { Link, navigate } from "../router.js";
@@ -30,7 +31,7 @@ export default function ApprovalsPage({ url }: PageProps) {
         />
       </div>
       {approvals.state === "loading" && <p role="status">Loading approvals…</p>}
-      {approvals.state === "failed" && <p role="alert">{approvals.message}</p>}
+      <LoadFailed load={approvals} />
       {approvals.state === "done" &&
         (approvals.value.value.length === 0 ? (
           <p>No approval requests{state ? ` are ${state}` : ""}.</p>

@@ -3,6 +3,7 @@ import type { AuditVerdict } from "../../../domain/audit/model.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { FilterSelect } from "../components/filter-select.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -80,7 +81,7 @@ export default function AuditPage({ url }: PageProps) {
       <section aria-labelledby="audit-rows-heading">
         <h3 id="audit-rows-heading">Rows, newest first</h3>
         {rows.state === "loading" && <p role="status">Loading the audit log…</p>}
-        {rows.state === "failed" && <p role="alert">{rows.message}</p>}
+        <LoadFailed load={rows} />
         {rows.state === "done" &&
           (rows.value.value.length === 0 ? (
             <p>No rows match.</p>
@@ -195,9 +196,7 @@ function Verify() {
       <button type="button" id="audit-verify" disabled={busy} onClick={() => void verify()}>
         {busy ? "Verifying…" : "Verify the chain"}
       </button>
-      <p id="audit-verdict" role="status">
-        {outcome}
-      </p>
+      <Outcome id="audit-verdict" text={outcome} />
     </div>
   );
 }

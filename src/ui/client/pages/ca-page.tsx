@@ -5,6 +5,7 @@ import type { caView, issuedView } from "../../../http/admin/ca-routes.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { day, utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -40,7 +41,7 @@ export default function CaPage({ params }: PageProps) {
       <p>
         <Link href="/ui/cas">All CAs</Link>
       </p>
-      {ca.state === "failed" && <p role="alert">{ca.message}</p>}
+      <LoadFailed load={ca} />
       {ca.state === "done" && (
         <Fields
           id="ca-fields"
@@ -57,7 +58,7 @@ export default function CaPage({ params }: PageProps) {
       )}
       <section aria-labelledby="revocation-heading">
         <h3 id="revocation-heading">CRL and OCSP</h3>
-        {status.state === "failed" && <p role="alert">{status.message}</p>}
+        <LoadFailed load={status} />
         {status.state === "done" && (
           <Fields
             id="revocation-status"
@@ -138,9 +139,7 @@ function IssueForm({ base, onIssued }: { base: string; onIssued: () => void }) {
       <button type="submit" disabled={busy}>
         Issue certificate
       </button>
-      <p id="issue-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="issue-outcome" text={outcome} />
       {pem && (
         <>
           <label for="issued-pem">Issued certificate (PEM)</label>
@@ -200,9 +199,7 @@ function IssuedList(props: {
           </select>
         </label>
       </div>
-      <p id="revocation-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="revocation-outcome" text={outcome} />
       {props.failed && <p role="alert">{props.failed}</p>}
       {props.issued &&
         (props.issued.length === 0 ? (

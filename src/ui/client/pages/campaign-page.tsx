@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
 import { RunProgress } from "../components/run-progress.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { usePoll } from "../components/use-poll.js";
 import { utc } from "../format.js";
@@ -99,12 +100,10 @@ export default function CampaignPage({ params }: PageProps) {
           </button>
         ))}
       </div>
-      <p id="campaign-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="campaign-outcome" text={outcome} />
       <section aria-labelledby="plan-heading">
         <h3 id="plan-heading">Plan by certificate</h3>
-        {plan.state === "failed" && <p role="alert">{plan.message}</p>}
+        <LoadFailed load={plan} />
         {plan.state === "done" &&
           (plan.value.value.length === 0 ? (
             <p>The query selected no certificates.</p>

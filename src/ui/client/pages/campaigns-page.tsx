@@ -1,9 +1,10 @@
-import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { REVOCATION_REASONS } from "../../../domain/ca/model.js";
 import type { campaignView, progressView } from "../../../http/admin/campaign-wire.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { SelectField, TextField } from "../components/form-fields.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { Link, navigate } from "../router.js";
@@ -31,7 +32,7 @@ export default function CampaignsPage() {
       <section aria-labelledby="campaigns-heading">
         <h3 id="campaigns-heading">All campaigns</h3>
         {campaigns.state === "loading" && <p role="status">Loading campaigns…</p>}
-        {campaigns.state === "failed" && <p role="alert">{campaigns.message}</p>}
+        <LoadFailed load={campaigns} />
         {campaigns.state === "done" &&
           (campaigns.value.value.length === 0 ? (
             <p>No campaigns yet.</p>
@@ -86,33 +87,23 @@ function CreateCampaign() {
     });
   };
   const input = (name: string, label: string, extra: Record<string, string | boolean> = {}) => (
-    <Fragment key={name}>
-      <label for={`campaign-${name}`}>{label}</label>
-      <input
-        id={`campaign-${name}`}
-        autocomplete="off"
-        value={values[name] ?? ""}
-        onInput={(e) => set(name, e.currentTarget.value)}
-        {...extra}
-      />
-    </Fragment>
+    <TextField
+      key={name}
+      id={`campaign-${name}`}
+      label={label}
+      value={values[name] ?? ""}
+      onValue={(value) => set(name, value)}
+      {...extra}
+    />
   );
   const select = (name: string, label: string, options: readonly string[]) => (
-    <>
-      <label for={`campaign-${name}`}>{label}</label>
-      <select
-        id={`campaign-${name}`}
-        value={values[name] ?? ""}
-        onChange={(e) => set(name, e.currentTarget.value)}
-      >
-        <option value="">Unchanged</option>
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </>
+    <SelectField
+      id={`campaign-${name}`}
+      label={label}
+      value={values[name] ?? ""}
+      options={[{ value: "", text: "Unchanged" }, ...options]}
+      onValue={(value) => set(name, value)}
+    />
   );
 
   return (
@@ -137,9 +128,7 @@ function CreateCampaign() {
       <button type="submit" disabled={busy}>
         Create campaign
       </button>
-      <p id="create-campaign-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="create-campaign-outcome" text={outcome} />
     </form>
   );
 }

@@ -1,5 +1,6 @@
 import type { caView } from "../../../http/admin/ca-routes.js";
 import { api } from "../api.js";
+import { LoadFailed } from "../components/status-lines.js";
 import { day } from "../format.js";
 import { Link } from "../router.js";
 import { useLoad } from "../use-load.js";
@@ -40,7 +41,7 @@ export default function CasPage() {
     <>
       <h2>CAs</h2>
       {cas.state === "loading" && <p role="status">Loading the CAs…</p>}
-      {cas.state === "failed" && <p role="alert">{cas.message}</p>}
+      <LoadFailed load={cas} />
       {cas.state === "done" &&
         (all.length === 0 ? (
           <p>

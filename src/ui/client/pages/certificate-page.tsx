@@ -4,7 +4,10 @@ import type { AlertEventData } from "../../../domain/alerts/model.js";
 import { REVOCATION_REASONS } from "../../../domain/ca/model.js";
 import type { findingView } from "../../../http/admin/rules-routes.js";
 import { api, outcomeOf } from "../api.js";
+import { DataTable } from "../components/data-table.js";
+import { SelectField } from "../components/form-fields.js";
 import { ReissueButton } from "../components/reissue-button.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { expiresIn, utc } from "../format.js";
 import type { PageProps } from "../pages.js";
 import { Link } from "../router.js";
@@ -87,29 +90,21 @@ export default function CertificatePage({ params }: PageProps) {
         </ol>
       </Section>
       <Section id="locations" title="Locations">
-        <table id="locations">
-          <caption class="visually-hidden">Where the certificate was seen</caption>
-          <thead>
-            <tr>
-              <th scope="col">Location</th>
-              <th scope="col">Source</th>
-              <th scope="col">First seen</th>
-              <th scope="col">Last seen</th>
-              <th scope="col">Gone</th>
+        <DataTable
+          id="locations"
+          caption="Where the certificate was seen"
+          headers={["Location", "Source", "First seen", "Last seen", "Gone"]}
+        >
+          {c.locations.map((l) => (
+            <tr key={l.uri}>
+              <td class="wrap">{l.uri}</td>
+              <td>{l.source}</td>
+              <td>{utc(l.firstSeenAt)}</td>
+              <td>{utc(l.lastSeenAt)}</td>
+              <td>{l.goneAt ? utc(l.goneAt) : ""}</td>
             </tr>
-          </thead>
-          <tbody>
-            {c.locations.map((l) => (
-              <tr key={l.uri}>
-                <td class="wrap">{l.uri}</td>
-                <td>{l.source}</td>
-                <td>{utc(l.firstSeenAt)}</td>
-                <td>{utc(l.lastSeenAt)}</td>
-                <td>{l.goneAt ? utc(l.goneAt) : ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       </Section>
       {vaultPlaces.map((p) => (
         <VaultHistory key={`${p.vault}/${p.name}`} {...p} onRenewed={reload} />
@@ -185,40 +180,31 @@ function VaultHistory(props: { vault: string; name: string; version: string; onR
   };
   return (
     <Section id={`history-${props.vault}-${props.name}`} title={`History of ${props.vault}/${props.name}`}>
-      {versions.state === "failed" && <p role="alert">{versions.message}</p>}
+      <LoadFailed load={versions} />
       {versions.state === "done" && (
-        <table class="versions">
-          <caption class="visually-hidden">Versions of {props.name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Created</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Enabled</th>
+        <DataTable
+          class="versions"
+          caption={`Versions of ${props.name}`}
+          headers={["Version", "Created", "Expires", "Enabled"]}
+        >
+          {versions.value.value.map((v) => (
+            <tr key={v.version}>
+              <td>
+                {v.version}
+                {v.version === props.version ? " (this certificate)" : ""}
+              </td>
+              <td>{utc(v.createdAt)}</td>
+              <td>{v.expiresAt ? utc(v.expiresAt) : ""}</td>
+              <td>{v.enabled ? "yes" : "no"}</td>
             </tr>
-          </thead>
-          <tbody>
-            {versions.value.value.map((v) => (
-              <tr key={v.version}>
-                <td>
-                  {v.version}
-                  {v.version === props.version ? " (this certificate)" : ""}
-                </td>
-                <td>{utc(v.createdAt)}</td>
-                <td>{v.expiresAt ? utc(v.expiresAt) : ""}</td>
-                <td>{v.enabled ? "yes" : "no"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
       <div class="row">
         <button type="button" onClick={() => void renew()}>
           Renew {props.vault}/{props.name}
         </button>
-        <span class="renew-outcome" role="status">
-          {outcome}
-        </span>
+        <Outcome inline class="renew-outcome" text={outcome} />
       </div>
       <ReissueButton vault={props.vault} name={props.name} onDone={reload} />
     </Section>
@@ -232,7 +218,7 @@ function Findings({ fingerprint }: { fingerprint: string }) {
   );
   return (
     <Section id="findings" title="Findings">
-      {found.state === "failed" && <p role="alert">{found.message}</p>}
+      <LoadFailed load={found} />
       {found.state === "done" && found.value.value.length === 0 && <p>None.</p>}
       {found.state === "done" && found.value.value.length > 0 && (
         <ul>
@@ -256,7 +242,7 @@ function Alerts({ fingerprint }: { fingerprint: string }) {
   );
   return (
     <Section id="alerts" title="Alerts">
-      {alerts.state === "failed" && <p role="alert">{alerts.message}</p>}
+      <LoadFailed load={alerts} />
       {alerts.state === "done" && alerts.value.value.length === 0 && <p>None.</p>}
       {alerts.state === "done" && alerts.value.value.length > 0 && (
         <ul>
@@ -290,14 +276,15 @@ function Revoke(props: { ca: string; serial: string }) {
   const id = `reason-${props.serial}`;
   return (
     <form class="row" onSubmit={revoke}>
-      <label for={id}>Revocation reason</label>
-      <select id={id} value={reason} onChange={(e) => setReason(e.currentTarget.value)}>
-        {Object.keys(REVOCATION_REASONS).map((r) => (
-          <option key={r}>{r}</option>
-        ))}
-      </select>
+      <SelectField
+        id={id}
+        label="Revocation reason"
+        value={reason}
+        options={Object.keys(REVOCATION_REASONS)}
+        onValue={setReason}
+      />
       <button type="submit">Revoke (serial {props.serial})</button>
-      <span role="status">{outcome}</span>
+      <Outcome inline text={outcome} />
     </form>
   );
 }
@@ -337,9 +324,7 @@ function Owner({ c, onSaved }: { c: InventoryItem; onSaved: () => void }) {
       ))}
       <div class="row">
         <button type="submit">Set owner</button>
-        <span id="owner-outcome" role="status">
-          {outcome}
-        </span>
+        <Outcome inline id="owner-outcome" text={outcome} />
       </div>
     </form>
   );

@@ -2,7 +2,9 @@ import { useState } from "preact/hooks";
 import type { agentView, runView, scheduleView } from "../../../http/admin/discovery-wire.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { TextField } from "../components/form-fields.js";
 import { RunProgress } from "../components/run-progress.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { usePoll } from "../components/use-poll.js";
 import { utc } from "../format.js";
@@ -35,7 +37,7 @@ export default function DiscoveryPage() {
       <StartScan onStarted={reloadRuns} />
       <section aria-labelledby="runs-heading">
         <h3 id="runs-heading">Scans</h3>
-        {runs.state === "failed" && <p role="alert">{runs.message}</p>}
+        <LoadFailed load={runs} />
         {runs.state === "done" &&
           (runs.value.value.length === 0 ? (
             <p>No scan has run yet.</p>
@@ -103,32 +105,19 @@ function StartScan({ onStarted }: { onStarted: () => void }) {
   return (
     <form class="stack" id="start-scan" aria-labelledby="start-scan-heading" onSubmit={start}>
       <h3 id="start-scan-heading">Start a TLS scan</h3>
-      <label for="scan-name">Name (runs of one name are compared)</label>
-      <input id="scan-name" autocomplete="off" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      <label for="scan-targets">
-        Targets (addresses, ranges, CIDR or host names; comma or space separated)
-      </label>
-      <input
+      <TextField id="scan-name" label="Name (runs of one name are compared)" value={name} onValue={setName} />
+      <TextField
         id="scan-targets"
+        label="Targets (addresses, ranges, CIDR or host names; comma or space separated)"
         required
-        autocomplete="off"
         value={targets}
-        onInput={(e) => setTargets(e.currentTarget.value)}
+        onValue={setTargets}
       />
-      <label for="scan-ports">Ports</label>
-      <input
-        id="scan-ports"
-        required
-        autocomplete="off"
-        value={ports}
-        onInput={(e) => setPorts(e.currentTarget.value)}
-      />
+      <TextField id="scan-ports" label="Ports" required value={ports} onValue={setPorts} />
       <button type="submit" disabled={busy}>
         Start scan
       </button>
-      <p id="scan-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="scan-outcome" text={outcome} />
     </form>
   );
 }
@@ -141,7 +130,7 @@ function Schedules() {
   return (
     <section aria-labelledby="schedules-heading">
       <h3 id="schedules-heading">Schedules</h3>
-      {schedules.state === "failed" && <p role="alert">{schedules.message}</p>}
+      <LoadFailed load={schedules} />
       {schedules.state === "done" &&
         (schedules.value.value.length === 0 ? (
           <p>
@@ -173,7 +162,7 @@ function Agents() {
   return (
     <section aria-labelledby="agents-heading">
       <h3 id="agents-heading">Agents</h3>
-      {agents.state === "failed" && <p role="alert">{agents.message}</p>}
+      <LoadFailed load={agents} />
       {agents.state === "done" &&
         (agents.value.value.length === 0 ? (
           <p>No agents registered.</p>

@@ -2,6 +2,9 @@ import { useEffect, useState } from "preact/hooks";
 import type { Facets } from "../../../domain/inventory/model.js";
 import type { inventoryItem } from "../../../http/admin/inventory-wire.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
+import { TextField } from "../components/form-fields.js";
+import { LoadFailed } from "../components/status-lines.js";
 import { day, expiresIn } from "../format.js";
 import type { PageProps } from "../pages.js";
 import { Link, navigate } from "../router.js";
@@ -74,58 +77,49 @@ export default function InventoryPage({ url }: PageProps) {
       <Filters key={facetQuery} view={view} />
       <Views query={withoutPaging(view).toString()} />
       <FacetCounts facets={facets.state === "done" ? facets.value : undefined} />
-      {page.state === "failed" && <p role="alert">{page.message}</p>}
+      <LoadFailed load={page} />
       {page.state === "loading" && <p role="status">Loading…</p>}
       {page.state === "done" && (
         <>
           {/* data-query names the view these rows answer, so a test or benchmark can wait for them. */}
-          <table id="inventory" aria-busy={page.key !== query} data-query={page.key}>
-            <caption>Certificates{page.value.value.length === 0 ? ": none match" : ""}</caption>
-            <thead>
-              <tr>
-                <th scope="col" aria-sort={sort === "subject" ? "ascending" : undefined}>
-                  <button type="button" onClick={() => sortBy("subject")}>
-                    Subject
-                  </button>
-                </th>
-                <th scope="col">Issuer</th>
-                <th
-                  scope="col"
-                  aria-sort={
-                    sort === "notAfter" ? "ascending" : sort === "-notAfter" ? "descending" : undefined
-                  }
-                >
-                  <button
-                    type="button"
-                    onClick={() => sortBy(sort === "notAfter" ? "-notAfter" : "notAfter")}
-                  >
-                    Expires
-                  </button>
-                </th>
-                <th scope="col">Key</th>
-                <th scope="col">Sources</th>
+          <DataTable
+            id="inventory"
+            busy={page.key !== query}
+            query={page.key}
+            caption={`Certificates${page.value.value.length === 0 ? ": none match" : ""}`}
+            visibleCaption
+            headers={[
+              {
+                label: "Subject",
+                sort: sort === "subject" ? "ascending" : undefined,
+                onSort: () => sortBy("subject"),
+              },
+              "Issuer",
+              {
+                label: "Expires",
+                sort: sort === "notAfter" ? "ascending" : sort === "-notAfter" ? "descending" : undefined,
+                onSort: () => sortBy(sort === "notAfter" ? "-notAfter" : "notAfter"),
+              },
+              "Key",
+              "Sources",
+            ]}
+          >
+            {page.value.value.map((c) => (
+              <tr key={c.fingerprintSha256}>
+                <td class="wrap">
+                  <Link href={`/ui/inventory/${c.fingerprintSha256}`}>{c.subject || "(no subject)"}</Link>
+                </td>
+                <td class="wrap">{c.issuer}</td>
+                <td>
+                  {day(c.notAfter)} ({expiresIn(c.notAfter)})
+                </td>
+                <td>
+                  {c.keyType} {c.keySize ?? c.curve ?? ""}
+                </td>
+                <td>{[...new Set(c.locations.filter((l) => !l.goneAt).map((l) => l.source))].join(", ")}</td>
               </tr>
-            </thead>
-            <tbody>
-              {page.value.value.map((c) => (
-                <tr key={c.fingerprintSha256}>
-                  <td class="wrap">
-                    <Link href={`/ui/inventory/${c.fingerprintSha256}`}>{c.subject || "(no subject)"}</Link>
-                  </td>
-                  <td class="wrap">{c.issuer}</td>
-                  <td>
-                    {day(c.notAfter)} ({expiresIn(c.notAfter)})
-                  </td>
-                  <td>
-                    {c.keyType} {c.keySize ?? c.curve ?? ""}
-                  </td>
-                  <td>
-                    {[...new Set(c.locations.filter((l) => !l.goneAt).map((l) => l.source))].join(", ")}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
           <Paging view={view} next={page.value.nextLink} />
         </>
       )}
@@ -292,13 +286,7 @@ function Views({ query }: { query: string }) {
           setName("");
         }}
       >
-        <label for="view-name">Save this view as</label>
-        <input
-          id="view-name"
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-          autocomplete="off"
-        />
+        <TextField id="view-name" label="Save this view as" value={name} onValue={setName} />
         <button type="submit">Save view</button>
       </form>
     </section>

@@ -1,7 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { OverviewView } from "../../../http/admin/overview-routes.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { ExpiryChart } from "../components/expiry-chart.js";
+import { LoadFailed } from "../components/status-lines.js";
 import { utc } from "../format.js";
 import { readiness } from "../readiness.js";
 import { Link } from "../router.js";
@@ -10,23 +12,14 @@ import { useLoad } from "../use-load.js";
 function CountTable(props: { caption: string; first: string; rows: { name: string; count: number }[] }) {
   if (props.rows.length === 0) return <p>None.</p>;
   return (
-    <table>
-      <caption class="visually-hidden">{props.caption}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{props.first}</th>
-          <th scope="col">Count</th>
+    <DataTable caption={props.caption} headers={[props.first, "Count"]}>
+      {props.rows.map((r) => (
+        <tr key={r.name}>
+          <td>{r.name}</td>
+          <td>{r.count}</td>
         </tr>
-      </thead>
-      <tbody>
-        {props.rows.map((r) => (
-          <tr key={r.name}>
-            <td>{r.name}</td>
-            <td>{r.count}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }
 
@@ -45,7 +38,7 @@ export default function OverviewPage() {
         {status}
       </p>
       {overview.state === "loading" && <p>Loading the overview…</p>}
-      {overview.state === "failed" && <p role="alert">{overview.message}</p>}
+      <LoadFailed load={overview} />
       {overview.state === "done" && <Figures o={overview.value} />}
     </>
   );
@@ -113,27 +106,20 @@ function Figures({ o }: { o: OverviewView }) {
         {o.recentChanges.length === 0 ? (
           <p>None.</p>
         ) : (
-          <table id="recent-changes">
-            <caption class="visually-hidden">Recent changes</caption>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Operation</th>
-                <th scope="col">By</th>
-                <th scope="col">Object</th>
+          <DataTable
+            id="recent-changes"
+            caption="Recent changes"
+            headers={["Time", "Operation", "By", "Object"]}
+          >
+            {o.recentChanges.map((c, i) => (
+              <tr key={`${c.time}-${i}`}>
+                <td>{utc(c.time)}</td>
+                <td>{c.operation}</td>
+                <td class="wrap">{c.principalId ?? ""}</td>
+                <td class="wrap">{[c.vault, c.objectId].filter(Boolean).join(" / ")}</td>
               </tr>
-            </thead>
-            <tbody>
-              {o.recentChanges.map((c, i) => (
-                <tr key={`${c.time}-${i}`}>
-                  <td>{utc(c.time)}</td>
-                  <td>{c.operation}</td>
-                  <td class="wrap">{c.principalId ?? ""}</td>
-                  <td class="wrap">{[c.vault, c.objectId].filter(Boolean).join(" / ")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )}
       </section>
     </>

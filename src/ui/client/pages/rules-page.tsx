@@ -3,6 +3,8 @@ import type { RuleKind } from "../../../domain/rules/model.js";
 import type { findingView, ruleView } from "../../../http/admin/rules-routes.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
+import { SelectField, TextField } from "../components/form-fields.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import { Link } from "../router.js";
@@ -76,12 +78,10 @@ export default function RulesPage() {
     <>
       <h2>Rules</h2>
       <SetRule onSet={changed} />
-      <p id="rule-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="rule-outcome" text={outcome} />
       <section aria-labelledby="rules-heading">
         <h3 id="rules-heading">Rules in force</h3>
-        {rules.state === "failed" && <p role="alert">{rules.message}</p>}
+        <LoadFailed load={rules} />
         {rules.state === "done" &&
           (rules.value.value.length === 0 ? (
             <p>No rules are set.</p>
@@ -116,7 +116,7 @@ export default function RulesPage() {
       </section>
       <section aria-labelledby="findings-heading">
         <h3 id="findings-heading">Open findings by rule</h3>
-        {findings.state === "failed" && <p role="alert">{findings.message}</p>}
+        <LoadFailed load={findings} />
         {findings.state === "done" &&
           (open.length === 0 ? (
             <p>No open findings.</p>
@@ -179,45 +179,32 @@ function SetRule({ onSet }: { onSet: () => void }) {
   return (
     <form class="stack" id="set-rule" aria-labelledby="set-rule-heading" onSubmit={submit}>
       <h3 id="set-rule-heading">Set a rule</h3>
-      <label for="rule-kind">Rule kind</label>
-      <select id="rule-kind" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-        {KINDS.map((k) => (
-          <option key={k} value={k}>
-            {k}
-          </option>
-        ))}
-      </select>
-      <label for="rule-value">Value (JSON such as 2048, true, ["EC"], or plain text)</label>
-      <input
+      <SelectField id="rule-kind" label="Rule kind" value={kind} options={KINDS} onValue={setKind} />
+      <TextField
         id="rule-value"
+        label='Value (JSON such as 2048, true, ["EC"], or plain text)'
         required
-        autocomplete="off"
         value={value}
-        onInput={(e) => setValue(e.currentTarget.value)}
+        onValue={setValue}
       />
-      <label for="rule-level">Applies to</label>
-      <select
+      <SelectField
         id="rule-level"
+        label="Applies to"
         value={level}
-        onChange={(e) => setLevel(e.currentTarget.value as (typeof LEVELS)[number])}
-      >
-        {LEVELS.map((l) => (
-          <option key={l} value={l}>
-            {l === "installation" ? "the whole installation" : `one ${l}`}
-          </option>
-        ))}
-      </select>
+        options={LEVELS.map((l) => ({
+          value: l,
+          text: l === "installation" ? "the whole installation" : `one ${l}`,
+        }))}
+        onValue={(l) => setLevel(l as (typeof LEVELS)[number])}
+      />
       {level !== "installation" && (
-        <>
-          <label for="rule-target">Name of the {level}</label>
-          <input
-            id="rule-target"
-            required
-            autocomplete="off"
-            value={target}
-            onInput={(e) => setTarget(e.currentTarget.value)}
-          />
-        </>
+        <TextField
+          id="rule-target"
+          label={`Name of the ${level}`}
+          required
+          value={target}
+          onValue={setTarget}
+        />
       )}
       {level === "installation" && (
         <label class="check">
@@ -228,9 +215,7 @@ function SetRule({ onSet }: { onSet: () => void }) {
       <button type="submit" disabled={busy}>
         Set rule
       </button>
-      <p id="set-rule-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="set-rule-outcome" text={outcome} />
     </form>
   );
 }

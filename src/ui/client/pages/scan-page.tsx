@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
 import { RunProgress } from "../components/run-progress.js";
+import { LoadFailed } from "../components/status-lines.js";
 import { usePoll } from "../components/use-poll.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -91,7 +92,7 @@ export default function ScanPage({ params }: PageProps) {
       )}
       <section aria-labelledby="results-heading">
         <h3 id="results-heading">Results</h3>
-        {results.state === "failed" && <p role="alert">{results.message}</p>}
+        <LoadFailed load={results} />
         {results.state === "done" &&
           (results.value.value.length === 0 ? (
             <p>No results yet.</p>

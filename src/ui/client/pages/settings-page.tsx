@@ -5,6 +5,8 @@ import type { TestDelivery } from "../../../domain/events/webhook-service.js";
 import { api } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { Fields } from "../components/fields.js";
+import { SelectField, TextField } from "../components/form-fields.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { useLoad } from "../use-load.js";
 
@@ -55,10 +57,8 @@ function Webhooks() {
   return (
     <section aria-labelledby="webhooks-heading">
       <h3 id="webhooks-heading">Webhooks</h3>
-      <p id="webhook-outcome" role="status">
-        {outcome}
-      </p>
-      {hooks.state === "failed" && <p role="alert">{hooks.message}</p>}
+      <Outcome id="webhook-outcome" text={outcome} />
+      <LoadFailed load={hooks} />
       {hooks.state === "done" &&
         (hooks.value.value.length === 0 ? (
           <p>No webhook subscriptions.</p>
@@ -134,52 +134,40 @@ function CreateWebhook({ onCreated }: { onCreated: () => void }) {
   return (
     <form class="stack" id="create-webhook" aria-labelledby="create-webhook-heading" onSubmit={create}>
       <h4 id="create-webhook-heading">Add a webhook</h4>
-      <label for="webhook-name">Name</label>
-      <input
-        id="webhook-name"
-        required
-        autocomplete="off"
-        value={name}
-        onInput={(e) => setName(e.currentTarget.value)}
-      />
-      <label for="webhook-endpoint">Endpoint URL</label>
-      <input
+      <TextField id="webhook-name" label="Name" required value={name} onValue={setName} />
+      <TextField
         id="webhook-endpoint"
+        label="Endpoint URL"
         type="url"
         required
-        autocomplete="off"
         value={endpoint}
-        onInput={(e) => setEndpoint(e.currentTarget.value)}
+        onValue={setEndpoint}
       />
-      <label for="webhook-schema">Schema</label>
-      <select id="webhook-schema" value={schema} onChange={(e) => setSchema(e.currentTarget.value)}>
-        {WEBHOOK_SCHEMAS.map((s) => (
-          <option key={s} value={s}>
-            {s}
-          </option>
-        ))}
-      </select>
-      <label for="webhook-events">Event types (comma or space separated; empty for all)</label>
-      <input
+      <SelectField
+        id="webhook-schema"
+        label="Schema"
+        value={schema}
+        options={WEBHOOK_SCHEMAS}
+        onValue={setSchema}
+      />
+      <TextField
         id="webhook-events"
-        autocomplete="off"
+        label="Event types (comma or space separated; empty for all)"
         value={events}
-        onInput={(e) => setEvents(e.currentTarget.value)}
+        onValue={setEvents}
       />
-      <label for="webhook-secret">Signing secret (optional)</label>
-      <input
+      <TextField
         id="webhook-secret"
+        label="Signing secret (optional)"
         type="password"
         autocomplete="new-password"
         value={secret}
-        onInput={(e) => setSecret(e.currentTarget.value)}
+        onValue={setSecret}
       />
       <button type="submit" disabled={busy}>
         Add webhook
       </button>
-      <p id="create-webhook-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="create-webhook-outcome" text={outcome} />
     </form>
   );
 }
@@ -202,7 +190,7 @@ function Smtp() {
   return (
     <section aria-labelledby="smtp-heading">
       <h3 id="smtp-heading">SMTP</h3>
-      {settings.state === "failed" && <p role="alert">{settings.message}</p>}
+      <LoadFailed load={settings} />
       {settings.state === "done" &&
         (settings.value.configured ? (
           <Fields
@@ -223,21 +211,19 @@ function Smtp() {
         ))}
       <form class="stack" id="smtp-test" aria-labelledby="smtp-test-heading" onSubmit={send}>
         <h4 id="smtp-test-heading">Send a test mail</h4>
-        <label for="smtp-to">To</label>
-        <input
+        <TextField
           id="smtp-to"
+          label="To"
           type="email"
           required
           autocomplete="email"
           value={to}
-          onInput={(e) => setTo(e.currentTarget.value)}
+          onValue={setTo}
         />
         <button type="submit" disabled={busy}>
           Send test mail
         </button>
-        <p id="smtp-outcome" role="status">
-          {outcome}
-        </p>
+        <Outcome id="smtp-outcome" text={outcome} />
       </form>
     </section>
   );

@@ -1,7 +1,9 @@
 import { useState } from "preact/hooks";
 import type { PolicyWire } from "../../../http/keyvault/certificate-wire.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
 import { ReissueButton } from "../components/reissue-button.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -59,43 +61,44 @@ function Versions(props: { vault: string; collection: CollectionPath; name: stri
   return (
     <section aria-labelledby="versions-heading">
       <h3 id="versions-heading">Versions</h3>
-      {versions.state === "failed" && <p role="alert">{versions.message}</p>}
+      <LoadFailed load={versions} />
       {versions.state === "done" && (
-        <table class="versions" id="versions">
-          <caption class="visually-hidden">Versions of {name}, newest first</caption>
-          <thead>
-            <tr>
-              {["Version", "Created", "Enabled", "Not before", "Expires", "Type", "Tags"].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
-              {collection === "secrets" && <th scope="col">Value</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((v) => (
-              <tr key={v.version}>
-                <td class="wrap">{v.version}</td>
-                <td>{utc(v.createdAt)}</td>
-                <td>{v.enabled ? "yes" : "no"}</td>
-                <td>{v.notBefore ? utc(v.notBefore) : ""}</td>
-                <td>{v.expiresAt ? utc(v.expiresAt) : ""}</td>
+        <DataTable
+          class="versions"
+          id="versions"
+          caption={`Versions of ${name}, newest first`}
+          headers={[
+            "Version",
+            "Created",
+            "Enabled",
+            "Not before",
+            "Expires",
+            "Type",
+            "Tags",
+            ...(collection === "secrets" ? ["Value"] : []),
+          ]}
+        >
+          {rows.map((v) => (
+            <tr key={v.version}>
+              <td class="wrap">{v.version}</td>
+              <td>{utc(v.createdAt)}</td>
+              <td>{v.enabled ? "yes" : "no"}</td>
+              <td>{v.notBefore ? utc(v.notBefore) : ""}</td>
+              <td>{v.expiresAt ? utc(v.expiresAt) : ""}</td>
+              <td>
+                {"keyType" in v
+                  ? [v.keyType, v.keySize ?? v.curve].filter(Boolean).join(" ")
+                  : (v.contentType ?? "")}
+              </td>
+              <td>{tagText(v.tags)}</td>
+              {collection === "secrets" && (
                 <td>
-                  {"keyType" in v
-                    ? [v.keyType, v.keySize ?? v.curve].filter(Boolean).join(" ")
-                    : (v.contentType ?? "")}
+                  <Reveal vault={vault} name={name} version={v.version} />
                 </td>
-                <td>{tagText(v.tags)}</td>
-                {collection === "secrets" && (
-                  <td>
-                    <Reveal vault={vault} name={name} version={v.version} />
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              )}
+            </tr>
+          ))}
+        </DataTable>
       )}
       {collection === "certificates" && <ReissueButton vault={vault} name={name} onDone={reload} />}
     </section>
@@ -137,7 +140,7 @@ function Reveal(props: { vault: string; name: string; version: string }) {
       >
         Reveal
       </button>
-      <span role="status">{outcome}</span>
+      <Outcome inline text={outcome} />
     </span>
   );
 }
@@ -219,7 +222,7 @@ function PolicyEditor({ vault, name }: { vault: string; name: string }) {
   return (
     <section aria-labelledby="policy-heading">
       <h3 id="policy-heading">Policy</h3>
-      {loaded.state === "failed" && <p role="alert">{loaded.message}</p>}
+      <LoadFailed load={loaded} />
       {loaded.state === "done" && (
         <PolicyFields
           vault={vault}

@@ -5,6 +5,8 @@ import type {
   secretItemView,
 } from "../../../http/admin/vault-object-wire.js";
 import { api } from "../api.js";
+import { DataTable } from "../components/data-table.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { useAction } from "../components/use-action.js";
 import { utc } from "../format.js";
 import type { PageProps } from "../pages.js";
@@ -74,41 +76,33 @@ function Objects({ vault, collection }: { vault: string; collection: CollectionP
   return (
     <section aria-labelledby="objects-heading">
       <h3 id="objects-heading">{title}</h3>
-      {listed.state === "failed" && <p role="alert">{listed.message}</p>}
+      <LoadFailed load={listed} />
       {listed.state === "done" && listed.value.value.length === 0 && <p>None.</p>}
       {listed.state === "done" && listed.value.value.length > 0 && (
-        <table id="objects">
-          <caption class="visually-hidden">{title} of the vault</caption>
-          <thead>
-            <tr>
-              {["Name", "Type", "Enabled", "Not before", "Expires", "Tags", "Updated"].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
+        <DataTable
+          id="objects"
+          caption={`${title} of the vault`}
+          headers={["Name", "Type", "Enabled", "Not before", "Expires", "Tags", "Updated"]}
+        >
+          {listed.value.value.map((o) => (
+            <tr key={o.name}>
+              <td>
+                <Link
+                  href={`/ui/vaults/${encodeURIComponent(vault)}/${collection}/${encodeURIComponent(o.name)}`}
+                >
+                  {o.name}
+                </Link>
+                {o.managed ? " (certificate's)" : ""}
+              </td>
+              <td>{kindOf(o)}</td>
+              <td>{o.enabled ? "yes" : "no"}</td>
+              <td>{o.notBefore ? utc(o.notBefore) : ""}</td>
+              <td>{o.expiresAt ? utc(o.expiresAt) : ""}</td>
+              <td>{tagText(o.tags)}</td>
+              <td>{utc(o.updatedAt)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {listed.value.value.map((o) => (
-              <tr key={o.name}>
-                <td>
-                  <Link
-                    href={`/ui/vaults/${encodeURIComponent(vault)}/${collection}/${encodeURIComponent(o.name)}`}
-                  >
-                    {o.name}
-                  </Link>
-                  {o.managed ? " (certificate's)" : ""}
-                </td>
-                <td>{kindOf(o)}</td>
-                <td>{o.enabled ? "yes" : "no"}</td>
-                <td>{o.notBefore ? utc(o.notBefore) : ""}</td>
-                <td>{o.expiresAt ? utc(o.expiresAt) : ""}</td>
-                <td>{tagText(o.tags)}</td>
-                <td>{utc(o.updatedAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
       <div class="row">
         {pages.length > 1 && (
@@ -164,7 +158,7 @@ function Issuers({ vault }: { vault: string }) {
   return (
     <section aria-labelledby="issuers-heading">
       <h3 id="issuers-heading">Certificate issuers</h3>
-      {issuers.state === "failed" && <p role="alert">{issuers.message}</p>}
+      <LoadFailed load={issuers} />
       {issuers.state === "done" && issuers.value.value.length === 0 && <p>None besides Self and Unknown.</p>}
       {issuers.state === "done" && issuers.value.value.length > 0 && (
         <ul id="issuers">
@@ -209,9 +203,7 @@ function Issuers({ vault }: { vault: string }) {
         </label>
         <div class="row">
           <button type="submit">Save issuer</button>
-          <span id="issuer-outcome" role="status">
-            {outcome}
-          </span>
+          <Outcome inline id="issuer-outcome" text={outcome} />
         </div>
       </form>
     </section>
@@ -233,7 +225,7 @@ function Contacts({ vault }: { vault: string }) {
     <section aria-labelledby="contacts-heading">
       <h3 id="contacts-heading">Certificate contacts</h3>
       <p>Whom a lifetime action of type EmailContacts mails.</p>
-      {contacts.state === "failed" && <p role="alert">{contacts.message}</p>}
+      <LoadFailed load={contacts} />
       {contacts.state === "done" && (
         <ContactsForm
           vault={vault}
@@ -275,9 +267,7 @@ function ContactsForm({ vault, initial }: { vault: string; initial: Contact[] })
       <textarea id="contacts-text" rows={3} value={text} onInput={(e) => setText(e.currentTarget.value)} />
       <div class="row">
         <button type="submit">Save contacts</button>
-        <span id="contacts-outcome" role="status">
-          {outcome}
-        </span>
+        <Outcome inline id="contacts-outcome" text={outcome} />
       </div>
     </form>
   );

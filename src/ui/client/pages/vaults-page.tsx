@@ -1,5 +1,8 @@
 import { useState } from "preact/hooks";
 import { api, outcomeOf } from "../api.js";
+import { DataTable } from "../components/data-table.js";
+import { TextField } from "../components/form-fields.js";
+import { LoadFailed, Outcome } from "../components/status-lines.js";
 import { utc } from "../format.js";
 import { Link } from "../router.js";
 import { useLoad } from "../use-load.js";
@@ -35,50 +38,33 @@ export default function VaultsPage() {
   return (
     <>
       <h2>Vaults</h2>
-      {vaults.state === "failed" && <p role="alert">{vaults.message}</p>}
+      <LoadFailed load={vaults} />
       {vaults.state === "done" && (
-        <table id="vaults">
-          <caption>Vaults</caption>
-          <thead>
-            <tr>
-              {["Name", "SKU", "Soft-delete days", "Purge protection", "Created"].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
+        <DataTable
+          id="vaults"
+          caption="Vaults"
+          visibleCaption
+          headers={["Name", "SKU", "Soft-delete days", "Purge protection", "Created"]}
+        >
+          {vaults.value.value.map((v) => (
+            <tr key={v.name}>
+              <td>
+                <Link href={`/ui/vaults/${encodeURIComponent(v.name)}`}>{v.name}</Link>
+              </td>
+              <td>{v.sku}</td>
+              <td>{v.softDeleteRetentionDays}</td>
+              <td>{v.purgeProtection ? "on" : "off"}</td>
+              <td>{utc(v.createdAt)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {vaults.value.value.map((v) => (
-              <tr key={v.name}>
-                <td>
-                  <Link href={`/ui/vaults/${encodeURIComponent(v.name)}`}>{v.name}</Link>
-                </td>
-                <td>{v.sku}</td>
-                <td>{v.softDeleteRetentionDays}</td>
-                <td>{v.purgeProtection ? "on" : "off"}</td>
-                <td>{utc(v.createdAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
       <form id="create-vault" aria-labelledby="create-vault-heading" onSubmit={create}>
         <h3 id="create-vault-heading">Create a vault</h3>
-        <label for="vault-name">Vault name</label>
-        <input
-          id="vault-name"
-          name="name"
-          required
-          autocomplete="off"
-          value={name}
-          onInput={(e) => setName(e.currentTarget.value)}
-        />
+        <TextField id="vault-name" label="Vault name" name="name" required value={name} onValue={setName} />
         <button type="submit">Create vault</button>
       </form>
-      <p id="vault-outcome" role="status">
-        {outcome}
-      </p>
+      <Outcome id="vault-outcome" text={outcome} />
     </>
   );
 }
