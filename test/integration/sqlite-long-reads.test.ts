@@ -60,9 +60,9 @@ describe("long reads of a SQLite file, on a thread of their own", () => {
     expect((await read())[0]?.n).toBe(3);
     await sql`insert into t values (4)`.execute(storage.db);
     expect((await read())[0]?.n).toBe(4);
-    await expect(storage.longRead(sql`insert into t values (5) returning x`.compile(storage.db))).rejects.toThrow(
-      /readonly/,
-    );
+    await expect(
+      storage.longRead(sql`insert into t values (5) returning x`.compile(storage.db)),
+    ).rejects.toThrow(/readonly/);
     await expect(storage.longRead(sql`select x from nowhere`.compile(storage.db))).rejects.toThrow(
       /no such table/,
     );
