@@ -153,6 +153,9 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
     });
 }
 
+/** A slot where the column holds a number (a time in ms): the run binds the number. */
+const numberSlot = (name: string) => slot(name) as unknown as number;
+
 const conflict = (message: string) => new DomainError("Conflict", message, { reason: "conflict" });
 
 /** The ACME server's state over both engines. */
@@ -183,6 +186,75 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       .selectAll()
       .where("authz_id", "=", slot("authzId"))
       .orderBy("type"),
+  );
+
+  // The statements of an order's life (rate limits, settling, a challenge's start and outcome),
+  // compiled once for the same reason.
+  const accountOrdersSince = precompiled<{ n: number }, "accountId" | "since">(
+    db
+      .selectFrom("acme_server_orders")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("account_id", "=", slot("accountId"))
+      .where("created_at", ">=", numberSlot("since")),
+  );
+  // Through the orders' links: an order that reused an authorization named the identifier too.
+  // The authorization's profile is its order's: naming it lets SQLite start from the identifier's
+  // index instead of reading every order of the installation.
+  const identifierOrdersSince = precompiled<{ n: number }, "profileId" | "value" | "since">(
+    db
+      .selectFrom("acme_server_order_authzs as oa")
+      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
+      .innerJoin("acme_server_orders as o", "o.id", "oa.order_id")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("o.profile_id", "=", slot("profileId"))
+      .where("z.profile_id", "=", slot("profileId"))
+      .where("z.identifier_value", "=", slot("value"))
+      .where("o.created_at", ">=", numberSlot("since")),
+  );
+  const authzStatusesOf = precompiled<{ status: string }, "orderId">(
+    db
+      .selectFrom("acme_server_order_authzs as oa")
+      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
+      .select("z.status")
+      .where("oa.order_id", "=", slot("orderId")),
+  );
+  const settlePending = precompiled<never, "orderId" | "next">(
+    db
+      .updateTable("acme_server_orders")
+      .set({ status: slot("next") })
+      .where("id", "=", slot("orderId"))
+      .where("status", "=", "pending"),
+  );
+  const ordersOf = precompiled<{ order_id: string }, "authzId">(
+    db.selectFrom("acme_server_order_authzs").select("order_id").where("authz_id", "=", slot("authzId")),
+  );
+  const startPending = precompiled<never, "id" | "leaseUntil">(
+    db
+      .updateTable("acme_server_challenges")
+      .set({ status: "processing", lease_until: numberSlot("leaseUntil") })
+      .where("id", "=", slot("id"))
+      .where("status", "=", "pending"),
+  );
+  const finishChallenge = precompiled<{ authz_id: string }, "id" | "status" | "validatedAt" | "error">(
+    db
+      .updateTable("acme_server_challenges")
+      .set({
+        status: slot("status"),
+        validated_at: numberSlot("validatedAt"),
+        error: slot("error"),
+        lease_until: null,
+      })
+      .where("id", "=", slot("id"))
+      .where("status", "=", "processing")
+      .returning("authz_id"),
+  );
+  const settleAuthz = precompiled<{ id: string }, "id" | "status">(
+    db
+      .updateTable("acme_server_authzs")
+      .set({ status: slot("status") })
+      .where("id", "=", slot("id"))
+      .where("status", "=", "pending")
+      .returning("id"),
   );
 
   async function authorization(trx: Kysely<Database>, id: string): Promise<AcmeAuthorization | undefined> {
@@ -251,33 +323,18 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
   /** An order is ready once every authorization is valid, invalid once any is invalid or deactivated. */
   async function settleOrder(trx: Kysely<Database>, orderId: string): Promise<void> {
-    const statuses = await trx
-      .selectFrom("acme_server_order_authzs as oa")
-      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
-      .select("z.status")
-      .where("oa.order_id", "=", orderId)
-      .execute();
+    const statuses = (await authzStatusesOf(trx, { orderId })).rows;
     const next = statuses.every((s) => s.status === "valid")
       ? "ready"
       : statuses.some((s) => s.status !== "valid" && s.status !== "pending")
         ? "invalid"
         : undefined;
-    if (next)
-      await trx
-        .updateTable("acme_server_orders")
-        .set({ status: next })
-        .where("id", "=", orderId)
-        .where("status", "=", "pending")
-        .execute();
+    if (next) await settlePending(trx, { orderId, next });
   }
 
   /** Settles every order an authorization serves, after its status changed. */
   async function settleOrdersOf(trx: Kysely<Database>, authzId: string): Promise<void> {
-    const orders = await trx
-      .selectFrom("acme_server_order_authzs")
-      .select("order_id")
-      .where("authz_id", "=", authzId)
-      .execute();
+    const orders = (await ordersOf(trx, { authzId })).rows;
     for (const { order_id } of orders) await settleOrder(trx, order_id);
   }
 
@@ -566,13 +623,8 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async startChallenge(id, leaseUntil) {
       return write(async (trx) => {
-        const result = await trx
-          .updateTable("acme_server_challenges")
-          .set({ status: "processing", lease_until: leaseUntil.getTime() })
-          .where("id", "=", id)
-          .where("status", "=", "pending")
-          .executeTakeFirst();
-        return Number(result.numUpdatedRows) === 1;
+        const result = await startPending(trx, { id, leaseUntil: leaseUntil.getTime() });
+        return Number(result.numAffectedRows ?? 0) === 1;
       });
     },
 
@@ -613,26 +665,17 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async completeChallenge(id, outcome, now) {
       await write(async (trx) => {
-        const done = await trx
-          .updateTable("acme_server_challenges")
-          .set({
-            status: outcome.error ? "invalid" : "valid",
-            validated_at: outcome.error ? null : now.getTime(),
+        const status = outcome.error ? "invalid" : "valid";
+        const done = (
+          await finishChallenge(trx, {
+            id,
+            status,
+            validatedAt: outcome.error ? null : now.getTime(),
             error: outcome.error ? JSON.stringify(outcome.error) : null,
-            lease_until: null,
           })
-          .where("id", "=", id)
-          .where("status", "=", "processing")
-          .returning("authz_id")
-          .executeTakeFirst();
+        ).rows[0];
         if (!done) return;
-        const authz = await trx
-          .updateTable("acme_server_authzs")
-          .set({ status: outcome.error ? "invalid" : "valid" })
-          .where("id", "=", done.authz_id)
-          .where("status", "=", "pending")
-          .returning("id")
-          .executeTakeFirst();
+        const authz = (await settleAuthz(trx, { id: done.authz_id, status })).rows[0];
         if (authz) await settleOrdersOf(trx, authz.id);
       });
     },
@@ -670,30 +713,14 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async countAccountOrders(accountId, since) {
-      const row = await db
-        .selectFrom("acme_server_orders")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("account_id", "=", accountId)
-        .where("created_at", ">=", since.getTime())
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
+      const row = (await accountOrdersSince(db, { accountId, since: since.getTime() })).rows[0];
+      return Number(row?.n ?? 0);
     },
 
     async countIdentifierOrders(profileId, identifier, since) {
-      // Through the orders' links: an order that reused an authorization named the identifier too.
-      // The authorization's profile is its order's: naming it lets SQLite start from the identifier's
-      // index instead of reading every order of the installation.
-      const row = await db
-        .selectFrom("acme_server_order_authzs as oa")
-        .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
-        .innerJoin("acme_server_orders as o", "o.id", "oa.order_id")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("o.profile_id", "=", profileId)
-        .where("z.profile_id", "=", profileId)
-        .where("z.identifier_value", "=", identifier.value)
-        .where("o.created_at", ">=", since.getTime())
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
+      const values = { profileId, value: identifier.value, since: since.getTime() };
+      const row = (await identifierOrdersSince(db, values)).rows[0];
+      return Number(row?.n ?? 0);
     },
   };
 }
