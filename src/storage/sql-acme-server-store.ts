@@ -257,6 +257,49 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       .returning("id"),
   );
 
+  /** newOrder's search for an authorization to reuse, compiled once per number of statuses asked for. */
+  const reusable = new Map<number, ReturnType<typeof precompiled<Database["acme_server_authzs"], string>>>();
+  const reusableQuery = (statusCount: number) => {
+    let query = reusable.get(statusCount);
+    if (!query) {
+      const since = numberSlot("since");
+      query = precompiled<Database["acme_server_authzs"], string>(
+        db
+          .selectFrom("acme_server_authzs as z")
+          .selectAll("z")
+          .where("z.account_id", "=", slot("accountId"))
+          .where("z.identifier_type", "=", slot("type"))
+          .where("z.identifier_value", "=", slot("value"))
+          .where(
+            "z.status",
+            "in",
+            Array.from({ length: statusCount }, (_, i) => slot(`status${i}`)),
+          )
+          .where("z.expires_at", ">", numberSlot("expiresAfter"))
+          .where((eb) =>
+            eb.or([
+              eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since)]),
+              eb.and([
+                eb("z.status", "=", "valid"),
+                eb.exists(
+                  eb
+                    .selectFrom("acme_server_challenges as c")
+                    .select("c.id")
+                    .whereRef("c.authz_id", "=", "z.id")
+                    .where("c.status", "=", "valid")
+                    .where("c.validated_at", ">=", since),
+                ),
+              ]),
+            ]),
+          )
+          .orderBy("z.created_at", "desc")
+          .limit(1),
+      );
+      reusable.set(statusCount, query);
+    }
+    return query;
+  };
+
   async function authorization(trx: Kysely<Database>, id: string): Promise<AcmeAuthorization | undefined> {
     const row = (await authzById(trx, { id })).rows[0];
     return row && withChallenges(trx, row);
@@ -528,33 +571,17 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async findReusableAuthorization({ accountId, identifier, wildcard, statuses, since, expiresAfter }) {
       const value = wildcard ? `*.${identifier.value}` : identifier.value;
-      const row = await db
-        .selectFrom("acme_server_authzs as z")
-        .selectAll("z")
-        .where("z.account_id", "=", accountId)
-        .where("z.identifier_type", "=", identifier.type)
-        .where("z.identifier_value", "=", value)
-        .where("z.status", "in", statuses)
-        .where("z.expires_at", ">", expiresAfter.getTime())
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since.getTime())]),
-            eb.and([
-              eb("z.status", "=", "valid"),
-              eb.exists(
-                eb
-                  .selectFrom("acme_server_challenges as c")
-                  .select("c.id")
-                  .whereRef("c.authz_id", "=", "z.id")
-                  .where("c.status", "=", "valid")
-                  .where("c.validated_at", ">=", since.getTime()),
-              ),
-            ]),
-          ]),
-        )
-        .orderBy("z.created_at", "desc")
-        .limit(1)
-        .executeTakeFirst();
+      const values: Record<string, unknown> = {
+        accountId,
+        type: identifier.type,
+        value,
+        expiresAfter: expiresAfter.getTime(),
+        since: since.getTime(),
+      };
+      statuses.forEach((status, i) => {
+        values[`status${i}`] = status;
+      });
+      const row = (await reusableQuery(statuses.length)(db, values)).rows[0];
       if (!row) return undefined;
       const found = await withChallenges(db, row);
       return wildcard ? { ...found, identifier: identifier } : found;
