@@ -18,7 +18,7 @@ import {
 import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
-import { precompiled, slot } from "./precompiled.js";
+import { precompiled, precompiledRows, slot, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { insertApproval } from "./sql-approval-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
@@ -106,6 +106,8 @@ export async function completeIssuedOrder(
   return Number(result.numUpdatedRows) === 1;
 }
 
+const NONCE_COLUMNS = ["nonce", "expires_at"] as const;
+
 /** Most nonces one statement records: SQLite binds at most 32,766 values. */
 const MAX_NONCE_BATCH = 500;
 
@@ -123,17 +125,33 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
     reject: (e: unknown) => void;
   };
   let waiting: Waiter[] = [];
+  // Compiled once per batch size: every ACME request spends a nonce, and building the insert
+  // through Kysely cost more than running it.
+  const inserts = new Map<number, ReturnType<typeof compileInsert>>();
+  const compileInsert = (rows: number) =>
+    precompiledRows<{ nonce: string }>(
+      db
+        .insertInto("acme_server_nonces")
+        .values(slotRows(NONCE_COLUMNS, rows) as unknown as Database["acme_server_nonces"][])
+        .onConflict((oc) => oc.column("nonce").doNothing())
+        .returning("nonce"),
+      NONCE_COLUMNS,
+    );
+  const insertOf = (rows: number) => {
+    let insert = inserts.get(rows);
+    if (!insert) {
+      insert = compileInsert(rows);
+      inserts.set(rows, insert);
+    }
+    return insert;
+  };
 
   async function flush(batch: Waiter[]) {
     const first = new Map<string, Waiter>();
     for (const w of batch) if (!first.has(w.nonce)) first.set(w.nonce, w);
     try {
-      const inserted = await db
-        .insertInto("acme_server_nonces")
-        .values([...first.values()].map((w) => ({ nonce: w.nonce, expires_at: w.expiresAt })))
-        .onConflict((oc) => oc.column("nonce").doNothing())
-        .returning("nonce")
-        .execute();
+      const rows = [...first.values()].map((w) => ({ nonce: w.nonce, expires_at: w.expiresAt }));
+      const inserted = (await insertOf(rows.length)(db, rows)).rows;
       const fresh = new Set(inserted.map((r) => r.nonce));
       for (const w of batch) w.resolve(first.get(w.nonce) === w && fresh.has(w.nonce));
     } catch (error) {
