@@ -18,7 +18,7 @@ import {
 import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
-import { precompiled, precompiledRows, slot, slotRows } from "./precompiled.js";
+import { compiledPerCount, precompiled, precompiledRows, slot, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { insertApproval } from "./sql-approval-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
@@ -127,8 +127,7 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
   let waiting: Waiter[] = [];
   // Compiled once per batch size: every ACME request spends a nonce, and building the insert
   // through Kysely cost more than running it.
-  const inserts = new Map<number, ReturnType<typeof compileInsert>>();
-  const compileInsert = (rows: number) =>
+  const insertOf = compiledPerCount((rows) =>
     precompiledRows<{ nonce: string }>(
       db
         .insertInto("acme_server_nonces")
@@ -136,15 +135,8 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
         .onConflict((oc) => oc.column("nonce").doNothing())
         .returning("nonce"),
       NONCE_COLUMNS,
-    );
-  const insertOf = (rows: number) => {
-    let insert = inserts.get(rows);
-    if (!insert) {
-      insert = compileInsert(rows);
-      inserts.set(rows, insert);
-    }
-    return insert;
-  };
+    ),
+  );
 
   async function flush(batch: Waiter[]) {
     const first = new Map<string, Waiter>();
@@ -276,47 +268,41 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
   );
 
   /** newOrder's search for an authorization to reuse, compiled once per number of statuses asked for. */
-  const reusable = new Map<number, ReturnType<typeof precompiled<Database["acme_server_authzs"], string>>>();
-  const reusableQuery = (statusCount: number) => {
-    let query = reusable.get(statusCount);
-    if (!query) {
-      const since = numberSlot("since");
-      query = precompiled<Database["acme_server_authzs"], string>(
-        db
-          .selectFrom("acme_server_authzs as z")
-          .selectAll("z")
-          .where("z.account_id", "=", slot("accountId"))
-          .where("z.identifier_type", "=", slot("type"))
-          .where("z.identifier_value", "=", slot("value"))
-          .where(
-            "z.status",
-            "in",
-            Array.from({ length: statusCount }, (_, i) => slot(`status${i}`)),
-          )
-          .where("z.expires_at", ">", numberSlot("expiresAfter"))
-          .where((eb) =>
-            eb.or([
-              eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since)]),
-              eb.and([
-                eb("z.status", "=", "valid"),
-                eb.exists(
-                  eb
-                    .selectFrom("acme_server_challenges as c")
-                    .select("c.id")
-                    .whereRef("c.authz_id", "=", "z.id")
-                    .where("c.status", "=", "valid")
-                    .where("c.validated_at", ">=", since),
-                ),
-              ]),
+  const reusableQuery = compiledPerCount((statusCount) => {
+    const since = numberSlot("since");
+    return precompiled<Database["acme_server_authzs"], string>(
+      db
+        .selectFrom("acme_server_authzs as z")
+        .selectAll("z")
+        .where("z.account_id", "=", slot("accountId"))
+        .where("z.identifier_type", "=", slot("type"))
+        .where("z.identifier_value", "=", slot("value"))
+        .where(
+          "z.status",
+          "in",
+          Array.from({ length: statusCount }, (_, i) => slot(`status${i}`)),
+        )
+        .where("z.expires_at", ">", numberSlot("expiresAfter"))
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since)]),
+            eb.and([
+              eb("z.status", "=", "valid"),
+              eb.exists(
+                eb
+                  .selectFrom("acme_server_challenges as c")
+                  .select("c.id")
+                  .whereRef("c.authz_id", "=", "z.id")
+                  .where("c.status", "=", "valid")
+                  .where("c.validated_at", ">=", since),
+              ),
             ]),
-          )
-          .orderBy("z.created_at", "desc")
-          .limit(1),
-      );
-      reusable.set(statusCount, query);
-    }
-    return query;
-  };
+          ]),
+        )
+        .orderBy("z.created_at", "desc")
+        .limit(1),
+    );
+  });
 
   async function authorization(trx: Kysely<Database>, id: string): Promise<AcmeAuthorization | undefined> {
     const row = (await authzById(trx, { id })).rows[0];
