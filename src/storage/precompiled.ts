@@ -65,3 +65,19 @@ export function precompiledRows<Row>(query: { compile(): CompiledQuery<Row> }, c
       ),
     });
 }
+
+/**
+ * `compile(count)` run once per count and kept: for statements whose shape depends only on a number
+ * (rows in a multi-row insert, values in an `in` list).
+ */
+export function compiledPerCount<T>(compile: (count: number) => T): (count: number) => T {
+  const compiled = new Map<number, T>();
+  return (count) => {
+    let hit = compiled.get(count);
+    if (hit === undefined) {
+      hit = compile(count);
+      compiled.set(count, hit);
+    }
+    return hit;
+  };
+}

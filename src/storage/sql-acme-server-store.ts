@@ -18,7 +18,7 @@ import {
 import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
-import { precompiled, slot } from "./precompiled.js";
+import { compiledPerCount, precompiled, precompiledRows, slot, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { insertApproval } from "./sql-approval-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
@@ -106,6 +106,8 @@ export async function completeIssuedOrder(
   return Number(result.numUpdatedRows) === 1;
 }
 
+const NONCE_COLUMNS = ["nonce", "expires_at"] as const;
+
 /** Most nonces one statement records: SQLite binds at most 32,766 values. */
 const MAX_NONCE_BATCH = 500;
 
@@ -123,17 +125,25 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
     reject: (e: unknown) => void;
   };
   let waiting: Waiter[] = [];
+  // Compiled once per batch size: every ACME request spends a nonce, and building the insert
+  // through Kysely cost more than running it.
+  const insertOf = compiledPerCount((rows) =>
+    precompiledRows<{ nonce: string }>(
+      db
+        .insertInto("acme_server_nonces")
+        .values(slotRows(NONCE_COLUMNS, rows) as unknown as Database["acme_server_nonces"][])
+        .onConflict((oc) => oc.column("nonce").doNothing())
+        .returning("nonce"),
+      NONCE_COLUMNS,
+    ),
+  );
 
   async function flush(batch: Waiter[]) {
     const first = new Map<string, Waiter>();
     for (const w of batch) if (!first.has(w.nonce)) first.set(w.nonce, w);
     try {
-      const inserted = await db
-        .insertInto("acme_server_nonces")
-        .values([...first.values()].map((w) => ({ nonce: w.nonce, expires_at: w.expiresAt })))
-        .onConflict((oc) => oc.column("nonce").doNothing())
-        .returning("nonce")
-        .execute();
+      const rows = [...first.values()].map((w) => ({ nonce: w.nonce, expires_at: w.expiresAt }));
+      const inserted = (await insertOf(rows.length)(db, rows)).rows;
       const fresh = new Set(inserted.map((r) => r.nonce));
       for (const w of batch) w.resolve(first.get(w.nonce) === w && fresh.has(w.nonce));
     } catch (error) {
@@ -152,6 +162,9 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
       waiting.push({ nonce, expiresAt: expiresAt.getTime(), resolve, reject });
     });
 }
+
+/** A slot where the column holds a number (a time in ms): the run binds the number. */
+const numberSlot = (name: string) => slot(name) as unknown as number;
 
 const conflict = (message: string) => new DomainError("Conflict", message, { reason: "conflict" });
 
@@ -184,6 +197,112 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
       .where("authz_id", "=", slot("authzId"))
       .orderBy("type"),
   );
+
+  // The statements of an order's life (rate limits, settling, a challenge's start and outcome),
+  // compiled once for the same reason.
+  const accountOrdersSince = precompiled<{ n: number }, "accountId" | "since">(
+    db
+      .selectFrom("acme_server_orders")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("account_id", "=", slot("accountId"))
+      .where("created_at", ">=", numberSlot("since")),
+  );
+  // Through the orders' links: an order that reused an authorization named the identifier too.
+  // The authorization's profile is its order's: naming it lets SQLite start from the identifier's
+  // index instead of reading every order of the installation.
+  const identifierOrdersSince = precompiled<{ n: number }, "profileId" | "value" | "since">(
+    db
+      .selectFrom("acme_server_order_authzs as oa")
+      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
+      .innerJoin("acme_server_orders as o", "o.id", "oa.order_id")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("o.profile_id", "=", slot("profileId"))
+      .where("z.profile_id", "=", slot("profileId"))
+      .where("z.identifier_value", "=", slot("value"))
+      .where("o.created_at", ">=", numberSlot("since")),
+  );
+  const authzStatusesOf = precompiled<{ status: string }, "orderId">(
+    db
+      .selectFrom("acme_server_order_authzs as oa")
+      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
+      .select("z.status")
+      .where("oa.order_id", "=", slot("orderId")),
+  );
+  const settlePending = precompiled<never, "orderId" | "next">(
+    db
+      .updateTable("acme_server_orders")
+      .set({ status: slot("next") })
+      .where("id", "=", slot("orderId"))
+      .where("status", "=", "pending"),
+  );
+  const ordersOf = precompiled<{ order_id: string }, "authzId">(
+    db.selectFrom("acme_server_order_authzs").select("order_id").where("authz_id", "=", slot("authzId")),
+  );
+  const startPending = precompiled<never, "id" | "leaseUntil">(
+    db
+      .updateTable("acme_server_challenges")
+      .set({ status: "processing", lease_until: numberSlot("leaseUntil") })
+      .where("id", "=", slot("id"))
+      .where("status", "=", "pending"),
+  );
+  const finishChallenge = precompiled<{ authz_id: string }, "id" | "status" | "validatedAt" | "error">(
+    db
+      .updateTable("acme_server_challenges")
+      .set({
+        status: slot("status"),
+        validated_at: numberSlot("validatedAt"),
+        error: slot("error"),
+        lease_until: null,
+      })
+      .where("id", "=", slot("id"))
+      .where("status", "=", "processing")
+      .returning("authz_id"),
+  );
+  const settleAuthz = precompiled<{ id: string }, "id" | "status">(
+    db
+      .updateTable("acme_server_authzs")
+      .set({ status: slot("status") })
+      .where("id", "=", slot("id"))
+      .where("status", "=", "pending")
+      .returning("id"),
+  );
+
+  /** newOrder's search for an authorization to reuse, compiled once per number of statuses asked for. */
+  const reusableQuery = compiledPerCount((statusCount) => {
+    const since = numberSlot("since");
+    return precompiled<Database["acme_server_authzs"], string>(
+      db
+        .selectFrom("acme_server_authzs as z")
+        .selectAll("z")
+        .where("z.account_id", "=", slot("accountId"))
+        .where("z.identifier_type", "=", slot("type"))
+        .where("z.identifier_value", "=", slot("value"))
+        .where(
+          "z.status",
+          "in",
+          Array.from({ length: statusCount }, (_, i) => slot(`status${i}`)),
+        )
+        .where("z.expires_at", ">", numberSlot("expiresAfter"))
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since)]),
+            eb.and([
+              eb("z.status", "=", "valid"),
+              eb.exists(
+                eb
+                  .selectFrom("acme_server_challenges as c")
+                  .select("c.id")
+                  .whereRef("c.authz_id", "=", "z.id")
+                  .where("c.status", "=", "valid")
+                  .where("c.validated_at", ">=", since),
+              ),
+            ]),
+          ]),
+        )
+        .orderBy("z.created_at", "desc")
+        .limit(1),
+    );
+  });
 
   async function authorization(trx: Kysely<Database>, id: string): Promise<AcmeAuthorization | undefined> {
     const row = (await authzById(trx, { id })).rows[0];
@@ -251,33 +370,18 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
   /** An order is ready once every authorization is valid, invalid once any is invalid or deactivated. */
   async function settleOrder(trx: Kysely<Database>, orderId: string): Promise<void> {
-    const statuses = await trx
-      .selectFrom("acme_server_order_authzs as oa")
-      .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
-      .select("z.status")
-      .where("oa.order_id", "=", orderId)
-      .execute();
+    const statuses = (await authzStatusesOf(trx, { orderId })).rows;
     const next = statuses.every((s) => s.status === "valid")
       ? "ready"
       : statuses.some((s) => s.status !== "valid" && s.status !== "pending")
         ? "invalid"
         : undefined;
-    if (next)
-      await trx
-        .updateTable("acme_server_orders")
-        .set({ status: next })
-        .where("id", "=", orderId)
-        .where("status", "=", "pending")
-        .execute();
+    if (next) await settlePending(trx, { orderId, next });
   }
 
   /** Settles every order an authorization serves, after its status changed. */
   async function settleOrdersOf(trx: Kysely<Database>, authzId: string): Promise<void> {
-    const orders = await trx
-      .selectFrom("acme_server_order_authzs")
-      .select("order_id")
-      .where("authz_id", "=", authzId)
-      .execute();
+    const orders = (await ordersOf(trx, { authzId })).rows;
     for (const { order_id } of orders) await settleOrder(trx, order_id);
   }
 
@@ -471,33 +575,17 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async findReusableAuthorization({ accountId, identifier, wildcard, statuses, since, expiresAfter }) {
       const value = wildcard ? `*.${identifier.value}` : identifier.value;
-      const row = await db
-        .selectFrom("acme_server_authzs as z")
-        .selectAll("z")
-        .where("z.account_id", "=", accountId)
-        .where("z.identifier_type", "=", identifier.type)
-        .where("z.identifier_value", "=", value)
-        .where("z.status", "in", statuses)
-        .where("z.expires_at", ">", expiresAfter.getTime())
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("z.status", "=", "pending"), eb("z.created_at", ">=", since.getTime())]),
-            eb.and([
-              eb("z.status", "=", "valid"),
-              eb.exists(
-                eb
-                  .selectFrom("acme_server_challenges as c")
-                  .select("c.id")
-                  .whereRef("c.authz_id", "=", "z.id")
-                  .where("c.status", "=", "valid")
-                  .where("c.validated_at", ">=", since.getTime()),
-              ),
-            ]),
-          ]),
-        )
-        .orderBy("z.created_at", "desc")
-        .limit(1)
-        .executeTakeFirst();
+      const values: Record<string, unknown> = {
+        accountId,
+        type: identifier.type,
+        value,
+        expiresAfter: expiresAfter.getTime(),
+        since: since.getTime(),
+      };
+      statuses.forEach((status, i) => {
+        values[`status${i}`] = status;
+      });
+      const row = (await reusableQuery(statuses.length)(db, values)).rows[0];
       if (!row) return undefined;
       const found = await withChallenges(db, row);
       return wildcard ? { ...found, identifier: identifier } : found;
@@ -566,13 +654,8 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async startChallenge(id, leaseUntil) {
       return write(async (trx) => {
-        const result = await trx
-          .updateTable("acme_server_challenges")
-          .set({ status: "processing", lease_until: leaseUntil.getTime() })
-          .where("id", "=", id)
-          .where("status", "=", "pending")
-          .executeTakeFirst();
-        return Number(result.numUpdatedRows) === 1;
+        const result = await startPending(trx, { id, leaseUntil: leaseUntil.getTime() });
+        return Number(result.numAffectedRows ?? 0) === 1;
       });
     },
 
@@ -613,26 +696,17 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async completeChallenge(id, outcome, now) {
       await write(async (trx) => {
-        const done = await trx
-          .updateTable("acme_server_challenges")
-          .set({
-            status: outcome.error ? "invalid" : "valid",
-            validated_at: outcome.error ? null : now.getTime(),
+        const status = outcome.error ? "invalid" : "valid";
+        const done = (
+          await finishChallenge(trx, {
+            id,
+            status,
+            validatedAt: outcome.error ? null : now.getTime(),
             error: outcome.error ? JSON.stringify(outcome.error) : null,
-            lease_until: null,
           })
-          .where("id", "=", id)
-          .where("status", "=", "processing")
-          .returning("authz_id")
-          .executeTakeFirst();
+        ).rows[0];
         if (!done) return;
-        const authz = await trx
-          .updateTable("acme_server_authzs")
-          .set({ status: outcome.error ? "invalid" : "valid" })
-          .where("id", "=", done.authz_id)
-          .where("status", "=", "pending")
-          .returning("id")
-          .executeTakeFirst();
+        const authz = (await settleAuthz(trx, { id: done.authz_id, status })).rows[0];
         if (authz) await settleOrdersOf(trx, authz.id);
       });
     },
@@ -670,30 +744,14 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async countAccountOrders(accountId, since) {
-      const row = await db
-        .selectFrom("acme_server_orders")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("account_id", "=", accountId)
-        .where("created_at", ">=", since.getTime())
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
+      const row = (await accountOrdersSince(db, { accountId, since: since.getTime() })).rows[0];
+      return Number(row?.n ?? 0);
     },
 
     async countIdentifierOrders(profileId, identifier, since) {
-      // Through the orders' links: an order that reused an authorization named the identifier too.
-      // The authorization's profile is its order's: naming it lets SQLite start from the identifier's
-      // index instead of reading every order of the installation.
-      const row = await db
-        .selectFrom("acme_server_order_authzs as oa")
-        .innerJoin("acme_server_authzs as z", "z.id", "oa.authz_id")
-        .innerJoin("acme_server_orders as o", "o.id", "oa.order_id")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("o.profile_id", "=", profileId)
-        .where("z.profile_id", "=", profileId)
-        .where("z.identifier_value", "=", identifier.value)
-        .where("o.created_at", ">=", since.getTime())
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
+      const values = { profileId, value: identifier.value, since: since.getTime() };
+      const row = (await identifierOrdersSince(db, values)).rows[0];
+      return Number(row?.n ?? 0);
     },
   };
 }

@@ -12,7 +12,7 @@ import type {
 import type { DiscoveryStore } from "../domain/discovery/ports.js";
 import { createDerMap } from "../domain/inventory/der-map.js";
 import type { StorageHandle } from "./database.js";
-import { precompiledRows, slotRows } from "./precompiled.js";
+import { compiledPerCount, precompiledRows, slotRows } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { toDate, writeTransaction } from "./transactions.js";
 
@@ -156,8 +156,7 @@ function resultRow(runId: string, r: EndpointResult, ids: readonly Buffer[]): Re
 export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore {
   const { db } = storage;
   // Compiled once per slice size: building a 200-row insert through Kysely cost as much as running it.
-  const compiledInserts = new Map<number, ReturnType<typeof compileInsert>>();
-  const compileInsert = (rows: number) =>
+  const insertResults = compiledPerCount((rows) =>
     precompiledRows(
       db
         .insertInto("discovery_results")
@@ -168,15 +167,8 @@ export function createSqlDiscoveryStore(storage: StorageHandle): DiscoveryStore 
             .doUpdateSet((eb) => Object.fromEntries(REPLACED.map((c) => [c, eb.ref(`excluded.${c}`)]))),
         ),
       RESULT_COLUMNS,
-    );
-  const insertResults = (rows: number) => {
-    let insert = compiledInserts.get(rows);
-    if (!insert) {
-      insert = compileInsert(rows);
-      compiledInserts.set(rows, insert);
-    }
-    return insert;
-  };
+    ),
+  );
   const claimable = (now: Date) => (eb: ExpressionBuilder<Database, "discovery_runs">) =>
     eb.or([
       eb("status", "=", "queued"),

@@ -3,6 +3,7 @@ import type { EntryPoint } from "../domain/rules/issuance-gate.js";
 import type { Rule, RuleKind, RuleLevel, RuleValues } from "../domain/rules/model.js";
 import type { RuleStore } from "../domain/rules/ports.js";
 import type { StorageHandle } from "./database.js";
+import { precompiled } from "./precompiled.js";
 import type { Database } from "./schema.js";
 import { writeTransaction } from "./transactions.js";
 
@@ -34,17 +35,13 @@ async function bump(trx: Kysely<Database>): Promise<void> {
 
 export function createSqlRuleStore(storage: StorageHandle): RuleStore {
   const { db } = storage;
+  // Every issuance at every entry point lists the rules: compiled once, not per request.
+  const all = precompiled<Row, never>(
+    db.selectFrom("organisation_rules").selectAll().orderBy("level").orderBy("target").orderBy("kind"),
+  );
   return {
     async list() {
-      return (
-        await db
-          .selectFrom("organisation_rules")
-          .selectAll()
-          .orderBy("level")
-          .orderBy("target")
-          .orderBy("kind")
-          .execute()
-      ).map(toRule);
+      return (await all(db, {})).rows.map(toRule);
     },
 
     async find(level, target, kind) {
