@@ -16,7 +16,10 @@ function ownersOf(record: GradableRecord): string[] | undefined {
   return names;
 }
 
-/** Records read and written per transaction: large enough to amortise round trips, small enough to hold. */
+/**
+ * Records read and written per transaction: large enough to amortise round trips, small enough that
+ * few records are alive when the garbage collector runs (at 2,000 it took a quarter of a re-grade).
+ */
 const BATCH = 1000;
 
 export interface GradingProgress {
