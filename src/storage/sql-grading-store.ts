@@ -66,6 +66,12 @@ function judgedAgain(key: string, judged: readonly Judgement[]): boolean {
   return false;
 }
 
+/**
+ * Pages read at once: the one graded and the next, whose reads overlap its grading. More would keep
+ * more records alive for the garbage collector to copy, which costs more than the reads it hides.
+ */
+const READ_AHEAD = 2;
+
 /** A record without open findings: one list shared by them all, read and never changed. */
 const NONE_OPEN: { id: number; key: string }[] = [];
 
@@ -142,25 +148,49 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
     return byId;
   }
 
+  /** A page's records with their locations and open findings, read by two range scans at once. */
+  async function withFindings(rows: unknown[][]): Promise<GradableRecord[]> {
+    const records = rows.map(toRecord);
+    if (!records.length) return records;
+    const range = [(records[0] as GradableRecord).id, (records.at(-1) as GradableRecord).id];
+    const [locations, open] = await Promise.all([
+      storage.arrayRows(RANGE_LOCATIONS, range),
+      storage.arrayRows(RANGE_OPEN, range),
+    ]);
+    const byId = withLocations(records, locations);
+    for (const r of records) r.open = NONE_OPEN;
+    for (const f of open) {
+      const r = byId.get(f[0] as number);
+      if (!r) continue;
+      if (r.open === NONE_OPEN) r.open = [];
+      r.open?.push({ id: f[1] as number, key: f[2] as string });
+    }
+    return records;
+  }
+
   return {
-    async page(afterId, limit) {
-      const records = (await storage.arrayRows(PAGE, [afterId, limit])).map(toRecord);
-      if (!records.length) return [];
-      const range = [(records[0] as GradableRecord).id, (records.at(-1) as GradableRecord).id];
-      // Two range scans at once: on PostgreSQL two pooled connections, so neither waits for the other.
-      const [locations, open] = await Promise.all([
-        storage.arrayRows(RANGE_LOCATIONS, range),
-        storage.arrayRows(RANGE_OPEN, range),
-      ]);
-      const byId = withLocations(records, locations);
-      for (const r of records) r.open = NONE_OPEN;
-      for (const f of open) {
-        const r = byId.get(f[0] as number);
-        if (!r) continue;
-        if (r.open === NONE_OPEN) r.open = [];
-        r.open?.push({ id: f[1] as number, key: f[2] as string });
+    async *pages(limit) {
+      const lastId = (rows: unknown[][]) => (rows.at(-1) as unknown[])[0] as number;
+      // A page's records are asked for as soon as the page before's have arrived (their last id is
+      // where it starts), and its locations and open findings as soon as its own have: on PostgreSQL
+      // the database reads the next pages while this process grades one, each on its own connection.
+      const read = (before: Promise<unknown[][]> | undefined) => {
+        const rows = before
+          ? before.then((r) => (r.length < limit ? [] : storage.arrayRows(PAGE, [lastId(r), limit])))
+          : storage.arrayRows(PAGE, [0, limit]);
+        const page = rows.then(withFindings);
+        // Awaited in turn below; one read ahead that is never awaited (an aborted grading) is dropped.
+        page.catch(() => undefined);
+        return { rows, page };
+      };
+      const ahead = [read(undefined)];
+      for (;;) {
+        while (ahead.length < READ_AHEAD)
+          ahead.push(read((ahead.at(-1) as { rows: Promise<unknown[][]> }).rows));
+        const page = await (ahead.shift() as { page: Promise<GradableRecord[]> }).page;
+        if (!page.length) return;
+        yield page;
       }
-      return records;
     },
 
     async records(list) {

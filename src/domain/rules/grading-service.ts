@@ -16,8 +16,11 @@ function ownersOf(record: GradableRecord): string[] | undefined {
   return names;
 }
 
-/** Records read and written per transaction: large enough to amortise round trips, small enough to hold. */
-const BATCH = 2000;
+/**
+ * Records read and written per transaction: large enough to amortise round trips, small enough that
+ * few records are alive when the garbage collector runs (at 2,000 it took a quarter of a re-grade).
+ */
+const BATCH = 1000;
 
 export interface GradingProgress {
   mode: "full" | "changed";
@@ -214,22 +217,11 @@ export function createGradingService({
     await store.claimAll();
     const run = await prepare();
     const progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
-    // The next page is read while this one is judged and written: on PostgreSQL the database works
-    // while this process does, instead of each waiting for the other.
-    let reading = store.page(0, BATCH);
-    while (!signal.aborted) {
-      const page = await reading;
-      if (!page.length) break;
-      reading = store.page((page.at(-1) as GradableRecord).id, BATCH);
-      try {
-        await gradeBatch(page, run, progress);
-      } catch (error) {
-        reading.catch(() => undefined);
-        throw error;
-      }
+    for await (const page of store.pages(BATCH)) {
+      if (signal.aborted) break;
+      await gradeBatch(page, run, progress);
       onProgress?.({ ...progress });
     }
-    reading.catch(() => undefined);
     if (!signal.aborted) await store.setGradedRevision(revision);
     return progress;
   }

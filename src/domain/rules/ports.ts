@@ -64,8 +64,11 @@ export interface FindingStore {
 
 /** What grading reads from the inventory and writes back, batch by batch. */
 export interface GradingStore {
-  /** Records with ids above `afterId`, by id. */
-  page(afterId: number, limit: number): Promise<GradableRecord[]>;
+  /**
+   * Every record by id, `limit` at a time, each with its locations and open findings. The store may
+   * read ahead of the consumer (the next pages are read while this one is graded).
+   */
+  pages(limit: number): AsyncIterable<GradableRecord[]>;
   /** The records with these ids (issuers up a chain, queued records). */
   records(ids: readonly number[]): Promise<GradableRecord[]>;
   /** Records whose locations or facts changed since they were last graded, oldest first. */
