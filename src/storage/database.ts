@@ -168,7 +168,8 @@ export function openDatabase(
         .all(...values) as unknown[][],
     longRead: async <R>(query: CompiledQuery) => {
       if (file === ":memory:") return (await db.executeQuery<R>(query)).rows as R[];
-      reader ??= startSqliteReader(file);
+      // A thread that died (its reads failed with it) is replaced, not left failing every read.
+      if (!reader?.alive()) reader = startSqliteReader(file);
       return (await reader.all(query.sql, query.parameters)) as R[];
     },
     sqliteLock: sqliteWriteLock(cached, BUSY_TIMEOUT_MS, () => checkpointer?.waiting(0) ?? false),

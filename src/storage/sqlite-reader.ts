@@ -12,6 +12,8 @@ import { Worker } from "node:worker_threads";
 export interface SqliteReader {
   /** The rows of one read-only statement, as objects keyed by column name. */
   all(sql: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /** False once the thread has died: its reads fail, and a new reader should take its place. */
+  alive(): boolean;
   /** Ends the thread and its connection, once the reads already asked have answered. */
   stop(): Promise<void>;
 }
@@ -80,6 +82,7 @@ export function startSqliteReader(file: string): SqliteReader {
     }),
   );
   return {
+    alive: () => failure === undefined,
     all(sql, parameters) {
       if (failure) return Promise.reject(failure);
       const id = next++;
