@@ -147,6 +147,7 @@ for (const backend of backends) {
             "0026-campaign-claims",
             "0027-deployments",
             "0028-signing-leases",
+            "0029-campaign-abandoned-claims",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
