@@ -173,6 +173,18 @@ await page.goto(`${origin}/ui/inventory`);
 await rowsFor("");
 expectOk("warm-up", await direct(`/admin/inventory?limit=${PAGE_SIZE}`));
 
+/** The two calls the Inventory page makes when it opens, made directly: ms until both answered. */
+async function firstPageDirect(): Promise<number> {
+  const started = performance.now();
+  const [list, facets] = await Promise.all([
+    direct(`/admin/inventory?limit=${PAGE_SIZE}`),
+    direct("/admin/inventory/facets?"),
+  ]);
+  expectOk("list", list);
+  expectOk("facets", facets);
+  return performance.now() - started;
+}
+
 for (let r = 0; r < runs; r++) {
   let started = performance.now();
   await page.goto(`${origin}/ui/inventory`, { waitUntil: "commit" });
@@ -182,14 +194,7 @@ for (let r = 0; r < runs; r++) {
   firstPage.harness.push(performance.now() - started);
   firstPage.ui.push((await pageClock("")).shownAt);
 
-  started = performance.now();
-  const [list, facets] = await Promise.all([
-    direct(`/admin/inventory?limit=${PAGE_SIZE}`),
-    direct("/admin/inventory/facets?"),
-  ]);
-  expectOk("list", list);
-  expectOk("facets", facets);
-  firstPage.api.push(performance.now() - started);
+  firstPage.api.push(await firstPageDirect());
 
   // The same page reached as people reach it once signed in: Inventory in the navigation.
   await page.goto(`${origin}/ui/`);
@@ -203,14 +208,7 @@ for (let r = 0; r < runs; r++) {
   const clock = await pageClock("");
   fromNavigation.ui.push(clock.shownAt - clock.clickAt);
 
-  started = performance.now();
-  const [again, againFacets] = await Promise.all([
-    direct(`/admin/inventory?limit=${PAGE_SIZE}`),
-    direct("/admin/inventory/facets?"),
-  ]);
-  expectOk("list", again);
-  expectOk("facets", againFacets);
-  fromNavigation.api.push(performance.now() - started);
+  fromNavigation.api.push(await firstPageDirect());
 }
 
 /** Filters people type, varied per run so no answer is served from a cache. */

@@ -88,6 +88,13 @@ export function createCampaignJob({
       : { note: `revoked already (${issued.reason})` };
   }
 
+  /** Revokes the item's old certificate at once, outside any batch; says what became of it. */
+  async function revokeNow(vault: Vault, item: CampaignItem, reason: RevocationReason | undefined) {
+    const { issued, change, note } = await revocationOf(vault, item, reason);
+    if (issued && change?.reason) await ca.revoke(issued, change.reason);
+    return note;
+  }
+
   /** The item's new version and revocation, signed but not stored; "unbatched" for the slow path. */
   async function prepare(
     byName: Map<string, Vault>,
@@ -158,9 +165,8 @@ export function createCampaignJob({
           await reissueVaultCertificate(certificates, vault, name, policyChange(options)),
         );
       }
-      const { issued, change, note } = await revocationOf(vault, item, options.revokeReason);
-      if (issued && change?.reason) await ca.revoke(issued, change.reason);
-      return { item, outcome: { state: "done", toVersion, revocation: note, at: clock.now() } };
+      const revocation = await revokeNow(vault, item, options.revokeReason);
+      return { item, outcome: { state: "done", toVersion, revocation, at: clock.now() } };
     } catch (error) {
       return failed(item, error, clock.now());
     }
@@ -176,9 +182,8 @@ export function createCampaignJob({
     options: CampaignOptions,
   ): Promise<SettledItem> {
     try {
-      const { issued, change, note } = await revocationOf(vaultOf(byName, item), item, options.revokeReason);
-      if (issued && change?.reason) await ca.revoke(issued, change.reason);
-      return { item, outcome: { state: "done", revocation: note, at: clock.now() } };
+      const revocation = await revokeNow(vaultOf(byName, item), item, options.revokeReason);
+      return { item, outcome: { state: "done", revocation, at: clock.now() } };
     } catch (error) {
       return failed(item, error, clock.now());
     }

@@ -134,8 +134,14 @@ export function openDatabase(
       }
       return (await pool.query<unknown[]>({ name, text, values: [...values], rowMode: "array" })).rows;
     };
-    const longRead = async <R>(query: CompiledQuery) => (await db.executeQuery<R>(query)).rows as R[];
-    return { db, engine: "postgres", arrayRows, longRead, audit: { db }, close: () => db.destroy() };
+    return {
+      db,
+      engine: "postgres",
+      arrayRows,
+      longRead: (query) => onConnection(db, query),
+      audit: { db },
+      close: () => db.destroy(),
+    };
   }
   const file = url.replace(/^sqlite:/, "");
   if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -167,7 +173,7 @@ export function openDatabase(
         .raw(true)
         .all(...values) as unknown[][],
     longRead: async <R>(query: CompiledQuery) => {
-      if (file === ":memory:") return (await db.executeQuery<R>(query)).rows as R[];
+      if (file === ":memory:") return onConnection<R>(db, query);
       // A thread that died (its reads failed with it) is replaced, not left failing every read.
       if (!reader?.alive()) reader = startSqliteReader(file);
       return (await reader.all(query.sql, query.parameters)) as R[];
@@ -195,6 +201,11 @@ export function openDatabase(
       await Promise.all([db.destroy(), audit.storage.db.destroy()]);
     },
   };
+}
+
+/** A long read where no reader thread can take it: an ordinary query on `db`'s own connections. */
+async function onConnection<R>(db: Kysely<Database>, query: CompiledQuery): Promise<R[]> {
+  return (await db.executeQuery<R>(query)).rows as R[];
 }
 
 /** SQLite's own threshold, restored if the checkpoint thread fails. */

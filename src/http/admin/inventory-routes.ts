@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import type { InventoryService } from "../../domain/inventory/inventory-service.js";
+import { type InventoryService, MAX_PAGE } from "../../domain/inventory/inventory-service.js";
 import { csvHeader, csvLine, inventoryItem, inventoryQuery } from "./inventory-wire.js";
 
 const Filters = Type.Object(
@@ -34,9 +34,6 @@ const OwnerBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-// Rows per read while an export streams: the largest page the list answers.
-const EXPORT_PAGE = 1000;
 
 /**
  * The inventory under /admin/inventory: search with filters, sorting and cursor paging (JSON with
@@ -77,8 +74,9 @@ export function registerInventoryRoutes(
     { schema: { querystring: Filters }, config: { operation: "InventoryExport" } },
     async (request, reply) => {
       const { facets: _f, format: _x, limit: _l, cursor: _c, ...filters } = request.query;
-      const query = inventoryQuery({ ...filters, limit: String(EXPORT_PAGE) });
-      // The first page is read before the answer starts, so a bad filter is still a 400.
+      const query = inventoryQuery({ ...filters, limit: String(MAX_PAGE) });
+      // Read the largest page the list answers at a time; the first before the answer starts, so a
+      // bad filter is still a 400.
       const first = await inventory.list(query);
       async function* csv() {
         yield `${csvHeader()}${first.items.map(csvLine).join("")}`;
