@@ -107,7 +107,14 @@ function pkcs8FromPem(pem: string, password: string | undefined): Buffer {
     }).export({ format: "der", type: "pkcs8" });
   } catch (cause) {
     const message = (cause as Error).message ?? "";
-    if (/bad decrypt|passphrase|password|interrupted or cancelled/i.test(message)) {
+    // A wrong password passes the CBC padding check of traditional PEM encryption about once in 256
+    // tries, and OpenSSL then fails on the garbage it decrypted: any failure of an encrypted key read
+    // with a password is the password's.
+    const encrypted = /^Proc-Type:\s*4,ENCRYPTED|-----BEGIN ENCRYPTED PRIVATE KEY-----/m.test(pem);
+    if (
+      (encrypted && password !== undefined && password !== "") ||
+      /bad decrypt|passphrase|password|interrupted or cancelled/i.test(message)
+    ) {
       if (password === undefined || password === "")
         throw new DomainError("BadParameter", "The PEM private key is encrypted: give its password in pwd", {
           cause,
