@@ -174,6 +174,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   app.decorateRequest("vaultContext", undefined);
   app.decorateRequest("auditDetail", undefined);
   app.decorateRequest("auditScope", undefined);
+  app.decorateRequest("idlePoll", false);
   app.decorateRequest("route", undefined as unknown as FastifyRequest["route"]);
 
   // The Azure SDK sends Content-Type: application/json with an empty body on its first, challenge-only
@@ -205,6 +206,8 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
 
   app.addHook("onSend", async (request, reply, payload) => {
     if (!isAudited(request)) return payload;
+    if (request.idlePoll && reply.statusCode < 400 && (request.auditScope?.intents ?? 0) === 0)
+      return payload;
     try {
       // The row is committed before the body leaves: whoever got the data has a row.
       await deps.audit.record(auditEntry(request, reply.statusCode));

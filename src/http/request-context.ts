@@ -15,6 +15,12 @@ declare module "fastify" {
     /** The audit scope of a request that may change state; its stores write intent rows through it. */
     auditScope: AuditScope | undefined;
     /**
+     * Set by a poll that found nothing (an agent's empty claim or watch): answered successfully with
+     * no data and no change, it is kept out of the audit log, which idle agents would otherwise fill
+     * with a row every few seconds each.
+     */
+    idlePoll: boolean;
+    /**
      * The matched route's options, read once per request by the first hook: Fastify builds a new
      * object on every read of `request.routeOptions`, and several hooks need it.
      */

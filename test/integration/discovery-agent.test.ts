@@ -184,6 +184,43 @@ for (const backend of serverBackends) {
       expect(record.locations.every((l: { source: string }) => l.source === "tls")).toBe(true);
     }, 60_000);
 
+    it("keeps its idle polls out of the audit log, but not the claim that leased work", async () => {
+      const credentials = JSON.parse(readFileSync(credentialsFile, "utf8"));
+      const client = httpsClient(server.ca);
+      try {
+        const token = await adminToken(client, { ...credentials, authorityHost: server.admin.authorityHost });
+        const headers = { authorization: `Bearer ${token}` };
+        const watch = `${server.admin.authorityHost}/agent/v1/watch?certificate=${encodeURIComponent(`${server.admin.vaultUrl}/certificates/none`)}`;
+        const start = await client.send(watch, { headers });
+        expect(start.status).toBe(200);
+        const { seq } = start.json<{ seq: number }>();
+        const empty = await client.send(`${watch}&since=${seq}&timeoutSeconds=0`, { headers });
+        expect(empty.json()).toEqual({ seq, versions: [] });
+        const refused = await client.send(`${watch}&since=x`, { headers });
+        expect(refused.status).toBe(400);
+      } finally {
+        client.close();
+      }
+      // The agent has asked for work every 200 ms since it registered, finding some once.
+      const exported = await runCliAsync([
+        "audit",
+        "export",
+        "--principal",
+        credentials.clientId,
+        "--data-dir",
+        data.dir,
+        ...database,
+      ]);
+      expect(exported.code, exported.stderr).toBe(0);
+      const rows = exported.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { operation: string; status: number });
+      expect(rows.filter((r) => r.operation === "AgentClaim").map((r) => r.status)).toEqual([200]);
+      expect(rows.filter((r) => r.operation === "AgentWatch").map((r) => r.status)).toEqual([200, 400]);
+      expect(rows.some((r) => r.operation === "AgentResults")).toBe(true);
+    });
+
     it("stops cleanly on SIGTERM", async () => {
       agent.kill("SIGTERM");
       expect(await agentExit).toBe(0);

@@ -184,7 +184,10 @@ export function registerAgentRoutes(
       async (request, reply) => {
         const agent = agentOf(request);
         const run = await discovery.claim(agent.id, `agent:${agent.name}`, 60_000);
-        if (!run) return reply.status(204).send();
+        if (!run) {
+          request.idlePoll = true;
+          return reply.status(204).send();
+        }
         return { id: run.id, name: run.name, spec: run.spec };
       },
     );
@@ -276,7 +279,9 @@ export function registerAgentRoutes(
           const gone = new AbortController();
           // The response closes before it is sent only when the agent hung up.
           reply.raw.once("close", () => gone.abort());
-          return watch.wait(watched, Number(since), seconds * 1000, gone.signal);
+          const answer = await watch.wait(watched, Number(since), seconds * 1000, gone.signal);
+          request.idlePoll = answer.versions.length === 0;
+          return answer;
         },
       );
     }
