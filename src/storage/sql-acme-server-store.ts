@@ -255,7 +255,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
         lease_until: null,
       })
       .where("id", "=", slot("id"))
-      .where("status", "=", "processing")
+      .where("status", "in", ["pending", "processing"])
       .returning("authz_id"),
   );
   const settleAuthz = precompiled<{ id: string }, "id" | "status">(
@@ -695,7 +695,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async completeChallenge(id, outcome, now) {
-      await write(async (trx) => {
+      return write(async (trx) => {
         const status = outcome.error ? "invalid" : "valid";
         const done = (
           await finishChallenge(trx, {
@@ -705,9 +705,10 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
             error: outcome.error ? JSON.stringify(outcome.error) : null,
           })
         ).rows[0];
-        if (!done) return;
+        if (!done) return false;
         const authz = (await settleAuthz(trx, { id: done.authz_id, status })).rows[0];
         if (authz) await settleOrdersOf(trx, authz.id);
+        return true;
       });
     },
 
