@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { ApprovalGate } from "../approvals/approval-service.js";
 import type { ApprovalRequest } from "../approvals/model.js";
 import type { ApprovalChange } from "../approvals/ports.js";
@@ -7,7 +7,7 @@ import { type CsrFacts, REVOCATION_REASONS, type RevocationReason } from "../ca/
 import type { CaX509 } from "../ca/ports.js";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
-import { newId } from "../ids.js";
+import { newId, randomPart } from "../ids.js";
 import type { SubjectAltName } from "../inventory/model.js";
 import type { CertificateRequestFacts, IssuanceGate, RuleScope } from "../rules/issuance-gate.js";
 import type { Sealer } from "../sealing/ports.js";
@@ -509,7 +509,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     async newNonce(): Promise<string> {
       const body = Buffer.alloc(NONCE_BODY_BYTES);
       body.writeUIntBE(clock.now().getTime(), 0, 6);
-      randomBytes(NONCE_BODY_BYTES - 6).copy(body, 6);
+      randomPart(NONCE_BODY_BYTES - 6).copy(body, 6);
       const mac = createHmac("sha256", await deps.nonceKey())
         .update(body)
         .digest()
@@ -713,7 +713,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
             id: newId(),
             authzId: id,
             type,
-            token: randomBytes(32).toString("base64url"),
+            token: randomPart(32).toString("base64url"),
             status: "pending",
           })),
         });
