@@ -5,7 +5,9 @@
  * of orders in flight, in one run. Both validate http-01 against one responder in this process and
  * resolve names through one pebble-challtestsrv. The servers take turns (BENCH_ROUNDS) so that a
  * shared machine's changing load falls on both, and each one's CPU time per order is reported
- * beside the rate: on a busy machine it is the steadier figure. Run with `npm run bench:acme`.
+ * beside the rate: on a busy machine it is the steadier figure. So is this process's own CPU per
+ * order: the client is one thread, and once it needs a whole core it caps both servers' rates.
+ * Run with `npm run bench:acme`.
  */
 
 import { execFileSync } from "node:child_process";
@@ -113,7 +115,15 @@ interface Tally {
   orders: number;
   seconds: number;
   cpuMs: number;
+  /** This process's CPU (the client, its http-01 responder): one thread, so it caps the rate too. */
+  clientCpuMs: number;
 }
+
+/** CPU this process has used so far, ms. */
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 /** A server under measurement: its client, an account made and warmed up, its process. */
 async function prepare(
@@ -132,7 +142,7 @@ async function prepare(
   if (account.status !== 201) throw new Error(`${label} newAccount: ${account.status} ${account.body}`);
   const kid = account.headers.location as string;
   await Promise.all(Array.from({ length: WARMUP_ORDERS }, () => completeOrder(client, key, kid)));
-  const total: Tally = { orders: 0, seconds: 0, cpuMs: 0 };
+  const total: Tally = { orders: 0, seconds: 0, cpuMs: 0, clientCpuMs: 0 };
   return {
     label,
     total,
@@ -142,6 +152,7 @@ async function prepare(
     async run(seconds: number): Promise<Tally> {
       let orders = 0;
       const cpuBefore = cpuMs(pid);
+      const clientBefore = ownCpuMs();
       const started = Date.now();
       const end = started + seconds * 1000;
       await Promise.all(
@@ -152,10 +163,16 @@ async function prepare(
           }
         }),
       );
-      const round = { orders, seconds: (Date.now() - started) / 1000, cpuMs: cpuMs(pid) - cpuBefore };
+      const round = {
+        orders,
+        seconds: (Date.now() - started) / 1000,
+        cpuMs: cpuMs(pid) - cpuBefore,
+        clientCpuMs: ownCpuMs() - clientBefore,
+      };
       total.orders += round.orders;
       total.seconds += round.seconds;
       total.cpuMs += round.cpuMs;
+      total.clientCpuMs += round.clientCpuMs;
       return round;
     },
   };
@@ -164,7 +181,7 @@ async function prepare(
 const perSecond = (t: Tally) => t.orders / t.seconds;
 const cpuPerOrder = (t: Tally) => t.cpuMs / t.orders;
 const line = (label: string, t: Tally) =>
-  `${label}: ${t.orders} orders in ${t.seconds.toFixed(1)} s = ${perSecond(t).toFixed(1)} orders/s, ${cpuPerOrder(t).toFixed(1)} ms of server CPU per order`;
+  `${label}: ${t.orders} orders in ${t.seconds.toFixed(1)} s = ${perSecond(t).toFixed(1)} orders/s, ${cpuPerOrder(t).toFixed(1)} ms of server CPU per order, ${(t.clientCpuMs / t.orders).toFixed(1)} ms of client CPU`;
 
 const httpPort = await freePort();
 const responder = createServer((request, response) => {

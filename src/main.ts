@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
 import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
-import { createAcmeJws, spkiKeyFacts } from "./crypto/acme-jws.js";
+import { createAcmeJws, csrKeyFacts } from "./crypto/acme-jws.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
 import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
@@ -396,7 +396,7 @@ export async function openCore(
   const acmeValidation: AcmeValidationJob = createAcmeValidationJob({
     acme: {
       validatePending: (limit) => acmeServer.validatePending(limit),
-      validate: (challenge) => acmeServer.validate(challenge),
+      validate: (challenge, outcome) => acmeServer.validate(challenge, outcome),
     },
     store: acmeServerStore,
     clock,
@@ -410,7 +410,7 @@ export async function openCore(
     clock,
     ca,
     x509: caX509,
-    keyFacts: spkiKeyFacts,
+    keyFacts: csrKeyFacts,
     validator: createAcmeChallengeValidator({
       httpPort: config.acmeValidationHttpPort,
       tlsPort: config.acmeValidationTlsPort,
@@ -418,7 +418,7 @@ export async function openCore(
     }),
     gate: serverGate,
     nonceKey: sealedSettingKey(stores.settings, sealer, "acme-server-nonce-key"),
-    queued: (challenge) => acmeValidation.kick(challenge),
+    queued: (challenge, outcome) => acmeValidation.kick(challenge, outcome),
     approval: approvalGate,
   });
   const enrollmentStore = createSqlEnrollmentStore(storage);

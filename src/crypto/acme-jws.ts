@@ -15,6 +15,8 @@ const ALGORITHMS: Record<string, { type: string; curve?: string; digest: string 
 
 import type { AcmeJws, KeyFacts, ParsedJws } from "../domain/acme-server/ports.js";
 import { acmeError } from "../domain/acme-server/problems.js";
+import type { CsrFacts } from "../domain/ca/model.js";
+import { keyDetails } from "./key-details.js";
 
 const B64U = /^[A-Za-z0-9_-]*$/;
 /** Imported account keys, by their JWK's JSON: every request of an account verifies with the same key. */
@@ -123,15 +125,17 @@ export function createAcmeJws(): AcmeJws {
   };
 }
 
-/** Key type and size of an SPKI, in the rules' terms. */
-export function spkiKeyFacts(spki: Buffer): KeyFacts {
-  const key = createPublicKey({ key: spki, format: "der", type: "spki" });
-  const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === "rsa") return { keyType: "RSA", keySize: details.modulusLength };
-  if (key.asymmetricKeyType === "ec") {
+/**
+ * Key type and size of a CSR's key, in the rules' terms: from what reading the CSR found when it
+ * checked the signature, else from its SPKI.
+ */
+export function csrKeyFacts(csr: Pick<CsrFacts, "publicKey" | "key">): KeyFacts {
+  const details = csr.key ?? keyDetails(createPublicKey({ key: csr.publicKey, format: "der", type: "spki" }));
+  if (details.type === "rsa") return { keyType: "RSA", keySize: details.modulusLength };
+  if (details.type === "ec") {
     const curve = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" }[details.namedCurve ?? ""];
     return { keyType: "EC", keySize: { "P-256": 256, "P-384": 384, "P-521": 521 }[curve ?? ""], curve };
   }
-  if (key.asymmetricKeyType === "ed25519") return { keyType: "Ed25519", keySize: 256 };
-  return { keyType: key.asymmetricKeyType ?? "unknown" };
+  if (details.type === "ed25519") return { keyType: "Ed25519", keySize: 256 };
+  return { keyType: details.type ?? "unknown" };
 }

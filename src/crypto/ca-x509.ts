@@ -4,7 +4,7 @@ import * as x509 from "@peculiar/x509";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { canonicalSerial } from "../domain/ca/ca-service.js";
-import type { OcspCertId } from "../domain/ca/model.js";
+import type { OcspCertId, PublicKeyDetails } from "../domain/ca/model.js";
 import type { CaX509 } from "../domain/ca/ports.js";
 import type { SubjectAlternativeNames } from "../domain/certificates/model.js";
 import { badParameter } from "../domain/errors.js";
@@ -13,6 +13,7 @@ import { buildCrl } from "./crl-builder.js";
 import { children, encode, octetString, oid, raw, sequence } from "./der.js";
 import { ecSpki } from "./ec-spki.js";
 import { publicKeyFromParts } from "./jwk.js";
+import { keyDetails } from "./key-details.js";
 import { createOcspResponseBuilder } from "./ocsp-response-builder.js";
 import { protectorCrypto } from "./x509-factory.js";
 
@@ -49,22 +50,24 @@ const CSR_HASHES: Record<string, string | null> = {
 
 /**
  * Checks a CSR's signature with OpenSSL (node:crypto), some fifty times faster than the WebCrypto
- * path of @peculiar/x509; false for algorithms it does not know (PSS…), which that path then checks.
+ * path of @peculiar/x509, and describes the key it checked with; undefined for algorithms it does
+ * not know (PSS…), which that path then checks, and for a signature that does not verify.
  */
 function verifyCsr(
   info: asn1js.BaseBlock,
   algorithm: asn1js.Sequence,
   signature: asn1js.BitString,
   spki: Buffer,
-) {
+): PublicKeyDetails | undefined {
   try {
     const id = algorithm.valueBlock.value[0];
     const hash = id instanceof asn1js.ObjectIdentifier ? CSR_HASHES[id.valueBlock.toString()] : undefined;
-    if (hash === undefined) return false;
+    if (hash === undefined) return undefined;
     const key = createPublicKey({ key: spki, format: "der", type: "spki" });
-    return verify(hash, info.valueBeforeDecodeView, key, signature.valueBlock.valueHexView);
+    if (!verify(hash, info.valueBeforeDecodeView, key, signature.valueBlock.valueHexView)) return undefined;
+    return keyDetails(key);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -245,9 +248,10 @@ export function createCaX509(): CaX509 {
         throw badParameter("Not a PKCS#10 certificate request: it is not a DER CertificationRequest");
       const subjectDer = raw(subject);
       const publicKey = raw(spki);
-      if (!verifyCsr(info, algorithm, signature, publicKey) && !(await verifyElsewhere(der)))
+      const key = verifyCsr(info, algorithm, signature, publicKey);
+      if (!key && !(await verifyElsewhere(der)))
         throw badParameter("The certificate request's signature does not verify");
-      return { subject: nameText(subjectDer), subjectDer, publicKey, sans: requestedSans(attributes) };
+      return { subject: nameText(subjectDer), subjectDer, publicKey, sans: requestedSans(attributes), key };
     },
 
     readCertificate(der) {

@@ -11,15 +11,40 @@ import * as asn1js from "asn1js";
 function element(identifier: number, parts: readonly Uint8Array[]): Buffer {
   let length = 0;
   for (const part of parts) length += part.length;
-  return Buffer.concat([Buffer.of(identifier), encodedLength(length), ...parts]);
+  // One buffer written in place: a certificate and its OCSP answer are some hundred elements, and
+  // a buffer each for the tag, the length and the concatenation was a visible share of signing.
+  const header = 1 + lengthBytes(length);
+  const out = Buffer.allocUnsafe(header + length);
+  out[0] = identifier;
+  writeLength(out, 1, length);
+  let at = header;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** X.690 §8.1.3: how many bytes the length takes, short form below 128. */
+const lengthBytes = (length: number): number =>
+  length < 0x80 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1000000 ? 4 : 5;
+
+/** Writes `length` at `offset` as X.690 §8.1.3 has it: short form, or the count of bytes and the big-endian length. */
+function writeLength(out: Buffer, offset: number, length: number): void {
+  const count = lengthBytes(length) - 1;
+  if (count === 0) {
+    out[offset] = length;
+    return;
+  }
+  out[offset] = 0x80 | count;
+  for (let i = count, rest = length; i > 0; i--, rest = Math.floor(rest / 256)) out[offset + i] = rest % 256;
 }
 
 /** X.690 §8.1.3: short form below 128, else the count of length bytes and the big-endian length. */
 export function encodedLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.of(length);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+  const out = Buffer.allocUnsafe(lengthBytes(length));
+  writeLength(out, 0, length);
+  return out;
 }
 
 export const encode = (block: asn1js.BaseBlock): Buffer => Buffer.from(block.toBER());

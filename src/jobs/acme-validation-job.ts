@@ -1,5 +1,5 @@
 import type { AcmeServerService } from "../domain/acme-server/acme-server-service.js";
-import type { ClaimedChallenge } from "../domain/acme-server/model.js";
+import type { ClaimedChallenge, ValidationOutcome } from "../domain/acme-server/model.js";
 import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { type AuditScope, inAuditScope } from "../domain/audit/audit-scope.js";
 import type { AuditService } from "../domain/audit/audit-service.js";
@@ -8,13 +8,16 @@ import { newId } from "../domain/ids.js";
 import type { Job } from "../domain/jobs/ports.js";
 
 export interface AcmeValidationJob extends Job {
-  /** Validates a challenge this node started (and holds the lease of) now, in this process. */
-  kick(challenge: ClaimedChallenge): void;
+  /**
+   * Records the outcome of a challenge this node started (and holds the lease of) once its
+   * validation, under way in this process, comes to one.
+   */
+  kick(challenge: ClaimedChallenge, outcome: Promise<ValidationOutcome>): void;
 }
 
 /**
- * Validates ACME challenges that clients said are ready. The node that took a challenge POST
- * validates it at once under the lease it took with it; the schedule picks up challenges whose node
+ * Finishes ACME validations that outlasted their challenge POST. The node that took the POST
+ * records the outcome under the lease it took with it; the schedule picks up challenges whose node
  * died mid-validation once their lease runs out, and forgets expired nonces. Challenges are claimed
  * through the database, so each is validated once.
  */
@@ -32,7 +35,7 @@ export function createAcmeValidationJob(
   return {
     name: "acme-validation",
     intervalMs,
-    kick(challenge) {
+    kick(challenge, outcome) {
       // A kick comes from a challenge request, whose audit scope would otherwise carry on into
       // this work after the request was answered: the round is the job's own, as the schedule's are.
       const base = {
@@ -45,7 +48,7 @@ export function createAcmeValidationJob(
         entry: () => ({ ...base, time: deps.clock.now(), outcome: "pending", status: 0 }),
         intents: 0,
       };
-      inAuditScope(scope, () => deps.acme.validate(challenge))
+      inAuditScope(scope, () => deps.acme.validate(challenge, outcome))
         .then(async () => {
           if (scope.intents > 0)
             await deps.audit.record({

@@ -108,6 +108,52 @@ export async function completeIssuedOrder(
 
 const NONCE_COLUMNS = ["nonce", "expires_at"] as const;
 
+/** The rows a new order inserts, column by column: compiled once per row count (see insertOrder). */
+const ORDER_ROWS = {
+  acme_server_orders: [
+    "id",
+    "profile_id",
+    "account_id",
+    "status",
+    "identifiers",
+    "authz_ids",
+    "expires_at",
+    "error",
+    "certificate_serial",
+    "replaces",
+    "created_at",
+    "not_before",
+    "not_after",
+    "csr",
+    "approval_id",
+  ],
+  acme_server_authzs: [
+    "id",
+    "order_id",
+    "profile_id",
+    "account_id",
+    "identifier_type",
+    "identifier_value",
+    "wildcard",
+    "status",
+    "expires_at",
+    "created_at",
+  ],
+  acme_server_challenges: [
+    "id",
+    "authz_id",
+    "type",
+    "token",
+    "status",
+    "validated_at",
+    "error",
+    "lease_until",
+  ],
+  acme_server_order_authzs: ["order_id", "authz_id"],
+} as const;
+
+type OrderTable = keyof typeof ORDER_ROWS;
+
 /** Most nonces one statement records: SQLite binds at most 32,766 values. */
 const MAX_NONCE_BATCH = 500;
 
@@ -255,7 +301,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
         lease_until: null,
       })
       .where("id", "=", slot("id"))
-      .where("status", "=", "processing")
+      .where("status", "in", ["pending", "processing"])
       .returning("authz_id"),
   );
   const settleAuthz = precompiled<{ id: string }, "id" | "status">(
@@ -326,46 +372,68 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     };
   }
 
+  // An order's inserts, compiled once per table and row count: Kysely's building of them was the
+  // largest share of its work left on the ACME path.
+  const inserts = new Map<OrderTable, ReturnType<typeof rowsInsert>>();
+  const rowsInsert = (table: OrderTable) =>
+    compiledPerCount((rows) =>
+      precompiledRows(
+        db.insertInto(table).values(slotRows(ORDER_ROWS[table], rows) as unknown as Database[typeof table][]),
+        ORDER_ROWS[table],
+      ),
+    );
+  async function insertRows<T extends OrderTable>(
+    trx: Kysely<Database>,
+    table: T,
+    rows: Record<(typeof ORDER_ROWS)[T][number], unknown>[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    let insert = inserts.get(table);
+    if (!insert) {
+      insert = rowsInsert(table);
+      inserts.set(table, insert);
+    }
+    await insert(rows.length)(trx, rows);
+  }
+
   async function insertAuthorizations(
     trx: Kysely<Database>,
     order: AcmeOrder,
     authorizations: AcmeAuthorization[],
   ): Promise<void> {
     const created = order.createdAt.getTime();
-    await trx
-      .insertInto("acme_server_authzs")
-      .values(
-        authorizations.map((a) => ({
-          id: a.id,
-          order_id: order.id,
-          profile_id: order.profileId,
-          account_id: a.accountId,
-          identifier_type: a.identifier.type,
-          identifier_value: a.wildcard ? `*.${a.identifier.value}` : a.identifier.value,
-          wildcard: a.wildcard ? 1 : 0,
-          status: a.status,
-          expires_at: a.expiresAt.getTime(),
-          created_at: created,
+    await insertRows(
+      trx,
+      "acme_server_authzs",
+      authorizations.map((a) => ({
+        id: a.id,
+        order_id: order.id,
+        profile_id: order.profileId,
+        account_id: a.accountId,
+        identifier_type: a.identifier.type,
+        identifier_value: a.wildcard ? `*.${a.identifier.value}` : a.identifier.value,
+        wildcard: a.wildcard ? 1 : 0,
+        status: a.status,
+        expires_at: a.expiresAt.getTime(),
+        created_at: created,
+      })),
+    );
+    await insertRows(
+      trx,
+      "acme_server_challenges",
+      authorizations.flatMap((a) =>
+        a.challenges.map((c) => ({
+          id: c.id,
+          authz_id: a.id,
+          type: c.type,
+          token: c.token,
+          status: c.status,
+          validated_at: null,
+          error: null,
+          lease_until: null,
         })),
-      )
-      .execute();
-    await trx
-      .insertInto("acme_server_challenges")
-      .values(
-        authorizations.flatMap((a) =>
-          a.challenges.map((c) => ({
-            id: c.id,
-            authz_id: a.id,
-            type: c.type,
-            token: c.token,
-            status: c.status,
-            validated_at: null,
-            error: null,
-            lease_until: null,
-          })),
-        ),
-      )
-      .execute();
+      ),
+    );
   }
 
   /** An order is ready once every authorization is valid, invalid once any is invalid or deactivated. */
@@ -540,9 +608,8 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     async insertOrder(order, authorizations) {
       const created = order.createdAt.getTime();
       return write(async (trx) => {
-        await trx
-          .insertInto("acme_server_orders")
-          .values({
+        await insertRows(trx, "acme_server_orders", [
+          {
             id: order.id,
             profile_id: order.profileId,
             account_id: order.accountId,
@@ -558,13 +625,14 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
             not_after: fromDate(order.notAfter),
             csr: null,
             approval_id: null,
-          })
-          .execute();
-        if (authorizations.length > 0) await insertAuthorizations(trx, order, authorizations);
-        await trx
-          .insertInto("acme_server_order_authzs")
-          .values(order.authzIds.map((authz_id) => ({ order_id: order.id, authz_id })))
-          .execute();
+          },
+        ]);
+        await insertAuthorizations(trx, order, authorizations);
+        await insertRows(
+          trx,
+          "acme_server_order_authzs",
+          order.authzIds.map((authz_id) => ({ order_id: order.id, authz_id })),
+        );
         // Reused authorizations may be valid already, or have changed since they were looked up.
         await settleOrder(trx, order.id);
         const stored = (await orderById(trx, { id: order.id })).rows[0];
@@ -695,7 +763,7 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async completeChallenge(id, outcome, now) {
-      await write(async (trx) => {
+      return write(async (trx) => {
         const status = outcome.error ? "invalid" : "valid";
         const done = (
           await finishChallenge(trx, {
@@ -705,9 +773,10 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
             error: outcome.error ? JSON.stringify(outcome.error) : null,
           })
         ).rows[0];
-        if (!done) return;
+        if (!done) return false;
         const authz = (await settleAuthz(trx, { id: done.authz_id, status })).rows[0];
         if (authz) await settleOrdersOf(trx, authz.id);
+        return true;
       });
     },
 

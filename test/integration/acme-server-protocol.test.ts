@@ -70,6 +70,14 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       );
     }
 
+    /** An order for `name` and the http-01 challenge of its authorization. */
+    async function http01Of(name: string) {
+      const placed = await order([name]);
+      const authz = (await client.post(placed.json().authorizations[0], key, undefined, { kid })).json();
+      const challenge = authz.challenges.find((c: { type: string }) => c.type === "http-01");
+      return { placed, challenge };
+    }
+
     /** Answers each authorization's http-01 challenge and waits until the order is ready. */
     const validate = (orderUrl: string, k = key, accountKid = kid) =>
       validateOrder(client, responder.answers, orderUrl, k, accountKid);
@@ -155,15 +163,16 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       const rows = await acme.server.strongroom.core.storage.audit.db
         .selectFrom("audit_log")
         .select(["principal_id", "operation", "outcome"])
-        .where("operation", "=", "AcmeFinalize")
+        .where("operation", "in", ["AcmeFinalize", "AcmeChallenge"])
         .execute();
-      const validations = await acme.server.strongroom.core.storage.audit.db
-        .selectFrom("audit_log")
-        .select(["operation", "outcome"])
-        .where("principal_id", "=", "system:acme-validation")
-        .execute();
-      expect(validations).toContainEqual({ operation: "job acme-validation", outcome: "success" });
       const accountId = kid.split("/").pop();
+      // The validations finished within their challenge requests: the outcome committed with its
+      // intent row under the account, and no job had to record it.
+      expect(rows).toContainEqual({
+        principal_id: `acme-account:${accountId}`,
+        operation: "AcmeChallenge",
+        outcome: "pending",
+      });
       expect(rows).toContainEqual({
         principal_id: `acme-account:${accountId}`,
         operation: "AcmeFinalize",
@@ -274,11 +283,43 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       expect(still.status).toBe("ready");
     }, 60_000);
 
+    it("answers a challenge with its validation done when the client's responder answers quickly, the order ready at once", async () => {
+      const { placed, challenge } = await http01Of("quick.example.test");
+      responder.answers.set(challenge.token, client.keyAuthorization(challenge.token, key));
+      const answered = await client.post(challenge.url, key, {}, { kid });
+      expect(answered.status, answered.body).toBe(200);
+      expect(answered.json()).toMatchObject({ status: "valid", validated: expect.any(String) });
+      // No poll needed: the order was ready when the challenge's answer left.
+      expect(
+        (await client.post(placed.headers.location as string, key, undefined, { kid })).json(),
+      ).toMatchObject({
+        status: "ready",
+      });
+    }, 60_000);
+
+    it("answers processing when validation outlasts the challenge request, and records the outcome when it comes", async () => {
+      const { placed, challenge } = await http01Of("slow.example.test");
+      responder.answers.set(challenge.token, client.keyAuthorization(challenge.token, key));
+      responder.delays.set(challenge.token, 1_500);
+      const answered = await client.post(challenge.url, key, {}, { kid });
+      expect(answered.json().status).toBe("processing");
+      const again = await client.post(challenge.url, key, {}, { kid });
+      expect(again.json().status).toBe("processing");
+      let current = placed.json();
+      for (let round = 0; round < 100 && current.status === "pending"; round++) {
+        await sleep(50);
+        current = (await client.post(placed.headers.location as string, key, undefined, { kid })).json();
+      }
+      expect(current.status).toBe("ready");
+      const validated = (await client.post(challenge.url, key, undefined, { kid })).json();
+      expect(validated.status).toBe("valid");
+    }, 60_000);
+
     it("marks the authorization and order invalid when the client does not serve the key authorization", async () => {
-      const placed = await order(["absent.example.test"]);
-      const authz = (await client.post(placed.json().authorizations[0], key, undefined, { kid })).json();
-      const challenge = authz.challenges.find((c: { type: string }) => c.type === "http-01");
-      await client.post(challenge.url, key, {}, { kid });
+      const { placed, challenge } = await http01Of("absent.example.test");
+      const answered = (await client.post(challenge.url, key, {}, { kid })).json();
+      expect(answered.status).toBe("invalid");
+      expect(answered.error.type).toBe(`${PROBLEM}unauthorized`);
       let current = placed.json();
       for (let round = 0; round < 100 && current.status === "pending"; round++) {
         await sleep(50);

@@ -105,19 +105,27 @@ export async function ocspStatus(
   return openssl(cwd, "ocsp", "-issuer", issuer, "-cert", cert, "-url", url, "-CAfile", rootFile);
 }
 
-/** An http-01 responder on the port the server validates against, answering the tokens in `answers`. */
+/**
+ * An http-01 responder on the port the server validates against, answering the tokens in `answers`,
+ * each after the milliseconds `delays` gives it (none by default).
+ */
 export async function startHttp01Responder(
   port: number,
-): Promise<{ answers: Map<string, string>; close(): Promise<void> }> {
+): Promise<{ answers: Map<string, string>; delays: Map<string, number>; close(): Promise<void> }> {
   const answers = new Map<string, string>();
+  const delays = new Map<string, number>();
   const responder = createServer((request, response) => {
-    const answer = answers.get((request.url ?? "").split("/").pop() ?? "");
-    response.statusCode = answer ? 200 : 404;
-    response.end(answer ?? "");
+    const token = (request.url ?? "").split("/").pop() ?? "";
+    setTimeout(() => {
+      const answer = answers.get(token);
+      response.statusCode = answer ? 200 : 404;
+      response.end(answer ?? "");
+    }, delays.get(token) ?? 0);
   });
   await new Promise<void>((resolve) => responder.listen(port, "127.0.0.1", resolve));
   return {
     answers,
+    delays,
     close: () => new Promise<void>((resolve) => responder.close(() => resolve())),
   };
 }

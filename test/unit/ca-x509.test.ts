@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as asn1js from "asn1js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { csrKeyFacts } from "../../src/crypto/acme-jws.js";
 import { createAesGcmSealer } from "../../src/crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "../../src/crypto/ca-keys.js";
 import { createCaX509 } from "../../src/crypto/ca-x509.js";
@@ -13,6 +14,7 @@ import { createSoftwareKeyProtector } from "../../src/crypto/software-key-protec
 import { newSerial } from "../../src/domain/ca/ca-service.js";
 import type { CaKeyAlgorithm, CertificateSpec, OcspSingle } from "../../src/domain/ca/model.js";
 import type { CaSigner } from "../../src/domain/ca/ports.js";
+import { csrKey, spkiKey } from "../../src/domain/rules/request-facts.js";
 import { legacyCertificate, legacyOcspResponse, legacyReadCsr } from "../support/legacy-ca-x509.js";
 import { tempDataDir } from "../support/server-process.js";
 
@@ -473,8 +475,11 @@ describe("the CA's CSR reader", () => {
         "DNS:host.example.test,DNS:alt.example.test,IP:10.0.0.1,IP:2001:db8::5,email:a@example.test,URI:https://u.example.test/p,otherName:1.3.6.1.4.1.311.20.2.3;UTF8:user@example.test",
       );
       const facts = await x509.readCsr(der);
-      const { subjectDer, ...rest } = facts;
+      const { subjectDer, key, ...rest } = facts;
       expect(rest).toEqual(await legacyReadCsr(der));
+      // The key as the signature check read it judges as the SPKI read anew would.
+      expect(csrKey(facts)).toEqual(spkiKey(facts.publicKey));
+      expect(csrKeyFacts(facts)).toEqual(csrKeyFacts({ publicKey: facts.publicKey }));
       expect(facts.sans.ipAddresses).toEqual(["10.0.0.1", "2001:db8::5"]);
       expect(facts.sans.upns).toEqual(["user@example.test"]);
       const printed = openssl(

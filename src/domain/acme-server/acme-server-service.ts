@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { ApprovalGate } from "../approvals/approval-service.js";
 import type { ApprovalRequest } from "../approvals/model.js";
 import type { ApprovalChange } from "../approvals/ports.js";
@@ -7,7 +7,7 @@ import { type CsrFacts, REVOCATION_REASONS, type RevocationReason } from "../ca/
 import type { CaX509 } from "../ca/ports.js";
 import type { Clock } from "../clock.js";
 import { DomainError } from "../errors.js";
-import { newId } from "../ids.js";
+import { newId, randomPart } from "../ids.js";
 import type { SubjectAltName } from "../inventory/model.js";
 import type { CertificateRequestFacts, IssuanceGate, RuleScope } from "../rules/issuance-gate.js";
 import type { Sealer } from "../sealing/ports.js";
@@ -22,6 +22,7 @@ import type {
   ChallengeType,
   ClaimedChallenge,
   Identifier,
+  ValidationOutcome,
 } from "./model.js";
 import type { AcmeJws, AcmeServerStore, ChallengeValidator, KeyFacts, ParsedJws } from "./ports.js";
 import { acmeError } from "./problems.js";
@@ -33,16 +34,18 @@ export interface AcmeServerDeps {
   clock: Clock;
   ca: Pick<CaService, "signRequest" | "findIssued" | "revoke" | "get">;
   x509: Pick<CaX509, "readCsr" | "readCertificate">;
-  keyFacts: (spki: Buffer) => KeyFacts;
+  /** The key of a CSR as readCsr read it. */
+  keyFacts: (csr: Pick<CsrFacts, "publicKey" | "key">) => KeyFacts;
   validator: ChallengeValidator;
   gate: IssuanceGate;
   /** The installation's nonce key, the same on every node (see main.ts). */
   nonceKey: () => Promise<Buffer>;
   /**
-   * Given a challenge this node started and holds the lease of, to validate at once (see
-   * `validate`); without it the challenge waits for `validatePending` once the lease runs out.
+   * Given a challenge this node started and holds the lease of, with its validation still under
+   * way, to record the outcome once it comes (see `validate`); without it the challenge waits for
+   * `validatePending` once the lease runs out.
    */
-  queued?: ((challenge: ClaimedChallenge) => void) | undefined;
+  queued?: ((challenge: ClaimedChallenge, outcome: Promise<ValidationOutcome>) => void) | undefined;
   /** Holds the finalizes the approval rules match until approvers agree; none is held when absent. */
   approval?: ApprovalGate | undefined;
 }
@@ -83,6 +86,13 @@ export const ORDERS_PAGE_SIZE = 100;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const MAX_IDENTIFIERS = 100;
 const LEASE_MS = 60_000;
+/**
+ * How long a challenge POST waits for its validation, to answer with the outcome (RFC 8555 §7.5.1:
+ * the challenge may be valid in the response) instead of processing. A responder on the client's
+ * network answers within milliseconds; past this the answer is processing and the outcome is
+ * recorded when it comes, so a client whose own responder is slow is not kept waiting on its POST.
+ */
+const VALIDATION_WAIT_MS = 1_000;
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:]+(:(\d{1,3}\.){3}\d{1,3})?$/;
@@ -158,6 +168,20 @@ function serialOfCertId(certId: string): string {
     .toString("hex")
     .replace(/^(00)+/, "");
   return hex === "" ? "00" : hex;
+}
+
+/** What `work` resolves to if it settles within `ms`; undefined if it takes longer. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let stop: () => void = () => undefined;
+  const late = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    stop = () => clearTimeout(timer);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    stop();
+  }
 }
 
 function timestamp(raw: unknown, name: string): Date | undefined {
@@ -436,6 +460,19 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     }
   }
 
+  /** Validates a challenge against the client; a failure of our own side is the problem too. */
+  async function check(item: ClaimedChallenge): Promise<ValidationOutcome> {
+    const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
+    const error = await deps.validator.validate(item, keyAuthorization).catch(
+      (cause: unknown): AcmeProblem => ({
+        type: "serverInternal",
+        detail: `Validation failed: ${(cause as Error).message}`,
+        status: 500,
+      }),
+    );
+    return { error };
+  }
+
   /**
    * A finalize held for approval as the approvers leave it: processing while they decide, signed once
    * approved (by the node that takes it, or by the next one once a dead node's lease runs out),
@@ -472,7 +509,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
     async newNonce(): Promise<string> {
       const body = Buffer.alloc(NONCE_BODY_BYTES);
       body.writeUIntBE(clock.now().getTime(), 0, 6);
-      randomBytes(NONCE_BODY_BYTES - 6).copy(body, 6);
+      randomPart(NONCE_BODY_BYTES - 6).copy(body, 6);
       const mac = createHmac("sha256", await deps.nonceKey())
         .update(body)
         .digest()
@@ -676,7 +713,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
             id: newId(),
             authzId: id,
             type,
-            token: randomBytes(32).toString("base64url"),
+            token: randomPart(32).toString("base64url"),
             status: "pending",
           })),
         });
@@ -732,7 +769,11 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
       return { ...authz, status: "deactivated" };
     },
 
-    /** RFC 8555 §7.5.1: the client is ready; validation runs in the background. */
+    /**
+     * RFC 8555 §7.5.1: the client is ready. The answer carries the outcome when validation takes
+     * under VALIDATION_WAIT_MS, recorded in one transaction from pending; a slower one is recorded
+     * as started (leased to this node) and finishes in the background.
+     */
     async respond(
       auth: Authenticated,
       id: string,
@@ -741,23 +782,35 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
       const challenge = await store.getChallenge(id);
       if (!challenge) throw acmeError("notFound", `No challenge ${id} here`);
       const authorization = await ownAuthorization(account, challenge.authzId);
-      if (auth.payload !== undefined && challenge.status === "pending") {
-        if (authorization.status !== "pending")
-          throw acmeError("malformed", `Authorization ${authorization.id} is ${authorization.status}`);
+      if (auth.payload === undefined || challenge.status !== "pending") return { challenge, authorization };
+      if (authorization.status !== "pending")
+        throw acmeError("malformed", `Authorization ${authorization.id} is ${authorization.status}`);
+      const started = { ...challenge, status: "processing" as const };
+      const item = {
+        challenge: started,
+        identifier: authorization.identifier,
+        thumbprint: account.thumbprint,
+      };
+      const outcome = check(item);
+      const settled = await within(outcome, VALIDATION_WAIT_MS);
+      const again = async () => ({ challenge: (await store.getChallenge(id)) ?? challenge, authorization });
+      if (settled) {
         const now = clock.now();
-        // Leased from the start, so that this node validates it without a claim of its own.
-        if (await store.startChallenge(id, new Date(now.getTime() + LEASE_MS))) {
-          const started = { ...challenge, status: "processing" as const };
-          deps.queued?.({
-            challenge: started,
-            identifier: authorization.identifier,
-            thumbprint: account.thumbprint,
-          });
-          return { challenge: started, authorization };
-        }
-        return { challenge: (await store.getChallenge(id)) ?? challenge, authorization };
+        // False when another request on this challenge recorded its outcome first: that one stands.
+        if (!(await store.completeChallenge(id, settled, now))) return again();
+        const { error } = settled;
+        return {
+          challenge: error
+            ? { ...challenge, status: "invalid", error }
+            : { ...challenge, status: "valid", validatedAt: now },
+          authorization,
+        };
       }
-      return { challenge, authorization };
+      const now = clock.now();
+      // Leased from the start, so that this node records the outcome without a claim of its own.
+      if (!(await store.startChallenge(id, new Date(now.getTime() + LEASE_MS)))) return again();
+      deps.queued?.(item, outcome);
+      return { challenge: started, authorization };
     },
 
     /**
@@ -772,17 +825,12 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
       return claimed.length;
     },
 
-    /** Validates a challenge this node holds the lease of and records the outcome (RFC 8555 §8). */
-    async validate(item: ClaimedChallenge): Promise<void> {
-      const keyAuthorization = `${item.challenge.token}.${item.thumbprint}`;
-      const error = await deps.validator.validate(item, keyAuthorization).catch(
-        (cause: unknown): AcmeProblem => ({
-          type: "serverInternal",
-          detail: `Validation failed: ${(cause as Error).message}`,
-          status: 500,
-        }),
-      );
-      await store.completeChallenge(item.challenge.id, { error }, clock.now());
+    /**
+     * Records the outcome of a challenge this node holds the lease of (RFC 8555 §8): `outcome` when
+     * its validation is under way already, else a validation made now.
+     */
+    async validate(item: ClaimedChallenge, outcome = check(item)): Promise<void> {
+      await store.completeChallenge(item.challenge.id, await outcome, clock.now());
     },
 
     /** RFC 8555 §7.4: issues from the profile's CA with the client's CSR, if it asks for the order's names. */
@@ -821,7 +869,7 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
         );
       if (csr.sans.emails.length + csr.sans.uris.length + csr.sans.upns.length > 0)
         throw acmeError("badCSR", "The CSR may name only DNS names and IP addresses");
-      const key = deps.keyFacts(csr.publicKey);
+      const key = deps.keyFacts(csr);
       if (!profile.keyTypes.includes(key.keyType))
         throw acmeError(
           "badCSR",

@@ -134,6 +134,11 @@ export interface AcmeOrder {
 }
 
 /** A challenge claimed for validation, with what the validator needs. */
+/** A validation's outcome: the problem that failed it, none when the challenge is met. */
+export interface ValidationOutcome {
+  error?: AcmeProblem | undefined;
+}
+
 export interface ClaimedChallenge {
   challenge: AcmeChallenge;
   identifier: Identifier;

@@ -9,6 +9,7 @@ import type {
   ClaimedChallenge,
   EabKey,
   Identifier,
+  ValidationOutcome,
 } from "./model.js";
 
 /** The ACME server's state; every row lives in the database so any node answers any request. */
@@ -88,10 +89,11 @@ export interface AcmeServerStore {
    */
   claimChallenges(now: Date, leaseUntil: Date, limit: number): Promise<ClaimedChallenge[]>;
   /**
-   * Records a validation's outcome and carries it through: the authorization becomes valid or
-   * invalid, and its order ready (all authorizations valid) or invalid, in one transaction.
+   * Records a validation's outcome on a pending or processing challenge and carries it through:
+   * the authorization becomes valid or invalid, and its order ready (all authorizations valid) or
+   * invalid, in one transaction. False when the challenge had an outcome already.
    */
-  completeChallenge(id: string, outcome: { error?: AcmeProblem | undefined }, now: Date): Promise<void>;
+  completeChallenge(id: string, outcome: ValidationOutcome, now: Date): Promise<boolean>;
   deactivateAuthorization(id: string): Promise<void>;
   /**
    * ready → processing, keeping the CSR and storing the approval request that holds it in the same

@@ -15,7 +15,7 @@ import {
   openGate,
   type RuleScope,
 } from "../rules/issuance-gate.js";
-import { sansOf, spkiKey } from "../rules/request-facts.js";
+import { csrKey, sansOf } from "../rules/request-facts.js";
 import { BACKDATE_MS, newSerial, caSigner as signerFor } from "./ca-signing.js";
 import type { CrlService } from "./crl-service.js";
 import {
@@ -67,7 +67,7 @@ export interface SignOptions {
   validity?: { notBefore?: Date | undefined; notAfter: Date } | undefined;
 }
 
-type KeyFacts = ReturnType<typeof spkiKey>;
+type KeyFacts = ReturnType<typeof csrKey>;
 
 /** What the rules read of a key, from its public parts as the key service holds them. */
 function partsKey(publicKey: PublicKeyParts): KeyFacts {
@@ -365,10 +365,10 @@ export function createCaService(deps: CaServiceDeps) {
   /** Signs a certificate for `facts`' key and returns it with its event, storing nothing. */
   async function sign(
     { ca, constraints }: Issuing,
-    facts: Pick<CsrFacts, "publicKey">,
+    facts: Pick<CsrFacts, "publicKey" | "key">,
     profile: IssueProfile,
     vault?: VaultLink,
-    key: KeyFacts = spkiKey(facts.publicKey),
+    key: KeyFacts = csrKey(facts),
   ): Promise<SignedCertificate> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
@@ -676,7 +676,7 @@ export function createCaService(deps: CaServiceDeps) {
       const requirements = approval ? await approval.requirements("ca-sign", scope) : [];
       if (!approval || requirements.length === 0) return issue(ca, facts, profile);
       enforceNameConstraints(ca.constraints, profile.subject, profile.sans);
-      const asked = requestFacts(ca.ca, spkiKey(facts.publicKey), profile, clock.now());
+      const asked = requestFacts(ca.ca, csrKey(facts), profile, clock.now());
       // A request the rules refuse is refused now, not after approvers spent time on it.
       await (deps.gate ?? openGate).check("ca-sign", scope, asked);
       const payload: HeldSign = { caId: ca.ca.id, csr: csr.toString("base64"), ...options };

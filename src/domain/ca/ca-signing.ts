@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomPart } from "../ids.js";
 import type { CertificateAuthority } from "./model.js";
 import type { CaKeys } from "./ports.js";
 
@@ -9,7 +9,7 @@ export const BACKDATE_MS = 600_000;
  * Serials are 128 random bits behind a 0x01 byte: positive, never shortened by DER's leading-zero
  * rule, and unguessable (CA/B Forum BR §7.1 asks for at least 64 random bits).
  */
-export const newSerial = (): string => `01${randomBytes(16).toString("hex")}`;
+export const newSerial = (): string => `01${randomPart(16).toString("hex")}`;
 
 /** The sealing context of a CA's key: a key sealed for one CA does not open as another's. */
 export const caKeyContext = (ca: { id: string }): string => `ca/${ca.id}`;

@@ -153,11 +153,23 @@ export interface CertificateSpec {
   ocspNoCheck?: boolean | undefined;
 }
 
+/** A public key as node:crypto describes it: `rsa`, `ec`, `ed25519`…, with its size or curve. */
+export interface PublicKeyDetails {
+  type: string | undefined;
+  modulusLength?: number | undefined;
+  namedCurve?: string | undefined;
+}
+
 export interface CsrFacts {
   subject: string;
   subjectDer: Buffer;
   publicKey: Buffer;
   sans: SubjectAlternativeNames;
+  /**
+   * The key as the signature check read it, so that judging it (key facts for rules and profiles)
+   * does not parse the SPKI again; absent where the CSR was checked another way.
+   */
+  key?: PublicKeyDetails | undefined;
 }
 
 export interface CertificateFactsLite {

@@ -1,4 +1,5 @@
 import { createPublicKey } from "node:crypto";
+import type { CsrFacts, PublicKeyDetails } from "../ca/model.js";
 import type { CertificatePolicy, SubjectAlternativeNames } from "../certificates/model.js";
 import type { CertificateFacts, SubjectAltName } from "../inventory/model.js";
 import type { CertificateRequestFacts } from "./issuance-gate.js";
@@ -66,11 +67,20 @@ export function certificateFacts(
   };
 }
 
+type KeyFacts = Pick<CertificateRequestFacts, "keyType" | "keySize" | "curve">;
+
 /** The key of a SubjectPublicKeyInfo (DER): type, RSA size, EC curve. */
-export function spkiKey(spki: Buffer): Pick<CertificateRequestFacts, "keyType" | "keySize" | "curve"> {
+export function spkiKey(spki: Buffer): KeyFacts {
   const key = createPublicKey({ key: spki, format: "der", type: "spki" });
-  const details = key.asymmetricKeyDetails ?? {};
-  switch (key.asymmetricKeyType) {
+  return publicKeyFacts({ type: key.asymmetricKeyType, ...key.asymmetricKeyDetails });
+}
+
+/** A CSR's key, from what reading the CSR found when that was recorded, else from its SPKI. */
+export const csrKey = (csr: Pick<CsrFacts, "publicKey" | "key">): KeyFacts =>
+  csr.key ? publicKeyFacts(csr.key) : spkiKey(csr.publicKey);
+
+function publicKeyFacts(details: PublicKeyDetails): KeyFacts {
+  switch (details.type) {
     case "rsa":
     case "rsa-pss":
       return { keyType: "RSA", keySize: details.modulusLength };
@@ -88,7 +98,7 @@ export function spkiKey(spki: Buffer): Pick<CertificateRequestFacts, "keyType" |
     case "ed448":
       return { keyType: "Ed448" };
     default:
-      return { keyType: key.asymmetricKeyType?.toUpperCase() ?? "unknown" };
+      return { keyType: details.type?.toUpperCase() ?? "unknown" };
   }
 }
 
