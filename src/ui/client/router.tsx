@@ -1,5 +1,5 @@
 import { type ComponentChildren, createContext } from "preact";
-import { useContext, useEffect, useState } from "preact/hooks";
+import { useContext, useLayoutEffect, useState } from "preact/hooks";
 import { prepare } from "./pages.js";
 
 // The dashboard is one HTML page: moving between its pages changes the address with the History
@@ -31,7 +31,7 @@ export function navigate(href: string, replace = false): void {
 export function useLocation(): URL {
   const renderedAt = useContext(RenderedAt);
   const [, setVersion] = useState(0);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const listener = () => setVersion((v) => v + 1);
     listeners.add(listener);
     return () => {
