@@ -15,10 +15,13 @@ if (root && answers && entry?.load) {
   seed(JSON.parse(answers.textContent ?? "{}") as Record<string, unknown>);
   const load = entry.load();
   prepare(url);
-  void load.then(
-    (module) => hydrate(<App page={{ entry, Page: module.default }} />, root),
-    () => render(<App />, root),
-  );
+  void load
+    .then(
+      (module) => hydrate(<App page={{ entry, Page: module.default }} />, root),
+      () => render(<App />, root),
+    )
+    // The first render has taken what it drew with; a later visit to the same view asks afresh.
+    .finally(() => seed({}));
 } else if (root) {
   // The page's chunk and its reads start now, not once the App has rendered and asked for them.
   prepare(url);
