@@ -114,8 +114,17 @@ export function matchPage(
  * submit, so they run beside each other and beside the render rather than one after another.
  */
 export function prepare(url: URL): void {
-  const entry = matchPage(url.pathname)?.entry;
+  loadChunk(url);
+  for (const path of matchPage(url.pathname)?.entry.reads?.(url) ?? []) readAhead(path);
+}
+
+/**
+ * Starts loading the chunk of the page at `url`, and nothing else: a pointer resting on a link or
+ * the keyboard's focus on it comes well before the click, and the code changes with no data.
+ */
+export function loadChunk(url: URL): void {
   // A chunk that fails to load is reported by the App, which asks for it again.
-  entry?.load?.().catch(() => undefined);
-  for (const path of entry?.reads?.(url) ?? []) readAhead(path);
+  matchPage(url.pathname)
+    ?.entry.load?.()
+    .catch(() => undefined);
 }

@@ -1,6 +1,6 @@
 import { type ComponentChildren, createContext } from "preact";
 import { useContext, useLayoutEffect, useState } from "preact/hooks";
-import { prepare } from "./pages.js";
+import { loadChunk, prepare } from "./pages.js";
 
 // The dashboard is one HTML page: moving between its pages changes the address with the History
 // API, so links can be bookmarked, reloaded and shared, and Back works.
@@ -53,6 +53,8 @@ export function Link(props: {
     <a
       href={href}
       {...rest}
+      onPointerEnter={() => loadChunk(new URL(href, window.location.href))}
+      onFocus={() => loadChunk(new URL(href, window.location.href))}
       onClick={(event) => {
         if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
         event.preventDefault();
