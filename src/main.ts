@@ -835,7 +835,9 @@ async function loadHttpLayer() {
   const { buildApp } = await import("./http/app.js");
   const { buildPkiApp } = await import("./http/pki/pki-app.js");
   const { startChallengeResponder } = await import("./http/acme-challenge/challenge-responder.js");
-  return { buildApp, buildPkiApp, startChallengeResponder };
+  const { loadPageRenderer } = await import("./http/ui/page-renderer.js");
+  const uiRenderer = await loadPageRenderer();
+  return { buildApp, buildPkiApp, startChallengeResponder, uiRenderer };
 }
 let httpLayer: ReturnType<typeof loadHttpLayer> | undefined;
 
@@ -948,7 +950,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         : undefined;
 
     httpLayer ??= loadHttpLayer();
-    const { buildApp, buildPkiApp, startChallengeResponder } = await httpLayer;
+    const { buildApp, buildPkiApp, startChallengeResponder, uiRenderer } = await httpLayer;
     const promClient = config.metrics ? await import("prom-client") : undefined;
     const metrics = promClient ? new promClient.Registry() : undefined;
     if (promClient && metrics) promClient.collectDefaultMetrics({ register: metrics, prefix: "strongroom_" });
@@ -990,6 +992,7 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
         campaigns: core.campaigns,
         smtp: core.smtp,
         uiAssets: loadUiAssets(),
+        uiRenderer,
         signIn,
         singleSignOn,
         enrollment: {

@@ -55,6 +55,7 @@ import { registerOAuthRoutes } from "./oauth/oauth-routes.js";
 import { registerOpsRoutes, UNAUDITED_PATHS } from "./ops/ops-routes.js";
 import { routeOf } from "./request-context.js";
 import { registerScepRoutes } from "./scep/scep-routes.js";
+import type { PageRenderer } from "./ui/page-renderer.js";
 import { createSessionAuth } from "./ui/session-auth.js";
 import type { UiAssets } from "./ui/ui-assets.js";
 import { registerUiRoutes } from "./ui/ui-routes.js";
@@ -119,6 +120,8 @@ export interface AppDeps {
   metrics?: Registry | undefined;
   /** The dashboard's built assets; undefined serves a page saying the client is not built. */
   uiAssets?: UiAssets | undefined;
+  /** Renders the dashboard's pages that have server-side reads; undefined leaves every page to the browser. */
+  uiRenderer?: PageRenderer | undefined;
   /** Dashboard sign-in and sessions. */
   signIn: SignInService;
   /** Dashboard single sign-on through an OpenID Connect provider, when one is configured. */
@@ -251,6 +254,7 @@ export function buildApp(deps: AppDeps, serverFactory?: FastifyServerFactory): F
   const sessions = createSessionAuth(deps.signIn, deps.identity.tenantId);
   registerUiRoutes(app, {
     assets: deps.uiAssets,
+    renderer: deps.uiRenderer,
     signIn: deps.signIn,
     sessions,
     singleSignOn: deps.singleSignOn,

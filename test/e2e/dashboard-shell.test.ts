@@ -56,6 +56,18 @@ describe("the dashboard in Chromium", () => {
     expect(requested.filter((url) => !url.startsWith(`${origin}/`))).toEqual([]);
   });
 
+  it("fetches a page's code while the pointer rests on its link, before any click", async (context) => {
+    if (!browser) return context.skip();
+    const origin = `https://localhost:${server.strongroom.port}`;
+    const page = await signedIn(browser, origin);
+    await page.locator("#server-status").waitFor();
+    const requested: string[] = [];
+    page.on("request", (request) => requested.push(request.url()));
+    await page.getByRole("navigation", { name: "Dashboard" }).getByRole("link", { name: "Audit" }).hover();
+    await expect.poll(() => requested.some((url) => /\/audit-page-\w+\.js$/.test(url))).toBe(true);
+    expect(page.url()).toBe(`${origin}/ui/`);
+  });
+
   it("has no serious or critical accessibility violations at 768 and 1440 pixels wide", async (context) => {
     if (!browser) return context.skip();
     for (const width of [768, 1440]) {

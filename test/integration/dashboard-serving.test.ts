@@ -50,6 +50,15 @@ describe("the dashboard served at /ui/ on the main listener", () => {
     expect(form.body).toContain('<label for="password">Password</label>');
   });
 
+  it("names the entry's own imports in the page, so the browser fetches them beside it", async () => {
+    const page = await get(server, "/ui/");
+    const entry = (await get(server, `${assetBase}/main.js`)).body;
+    const imported = [...entry.matchAll(/from\s*"\.\/([\w-]+\.js)"/g)].map((m) => m[1] as string);
+    expect(imported.length).toBeGreaterThan(0);
+    for (const file of imported)
+      expect(page.body).toContain(`<link rel="modulepreload" href="${assetBase}/${file}">`);
+  });
+
   it("answers the same page at /ui and on every client route below /ui/", async () => {
     for (const url of ["/ui", "/ui/inventory/some-certificate"]) {
       const page = await get(server, url);
@@ -63,7 +72,6 @@ describe("the dashboard served at /ui/ on the main listener", () => {
     for (const [file, type] of [
       ["main.js", "text/javascript; charset=utf-8"],
       ["styles.css", "text/css; charset=utf-8"],
-      ["icon.svg", "image/svg+xml"],
     ]) {
       const asset = await get(server, `${assetBase}/${file}`);
       expect(asset.statusCode, file).toBe(200);
@@ -73,14 +81,17 @@ describe("the dashboard served at /ui/ on the main listener", () => {
   });
 
   it("serves every chunk the entry module imports, each page's code included, beside it", async () => {
-    const entry = (await get(server, `${assetBase}/main.js`)).body;
-    const imported = [...entry.matchAll(/"\.\/([\w-]+\.js)"/g)].map((m) => m[1] as string);
-    expect(imported.some((file) => file.startsWith("inventory-page-"))).toBe(true);
-    for (const file of imported) {
+    const served = new Set<string>();
+    const pending = ["main.js"];
+    for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+      if (served.has(file)) continue;
       const chunk = await get(server, `${assetBase}/${file}`);
       expect(chunk.statusCode, file).toBe(200);
       expect(chunk.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+      served.add(file);
+      pending.push(...[...chunk.body.matchAll(/"\.\/([\w-]+\.js)"/g)].map((m) => m[1] as string));
     }
+    expect([...served].some((file) => file.startsWith("inventory-page-"))).toBe(true);
     const styles = await get(server, `${assetBase}/styles.css`);
     expect(styles.body).toContain(".uplot");
   });
@@ -113,7 +124,7 @@ describe("the dashboard's assets", () => {
       const second = loadUiAssets(dir);
       expect(first?.digest).toMatch(/^[0-9a-f]{16}$/);
       expect(second?.digest).not.toBe(first?.digest);
-      expect([...(second?.files.keys() ?? [])]).toEqual(["main.js", "other.js", "icon.svg", "styles.css"]);
+      expect([...(second?.files.keys() ?? [])]).toEqual(["main.js", "other.js", "styles.css"]);
     } finally {
       rmSync(dir, { recursive: true });
     }

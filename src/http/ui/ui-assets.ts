@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DASHBOARD_ICON } from "./ui-styles.js";
 
 export interface UiAsset {
   body: Buffer;
@@ -13,6 +12,8 @@ export interface UiAssets {
   /** Changes whenever any asset does: it names the asset path, so assets can be cached forever. */
   digest: string;
   files: ReadonlyMap<string, UiAsset>;
+  /** The modules main.js imports, directly or not: the page names them for the browser to fetch at once. */
+  entryImports: readonly string[];
 }
 
 /**
@@ -27,8 +28,8 @@ export const BUILT_CLIENT_DIR = join(
 );
 
 /**
- * The built browser modules (the entry and its chunks), the stylesheet esbuild bundled beside the
- * entry and the icon, read once; undefined when the client is not built.
+ * The built browser modules (the entry and its chunks) and the stylesheet esbuild bundled beside
+ * the entry, read once; undefined when the client is not built.
  */
 export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefined {
   if (!existsSync(join(dir, "main.js"))) return undefined;
@@ -38,7 +39,6 @@ export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefin
     .sort()) {
     files.set(name, { body: readFileSync(join(dir, name)), contentType: "text/javascript; charset=utf-8" });
   }
-  files.set("icon.svg", { body: Buffer.from(DASHBOARD_ICON), contentType: "image/svg+xml" });
   const styles = join(dir, "main.css");
   files.set("styles.css", {
     body: existsSync(styles) ? readFileSync(styles) : Buffer.alloc(0),
@@ -46,5 +46,25 @@ export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefin
   });
   const hash = createHash("sha256");
   for (const [name, asset] of files) hash.update(name).update("\0").update(asset.body).update("\0");
-  return { digest: hash.digest("hex").slice(0, 16), files };
+  return { digest: hash.digest("hex").slice(0, 16), files, entryImports: staticImports(files, "main.js") };
+}
+
+/**
+ * The modules `file` imports statically, and theirs, in the order found. Without them named in the
+ * page, the browser finds each only once the one before it has arrived and been parsed.
+ */
+function staticImports(files: ReadonlyMap<string, UiAsset>, file: string): string[] {
+  const found = new Set<string>();
+  const visit = (name: string) => {
+    const text = files.get(name)?.body.toString("utf8") ?? "";
+    // esbuild writes static imports as `from"./x.js"`; `import("./x.js")` is a page loaded on demand.
+    for (const m of text.matchAll(/from\s*"\.\/([\w-]+\.js)"/g)) {
+      const imported = m[1] as string;
+      if (found.has(imported)) continue;
+      found.add(imported);
+      visit(imported);
+    }
+  };
+  visit(file);
+  return [...found];
 }

@@ -1,3 +1,5 @@
+import { DASHBOARD_ICON } from "./ui-styles.js";
+
 /** Text placed in HTML: a user name or a message never becomes markup. */
 export function escapeHtml(text: string): string {
   return text.replace(
@@ -5,6 +7,12 @@ export function escapeHtml(text: string): string {
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
   );
 }
+
+/**
+ * The icon inline, not a file: Chromium asks for a page's icon again on every address change
+ * (each pushState of the client's router), a request beside each filter change's own.
+ */
+const ICON_URL = `data:image/svg+xml,${encodeURIComponent(DASHBOARD_ICON)}`;
 
 function head(digest: string, title: string, extra = ""): string {
   const assets = `/ui/assets/${digest}`;
@@ -14,25 +22,53 @@ function head(digest: string, title: string, extra = ""): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
-<link rel="icon" href="${assets}/icon.svg" type="image/svg+xml">
+<link rel="icon" href="${ICON_URL}">
 <link rel="stylesheet" href="${assets}/styles.css">
 ${extra}</head>`;
 }
 
 /**
- * The one HTML document of the dashboard for a signed-in user; the browser bundle under
- * /ui/assets/{digest}/ renders the navigation and the page into #app. The CSRF token sits in a meta tag for the scripts'
- * writes and in the sign-out form.
+ * JSON inside a `<script type="application/json">`, where the only way out is `</script>` (or a
+ * comment opener): every `<` is escaped, which JSON.parse reads back unchanged.
  */
-export function dashboardPage(digest: string, user: { username: string; csrf: string }): string {
+export function jsonInHtml(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c");
+}
+
+/** A page the server drew: its title, its markup for #app and the answers it was drawn with. */
+export interface RenderedPage {
+  title: string;
+  markup: string;
+  answers: Record<string, unknown>;
+}
+
+/**
+ * The one HTML document of the dashboard for a signed-in user; the browser bundle under
+ * /ui/assets/{digest}/ renders the navigation and the page into #app, or takes over the markup the
+ * server drew there (`rendered`), whose answers ride along as data, not as script. The CSRF token
+ * sits in a meta tag for the scripts' writes and in the sign-out form. The entry's own imports are
+ * named up front, so the browser fetches them beside the entry rather than after it.
+ */
+export function dashboardPage(
+  assets: { digest: string; entryImports: readonly string[] },
+  user: { username: string; csrf: string },
+  rendered?: RenderedPage,
+): string {
+  const { digest } = assets;
   const csrf = escapeHtml(user.csrf);
+  const preloads = assets.entryImports
+    .map((file) => `<link rel="modulepreload" href="/ui/assets/${digest}/${file}">\n`)
+    .join("");
+  const answers = rendered
+    ? `<script type="application/json" id="page-reads">${jsonInHtml(rendered.answers)}</script>\n`
+    : "";
   return `${head(
     digest,
-    "Strongroom",
+    rendered ? `${escapeHtml(rendered.title)} – Strongroom` : "Strongroom",
     `<meta name="csrf-token" content="${csrf}">
 <meta name="username" content="${escapeHtml(user.username)}">
 <script type="module" src="/ui/assets/${digest}/main.js"></script>
-`,
+${preloads}`,
   )}
 <body>
 <a class="skip" href="#content">Skip to content</a>
@@ -41,8 +77,8 @@ export function dashboardPage(digest: string, user: { username: string; csrf: st
 <p id="signed-in">Signed in as <strong>${escapeHtml(user.username)}</strong></p>
 <form method="post" action="/ui/sign-out"><input type="hidden" name="csrf" value="${csrf}"><button type="submit">Sign out</button></form>
 </header>
-<div id="app"></div>
-</body>
+<div id="app">${rendered?.markup ?? ""}</div>
+${answers}</body>
 </html>
 `;
 }
@@ -99,7 +135,8 @@ export const DASHBOARD_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self'",
+  // The page's icon is inline (ui-page.ts); data: images run no code.
+  "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
   "form-action 'self'",

@@ -3,6 +3,7 @@ import { DomainError } from "../../domain/errors.js";
 import type { SignInService } from "../../domain/sign-in/sign-in-service.js";
 import { SIGN_ON_STATE_TTL_MS, type SingleSignOn } from "../../domain/sign-in/single-sign-on.js";
 import { STATUS } from "../keyvault/errors.js";
+import type { PageRenderer } from "./page-renderer.js";
 import type { SessionAuth } from "./session-auth.js";
 import {
   clearCookies,
@@ -13,7 +14,7 @@ import {
   setSignOnCookie,
 } from "./session-cookie.js";
 import type { UiAssets } from "./ui-assets.js";
-import { DASHBOARD_CSP, dashboardPage, signedOnPage, signInPage } from "./ui-page.js";
+import { DASHBOARD_CSP, dashboardPage, type RenderedPage, signedOnPage, signInPage } from "./ui-page.js";
 
 /** An asset path carries its build's digest, so a browser never needs to ask for it again. */
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -29,6 +30,8 @@ function secured(reply: FastifyReply): FastifyReply {
 
 export interface UiRouteDeps {
   assets: UiAssets | undefined;
+  /** Draws the pages that say what they read; without it the browser draws every page. */
+  renderer?: PageRenderer | undefined;
   signIn: SignInService;
   sessions: SessionAuth;
   /** Absent when no OpenID Connect provider is configured. */
@@ -75,7 +78,7 @@ const field = (body: unknown, name: string): string | undefined => {
  * they are the same for everyone and carry no data; sign-ins and sign-outs are.
  */
 export function registerUiRoutes(app: FastifyInstance, deps: UiRouteDeps): void {
-  const { assets, signIn, sessions, singleSignOn } = deps;
+  const { assets, renderer, signIn, sessions, singleSignOn } = deps;
   const unaudited = { unaudited: true } as const;
 
   const notBuilt = (reply: FastifyReply) =>
@@ -105,8 +108,36 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiRouteDeps): void 
       return secured(reply).header("cache-control", "no-store").redirect("/ui/sign-in", 303);
     }
     const username = found.session.username ?? found.session.principal.displayName;
-    return html(reply, 200, dashboardPage(assets.digest, { username, csrf: signIn.csrf(found.token) }));
+    const rendered = await render(request);
+    return html(reply, 200, dashboardPage(assets, { username, csrf: signIn.csrf(found.token) }, rendered));
   };
+
+  /**
+   * The page drawn on the server with its first reads, so its rows come with the HTML, before (and
+   * without) any script. The reads go through the admin API as this user, with the same rights and
+   * the same audit as the browser's own calls; when one is refused or fails, the browser draws the
+   * page and shows why.
+   */
+  async function render(request: FastifyRequest): Promise<RenderedPage | undefined> {
+    if (!renderer) return undefined;
+    const url = new URL(request.url, "https://dashboard.invalid");
+    const paths = renderer.reads(url);
+    if (paths.length === 0) return undefined;
+    const replies = await Promise.all(
+      paths.map((path) =>
+        app.inject({
+          method: "GET",
+          url: path,
+          headers: { cookie: request.headers.cookie ?? "", accept: "application/json" },
+          remoteAddress: request.ip,
+        }),
+      ),
+    );
+    if (replies.some((r) => r.statusCode !== 200)) return undefined;
+    const answers = Object.fromEntries(paths.map((path, i) => [path, replies[i]?.json() as unknown]));
+    const page = await renderer.render(url, answers);
+    return page && { ...page, answers };
+  }
 
   // The router ignores trailing slashes: this is /ui/ as well; asset URLs are absolute, so either works.
   app.get("/ui", { config: unaudited }, sendPage);

@@ -9,11 +9,17 @@ const current = (path: string, pathname: string) => {
   return here === path || (path !== "/ui" && here.startsWith(`${path}/`));
 };
 
-/** The navigation and the current page, loaded on demand. */
-export function App() {
+/** A page's entry with its module's component, once loaded. */
+export type LoadedPage = { entry: PageEntry; Page: FunctionComponent<PageProps> };
+
+/**
+ * The navigation and the current page, loaded on demand. `page` is the current page's module
+ * already at hand: on the server, and in the browser when it takes over the server's markup.
+ */
+export function App({ page }: { page?: LoadedPage | undefined }) {
   const url = useLocation();
   const match = matchPage(url.pathname);
-  const [loaded, setLoaded] = useState<{ entry: PageEntry; Page: FunctionComponent<PageProps> }>();
+  const [loaded, setLoaded] = useState<LoadedPage | undefined>(page);
   const [failed, setFailed] = useState<string>();
   const main = useRef<HTMLElement>(null);
   const first = useRef(true);
@@ -26,7 +32,7 @@ export function App() {
     // After a move inside the dashboard, a screen reader starts reading at the new page.
     if (!first.current) main.current?.focus();
     first.current = false;
-    if (!entry?.load) return;
+    if (!entry?.load || loaded?.entry === entry) return;
     let live = true;
     entry.load().then(
       (module) => live && setLoaded({ entry, Page: module.default }),

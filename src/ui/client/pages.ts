@@ -1,4 +1,6 @@
 import type { FunctionComponent } from "preact";
+import { readAhead } from "./api.js";
+import { inventoryPaths, viewOf } from "./inventory-requests.js";
 
 /** What a page is given: the address it was opened at and the values of its path's `:params`. */
 export interface PageProps {
@@ -14,6 +16,13 @@ export interface PageEntry {
   nav?: boolean;
   /** The page's module, loaded on first visit; without it the page shows only its title. */
   load?: () => Promise<{ default: FunctionComponent<PageProps> }>;
+  /** The admin API paths the page reads as it opens at `url`, asked for before its chunk runs. */
+  reads?: (url: URL) => string[];
+  /**
+   * Those of the reads the server draws the page's first markup with, when it is rendered there;
+   * the others (slow ones, such as counts over every match) follow from the browser.
+   */
+  renderedWith?: (url: URL) => string[];
 }
 
 /**
@@ -24,7 +33,16 @@ export interface PageEntry {
  */
 export const PAGES: readonly PageEntry[] = [
   { path: "/ui", title: "Overview", load: () => import("./pages/overview-page.js") },
-  { path: "/ui/inventory", title: "Inventory", load: () => import("./pages/inventory-page.js") },
+  {
+    path: "/ui/inventory",
+    title: "Inventory",
+    load: () => import("./pages/inventory-page.js"),
+    reads: (url) => {
+      const { list, facets } = inventoryPaths(viewOf(url.searchParams));
+      return [list, facets];
+    },
+    renderedWith: (url) => [inventoryPaths(viewOf(url.searchParams)).list],
+  },
   {
     path: "/ui/inventory/:fingerprint",
     title: "Certificate",
@@ -89,4 +107,24 @@ export function matchPage(
     if (matches) return { entry, params };
   }
   return undefined;
+}
+
+/**
+ * Starts what the page at `url` needs — its chunk and its opening reads — at the user's click or
+ * submit, so they run beside each other and beside the render rather than one after another.
+ */
+export function prepare(url: URL): void {
+  loadChunk(url);
+  for (const path of matchPage(url.pathname)?.entry.reads?.(url) ?? []) readAhead(path);
+}
+
+/**
+ * Starts loading the chunk of the page at `url`, and nothing else: a pointer resting on a link or
+ * the keyboard's focus on it comes well before the click, and the code changes with no data.
+ */
+export function loadChunk(url: URL): void {
+  // A chunk that fails to load is reported by the App, which asks for it again.
+  matchPage(url.pathname)
+    ?.entry.load?.()
+    .catch(() => undefined);
 }

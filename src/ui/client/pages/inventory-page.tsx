@@ -1,40 +1,21 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Facets } from "../../../domain/inventory/model.js";
 import type { inventoryItem } from "../../../http/admin/inventory-wire.js";
-import { api } from "../api.js";
+import { api, takeSeed } from "../api.js";
 import { DataTable } from "../components/data-table.js";
 import { TextField } from "../components/form-fields.js";
 import { LoadFailed } from "../components/status-lines.js";
 import { day, expiresIn } from "../format.js";
+import { inventoryPaths, PAGE_SIZES, TEXT_FILTERS, viewOf } from "../inventory-requests.js";
 import type { PageProps } from "../pages.js";
 import { Link, navigate } from "../router.js";
 import { deleteView, type SavedView, savedViews, saveView } from "../saved-views.js";
 import { useLoad } from "../use-load.js";
 
 export type InventoryItem = ReturnType<typeof inventoryItem>;
+type RowsPage = { value: InventoryItem[]; nextLink?: string };
 
-/** The admin API's filters, each with its label; the query string uses the same names. */
-const TEXT_FILTERS = [
-  ["subject", "Subject contains"],
-  ["san", "Name (SAN)"],
-  ["issuer", "Issuer contains"],
-  ["expiringWithin", "Expiring within (e.g. 30d)"],
-  ["keyType", "Key type"],
-  ["minKeySize", "Minimum key size"],
-  ["signatureAlgorithm", "Signature algorithm"],
-  ["location", "Location starts with"],
-  ["owner", "Owner"],
-] as const;
 const SOURCES = ["tls", "file", "vault", "akv", "ca", "acme"];
-const FILTER_NAMES = [...TEXT_FILTERS.map(([name]) => name), "source", "expired"];
-const PAGE_SIZES = ["25", "50", "100", "250"];
-
-/** The page's view: the address's query string holds every filter, the sort, page size and cursor. */
-function viewOf(url: URL): URLSearchParams {
-  const view = new URLSearchParams();
-  for (const [name, value] of url.searchParams) if (value !== "") view.set(name, value);
-  return view;
-}
 
 const withoutPaging = (view: URLSearchParams) => {
   const copy = new URLSearchParams(view);
@@ -49,20 +30,16 @@ function goTo(view: URLSearchParams): void {
 
 /** Search over the whole inventory, paged on the server, with facet counts and CSV export. */
 export default function InventoryPage({ url }: PageProps) {
-  const view = viewOf(url);
+  const view = viewOf(url.searchParams);
   const query = view.toString();
+  const paths = inventoryPaths(view);
+  const { facetQuery } = paths;
   const [page] = useLoad(
-    () =>
-      api<{ value: InventoryItem[]; nextLink?: string }>(
-        "GET",
-        `/admin/inventory?${new URLSearchParams({ limit: PAGE_SIZES[0] as string, ...Object.fromEntries(view) })}`,
-      ),
+    () => api<RowsPage>("GET", paths.list),
     query,
+    () => takeSeed<RowsPage>(paths.list),
   );
-  const facetQuery = new URLSearchParams(
-    [...view].filter(([name]) => FILTER_NAMES.includes(name)),
-  ).toString();
-  const [facets] = useLoad(() => api<Facets>("GET", `/admin/inventory/facets?${facetQuery}`), facetQuery);
+  const [facets] = useLoad(() => api<Facets>("GET", paths.facets), facetQuery);
   const sort = view.get("sort") ?? "notAfter";
 
   const sortBy = (wanted: string) => {
@@ -134,14 +111,16 @@ function Filters({ view }: { view: URLSearchParams }) {
     const next = new URLSearchParams();
     for (const [name, value] of form)
       if (typeof value === "string" && value.trim() !== "") next.set(name, value.trim());
-    for (const kept of ["sort", "limit"]) {
-      const value = view.get(kept);
-      if (value) next.set(kept, value);
-    }
     goTo(next);
   };
+  // Before the scripts run (or without them) the form is a plain GET of this page, which the
+  // server renders with the rows for it; the sort and page size ride along as hidden fields.
   return (
-    <form class="filters" aria-label="Filters" onSubmit={apply}>
+    <form class="filters" aria-label="Filters" method="get" action="/ui/inventory" onSubmit={apply}>
+      {["sort", "limit"].map((kept) => {
+        const value = view.get(kept);
+        return value && <input key={kept} type="hidden" name={kept} value={value} />;
+      })}
       {TEXT_FILTERS.map(([name, label]) => (
         <label key={name}>
           {label}
@@ -212,7 +191,7 @@ function FacetCounts({ facets }: { facets: Facets | undefined }) {
 }
 
 function Paging({ view, next }: { view: URLSearchParams; next: string | undefined }) {
-  const cursor = next && new URL(next, window.location.origin).searchParams.get("cursor");
+  const cursor = next && new URLSearchParams(next.slice(next.indexOf("?") + 1)).get("cursor");
   const size = view.get("limit") ?? PAGE_SIZES[0];
 
   return (
@@ -245,7 +224,9 @@ function Paging({ view, next }: { view: URLSearchParams; next: string | undefine
           }}
         >
           {PAGE_SIZES.map((s) => (
-            <option key={s}>{s}</option>
+            <option key={s} value={s}>
+              {s}
+            </option>
           ))}
         </select>
       </label>
