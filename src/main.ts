@@ -15,6 +15,7 @@ import { createCaX509, ocspStatusOnly } from "./crypto/ca-x509.js";
 import { createCertificateBundleCodec } from "./crypto/certificate-bundle-codec.js";
 import { createCertificateDnsNames } from "./crypto/certificate-dns-names.js";
 import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.js";
+import { startCryptoPool } from "./crypto/crypto-pool.js";
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
 import { createEnrollmentCrypto } from "./crypto/enrollment-crypto.js";
 import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
@@ -302,8 +303,11 @@ export async function openCore(
     // A wrong module path, slot or PIN is a setting to fix: the CLI prints the message, not a stack.
     throw new ConfigError((error as Error).message, { cause: error });
   }
+  // New keys and PKCS#12 secrets (a campaign makes thousands a minute) are made beside the event loop.
+  const cryptoPool = startCryptoPool();
   const software = createSoftwareKeyProtector(sealer, {
     ...(workerCount(config) > 1 && { poolSignatures: WORKER_POOL_SIGNATURES }),
+    pool: cryptoPool,
   });
   const keys = createKeyService({
     store: stores.keys,
@@ -424,7 +428,7 @@ export async function openCore(
   const enrollmentStore = createSqlEnrollmentStore(storage);
   const enrollmentCrypto = createEnrollmentCrypto();
   const secrets = createSecretService({ store: stores.secrets, sealer, clock });
-  const codec = createCertificateBundleCodec();
+  const codec = createCertificateBundleCodec(cryptoPool);
   const factsReader = createCertificateFactsReader();
   const inventory = createInventoryService({ store: stores.inventory, reader: factsReader, clock });
   const gradingStore = createSqlGradingStore(storage);
@@ -609,6 +613,7 @@ export async function openCore(
       await audit.drain();
       await storage.close();
       hsm?.close();
+      await cryptoPool.stop();
     },
   };
 }

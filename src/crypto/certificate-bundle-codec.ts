@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import * as asn1js from "asn1js";
 import type { CertificateBundleCodec, KeyAndCertificates } from "../domain/certificates/ports.js";
 import { badParameter, DomainError } from "../domain/errors.js";
+import type { CryptoPool } from "./crypto-pool.js";
 import { encode, explicit, octetString, oid, sequence } from "./der.js";
 import { nativePrimitives } from "./native-primitives.js";
 import { pemBlocks, toPem } from "./pem.js";
@@ -129,9 +130,9 @@ function pkcs8FromPem(pem: string, password: string | undefined): Buffer {
 /**
  * PKCS#12 and PEM. Reading uses node-forge, which knows every PBE that PKCS#12 files in the wild use
  * (PBES2 with AES, and the legacy 3DES and RC2 that `openssl pkcs12 -legacy` and older Windows
- * write). Writing assembles the PFX from DER (assemblePfx).
+ * write). Writing assembles the PFX from DER (assemblePfx), on the crypto pool's threads when given.
  */
-export function createCertificateBundleCodec(): CertificateBundleCodec {
+export function createCertificateBundleCodec(pool?: Pick<CryptoPool, "pfx">): CertificateBundleCodec {
   return {
     parsePfx(bytes, password) {
       let p12: import("node-forge").pkcs12.Pkcs12Pfx;
@@ -177,7 +178,8 @@ export function createCertificateBundleCodec(): CertificateBundleCodec {
     },
 
     async buildPfx(pkcs8, certificates) {
-      return assemblePfx(pkcs8, certificates, randomBytes(MAC_SALT_BYTES));
+      const salt = randomBytes(MAC_SALT_BYTES);
+      return pool ? pool.pfx(pkcs8, certificates, salt) : assemblePfx(pkcs8, certificates, salt);
     },
 
     pkcs8ToJwk(pkcs8) {

@@ -15,6 +15,7 @@ import {
 } from "../domain/keys/algorithms.js";
 import type { KeyProtector } from "../domain/keys/ports.js";
 import type { Sealer } from "../domain/sealing/ports.js";
+import type { CryptoPool } from "./crypto-pool.js";
 import { ed25519Parts, OPENSSL_CURVE, privateKeyFromJwk, publicParts, rsaBits } from "./jwk.js";
 import { type NativeKey, nativeDigest, SignatureScheme } from "./native-digest.js";
 
@@ -46,6 +47,8 @@ export interface SoftwareKeyProtectorOptions {
    * own thread. Unbounded by default: one process needs the pool to use every core.
    */
   poolSignatures?: number;
+  /** Makes new keys on its threads instead of the event loop's. */
+  pool?: Pick<CryptoPool, "generateKey">;
 }
 
 /**
@@ -63,7 +66,7 @@ export const WORKER_POOL_SIGNATURES = 1;
  */
 export function createSoftwareKeyProtector(
   sealer: Sealer,
-  { cacheSize = 10_000, poolSignatures = Number.POSITIVE_INFINITY }: SoftwareKeyProtectorOptions = {},
+  { cacheSize = 10_000, poolSignatures = Number.POSITIVE_INFINITY, pool }: SoftwareKeyProtectorOptions = {},
 ): KeyProtector {
   const cache = new Map<string, Unsealed>();
   let pooled = 0;
@@ -109,6 +112,19 @@ export function createSoftwareKeyProtector(
 
     async generate(spec, context) {
       if (spec.kind === "oct") throw softwareOnlyAsymmetric();
+      if (pool) {
+        // Sealed here, where the master key is; parsed again only when it is first used.
+        const { pkcs8, publicKey } = await pool.generateKey(spec);
+        try {
+          return {
+            publicKey,
+            keySize: rsaBits(publicKey),
+            material: sealer.seal(pkcs8, sealContext(context)),
+          };
+        } finally {
+          pkcs8.fill(0);
+        }
+      }
       if (spec.kind === "OKP") {
         const { privateKey } = await generate("ed25519");
         return protect(privateKey, context, ed25519Parts(privateKey));

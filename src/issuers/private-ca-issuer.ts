@@ -1,4 +1,4 @@
-import type { CaService, IssueProfile } from "../domain/ca/ca-service.js";
+import type { CaService, IssueProfile, SignedCertificate } from "../domain/ca/ca-service.js";
 import type { KeyUsage } from "../domain/certificates/model.js";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
@@ -28,7 +28,7 @@ const failed = (code: string, message: string) => ({ status: "failed" as const, 
  * certificate policy gives subject, SANs, key usage, EKUs and validity; the CA adds its constraints.
  */
 export function createPrivateCaIssuer(deps: {
-  ca: Pick<CaService, "issueForVault" | "signForVault">;
+  ca: Pick<CaService, "issueForVault" | "signForVaults">;
   clock: Clock;
 }): IssuerAdapter {
   /** The CA a request goes to and what the certificate gets besides its key, or why not. */
@@ -89,20 +89,47 @@ export function createPrivateCaIssuer(deps: {
         return refused(error);
       }
     },
-    async prepare(request: PreparedIssuanceRequest): Promise<PreparedIssuance> {
-      const planned = plan(request);
-      if ("status" in planned) return planned;
-      try {
-        const { issued, events, chain } = await deps.ca.signForVault(
-          planned.caName,
-          request.publicKey,
-          planned.profile,
-          link(request),
-        );
-        return { status: "issued", certificates: [issued.der, ...chain], record: { issued, events } };
-      } catch (error) {
-        return refused(error);
+    async prepare(requests: readonly PreparedIssuanceRequest[]): Promise<PreparedIssuance[]> {
+      const out: PreparedIssuance[] = [];
+      const byCa = new Map<
+        string,
+        { at: number; request: PreparedIssuanceRequest; profile: IssueProfile }[]
+      >();
+      requests.forEach((request, at) => {
+        const planned = plan(request);
+        if ("status" in planned) out[at] = planned;
+        else
+          byCa.set(planned.caName, [
+            ...(byCa.get(planned.caName) ?? []),
+            { at, request, profile: planned.profile },
+          ]);
+      });
+      for (const [caName, planned] of byCa) {
+        let signed: PromiseSettledResult<SignedCertificate>[];
+        try {
+          signed = await deps.ca.signForVaults(
+            caName,
+            planned.map(({ request, profile }) => ({
+              publicKey: request.publicKey,
+              profile,
+              vault: link(request),
+            })),
+          );
+        } catch (error) {
+          const answer = refused(error);
+          for (const { at } of planned) out[at] = answer;
+          continue;
+        }
+        planned.forEach(({ at }, n) => {
+          const result = signed[n] as PromiseSettledResult<SignedCertificate>;
+          if (result.status === "rejected") out[at] = refused(result.reason);
+          else {
+            const { issued, events, chain } = result.value;
+            out[at] = { status: "issued", certificates: [issued.der, ...chain], record: { issued, events } };
+          }
+        });
       }
+      return out;
     },
   };
 }

@@ -1,9 +1,9 @@
-import type { CaService } from "../domain/ca/ca-service.js";
-import type { RevocationReason } from "../domain/ca/model.js";
+import { type CaService, issuedVersionKey } from "../domain/ca/ca-service.js";
+import type { IssuedCertificate, RevocationReason } from "../domain/ca/model.js";
 import { type CampaignItem, type CampaignOptions, campaignKeyId } from "../domain/campaigns/model.js";
 import type { CampaignStore, Claim, SettledItem } from "../domain/campaigns/ports.js";
 import { completedVersion, policyChange, reissueVaultCertificate } from "../domain/campaigns/reissue.js";
-import type { CertificateService } from "../domain/certificates/certificate-service.js";
+import type { CertificateService, Reissue } from "../domain/certificates/certificate-service.js";
 import { sleep as abortableSleep, type Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import type { Job } from "../domain/jobs/ports.js";
@@ -13,9 +13,12 @@ export interface CampaignJobDeps {
   store: CampaignStore;
   certificates: Pick<
     CertificateService,
-    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersion" | "discard" | "discardUnstored"
+    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersions" | "discard" | "discardUnstored"
   >;
-  ca: Pick<CaService, "findIssuedForVersion" | "revoke" | "revocation" | "published" | "republish">;
+  ca: Pick<
+    CaService,
+    "findIssuedForVersion" | "findIssuedForVersions" | "revoke" | "revocation" | "published" | "republish"
+  >;
   vaults: () => Promise<Vault[]>;
   clock: Clock;
   intervalMs?: number;
@@ -67,20 +70,9 @@ export function createCampaignJob({
   sleep = abortableSleep,
 }: CampaignJobDeps): Job {
   /** The old certificate's revocation (not stored yet) and what the item records of it. */
-  async function revocationOf(vault: Vault, item: CampaignItem, reason: RevocationReason | undefined) {
+  function revocationFrom(issued: IssuedCertificate | undefined, reason: RevocationReason | undefined) {
     if (!reason) return {};
-    let issued: Awaited<ReturnType<CaService["findIssuedForVersion"]>>;
-    try {
-      issued = await ca.findIssuedForVersion(
-        vault.id,
-        item.certificateName as string,
-        item.fromVersion as string,
-      );
-    } catch (error) {
-      if (error instanceof DomainError && error.code === "NotFound")
-        return { note: "not issued by the private CA: revoke it with its issuer" };
-      throw error;
-    }
+    if (!issued) return { note: "not issued by the private CA: revoke it with its issuer" };
     // The campaign service refuses certificateHold: a campaign revokes for good.
     const change = ca.revocation(issued, reason as Exclude<RevocationReason, "certificateHold">);
     return change
@@ -90,48 +82,93 @@ export function createCampaignJob({
 
   /** Revokes the item's old certificate at once, outside any batch; says what became of it. */
   async function revokeNow(vault: Vault, item: CampaignItem, reason: RevocationReason | undefined) {
-    const { issued, change, note } = await revocationOf(vault, item, reason);
+    if (!reason) return undefined;
+    let issued: IssuedCertificate | undefined;
+    try {
+      issued = await ca.findIssuedForVersion(
+        vault.id,
+        item.certificateName as string,
+        item.fromVersion as string,
+      );
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === "NotFound")) throw error;
+    }
+    const { change, note } = revocationFrom(issued, reason);
     if (issued && change?.reason) await ca.revoke(issued, change.reason);
     return note;
   }
 
-  /** The item's new version and revocation, signed but not stored; "unbatched" for the slow path. */
+  /**
+   * The items' new versions and revocations, signed but not stored, or "unbatched" for the slow
+   * path; what they read is read once per vault for the whole batch.
+   */
   async function prepare(
     byName: Map<string, Vault>,
     token: string,
-    item: CampaignItem,
+    items: readonly CampaignItem[],
     options: CampaignOptions,
-  ): Promise<SettledItem | "unbatched"> {
-    try {
-      const vault = vaultOf(byName, item);
-      const name = item.certificateName as string;
-      const made = await certificates.prepareNewVersion(
-        vault,
-        name,
-        policyChange(options),
-        campaignKeyId(token, item.fingerprint),
-      );
-      if (made.status === "unbatched") return "unbatched";
-      if (made.status === "failed") return failed(item, new Error(made.message), clock.now());
+  ): Promise<(SettledItem | "unbatched")[]> {
+    const out: (SettledItem | "unbatched")[] = [];
+    const byVault = new Map<Vault, { at: number; item: CampaignItem }[]>();
+    items.forEach((item, at) => {
       try {
-        const { change, note } = await revocationOf(vault, item, options.revokeReason);
-        return {
-          item,
-          outcome: {
-            state: "done",
-            toVersion: made.version.certificate.version,
-            revocation: note,
-            at: clock.now(),
-            writes: { version: made.version, record: made.record, revocation: change },
-          },
-        };
+        const vault = vaultOf(byName, item);
+        byVault.set(vault, [...(byVault.get(vault) ?? []), { at, item }]);
       } catch (error) {
-        await certificates.discard(made.version);
-        throw error;
+        out[at] = failed(item, error, clock.now());
       }
-    } catch (error) {
-      return failed(item, error, clock.now());
+    });
+    for (const [vault, group] of byVault) {
+      const made = certificates.prepareNewVersions(
+        vault,
+        group.map(({ item }) => ({
+          name: item.certificateName as string,
+          hsmId: campaignKeyId(token, item.fingerprint),
+        })),
+        policyChange(options),
+      );
+      const old = options.revokeReason
+        ? ca.findIssuedForVersions(
+            vault.id,
+            group.map(({ item }) => ({
+              name: item.certificateName as string,
+              version: item.fromVersion as string,
+            })),
+          )
+        : Promise.resolve(new Map<string, IssuedCertificate>());
+      const [versions, issued] = await Promise.allSettled([made, old]);
+      if (versions.status === "rejected" || issued.status === "rejected") {
+        if (versions.status === "fulfilled")
+          for (const one of versions.value)
+            if (one.status === "prepared") await certificates.discard(one.version);
+        const error =
+          versions.status === "rejected" ? versions.reason : (issued as PromiseRejectedResult).reason;
+        for (const { at, item } of group) out[at] = failed(item, error, clock.now());
+        continue;
+      }
+      group.forEach(({ at, item }, n) => {
+        const one = versions.value[n] as Reissue;
+        if (one.status === "unbatched") out[at] = "unbatched";
+        else if (one.status === "failed") out[at] = failed(item, new Error(one.message), clock.now());
+        else {
+          const { change, note } = revocationFrom(
+            issued.value.get(issuedVersionKey(item.certificateName as string, item.fromVersion as string)),
+            options.revokeReason,
+          );
+          out[at] = {
+            item,
+            outcome: {
+              state: "done",
+              toVersion: one.version.certificate.version,
+              revocation: note,
+              at: clock.now(),
+              writes: { version: one.version, record: one.record, revocation: change },
+            },
+          };
+        }
+      });
     }
+    return out;
   }
 
   function vaultOf(byName: Map<string, Vault>, item: CampaignItem): Vault {
@@ -258,9 +295,7 @@ export function createCampaignJob({
           );
           if (unstored.length > 0) await certificates.discardUnstored(unstored);
           const replacing = claim.items.filter((i) => i.action !== "revoke-old");
-          const prepared = await Promise.all(
-            replacing.map((i) => prepare(byName, claim.token, i, campaign.options)),
-          );
+          const prepared = await prepare(byName, claim.token, replacing, campaign.options);
           const batched = prepared.filter((p): p is SettledItem => p !== "unbatched");
           const slow = replacing.filter((_, n) => prepared[n] === "unbatched");
           let settled: SettledItem[];

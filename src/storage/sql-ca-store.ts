@@ -388,6 +388,20 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
       return row && toIssued(row);
     },
 
+    async findByVaultVersions(vaultId, versions) {
+      const wanted = versions.map(({ name, version }) => [vaultId, name.toLowerCase(), version]);
+      const found: IssuedCertificate[] = [];
+      for (let i = 0; i < wanted.length; i += VALUES_ROWS_PER_STATEMENT) {
+        const { rows } = await sql<IssuedRow>`
+          with ${valuesTable("wanted", VERSION_COLUMNS, wanted.slice(i, i + VALUES_ROWS_PER_STATEMENT))}
+          select i.* from wanted join ca_issued i
+            on i.vault_id = wanted.vault_id and i.certificate_name_key = wanted.name_key
+            and i.certificate_version = wanted.version`.execute(db);
+        found.push(...rows.map(toIssued));
+      }
+      return found;
+    },
+
     async listIssued(caId, limit, after) {
       let query = db.selectFrom("ca_issued").selectAll().where("ca_id", "=", caId);
       if (after) query = query.where("serial", ">", after);

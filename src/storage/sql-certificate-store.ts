@@ -24,9 +24,11 @@ import {
   createVersionWriter,
   type ObjectCodec,
   refuseUnmanagedNamesake,
+  unmanagedNamesakes,
   updateVersionRow,
 } from "./sql-object-store.js";
 import { secretCodec } from "./sql-secret-store.js";
+import { VALUES_ROWS_PER_STATEMENT } from "./sql-values.js";
 import { fromBool, toBool, writeTransaction } from "./transactions.js";
 
 const BACKED = ["certificates", "keys", "secrets"] as const;
@@ -462,6 +464,48 @@ export function createSqlCertificateStore(storage: StorageHandle): CertificateSt
         policy: row?.policy ? policyFromJson(JSON.parse(row.policy) as StoredPolicy) : undefined,
         operationStatus: (row?.status ?? undefined) as OperationStatus | undefined,
       };
+    },
+
+    async newVersionStates(vaultId, names) {
+      const keys = [...new Set(names.map(nameKey))];
+      const certificates = new Map<string, { deleted_at: number | null; policy: string | null }>();
+      const operations = new Map<string, string>();
+      for (let i = 0; i < keys.length; i += VALUES_ROWS_PER_STATEMENT) {
+        const some = keys.slice(i, i + VALUES_ROWS_PER_STATEMENT);
+        const [objects, pending] = await Promise.all([
+          db
+            .selectFrom("objects")
+            .select(["name_key", "deleted_at", "policy"])
+            .where("vault_id", "=", vaultId)
+            .where("collection", "=", "certificates")
+            .where("name_key", "in", some)
+            .execute(),
+          db
+            .selectFrom("certificate_operations")
+            .select(["name_key", "status"])
+            .where("vault_id", "=", vaultId)
+            .where("name_key", "in", some)
+            .execute(),
+        ]);
+        for (const row of objects) certificates.set(row.name_key, row);
+        for (const row of pending) operations.set(row.name_key, row.status);
+      }
+      const clashes = await unmanagedNamesakes(db, vaultId, names);
+      return new Map(
+        keys.map((key) => {
+          const row = certificates.get(key);
+          const clash = clashes.get(key);
+          return [
+            key,
+            {
+              deleted: row?.deleted_at != null,
+              policy: row?.policy ? policyFromJson(JSON.parse(row.policy) as StoredPolicy) : undefined,
+              operationStatus: operations.get(key) as OperationStatus | undefined,
+              ...(clash && { unmanagedNamesake: clash }),
+            },
+          ];
+        }),
+      );
     },
 
     async getOperation(vaultId, name) {

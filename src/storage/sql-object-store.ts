@@ -9,6 +9,7 @@ import { boundRows, precompiled, slot, slotRows } from "./precompiled.js";
 import { createReadCache } from "./read-cache.js";
 import type { Database } from "./schema.js";
 import { insertEvents } from "./sql-event-store.js";
+import { VALUES_ROWS_PER_STATEMENT } from "./sql-values.js";
 import { fromBool, fromDate, toBool, toDate, writeTransaction } from "./transactions.js";
 
 /** How one collection's versions map to the shared tables. */
@@ -202,10 +203,52 @@ export function createVersionWriter(db: Kysely<Database>) {
 
 /** Conflict over the first of the entries' names (several certificates' in a batch) that an unmanaged key or secret has. */
 async function refuseUnmanagedBacking(trx: Kysely<Database>, entries: VersionInsert[]): Promise<void> {
-  const names = new Map(
-    entries.map(({ version }) => [`${version.vaultId}/${nameKey(version.name)}`, version]),
-  );
-  for (const { vaultId, name } of names.values()) await refuseUnmanagedNamesake(trx, vaultId, name);
+  const byVault = new Map<string, string[]>();
+  for (const { version } of entries)
+    byVault.set(version.vaultId, [...(byVault.get(version.vaultId) ?? []), version.name]);
+  const clashes = new Map<string, DomainError>();
+  for (const [vaultId, names] of byVault)
+    for (const [name, clash] of await unmanagedNamesakes(trx, vaultId, names))
+      clashes.set(`${vaultId}/${name}`, clash);
+  for (const { version } of entries) {
+    const clash = clashes.get(`${version.vaultId}/${nameKey(version.name)}`);
+    if (clash) throw clash;
+  }
+}
+
+/**
+ * The Conflict of each of `names` (by name key) that a key or secret no certificate manages has: a
+ * certificate's backing objects would take it over. Set-based, for a batch of certificates.
+ */
+export async function unmanagedNamesakes(
+  q: Kysely<Database>,
+  vaultId: string,
+  names: readonly string[],
+): Promise<Map<string, DomainError>> {
+  const byKey = new Map(names.map((name) => [nameKey(name), name]));
+  const keys = [...byKey.keys()];
+  const clashes = new Map<string, DomainError>();
+  for (let i = 0; i < keys.length; i += VALUES_ROWS_PER_STATEMENT) {
+    const rows = await objectsWithLatest(q)
+      .select(["o.collection", "o.name_key"])
+      .where("o.vault_id", "=", vaultId)
+      .where("o.name_key", "in", keys.slice(i, i + VALUES_ROWS_PER_STATEMENT))
+      .where("o.collection", "in", ["keys", "secrets"])
+      .where("v.managed", "=", fromBool(false))
+      .orderBy("o.collection")
+      .execute();
+    for (const { collection, name_key } of rows) {
+      if (clashes.has(name_key)) continue;
+      clashes.set(
+        name_key,
+        new DomainError(
+          "Conflict",
+          `A ${collection === "keys" ? "key" : "secret"} named ${byKey.get(name_key)} already exists and is not managed by a certificate; choose another certificate name`,
+        ),
+      );
+    }
+  }
+  return clashes;
 }
 
 /**
@@ -217,19 +260,8 @@ export async function refuseUnmanagedNamesake(
   vaultId: string,
   name: string,
 ): Promise<void> {
-  const clash = await objectsWithLatest(q)
-    .select("o.collection")
-    .where("o.vault_id", "=", vaultId)
-    .where("o.name_key", "=", nameKey(name))
-    .where("o.collection", "in", ["keys", "secrets"])
-    .where("v.managed", "=", fromBool(false))
-    .executeTakeFirst();
-  if (clash) {
-    throw new DomainError(
-      "Conflict",
-      `A ${clash.collection === "keys" ? "key" : "secret"} named ${name} already exists and is not managed by a certificate; choose another certificate name`,
-    );
-  }
+  const [clash] = (await unmanagedNamesakes(q, vaultId, [name])).values();
+  if (clash) throw clash;
 }
 
 /** Conflict for the first entry whose object is deleted, as when they were inserted one by one. */

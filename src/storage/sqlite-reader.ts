@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { threadCalls } from "../cluster/thread-calls.js";
 
 /**
  * Long reads of a SQLite file on a thread of their own. better-sqlite3 runs a statement to its end
@@ -38,7 +39,7 @@ parentPort.on("message", (message) => {
       statement = db.prepare(message.sql);
       statements.set(message.sql, statement);
     }
-    parentPort.postMessage({ id: message.id, rows: statement.all(...message.parameters) });
+    parentPort.postMessage({ id: message.id, result: statement.all(...message.parameters) });
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: String(error && error.message || error) });
   }
@@ -48,55 +49,18 @@ parentPort.on("message", (message) => {
 const driver = createRequire(import.meta.url).resolve("better-sqlite3");
 const STOP_TIMEOUT_MS = 2000;
 
-type Reply = { id: number; rows: Record<string, unknown>[] } | { id: number; error: string };
-
 /** Starts the thread on `file`, which must exist. Reads run one at a time, in the order asked. */
 export function startSqliteReader(file: string): SqliteReader {
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
-  // Idle, it must not keep the process alive; while a read is waiting it is referenced again.
-  worker.unref();
-  const waiting = new Map<
-    number,
-    { resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void }
-  >();
-  let next = 0;
-  let failure: Error | undefined;
-  const failAll = (error: Error) => {
-    failure = error;
-    for (const { reject } of waiting.values()) reject(error);
-    waiting.clear();
-  };
-  worker.on("message", (reply: Reply) => {
-    const pending = waiting.get(reply.id);
-    if (!pending) return;
-    waiting.delete(reply.id);
-    if (waiting.size === 0) worker.unref();
-    if ("error" in reply) pending.reject(new Error(reply.error));
-    else pending.resolve(reply.rows);
-  });
-  worker.once("error", failAll);
-  const exited = new Promise<void>((resolve) =>
-    worker.once("exit", (code) => {
-      failAll(new Error(`the SQLite read thread exited with code ${code}`));
-      resolve();
-    }),
-  );
+  const calls = threadCalls(worker, "the SQLite read thread");
   return {
-    alive: () => failure === undefined,
-    all(sql, parameters) {
-      if (failure) return Promise.reject(failure);
-      const id = next++;
-      if (waiting.size === 0) worker.ref();
-      return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, sql, parameters });
-      });
-    },
+    alive: () => calls.failure() === undefined,
+    all: (sql, parameters) => calls.call({ sql, parameters }),
     async stop() {
-      if (failure) return;
+      if (calls.failure()) return;
       worker.postMessage("stop");
       const timeout = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
-      await exited;
+      await calls.exited;
       clearTimeout(timeout);
     },
   };

@@ -129,6 +129,9 @@ export interface IssueProfile {
 
 export type CaService = ReturnType<typeof createCaService>;
 
+/** The key of findIssuedForVersions' answer: a certificate's name (in any case) and version. */
+export const issuedVersionKey = (name: string, version: string): string => `${name.toLowerCase()}/${version}`;
+
 const DAY_MS = 86_400_000;
 const MAX_CRL_SHARDS = 4096;
 const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
@@ -369,10 +372,11 @@ export function createCaService(deps: CaServiceDeps) {
     profile: IssueProfile,
     vault?: VaultLink,
     key: KeyFacts = csrKey(facts),
+    gate: IssuanceGate = deps.gate ?? openGate,
   ): Promise<SignedCertificate> {
     enforceNameConstraints(constraints, profile.subject, profile.sans);
     const now = clock.now();
-    await (deps.gate ?? openGate).check(
+    await gate.check(
       "ca-sign",
       { caId: ca.id, ...(vault && { vaultId: vault.vaultId }) },
       requestFacts(ca, key, profile, now),
@@ -619,6 +623,25 @@ export function createCaService(deps: CaServiceDeps) {
     },
 
     /**
+     * signForVault for a batch, the rules read once for all of it; each request's certificate, or
+     * why it was refused.
+     */
+    async signForVaults(
+      caName: string,
+      requests: readonly { publicKey: PublicKeyParts; profile: IssueProfile; vault: VaultLink }[],
+    ): Promise<PromiseSettledResult<SignedCertificate>[]> {
+      const [ca, gate] = await Promise.all([
+        issuingCa(caName),
+        deps.gate?.snapshot?.() ?? deps.gate ?? openGate,
+      ]);
+      return Promise.allSettled(
+        requests.map(({ publicKey, profile, vault }) =>
+          sign(ca, { publicKey: x509.spki(publicKey) }, profile, vault, partsKey(publicKey), gate),
+        ),
+      );
+    },
+
+    /**
      * The revocation of a certificate, not yet stored (a campaign batch stores it with the rest);
      * undefined when it is revoked already, which stays as it was.
      */
@@ -753,6 +776,15 @@ export function createCaService(deps: CaServiceDeps) {
           `Certificate ${name} version ${version} was not issued by a private CA of this installation`,
         );
       return found;
+    },
+
+    /** The CA-issued certificates behind several versions of a vault's certificates, by name key and version. */
+    async findIssuedForVersions(
+      vaultId: string,
+      versions: readonly { name: string; version: string }[],
+    ): Promise<Map<string, IssuedCertificate>> {
+      const found = await store.findByVaultVersions(vaultId, versions);
+      return new Map(found.map((i) => [issuedVersionKey(i.vault?.name ?? "", i.vault?.version ?? ""), i]));
     },
 
     /**

@@ -105,6 +105,11 @@ export interface CaStore {
   /** Every CA's certificates with this serial (serials are random, so normally one). */
   findBySerial(serial: string): Promise<IssuedCertificate[]>;
   findByVaultVersion(vaultId: string, name: string, version: string): Promise<IssuedCertificate | undefined>;
+  /** The certificates behind several versions of a vault's certificates, in one read (a campaign batch). */
+  findByVaultVersions(
+    vaultId: string,
+    versions: readonly { name: string; version: string }[],
+  ): Promise<IssuedCertificate[]>;
   /** A CA's issued certificates, newest first, `after` being the last serial of the previous page. */
   listIssued(caId: string, limit: number, after?: string): Promise<IssuedCertificate[]>;
   /** Revoked and held certificates of a CA, of one shard or (FULL_CRL) all. */

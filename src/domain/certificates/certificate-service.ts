@@ -67,7 +67,7 @@ export interface CreateApproval {
 
 export type CertificateService = ReturnType<typeof createCertificateService>;
 
-/** A new version prepared for a batch (see `prepareNewVersion`). */
+/** A new version prepared for a batch (see `prepareNewVersions`). */
 export type Reissue =
   | {
       status: "prepared";
@@ -128,6 +128,13 @@ const pendingNotFound = (name: string) =>
   new DomainError("NotFound", `Pending certificate not found: ${name}`, {
     reason: "PendingCertificateNotFound",
   });
+
+const pendingInProgress = () =>
+  new DomainError(
+    "Conflict",
+    "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
+    { reason: "PendingCertificateInProgress" },
+  );
 
 const samePublicKey = (a: object, b: object) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -345,13 +352,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     if (state.deleted) throw deletedButRecoverable("Certificate", name);
     // Checked before a key is made: a create that completes later must not fail on it then.
     await store.refuseUnmanagedNamesake(vault.id, name);
-    if (state.operationStatus === "inProgress") {
-      throw new DomainError(
-        "Conflict",
-        "A new key vault certificate can not be created or imported while a pending key vault certificate's status is inProgress.",
-        { reason: "PendingCertificateInProgress" },
-      );
-    }
+    if (state.operationStatus === "inProgress") throw pendingInProgress();
     return state.policy;
   }
 
@@ -678,57 +679,134 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     },
 
     /**
-     * A new version made at once, signed but not stored, for a caller that stores many together
-     * with what else they change (a campaign batch: see `CampaignStore.commit`). The policy is the
-     * certificate's with `change` applied, stored with the version. "unbatched" when the version
-     * cannot be made this way: its issuer answers later or signs nothing here (ACME, Unknown, Self),
-     * or the approval rules hold creates in its vault; the caller then creates it as a client would.
-     * An HSM key is made under `hsmId`, which the caller records first so that the key of a version
-     * never stored can be destroyed after a crash (`discardUnstored`).
+     * New versions made at once, signed but not stored, for a caller that stores many together
+     * with what else they change (a campaign batch: see `CampaignStore.commit`); one answer per
+     * request, in order. Each policy is the certificate's with `change` applied, stored with the
+     * version. What Key Vault's rules for a new version, the organisation rules, the approval rules
+     * and the issuers look at is read once for the whole batch. "unbatched" when a version cannot be
+     * made this way: its issuer answers later or signs nothing here (ACME, Unknown, Self), or the
+     * approval rules hold creates in the vault; the caller then creates it as a client would. An
+     * HSM key is made under its request's `hsmId`, which the caller records first so that the key of
+     * a version never stored can be destroyed after a crash (`discardUnstored`).
      */
-    async prepareNewVersion(
+    async prepareNewVersions(
       vault: Vault,
-      name: string,
+      requests: readonly { name: string; hsmId?: Buffer | undefined }[],
       change: PolicyInput | undefined,
-      hsmId?: Buffer,
-    ): Promise<Reissue> {
-      const base = await checkNewVersionAllowed(vault, name);
-      if (!base) throw objects.notFound(name);
-      const policy = normalizePolicy(change ?? {}, base);
-      await gate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, clock.now()));
-      if (
-        deps.approval &&
-        (await deps.approval.requirements("keyvault-create", { vaultId: vault.id })).length > 0
-      )
-        return { status: "unbatched" };
-      const issuer = await issuerOf(vault, policy);
-      const adapter = typeof issuer === "string" ? undefined : adapters.get(issuer.provider.toLowerCase());
-      if (!adapter?.prepare || typeof issuer === "string") return { status: "unbatched" };
-      const version = newVersion();
-      const key = await newKeyFor(vault, name, version, policy, hsmId);
-      try {
-        const signed = await adapter.prepare({
-          vaultId: vault.id,
-          vaultName: vault.name,
-          certificateName: name,
-          version,
-          publicKey: key.publicKey,
-          policy,
-          issuer,
-        });
-        if (signed.status === "failed") {
-          await keys.destroy(key);
-          return { status: "failed", message: signed.message };
+    ): Promise<Reissue[]> {
+      const out: Reissue[] = [];
+      const fail = (at: number, error: unknown) => {
+        out[at] = { status: "failed", message: (error as Error).message };
+      };
+      const named = requests.flatMap(({ name }, at) => {
+        try {
+          objects.checkName(name);
+          return [name];
+        } catch (error) {
+          fail(at, error);
+          return [];
         }
-        // The CA's certificates come leaf first, then its own chain.
-        const { issued: record } = signed.record;
-        const read = x509.signedHere(record.der, signed.certificates.slice(1), record);
-        const issued = await prepareIssued(vault, name, key, read, policy, {});
-        return { status: "prepared", version: issued, record: signed.record };
-      } catch (error) {
-        await keys.destroy(key);
-        throw error;
+      });
+      const [states, batchGate, held] = await Promise.all([
+        store.newVersionStates(vault.id, named),
+        gate.snapshot?.() ?? gate,
+        deps.approval
+          ? deps.approval.requirements("keyvault-create", { vaultId: vault.id }).then((r) => r.length > 0)
+          : false,
+      ]);
+      const issuers = new Map<string, Promise<CertificateIssuer | "Self" | "Unknown">>();
+      const now = clock.now();
+      const planned: {
+        at: number;
+        name: string;
+        hsmId?: Buffer | undefined;
+        policy: CertificatePolicy;
+        issuer: CertificateIssuer;
+        adapter: IssuerAdapter;
+      }[] = [];
+      await Promise.all(
+        requests.map(async ({ name, hsmId }, at) => {
+          if (out[at]) return;
+          try {
+            const state = states.get(name.toLowerCase());
+            if (state?.deleted) throw deletedButRecoverable("Certificate", name);
+            if (state?.unmanagedNamesake) throw state.unmanagedNamesake;
+            if (state?.operationStatus === "inProgress") throw pendingInProgress();
+            if (!state?.policy) throw objects.notFound(name);
+            const policy = normalizePolicy(change ?? {}, state.policy);
+            await batchGate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, now));
+            if (held) {
+              out[at] = { status: "unbatched" };
+              return;
+            }
+            const issuerName = policy.issuer.name.toLowerCase();
+            if (!issuers.has(issuerName)) issuers.set(issuerName, issuerOf(vault, policy));
+            const issuer = await (issuers.get(issuerName) as Promise<CertificateIssuer | "Self" | "Unknown">);
+            const adapter =
+              typeof issuer === "string" ? undefined : adapters.get(issuer.provider.toLowerCase());
+            if (!adapter?.prepare || typeof issuer === "string") out[at] = { status: "unbatched" };
+            else planned.push({ at, name, hsmId, policy, issuer, adapter });
+          } catch (error) {
+            fail(at, error);
+          }
+        }),
+      );
+      const keyed = await Promise.all(
+        planned.map(async (p) => {
+          const version = newVersion();
+          try {
+            return { ...p, version, key: await newKeyFor(vault, p.name, version, p.policy, p.hsmId) };
+          } catch (error) {
+            fail(p.at, error);
+            return undefined;
+          }
+        }),
+      );
+      const byAdapter = new Map<IssuerAdapter, NonNullable<(typeof keyed)[number]>[]>();
+      for (const k of keyed) if (k) byAdapter.set(k.adapter, [...(byAdapter.get(k.adapter) ?? []), k]);
+      for (const [adapter, batch] of byAdapter) {
+        let signed: PreparedIssuance[];
+        try {
+          signed = await (adapter.prepare as NonNullable<IssuerAdapter["prepare"]>)(
+            batch.map(({ name, version, key, policy, issuer }) => ({
+              vaultId: vault.id,
+              vaultName: vault.name,
+              certificateName: name,
+              version,
+              publicKey: key.publicKey,
+              policy,
+              issuer,
+            })),
+          );
+        } catch (error) {
+          for (const { at, key } of batch) {
+            await keys.destroy(key);
+            fail(at, error);
+          }
+          continue;
+        }
+        await Promise.all(
+          batch.map(async ({ at, name, key, policy }, n) => {
+            const one = signed[n] as PreparedIssuance;
+            try {
+              if (one.status === "failed") {
+                await keys.destroy(key);
+                out[at] = { status: "failed", message: one.message };
+                return;
+              }
+              // The CA's certificates come leaf first, then its own chain.
+              const { issued: record } = one.record;
+              const read = x509.signedHere(record.der, one.certificates.slice(1), record);
+              const issued = await prepareIssued(vault, name, key, read, policy, {});
+              out[at] = { status: "prepared", version: issued, record: one.record };
+            } catch (error) {
+              await keys.destroy(key);
+              fail(at, error);
+            }
+          }),
+        );
       }
+      return out;
     },
 
     /** Destroys the key of a prepared version whose transaction did not commit (an HSM object). */

@@ -1,4 +1,5 @@
 import type { ApprovalChange } from "../approvals/ports.js";
+import type { DomainError } from "../errors.js";
 import type { VaultEvent } from "../events/model.js";
 import type { SignatureAlgorithm } from "../keys/algorithms.js";
 import type { ImportJwk, PublicKeyParts, StoredKeyVersion } from "../keys/model.js";
@@ -201,6 +202,14 @@ export interface CertificateStore extends VersionedStore<CertificateVersion, Cer
    * the live certificate's policy, and its operation's status.
    */
   newVersionState(vaultId: string, name: string): Promise<NewVersionState>;
+  /**
+   * newVersionState of many names at once (a campaign batch), by name key, each with the Conflict
+   * that refuseUnmanagedNamesake would throw for it.
+   */
+  newVersionStates(
+    vaultId: string,
+    names: readonly string[],
+  ): Promise<Map<string, NewVersionState & { unmanagedNamesake?: DomainError }>>;
   /**
    * Inserts or replaces the certificate's operation, with the approval change it comes with in the
    * same transaction: the new request a held create waits for, or the withdrawal of that request.

@@ -46,8 +46,8 @@ export interface IssuerAdapter {
    */
   resume?(request: IssuanceRequest): Promise<IssuanceResult>;
   /**
-   * Signs at once without storing (issuers of this installation only): what a re-issuance
-   * campaign commits in batches. Adapters that cannot leave it out.
+   * Signs a batch at once without storing (issuers of this installation only): what a re-issuance
+   * campaign commits in batches; one answer per request, in order. Adapters that cannot leave it out.
    */
-  prepare?(request: PreparedIssuanceRequest): Promise<PreparedIssuance>;
+  prepare?(requests: readonly PreparedIssuanceRequest[]): Promise<PreparedIssuance[]>;
 }

@@ -56,6 +56,12 @@ export interface CertificateRequestFacts {
  */
 export interface IssuanceGate {
   check(entry: EntryPoint, scope: RuleScope, facts: CertificateRequestFacts): Promise<void>;
+  /**
+   * This gate over the rules as they are now, read once, for a batch of requests judged together
+   * (a campaign batch): a rule changed meanwhile applies from the next batch on. A gate that reads
+   * nothing per check leaves it out and is asked as it is.
+   */
+  snapshot?(): Promise<IssuanceGate>;
 }
 
 /** The gate of an installation without rules. */

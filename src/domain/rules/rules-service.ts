@@ -186,13 +186,22 @@ export function createRulesService({
     return { level: "installation", target: "", name: "installation" };
   }
 
+  /** Refuses `facts` when one of `all` that applies at the scope forbids them. */
+  function judge(all: readonly Rule[], entry: EntryPoint, scope: RuleScope, facts: CertificateRequestFacts) {
+    const rules = applicableRules(all, scope);
+    const [first] = evaluate(rules, facts, entry);
+    if (!first) return;
+    const rule = rules.find((r) => r.id === first.ruleId) as Rule;
+    throw refusal(entry, rule, first.reason);
+  }
+
   const gate: IssuanceGate = {
-    async check(entry: EntryPoint, scope: RuleScope, facts: CertificateRequestFacts): Promise<void> {
-      const rules = applicableRules(await store.list(), scope);
-      const [first] = evaluate(rules, facts, entry);
-      if (!first) return;
-      const rule = rules.find((r) => r.id === first.ruleId) as Rule;
-      throw refusal(entry, rule, first.reason);
+    async check(entry, scope, facts) {
+      judge(await store.list(), entry, scope, facts);
+    },
+    async snapshot() {
+      const all = await store.list();
+      return { check: async (entry, scope, facts) => judge(all, entry, scope, facts) };
     },
   };
 
