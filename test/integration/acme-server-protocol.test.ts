@@ -315,6 +315,17 @@ describe.each(backends.filter((b) => b.available && pebbleAvailable))(
       expect(validated.status).toBe("valid");
     }, 60_000);
 
+    it("validates a challenge once when the client posts it several times at once", async () => {
+      const { challenge } = await http01Of("twice.example.test");
+      responder.answers.set(challenge.token, client.keyAuthorization(challenge.token, key));
+      responder.delays.set(challenge.token, 300);
+      const answers = await Promise.all(
+        [1, 2, 3].map(async () => (await client.post(challenge.url, key, {}, { kid })).json()),
+      );
+      expect(answers.map((a) => a.status)).toEqual(["valid", "valid", "valid"]);
+      expect(responder.hits.get(challenge.token)).toBe(1);
+    }, 60_000);
+
     it("marks the authorization and order invalid when the client does not serve the key authorization", async () => {
       const { placed, challenge } = await http01Of("absent.example.test");
       const answered = (await client.post(challenge.url, key, {}, { kid })).json();

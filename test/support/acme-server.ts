@@ -107,15 +107,21 @@ export async function ocspStatus(
 
 /**
  * An http-01 responder on the port the server validates against, answering the tokens in `answers`,
- * each after the milliseconds `delays` gives it (none by default).
+ * each after the milliseconds `delays` gives it (none by default), and counting the requests for
+ * each token in `hits`.
  */
-export async function startHttp01Responder(
-  port: number,
-): Promise<{ answers: Map<string, string>; delays: Map<string, number>; close(): Promise<void> }> {
+export async function startHttp01Responder(port: number): Promise<{
+  answers: Map<string, string>;
+  delays: Map<string, number>;
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}> {
   const answers = new Map<string, string>();
   const delays = new Map<string, number>();
+  const hits = new Map<string, number>();
   const responder = createServer((request, response) => {
     const token = (request.url ?? "").split("/").pop() ?? "";
+    hits.set(token, (hits.get(token) ?? 0) + 1);
     setTimeout(() => {
       const answer = answers.get(token);
       response.statusCode = answer ? 200 : 404;
@@ -126,6 +132,7 @@ export async function startHttp01Responder(
   return {
     answers,
     delays,
+    hits,
     close: () => new Promise<void>((resolve) => responder.close(() => resolve())),
   };
 }

@@ -256,6 +256,12 @@ export type AcmeServerService = ReturnType<typeof createAcmeServerService>;
 /** The ACME server (RFC 8555) of every profile, over the database and the private CA. */
 export function createAcmeServerService(deps: AcmeServerDeps) {
   const { store, jws, clock, ca, x509, gate } = deps;
+  /**
+   * Validations this node has under way, by challenge id: a challenge is still pending while its
+   * validation runs, so a client that posts it again (or many times at once) joins the one under way
+   * instead of making this node fetch from the identifier's host again.
+   */
+  const validating = new Map<string, Promise<ValidationOutcome>>();
 
   async function profileNamed(name: string): Promise<AcmeProfile> {
     const profile = await store.getProfile(name);
@@ -791,7 +797,11 @@ export function createAcmeServerService(deps: AcmeServerDeps) {
         identifier: authorization.identifier,
         thumbprint: account.thumbprint,
       };
-      const outcome = check(item);
+      let outcome = validating.get(id);
+      if (!outcome) {
+        outcome = check(item).finally(() => validating.delete(id));
+        validating.set(id, outcome);
+      }
       const settled = await within(outcome, VALIDATION_WAIT_MS);
       const again = async () => ({ challenge: (await store.getChallenge(id)) ?? challenge, authorization });
       if (settled) {

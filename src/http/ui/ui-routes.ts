@@ -135,8 +135,14 @@ export function registerUiRoutes(app: FastifyInstance, deps: UiRouteDeps): void 
     );
     if (replies.some((r) => r.statusCode !== 200)) return undefined;
     const answers = Object.fromEntries(paths.map((path, i) => [path, replies[i]?.json() as unknown]));
-    const page = await renderer.render(url, answers);
-    return page && { ...page, answers };
+    try {
+      const page = await renderer.render(url, answers);
+      return page && { ...page, answers };
+    } catch (error) {
+      // The browser can still draw the page (and show what went wrong there): not a 500 for all of it.
+      request.log.error({ err: error }, "dashboard page not rendered on the server");
+      return undefined;
+    }
   }
 
   // The router ignores trailing slashes: this is /ui/ as well; asset URLs are absolute, so either works.
