@@ -8,7 +8,11 @@ const BLOCK_BYTES = 4096;
 let block = Buffer.alloc(0);
 let offset = 0;
 
-/** `bytes` (at most 4096) fresh random bytes from OpenSSL's generator. */
+/**
+ * `bytes` fresh random bytes from OpenSSL's generator, for values that are public once used (ids,
+ * serials, nonces, challenge tokens): the rest of the block stays in memory until used, so a secret
+ * draws its own bytes.
+ */
 export function randomPart(bytes: number): Buffer {
   if (offset + bytes > block.length) {
     block = randomBytes(Math.max(BLOCK_BYTES, bytes));
