@@ -174,18 +174,20 @@ async function main(): Promise<void> {
         randomBytes(16).toString("hex"),
         policy,
       );
-      await core.ca.signForVault(
-        newInt.id,
-        key.publicKey,
+      const [signed] = await core.ca.signForVaults(newInt.id, [
         {
-          subject: "CN=baseline.bench.internal",
-          sans: { dnsNames: [], emails: [], upns: [], uris: [], ipAddresses: [] },
-          keyUsage: ["digitalSignature"],
-          ekus: ["1.3.6.1.5.5.7.3.1"],
-          notAfter: new Date(Date.now() + 86_400_000 * 300),
+          publicKey: key.publicKey,
+          profile: {
+            subject: "CN=baseline.bench.internal",
+            sans: { dnsNames: [], emails: [], upns: [], uris: [], ipAddresses: [] },
+            keyUsage: ["digitalSignature"],
+            ekus: ["1.3.6.1.5.5.7.3.1"],
+            notAfter: new Date(Date.now() + 86_400_000 * 300),
+          },
+          vault: { vaultId: vault.id, vaultName: vault.name, name: "baseline", version: "0" },
         },
-        { vaultId: vault.id, vaultName: vault.name, name: "baseline", version: "0" },
-      );
+      ]);
+      if (signed?.status !== "fulfilled") throw signed?.reason ?? new Error("nothing signed");
       made++;
     }
     const baseline = made / ((performance.now() - baseStart) / 1000);

@@ -609,22 +609,9 @@ export function createCaService(deps: CaServiceDeps) {
     },
 
     /**
-     * Signs for a vault certificate's new key without storing the certificate: the caller stores
-     * it with the vault version in one transaction (a campaign batch), then calls `published`.
-     */
-    async signForVault(caName: string, publicKey: PublicKeyParts, profile: IssueProfile, vault: VaultLink) {
-      return sign(
-        await issuingCa(caName),
-        { publicKey: x509.spki(publicKey) },
-        profile,
-        vault,
-        partsKey(publicKey),
-      );
-    },
-
-    /**
-     * signForVault for a batch, the rules read once for all of it; each request's certificate, or
-     * why it was refused.
+     * Signs for vault certificates' new keys without storing the certificates: the caller stores
+     * them with the vault versions in one transaction (a campaign batch), then calls `published`.
+     * The rules are read once for the whole batch; each request's certificate, or why it was refused.
      */
     async signForVaults(
       caName: string,
