@@ -76,7 +76,7 @@ export function createCampaignJob({
     // The campaign service refuses certificateHold: a campaign revokes for good.
     const change = ca.revocation(issued, reason as Exclude<RevocationReason, "certificateHold">);
     return change
-      ? { issued, change, note: `revoked (${reason})` }
+      ? { change, note: `revoked (${reason})` }
       : { note: `revoked already (${issued.reason})` };
   }
 

@@ -133,12 +133,12 @@ export interface AcmeOrder {
   createdAt: Date;
 }
 
-/** A challenge claimed for validation, with what the validator needs. */
 /** A validation's outcome: the problem that failed it, none when the challenge is met. */
 export interface ValidationOutcome {
   error?: AcmeProblem | undefined;
 }
 
+/** A challenge claimed for validation, with what the validator needs. */
 export interface ClaimedChallenge {
   challenge: AcmeChallenge;
   identifier: Identifier;
