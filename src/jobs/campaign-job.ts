@@ -75,9 +75,7 @@ export function createCampaignJob({
     if (!issued) return { note: "not issued by the private CA: revoke it with its issuer" };
     // The campaign service refuses certificateHold: a campaign revokes for good.
     const change = ca.revocation(issued, reason as Exclude<RevocationReason, "certificateHold">);
-    return change
-      ? { change, note: `revoked (${reason})` }
-      : { note: `revoked already (${issued.reason})` };
+    return change ? { change, note: `revoked (${reason})` } : { note: `revoked already (${issued.reason})` };
   }
 
   /** Revokes the item's old certificate at once, outside any batch; says what became of it. */
