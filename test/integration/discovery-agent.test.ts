@@ -92,12 +92,22 @@ for (const backend of serverBackends) {
       expect(credentials.clientId).not.toBe(server.admin.clientId);
     });
 
-    it("holds only the agent role: the admin and vault APIs refuse its token", async () => {
+    /** Runs `work` with an HTTPS client and the agent's own bearer token, as the agent calls. */
+    async function asAgent(
+      work: (client: ReturnType<typeof httpsClient>, headers: Record<string, string>) => Promise<void>,
+    ): Promise<void> {
       const credentials = JSON.parse(readFileSync(credentialsFile, "utf8"));
       const client = httpsClient(server.ca);
       try {
         const token = await adminToken(client, { ...credentials, authorityHost: server.admin.authorityHost });
-        const headers = { authorization: `Bearer ${token}` };
+        await work(client, { authorization: `Bearer ${token}` });
+      } finally {
+        client.close();
+      }
+    }
+
+    it("holds only the agent role: the admin and vault APIs refuse its token", async () => {
+      await asAgent(async (client, headers) => {
         expect((await client.send(`${server.admin.authorityHost}/admin/vaults`, { headers })).status).toBe(
           403,
         );
@@ -110,9 +120,7 @@ for (const backend of serverBackends) {
           headers: { authorization: `Bearer ${admin}` },
         });
         expect(claim.status).toBe(403);
-      } finally {
-        client.close();
-      }
+      });
     });
 
     it("runs the scan assigned to it and its findings reach the inventory", async () => {
@@ -185,11 +193,7 @@ for (const backend of serverBackends) {
     }, 60_000);
 
     it("keeps its idle polls out of the audit log, but not the claim that leased work", async () => {
-      const credentials = JSON.parse(readFileSync(credentialsFile, "utf8"));
-      const client = httpsClient(server.ca);
-      try {
-        const token = await adminToken(client, { ...credentials, authorityHost: server.admin.authorityHost });
-        const headers = { authorization: `Bearer ${token}` };
+      await asAgent(async (client, headers) => {
         const watch = `${server.admin.authorityHost}/agent/v1/watch?certificate=${encodeURIComponent(`${server.admin.vaultUrl}/certificates/none`)}`;
         const start = await client.send(watch, { headers });
         expect(start.status).toBe(200);
@@ -198,15 +202,14 @@ for (const backend of serverBackends) {
         expect(empty.json()).toEqual({ seq, versions: [] });
         const refused = await client.send(`${watch}&since=x`, { headers });
         expect(refused.status).toBe(400);
-      } finally {
-        client.close();
-      }
+      });
+      const { clientId } = JSON.parse(readFileSync(credentialsFile, "utf8"));
       // The agent has asked for work every 200 ms since it registered, finding some once.
       const exported = await runCliAsync([
         "audit",
         "export",
         "--principal",
-        credentials.clientId,
+        clientId,
         "--data-dir",
         data.dir,
         ...database,
