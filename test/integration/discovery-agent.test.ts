@@ -192,8 +192,19 @@ for (const backend of serverBackends) {
       expect(record.locations.every((l: { source: string }) => l.source === "tls")).toBe(true);
     }, 60_000);
 
-    it("keeps its idle polls out of the audit log, but not the claim that leased work", async () => {
+    it("keeps its idle polls and heartbeats out of the audit log, but not the claim that leased work", async () => {
       await asAgent(async (client, headers) => {
+        const heartbeat = (body: unknown) =>
+          client.send(`${server.admin.authorityHost}/agent/v1/heartbeat`, {
+            method: "POST",
+            headers: { ...headers, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+        // Alive and nothing else: only the last-seen time moves.
+        expect((await heartbeat({})).status).toBe(200);
+        // A restart is a change of record.
+        expect((await heartbeat({ starting: true })).status).toBe(200);
+        expect((await heartbeat({ hostname: 7 })).status).toBe(400);
         const watch = `${server.admin.authorityHost}/agent/v1/watch?certificate=${encodeURIComponent(`${server.admin.vaultUrl}/certificates/none`)}`;
         const start = await client.send(watch, { headers });
         expect(start.status).toBe(200);
@@ -222,6 +233,10 @@ for (const backend of serverBackends) {
       expect(rows.filter((r) => r.operation === "AgentClaim").map((r) => r.status)).toEqual([200]);
       expect(rows.filter((r) => r.operation === "AgentWatch").map((r) => r.status)).toEqual([200, 400]);
       expect(rows.some((r) => r.operation === "AgentResults")).toBe(true);
+      // The agent's registration and the restart above; its own periodic heartbeats change nothing.
+      expect(rows.filter((r) => r.operation === "AgentHeartbeat").map((r) => r.status)).toEqual([
+        200, 200, 400,
+      ]);
     });
 
     it("stops cleanly on SIGTERM", async () => {

@@ -358,8 +358,14 @@ export function createDiscoveryService({
       return agent;
     },
 
-    /** What an agent says about itself when it starts (registration) and then periodically. */
-    async heartbeat(agent: Agent, info: { hostname?: string; version?: string; starting?: boolean }) {
+    /**
+     * What an agent says about itself when it starts (registration) and then periodically. `changed`
+     * is false when only the time it was last seen moved: a liveness signal, not a change of record.
+     */
+    async heartbeat(
+      agent: Agent,
+      info: { hostname?: string; version?: string; starting?: boolean },
+    ): Promise<{ agent: Agent; changed: boolean }> {
       const now = clock.now();
       const next: Agent = {
         ...agent,
@@ -369,7 +375,9 @@ export function createDiscoveryService({
         lastSeenAt: now,
       };
       await store.updateAgent(next);
-      return next;
+      const changed =
+        info.starting === true || next.hostname !== agent.hostname || next.version !== agent.version;
+      return { agent: next, changed };
     },
 
     /**

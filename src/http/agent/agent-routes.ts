@@ -172,7 +172,10 @@ export function registerAgentRoutes(
       "/agent/v1/heartbeat",
       { schema: { body: Heartbeat }, config: { operation: "AgentHeartbeat" } },
       async (request) => {
-        const agent = await discovery.heartbeat(agentOf(request), request.body);
+        const { agent, changed } = await discovery.heartbeat(agentOf(request), request.body);
+        // A heartbeat that only moves the last-seen time is kept out of the audit log like an idle
+        // poll: every agent sends one every 30 s.
+        request.idlePoll = !changed;
         return { name: agent.name, lastSeenAt: agent.lastSeenAt?.toISOString() };
       },
     );
