@@ -6,13 +6,15 @@
  * resolve names through one pebble-challtestsrv. The servers take turns (BENCH_ROUNDS) so that a
  * shared machine's changing load falls on both, and each one's CPU time per order is reported
  * beside the rate: on a busy machine it is the steadier figure. So is this process's own CPU per
- * order: the client is one thread, and once it needs a whole core it caps both servers' rates.
+ * order: the client is one thread, and once it needs a whole core it caps both servers' rates. The
+ * last line says, from this run's figures, how much of the machine the target would take.
  * Run with `npm run bench:acme`.
  */
 
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { availableParallelism } from "node:os";
 import {
   type AccountKey,
   type AcmeClient,
@@ -252,6 +254,18 @@ try {
   console.log(
     `ratio strongroom/pebble: ${(perSecond(ours) / perSecond(baseline)).toFixed(2)} orders/s (target >= ${TARGET}); ` +
       `${(cpuPerOrder(baseline) / cpuPerOrder(ours)).toFixed(2)} by server CPU per order`,
+  );
+  // Whether the target fits this machine at all, from this run's own figures: the client is one
+  // thread, so a share near 1 means pebble's rate was the client's limit; and at TARGET × pebble's
+  // rate, Strongroom and the client share the cores there are.
+  const clientShare = (t: Tally) => t.clientCpuMs / (t.seconds * 1000);
+  const goal = TARGET * perSecond(baseline);
+  const perOrder = (cpuOverAll[1] ?? 0) + ours.clientCpuMs / ours.orders;
+  console.log(
+    `client thread busy ${(100 * clientShare(baseline)).toFixed(0)} % of pebble's turns, ` +
+      `${(100 * clientShare(ours)).toFixed(0)} % of Strongroom's; at ${goal.toFixed(1)} orders/s ` +
+      `(${TARGET} × pebble) Strongroom and the client would need ${((goal * perOrder) / 1000).toFixed(2)} ` +
+      `cores (${perOrder.toFixed(1)} ms per order) of the ${availableParallelism()} here`,
   );
 } finally {
   await server.stop();

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type AcmeAccount,
-  type AcmeProfile,
-  AUTHZ_REUSE_DEFAULTS,
-} from "../../src/domain/acme-server/model.js";
+import { createAcmeProfileService } from "../../src/domain/acme-server/acme-profile-service.js";
+import type { AcmeAccount, AcmeProfile } from "../../src/domain/acme-server/model.js";
+import type { CaService } from "../../src/domain/ca/ca-service.js";
 import { openDatabase, type StorageHandle } from "../../src/storage/database.js";
 import { createSqlAcmeServerStore } from "../../src/storage/sql-acme-server-store.js";
 import { backends, openFreshStorage } from "../support/backends.js";
@@ -33,24 +31,14 @@ describe.each(backends.filter((b) => b.available))("ACME profile and account rea
 
   async function profileWithAccount(): Promise<{ profile: AcmeProfile; account: AcmeAccount }> {
     const n = ++sequence;
-    const profile: AcmeProfile = {
-      id: `profile-${n}`,
-      name: `Directory-${n}`,
-      caId: "ca-1",
-      description: "",
-      validityDays: 90,
-      ekus: ["1.3.6.1.5.5.7.3.1"],
-      keyTypes: ["EC"],
-      minRsaBits: 2048,
-      eabRequired: false,
-      renewalWindowStartPercent: 67,
-      renewalWindowEndPercent: 83,
-      ordersPerAccountPerHour: 300,
-      ordersPerIdentifierPerHour: 50,
-      ...AUTHZ_REUSE_DEFAULTS,
-      createdAt: at,
-      updatedAt: at,
-    };
+    const store = createSqlAcmeServerStore(fresh.storage);
+    // The CLI's way to make a profile, over a CA that needs only to exist.
+    const profile = await createAcmeProfileService({
+      store,
+      ca: { get: async () => ({ id: "ca-1", status: "active" }) as Awaited<ReturnType<CaService["get"]>> },
+      sealer: { seal: () => Buffer.alloc(0), open: () => Buffer.alloc(0) },
+      clock: { now: () => at },
+    }).create(`Directory-${n}`, { ca: "root" });
     const account: AcmeAccount = {
       id: `account-${n}`,
       profileId: profile.id,
@@ -60,8 +48,6 @@ describe.each(backends.filter((b) => b.available))("ACME profile and account rea
       status: "valid",
       createdAt: at,
     };
-    const store = createSqlAcmeServerStore(fresh.storage);
-    await store.insertProfile(profile);
     await store.insertAccount(account);
     return { profile, account };
   }
