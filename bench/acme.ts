@@ -194,33 +194,36 @@ const responder = createServer((request, response) => {
 await new Promise<void>((resolve) => responder.listen(httpPort, "127.0.0.1", resolve));
 const dns = await startChallTestSrv();
 const data = tempDataDir();
-const cli = (...args: string[]) => {
-  const result = runCli([...args, "--data-dir", data.dir]);
-  if (result.code !== 0) throw new Error(`strongroom ${args.join(" ")}: ${result.stderr}`);
-};
-cli("ca", "create-root", "bench-root", "--subject", "CN=ACME Bench Root", "--key", "EC-P256");
-cli(
-  "acme-profile",
-  "create",
-  "bench",
-  "--ca",
-  "bench-root",
-  "--orders-per-account",
-  "1000000",
-  "--orders-per-identifier",
-  "1000000",
-);
-const server = await startServerProcess(
-  data.dir,
-  ["--workers", WORKERS],
-  {
-    STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
-    STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
-  },
-  process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
-);
-const pebble = await startPebble({ httpPort });
+// Set up inside the try: a CLI step that fails must not leave pebble-challtestsrv running.
+let server: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+let pebble: Awaited<ReturnType<typeof startPebble>> | undefined;
 try {
+  const cli = (...args: string[]) => {
+    const result = runCli([...args, "--data-dir", data.dir]);
+    if (result.code !== 0) throw new Error(`strongroom ${args.join(" ")}: ${result.stderr}`);
+  };
+  cli("ca", "create-root", "bench-root", "--subject", "CN=ACME Bench Root", "--key", "EC-P256");
+  cli(
+    "acme-profile",
+    "create",
+    "bench",
+    "--ca",
+    "bench-root",
+    "--orders-per-account",
+    "1000000",
+    "--orders-per-identifier",
+    "1000000",
+  );
+  server = await startServerProcess(
+    data.dir,
+    ["--workers", WORKERS],
+    {
+      STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
+      STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
+    },
+    process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+  );
+  pebble = await startPebble({ httpPort });
   console.log(
     `in flight: ${IN_FLIGHT}, ${DURATION_S} s each, poll every ${POLL_MS} ms, strongroom workers: ${WORKERS}`,
   );
@@ -268,8 +271,8 @@ try {
       `cores (${perOrder.toFixed(1)} ms per order) of the ${availableParallelism()} here`,
   );
 } finally {
-  await server.stop();
-  await pebble.stop();
+  await server?.stop();
+  await pebble?.stop();
   await dns.stop();
   responder.close();
   data.remove();
