@@ -12,7 +12,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { availableParallelism } from "node:os";
 import {
@@ -110,7 +110,31 @@ async function withDeadline(order: Promise<void>, label: string): Promise<void> 
 /** CPU time a process has used so far, ms (Linux: /proc/<pid>/stat utime + stime, in clock ticks). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS + childrenCpuMs(pid);
+}
+
+/**
+ * CPU of a process's running children, ms: with BENCH_WORKERS above 1 Strongroom's workers are
+ * children of the process started, and a parent's own figures count a child only once it has ended.
+ */
+function childrenCpuMs(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let children = "";
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+    } catch {
+      // A thread that ended between the listing and the read has no children to count.
+    }
+    for (const child of children.split(" ").filter(Boolean)) {
+      try {
+        total += cpuMs(Number(child));
+      } catch {
+        // A child that ended meanwhile goes uncounted: workers live as long as the server does.
+      }
+    }
+  }
+  return total;
 }
 
 interface Tally {
