@@ -6,13 +6,15 @@
  * resolve names through one pebble-challtestsrv. The servers take turns (BENCH_ROUNDS) so that a
  * shared machine's changing load falls on both, and each one's CPU time per order is reported
  * beside the rate: on a busy machine it is the steadier figure. So is this process's own CPU per
- * order: the client is one thread, and once it needs a whole core it caps both servers' rates.
+ * order: the client is one thread, and once it needs a whole core it caps both servers' rates. The
+ * last line says, from this run's figures, how much of the machine the target would take.
  * Run with `npm run bench:acme`.
  */
 
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { availableParallelism } from "node:os";
 import {
   type AccountKey,
   type AcmeClient,
@@ -108,7 +110,31 @@ async function withDeadline(order: Promise<void>, label: string): Promise<void> 
 /** CPU time a process has used so far, ms (Linux: /proc/<pid>/stat utime + stime, in clock ticks). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS + childrenCpuMs(pid);
+}
+
+/**
+ * CPU of a process's running children, ms: with BENCH_WORKERS above 1 Strongroom's workers are
+ * children of the process started, and a parent's own figures count a child only once it has ended.
+ */
+function childrenCpuMs(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let children = "";
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+    } catch {
+      // A thread that ended between the listing and the read has no children to count.
+    }
+    for (const child of children.split(" ").filter(Boolean)) {
+      try {
+        total += cpuMs(Number(child));
+      } catch {
+        // A child that ended meanwhile goes uncounted: workers live as long as the server does.
+      }
+    }
+  }
+  return total;
 }
 
 interface Tally {
@@ -192,33 +218,36 @@ const responder = createServer((request, response) => {
 await new Promise<void>((resolve) => responder.listen(httpPort, "127.0.0.1", resolve));
 const dns = await startChallTestSrv();
 const data = tempDataDir();
-const cli = (...args: string[]) => {
-  const result = runCli([...args, "--data-dir", data.dir]);
-  if (result.code !== 0) throw new Error(`strongroom ${args.join(" ")}: ${result.stderr}`);
-};
-cli("ca", "create-root", "bench-root", "--subject", "CN=ACME Bench Root", "--key", "EC-P256");
-cli(
-  "acme-profile",
-  "create",
-  "bench",
-  "--ca",
-  "bench-root",
-  "--orders-per-account",
-  "1000000",
-  "--orders-per-identifier",
-  "1000000",
-);
-const server = await startServerProcess(
-  data.dir,
-  ["--workers", WORKERS],
-  {
-    STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
-    STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
-  },
-  process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
-);
-const pebble = await startPebble({ httpPort });
+// Set up inside the try: a CLI step that fails must not leave pebble-challtestsrv running.
+let server: Awaited<ReturnType<typeof startServerProcess>> | undefined;
+let pebble: Awaited<ReturnType<typeof startPebble>> | undefined;
 try {
+  const cli = (...args: string[]) => {
+    const result = runCli([...args, "--data-dir", data.dir]);
+    if (result.code !== 0) throw new Error(`strongroom ${args.join(" ")}: ${result.stderr}`);
+  };
+  cli("ca", "create-root", "bench-root", "--subject", "CN=ACME Bench Root", "--key", "EC-P256");
+  cli(
+    "acme-profile",
+    "create",
+    "bench",
+    "--ca",
+    "bench-root",
+    "--orders-per-account",
+    "1000000",
+    "--orders-per-identifier",
+    "1000000",
+  );
+  server = await startServerProcess(
+    data.dir,
+    ["--workers", WORKERS],
+    {
+      STRONGROOM_ACME_VALIDATION_HTTP_PORT: String(httpPort),
+      STRONGROOM_ACME_VALIDATION_RESOLVER: dns.dnsServer,
+    },
+    process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+  );
+  pebble = await startPebble({ httpPort });
   console.log(
     `in flight: ${IN_FLIGHT}, ${DURATION_S} s each, poll every ${POLL_MS} ms, strongroom workers: ${WORKERS}`,
   );
@@ -253,9 +282,21 @@ try {
     `ratio strongroom/pebble: ${(perSecond(ours) / perSecond(baseline)).toFixed(2)} orders/s (target >= ${TARGET}); ` +
       `${(cpuPerOrder(baseline) / cpuPerOrder(ours)).toFixed(2)} by server CPU per order`,
   );
+  // Whether the target fits this machine at all, from this run's own figures: the client is one
+  // thread, so a share near 1 means pebble's rate was the client's limit; and at TARGET × pebble's
+  // rate, Strongroom and the client share the cores there are.
+  const clientShare = (t: Tally) => t.clientCpuMs / (t.seconds * 1000);
+  const goal = TARGET * perSecond(baseline);
+  const perOrder = (cpuOverAll[1] ?? 0) + ours.clientCpuMs / ours.orders;
+  console.log(
+    `client thread busy ${(100 * clientShare(baseline)).toFixed(0)} % of pebble's turns, ` +
+      `${(100 * clientShare(ours)).toFixed(0)} % of Strongroom's; at ${goal.toFixed(1)} orders/s ` +
+      `(${TARGET} × pebble) Strongroom and the client would need ${((goal * perOrder) / 1000).toFixed(2)} ` +
+      `cores (${perOrder.toFixed(1)} ms per order) of the ${availableParallelism()} here`,
+  );
 } finally {
-  await server.stop();
-  await pebble.stop();
+  await server?.stop();
+  await pebble?.stop();
   await dns.stop();
   responder.close();
   data.remove();

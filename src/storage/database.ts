@@ -59,6 +59,13 @@ export interface StorageHandle {
    */
   changeStamp?: () => number;
   /**
+   * On SQLite, a number that moves on whenever another connection commits to the file (another
+   * process, the CLI): a cache of rows that only one store of this process writes combines it with
+   * its own count of those writes, so the writes of other stores do not empty it. Undefined on
+   * PostgreSQL.
+   */
+  othersChangeStamp?: () => number;
+  /**
    * On SQLite, the write-lock statements of the connection behind `db`, for a caller that already
    * holds it through `db.connection()`: through Kysely each costs as much as a real statement, and
    * BEGIN IMMEDIATE must not wait in SQLite's busy handler, which sleeps on the event loop.
@@ -163,6 +170,24 @@ export function openDatabase(
   const dataVersion = sqlite.prepare("pragma data_version").pluck();
   let seenDataVersion = dataVersion.get() as number;
   let dataVersionChecked = false;
+  let othersCommits = 0;
+  const othersChangeStamp = () => {
+    // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
+    // turn are concurrent with another process's commit in that turn whichever state they see.
+    if (!dataVersionChecked) {
+      dataVersionChecked = true;
+      setImmediate(() => {
+        dataVersionChecked = false;
+      });
+      const current = dataVersion.get() as number;
+      if (current !== seenDataVersion) {
+        seenDataVersion = current;
+        othersCommits += 1;
+        writes.count += 1;
+      }
+    }
+    return othersCommits;
+  };
   return {
     db,
     engine: "sqlite",
@@ -180,21 +205,10 @@ export function openDatabase(
     },
     sqliteLock: sqliteWriteLock(cached, BUSY_TIMEOUT_MS, () => checkpointer?.waiting(0) ?? false),
     changeStamp: () => {
-      // Asking SQLite costs a statement; once per event-loop turn is enough, because the reads in one
-      // turn are concurrent with another process's commit in that turn whichever state they see.
-      if (!dataVersionChecked) {
-        dataVersionChecked = true;
-        setImmediate(() => {
-          dataVersionChecked = false;
-        });
-        const current = dataVersion.get() as number;
-        if (current !== seenDataVersion) {
-          seenDataVersion = current;
-          writes.count += 1;
-        }
-      }
+      othersChangeStamp();
       return writes.count;
     },
+    othersChangeStamp,
     audit: audit.storage,
     close: async () => {
       await Promise.all([checkpointer?.stop(), reader?.stop()]);

@@ -19,6 +19,7 @@ import type { AcmeServerStore } from "../domain/acme-server/ports.js";
 import { DomainError } from "../domain/errors.js";
 import type { StorageHandle } from "./database.js";
 import { compiledPerCount, precompiled, precompiledRows, slot, slotRows } from "./precompiled.js";
+import { createReadCache, type ReadCache } from "./read-cache.js";
 import type { Database } from "./schema.js";
 import { insertApproval } from "./sql-approval-store.js";
 import { fromDate, isUniqueViolation, toDate, writeTransaction } from "./transactions.js";
@@ -154,6 +155,10 @@ const ORDER_ROWS = {
 
 type OrderTable = keyof typeof ORDER_ROWS;
 
+/** Profiles and accounts kept in memory (SQLite; see createSqlAcmeServerStore). */
+const PROFILES_CACHED = 1_000;
+const ACCOUNTS_CACHED = 10_000;
+
 /** Most nonces one statement records: SQLite binds at most 32,766 values. */
 const MAX_NONCE_BATCH = 500;
 
@@ -212,12 +217,56 @@ function nonceSpender(db: Kysely<Database>): AcmeServerStore["useNonce"] {
 /** A slot where the column holds a number (a time in ms): the run binds the number. */
 const numberSlot = (name: string) => slot(name) as unknown as number;
 
+/**
+ * Writes to the profile and account tables, counted per storage handle (so every store over one
+ * handle sees them): the part of the profile and account cache's stamp that is this process's own.
+ */
+const profileAndAccountWrites = new WeakMap<StorageHandle, { count: number }>();
+
 const conflict = (message: string) => new DomainError("Conflict", message, { reason: "conflict" });
 
 /** The ACME server's state over both engines. */
 export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStore {
   const { db } = storage;
   const write = <T>(work: (trx: Kysely<Database>) => Promise<T>) => writeTransaction(storage, work);
+
+  // Every ACME request reads its profile and its account. On SQLite both are served from memory
+  // while nothing could have changed them: the stamp moves on with each write to their tables here
+  // and with each commit by another process on the file, not with the orders and nonces every
+  // request writes. On PostgreSQL other nodes write unseen (a key rollover or a deactivation must
+  // hold on every node at once), so every read goes to the database.
+  const ownWrites = profileAndAccountWrites.get(storage) ?? { count: 0 };
+  profileAndAccountWrites.set(storage, ownWrites);
+  const others = storage.othersChangeStamp;
+  const stamp = others && (() => ownWrites.count + others());
+  const profileCache = stamp && createReadCache<AcmeProfile>(stamp, PROFILES_CACHED);
+  const accountCache = stamp && createReadCache<AcmeAccount>(stamp, ACCOUNTS_CACHED);
+
+  /**
+   * A write to the profile or account tables. The stamp moves before it starts and after it ends,
+   * committed or not, so no read that overlaps it is kept.
+   */
+  async function writeCached<T>(work: () => Promise<T>): Promise<T> {
+    ownWrites.count += 1;
+    try {
+      return await work();
+    } finally {
+      ownWrites.count += 1;
+    }
+  }
+
+  async function cachedRead<T extends object>(
+    cache: ReadCache<T> | undefined,
+    key: string,
+    read: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const hit = cache?.get(key);
+    if (hit) return hit;
+    const before = cache?.stamp();
+    const value = await read();
+    if (cache && value && before !== undefined) cache.set(key, before, value);
+    return value;
+  }
 
   // The reads every ACME request makes (its profile, its account, the object it names), compiled
   // once: Kysely's building and compiling cost more than SQLite's lookup by key.
@@ -456,7 +505,9 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
   return {
     async insertProfile(profile) {
       try {
-        await write((trx) => trx.insertInto("acme_server_profiles").values(profileRow(profile)).execute());
+        await writeCached(() =>
+          write((trx) => trx.insertInto("acme_server_profiles").values(profileRow(profile)).execute()),
+        );
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict(`An ACME profile named ${profile.name} exists already`);
         throw error;
@@ -465,12 +516,17 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async updateProfile(profile) {
       const { id, name_key: _, ...row } = profileRow(profile);
-      await write((trx) => trx.updateTable("acme_server_profiles").set(row).where("id", "=", id).execute());
+      await writeCached(() =>
+        write((trx) => trx.updateTable("acme_server_profiles").set(row).where("id", "=", id).execute()),
+      );
     },
 
     async getProfile(name) {
-      const row = (await profileByName(db, { nameKey: name.toLowerCase() })).rows[0];
-      return row && toProfile(row);
+      const nameKey = name.toLowerCase();
+      return cachedRead(profileCache, nameKey, async () => {
+        const row = (await profileByName(db, { nameKey })).rows[0];
+        return row && toProfile(row);
+      });
     },
 
     async listProfiles() {
@@ -479,18 +535,20 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async deleteProfile(id) {
-      return write(async (trx) => {
-        // Children first: the order of deletes keeps every foreign key satisfied on both engines.
-        const authzs = trx.selectFrom("acme_server_authzs").select("id").where("profile_id", "=", id);
-        await trx.deleteFrom("acme_server_order_authzs").where("authz_id", "in", authzs).execute();
-        await trx.deleteFrom("acme_server_challenges").where("authz_id", "in", authzs).execute();
-        await trx.deleteFrom("acme_server_authzs").where("profile_id", "=", id).execute();
-        await trx.deleteFrom("acme_server_orders").where("profile_id", "=", id).execute();
-        await trx.deleteFrom("acme_server_accounts").where("profile_id", "=", id).execute();
-        await trx.deleteFrom("acme_server_eab_keys").where("profile_id", "=", id).execute();
-        const result = await trx.deleteFrom("acme_server_profiles").where("id", "=", id).executeTakeFirst();
-        return Number(result.numDeletedRows) > 0;
-      });
+      return writeCached(() =>
+        write(async (trx) => {
+          // Children first: the order of deletes keeps every foreign key satisfied on both engines.
+          const authzs = trx.selectFrom("acme_server_authzs").select("id").where("profile_id", "=", id);
+          await trx.deleteFrom("acme_server_order_authzs").where("authz_id", "in", authzs).execute();
+          await trx.deleteFrom("acme_server_challenges").where("authz_id", "in", authzs).execute();
+          await trx.deleteFrom("acme_server_authzs").where("profile_id", "=", id).execute();
+          await trx.deleteFrom("acme_server_orders").where("profile_id", "=", id).execute();
+          await trx.deleteFrom("acme_server_accounts").where("profile_id", "=", id).execute();
+          await trx.deleteFrom("acme_server_eab_keys").where("profile_id", "=", id).execute();
+          const result = await trx.deleteFrom("acme_server_profiles").where("id", "=", id).executeTakeFirst();
+          return Number(result.numDeletedRows) > 0;
+        }),
+      );
     },
 
     async insertEabKey(key) {
@@ -539,31 +597,33 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async insertAccount(a) {
       try {
-        await write(async (trx) => {
-          if (a.eabKeyId) {
-            const bound = await trx
-              .updateTable("acme_server_eab_keys")
-              .set({ account_id: a.id })
-              .where("key_id", "=", a.eabKeyId)
-              .where("account_id", "is", null)
-              .executeTakeFirst();
-            if (Number(bound.numUpdatedRows) !== 1)
-              throw conflict(`EAB key id ${a.eabKeyId} is bound to another account`);
-          }
-          await trx
-            .insertInto("acme_server_accounts")
-            .values({
-              id: a.id,
-              profile_id: a.profileId,
-              thumbprint: a.thumbprint,
-              jwk: JSON.stringify(a.jwk),
-              contacts: JSON.stringify(a.contacts),
-              status: a.status,
-              eab_key_id: a.eabKeyId ?? null,
-              created_at: a.createdAt.getTime(),
-            })
-            .execute();
-        });
+        await writeCached(() =>
+          write(async (trx) => {
+            if (a.eabKeyId) {
+              const bound = await trx
+                .updateTable("acme_server_eab_keys")
+                .set({ account_id: a.id })
+                .where("key_id", "=", a.eabKeyId)
+                .where("account_id", "is", null)
+                .executeTakeFirst();
+              if (Number(bound.numUpdatedRows) !== 1)
+                throw conflict(`EAB key id ${a.eabKeyId} is bound to another account`);
+            }
+            await trx
+              .insertInto("acme_server_accounts")
+              .values({
+                id: a.id,
+                profile_id: a.profileId,
+                thumbprint: a.thumbprint,
+                jwk: JSON.stringify(a.jwk),
+                contacts: JSON.stringify(a.contacts),
+                status: a.status,
+                eab_key_id: a.eabKeyId ?? null,
+                created_at: a.createdAt.getTime(),
+              })
+              .execute();
+          }),
+        );
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict("This key has an account already");
         throw error;
@@ -571,8 +631,10 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
     },
 
     async getAccount(id) {
-      const row = (await accountById(db, { id })).rows[0];
-      return row && toAccount(row);
+      return cachedRead(accountCache, id, async () => {
+        const row = (await accountById(db, { id })).rows[0];
+        return row && toAccount(row);
+      });
     },
 
     async findAccount(profileId, thumbprint) {
@@ -587,17 +649,19 @@ export function createSqlAcmeServerStore(storage: StorageHandle): AcmeServerStor
 
     async updateAccount(a) {
       try {
-        await write((trx) =>
-          trx
-            .updateTable("acme_server_accounts")
-            .set({
-              thumbprint: a.thumbprint,
-              jwk: JSON.stringify(a.jwk),
-              contacts: JSON.stringify(a.contacts),
-              status: a.status,
-            })
-            .where("id", "=", a.id)
-            .execute(),
+        await writeCached(() =>
+          write((trx) =>
+            trx
+              .updateTable("acme_server_accounts")
+              .set({
+                thumbprint: a.thumbprint,
+                jwk: JSON.stringify(a.jwk),
+                contacts: JSON.stringify(a.contacts),
+                status: a.status,
+              })
+              .where("id", "=", a.id)
+              .execute(),
+          ),
         );
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict("The new key belongs to another account already");
