@@ -72,9 +72,6 @@ function judgedAgain(key: string, judged: readonly Judgement[]): boolean {
  */
 const READ_AHEAD = 2;
 
-/** Distinct shared values kept by one store: issuers and algorithms number in the hundreds at most. */
-const SHARED_LIMIT = 10_000;
-
 /** A record without open findings: one list shared by them all, read and never changed. */
 const NONE_OPEN: { id: number; key: string }[] = [];
 
@@ -116,34 +113,21 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
   const RANGE_OPEN = `select cert_id, id, finding_key from inventory_findings
     where resolved_at is null and cert_id >= ${p(1)} and cert_id <= ${p(2)}`;
 
-  // The values many records share (an installation has few issuers, key types, curves and signature
-  // algorithms) kept once: a page's records outlive a garbage collection or two while they are
-  // graded, and every string they hold is copied each time, so each record keeps the shared copy.
-  const shared = new Map<string, string>();
-  const once = (value: string | null): string | undefined => {
-    if (value === null) return undefined;
-    const known = shared.get(value);
-    if (known !== undefined) return known;
-    if (shared.size >= SHARED_LIMIT) shared.clear();
-    shared.set(value, value);
-    return value;
-  };
-
   const toRecord = (r: unknown[]): GradableRecord => ({
     id: r[0] as number,
     facts: {
       fingerprintSha256: r[1] as string,
       subject: r[2] as string,
-      issuer: once(r[3] as string) as string,
+      issuer: r[3] as string,
       notBefore: new Date(r[4] as number),
       notAfter: new Date(r[5] as number),
-      keyType: once(r[6] as string) as string,
+      keyType: r[6] as string,
       keySize: (r[7] as number | null) ?? undefined,
-      curve: once(r[8] as string | null),
-      signatureAlgorithm: once(r[9] as string) as string,
+      curve: (r[8] as string | null) ?? undefined,
+      signatureAlgorithm: r[9] as string,
       sans: JSON.parse(r[10] as string) as SubjectAltName[],
       selfSigned: r[11] !== 0,
-      authorityKeyId: once(r[12] as string | null),
+      authorityKeyId: (r[12] as string | null) ?? undefined,
     },
     issuerId: (r[13] as number | null) ?? undefined,
     ownerTeam: (r[14] as string | null) ?? undefined,

@@ -236,53 +236,8 @@ export function applicableRules(rules: readonly Rule[], scope: RuleScope): Rule[
 }
 
 /**
- * The one fact each of these kinds reads, beside the rule's value and never the entry point: a rule
- * judges every certificate with the same fact alike, so its judgement is made once per fact.
- */
-const SOLE_FACT: { [K in RuleKind]?: (f: CertificateRequestFacts) => string | number | undefined } = {
-  "key-types": (f) => f.keyType,
-  "min-signature-hash": (f) => f.signatureHash,
-  "max-validity-days": (f) => f.validityDays,
-  issuers: (f) => f.issuerName,
-};
-
-/** Distinct facts remembered per rule: a few hundred validities and a handful of names in practice. */
-const MEMO_LIMIT = 10_000;
-
-/**
- * Per rule object, its judgement by fact (null when it holds). Grading judges a million records by
- * the same rule objects, and most fail the same rule for the same value (a validity too long): one
- * judgement and reason made per value instead of per record. A rule changed is a new object.
- */
-const MEMO = new WeakMap<Rule, Map<string | number | undefined, Judgement | null>>();
-
-function judged(rule: Rule, facts: CertificateRequestFacts, entry: EntryPoint | undefined): Judgement | null {
-  const reason = (CHECKS[rule.kind] as Check<RuleKind>)(rule.value, facts, entry);
-  return reason === undefined ? null : { kind: "violation", ruleId: rule.id, ruleKind: rule.kind, reason };
-}
-
-function memoised(
-  rule: Rule,
-  fact: string | number | undefined,
-  facts: CertificateRequestFacts,
-): Judgement | null {
-  let byFact = MEMO.get(rule);
-  if (!byFact) {
-    byFact = new Map();
-    MEMO.set(rule, byFact);
-  }
-  let found = byFact.get(fact);
-  if (found === undefined) {
-    found = judged(rule, facts, undefined);
-    if (byFact.size < MEMO_LIMIT) byFact.set(fact, found);
-  }
-  return found;
-}
-
-/**
  * Judges facts against rules; pure, so a request at an entry point and a certificate being graded
- * (entry undefined) are held to the same code. Rules limited to other entry points are skipped. The
- * judgements returned may be shared with other calls: read them, never change them.
+ * (entry undefined) are held to the same code. Rules limited to other entry points are skipped.
  */
 export function evaluate(
   rules: readonly Rule[],
@@ -292,9 +247,9 @@ export function evaluate(
   const found: Judgement[] = [];
   for (const rule of rules) {
     if (rule.entries && (entry === undefined || !rule.entries.includes(entry))) continue;
-    const fact = SOLE_FACT[rule.kind];
-    const j = fact ? memoised(rule, fact(facts), facts) : judged(rule, facts, entry);
-    if (j) found.push(j);
+    const check = CHECKS[rule.kind] as Check<RuleKind>;
+    const reason = check(rule.value, facts, entry);
+    if (reason !== undefined) found.push({ kind: "violation", ruleId: rule.id, ruleKind: rule.kind, reason });
   }
   return found;
 }
