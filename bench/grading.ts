@@ -257,14 +257,30 @@ async function run(engine: string): Promise<void> {
     const spent: Record<string, number> = {};
     if (process.env.BREAKDOWN)
       for (const [name, fn] of Object.entries(gradingStore)) {
-        (gradingStore as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
-          const t = performance.now();
-          try {
-            return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
-          } finally {
-            spent[name] = (spent[name] ?? 0) + performance.now() - t;
-          }
+        const add = (t: number) => {
+          spent[name] = (spent[name] ?? 0) + performance.now() - t;
         };
+        // `pages` is an async generator: its time is the time spent waiting for each page.
+        (gradingStore as unknown as Record<string, unknown>)[name] =
+          fn.constructor.name === "AsyncGeneratorFunction"
+            ? async function* (...args: unknown[]) {
+                const pages = (fn as (...a: unknown[]) => AsyncGenerator<unknown, unknown>)(...args);
+                for (;;) {
+                  const t = performance.now();
+                  const step = await pages.next();
+                  add(t);
+                  if (step.done) return step.value;
+                  yield step.value;
+                }
+              }
+            : async (...args: unknown[]) => {
+                const t = performance.now();
+                try {
+                  return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+                } finally {
+                  add(t);
+                }
+              };
       }
     const grading = createGradingService({
       store: gradingStore,
