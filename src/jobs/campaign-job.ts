@@ -13,7 +13,14 @@ export interface CampaignJobDeps {
   store: CampaignStore;
   certificates: Pick<
     CertificateService,
-    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersions" | "discard" | "discardUnstored"
+    | "create"
+    | "get"
+    | "getPolicy"
+    | "pollOperation"
+    | "updatePolicy"
+    | "prepareNewVersions"
+    | "discard"
+    | "discardUnstored"
   >;
   ca: Pick<
     CaService,
