@@ -13,7 +13,14 @@ export interface CampaignJobDeps {
   store: CampaignStore;
   certificates: Pick<
     CertificateService,
-    "create" | "get" | "pollOperation" | "updatePolicy" | "prepareNewVersions" | "discard" | "discardUnstored"
+    | "create"
+    | "get"
+    | "getPolicy"
+    | "pollOperation"
+    | "updatePolicy"
+    | "prepareNewVersions"
+    | "discard"
+    | "discardUnstored"
   >;
   ca: Pick<
     CaService,
@@ -32,9 +39,11 @@ export interface CampaignJobDeps {
   /** Items claimed and committed together: one transaction and one claim per this many. */
   batchSize?: number;
   /**
-   * How often, while a campaign revokes, the revoking CAs' CRLs are made again (and once more at
-   * the end of each run). OCSP answers from the database at once; a CRL lists every revoked
-   * certificate, so remaking it per batch would cost the square of the campaign's size.
+   * How often at the most, while a campaign revokes, the revoking CAs' CRLs are made again (and
+   * once more at the end of each run). OCSP answers from the database at once; a CRL lists every
+   * revoked certificate, so remaking it per batch would cost the square of the campaign's size. The
+   * wait also grows with what the last remake took (`CRL_SHARE`), so a CRL of a hundred thousand
+   * entries is not rebuilt every few seconds.
    */
   crlEveryMs?: number;
   /** How rate limits wait; tests pass their own. */
@@ -42,6 +51,12 @@ export interface CampaignJobDeps {
 }
 
 const DEFAULT_BATCH = 64;
+/**
+ * At most this share of a campaign's time goes to remaking CRLs: after a remake that took d ms the
+ * next waits at least d / CRL_SHARE. The CRL served then lags the revocations by that long (20 s
+ * when a remake takes a second), never by more than the run: the last remake follows its last batch.
+ */
+const CRL_SHARE = 0.05;
 
 const failed = (item: CampaignItem, error: unknown, at: Date): SettledItem => ({
   item,
@@ -266,10 +281,13 @@ export function createCampaignJob({
       const byName = new Map((await vaults()).map((v) => [v.name.toLowerCase(), v]));
       const revokingCas = new Set<string>();
       let crlsAt = Date.now();
+      let crlWaitMs = crlEveryMs;
       const publishCrls = async () => {
+        const started = Date.now();
         await ca.republish([...revokingCas]);
         revokingCas.clear();
         crlsAt = Date.now();
+        crlWaitMs = Math.max(crlEveryMs, (crlsAt - started) / CRL_SHARE);
       };
       for (const campaign of running) {
         const rate = campaign.options.ratePerSecond;
@@ -322,7 +340,7 @@ export function createCampaignJob({
           await ca.published(revoked);
           for (const change of revoked) revokingCas.add(change.caId);
           for (const { outcome } of settled) counts[outcome.state]++;
-          if (revokingCas.size > 0 && Date.now() - crlsAt >= crlEveryMs) await publishCrls();
+          if (revokingCas.size > 0 && Date.now() - crlsAt >= crlWaitMs) await publishCrls();
           if (rate)
             await sleep(Math.max(0, (claim.items.length * 1000) / rate - (Date.now() - started)), signal);
         }

@@ -412,12 +412,16 @@ export function createSqlCaStore(storage: StorageHandle): CaStore {
     async revoked(caId, shard) {
       let query = db
         .selectFrom("ca_issued")
-        .selectAll()
+        .select(["serial", "status", "reason", "revoked_at", "created_at"])
         .where("ca_id", "=", caId)
         .where("status", "<>", "good");
       if (shard >= 0) query = query.where("shard", "=", shard);
       const rows = await query.orderBy("serial").execute();
-      return rows.map(toIssued);
+      return rows.map((r) => ({
+        serial: r.serial,
+        revokedAt: new Date(r.revoked_at ?? r.created_at),
+        reason: r.status === "hold" ? "certificateHold" : ((r.reason ?? "unspecified") as RevocationReason),
+      }));
     },
 
     async changeStatus(change) {

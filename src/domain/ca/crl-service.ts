@@ -43,7 +43,6 @@ export function createCrlService(deps: CrlServiceDeps) {
     if (!ca.certificate) return [];
     const out: StoredCrl[] = [];
     for (const shard of shards === "all" ? allShards(ca) : shards) {
-      const revoked = await store.revoked(ca.id, shard);
       const number = await store.nextCrlNumber(ca.id);
       const thisUpdate = clock.now();
       const nextUpdate = new Date(thisUpdate.getTime() + crlValidityMs);
@@ -53,11 +52,7 @@ export function createCrlService(deps: CrlServiceDeps) {
           number,
           thisUpdate,
           nextUpdate,
-          entries: revoked.map((r) => ({
-            serial: r.serial,
-            revokedAt: r.revokedAt ?? r.createdAt,
-            reason: r.status === "hold" ? "certificateHold" : (r.reason ?? "unspecified"),
-          })),
+          entries: await store.revoked(ca.id, shard),
           // A full CRL covers every certificate; an IDP would narrow its scope to one URL.
           distributionPoint: shard === FULL_CRL ? undefined : urls.crl(ca.id, shard),
         },

@@ -181,12 +181,19 @@ export interface CertificateFactsLite {
   publicKey: Buffer;
 }
 
+/** A revoked or held certificate as a CRL lists it (RFC 5280 §5.1.2.6). */
+export interface CrlEntry {
+  serial: string;
+  revokedAt: Date;
+  reason: RevocationReason;
+}
+
 export interface CrlSpec {
   issuer: Buffer;
   number: number;
   thisUpdate: Date;
   nextUpdate: Date;
-  entries: { serial: string; revokedAt: Date; reason: RevocationReason }[];
+  entries: CrlEntry[];
   /** RFC 5280 §5.2.5: the URL a shard is served at, so a shard CRL is never taken for a full one. */
   distributionPoint?: string | undefined;
 }

@@ -8,6 +8,7 @@ import type {
   CertificateFactsLite,
   CertificateSpec,
   CertificateStatus,
+  CrlEntry,
   CrlSpec,
   CsrFacts,
   IssuedCertificate,
@@ -112,8 +113,11 @@ export interface CaStore {
   ): Promise<IssuedCertificate[]>;
   /** A CA's issued certificates, newest first, `after` being the last serial of the previous page. */
   listIssued(caId: string, limit: number, after?: string): Promise<IssuedCertificate[]>;
-  /** Revoked and held certificates of a CA, of one shard or (FULL_CRL) all. */
-  revoked(caId: string, shard: number): Promise<IssuedCertificate[]>;
+  /**
+   * The CRL entries of a CA's revoked and held certificates, of one shard or (FULL_CRL) all, in
+   * serial order: only what a CRL lists, for a CA may have revoked a hundred thousand.
+   */
+  revoked(caId: string, shard: number): Promise<CrlEntry[]>;
   /**
    * Sets a certificate's status, marks the vault certificate it backs and stores the events, in one
    * transaction.

@@ -1,7 +1,7 @@
 import type { IssuedCertificate } from "../ca/model.js";
 import type { CertificateService } from "../certificates/certificate-service.js";
 import type { CertificateOperation } from "../certificates/model.js";
-import type { PolicyInput } from "../certificates/policy.js";
+import type { PolicyChange } from "../certificates/policy.js";
 import { DomainError } from "../errors.js";
 import type { Vault } from "../vaults/model.js";
 import type { CampaignOptions } from "./model.js";
@@ -9,23 +9,32 @@ import type { CampaignOptions } from "./model.js";
 /** What a re-issue may change on the way: the issuer and the key, as a campaign's options say them. */
 export type ReissueChange = Pick<CampaignOptions, "issuer" | "keyType" | "keySize" | "curve">;
 
-/** The policy change a re-issue makes before its create; undefined when it keeps the policy. */
-export function policyChange(options: ReissueChange): PolicyInput | undefined {
-  if (!options.issuer && !options.keyType) return undefined;
-  return {
-    ...(options.issuer && { issuer: { name: options.issuer } }),
-    ...(options.keyType && {
+/**
+ * The policy change a re-issue makes before its create; undefined when it keeps the policy. A new
+ * key type says the algorithm, not where the key lives: a certificate whose key is in the HSM gets
+ * its new key there too (EC on an EC-HSM or RSA-HSM policy is EC-HSM), for a campaign that moved keys
+ * out of the HSM would leave them exportable from software without anyone having asked.
+ */
+export function policyChange(options: ReissueChange): PolicyChange | undefined {
+  const { issuer, keyType, keySize, curve } = options;
+  if (!issuer && !keyType) return undefined;
+  return (current) => ({
+    ...(issuer && { issuer: { name: issuer } }),
+    ...(keyType && {
       key: {
-        kty: options.keyType,
-        ...(options.keySize !== undefined && { keySize: options.keySize }),
-        ...(options.curve !== undefined && { curve: options.curve }),
+        kty: current.key.kty.endsWith("-HSM") ? `${keyType}-HSM` : keyType,
+        ...(keySize !== undefined && { keySize }),
+        ...(curve !== undefined && { curve }),
         reuseKey: false,
       },
     }),
-  };
+  });
 }
 
-type Certificates = Pick<CertificateService, "create" | "pollOperation" | "updatePolicy" | "get">;
+type Certificates = Pick<
+  CertificateService,
+  "create" | "pollOperation" | "updatePolicy" | "getPolicy" | "get"
+>;
 
 /**
  * One certificate's new version through its policy, `change` applied to the policy first: the
@@ -37,11 +46,11 @@ export async function reissueVaultCertificate(
   certificates: Certificates,
   vault: Vault,
   name: string,
-  change: PolicyInput | undefined,
+  change: PolicyChange | undefined,
 ): Promise<CertificateOperation> {
   // A re-issue names a certificate that exists: NotFound for one that does not, before any change.
   await certificates.get(vault, name);
-  if (change) await certificates.updatePolicy(vault, name, change);
+  if (change) await certificates.updatePolicy(vault, name, change(await certificates.getPolicy(vault, name)));
   const created = await certificates.create(vault, name, {});
   return created.status === "inProgress" ? certificates.pollOperation(vault, name) : created;
 }
@@ -85,8 +94,8 @@ export async function reissueIssued(
       `Certificate ${issued.serial} is version ${link.version} of ${link.vaultName}/${link.name}, which has a newer version (${latest.version}); re-issue that one.`,
       { reason: "VersionSuperseded" },
     );
-  const operation = await reissueVaultCertificate(deps.certificates, vault, link.name, {
+  const operation = await reissueVaultCertificate(deps.certificates, vault, link.name, () => ({
     key: { reuseKey: false },
-  });
+  }));
   return { vault, name: link.name, operation };
 }

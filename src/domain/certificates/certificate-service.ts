@@ -32,7 +32,13 @@ import type {
   ChainVerdict,
   DeletedCertificate,
 } from "./model.js";
-import { type ImportedKey, importedKeyProps, normalizePolicy, type PolicyInput } from "./policy.js";
+import {
+  type ImportedKey,
+  importedKeyProps,
+  normalizePolicy,
+  type PolicyChange,
+  type PolicyInput,
+} from "./policy.js";
 import type {
   CertificateBundleCodec,
   CertificateKeys,
@@ -681,8 +687,8 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     /**
      * New versions made at once, signed but not stored, for a caller that stores many together
      * with what else they change (a campaign batch: see `CampaignStore.commit`); one answer per
-     * request, in order. Each policy is the certificate's with `change` applied, stored with the
-     * version. What Key Vault's rules for a new version, the organisation rules, the approval rules
+     * request, in order. Each policy is the certificate's with `change` applied (worked out from that
+     * certificate's policy), stored with the version. What Key Vault's rules for a new version, the organisation rules, the approval rules
      * and the issuers look at is read once for the whole batch. "unbatched" when a version cannot be
      * made this way: its issuer answers later or signs nothing here (ACME, Unknown, Self), or the
      * approval rules hold creates in the vault; the caller then creates it as a client would. An
@@ -692,7 +698,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
     async prepareNewVersions(
       vault: Vault,
       requests: readonly { name: string; hsmId?: Buffer | undefined }[],
-      change: PolicyInput | undefined,
+      change: PolicyChange | undefined,
     ): Promise<Reissue[]> {
       const out: Reissue[] = [];
       const fail = (at: number, error: unknown) => {
@@ -733,7 +739,7 @@ export function createCertificateService(deps: CertificateServiceDeps) {
             if (state?.unmanagedNamesake) throw state.unmanagedNamesake;
             if (state?.operationStatus === "inProgress") throw pendingInProgress();
             if (!state?.policy) throw objects.notFound(name);
-            const policy = normalizePolicy(change ?? {}, state.policy);
+            const policy = normalizePolicy(change?.(state.policy) ?? {}, state.policy);
             await batchGate.check("keyvault-create", { vaultId: vault.id }, policyFacts(policy, now));
             if (held) {
               out[at] = { status: "unbatched" };

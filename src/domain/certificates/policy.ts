@@ -25,6 +25,12 @@ export interface PolicyInput {
   enabled?: boolean;
 }
 
+/**
+ * A policy change worked out from the policy it changes: a campaign's new key type keeps an HSM key
+ * in the HSM, so what it asks of each certificate depends on that certificate's policy.
+ */
+export type PolicyChange = (current: CertificatePolicy) => PolicyInput;
+
 const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 const OID = /^[0-2](\.(0|[1-9]\d*))+$/;
