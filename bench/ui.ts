@@ -20,7 +20,7 @@
  * same bytes of HTML with the same headers, served from the dashboard's own listener (same origin, same
  * connections) ahead of Fastify, doing no work, until the parser shows the rows.
  *
- * Also the initial JavaScript (the entry and what it imports statically) gzipped.
+ * Also the initial JavaScript (the entry and the modules the page preloads with it) gzipped.
  *
  *   npm run bench:ui -- --count 1000000 [--runs 20]
  */
@@ -35,7 +35,7 @@ import pino from "pino";
 import { chromium } from "playwright-core";
 import { loadConfig } from "../src/config/config.js";
 import type { Observation } from "../src/domain/inventory/observation.js";
-import { BUILT_CLIENT_DIR } from "../src/http/ui/ui-assets.js";
+import { BUILT_CLIENT_DIR, loadUiAssets } from "../src/http/ui/ui-assets.js";
 import { startStrongroom } from "../src/main.js";
 import { corpus, domainOf, observations } from "./inventory-corpus.js";
 import { expectOk, fetchToken, send } from "./support.js";
@@ -52,18 +52,14 @@ const count = Number(argument("count", "1000000"));
 const runs = Number(argument("runs", "20"));
 const log = (line: string) => console.log(line);
 
-/** The entry module and every module it imports statically, gzipped: what a first visit must load. */
+/**
+ * The entry module and every module the page names for the browser to fetch with it (what the entry
+ * imports statically and the modules the pages share), gzipped: what a first visit loads.
+ */
 function initialJavaScript(): { files: string[]; gzBytes: number } {
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const text = readFileSync(join(BUILT_CLIENT_DIR, file), "utf8");
-    // Static imports only (`from"./x.js"`); `import("./x.js")` is a page loaded on demand.
-    for (const m of text.matchAll(/from\s*"\.\/([\w-]+\.js)"/g)) visit(m[1] as string);
-  };
-  visit("main.js");
-  const files = [...seen];
+  const assets = loadUiAssets(BUILT_CLIENT_DIR);
+  if (!assets) throw new Error("The dashboard is not built: run npm run build");
+  const files = ["main.js", ...assets.entryImports, ...assets.pageImports];
   const gzBytes = files.reduce((sum, f) => sum + gzipSync(readFileSync(join(BUILT_CLIENT_DIR, f))).length, 0);
   return { files, gzBytes };
 }

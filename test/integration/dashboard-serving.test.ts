@@ -50,13 +50,26 @@ describe("the dashboard served at /ui/ on the main listener", () => {
     expect(form.body).toContain('<label for="password">Password</label>');
   });
 
-  it("names the entry's own imports in the page, so the browser fetches them beside it", async () => {
+  it("names the entry's own imports and the pages' shared modules in the page, so the browser fetches them beside it", async () => {
     const page = await get(server, "/ui/");
-    const entry = (await get(server, `${assetBase}/main.js`)).body;
-    const imported = [...entry.matchAll(/from\s*"\.\/([\w-]+\.js)"/g)].map((m) => m[1] as string);
+    const importsOf = async (file: string) =>
+      [...(await get(server, `${assetBase}/${file}`)).body.matchAll(/from\s*"\.\/([\w-]+\.js)"/g)].map(
+        (m) => m[1] as string,
+      );
+    const imported = await importsOf("main.js");
     expect(imported.length).toBeGreaterThan(0);
-    for (const file of imported)
+    // The Inventory's chunk, which the entry's modules load on demand, and the modules it imports.
+    const entryCode = await Promise.all(
+      ["main.js", ...imported].map(async (file) => (await get(server, `${assetBase}/${file}`)).body),
+    );
+    const chunk = /import\("\.\/(inventory-page-\w+\.js)"\)/.exec(entryCode.join("\n"));
+    expect(chunk).not.toBeNull();
+    const shared = await importsOf(chunk?.[1] as string);
+    expect(shared.some((file) => !imported.includes(file))).toBe(true);
+    for (const file of [...imported, ...shared])
       expect(page.body).toContain(`<link rel="modulepreload" href="${assetBase}/${file}">`);
+    // Pages' chunks themselves load on demand.
+    expect(page.body).not.toContain(`${assetBase}/${chunk?.[1]}`);
   });
 
   it("answers the same page at /ui and on every client route below /ui/", async () => {

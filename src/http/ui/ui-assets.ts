@@ -14,6 +14,12 @@ export interface UiAssets {
   files: ReadonlyMap<string, UiAsset>;
   /** The modules main.js imports, directly or not: the page names them for the browser to fetch at once. */
   entryImports: readonly string[];
+  /**
+   * The shared modules the pages' chunks import that the entry does not. Named in the page too: a
+   * page's chunk, loaded at the click, would otherwise ask for them only once it has been parsed,
+   * one round after another while the page's rows are already on their way.
+   */
+  pageImports: readonly string[];
 }
 
 /**
@@ -46,7 +52,13 @@ export function loadUiAssets(dir: string = BUILT_CLIENT_DIR): UiAssets | undefin
   });
   const hash = createHash("sha256");
   for (const [name, asset] of files) hash.update(name).update("\0").update(asset.body).update("\0");
-  return { digest: hash.digest("hex").slice(0, 16), files, entryImports: staticImports(files, "main.js") };
+  const entryImports = staticImports(files, "main.js");
+  const pageImports = new Set<string>();
+  for (const name of files.keys())
+    if (name !== "main.js")
+      for (const imported of staticImports(files, name))
+        if (!entryImports.includes(imported)) pageImports.add(imported);
+  return { digest: hash.digest("hex").slice(0, 16), files, entryImports, pageImports: [...pageImports] };
 }
 
 /**

@@ -46,17 +46,18 @@ export interface RenderedPage {
  * The one HTML document of the dashboard for a signed-in user; the browser bundle under
  * /ui/assets/{digest}/ renders the navigation and the page into #app, or takes over the markup the
  * server drew there (`rendered`), whose answers ride along as data, not as script. The CSRF token
- * sits in a meta tag for the scripts' writes and in the sign-out form. The entry's own imports are
- * named up front, so the browser fetches them beside the entry rather than after it.
+ * sits in a meta tag for the scripts' writes and in the sign-out form. The entry's own imports and
+ * the modules the pages share are named up front, so the browser fetches them beside the entry
+ * rather than after it, or after a page's chunk.
  */
 export function dashboardPage(
-  assets: { digest: string; entryImports: readonly string[] },
+  assets: { digest: string; entryImports: readonly string[]; pageImports: readonly string[] },
   user: { username: string; csrf: string },
   rendered?: RenderedPage,
 ): string {
   const { digest } = assets;
   const csrf = escapeHtml(user.csrf);
-  const preloads = assets.entryImports
+  const preloads = [...assets.entryImports, ...assets.pageImports]
     .map((file) => `<link rel="modulepreload" href="/ui/assets/${digest}/${file}">\n`)
     .join("");
   const answers = rendered
