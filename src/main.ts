@@ -150,6 +150,7 @@ import { createAdminCredentialsFile } from "./storage/admin-credentials-file.js"
 import { archiveAuditRows } from "./storage/audit-archive-file.js";
 import { createChangeAudit } from "./storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "./storage/database.js";
+import { databaseAdvice } from "./storage/postgres-advice.js";
 import { createSqlAcmeServerStore } from "./storage/sql-acme-server-store.js";
 import { createSqlAlertFacts } from "./storage/sql-alert-facts.js";
 import { createSqlAlertStore } from "./storage/sql-alert-store.js";
@@ -1054,6 +1055,8 @@ export async function startStrongroom(config: Config, options: StartOptions = {}
       },
       "strongroom is serving",
     );
+    // Advice only: a start that got this far is not failed by it.
+    for (const advice of await databaseAdvice(storage).catch(() => [])) logger.warn(advice);
 
     return {
       app,
