@@ -15,6 +15,7 @@ import { normalizePolicy } from "../src/domain/certificates/policy.js";
 import { newId } from "../src/domain/ids.js";
 import { campaignJob, openCore } from "../src/main.js";
 import { createSqlCampaignStore } from "../src/storage/sql-campaign-store.js";
+import { writeTransaction } from "../src/storage/transactions.js";
 import { tempDataDir } from "../test/support/server-process.js";
 
 const TEMPLATES = 16;
@@ -127,7 +128,9 @@ async function main(): Promise<void> {
       // into object_versions scan a whole vault (seen at 100,000: 3 ms a row, growing with the vault).
       if (core.storage.engine === "postgres" && i % 10_000 === 0 && i > 0)
         await sql`analyze objects, object_versions, ca_issued`.execute(db);
-      await db.transaction().execute(async (trx) => {
+      // Through the store's own write path: a bare transaction waits in SQLite's busy handler and
+      // failed with SQLITE_BUSY while the checkpoint thread emptied a large log (under --cpu-prof).
+      await writeTransaction(core.storage, async (trx) => {
         for (const [table, list] of [
           ["objects", rows.objects],
           ["object_versions", rows.versions],
