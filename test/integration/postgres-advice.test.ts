@@ -12,26 +12,24 @@ describe("advice on the database server's settings at start", () => {
     expect(advice).toMatch(/set autovacuum = on in postgresql\.conf and reload, or run ANALYZE/);
   });
 
-  for (const backend of backends) {
-    describe(`on ${backend.engine}`, () => {
-      if (!backend.available) return;
-      let storage: StorageHandle;
-      let dispose: () => Promise<void>;
-      beforeAll(async () => {
-        ({ storage, dispose } = await openFreshStorage(backend));
-      });
-      afterAll(() => dispose());
-
-      it("reads the server's own setting (none on SQLite, which has no such server)", async () => {
-        if (backend.engine === "sqlite") {
-          expect(await databaseAdvice(storage)).toEqual([]);
-          return;
-        }
-        const { rows } = await sql<{ autovacuum: string }>`show autovacuum`.execute(storage.db);
-        const setting = rows[0]?.autovacuum as string;
-        const expected = autovacuumAdvice(setting);
-        expect(await databaseAdvice(storage)).toEqual(expected ? [expected] : []);
-      });
+  describe.each(backends)("on $engine", (backend) => {
+    if (!backend.available) return;
+    let storage: StorageHandle;
+    let dispose: () => Promise<void>;
+    beforeAll(async () => {
+      ({ storage, dispose } = await openFreshStorage(backend));
     });
-  }
+    afterAll(() => dispose());
+
+    it("reads the server's own setting (none on SQLite, which has no such server)", async () => {
+      if (backend.engine === "sqlite") {
+        expect(await databaseAdvice(storage)).toEqual([]);
+        return;
+      }
+      const { rows } = await sql<{ autovacuum: string }>`show autovacuum`.execute(storage.db);
+      const setting = rows[0]?.autovacuum as string;
+      const expected = autovacuumAdvice(setting);
+      expect(await databaseAdvice(storage)).toEqual(expected ? [expected] : []);
+    });
+  });
 });
