@@ -86,8 +86,8 @@ export function createSqlRemoteVaultStore(storage: StorageHandle): RemoteVaultSt
     },
 
     async recordSync(id, sync, locations) {
-      await writeTransaction(storage, async (trx) => {
-        await trx
+      return writeTransaction(storage, async (trx) => {
+        const updated = await trx
           .updateTable("remote_vaults")
           .set({
             last_sync_at: sync.at.getTime(),
@@ -97,8 +97,9 @@ export function createSqlRemoteVaultStore(storage: StorageHandle): RemoteVaultSt
             last_sync_gone: sync.gone,
           })
           .where("id", "=", id)
-          .execute();
-        if (!locations) return;
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) return false;
+        if (!locations) return true;
         await trx.deleteFrom("remote_vault_locations").where("remote_vault_id", "=", id).execute();
         for (let i = 0; i < locations.length; i += LOCATION_CHUNK) {
           await trx
@@ -106,6 +107,7 @@ export function createSqlRemoteVaultStore(storage: StorageHandle): RemoteVaultSt
             .values(locations.slice(i, i + LOCATION_CHUNK).map((uri) => ({ remote_vault_id: id, uri })))
             .execute();
         }
+        return true;
       });
     },
 

@@ -22,8 +22,11 @@ function memoryStore(): RemoteVaultStore & { seen: Map<string, string[]> } {
     list: async () => [...vaults.values()],
     locations: async (id) => seen.get(id) ?? [],
     async recordSync(id, sync: RemoteVaultSync, locations) {
-      for (const v of vaults.values()) if (v.id === id) v.lastSync = sync;
+      const vault = [...vaults.values()].find((v) => v.id === id);
+      if (!vault) return false;
+      vault.lastSync = sync;
       if (locations) seen.set(id, [...locations]);
+      return true;
     },
     async remove(id) {
       for (const [key, v] of vaults) {
@@ -36,31 +39,64 @@ function memoryStore(): RemoteVaultStore & { seen: Map<string, string[]> } {
   };
 }
 
-function recordingSink(): ObservationSink & { batches: Observation[][]; forgotten: string[][] } {
+function recordingSink(): ObservationSink & {
+  batches: Observation[][];
+  forgotten: string[][];
+  /** Whether each location is present in the inventory after everything the sink was told, in order. */
+  present: Map<string, boolean>;
+} {
   const batches: Observation[][] = [];
   const forgotten: string[][] = [];
+  const present = new Map<string, boolean>();
   return {
     batches,
     forgotten,
+    present,
     async observe(observations) {
       batches.push([...observations]);
+      for (const o of observations) present.set(o.location, true);
     },
     async forget(locations) {
       forgotten.push([...locations]);
+      for (const l of locations) present.set(l, false);
     },
   };
 }
 
-/** A connector over a list the test changes between syncs; `failAfter` throws part-way through a listing. */
-function listConnector(state: { names: string[]; failAfter?: number }): RemoteVaultConnector {
+/** A listing held after its first certificate until `release` is called or its signal aborts. */
+function holdAfterFirst(): { hold: Promise<void>; release: () => void } {
+  let release = () => {};
+  const hold = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { hold, release };
+}
+
+interface ConnectorState {
+  names: string[];
+  failAfter?: number;
+  hold?: Promise<void>;
+}
+
+/**
+ * A connector over a list the test changes between syncs; `failAfter` throws part-way through a
+ * listing, `hold` keeps it waiting after its first certificate (as a slow remote vault would).
+ */
+function listConnector(state: ConnectorState): RemoteVaultConnector {
   return {
     kind: "test-vault",
     source: "akv",
     validate() {},
-    async *certificates(): AsyncGenerator<RemoteCertificate> {
+    async *certificates(_connection, signal): AsyncGenerator<RemoteCertificate> {
       let n = 0;
       for (const name of state.names) {
         if (state.failAfter !== undefined && n === state.failAfter) throw new Error("connection reset");
+        if (n === 1 && state.hold) {
+          const aborted = new Promise<void>((_, reject) =>
+            signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+          );
+          await Promise.race([state.hold, aborted]);
+        }
         n++;
         yield { der: Buffer.from(name), location: `akv://test/certificates/${name}/1`, detail: { name } };
       }
@@ -72,7 +108,7 @@ function listConnector(state: { names: string[]; failAfter?: number }): RemoteVa
 }
 
 const setup = (names: string[]) => {
-  const state: { names: string[]; failAfter?: number } = { names };
+  const state: ConnectorState = { names };
   const store = memoryStore();
   const sink = recordingSink();
   const service = createRemoteVaultService({
@@ -118,6 +154,38 @@ describe("remote vault sync", () => {
       error: "connection reset",
       certificates: 3,
     });
+  });
+
+  it("removes a vault while its sync is listing: the sync stops and every location stays gone", async () => {
+    const { state, sink, service } = setup(["a", "b", "c"]);
+    await service.add({ name: "v", kind: "test-vault", url: "https://v.test" });
+    await service.sync("v");
+    const { hold, release } = holdAfterFirst();
+    state.hold = hold;
+    const syncing = service.sync("v");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await service.remove("v");
+    release();
+    await expect(syncing).rejects.toMatchObject({ code: "Conflict" });
+    expect([...sink.present]).toEqual([
+      ["akv://test/certificates/a/1", false],
+      ["akv://test/certificates/b/1", false],
+      ["akv://test/certificates/c/1", false],
+    ]);
+    await expect(service.sync("v")).rejects.toMatchObject({ code: "NotFound" });
+  });
+
+  it("forgets what a sync saw when another node removed the vault while it listed", async () => {
+    const { state, store, sink, service } = setup(["a", "b", "c"]);
+    const added = await service.add({ name: "v", kind: "test-vault", url: "https://v.test" });
+    const { hold, release } = holdAfterFirst();
+    state.hold = hold;
+    const syncing = service.sync("v");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await store.remove(added.id);
+    release();
+    await expect(syncing).rejects.toMatchObject({ code: "NotFound" });
+    expect([...sink.present.values()]).toEqual([false, false, false]);
   });
 
   it("keeps the secret sealed and opens it for the connector only", async () => {

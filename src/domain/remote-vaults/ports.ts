@@ -8,8 +8,11 @@ export interface RemoteVaultStore {
   list(): Promise<RemoteVault[]>;
   /** The locations the last successful sync saw. */
   locations(id: string): Promise<string[]>;
-  /** Records a sync's outcome; with `locations`, replaces the seen set in the same transaction. */
-  recordSync(id: string, sync: RemoteVaultSync, locations?: readonly string[]): Promise<void>;
+  /**
+   * Records a sync's outcome; with `locations`, replaces the seen set in the same transaction. False,
+   * with nothing written, when the vault is no longer there.
+   */
+  recordSync(id: string, sync: RemoteVaultSync, locations?: readonly string[]): Promise<boolean>;
   /** Removes the vault and its seen locations; false when it was not there. */
   remove(id: string): Promise<boolean>;
 }

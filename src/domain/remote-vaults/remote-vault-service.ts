@@ -83,8 +83,42 @@ export function createRemoteVaultService({
     return vault;
   };
 
+  /**
+   * One sync or removal of a vault at a time in this process, so that a removal never interleaves
+   * with a sync's observations (which would bring back the locations it marked gone); a removal
+   * aborts the sync in flight rather than wait out a long listing.
+   */
+  const turns = new Map<string, { done: Promise<unknown>; abort: AbortController }>();
+  async function inTurn<T>(
+    id: string,
+    work: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    for (let turn = turns.get(id); turn; turn = turns.get(id)) await turn.done.catch(() => undefined);
+    const abort = new AbortController();
+    const done = work(signal ? AbortSignal.any([signal, abort.signal]) : abort.signal);
+    turns.set(id, { done, abort });
+    try {
+      return await done;
+    } finally {
+      turns.delete(id);
+    }
+  }
+
   /** Reads the whole vault into the inventory; nothing is forgotten unless the listing completed. */
-  async function read(vault: RemoteVault, signal: AbortSignal): Promise<RemoteVaultSync> {
+  const read = (listed: RemoteVault, signal: AbortSignal): Promise<RemoteVaultSync> =>
+    inTurn(
+      listed.id,
+      async (signal) => {
+        // Listed before an earlier turn removed it: there is nothing left to read into.
+        const vault = await store.get(listed.name);
+        if (vault?.id !== listed.id) throw notFound(listed.name);
+        return readNow(vault, signal);
+      },
+      signal,
+    );
+
+  async function readNow(vault: RemoteVault, signal: AbortSignal): Promise<RemoteVaultSync> {
     const connector = connectorFor(vault.kind);
     const at = clock.now();
     const seen = new Set<string>();
@@ -109,7 +143,11 @@ export function createRemoteVaultService({
       const gone = (await store.locations(vault.id)).filter((l) => !seen.has(l));
       if (gone.length) await sink.forget(gone, at);
       const sync: RemoteVaultSync = { at, status: "ok", certificates: seen.size, gone: gone.length };
-      await store.recordSync(vault.id, sync, [...seen]);
+      // Removed meanwhile by another node: what this sync observed must not outlive the vault.
+      if (!(await store.recordSync(vault.id, sync, [...seen]))) {
+        await sink.forget([...seen], clock.now());
+        throw notFound(vault.name);
+      }
       return sync;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -183,9 +221,12 @@ export function createRemoteVaultService({
     /** Unregisters the vault; its certificates' locations are marked gone from the inventory first. */
     async remove(name: string): Promise<void> {
       const vault = await find(name);
-      const locations = await store.locations(vault.id);
-      if (locations.length) await sink.forget(locations, clock.now());
-      if (!(await store.remove(vault.id))) throw notFound(name);
+      turns.get(vault.id)?.abort.abort(new DomainError("Conflict", `Remote vault ${name} is being removed`));
+      await inTurn(vault.id, async () => {
+        const locations = await store.locations(vault.id);
+        if (locations.length) await sink.forget(locations, clock.now());
+        if (!(await store.remove(vault.id))) throw notFound(name);
+      });
     },
 
     async sync(name: string, signal: AbortSignal = new AbortController().signal): Promise<SyncResult> {
