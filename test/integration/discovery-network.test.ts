@@ -186,6 +186,7 @@ for (const backend of serverBackends) {
       it("finds exactly the chain each endpoint serves, with its TLS version and cipher", async () => {
         const { run, results } = await scan(fleetScan("fleet"));
         expect(run.status).toBe("completed");
+        expect(results.filter((r) => r.outcome !== "ok").map((r) => `${r.location}: ${r.error}`)).toEqual([]);
         // 127.0.0.2-9 with no SNI, 127.0.0.9 with sni-b.test, and the SMTP endpoint.
         expect(run.total).toBe(10);
         expect(run.done).toBe(10);

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 
 /** One nginx server block: what it listens on and what it serves. */
 export interface Site {
@@ -34,18 +35,28 @@ export function freePort(address: string): Promise<number> {
   });
 }
 
-async function listening(address: string, port: number, deadline: number): Promise<void> {
+/**
+ * Waits for a TLS handshake to complete, not just a TCP connect: nginx's master binds the ports
+ * before it forks the workers that answer them, and on a loaded machine a scan started at the
+ * connect could spend its timeout waiting for a worker.
+ */
+async function serving(address: string, port: number, deadline: number): Promise<void> {
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: address, port });
-      socket.once("connect", () => {
+      const socket = tlsConnect({
+        host: address,
+        port,
+        rejectUnauthorized: false,
+        ciphers: "ALL:@SECLEVEL=0",
+      });
+      socket.once("secureConnect", () => {
         socket.destroy();
         resolve(true);
       });
       socket.once("error", () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nginx does not listen on ${address}:${port}`);
+    if (Date.now() > deadline) throw new Error(`nginx does not answer TLS on ${address}:${port}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -141,7 +152,7 @@ export async function startNginx(dir: string, sites: readonly Site[]): Promise<N
   const failed = exited.then((code) => {
     throw new Error(`nginx exited with ${code}: ${log()}`);
   });
-  await Promise.race([Promise.all(unique.map((s) => listening(s.address, s.port, deadline))), failed]);
+  await Promise.race([Promise.all(unique.map((s) => serving(s.address, s.port, deadline))), failed]);
   failed.catch(() => undefined);
   return {
     pid: child.pid as number,
