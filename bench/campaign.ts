@@ -31,7 +31,11 @@ function cpuMsPer(from: NodeJS.CpuUsage, items: number): number {
 }
 
 const { values } = parseArgs({
-  options: { count: { type: "string", default: "100000" }, database: { type: "string" } },
+  options: {
+    count: { type: "string", default: "100000" },
+    database: { type: "string" },
+    lanes: { type: "string" },
+  },
 });
 const COUNT = Number(values.count);
 
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
         logLevel: "silent",
         jobs: false,
         ...(values.database && { database: values.database }),
+        ...(values.lanes && { campaignLanes: Number(values.lanes) }),
       },
     }),
   );
@@ -168,7 +173,7 @@ async function main(): Promise<void> {
     if (progress.done !== COUNT) throw new Error(`only ${progress.done} of ${COUNT} done: ${summary}`);
     const rate = COUNT / seconds;
     console.log(
-      `campaign: ${summary} in ${seconds.toFixed(1)} s → ${rate.toFixed(0)} certificates/s, ${cpu.toFixed(2)} ms CPU per certificate`,
+      `campaign (${core.config.campaignLanes} lanes): ${summary} in ${seconds.toFixed(1)} s → ${rate.toFixed(0)} certificates/s, ${cpu.toFixed(2)} ms CPU per certificate`,
     );
 
     // The same signature and key work with nothing stored: what the campaign's storage costs.

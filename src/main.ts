@@ -631,6 +631,7 @@ export function campaignJob(core: Core): Job {
     intervalMs: config.campaignIntervalMs,
     staleClaimMs: config.campaignStaleClaimMs,
     batchSize: config.campaignBatchSize,
+    lanes: config.campaignLanes,
   });
 }
 

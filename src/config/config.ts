@@ -187,6 +187,12 @@ export const ConfigSchema = Type.Object(
       maximum: 1000,
       description: "Campaign items claimed and committed together, in one transaction",
     }),
+    campaignLanes: Type.Integer({
+      minimum: 1,
+      maximum: 16,
+      description:
+        "Campaign batches a node works on at once: one commits while the next makes its keys and signatures",
+    }),
     acmeCaFile: Type.Optional(
       Type.String({
         minLength: 1,
@@ -301,6 +307,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   campaignIntervalMs: 60_000,
   campaignStaleClaimMs: 120_000,
   campaignBatchSize: 64,
+  campaignLanes: 3,
   acmeValidationHttpPort: 80,
   acmeValidationTlsPort: 443,
   uiSessionIdleMs: 30 * 60_000,
@@ -367,6 +374,7 @@ export const ENV_VARS = {
   STRONGROOM_CAMPAIGN_INTERVAL_MS: "campaignIntervalMs",
   STRONGROOM_CAMPAIGN_STALE_CLAIM_MS: "campaignStaleClaimMs",
   STRONGROOM_CAMPAIGN_BATCH_SIZE: "campaignBatchSize",
+  STRONGROOM_CAMPAIGN_LANES: "campaignLanes",
   STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
   STRONGROOM_ACME_VALIDATION_TLS_PORT: "acmeValidationTlsPort",
   STRONGROOM_ACME_VALIDATION_RESOLVER: "acmeValidationResolver",
@@ -443,6 +451,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "campaignIntervalMs",
     "campaignStaleClaimMs",
     "campaignBatchSize",
+    "campaignLanes",
     "acmeValidationHttpPort",
     "acmeValidationTlsPort",
     "uiSessionIdleMs",

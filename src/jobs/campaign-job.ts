@@ -1,6 +1,11 @@
 import { type CaService, issuedVersionKey } from "../domain/ca/ca-service.js";
 import type { IssuedCertificate, RevocationReason } from "../domain/ca/model.js";
-import { type CampaignItem, type CampaignOptions, campaignKeyId } from "../domain/campaigns/model.js";
+import {
+  type Campaign,
+  type CampaignItem,
+  type CampaignOptions,
+  campaignKeyId,
+} from "../domain/campaigns/model.js";
 import type { CampaignStore, Claim, SettledItem } from "../domain/campaigns/ports.js";
 import { completedVersion, policyChange, reissueVaultCertificate } from "../domain/campaigns/reissue.js";
 import type { CertificateService, Reissue } from "../domain/certificates/certificate-service.js";
@@ -48,6 +53,12 @@ export interface CampaignJobDeps {
   crlEveryMs?: number;
   /** How rate limits wait; tests pass their own. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Batches in flight at once. One batch's transaction holds the main thread (SQLite) or waits on
+   * the database (PostgreSQL) while the next one's keys and signatures are made; with one at a time
+   * the pool and the database idle in turn. A campaign with a rate limit runs one at a time.
+   */
+  lanes?: number;
 }
 
 const DEFAULT_BATCH = 64;
@@ -83,6 +94,7 @@ export function createCampaignJob({
   batchSize = DEFAULT_BATCH,
   crlEveryMs = 10_000,
   sleep = abortableSleep,
+  lanes = 1,
 }: CampaignJobDeps): Job {
   /** The old certificate's revocation (not stored yet) and what the item records of it. */
   function revocationFrom(issued: IssuedCertificate | undefined, reason: RevocationReason | undefined) {
@@ -282,23 +294,27 @@ export function createCampaignJob({
       const revokingCas = new Set<string>();
       let crlsAt = Date.now();
       let crlWaitMs = crlEveryMs;
+      let publishing: Promise<void> | undefined;
       const publishCrls = async () => {
         const started = Date.now();
-        await ca.republish([...revokingCas]);
+        const cas = [...revokingCas];
         revokingCas.clear();
+        await ca.republish(cas);
         crlsAt = Date.now();
         crlWaitMs = Math.max(crlEveryMs, (crlsAt - started) / CRL_SHARE);
       };
-      for (const campaign of running) {
+      /** Claims, prepares and commits batches of `campaign` until none is left or it stops running. */
+      const lane = async (campaign: Campaign, stop: AbortSignal) => {
         const rate = campaign.options.ratePerSecond;
         const size = rate ? Math.max(1, Math.min(batchSize, Math.floor(rate))) : batchSize;
-        while (!signal.aborted) {
+        while (!stop.aborted) {
           // A pause or cancel takes effect at the next batch.
           if ((await store.find(campaign.id))?.state !== "running") break;
           const started = Date.now();
           const now = clock.now();
           const claim = await store.claim(campaign.id, size, now, new Date(now.getTime() - staleClaimMs));
           if (claim.items.length === 0) {
+            // Another lane's batch may still be in flight: the last lane to find nothing ends it.
             const left = await store.counts(campaign.id);
             if (left.pending + left.claimed === 0)
               await store.transition(campaign.id, ["running"], "finished", clock.now());
@@ -340,10 +356,31 @@ export function createCampaignJob({
           await ca.published(revoked);
           for (const change of revoked) revokingCas.add(change.caId);
           for (const { outcome } of settled) counts[outcome.state]++;
-          if (revokingCas.size > 0 && Date.now() - crlsAt >= crlWaitMs) await publishCrls();
+          if (!publishing && revokingCas.size > 0 && Date.now() - crlsAt >= crlWaitMs) {
+            publishing = publishCrls();
+            await publishing.finally(() => {
+              publishing = undefined;
+            });
+          }
           if (rate)
             await sleep(Math.max(0, (claim.items.length * 1000) / rate - (Date.now() - started)), signal);
         }
+      };
+      for (const campaign of running) {
+        // One lane's failure stops the others at their next batch; the job then fails with it.
+        const broken = new AbortController();
+        const stop = AbortSignal.any([signal, broken.signal]);
+        const results = await Promise.allSettled(
+          Array.from({ length: campaign.options.ratePerSecond ? 1 : lanes }, () =>
+            lane(campaign, stop).catch((error: unknown) => {
+              broken.abort();
+              throw error;
+            }),
+          ),
+        );
+        const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failure) throw failure.reason;
+        if (signal.aborted) break;
       }
       if (revokingCas.size > 0) await publishCrls();
       const lost = counts.lost > 0 ? `, ${counts.lost} taken over by another attempt` : "";
