@@ -48,6 +48,13 @@ const cacheKey = (issuer: Issuer, certId: OcspCertId) =>
   `${issuer.ca.id}:${certId.serial}:${certId.hashAlgorithm}`;
 
 const ISSUERS_RELOAD_MS = 60_000;
+/**
+ * Answers signed ahead at once, at the most. A change beyond them is left for its first request to
+ * sign, which costs the same signature then: a campaign's batches issue and revoke a hundred
+ * certificates at a time, and signing every answer ahead took ~7% of its main thread for answers
+ * few are asked for before the cache lets them go.
+ */
+const PRESIGN_AT_ONCE = 8;
 /** Requests with a single CertID and no nonce are under 150 bytes; longer ones are not indexed. */
 const MAX_INDEXED_REQUEST = 512;
 
@@ -195,9 +202,17 @@ export function createOcspResponder(deps: OcspResponderDeps) {
   const forget = (caId: string, serial: string) => {
     for (const algorithm of ["SHA-1", "SHA-256"]) cache.delete(`${caId}:${serial}:${algorithm}`);
   };
+  let presigning = 0;
   ca.onChange((caId, serial, change) => {
     forget(caId, serial);
-    presign(caId, serial).catch(() => undefined);
+    if (presigning < PRESIGN_AT_ONCE) {
+      presigning += 1;
+      presign(caId, serial)
+        .catch(() => undefined)
+        .finally(() => {
+          presigning -= 1;
+        });
+    }
     // Another worker has no answer for a certificate issued here, and signs one when first asked.
     if (change === "status") return peers.announce({ kind: "certificate-status", caId, serial });
   });
