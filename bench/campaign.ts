@@ -35,6 +35,7 @@ const { values } = parseArgs({
     count: { type: "string", default: "100000" },
     database: { type: "string" },
     lanes: { type: "string" },
+    batch: { type: "string" },
   },
 });
 const COUNT = Number(values.count);
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
         jobs: false,
         ...(values.database && { database: values.database }),
         ...(values.lanes && { campaignLanes: Number(values.lanes) }),
+        ...(values.batch && { campaignBatchSize: Number(values.batch) }),
       },
     }),
   );
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
     if (progress.done !== COUNT) throw new Error(`only ${progress.done} of ${COUNT} done: ${summary}`);
     const rate = COUNT / seconds;
     console.log(
-      `campaign (${core.config.campaignLanes} lanes): ${summary} in ${seconds.toFixed(1)} s → ${rate.toFixed(0)} certificates/s, ${cpu.toFixed(2)} ms CPU per certificate`,
+      `campaign (${core.config.campaignLanes} lanes of ${core.config.campaignBatchSize}): ${summary} in ${seconds.toFixed(1)} s → ${rate.toFixed(0)} certificates/s, ${cpu.toFixed(2)} ms CPU per certificate`,
     );
 
     // The same signature and key work with nothing stored: what the campaign's storage costs.

@@ -306,7 +306,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   alertDigestIntervalMs: 900_000,
   campaignIntervalMs: 60_000,
   campaignStaleClaimMs: 120_000,
-  campaignBatchSize: 64,
+  campaignBatchSize: 256,
   campaignLanes: 3,
   acmeValidationHttpPort: 80,
   acmeValidationTlsPort: 443,

@@ -61,7 +61,7 @@ export interface CampaignJobDeps {
   lanes?: number;
 }
 
-const DEFAULT_BATCH = 64;
+const DEFAULT_BATCH = 256;
 /**
  * At most this share of a campaign's time goes to remaking CRLs: after a remake that took d ms the
  * next waits at least d / CRL_SHARE. The CRL served then lags the revocations by that long (20 s
