@@ -54,6 +54,11 @@ async function serving(address: string, port: number, deadline: number): Promise
         resolve(true);
       });
       socket.once("error", () => resolve(false));
+      // A handshake no worker answers yet is tried again rather than waited on.
+      socket.setTimeout(1000, () => {
+        socket.destroy();
+        resolve(false);
+      });
     });
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`nginx does not answer TLS on ${address}:${port}`);
