@@ -253,9 +253,6 @@ function openSqlite(file: string): SQLite.Database {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  // Pages read through a memory map rather than a read call each: the OS's cached pages are not
-  // copied, and a campaign of 100,000 took 7-13% less CPU a certificate (BENCHMARKS, campaign).
-  sqlite.pragma("mmap_size = 268435456");
   return sqlite;
 }
 

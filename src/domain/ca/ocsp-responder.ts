@@ -50,7 +50,7 @@ const cacheKey = (issuer: Issuer, certId: OcspCertId) =>
 const ISSUERS_RELOAD_MS = 60_000;
 /**
  * Answers signed ahead at once, at the most. A change beyond them is left for its first request to
- * sign, which costs the same signature then: a campaign's batches issue and revoke a hundred
+ * sign, which costs the same signature then: a campaign's batches issue and revoke hundreds of
  * certificates at a time, and signing every answer ahead took ~7% of its main thread for answers
  * few are asked for before the cache lets them go.
  */
