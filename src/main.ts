@@ -7,7 +7,14 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import pino, { type Logger } from "pino";
-import { type Config, ConfigError, databaseUrl, listenFailure, workerCount } from "./config/config.js";
+import {
+  type Config,
+  ConfigError,
+  databaseUrl,
+  gradingThreadCount,
+  listenFailure,
+  workerCount,
+} from "./config/config.js";
 import { createAcmeJws, csrKeyFacts } from "./crypto/acme-jws.js";
 import { createAesGcmSealer } from "./crypto/aes-gcm-sealer.js";
 import { createCaKeys } from "./crypto/ca-keys.js";
@@ -128,6 +135,7 @@ import { createCrlJob } from "./jobs/crl-job.js";
 import { createDiscoveryJob } from "./jobs/discovery-job.js";
 import { createExpiryNoticeJob } from "./jobs/expiry-notice-job.js";
 import { createGradingJob } from "./jobs/grading-job.js";
+import { startGradingThreads } from "./jobs/grading-threads.js";
 import { createInventoryJob } from "./jobs/inventory-job.js";
 import { createKeyRotationJob } from "./jobs/key-rotation-job.js";
 import { createMailJob } from "./jobs/mail-job.js";
@@ -435,8 +443,12 @@ export async function openCore(
   const gradingStore = createSqlGradingStore(storage);
   // Read once: a root added to the bundle takes effect at the next start, like the TLS settings.
   const bundle = config.trustBundleFile ? fromPem(readFileSync(config.trustBundleFile, "utf8")) : [];
+  const gradingThreads = gradingThreadCount(config);
+  const gradingPool =
+    gradingThreads > 1 ? startGradingThreads(databaseUrl(config), gradingThreads) : undefined;
   const grading = createGradingService({
     store: gradingStore,
+    threads: gradingPool,
     rules: ruleStore,
     anchors: async () => [
       ...bundle.map((der) => factsReader.read(der)),
@@ -615,6 +627,7 @@ export async function openCore(
       await storage.close();
       hsm?.close();
       await cryptoPool.stop();
+      await gradingPool?.stop();
     },
   };
 }

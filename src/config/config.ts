@@ -193,6 +193,10 @@ export const ConfigSchema = Type.Object(
       description:
         "Campaign batches a node works on at once: one commits while the next makes its keys and signatures",
     }),
+    gradingThreads: Type.Union([Type.Integer({ minimum: 1, maximum: 64 }), Type.Literal("auto")], {
+      description:
+        "Threads a full grading of the inventory runs on, on PostgreSQL (SQLite grades on one); auto: one per CPU core",
+    }),
     acmeCaFile: Type.Optional(
       Type.String({
         minLength: 1,
@@ -308,6 +312,7 @@ export const DEFAULTS: Static<typeof ConfigSchema> = {
   campaignStaleClaimMs: 120_000,
   campaignBatchSize: 256,
   campaignLanes: 3,
+  gradingThreads: "auto",
   acmeValidationHttpPort: 80,
   acmeValidationTlsPort: 443,
   uiSessionIdleMs: 30 * 60_000,
@@ -375,6 +380,7 @@ export const ENV_VARS = {
   STRONGROOM_CAMPAIGN_STALE_CLAIM_MS: "campaignStaleClaimMs",
   STRONGROOM_CAMPAIGN_BATCH_SIZE: "campaignBatchSize",
   STRONGROOM_CAMPAIGN_LANES: "campaignLanes",
+  STRONGROOM_GRADING_THREADS: "gradingThreads",
   STRONGROOM_ACME_VALIDATION_HTTP_PORT: "acmeValidationHttpPort",
   STRONGROOM_ACME_VALIDATION_TLS_PORT: "acmeValidationTlsPort",
   STRONGROOM_ACME_VALIDATION_RESOLVER: "acmeValidationResolver",
@@ -452,6 +458,7 @@ function coerce(raw: Record<string, unknown>): Record<string, unknown> {
     "campaignStaleClaimMs",
     "campaignBatchSize",
     "campaignLanes",
+    "gradingThreads",
     "acmeValidationHttpPort",
     "acmeValidationTlsPort",
     "uiSessionIdleMs",
@@ -531,6 +538,17 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 /** How many server processes `serve` runs. */
 export const workerCount = (config: Config): number =>
   config.workers === "auto" ? availableParallelism() : config.workers;
+
+/**
+ * Threads a full grading runs on: on PostgreSQL each has its own connections and the database reads
+ * for all at once; SQLite grades on the calling thread, where its reads already keep up.
+ */
+export const gradingThreadCount = (config: Config): number =>
+  !config.database || !/^postgres(ql)?:\/\//.test(config.database)
+    ? 1
+    : config.gradingThreads === "auto"
+      ? availableParallelism()
+      : config.gradingThreads;
 
 export const databaseUrl = (config: Config): string =>
   config.database ?? resolve(config.dataDir, "strongroom.db");

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { moduleWorker } from "../cluster/module-worker.js";
 import { type ThreadCalls, threadCalls } from "../cluster/thread-calls.js";
 import type { KeyCreateSpec, PublicKeyParts } from "../domain/keys/model.js";
 import type { CryptoTask } from "./crypto-worker.js";
@@ -18,28 +19,12 @@ export interface CryptoPool {
   stop(): Promise<void>;
 }
 
-// The worker is a module of this folder: compiled JavaScript under dist/, TypeScript under tsx (the
-// benchmarks), where a worker thread needs tsx registered before it can load it.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const WORKER_MODULE = new URL(FROM_SOURCE ? "./crypto-worker.ts" : "./crypto-worker.js", import.meta.url)
-  .href;
-const BOOT = `
-const { workerData } = require("node:worker_threads");
-(async () => {
-  if (workerData.tsx) (await import(workerData.tsx)).register();
-  await import(workerData.module);
-})();`;
-
 /** Starts `size` threads (by default one per core); idle, they do not keep the process alive. */
 export function startCryptoPool(size = availableParallelism()): CryptoPool {
-  const workerData = {
-    module: WORKER_MODULE,
-    tsx: FROM_SOURCE ? import.meta.resolve("tsx/esm/api") : undefined,
-  };
   const threads: ThreadCalls[] = [];
   const workers: Worker[] = [];
   function start(): ThreadCalls {
-    const worker = new Worker(BOOT, { eval: true, workerData });
+    const worker = moduleWorker(import.meta.url, "crypto-worker");
     workers.push(worker);
     return threadCalls(worker, "a thread of the crypto pool");
   }

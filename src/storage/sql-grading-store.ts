@@ -106,6 +106,8 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
   const idList = pgsql ? "= any($1::bigint[])" : "in (select value from json_each(?))";
   const ids = (list: readonly number[]) => (pgsql ? list : JSON.stringify(list));
   const PAGE = `select ${certColumns} from inventory_certificates where id > ${p(1)} order by id limit ${p(2)}`;
+  const RANGE_PAGE = `select ${certColumns} from inventory_certificates where id > ${p(1)} and id <= ${p(2)}
+    order by id limit ${p(3)}`;
   const BY_ID = `select ${certColumns} from inventory_certificates where id ${idList}`;
   const LOCATIONS = `select cert_id, uri, gone_at, ${presented} from inventory_locations`;
   const RANGE_LOCATIONS = `${LOCATIONS} where cert_id >= ${p(1)} and cert_id <= ${p(2)}`;
@@ -169,15 +171,19 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
   }
 
   return {
-    async *pages(limit) {
+    async *pages(limit, range) {
       const lastId = (rows: unknown[][]) => (rows.at(-1) as unknown[])[0] as number;
+      const rowsAfter = (after: number) =>
+        range
+          ? storage.arrayRows(RANGE_PAGE, [after, range.upTo, limit])
+          : storage.arrayRows(PAGE, [after, limit]);
       // A page's records are asked for as soon as the page before's have arrived (their last id is
       // where it starts), and its locations and open findings as soon as its own have: on PostgreSQL
       // the database reads the next pages while this process grades one, each on its own connection.
       const read = (before: Promise<unknown[][]> | undefined) => {
         const rows = before
-          ? before.then((r) => (r.length < limit ? [] : storage.arrayRows(PAGE, [lastId(r), limit])))
-          : storage.arrayRows(PAGE, [0, limit]);
+          ? before.then((r) => (r.length < limit ? [] : rowsAfter(lastId(r))))
+          : rowsAfter(range?.after ?? 0);
         const page = rows.then(withFindings);
         // Awaited in turn below; one read ahead that is never awaited (an aborted grading) is dropped.
         page.catch(() => undefined);
@@ -191,6 +197,16 @@ export function createSqlGradingStore(storage: StorageHandle): GradingStore & Fi
         if (!page.length) return;
         yield page;
       }
+    },
+
+    async idBounds() {
+      const row = await db
+        .selectFrom("inventory_certificates")
+        .select((eb) => [eb.fn.min("id").as("low"), eb.fn.max("id").as("high")])
+        .executeTakeFirst();
+      if (row?.low === null || row?.low === undefined || row.high === null) return undefined;
+      // Keyset bounds: ids after `after`, so the lowest id is one past it.
+      return { after: Number(row.low) - 1, upTo: Number(row.high) };
     },
 
     async records(list) {

@@ -4,8 +4,8 @@ import type { GradableRecord, GradingStore } from "../../src/domain/rules/ports.
 import type { StorageHandle } from "../../src/storage/database.js";
 import { createSqlGradingStore } from "../../src/storage/sql-grading-store.js";
 import { backends, openFreshStorage } from "../support/backends.js";
+import { inventoryRow } from "../support/inventory-rows.js";
 
-const DAY = 86_400_000;
 const at = new Date("2026-12-01T00:00:00Z");
 
 /** Inventory records as the inventory writes them, with a served and a kept location each. */
@@ -15,31 +15,7 @@ async function addRecords(storage: StorageHandle, count: number): Promise<number
     const host = `host${n}.example.com`;
     const row = await storage.db
       .insertInto("inventory_certificates")
-      .values({
-        sha256: createHash("sha256").update(host).digest(),
-        der: Buffer.alloc(1),
-        subject: `CN=${host}`,
-        subject_key: `cn=${host}`,
-        issuer: "CN=Issuing",
-        serial: n.toString(16),
-        not_before: at.getTime() - DAY,
-        not_after: at.getTime() + 90 * DAY,
-        key_type: "EC",
-        key_size: 256,
-        curve: "P-256",
-        signature_algorithm: "ecdsa-with-SHA256",
-        sans: JSON.stringify([{ type: "dns", value: host }]),
-        self_signed: 0,
-        is_ca: 0,
-        ski: null,
-        aki: "01",
-        issuer_id: null,
-        first_seen_at: at.getTime(),
-        owner_team: null,
-        owner_application: null,
-        owner_contact: null,
-        owner_origin: null,
-      } as never)
+      .values(inventoryRow(host, n, at) as never)
       .returning("id")
       .executeTakeFirstOrThrow();
     const id = Number(row.id);
@@ -118,6 +94,16 @@ describe.each(backends)("grading's reads of the inventory on $engine", (backend)
     );
     expect(fourth.open?.map((o) => o.key)).toEqual(["unknown-ca||"]);
     expect(records.filter((r) => r.open?.length).map((r) => r.id)).toEqual([ids[3]]);
+  });
+
+  it("hands back only a range's records, and knows the lowest and highest id", async () => {
+    const bounds = await store.idBounds();
+    expect(bounds).toEqual({ after: (ids[0] as number) - 1, upTo: ids[6] });
+    const range = { after: ids[1] as number, upTo: ids[4] as number };
+    const pages: GradableRecord[][] = [];
+    for await (const page of store.pages(2, range)) pages.push(page);
+    expect(pages.map((p) => p.map((r) => r.id))).toEqual([ids.slice(2, 4), ids.slice(4, 5)]);
+    expect(pages[0]?.[1]?.open?.map((o) => o.key)).toEqual(["unknown-ca||"]);
   });
 
   it("ends after a last page that is full, whatever the page size", async () => {

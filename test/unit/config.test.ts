@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, databaseUrl, loadConfig, workerCount } from "../../src/config/config.js";
+import {
+  ConfigError,
+  databaseUrl,
+  gradingThreadCount,
+  loadConfig,
+  workerCount,
+} from "../../src/config/config.js";
 
 describe("configuration", () => {
   const dirs: string[] = [];
@@ -77,6 +83,22 @@ describe("configuration", () => {
       availableParallelism(),
     );
     expect(() => loadConfig({ cwd, env: { STRONGROOM_WORKERS: "0" } })).toThrow(/\/workers/);
+  });
+
+  it("grades on one thread per core on PostgreSQL unless told otherwise, and on one on SQLite", () => {
+    const cwd = dir();
+    const pg = "postgres://127.0.0.1:5432/db";
+    expect(gradingThreadCount(loadConfig({ cwd, env: {} }))).toBe(1);
+    expect(gradingThreadCount(loadConfig({ cwd, env: { STRONGROOM_GRADING_THREADS: "4" } }))).toBe(1);
+    expect(gradingThreadCount(loadConfig({ cwd, env: { STRONGROOM_DATABASE_URL: pg } }))).toBe(
+      availableParallelism(),
+    );
+    expect(
+      gradingThreadCount(
+        loadConfig({ cwd, env: { STRONGROOM_DATABASE_URL: pg, STRONGROOM_GRADING_THREADS: "3" } }),
+      ),
+    ).toBe(3);
+    expect(() => loadConfig({ cwd, env: { STRONGROOM_GRADING_THREADS: "0" } })).toThrow(/\/gradingThreads/);
   });
 
   it("refuses several workers over an in-memory database, which each would have alone", () => {

@@ -4,7 +4,7 @@ import { builtInFindings, type GradingContext, trustSet } from "./built-in-findi
 import { applicableRules, evaluate } from "./evaluate.js";
 import type { RuleScope } from "./issuance-gate.js";
 import type { Judgement, Rule } from "./model.js";
-import type { GradableRecord, GradingStore, RuleStore } from "./ports.js";
+import type { GradableRecord, GradingStore, IdRange, RuleStore } from "./ports.js";
 import { certificateFacts, commonName } from "./request-facts.js";
 
 /** The names owner rules are set by: the record's team and application, lower-cased. */
@@ -21,6 +21,35 @@ function ownersOf(record: GradableRecord): string[] | undefined {
  * few records are alive when the garbage collector runs (at 2,000 it took a quarter of a re-grade).
  */
 const BATCH = 1000;
+
+/**
+ * Ranges of ids each thread is given in a full grading: more than one, so that a thread whose
+ * ranges hold fewer records (ids deleted, issuers read) takes on another's.
+ */
+const RANGES_PER_THREAD = 4;
+
+/** What a full grading reads before the records, once, as plain data: a grading thread is given it. */
+export interface GradingInputs {
+  rules: Rule[];
+  anchors: CertificateFacts[];
+  revoked: string[];
+  /** Vault and CA ids by lower-cased name. */
+  vaults: [string, string][];
+  cas: [string, string][];
+  /** The time findings are judged at and stamped with. */
+  now: Date;
+}
+
+/** Threads that grade ranges of records (grading-threads.ts). */
+export interface GradingThreads {
+  readonly size: number;
+  /** One full grading's calls, the inputs given to each thread once. */
+  session(inputs: GradingInputs): {
+    grade(range: IdRange): Promise<GradingProgress>;
+    /** The threads forget the inputs. */
+    end(): void;
+  };
+}
 
 export interface GradingProgress {
   mode: "full" | "changed";
@@ -44,6 +73,7 @@ export function createGradingService({
   vaultIds,
   caIds,
   clock,
+  threads,
 }: {
   store: GradingStore;
   rules: Pick<RuleStore, "list" | "revision">;
@@ -53,9 +83,14 @@ export function createGradingService({
   vaultIds: () => Promise<Map<string, string>>;
   caIds: () => Promise<Map<string, string>>;
   clock: Clock;
+  /**
+   * Threads that grade ranges of records beside this one, each with connections of its own: a full
+   * grading then uses every core. Without them (or with one) it runs here.
+   */
+  threads?: GradingThreads | undefined;
 }) {
-  /** Everything one run needs besides the records, read once per run. */
-  async function prepare() {
+  /** Everything one run needs besides the records, read once per run: plain data a thread can take. */
+  async function readInputs(): Promise<GradingInputs> {
     const [all, trust, revoked, vaults, cas] = await Promise.all([
       rules.list(),
       anchors(),
@@ -63,8 +98,20 @@ export function createGradingService({
       vaultIds(),
       caIds(),
     ]);
+    return {
+      rules: all,
+      anchors: trust,
+      revoked: [...revoked],
+      vaults: [...vaults],
+      cas: [...cas],
+      now: clock.now(),
+    };
+  }
+
+  /** A run's lookups, made from its inputs. */
+  function prepare(inputs: GradingInputs) {
     // Entry-point-limited rules govern requests only; grading judges by the rules for every entry.
-    const graded = all.filter((r) => !r.entries);
+    const graded = inputs.rules.filter((r) => !r.entries);
     const byScope = new Map<string, Rule[]>();
     const scoped = (key: string, scope: RuleScope) => {
       let found = byScope.get(key);
@@ -80,9 +127,19 @@ export function createGradingService({
     // are) is given a list already made.
     const placed = new Map<string, Map<string, { set: Rule[]; alone: Rule[][] } | null>>();
     const commonNames = new Map<string, string | null>();
-    return { trust: trustSet(trust), revoked, vaults, cas, scoped, issuers, placed, commonNames };
+    return {
+      trust: trustSet(inputs.anchors),
+      revoked: new Set(inputs.revoked),
+      vaults: new Map(inputs.vaults),
+      cas: new Map(inputs.cas),
+      now: inputs.now,
+      scoped,
+      issuers,
+      placed,
+      commonNames,
+    };
   }
-  type Run = Awaited<ReturnType<typeof prepare>>;
+  type Run = ReturnType<typeof prepare>;
 
   /** The issuer's common name, which `issuers` rules judge: an installation has few issuers. */
   function issuerName(issuer: string, run: Run): string | undefined {
@@ -192,7 +249,7 @@ export function createGradingService({
       trust: run.trust,
       issuer: (id) => run.issuers.get(id),
       revoked: run.revoked,
-      now: clock.now(),
+      now: run.now,
     };
     const result = await store.record(
       records.map((r) => ({
@@ -208,20 +265,71 @@ export function createGradingService({
     progress.resolved += result.resolved;
   }
 
-  /** Grades every record, batch by batch; `onProgress` hears after each batch. */
+  /** Grades the records of `range` (every record when absent) batch by batch with `inputs`. */
+  async function gradeRange(
+    inputs: GradingInputs,
+    range: IdRange | undefined,
+    signal: AbortSignal,
+    onBatch?: (p: GradingProgress) => void,
+  ): Promise<GradingProgress> {
+    const run = prepare(inputs);
+    const progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
+    for await (const page of store.pages(BATCH, range)) {
+      if (signal.aborted) break;
+      await gradeBatch(page, run, progress);
+      onBatch?.({ ...progress });
+    }
+    return progress;
+  }
+
+  /** `threads.size` ranges at a time on the threads, RANGES_PER_THREAD each, summed into `progress`. */
+  async function gradeOnThreads(
+    pool: GradingThreads,
+    inputs: GradingInputs,
+    signal: AbortSignal,
+    progress: GradingProgress,
+    onProgress?: (p: GradingProgress) => void,
+  ): Promise<void> {
+    const bounds = await store.idBounds();
+    if (!bounds) return;
+    const count = pool.size * RANGES_PER_THREAD;
+    const span = Math.max(BATCH, Math.ceil((bounds.upTo - bounds.after) / count));
+    const ranges: IdRange[] = [];
+    for (let after = bounds.after; after < bounds.upTo; after += span)
+      ranges.push({ after, upTo: Math.min(after + span, bounds.upTo) });
+    const session = pool.session(inputs);
+    const next = async (): Promise<void> => {
+      for (let range = ranges.shift(); range && !signal.aborted; range = ranges.shift()) {
+        const done = await session.grade(range);
+        progress.graded += done.graded;
+        progress.opened += done.opened;
+        progress.resolved += done.resolved;
+        onProgress?.({ ...progress });
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(pool.size, ranges.length) }, next));
+    } finally {
+      // A range that failed leaves the others to finish; none is started after.
+      ranges.length = 0;
+      session.end();
+    }
+  }
+
+  /**
+   * Grades every record, batch by batch; `onProgress` hears after each batch (after each range on
+   * threads). An abort takes effect at the next batch, on threads at the next range.
+   */
   async function gradeAll(
     signal: AbortSignal,
     onProgress?: (p: GradingProgress) => void,
   ): Promise<GradingProgress> {
     const revision = await rules.revision();
     await store.claimAll();
-    const run = await prepare();
-    const progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
-    for await (const page of store.pages(BATCH)) {
-      if (signal.aborted) break;
-      await gradeBatch(page, run, progress);
-      onProgress?.({ ...progress });
-    }
+    const inputs = await readInputs();
+    let progress: GradingProgress = { mode: "full", graded: 0, opened: 0, resolved: 0 };
+    if (threads && threads.size > 1) await gradeOnThreads(threads, inputs, signal, progress, onProgress);
+    else progress = await gradeRange(inputs, undefined, signal, onProgress);
     if (!signal.aborted) await store.setGradedRevision(revision);
     return progress;
   }
@@ -236,7 +344,7 @@ export function createGradingService({
     while (!signal.aborted) {
       const ids = await store.queued(BATCH);
       if (!ids.length) break;
-      run ??= await prepare();
+      run ??= prepare(await readInputs());
       // Claimed first: a record changed while it is graded is queued again. One claimed and then
       // lost to a crash is caught by the daily full grading.
       await store.claim(ids);
@@ -249,6 +357,7 @@ export function createGradingService({
   return {
     gradeAll,
     gradeChanged,
+    gradeRange,
 
     /** A full grading when the rules changed since the last one covered them, else the changed records. */
     async grade(signal: AbortSignal, onProgress?: (p: GradingProgress) => void): Promise<GradingProgress> {

@@ -62,13 +62,22 @@ export interface FindingStore {
   forCertificate(fingerprintSha256: string): Promise<Finding[]>;
 }
 
+/** Record ids from `after` (exclusive) to `upTo` (inclusive). */
+export interface IdRange {
+  after: number;
+  upTo: number;
+}
+
 /** What grading reads from the inventory and writes back, batch by batch. */
 export interface GradingStore {
   /**
-   * Every record by id, `limit` at a time, each with its locations and open findings. The store may
-   * read ahead of the consumer (the next pages are read while this one is graded).
+   * Every record by id (those in `range` when given), `limit` at a time, each with its locations and
+   * open findings. The store may read ahead of the consumer (the next pages are read while this one
+   * is graded).
    */
-  pages(limit: number): AsyncIterable<GradableRecord[]>;
+  pages(limit: number, range?: IdRange): AsyncIterable<GradableRecord[]>;
+  /** The lowest and highest record id; undefined when the inventory is empty. */
+  idBounds(): Promise<IdRange | undefined>;
   /** The records with these ids (issuers up a chain, queued records). */
   records(ids: readonly number[]): Promise<GradableRecord[]>;
   /** Records whose locations or facts changed since they were last graded, oldest first. */

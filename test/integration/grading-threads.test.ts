@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGradingService, type GradingProgress } from "../../src/domain/rules/grading-service.js";
+import { createRulesService } from "../../src/domain/rules/rules-service.js";
+import { type GradingThreadPool, startGradingThreads } from "../../src/jobs/grading-threads.js";
+import { migrate, openDatabase, type StorageHandle } from "../../src/storage/database.js";
+import { createSqlGradingStore } from "../../src/storage/sql-grading-store.js";
+import { createSqlRuleStore } from "../../src/storage/sql-rule-store.js";
+import { inventoryRow } from "../support/inventory-rows.js";
+import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
+
+const DAY = 86_400_000;
+const now = new Date("2026-12-01T00:00:00Z");
+const clock = { now: () => now };
+const RECORDS = 2_500;
+
+/**
+ * Records whose facts vary with n: a third in a vault, the rest served over TLS, some on a name they
+ * do not carry, some expired, some RSA-1024, validity from 30 to 1,000 days.
+ */
+async function addRecords(storage: StorageHandle): Promise<void> {
+  for (let start = 0; start < RECORDS; start += 250) {
+    const rows = Array.from({ length: 250 }, (_, k) => {
+      const n = start + k;
+      const host = `host${n}.example.com`;
+      const rsa = n % 7 === 0;
+      return inventoryRow(host, n, now, {
+        not_before: now.getTime() - 400 * DAY,
+        not_after: now.getTime() - 400 * DAY + (30 + (n % 970)) * DAY,
+        key_type: rsa ? "RSA" : "EC",
+        key_size: rsa ? (n % 14 === 0 ? 1024 : 2048) : 256,
+        curve: rsa ? null : "P-256",
+        signature_algorithm: rsa ? "sha256WithRSAEncryption" : "ecdsa-with-SHA256",
+      });
+    });
+    const ids = await storage.db
+      .insertInto("inventory_certificates")
+      .values(rows as never)
+      .returning("id")
+      .execute();
+    await storage.db
+      .insertInto("inventory_locations")
+      .values(
+        ids.map(({ id }, k) => {
+          const n = start + k;
+          return {
+            uri:
+              n % 3 === 0
+                ? `vault://vault${n % 4}/certificates/c${n}/v1`
+                : `tls://10.0.${n % 250}.1:${1000 + n}?sni=${n % 5 === 0 ? "elsewhere.example.com" : `host${n}.example.com`}`,
+            cert_id: Number(id),
+            source: n % 3 === 0 ? "vault" : "tls",
+            first_seen_at: now.getTime(),
+            last_seen_at: now.getTime(),
+            gone_at: null,
+            detail: null,
+          };
+        }) as never,
+      )
+      .execute();
+  }
+}
+
+/** A database with the records and the same rules; graded on `threads` when given. */
+async function graded(threads: number) {
+  const database = await createTestDatabase();
+  const storage = openDatabase(database.url);
+  await migrate(storage);
+  await addRecords(storage);
+  const ruleStore = createSqlRuleStore(storage);
+  const rules = createRulesService({
+    store: ruleStore,
+    clock,
+    vaultByName: async (name) => ({ id: `id-${name}`, name }),
+    caByName: async (name) => ({ id: name, name }),
+  });
+  await rules.set({ kind: "max-validity-days", value: 398 });
+  await rules.set({ kind: "min-rsa-key-size", value: 2048 });
+  await rules.set({ kind: "max-validity-days", value: 90, vault: "vault1" });
+  const pool: GradingThreadPool | undefined =
+    threads > 1 ? startGradingThreads(database.url, threads) : undefined;
+  const grading = createGradingService({
+    store: createSqlGradingStore(storage),
+    rules: ruleStore,
+    anchors: async () => [],
+    vaultIds: async () => new Map([0, 1, 2, 3].map((i) => [`vault${i}`, `id-vault${i}`])),
+    caIds: async () => new Map(),
+    clock,
+    threads: pool,
+  });
+  const heard: GradingProgress[] = [];
+  const first = await grading.gradeAll(new AbortController().signal, (p) => heard.push(p));
+  // Rule changes: the second full grading resolves some findings and opens others.
+  await rules.set({ kind: "max-validity-days", value: 900 });
+  await rules.set({ kind: "min-rsa-key-size", value: 4096 });
+  const second = await grading.gradeAll(new AbortController().signal);
+  const findings = await storage.db
+    .selectFrom("inventory_findings")
+    .select(["fingerprint_sha256", "kind", "rule_id", "location_uri", "reason", "resolved_at", "found_at"])
+    .execute();
+  // Rule ids are each database's own: a finding names its rule by what the rule is.
+  const named = new Map(
+    (await ruleStore.list()).map((r) => [r.id, `${r.kind}@${r.targetName || "installation"}`]),
+  );
+  return {
+    first,
+    second,
+    heard,
+    findings: findings
+      .map(
+        (f) =>
+          `${f.fingerprint_sha256} ${f.kind} ${f.rule_id && named.get(f.rule_id)} ${f.location_uri} ${f.reason} ${f.found_at} ${f.resolved_at ?? "open"}`,
+      )
+      .sort(),
+    async dispose() {
+      await pool?.stop();
+      await storage.close();
+      await database.drop();
+    },
+  };
+}
+
+describe.runIf(postgresAvailable)("a full grading on threads, on PostgreSQL", () => {
+  let here: Awaited<ReturnType<typeof graded>>;
+  let threaded: Awaited<ReturnType<typeof graded>>;
+
+  beforeAll(async () => {
+    [here, threaded] = await Promise.all([graded(1), graded(3)]);
+  }, 120_000);
+  afterAll(async () => {
+    await here?.dispose();
+    await threaded?.dispose();
+  });
+
+  it("opens and resolves exactly the findings grading on the calling thread does", () => {
+    expect(here.first.opened).toBeGreaterThan(1000);
+    expect(here.second.resolved).toBeGreaterThan(100);
+    expect(here.second.opened).toBeGreaterThan(100);
+    expect(threaded.findings).toEqual(here.findings);
+    expect(threaded.first).toEqual(here.first);
+    expect(threaded.second).toEqual(here.second);
+    expect(threaded.first.graded).toBe(RECORDS);
+  });
+
+  it("reports progress range by range, up to every record", () => {
+    // 2,500 records make three ranges: each at least a grading batch.
+    expect(threaded.heard.length).toBe(3);
+    expect(threaded.heard.map((p) => p.graded)).toEqual(
+      [...threaded.heard.map((p) => p.graded)].sort((a, b) => a - b),
+    );
+    expect(threaded.heard.at(-1)).toEqual(threaded.first);
+  });
+});
