@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import type { Sealer } from "../domain/sealing/ports.js";
 import type { MasterKey } from "./master-key.js";
 import { nativePrimitives } from "./native-primitives.js";
+import { secretRandom } from "./secret-random.js";
 
 const FORMAT = 1;
 const KEY_ID = 8;
@@ -45,7 +45,7 @@ export function createAesGcmSealer(masterKey: MasterKey, dataKeyCacheSize = 10_0
   return {
     seal(plaintext, context) {
       // One random draw for the data key and both nonces.
-      const fresh = randomBytes(DATA_KEY + 2 * NONCE);
+      const fresh = secretRandom(DATA_KEY + 2 * NONCE);
       const dataKey = fresh.subarray(0, DATA_KEY);
       const wrapNonce = fresh.subarray(DATA_KEY, DATA_KEY + NONCE);
       const dataNonce = fresh.subarray(DATA_KEY + NONCE);

@@ -1,8 +1,9 @@
-import { createHash, createPrivateKey, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey } from "node:crypto";
 import { createRequire } from "node:module";
 import * as asn1js from "asn1js";
 import type { CertificateBundleCodec, KeyAndCertificates } from "../domain/certificates/ports.js";
 import { badParameter, DomainError } from "../domain/errors.js";
+import { randomPart } from "../domain/ids.js";
 import type { CryptoPool } from "./crypto-pool.js";
 import { encode, explicit, octetString, oid, sequence } from "./der.js";
 import { nativePrimitives } from "./native-primitives.js";
@@ -178,7 +179,8 @@ export function createCertificateBundleCodec(pool?: Pick<CryptoPool, "pfx">): Ce
     },
 
     async buildPfx(pkcs8, certificates) {
-      const salt = randomBytes(MAC_SALT_BYTES);
+      // The MAC salt is public once the PFX is made.
+      const salt = randomPart(MAC_SALT_BYTES);
       return pool ? pool.pfx(pkcs8, certificates, salt) : assemblePfx(pkcs8, certificates, salt);
     },
 

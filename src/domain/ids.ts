@@ -5,8 +5,25 @@ const VERSION_BYTES = 16;
 // apiece in a busy server, a slice of a block well under one. A block is never written again once
 // handed out, so a slice stays what it was.
 const BLOCK_BYTES = 4096;
-let block = Buffer.alloc(0);
-let offset = 0;
+
+/**
+ * Draws of fresh random bytes from OpenSSL's generator, sliced from blocks of BLOCK_BYTES (or the
+ * draw's size, when larger): each draw is bytes no other draw of the same source was given.
+ */
+export function randomBlocks(): (bytes: number) => { block: Buffer; at: number } {
+  let block = Buffer.alloc(0);
+  let offset = 0;
+  return (bytes) => {
+    if (offset + bytes > block.length) {
+      block = randomBytes(Math.max(BLOCK_BYTES, bytes));
+      offset = 0;
+    }
+    offset += bytes;
+    return { block, at: offset - bytes };
+  };
+}
+
+const publicDraws = randomBlocks();
 
 /**
  * `bytes` fresh random bytes from OpenSSL's generator, for values that are public once used (ids,
@@ -14,12 +31,8 @@ let offset = 0;
  * draws its own bytes.
  */
 export function randomPart(bytes: number): Buffer {
-  if (offset + bytes > block.length) {
-    block = randomBytes(Math.max(BLOCK_BYTES, bytes));
-    offset = 0;
-  }
-  offset += bytes;
-  return block.subarray(offset - bytes, offset);
+  const { block, at } = publicDraws(bytes);
+  return block.subarray(at, at + bytes);
 }
 
 /** Key Vault object versions are 32 lower-case hex digits. */
