@@ -16,7 +16,7 @@
  *   node --import tsx bench/grading.ts [--count 1000000] [--engines sqlite,postgres] [--regrades 1]
  *     [--threads N]   (PostgreSQL's grading threads, one per core by default; 1 grades in this thread)
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -246,7 +246,7 @@ async function run(engine: string): Promise<void> {
     await admin.query(`create database ${name}`);
     const url = `postgres://postgres@127.0.0.1:5432/${name}`;
     storage = openDatabase(url);
-    if (threadCount > 1) threads = startGradingThreads(url, threadCount);
+    if (threadCount > 1) threads = startGradingThreads(url, threadCount, randomBytes(32));
     cleanup = async () => {
       await threads?.stop();
       await storage.close();

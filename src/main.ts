@@ -25,7 +25,7 @@ import { createCertificateFactsReader } from "./crypto/certificate-facts-reader.
 import { startCryptoPool } from "./crypto/crypto-pool.js";
 import { createEd25519AuditSigner, newSealedAuditKey } from "./crypto/ed25519-audit-signer.js";
 import { createEnrollmentCrypto } from "./crypto/enrollment-crypto.js";
-import { createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
+import { auditChainKey, createHmacAuditChain } from "./crypto/hmac-audit-chain.js";
 import { createHmacSessionTokens } from "./crypto/hmac-session-tokens.js";
 import { createJoseAssertionVerifier } from "./crypto/jose-assertion-verifier.js";
 import { createJoseOpenIdProvider } from "./crypto/jose-openid-provider.js";
@@ -445,7 +445,9 @@ export async function openCore(
   const bundle = config.trustBundleFile ? fromPem(readFileSync(config.trustBundleFile, "utf8")) : [];
   const gradingThreads = gradingThreadCount(config);
   const gradingPool =
-    gradingThreads > 1 ? startGradingThreads(databaseUrl(config), gradingThreads) : undefined;
+    gradingThreads > 1
+      ? startGradingThreads(databaseUrl(config), gradingThreads, auditChainKey(masterKey))
+      : undefined;
   const grading = createGradingService({
     store: gradingStore,
     threads: gradingPool,

@@ -3,12 +3,22 @@ import type { AuditChain } from "../domain/audit/ports.js";
 import type { MasterKey } from "./master-key.js";
 import { nativePrimitives } from "./native-primitives.js";
 
+/** The purpose the chain's key is derived from the master key for. */
+const AUDIT_KEY_PURPOSE = "strongroom/audit/v1";
+
+/** The chain's key: all a thread that writes audited changes needs, rather than the master key. */
+export const auditChainKey = (masterKey: MasterKey): Buffer => masterKey.derive(AUDIT_KEY_PURPOSE);
+
 /**
  * HMAC-SHA256 over the previous hash, the sequence number and the entry's fields in a fixed order.
  * Keyed from the master key, so someone who can write the database still cannot forge a valid chain.
  */
 export function createHmacAuditChain(masterKey: MasterKey): AuditChain {
-  const key = masterKey.derive("strongroom/audit/v1");
+  return hmacAuditChain(auditChainKey(masterKey));
+}
+
+/** The chain keyed by `key` (auditChainKey). */
+export function hmacAuditChain(key: Buffer): AuditChain {
   return {
     link(prevHash, seq, e: AuditEntry) {
       const fields = [

@@ -1,8 +1,9 @@
 import type { Worker } from "node:worker_threads";
 import { moduleWorker } from "../cluster/module-worker.js";
 import { type ThreadCalls, threadCalls } from "../cluster/thread-calls.js";
-import type { GradingProgress, GradingThreads } from "../domain/rules/grading-service.js";
-import type { GradingTask } from "./grading-thread.js";
+import { currentAuditScope } from "../domain/audit/audit-scope.js";
+import type { GradingThreads } from "../domain/rules/grading-service.js";
+import type { GradedRange, GradingTask } from "./grading-thread.js";
 
 /**
  * Connections each thread keeps: its page's records, locations and open findings are read at once,
@@ -18,9 +19,11 @@ export interface GradingThreadPool extends GradingThreads {
 /**
  * `size` threads that grade ranges of records against the database at `url` (PostgreSQL: each
  * thread's connections are its own, and the database reads for all of them at once). Started when
- * first given work; idle, they do not keep the process alive.
+ * first given work; idle, they do not keep the process alive. A grading run inside an audit scope
+ * (a job, a command, a request) has its threads' writes audited under that scope's entry, with the
+ * audit chain's key `auditKey` (auditChainKey), which each thread is given a copy of.
  */
-export function startGradingThreads(url: string, size: number): GradingThreadPool {
+export function startGradingThreads(url: string, size: number, auditKey: Buffer): GradingThreadPool {
   const threads: ThreadCalls[] = [];
   const workers: Worker[] = [];
   /** Per thread, the sessions it has been given the inputs of. */
@@ -28,7 +31,11 @@ export function startGradingThreads(url: string, size: number): GradingThreadPoo
   let sessions = 0;
 
   function start(): ThreadCalls {
-    const worker = moduleWorker(import.meta.url, "grading-thread", { url, poolSize: CONNECTIONS_PER_THREAD });
+    const worker = moduleWorker(import.meta.url, "grading-thread", {
+      url,
+      poolSize: CONNECTIONS_PER_THREAD,
+      auditKey: new Uint8Array(auditKey),
+    });
     workers.push(worker);
     const thread = threadCalls(worker, "a grading thread");
     knows.set(thread, new Set());
@@ -47,18 +54,23 @@ export function startGradingThreads(url: string, size: number): GradingThreadPoo
     size,
     session(inputs) {
       const session = ++sessions;
+      // Called inside the grading's own async context: the job's, command's or request's scope.
+      const scope = currentAuditScope();
       return {
-        grade(range) {
+        async grade(range) {
           const thread = pick();
           const given = knows.get(thread) as Set<number>;
           const first = !given.has(session);
           given.add(session);
-          return call<GradingProgress>(thread, {
+          const done = await call<GradedRange>(thread, {
             task: "grade",
             session,
             range,
             ...(first && { inputs }),
+            ...(scope && { audit: scope.entry() }),
           });
+          if (scope) scope.intents += done.intents;
+          return done.progress;
         },
         end() {
           for (const thread of threads) {

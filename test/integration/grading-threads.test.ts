@@ -1,8 +1,15 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hmacAuditChain } from "../../src/crypto/hmac-audit-chain.js";
+import { inAuditScope } from "../../src/domain/audit/audit-scope.js";
+import { createAuditService } from "../../src/domain/audit/audit-service.js";
+import type { AuditEntry } from "../../src/domain/audit/model.js";
 import { createGradingService, type GradingProgress } from "../../src/domain/rules/grading-service.js";
 import { createRulesService } from "../../src/domain/rules/rules-service.js";
 import { type GradingThreadPool, startGradingThreads } from "../../src/jobs/grading-threads.js";
+import { createChangeAudit } from "../../src/storage/change-audit.js";
 import { migrate, openDatabase, type StorageHandle } from "../../src/storage/database.js";
+import { createSqlAuditStore } from "../../src/storage/sql-audit-store.js";
 import { createSqlGradingStore } from "../../src/storage/sql-grading-store.js";
 import { createSqlRuleStore } from "../../src/storage/sql-rule-store.js";
 import { inventoryRow } from "../support/inventory-rows.js";
@@ -11,6 +18,16 @@ import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
 const DAY = 86_400_000;
 const now = new Date("2026-12-01T00:00:00Z");
 const clock = { now: () => now };
+const auditKey = randomBytes(32);
+const jobEntry: AuditEntry = {
+  time: now,
+  requestId: "job-grading-1",
+  operation: "JobRun",
+  detail: "grading",
+  outcome: "pending",
+  status: 0,
+  clientAddress: "",
+};
 const RECORDS = 2_500;
 
 /**
@@ -76,8 +93,11 @@ async function graded(threads: number) {
   await rules.set({ kind: "max-validity-days", value: 398 });
   await rules.set({ kind: "min-rsa-key-size", value: 2048 });
   await rules.set({ kind: "max-validity-days", value: 90, vault: "vault1" });
+  // Writes audited as the grading job's are: an intent row per transaction, under the job's entry.
+  const audit = createAuditService({ store: createSqlAuditStore(storage), chain: hmacAuditChain(auditKey) });
+  storage.changeAudit = createChangeAudit({ engine: "postgres", audit, chain: hmacAuditChain(auditKey) });
   const pool: GradingThreadPool | undefined =
-    threads > 1 ? startGradingThreads(database.url, threads) : undefined;
+    threads > 1 ? startGradingThreads(database.url, threads, auditKey) : undefined;
   const grading = createGradingService({
     store: createSqlGradingStore(storage),
     rules: ruleStore,
@@ -88,11 +108,18 @@ async function graded(threads: number) {
     threads: pool,
   });
   const heard: GradingProgress[] = [];
-  const first = await grading.gradeAll(new AbortController().signal, (p) => heard.push(p));
+  const scope = { entry: () => jobEntry, intents: 0 };
+  const first = await inAuditScope(scope, () =>
+    grading.gradeAll(new AbortController().signal, (p) => heard.push(p)),
+  );
   // Rule changes: the second full grading resolves some findings and opens others.
   await rules.set({ kind: "max-validity-days", value: 900 });
   await rules.set({ kind: "min-rsa-key-size", value: 4096 });
-  const second = await grading.gradeAll(new AbortController().signal);
+  const second = await inAuditScope(scope, () => grading.gradeAll(new AbortController().signal));
+  const intentRows = await storage.db
+    .selectFrom("audit_changes")
+    .select((eb) => eb.fn.countAll<number>().as("rows"))
+    .executeTakeFirstOrThrow();
   const findings = await storage.db
     .selectFrom("inventory_findings")
     .select(["fingerprint_sha256", "kind", "rule_id", "location_uri", "reason", "resolved_at", "found_at"])
@@ -105,6 +132,9 @@ async function graded(threads: number) {
     first,
     second,
     heard,
+    intents: scope.intents,
+    intentRows: Number(intentRows.rows),
+    verdict: await audit.verify(),
     findings: findings
       .map(
         (f) =>
@@ -139,6 +169,13 @@ describe.runIf(postgresAvailable)("a full grading on threads, on PostgreSQL", ()
     expect(threaded.first).toEqual(here.first);
     expect(threaded.second).toEqual(here.second);
     expect(threaded.first.graded).toBe(RECORDS);
+  });
+
+  it("writes each transaction's audit intent row under the grading's own audit entry, in one intact chain", () => {
+    expect(here.intents).toBeGreaterThan(0);
+    expect(threaded.intents).toBe(here.intents);
+    expect(threaded.intentRows).toBe(threaded.intents);
+    expect(threaded.verdict).toMatchObject({ intact: true, rows: threaded.intents });
   });
 
   it("reports progress range by range, up to every record", () => {
