@@ -4,7 +4,12 @@ import { hmacAuditChain } from "../../src/crypto/hmac-audit-chain.js";
 import { inAuditScope } from "../../src/domain/audit/audit-scope.js";
 import { createAuditService } from "../../src/domain/audit/audit-service.js";
 import type { AuditEntry } from "../../src/domain/audit/model.js";
-import { createGradingService, type GradingProgress } from "../../src/domain/rules/grading-service.js";
+import {
+  createGradingService,
+  type GradingProgress,
+  type GradingThreads,
+} from "../../src/domain/rules/grading-service.js";
+import type { IdRange } from "../../src/domain/rules/ports.js";
 import { createRulesService } from "../../src/domain/rules/rules-service.js";
 import { type GradingThreadPool, startGradingThreads } from "../../src/jobs/grading-threads.js";
 import { createChangeAudit } from "../../src/storage/change-audit.js";
@@ -12,6 +17,7 @@ import { migrate, openDatabase, type StorageHandle } from "../../src/storage/dat
 import { createSqlAuditStore } from "../../src/storage/sql-audit-store.js";
 import { createSqlGradingStore } from "../../src/storage/sql-grading-store.js";
 import { createSqlRuleStore } from "../../src/storage/sql-rule-store.js";
+import { type Backend, backends, openFreshStorage } from "../support/backends.js";
 import { inventoryRow } from "../support/inventory-rows.js";
 import { createTestDatabase, postgresAvailable } from "../support/postgres.js";
 
@@ -185,5 +191,94 @@ describe.runIf(postgresAvailable)("a full grading on threads, on PostgreSQL", ()
       [...threaded.heard.map((p) => p.graded)].sort((a, b) => a - b),
     );
     expect(threaded.heard.at(-1)).toEqual(threaded.first);
+  });
+});
+
+describe("a full grading's ranges, whatever grades them", () => {
+  /**
+   * Threads that grade nothing and record the ranges they are given, failing the `failAt`-th (from 1);
+   * `startedWhenFailed` is how many had been given when it failed.
+   */
+  function recordingThreads(size: number, failAt?: number) {
+    const given: IdRange[] = [];
+    const seen = { startedWhenFailed: 0, settled: 0 };
+    const threads: GradingThreads = {
+      size,
+      session: () => ({
+        async grade(range) {
+          const index = given.push(range);
+          await new Promise((resolve) => setTimeout(resolve, 5 * index));
+          seen.settled += 1;
+          if (index === failAt) {
+            seen.startedWhenFailed = given.length;
+            throw new Error("the thread lost its connection");
+          }
+          return { mode: "full", graded: range.upTo - range.after, opened: 0, resolved: 0 };
+        },
+        end: () => undefined,
+      }),
+    };
+    return { threads, given, seen };
+  }
+
+  async function withRecords(count: number) {
+    const fresh = await openFreshStorage(backends[0] as Backend);
+    for (let start = 0; start < count; start += 500)
+      await fresh.storage.db
+        .insertInto("inventory_certificates")
+        .values(
+          Array.from({ length: Math.min(500, count - start) }, (_, k) =>
+            inventoryRow(`h${start + k}.example.com`, start + k, now),
+          ) as never,
+        )
+        .execute();
+    const store = createSqlGradingStore(fresh.storage);
+    const ruleStore = createSqlRuleStore(fresh.storage);
+    const service = (threads: GradingThreads) =>
+      createGradingService({
+        store,
+        rules: ruleStore,
+        anchors: async () => [],
+        vaultIds: async () => new Map(),
+        caIds: async () => new Map(),
+        clock,
+        threads,
+      });
+    return { ...fresh, store, service };
+  }
+
+  it("covers every id once, in ranges of at least a batch, four a thread", async () => {
+    const { store, service, dispose } = await withRecords(9_000);
+    try {
+      const { threads, given } = recordingThreads(2);
+      const done = await service(threads).gradeAll(new AbortController().signal);
+      const bounds = (await store.idBounds()) as IdRange;
+      const sorted = [...given].sort((a, b) => a.after - b.after);
+      expect(sorted.length).toBe(8);
+      expect(sorted[0]?.after).toBe(bounds.after);
+      expect(sorted.at(-1)?.upTo).toBe(bounds.upTo);
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i]?.after).toBe(sorted[i - 1]?.upTo);
+      expect(done.graded).toBe(9_000);
+      expect(await store.gradedRevision()).toBeDefined();
+    } finally {
+      await dispose();
+    }
+  });
+
+  it("fails when a range fails, starts no range after it, and leaves the grading to be done again", async () => {
+    const { store, service, dispose } = await withRecords(9_000);
+    try {
+      const { threads, given, seen } = recordingThreads(2, 3);
+      await expect(service(threads).gradeAll(new AbortController().signal)).rejects.toThrow(
+        /lost its connection/,
+      );
+      expect(seen.startedWhenFailed).toBe(4);
+      expect(given.length).toBe(seen.startedWhenFailed);
+      // The grading ended only once the range in flight beside the failed one had ended too.
+      expect(seen.settled).toBe(4);
+      expect(await store.gradedRevision()).toBeUndefined();
+    } finally {
+      await dispose();
+    }
   });
 });

@@ -299,21 +299,25 @@ export function createGradingService({
       ranges.push({ after, upTo: Math.min(after + span, bounds.upTo) });
     const session = pool.session(inputs);
     const next = async (): Promise<void> => {
-      for (let range = ranges.shift(); range && !signal.aborted; range = ranges.shift()) {
-        const done = await session.grade(range);
-        progress.graded += done.graded;
-        progress.opened += done.opened;
-        progress.resolved += done.resolved;
-        onProgress?.({ ...progress });
+      try {
+        for (let range = ranges.shift(); range && !signal.aborted; range = ranges.shift()) {
+          const done = await session.grade(range);
+          progress.graded += done.graded;
+          progress.opened += done.opened;
+          progress.resolved += done.resolved;
+          onProgress?.({ ...progress });
+        }
+      } catch (error) {
+        // A range that failed stops the others at their next range.
+        ranges.length = 0;
+        throw error;
       }
     };
-    try {
-      await Promise.all(Array.from({ length: Math.min(pool.size, ranges.length) }, next));
-    } finally {
-      // A range that failed leaves the others to finish; none is started after.
-      ranges.length = 0;
-      session.end();
-    }
+    // Every thread's range settles before the grading ends, failed or not: nothing writes after it.
+    const lanes = await Promise.allSettled(Array.from({ length: Math.min(pool.size, ranges.length) }, next));
+    session.end();
+    const failed = lanes.find((l): l is PromiseRejectedResult => l.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /**
