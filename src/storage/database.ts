@@ -40,6 +40,7 @@ import * as campaignClaims from "./migrations/0026-campaign-claims.js";
 import * as deployments from "./migrations/0027-deployments.js";
 import * as signingLeases from "./migrations/0028-signing-leases.js";
 import * as campaignAbandonedClaims from "./migrations/0029-campaign-abandoned-claims.js";
+import * as campaignClaimOrder from "./migrations/0030-campaign-claim-order.js";
 import type { Database } from "./schema.js";
 import { type Checkpointer, startCheckpointer } from "./sqlite-checkpointer.js";
 import { type SqliteReader, startSqliteReader } from "./sqlite-reader.js";
@@ -373,6 +374,7 @@ const MIGRATIONS: Record<string, (db: Kysely<unknown>, engine: Engine) => Promis
   "0027-deployments": deployments.up,
   "0028-signing-leases": signingLeases.up,
   "0029-campaign-abandoned-claims": campaignAbandonedClaims.up,
+  "0030-campaign-claim-order": campaignClaimOrder.up,
 };
 
 /**

@@ -27,6 +27,20 @@ const OUTCOME_COLUMNS: readonly ValuesColumn[] = [
   ["error", "text"],
   ["done_at", "bigint"],
 ];
+/** Vault, then certificate name, then fingerprint: how claims take items, and how a batch is worked. */
+function claimOrder(
+  a: Pick<CampaignItem, "vaultName" | "certificateName" | "fingerprint">,
+  b: Pick<CampaignItem, "vaultName" | "certificateName" | "fingerprint">,
+): number {
+  const keys = [
+    [a.vaultName ?? "", b.vaultName ?? ""],
+    [a.certificateName ?? "", b.certificateName ?? ""],
+    [a.fingerprint, b.fingerprint],
+  ];
+  for (const [x, y] of keys) if (x !== y) return (x as string) < (y as string) ? -1 : 1;
+  return 0;
+}
+
 const at = (ms: number | string | null) => (ms === null ? undefined : new Date(Number(ms)));
 
 const toCampaign = (r: Database["campaigns"]): Campaign => ({
@@ -80,11 +94,13 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
             finished_at: null,
           })
           .execute();
-        for (let i = 0; i < items.length; i += INSERT_CHUNK) {
+        // Stored in the order they are claimed in, so that their rows are neighbours too.
+        const ordered = [...items].sort(claimOrder);
+        for (let i = 0; i < ordered.length; i += INSERT_CHUNK) {
           await trx
             .insertInto("campaign_items")
             .values(
-              items.slice(i, i + INSERT_CHUNK).map((item) => ({
+              ordered.slice(i, i + INSERT_CHUNK).map((item) => ({
                 campaign_id: campaign.id,
                 fingerprint: item.fingerprint,
                 subject: item.subject,
@@ -185,7 +201,9 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
       const { changeAudit: _unaudited, ...bookkeeping } = storage;
       const items = await writeTransaction(bookkeeping, async (trx): Promise<CampaignItem[]> => {
         // Stale claims first (few: the items in flight when an attempt died), then pending ones; each
-        // through the (campaign, state, fingerprint) index rather than one scan of every item.
+        // through the (campaign, state, vault, name) index rather than one scan of every item, in
+        // the order the vaults keep their certificates, so that a batch writes its versions to
+        // neighbouring index pages (0030-campaign-claim-order.ts).
         const stale = (eb: ExpressionBuilder<Database, "campaign_items">) =>
           eb.and([eb("state", "=", "claimed"), eb("claimed_at", "<", databaseTime(engine, staleBefore))]);
         const pending = (eb: ExpressionBuilder<Database, "campaign_items">) => eb("state", "=", "pending");
@@ -197,6 +215,8 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
             .select("fingerprint")
             .where("campaign_id", "=", id)
             .where(claimable)
+            .orderBy("vault_name")
+            .orderBy("certificate_name")
             .orderBy("fingerprint")
             .limit(limit - taken.length)
             // Another node claiming at the same moment locks its rows; this one takes the next.
@@ -229,7 +249,7 @@ export function createSqlCampaignStore(storage: StorageHandle): CampaignStore {
         }
         return taken;
       });
-      return { token, items: items.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : 1)) };
+      return { token, items: items.sort(claimOrder) };
     },
 
     async commit(id, token, settled) {
