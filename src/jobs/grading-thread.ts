@@ -43,7 +43,7 @@ storage.changeAudit = createChangeAudit({
   },
   chain: hmacAuditChain(Buffer.from(auditKey)),
 });
-(auditKey as Uint8Array).fill(0);
+auditKey.fill(0);
 const given = () => Promise.reject(new Error("a grading thread is given its inputs, it does not read them"));
 const grading = createGradingService({
   store: createSqlGradingStore(storage),

@@ -27,6 +27,7 @@ const OUTCOME_COLUMNS: readonly ValuesColumn[] = [
   ["error", "text"],
   ["done_at", "bigint"],
 ];
+
 /** Vault, then certificate name, then fingerprint: how claims take items, and how a batch is worked. */
 function claimOrder(
   a: Pick<CampaignItem, "vaultName" | "certificateName" | "fingerprint">,
