@@ -148,6 +148,7 @@ for (const backend of backends) {
             "0027-deployments",
             "0028-signing-leases",
             "0029-campaign-abandoned-claims",
+            "0030-campaign-claim-order",
           ]);
           expect(await migrate(first)).toEqual([]);
           await createSqlSettingsStore(first).putIfAbsent("survives", "yes");
