@@ -529,11 +529,14 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   if (merged.workers !== 1 && config.database === ":memory:") {
     throw new ConfigError("workers must be 1 with an in-memory database: each worker would have its own");
   }
-  if (config.database && !/^postgres(ql)?:\/\//.test(config.database) && config.database !== ":memory:") {
+  if (config.database && !isPostgresUrl(config.database) && config.database !== ":memory:") {
     config.database = resolve(cwd, config.database.replace(/^sqlite:/, ""));
   }
   return Object.freeze({ ...config, aliases: Object.freeze({ ...config.aliases }) });
 }
+
+/** Whether `database` names a PostgreSQL server rather than a SQLite file. */
+const isPostgresUrl = (database: string): boolean => /^postgres(ql)?:\/\//.test(database);
 
 /** How many server processes `serve` runs. */
 export const workerCount = (config: Config): number =>
@@ -544,7 +547,7 @@ export const workerCount = (config: Config): number =>
  * for all at once; SQLite grades on the calling thread, where its reads already keep up.
  */
 export const gradingThreadCount = (config: Config): number =>
-  !config.database || !/^postgres(ql)?:\/\//.test(config.database)
+  !config.database || !isPostgresUrl(config.database)
     ? 1
     : config.gradingThreads === "auto"
       ? availableParallelism()
